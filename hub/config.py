@@ -1,0 +1,405 @@
+"""The hub's one configuration file: loading, `${VAR}` expansion, path resolution, validation.
+
+`load_config(path)` returns a validated `HubConfig` or raises `ConfigError`, whose message
+names the file, the path inside the document (`sources.crm_b.streams.customers.mapping`),
+the line where it can, and what was expected. Unknown keys are errors.
+
+Secrets: `${VAR}` reads the environment and `${file:PATH}` reads a secret file (relative to
+the config file). Every value obtained that way is remembered in `HubConfig.secret_values`
+so that logs, errors and `hub config show` can mask it.
+
+This module imports nothing of ours except the canonical model, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from hub.entities import ENTITIES
+from hub.secrets import register
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_VAR = re.compile(r"\$\{([^}]*)\}")
+_FILE_URL = re.compile(r"^(?P<scheme>(sqlite|duckdb)[+a-z0-9]*):///(?P<path>.*)$")
+SECRET_KEY_HINTS = ("secret", "password", "token", "passwd", "api_key", "apikey", "app_secret")
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; the message says where and why."""
+
+    def __init__(self, file: str | Path, problems: list[tuple[str, str, int | None]]):
+        self.file = str(file)
+        self.problems = problems
+        lines = []
+        for path, msg, line in problems:
+            where = f"{self.file}" + (f":{line}" if line else "")
+            lines.append(f"{where}: {path or '(top level)'}: {msg}")
+        super().__init__("\n".join(lines))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class WarehouseConfig(_Strict):
+    url: str = "duckdb:///warehouse/hub.duckdb"
+
+
+MappingValue = str | list[str] | dict[str, Any]
+
+
+class StreamConfig(_Strict):
+    """One stream of a source: where its records come from and how they map to an entity."""
+
+    entity: str | None = Field(None, description="canonical entity; empty = land in raw only")
+    primary_key: str | list[str] | None = None
+    cursor_field: str | None = None
+    table: str | None = None
+    query: str | None = None
+    path: str | None = None
+    format: Literal["csv", "xlsx", "jsonl"] | None = None
+    encoding: str | None = None
+    sheet: str | None = None
+    customer_stream: str | None = Field(None, description="stream holding the customers that customer_key refers to")
+    mapping: dict[str, MappingValue] = Field(default_factory=dict)
+
+    @field_validator("entity")
+    @classmethod
+    def _known_entity(cls, v: str | None) -> str | None:
+        if v is not None and v not in ENTITIES:
+            raise ValueError(f"unknown entity {v!r}; expected one of {', '.join(ENTITIES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _mapping_matches_entity(self) -> StreamConfig:
+        if self.entity is None:
+            if self.mapping:
+                raise ValueError("a mapping needs an `entity`")
+            return self
+        entity = ENTITIES[self.entity]
+        unknown = [k for k in self.mapping if k not in entity.field_names]
+        if unknown:
+            raise ValueError(
+                f"mapping: unknown field(s) {', '.join(map(repr, unknown))} for entity {self.entity}; "
+                f"expected some of: {', '.join(entity.field_names)}"
+            )
+        for k, v in self.mapping.items():
+            if isinstance(v, dict):
+                bad = set(v) - {"path", "format", "default"}
+                if bad or ("path" not in v and "default" not in v):
+                    raise ValueError(
+                        f"mapping.{k}: expected a column name, a list of column names, or "
+                        "{path: COLUMN, format: STRPTIME_FORMAT, default: VALUE}"
+                    )
+        missing = [f.name for f in entity.fields if f.required and f.name not in self.mapping]
+        if missing:
+            raise ValueError(f"mapping: entity {self.entity} needs field(s) {', '.join(missing)}")
+        return self
+
+    def primary_key_paths(self) -> list[list[str]]:
+        """The primary key as Airbyte's list of field paths (`a.b` → `["a", "b"]`)."""
+        if not self.primary_key:
+            return []
+        keys = [self.primary_key] if isinstance(self.primary_key, str) else self.primary_key
+        return [k.split(".") for k in keys]
+
+
+class SourceConfig(_Strict):
+    connector: str
+    enabled: bool = True
+    config: dict[str, Any] = Field(default_factory=dict)
+    streams: dict[str, StreamConfig] = Field(default_factory=dict)
+
+    @field_validator("streams")
+    @classmethod
+    def _stream_names(cls, v: dict[str, StreamConfig]) -> dict[str, StreamConfig]:
+        for name in v:
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"stream name {name!r} must be a letter or _ then letters, digits or _")
+        return v
+
+    @model_validator(mode="after")
+    def _connector_rules(self) -> SourceConfig:
+        if self.connector == "sql":
+            if "url" not in self.config:
+                raise ValueError("config.url: a sql source needs a SQLAlchemy URL")
+            for name, s in self.streams.items():
+                if bool(s.table) == bool(s.query):
+                    raise ValueError(f"streams.{name}: a sql stream needs exactly one of `table` or `query`")
+        if self.connector == "file" and "path" not in self.config:
+            for name, s in self.streams.items():
+                if not s.path:
+                    raise ValueError(f"streams.{name}: a file stream needs `path` (here or in the source config)")
+        for name, s in self.streams.items():
+            if s.entity in {"sales_order", "payment", "receivable", "opportunity", "contact", "lead"} and (
+                s.customer_stream and s.customer_stream not in self.streams
+            ):
+                raise ValueError(f"streams.{name}.customer_stream: no stream {s.customer_stream!r} in this source")
+        return self
+
+
+class Thresholds(_Strict):
+    match: float = Field(0.9, ge=0, le=1, description="probability at or above which pairs merge")
+    review: float = Field(0.5, ge=0, le=1, description="probability at or above which pairs go to review")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.review > self.match:
+            raise ValueError(f"review ({self.review}) must not exceed match ({self.match})")
+        return self
+
+
+class CustomerMdmConfig(_Strict):
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    source_priority: list[str] = Field(default_factory=list, description="most trusted source first")
+    survivorship: dict[str, str | list[str]] = Field(default_factory=dict)
+
+
+class MdmConfig(_Strict):
+    customer: CustomerMdmConfig = Field(default_factory=CustomerMdmConfig)
+
+
+class HubConfig(_Strict):
+    warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    mdm: MdmConfig = Field(default_factory=MdmConfig)
+
+    _path: Path | None = PrivateAttr(None)
+    _secret_values: set[str] = PrivateAttr(default_factory=set)
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, v: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        for name in v:
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"source name {name!r} must be a letter or _ then letters, digits or _")
+        return v
+
+    @property
+    def path(self) -> Path | None:
+        """The file this configuration came from."""
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        return self._path.parent if self._path else Path.cwd()
+
+    @property
+    def secret_values(self) -> set[str]:
+        """Values read from the environment or secret files: masked wherever text is shown."""
+        return self._secret_values
+
+    def source(self, name: str) -> SourceConfig:
+        if name not in self.sources:
+            raise KeyError(f"no source {name!r} in {self._path}; sources: {', '.join(self.sources)}")
+        return self.sources[name]
+
+    def mask(self, text: str) -> str:
+        """`text` with every known secret value replaced by `****`."""
+        return _mask_text(text, self._secret_values)
+
+    def redacted(self) -> dict[str, Any]:
+        """The configuration as plain data with secrets masked, for `hub config show`."""
+        return _redact(self.model_dump(mode="json", exclude_none=True), self._secret_values)
+
+
+def _redact(obj: Any, secrets: set[str], key: str = "") -> Any:
+    if isinstance(obj, dict):
+        return {k: _redact(v, secrets, k) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_redact(v, secrets, key) for v in obj]
+    if isinstance(obj, str):
+        if any(h in key.lower() for h in SECRET_KEY_HINTS) and obj:
+            return "****"
+        return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1****@", _mask_text(obj, secrets))
+    return obj
+
+
+def _mask_text(text: str, secrets: set[str]) -> str:
+    for value in sorted(secrets, key=len, reverse=True):
+        if value:
+            text = text.replace(value, "****")
+    return text
+
+
+# --- loading -------------------------------------------------------------------------------------------
+
+
+def _line_index(text: str) -> dict[tuple[str, ...], int]:
+    """Map each path in the YAML document to its 1-based line number, for error messages."""
+    index: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        index.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = (*path, str(k.value))
+                index[key] = k.start_mark.line + 1
+                walk(v, key)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, (*path, str(i)))
+
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return index
+    if root is not None:
+        walk(root, ())
+    return index
+
+
+def _expand(obj: Any, path: tuple[str, ...], env: Mapping[str, str], base: Path,
+            secrets: set[str], problems: list[tuple[tuple[str, ...], str]]) -> Any:
+    if isinstance(obj, dict):
+        return {k: _expand(v, (*path, str(k)), env, base, secrets, problems) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_expand(v, (*path, str(i)), env, base, secrets, problems) for i, v in enumerate(obj)]
+    if not isinstance(obj, str) or "${" not in obj:
+        return obj
+
+    def sub(m: re.Match[str]) -> str:
+        expr = m.group(1)
+        if expr.startswith("file:"):
+            file = (base / expr[5:]).expanduser()
+            try:
+                value = file.read_text(encoding="utf-8").strip()
+            except OSError as e:
+                problems.append((path, f"secret file {expr[5:]!r} cannot be read ({e.strerror})"))
+                return ""
+            secrets.add(value)
+            return value
+        name, _, default = expr.partition(":-")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            problems.append((path, f"bad variable reference ${{{expr}}}: expected ${{NAME}} or ${{NAME:-default}}"))
+            return ""
+        if name in env:
+            value = env[name]
+            secrets.add(value)
+            return value
+        if ":-" in expr:
+            return default
+        problems.append((path, f"environment variable {name} is not set"))
+        return ""
+
+    return _VAR.sub(sub, obj)
+
+
+def resolve_url(url: str, base: Path) -> str:
+    """Make a relative `sqlite:///` or `duckdb:///` URL absolute against `base`."""
+    m = _FILE_URL.match(url)
+    if not m:
+        return url
+    p = m.group("path")
+    if not p or p.startswith((":memory:", "/")) or p.startswith("?"):
+        return url
+    rest = ""
+    if "?" in p:
+        p, rest = p.split("?", 1)
+        rest = "?" + rest
+    return f"{m.group('scheme')}:///{(base / p).resolve()}{rest}"
+
+
+def resolve_path(p: str, base: Path) -> str:
+    """Resolve a file path (or glob) relative to `base`."""
+    path = Path(p).expanduser()
+    return str(path if path.is_absolute() else base / path)
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    wh = data.get("warehouse")
+    if isinstance(wh, dict) and isinstance(wh.get("url"), str):
+        wh["url"] = resolve_url(wh["url"], base)
+    for src in (data.get("sources") or {}).values():
+        if not isinstance(src, dict):
+            continue
+        cfg = src.get("config")
+        if isinstance(cfg, dict):
+            if isinstance(cfg.get("url"), str):
+                cfg["url"] = resolve_url(cfg["url"], base)
+            if isinstance(cfg.get("path"), str) and src.get("connector") == "file":
+                cfg["path"] = resolve_path(cfg["path"], base)
+        for stream in (src.get("streams") or {}).values():
+            if isinstance(stream, dict) and isinstance(stream.get("path"), str):
+                stream["path"] = resolve_path(stream["path"], base)
+
+
+def _describe(err: dict[str, Any]) -> str:
+    t, msg = err["type"], err["msg"]
+    if t == "extra_forbidden":
+        return "unknown key (not allowed here; check the spelling)"
+    if t == "missing":
+        return "required key is missing"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    inp = err.get("input")
+    if t != "value_error" and not isinstance(inp, dict | list):
+        return f"{msg}, got {inp!r}"
+    return msg
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None,
+                warehouse_url: str | None = None) -> HubConfig:
+    """Read, expand, resolve and validate a hub configuration file.
+
+    `warehouse_url` (or the HUB_WAREHOUSE_URL environment variable) overrides `warehouse.url`.
+    """
+    env = os.environ if env is None else env
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, [("", "file not found", None)]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(path, [("", f"cannot be read: {e}", None)]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise ConfigError(path, [("", f"not valid YAML: {getattr(e, 'problem', e)}",
+                                  mark.line + 1 if mark else None)]) from None
+    lines = _line_index(text)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(path, [("", "expected a mapping with `warehouse`, `sources`, `mdm`", 1)])
+    base = path.resolve().parent
+    secrets: set[str] = set()
+    problems: list[tuple[tuple[str, ...], str]] = []
+    data = _expand(data, (), env, base, secrets, problems)
+    if problems:
+        raise ConfigError(path, [(".".join(p), m, lines.get(p)) for p, m in problems])
+    override = warehouse_url or env.get("HUB_WAREHOUSE_URL")
+    if override:
+        data.setdefault("warehouse", {})
+        if isinstance(data["warehouse"], dict):
+            data["warehouse"]["url"] = override
+    _resolve_paths(data, base)
+    try:
+        cfg = HubConfig.model_validate(data)
+    except ValidationError as e:
+        out = []
+        for err in e.errors():
+            loc = tuple(str(x) for x in err["loc"])
+            line = None
+            for i in range(len(loc), -1, -1):
+                if loc[:i] in lines:
+                    line = lines[loc[:i]]
+                    break
+            out.append((".".join(loc), _describe(err), line))
+        raise ConfigError(path, _mask_problems(out, secrets)) from None
+    cfg._path = path.resolve()
+    cfg._secret_values = {s for s in secrets if len(s) >= 4}
+    register(cfg._secret_values)
+    return cfg
+
+
+def _mask_problems(problems: list[tuple[str, str, int | None]], secrets: set[str]) -> list[tuple[str, str, int | None]]:
+    return [(p, _mask_text(m, secrets), line) for p, m, line in problems]

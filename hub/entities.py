@@ -1,0 +1,187 @@
+"""The canonical model: the entities a stream's `mapping` can target, and their typed fields.
+
+Staging tables (`staging.<entity>`) have exactly these columns, after the lineage columns
+`source_name, stream, source_key`. This module imports nothing of ours so that every layer,
+the config validator included, can use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+FieldType = Literal["text", "timestamp", "date", "decimal", "integer"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One canonical field: its name, type, whether a record without it is rejected, and meaning."""
+
+    name: str
+    type: FieldType = "text"
+    required: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A canonical entity: the staging table it fills and its fields."""
+
+    name: str
+    fields: tuple[Field, ...]
+    doc: str = ""
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+_UPDATED = Field("updated_at", "timestamp", doc="when the source last changed the record")
+
+ENTITIES: dict[str, Entity] = {
+    e.name: e
+    for e in (
+        Entity(
+            "customer",
+            (
+                Field("name", required=True, doc="company name as the source writes it"),
+                Field("short_name", doc="short name (简称)"),
+                Field("uscc", doc="统一社会信用代码 or legacy organization code"),
+                Field("phone"),
+                Field("mobile"),
+                Field("email"),
+                Field("address"),
+                Field("contact_name"),
+                Field("owner", doc="owning sales rep: key or name in the source"),
+                Field("customer_number", doc="the source's business number (FNumber, 客户编号)"),
+                Field("industry"),
+                Field("channel", doc="acquisition channel / lead source"),
+                Field("created_at", "timestamp"),
+                _UPDATED,
+            ),
+            "A company that buys from us, as one source system knows it.",
+        ),
+        Entity(
+            "contact",
+            (
+                Field("name", required=True, doc="person name"),
+                Field("customer_key", doc="source key of the contact's customer in the same source"),
+                Field("customer_name", doc="company name written on the contact (WeCom corp_name)"),
+                Field("phone"),
+                Field("mobile"),
+                Field("email"),
+                Field("position"),
+                Field("owner", doc="rep key of the employee who follows the contact"),
+                Field("created_at", "timestamp"),
+                _UPDATED,
+            ),
+            "A person at a customer.",
+        ),
+        Entity(
+            "sales_rep",
+            (
+                Field("rep_key", required=True, doc="the rep's key in the source"),
+                Field("name", required=True),
+                Field("team", doc="team or department"),
+                Field("region"),
+                Field("email"),
+                Field("mobile"),
+                Field("userid", doc="directory user id (WeCom/DingTalk)"),
+                _UPDATED,
+            ),
+            "A salesperson from an ERP salesman table, a CRM owner list or a directory.",
+        ),
+        Entity(
+            "sales_order",
+            (
+                Field("order_number", required=True),
+                Field("customer_key", required=True, doc="source key of the ordering customer"),
+                Field("order_date", "date", required=True),
+                Field("rep_key"),
+                Field("amount", "decimal", required=True, doc="order total incl. tax"),
+                Field("currency"),
+                Field("status"),
+                _UPDATED,
+            ),
+            "A sales order.",
+        ),
+        Entity(
+            "lead",
+            (
+                Field("company_name"),
+                Field("contact_name"),
+                Field("phone"),
+                Field("channel", doc="lead source: 展会, 官网, 转介绍, ..."),
+                Field("status"),
+                Field("owner", doc="rep key"),
+                Field("customer_key", doc="source key of the customer it converted to"),
+                Field("opportunity_key", doc="source key of the opportunity it converted to"),
+                Field("created_at", "timestamp", required=True),
+                Field("converted_at", "timestamp"),
+                _UPDATED,
+            ),
+            "A sales lead.",
+        ),
+        Entity(
+            "opportunity",
+            (
+                Field("name"),
+                Field("customer_key"),
+                Field("lead_key"),
+                Field("amount", "decimal"),
+                Field("stage"),
+                Field("status", doc="open, won or lost"),
+                Field("channel"),
+                Field("owner", doc="rep key"),
+                Field("created_at", "timestamp", required=True),
+                Field("closed_at", "timestamp"),
+                _UPDATED,
+            ),
+            "A sales opportunity.",
+        ),
+        Entity(
+            "payment",
+            (
+                Field("payment_number", required=True),
+                Field("customer_key", required=True),
+                Field("order_number"),
+                Field("payment_date", "date", required=True),
+                Field("amount", "decimal", required=True),
+                Field("rep_key"),
+                _UPDATED,
+            ),
+            "Cash received from a customer (回款).",
+        ),
+        Entity(
+            "receivable",
+            (
+                Field("receivable_number", required=True),
+                Field("customer_key", required=True),
+                Field("order_number"),
+                Field("bill_date", "date", required=True),
+                Field("due_date", "date"),
+                Field("amount", "decimal", required=True),
+                _UPDATED,
+            ),
+            "An amount invoiced to a customer and due (应收).",
+        ),
+        Entity(
+            "target",
+            (
+                Field("rep_key", doc="rep key or name; empty for a team target"),
+                Field("team"),
+                Field("month", "date", required=True, doc="first day of the month"),
+                Field("amount", "decimal", required=True),
+            ),
+            "A sales target per rep or team and month.",
+        ),
+    )
+}
+
+LINEAGE_COLUMNS = ("source_name", "stream", "source_key")

@@ -1,0 +1,203 @@
+"""The configuration loader: shapes that load, and every error message users will see."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from hub.cli import main
+from hub.config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_B2B = REPO.parent / "shared" / "data" / "b2b_dev" / "hub.yaml"
+
+
+def write(tmp_path: Path, text: str, name: str = "hub.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+MINIMAL = """
+warehouse: {url: "duckdb:///wh/hub.duckdb"}
+sources:
+  crm_a:
+    connector: sql
+    config: {url: "sqlite:///data/crm.sqlite"}
+    streams:
+      customers:
+        table: t_customer
+        primary_key: cust_id
+        entity: customer
+        mapping: {name: cust_name, uscc: tax_code}
+"""
+
+
+def test_given_relative_urls_when_loaded_then_they_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL), env={})
+    assert cfg.warehouse.url == f"duckdb:///{tmp_path.resolve() / 'wh' / 'hub.duckdb'}"
+    assert cfg.sources["crm_a"].config["url"] == f"sqlite:///{tmp_path.resolve() / 'data' / 'crm.sqlite'}"
+
+
+def test_given_absolute_and_memory_urls_when_loaded_then_they_are_kept(tmp_path: Path) -> None:
+    text = MINIMAL.replace("duckdb:///wh/hub.duckdb", "duckdb:///:memory:").replace(
+        "sqlite:///data/crm.sqlite", "sqlite:////srv/crm.sqlite")
+    cfg = load_config(write(tmp_path, text), env={})
+    assert cfg.warehouse.url == "duckdb:///:memory:"
+    assert cfg.sources["crm_a"].config["url"] == "sqlite:////srv/crm.sqlite"
+
+
+def test_given_a_file_source_when_loaded_then_its_path_resolves(tmp_path: Path) -> None:
+    text = """
+sources:
+  crm_b:
+    connector: file
+    config: {path: exports/*.csv, encoding: gbk}
+    streams:
+      customers: {primary_key: 客户编号, entity: customer, mapping: {name: 客户名称}}
+"""
+    cfg = load_config(write(tmp_path, text), env={})
+    assert cfg.sources["crm_b"].config["path"] == str(tmp_path.resolve() / "exports" / "*.csv")
+    assert cfg.sources["crm_b"].streams["customers"].mapping == {"name": "客户名称"}
+
+
+def test_given_env_variables_when_loaded_then_they_are_substituted_and_remembered_as_secrets(tmp_path: Path) -> None:
+    text = MINIMAL.replace("sqlite:///data/crm.sqlite", "postgresql+psycopg://crm:${CRM_PW}@db/crm")
+    cfg = load_config(write(tmp_path, text), env={"CRM_PW": "s3cr3t-pw"})
+    assert cfg.sources["crm_a"].config["url"] == "postgresql+psycopg://crm:s3cr3t-pw@db/crm"
+    assert "s3cr3t-pw" in cfg.secret_values
+    shown = yaml.safe_dump(cfg.redacted(), allow_unicode=True)
+    assert "s3cr3t-pw" not in shown and "****" in shown
+
+
+def test_given_a_missing_env_variable_when_loaded_then_the_error_names_it_and_the_path(tmp_path: Path) -> None:
+    text = MINIMAL.replace("sqlite:///data/crm.sqlite", "${CRM_URL}")
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text), env={})
+    msg = str(e.value)
+    assert "environment variable CRM_URL is not set" in msg
+    assert "sources.crm_a.config.url" in msg
+    assert "hub.yaml:6" in msg  # the line of the key
+
+
+def test_given_a_default_when_the_variable_is_missing_then_the_default_is_used(tmp_path: Path) -> None:
+    text = MINIMAL.replace("duckdb:///wh/hub.duckdb", "${WH:-duckdb:///:memory:}")
+    assert load_config(write(tmp_path, text), env={}).warehouse.url == "duckdb:///:memory:"
+
+
+def test_given_a_secret_file_when_loaded_then_its_content_is_used(tmp_path: Path) -> None:
+    (tmp_path / "pw.txt").write_text("file-secret-123\n", encoding="utf-8")
+    text = MINIMAL.replace("sqlite:///data/crm.sqlite", "postgresql+psycopg://u:${file:pw.txt}@h/d")
+    cfg = load_config(write(tmp_path, text), env={})
+    assert cfg.sources["crm_a"].config["url"] == "postgresql+psycopg://u:file-secret-123@h/d"
+    assert "file-secret-123" in cfg.secret_values
+
+
+def test_given_an_unknown_key_when_loaded_then_it_is_an_error_not_ignored(tmp_path: Path) -> None:
+    text = MINIMAL.replace("primary_key: cust_id", "primary_key: cust_id\n        primry_key: x")
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text), env={})
+    assert "sources.crm_a.streams.customers.primry_key: unknown key" in str(e.value)
+
+
+def test_given_an_unknown_mapping_field_when_loaded_then_the_error_lists_the_fields(tmp_path: Path) -> None:
+    text = MINIMAL.replace("uscc: tax_code", "tax: tax_code")
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text), env={})
+    msg = str(e.value)
+    assert "sources.crm_a.streams.customers" in msg
+    assert "unknown field(s) 'tax' for entity customer" in msg
+    assert "uscc" in msg  # what was expected
+
+
+def test_given_a_mapping_without_a_required_field_then_the_error_names_it(tmp_path: Path) -> None:
+    text = MINIMAL.replace("{name: cust_name, uscc: tax_code}", "{uscc: tax_code}")
+    with pytest.raises(ConfigError, match="entity customer needs field\\(s\\) name"):
+        load_config(write(tmp_path, text), env={})
+
+
+def test_given_an_unknown_entity_then_the_error_lists_the_entities(tmp_path: Path) -> None:
+    text = MINIMAL.replace("entity: customer", "entity: kunde")
+    with pytest.raises(ConfigError, match=r"unknown entity 'kunde'; expected one of customer, contact"):
+        load_config(write(tmp_path, text), env={})
+
+
+def test_given_a_sql_stream_with_table_and_query_then_it_is_an_error(tmp_path: Path) -> None:
+    text = MINIMAL.replace("table: t_customer", "table: t_customer\n        query: SELECT 1")
+    with pytest.raises(ConfigError, match="exactly one of `table` or `query`"):
+        load_config(write(tmp_path, text), env={})
+
+
+def test_given_a_bad_source_name_then_it_is_an_error(tmp_path: Path) -> None:
+    text = MINIMAL.replace("crm_a:", "crm-a; drop table x:")
+    with pytest.raises(ConfigError, match="source name 'crm-a; drop table x' must be"):
+        load_config(write(tmp_path, text), env={})
+
+
+def test_given_wrong_types_then_the_error_says_what_was_expected(tmp_path: Path) -> None:
+    text = MINIMAL + "mdm:\n  customer:\n    thresholds: {match: high}\n"
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text), env={})
+    assert "mdm.customer.thresholds.match" in str(e.value)
+    assert "'high'" in str(e.value)
+
+
+def test_given_thresholds_out_of_order_then_it_is_an_error(tmp_path: Path) -> None:
+    text = MINIMAL + "mdm:\n  customer:\n    thresholds: {match: 0.5, review: 0.8}\n"
+    with pytest.raises(ConfigError, match=r"review \(0.8\) must not exceed match \(0.5\)"):
+        load_config(write(tmp_path, text), env={})
+
+
+def test_given_invalid_yaml_then_the_error_has_the_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, "sources:\n  a: [1, 2\n  b: 3\n"), env={})
+    assert "not valid YAML" in str(e.value) and "hub.yaml:" in str(e.value)
+
+
+def test_given_a_missing_file_then_the_error_says_so(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yaml", env={})
+
+
+def test_given_a_warehouse_override_then_it_wins(tmp_path: Path) -> None:
+    p = write(tmp_path, MINIMAL)
+    assert load_config(p, env={}, warehouse_url="duckdb:///:memory:").warehouse.url == "duckdb:///:memory:"
+    assert load_config(p, env={"HUB_WAREHOUSE_URL": "postgresql+psycopg://h/d"}).warehouse.url == \
+        "postgresql+psycopg://h/d"
+
+
+def test_the_demo_config_loads() -> None:
+    cfg = load_config(REPO / "demo" / "hub.yaml", env={})
+    assert set(cfg.sources) >= {"crm_a", "crm_b", "erp"}
+
+
+@pytest.mark.skipif(not SHARED_B2B.exists(), reason="the shared b2b_dev benchmark is not present")
+def test_the_b2b_dev_example_loads_unchanged() -> None:
+    cfg = load_config(SHARED_B2B, env={})
+    assert cfg.sources["crm_b"].config["encoding"] == "gbk"
+    assert cfg.sources["erp"].streams["sales_orders"].entity == "sales_order"
+
+
+def test_cli_validate_reports_ok_and_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    good = write(tmp_path, MINIMAL)
+    r = runner.invoke(main, ["config", "validate", "-c", str(good)])
+    assert r.exit_code == 0, r.output
+    assert "valid (1 sources, 1 streams)" in r.output
+    bad = write(tmp_path, MINIMAL.replace("entity: customer", "entity: kunde"), "bad.yaml")
+    r = runner.invoke(main, ["config", "validate", "-c", str(bad)])
+    assert r.exit_code == 2
+    assert "bad.yaml" in r.output and "unknown entity" in r.output
+
+
+def test_cli_show_masks_secrets(tmp_path: Path) -> None:
+    text = MINIMAL.replace("sqlite:///data/crm.sqlite", "postgresql+psycopg://crm:${CRM_PW}@db/crm")
+    p = write(tmp_path, text)
+    r = CliRunner().invoke(main, ["config", "show", "-c", str(p)], env={**os.environ, "CRM_PW": "hunter2-xyz"})
+    assert r.exit_code == 0, r.output
+    assert "hunter2-xyz" not in r.output
+    assert "crm:****@db" in r.output
