@@ -1,0 +1,142 @@
+"""What differs between the warehouse backends, in one class per backend.
+
+Everything else in the project writes portable SQL; the few things that cannot be portable
+(bulk loading, reading JSON, column type names, reading a result as Arrow) live here.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, ClassVar
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from sqlalchemy.engine import Connection
+
+from warehouse.identifiers import quote, quote_qualified
+
+
+class Dialect:
+    """Base class: the portable defaults."""
+
+    name: ClassVar[str] = "generic"
+    types: ClassVar[dict[str, str]] = {
+        "text": "TEXT",
+        "timestamp": "TIMESTAMP",
+        "date": "DATE",
+        "decimal": "DECIMAL(18,2)",
+        "integer": "BIGINT",
+        "float": "DOUBLE PRECISION",
+        "boolean": "BOOLEAN",
+        "json": "TEXT",
+    }
+
+    def type_sql(self, kind: str) -> str:
+        return self.types[kind]
+
+    def json_text(self, column_sql: str, path: list[str | int]) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{self.name}: json_text")
+
+    def bulk_insert(self, conn: Connection, table: str, data: pa.Table) -> None:  # pragma: no cover
+        raise NotImplementedError(f"{self.name}: bulk_insert")
+
+    def read_arrow(self, conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        result = conn.exec_driver_sql(sql, params or {}) if params else conn.exec_driver_sql(sql)
+        df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return pa.Table.from_pandas(df, preserve_index=False)
+
+    def upsert_sql(self, table: str, columns: list[str], key: list[str], source: str) -> str:
+        """`INSERT … SELECT … ON CONFLICT (key) DO UPDATE` (both backends speak this)."""
+        cols = ", ".join(quote(c) for c in columns)
+        updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in key)
+        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        keys = ", ".join(quote(k) for k in key)
+        return f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source} ON CONFLICT ({keys}) {action}"
+
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+    types: ClassVar[dict[str, str]] = {**Dialect.types, "text": "VARCHAR", "float": "DOUBLE"}
+
+    def json_text(self, column_sql: str, path: list[str | int]) -> str:
+        parts = "".join(f"[{p}]" if isinstance(p, int) else '."' + p.replace('"', '\\"') + '"' for p in path)
+        return f"json_extract_string({column_sql}, '$" + parts.replace("'", "''") + "')"
+
+    def bulk_insert(self, conn: Connection, table: str, data: pa.Table) -> None:
+        """Insert an Arrow table by name, through DuckDB's zero-copy Arrow scan."""
+        raw = conn.connection.driver_connection
+        view = "_hub_bulk_" + str(abs(hash((table, id(data)))))
+        raw.register(view, data)
+        try:
+            conn.exec_driver_sql(f"INSERT INTO {table} BY NAME SELECT * FROM {view}")
+        finally:
+            raw.unregister(view)
+
+    def read_arrow(self, conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        raw = conn.connection.driver_connection
+        if params:
+            # DuckDB takes $name parameters; our portable SQL uses :name.
+            import re
+
+            sql = re.sub(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)", r"$\1", sql)
+            return _arrow(raw.sql(sql, params=params))
+        return _arrow(raw.sql(sql))
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+
+    def json_text(self, column_sql: str, path: list[str | int]) -> str:
+        parts = ",".join('"' + str(p).replace('"', '\\"') + '"' for p in path)
+        return f"(({column_sql})::jsonb #>> '{{" + parts.replace("'", "''") + "}')"
+
+    def bulk_insert(self, conn: Connection, table: str, data: pa.Table) -> None:
+        """COPY the Arrow table in as CSV (quoted empty string ≠ NULL)."""
+        if data.num_rows == 0:
+            return
+        cols = [f.name for f in data.schema]
+        converted = []
+        for col in data.columns:
+            if pa.types.is_timestamp(col.type):
+                col = col.cast(pa.timestamp("us"))
+            converted.append(col)
+        data = pa.table(converted, names=cols)
+        buf = io.BytesIO()
+        pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        raw = conn.connection.driver_connection
+        collist = ", ".join(quote(c) for c in cols)
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({collist}) FROM STDIN WITH (FORMAT csv)") as cp:
+            cp.write(buf.getvalue())
+
+    def read_arrow(self, conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        result = conn.execute(_text(sql), params or {})
+        df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def _arrow(result: Any) -> pa.Table:
+    """A DuckDB relation as an Arrow table (`to_arrow_table` in DuckDB 2, `arrow` before)."""
+    if result is None:
+        return pa.table({})
+    fetch = getattr(result, "to_arrow_table", None) or result.arrow
+    return fetch()
+
+
+def _text(sql: str) -> Any:
+    from sqlalchemy import text
+
+    return text(sql)
+
+
+def dialect_for(url: str) -> Dialect:
+    """The dialect of a warehouse URL; an unsupported backend is an error naming it."""
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme == "duckdb":
+        return DuckDBDialect()
+    if scheme in ("postgresql", "postgres"):
+        return PostgresDialect()
+    raise ValueError(f"unsupported warehouse backend {scheme!r}: use duckdb:///FILE or postgresql+psycopg://…")
+
+
+__all__ = ["Dialect", "DuckDBDialect", "PostgresDialect", "dialect_for", "quote", "quote_qualified"]

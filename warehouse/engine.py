@@ -1,0 +1,159 @@
+"""The warehouse: a SQLAlchemy engine plus its backend dialect, and frame I/O on top.
+
+`Warehouse.from_url("duckdb:///path/hub.duckdb")` (the embedded default) or
+`Warehouse.from_url("postgresql+psycopg://user@host/db")`. Everything that reads or writes
+the warehouse goes through one of these objects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from warehouse.dialects import Dialect, dialect_for
+from warehouse.identifiers import quote
+
+SCHEMAS = ("raw", "staging", "mdm", "marts")
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine for a warehouse URL; a DuckDB file's folder is created if missing."""
+    if url.startswith("duckdb:///") and not url.startswith("duckdb:///:memory:"):
+        path = url[len("duckdb:///"):].split("?", 1)[0]
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith(("postgresql:", "postgres:")):
+        url = "postgresql+psycopg:" + url.split(":", 1)[1]
+    kwargs: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        kwargs["pool_pre_ping"] = True
+    return sa.create_engine(url, **kwargs)
+
+
+def display_url(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1****@", url)
+
+
+class Warehouse:
+    """An engine and its dialect. Cheap to create; holds a connection pool."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.dialect: Dialect = dialect_for(url)
+        self.engine = make_engine(url)
+        self._ensured: set[tuple[str, str]] = set()
+
+    @classmethod
+    def from_url(cls, url: str) -> Warehouse:
+        return cls(url)
+
+    def __repr__(self) -> str:
+        return f"Warehouse({display_url(self.url)!r})"
+
+    @property
+    def location(self) -> str:
+        """Where the data is, for humans: a file path for DuckDB, the masked URL otherwise."""
+        if self.dialect.name == "duckdb":
+            return self.url[len("duckdb:///"):].split("?", 1)[0]
+        return display_url(self.url)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except BaseException:
+            self._ensured.clear()  # tables created in the rolled-back transaction are gone
+            raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- schema helpers -------------------------------------------------------------------------------
+
+    def table_exists(self, conn: Connection, schema: str, table: str) -> bool:
+        return bool(conn.execute(sa.text(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = :t"),
+            {"s": schema, "t": table}).scalar())
+
+    def columns(self, conn: Connection, schema: str, table: str) -> list[str]:
+        """Column names in order (information_schema: SQLAlchemy's reflection fails on DuckDB)."""
+        return [r[0] for r in conn.execute(sa.text(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = :s AND table_name = :t "
+            "ORDER BY ordinal_position"), {"s": schema, "t": table})]
+
+    def create_table(self, conn: Connection, schema: str, table: str, columns: dict[str, str],
+                     primary_key: list[str] | None = None) -> None:
+        """Create a table with portable type kinds (`text`, `decimal`, …), or add the columns it lacks.
+
+        Checked once per table and Warehouse object, so it is cheap to call before every write.
+        """
+        if (schema, table) in self._ensured:
+            return
+        cols = [f"{quote(c)} {self.dialect.type_sql(kind)}" for c, kind in columns.items()]
+        if primary_key:
+            cols.append(f"PRIMARY KEY ({', '.join(quote(k) for k in primary_key)})")
+        if self.table_exists(conn, schema, table):
+            have = set(self.columns(conn, schema, table))
+            for c, kind in columns.items():
+                if c not in have:
+                    conn.exec_driver_sql(f"ALTER TABLE {quote(schema)}.{quote(table)} "
+                                         f"ADD COLUMN {quote(c)} {self.dialect.type_sql(kind)}")
+        else:
+            conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{quote(table)} ({', '.join(cols)})")
+        self._ensured.add((schema, table))
+
+    # --- frames ---------------------------------------------------------------------------------------
+
+    def read_arrow(self, sql: str, params: dict[str, Any] | None = None,
+                   conn: Connection | None = None) -> pa.Table:
+        if conn is not None:
+            return self.dialect.read_arrow(conn, sql, params)
+        with self.begin() as c:
+            return self.dialect.read_arrow(c, sql, params)
+
+    def read_frame(self, sql: str, params: dict[str, Any] | None = None,
+                   conn: Connection | None = None) -> pd.DataFrame:
+        return self.read_arrow(sql, params, conn).to_pandas()
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        with self.begin() as c:
+            return c.execute(sa.text(sql), params or {}).scalar()
+
+    def insert_frame(self, conn: Connection, schema: str, table: str, df: pd.DataFrame | pa.Table) -> None:
+        """Bulk-insert a frame into an existing table, columns matched by name."""
+        data = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+        if data.num_rows:
+            self.dialect.bulk_insert(conn, f"{quote(schema)}.{quote(table)}", data)
+
+    def replace_rows(self, conn: Connection, schema: str, table: str, df: pd.DataFrame | pa.Table,
+                     where: dict[str, Any] | None = None) -> None:
+        """Delete the rows matching `where` (all rows if None) and insert `df`, in the caller's transaction."""
+        target = f"{quote(schema)}.{quote(table)}"
+        if where:
+            cond = " AND ".join(f"{quote(k)} = :{k}" for k in where)
+            conn.execute(sa.text(f"DELETE FROM {target} WHERE {cond}"), where)
+        else:
+            conn.exec_driver_sql(f"DELETE FROM {target}")
+        self.insert_frame(conn, schema, table, df)
+
+    def swap_table(self, conn: Connection, schema: str, table: str, select_sql: str) -> None:
+        """Build `schema.table` from a SELECT under a temporary name, then swap it in.
+
+        Runs inside the caller's transaction, so readers see either the old or the new table.
+        """
+        final, tmp = f"{quote(schema)}.{quote(table)}", quote(f"{table}__building")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(schema)}.{tmp}")
+        conn.exec_driver_sql(f"CREATE TABLE {quote(schema)}.{tmp} AS {select_sql}")
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {final}")
+        conn.exec_driver_sql(f"ALTER TABLE {quote(schema)}.{tmp} RENAME TO {quote(table)}")
