@@ -1,0 +1,40 @@
+"""Which airbyte-cdk source implements each `connector:` kind of the config."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from airbyte_cdk.models import ConfiguredAirbyteCatalog
+from airbyte_cdk.sources import Source
+
+CONNECTORS: dict[str, str] = {
+    "sql": "connectors.sql",
+    "file": "connectors.file",
+    "wecom": "connectors.wecom",
+    "dingtalk": "connectors.dingtalk",
+    "fxiaoke": "connectors.fxiaoke",
+    "kingdee": "connectors.kingdee",
+}
+DESCRIPTIONS: dict[str, str] = {
+    "sql": "any SQLAlchemy database: a table or a query, incremental on a cursor column",
+    "file": "CSV (any encoding), XLSX, JSON Lines; a path or a glob; incremental by file",
+    "wecom": "WeCom (企业微信): external contacts per follow user, directory users and departments",
+    "dingtalk": "DingTalk (钉钉): CRM customers and contacts, staff",
+    "fxiaoke": "Fxiaoke (纷享销客) CRM OpenAPI: accounts, contacts, leads, opportunities, orders, payments",
+    "kingdee": "Kingdee K/3 Cloud WebAPI: customers, sales orders, receivables, receipts, salesmen",
+}
+
+
+class UnknownConnector(ValueError):
+    pass
+
+
+def create_source(kind: str, config: Mapping[str, Any] | None = None,
+                  catalog: ConfiguredAirbyteCatalog | None = None, state: list[Any] | None = None) -> Source:
+    """Instantiate the source for a connector kind; an unknown kind is an error listing the known ones."""
+    if kind not in CONNECTORS:
+        raise UnknownConnector(f"unknown connector {kind!r}; known: {', '.join(CONNECTORS)}")
+    module = importlib.import_module(CONNECTORS[kind])
+    return module.create_source(config, catalog, state)
