@@ -1,0 +1,136 @@
+"""Golden records: stable IDs for clusters, and attribute-level survivorship.
+
+IDs (`G0000000001`, …) are issued in sequence and never reused, so a smaller number is an
+older ID. Given this run's clusters and the previous run's xref:
+
+- a cluster whose records carried one golden ID keeps it (unchanged input → identical IDs;
+  new records joining a cluster take its ID);
+- a cluster whose records carried several IDs (clusters merged) keeps the oldest; the others
+  are retired into the history with reason `merged` and their survivor;
+- an ID whose records are now split over several clusters stays with the cluster holding the
+  most of them (ties: the cluster with the smallest record id); the others get new IDs and
+  the history records `split`;
+- a cluster with no previous ID gets a new one; clusters are numbered in order of their
+  smallest record id so that a rebuild is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+ID_PREFIX = "G"
+ID_WIDTH = 10
+
+
+def format_id(n: int | pd.Series) -> str | pd.Series:
+    if isinstance(n, pd.Series):
+        return ID_PREFIX + n.astype("int64").astype(str).str.zfill(ID_WIDTH)
+    return f"{ID_PREFIX}{int(n):0{ID_WIDTH}d}"
+
+
+def id_number(golden_id: pd.Series) -> pd.Series:
+    return pd.to_numeric(golden_id.str.slice(len(ID_PREFIX)), errors="coerce").fillna(0).astype("int64")
+
+
+@dataclass
+class Assignment:
+    ids: pd.DataFrame       # record_id, golden_id
+    history: pd.DataFrame   # retired_id, survivor_id, reason
+
+
+def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_number: int = 1) -> Assignment:
+    """Give each cluster a golden ID, as stable as the previous xref allows.
+
+    `clusters`: record_id, cluster (any hashable label). `previous`: record_id, golden_id.
+    `next_number`: the first number free for new IDs (one past the largest ever issued).
+    """
+    df = clusters[["record_id", "cluster"]].copy()
+    cmin = df.groupby("cluster")["record_id"].min().rename("cluster_min")
+    if previous is not None and len(previous):
+        prev = previous[["record_id", "golden_id"]].drop_duplicates("record_id")
+        df = df.merge(prev, on="record_id", how="left")
+        next_number = max(next_number, int(id_number(prev["golden_id"]).max()) + 1)
+    else:
+        df["golden_id"] = None
+    cand = df.dropna(subset=["golden_id"]).groupby(["cluster", "golden_id"]).size().rename("n").reset_index()
+    cand = cand.join(cmin, on="cluster")
+    # Each previous ID goes to the cluster with most of its records (then the oldest cluster).
+    owners = cand.sort_values(["golden_id", "n", "cluster_min"], ascending=[True, False, True]) \
+        .drop_duplicates("golden_id")
+    owners = owners.assign(num=id_number(owners["golden_id"])).sort_values(["cluster", "num"])
+    survivors = owners.drop_duplicates("cluster")[["cluster", "golden_id"]]
+    merged = owners[~owners.index.isin(survivors.index)][["cluster", "golden_id"]] \
+        .merge(survivors, on="cluster", suffixes=("", "_survivor"))
+    lost = cand[~cand.set_index(["cluster", "golden_id"]).index.isin(
+        owners.set_index(["cluster", "golden_id"]).index)]
+    # New IDs for clusters that own none, in order of their smallest record id.
+    need = cmin[~cmin.index.isin(survivors["cluster"])].sort_values(kind="stable")
+    new = pd.DataFrame({"cluster": need.index,
+                        "golden_id": format_id(pd.Series(range(next_number, next_number + len(need))))})
+    cluster_id = pd.concat([survivors, new], ignore_index=True)
+    ids = df[["record_id", "cluster"]].merge(cluster_id, on="cluster", how="left")[["record_id", "golden_id"]]
+    split = lost.merge(cluster_id, on="cluster", suffixes=("", "_survivor"))
+    split = split[~split["golden_id"].isin(merged["golden_id"])]
+    history = pd.concat([
+        pd.DataFrame({"retired_id": merged["golden_id"], "survivor_id": merged["golden_id_survivor"],
+                      "reason": "merged"}),
+        pd.DataFrame({"retired_id": split["golden_id"], "survivor_id": split["golden_id_survivor"],
+                      "reason": "split"}),
+    ], ignore_index=True)
+    return Assignment(ids=ids, history=history)
+
+
+# --- survivorship -----------------------------------------------------------------------------------------
+
+RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only")
+
+
+def survive(records: pd.DataFrame, attributes: Sequence[str], rules: dict[str, list[str]],
+            source_priority: Sequence[str], valid: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per golden_id with each attribute chosen by its rules, and who supplied it.
+
+    `records`: golden_id, record_id, source_name, updated_at and the attributes.
+    `rules[attr]`: an ordered list from RULES, applied as successive sort keys (ties broken by
+    the next rule, finally by record_id). `valid[attr]`: a boolean column; with `valid_only`
+    invalid values are never chosen. Output columns: golden_id, <attr>, <attr>_source.
+    """
+    valid = valid or {}
+    rank = {s: i for i, s in enumerate(source_priority)}
+    base = records.assign(
+        _prio=records["source_name"].map(rank).fillna(len(rank)).astype(int),
+        _recent=pd.to_datetime(records.get("updated_at"), errors="coerce"),
+    )
+    out = pd.DataFrame({"golden_id": pd.unique(base["golden_id"])})
+    for attr in attributes:
+        attr_rules = rules.get(attr) or ["source_priority", "most_recent"]
+        col = base[attr]
+        present = col.notna() & (col.astype("string").str.strip() != "")
+        cand = base.loc[present, ["golden_id", "record_id", "_prio", "_recent", attr]]
+        if "valid_only" in attr_rules and attr in valid:
+            ok = base.loc[present, valid[attr]].fillna(False).astype(bool)
+            cand = cand[ok]
+        keys, asc = ["golden_id"], [True]
+        for rule in attr_rules:
+            if rule == "source_priority":
+                keys.append("_prio")
+                asc.append(True)
+            elif rule == "most_recent":
+                keys.append("_recent")
+                asc.append(False)
+            elif rule == "most_frequent":
+                cand = cand.assign(_freq=cand.groupby(["golden_id", attr])[attr].transform("size"))
+                keys.append("_freq")
+                asc.append(False)
+            elif rule == "most_complete":
+                cand = cand.assign(_len=cand[attr].astype("string").str.len())
+                keys.append("_len")
+                asc.append(False)
+        keys.append("record_id")
+        asc.append(True)
+        best = cand.sort_values(keys, ascending=asc, na_position="last").drop_duplicates("golden_id")
+        out = out.merge(best[["golden_id", attr, "record_id"]].rename(columns={"record_id": f"{attr}_source"}),
+                        on="golden_id", how="left")
+    return out

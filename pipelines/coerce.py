@@ -1,0 +1,86 @@
+"""Typing of staged values, vectorized: each parser returns (typed values, mask of values that failed).
+
+A value fails when it is present (not empty) but cannot be read as the type; empty values
+are simply null. Callers quarantine the failures with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+MAX_TEXT = 4000  # longer text values are rejected as oversize (a sign of a broken export)
+
+_DATE_SEPS = re.compile(r"[/.年月]")
+_CN_DAY = re.compile(r"日")
+_MONEY_NOISE = re.compile(r"[,\s¥￥$元]|RMB|CNY", re.IGNORECASE)
+
+
+def clean_text(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Strip whitespace; empty → null. Fails on text longer than MAX_TEXT characters."""
+    s = s.astype("string").str.strip()
+    s = s.mask(s == "")
+    bad = (s.str.len() > MAX_TEXT).fillna(False).astype(bool)
+    return s.mask(bad).astype(object).where(s.notna() & ~bad, None), bad
+
+
+def _present(s: pd.Series) -> pd.Series:
+    t = s.astype("string").str.strip()
+    return (t.notna() & (t != "")).astype(bool)
+
+
+def parse_timestamp(s: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series]:
+    """Timestamps in the forms sources use: ISO 8601, `2024/02/17 19:48:23`, `2024年2月17日`,
+    epoch seconds or milliseconds; with `fmt` only that strptime format. Time zones → UTC, naive."""
+    present = _present(s)
+    text = s.astype("string").str.strip()
+    if fmt:
+        out = pd.to_datetime(text, format=fmt, errors="coerce")
+        return out, present & out.isna()
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    epoch = text.str.fullmatch(r"\d{10}(\d{3})?").fillna(False).astype(bool)
+    if epoch.any():
+        digits = text[epoch]
+        ms = digits.str.len() == 13
+        num = pd.to_numeric(digits, errors="coerce")
+        out[epoch & ms.reindex(s.index, fill_value=False)] = pd.to_datetime(num[ms], unit="ms", errors="coerce")
+        out[epoch & ~ms.reindex(s.index, fill_value=False)] = pd.to_datetime(num[~ms], unit="s", errors="coerce")
+    rest = present & ~epoch
+    if rest.any():
+        norm = text[rest].str.replace(_DATE_SEPS, "-", regex=True).str.replace(_CN_DAY, "", regex=True)
+        norm = norm.str.replace(r"-(\d)(?=\D|$)", r"-0\1", regex=True).str.replace(r"\s+", " ", regex=True)
+        parsed = pd.to_datetime(norm, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+        left = parsed.isna()
+        if left.any():  # rarer shapes: per unique value with dateutil
+            uniq = pd.unique(norm[left])
+            looked = pd.to_datetime(pd.Series(uniq), format="mixed", errors="coerce", utc=True).dt.tz_localize(None)
+            parsed[left] = norm[left].map(dict(zip(uniq, looked, strict=True)))
+        out[rest] = parsed.astype("datetime64[ns]")
+    return out, present & out.isna()
+
+
+def parse_date(s: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series]:
+    ts, bad = parse_timestamp(s, fmt)
+    return ts.dt.normalize(), bad
+
+
+def parse_decimal(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Amounts: thousands separators, currency signs and `元` removed; rounded to cents."""
+    present = _present(s)
+    text = s.astype("string").str.replace(_MONEY_NOISE, "", regex=True)
+    text = text.str.replace(r"^\((.*)\)$", r"-\1", regex=True)
+    num = pd.to_numeric(text, errors="coerce")
+    bad = present & (num.isna() | ~np.isfinite(num.fillna(0)) | (num.abs() >= 1e16))
+    return num.where(~bad).round(2), bad
+
+
+def parse_integer(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    present = _present(s)
+    num = pd.to_numeric(s.astype("string").str.strip(), errors="coerce")
+    bad = present & (num.isna() | (num % 1 != 0).fillna(False))
+    return num.where(~bad).astype("Int64"), bad
+
+
+PARSERS = {"timestamp": parse_timestamp, "date": parse_date}

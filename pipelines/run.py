@@ -1,0 +1,51 @@
+"""`hub run`: sync → stage → match → publish, with a summary of what happened."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hub.config import HubConfig
+from pipelines.match import MatchResult, run_match
+from pipelines.publish import publish
+from pipelines.stage import StageResult, stage_all
+from pipelines.sync import SyncResult, sync_source
+from warehouse.engine import Warehouse
+
+log = logging.getLogger("hub.run")
+
+
+@dataclass
+class RunSummary:
+    warehouse: str
+    syncs: list[SyncResult] = field(default_factory=list)
+    staged: list[StageResult] = field(default_factory=list)
+    match: MatchResult | None = None
+    marts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def failed_sources(self) -> list[SyncResult]:
+        return [s for s in self.syncs if s.status != "succeeded"]
+
+
+def run_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
+            progress: Callable[[str], None] | None = None) -> RunSummary:
+    """Run the whole pipeline. A failing source is reported and the others go on."""
+    progress = progress or log.info
+    started = time.monotonic()
+    summary = RunSummary(warehouse=wh.location)
+    names = [n for n, s in cfg.sources.items() if s.enabled and (sources is None or n in sources)]
+    for name in names:
+        progress(f"syncing {name} ({cfg.sources[name].connector})")
+        result = sync_source(cfg, wh, name, progress=progress)
+        summary.syncs.append(result)
+        if result.status != "succeeded":
+            progress(f"source {name} FAILED: {result.error}")
+    summary.staged = stage_all(cfg, wh, progress=progress)
+    summary.match = run_match(cfg, wh, progress=progress)
+    summary.marts = publish(wh, progress=progress)
+    summary.seconds = time.monotonic() - started
+    return summary
