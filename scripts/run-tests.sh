@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The test suite as `make test` runs it: starts a throw-away PostgreSQL server on loopback for the
+# warehouse tests (stopped again on exit), then runs pytest on two workers plus ruff.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hub-test-XXXXXX")
+chmod 755 "$tmp"
+cleanup() { scripts/pg-test-server.sh stop "$tmp/pg" || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing PostgreSQL from Debian's packages" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+fi
+HUB_TEST_PG_URL=$(scripts/pg-test-server.sh start "$tmp/pg")
+export HUB_TEST_PG_URL HUB_REQUIRE_PG=1
+echo "PostgreSQL for the tests: $HUB_TEST_PG_URL" >&2
+$BIN/ruff check .
+$BIN/python -m pytest -n 2 -p no:cacheprovider "$@"
