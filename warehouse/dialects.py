@@ -46,13 +46,8 @@ class Dialect:
         df = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         return pa.Table.from_pandas(df, preserve_index=False)
 
-    def upsert_sql(self, table: str, columns: list[str], key: list[str], source: str) -> str:
-        """`INSERT … SELECT … ON CONFLICT (key) DO UPDATE` (both backends speak this)."""
-        cols = ", ".join(quote(c) for c in columns)
-        updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in key)
-        action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-        keys = ", ".join(quote(k) for k in key)
-        return f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source} ON CONFLICT ({keys}) {action}"
+    def analyze(self, conn: Connection, table: str) -> None:
+        """Refresh planner statistics of a freshly filled (temporary) table, where the backend needs it."""
 
 
 class DuckDBDialect(Dialect):
@@ -86,6 +81,9 @@ class DuckDBDialect(Dialect):
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+
+    def analyze(self, conn: Connection, table: str) -> None:
+        conn.exec_driver_sql(f"ANALYZE {table}")  # temp tables have no statistics: joins go nested-loop
 
     def json_text(self, column_sql: str, path: list[str | int]) -> str:
         parts = ",".join('"' + str(p).replace('"', '\\"') + '"' for p in path)

@@ -232,6 +232,7 @@ class RawStore:
         cols = ", ".join(f"{quote(c)} {wh.dialect.type_sql(k)}" for c, k in RAW_COLUMNS.items())
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_batch ({cols})")
         wh.dialect.bulk_insert(conn, "_hub_batch", batch)
+        wh.dialect.analyze(conn, "_hub_batch")
         params = {"source": source, "stream": stream}
         # The last version of each key within the batch, if it differs from the latest landed one.
         changed = (
@@ -241,15 +242,15 @@ class RawStore:
         )
         conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_changed")
         conn.execute(sa.text(f"CREATE TEMPORARY TABLE _hub_changed AS {changed}"), params)
+        wh.dialect.analyze(conn, "_hub_changed")
         collist = ", ".join(quote(c) for c in RAW_COLUMNS)
         conn.exec_driver_sql(f"INSERT INTO raw.{quote(table)} ({collist}) SELECT {collist} FROM _hub_changed")
         loaded = conn.exec_driver_sql("SELECT count(*) FROM _hub_changed").scalar() or 0
         conn.execute(sa.text(
-            "DELETE FROM raw._record_index WHERE source = :source AND stream = :stream "
-            "AND record_key IN (SELECT _key FROM _hub_changed)"), params)
-        conn.execute(sa.text(
             "INSERT INTO raw._record_index (source, stream, record_key, record_hash, sync_id) "
-            "SELECT :source, :stream, _key, _hash, _sync_id FROM _hub_changed"), params)
+            "SELECT :source, :stream, _key, _hash, _sync_id FROM _hub_changed "
+            "ON CONFLICT (source, stream, record_key) DO UPDATE SET record_hash = excluded.record_hash, "
+            "sync_id = excluded.sync_id"), params)
         conn.exec_driver_sql("DROP TABLE _hub_changed")
         conn.exec_driver_sql("DROP TABLE _hub_batch")
         return int(loaded)
