@@ -210,14 +210,15 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
 @CONFIG_OPT
 @WAREHOUSE_OPT
 @click.option("--source", "only", multiple=True, help="only sync this source (repeatable); all are staged")
-def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...]) -> None:
+@click.option("--rebuild", is_flag=True, help="match everything again and refit the model (default: incremental)")
+def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebuild: bool) -> None:
     """Sync → stage → match → marts, then print a summary."""
     from pipelines.run import run_all
 
     cfg = _load(config_path, warehouse_url)
     wh = _warehouse(cfg)
     click.echo(f"hub run: {cfg.path} → {wh.location}", err=True)
-    summary = run_all(cfg, wh, _sources(cfg, only) if only else None, progress=_progress)
+    summary = run_all(cfg, wh, _sources(cfg, only) if only else None, progress=_progress, rebuild=rebuild)
     click.echo(format_summary(summary))
     sys.exit(1 if summary.failed_sources else 0)
 
@@ -238,8 +239,9 @@ def format_summary(summary: Any) -> str:
                      f"{r.fields_nulled:>14,}")
     if summary.match:
         m = summary.match
+        how = f"incremental, {m.changed:,} new or changed" if m.incremental else "full rebuild"
         lines.append(f"golden customers: {m.golden:,} from {m.records:,} customer records "
-                     f"({m.new_ids:,} new IDs, {m.merged_ids:,} merged)")
+                     f"({m.new_ids:,} new IDs, {m.merged_ids:,} merged; {how}; {m.review_items:,} pairs to review)")
     lines.append("marts: " + ", ".join(f"marts.{k} ({v:,} rows)" for k, v in summary.marts.items()))
     lines.append(f"warehouse: {summary.warehouse}")
     lines.append(f"done in {summary.seconds:.1f}s" + (f"; {len(summary.failed_sources)} source(s) failed"
@@ -267,6 +269,86 @@ def show(config_path: str, warehouse_url: str | None, table: str, limit: int) ->
         sys.exit(1)
     with pd.option_context("display.max_columns", 12, "display.width", 160, "display.max_colwidth", 28):
         click.echo(df.to_string(index=False))
+
+
+# --- mdm --------------------------------------------------------------------------------------------------
+
+
+@main.group()
+def mdm() -> None:
+    """Matching: score against a truth file, explain a pair."""
+
+
+@mdm.command("score")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), help="hub YAML (for its warehouse)")
+@WAREHOUSE_OPT
+@click.option("--truth", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="CSV with source_name, stream, source_key, entity_id")
+def mdm_score(config_path: str | None, warehouse_url: str | None, truth: str) -> None:
+    """Pairwise precision, recall and F1 of mdm.xref against a truth CSV."""
+    import pandas as pd
+
+    from mdm.evaluate import pairwise_scores
+    from warehouse.engine import Warehouse
+
+    if config_path:
+        url = _load(config_path, warehouse_url).warehouse.url
+    elif warehouse_url:
+        url = warehouse_url
+    else:
+        click.echo("error: give -c FILE or --warehouse URL", err=True)
+        sys.exit(2)
+    t = pd.read_csv(truth, dtype=str)
+    missing = {"source_name", "stream", "source_key", "entity_id"} - set(t.columns)
+    if missing:
+        click.echo(f"error: {truth}: missing column(s) {', '.join(sorted(missing))}", err=True)
+        sys.exit(2)
+    x = Warehouse(url).read_frame("SELECT source_name, stream, source_key, golden_id FROM mdm.xref")
+    keys = ["source_name", "stream", "source_key"]
+    both = t.merge(x, on=keys, how="outer", indicator=True)
+    only_truth, only_xref = (both["_merge"] == "left_only").sum(), (both["_merge"] == "right_only").sum()
+    both = both[both["_merge"] == "both"]
+    click.echo(f"records: {len(both):,} scored; {only_truth:,} in the truth but not in mdm.xref; "
+               f"{only_xref:,} in mdm.xref but not in the truth")
+    click.echo(str(pairwise_scores(both["golden_id"], both["entity_id"])))
+
+
+def _record(cfg: HubConfig, ref: str) -> str:
+    """`SOURCE:KEY` or `SOURCE:STREAM:KEY` → the record id `SOURCE:STREAM:KEY`."""
+    parts = ref.split(":", 2)
+    if len(parts) == 3 and parts[0] in cfg.sources and parts[1] in cfg.sources[parts[0]].streams:
+        return ref
+    if len(parts) >= 2 and parts[0] in cfg.sources:
+        streams = [n for n, s in cfg.sources[parts[0]].streams.items() if s.entity == "customer"]
+        if len(streams) == 1:
+            return f"{parts[0]}:{streams[0]}:{ref.split(':', 1)[1]}"
+    click.echo(f"error: {ref!r}: expected SOURCE:KEY or SOURCE:STREAM:KEY of a customer record", err=True)
+    sys.exit(2)
+
+
+@mdm.command("explain")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@click.argument("left")
+@click.argument("right")
+def mdm_explain(config_path: str, warehouse_url: str | None, left: str, right: str) -> None:
+    """Why two customer records match or not: per field the values, level and weight; the score."""
+    from pipelines.explain import explain_records
+
+    cfg = _load(config_path, warehouse_url)
+    try:
+        table = explain_records(cfg, _warehouse(cfg), _record(cfg, left), _record(cfg, right))
+    except LookupError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"{'comparison':<11} {'left':<28} {'right':<28} {'level':<34} {'weight':>7}")
+    for r in table.itertuples():
+        lv = "" if r.left is None else str(r.left)
+        rv = "" if r.right is None else str(r.right)
+        click.echo(f"{r.comparison:<11} {lv[:27]:<28} {rv[:27]:<28} {r.level[:33]:<34} {r.weight:>+7.2f}")
+    a = table.attrs
+    click.echo(f"match weight {a['weight']:+.2f} bits → probability {a['probability']:.4f} → {a['band']}"
+               + (f"; golden {a['left_golden']} / {a['right_golden']}" if a.get("left_golden") else ""))
 
 
 # --- demo -------------------------------------------------------------------------------------------------

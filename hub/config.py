@@ -146,8 +146,8 @@ class SourceConfig(_Strict):
 
 
 class Thresholds(_Strict):
-    match: float = Field(0.9, ge=0, le=1, description="probability at or above which pairs merge")
-    review: float = Field(0.5, ge=0, le=1, description="probability at or above which pairs go to review")
+    match: float = Field(0.8, ge=0, le=1, description="probability at or above which pairs merge")
+    review: float = Field(0.3, ge=0, le=1, description="probability at or above which pairs go to review")
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -156,10 +156,44 @@ class Thresholds(_Strict):
         return self
 
 
+SURVIVORSHIP_RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only")
+
+
+class BlockingRuleConfig(_Strict):
+    name: str
+    columns: list[str]
+    max_block: int = Field(300, ge=2)
+
+
+class ComparisonConfig(_Strict):
+    name: str
+    kind: Literal["exact", "string", "uscc", "phone"]
+    column: str
+    thresholds: list[float] = Field(default_factory=list)
+    metric: Literal["jaro_winkler", "jaro", "levenshtein", "damerau_levenshtein"] = "jaro_winkler"
+    extra: list[str] = Field(default_factory=list)
+    context: str | None = None
+    tf: bool = False
+
+
 class CustomerMdmConfig(_Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     source_priority: list[str] = Field(default_factory=list, description="most trusted source first")
     survivorship: dict[str, str | list[str]] = Field(default_factory=dict)
+    blocking: list[BlockingRuleConfig] = Field(default_factory=list, description="replaces the default rules")
+    comparisons: list[ComparisonConfig] = Field(default_factory=list, description="replaces the default spec")
+    u_pairs: int = Field(1_000_000, ge=1000, description="random pairs sampled to estimate u")
+    workers: int = Field(1, ge=1, description="threads for string comparisons")
+
+    @field_validator("survivorship")
+    @classmethod
+    def _known_rules(cls, v: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        for attr, rules in v.items():
+            for r in [rules] if isinstance(rules, str) else rules:
+                if r not in SURVIVORSHIP_RULES:
+                    raise ValueError(f"survivorship.{attr}: unknown rule {r!r}; expected one of "
+                                     f"{', '.join(SURVIVORSHIP_RULES)}")
+        return v
 
 
 class MdmConfig(_Strict):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from importlib import resources
 
 from pipelines.match import load_customers
-from warehouse.engine import Warehouse
+from warehouse.engine import Warehouse, value
 
 log = logging.getLogger("hub.publish")
 
@@ -26,7 +26,7 @@ def build_mart(wh: Warehouse, name: str) -> int:
     with wh.begin() as conn:
         conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS marts")
         wh.swap_table(conn, "marts", name, sql)
-        return int(conn.exec_driver_sql(f"SELECT count(*) FROM marts.{name}").scalar() or 0)
+        return int(value(conn, f"SELECT count(*) FROM marts.{name}") or 0)
 
 
 def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,

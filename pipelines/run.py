@@ -32,7 +32,7 @@ class RunSummary:
 
 
 def run_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
-            progress: Callable[[str], None] | None = None) -> RunSummary:
+            progress: Callable[[str], None] | None = None, rebuild: bool = False) -> RunSummary:
     """Run the whole pipeline. A failing source is reported and the others go on."""
     progress = progress or log.info
     started = time.monotonic()
@@ -45,7 +45,7 @@ def run_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
         if result.status != "succeeded":
             progress(f"source {name} FAILED: {result.error}")
     summary.staged = stage_all(cfg, wh, progress=progress)
-    summary.match = run_match(cfg, wh, progress=progress)
+    summary.match = run_match(cfg, wh, progress=progress, rebuild=rebuild)
     summary.marts = publish(wh, progress=progress)
     summary.seconds = time.monotonic() - started
     return summary

@@ -18,14 +18,33 @@ MDM_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
               "match_score": "float", "matched_by": "text", "updated_at": "timestamp"},
              ["source_name", "stream", "source_key"]),
     "golden_customer": ({"golden_id": "text", **dict.fromkeys(GOLDEN_ATTRIBUTES, "text"),
-                         "province": "text", "city": "text", "uscc_valid": "boolean",
+                         "province": "text", "city": "text", "uscc_valid": "boolean", "is_branch": "boolean",
                          **{f"{a}_source": "text" for a in GOLDEN_ATTRIBUTES},
                          "source_count": "integer", "system_count": "integer",
                          "first_seen": "timestamp", "last_seen": "timestamp", "updated_at": "timestamp"},
                         ["golden_id"]),
     "golden_id_history": ({"retired_id": "text", "survivor_id": "text", "reason": "text",
                            "run_id": "text", "retired_at": "timestamp"}, None),
+    "customer_hierarchy": ({"child_golden_id": "text", "parent_golden_id": "text", "relation": "text",
+                            "evidence": "text", "updated_at": "timestamp"}, ["child_golden_id"]),
+    "review_queue": ({"item_id": "text", "left_record": "text", "right_record": "text", "left_golden_id": "text",
+                      "right_golden_id": "text", "probability": "float", "weight": "float", "reason": "text",
+                      "explanation": "json", "priority": "float", "status": "text", "created_at": "timestamp"},
+                     ["item_id"]),
+    "decisions": ({"decision_id": "text", "item_id": "text", "left_record": "text", "right_record": "text",
+                   "verdict": "text", "reason": "text", "decided_by": "text", "decided_at": "timestamp",
+                   "active": "boolean", "undone_by": "text", "undone_at": "timestamp"}, ["decision_id"]),
+    "match_model": ({"model_id": "text", "spec_fingerprint": "text", "created_at": "timestamp",
+                     "active": "boolean", "model": "json"}, ["model_id"]),
 }
+
+# Standardized columns the engine keeps per record in mdm.customer_records (its memory between runs).
+STD_COLUMNS = [
+    "name_norm", "name_region", "name_core", "name_trade", "name_form", "branch", "is_branch", "name_key",
+    "name_city", "uscc_std", "uscc_valid", "org_code", "org_code_valid", "phone_std", "phone_type", "area_code",
+    "phone_ext", "phone_digits", "phone_city", "province", "city", "district", "address_norm", "city_any",
+    "uscc_valid_code", "branch_key",
+]
 
 
 def ensure_mdm(wh: Warehouse, conn: Connection) -> None:

@@ -38,6 +38,16 @@ def make_engine(url: str) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
+def value(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Any:
+    """The first column of the first row, reading the whole result.
+
+    (DuckDB 2 refuses the next statement on a connection whose last result was not read to the
+    end, which `Result.scalar()` does not do.)
+    """
+    rows = conn.execute(sa.text(sql), params or {}).fetchall()
+    return rows[0][0] if rows else None
+
+
 def display_url(url: str) -> str:
     """The URL with any password masked, for messages."""
     return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1****@", url)
@@ -82,9 +92,8 @@ class Warehouse:
     # --- schema helpers -------------------------------------------------------------------------------
 
     def table_exists(self, conn: Connection, schema: str, table: str) -> bool:
-        return bool(conn.execute(sa.text(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = :t"),
-            {"s": schema, "t": table}).scalar())
+        return bool(value(conn, "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s "
+                          "AND table_name = :t", {"s": schema, "t": table}))
 
     def columns(self, conn: Connection, schema: str, table: str) -> list[str]:
         """Column names in order (information_schema: SQLAlchemy's reflection fails on DuckDB)."""
@@ -113,6 +122,12 @@ class Warehouse:
             conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{quote(table)} ({', '.join(cols)})")
         self._ensured.add((schema, table))
 
+    def recreate_table(self, conn: Connection, schema: str, table: str, columns: dict[str, str]) -> None:
+        """Drop and create a table (inside the caller's transaction): for tables whose columns vary."""
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(schema)}.{quote(table)}")
+        self._ensured.discard((schema, table))
+        self.create_table(conn, schema, table, columns)
+
     # --- frames ---------------------------------------------------------------------------------------
 
     def read_arrow(self, sql: str, params: dict[str, Any] | None = None,
@@ -128,7 +143,7 @@ class Warehouse:
 
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         with self.begin() as c:
-            return c.execute(sa.text(sql), params or {}).scalar()
+            return value(c, sql, params)
 
     def insert_frame(self, conn: Connection, schema: str, table: str, df: pd.DataFrame | pa.Table) -> None:
         """Bulk-insert a frame into an existing table, columns matched by name."""

@@ -23,7 +23,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from warehouse.engine import Warehouse
+from warehouse.engine import Warehouse, value
 from warehouse.identifiers import quote, safe_name
 
 RAW_COLUMNS: dict[str, str] = {
@@ -245,7 +245,7 @@ class RawStore:
         wh.dialect.analyze(conn, "_hub_changed")
         collist = ", ".join(quote(c) for c in RAW_COLUMNS)
         conn.exec_driver_sql(f"INSERT INTO raw.{quote(table)} ({collist}) SELECT {collist} FROM _hub_changed")
-        loaded = conn.exec_driver_sql("SELECT count(*) FROM _hub_changed").scalar() or 0
+        loaded = value(conn, "SELECT count(*) FROM _hub_changed") or 0
         conn.execute(sa.text(
             "INSERT INTO raw._record_index (source, stream, record_key, record_hash, sync_id) "
             "SELECT :source, :stream, _key, _hash, _sync_id FROM _hub_changed "

@@ -1,0 +1,207 @@
+"""Fellegi-Sunter scoring, trained without labels: u from random pairs, m (and the prior) by EM.
+
+The model is a small JSON-able object, so it can be saved in the warehouse and reused: an
+incremental run scores new pairs with exactly the weights the earlier pairs were scored with.
+
+- u(level) is the level's frequency among random record pairs (nearly all non-matches).
+- m(level) and the prior λ = P(match | candidate pair) are fitted by EM on the candidate pairs'
+  comparison patterns, with u held fixed (anchoring the two classes).
+- Term-frequency adjustment (Splink's): on an exact match of a `tf` comparison, the weight uses
+  the frequency of the shared value instead of the average u, so a common name says less.
+- A missing level (-1) contributes nothing.
+
+`match_weight` is the log2 Bayes factor sum plus the prior log-odds; `probability` maps it to (0, 1).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mdm.compare import ComparisonSpec, compare
+
+EPS = 1e-6
+
+
+@dataclass
+class FellegiSunter:
+    specs: list[ComparisonSpec]
+    m: dict[str, list[float]]
+    u: dict[str, list[float]]
+    prior: float
+    tf: dict[str, dict[str, float]] = field(default_factory=dict)
+    tf_default: dict[str, float] = field(default_factory=dict)
+    tf_reference: dict[str, float] = field(default_factory=dict)
+    info: dict[str, object] = field(default_factory=dict)
+
+    # --- scoring -------------------------------------------------------------------------------------------
+
+    def weights(self, lv: pd.DataFrame, tf_values: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+        """Per-comparison log2 Bayes factors of each pair (0 for a missing level)."""
+        out = {}
+        for s in self.specs:
+            m, u = np.asarray(self.m[s.name]), np.asarray(self.u[s.name])
+            levels = lv[s.name].to_numpy()
+            w = np.log2(np.clip(m, EPS, 1)) - np.log2(np.clip(u, EPS, 1))
+            col = np.where(levels >= 0, w[np.clip(levels, 0, len(w) - 1)], 0.0)
+            if s.tf and tf_values is not None and s.name in tf_values and s.name in self.tf:
+                exact = np.isin(levels, s.exact_levels())
+                if exact.any():
+                    vals = pd.Series(tf_values[s.name][exact])
+                    freq = vals.map(self.tf[s.name]).fillna(self.tf_default[s.name]).to_numpy(dtype=float)
+                    col[exact] += tf_adjustment(freq, self.tf_reference[s.name])
+            out[s.name] = col
+        return pd.DataFrame(out)
+
+    def prior_weight(self) -> float:
+        p = min(max(self.prior, EPS), 1 - EPS)
+        return float(np.log2(p / (1 - p)))
+
+    def match_weight(self, lv: pd.DataFrame, tf_values: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        return self.weights(lv, tf_values).sum(axis=1).to_numpy() + self.prior_weight()
+
+    @staticmethod
+    def probability(weight: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
+
+    # --- persistence ---------------------------------------------------------------------------------------
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "specs": [s.__dict__ | {"thresholds": list(s.thresholds), "extra": list(s.extra)} for s in self.specs],
+            "m": self.m, "u": self.u, "prior": self.prior, "tf": self.tf, "tf_default": self.tf_default,
+            "tf_reference": self.tf_reference, "info": self.info}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> FellegiSunter:
+        d = json.loads(text)
+        specs = [ComparisonSpec(**{**s, "thresholds": tuple(s["thresholds"]), "extra": tuple(s["extra"])})
+                 for s in d["specs"]]
+        return cls(specs, d["m"], d["u"], d["prior"], d.get("tf", {}), d.get("tf_default", {}),
+                   d.get("tf_reference", {}), d.get("info", {}))
+
+
+# --- training ----------------------------------------------------------------------------------------------
+
+
+def level_frequencies(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], weights: np.ndarray | None = None,
+                      pseudo: float = 1.0) -> dict[str, list[float]]:
+    """Smoothed frequency of each level among the non-missing levels of each comparison."""
+    out = {}
+    for s in specs:
+        col = lv[s.name].to_numpy()
+        ok = col >= 0
+        w = np.ones(len(col)) if weights is None else weights
+        counts = np.bincount(col[ok].astype(np.int64), weights=w[ok], minlength=s.n_levels)[: s.n_levels]
+        counts = counts + pseudo
+        out[s.name] = (counts / counts.sum()).tolist()
+    return out
+
+
+def estimate_u(records: pd.DataFrame, specs: Sequence[ComparisonSpec], n_pairs: int = 1_000_000,
+               seed: int = 42, workers: int = 1) -> dict[str, list[float]]:
+    """u: level frequencies among uniformly random record pairs."""
+    n = len(records)
+    rng = np.random.default_rng(seed)
+    k = min(n_pairs, max(n * (n - 1) // 2, 1))
+    a = rng.integers(0, n, k)
+    b = rng.integers(0, n, k)
+    keep = a != b
+    lv = compare(records, a[keep], b[keep], specs, workers)
+    return level_frequencies(lv, specs, pseudo=1.0)
+
+
+TF_LIMIT = 6.0  # bits: a term-frequency adjustment never moves a weight further than this
+
+
+def tf_adjustment(freq: np.ndarray, reference: float) -> np.ndarray:
+    """Bits added to an exact match on a value of frequency `freq`: rarer than usual says more."""
+    return np.clip(np.log2(reference / np.clip(freq, EPS, 1)), -TF_LIMIT, TF_LIMIT)
+
+
+def term_frequencies(records: pd.DataFrame, specs: Sequence[ComparisonSpec]) -> tuple[
+        dict[str, dict[str, float]], dict[str, float], dict[str, float]]:
+    """For each `tf` comparison: value → share of records holding it (values held more than once),
+    the share of a singleton, and the reference share: the expected share of the value two random
+    exactly-agreeing records hold (Σp³/Σp²), at which the adjustment is zero. Centring on it keeps
+    the average exact-match weight that EM fitted, so the adjustment only redistributes it."""
+    tables, defaults, refs = {}, {}, {}
+    for s in specs:
+        if not s.tf:
+            continue
+        col = records[s.column].dropna()
+        col = col[col.astype(str) != ""]
+        n = max(len(col), 1)
+        vc = col.astype(str).value_counts()
+        p = vc.to_numpy(dtype=float) / n
+        refs[s.name] = float((p**3).sum() / max((p**2).sum(), EPS))
+        vc = vc[vc > 1]  # singletons use the default
+        tables[s.name] = (vc / n).to_dict()
+        defaults[s.name] = 1.0 / n
+    return tables, defaults, refs
+
+
+def estimate_m_em(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], u: dict[str, list[float]],
+                  prior: float = 0.1, max_iter: int = 100, tol: float = 1e-6,
+                  fit_u: bool = False) -> tuple[dict[str, list[float]], dict[str, list[float]], float, int]:
+    """m (and with `fit_u` also u, starting from the given one) and the prior by EM over the distinct
+    comparison patterns of the candidate pairs."""
+    names = [s.name for s in specs]
+    patterns, counts = np.unique(lv[names].to_numpy(dtype=np.int16), axis=0, return_counts=True)
+    counts = counts.astype(float)
+    # Start m from the levels' order: higher levels likelier among matches.
+    m = {}
+    for s in specs:
+        ramp = np.exp(np.arange(s.n_levels, dtype=float) * 1.5)
+        m[s.name] = ramp / ramp.sum()
+    u = {s.name: np.asarray(u[s.name], dtype=float) for s in specs}
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - iteration count reported
+        log_m = np.zeros(len(patterns))
+        log_u = np.zeros(len(patterns))
+        for j, s in enumerate(specs):
+            lev = patterns[:, j]
+            ok = lev >= 0
+            idx = np.clip(lev, 0, s.n_levels - 1)
+            log_m += np.where(ok, np.log(np.clip(m[s.name][idx], EPS, 1)), 0)
+            log_u += np.where(ok, np.log(np.clip(u[s.name][idx], EPS, 1)), 0)
+        a = np.log(prior) + log_m
+        b = np.log(1 - prior) + log_u
+        g = 1.0 / (1.0 + np.exp(np.clip(b - a, -700, 700)))
+        wg = g * counts
+        new_prior = float(np.clip(wg.sum() / counts.sum(), EPS, 1 - EPS))
+        delta = abs(new_prior - prior)
+        for j, s in enumerate(specs):
+            lev = patterns[:, j]
+            ok = lev >= 0
+            c = np.bincount(lev[ok].astype(np.int64), weights=wg[ok], minlength=s.n_levels)[: s.n_levels] + 0.01
+            new = c / c.sum()
+            delta = max(delta, float(np.abs(new - m[s.name]).max()))
+            m[s.name] = new
+            if fit_u:
+                wn = (1 - g) * counts
+                c = np.bincount(lev[ok].astype(np.int64), weights=wn[ok], minlength=s.n_levels)[: s.n_levels] + 0.01
+                u[s.name] = c / c.sum()
+        prior = new_prior
+        if delta < tol:
+            break
+    return {k: v.tolist() for k, v in m.items()}, {k: v.tolist() for k, v in u.items()}, prior, it
+
+
+def train(records: pd.DataFrame, specs: Sequence[ComparisonSpec], lv: pd.DataFrame, seed: int = 42,
+          u_pairs: int = 1_000_000, workers: int = 1, fit_u: bool = True) -> FellegiSunter:
+    """Fit a model: u starts from random pairs of `records`; m, the prior and (with `fit_u`, the default)
+    u are then fitted by EM on the candidates' levels `lv`.
+
+    Fitting u on the candidates matters: the non-matches that survive blocking (the same brand in
+    another city, a near-identical name next door) are nothing like random pairs, and a u frozen
+    at random-pair frequencies lets EM call almost every candidate a match."""
+    u = estimate_u(records, specs, u_pairs, seed, workers)
+    m, u, prior, iterations = estimate_m_em(lv, specs, u, fit_u=fit_u)
+    tf, tf_default, tf_reference = term_frequencies(records, specs)
+    return FellegiSunter(list(specs), m, u, prior, tf, tf_default, tf_reference,
+                         {"em_iterations": iterations, "candidate_pairs": len(lv), "records": len(records)})
