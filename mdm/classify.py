@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mdm.compare import ComparisonSpec, compare
+from mdm.compare import ComparisonSpec, Encoded, compare
 
 EPS = 1e-6
 
@@ -102,10 +102,10 @@ def level_frequencies(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], weights
     return out
 
 
-def estimate_u(records: pd.DataFrame, specs: Sequence[ComparisonSpec], n_pairs: int = 1_000_000,
+def estimate_u(records: pd.DataFrame | Encoded, specs: Sequence[ComparisonSpec], n_pairs: int = 1_000_000,
                seed: int = 42, workers: int = 1) -> dict[str, list[float]]:
     """u: level frequencies among uniformly random record pairs."""
-    n = len(records)
+    n = len(records.codes) if isinstance(records, Encoded) else len(records)
     rng = np.random.default_rng(seed)
     k = min(n_pairs, max(n * (n - 1) // 2, 1))
     a = rng.integers(0, n, k)
@@ -193,14 +193,15 @@ def estimate_m_em(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], u: dict[str
 
 
 def train(records: pd.DataFrame, specs: Sequence[ComparisonSpec], lv: pd.DataFrame, seed: int = 42,
-          u_pairs: int = 1_000_000, workers: int = 1, fit_u: bool = True) -> FellegiSunter:
+          u_pairs: int = 1_000_000, workers: int = 1, fit_u: bool = True,
+          encoded: Encoded | None = None) -> FellegiSunter:
     """Fit a model: u starts from random pairs of `records`; m, the prior and (with `fit_u`, the default)
     u are then fitted by EM on the candidates' levels `lv`.
 
     Fitting u on the candidates matters: the non-matches that survive blocking (the same brand in
     another city, a near-identical name next door) are nothing like random pairs, and a u frozen
     at random-pair frequencies lets EM call almost every candidate a match."""
-    u = estimate_u(records, specs, u_pairs, seed, workers)
+    u = estimate_u(encoded if encoded is not None else records, specs, u_pairs, seed, workers)
     m, u, prior, iterations = estimate_m_em(lv, specs, u, fit_u=fit_u)
     tf, tf_default, tf_reference = term_frequencies(records, specs)
     return FellegiSunter(list(specs), m, u, prior, tf, tf_default, tf_reference,

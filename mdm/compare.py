@@ -9,12 +9,17 @@ Kinds:
 - `exact`: 1 equal, 0 different.
 - `string`: exact, then one level per similarity threshold (descending), then 0. Metrics:
   `jaro_winkler` (default), `levenshtein`, `damerau_levenshtein`, `jaro` (normalized
-  similarities from rapidfuzz, computed with `process.cpdist` on all pairs at once).
+  similarities from rapidfuzz). With a `context` column each similar level is split three
+  ways by whether the context values differ, one is unknown, or they agree (a name that
+  agrees in the same city says more than in another city).
 - `uscc`: 3 equal codes; 2 same organization code or at most two characters apart (a keying
   error); 0 different.
 - `phone`: 2 same canonical number; 1 same last eight digits (formats, area codes); 0 different.
 
-The features plug into recordlinkage's `Compare` as `BaseCompareFeature` subclasses.
+Speed: every column is factorized once (`encode`), so equality is an integer comparison, and
+string similarities are computed with rapidfuzz's `process.cpdist` once per distinct pair of
+values, not once per pair of records. The features plug into recordlinkage's `Compare` as
+`BaseCompareFeature` subclasses working on those codes.
 """
 
 from __future__ import annotations
@@ -50,7 +55,6 @@ class ComparisonSpec:
     extra: tuple[str, ...] = ()          # uscc: the org-code column; phone: the last-8-digits column
     context: str | None = None           # string: a column whose agreement splits each similar level
     tf: bool = False                     # term-frequency adjust the exact level
-    label: str = ""
     doc: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -98,86 +102,102 @@ class ComparisonSpec:
         return ["different", "same last 8 digits", "exact"]
 
 
-def _text(s: pd.Series | np.ndarray) -> np.ndarray:
-    """An object array of str or None (pd.NA and NaN become None)."""
-    ser = pd.Series(s).astype(object)
-    return ser.where(ser.notna(), None).to_numpy()
+@dataclass
+class Encoded:
+    """Records' compared columns as integer codes (-1 = missing) and the distinct values behind them."""
+
+    codes: pd.DataFrame
+    uniques: dict[str, np.ndarray]
 
 
-def _missing(a: np.ndarray) -> np.ndarray:
-    return pd.isna(a) | (a == "")
+def encode(records: pd.DataFrame, specs: Sequence[ComparisonSpec]) -> Encoded:
+    """Factorize every column the specs compare, once; empty strings count as missing."""
+    codes, uniques = {}, {}
+    for c in sorted({col for s in specs for col in s.columns}):
+        col = records[c]
+        col = col.astype(object).where(col.notna(), None)
+        col = col.where(col != "", None)
+        code, uniq = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
+        codes[c] = code.astype(np.int32)
+        uniques[c] = np.asarray(uniq, dtype=object).astype(str)
+    return Encoded(pd.DataFrame(codes, index=pd.RangeIndex(len(records))), uniques)
 
 
-def similarity(a: np.ndarray, b: np.ndarray, metric: str = "jaro_winkler", workers: int = 1) -> np.ndarray:
-    """Pairwise similarity of two equal-length arrays of strings (missing → 0)."""
-    miss = _missing(a) | _missing(b)
-    qa = np.where(miss, "", a).astype(str).tolist()
-    qb = np.where(miss, "", b).astype(str).tolist()
-    sim = process.cpdist(qa, qb, scorer=METRICS[metric], workers=workers, dtype=np.float32)
-    sim[miss] = 0
-    return sim
+def pair_similarity(ca: np.ndarray, cb: np.ndarray, uniques: np.ndarray, scorer: object,
+                    workers: int = 1, dtype: type = np.float32) -> np.ndarray:
+    """Similarity of coded value pairs, computed once per distinct pair of values."""
+    if not len(ca):
+        return np.zeros(0, dtype=dtype)
+    key = ca.astype(np.int64) * np.int64(len(uniques) + 1) + cb.astype(np.int64)
+    ukey, inverse = np.unique(key, return_inverse=True)
+    ua, ub = ukey // (len(uniques) + 1), ukey % (len(uniques) + 1)
+    sim = process.cpdist(uniques[ua].tolist(), uniques[ub].tolist(), scorer=scorer, workers=workers, dtype=dtype)
+    return np.asarray(sim)[inverse]
 
 
-def levels(spec: ComparisonSpec, left: Sequence[pd.Series], right: Sequence[pd.Series],
-           workers: int = 1) -> np.ndarray:
-    """The level of each pair for one comparison; `left[i]`/`right[i]` hold spec.columns[i]."""
-    a, b = _text(left[0]), _text(right[0])
-    miss = _missing(a) | _missing(b)
-    eq = (a == b) & ~miss
-    out = np.zeros(len(a), dtype=np.int8)
+def levels(spec: ComparisonSpec, left: Sequence[np.ndarray], right: Sequence[np.ndarray],
+           uniques: dict[str, np.ndarray], workers: int = 1) -> np.ndarray:
+    """The level of each pair for one comparison, from the codes of `spec.columns` on each side."""
+    ca, cb = np.asarray(left[0]), np.asarray(right[0])
+    miss = (ca < 0) | (cb < 0)
+    eq = (ca == cb) & ~miss
+    diff = ~miss & ~eq
+    out = np.zeros(len(ca), dtype=np.int8)
     if spec.kind == "exact":
         out[eq] = 1
     elif spec.kind == "string":
-        sim = similarity(a, b, spec.metric, workers)
         top = len(spec.thresholds) + 1
-        for i, t in enumerate(reversed(spec.thresholds)):  # ascending so higher thresholds win
-            out[(sim >= t) & ~eq] = i + 1
+        if spec.thresholds and diff.any():
+            sim = pair_similarity(ca[diff], cb[diff], uniques[spec.column], METRICS[spec.metric], workers)
+            lv = np.zeros(len(sim), dtype=np.int8)
+            for i, t in enumerate(reversed(spec.thresholds)):  # ascending so higher thresholds win
+                lv[sim >= t] = i + 1
+            out[diff] = lv
         out[eq] = top
         if spec.context:
             # Split each similar level by the context: 0 different, 1 unknown, 2 same.
-            ca, cb = _text(left[-1]), _text(right[-1])
-            cmiss = _missing(ca) | _missing(cb)
-            ctx = np.where(cmiss, 1, np.where(ca == cb, 2, 0)).astype(np.int8)
+            xa, xb = np.asarray(left[-1]), np.asarray(right[-1])
+            ctx = np.where((xa < 0) | (xb < 0), 1, np.where(xa == xb, 2, 0)).astype(np.int8)
             out = np.where(out > 0, 1 + (out - 1) * 3 + ctx, 0).astype(np.int8)
     elif spec.kind == "uscc":
-        qa = np.where(miss, "", a).astype(str).tolist()
-        qb = np.where(miss, "", b).astype(str).tolist()
-        dist = process.cpdist(qa, qb, scorer=Hamming.distance, workers=workers, dtype=np.int32)
-        close = (dist <= 2) & ~miss
-        if len(spec.extra) and len(left) > 1:
-            oa, ob = _text(left[1]), _text(right[1])
-            close |= (oa == ob) & ~(_missing(oa) | _missing(ob)) & ~miss
-        out[close] = 2
+        if diff.any():
+            dist = pair_similarity(ca[diff], cb[diff], uniques[spec.column], Hamming.distance, workers, np.int32)
+            close = dist <= 2
+            if spec.extra:
+                oa, ob = np.asarray(left[1])[diff], np.asarray(right[1])[diff]
+                close |= (oa == ob) & (oa >= 0)
+            out[np.flatnonzero(diff)[close]] = 2
         out[eq] = 3
     elif spec.kind == "phone":
-        if len(left) > 1:
-            da, db = _text(left[1]), _text(right[1])
-            out[(da == db) & ~(_missing(da) | _missing(db))] = 1
+        if spec.extra:
+            da, db = np.asarray(left[1]), np.asarray(right[1])
+            out[(da == db) & (da >= 0)] = 1
         out[eq] = 2
     out[miss] = -1
     return out
 
 
 class LevelFeature(BaseCompareFeature):
-    """A recordlinkage compare feature that yields the levels of one `ComparisonSpec`."""
+    """A recordlinkage compare feature that yields the levels of one `ComparisonSpec` from codes."""
 
-    def __init__(self, spec: ComparisonSpec, workers: int = 1):
+    def __init__(self, spec: ComparisonSpec, uniques: dict[str, np.ndarray], workers: int = 1):
         super().__init__(list(spec.columns), list(spec.columns), label=spec.name)
-        self.spec, self.workers = spec, workers
+        self.spec, self.uniques, self.workers = spec, uniques, workers
 
     def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
         n = len(self.spec.columns)
-        return levels(self.spec, list(args[:n]), list(args[n:]), self.workers)
+        left = [np.asarray(a) for a in args[:n]]
+        right = [np.asarray(a) for a in args[n:]]
+        return levels(self.spec, left, right, self.uniques, self.workers)
 
 
-def compare(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, specs: Sequence[ComparisonSpec],
-            workers: int = 1) -> pd.DataFrame:
+def compare(records: pd.DataFrame | Encoded, left: np.ndarray, right: np.ndarray,
+            specs: Sequence[ComparisonSpec], workers: int = 1) -> pd.DataFrame:
     """Comparison levels of each pair (rows aligned with `left`/`right`), one int8 column per spec."""
     if len(left) == 0:
         return pd.DataFrame({s.name: pd.Series(dtype=np.int8) for s in specs})
-    comp = rl.Compare([LevelFeature(s, workers) for s in specs])
-    cols = sorted({c for s in specs for c in s.columns})
-    frame = records[cols].reset_index(drop=True)
-    pairs = pd.MultiIndex.from_arrays([left, right])
-    out = comp.compute(pairs, frame)
+    enc = records if isinstance(records, Encoded) else encode(records, specs)
+    comp = rl.Compare([LevelFeature(s, enc.uniques, workers) for s in specs])
+    pairs = pd.MultiIndex.from_arrays([np.asarray(left), np.asarray(right)])
+    out = comp.compute(pairs, enc.codes)
     return out.reset_index(drop=True).astype(np.int8)

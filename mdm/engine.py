@@ -20,7 +20,7 @@ import pandas as pd
 from mdm.blocking import BlockingRule, candidate_pairs
 from mdm.classify import FellegiSunter, train
 from mdm.cluster import ClusterResult, cluster, pair_keys
-from mdm.compare import ComparisonSpec, compare
+from mdm.compare import ComparisonSpec, Encoded, compare, encode
 
 log = logging.getLogger("hub.mdm")
 
@@ -54,9 +54,9 @@ def _tf_values(records: pd.DataFrame, specs: Sequence[ComparisonSpec], left: np.
 
 
 def score_pairs(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, model: FellegiSunter,
-                workers: int = 1) -> pd.DataFrame:
+                workers: int = 1, encoded: Encoded | None = None) -> pd.DataFrame:
     """Levels, match weight and probability of pairs under a fitted model."""
-    lv = compare(records, left, right, model.specs, workers)
+    lv = compare(encoded if encoded is not None else records, left, right, model.specs, workers)
     w = model.match_weight(lv, _tf_values(records, model.specs, left))
     out = lv.assign(weight=w, prob=FellegiSunter.probability(w))
     out.insert(0, "right", right)
@@ -80,10 +80,12 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
     t["block"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if model is None:
-        lv = compare(records, cand.left, cand.right, settings.comparisons, settings.workers)
+        enc = encode(records, settings.comparisons)
+        lv = compare(enc, cand.left, cand.right, settings.comparisons, settings.workers)
         t["compare"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        model = train(records, settings.comparisons, lv, settings.seed, settings.u_pairs, settings.workers)
+        model = train(records, settings.comparisons, lv, settings.seed, settings.u_pairs, settings.workers,
+                      encoded=enc)
         t["train"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         w = model.match_weight(lv, _tf_values(records, model.specs, cand.left))
@@ -102,7 +104,7 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
     left, right = scored["left"].to_numpy(), scored["right"].to_numpy()
     prob = scored["prob"].to_numpy()
     exclusive = {c: records[c].to_numpy() for c in settings.exclusive}
-    anchored = np.zeros(n, bool)
+    anchored = np.zeros(n, bool) if settings.anchors else np.ones(n, bool)
     for c in settings.anchors:
         col = records[c]
         anchored |= (col.notna() & (col.astype(str) != "")).to_numpy()

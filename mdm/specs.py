@@ -7,6 +7,9 @@ is how the same engine links persons (see `tests/mdm/test_febrl.py`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pandas as pd
 
 from mdm.blocking import BlockingRule
@@ -39,6 +42,16 @@ CUSTOMER_COMPARISONS: tuple[ComparisonSpec, ...] = (
 CUSTOMER_EXCLUSIVE: tuple[str, ...] = ("uscc_valid_code", "city_any", "branch_key")
 # A record is anchored (placed) when it has one of these.
 CUSTOMER_ANCHORS: tuple[str, ...] = ("uscc_valid_code", "city_any")
+
+def specs_from_config(blocking: Sequence[Any], comparisons: Sequence[Any]) -> tuple[
+        tuple[BlockingRule, ...], tuple[ComparisonSpec, ...]]:
+    """Blocking rules and comparisons from their config models (`hub.config.BlockingRuleConfig`,
+    `ComparisonConfig`): the spec is data, so any entity can be linked without code."""
+    rules = tuple(BlockingRule(b.name, tuple(b.columns), b.max_block) for b in blocking)
+    comps = tuple(ComparisonSpec(c.name, c.kind, c.column, tuple(c.thresholds), c.metric, tuple(c.extra),
+                                 c.context, c.tf) for c in comparisons)
+    return rules, comps
+
 
 NO_BRANCH = "(none)"
 

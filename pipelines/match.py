@@ -28,9 +28,7 @@ import sqlalchemy as sa
 
 from hub.config import CustomerMdmConfig, HubConfig
 from hub.entities import ENTITIES
-from mdm.blocking import BlockingRule
 from mdm.classify import FellegiSunter
-from mdm.compare import ComparisonSpec
 from mdm.engine import LinkResult, LinkSettings, link
 from mdm.golden import assign_ids, id_number, survive
 from mdm.hierarchy import branch_parents
@@ -41,6 +39,7 @@ from mdm.specs import (
     CUSTOMER_EXCLUSIVE,
     derive_customer_columns,
     flag,
+    specs_from_config,
 )
 from mdm.standardize import standardize_customers
 from pipelines.stage import ensure_staging, to_arrow
@@ -91,11 +90,9 @@ def content_hash(df: pd.DataFrame) -> pd.Series:
 
 
 def settings_of(mcfg: CustomerMdmConfig) -> LinkSettings:
-    blocking = tuple(BlockingRule(b.name, tuple(b.columns), b.max_block) for b in mcfg.blocking) \
-        if mcfg.blocking else CUSTOMER_BLOCKING
-    comparisons = tuple(ComparisonSpec(c.name, c.kind, c.column, tuple(c.thresholds), c.metric, tuple(c.extra),
-                                       c.context, c.tf) for c in mcfg.comparisons) \
-        if mcfg.comparisons else CUSTOMER_COMPARISONS
+    blocking, comparisons = specs_from_config(mcfg.blocking, mcfg.comparisons)
+    blocking = blocking or CUSTOMER_BLOCKING
+    comparisons = comparisons or CUSTOMER_COMPARISONS
     return LinkSettings(blocking, comparisons, mcfg.thresholds.match, mcfg.thresholds.review,
                         CUSTOMER_EXCLUSIVE, CUSTOMER_ANCHORS, u_pairs=mcfg.u_pairs, workers=mcfg.workers)
 
