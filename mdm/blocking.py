@@ -40,9 +40,20 @@ class Candidates:
     right: np.ndarray
     rules: np.ndarray    # int32 bit mask of the rules that produced each pair
     skipped_blocks: dict[str, int]
+    oversize: dict[str, np.ndarray]  # per rule: the keys of the blocks that were skipped
 
     def __len__(self) -> int:
         return len(self.left)
+
+
+def block_keys(records: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """The blocking key of each record as the SQL builds it (null when a column is missing or empty)."""
+    cols = list(columns)
+    present = records[cols].notna().all(axis=1) & (records[cols].astype(str) != "").all(axis=1)
+    key = records[cols[0]].astype(str)
+    for c in cols[1:]:
+        key = key + "\x1f" + records[c].astype(str)
+    return key.where(present)
 
 
 def _key_sql(columns: Sequence[str]) -> str:
@@ -73,7 +84,7 @@ def candidate_pairs(records: pd.DataFrame, rules: Sequence[BlockingRule], only: 
     if only is not None:
         con.register("chg", pa.table({"rid": pa.array(np.asarray(only, dtype=np.int64))}))
         touch = " AND (a.rid IN (SELECT rid FROM chg) OR b.rid IN (SELECT rid FROM chg))"
-    parts, skipped = [], {}
+    parts, skipped, oversize = [], {}, {}
     for bit, rule in enumerate(rules):
         notnull = " AND ".join(f"{quote(c)} IS NOT NULL AND {quote(c)} <> ''" for c in rule.columns)
         con.execute(f"CREATE OR REPLACE TEMP TABLE k{bit} AS SELECT rid, {_key_sql(rule.columns)} AS k "
@@ -82,6 +93,8 @@ def candidate_pairs(records: pd.DataFrame, rules: Sequence[BlockingRule], only: 
                           f"GROUP BY k HAVING count(*) > {int(rule.max_block)})").fetchone()
         if big and big[0]:
             skipped[rule.name] = int(big[0])
+            oversize[rule.name] = con.execute(f"SELECT k FROM k{bit} GROUP BY k HAVING count(*) > "
+                                              f"{int(rule.max_block)}").fetchnumpy()["k"].astype(object)
             log.info("blocking rule %s: %d blocks larger than %d records skipped (%d records)",
                      rule.name, big[0], rule.max_block, big[1])
             con.execute(f"DELETE FROM k{bit} WHERE k IN (SELECT k FROM k{bit} GROUP BY k "
@@ -92,4 +105,4 @@ def candidate_pairs(records: pd.DataFrame, rules: Sequence[BlockingRule], only: 
     res = con.execute(sql).fetchnumpy()
     con.close()
     return Candidates(np.asarray(res["l"], dtype=np.int64), np.asarray(res["r"], dtype=np.int64),
-                      np.asarray(res["f"], dtype=np.int32), skipped)
+                      np.asarray(res["f"], dtype=np.int32), skipped, oversize)

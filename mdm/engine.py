@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mdm.blocking import BlockingRule, candidate_pairs
+from mdm.blocking import BlockingRule, block_keys, candidate_pairs
 from mdm.classify import FellegiSunter, train
 from mdm.cluster import ClusterResult, cluster, pair_keys
 from mdm.compare import ComparisonSpec, Encoded, compare, encode
@@ -97,8 +97,8 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
         t["compare"] = time.perf_counter() - t0
     scored.insert(2, "rules", cand.rules)
     if incremental:
-        scored = pd.concat([_still_candidates(previous, records, settings.blocking, changed), scored],
-                           ignore_index=True)
+        kept = _still_candidates(previous, records, settings.blocking, changed, cand.oversize)
+        scored = pd.concat([kept, scored], ignore_index=True)
     t["score"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     left, right = scored["left"].to_numpy(), scored["right"].to_numpy()
@@ -120,41 +120,25 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
     return LinkResult(scored, res.labels, model, stats, t)
 
 
-def _block_keys(records: pd.DataFrame, rule: BlockingRule) -> pd.Series:
-    """The rule's key per record (null when a column is missing), as the blocking SQL builds it."""
-    cols = list(rule.columns)
-    present = records[cols].notna().all(axis=1) & (records[cols].astype(str) != "").all(axis=1)
-    key = records[cols[0]].astype(str)
-    for c in cols[1:]:
-        key = key + "\x1f" + records[c].astype(str)
-    return key.where(present)
-
-
 def _still_candidates(previous: pd.DataFrame, records: pd.DataFrame, rules: Sequence[BlockingRule],
-                      changed: np.ndarray) -> pd.DataFrame:
+                      changed: np.ndarray, oversize: dict[str, np.ndarray]) -> pd.DataFrame:
     """Earlier pairs between unchanged records that a full rebuild would still block together.
 
-    A pair keeps the rules whose block did not outgrow the rule's size limit now that records
-    were added; a pair left with no rule is dropped, exactly as a rebuild would not produce it.
+    A pair loses the rules whose block outgrew the rule's size limit now that records were
+    added (`oversize`: the blocks this run skipped); a pair left with no rule is dropped, exactly
+    as a rebuild would not produce it.
     """
     prev = previous[~(np.isin(previous["left"], changed) | np.isin(previous["right"], changed))]
-    if not len(prev):
-        return prev
-    left = prev["left"].to_numpy()
     bits = prev["rules"].to_numpy().astype(np.int32)
-    keep = np.zeros(len(prev), dtype=np.int32)
     for bit, rule in enumerate(rules):
         has = (bits & (1 << bit)) > 0
-        if not has.any():
+        if rule.name not in oversize or not has.any():
             continue
-        key = _block_keys(records, rule)
-        sizes = key.value_counts()
-        oversize = sizes.index[sizes > rule.max_block].to_numpy()
-        k_left = key.to_numpy()[left]
-        ok = has & pd.notna(k_left) & ~np.isin(k_left, oversize)
-        keep |= np.where(ok, 1 << bit, 0).astype(np.int32)
-    prev = prev.assign(rules=keep)
-    return prev[keep > 0]
+        keys = block_keys(records.iloc[prev["left"].to_numpy()[has]], rule.columns).to_numpy()
+        drop = np.flatnonzero(has)[np.isin(keys, oversize[rule.name])]
+        bits[drop] &= ~np.int32(1 << bit)
+    prev = prev.assign(rules=bits)
+    return prev[bits > 0]
 
 
 def explain(model: FellegiSunter, a: pd.Series, b: pd.Series, match: float, review: float) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,26 +15,7 @@ from mdm.engine import LinkSettings, link
 from mdm.evaluate import pairwise_scores
 from mdm.specs import specs_from_config
 
-PERSON_SPEC = """
-thresholds: {match: 0.9, review: 0.5}
-u_pairs: 200000
-blocking:
-  - {name: given_name, columns: [given_name], max_block: 2000}
-  - {name: surname, columns: [surname], max_block: 2000}
-  - {name: dob, columns: [date_of_birth], max_block: 2000}
-  - {name: postcode, columns: [postcode], max_block: 2000}
-  - {name: soc_sec_id, columns: [soc_sec_id], max_block: 2000}
-comparisons:
-  - {name: given_name, kind: string, column: given_name, thresholds: [0.92, 0.8]}
-  - {name: surname, kind: string, column: surname, thresholds: [0.92, 0.8]}
-  - {name: dob, kind: string, column: date_of_birth, thresholds: [0.87], metric: damerau_levenshtein}
-  - {name: soc_sec_id, kind: string, column: soc_sec_id, thresholds: [0.85], metric: damerau_levenshtein}
-  - {name: postcode, kind: string, column: postcode, thresholds: [0.75], metric: damerau_levenshtein}
-  - {name: suburb, kind: string, column: suburb, thresholds: [0.9]}
-  - {name: address, kind: string, column: address_1, thresholds: [0.9, 0.75]}
-  - {name: street_number, kind: exact, column: street_number}
-  - {name: state, kind: exact, column: state}
-"""
+PERSON_SPEC = (Path(__file__).resolve().parents[2] / "bench" / "febrl4.yaml").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
