@@ -74,16 +74,15 @@ def candidate_pairs(records: pd.DataFrame, rules: Sequence[BlockingRule], only: 
     data = {"rid": pa.array(np.arange(len(records), dtype=np.int64))}
     for c in cols:
         s = records[c]
-        data[c] = pa.array(s.astype(object).where(s.notna(), None).astype(str).where(s.notna(), None),
-                           pa.string(), from_pandas=True)
+        if not (pd.api.types.is_string_dtype(s.dtype) and s.dtype != object):
+            s = s.astype(object).where(s.notna(), None).astype(str).where(s.notna(), None)
+        data[c] = pa.array(s, pa.string(), from_pandas=True)
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads TO {int(threads)}")
     con.register("recs", pa.table(data))
-    touch = ""
     if only is not None:
         con.register("chg", pa.table({"rid": pa.array(np.asarray(only, dtype=np.int64))}))
-        touch = " AND (a.rid IN (SELECT rid FROM chg) OR b.rid IN (SELECT rid FROM chg))"
     parts, skipped, oversize = [], {}, {}
     for bit, rule in enumerate(rules):
         notnull = " AND ".join(f"{quote(c)} IS NOT NULL AND {quote(c)} <> ''" for c in rule.columns)
@@ -99,10 +98,16 @@ def candidate_pairs(records: pd.DataFrame, rules: Sequence[BlockingRule], only: 
                      rule.name, big[0], rule.max_block, big[1])
             con.execute(f"DELETE FROM k{bit} WHERE k IN (SELECT k FROM k{bit} GROUP BY k "
                         f"HAVING count(*) > {int(rule.max_block)})")
-        parts.append(f"SELECT a.rid AS l, b.rid AS r, {1 << bit} AS f FROM k{bit} a JOIN k{bit} b "
-                     f"ON a.k = b.k AND a.rid < b.rid{touch}")
-    sql = f"SELECT l, r, bit_or(f)::INTEGER AS f FROM ({' UNION ALL '.join(parts)}) GROUP BY l, r ORDER BY l, r"
+        if only is None:
+            parts.append(f"SELECT a.rid AS l, b.rid AS r, {1 << bit} AS f FROM k{bit} a JOIN k{bit} b "
+                         f"ON a.k = b.k AND a.rid < b.rid")
+        else:  # only the blocks of the changed records are joined, against everything
+            parts.append(f"SELECT least(a.rid, b.rid) AS l, greatest(a.rid, b.rid) AS r, {1 << bit} AS f "
+                         f"FROM (SELECT * FROM k{bit} WHERE rid IN (SELECT rid FROM chg)) a JOIN k{bit} b "
+                         f"ON a.k = b.k AND a.rid <> b.rid")
+    sql = f"SELECT l, r, bit_or(f)::INTEGER AS f FROM ({' UNION ALL '.join(parts)}) GROUP BY l, r"
     res = con.execute(sql).fetchnumpy()
     con.close()
-    return Candidates(np.asarray(res["l"], dtype=np.int64), np.asarray(res["r"], dtype=np.int64),
-                      np.asarray(res["f"], dtype=np.int32), skipped, oversize)
+    left, right = np.asarray(res["l"], dtype=np.int64), np.asarray(res["r"], dtype=np.int64)
+    order = np.lexsort((right, left))  # a deterministic order, whatever DuckDB's threads did
+    return Candidates(left[order], right[order], np.asarray(res["f"], dtype=np.int32)[order], skipped, oversize)

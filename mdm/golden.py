@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 ID_PREFIX = "G"
@@ -48,7 +49,9 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_numbe
     `next_number`: the first number free for new IDs (one past the largest ever issued).
     """
     df = clusters[["record_id", "cluster"]].copy()
-    cmin = df.groupby("cluster")["record_id"].min().rename("cluster_min")
+    # Record ids as sorted integer ranks: group minima on integers, not Python strings.
+    df["rank"] = pd.factorize(df["record_id"], sort=True)[0]
+    cmin = df.groupby("cluster")["rank"].min().rename("cluster_min")
     if previous is not None and len(previous):
         prev = previous[["record_id", "golden_id"]].drop_duplicates("record_id")
         df = df.merge(prev, on="record_id", how="left")
@@ -88,6 +91,16 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_numbe
 RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only")
 
 
+def _first_per_group(group: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:
+    """Positions of the best row of each group: rows sorted by `keys` (first = most important,
+    all ascending), then the first row of every group."""
+    order = np.lexsort([*reversed(keys), group]) if keys else np.lexsort([group])
+    g = group[order]
+    first = np.ones(len(g), bool)
+    first[1:] = g[1:] != g[:-1]
+    return order[first]
+
+
 def survive(records: pd.DataFrame, attributes: Sequence[str], rules: dict[str, list[str]],
             source_priority: Sequence[str], valid: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per golden_id with each attribute chosen by its rules, and who supplied it.
@@ -96,41 +109,45 @@ def survive(records: pd.DataFrame, attributes: Sequence[str], rules: dict[str, l
     `rules[attr]`: an ordered list from RULES, applied as successive sort keys (ties broken by
     the next rule, finally by record_id). `valid[attr]`: a boolean column; with `valid_only`
     invalid values are never chosen. Output columns: golden_id, <attr>, <attr>_source.
+    Vectorized: one lexsort over integer keys per attribute.
     """
     valid = valid or {}
     rank = {s: i for i, s in enumerate(source_priority)}
-    base = records.assign(
-        _prio=records["source_name"].map(rank).fillna(len(rank)).astype(int),
-        _recent=pd.to_datetime(records.get("updated_at"), errors="coerce"),
-    )
-    out = pd.DataFrame({"golden_id": pd.unique(base["golden_id"])})
+    gcode, gids = pd.factorize(records["golden_id"], sort=True)
+    prio = records["source_name"].map(rank).fillna(len(rank)).to_numpy(dtype=np.int64)
+    recent = pd.to_datetime(records["updated_at"], errors="coerce") if "updated_at" in records else \
+        pd.Series(pd.NaT, index=records.index)
+    # Newest first; unknown dates last.
+    recent_key = -recent.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    recent_key = np.where(recent.isna().to_numpy(), np.iinfo(np.int64).max, recent_key)
+    rid_rank = pd.factorize(records["record_id"], sort=True)[0]
+    out = pd.DataFrame({"golden_id": gids})
     for attr in attributes:
         attr_rules = rules.get(attr) or ["source_priority", "most_recent"]
-        col = base[attr]
-        present = col.notna() & (col.astype("string").str.strip() != "")
-        cand = base.loc[present, ["golden_id", "record_id", "_prio", "_recent", attr]]
+        col = records[attr]
+        text = col.astype("string")
+        present = (col.notna() & (text.str.strip() != "")).fillna(False).to_numpy(dtype=bool)
         if "valid_only" in attr_rules and attr in valid:
-            ok = base.loc[present, valid[attr]].fillna(False).astype(bool)
-            cand = cand[ok]
-        keys, asc = ["golden_id"], [True]
+            present &= records[valid[attr]].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        idx = np.flatnonzero(present)
+        keys: list[np.ndarray] = []
         for rule in attr_rules:
             if rule == "source_priority":
-                keys.append("_prio")
-                asc.append(True)
+                keys.append(prio[idx])
             elif rule == "most_recent":
-                keys.append("_recent")
-                asc.append(False)
+                keys.append(recent_key[idx])
             elif rule == "most_frequent":
-                cand = cand.assign(_freq=cand.groupby(["golden_id", attr])[attr].transform("size"))
-                keys.append("_freq")
-                asc.append(False)
+                vcode = pd.factorize(text.to_numpy()[idx])[0]
+                pair = pd.Series(gcode[idx].astype(np.int64) * (vcode.max() + 1 if len(vcode) else 1) + vcode)
+                keys.append(-pair.map(pair.value_counts()).to_numpy())
             elif rule == "most_complete":
-                cand = cand.assign(_len=cand[attr].astype("string").str.len())
-                keys.append("_len")
-                asc.append(False)
-        keys.append("record_id")
-        asc.append(True)
-        best = cand.sort_values(keys, ascending=asc, na_position="last").drop_duplicates("golden_id")
-        out = out.merge(best[["golden_id", attr, "record_id"]].rename(columns={"record_id": f"{attr}_source"}),
-                        on="golden_id", how="left")
+                keys.append(-text.str.len().fillna(0).to_numpy(dtype=np.int64)[idx])
+        keys.append(rid_rank[idx])
+        best = idx[_first_per_group(gcode[idx], keys)]
+        col_out = pd.Series([None] * len(gids), dtype=object)
+        src_out = pd.Series([None] * len(gids), dtype=object)
+        col_out.iloc[gcode[best]] = col.to_numpy(dtype=object)[best]
+        src_out.iloc[gcode[best]] = records["record_id"].to_numpy(dtype=object)[best]
+        out[attr] = col_out.to_numpy()
+        out[f"{attr}_source"] = src_out.to_numpy()
     return out
