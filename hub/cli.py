@@ -214,11 +214,16 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
 def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebuild: bool) -> None:
     """Sync → stage → match → marts, then print a summary."""
     from pipelines.run import run_all
+    from warehouse.lock import RunLocked
 
     cfg = _load(config_path, warehouse_url)
     wh = _warehouse(cfg)
     click.echo(f"hub run: {cfg.path} → {wh.location}", err=True)
-    summary = run_all(cfg, wh, _sources(cfg, only) if only else None, progress=_progress, rebuild=rebuild)
+    try:
+        summary = run_all(cfg, wh, _sources(cfg, only) if only else None, progress=_progress, rebuild=rebuild)
+    except RunLocked as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(3)
     click.echo(format_summary(summary))
     sys.exit(1 if summary.failed_sources else 0)
 

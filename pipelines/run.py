@@ -13,6 +13,7 @@ from pipelines.publish import publish
 from pipelines.stage import StageResult, stage_all
 from pipelines.sync import SyncResult, sync_source
 from warehouse.engine import Warehouse
+from warehouse.lock import run_lock
 
 log = logging.getLogger("hub.run")
 
@@ -35,6 +36,12 @@ def run_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
             progress: Callable[[str], None] | None = None, rebuild: bool = False) -> RunSummary:
     """Run the whole pipeline. A failing source is reported and the others go on."""
     progress = progress or log.info
+    with run_lock(wh, "hub run"):
+        return _run(cfg, wh, sources, progress, rebuild)
+
+
+def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Callable[[str], None],
+         rebuild: bool) -> RunSummary:
     started = time.monotonic()
     summary = RunSummary(warehouse=wh.location)
     names = [n for n, s in cfg.sources.items() if s.enabled and (sources is None or n in sources)]

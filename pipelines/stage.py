@@ -163,23 +163,31 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> Sta
         ensure_staging(wh, conn)
         if not wh.table_exists(conn, "raw", table):
             return None
-    result = StageResult(source, stream, entity.name)
     selects, formats = ["_key AS source_key", "_sync_id", "_extracted_at"], {}
     for fname, value in sc.mapping.items():
         expr, fmt = mapping_sql(wh, value)
         selects.append(f"{expr} AS {quote('f_' + fname)}")
         formats[fname] = fmt
     raw = wh.read_frame(f"SELECT {', '.join(selects)} FROM ({latest_sql(table)}) r")
-    out = pd.DataFrame({"source_name": source, "stream": stream, "source_key": raw["source_key"]},
-                       index=raw.index)
+    staged, quarantine = type_records(source, stream, entity, raw, formats)
     if "customer_key" in entity.field_names:
-        out[CUSTOMER_STREAM] = customer_stream_of(cfg, source, stream)
+        staged[CUSTOMER_STREAM] = customer_stream_of(cfg, source, stream)
+    if len(quarantine):
+        quarantine = _attach_records(wh, table, quarantine)
+    return write_staged(wh, source, stream, entity, staged, quarantine)
+
+
+def type_records(source: str, stream: str, entity: Entity, raw: pd.DataFrame,
+                 formats: dict[str, str | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Type the mapped values of `raw` (columns `source_key`, `_sync_id`, `_extracted_at`, `f_<field>` for each
+    field in `formats`) as the entity's fields: (staged rows, quarantine rows without their `record`)."""
+    out = pd.DataFrame({"source_name": source, "stream": stream, "source_key": raw["source_key"]}, index=raw.index)
     out["_sync_id"] = raw["_sync_id"]
     out["_extracted_at"] = raw["_extracted_at"]
     rejected = pd.Series(False, index=raw.index)
     issues: list[pd.DataFrame] = []
     for f in entity.fields:
-        if f.name not in sc.mapping:
+        if f.name not in formats:
             out[f.name] = None
             continue
         col = raw["f_" + f.name]
@@ -194,16 +202,20 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> Sta
         if bad.any():
             issues.append(_issues(source, stream, raw, bad, f.name, col, _reason(f.type, formats.get(f.name)),
                                   "rejected" if f.required else "field_nulled"))
-    staged = out[~rejected]
     quarantine = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame(columns=QUARANTINE_COLUMNS)
-    if len(quarantine):
-        quarantine = _attach_records(wh, table, quarantine)
-    result.staged = len(staged)
-    result.rejected = int(rejected.sum())
-    result.fields_nulled = int((quarantine["action"] == "field_nulled").sum()) if len(quarantine) else 0
-    cols = staging_columns(entity)
+    return out[~rejected].copy(), quarantine
+
+
+def write_staged(wh: Warehouse, source: str, stream: str, entity: Entity, staged: pd.DataFrame,
+                 quarantine: pd.DataFrame) -> StageResult:
+    """Replace the staging rows and staging quarantine of one stream, in one transaction."""
+    result = StageResult(source, stream, entity.name, staged=len(staged),
+                         rejected=int(quarantine.loc[quarantine["action"] == "rejected", "record_key"].nunique()),
+                         fields_nulled=int((quarantine["action"] == "field_nulled").sum()))
     with wh.begin() as conn:
-        wh.replace_rows(conn, "staging", entity.name, to_arrow(staged, cols), {"source_name": source, "stream": stream})
+        ensure_staging(wh, conn)
+        wh.replace_rows(conn, "staging", entity.name, to_arrow(staged, staging_columns(entity)),
+                        {"source_name": source, "stream": stream})
         conn.execute(sa.text("DELETE FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging'"),
                      {"s": source, "t": stream})
         if len(quarantine):

@@ -74,8 +74,9 @@ class DuckDBDialect(Dialect):
             # DuckDB takes $name parameters; our portable SQL uses :name.
             import re
 
+            names = set(re.findall(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)", sql))
             sql = re.sub(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)", r"$\1", sql)
-            return _arrow(raw.sql(sql, params=params))
+            return _arrow(raw.sql(sql, params={k: v for k, v in params.items() if k in names}))
         return _arrow(raw.sql(sql))
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -125,6 +126,7 @@ class RawStore:
 
     def __init__(self, warehouse: Warehouse):
         self.wh = warehouse
+        self.duplicates = pd.DataFrame()
 
     def ensure(self, conn: Connection) -> None:
         for schema in ("raw", "staging", "mdm", "marts"):
@@ -218,7 +220,12 @@ class RawStore:
             table = self.ensure_stream(conn, source, stream)
             if n:
                 stats.loaded = self._append_changed(conn, table, source, stream, batch)
-            stats.unchanged = n - stats.loaded
+                for d in self.duplicates.itertuples():
+                    bad.append(quarantine_row(source, stream, sync_id, "load",
+                                              f"duplicate primary key {d._1!r}: read again in this sync with "
+                                              "different values (the first version was kept)",
+                                              record_key=d._1, record=d._3))
+            stats.unchanged = n - stats.loaded - len(self.duplicates)
             if bad:
                 self.wh.insert_frame(conn, "raw", "_quarantine", pa.Table.from_pylist(bad))
                 stats.quarantined = len(bad)
@@ -233,13 +240,24 @@ class RawStore:
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_batch ({cols})")
         wh.dialect.bulk_insert(conn, "_hub_batch", batch)
         wh.dialect.analyze(conn, "_hub_batch")
-        params = {"source": source, "stream": stream}
-        # The last version of each key within the batch, if it differs from the latest landed one.
-        changed = (
-            "SELECT b.* FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY _key ORDER BY _row DESC) AS _rn "
-            "FROM _hub_batch) b LEFT JOIN raw._record_index i ON i.source = :source AND i.stream = :stream "
-            "AND i.record_key = b._key WHERE b._rn = 1 AND (i.record_hash IS NULL OR i.record_hash <> b._hash)"
+        params = {"source": source, "stream": stream, "sync": batch.column("_sync_id")[0].as_py()}
+        # A key read twice in one sync with different content is a duplicate primary key: the first
+        # version lands, the others go to quarantine. (The same content twice is simply dropped.)
+        ranked = (
+            "SELECT b.*, ROW_NUMBER() OVER (PARTITION BY _key ORDER BY _row) AS _rn, "
+            "FIRST_VALUE(_hash) OVER (PARTITION BY _key ORDER BY _row) AS _first_hash, "
+            "i.record_hash AS _landed_hash, i.sync_id AS _landed_sync "
+            "FROM _hub_batch b LEFT JOIN raw._record_index i ON i.source = :source AND i.stream = :stream "
+            "AND i.record_key = b._key"
         )
+        conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_ranked")
+        conn.execute(sa.text(f"CREATE TEMPORARY TABLE _hub_ranked AS {ranked}"), params)
+        dup = ("((_rn > 1 AND _hash <> _first_hash) OR "
+               "(_rn = 1 AND COALESCE(_landed_sync = :sync AND _landed_hash <> _hash, FALSE)))")
+        self.duplicates = wh.read_frame(
+            f"SELECT _key, _row, _data FROM _hub_ranked WHERE {dup} ORDER BY _row", params, conn=conn)
+        changed = (f"SELECT * FROM _hub_ranked WHERE _rn = 1 AND NOT ({dup}) "
+                   "AND (_landed_hash IS NULL OR _landed_hash <> _hash)")
         conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_changed")
         conn.execute(sa.text(f"CREATE TEMPORARY TABLE _hub_changed AS {changed}"), params)
         wh.dialect.analyze(conn, "_hub_changed")
@@ -252,6 +270,7 @@ class RawStore:
             "ON CONFLICT (source, stream, record_key) DO UPDATE SET record_hash = excluded.record_hash, "
             "sync_id = excluded.sync_id"), params)
         conn.exec_driver_sql("DROP TABLE _hub_changed")
+        conn.exec_driver_sql("DROP TABLE _hub_ranked")
         conn.exec_driver_sql("DROP TABLE _hub_batch")
         return int(loaded)
 

@@ -54,13 +54,24 @@ def test_given_records_when_loaded_twice_then_raw_holds_each_version_once(wareho
     assert store.get_state("crm") == {"customers": {"cursor": "2024-01-02"}}
 
 
-def test_given_duplicate_keys_in_one_batch_then_the_last_version_lands(warehouse_url: str) -> None:
+def test_given_a_key_twice_in_one_sync_then_the_first_lands_and_the_other_is_quarantined(warehouse_url: str) -> None:
     wh = Warehouse(warehouse_url)
     store = RawStore(wh)
     sid = store.start_sync("s")
-    st = store.load("s", "t", sid, [{"id": 1, "v": "a"}, {"id": 1, "v": "b"}], PK, 0)
-    assert st.loaded == 1
-    assert json.loads(rows(wh, "SELECT _data FROM raw.s__t")[0][0])["v"] == "b"
+    st = store.load("s", "t", sid, [{"id": 1, "v": "a"}, {"id": 1, "v": "b"}, {"id": 2, "v": "x"},
+                                    {"id": 2, "v": "x"}], PK, 0)
+    assert (st.loaded, st.quarantined) == (2, 1)  # the identical repeat of id 2 is simply dropped
+    # In a later batch of the same sync: still a duplicate.
+    st = store.load("s", "t", sid, [{"id": 1, "v": "c"}], PK, 4)
+    assert (st.loaded, st.quarantined) == (0, 1)
+    assert json.loads(rows(wh, "SELECT _data FROM raw.s__t WHERE _key = '1'")[0][0])["v"] == "a"
+    q = rows(wh, "SELECT record_key, reason, record FROM raw._quarantine ORDER BY quarantined_at")
+    assert [r[0] for r in q] == ["1", "1"]
+    assert "duplicate primary key '1'" in q[0][1]
+    assert {json.loads(r[2])["v"] for r in q} == {"b", "c"}
+    # The next sync may change the record: that is an update, not a duplicate.
+    st = store.load("s", "t", store.start_sync("s"), [{"id": 1, "v": "d"}], PK, 0)
+    assert (st.loaded, st.quarantined) == (1, 0)
 
 
 def test_given_a_record_without_its_key_then_it_is_quarantined_with_the_reason(warehouse_url: str) -> None:

@@ -1,0 +1,99 @@
+"""Reference files the marts read: sales targets and channel costs, named in the config's `marts` section.
+
+Each file (CSV in any encoding, or XLSX) is staged like a stream of the pseudo-source
+`marts_config` (`staging.target`, stream `targets`; `staging.channel_cost`, stream
+`channel_costs`): the same typing as every other stream, and a row whose required field is
+missing or untypable goes to `raw._quarantine` with the reason and the whole row. The key of
+a row is its line number in the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from hub.config import REFERENCE_FILES, REFERENCE_SOURCE, HubConfig, ReferenceFileConfig
+from hub.entities import ENTITIES
+from pipelines.stage import StageResult, type_records, write_staged
+from warehouse.engine import Warehouse
+
+log = logging.getLogger("hub.reference")
+
+
+
+class ReferenceFileError(Exception):
+    """A configured reference file that cannot be read; the message names the file."""
+
+
+def read_reference_file(ref: ReferenceFileConfig) -> pd.DataFrame:
+    """The file's rows as text (empty cells as None), with `_line`: the row's line or sheet row number."""
+    path = Path(ref.path)
+    fmt = ref.format or {".csv": "csv", ".xlsx": "xlsx"}.get(path.suffix.lower())
+    try:
+        if fmt == "xlsx":
+            df = pd.read_excel(path, sheet_name=ref.sheet or 0, dtype=str)
+        elif fmt == "csv":
+            df = pd.read_csv(path, dtype=str, encoding="utf-8-sig" if ref.encoding == "utf-8" else ref.encoding,
+                             keep_default_na=False)
+        else:
+            raise ReferenceFileError(f"{path}: cannot tell the format; set format: csv or xlsx")
+    except FileNotFoundError:
+        raise ReferenceFileError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ReferenceFileError(f"{path}: cannot be read: {e}") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    df = df.apply(lambda c: c.str.strip())
+    df = df.astype(object).where(df.notna() & (df != ""), None)
+    df.insert(0, "_line", range(2, len(df) + 2))  # line 1 is the header
+    return df
+
+
+def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> StageResult:
+    """Stage one reference file (`key` is `targets` or `channel_costs`), replacing its earlier rows."""
+    entity = ENTITIES[REFERENCE_FILES[key]]
+    rows = read_reference_file(ref)
+    columns = {f: ref.columns.get(f, f) for f in entity.field_names}
+    missing = [f for f in entity.fields if f.required and columns[f.name] not in rows.columns]
+    if missing:
+        raise ReferenceFileError(f"{ref.path}: no column {', '.join(repr(columns[f.name]) for f in missing)}; "
+                                 f"the file has: {', '.join(c for c in rows.columns if c != '_line')} "
+                                 f"(map them with marts.{key}.columns)")
+    digest = hashlib.sha256(Path(ref.path).read_bytes()).hexdigest()[:16]
+    raw = pd.DataFrame({"source_key": rows["_line"].astype(str), "_sync_id": f"file-{digest}",
+                        "_extracted_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)})
+    formats: dict[str, str | None] = {}
+    for field, header in columns.items():
+        if header in rows.columns:
+            raw["f_" + field] = rows[header]
+            formats[field] = None
+    staged, quarantine = type_records(REFERENCE_SOURCE, key, entity, raw, formats)
+    if len(quarantine):
+        records = rows.drop(columns="_line").apply(
+            lambda r: json.dumps({k: v for k, v in r.items()}, ensure_ascii=False), axis=1)
+        by_line = dict(zip(raw["source_key"], records, strict=True))
+        quarantine["record"] = quarantine["record_key"].map(by_line)
+    return write_staged(wh, REFERENCE_SOURCE, key, entity, staged, quarantine)
+
+
+def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | None = None,
+                    entity: str | None = None) -> list[StageResult]:
+    """Stage every configured reference file (only the one filling `entity`, if given)."""
+    progress = progress or log.info
+    results = []
+    for key, ent in REFERENCE_FILES.items():
+        ref = getattr(cfg.marts, key)
+        if ref is None or (entity is not None and ent != entity):
+            continue
+        r = stage_reference_file(wh, key, ref)
+        results.append(r)
+        msg = f"staged marts.{key} ({Path(ref.path).name}) → staging.{ent}: {r.staged:,} rows"
+        if r.rejected or r.fields_nulled:
+            msg += f" ({r.rejected:,} rejected, {r.fields_nulled:,} fields nulled: see raw._quarantine)"
+        progress(msg)
+    return results
