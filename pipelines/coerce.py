@@ -51,7 +51,7 @@ def parse_timestamp(s: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd
     if rest.any():
         norm = text[rest].str.replace(_DATE_SEPS, "-", regex=True).str.replace(_CN_DAY, "", regex=True)
         norm = norm.str.replace(r"-(\d)(?=\D|$)", r"-0\1", regex=True).str.replace(r"\s+", " ", regex=True)
-        parsed = pd.to_datetime(norm, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+        parsed = pd.to_datetime(norm, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None).copy()
         left = parsed.isna()
         if left.any():  # rarer shapes: per unique value with dateutil
             uniq = pd.unique(norm[left])
