@@ -351,7 +351,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     wh = data.get("warehouse")
     if isinstance(wh, dict) and isinstance(wh.get("url"), str):
         wh["url"] = resolve_url(wh["url"], base)
-    for src in (data.get("sources") or {}).values():
+    sources = data.get("sources")
+    for src in (sources.values() if isinstance(sources, dict) else []):
         if not isinstance(src, dict):
             continue
         cfg = src.get("config")
@@ -360,7 +361,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
                 cfg["url"] = resolve_url(cfg["url"], base)
             if isinstance(cfg.get("path"), str) and src.get("connector") == "file":
                 cfg["path"] = resolve_path(cfg["path"], base)
-        for stream in (src.get("streams") or {}).values():
+        streams = src.get("streams")
+        for stream in (streams.values() if isinstance(streams, dict) else []):
             if isinstance(stream, dict) and isinstance(stream.get("path"), str):
                 stream["path"] = resolve_path(stream["path"], base)
 
