@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from warehouse.identifiers import quote
+from mdm.compare import Encoded, encode
 
 log = logging.getLogger("hub.mdm.blocking")
 
@@ -56,27 +56,37 @@ def block_keys(records: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     return key.where(present)
 
 
-def _key_sql(columns: Sequence[str]) -> str:
-    if len(columns) == 1:
-        return quote(columns[0])
-    return "(" + " || '\x1f' || ".join(quote(c) for c in columns) + ")"
+def rule_keys(codes: pd.DataFrame, rule: BlockingRule) -> np.ndarray:
+    """The rule's key of each record as one int64 (-1 when a column is missing), from column codes."""
+    key = codes[rule.columns[0]].to_numpy().astype(np.int64)
+    for c in rule.columns[1:]:
+        other = codes[c].to_numpy().astype(np.int64)
+        both = (key >= 0) & (other >= 0)
+        combined = np.where(both, key * (int(other.max()) + 2) + other, -1)
+        key = np.where(both, pd.factorize(combined)[0], -1).astype(np.int64)  # compact again
+    return key
 
 
-def candidate_pairs(records: pd.DataFrame, rules: Sequence[BlockingRule], only: np.ndarray | None = None,
+def candidate_pairs(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRule], only: np.ndarray | None = None,
                     threads: int | None = None) -> Candidates:
-    """Candidate pairs of row positions of `records` under the union of `rules`."""
+    """Candidate pairs of row positions of `records` under the union of `rules`.
+
+    Keys are integer codes of the values (`mdm.compare.encode`), so DuckDB joins integers."""
     if len(rules) > 31:
         raise ValueError("at most 31 blocking rules")
     cols = sorted({c for r in rules for c in r.columns})
-    missing = [c for c in cols if c not in records.columns]
-    if missing:
-        raise KeyError(f"blocking columns not in the records: {', '.join(missing)}")
-    data = {"rid": pa.array(np.arange(len(records), dtype=np.int64))}
-    for c in cols:
-        s = records[c]
-        if not (pd.api.types.is_string_dtype(s.dtype) and s.dtype != object):
-            s = s.astype(object).where(s.notna(), None).astype(str).where(s.notna(), None)
-        data[c] = pa.array(s, pa.string(), from_pandas=True)
+    if isinstance(records, Encoded):
+        enc = records
+    else:
+        missing = [c for c in cols if c not in records.columns]
+        if missing:
+            raise KeyError(f"blocking columns not in the records: {', '.join(missing)}")
+        enc = encode(records, columns=cols)
+    n = len(enc.codes)
+    data = {"rid": pa.array(np.arange(n, dtype=np.int64))}
+    for bit, rule in enumerate(rules):
+        keys = rule_keys(enc.codes, rule)
+        data[f"k{bit}"] = pa.array(keys, pa.int64(), mask=keys < 0)
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads TO {int(threads)}")
@@ -85,15 +95,14 @@ def candidate_pairs(records: pd.DataFrame, rules: Sequence[BlockingRule], only: 
         con.register("chg", pa.table({"rid": pa.array(np.asarray(only, dtype=np.int64))}))
     parts, skipped, oversize = [], {}, {}
     for bit, rule in enumerate(rules):
-        notnull = " AND ".join(f"{quote(c)} IS NOT NULL AND {quote(c)} <> ''" for c in rule.columns)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE k{bit} AS SELECT rid, {_key_sql(rule.columns)} AS k "
-                    f"FROM recs WHERE {notnull}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE k{bit} AS SELECT rid, k{bit} AS k FROM recs "
+                    f"WHERE k{bit} IS NOT NULL")
         big = con.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM (SELECT k, count(*) AS n FROM k{bit} "
                           f"GROUP BY k HAVING count(*) > {int(rule.max_block)})").fetchone()
         if big and big[0]:
             skipped[rule.name] = int(big[0])
             oversize[rule.name] = con.execute(f"SELECT k FROM k{bit} GROUP BY k HAVING count(*) > "
-                                              f"{int(rule.max_block)}").fetchnumpy()["k"].astype(object)
+                                              f"{int(rule.max_block)}").fetchnumpy()["k"].astype(np.int64)
             log.info("blocking rule %s: %d blocks larger than %d records skipped (%d records)",
                      rule.name, big[0], rule.max_block, big[1])
             con.execute(f"DELETE FROM k{bit} WHERE k IN (SELECT k FROM k{bit} GROUP BY k "

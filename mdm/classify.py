@@ -61,8 +61,31 @@ class FellegiSunter:
         p = min(max(self.prior, EPS), 1 - EPS)
         return float(np.log2(p / (1 - p)))
 
-    def match_weight(self, lv: pd.DataFrame, tf_values: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        return self.weights(lv, tf_values).sum(axis=1).to_numpy() + self.prior_weight()
+    def match_weight(self, lv: pd.DataFrame, tf_values: dict[str, np.ndarray] | None = None,
+                     scope: np.ndarray | None = None) -> np.ndarray:
+        return self.weights(lv, tf_values).sum(axis=1).to_numpy() + self.prior_weight() + self.adjustment(lv, scope)
+
+    def adjustment(self, lv: pd.DataFrame, scope: np.ndarray | None = None) -> np.ndarray:
+        """Log2-odds corrections per comparison pattern learned from steward decisions (`mdm.feedback`),
+        for the pairs in `scope` (see `in_scope`; all pairs when None)."""
+        table = self.info.get("calibration")
+        if not table:
+            return np.zeros(len(lv))
+        corr = {int(k): float(v) for k, v in table.items()}  # type: ignore[union-attr]
+        out = pd.Series(pattern_keys(lv, self.specs)).map(corr).fillna(0.0).to_numpy(dtype=float)
+        return out if scope is None else np.where(scope, out, 0.0)
+
+    def in_scope(self, records: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray | None:
+        """Which pairs the steward corrections apply to: both records placed by one of the columns the
+        corrections were learned on (`info["calibration_scope"]`); None when there is no such limit."""
+        cols = self.info.get("calibration_scope")
+        if not self.info.get("calibration") or not cols:
+            return None
+        placed = np.zeros(len(records), bool)
+        for c in cols:  # type: ignore[union-attr]
+            col = records[c]
+            placed |= (col.notna() & (col.astype(str) != "")).to_numpy()
+        return placed[np.asarray(left)] & placed[np.asarray(right)]
 
     @staticmethod
     def probability(weight: np.ndarray) -> np.ndarray:
@@ -100,6 +123,14 @@ def level_frequencies(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], weights
         counts = counts + pseudo
         out[s.name] = (counts / counts.sum()).tolist()
     return out
+
+
+def pattern_keys(lv: pd.DataFrame, specs: Sequence[ComparisonSpec]) -> np.ndarray:
+    """One int64 code per comparison vector (mixed radix, level + 1 per comparison)."""
+    code = np.zeros(len(lv), dtype=np.int64)
+    for s in specs:
+        code = code * (s.n_levels + 1) + (lv[s.name].to_numpy().astype(np.int64) + 1)
+    return code
 
 
 def estimate_u(records: pd.DataFrame | Encoded, specs: Sequence[ComparisonSpec], n_pairs: int = 1_000_000,
@@ -145,14 +176,27 @@ def term_frequencies(records: pd.DataFrame, specs: Sequence[ComparisonSpec]) -> 
     return tables, defaults, refs
 
 
+def distinct_patterns(lv: pd.DataFrame, specs: Sequence[ComparisonSpec]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct comparison vectors and how often each occurs (one int64 code per row, then unique)."""
+    code = np.zeros(len(lv), dtype=np.int64)
+    for s in specs:  # mixed radix: level + 1 in 0..n_levels
+        code = code * (s.n_levels + 1) + (lv[s.name].to_numpy().astype(np.int64) + 1)
+    ucode, counts = np.unique(code, return_counts=True)
+    patterns = np.zeros((len(ucode), len(specs)), dtype=np.int16)
+    rest = ucode.copy()
+    for j in range(len(specs) - 1, -1, -1):
+        base = specs[j].n_levels + 1
+        patterns[:, j] = rest % base - 1
+        rest //= base
+    return patterns, counts.astype(float)
+
+
 def estimate_m_em(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], u: dict[str, list[float]],
                   prior: float = 0.1, max_iter: int = 100, tol: float = 1e-6,
                   fit_u: bool = False) -> tuple[dict[str, list[float]], dict[str, list[float]], float, int]:
     """m (and with `fit_u` also u, starting from the given one) and the prior by EM over the distinct
     comparison patterns of the candidate pairs."""
-    names = [s.name for s in specs]
-    patterns, counts = np.unique(lv[names].to_numpy(dtype=np.int16), axis=0, return_counts=True)
-    counts = counts.astype(float)
+    patterns, counts = distinct_patterns(lv, specs)
     # Start m from the levels' order: higher levels likelier among matches.
     m = {}
     for s in specs:

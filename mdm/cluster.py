@@ -6,6 +6,11 @@ different valid tax codes in one cluster. Must-links (steward decisions, equal v
 codes) are merged first; cannot-links (steward decisions) are never crossed, not even
 through a third record.
 
+Steward decisions outrank the hard rules: a must-link joins two records even when their
+exclusive attributes differ (a company that moved city, a re-issued tax code), and a record
+in a must-link counts as anchored. Only a cannot-link, which also comes from a steward, can
+keep a must-link from taking effect (A = B, B = C, A ≠ C: the cannot-link wins).
+
 1. Must-link and match-band edges between *anchored* records (those the exclusive attributes
    place: a city or a valid tax code) are merged, best score first. Components without a
    conflict are accepted as they are (vectorized); only conflicting components are resolved
@@ -69,8 +74,8 @@ class _Merger:
     def _vals(self, k: int, root: int) -> frozenset:
         v = self.values[k].get(root)
         if v is None:
-            x = self.excl[k][root]
-            v = frozenset() if x is None else frozenset([x])
+            x = int(self.excl[k][root])
+            v = frozenset() if x < 0 else frozenset([x])
         return v
 
     def _banned(self, root: int) -> set[int]:
@@ -79,13 +84,20 @@ class _Merger:
     def _linked(self, root: int) -> set[int]:
         return self.members.get(root, {root} if root in self.cannot else set())
 
-    def try_union(self, a: int, b: int) -> bool:
+    def try_union(self, a: int, b: int, force: bool = False) -> bool:
+        """Join the clusters of `a` and `b` unless a hard rule forbids it; `force` (a steward's
+        must-link) overrides the exclusive attributes but never a cannot-link."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return True
-        merged = [self._vals(k, ra) | self._vals(k, rb) for k in range(len(self.excl))]
-        if any(len(v) > 1 for v in merged):
-            return False
+        merged = []
+        for k in range(len(self.excl)):
+            va, vb = self._vals(k, ra), self._vals(k, rb)
+            v = va | vb
+            # A cluster a steward already forced to hold several values may take more records of those.
+            if not force and len(v) > 1 and len(v) > max(len(va), len(vb)):
+                return False
+            merged.append(v)
         if self.cannot and (self._banned(ra) & self._linked(rb) or self._banned(rb) & self._linked(ra)):
             return False
         if self.cannot:
@@ -97,25 +109,52 @@ class _Merger:
         return True
 
 
-def _clean(arr: np.ndarray) -> np.ndarray:
-    a = pd.Series(arr, dtype=object)
-    return a.where(a.notna() & (a.astype(str) != ""), None).to_numpy()
+def _codes(arr: np.ndarray) -> np.ndarray:
+    """An exclusive attribute as int codes, -1 for missing or empty."""
+    s = pd.Series(arr)
+    codes = pd.factorize(s.where(s.notna() & (s.astype(str) != ""), None), use_na_sentinel=True)[0]
+    return codes.astype(np.int64)
+
+
+def _groups_with_several(labels: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Labels whose records hold more than one distinct non-missing code."""
+    ok = codes >= 0
+    pairs = np.unique(labels[ok].astype(np.int64) * np.int64(codes.max() + 2) + codes[ok])
+    lab = pairs // np.int64(codes.max() + 2)
+    u, counts = np.unique(lab, return_counts=True)
+    return u[counts > 1]
 
 
 def _conflicting(labels: np.ndarray, excl: list[np.ndarray]) -> np.ndarray:
     """Component labels holding two different values of some exclusive attribute."""
-    bad: set[int] = set()
-    for arr in excl:
-        df = pd.DataFrame({"c": labels, "v": arr}).dropna()
-        nun = df.groupby("c")["v"].nunique()
-        bad.update(nun[nun > 1].index.tolist())
-    return np.array(sorted(bad), dtype=np.int64)
+    bad = [_groups_with_several(labels, codes) for codes in excl]
+    return np.unique(np.concatenate(bad)) if bad else np.array([], np.int64)
 
 
-def _cluster_values(labels: np.ndarray, arr: np.ndarray) -> pd.Series:
-    """The (single) non-null value of each conflict-free cluster."""
-    df = pd.DataFrame({"c": labels, "v": arr}).dropna()
-    return df.groupby("c")["v"].first()
+def _cluster_values(labels: np.ndarray, codes: np.ndarray) -> pd.Series:
+    """The (single) non-missing code of each conflict-free cluster."""
+    ok = codes >= 0
+    return pd.Series(codes[ok]).groupby(labels[ok]).first()
+
+
+def _best_first(prob: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Edge order for the edge-by-edge passes: best score first, ties by the pair's positions, so that
+    the result never depends on the order the pairs came in (a rebuild, an incremental run and a
+    steward's re-clustering agree)."""
+    lo, hi = np.minimum(left, right), np.maximum(left, right)
+    return np.lexsort((hi, lo, -np.asarray(prob, dtype=float)))
+
+
+def _floater_groups(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray,
+                    cannot: dict[int, set[int]]) -> np.ndarray:
+    """Groups of floating records joined by match-band edges; with cannot-links among them the
+    edges are taken best first and never join two records a steward kept apart."""
+    if not cannot or not (np.isin(left, list(cannot)).any() or np.isin(right, list(cannot)).any()):
+        return components(n, left, right)
+    merger = _Merger(n, [], cannot)
+    for i in _best_first(prob, left, right).tolist():
+        merger.try_union(int(left[i]), int(right[i]))
+    return pd.factorize(np.array([merger.find(i) for i in range(n)]))[0]
 
 
 def cluster(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, match: float, review: float,
@@ -124,9 +163,13 @@ def cluster(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, match
             cannot: tuple[np.ndarray, np.ndarray] | None = None) -> ClusterResult:
     """Cluster `n` records from scored pairs; see the module docstring for the rules."""
     left, right = np.asarray(left, np.int64), np.asarray(right, np.int64)
-    excl = [_clean(np.asarray(a)) for a in exclusive.values()]
+    excl = [_codes(np.asarray(a)) for a in exclusive.values()]
     empty = np.array([], np.int64)
     must_l, must_r = (np.asarray(must[0], np.int64), np.asarray(must[1], np.int64)) if must else (empty, empty)
+    if len(must_l):  # a record a steward placed is anchored
+        anchored = np.asarray(anchored, bool).copy()
+        anchored[must_l] = True
+        anchored[must_r] = True
     cannot_map: dict[int, set[int]] = {}
     if cannot is not None and len(cannot[0]):
         for a, b in zip(np.asarray(cannot[0]).tolist(), np.asarray(cannot[1]).tolist(), strict=True):
@@ -138,6 +181,7 @@ def cluster(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, match
     e_l = np.concatenate([must_l, left[strong]])
     e_r = np.concatenate([must_r, right[strong]])
     e_p = np.concatenate([np.full(len(must_l), np.inf), prob[strong]])
+    e_must = np.concatenate([np.ones(len(must_l), bool), np.zeros(int(strong.sum()), bool)])
     comp = components(n, e_l, e_r)
     bad = _conflicting(comp, excl)
     if cannot_map:
@@ -149,17 +193,19 @@ def cluster(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, match
     merger = _Merger(n, excl, cannot_map)
     merger.parent[~in_bad] = roots[~in_bad]
     edge_bad = in_bad[e_l]
-    order = np.argsort(-e_p[edge_bad], kind="stable")
+    order = _best_first(e_p[edge_bad], e_l[edge_bad], e_r[edge_bad])
     rejected_pairs = []
-    for a, b in zip(e_l[edge_bad][order].tolist(), e_r[edge_bad][order].tolist(), strict=True):
-        if not merger.try_union(a, b):
+    for a, b, f in zip(e_l[edge_bad][order].tolist(), e_r[edge_bad][order].tolist(),
+                       e_must[edge_bad][order].tolist(), strict=True):
+        if not merger.try_union(a, b, force=f):
             rejected_pairs.append((a, b))
     for i in np.flatnonzero(in_bad).tolist():
         roots[i] = merger.find(i)
     # Step 2: floaters, grouped among themselves, attached only to a unique anchored cluster.
     floating = ~anchored
     f_edges = floating[left] & floating[right] & (prob >= match)
-    group = np.where(floating, components(n, left[f_edges], right[f_edges]) + n, roots)
+    group = np.where(floating, _floater_groups(n, left[f_edges], right[f_edges], prob[f_edges], cannot_map) + n,
+                     roots)
     to_anchor = (prob >= review) & (floating[left] ^ floating[right])
     fl = np.where(floating[left[to_anchor]], left[to_anchor], right[to_anchor])
     an = np.where(floating[left[to_anchor]], right[to_anchor], left[to_anchor])
@@ -168,7 +214,8 @@ def cluster(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, match
     attach = cand[cand["g"].isin(n_cands[n_cands == 1].index)].set_index("g")["c"]
     ok = pd.Series(True, index=attach.index)
     for arr in excl:  # a floater group may itself carry e.g. a branch: it must fit the cluster
-        gv = pd.DataFrame({"g": group, "v": arr}).dropna().groupby("g")["v"].agg(["nunique", "first"])
+        has = arr >= 0
+        gv = pd.DataFrame({"g": group[has], "v": arr[has]}).groupby("g")["v"].agg(["nunique", "first"])
         cv = _cluster_values(roots, arr)
         g_first = gv["first"].reindex(attach.index)
         c_first = cv.reindex(attach.to_numpy()).to_numpy()

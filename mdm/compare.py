@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import recordlinkage as rl
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, Hamming, Jaro, JaroWinkler, Levenshtein
@@ -110,16 +112,26 @@ class Encoded:
     uniques: dict[str, np.ndarray]
 
 
-def encode(records: pd.DataFrame, specs: Sequence[ComparisonSpec]) -> Encoded:
-    """Factorize every column the specs compare, once; empty strings count as missing."""
+def encode_column(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 = missing or empty) and distinct values of one column, via Arrow."""
+    if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow":
+        arr = pa.chunked_array(col.array._pa_array)
+    else:
+        obj = col.astype(object)
+        arr = pa.chunked_array([pa.array(obj.where(obj.notna(), None).map(str, na_action="ignore"), pa.string())])
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    enc = arr.combine_chunks().dictionary_encode() if arr.num_chunks else pa.array([], pa.string())
+    if not len(enc):
+        return np.zeros(0, np.int32), np.zeros(0, object)
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return codes, np.asarray(enc.dictionary.to_pylist(), dtype=object)
+
+
+def encode(records: pd.DataFrame, specs: Sequence[ComparisonSpec] = (), columns: Sequence[str] = ()) -> Encoded:
+    """Factorize every column the specs compare (and `columns`), once; empty strings count as missing."""
     codes, uniques = {}, {}
-    for c in sorted({col for s in specs for col in s.columns}):
-        col = records[c]
-        col = col.astype(object).where(col.notna(), None)
-        col = col.where(col != "", None)
-        code, uniq = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
-        codes[c] = code.astype(np.int32)
-        uniques[c] = np.asarray(uniq, dtype=object).astype(str)
+    for c in sorted({col for s in specs for col in s.columns} | set(columns)):
+        codes[c], uniques[c] = encode_column(records[c])
     return Encoded(pd.DataFrame(codes, index=pd.RangeIndex(len(records))), uniques)
 
 

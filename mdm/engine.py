@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mdm.blocking import BlockingRule, block_keys, candidate_pairs
+from mdm.blocking import BlockingRule, candidate_pairs, rule_keys
 from mdm.classify import FellegiSunter, train
 from mdm.cluster import ClusterResult, cluster, pair_keys
 from mdm.compare import ComparisonSpec, Encoded, compare, encode
+from mdm.feedback import calibrate
 
 log = logging.getLogger("hub.mdm")
 
@@ -38,6 +39,7 @@ class LinkSettings:
     u_pairs: int = 1_000_000
     seed: int = 42
     workers: int = 1
+    feedback_strength: float = 5.0     # pseudo-labels the model's own probability counts for (mdm.feedback)
 
 
 @dataclass
@@ -53,11 +55,20 @@ def _tf_values(records: pd.DataFrame, specs: Sequence[ComparisonSpec], left: np.
     return {s.name: records[s.column].astype(object).to_numpy()[left] for s in specs if s.tf}
 
 
+def _placed(records: pd.DataFrame, anchors: Sequence[str]) -> np.ndarray:
+    """Records placed by an anchor column (a valid tax code, a city)."""
+    placed = np.zeros(len(records), bool)
+    for c in anchors:
+        col = records[c]
+        placed |= (col.notna() & (col.astype(str) != "")).to_numpy()
+    return placed
+
+
 def score_pairs(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, model: FellegiSunter,
                 workers: int = 1, encoded: Encoded | None = None) -> pd.DataFrame:
     """Levels, match weight and probability of pairs under a fitted model."""
     lv = compare(encoded if encoded is not None else records, left, right, model.specs, workers)
-    w = model.match_weight(lv, _tf_values(records, model.specs, left))
+    w = model.match_weight(lv, _tf_values(records, model.specs, left), model.in_scope(records, left, right))
     out = lv.assign(weight=w, prob=FellegiSunter.probability(w))
     out.insert(0, "right", right)
     out.insert(0, "left", left)
@@ -70,34 +81,53 @@ def band_of(prob: np.ndarray, match: float, review: float) -> np.ndarray:
 
 def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | None = None,
          must: tuple[np.ndarray, np.ndarray] | None = None, cannot: tuple[np.ndarray, np.ndarray] | None = None,
-         previous: pd.DataFrame | None = None, changed: np.ndarray | None = None) -> LinkResult:
-    """Link `records` (standardized, positions 0..n-1). See the module docstring."""
+         previous: pd.DataFrame | None = None, changed: np.ndarray | None = None,
+         labelled: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> LinkResult:
+    """Link `records` (standardized, positions 0..n-1). See the module docstring.
+
+    `labelled` (left positions, right positions, same?): steward-labelled pairs; when a model is
+    trained here, it learns per-pattern corrections from them (`mdm.feedback.calibrate`).
+    """
     t = {}
     n = len(records)
     t0 = time.perf_counter()
     incremental = previous is not None and changed is not None and model is not None
-    cand = candidate_pairs(records, settings.blocking, only=changed if incremental else None)
+    specs = settings.comparisons if model is None else model.specs
+    # Every compared or blocked column is factorized once; blocking and comparisons use the codes.
+    enc = encode(records, specs, columns=[c for r in settings.blocking for c in r.columns])
+    t["encode"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cand = candidate_pairs(enc, settings.blocking, only=changed if incremental else None)
     t["block"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if model is None:
-        enc = encode(records, settings.comparisons)
         lv = compare(enc, cand.left, cand.right, settings.comparisons, settings.workers)
         t["compare"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         model = train(records, settings.comparisons, lv, settings.seed, settings.u_pairs, settings.workers,
                       encoded=enc)
+        if labelled is not None and len(labelled[0]):
+            ll, lr, ly = np.asarray(labelled[0]), np.asarray(labelled[1]), np.asarray(labelled[2], bool)
+            if settings.anchors:  # floaters' labels are skewed by ambiguity: learn on placed pairs only
+                placed = _placed(records, settings.anchors)
+                keep = placed[ll] & placed[lr]
+                ll, lr, ly = ll[keep], lr[keep], ly[keep]
+            lab = compare(enc, ll, lr, settings.comparisons)
+            lab_prob = FellegiSunter.probability(model.match_weight(lab, _tf_values(records, model.specs, ll)))
+            model = calibrate(model, lab, lab_prob, ly, settings.feedback_strength, scope=settings.anchors)
         t["train"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        w = model.match_weight(lv, _tf_values(records, model.specs, cand.left))
+        w = model.match_weight(lv, _tf_values(records, model.specs, cand.left),
+                               model.in_scope(records, cand.left, cand.right))
         scored = lv.assign(weight=w, prob=FellegiSunter.probability(w))
         scored.insert(0, "right", cand.right)
         scored.insert(0, "left", cand.left)
     else:
-        scored = score_pairs(records, cand.left, cand.right, model, settings.workers)
+        scored = score_pairs(records, cand.left, cand.right, model, settings.workers, encoded=enc)
         t["compare"] = time.perf_counter() - t0
     scored.insert(2, "rules", cand.rules)
     if incremental:
-        kept = _still_candidates(previous, records, settings.blocking, changed, cand.oversize)
+        kept = _still_candidates(previous, enc.codes, settings.blocking, changed, cand.oversize)
         scored = pd.concat([kept, scored], ignore_index=True)
     t["score"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -120,7 +150,7 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
     return LinkResult(scored, res.labels, model, stats, t)
 
 
-def _still_candidates(previous: pd.DataFrame, records: pd.DataFrame, rules: Sequence[BlockingRule],
+def _still_candidates(previous: pd.DataFrame, codes: pd.DataFrame, rules: Sequence[BlockingRule],
                       changed: np.ndarray, oversize: dict[str, np.ndarray]) -> pd.DataFrame:
     """Earlier pairs between unchanged records that a full rebuild would still block together.
 
@@ -134,7 +164,7 @@ def _still_candidates(previous: pd.DataFrame, records: pd.DataFrame, rules: Sequ
         has = (bits & (1 << bit)) > 0
         if rule.name not in oversize or not has.any():
             continue
-        keys = block_keys(records.iloc[prev["left"].to_numpy()[has]], rule.columns).to_numpy()
+        keys = rule_keys(codes, rule)[prev["left"].to_numpy()[has]]
         drop = np.flatnonzero(has)[np.isin(keys, oversize[rule.name])]
         bits[drop] &= ~np.int32(1 << bit)
     prev = prev.assign(rules=bits)
@@ -155,10 +185,14 @@ def explain(model: FellegiSunter, a: pd.Series, b: pd.Series, match: float, revi
             "level": "missing" if level < 0 else s.level_names()[level],
             "weight": float(w[s.name].iloc[0]),
         })
-    total = float(w.sum(axis=1).iloc[0]) + model.prior_weight()
+    adjustment = float(model.adjustment(lv, model.in_scope(pair, np.array([0]), np.array([1])))[0])
+    total = float(w.sum(axis=1).iloc[0]) + model.prior_weight() + adjustment
     prob = float(FellegiSunter.probability(np.array([total]))[0])
     rows.append({"comparison": "prior", "column": "", "left": None, "right": None, "level": "",
                  "weight": model.prior_weight()})
+    if adjustment:
+        rows.append({"comparison": "stewards", "column": "", "left": None, "right": None,
+                     "level": "learned from steward decisions on this pattern", "weight": adjustment})
     out = pd.DataFrame(rows)
     out.attrs.update({"weight": total, "probability": prob, "band": band_of(np.array([prob]), match, review)[0]})
     return out
