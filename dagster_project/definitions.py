@@ -1,5 +1,5 @@
-"""The Dagster code location: only assembles. The asset graph follows the hub config in HUB_CONFIG
-(default: the demo's `demo/hub.yaml`); HUB_WAREHOUSE_URL, read at run launch, overrides its warehouse."""
+"""The Dagster code location: only assembles. The asset graph follows the hub config in HUB_CONFIG (default: the
+demo's `demo/hub.yaml`); the config's `${VAR}` secrets and HUB_WAREHOUSE_URL are read at run launch."""
 
 from __future__ import annotations
 
@@ -8,20 +8,31 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.assets import all_assets
-from dagster_project.resources import HubResource
-from hub.config import load_config
+from dagster_project.assets import all_assets, data_checks, freshness_checks
+from dagster_project.jobs import hub_jobs
+from dagster_project.resources import hub_resource, load_structure
+from dagster_project.schedules import daily_schedule
+from dagster_project.sensors import file_sensor, freshness_sensor
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "demo" / "hub.yaml"
 
 
 def build_definitions(config_path: str | Path) -> dg.Definitions:
-    """Definitions for one hub config file (reads the YAML; no network, no warehouse access)."""
-    cfg = load_config(config_path)
-    hub = HubResource(config_path=str(Path(config_path).resolve()))
+    """Definitions for one hub config file (reads the YAML; no network, no warehouse access, no secret)."""
+    cfg = load_structure(config_path)
+    jobs = hub_jobs(cfg)
+    freshness = freshness_checks(cfg)
     # An embedded DuckDB file takes one writing process at a time: run its steps in one process.
     executor = dg.in_process_executor if cfg.warehouse.url.startswith("duckdb") else dg.multiprocess_executor
-    return dg.Definitions(assets=all_assets(cfg), resources={"hub": hub}, executor=executor)
+    return dg.Definitions(
+        assets=all_assets(cfg),
+        asset_checks=[*data_checks(), *freshness],
+        jobs=jobs,
+        schedules=[daily_schedule(jobs[0])],
+        sensors=[file_sensor(cfg, jobs), freshness_sensor(freshness)],
+        resources={"hub": hub_resource(config_path)},
+        executor=executor,
+    )
 
 
 defs = build_definitions(os.environ.get("HUB_CONFIG", str(DEFAULT_CONFIG)))

@@ -1,21 +1,45 @@
-"""The one Dagster resource: the hub configuration and its warehouse."""
+"""The one Dagster resource: the hub configuration and its warehouse, with the config's secrets from `dg.EnvVar`."""
 
 from __future__ import annotations
 
-import dagster as dg
+import os
+from pathlib import Path
 
-from hub.config import HubConfig, load_config
+import dagster as dg
+from pydantic import Field
+
+from hub.config import HubConfig, env_references, load_config
 from warehouse.engine import Warehouse
 
 
 class HubResource(dg.ConfigurableResource):
-    """Points the assets at a hub YAML file; `warehouse_url` (e.g. `dg.EnvVar("HUB_WAREHOUSE_URL")`) overrides it."""
+    """Points the assets at a hub YAML file.
+
+    `env` holds the environment variables the file's `${VAR}` references need, each bound to
+    `dg.EnvVar(VAR)` so Dagster reads them at run launch and never shows their values;
+    `warehouse_url` overrides the file's warehouse (HUB_WAREHOUSE_URL in the run's environment does too).
+    """
 
     config_path: str
     warehouse_url: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
 
     def load(self) -> HubConfig:
-        return load_config(self.config_path, warehouse_url=self.warehouse_url or None)
+        return load_config(self.config_path, env={**os.environ, **self.env}, warehouse_url=self.warehouse_url or None)
 
     def warehouse(self, cfg: HubConfig | None = None) -> Warehouse:
         return Warehouse((cfg or self.load()).warehouse.url)
+
+
+def hub_resource(config_path: str | Path) -> HubResource:
+    """The resource for a config file: its `${VAR}` secrets as `dg.EnvVar`s (read at run launch, not now)."""
+    path = Path(config_path).resolve()
+    names = env_references(path.read_text(encoding="utf-8"))
+    return HubResource(config_path=str(path), env={n: dg.EnvVar(n) for n in names})
+
+
+def load_structure(config_path: str | Path) -> HubConfig:
+    """The config's sources, streams and files, read without its secrets (placeholders stand in for `${VAR}`)."""
+    path = Path(config_path)
+    placeholders = {n: f"${{{n}}}" for n in env_references(path.read_text(encoding="utf-8"))}
+    return load_config(path, env={**placeholders, **os.environ})

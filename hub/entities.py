@@ -181,6 +181,15 @@ ENTITIES: dict[str, Entity] = {
             ),
             "A sales target per rep or team and month.",
         ),
+        Entity(
+            "channel_cost",
+            (
+                Field("channel", required=True, doc="lead source, written as the leads write it"),
+                Field("month", "date", doc="first day of the month; empty for a cost not split by month"),
+                Field("amount", "decimal", required=True, doc="money spent on the channel"),
+            ),
+            "Money spent on a lead source (marketing channel), for its ROI.",
+        ),
     )
 }
 

@@ -4,7 +4,7 @@ Each file (CSV in any encoding, or XLSX) is staged like a stream of the pseudo-s
 `marts_config` (`staging.target`, stream `targets`; `staging.channel_cost`, stream
 `channel_costs`): the same typing as every other stream, and a row whose required field is
 missing or untypable goes to `raw._quarantine` with the reason and the whole row. The key of
-a row is its line number in the file.
+a row is its row number in the file (the header is row 1).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from hub.config import REFERENCE_FILES, REFERENCE_SOURCE, HubConfig, ReferenceFi
 from hub.entities import ENTITIES
 from pipelines.stage import StageResult, type_records, write_staged
 from warehouse.engine import Warehouse
+from warehouse.raw import QUARANTINE_COLUMNS
 
 log = logging.getLogger("hub.reference")
-
 
 
 class ReferenceFileError(Exception):
@@ -32,7 +32,7 @@ class ReferenceFileError(Exception):
 
 
 def read_reference_file(ref: ReferenceFileConfig) -> pd.DataFrame:
-    """The file's rows as text (empty cells as None), with `_line`: the row's line or sheet row number."""
+    """The file's rows as text (empty cells as None), with `_line`: the row number (the header is row 1)."""
     path = Path(ref.path)
     fmt = ref.format or {".csv": "csv", ".xlsx": "xlsx"}.get(path.suffix.lower())
     try:
@@ -59,10 +59,13 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> S
     entity = ENTITIES[REFERENCE_FILES[key]]
     rows = read_reference_file(ref)
     columns = {f: ref.columns.get(f, f) for f in entity.field_names}
-    missing = [f for f in entity.fields if f.required and columns[f.name] not in rows.columns]
+    # required fields and the ones mapped explicitly must be there; a target needs its rep or its team
+    wanted = [[f.name] for f in entity.fields if f.required] + [[f] for f in ref.columns]
+    wanted += [["rep_key", "team"]] if entity.name == "target" else []
+    missing = [" or ".join(repr(columns[f]) for f in w) for w in wanted if not any(columns[f] in rows for f in w)]
     if missing:
-        raise ReferenceFileError(f"{ref.path}: no column {', '.join(repr(columns[f.name]) for f in missing)}; "
-                                 f"the file has: {', '.join(c for c in rows.columns if c != '_line')} "
+        raise ReferenceFileError(f"{ref.path}: no column {', '.join(dict.fromkeys(missing))}; the file has: "
+                                 f"{', '.join(c for c in rows.columns if c != '_line')} "
                                  f"(map them with marts.{key}.columns)")
     digest = hashlib.sha256(Path(ref.path).read_bytes()).hexdigest()[:16]
     raw = pd.DataFrame({"source_key": rows["_line"].astype(str), "_sync_id": f"file-{digest}",
@@ -74,8 +77,7 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> S
             formats[field] = None
     staged, quarantine = type_records(REFERENCE_SOURCE, key, entity, raw, formats)
     if len(quarantine):
-        records = rows.drop(columns="_line").apply(
-            lambda r: json.dumps({k: v for k, v in r.items()}, ensure_ascii=False), axis=1)
+        records = rows.drop(columns="_line").apply(lambda r: json.dumps(dict(r), ensure_ascii=False), axis=1)
         by_line = dict(zip(raw["source_key"], records, strict=True))
         quarantine["record"] = quarantine["record_key"].map(by_line)
     return write_staged(wh, REFERENCE_SOURCE, key, entity, staged, quarantine)
@@ -83,17 +85,31 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> S
 
 def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | None = None,
                     entity: str | None = None) -> list[StageResult]:
-    """Stage every configured reference file (only the one filling `entity`, if given)."""
+    """Stage every configured reference file (only the one filling `entity`, if given).
+
+    A file that cannot be read keeps its earlier staged rows; after the others are staged, a
+    `ReferenceFileError` names every such file. The rows of a file no longer configured are removed.
+    """
     progress = progress or log.info
-    results = []
+    results, errors = [], []
     for key, ent in REFERENCE_FILES.items():
         ref = getattr(cfg.marts, key)
-        if ref is None or (entity is not None and ent != entity):
+        if entity is not None and ent != entity:
             continue
-        r = stage_reference_file(wh, key, ref)
+        if ref is None:  # not (or no longer) configured: no rows of it stay behind
+            empty = pd.DataFrame(columns=["source_key"])
+            write_staged(wh, REFERENCE_SOURCE, key, ENTITIES[ent], empty, pd.DataFrame(columns=QUARANTINE_COLUMNS))
+            continue
+        try:
+            r = stage_reference_file(wh, key, ref)
+        except ReferenceFileError as e:
+            errors.append(f"marts.{key}: {e}")
+            continue
         results.append(r)
         msg = f"staged marts.{key} ({Path(ref.path).name}) → staging.{ent}: {r.staged:,} rows"
         if r.rejected or r.fields_nulled:
             msg += f" ({r.rejected:,} rejected, {r.fields_nulled:,} fields nulled: see raw._quarantine)"
         progress(msg)
+    if errors:
+        raise ReferenceFileError("; ".join(errors))
     return results

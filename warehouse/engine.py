@@ -169,6 +169,7 @@ class Warehouse:
         """
         final, tmp = f"{quote(schema)}.{quote(table)}", quote(f"{table}__building")
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(schema)}.{tmp}")
-        conn.exec_driver_sql(f"CREATE TABLE {quote(schema)}.{tmp} AS {select_sql}")
+        self.dialect.prepare_table_build(conn)
+        conn.exec_driver_sql(self.dialect.driver_sql(f"CREATE TABLE {quote(schema)}.{tmp} AS {select_sql}"))
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {final}")
         conn.exec_driver_sql(f"ALTER TABLE {quote(schema)}.{tmp} RENAME TO {quote(table)}")

@@ -1,39 +1,146 @@
-"""The Dagster code location loads, and materializing every asset builds the same warehouse as `hub run`."""
+"""The Dagster code location loads, its checks fail on broken data (the blocking ones stopping what is downstream),
+and materializing every asset builds the same warehouse as `hub run`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
+from dagster_project.assets.mdm import every_staged_customer_in_xref, golden_ids_are_unique
 from dagster_project.definitions import DEFAULT_CONFIG, build_definitions
+from dagster_project.resources import HubResource
 from hub.config import load_config
+from hub.entities import ENTITIES
+from pipelines.publish import MARTS
 from pipelines.run import run_all
+from pipelines.stage import ensure_staging, staging_columns, to_arrow
+from warehouse.contract import MDM_TABLES, ensure_mdm
 from warehouse.engine import Warehouse
+from warehouse.marts.catalog import mart_docs
+
+BLOCKING = {"golden_ids_are_unique", "every_staged_customer_in_xref", "no_order_without_customer",
+            "revenue_equals_source_total"}
 
 
 def test_the_demo_definitions_load_with_the_expected_graph() -> None:
     defs = build_definitions(DEFAULT_CONFIG)
-    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"raw/crm_a/customers", "raw/crm_b/customers", "raw/erp/sales_orders", "staging/customer/records",
-            "mdm/customer/golden", "marts/dim_customer", "marts/fct_sales_orders"} <= keys
     graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"raw/crm_a/customers", "raw/crm_b/customers", "raw/erp/sales_orders", "staging/customer/records",
+            "staging/target/records", "staging/channel_cost/records", "mdm/customer/golden"} <= keys
+    assert {f"marts/{m}" for m in MARTS} <= keys
+    # lineage read from the SQL: sales performance reads the facts, the rep dimension and the targets
+    parents = graph.get(dg.AssetKey(["marts", "sales_performance_monthly"])).parent_keys
+    assert {dg.AssetKey(["marts", "fct_sales_orders"]), dg.AssetKey(["marts", "dim_sales_rep"]),
+            dg.AssetKey(["staging", "target", "records"])} <= parents
     assert dg.AssetKey(["mdm", "customer", "golden"]) in graph.get(dg.AssetKey(["marts", "dim_customer"])).parent_keys
+    assert graph.get(dg.AssetKey(["raw", "erp", "sales_orders"])).group_name == "source_erp"
+    # checks beside their assets, the data checks blocking
+    checks = {k.name: k for k in graph.asset_check_keys}
+    assert set(checks) >= BLOCKING
+    assert checks["no_order_without_customer"].asset_key == dg.AssetKey(["marts", "fct_sales_orders"])
+    assert {n for n in BLOCKING if graph.get_check_spec(checks[n]).blocking} == BLOCKING
+    fresh = {k.asset_key.path[-1] for k in graph.asset_check_keys if k.name.startswith("freshness")}
+    assert fresh == set(MARTS)
+    # each mart's columns, described once in marts.yaml, as Dagster column metadata
+    spec = graph.get(dg.AssetKey(["marts", "customer_360"]))
+    schema = spec.metadata["dagster/column_schema"]
+    assert [(c.name, c.description) for c in schema.columns] == list(mart_docs()["customer_360"].columns.items())
+    # automation: a daily schedule of everything, a sensor on the file sources, the freshness sensor
+    schedule = defs.resolve_schedule_def("daily_refresh")
+    assert (schedule.cron_schedule, schedule.job_name) == ("0 2 * * *", "hub_all")
+    assert {s.name for s in defs.sensors} == {"file_sources_changed", "mart_freshness"}
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {"hub_all", "refresh_crm_b", "refresh_reference_files"}
+
+
+def test_secrets_in_the_config_become_env_vars_read_at_run_launch(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HUB_TEST_API_SECRET", raising=False)
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text("warehouse: {url: 'duckdb:///${HUB_TEST_DIR:-.}/w.duckdb'}\n"
+                   "sources:\n  saas:\n    connector: fxiaoke\n"
+                   "    config: {app_secret: '${HUB_TEST_API_SECRET}', base_url: 'http://127.0.0.1:9'}\n"
+                   "    streams: {AccountObj: {primary_key: _id}}\n", encoding="utf-8")
+    defs = build_definitions(cfg)  # loads without the secret: nothing reads it, nothing connects
+    hub = defs.resources["hub"]
+    assert isinstance(hub, HubResource)
+    assert list(hub.env) == ["HUB_TEST_API_SECRET"] and isinstance(hub.env["HUB_TEST_API_SECRET"], dg.EnvVar)
+
+
+def broken_warehouse(url: str) -> Warehouse:
+    """A matched warehouse whose second order names a customer no source has."""
+    wh = Warehouse(url)
+    with wh.begin() as conn:
+        ensure_staging(wh, conn)
+        ensure_mdm(wh, conn)
+        customers = pd.DataFrame({"source_name": "erp", "stream": "customers", "source_key": ["C1"], "name": ["甲"]})
+        wh.insert_frame(conn, "staging", "customer", to_arrow(customers, staging_columns(ENTITIES["customer"])))
+        orders = pd.DataFrame({"source_name": "erp", "stream": "orders", "source_key": ["O1", "O2"],
+                               "order_number": ["O1", "O2"], "customer_key": ["C1", "C404"],
+                               "customer_stream": "customers", "order_date": "2024-01-10", "amount": [1.0, 2.0]})
+        wh.insert_frame(conn, "staging", "sales_order", to_arrow(orders, staging_columns(ENTITIES["sales_order"])))
+        xref = pd.DataFrame({"source_name": ["erp"], "stream": ["customers"], "source_key": ["C1"], "golden_id": "G1"})
+        wh.insert_frame(conn, "mdm", "xref", to_arrow(xref, MDM_TABLES["xref"][0]))
+        golden = pd.DataFrame({"golden_id": ["G1"], "name": ["甲"]})
+        wh.insert_frame(conn, "mdm", "golden_customer", to_arrow(golden, MDM_TABLES["golden_customer"][0]))
+    return wh
+
+
+def test_a_failing_blocking_check_stops_the_marts_downstream(tmp_path: Path) -> None:
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text("warehouse: {url: 'duckdb:///w.duckdb'}\n", encoding="utf-8")
+    broken_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    defs = build_definitions(cfg)
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        asset_selection=[dg.AssetKey(["marts", m]) for m in MARTS], raise_on_error=False)
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks["no_order_without_customer"] is False and checks["revenue_equals_source_total"] is True
+    built = {m.asset_key.path[-1] for m in result.get_asset_materialization_events()
+             for m in [m.event_specific_data.materialization]}
+    # upstream of the failed check, or beside it: built; everything reading fct_sales_orders: not
+    assert {"dim_date", "dim_customer", "dim_sales_rep", "fct_sales_orders", "fct_opportunities"} <= built
+    assert not built & {"fct_payments", "sales_performance_monthly", "customer_360", "lead_to_cash", "data_quality"}
+
+
+def test_the_golden_checks_fail_on_broken_data(tmp_path: Path) -> None:
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text("warehouse: {url: 'duckdb:///w.duckdb'}\n", encoding="utf-8")
+    wh = broken_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    hub = HubResource(config_path=str(cfg))
+    assert golden_ids_are_unique(hub=hub).passed
+    with wh.begin() as conn:  # a second staged customer that matching never saw, and an xref ID without a record
+        conn.exec_driver_sql("INSERT INTO staging.customer (source_name, stream, source_key, name) "
+                             "VALUES ('erp', 'customers', 'C2', '乙')")
+        conn.exec_driver_sql("INSERT INTO mdm.xref (source_name, stream, source_key, golden_id) "
+                             "VALUES ('crm', 'accounts', 'A1', 'G7')")
+    unique, in_xref = golden_ids_are_unique(hub=hub), every_staged_customer_in_xref(hub=hub)
+    assert not unique.passed and unique.metadata["xref_ids_without_record"].value == 1
+    assert not in_xref.passed and in_xref.metadata["examples"].value == "erp:customers:C2"
 
 
 def test_materializing_everything_equals_hub_run(demo_project: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'dagster.duckdb'}")
     defs = build_definitions(demo_project)
-    result = defs.resolve_implicit_global_asset_job_def().execute_in_process()
+    result = defs.resolve_job_def("hub_all").execute_in_process()
     assert result.success
+    evaluations = {(e.asset_key.path[1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert all(evaluations[k] for k in evaluations if k[1] in BLOCKING) and {c for _, c in evaluations} >= BLOCKING
     via_dagster = Warehouse(f"duckdb:///{tmp_path / 'dagster.duckdb'}")
 
     cli = Warehouse(f"duckdb:///{tmp_path / 'cli.duckdb'}")
-    run_all(load_config(demo_project, warehouse_url=cli.url), cli)
-    for table in ("mdm.xref", "marts.dim_customer", "marts.fct_sales_orders"):
+    summary = run_all(load_config(demo_project, warehouse_url=cli.url), cli)
+    assert not summary.problems and not summary.failed_checks
+    # the same sources fail both ways (the API sources when their fake servers are not running)
+    failed_syncs = {source for (source, check), ok in evaluations.items() if check == "sync_succeeded" and not ok}
+    assert failed_syncs == {s.source for s in summary.failed_sources}
+    for table in ("mdm.xref", *(f"marts.{m}" for m in MARTS)):
         q = f"SELECT count(*) AS n FROM {table}"
-        assert via_dagster.read_frame(q)["n"][0] == cli.read_frame(q)["n"][0] > 0
+        assert via_dagster.read_frame(q)["n"][0] == cli.read_frame(q)["n"][0], table
+    for table in ("mdm.xref", "marts.fct_sales_orders", "marts.sales_performance_monthly", "marts.channel_roi"):
+        assert cli.read_frame(f"SELECT count(*) AS n FROM {table}")["n"][0] > 0, table
     q = "SELECT round(sum(amount), 2) AS s FROM marts.fct_sales_orders"
     assert via_dagster.read_frame(q)["s"][0] == cli.read_frame(q)["s"][0]

@@ -1,0 +1,22 @@
+"""The asset graph of a hub config: raw per source stream, staging per entity, golden records, marts; checks beside."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dagster_project.assets.marts import freshness_checks, mart_assets, mart_checks
+from dagster_project.assets.mdm import mdm_assets, mdm_checks
+from dagster_project.assets.raw import source_assets
+from dagster_project.assets.staging import staging_assets
+from hub.config import HubConfig
+
+__all__ = ["all_assets", "data_checks", "freshness_checks"]
+
+
+def all_assets(cfg: HubConfig) -> list[dg.AssetsDefinition]:
+    return source_assets(cfg) + staging_assets(cfg) + mdm_assets() + mart_assets(cfg)
+
+
+def data_checks() -> list[dg.AssetChecksDefinition]:
+    """The checks on the data itself (golden IDs, xref, orders, revenue); the blocking ones stop downstream assets."""
+    return mdm_checks() + mart_checks()

@@ -1,0 +1,42 @@
+"""The golden customer records (mdm.xref, mdm.golden_customer, …) and their blocking checks."""
+
+import dagster as dg
+
+from dagster_project.keys import GOLDEN_KEY, MDM_GROUP, staging_key
+from dagster_project.resources import HubResource
+from pipelines.checks import CheckOutcome, golden_ids_unique, staged_customers_in_xref
+from pipelines.match import run_match
+
+
+def check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
+    """A hub check outcome as Dagster's check result (severity ERROR: a blocking check stops downstream)."""
+    return dg.AssetCheckResult(passed=outcome.passed, description=outcome.description, metadata=outcome.metadata)
+
+
+@dg.asset(key=GOLDEN_KEY, deps=[staging_key("customer")], group_name=MDM_GROUP, kinds={"sql"},
+          description="mdm.xref, mdm.golden_customer, mdm.customer_hierarchy: matched customers with stable golden "
+                      "IDs and survived attributes")
+def golden(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+    cfg = hub.load()
+    r = run_match(cfg, hub.warehouse(cfg), progress=context.log.info)
+    return dg.MaterializeResult(metadata={"records": r.records, "golden": r.golden, "new_ids": r.new_ids,
+                                          "merged_ids": r.merged_ids, "review_items": r.review_items})
+
+
+@dg.asset_check(asset=golden, blocking=True, description="each golden ID has exactly one golden record, and every "
+                                                         "golden ID of mdm.xref has one")
+def golden_ids_are_unique(hub: HubResource) -> dg.AssetCheckResult:
+    return check_result(golden_ids_unique(hub.warehouse()))
+
+
+@dg.asset_check(asset=golden, blocking=True, description="every staged customer record is in mdm.xref")
+def every_staged_customer_in_xref(hub: HubResource) -> dg.AssetCheckResult:
+    return check_result(staged_customers_in_xref(hub.warehouse()))
+
+
+def mdm_assets() -> list[dg.AssetsDefinition]:
+    return [golden]
+
+
+def mdm_checks() -> list[dg.AssetChecksDefinition]:
+    return [golden_ids_are_unique, every_staged_customer_in_xref]

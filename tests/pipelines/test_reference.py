@@ -1,0 +1,96 @@
+"""The marts' reference files (sales targets, channel costs): configured, typed, quarantined like any stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal as D
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from hub.config import ConfigError, load_config
+from pipelines.reference import ReferenceFileError, stage_reference
+from warehouse.engine import Warehouse
+
+TARGETS = """销售,团队,月份,目标金额
+张伟,华东,2024-01,"100,000.00"
+,华南,2024/02/01,250000
+李娜,华南,2024-01,abc
+王芳,,,5000
+"""
+
+
+def config(tmp_path: Path, marts: str) -> Path:
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(f"warehouse: {{url: 'duckdb:///w.duckdb'}}\nmarts:\n{marts}", encoding="utf-8")
+    return cfg
+
+
+def rows(wh: Warehouse, sql: str) -> list[tuple]:
+    with wh.begin() as c:
+        return [tuple(r) for r in c.exec_driver_sql(sql).fetchall()]
+
+
+def test_a_targets_csv_is_typed_and_its_bad_rows_quarantined(tmp_path: Path, warehouse_url: str) -> None:
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "targets.csv").write_text(TARGETS, encoding="gbk")
+    cfg = load_config(config(tmp_path, "  targets:\n    path: files/targets.csv\n    encoding: gbk\n"
+                                       "    columns: {rep_key: 销售, team: 团队, month: 月份, amount: 目标金额}\n"))
+    assert cfg.marts.targets.path == str(tmp_path.resolve() / "files" / "targets.csv")
+    wh = Warehouse(warehouse_url)
+    [result] = stage_reference(cfg, wh)
+    assert (result.source, result.stream, result.staged, result.rejected) == ("marts_config", "targets", 2, 2)
+    assert rows(wh, "SELECT source_key, rep_key, team, month, amount FROM staging.target ORDER BY source_key") == [
+        ("2", "张伟", "华东", dt.date(2024, 1, 1), D("100000.00")),
+        ("3", None, "华南", dt.date(2024, 2, 1), D("250000.00")),  # a team's target
+    ]
+    got = rows(wh, "SELECT record_key, field, value, reason, action, record FROM raw._quarantine "
+                   "WHERE source = 'marts_config' ORDER BY record_key")
+    assert [g[:5] for g in got] == [
+        ("4", "amount", "abc", "not a number", "rejected"),
+        ("5", "month", None, "required field is empty or missing", "rejected"),
+    ]
+    assert json.loads(got[0][5]) == {"销售": "李娜", "团队": "华南", "月份": "2024-01", "目标金额": "abc"}
+
+    # the file fixed and staged again: its rows and quarantine are replaced, not added to
+    (tmp_path / "files" / "targets.csv").write_text("销售,团队,月份,目标金额\n张伟,,2024-03,1\n", encoding="gbk")
+    stage_reference(cfg, wh)
+    assert rows(wh, "SELECT rep_key, amount FROM staging.target") == [("张伟", D("1.00"))]
+    assert rows(wh, "SELECT COUNT(*) FROM raw._quarantine WHERE source = 'marts_config'") == [(0,)]
+
+
+def test_channel_costs_from_xlsx_and_a_file_no_longer_configured_leaves_nothing(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "成本"
+    for row in (["channel", "month", "amount"], ["展会", dt.datetime(2024, 1, 1), 800], ["广告", None, 300.5]):
+        sheet.append(row)
+    book.save(tmp_path / "costs.xlsx")
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    cfg = load_config(config(tmp_path, "  channel_costs: {path: costs.xlsx, sheet: 成本}\n"))
+    stage_reference(cfg, wh)
+    assert rows(wh, "SELECT channel, month, amount FROM staging.channel_cost ORDER BY channel") == [
+        ("展会", dt.date(2024, 1, 1), D("800.00")), ("广告", None, D("300.50"))]
+    stage_reference(load_config(config(tmp_path, "  freshness_hours: 2\n")), wh)
+    assert rows(wh, "SELECT COUNT(*) FROM staging.channel_cost") == [(0,)]
+
+
+def test_a_missing_file_or_column_is_an_error_naming_it(tmp_path: Path) -> None:
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    cfg = load_config(config(tmp_path, "  targets: {path: nowhere.csv}\n"))
+    with pytest.raises(ReferenceFileError, match=r"marts.targets: .*nowhere.csv: file not found"):
+        stage_reference(cfg, wh)
+    (tmp_path / "t.csv").write_text("rep,month,amount\n", encoding="utf-8")
+    cfg = load_config(config(tmp_path, "  targets: {path: t.csv}\n"))
+    with pytest.raises(ReferenceFileError, match=r"no column 'rep_key' or 'team'; the file has: rep, month, amount"):
+        stage_reference(cfg, wh)
+
+
+def test_the_marts_section_is_validated(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"targets.columns: unknown field\(s\) 'rep'; expected some of: rep_key"):
+        load_config(config(tmp_path, "  targets: {path: t.csv, columns: {rep: 销售}}\n"))
+    with pytest.raises(ConfigError, match="reserved for the files of the `marts` section"):
+        load_config(config(tmp_path, "  freshness_hours: 1\nsources:\n  marts_config: {connector: sql, "
+                                     "config: {url: 'sqlite:///x.sqlite'}}\n"))
