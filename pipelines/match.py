@@ -42,6 +42,8 @@ from mdm.specs import (
     specs_from_config,
 )
 from mdm.standardize import standardize_customers
+from mdm.stewardship import pair_ids, record_values, revenue_by_golden
+from mdm.stewardship import priority as stewardship_priority
 from pipelines.stage import ensure_staging, to_arrow
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, STD_COLUMNS, ensure_mdm
 from warehouse.engine import Warehouse
@@ -94,7 +96,8 @@ def settings_of(mcfg: CustomerMdmConfig) -> LinkSettings:
     blocking = blocking or CUSTOMER_BLOCKING
     comparisons = comparisons or CUSTOMER_COMPARISONS
     return LinkSettings(blocking, comparisons, mcfg.thresholds.match, mcfg.thresholds.review,
-                        CUSTOMER_EXCLUSIVE, CUSTOMER_ANCHORS, u_pairs=mcfg.u_pairs, workers=mcfg.workers)
+                        CUSTOMER_EXCLUSIVE, CUSTOMER_ANCHORS, u_pairs=mcfg.u_pairs, workers=mcfg.workers,
+                        feedback_strength=mcfg.feedback.strength)
 
 
 def fingerprint(settings: LinkSettings) -> str:
@@ -130,6 +133,20 @@ def _decisions(wh: Warehouse, pos: pd.Series) -> tuple[tuple[np.ndarray, np.ndar
     lp, rp = pos.reindex(d["left_record"]).to_numpy(), pos.reindex(d["right_record"]).to_numpy()
     same = (d["verdict"] == "same").to_numpy()
     return (lp[same], rp[same]), (lp[~same], rp[~same])
+
+
+def _labelled(wh: Warehouse, pos: pd.Series, mcfg: CustomerMdmConfig) -> tuple[np.ndarray, np.ndarray,
+                                                                                np.ndarray] | None:
+    """Pairs stewards decided in the review queue, as training labels, when there are enough."""
+    if not mcfg.feedback.enabled:
+        return None
+    d = wh.read_frame("SELECT left_record, right_record, verdict FROM mdm.decisions "
+                      "WHERE active AND (origin IS NULL OR origin = 'review')")
+    d = d[d["left_record"].isin(pos.index) & d["right_record"].isin(pos.index)]
+    if len(d) < mcfg.feedback.min_labels:
+        return None
+    return (pos.reindex(d["left_record"]).to_numpy(), pos.reindex(d["right_record"]).to_numpy(),
+            (d["verdict"] == "same").to_numpy())
 
 
 def _standardize(df: pd.DataFrame) -> pd.DataFrame:
@@ -183,14 +200,16 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
         lo, hi = np.minimum(previous["left"], previous["right"]), np.maximum(previous["left"], previous["right"])
         previous = previous.assign(left=lo, right=hi)
     progress(f"linking {len(std):,} customer records" + (f" ({len(changed):,} new or changed)" if incremental else ""))
-    result = link(std, settings, model=model, must=must, cannot=cannot, previous=previous, changed=changed)
+    labelled = _labelled(wh, pos, mcfg) if model is None else None
+    result = link(std, settings, model=model, must=must, cannot=cannot, previous=previous, changed=changed,
+                  labelled=labelled)
     timings.update(result.timings)
     t1 = time.perf_counter()
     out = _persist(cfg, wh, std, result, fp, new_model=not incremental and model is None)
     timings["golden_and_write"] = time.perf_counter() - t1
     out.incremental = incremental
     out.changed = len(changed) if changed is not None else len(std)
-    out.stats = result.stats
+    out.stats = {**result.stats, "feedback": result.model.info.get("feedback")}
     out.timings = timings
     progress(f"matched {out.records:,} customer records into {out.golden:,} golden customers"
              f" ({out.review_items:,} pairs for review)")
@@ -225,9 +244,13 @@ def _persist(cfg: HubConfig, wh: Warehouse, std: pd.DataFrame, result: LinkResul
     golden = golden.assign(updated_at=now)
     hierarchy = branch_parents(std)
     hierarchy = hierarchy.assign(updated_at=now)
-    review = review_items(std, result, mcfg.thresholds.match, mcfg.thresholds.review, now)
-    decided = wh.read_frame("SELECT DISTINCT item_id FROM mdm.decisions")
-    review = review[~review["item_id"].isin(decided["item_id"])]
+    orders = wh.read_frame("SELECT source_name || ':' || customer_stream || ':' || customer_key AS record_id, "
+                           "amount FROM staging.sales_order WHERE customer_stream IS NOT NULL")
+    orders["amount"] = pd.to_numeric(orders["amount"], errors="coerce").astype(float)
+    revenue = revenue_by_golden(orders, std[["record_id", "golden_id"]])
+    review = review_items(std, result, mcfg.thresholds.match, mcfg.thresholds.review, now, revenue)
+    decided = wh.read_frame("SELECT left_record, right_record FROM mdm.decisions WHERE active")
+    review = review[~review["item_id"].isin(pair_ids(decided["left_record"], decided["right_record"]))]
     history = assignment.history.assign(run_id=now.strftime("%Y%m%dT%H%M%S"), retired_at=now)
     records = std[["record_id", "record_hash", "source_name", "stream", "source_key", *ENTITY_FIELDS,
                    *STD_COLUMNS, "golden_id"]]
@@ -287,8 +310,10 @@ def build_golden(cfg: HubConfig, std: pd.DataFrame) -> pd.DataFrame:
 
 
 def review_items(std: pd.DataFrame, result: LinkResult, match: float, review: float,
-                 now: dt.datetime) -> pd.DataFrame:
-    """The pairs a steward should look at, with both records, the score and the explanation."""
+                 now: dt.datetime, revenue: pd.Series | None = None) -> pd.DataFrame:
+    """The pairs a steward should look at, with both records (source and standardized values), the
+    score, the per-field explanation and a priority from the uncertainty and the customers' revenue
+    (`revenue`: per golden ID). The item id is the pair's, in either order (`mdm.stewardship.pair_id`)."""
     p = result.pairs
     gid = std["golden_id"].to_numpy()
     left, right = p["left"].to_numpy(), p["right"].to_numpy()
@@ -308,12 +333,18 @@ def review_items(std: pd.DataFrame, result: LinkResult, match: float, review: fl
     lv = sel[[s.name for s in specs]].to_numpy()
     explanation = [json.dumps({s.name: names[j][int(x)] if x >= 0 else "missing" for j, (s, x) in
                                enumerate(zip(specs, row, strict=True))}, ensure_ascii=False) for row in lv]
-    item = pd.Series(l_id).str.cat(pd.Series(r_id), sep="|").map(lambda s: hashlib.sha1(s.encode()).hexdigest()[:16])
-    uncertainty = 1 - np.abs(sel["prob"].to_numpy() - 0.5) * 2
+    lg, rg = gid[sel["left"]], gid[sel["right"]]
+    rev = revenue if revenue is not None else pd.Series(dtype=float)
+    pair_revenue = np.maximum(pd.Series(lg).map(rev).fillna(0.0).to_numpy(dtype=float),
+                              pd.Series(rg).map(rev).fillna(0.0).to_numpy(dtype=float))
     return pd.DataFrame({
-        "item_id": item.to_numpy(), "left_record": l_id, "right_record": r_id,
-        "left_golden_id": gid[sel["left"]], "right_golden_id": gid[sel["right"]],
+        "item_id": pair_ids(l_id, r_id), "left_record": l_id, "right_record": r_id,
+        "left_golden_id": lg, "right_golden_id": rg,
         "probability": sel["prob"].to_numpy(), "weight": sel["weight"].to_numpy(),
-        "reason": reason, "explanation": explanation, "priority": uncertainty,
+        "reason": reason, "explanation": explanation,
+        "priority": stewardship_priority(sel["prob"].to_numpy(), pair_revenue),
         "status": "open", "created_at": now,
+        "left_values": record_values(std.iloc[sel["left"].to_numpy()]),
+        "right_values": record_values(std.iloc[sel["right"].to_numpy()]),
+        "revenue": pair_revenue,
     })

@@ -37,7 +37,7 @@ MDM_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
                    "active": "boolean", "undone_by": "text", "undone_at": "timestamp",
                    "action_id": "text", "origin": "text"}, ["decision_id"]),
     # The stewards' audit log: every decide, merge, unmerge and undo with the state before and after.
-    "merge_log": ({"action_id": "text", "action": "text", "actor": "text", "at": "timestamp",
+    "merge_log": ({"action_id": "text", "action": "text", "actor": "text", "acted_at": "timestamp",
                    "golden_ids": "json", "records": "json", "decision_ids": "json", "reason": "text",
                    "before": "json", "after": "json", "undone_by": "text", "undone_at": "timestamp",
                    "undo_of": "text"}, ["action_id"]),

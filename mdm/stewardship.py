@@ -1,0 +1,127 @@
+"""Stewardship, the pure part: review-item identity and priority, record values for review, and
+the re-clustering of a few golden customers under steward decisions. Pure functions over frames;
+`pipelines/steward.py` reads and writes the warehouse around them.
+
+Decisions are keyed by the two record ids (`SOURCE:STREAM:KEY`), never by positions or golden
+IDs, so they survive any rebuild. A pair is the same pair in either order: `pair_id` sorts it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mdm.cluster import cluster
+
+__all__ = [
+    "RAW_FIELDS", "STD_FIELDS", "VERDICTS", "band", "ordered_pair", "pair_id", "pair_ids", "priority",
+    "recluster", "record_values", "revenue_by_golden", "split_record_id",
+]
+
+VERDICTS = ("same", "different")
+# What a steward sees of each record: the source's values, then what standardization made of them.
+RAW_FIELDS = ("name", "short_name", "uscc", "phone", "mobile", "email", "address", "contact_name",
+              "customer_number", "industry", "owner", "updated_at")
+STD_FIELDS = ("name_norm", "name_key", "branch", "uscc_std", "uscc_valid", "phone_std", "address_norm",
+              "province", "city_any", "district")
+
+
+def ordered_pair(a: str, b: str) -> tuple[str, str]:
+    """The two record ids of a pair in canonical (sorted) order."""
+    return (a, b) if a <= b else (b, a)
+
+
+def pair_id(a: str, b: str) -> str:
+    """The review item id of a pair of record ids, the same in either order."""
+    lo, hi = ordered_pair(a, b)
+    return hashlib.sha1(f"{lo}|{hi}".encode()).hexdigest()[:16]
+
+
+def pair_ids(left: Iterable[str], right: Iterable[str]) -> list[str]:
+    return [pair_id(a, b) for a, b in zip(left, right, strict=True)]
+
+
+def split_record_id(record_id: str) -> tuple[str, str, str]:
+    """`SOURCE:STREAM:KEY` → (source, stream, key); the key may itself contain colons."""
+    parts = record_id.split(":", 2)
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"{record_id!r} is not a record id SOURCE:STREAM:KEY")
+    return parts[0], parts[1], parts[2]
+
+
+def band(prob: float | np.ndarray, match: float, review: float) -> Any:
+    """`match`, `review` or `low` for probabilities."""
+    p = np.asarray(prob, dtype=float)
+    out = np.where(p >= match, "match", np.where(p >= review, "review", "low"))
+    return out.item() if out.ndim == 0 else out
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or (not isinstance(v, str | list | dict) and pd.isna(v)):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat(sep=" ")
+    return v if isinstance(v, str | int | float | bool) else str(v)
+
+
+def record_values(records: pd.DataFrame, fields: Sequence[str] = RAW_FIELDS + STD_FIELDS) -> list[str]:
+    """Each record's source and standardized values as a JSON object (absent and empty fields left out)."""
+    cols = [f for f in fields if f in records.columns]
+    out = []
+    for row in records[cols].itertuples(index=False, name=None):
+        d = {c: _jsonable(v) for c, v in zip(cols, row, strict=True)}
+        out.append(json.dumps({k: v for k, v in d.items() if v not in (None, "")}, ensure_ascii=False))
+    return out
+
+
+def revenue_by_golden(orders: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
+    """Order revenue per golden customer. `orders`: record_id, amount; `records`: record_id, golden_id."""
+    if not len(orders):
+        return pd.Series(dtype=float)
+    per_record = orders.groupby("record_id")["amount"].sum()
+    rec = records[["record_id", "golden_id"]].assign(amount=records["record_id"].map(per_record).fillna(0.0))
+    return rec.groupby("golden_id")["amount"].sum().astype(float)
+
+
+def priority(prob: np.ndarray, revenue: np.ndarray) -> np.ndarray:
+    """How urgently a steward should look at a pair: its uncertainty (1 at probability 0.5, 0 at 0
+    or 1) times one plus the customer's revenue on a log scale relative to the largest (0..1).
+    A coin-flip pair of the biggest customer scores 2, a sure pair of a customer without orders 0."""
+    prob = np.asarray(prob, dtype=float)
+    rev = np.nan_to_num(np.asarray(revenue, dtype=float), nan=0.0).clip(min=0)
+    uncertainty = 1 - np.abs(prob - 0.5) * 2
+    top = np.log1p(rev.max()) if len(rev) and rev.max() > 0 else 1.0
+    return uncertainty * (1 + np.log1p(rev) / top)
+
+
+def recluster(records: pd.DataFrame, pairs: pd.DataFrame, decisions: pd.DataFrame, match: float, review: float,
+              exclusive: Sequence[str], anchors: Sequence[str]) -> np.ndarray:
+    """Cluster a few records again, as a run would, from their stored pairs and the decisions in force.
+
+    `records`: record_id and the exclusive/anchor columns; `pairs`: left_record, right_record,
+    prob; `decisions`: left_record, right_record, verdict (active ones). Returns a cluster label
+    per record, aligned with `records`. Used for the immediate effect of an unmerge or of a
+    `different` decision inside one golden customer.
+    """
+    n = len(records)
+    pos = pd.Series(np.arange(n), index=records["record_id"].to_numpy())
+    p = pairs[pairs["left_record"].isin(pos.index) & pairs["right_record"].isin(pos.index)]
+    d = decisions[decisions["left_record"].isin(pos.index) & decisions["right_record"].isin(pos.index)]
+    left, right = pos.reindex(p["left_record"]).to_numpy(), pos.reindex(p["right_record"]).to_numpy()
+    dl, dr = pos.reindex(d["left_record"]).to_numpy(), pos.reindex(d["right_record"]).to_numpy()
+    same = (d["verdict"] == "same").to_numpy()
+    excl = {c: records[c].to_numpy() for c in exclusive}
+    anchored = np.zeros(n, bool) if anchors else np.ones(n, bool)
+    for c in anchors:
+        col = records[c]
+        anchored |= (col.notna() & (col.astype(str) != "")).to_numpy()
+    res = cluster(n, left, right, p["prob"].to_numpy(dtype=float), match, review, excl, anchored,
+                  must=(dl[same], dr[same]), cannot=(dl[~same], dr[~same]))
+    return res.labels

@@ -1,0 +1,147 @@
+"""`hub steward …` and `hub users …`: the CLI faces of the stewardship workflow and the console users."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from hub.cli import main
+from hub.config import ConfigError, load_config
+from hub.users import verify_password
+
+QUEUE_ITEM_KEYS = {"item_id", "priority", "probability", "weight", "band", "reason", "revenue", "status",
+                   "created_at", "explanation", "left", "right"}
+SIDE_KEYS = {"record_id", "source", "golden_id", "values"}
+ACTION_KEYS = {"version", "action_id", "action", "actor", "golden_ids", "records", "decisions_created",
+               "decisions_deactivated", "message", "moved"}
+
+
+def hub(*args: str, input: str | None = None) -> tuple[int, str]:
+    r = CliRunner().invoke(main, list(args), input=input)
+    return r.exit_code, r.output
+
+
+def js(*args: str) -> dict:
+    code, out = hub(*args, "--json")
+    assert code == 0, out
+    return json.loads(out)
+
+
+def test_queue_show_decide_and_history(steward_project: Path) -> None:
+    c = str(steward_project)
+    q = js("steward", "queue", "-c", c, "--limit", "3")
+    assert q["version"] == 1 and q["total"] >= 3 and len(q["items"]) == 3
+    item = q["items"][0]
+    assert set(item) == QUEUE_ITEM_KEYS and set(item["left"]) == SIDE_KEYS == set(item["right"])
+    code, out = hub("steward", "queue", "-c", c, "--limit", "2", "--band", "review")
+    assert code == 0 and "open review item(s)" in out
+    shown = js("steward", "show", "-c", c, item["item_id"])
+    assert shown["item"]["item_id"] == item["item_id"] and shown["explanation"]
+    code, out = hub("steward", "show", "-c", c, item["item_id"])
+    assert code == 0 and "probability" in out and item["left"]["record_id"] in out
+
+    r = js("steward", "decide", "-c", c, item["item_id"], "same", "--by", "alice", "--reason", "same phone")
+    assert set(r) == ACTION_KEYS and r["action"] == "decide" and r["actor"] == "alice"
+    assert len(r["decisions_created"]) == 1
+    assert item["item_id"] not in {i["item_id"] for i in js("steward", "queue", "-c", c, "--limit", "500")["items"]}
+    h = js("steward", "history", "-c", c)
+    assert h["total"] == 1 and h["actions"][0]["action_id"] == r["action_id"]
+    code, out = hub("steward", "history", "-c", c, item["left"]["record_id"])
+    assert code == 0 and r["action_id"] in out
+    code, out = hub("steward", "undo", "-c", c, r["action_id"], "--by", "alice")
+    assert code == 0 and "undid decide" in out
+    assert item["item_id"] in {i["item_id"] for i in js("steward", "queue", "-c", c, "--limit", "500")["items"]}
+
+
+def test_merge_unmerge_customer_and_search(steward_project: Path) -> None:
+    c = str(steward_project)
+    from warehouse.engine import Warehouse
+
+    wh = Warehouse(load_config(steward_project).warehouse.url)
+    g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")
+    wh.dispose()
+    g1, g2 = g["golden_id"].iloc[0], g["golden_id"].iloc[1]
+    m = js("steward", "merge", "-c", c, g1, g2, "--by", "bob")
+    assert m["golden_ids"] == [g1, g2] and set(m["moved"].values()) == {g1}
+    cust = js("steward", "customer", "-c", c, g1)
+    rec = cust["records"][0]["record_id"]
+    assert js("steward", "customer", "-c", c, g2)["retired"] is True
+    src, _, key = rec.split(":", 2)
+    code, out = hub("steward", "unmerge", "-c", c, f"{src}:{key}", "--by", "bob")  # SOURCE:KEY is enough
+    assert code == 0 and f"{rec} moved out of {g1}" in out
+    code, out = hub("steward", "customer", "-c", c, g1)
+    assert code == 0 and "records (" in out
+    found = js("steward", "search", "-c", c, cust["golden"]["name"])
+    assert g1 in {r["golden_id"] for r in found["results"]}
+    code, out = hub("steward", "merge", "-c", c, g1, g1, "--by", "bob")
+    assert code == 1 and "error:" in out
+    code, out = hub("steward", "decide", "-c", c, "ffffffffffffffff", "same", "--by", "bob")
+    assert code == 1 and "no review item" in out
+    code, out = hub("steward", "decide", "-c", c, "x", "same")
+    assert code == 2 and "--by" in out  # who decides is required
+
+
+def test_users_add_list_remove(steward_project: Path) -> None:
+    c = str(steward_project)
+    before = steward_project.read_text(encoding="utf-8")
+    code, out = hub("users", "add", "-c", c, "alice", "--role", "steward", "--password-stdin",
+                    input="correct horse battery\n")
+    assert code == 0 and "added user alice (steward)" in out
+    code, out = hub("users", "add", "-c", c, "bob", "--role", "admin", input="bob-password-1\nbob-password-1\n")
+    assert code == 0, out
+    text = steward_project.read_text(encoding="utf-8")
+    assert text.startswith(before.rstrip("\n")) and "correct horse" not in text and "bob-password-1" not in text
+    cfg = load_config(steward_project)
+    alice = cfg.console.user("alice")
+    assert alice and alice.role == "steward" and verify_password(alice.password_hash, "correct horse battery")
+    code, out = hub("users", "list", "-c", c)
+    assert code == 0 and "alice" in out and "admin" in out
+    code, out = hub("users", "add", "-c", c, "alice", "--role", "viewer", "--password-stdin", input="new-password-2\n")
+    assert code == 0 and "updated user alice (viewer)" in out
+    code, out = hub("users", "add", "-c", c, "carol", "--role", "viewer", "--password-stdin", input="short\n")
+    assert code == 1 and "at least 8" in out
+    code, out = hub("users", "remove", "-c", c, "bob")
+    assert code == 0 and [u.name for u in load_config(steward_project).console.users] == ["alice"]
+    code, out = hub("users", "remove", "-c", c, "nobody")
+    assert code == 1
+
+
+def test_users_add_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text("# the hub\nwarehouse: {url: 'duckdb:///w.duckdb'}   # embedded\nconsole:\n"
+                   "  session_ttl_minutes: 60  # one hour\n  secret_key: ${KEY}\nsources: {}\n", encoding="utf-8")
+    from hub.users import hash_password, set_user
+
+    assert set_user(cfg, "ann", "admin", hash_password("ann-password-1"), env={"KEY": "k" * 20})
+    text = cfg.read_text(encoding="utf-8")
+    for kept in ("# the hub", "# embedded", "# one hour", "${KEY}", "sources: {}"):
+        assert kept in text
+    data = yaml.safe_load(text)
+    assert data["console"]["session_ttl_minutes"] == 60 and data["console"]["users"][0]["name"] == "ann"
+
+
+@pytest.mark.parametrize("console, message", [
+    ("{users: [{name: a, role: boss, password_hash: $argon2id$x}]}", "console.users.0.role"),
+    ("{users: [{name: a, role: viewer, password_hash: plain-text}]}", "must be an argon2 hash"),
+    ("{users: [{name: a, password_hash: $argon2id$x}, {name: a, password_hash: $argon2id$y}]}", "listed twice"),
+    ("{api_tokens: [short]}", "at least 16 characters"),
+    ("{secret_key: short}", "console.secret_key"),
+    ("{session_ttl_minutes: 0}", "console.session_ttl_minutes"),
+    ("{colour: blue}", "console.colour: unknown key"),
+])
+def test_console_config_is_strict(tmp_path: Path, console: str, message: str) -> None:
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(f"console: {console}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message.replace("$", r"\$")):
+        load_config(cfg)
+
+
+def test_console_secrets_are_masked(tmp_path: Path) -> None:
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text("console: {secret_key: '${K}', api_tokens: ['${T}']}\n", encoding="utf-8")
+    shown = load_config(cfg, env={"K": "k" * 24, "T": "t" * 24}).redacted()
+    assert shown["console"]["secret_key"] == "****" and shown["console"]["api_tokens"] == ["****"]
