@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import socket
+import urllib.request
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from airbyte_cdk.models import ConfiguredAirbyteCatalog
 from airbyte_cdk.sources import Source
@@ -38,3 +41,31 @@ def create_source(kind: str, config: Mapping[str, Any] | None = None,
         raise UnknownConnector(f"unknown connector {kind!r}; known: {', '.join(CONNECTORS)}")
     module = importlib.import_module(CONNECTORS[kind])
     return module.create_source(config, catalog, state)
+
+
+def refused_endpoint(config: Mapping[str, Any], timeout_s: float = 3.0) -> tuple[str, str] | None:
+    """(key, URL) of the first `base_url`-like value of a connector config whose server refuses connections;
+    None when none does.
+
+    A quick TCP connect before a sync: nothing listening means failing at once with a clear message
+    instead of after minutes of the connector's retries. Only a refused connection counts; DNS errors,
+    timeouts and URLs reached through a proxy are left to the connector and its retries.
+    """
+    proxies = urllib.request.getproxies_environment()
+    for key, value in config.items():
+        if not key.endswith("base_url") or not isinstance(value, str):
+            continue
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            continue
+        if url.scheme in proxies and not urllib.request.proxy_bypass_environment(url.hostname):
+            continue
+        try:
+            port = url.port or (443 if url.scheme == "https" else 80)
+            with socket.create_connection((url.hostname, port), timeout=timeout_s):
+                pass
+        except ConnectionRefusedError:
+            return key, value
+        except (OSError, ValueError):
+            continue
+    return None

@@ -34,7 +34,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from connectors.file.source import ERRORS_FIELD
-from connectors.registry import create_source
+from connectors.registry import create_source, refused_endpoint
 from hub import secrets
 from hub.config import HubConfig, SourceConfig
 from warehouse.engine import Warehouse
@@ -201,6 +201,10 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
     secrets.install_filter()
     buffers: _Buffers | None = None
     try:
+        refused = None if src.connector in CONFIG_STREAM_CONNECTORS else refused_endpoint(conf)
+        if refused:
+            raise SyncError(f"source {source_name}: cannot connect to {refused[0]} {refused[1]} (connection refused): "
+                            "is the server running?")
         source = create_source(src.connector, conf)
         try:
             discovered = source.discover(log, conf)

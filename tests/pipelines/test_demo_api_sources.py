@@ -1,0 +1,197 @@
+"""The demo config's API sources against the four fakes, with the legacy sources, through `hub run` twice.
+
+The fakes serve the same universe of companies as the generated legacy sources (150 companies, seed 11, as
+the `demo_project` fixture), so matching has to put API and legacy records of one company together.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from connectors.fakes.serve import DEMO_VARIABLES, demo_env, start_all, stop_all
+from hub.cli import main
+from warehouse.engine import Warehouse
+
+REPO = Path(__file__).resolve().parents[2]
+API_SOURCES = ("wecom", "dingtalk", "fxiaoke", "kingdee")
+LEGACY_SOURCES = ("crm_a", "crm_b", "erp")
+
+# Each configured API stream: the fake's object it reads, and the landed key of one of that object's records.
+Key = Callable[[Mapping[str, Any]], str]
+STREAMS: dict[tuple[str, str], tuple[str, Key]] = {
+    ("wecom", "external_contacts"): (
+        "external_contacts", lambda r: f"{r['external_contact']['external_userid']}|{r['follow_info']['userid']}"),
+    ("wecom", "users"): ("users", lambda r: r["userid"]),
+    ("wecom", "departments"): ("departments", lambda r: str(r["id"])),
+    ("dingtalk", "crm_customers"): ("crm_customer", lambda r: r["instanceId"]),
+    ("dingtalk", "crm_contacts"): ("crm_contact", lambda r: r["instanceId"]),
+    ("dingtalk", "users"): ("users", lambda r: r["userid"]),
+    **{("fxiaoke", obj): (obj, lambda r: r["_id"]) for obj in
+       ("AccountObj", "ContactObj", "LeadsObj", "NewOpportunityObj", "SalesOrderObj", "PaymentObj")},
+    ("kingdee", "BD_Customer"): ("BD_Customer", lambda r: r["FNumber"]),  # the demo keys customers by number
+    **{("kingdee", form): (form, lambda r: str(r["FID"])) for form in
+       ("SAL_SaleOrder", "AR_receivable", "AR_RECEIVEBILL")},
+    ("kingdee", "salesmen"): ("BD_Empinfo", lambda r: str(r["FID"])),
+}
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[dict[str, Any]]:
+    """The four fakes over the demo_project's universe, on free loopback ports."""
+    servers = start_all(entities=150, seed=11)
+    yield servers
+    stop_all(servers)
+
+
+def api_config(demo_project: Path, name: str = "hub_api.yaml") -> Path:
+    """The demo's own config, all sources, next to the demo_project's data; client-side pacing lifted."""
+    data = yaml.safe_load((REPO / "demo" / "hub.yaml").read_text(encoding="utf-8"))
+    data["warehouse"]["url"] = "duckdb:///w.duckdb"
+    data["sources"]["fxiaoke"]["config"].update(calls_per_20s=100_000, logins_per_minute=1_000)
+    data["sources"]["dingtalk"]["config"].update(qps_per_api=1_000)
+    path = demo_project.parent / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def test_the_demo_config_runs_its_api_sources_with_the_legacy_ones(
+        demo_project: Path, fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in demo_env({vendor: server.url for vendor, server in fakes.items()}).items():
+        monkeypatch.setenv(name, value)
+    config = api_config(demo_project)
+    configured = yaml.safe_load(config.read_text(encoding="utf-8"))["sources"]
+    assert {(s, t) for s in API_SOURCES for t in configured[s]["streams"]} == set(STREAMS)
+    runner = CliRunner()
+
+    first = runner.invoke(main, ["run", "-c", str(config)])
+    assert first.exit_code == 0, first.output
+    wh = Warehouse(f"duckdb:///{demo_project.parent / 'w.duckdb'}")
+
+    # Every record a fake serves lands in raw exactly once, under the key the config gives it.
+    raw_before = {}
+    for (source, stream), (obj, key) in STREAMS.items():
+        landed = wh.read_frame(f"SELECT _key FROM raw.{source}__{stream}")["_key"]
+        served = [key(r) for r in fakes[source].dataset.records(obj)]
+        assert len(served) > 0
+        assert not landed.duplicated().any(), f"{source}.{stream}: a record landed twice"
+        assert set(landed) == set(served) and len(landed) == len(served), f"{source}.{stream}"
+        raw_before[source, stream] = len(landed)
+
+    # Each mapped stream is staged: every landed record is staged or rejected with its reason.
+    staged = summary_table(first.output, "staged")
+    quarantine = wh.read_frame("SELECT source, stream, COUNT(DISTINCT record_key) AS n FROM raw._quarantine "
+                               "WHERE stage = 'staging' AND action = 'rejected' GROUP BY source, stream")
+    rejected = {(r.source, r.stream): int(r.n) for r in quarantine.itertuples()}
+    for (source, stream), n in raw_before.items():
+        entity = configured[source]["streams"][stream].get("entity")
+        if entity is None:
+            continue
+        count = wh.read_frame(f"SELECT COUNT(*) AS n FROM staging.{entity} "
+                              f"WHERE source_name = '{source}' AND stream = '{stream}'")["n"][0]
+        assert count > 0 and count + rejected.get((source, stream), 0) == n, f"{source}.{stream}"
+        assert staged[f"{source}.{stream}"] == count
+    # Only WeCom contacts without any company name are rejected (personal WeChat users).
+    assert set(rejected) <= {("wecom", "external_contacts")}
+
+    # Facts point at their source's customers, and the marts find their golden customer.
+    orders = wh.read_frame("SELECT source_name, COUNT(*) AS n, COUNT(golden_id) AS g FROM marts.fct_sales_orders "
+                           "GROUP BY source_name").set_index("source_name")
+    for source in ("erp", "fxiaoke", "kingdee"):
+        assert orders.loc[source, "n"] == orders.loc[source, "g"] > 0
+
+    # Matching puts API customer records together with the legacy ones of the same company.
+    systems = wh.read_frame("SELECT golden_id, source_name FROM mdm.xref").groupby("golden_id")["source_name"].agg(set)
+    with_api = systems[systems.map(lambda s: bool(s & set(API_SOURCES)))]
+    combined = with_api.map(lambda s: bool(s & set(LEGACY_SOURCES)))
+    assert combined.mean() > 0.8, f"only {combined.mean():.0%} of golden customers with API records have legacy ones"
+    for source in API_SOURCES:
+        assert with_api[combined].map(lambda s, src=source: src in s).sum() > 0, source
+    kingdee = golden_share_with(wh, "kingdee", "erp")
+    assert kingdee > 0.7, f"{kingdee:.0%} of Kingdee customers share a golden customer with the legacy ERP"
+
+    xref = wh.read_frame("SELECT source_name, stream, source_key, golden_id FROM mdm.xref")
+    second = runner.invoke(main, ["run", "-c", str(config)])
+    assert second.exit_code == 0, second.output
+    # Nothing new lands, nothing is duplicated, every golden ID stays.
+    for source, (_, new, _) in summary_table(second.output, "sources").items():
+        assert new == 0, f"{source}: the second run landed {new} records"
+    for (source, stream), n in raw_before.items():
+        assert wh.read_frame(f"SELECT COUNT(*) AS n FROM raw.{source}__{stream}")["n"][0] == n
+    again = wh.read_frame("SELECT source_name, stream, source_key, golden_id FROM mdm.xref")
+    merged = xref.merge(again, on=["source_name", "stream", "source_key"], how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all() and (merged["golden_id_x"] == merged["golden_id_y"]).all()
+
+
+def test_without_the_fakes_the_api_sources_fail_at_once_and_the_rest_runs(
+        demo_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for variables in DEMO_VARIABLES.values():
+        for name in variables:
+            monkeypatch.delenv(name, raising=False)
+    closed = closed_port_url()
+    for name in ("WECOM_BASE_URL", "DINGTALK_BASE_URL", "DINGTALK_OAPI_BASE_URL", "FXIAOKE_BASE_URL",
+                 "KINGDEE_BASE_URL"):
+        monkeypatch.setenv(name, closed)
+    config = api_config(demo_project)
+
+    r = CliRunner().invoke(main, ["run", "-c", str(config)])
+
+    assert r.exit_code == 1
+    sources = summary_table(r.output, "sources")
+    assert {s for s, (read, _, _) in sources.items() if read > 0} == set(LEGACY_SOURCES)
+    for source in API_SOURCES:
+        # the URL came from the environment: it is masked like every ${VAR} value
+        assert f"error: source {source}: cannot connect to base_url **** (connection refused)" in r.output
+    wh = Warehouse(f"duckdb:///{demo_project.parent / 'w.duckdb'}")
+    assert wh.read_frame("SELECT COUNT(*) AS n FROM marts.fct_sales_orders")["n"][0] > 0
+    assert "4 source(s) failed" in r.output
+
+
+def test_the_demo_config_loads_without_any_of_its_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub.config import load_config
+
+    for variables in DEMO_VARIABLES.values():
+        for name in variables:
+            monkeypatch.delenv(name, raising=False)
+    cfg = load_config(REPO / "demo" / "hub.yaml")
+    assert set(API_SOURCES) <= set(cfg.sources)
+    assert cfg.sources["kingdee"].config["base_url"].startswith("http://127.0.0.1:")
+
+
+def golden_share_with(wh: Warehouse, source: str, other: str) -> float:
+    """The share of `source`'s golden customers that also hold a record of `other`."""
+    x = wh.read_frame("SELECT golden_id, source_name FROM mdm.xref")
+    mine, theirs = set(x.loc[x.source_name == source, "golden_id"]), set(x.loc[x.source_name == other, "golden_id"])
+    return len(mine & theirs) / len(mine)
+
+
+def summary_table(output: str, section: str) -> dict[str, Any]:
+    """Rows of the `sources` (name → read, new/changed, quarantined) or `staged` (source.stream → records)
+    section of `hub run`'s summary."""
+    rows: dict[str, Any] = {}
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(section + " "))
+    for line in lines[start + 1:]:
+        if line.startswith("    "):  # an error or a schema change under a source
+            continue
+        if not line.startswith("  "):
+            break
+        parts = line.split()
+        numbers = [int(p.replace(",", "")) for p in parts if re.fullmatch(r"[\d,]+", p)]
+        rows[parts[0]] = tuple(numbers) if section == "sources" else numbers[0]
+    return rows
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on (a port just released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
