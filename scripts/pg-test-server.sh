@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start or stop a throw-away PostgreSQL server on loopback for the test suite.
 #   scripts/pg-test-server.sh start DIR   → prints the URL (postgresql+psycopg://hub@127.0.0.1:PORT/hub)
-#   scripts/pg-test-server.sh stop DIR
+#   scripts/pg-test-server.sh stop DIR      (immediate: what a crash looks like to clients)
+#   scripts/pg-test-server.sh resume DIR    (start the stopped cluster again on its port)
 # PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -29,5 +30,10 @@ start)
 stop)
   [ -d "$dir/data" ] && as_pg "$(pgbin pg_ctl)" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
   ;;
-*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+resume)  # start a stopped cluster again on its port (the chaos suite's PostgreSQL restarts)
+  port=$(cat "$dir/port")
+  as_pg "$(pgbin pg_ctl)" -D "$dir/data" -l "$dir/server.log" -w \
+    -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c full_page_writes=off -c synchronous_commit=off" start >/dev/null
+  ;;
+*) echo "usage: $0 start|stop|resume DIR" >&2; exit 2 ;;
 esac

@@ -1,0 +1,270 @@
+"""`make chaos`: faults injected everywhere, then every source record accounted for exactly once.
+
+    python -m bench.chaos [--min-faults 100] [--kills 100] [--pg-restarts 100] [--fault-rate 0.05]
+                          [--entities 300] [--quick]
+
+The demo's seven sources (three legacy systems and the WeCom, DingTalk, Fxiaoke and Kingdee
+fakes) are synced by `hub run` processes that are killed with SIGKILL at random moments, while
+the fakes answer a share of calls with HTTP 5xx, rate limits, revoked tokens and slow pages
+(and serve one malformed record each), and, with a PostgreSQL warehouse, the server is stopped
+and started again under the running sync. Runs go on until every fault kind was injected at
+least `--min-faults` times; then runs finish undisturbed.
+
+The reference is a fault-free `hub run` of the same sources into a fresh warehouse. Every
+record of the reference must be in the chaos warehouse exactly once: landed in raw with the
+same content, or quarantined with its reason; nothing lost, nothing doubled (raw, staging and
+the xref are checked). The table of faults and records is printed and written to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+API_FAULTS = ("http_5xx", "rate_limited", "token_revoked", "slow")
+
+
+@dataclass
+class Tally:
+    faults: Counter = field(default_factory=Counter)
+    runs_started: int = 0
+    runs_completed: int = 0
+    runs_failed: int = 0
+
+
+def _hub(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "hub.cli", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _project(tmp: Path, entities: int, url: str) -> Path:
+    """The demo's sources over a fresh copy of its data, into `url`; the API connectors retry quickly
+    (the fakes fail on purpose, and a slow back-off would only make the suite slower)."""
+    import yaml
+
+    from demo.generate import generate, write_demo
+
+    if not (tmp / "data").exists():
+        write_demo(tmp / "data", generate(n_entities=entities, seed=7))
+    cfg = yaml.safe_load((REPO / "demo" / "hub.yaml").read_text(encoding="utf-8"))
+    cfg["warehouse"] = {"url": url}
+    pacing = {"fxiaoke": {"calls_per_20s": 10_000, "logins_per_minute": 10_000}, "dingtalk": {"qps_per_api": 10_000}}
+    for src in cfg["sources"].values():
+        if src["connector"] not in ("sql", "file"):
+            src["config"].update({"max_retries": 8, "backoff_factor": 0.05, **pacing.get(src["connector"], {})})
+    cfg.pop("marts", None)  # reference files are not what this suite is about
+    path = tmp / f"hub-{abs(hash(url)) % 10_000}.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _fault_counts(servers: dict) -> Counter:
+    total: Counter = Counter()
+    for srv in servers.values():
+        total.update({k: int(v) for k, v in srv.stats().get("faults", {}).items()})
+    return total
+
+
+def _enough(tally: Tally, servers: dict, minimum: int, kills: int, pg_restarts: int, pg: bool) -> bool:
+    counts = _fault_counts(servers)
+    api = all(counts.get(k, 0) >= minimum for k in API_FAULTS)
+    return api and tally.faults["sigkill"] >= kills and (not pg or tally.faults["postgres_restart"] >= pg_restarts)
+
+
+def chaos_phase(cfg: Path, env: dict[str, str], servers: dict, tally: Tally, rng: random.Random,
+                minimum: int, kills: int, pg_restarts: int, pg_dir: Path | None, max_minutes: float) -> None:
+    """Runs disturbed by kills (and PostgreSQL restarts) at random moments until enough faults of every
+    kind happened; runs after the last kill go undisturbed (the APIs keep failing at their rate)."""
+    deadline = time.monotonic() + max_minutes * 60
+    started = time.monotonic()
+    finish(cfg, env, tally)  # one whole run first: its length sets the window for the kills
+    span = time.monotonic() - started
+    while not _enough(tally, servers, minimum, kills, pg_restarts, pg_dir is not None):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"chaos: not enough faults after {max_minutes} minutes: {dict(tally.faults)} "
+                             f"{dict(_fault_counts(servers))}")
+        proc = _hub(["run", "-c", str(cfg)], env)
+        tally.runs_started += 1
+        want_pg = pg_dir is not None and tally.faults["postgres_restart"] < pg_restarts
+        want_kill = tally.faults["sigkill"] < kills
+        if want_pg or want_kill:
+            time.sleep(rng.uniform(0.05, 0.95) * span)
+            if proc.poll() is None and want_pg and (not want_kill or rng.random() < 0.5):
+                assert pg_dir is not None
+                subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "stop", str(pg_dir)], check=True)
+                tally.faults["postgres_restart"] += 1
+                time.sleep(rng.uniform(0.2, 1.0))
+                subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "resume", str(pg_dir)], check=True)
+            elif proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                tally.faults["sigkill"] += 1
+        code = proc.wait()
+        if code in (0, 4):
+            tally.runs_completed += 1
+        else:
+            tally.runs_failed += 1
+        print(f"chaos: {tally.runs_started} runs, injected {dict(tally.faults + _fault_counts(servers))}",
+              file=sys.stderr, flush=True)
+
+
+def finish(cfg: Path, env: dict[str, str], tally: Tally, attempts: int = 6) -> None:
+    """Undisturbed runs until one ends with every source succeeded (faults in the APIs continue)."""
+    for _ in range(attempts):
+        tally.runs_started += 1
+        if _hub(["run", "-c", str(cfg)], env).wait() in (0, 4):  # 4: ran, a data check failed
+            tally.runs_completed += 1
+            return
+        tally.runs_failed += 1
+    raise SystemExit(f"chaos: no clean run of {cfg} after {attempts} attempts")
+
+
+def ledger(url: str) -> dict[str, object]:
+    """What a warehouse holds: per raw table the latest (key, hash) of each record and how many copies of
+    it landed; the distinct records quarantined before staging; and the doubles in staging and the xref."""
+    from warehouse.engine import Warehouse
+
+    wh = Warehouse(url)
+    tables = wh.read_frame("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'raw'")["t"]
+    latest = {}
+    for t in [t for t in tables if not t.startswith("_")]:
+        latest[t] = wh.read_frame(
+            f'SELECT _key, _hash, (SELECT count(*) FROM raw."{t}" c WHERE c._key = r._key AND c._hash = r._hash) '
+            f'AS copies FROM raw."{t}" r WHERE _sync_id = (SELECT max(_sync_id) FROM raw."{t}" r2 '
+            f"WHERE r2._key = r._key)")
+    q = wh.read_frame("SELECT DISTINCT source || '__' || stream AS t, record FROM raw._quarantine "
+                      "WHERE stage <> 'staging' AND reason NOT LIKE 'duplicate primary key%'")
+    doubles = wh.read_frame(
+        "SELECT (SELECT count(*) FROM (SELECT source_name, stream, source_key FROM staging.customer "
+        "GROUP BY 1, 2, 3 HAVING count(*) > 1) d) AS staging, "
+        "(SELECT count(*) FROM mdm.xref) - (SELECT count(*) FROM staging.customer) AS xref").iloc[0]
+    wh.dispose()
+    return {"latest": latest, "quarantine": set(zip(q["t"], q["record"], strict=True)),
+            "doubles": int(doubles["staging"]) + abs(int(doubles["xref"]))}
+
+
+def account(reference: dict[str, object], chaos: dict[str, object]) -> dict[str, int]:
+    """Each record of the reference must be landed with the same content or quarantined, exactly once."""
+    ref_latest, got_latest = reference["latest"], chaos["latest"]
+    assert isinstance(ref_latest, dict) and isinstance(got_latest, dict)
+    expected = landed = lost = doubled = 0
+    for table, ref in ref_latest.items():
+        got = got_latest.get(table, pd.DataFrame(columns=["_key", "_hash", "copies"]))
+        want = set(zip(ref["_key"], ref["_hash"], strict=True))
+        have = set(zip(got["_key"], got["_hash"], strict=True))
+        expected += len(want)
+        landed += len(want & have)
+        lost += len(want - have)
+        doubled += int((got["copies"] > 1).sum())
+    ref_q, got_q = reference["quarantine"], chaos["quarantine"]
+    assert isinstance(ref_q, set) and isinstance(got_q, set)
+    expected += len(ref_q)
+    quarantined = len(ref_q & got_q)
+    lost += len(ref_q - got_q)
+    doubled += int(chaos["doubles"])  # type: ignore[call-overload]
+    return {"expected": expected, "landed": landed, "quarantined": quarantined, "lost": lost, "doubled": doubled}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.chaos")
+    ap.add_argument("--min-faults", type=int, default=100, help="API faults of each kind to inject at least")
+    ap.add_argument("--kills", type=int, default=100)
+    ap.add_argument("--pg-restarts", type=int, default=100)
+    ap.add_argument("--fault-rate", type=float, default=0.05)
+    ap.add_argument("--entities", type=int, default=300)
+    ap.add_argument("--max-minutes", type=float, default=60)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="the short form run by `make test`")
+    args = ap.parse_args()
+    if args.quick:
+        args.min_faults, args.kills, args.pg_restarts, args.fault_rate, args.entities = 5, 3, 3, 0.1, 120
+    report = run(args)
+    print(report)
+    RESULTS = REPO / "bench" / "results"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
+    (RESULTS / f"chaos-{'quick' if args.quick else 'full'}-{stamp}.md").write_text(report, encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> str:
+    from connectors.fakes.serve import VENDOR_NAMES, build_server, demo_env
+
+    rng = random.Random(args.seed)
+    faults = {"error_5xx_rate": args.fault_rate, "rate_limit_rate": args.fault_rate, "revoke_rate": args.fault_rate,
+              "slow_rate": args.fault_rate, "slow_ms": 300, "malformed_record": True, "seed": args.seed}
+    with tempfile.TemporaryDirectory(prefix="hub-chaos-") as d:
+        tmp = Path(d)
+        os.chmod(tmp, 0o755)
+        servers = {v: build_server(v, entities=args.entities, seed=7, faults=faults) for v in VENDOR_NAMES}
+        for srv in servers.values():
+            srv.start()
+        try:
+            env = {**os.environ, **demo_env({v: srv.url for v, srv in servers.items()})}
+            tally = Tally()
+            # Phase 1: the embedded DuckDB warehouse.
+            duck = f"duckdb:///{tmp / 'chaos.duckdb'}"
+            cfg = _project(tmp, args.entities, duck)
+            chaos_phase(cfg, env, servers, tally, rng, args.min_faults // 2, args.kills // 2, 0, None,
+                        args.max_minutes)
+            finish(cfg, env, tally)
+            # Phase 2: PostgreSQL, killed and restarted under the runs.
+            pg_dir = tmp / "pg"
+            pg_url = subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "start", str(pg_dir)], check=True,
+                                    capture_output=True, text=True).stdout.strip()
+            try:
+                pg_cfg = _project(tmp, args.entities, pg_url)
+                chaos_phase(pg_cfg, env, servers, tally, rng, args.min_faults, args.kills, args.pg_restarts, pg_dir,
+                            args.max_minutes)
+                finish(pg_cfg, env, tally)
+                injected = _fault_counts(servers) + tally.faults
+                # The reference: the same sources, no faults at all, a fresh warehouse.
+                for srv in servers.values():
+                    srv.set_faults(error_5xx_rate=0, rate_limit_rate=0, revoke_rate=0, slow_rate=0)
+                ref_url = f"duckdb:///{tmp / 'reference.duckdb'}"
+                ref_cfg = _project(tmp, args.entities, ref_url)
+                finish(ref_cfg, env, Tally(), attempts=2)
+                reference = ledger(ref_url)
+                results = {"DuckDB": account(reference, ledger(duck)), "PostgreSQL": account(reference, ledger(pg_url))}
+            finally:
+                subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "stop", str(pg_dir)], check=False)
+        finally:
+            for srv in servers.values():
+                srv.stop()
+    return table(args, injected, tally, results)
+
+
+def table(args: argparse.Namespace, injected: Counter, tally: Tally, results: dict[str, dict[str, int]]) -> str:
+    lines = [f"# chaos — {dt.datetime.now():%Y-%m-%d %H:%M}", "",
+             f"Command: `python -m bench.chaos {'--quick' if args.quick else ''}` (fault rate {args.fault_rate}, "
+             f"{args.entities} companies in the demo universe)", "",
+             "| fault | injected |", "|---|---:|"]
+    names = {"sigkill": "SIGKILL of `hub run`", "postgres_restart": "PostgreSQL stopped and restarted mid-run",
+             "http_5xx": "HTTP 5xx from an API", "rate_limited": "rate limit (429 / vendor code)",
+             "token_revoked": "token revoked before its expiry", "slow": "slow response",
+             "malformed": "malformed record"}
+    for k, label in names.items():
+        lines.append(f"| {label} | {injected.get(k, 0):,} |")
+    lines += ["", f"Runs: {tally.runs_started} started, {tally.runs_completed} completed, {tally.runs_failed} killed "
+                  "or failed; every killed run was followed by one that resumed.", "",
+              "| warehouse | records expected | landed | quarantined | lost | doubled |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for wh, r in results.items():
+        lines.append(f"| {wh} | {r['expected']:,} | {r['landed']:,} | {r['quarantined']:,} | **{r['lost']}** "
+                     f"| **{r['doubled']}** |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
