@@ -19,15 +19,10 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 
 install: $(STAMP)
 
+# Legacy sources generated into demo/data, fake WeCom/DingTalk/Fxiaoke/Kingdee servers started (and
+# stopped), every source of demo/hub.yaml run into warehouse/demo.duckdb.
 demo: install
-	$(BIN)/hub demo generate --out demo/data
-	$(BIN)/hub run -c $(DEMO_CONFIG)
-	@echo
-	@echo "marts.dim_customer (first rows):"
-	@$(BIN)/hub show -c $(DEMO_CONFIG) marts.dim_customer --limit 8
-	@echo
-	@echo "Warehouse: $(CURDIR)/warehouse/demo.duckdb  (schemas raw, staging, mdm, marts)"
-	@echo "Look inside: $(BIN)/hub show -c $(DEMO_CONFIG) marts.fct_sales_orders   or any DuckDB client."
+	BIN=$(BIN) scripts/demo.sh
 
 test: install
 	scripts/run-tests.sh
@@ -38,6 +33,11 @@ lint: install
 bench: install
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m bench
+
+# The steward console and match API on http://127.0.0.1:8000 (add a user first:
+# .venv/bin/hub users add -c demo/hub.yaml NAME --role admin).
+ui: install
+	$(BIN)/hub ui -c $(DEMO_CONFIG)
 
 clean:
 	rm -rf demo/data warehouse/*.duckdb warehouse/*.wal .pytest_cache

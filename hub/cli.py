@@ -20,7 +20,12 @@ WAREHOUSE_OPT = click.option("--warehouse", "warehouse_url", default=None, envva
                              help="warehouse URL overriding the config (or HUB_WAREHOUSE_URL)")
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(verbose: bool | None = None) -> None:
+    """Human-readable logs on stderr, secrets masked. Call again after importing airbyte-cdk, which
+    replaces the root handler with its JSON one on import (`verbose` None: keep the current choice)."""
+    if verbose is None:
+        verbose = bool(click.get_current_context(silent=True)
+                       and click.get_current_context().find_root().params.get("verbose"))
     root = logging.getLogger()
     for h in list(root.handlers):  # airbyte-cdk installs a JSON handler on import: we print for humans
         root.removeHandler(h)
@@ -118,6 +123,7 @@ def connectors_list() -> None:
 def _each_source(cfg: HubConfig, only: tuple[str, ...], fn: Callable[[str, Any, dict[str, Any]], bool]) -> None:
     from connectors.registry import create_source
     from pipelines.sync import connector_config
+    _setup_logging()  # airbyte-cdk took over logging on import
 
     ok = True
     for name in _sources(cfg, only):
@@ -137,6 +143,7 @@ def _each_source(cfg: HubConfig, only: tuple[str, ...], fn: Callable[[str, Any, 
 def connectors_spec(kind: str) -> None:
     """Print the JSON schema of a connector kind's config."""
     from connectors.registry import UnknownConnector, create_source
+    _setup_logging()  # airbyte-cdk took over logging on import
 
     try:
         spec = create_source(kind).spec(logging.getLogger("hub"))
@@ -190,6 +197,7 @@ def connectors_discover(config_path: str, only: tuple[str, ...]) -> None:
 def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str, ...], full_refresh: bool) -> None:
     """Sync sources into the raw layer only (no staging, matching or marts)."""
     from pipelines.sync import sync_source
+    _setup_logging()  # airbyte-cdk took over logging on import
 
     cfg = _load(config_path, warehouse_url)
     wh = _warehouse(cfg)
@@ -214,6 +222,7 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
 def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebuild: bool) -> None:
     """Sync → stage → match → marts, then print a summary."""
     from pipelines.run import run_all
+    _setup_logging()  # airbyte-cdk took over logging on import
     from warehouse.lock import RunLocked
 
     cfg = _load(config_path, warehouse_url)
@@ -225,7 +234,8 @@ def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebu
         click.echo(f"error: {e}", err=True)
         sys.exit(3)
     click.echo(format_summary(summary))
-    sys.exit(1 if summary.failed_sources else 0)
+    # 1: a source (or a reference file) failed; 4: everything ran but a data check failed.
+    sys.exit(1 if summary.failed_sources or summary.problems else 4 if summary.failed_checks else 0)
 
 
 def format_summary(summary: Any) -> str:
@@ -248,6 +258,10 @@ def format_summary(summary: Any) -> str:
         lines.append(f"golden customers: {m.golden:,} from {m.records:,} customer records "
                      f"({m.new_ids:,} new IDs, {m.merged_ids:,} merged; {how}; {m.review_items:,} pairs to review)")
     lines.append("marts: " + ", ".join(f"marts.{k} ({v:,} rows)" for k, v in summary.marts.items()))
+    lines += [f"problem: {p}" for p in summary.problems]
+    if summary.checks:
+        lines.append(f"checks: {len(summary.checks) - len(summary.failed_checks)} of {len(summary.checks)} passed")
+        lines += [f"  check {n} FAILED: {summary.checks[n].description}" for n in summary.failed_checks]
     lines.append(f"warehouse: {summary.warehouse}")
     lines.append(f"done in {summary.seconds:.1f}s" + (f"; {len(summary.failed_sources)} source(s) failed"
                                                       if summary.failed_sources else ""))
@@ -369,12 +383,462 @@ def demo() -> None:
 @click.option("--entities", type=int, default=2000, show_default=True, help="real companies to generate")
 @click.option("--seed", type=int, default=7, show_default=True)
 def demo_generate(out: str, entities: int, seed: int) -> None:
-    """Write the demo's legacy sources (SQLite CRM, GBK CSV CRM, SQLite ERP) and their truth."""
+    """Write the demo's legacy sources (SQLite CRM, GBK CSV CRM, SQLite ERP), their truth, and the marts'
+    targets and channel-cost files."""
     from demo.generate import generate, write_demo
+    from demo.targets import write_reference
 
     paths = write_demo(Path(out), generate(n_entities=entities, seed=seed))
+    paths.update(write_reference(Path(out)))
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
+
+
+# --- docs -------------------------------------------------------------------------------------------------
+
+
+@main.group()
+def docs() -> None:
+    """Generated documentation."""
+
+
+@docs.command("marts")
+@click.option("--write", "markdown_file", type=click.Path(exists=True, dir_okay=False),
+              help="replace the mart reference inside this Markdown file (e.g. README.md) instead of printing it")
+def docs_marts(markdown_file: str | None) -> None:
+    """The mart reference (every mart, its grain and columns) from warehouse/marts/marts.yaml."""
+    from warehouse.marts.catalog import reference_markdown, with_reference
+
+    if not markdown_file:
+        click.echo(reference_markdown(), nl=False)
+        return
+    path = Path(markdown_file)
+    try:
+        path.write_text(with_reference(path.read_text(encoding="utf-8")), encoding="utf-8")
+    except ValueError as e:
+        click.echo(f"error: {path}: {e}", err=True)
+        sys.exit(2)
+    click.echo(f"{path}: mart reference updated")
+
+
+# --- fakes ------------------------------------------------------------------------------------------------
+
+
+@main.group()
+def fakes() -> None:
+    """Fake WeCom, DingTalk, Fxiaoke and Kingdee servers, for the demo and for trying connectors."""
+
+
+FAKE_SEED_OPT = click.option("--seed", type=int, default=7, show_default=True,
+                             help="seed of the demo universe (the same as `hub demo generate --seed`)")
+FAKE_ENTITIES_OPT = click.option("--entities", type=int, default=2000, show_default=True,
+                                 help="companies in the demo universe (as `hub demo generate --entities`)")
+
+
+def _fake_faults(text: str) -> dict[str, Any]:
+    try:
+        faults = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise click.BadParameter(f"not JSON: {e}") from None
+    if not isinstance(faults, dict):
+        raise click.BadParameter('expected a JSON object, e.g. {"error_5xx_rate": 0.1}')
+    return faults
+
+
+@fakes.command("serve")
+@click.argument("vendor", metavar="VENDOR")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=0, show_default=True, help="0 picks a free port")
+@FAKE_SEED_OPT
+@FAKE_ENTITIES_OPT
+@click.option("--faults", "faults_json", default="{}", help='faults as JSON, e.g. \'{"error_5xx_rate": 0.1}\'')
+def fakes_serve(vendor: str, host: str, port: int, seed: int, entities: int, faults_json: str) -> None:
+    """Serve one fake (wecom, dingtalk, fxiaoke or kingdee): prints its URL, serves until killed."""
+    from connectors.fakes.serve import build_server, stop_signals, wait
+
+    try:
+        server = build_server(vendor, seed=seed, entities=entities, faults=_fake_faults(faults_json))
+    except ValueError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    with stop_signals() as stop:
+        try:
+            url = server.start(host, port)
+        except (OSError, RuntimeError) as e:
+            click.echo(f"error: {vendor} fake cannot listen on {host}:{port}: {e}", err=True)
+            sys.exit(1)
+        click.echo(url)
+        counts = ", ".join(f"{k} {v:,}" for k, v in server.dataset.counts().items())
+        click.echo(f"{vendor} fake at {url}: {counts}; stop with Ctrl-C", err=True)
+        try:
+            wait(stop)
+        finally:
+            server.stop()
+
+
+@fakes.command("serve-all")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@FAKE_SEED_OPT
+@FAKE_ENTITIES_OPT
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None,
+              help="also write the export lines here (removed on exit), e.g. demo/data/fakes.env")
+def fakes_serve_all(host: str, seed: int, entities: int, env_file: str | None) -> None:
+    """Serve all four fakes on free ports; print `export` lines for the demo config; serve until killed.
+
+    \b
+    hub fakes serve-all --env-file demo/data/fakes.env &
+    . demo/data/fakes.env && hub run -c demo/hub.yaml
+    """
+    from connectors.fakes.serve import demo_env, export_lines, start_all, stop_all, stop_signals, wait, write_env_file
+
+    path = Path(env_file) if env_file else None
+    with stop_signals() as stop:
+        try:
+            servers = start_all(host, seed=seed, entities=entities)
+        except (OSError, RuntimeError) as e:
+            click.echo(f"error: the fakes cannot start on {host}: {e}", err=True)
+            sys.exit(1)
+        try:
+            env = demo_env({vendor: server.url for vendor, server in servers.items()})
+            click.echo("\n".join(export_lines(env)))
+            for vendor, server in servers.items():
+                counts = ", ".join(f"{k} {v:,}" for k, v in server.dataset.counts().items())
+                click.echo(f"{vendor:<9} {server.url}  {counts}", err=True)
+            click.echo("serving until stopped (Ctrl-C or SIGTERM)" + (f"; variables in {path}" if path else ""),
+                       err=True)
+            if path:  # last: whoever waits for the file finds everything above written
+                write_env_file(path, env)
+            wait(stop)
+        finally:
+            stop_all(servers)
+            if path:
+                path.unlink(missing_ok=True)
+
+
+# --- steward: review queue, decisions, merge, unmerge, undo, history ----------------------------------------
+
+BY_OPT = click.option("--by", "by", required=True, envvar="HUB_STEWARD",
+                      help="who decides (recorded in mdm.decisions and mdm.merge_log; or HUB_STEWARD)")
+REASON_OPT = click.option("--reason", default=None, help="why (recorded with the decision)")
+JSON_OPT = click.option("--json", "as_json", is_flag=True, help="print JSON (stable; see the README)")
+
+
+def _print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def _steward_call(fn: Callable[[], Any]) -> Any:
+    from pipelines.steward import StewardError
+
+    try:
+        return fn()
+    except StewardError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+
+
+def _action_out(result: Any, as_json: bool) -> None:
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    click.echo(f"{result.action} {result.action_id}: {result.message}")
+    for rid, gid in result.moved.items():
+        click.echo(f"  {rid} → {gid}")
+
+
+@main.group()
+def steward() -> None:
+    """Data stewardship: the review queue, decisions, merge, unmerge, undo and their history."""
+
+
+@steward.command("queue")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--offset", type=int, default=0)
+@click.option("--source", default=None, help="only pairs with a record of this source")
+@click.option("--band", type=click.Choice(["match", "review", "low"]), default=None, help="score band")
+@click.option("--search", default=None, help="a name, record id or golden ID")
+@click.option("--status", type=click.Choice(["open", "decided", "resolved", "all"]), default="open",
+              show_default=True)
+def steward_queue(config_path: str, warehouse_url: str | None, as_json: bool, limit: int, offset: int,
+                  source: str | None, band: str | None, search: str | None, status: str) -> None:
+    """The review queue, most urgent first (uncertainty × the customer's revenue)."""
+    from pipelines.steward import list_queue
+
+    cfg = _load(config_path, warehouse_url)
+    data = _steward_call(lambda: list_queue(cfg, _warehouse(cfg), source, band, search, status, limit, offset))
+    if as_json:
+        _print_json(data)
+        return
+    click.echo(f"{data['total']:,} {status} review item(s)" + (f", showing {len(data['items'])}" if data["items"]
+                                                                  else ""))
+    for it in data["items"]:
+        ln, rn = it["left"]["values"].get("name", ""), it["right"]["values"].get("name", "")
+        click.echo(f"{it['item_id']}  prio {it['priority']:.2f}  p {it['probability']:.3f} {it['band']:<6}  "
+                   f"{ln} [{it['left']['record_id']}]  ↔  {rn} [{it['right']['record_id']}]  ({it['reason']})")
+
+
+@steward.command("show")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("item")
+def steward_show(config_path: str, warehouse_url: str | None, as_json: bool, item: str) -> None:
+    """A review item: both records side by side and the explanation of its score."""
+    from mdm.stewardship import RAW_FIELDS, STD_FIELDS
+    from pipelines.steward import queue_item
+
+    cfg = _load(config_path, warehouse_url)
+    d = _steward_call(lambda: queue_item(cfg, _warehouse(cfg), item))
+    if as_json:
+        _print_json(d)
+        return
+    left, right = d["left"], d["right"]
+    click.echo(f"item {d['item_id']}: {left['record_id']} ({left['golden_id']})  vs  "
+               f"{right['record_id']} ({right['golden_id']})")
+    for f in (*RAW_FIELDS, *STD_FIELDS):
+        a, b = left.get(f), right.get(f)
+        if a in (None, "") and b in (None, ""):
+            continue
+        mark = " " if str(a) == str(b) else "≠"
+        sa_, sb = ("" if v is None else str(v) for v in (a, b))
+        click.echo(f"  {mark} {f:<16} {sa_[:38]:<40} {sb[:38]}")
+    s = d["score"]
+    if s.get("probability") is not None:
+        for e in d["explanation"]:
+            click.echo(f"    {e['comparison']:<10} {e['level'][:40]:<42} {e['weight']:+7.2f}")
+        click.echo(f"  probability {s['probability']:.4f} ({s['band']}), weight {s['weight']:+.2f} bits")
+    for x in d["decisions"]:
+        state = "in force" if x["active"] else f"undone by {x['undone_by']}"
+        click.echo(f"  decision {x['verdict']} by {x['decided_by']} at {x['decided_at']} ({state})"
+                   + (f": {x['reason']}" if x.get("reason") else ""))
+
+
+@steward.command("decide")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("item")
+@click.argument("verdict", type=click.Choice(["same", "different"]))
+@BY_OPT
+@REASON_OPT
+def steward_decide(config_path: str, warehouse_url: str | None, as_json: bool, item: str, verdict: str, by: str,
+                   reason: str | None) -> None:
+    """Decide a review item: the two records are the `same` company or `different` ones."""
+    from pipelines.steward import decide
+
+    cfg = _load(config_path, warehouse_url)
+    _action_out(_steward_call(lambda: decide(cfg, _warehouse(cfg), item, verdict, by, reason)), as_json)
+
+
+@steward.command("merge")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("survivor")
+@click.argument("other")
+@BY_OPT
+@REASON_OPT
+def steward_merge(config_path: str, warehouse_url: str | None, as_json: bool, survivor: str, other: str, by: str,
+                  reason: str | None) -> None:
+    """Merge golden customer OTHER into SURVIVOR (SURVIVOR keeps its ID, OTHER is retired)."""
+    from pipelines.steward import merge
+
+    cfg = _load(config_path, warehouse_url)
+    _action_out(_steward_call(lambda: merge(cfg, _warehouse(cfg), survivor, other, by, reason)), as_json)
+
+
+@steward.command("unmerge")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("record")
+@BY_OPT
+@REASON_OPT
+def steward_unmerge(config_path: str, warehouse_url: str | None, as_json: bool, record: str, by: str,
+                    reason: str | None) -> None:
+    """Move a source record (SOURCE:KEY or SOURCE:STREAM:KEY) out into a golden customer of its own."""
+    from pipelines.steward import unmerge
+
+    cfg = _load(config_path, warehouse_url)
+    rid = _record(cfg, record)
+    _action_out(_steward_call(lambda: unmerge(cfg, _warehouse(cfg), rid, by, reason)), as_json)
+
+
+@steward.command("undo")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("action_id")
+@BY_OPT
+@REASON_OPT
+def steward_undo(config_path: str, warehouse_url: str | None, as_json: bool, action_id: str, by: str,
+                 reason: str | None) -> None:
+    """Undo a decide, merge or unmerge (ACTION_ID from `hub steward history`)."""
+    from pipelines.steward import undo
+
+    cfg = _load(config_path, warehouse_url)
+    _action_out(_steward_call(lambda: undo(cfg, _warehouse(cfg), action_id, by, reason)), as_json)
+
+
+@steward.command("history")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("subject", required=False)
+@click.option("--actor", default=None)
+@click.option("--action", type=click.Choice(["decide", "merge", "unmerge", "undo"]), default=None)
+@click.option("--limit", type=int, default=20, show_default=True)
+def steward_history(config_path: str, warehouse_url: str | None, as_json: bool, subject: str | None,
+                    actor: str | None, action: str | None, limit: int) -> None:
+    """Steward actions, newest first; SUBJECT narrows to a golden ID or a record."""
+    from pipelines.steward import history
+
+    cfg = _load(config_path, warehouse_url)
+    golden = subject if subject and subject[:1] == "G" and subject[1:].isdigit() else None
+    record = _record(cfg, subject) if subject and not golden else None
+    data = _steward_call(lambda: history(_warehouse(cfg), golden, record, actor, action, limit))
+    if as_json:
+        _print_json(data)
+        return
+    click.echo(f"{data['total']:,} action(s)")
+    for a in data["actions"]:
+        state = f"  [undone by {a['undone_by']}]" if a["undone_by"] else ""
+        click.echo(f"{a['action_id']}  {a['acted_at']}  {a['actor']:<12} {a['action']:<8} "
+                   f"{' '.join(a['golden_ids'])}  {', '.join(a['records'])}"
+                   + (f"  “{a['reason']}”" if a["reason"] else "") + state)
+
+
+@steward.command("search")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("text")
+@click.option("--limit", type=int, default=20, show_default=True)
+def steward_search(config_path: str, warehouse_url: str | None, as_json: bool, text: str, limit: int) -> None:
+    """Golden customers by name, tax code (USCC), phone or golden ID."""
+    from pipelines.steward import search_customers
+
+    cfg = _load(config_path, warehouse_url)
+    rows = search_customers(_warehouse(cfg), text, limit)
+    if as_json:
+        _print_json({"version": 1, "results": rows})
+        return
+    for r in rows:
+        click.echo(f"{r['golden_id']}  {r['name'] or '':<30} {r['uscc'] or '':<20} {r['phone'] or '':<18} "
+                   f"{r['city'] or '':<8} {r['source_count']} record(s)  (by {r['matched_on']})")
+    if not rows:
+        click.echo("no golden customer found")
+
+
+@steward.command("customer")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("golden_id")
+def steward_customer(config_path: str, warehouse_url: str | None, as_json: bool, golden_id: str) -> None:
+    """A golden customer: attributes and their sources, records, hierarchy, history."""
+    from pipelines.steward import golden_detail
+
+    cfg = _load(config_path, warehouse_url)
+    d = _steward_call(lambda: golden_detail(cfg, _warehouse(cfg), golden_id))
+    if as_json:
+        _print_json(d)
+        return
+    if d["retired"]:
+        click.echo(f"{golden_id} was retired into {d['survivor_id']}")
+        return
+    click.echo(f"{golden_id}  {d['golden'].get('name')}")
+    for a in d["attributes"]:
+        if a["value"] is not None:
+            click.echo(f"  {a['attribute']:<16} {a['value']!s:<40} from {a['source_record']}")
+    click.echo(f"records ({len(d['records'])}):")
+    for r in d["records"]:
+        click.echo(f"  {r['record_id']:<32} {r['values'].get('name', '')}  ({r['matched_by']})")
+    if d["parent"]:
+        click.echo(f"branch of {d['parent']['golden_id']} {d['parent']['name']}")
+    for b in d["branches"]:
+        click.echo(f"branch: {b['golden_id']} {b['name']}")
+    for h in d["history"]:
+        click.echo(f"history: {h['retired_id']} → {h['survivor_id']} ({h['reason']}, {h['retired_at']})")
+
+
+# --- users and the console --------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Console users in the config's `console.users` (argon2 password hashes)."""
+
+
+@users.command("add")
+@CONFIG_OPT
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "steward", "admin"]), required=True)
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
+def users_add(config_path: str, name: str, role: str, password_stdin: bool) -> None:
+    """Add a user (or change one's role and password) in the config file; prompts for the password."""
+    from hub.users import UserError, hash_password, set_user
+
+    _load(config_path)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        new = set_user(config_path, name, role, hash_password(password))
+    except UserError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"{'added' if new else 'updated'} user {name} ({role}) in {config_path}")
+
+
+@users.command("list")
+@CONFIG_OPT
+def users_list(config_path: str) -> None:
+    """The console users and their roles."""
+    cfg = _load(config_path)
+    for u in cfg.console.users:
+        click.echo(f"{u.name:<24} {u.role}")
+
+
+@users.command("remove")
+@CONFIG_OPT
+@click.argument("name")
+def users_remove(config_path: str, name: str) -> None:
+    """Remove a console user from the config file."""
+    from hub.users import UserError, remove_user
+
+    _load(config_path)
+    try:
+        remove_user(config_path, name)
+    except UserError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    click.echo(f"removed user {name} from {config_path}")
+
+
+@main.command("ui")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+def ui(config_path: str, warehouse_url: str | None, host: str, port: int) -> None:
+    """The steward console and the match API (POST /api/match) on http://HOST:PORT."""
+    import uvicorn
+
+    from hub.console import create_app
+
+    cfg = _load(config_path, warehouse_url)
+    if not cfg.console.users:
+        click.echo(f"warning: no console users in {config_path}; add one with `hub users add -c {config_path} "
+                   "NAME --role admin`", err=True)
+    app = create_app(cfg, _warehouse(cfg))
+    click.echo(f"hub ui: http://{host}:{port}/ (warehouse {app.state.wh.location})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+
 
 
 if __name__ == "__main__":  # pragma: no cover

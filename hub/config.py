@@ -13,6 +13,7 @@ This module imports nothing of ours except the canonical model, so every layer m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -176,6 +177,14 @@ class ComparisonConfig(_Strict):
     tf: bool = False
 
 
+class FeedbackConfig(_Strict):
+    """Steward decisions as training labels: a rebuild learns per-pattern corrections from them (mdm/feedback.py)."""
+
+    enabled: bool = True
+    min_labels: int = Field(50, ge=1, description="labelled pairs needed before they change the model")
+    strength: float = Field(5.0, gt=0, description="pseudo-labels the model's own probability counts for")
+
+
 class CustomerMdmConfig(_Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     source_priority: list[str] = Field(default_factory=list, description="most trusted source first")
@@ -184,6 +193,8 @@ class CustomerMdmConfig(_Strict):
     comparisons: list[ComparisonConfig] = Field(default_factory=list, description="replaces the default spec")
     u_pairs: int = Field(1_000_000, ge=1000, description="random pairs sampled to estimate u")
     workers: int = Field(1, ge=1, description="threads for string comparisons")
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig,
+                                     description="steward decisions refit the model on a rebuild")
 
     @field_validator("survivorship")
     @classmethod
@@ -200,10 +211,104 @@ class MdmConfig(_Strict):
     customer: CustomerMdmConfig = Field(default_factory=CustomerMdmConfig)
 
 
+# --- steward console and match API ---------------------------------------------------------------------
+
+ROLES = ("viewer", "steward", "admin")
+USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
+
+
+class ConsoleUser(_Strict):
+    """A console user: `viewer` reads, `steward` also decides, merges and unmerges, `admin` also manages users."""
+
+    name: str
+    role: Literal["viewer", "steward", "admin"] = "viewer"
+    password_hash: str = Field(description="argon2 hash (`hub users add` writes it); never a plain password")
+
+    @field_validator("name")
+    @classmethod
+    def _user_name(cls, v: str) -> str:
+        if not USER_NAME.match(v):
+            raise ValueError(f"user name {v!r}: letters, digits and _ . @ - (at most 64)")
+        return v
+
+    @field_validator("password_hash")
+    @classmethod
+    def _hashed(cls, v: str) -> str:
+        if not v.startswith("$argon2"):
+            raise ValueError("password_hash must be an argon2 hash (create users with `hub users add`)")
+        return v
+
+
+class ConsoleConfig(_Strict):
+    """`hub ui`: the steward console and the match API."""
+
+    users: list[ConsoleUser] = Field(default_factory=list)
+    session_ttl_minutes: int = Field(480, ge=1, le=7 * 24 * 60, description="a session expires this long after login")
+    secret_key: str | None = Field(None, min_length=16, description="signs session cookies; use ${VAR}")
+    api_tokens: list[str] = Field(default_factory=list, description="bearer tokens of the match API; use ${VAR}")
+    secure_cookies: bool = Field(False, description="mark cookies Secure (serve the console over HTTPS)")
+
+    @field_validator("users")
+    @classmethod
+    def _unique_users(cls, v: list[ConsoleUser]) -> list[ConsoleUser]:
+        names = [u.name for u in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"user(s) listed twice: {', '.join(dup)}")
+        return v
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _long_tokens(cls, v: list[str]) -> list[str]:
+        if any(len(t) < 16 for t in v):
+            raise ValueError("every API token needs at least 16 characters")
+        return v
+
+    def user(self, name: str) -> ConsoleUser | None:
+        return next((u for u in self.users if u.name == name), None)
+
+
+class ReferenceFileConfig(_Strict):
+    """A small CSV or XLSX file the marts read (sales targets, channel costs), staged like a stream."""
+
+    path: str
+    format: Literal["csv", "xlsx"] | None = Field(None, description="default: from the file's extension")
+    encoding: str = "utf-8"
+    sheet: str | None = None
+    columns: dict[str, str] = Field(default_factory=dict,
+                                    description="canonical field → the file's column header (default: same name)")
+
+
+# marts.<key> → the canonical entity its file fills; staged as streams of the reserved source REFERENCE_SOURCE.
+REFERENCE_FILES: dict[str, str] = {"targets": "target", "channel_costs": "channel_cost"}
+REFERENCE_SOURCE = "marts_config"
+
+
+class MartsConfig(_Strict):
+    targets: ReferenceFileConfig | None = Field(None, description="sales targets: rep_key or team, month, amount")
+    channel_costs: ReferenceFileConfig | None = Field(None, description="cost per lead source: channel, month, amount")
+    freshness_hours: float = Field(26, gt=0, description="a mart not rebuilt for this long fails its freshness check")
+
+    @model_validator(mode="after")
+    def _columns_are_fields(self) -> MartsConfig:
+        for key, entity in REFERENCE_FILES.items():
+            ref = getattr(self, key)
+            if ref is None:
+                continue
+            fields = ENTITIES[entity].field_names
+            unknown = [k for k in ref.columns if k not in fields]
+            if unknown:
+                raise ValueError(f"{key}.columns: unknown field(s) {', '.join(map(repr, unknown))}; "
+                                 f"expected some of: {', '.join(fields)}")
+        return self
+
+
 class HubConfig(_Strict):
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     mdm: MdmConfig = Field(default_factory=MdmConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    marts: MartsConfig = Field(default_factory=MartsConfig)
 
     _path: Path | None = PrivateAttr(None)
     _secret_values: set[str] = PrivateAttr(default_factory=set)
@@ -214,6 +319,8 @@ class HubConfig(_Strict):
         for name in v:
             if not IDENTIFIER.match(name):
                 raise ValueError(f"source name {name!r} must be a letter or _ then letters, digits or _")
+            if name == REFERENCE_SOURCE:
+                raise ValueError(f"source name {name!r} is reserved for the files of the `marts` section")
         return v
 
     @property
@@ -326,6 +433,28 @@ def _expand(obj: Any, path: tuple[str, ...], env: Mapping[str, str], base: Path,
     return _VAR.sub(sub, obj)
 
 
+def env_references(text: str) -> list[str]:
+    """The environment variables a config text needs: `${NAME}` without a default in its values (not its
+    comments), in order of appearance."""
+    names: list[str] = []
+
+    def walk(obj: Any) -> None:
+        if isinstance(obj, dict):
+            for v in obj.values():
+                walk(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                walk(v)
+        elif isinstance(obj, str):
+            for m in _VAR.finditer(obj):
+                if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", m.group(1)) and m.group(1) not in names:
+                    names.append(m.group(1))
+
+    with contextlib.suppress(yaml.YAMLError):  # load_config reports it
+        walk(yaml.safe_load(text))
+    return names
+
+
 def resolve_url(url: str, base: Path) -> str:
     """Make a relative `sqlite:///` or `duckdb:///` URL absolute against `base`."""
     m = _FILE_URL.match(url)
@@ -365,6 +494,12 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         for stream in (streams.values() if isinstance(streams, dict) else []):
             if isinstance(stream, dict) and isinstance(stream.get("path"), str):
                 stream["path"] = resolve_path(stream["path"], base)
+    marts = data.get("marts")
+    if isinstance(marts, dict):
+        for key in REFERENCE_FILES:
+            ref = marts.get(key)
+            if isinstance(ref, dict) and isinstance(ref.get("path"), str):
+                ref["path"] = resolve_path(ref["path"], base)
 
 
 def _describe(err: dict[str, Any]) -> str:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite as `make test` runs it: starts a throw-away PostgreSQL server on loopback for the
-# warehouse tests (stopped again on exit), then runs pytest on two workers plus ruff.
+# warehouse tests (stopped again on exit), installs Debian's chromium for the browser tests when it is
+# missing (as root), then runs pytest on two workers plus ruff.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -14,6 +15,15 @@ if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   fi
 fi
+# The console's browser tests drive Debian's chromium through Playwright (never a downloaded browser).
+chromium_bin=${HUB_CHROMIUM:-$(command -v chromium || true)}
+if [ -z "$chromium_bin" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing Chromium from Debian's packages" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  chromium_bin=$(command -v chromium || true)
+fi
+if [ -n "$chromium_bin" ]; then export HUB_CHROMIUM="$chromium_bin"; fi
+export HUB_REQUIRE_BROWSER=1
 HUB_TEST_PG_URL=$(scripts/pg-test-server.sh start "$tmp/pg")
 export HUB_TEST_PG_URL HUB_REQUIRE_PG=1
 echo "PostgreSQL for the tests: $HUB_TEST_PG_URL" >&2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,12 @@ def _pg_admin_url() -> str | None:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database on the test server; dropped afterwards."""
+    with _fresh_pg_database() as url:
+        yield url
+
+
+@contextmanager
+def _fresh_pg_database() -> Iterator[str]:
     admin = _pg_admin_url()
     assert admin
     name = f"hub_t_{uuid.uuid4().hex[:12]}"
@@ -48,16 +55,121 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
-DEMO_CONFIG = (REPO / "demo" / "hub.yaml").read_text(encoding="utf-8")
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_warehouse_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like `warehouse_url`, one per test module: for tests that only read what one fixture built."""
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path_factory.mktemp('warehouse') / 'w.duckdb'}"
+    else:
+        with _fresh_pg_database() as url:
+            yield url
+
+
+API_CONNECTORS = ("wecom", "dingtalk", "fxiaoke", "kingdee")
+
+
+def legacy_sources_only(config_text: str) -> str:
+    """A hub config without its API sources (those need the fake servers; see test_demo_api_sources.py)."""
+    import yaml
+
+    data = yaml.safe_load(config_text)
+    data["sources"] = {n: s for n, s in data["sources"].items() if s["connector"] not in API_CONNECTORS}
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+DEMO_CONFIG = legacy_sources_only((REPO / "demo" / "hub.yaml").read_text(encoding="utf-8"))
 
 
 @pytest.fixture
 def demo_project(tmp_path: Path) -> Path:
-    """A small generated demo (150 companies) with the demo's own config; returns the config path."""
+    """A small generated demo (150 companies) with the demo's own config, legacy sources only; returns its path."""
     from demo.generate import generate, write_demo
+    from demo.targets import write_reference
 
     write_demo(tmp_path / "data", generate(n_entities=150, seed=11))
+    write_reference(tmp_path / "data")
     cfg = tmp_path / "hub.yaml"
     cfg.write_text(DEMO_CONFIG.replace("duckdb:///../warehouse/demo.duckdb", "duckdb:///w.duckdb"),
                    encoding="utf-8")
+    return cfg
+
+
+# --- stewardship: one matched warehouse per test process, copied per test ---------------------------------
+
+STEWARD_CONFIG = """\
+warehouse: {url: "duckdb:///w.duckdb"}
+sources:
+  crm_a:
+    connector: sql
+    config: {url: "sqlite:///data/crm_a.sqlite"}
+    streams:
+      customers:
+        table: t_customer
+        primary_key: cust_id
+        cursor_field: updated_at
+        entity: customer
+        mapping: {name: cust_name, uscc: tax_code, phone: tel, address: address, contact_name: contact_name,
+                  owner: owner, created_at: created_at, updated_at: updated_at}
+  crm_b:
+    connector: file
+    config: {path: data/crm_b_export.csv, format: csv, encoding: gbk}
+    streams:
+      customers:
+        primary_key: 客户编号
+        entity: customer
+        mapping: {name: 客户名称, uscc: 统一社会信用代码, phone: 联系电话, address: 详细地址, contact_name: 联系人,
+                  owner: 所属销售, updated_at: 最后修改时间}
+  erp:
+    connector: sql
+    config: {url: "sqlite:///data/erp.sqlite"}
+    streams:
+      customers:
+        table: T_BD_CUSTOMER
+        primary_key: FCUSTID
+        cursor_field: FMODIFYDATE
+        entity: customer
+        mapping: {name: FNAME, short_name: FSHORTNAME, uscc: FTAXREGISTERCODE, address: FADDRESS, phone: FTEL,
+                  customer_number: FNUMBER, updated_at: FMODIFYDATE}
+      sales_orders:
+        table: T_SAL_ORDER
+        primary_key: FID
+        entity: sales_order
+        mapping: {order_number: FBILLNO, customer_key: FCUSTID, order_date: FDATE, rep_key: FSALERID,
+                  amount: FAMOUNT, status: FSTATUS}
+mdm:
+  customer:
+    source_priority: [erp, crm_a, crm_b]
+"""
+
+
+@pytest.fixture(scope="session")
+def matched_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The legacy demo sources (1,000 companies) run once per test process: (config, DuckDB file)."""
+    from demo.generate import generate, write_demo
+    from hub.config import load_config
+    from pipelines.run import run_all
+    from warehouse.engine import Warehouse
+
+    root = tmp_path_factory.mktemp("matched")
+    write_demo(root / "data", generate(n_entities=1000, seed=5))  # 21 review items of every kind
+    cfg_path = root / "hub.yaml"
+    cfg_path.write_text(STEWARD_CONFIG, encoding="utf-8")
+    cfg = load_config(cfg_path)
+    wh = Warehouse(cfg.warehouse.url)
+    run_all(cfg, wh)
+    wh.dispose()
+    return cfg_path, root / "w.duckdb"
+
+
+@pytest.fixture
+def steward_project(matched_demo: tuple[Path, Path], tmp_path: Path) -> Path:
+    """A config file in `tmp_path` (sources shared, read-only) whose warehouse is a fresh copy of the
+    matched one; returns the config path."""
+    import shutil
+
+    cfg_src, db = matched_demo
+    shutil.copy(db, tmp_path / "w.duckdb")
+    text = STEWARD_CONFIG.replace("data/", f"{cfg_src.parent / 'data'}/")
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(text, encoding="utf-8")
     return cfg
