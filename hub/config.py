@@ -305,6 +305,7 @@ class MartsConfig(_Strict):
 
 class HubConfig(_Strict):
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    timezone: str = Field("Asia/Shanghai", description="the zone of the warehouse's wall-clock times (IANA name)")
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     mdm: MdmConfig = Field(default_factory=MdmConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
@@ -312,6 +313,17 @@ class HubConfig(_Strict):
 
     _path: Path | None = PrivateAttr(None)
     _secret_values: set[str] = PrivateAttr(default_factory=set)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; expected an IANA name like Asia/Shanghai") from None
+        return v
 
     @field_validator("sources")
     @classmethod

@@ -31,9 +31,35 @@ def _present(s: pd.Series) -> pd.Series:
     return (t.notna() & (t != "")).astype(bool)
 
 
-def parse_timestamp(s: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series]:
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+_ZONED = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def _naive_local(parsed: pd.Series, tz: str) -> pd.Series:
+    """Zone-aware timestamps as the wall-clock time of `tz`, without the zone."""
+    return parsed.dt.tz_convert(tz).dt.tz_localize(None)
+
+
+def _parse_text(norm: pd.Series, utc: bool, tz: str) -> pd.Series:
+    parsed = pd.to_datetime(norm, format="ISO8601", errors="coerce", utc=utc)
+    parsed = (_naive_local(parsed, tz) if utc else parsed).copy()
+    left = parsed.isna()
+    if left.any():  # rarer shapes: per unique value with dateutil
+        uniq = pd.unique(norm[left])
+        looked = pd.to_datetime(pd.Series(uniq), format="mixed", errors="coerce", utc=utc)
+        looked = _naive_local(looked, tz) if utc else looked
+        parsed[left] = norm[left].map(dict(zip(uniq, looked, strict=True)))
+    return parsed.astype("datetime64[ns]")
+
+
+def parse_timestamp(s: pd.Series, fmt: str | None = None, tz: str = DEFAULT_TIMEZONE) -> tuple[pd.Series, pd.Series]:
     """Timestamps in the forms sources use: ISO 8601, `2024/02/17 19:48:23`, `2024年2月17日`,
-    epoch seconds or milliseconds; with `fmt` only that strptime format. Time zones → UTC, naive."""
+    epoch seconds or milliseconds; with `fmt` only that strptime format.
+
+    The warehouse keeps wall-clock times of one zone (`timezone` in the config, default
+    Asia/Shanghai): text without a zone is taken as it is; epoch values and text with a zone
+    (`Z`, `+08:00`) are converted to that zone. (An epoch is an instant: read as UTC, an order
+    placed at 07:00 in Beijing would land on the day before.)"""
     present = _present(s)
     text = s.astype("string").str.strip()
     if fmt:
@@ -43,26 +69,26 @@ def parse_timestamp(s: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd
     epoch = text.str.fullmatch(r"\d{10}(\d{3})?").fillna(False).astype(bool)
     if epoch.any():
         digits = text[epoch]
-        ms = digits.str.len() == 13
+        ms = (digits.str.len() == 13).to_numpy()
         num = pd.to_numeric(digits, errors="coerce")
-        out[epoch & ms.reindex(s.index, fill_value=False)] = pd.to_datetime(num[ms], unit="ms", errors="coerce")
-        out[epoch & ~ms.reindex(s.index, fill_value=False)] = pd.to_datetime(num[~ms], unit="s", errors="coerce")
+        stamp = pd.Series(pd.NaT, index=digits.index, dtype="datetime64[ns, UTC]")
+        stamp[ms] = pd.to_datetime(num[ms], unit="ms", errors="coerce", utc=True)
+        stamp[~ms] = pd.to_datetime(num[~ms], unit="s", errors="coerce", utc=True)
+        out[epoch] = _naive_local(stamp, tz).astype("datetime64[ns]")
     rest = present & ~epoch
     if rest.any():
         norm = text[rest].str.replace(_DATE_SEPS, "-", regex=True).str.replace(_CN_DAY, "", regex=True)
         norm = norm.str.replace(r"-(\d)(?=\D|$)", r"-0\1", regex=True).str.replace(r"\s+", " ", regex=True)
-        parsed = pd.to_datetime(norm, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None).copy()
-        left = parsed.isna()
-        if left.any():  # rarer shapes: per unique value with dateutil
-            uniq = pd.unique(norm[left])
-            looked = pd.to_datetime(pd.Series(uniq), format="mixed", errors="coerce", utc=True).dt.tz_localize(None)
-            parsed[left] = norm[left].map(dict(zip(uniq, looked, strict=True)))
-        out[rest] = parsed.astype("datetime64[ns]")
+        zoned = norm.str.contains(_ZONED, regex=True).fillna(False).astype(bool)
+        if zoned.any():
+            out[zoned[zoned].index] = _parse_text(norm[zoned], True, tz)
+        if (~zoned).any():
+            out[zoned[~zoned].index] = _parse_text(norm[~zoned], False, tz)
     return out, present & out.isna()
 
 
-def parse_date(s: pd.Series, fmt: str | None = None) -> tuple[pd.Series, pd.Series]:
-    ts, bad = parse_timestamp(s, fmt)
+def parse_date(s: pd.Series, fmt: str | None = None, tz: str = DEFAULT_TIMEZONE) -> tuple[pd.Series, pd.Series]:
+    ts, bad = parse_timestamp(s, fmt, tz)
     return ts.dt.normalize(), bad
 
 

@@ -21,7 +21,15 @@ import sqlalchemy as sa
 
 from hub.config import HubConfig, MappingValue, StreamConfig
 from hub.entities import ENTITIES, LINEAGE_COLUMNS, Entity
-from pipelines.coerce import MAX_TEXT, clean_text, parse_date, parse_decimal, parse_integer, parse_timestamp
+from pipelines.coerce import (
+    DEFAULT_TIMEZONE,
+    MAX_TEXT,
+    clean_text,
+    parse_date,
+    parse_decimal,
+    parse_integer,
+    parse_timestamp,
+)
 from warehouse.engine import Warehouse
 from warehouse.identifiers import quote
 from warehouse.raw import QUARANTINE_COLUMNS, RawStore, raw_table
@@ -104,11 +112,12 @@ def latest_sql(table: str) -> str:
             f"AS _rn FROM raw.{quote(table)}) v WHERE _rn = 1")
 
 
-def _typed(field_type: str, s: pd.Series, fmt: str | None) -> tuple[pd.Series, pd.Series]:
+def _typed(field_type: str, s: pd.Series, fmt: str | None, tz: str = DEFAULT_TIMEZONE) -> tuple[pd.Series,
+                                                                                                  pd.Series]:
     if field_type == "timestamp":
-        return parse_timestamp(s, fmt)
+        return parse_timestamp(s, fmt, tz)
     if field_type == "date":
-        return parse_date(s, fmt)
+        return parse_date(s, fmt, tz)
     if field_type == "decimal":
         return parse_decimal(s)
     if field_type == "integer":
@@ -169,7 +178,7 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> Sta
         selects.append(f"{expr} AS {quote('f_' + fname)}")
         formats[fname] = fmt
     raw = wh.read_frame(f"SELECT {', '.join(selects)} FROM ({latest_sql(table)}) r")
-    staged, quarantine = type_records(source, stream, entity, raw, formats)
+    staged, quarantine = type_records(source, stream, entity, raw, formats, cfg.timezone)
     if "customer_key" in entity.field_names:
         staged[CUSTOMER_STREAM] = customer_stream_of(cfg, source, stream)
     if len(quarantine):
@@ -178,7 +187,7 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> Sta
 
 
 def type_records(source: str, stream: str, entity: Entity, raw: pd.DataFrame,
-                 formats: dict[str, str | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 formats: dict[str, str | None], tz: str = DEFAULT_TIMEZONE) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Type the mapped values of `raw` (columns `source_key`, `_sync_id`, `_extracted_at`, `f_<field>` for each
     field in `formats`) as the entity's fields: (staged rows, quarantine rows without their `record`)."""
     out = pd.DataFrame({"source_name": source, "stream": stream, "source_key": raw["source_key"]}, index=raw.index)
@@ -191,7 +200,7 @@ def type_records(source: str, stream: str, entity: Entity, raw: pd.DataFrame,
             out[f.name] = None
             continue
         col = raw["f_" + f.name]
-        values, bad = _typed(f.type, col, formats.get(f.name))
+        values, bad = _typed(f.type, col, formats.get(f.name), tz)
         out[f.name] = values
         missing = values.isna() & ~bad
         if f.required:

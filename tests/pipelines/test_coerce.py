@@ -1,0 +1,46 @@
+"""Typing of staged values: the date forms sources write, epochs and zones, amounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.coerce import parse_date, parse_decimal, parse_timestamp
+
+
+def test_text_dates_in_the_forms_sources_write() -> None:
+    s = pd.Series(["2024-02-17 19:48:23", "2024/2/7 09:08:07", "2024年2月17日", "20240217", " ", None, "2023-02-30"])
+    out, bad = parse_timestamp(s)
+    assert [str(x) for x in out[:4]] == ["2024-02-17 19:48:23", "2024-02-07 09:08:07", "2024-02-17 00:00:00",
+                                         "2024-02-17 00:00:00"]
+    assert bad.tolist() == [False, False, False, False, False, False, True]  # an impossible date is flagged
+
+
+def test_epochs_and_zoned_text_become_wall_clock_time_of_the_configured_zone() -> None:
+    # 2023-07-05 23:30 UTC is 2023-07-06 07:30 in Beijing: an order placed that morning is dated the 6th.
+    s = pd.Series(["1688599800000", "1688599800", "2023-07-05T23:30:00Z", "2023-07-06T07:30:00+08:00"])
+    out, bad = parse_timestamp(s)
+    assert not bad.any()
+    assert set(out.astype(str)) == {"2023-07-06 07:30:00"}
+    assert str(parse_date(s[:1])[0].iloc[0]) == "2023-07-06 00:00:00"
+    out_utc, _ = parse_timestamp(s, tz="UTC")
+    assert set(out_utc.astype(str)) == {"2023-07-05 23:30:00"}
+    naive, _ = parse_timestamp(pd.Series(["2023-07-06 07:30:00"]), tz="UTC")
+    assert str(naive.iloc[0]) == "2023-07-06 07:30:00"  # text without a zone is kept as written
+
+
+def test_amounts() -> None:
+    out, bad = parse_decimal(pd.Series(["¥1,234.565", "(12.50)", "3 元", "十二万", "", "1e400"]))
+    assert out[:3].tolist() == pytest.approx([1234.56, -12.5, 3.0], abs=0.006)
+    assert bad.tolist() == [False, False, False, True, False, True]
+
+
+def test_unknown_time_zone_is_a_config_error(tmp_path: Path) -> None:
+    from hub.config import ConfigError, load_config
+
+    p = tmp_path / "hub.yaml"
+    p.write_text("timezone: Mars/Olympus\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown time zone 'Mars/Olympus'"):
+        load_config(p, env={})
