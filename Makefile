@@ -36,6 +36,9 @@ bench: install
 
 # The steward console and match API on http://127.0.0.1:8000 (add a user first:
 # .venv/bin/hub users add -c demo/hub.yaml NAME --role admin).
+chaos: install
+	$(BIN)/python -m bench.chaos
+
 ui: install
 	$(BIN)/hub ui -c $(DEMO_CONFIG)
 

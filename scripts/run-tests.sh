@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite as `make test` runs it: starts a throw-away PostgreSQL server on loopback for the
 # warehouse tests (stopped again on exit), installs Debian's chromium for the browser tests when it is
-# missing (as root), then runs pytest on two workers plus ruff.
+# missing (as root), then runs ruff, pytest on two workers, the short chaos suite and pip-audit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -29,3 +29,8 @@ export HUB_TEST_PG_URL HUB_REQUIRE_PG=1
 echo "PostgreSQL for the tests: $HUB_TEST_PG_URL" >&2
 $BIN/ruff check .
 $BIN/python -m pytest -n 2 -p no:cacheprovider "$@"
+# The fault-injection suite, short form: kills, faulty APIs, PostgreSQL restarts; nothing lost.
+$BIN/python -m bench.chaos --quick
+# Known vulnerabilities in the pinned dependencies (needs a vulnerability service; where this
+# machine cannot reach one, pip-audit skips each package and says so, which is reported, not hidden).
+scripts/audit.sh
