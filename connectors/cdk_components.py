@@ -26,7 +26,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -704,6 +704,19 @@ def _manifest(path: Path) -> dict[str, Any]:
 def load_manifest(path: Path) -> dict[str, Any]:
     """The parsed manifest at `path` (parsed once per process; callers get a deep copy)."""
     return json.loads(json.dumps(_manifest(path)))
+
+
+def manifest_source(package_file: str, config_keys: str) -> Callable[..., HubDeclarativeSource]:
+    """The `create_source(config, catalog, state)` of a connector package whose `manifest.yaml` sits
+    next to `package_file` (the package's `__file__`); `config_keys` documents its config."""
+    manifest_path = Path(package_file).with_name("manifest.yaml")
+
+    def create_source(config: Mapping[str, Any] | None = None, catalog: ConfiguredAirbyteCatalog | None = None,
+                      state: list[AirbyteStateMessage] | None = None) -> HubDeclarativeSource:
+        return build_source(manifest_path, config or {}, catalog, state)
+
+    create_source.__doc__ = f"The source for `config` (keys: {config_keys})."
+    return create_source
 
 
 def build_source(

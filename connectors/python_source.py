@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any, ClassVar
 
 from airbyte_cdk.models import ConnectorSpecification
 from airbyte_cdk.sources import AbstractSource
+from airbyte_cdk.sources.streams import Stream
+from airbyte_cdk.sources.streams.core import CheckpointMixin
 
 STREAM_NAME = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
 KEY = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
@@ -23,6 +25,38 @@ class HubPythonSource(AbstractSource):
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         return ConnectorSpecification(connectionSpecification=self.connection_schema,
                                       supportsIncremental=True)
+
+
+class CheckpointedStream(Stream, CheckpointMixin):
+    """A named stream with a primary key whose state it keeps itself and checkpoints every batch."""
+
+    def __init__(self, name: str, primary_key: str | list[str] | None, batch_size: int):
+        self._name, self._pk, self.batch_size = name, primary_key, batch_size
+        self._state: MutableMapping[str, Any] = {}
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def primary_key(self) -> str | list[str] | None:
+        return self._pk
+
+    @property
+    def source_defined_cursor(self) -> bool:
+        return True
+
+    @property
+    def state_checkpoint_interval(self) -> int:
+        return self.batch_size
+
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        return self._state
+
+    @state.setter
+    def state(self, value: MutableMapping[str, Any]) -> None:
+        self._state = dict(value or {})
 
 
 def plain(value: Any) -> Any:

@@ -25,16 +25,15 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.sources.streams import Stream
-from airbyte_cdk.sources.streams.core import CheckpointMixin
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException, FailureType
 
-from connectors.python_source import KEY, STREAM_NAME, HubPythonSource, object_schema, plain
+from connectors.python_source import KEY, STREAM_NAME, CheckpointedStream, HubPythonSource, object_schema, plain
 
 ERRORS_FIELD = "_hub_errors"
 FILE_CURSOR = "_hub_file"
@@ -196,44 +195,19 @@ class FileReader:
         self._header = list(keys)
 
 
-class FileStream(Stream, CheckpointMixin):
+class FileStream(CheckpointedStream):
     """All files matching one path or glob, as one stream."""
 
     def __init__(self, name: str, path: str, fmt: str | None, encoding: str, delimiter: str,
                  sheet: str | None, primary_key: str | list[str] | None, batch_size: int):
-        self._name, self._path, self._fmt = name, path, fmt
+        super().__init__(name, primary_key, batch_size)
+        self._path, self._fmt = path, fmt
         self._encoding, self._delimiter, self._sheet = encoding, delimiter, sheet
-        self._pk, self.batch_size = primary_key, batch_size
-        self._state: MutableMapping[str, Any] = {}
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def primary_key(self) -> str | list[str] | None:
-        return self._pk
 
     @property
     def cursor_field(self) -> str:
         # A virtual cursor: progress is by file (content hash) and row, kept in `state`.
         return FILE_CURSOR
-
-    @property
-    def source_defined_cursor(self) -> bool:
-        return True
-
-    @property
-    def state_checkpoint_interval(self) -> int:
-        return self.batch_size
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._state
-
-    @state.setter
-    def state(self, value: MutableMapping[str, Any]) -> None:
-        self._state = dict(value or {})
 
     def files(self) -> list[str]:
         """The files of this stream, in name order; none is an error naming the path."""

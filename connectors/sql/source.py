@@ -11,16 +11,23 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.sources.streams import Stream
-from airbyte_cdk.sources.streams.core import CheckpointMixin
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException, FailureType
 
-from connectors.python_source import KEY, STREAM_NAME, HubPythonSource, json_type, object_schema, plain
+from connectors.python_source import (
+    KEY,
+    STREAM_NAME,
+    CheckpointedStream,
+    HubPythonSource,
+    json_type,
+    object_schema,
+    plain,
+)
 from warehouse.identifiers import quote, quote_qualified
 
 SPEC: dict[str, Any] = {
@@ -53,23 +60,14 @@ def _describe_db_error(url: str, err: Exception) -> str:
     return f"database {display_url(url)}: {msg}"
 
 
-class SqlStream(Stream, CheckpointMixin):
+class SqlStream(CheckpointedStream):
     """One table or query, incremental when it has a cursor column."""
 
     def __init__(self, engine: sa.Engine, url: str, name: str, table: str | None, query: str | None,
                  primary_key: str | list[str] | None, cursor_field: str | None, batch_size: int):
-        self._engine, self._url, self._name = engine, url, name
-        self._table, self._query = table, query
-        self._pk, self._cursor, self.batch_size = primary_key, cursor_field, batch_size
-        self._state: MutableMapping[str, Any] = {}
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def primary_key(self) -> str | list[str] | None:
-        return self._pk
+        super().__init__(name, primary_key, batch_size)
+        self._engine, self._url = engine, url
+        self._table, self._query, self._cursor = table, query, cursor_field
 
     @property
     def cursor_field(self) -> str | list[str]:
@@ -83,22 +81,6 @@ class SqlStream(Stream, CheckpointMixin):
     def is_resumable(self) -> bool:
         # Without a cursor a table is re-read whole: the raw layer drops unchanged rows.
         return bool(self._cursor)
-
-    @property
-    def source_defined_cursor(self) -> bool:
-        return True
-
-    @property
-    def state_checkpoint_interval(self) -> int:
-        return self.batch_size
-
-    @property
-    def state(self) -> MutableMapping[str, Any]:
-        return self._state
-
-    @state.setter
-    def state(self, value: MutableMapping[str, Any]) -> None:
-        self._state = dict(value or {})
 
     def _from(self) -> str:
         return f"({self._query}) AS hub_q" if self._query else quote_qualified(self._table or "")
