@@ -191,7 +191,7 @@ class CustomerMdmConfig(_Strict):
     survivorship: dict[str, str | list[str]] = Field(default_factory=dict)
     blocking: list[BlockingRuleConfig] = Field(default_factory=list, description="replaces the default rules")
     comparisons: list[ComparisonConfig] = Field(default_factory=list, description="replaces the default spec")
-    u_pairs: int = Field(1_000_000, ge=1000, description="random pairs sampled to estimate u")
+    u_pairs: int = Field(300_000, ge=1000, description="random pairs sampled for the starting u (EM refits it)")
     workers: int = Field(1, ge=1, description="threads for string comparisons")
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig,
                                      description="steward decisions refit the model on a rebuild")

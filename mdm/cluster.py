@@ -111,9 +111,12 @@ class _Merger:
 
 def _codes(arr: np.ndarray) -> np.ndarray:
     """An exclusive attribute as int codes, -1 for missing or empty."""
-    s = pd.Series(arr)
-    codes = pd.factorize(s.where(s.notna() & (s.astype(str) != ""), None), use_na_sentinel=True)[0]
-    return codes.astype(np.int64)
+    codes, uniques = pd.factorize(pd.Series(arr), use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    empty = np.flatnonzero(np.asarray(uniques, dtype=object) == "")
+    if len(empty):
+        codes[codes == empty[0]] = -1
+    return codes
 
 
 def _groups_with_several(labels: np.ndarray, codes: np.ndarray) -> np.ndarray:

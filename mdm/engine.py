@@ -36,7 +36,7 @@ class LinkSettings:
     review: float = 0.3
     exclusive: Sequence[str] = ()
     anchors: Sequence[str] = ()
-    u_pairs: int = 1_000_000
+    u_pairs: int = 300_000
     seed: int = 42
     workers: int = 1
     feedback_strength: float = 5.0     # pseudo-labels the model's own probability counts for (mdm.feedback)

@@ -305,7 +305,7 @@ def build_golden(cfg: HubConfig, std: pd.DataFrame) -> pd.DataFrame:
     })
     golden = golden.join(extra, on="golden_id")
     valid = recs.set_index("record_id")["uscc_is_valid"]
-    golden["uscc_valid"] = golden["uscc_source"].map(valid).fillna(False).astype(bool) & golden["uscc"].notna()
+    golden["uscc_valid"] = flag(golden["uscc_source"].map(valid)) & golden["uscc"].notna()
     return golden
 
 
