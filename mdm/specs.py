@@ -28,8 +28,9 @@ CUSTOMER_BLOCKING: tuple[BlockingRule, ...] = (
 CUSTOMER_COMPARISONS: tuple[ComparisonSpec, ...] = (
     ComparisonSpec("uscc", "uscc", "uscc_std", extra=("org_code",),
                    doc="统一社会信用代码: equal, a keying error apart, or different"),
-    ComparisonSpec("name", "string", "name_key", (0.85,), context="city_any",
-                   doc="brand + trade without region or legal form, split by whether the cities agree"),
+    ComparisonSpec("name", "string", "name_key", (0.85,), context="city_any", tf=True,
+                   doc="brand + trade without region or legal form, split by whether the cities agree; "
+                       "an exact match on a common name says less (term-frequency adjustment)"),
     ComparisonSpec("phone", "phone", "phone_std", extra=("phone_digits",),
                    doc="canonical phone number, or the same last eight digits"),
     ComparisonSpec("address", "string", "address_norm", (0.9, 0.75),
