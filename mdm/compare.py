@@ -109,10 +109,10 @@ class Encoded:
     """Records' compared columns as integer codes (-1 = missing) and the distinct values behind them."""
 
     codes: pd.DataFrame
-    uniques: dict[str, np.ndarray]
+    uniques: dict[str, pa.Array | np.ndarray]  # Arrow dictionaries: values are taken only where needed
 
 
-def encode_column(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def encode_column(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
     """Integer codes (-1 = missing or empty) and distinct values of one column, via Arrow."""
     if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow":
         arr = pa.chunked_array(col.array._pa_array)
@@ -122,9 +122,9 @@ def encode_column(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     enc = arr.combine_chunks().dictionary_encode() if arr.num_chunks else pa.array([], pa.string())
     if not len(enc):
-        return np.zeros(0, np.int32), np.zeros(0, object)
+        return np.zeros(0, np.int32), pa.array([], pa.string())
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
-    return codes, np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    return codes, enc.dictionary
 
 
 def encode(records: pd.DataFrame, specs: Sequence[ComparisonSpec] = (), columns: Sequence[str] = ()) -> Encoded:
@@ -135,7 +135,13 @@ def encode(records: pd.DataFrame, specs: Sequence[ComparisonSpec] = (), columns:
     return Encoded(pd.DataFrame(codes, index=pd.RangeIndex(len(records))), uniques)
 
 
-def pair_similarity(ca: np.ndarray, cb: np.ndarray, uniques: np.ndarray, scorer: object,
+def _values(uniques: pa.Array | np.ndarray, idx: np.ndarray) -> list[str]:
+    if isinstance(uniques, pa.Array):
+        return uniques.take(pa.array(idx)).to_pylist()
+    return np.asarray(uniques, dtype=object)[idx].tolist()
+
+
+def pair_similarity(ca: np.ndarray, cb: np.ndarray, uniques: pa.Array | np.ndarray, scorer: object,
                     workers: int = 1, dtype: type = np.float32) -> np.ndarray:
     """Similarity of coded value pairs, computed once per distinct pair of values."""
     if not len(ca):
@@ -143,7 +149,7 @@ def pair_similarity(ca: np.ndarray, cb: np.ndarray, uniques: np.ndarray, scorer:
     key = ca.astype(np.int64) * np.int64(len(uniques) + 1) + cb.astype(np.int64)
     ukey, inverse = np.unique(key, return_inverse=True)
     ua, ub = ukey // (len(uniques) + 1), ukey % (len(uniques) + 1)
-    sim = process.cpdist(uniques[ua].tolist(), uniques[ub].tolist(), scorer=scorer, workers=workers, dtype=dtype)
+    sim = process.cpdist(_values(uniques, ua), _values(uniques, ub), scorer=scorer, workers=workers, dtype=dtype)
     return np.asarray(sim)[inverse]
 
 
