@@ -117,8 +117,12 @@ def encode_column(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
     if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow":
         arr = pa.chunked_array(col.array._pa_array)
     else:
-        obj = col.astype(object)
-        arr = pa.chunked_array([pa.array(obj.where(obj.notna(), None).map(str, na_action="ignore"), pa.string())])
+        try:  # text columns: straight into Arrow
+            arr = pa.chunked_array([pa.array(col, pa.string(), from_pandas=True)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: each value as its text
+            obj = col.astype(object)
+            arr = pa.chunked_array([pa.array(obj.where(obj.notna(), None).map(str, na_action="ignore"),
+                                             pa.string())])
     arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     enc = arr.combine_chunks().dictionary_encode() if arr.num_chunks else pa.array([], pa.string())
     if not len(enc):
