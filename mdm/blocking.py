@@ -107,16 +107,19 @@ def candidate_pairs(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRul
                      rule.name, big[0], rule.max_block, big[1])
             con.execute(f"DELETE FROM k{bit} WHERE k IN (SELECT k FROM k{bit} GROUP BY k "
                         f"HAVING count(*) > {int(rule.max_block)})")
+        # Each pair as one BIGINT (left * n + right, left < right): the union groups a single integer.
         if only is None:
-            parts.append(f"SELECT a.rid AS l, b.rid AS r, {1 << bit} AS f FROM k{bit} a JOIN k{bit} b "
+            parts.append(f"SELECT a.rid * {n} + b.rid AS p, {1 << bit} AS f FROM k{bit} a JOIN k{bit} b "
                          f"ON a.k = b.k AND a.rid < b.rid")
         else:  # only the blocks of the changed records are joined, against everything
-            parts.append(f"SELECT least(a.rid, b.rid) AS l, greatest(a.rid, b.rid) AS r, {1 << bit} AS f "
+            parts.append(f"SELECT least(a.rid, b.rid) * {n} + greatest(a.rid, b.rid) AS p, {1 << bit} AS f "
                          f"FROM (SELECT * FROM k{bit} WHERE rid IN (SELECT rid FROM chg)) a JOIN k{bit} b "
                          f"ON a.k = b.k AND a.rid <> b.rid")
-    sql = f"SELECT l, r, bit_or(f)::INTEGER AS f FROM ({' UNION ALL '.join(parts)}) GROUP BY l, r"
+    sql = f"SELECT p, bit_or(f)::INTEGER AS f FROM ({' UNION ALL '.join(parts)}) GROUP BY p"
     res = con.execute(sql).fetchnumpy()
     con.close()
-    left, right = np.asarray(res["l"], dtype=np.int64), np.asarray(res["r"], dtype=np.int64)
-    order = np.lexsort((right, left))  # a deterministic order, whatever DuckDB's threads did
-    return Candidates(left[order], right[order], np.asarray(res["f"], dtype=np.int32)[order], skipped, oversize)
+    pair = np.asarray(res["p"], dtype=np.int64)
+    order = np.argsort(pair)  # by (left, right), keys being unique: a deterministic order, whatever the threads did
+    pair = pair[order]
+    flags = np.asarray(res["f"], dtype=np.int32)[order]
+    return Candidates(pair // max(n, 1), pair % max(n, 1), flags, skipped, oversize)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mdm.compare import ComparisonSpec, Encoded, compare
+from mdm.compare import ComparisonSpec, Encoded, compare, value_texts
 
 EPS = 1e-6
 
@@ -154,24 +154,37 @@ def tf_adjustment(freq: np.ndarray, reference: float) -> np.ndarray:
     return np.clip(np.log2(reference / np.clip(freq, EPS, 1)), -TF_LIMIT, TF_LIMIT)
 
 
-def term_frequencies(records: pd.DataFrame, specs: Sequence[ComparisonSpec]) -> tuple[
-        dict[str, dict[str, float]], dict[str, float], dict[str, float]]:
+def term_frequencies(records: pd.DataFrame, specs: Sequence[ComparisonSpec], encoded: Encoded | None = None
+                     ) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, float]]:
     """For each `tf` comparison: value → share of records holding it (values held more than once),
     the share of a singleton, and the reference share: the expected share of the value two random
     exactly-agreeing records hold (Σp³/Σp²), at which the adjustment is zero. Centring on it keeps
-    the average exact-match weight that EM fitted, so the adjustment only redistributes it."""
+    the average exact-match weight that EM fitted, so the adjustment only redistributes it.
+
+    With `encoded` (the records' column codes), values are counted by code, not by text."""
     tables, defaults, refs = {}, {}, {}
     for s in specs:
         if not s.tf:
             continue
-        col = records[s.column].dropna()
-        col = col[col.astype(str) != ""]
-        n = max(len(col), 1)
-        vc = col.astype(str).value_counts()
-        p = vc.to_numpy(dtype=float) / n
+        if encoded is not None and s.column in encoded.codes:
+            codes = encoded.codes[s.column].to_numpy()
+            counts = np.bincount(codes[codes >= 0], minlength=len(encoded.uniques[s.column]))
+            held = np.flatnonzero(counts)
+            vc = pd.Series(counts[held], index=held).sort_values(ascending=False, kind="stable")
+            several = vc[vc > 1]
+            vc_index = pd.Index(value_texts(encoded.uniques[s.column], several.index.to_numpy()))
+            n = max(int(counts.sum()), 1)
+            p = vc.to_numpy(dtype=float) / n
+            tables[s.name] = pd.Series(several.to_numpy() / n, index=vc_index).to_dict()
+        else:
+            col = records[s.column].dropna()
+            col = col[col.astype(str) != ""]
+            n = max(len(col), 1)
+            vc = col.astype(str).value_counts()
+            p = vc.to_numpy(dtype=float) / n
+            vc = vc[vc > 1]  # singletons use the default
+            tables[s.name] = (vc / n).to_dict()
         refs[s.name] = float((p**3).sum() / max((p**2).sum(), EPS))
-        vc = vc[vc > 1]  # singletons use the default
-        tables[s.name] = (vc / n).to_dict()
         defaults[s.name] = 1.0 / n
     return tables, defaults, refs
 
@@ -247,6 +260,6 @@ def train(records: pd.DataFrame, specs: Sequence[ComparisonSpec], lv: pd.DataFra
     at random-pair frequencies lets EM call almost every candidate a match."""
     u = estimate_u(encoded if encoded is not None else records, specs, u_pairs, seed, workers)
     m, u, prior, iterations = estimate_m_em(lv, specs, u, fit_u=fit_u)
-    tf, tf_default, tf_reference = term_frequencies(records, specs)
+    tf, tf_default, tf_reference = term_frequencies(records, specs, encoded)
     return FellegiSunter(list(specs), m, u, prior, tf, tf_default, tf_reference,
                          {"em_iterations": iterations, "candidate_pairs": len(lv), "records": len(records)})

@@ -122,10 +122,12 @@ def _codes(arr: np.ndarray) -> np.ndarray:
 def _groups_with_several(labels: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Labels whose records hold more than one distinct non-missing code."""
     ok = codes >= 0
-    pairs = np.unique(labels[ok].astype(np.int64) * np.int64(codes.max() + 2) + codes[ok])
-    lab = pairs // np.int64(codes.max() + 2)
-    u, counts = np.unique(lab, return_counts=True)
-    return u[counts > 1]
+    lab, val = labels[ok], codes[ok]
+    size = int(labels.max()) + 1 if len(labels) else 0
+    lo, hi = np.full(size, np.iinfo(np.int64).max), np.full(size, -1, np.int64)
+    np.minimum.at(lo, lab, val)  # several distinct values ⇔ smallest ≠ largest
+    np.maximum.at(hi, lab, val)
+    return np.flatnonzero((hi >= 0) & (lo != hi))
 
 
 def _conflicting(labels: np.ndarray, excl: list[np.ndarray]) -> np.ndarray:
@@ -134,10 +136,14 @@ def _conflicting(labels: np.ndarray, excl: list[np.ndarray]) -> np.ndarray:
     return np.unique(np.concatenate(bad)) if bad else np.array([], np.int64)
 
 
-def _cluster_values(labels: np.ndarray, codes: np.ndarray) -> pd.Series:
-    """The (single) non-missing code of each conflict-free cluster."""
-    ok = codes >= 0
-    return pd.Series(codes[ok]).groupby(labels[ok]).first()
+def _cluster_values(roots: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per root record, the first non-missing code of its cluster (the only one in a conflict-free
+    cluster); -1 when the cluster has none."""
+    ok = np.flatnonzero(codes >= 0)
+    first = np.full(len(roots), len(roots), np.int64)
+    np.minimum.at(first, roots[ok], ok)
+    found = first < len(roots)
+    return np.where(found, codes[np.where(found, first, 0)], -1)
 
 
 def _best_first(prob: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -191,7 +197,9 @@ def cluster(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, match
         ca = np.array(list(cannot_map), dtype=np.int64)
         linked_bad = [comp[a] for a in ca for b in cannot_map[a] if comp[a] == comp[b]]
         bad = np.union1d(bad, np.array(linked_bad, dtype=np.int64))
-    roots = pd.Series(np.arange(n)).groupby(comp).transform("min").to_numpy()
+    first = np.full(int(comp.max()) + 1 if n else 0, n, np.int64)
+    np.minimum.at(first, comp, np.arange(n))  # each component's root: its first record
+    roots = first[comp]
     in_bad = np.isin(comp, bad)
     merger = _Merger(n, excl, cannot_map)
     merger.parent[~in_bad] = roots[~in_bad]
@@ -217,12 +225,11 @@ def cluster(n: int, left: np.ndarray, right: np.ndarray, prob: np.ndarray, match
     attach = cand[cand["g"].isin(n_cands[n_cands == 1].index)].set_index("g")["c"]
     ok = pd.Series(True, index=attach.index)
     for arr in excl:  # a floater group may itself carry e.g. a branch: it must fit the cluster
-        has = arr >= 0
+        has = (arr >= 0) & floating
         gv = pd.DataFrame({"g": group[has], "v": arr[has]}).groupby("g")["v"].agg(["nunique", "first"])
-        cv = _cluster_values(roots, arr)
         g_first = gv["first"].reindex(attach.index)
-        c_first = cv.reindex(attach.to_numpy()).to_numpy()
-        clash = g_first.notna().to_numpy() & pd.notna(c_first) & (g_first.to_numpy() != c_first)
+        c_first = _cluster_values(roots, arr)[attach.to_numpy()]
+        clash = g_first.notna().to_numpy() & (c_first >= 0) & (g_first.to_numpy() != c_first)
         ok &= ~clash & ~(gv["nunique"].reindex(attach.index).fillna(0).to_numpy() > 1)
     if cannot_map:
         for g, c in attach[ok].items():

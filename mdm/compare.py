@@ -139,7 +139,8 @@ def encode(records: pd.DataFrame, specs: Sequence[ComparisonSpec] = (), columns:
     return Encoded(pd.DataFrame(codes, index=pd.RangeIndex(len(records))), uniques)
 
 
-def _values(uniques: pa.Array | np.ndarray, idx: np.ndarray) -> list[str]:
+def value_texts(uniques: pa.Array | np.ndarray, idx: np.ndarray) -> list[str]:
+    """The distinct values at positions `idx` of an encoded column, as Python strings."""
     if isinstance(uniques, pa.Array):
         return uniques.take(pa.array(idx)).to_pylist()
     return np.asarray(uniques, dtype=object)[idx].tolist()
@@ -151,9 +152,10 @@ def pair_similarity(ca: np.ndarray, cb: np.ndarray, uniques: pa.Array | np.ndarr
     if not len(ca):
         return np.zeros(0, dtype=dtype)
     key = ca.astype(np.int64) * np.int64(len(uniques) + 1) + cb.astype(np.int64)
-    ukey, inverse = np.unique(key, return_inverse=True)
+    inverse, ukey = pd.factorize(key)  # hashing, not sorting: the order of distinct pairs does not matter
     ua, ub = ukey // (len(uniques) + 1), ukey % (len(uniques) + 1)
-    sim = process.cpdist(_values(uniques, ua), _values(uniques, ub), scorer=scorer, workers=workers, dtype=dtype)
+    sim = process.cpdist(value_texts(uniques, ua), value_texts(uniques, ub), scorer=scorer, workers=workers,
+                         dtype=dtype)
     return np.asarray(sim)[inverse]
 
 
@@ -213,13 +215,23 @@ class LevelFeature(BaseCompareFeature):
         return levels(self.spec, left, right, self.uniques, self.workers)
 
 
+class _PairOrderCompare(rl.Compare):
+    """recordlinkage's `Compare`, returning rows in the order of the pairs without re-indexing them by
+    the pair MultiIndex (the caller drops that index anyway; rebuilding it costs more than comparing)."""
+
+    def _union(self, objs: object, index: object = None, column_i: int = 0) -> pd.DataFrame:
+        return super()._union(objs, None, column_i)
+
+
 def compare(records: pd.DataFrame | Encoded, left: np.ndarray, right: np.ndarray,
             specs: Sequence[ComparisonSpec], workers: int = 1) -> pd.DataFrame:
     """Comparison levels of each pair (rows aligned with `left`/`right`), one int8 column per spec."""
     if len(left) == 0:
         return pd.DataFrame({s.name: pd.Series(dtype=np.int8) for s in specs})
     enc = records if isinstance(records, Encoded) else encode(records, specs)
-    comp = rl.Compare([LevelFeature(s, enc.uniques, workers) for s in specs])
-    pairs = pd.MultiIndex.from_arrays([np.asarray(left), np.asarray(right)])
+    comp = _PairOrderCompare([LevelFeature(s, enc.uniques, workers) for s in specs])
+    n = len(enc.codes)  # positions 0..n-1: the pair index is built from its codes, no factorizing
+    pairs = pd.MultiIndex(levels=[pd.RangeIndex(n), pd.RangeIndex(n)],
+                          codes=[np.asarray(left), np.asarray(right)], verify_integrity=False)
     out = comp.compute(pairs, enc.codes)
     return out.reset_index(drop=True).astype(np.int8)

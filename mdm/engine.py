@@ -76,7 +76,9 @@ def score_pairs(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, mode
 
 
 def band_of(prob: np.ndarray, match: float, review: float) -> np.ndarray:
-    return np.where(prob >= match, "match", np.where(prob >= review, "review", "non_match"))
+    """The band name of each probability (an object array: taking from three strings, not building them)."""
+    prob = np.asarray(prob)
+    return np.asarray(BANDS, dtype=object)[(prob >= review).astype(np.int8) + (prob >= match)]
 
 
 def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | None = None,

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from mdm.blocking import BlockingRule, candidate_pairs
-from mdm.classify import estimate_m_em
+from mdm.classify import estimate_m_em, term_frequencies
 from mdm.cluster import cluster
-from mdm.compare import ComparisonSpec, compare
+from mdm.compare import ComparisonSpec, compare, encode
 from mdm.engine import LinkSettings, explain, link
 from mdm.evaluate import pairwise_scores
 from mdm.golden import assign_ids, survive
@@ -65,6 +65,18 @@ def test_comparison_levels_per_kind() -> None:
     assert lv["phone"].tolist() == [1, -1, 2, 0]    # same last 8; missing; equal; different
     assert lv["city"].tolist() == [0, 1, -1, 1]
     assert specs[0].level_names()[4] == "exact, city different"
+
+
+def test_term_frequencies_count_values_alike_from_text_or_codes() -> None:
+    recs = pd.DataFrame({"name": ["A", "A", "B", "", None, "C", "C", "C"]})
+    specs = [ComparisonSpec("name", "string", "name", (0.9,), tf=True)]
+    by_text = term_frequencies(recs, specs)
+    by_code = term_frequencies(recs, specs, encode(recs, specs))
+    for tables, defaults, refs in (by_text, by_code):
+        # Six values held ("" and None are missing); B is a singleton and takes the default share.
+        assert tables == {"name": {"C": 0.5, "A": pytest.approx(2 / 6)}}
+        assert defaults == {"name": pytest.approx(1 / 6)}
+        assert refs["name"] == pytest.approx((27 + 8 + 1) / 216 / ((9 + 4 + 1) / 36))  # Σp³ / Σp²
 
 
 def test_em_recovers_the_mixture_it_was_generated_from() -> None:
