@@ -40,30 +40,52 @@ class FellegiSunter:
 
     # --- scoring -------------------------------------------------------------------------------------------
 
-    def weights(self, lv: pd.DataFrame, tf_values: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-        """Per-comparison log2 Bayes factors of each pair (0 for a missing level)."""
+    def weights(self, lv: pd.DataFrame, tf_values: dict[str, np.ndarray] | None = None,
+                tf_freqs: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+        """Per-comparison log2 Bayes factors of each pair (0 for a missing level). Term-frequency
+        comparisons take each pair's value (`tf_values`) or its share already looked up (`tf_freqs`)."""
         out = {}
         for s in self.specs:
             m, u = np.asarray(self.m[s.name]), np.asarray(self.u[s.name])
             levels = lv[s.name].to_numpy()
             w = np.log2(np.clip(m, EPS, 1)) - np.log2(np.clip(u, EPS, 1))
             col = np.where(levels >= 0, w[np.clip(levels, 0, len(w) - 1)], 0.0)
-            if s.tf and tf_values is not None and s.name in tf_values and s.name in self.tf:
+            if s.tf and s.name in self.tf and (s.name in (tf_freqs or {}) or s.name in (tf_values or {})):
                 exact = np.isin(levels, s.exact_levels())
                 if exact.any():
-                    vals = pd.Series(tf_values[s.name][exact])
-                    freq = vals.map(self.tf[s.name]).fillna(self.tf_default[s.name]).to_numpy(dtype=float)
+                    if tf_freqs is not None and s.name in tf_freqs:
+                        freq = np.asarray(tf_freqs[s.name], dtype=float)[exact]
+                    else:
+                        vals = pd.Series(tf_values[s.name][exact])  # type: ignore[index]
+                        freq = vals.map(self.tf[s.name]).fillna(self.tf_default[s.name]).to_numpy(dtype=float)
                     col[exact] += tf_adjustment(freq, self.tf_reference[s.name])
             out[s.name] = col
         return pd.DataFrame(out)
+
+    def tf_frequencies(self, encoded: Encoded, left: np.ndarray) -> dict[str, np.ndarray]:
+        """The share of each pair's (left) value for every term-frequency comparison, looked up once per
+        distinct value of the encoded column rather than once per pair."""
+        out = {}
+        for s in self.specs:
+            if not (s.tf and s.name in self.tf and s.column in encoded.codes):
+                continue
+            uniq = encoded.uniques[s.column]
+            default = self.tf_default[s.name]
+            per_value = (pd.Series(value_texts(uniq, np.arange(len(uniq))), dtype=object)
+                         .map(self.tf[s.name]).fillna(default).to_numpy(dtype=float))
+            codes = encoded.codes[s.column].to_numpy()[np.asarray(left)]
+            out[s.name] = np.where(codes >= 0, per_value[np.maximum(codes, 0)] if len(per_value) else default,
+                                   default)
+        return out
 
     def prior_weight(self) -> float:
         p = min(max(self.prior, EPS), 1 - EPS)
         return float(np.log2(p / (1 - p)))
 
     def match_weight(self, lv: pd.DataFrame, tf_values: dict[str, np.ndarray] | None = None,
-                     scope: np.ndarray | None = None) -> np.ndarray:
-        return self.weights(lv, tf_values).sum(axis=1).to_numpy() + self.prior_weight() + self.adjustment(lv, scope)
+                     scope: np.ndarray | None = None, tf_freqs: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        return (self.weights(lv, tf_values, tf_freqs).sum(axis=1).to_numpy() + self.prior_weight()
+                + self.adjustment(lv, scope))
 
     def adjustment(self, lv: pd.DataFrame, scope: np.ndarray | None = None) -> np.ndarray:
         """Log2-odds corrections per comparison pattern learned from steward decisions (`mdm.feedback`),

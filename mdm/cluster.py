@@ -110,7 +110,9 @@ class _Merger:
 
 
 def _codes(arr: np.ndarray) -> np.ndarray:
-    """An exclusive attribute as int codes, -1 for missing or empty."""
+    """An exclusive attribute as int codes, -1 for missing or empty; integer arrays are codes already."""
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.int64)
     codes, uniques = pd.factorize(pd.Series(arr), use_na_sentinel=True)
     codes = codes.astype(np.int64)
     empty = np.flatnonzero(np.asarray(uniques, dtype=object) == "")

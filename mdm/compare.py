@@ -25,6 +25,7 @@ values, not once per pair of records. The features plug into recordlinkage's `Co
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -104,6 +105,18 @@ class ComparisonSpec:
         return ["different", "same last 8 digits", "exact"]
 
 
+class DistinctValues(dict):
+    """Column → its distinct values. Arrow dictionaries become NumPy arrays of Python strings the first
+    time a column is looked up (for a similarity), once; columns only blocked on are never converted."""
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        values = super().__getitem__(column)
+        if isinstance(values, pa.Array):
+            values = values.to_numpy(zero_copy_only=False)
+            super().__setitem__(column, values)
+        return values
+
+
 @dataclass
 class Encoded:
     """Records' compared columns as integer codes (-1 = missing) and the distinct values behind them."""
@@ -123,19 +136,28 @@ def encode_column(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
             obj = col.astype(object)
             arr = pa.chunked_array([pa.array(obj.where(obj.notna(), None).map(str, na_action="ignore"),
                                              pa.string())])
-    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
     enc = arr.combine_chunks().dictionary_encode() if arr.num_chunks else pa.array([], pa.string())
     if not len(enc):
         return np.zeros(0, np.int32), pa.array([], pa.string())
     codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    empty = pc.index(enc.dictionary, "").as_py()  # "" counts as missing; it stays unreferenced in the dictionary
+    if empty >= 0:
+        codes[codes == empty] = -1
     return codes, enc.dictionary
 
 
-def encode(records: pd.DataFrame, specs: Sequence[ComparisonSpec] = (), columns: Sequence[str] = ()) -> Encoded:
-    """Factorize every column the specs compare (and `columns`), once; empty strings count as missing."""
-    codes, uniques = {}, {}
-    for c in sorted({col for s in specs for col in s.columns} | set(columns)):
-        codes[c], uniques[c] = encode_column(records[c])
+def encode(records: pd.DataFrame, specs: Sequence[ComparisonSpec] = (), columns: Sequence[str] = (),
+           workers: int = 1) -> Encoded:
+    """Factorize every column the specs compare (and `columns`), once, on `workers` threads (Arrow's
+    hashing runs outside the GIL); empty strings count as missing."""
+    names = sorted({col for s in specs for col in s.columns} | set(columns))
+    if workers > 1 and len(names) > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            done = list(pool.map(lambda c: encode_column(records[c]), names))
+    else:
+        done = [encode_column(records[c]) for c in names]
+    codes = {c: d[0] for c, d in zip(names, done, strict=True)}
+    uniques = DistinctValues({c: d[1] for c, d in zip(names, done, strict=True)})
     return Encoded(pd.DataFrame(codes, index=pd.RangeIndex(len(records))), uniques)
 
 

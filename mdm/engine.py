@@ -68,7 +68,11 @@ def score_pairs(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, mode
                 workers: int = 1, encoded: Encoded | None = None) -> pd.DataFrame:
     """Levels, match weight and probability of pairs under a fitted model."""
     lv = compare(encoded if encoded is not None else records, left, right, model.specs, workers)
-    w = model.match_weight(lv, _tf_values(records, model.specs, left), model.in_scope(records, left, right))
+    scope = model.in_scope(records, left, right)
+    if encoded is not None:
+        w = model.match_weight(lv, scope=scope, tf_freqs=model.tf_frequencies(encoded, left))
+    else:
+        w = model.match_weight(lv, _tf_values(records, model.specs, left), scope)
     out = lv.assign(weight=w, prob=FellegiSunter.probability(w))
     out.insert(0, "right", right)
     out.insert(0, "left", left)
@@ -95,8 +99,9 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
     t0 = time.perf_counter()
     incremental = previous is not None and changed is not None and model is not None
     specs = settings.comparisons if model is None else model.specs
-    # Every compared or blocked column is factorized once; blocking and comparisons use the codes.
-    enc = encode(records, specs, columns=[c for r in settings.blocking for c in r.columns])
+    # Every compared, blocked, exclusive or anchor column is encoded once (Arrow dictionaries, "" = missing).
+    enc = encode(records, specs, columns=[*[c for r in settings.blocking for c in r.columns], *settings.exclusive,
+                                          *settings.anchors], workers=settings.workers)
     t["encode"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     cand = candidate_pairs(enc, settings.blocking, only=changed if incremental else None)
@@ -119,8 +124,8 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
             model = calibrate(model, lab, lab_prob, ly, settings.feedback_strength, scope=settings.anchors)
         t["train"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        w = model.match_weight(lv, _tf_values(records, model.specs, cand.left),
-                               model.in_scope(records, cand.left, cand.right))
+        w = model.match_weight(lv, scope=model.in_scope(records, cand.left, cand.right),
+                               tf_freqs=model.tf_frequencies(enc, cand.left))
         scored = lv.assign(weight=w, prob=FellegiSunter.probability(w))
         scored.insert(0, "right", cand.right)
         scored.insert(0, "left", cand.left)
@@ -135,11 +140,10 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
     t0 = time.perf_counter()
     left, right = scored["left"].to_numpy(), scored["right"].to_numpy()
     prob = scored["prob"].to_numpy()
-    exclusive = {c: records[c].to_numpy() for c in settings.exclusive}
+    exclusive = {c: enc.codes[c].to_numpy() for c in settings.exclusive}
     anchored = np.zeros(n, bool) if settings.anchors else np.ones(n, bool)
     for c in settings.anchors:
-        col = records[c]
-        anchored |= (col.notna() & (col.astype(str) != "")).to_numpy()
+        anchored |= enc.codes[c].to_numpy() >= 0
     res: ClusterResult = cluster(n, left, right, prob, settings.match, settings.review, exclusive, anchored,
                                  must=must, cannot=cannot)
     t["cluster"] = time.perf_counter() - t0

@@ -238,3 +238,18 @@ def test_explain_adds_up(generated: tuple[pd.DataFrame, np.ndarray]) -> None:
     assert table["weight"].sum() == pytest.approx(table.attrs["weight"])
     assert table.attrs["weight"] == pytest.approx(pair["weight"])
     assert table.attrs["band"] == "match" and table.attrs["probability"] >= 0.8
+
+
+def test_term_frequency_weights_agree_from_values_and_from_codes(generated: tuple[pd.DataFrame, np.ndarray]) -> None:
+    std, _ = generated
+    settings = LinkSettings(CUSTOMER_BLOCKING, CUSTOMER_COMPARISONS, 0.8, 0.3, CUSTOMER_EXCLUSIVE, CUSTOMER_ANCHORS,
+                            u_pairs=100_000)
+    result = link(std, settings)  # weights from the encoded columns' codes
+    pairs, model = result.pairs, result.model
+    lv = pairs[[s.name for s in CUSTOMER_COMPARISONS]]
+    left = pairs["left"].to_numpy()
+    values = {s.name: std[s.column].astype(object).to_numpy()[left] for s in CUSTOMER_COMPARISONS if s.tf}
+    assert values, "the customer spec adjusts some comparison for term frequency"
+    np.testing.assert_allclose(model.match_weight(lv, values), pairs["weight"].to_numpy())
+    # ... and the adjustment is not nothing: without it many exact names weigh differently.
+    assert (np.abs(model.match_weight(lv) - pairs["weight"].to_numpy()) > 0.5).sum() > 100
