@@ -84,8 +84,17 @@ def candidate_pairs(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRul
         enc = encode(records, columns=cols)
     n = len(enc.codes)
     data = {"rid": pa.array(np.arange(n, dtype=np.int64))}
+    skipped, oversize = {}, {}
     for bit, rule in enumerate(rules):
-        keys = rule_keys(enc.codes, rule)
+        keys = rule_keys(enc.codes, rule)  # compact codes: block sizes are a bincount
+        sizes = np.bincount(keys[keys >= 0]) if (keys >= 0).any() else np.zeros(0, np.int64)
+        big = np.flatnonzero(sizes > rule.max_block)
+        if len(big):
+            skipped[rule.name] = len(big)
+            oversize[rule.name] = big.astype(np.int64)
+            log.info("blocking rule %s: %d blocks larger than %d records skipped (%d records)",
+                     rule.name, len(big), rule.max_block, int(sizes[big].sum()))
+            keys = np.where((keys >= 0) & (sizes[np.maximum(keys, 0)] > rule.max_block), -1, keys)
         data[f"k{bit}"] = pa.array(keys, pa.int64(), mask=keys < 0)
     con = duckdb.connect()
     if threads:
@@ -93,27 +102,16 @@ def candidate_pairs(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRul
     con.register("recs", pa.table(data))
     if only is not None:
         con.register("chg", pa.table({"rid": pa.array(np.asarray(only, dtype=np.int64))}))
-    parts, skipped, oversize = [], {}, {}
-    for bit, rule in enumerate(rules):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE k{bit} AS SELECT rid, k{bit} AS k FROM recs "
-                    f"WHERE k{bit} IS NOT NULL")
-        big = con.execute(f"SELECT count(*), coalesce(sum(n), 0) FROM (SELECT k, count(*) AS n FROM k{bit} "
-                          f"GROUP BY k HAVING count(*) > {int(rule.max_block)})").fetchone()
-        if big and big[0]:
-            skipped[rule.name] = int(big[0])
-            oversize[rule.name] = con.execute(f"SELECT k FROM k{bit} GROUP BY k HAVING count(*) > "
-                                              f"{int(rule.max_block)}").fetchnumpy()["k"].astype(np.int64)
-            log.info("blocking rule %s: %d blocks larger than %d records skipped (%d records)",
-                     rule.name, big[0], rule.max_block, big[1])
-            con.execute(f"DELETE FROM k{bit} WHERE k IN (SELECT k FROM k{bit} GROUP BY k "
-                        f"HAVING count(*) > {int(rule.max_block)})")
+    parts = []
+    for bit in range(len(rules)):
+        block = f"(SELECT rid, k{bit} AS k FROM recs WHERE k{bit} IS NOT NULL)"
         # Each pair as one BIGINT (left * n + right, left < right): the union groups a single integer.
         if only is None:
-            parts.append(f"SELECT a.rid * {n} + b.rid AS p, {1 << bit} AS f FROM k{bit} a JOIN k{bit} b "
+            parts.append(f"SELECT a.rid * {n} + b.rid AS p, {1 << bit} AS f FROM {block} a JOIN {block} b "
                          f"ON a.k = b.k AND a.rid < b.rid")
         else:  # only the blocks of the changed records are joined, against everything
             parts.append(f"SELECT least(a.rid, b.rid) * {n} + greatest(a.rid, b.rid) AS p, {1 << bit} AS f "
-                         f"FROM (SELECT * FROM k{bit} WHERE rid IN (SELECT rid FROM chg)) a JOIN k{bit} b "
+                         f"FROM (SELECT * FROM {block} WHERE rid IN (SELECT rid FROM chg)) a JOIN {block} b "
                          f"ON a.k = b.k AND a.rid <> b.rid")
     sql = f"SELECT p, bit_or(f)::INTEGER AS f FROM ({' UNION ALL '.join(parts)}) GROUP BY p"
     res = con.execute(sql).fetchnumpy()
