@@ -117,6 +117,7 @@ class DemoData:
     universe: pd.DataFrame
     reps: pd.DataFrame
     crm_a: pd.DataFrame
+    crm_a_users: pd.DataFrame
     crm_b: pd.DataFrame
     erp_customers: pd.DataFrame
     erp_salesmen: pd.DataFrame
@@ -520,6 +521,17 @@ def generate(n_entities: int = 2000, seed: int = 7, n_reps: int = 40) -> DemoDat
             "updated_at": _timestamps(a["updated_at"]),
         }
     )
+    # CRM A's user table: the login names its customers' `owner` holds, with mobile, e-mail, team and city.
+    crm_a_users = pd.DataFrame(
+        {
+            "user_id": "rep" + reps["rep_id"].astype(str).str.zfill(3),
+            "user_name": reps["name"],
+            "mobile": reps["mobile"],
+            "email": reps["email"],
+            "dept": reps["team"],
+            "city": reps["region"],
+        }
+    )
     crm_b = pd.DataFrame(
         {
             "客户编号": b["key"],
@@ -549,6 +561,7 @@ def generate(n_entities: int = 2000, seed: int = 7, n_reps: int = 40) -> DemoDat
         universe=universe,
         reps=reps,
         crm_a=crm_a,
+        crm_a_users=crm_a_users,
         crm_b=crm_b,
         erp_customers=erp_customers,
         erp_salesmen=erp_salesmen,
@@ -560,6 +573,7 @@ def generate(n_entities: int = 2000, seed: int = 7, n_reps: int = 40) -> DemoDat
 _SCHEMAS = {
     "t_customer": "cust_id INTEGER PRIMARY KEY, cust_name TEXT, tax_code TEXT, tel TEXT, address TEXT, "
     "contact_name TEXT, owner TEXT, created_at TEXT, updated_at TEXT",
+    "t_user": "user_id TEXT PRIMARY KEY, user_name TEXT, mobile TEXT, email TEXT, dept TEXT, city TEXT",
     "T_BD_CUSTOMER": "FCUSTID INTEGER PRIMARY KEY, FNUMBER TEXT, FNAME TEXT, FSHORTNAME TEXT, "
     "FTAXREGISTERCODE TEXT, FADDRESS TEXT, FTEL TEXT, FMODIFYDATE TEXT",
     "T_BD_SALESMAN": "FID INTEGER PRIMARY KEY, FNAME TEXT, FDEPT TEXT",
@@ -584,7 +598,7 @@ def _write_sqlite(path: Path, tables: dict[str, pd.DataFrame]) -> None:
 
 
 def write_demo(out_dir: Path, data: DemoData) -> dict[str, Path]:
-    """Write crm_a.sqlite (table t_customer), crm_b_export.csv (GBK, Chinese headers), erp.sqlite
+    """Write crm_a.sqlite (tables t_customer, t_user), crm_b_export.csv (GBK, Chinese headers), erp.sqlite
     (T_BD_CUSTOMER, T_BD_SALESMAN, T_SAL_ORDER), truth.csv, entities.csv. Idempotent: rewrites the files."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -595,7 +609,7 @@ def write_demo(out_dir: Path, data: DemoData) -> dict[str, Path]:
         "truth": out_dir / "truth.csv",
         "entities": out_dir / "entities.csv",
     }
-    _write_sqlite(paths["crm_a"], {"t_customer": data.crm_a})
+    _write_sqlite(paths["crm_a"], {"t_customer": data.crm_a, "t_user": data.crm_a_users})
     data.crm_b.to_csv(paths["crm_b"], index=False, encoding="gbk")
     erp = {"T_BD_CUSTOMER": data.erp_customers, "T_BD_SALESMAN": data.erp_salesmen}
     _write_sqlite(paths["erp"], {**erp, "T_SAL_ORDER": data.erp_orders})

@@ -21,7 +21,8 @@ only ``errorCode == 0`` means success.
   malformed filter); frequency limit 30004 (the code table's 秒频次超限; injected, or with
   ``enforce_limits`` beyond 100 calls per 20 s); quota fault 30002 (当天访问频次超限, do not retry).
 
-Objects: AccountObj, ContactObj, LeadsObj, NewOpportunityObj, SalesOrderObj, PaymentObj. Times
+Objects: AccountObj, ContactObj, LeadsObj, NewOpportunityObj, SalesOrderObj, PaymentObj, and
+PersonnelObj (the CRM's employees: ``user_id`` is the id that ``owner`` lists hold). Times
 are epoch milliseconds; money fields are strings (``"12000.00"``) as Fxiaoke returns them; employee
 fields are lists of employee ids (``["1007"]``, admin ``"1000"``); ``account_id__r`` carries the
 account name. ``malformed_record`` corrupts one record per object: a wrong-typed field or a bad date.
@@ -84,7 +85,8 @@ QUERY_PATH = "/cgi/crm/v2/data/query"
 MAX_LIMIT = 100
 MAX_OFFSET = 10000
 
-OBJECTS = ("AccountObj", "ContactObj", "LeadsObj", "NewOpportunityObj", "SalesOrderObj", "PaymentObj")
+OBJECTS = ("AccountObj", "ContactObj", "LeadsObj", "NewOpportunityObj", "SalesOrderObj", "PaymentObj",
+           "PersonnelObj")
 NUMERIC_STRING_FIELDS = frozenset({"amount", "order_amount", "payment_amount"})
 """Money fields stored as strings but filtered and sorted as numbers."""
 LEAD_SOURCES = ("展会", "官网", "转介绍", "电话营销", "广告")
@@ -272,6 +274,25 @@ def build_dataset(
                     "biz_status": status,
                     "account_id": account["_id"] if status == "transformed" and account else None,
                     "address": str(entity["address"]) if rng.random() < 0.3 else None,
+                },
+            )
+        )
+    for rep in reps_map.values():  # the employees the owner fields point to
+        rng = rng_for(seed, "fxiaoke", "personnel", int(rep["rep_id"]))
+        out["PersonnelObj"].append(
+            _record(
+                rng,
+                "PersonnelObj",
+                moment_between(rng, AS_OF - timedelta(days=1500), AS_OF - timedelta(days=400)),
+                [ADMIN_EMPLOYEE_ID],
+                {
+                    "name": str(rep["name"]),
+                    "user_id": str(1000 + int(rep["rep_id"])),
+                    "phone": str(rep["mobile"]) if rng.random() < 0.9 else None,
+                    "email": str(rep["email"]),
+                    "main_department": str(rep["team"]),
+                    "employee_number": f"E{int(rep['rep_id']):04d}",
+                    "status": "0",  # 0 enabled, 1 disabled
                 },
             )
         )
@@ -508,6 +529,8 @@ class FxiaokeFake(FakeServer):
             record["amount"] = "十二万"
         elif name == "SalesOrderObj":
             record["order_time"] = 253402300800000
+        elif name == "PersonnelObj":
+            record["email"] = [record.get("email")]
         else:
             record["payment_amount"] = float(record["payment_amount"])
         return record

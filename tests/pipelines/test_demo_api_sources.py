@@ -35,7 +35,7 @@ STREAMS: dict[tuple[str, str], tuple[str, Key]] = {
     ("dingtalk", "crm_contacts"): ("crm_contact", lambda r: r["instanceId"]),
     ("dingtalk", "users"): ("users", lambda r: r["userid"]),
     **{("fxiaoke", obj): (obj, lambda r: r["_id"]) for obj in
-       ("AccountObj", "ContactObj", "LeadsObj", "NewOpportunityObj", "SalesOrderObj", "PaymentObj")},
+       ("AccountObj", "ContactObj", "LeadsObj", "NewOpportunityObj", "SalesOrderObj", "PaymentObj", "PersonnelObj")},
     ("kingdee", "BD_Customer"): ("BD_Customer", lambda r: r["FNumber"]),  # the demo keys customers by number
     **{("kingdee", form): (form, lambda r: str(r["FID"])) for form in
        ("SAL_SaleOrder", "AR_receivable", "AR_RECEIVEBILL")},
@@ -106,6 +106,14 @@ def test_the_demo_config_runs_its_api_sources_with_the_legacy_ones(
                            "GROUP BY source_name").set_index("source_name")
     for source in ("erp", "fxiaoke", "kingdee"):
         assert orders.loc[source, "n"] == orders.loc[source, "g"] > 0
+
+    # Every rep reference of every system (owner ids, login names, salesman numbers, names) finds its rep,
+    # and the reps have the team and region the CRM user lists give them.
+    unresolved = wh.read_frame("SELECT source_name, rep_ref FROM marts.bridge_sales_rep WHERE rep_id IS NULL")
+    assert unresolved.empty, unresolved.head(10)
+    reps = wh.read_frame("SELECT name, team, region FROM marts.dim_sales_rep")
+    assert len(reps) > 1 and reps[["team", "region"]].isna().any(axis=1).sum() == 1
+    assert reps.loc[reps["team"].isna(), "name"].tolist() == ["管理员"]  # DingTalk's administrator sells nothing
 
     # Matching puts API customer records together with the legacy ones of the same company.
     systems = wh.read_frame("SELECT golden_id, source_name FROM mdm.xref").groupby("golden_id")["source_name"].agg(set)

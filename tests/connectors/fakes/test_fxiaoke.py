@@ -136,9 +136,10 @@ def test_token_endpoint_limit_when_enforced(server: FxiaokeFake, http: requests.
 
 @pytest.mark.parametrize("name", OBJECTS)
 def test_every_object_pages_by_offset(server: FxiaokeFake, http: requests.Session, name: str) -> None:
-    rows = read_offset(http, server, name, limit=7)
+    limit = min(7, len(server.dataset.records(name)) // 2)  # several pages, also for the six employees
+    rows = read_offset(http, server, name, limit=limit)
     assert sorted(r["_id"] for r in rows) == sorted(r["_id"] for r in server.dataset.records(name))
-    assert len({r["_id"] for r in rows}) == len(rows) > 7
+    assert len({r["_id"] for r in rows}) == len(rows) > limit > 0
     for row in rows:
         assert row["object_describe_api_name"] == name and isinstance(row["owner"], list)
         assert isinstance(row["create_time"], int) and row["last_modified_time"] >= row["create_time"]
