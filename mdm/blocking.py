@@ -113,11 +113,9 @@ def candidate_pairs(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRul
             parts.append(f"SELECT least(a.rid, b.rid) * {n} + greatest(a.rid, b.rid) AS p, {1 << bit} AS f "
                          f"FROM (SELECT * FROM {block} WHERE rid IN (SELECT rid FROM chg)) a JOIN {block} b "
                          f"ON a.k = b.k AND a.rid <> b.rid")
-    sql = f"SELECT p, bit_or(f)::INTEGER AS f FROM ({' UNION ALL '.join(parts)}) GROUP BY p"
+    sql = f"SELECT p, bit_or(f)::INTEGER AS f FROM ({' UNION ALL '.join(parts)}) GROUP BY p ORDER BY p"
     res = con.execute(sql).fetchnumpy()
     con.close()
-    pair = np.asarray(res["p"], dtype=np.int64)
-    order = np.argsort(pair)  # by (left, right), keys being unique: a deterministic order, whatever the threads did
-    pair = pair[order]
-    flags = np.asarray(res["f"], dtype=np.int32)[order]
+    pair = np.asarray(res["p"], dtype=np.int64)  # sorted by DuckDB: by (left, right), whatever the threads did
+    flags = np.asarray(res["f"], dtype=np.int32)
     return Candidates(pair // max(n, 1), pair % max(n, 1), flags, skipped, oversize)

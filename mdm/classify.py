@@ -44,6 +44,10 @@ class FellegiSunter:
                 tf_freqs: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
         """Per-comparison log2 Bayes factors of each pair (0 for a missing level). Term-frequency
         comparisons take each pair's value (`tf_values`) or its share already looked up (`tf_freqs`)."""
+        return pd.DataFrame(self._weight_columns(lv, tf_values, tf_freqs))
+
+    def _weight_columns(self, lv: pd.DataFrame, tf_values: dict[str, np.ndarray] | None = None,
+                        tf_freqs: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         out = {}
         for s in self.specs:
             m, u = np.asarray(self.m[s.name]), np.asarray(self.u[s.name])
@@ -60,7 +64,7 @@ class FellegiSunter:
                         freq = vals.map(self.tf[s.name]).fillna(self.tf_default[s.name]).to_numpy(dtype=float)
                     col[exact] += tf_adjustment(freq, self.tf_reference[s.name])
             out[s.name] = col
-        return pd.DataFrame(out)
+        return out
 
     def tf_frequencies(self, encoded: Encoded, left: np.ndarray) -> dict[str, np.ndarray]:
         """The share of each pair's (left) value for every term-frequency comparison, looked up once per
@@ -84,8 +88,11 @@ class FellegiSunter:
 
     def match_weight(self, lv: pd.DataFrame, tf_values: dict[str, np.ndarray] | None = None,
                      scope: np.ndarray | None = None, tf_freqs: dict[str, np.ndarray] | None = None) -> np.ndarray:
-        return (self.weights(lv, tf_values, tf_freqs).sum(axis=1).to_numpy() + self.prior_weight()
-                + self.adjustment(lv, scope))
+        columns = self._weight_columns(lv, tf_values, tf_freqs)  # summed as arrays, not through a DataFrame
+        total = np.zeros(len(lv))
+        for col in columns.values():
+            total += col
+        return total + self.prior_weight() + self.adjustment(lv, scope)
 
     def adjustment(self, lv: pd.DataFrame, scope: np.ndarray | None = None) -> np.ndarray:
         """Log2-odds corrections per comparison pattern learned from steward decisions (`mdm.feedback`),

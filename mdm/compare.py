@@ -238,11 +238,19 @@ class LevelFeature(BaseCompareFeature):
 
 
 class _PairOrderCompare(rl.Compare):
-    """recordlinkage's `Compare`, returning rows in the order of the pairs without re-indexing them by
-    the pair MultiIndex (the caller drops that index anyway; rebuilding it costs more than comparing)."""
+    """recordlinkage's `Compare` for records addressed by position: each feature gets the two sides'
+    columns taken by the pair index's codes (NumPy takes, not label lookups of a 3-million-row index),
+    and rows come back in the order of the pairs, not re-indexed by the MultiIndex (the caller drops it)."""
 
-    def _union(self, objs: object, index: object = None, column_i: int = 0) -> pd.DataFrame:
-        return super()._union(objs, None, column_i)
+    def _compute(self, pairs: pd.MultiIndex, x: pd.DataFrame, x_link: pd.DataFrame | None = None) -> pd.DataFrame:
+        left, right = np.asarray(pairs.codes[0]), np.asarray(pairs.codes[1])
+        other = x if x_link is None else x_link
+        features = []
+        for feat in self.features:
+            data1 = tuple(x[c].to_numpy()[left] for c in feat.labels_left)
+            data2 = tuple(other[c].to_numpy()[right] for c in feat.labels_right)
+            features.append((feat._compute(data1, data2), feat.label))
+        return self._union(features, None)
 
 
 def compare(records: pd.DataFrame | Encoded, left: np.ndarray, right: np.ndarray,
