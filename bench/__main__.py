@@ -178,8 +178,10 @@ def table(r: dict) -> str:
     if inc:
         lines += ["", "## Incremental matching", "",
                   f"{inc['changed']:,} of {s['records']:,} records changed ({inc['fraction']:.0%}): incremental "
-                  f"{inc['incremental_s']:.1f} s ({inc['new_pairs_compared']:,} pairs compared) vs rebuild with the "
-                  f"same model {inc['rebuild_same_model_s']:.1f} s; same clusters: {inc['same_clusters']}."]
+                  f"{inc['incremental_s']:.1f} s (standardize the changed records, block and compare them: "
+                  f"{inc['new_pairs_compared']:,} pairs; reuse the other pairs; cluster all) vs rebuild with the "
+                  f"same model {inc['rebuild_same_model_s']:.1f} s (standardize, block, compare and cluster all); "
+                  f"same clusters: {inc['same_clusters']}."]
     for key in ("steward_feedback", "match_api", "connectors"):
         if key in r:
             lines += ["", r[key]["markdown"]]
