@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mdm.compare import ComparisonSpec, Encoded, compare, value_texts
+from mdm.compare import ComparisonSpec, Encoded, compare, encode, value_texts
 
 EPS = 1e-6
 
@@ -190,29 +190,21 @@ def term_frequencies(records: pd.DataFrame, specs: Sequence[ComparisonSpec], enc
     exactly-agreeing records hold (Σp³/Σp²), at which the adjustment is zero. Centring on it keeps
     the average exact-match weight that EM fitted, so the adjustment only redistributes it.
 
-    With `encoded` (the records' column codes), values are counted by code, not by text."""
+    Values are counted by their codes in `encoded` (encoded here when not given)."""
+    tf_specs = [s for s in specs if s.tf]
+    if encoded is None or any(s.column not in encoded.codes for s in tf_specs):
+        encoded = encode(records, tf_specs)
     tables, defaults, refs = {}, {}, {}
-    for s in specs:
-        if not s.tf:
-            continue
-        if encoded is not None and s.column in encoded.codes:
-            codes = encoded.codes[s.column].to_numpy()
-            counts = np.bincount(codes[codes >= 0], minlength=len(encoded.uniques[s.column]))
-            held = np.flatnonzero(counts)
-            vc = pd.Series(counts[held], index=held).sort_values(ascending=False, kind="stable")
-            several = vc[vc > 1]
-            vc_index = pd.Index(value_texts(encoded.uniques[s.column], several.index.to_numpy()))
-            n = max(int(counts.sum()), 1)
-            p = vc.to_numpy(dtype=float) / n
-            tables[s.name] = pd.Series(several.to_numpy() / n, index=vc_index).to_dict()
-        else:
-            col = records[s.column].dropna()
-            col = col[col.astype(str) != ""]
-            n = max(len(col), 1)
-            vc = col.astype(str).value_counts()
-            p = vc.to_numpy(dtype=float) / n
-            vc = vc[vc > 1]  # singletons use the default
-            tables[s.name] = (vc / n).to_dict()
+    for s in tf_specs:
+        codes = encoded.codes[s.column].to_numpy()
+        counts = np.bincount(codes[codes >= 0], minlength=len(encoded.uniques[s.column]))
+        n = max(int(counts.sum()), 1)
+        held = np.flatnonzero(counts)
+        held = held[np.argsort(-counts[held], kind="stable")]  # most frequent first
+        p = counts[held] / n
+        several = held[counts[held] > 1]  # singletons use the default
+        tables[s.name] = dict(zip(value_texts(encoded.uniques[s.column], several),
+                                  (counts[several] / n).tolist(), strict=True))
         refs[s.name] = float((p**3).sum() / max((p**2).sum(), EPS))
         defaults[s.name] = 1.0 / n
     return tables, defaults, refs

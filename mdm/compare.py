@@ -122,7 +122,7 @@ class Encoded:
     """Records' compared columns as integer codes (-1 = missing) and the distinct values behind them."""
 
     codes: pd.DataFrame
-    uniques: dict[str, pa.Array | np.ndarray]  # Arrow dictionaries: values are taken only where needed
+    uniques: dict[str, np.ndarray]  # a DistinctValues: columns become Python strings only when looked up
 
 
 def encode_column(col: pd.Series) -> tuple[np.ndarray, pa.Array]:
@@ -161,14 +161,12 @@ def encode(records: pd.DataFrame, specs: Sequence[ComparisonSpec] = (), columns:
     return Encoded(pd.DataFrame(codes, index=pd.RangeIndex(len(records))), uniques)
 
 
-def value_texts(uniques: pa.Array | np.ndarray, idx: np.ndarray) -> list[str]:
-    """The distinct values at positions `idx` of an encoded column, as Python strings."""
-    if isinstance(uniques, pa.Array):
-        return uniques.take(pa.array(idx)).to_pylist()
+def value_texts(uniques: np.ndarray, idx: np.ndarray) -> list[str]:
+    """The distinct values at positions `idx` of an encoded column (`Encoded.uniques[column]`), as strings."""
     return np.asarray(uniques, dtype=object)[idx].tolist()
 
 
-def pair_similarity(ca: np.ndarray, cb: np.ndarray, uniques: pa.Array | np.ndarray, scorer: object,
+def pair_similarity(ca: np.ndarray, cb: np.ndarray, uniques: np.ndarray, scorer: object,
                     workers: int = 1, dtype: type = np.float32) -> np.ndarray:
     """Similarity of coded value pairs, computed once per distinct pair of values."""
     if not len(ca):

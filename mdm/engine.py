@@ -55,12 +55,12 @@ def _tf_values(records: pd.DataFrame, specs: Sequence[ComparisonSpec], left: np.
     return {s.name: records[s.column].astype(object).to_numpy()[left] for s in specs if s.tf}
 
 
-def _placed(records: pd.DataFrame, anchors: Sequence[str]) -> np.ndarray:
-    """Records placed by an anchor column (a valid tax code, a city)."""
-    placed = np.zeros(len(records), bool)
+def _placed(enc: Encoded, anchors: Sequence[str]) -> np.ndarray:
+    """Records placed by an anchor column (a valid tax code, a city): a code there, i.e. neither missing
+    nor empty."""
+    placed = np.zeros(len(enc.codes), bool)
     for c in anchors:
-        col = records[c]
-        placed |= (col.notna() & (col.astype(str) != "")).to_numpy()
+        placed |= enc.codes[c].to_numpy() >= 0
     return placed
 
 
@@ -116,11 +116,11 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
         if labelled is not None and len(labelled[0]):
             ll, lr, ly = np.asarray(labelled[0]), np.asarray(labelled[1]), np.asarray(labelled[2], bool)
             if settings.anchors:  # floaters' labels are skewed by ambiguity: learn on placed pairs only
-                placed = _placed(records, settings.anchors)
+                placed = _placed(enc, settings.anchors)
                 keep = placed[ll] & placed[lr]
                 ll, lr, ly = ll[keep], lr[keep], ly[keep]
             lab = compare(enc, ll, lr, settings.comparisons)
-            lab_prob = FellegiSunter.probability(model.match_weight(lab, _tf_values(records, model.specs, ll)))
+            lab_prob = FellegiSunter.probability(model.match_weight(lab, tf_freqs=model.tf_frequencies(enc, ll)))
             model = calibrate(model, lab, lab_prob, ly, settings.feedback_strength, scope=settings.anchors)
         t["train"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -141,9 +141,7 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
     left, right = scored["left"].to_numpy(), scored["right"].to_numpy()
     prob = scored["prob"].to_numpy()
     exclusive = {c: enc.codes[c].to_numpy() for c in settings.exclusive}
-    anchored = np.zeros(n, bool) if settings.anchors else np.ones(n, bool)
-    for c in settings.anchors:
-        anchored |= enc.codes[c].to_numpy() >= 0
+    anchored = _placed(enc, settings.anchors) if settings.anchors else np.ones(n, bool)
     res: ClusterResult = cluster(n, left, right, prob, settings.match, settings.review, exclusive, anchored,
                                  must=must, cannot=cannot)
     t["cluster"] = time.perf_counter() - t0
