@@ -102,6 +102,11 @@ STAGE_WEIGHTS = (3, 3, 2, 2, 4, 2)
 PRODUCTS = ("ERP实施", "云服务器", "数据中台", "安防系统", "办公设备", "年度维保")
 
 
+def employee_id(rep: Mapping[str, Any]) -> str:
+    """A rep's Fxiaoke employee id: what `owner` lists and PersonnelObj's `user_id` hold (admin is 1000)."""
+    return str(int(ADMIN_EMPLOYEE_ID) + int(rep["rep_id"]))
+
+
 def _new_object_id(table: Table) -> str:
     return f"{int(time.time()):08x}{secrets.token_hex(8)}"
 
@@ -146,7 +151,7 @@ def build_dataset(
         if rng.random() >= sizes.account_share:
             continue
         rep = rep_of(reps_map, entity["rep_id"])
-        owner = [str(1000 + int(rep["rep_id"]))]
+        owner = [employee_id(rep)]
         created = moment_between(rng, entity_created(entity["created_at"]), AS_OF - timedelta(days=60))
         account = _record(
             rng,
@@ -265,7 +270,7 @@ def build_dataset(
                 rng,
                 "LeadsObj",
                 created,
-                [] if rng.random() < 0.15 else [str(1000 + int(rep["rep_id"]))],
+                [] if rng.random() < 0.15 else [employee_id(rep)],
                 {
                     "name": str(entity["contact_name"]) if rng.random() < 0.5 else person_name(rng),
                     "company": name_variant(entity, rng),
@@ -287,7 +292,7 @@ def build_dataset(
                 [ADMIN_EMPLOYEE_ID],
                 {
                     "name": str(rep["name"]),
-                    "user_id": str(1000 + int(rep["rep_id"])),
+                    "user_id": employee_id(rep),
                     "phone": str(rep["mobile"]) if rng.random() < 0.9 else None,
                     "email": str(rep["email"]),
                     "main_department": str(rep["team"]),
