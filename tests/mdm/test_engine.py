@@ -67,7 +67,7 @@ def test_comparison_levels_per_kind() -> None:
     assert specs[0].level_names()[4] == "exact, city different"
 
 
-def test_term_frequencies_count_values_alike_from_text_or_codes() -> None:
+def test_term_frequencies_alike_with_or_without_the_records_codes() -> None:
     recs = pd.DataFrame({"name": ["A", "A", "B", "", None, "C", "C", "C"]})
     specs = [ComparisonSpec("name", "string", "name", (0.9,), tf=True)]
     by_text = term_frequencies(recs, specs)
