@@ -56,6 +56,14 @@ class WarehouseConfig(_Strict):
 MappingValue = str | list[str] | dict[str, Any]
 
 
+class SoftDeleteConfig(_Strict):
+    """A column that marks a record deleted in the source (软删除): such records leave staging."""
+
+    field: str = Field(description="the column (a JSON path into the record)")
+    values: list[str] = Field(default_factory=lambda: ["1", "true", "Y", "yes", "deleted"],
+                              description="values meaning deleted (compared as text, case-insensitive)")
+
+
 class StreamConfig(_Strict):
     """One stream of a source: where its records come from and how they map to an entity."""
 
@@ -70,6 +78,13 @@ class StreamConfig(_Strict):
     sheet: str | None = None
     customer_stream: str | None = Field(None, description="stream holding the customers that customer_key refers to")
     mapping: dict[str, MappingValue] = Field(default_factory=dict)
+    detect_deletes: bool | None = Field(
+        None, description="a record missing from a read that sees the whole source is deleted (a table without "
+                          "cursor_field, every file of the path read anew, an API stream without incremental "
+                          "sync); default true, false keeps records that disappear")
+    soft_delete: SoftDeleteConfig | None = Field(None, description="a column that marks deleted records")
+    max_delete_share: float = Field(0.5, ge=0, le=1, description="a run deletes at most this share of the stream "
+                                                                   "(more needs --allow-mass-delete)")
 
     @field_validator("entity")
     @classmethod

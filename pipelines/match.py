@@ -1,15 +1,23 @@
-"""Match: resolve staged customers into golden customers, incrementally when it can.
+"""Match: resolve staged customers into golden customers, reading and writing only what changed.
 
-Reads `staging.customer`, standardizes, links with the matching engine and writes, in one
-transaction: `mdm.xref`, `mdm.golden_customer`, `mdm.golden_id_history`,
-`mdm.customer_hierarchy`, `mdm.review_queue`, and the engine's memory for the next run
-(`mdm.customer_records`: standardized records and their content hash; `mdm.match_pairs`: every
-scored candidate pair; `mdm.match_model`: the fitted model).
+The engine's memory lives in the warehouse (`pipelines.match_store`): `mdm.customer_records` (every
+staged customer standardized, with its content hash and golden ID), `mdm.match_pairs` (every scored
+candidate pair) and `mdm.match_model` (the fitted model). Matching keeps a watermark in staging's
+change log (`staging._changes`).
 
-A run is incremental when a model and the previous run's records exist and the configuration
-of the engine did not change: only new and changed records are standardized, blocked and
-compared (against everything); earlier pairs between unchanged records are reused. A full
-rebuild (`rebuild=True`, or no earlier state) retrains the model unless `retrain=False`.
+- A **full run** (the first, `rebuild=True`, or a changed spec) standardizes staging a chunk at a time
+  into `mdm.customer_records`, links every record (`mdm.engine.link`: block, compare, train unless
+  `retrain=False`, score, cluster) from the few columns the engine needs, and writes every output.
+- An **incremental run** reads the customer records staged or removed since the watermark, keeps those
+  whose content changed, standardizes them, blocks and compares them against the records sharing a
+  blocking key with them (looked up in the warehouse), updates the stored pairs, and then re-clusters
+  only the *affected* records: everything the changes reach through review-band pairs, steward links
+  and golden customers. Golden IDs, survivorship, the hierarchy, the review queue and xref are
+  rewritten for those records only. With the same model the result equals a full rebuild (tested).
+- Nothing changed: nothing is read beyond the change log, nothing is written.
+
+Records are ordered by record id everywhere (`match_store.sort_records`), so positions, and the ties
+they break, are the same in a subset as in the whole.
 """
 
 from __future__ import annotations
@@ -19,17 +27,23 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from hub.config import CustomerMdmConfig, HubConfig
 from hub.entities import ENTITIES
+from mdm.blocking import candidate_pairs, rule_keys
 from mdm.classify import FellegiSunter
-from mdm.engine import LinkResult, LinkSettings, link
+from mdm.cluster import cluster
+from mdm.compare import encode
+from mdm.engine import LinkSettings, link, score_pairs
 from mdm.golden import assign_ids, id_number, survive
 from mdm.hierarchy import branch_parents
 from mdm.specs import (
@@ -42,21 +56,32 @@ from mdm.specs import (
     specs_from_config,
 )
 from mdm.standardize import standardize_customers
-from mdm.stewardship import pair_ids, record_values, revenue_by_golden
+from mdm.stewardship import pair_ids, record_values
 from mdm.stewardship import priority as stewardship_priority
+from pipelines.match_store import PAIRS, RECORDS, MatchStore, as_arrow_strings, record_id_sql, sort_records
+from pipelines.progress import as_progress
 from pipelines.stage import ensure_staging, to_arrow
+from warehouse.changes import bump, set_watermark, watermark
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, STD_COLUMNS, ensure_mdm
-from warehouse.engine import Warehouse
+from warehouse.engine import Warehouse, value
 
 log = logging.getLogger("hub.match")
 
 ENTITY_FIELDS = ENTITIES["customer"].field_names
+RECORD_COLUMNS = ["record_id", "record_hash", "source_name", "stream", "source_key", *ENTITY_FIELDS, *STD_COLUMNS,
+                  "golden_id"]
+CONSUMER = "match:customer"
+CHUNK = 200_000
 DEFAULT_SURVIVORSHIP: dict[str, list[str]] = {
     "name": ["most_complete", "source_priority", "most_recent"],
     "uscc": ["valid_only", "source_priority", "most_recent"],
     "phone": ["most_recent", "source_priority"],
     "address": ["most_complete", "most_recent"],
 }
+# What the golden records, the hierarchy and the review queue read of each record.
+GOLDEN_INPUTS = ["record_id", "source_name", "stream", "source_key", *GOLDEN_ATTRIBUTES, "uscc_std", "uscc_valid",
+                 "province", "city_any", "created_at", "updated_at", "is_branch"]
+HIERARCHY_INPUTS = ["record_id", "golden_id", "name", "name_key", "name_region", "city_any", "is_branch"]
 
 
 @dataclass
@@ -68,6 +93,8 @@ class MatchResult:
     incremental: bool = False
     changed: int = 0
     review_items: int = 0
+    deleted: int = 0
+    affected: int = 0
     stats: dict[str, object] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -77,12 +104,13 @@ def record_ids(df: pd.DataFrame) -> pd.Series:
 
 
 def load_customers(wh: Warehouse) -> pd.DataFrame:
+    """Every staged customer with its record id, in record order (small warehouses, tools and tests)."""
     with wh.begin() as conn:
         ensure_staging(wh, conn)
         ensure_mdm(wh, conn)
-    df = wh.read_frame("SELECT * FROM staging.customer ORDER BY source_name, stream, source_key")
-    df["record_id"] = record_ids(df)
-    return df
+    df = wh.read_frame("SELECT * FROM staging.customer")
+    df["record_id"] = record_ids(df) if len(df) else pd.Series(dtype=str)
+    return sort_records(df)
 
 
 def content_hash(df: pd.DataFrame) -> pd.Series:
@@ -106,47 +134,40 @@ def fingerprint(settings: LinkSettings) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def next_id_number(wh: Warehouse) -> int:
-    ids = wh.read_frame("SELECT golden_id AS g FROM mdm.xref UNION SELECT retired_id FROM mdm.golden_id_history "
-                        "UNION SELECT survivor_id FROM mdm.golden_id_history")
-    ids = ids["g"].dropna()
+def link_columns(settings: LinkSettings, model: FellegiSunter | None = None) -> list[str]:
+    """The standardized columns the engine reads: compared, blocked, exclusive, anchors, steward scope."""
+    specs = model.specs if model is not None else settings.comparisons
+    scope = list(model.info.get("calibration_scope") or []) if model is not None else []  # type: ignore[arg-type]
+    return list(dict.fromkeys([*[c for s in specs for c in s.columns], *[c for r in settings.blocking
+                                                                        for c in r.columns],
+                               *settings.exclusive, *settings.anchors, *scope, *CUSTOMER_ANCHORS]))
+
+
+def next_id_number(wh: Warehouse, conn: Connection | None = None) -> int:
+    ids = wh.read_frame("SELECT max(golden_id) AS g FROM (SELECT golden_id FROM mdm.xref UNION ALL SELECT retired_id "
+                        "FROM mdm.golden_id_history UNION ALL SELECT survivor_id FROM mdm.golden_id_history) i",
+                        conn=conn)["g"].dropna()
     return int(id_number(ids).max()) + 1 if len(ids) else 1
 
 
-def _read_table(wh: Warehouse, table: str) -> pd.DataFrame:
-    """An engine-memory table of `mdm`, empty when an earlier run never wrote it."""
-    with wh.begin() as conn:
-        if not wh.table_exists(conn, "mdm", table):
-            return pd.DataFrame()
-        return wh.read_frame(f"SELECT * FROM mdm.{table}", conn=conn)
-
-
-def _active_model(wh: Warehouse, fp: str) -> FellegiSunter | None:
-    rows = wh.read_frame("SELECT model FROM mdm.match_model WHERE active AND spec_fingerprint = :f", {"f": fp})
+def _active_model(wh: Warehouse, fp: str, conn: Connection | None = None) -> FellegiSunter | None:
+    rows = wh.read_frame("SELECT model FROM mdm.match_model WHERE active AND spec_fingerprint = :f", {"f": fp},
+                         conn=conn)
     return FellegiSunter.from_json(rows["model"].iloc[0]) if len(rows) else None
 
 
-def _decisions(wh: Warehouse, pos: pd.Series) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Steward decisions in force, as must-link and cannot-link position pairs."""
-    d = wh.read_frame("SELECT left_record, right_record, verdict FROM mdm.decisions WHERE active")
+def _decisions(wh: Warehouse, conn: Connection, pos: pd.Series, origin_review: bool = False) -> pd.DataFrame:
+    """Active steward decisions between records of `pos` (record id → position), with both positions."""
+    cond = " AND (origin IS NULL OR origin = 'review')" if origin_review else ""
+    d = wh.read_frame(f"SELECT left_record, right_record, verdict FROM mdm.decisions WHERE active{cond}", conn=conn)
     d = d[d["left_record"].isin(pos.index) & d["right_record"].isin(pos.index)]
-    lp, rp = pos.reindex(d["left_record"]).to_numpy(), pos.reindex(d["right_record"]).to_numpy()
+    return d.assign(lp=pos.reindex(d["left_record"]).to_numpy(), rp=pos.reindex(d["right_record"]).to_numpy())
+
+
+def _must_cannot(d: pd.DataFrame) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     same = (d["verdict"] == "same").to_numpy()
+    lp, rp = d["lp"].to_numpy(dtype=np.int64), d["rp"].to_numpy(dtype=np.int64)
     return (lp[same], rp[same]), (lp[~same], rp[~same])
-
-
-def _labelled(wh: Warehouse, pos: pd.Series, mcfg: CustomerMdmConfig) -> tuple[np.ndarray, np.ndarray,
-                                                                                np.ndarray] | None:
-    """Pairs stewards decided in the review queue, as training labels, when there are enough."""
-    if not mcfg.feedback.enabled:
-        return None
-    d = wh.read_frame("SELECT left_record, right_record, verdict FROM mdm.decisions "
-                      "WHERE active AND (origin IS NULL OR origin = 'review')")
-    d = d[d["left_record"].isin(pos.index) & d["right_record"].isin(pos.index)]
-    if len(d) < mcfg.feedback.min_labels:
-        return None
-    return (pos.reindex(d["left_record"]).to_numpy(), pos.reindex(d["right_record"]).to_numpy(),
-            (d["verdict"] == "same").to_numpy())
 
 
 def _standardize(df: pd.DataFrame) -> pd.DataFrame:
@@ -155,135 +176,475 @@ def _standardize(df: pd.DataFrame) -> pd.DataFrame:
     return derive_customer_columns(standardize_customers(df))
 
 
-def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | None = None,
-              rebuild: bool = False, retrain: bool = True) -> MatchResult:
-    """Match all staged customers; see the module docstring."""
-    progress = progress or log.info
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    mcfg = cfg.mdm.customer
-    settings = settings_of(mcfg)
-    fp = fingerprint(settings)
-    df = load_customers(wh)
-    df["record_hash"] = content_hash(df)
-    prev = _read_table(wh, "customer_records")
-    model = _active_model(wh, fp)
-    incremental = not rebuild and model is not None and len(prev) > 0
-    # Standardize only what changed when earlier standardized records can be reused.
-    if incremental:
-        known = df[["record_id", "record_hash"]].merge(prev[["record_id", "record_hash"]], how="left",
-                                                       on="record_id", suffixes=("", "_prev"))
-        is_changed = (known["record_hash"] != known["record_hash_prev"]).to_numpy()
-        reuse = prev.set_index("record_id")[STD_COLUMNS].reindex(df.loc[~is_changed, "record_id"]).reset_index(
-            drop=True)
-        parts = [pd.concat([df[~is_changed].reset_index(drop=True), reuse], axis=1)]
-        if is_changed.any():
-            parts.append(_standardize(df[is_changed]).reset_index(drop=True))
-        std = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        std = std.set_index("record_id").loc[df["record_id"]].reset_index()
-        changed = np.flatnonzero(is_changed)
-    else:
-        std = _standardize(df)
-        changed = None
-        if retrain:
-            model = None  # a full rebuild fits a new model unless told to keep the current one
-    timings["standardize"] = time.perf_counter() - t0
-    pos = pd.Series(np.arange(len(std)), index=std["record_id"])
-    must, cannot = _decisions(wh, pos)
-    previous = None
-    if incremental:
-        pairs = _read_table(wh, "match_pairs")
-        pairs = pairs[pairs["left_record"].isin(pos.index) & pairs["right_record"].isin(pos.index)]
-        previous = pairs.assign(left=pos.reindex(pairs["left_record"]).to_numpy(),
-                                right=pos.reindex(pairs["right_record"]).to_numpy()).drop(
-            columns=["left_record", "right_record"])
-        lo, hi = np.minimum(previous["left"], previous["right"]), np.maximum(previous["left"], previous["right"])
-        previous = previous.assign(left=lo, right=hi)
-    progress(f"linking {len(std):,} customer records" + (f" ({len(changed):,} new or changed)" if incremental else ""))
-    labelled = _labelled(wh, pos, mcfg) if model is None else None
-    result = link(std, settings, model=model, must=must, cannot=cannot, previous=previous, changed=changed,
-                  labelled=labelled)
-    timings.update(result.timings)
-    t1 = time.perf_counter()
-    out = _persist(cfg, wh, std, result, fp, new_model=not incremental and model is None)
-    timings["golden_and_write"] = time.perf_counter() - t1
-    out.incremental = incremental
-    out.changed = len(changed) if changed is not None else len(std)
-    out.stats = {**result.stats, "feedback": result.model.info.get("feedback")}
-    out.timings = timings
-    progress(f"matched {out.records:,} customer records into {out.golden:,} golden customers"
-             f" ({out.review_items:,} pairs for review)")
+def _record_rows(std: pd.DataFrame) -> pd.DataFrame:
+    """The `mdm.customer_records` columns of standardized records (golden ID to come)."""
+    out = std.reindex(columns=RECORD_COLUMNS)
+    out["golden_id"] = None
     return out
 
 
-def _persist(cfg: HubConfig, wh: Warehouse, std: pd.DataFrame, result: LinkResult, fp: str,
-             new_model: bool) -> MatchResult:
-    mcfg = cfg.mdm.customer
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    rid = std["record_id"].to_numpy()
-    prev_xref = wh.read_frame("SELECT source_name, stream, source_key, golden_id FROM mdm.xref")
-    prev_xref["record_id"] = record_ids(prev_xref) if len(prev_xref) else pd.Series(dtype=str)
-    clusters = pd.DataFrame({"record_id": rid, "cluster": result.labels})
-    assignment = assign_ids(clusters, prev_xref[["record_id", "golden_id"]], next_id_number(wh))
-    gid = assignment.ids.set_index("record_id")["golden_id"].reindex(rid).to_numpy()
-    std = std.assign(golden_id=gid)
-    pairs = result.pairs
-    left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
-    # xref: how each record joined its cluster: its best match-band edge inside the cluster.
-    inside = (gid[left] == gid[right]) & (pairs["prob"].to_numpy() >= mcfg.thresholds.match)
-    best = pd.concat([pd.DataFrame({"r": left[inside], "p": pairs["prob"].to_numpy()[inside]}),
-                      pd.DataFrame({"r": right[inside], "p": pairs["prob"].to_numpy()[inside]})])
-    best = best.groupby("r")["p"].max()
-    score = pd.Series(np.arange(len(std))).map(best).to_numpy()
-    sizes = pd.Series(gid).map(pd.Series(gid).value_counts()).to_numpy()
-    matched_by = np.where(sizes == 1, "singleton", np.where(pd.isna(score), "rule", "model"))
-    xref = pd.DataFrame({"source_name": std["source_name"], "stream": std["stream"], "source_key": std["source_key"],
-                         "golden_id": gid, "match_score": np.where(sizes == 1, 1.0, score),
-                         "matched_by": matched_by, "updated_at": now})
-    golden = build_golden(cfg, std)
-    golden = golden.assign(updated_at=now)
-    hierarchy = branch_parents(std)
-    hierarchy = hierarchy.assign(updated_at=now)
-    orders = wh.read_frame("SELECT source_name || ':' || customer_stream || ':' || customer_key AS record_id, "
-                           "amount FROM staging.sales_order WHERE customer_stream IS NOT NULL")
-    orders["amount"] = pd.to_numeric(orders["amount"], errors="coerce").astype(float)
-    revenue = revenue_by_golden(orders, std[["record_id", "golden_id"]])
-    review = review_items(std, result, mcfg.thresholds.match, mcfg.thresholds.review, now, revenue)
-    decided = wh.read_frame("SELECT left_record, right_record FROM mdm.decisions WHERE active")
-    review = review[~review["item_id"].isin(pair_ids(decided["left_record"], decided["right_record"]))]
-    history = assignment.history.assign(run_id=now.strftime("%Y%m%dT%H%M%S"), retired_at=now)
-    records = std[["record_id", "record_hash", "source_name", "stream", "source_key", *ENTITY_FIELDS,
-                   *STD_COLUMNS, "golden_id"]]
-    stored_pairs = pairs.assign(left_record=rid[left], right_record=rid[right]).drop(columns=["left", "right"])
-    stored_pairs = stored_pairs[["left_record", "right_record", "rules",
-                                 *[s.name for s in result.model.specs], "weight", "prob"]]
+_RECORD_KINDS: dict[str, str] = {
+    **{c: "text" for c in RECORD_COLUMNS},
+    **{f.name: f.type for f in ENTITIES["customer"].fields},
+    "uscc_valid": "boolean", "org_code_valid": "boolean", "is_branch": "boolean",
+}
+
+
+def _ensure_records_table(wh: Warehouse, conn: Connection, fresh: bool) -> None:
+    if fresh:
+        wh.recreate_table(conn, "mdm", "customer_records", _RECORD_KINDS)
+        if wh.dialect.name == "postgresql":  # incremental runs look records up by id and by blocking key
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__id ON mdm.customer_records (record_id)")
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__golden ON mdm.customer_records "
+                                 "(golden_id)")
+    else:
+        wh.create_table(conn, "mdm", "customer_records", _RECORD_KINDS)
+
+
+def _index_blocking_columns(wh: Warehouse, conn: Connection, settings: LinkSettings) -> None:
+    if wh.dialect.name != "postgresql":
+        return
+    for rule in settings.blocking:
+        name = "customer_records__" + hashlib.sha1(repr(rule.columns).encode()).hexdigest()[:10]
+        cols = ", ".join(f'"{c}"' for c in rule.columns)
+        conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON mdm.customer_records ({cols})')
+
+
+# --- the run ---------------------------------------------------------------------------------------------------
+
+
+def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | None = None,
+              rebuild: bool = False, retrain: bool = True) -> MatchResult:
+    """Match the staged customers; see the module docstring."""
+    prog = as_progress(progress, log)
+    settings = settings_of(cfg.mdm.customer)
+    fp = fingerprint(settings)
     with wh.begin() as conn:
-        for name, frame in (("xref", xref), ("golden_customer", golden), ("customer_hierarchy", hierarchy),
-                            ("review_queue", review)):
-            wh.replace_rows(conn, "mdm", name, to_arrow(frame, MDM_TABLES[name][0]))
-        for name, frame in (("customer_records", records), ("match_pairs", stored_pairs)):
-            kinds = _kinds(frame)  # engine memory: its columns follow the spec, so it is recreated
-            wh.recreate_table(conn, "mdm", name, kinds)
-            wh.insert_frame(conn, "mdm", name, to_arrow(frame, kinds))
-        if len(history):
-            wh.insert_frame(conn, "mdm", "golden_id_history", to_arrow(history, MDM_TABLES["golden_id_history"][0]))
-        if new_model:
+        ensure_staging(wh, conn)
+        ensure_mdm(wh, conn)
+        store = MatchStore(wh, conn)
+        model = _active_model(wh, fp, conn)
+        mark = watermark(conn, CONSUMER)
+        layout_ok = set(RECORD_COLUMNS) <= set(store.record_columns())
+        incremental = (not rebuild and model is not None and mark is not None and layout_ok
+                       and mark[1].get("fingerprint") == fp and wh.table_exists(conn, "mdm", "match_pairs"))
+        if incremental:
+            assert mark is not None and model is not None
+            return _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
+    return _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog)
+
+
+def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model: FellegiSunter | None,
+          prog: Callable[[str], None]) -> MatchResult:
+    """Standardize and link every staged customer; write every output."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    now = _now()
+    with wh.begin() as conn:
+        store = MatchStore(wh, conn)
+        top = int(value(conn, "SELECT COALESCE(MAX(seq), 0) FROM staging._changes WHERE entity = 'customer'") or 0)
+        previous_model = model
+        n = int(value(conn, "SELECT count(*) FROM staging.customer") or 0)
+        _ensure_records_table(wh, conn, fresh=True)
+        counter = as_progress(prog, log).counter("standardizing customers", total=n)
+        conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_staged")
+        conn.exec_driver_sql("CREATE TEMPORARY TABLE _hub_staged AS SELECT ROW_NUMBER() OVER () AS _i, s.* "
+                             "FROM staging.customer s")
+        cols = ", ".join(f'"{c}"' for c in ["source_name", "stream", "source_key", *ENTITY_FIELDS])
+        for lo in range(0, n, CHUNK):
+            chunk = wh.read_frame(f"SELECT {cols} FROM _hub_staged WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn)
+            chunk["record_id"] = record_ids(chunk)
+            chunk["record_hash"] = content_hash(chunk)
+            wh.insert_frame(conn, "mdm", "customer_records", to_arrow(_record_rows(_standardize(chunk)), _RECORD_KINDS))
+            counter.update(min(lo + CHUNK, n))
+        conn.exec_driver_sql("DROP TABLE _hub_staged")
+        counter.close(f"{n:,} customer records standardized")
+        timings["standardize"] = time.perf_counter() - t0
+        _index_blocking_columns(wh, conn, settings)
+        needed = link_columns(settings, previous_model)
+        recs = sort_records(as_arrow_strings(store.frame(
+            f"SELECT record_id, {', '.join(_q(c) for c in needed)} FROM {RECORDS}")))
+        pos = pd.Series(np.arange(len(recs)), index=recs["record_id"].to_numpy())
+        decisions = _decisions(wh, conn, pos)
+        must, cannot = _must_cannot(decisions)
+        labelled = None
+        if previous_model is None and cfg.mdm.customer.feedback.enabled:
+            lab = _decisions(wh, conn, pos, origin_review=True)
+            if len(lab) >= cfg.mdm.customer.feedback.min_labels:
+                labelled = (lab["lp"].to_numpy(np.int64), lab["rp"].to_numpy(np.int64),
+                            (lab["verdict"] == "same").to_numpy())
+        prog(f"linking {len(recs):,} customer records")
+        result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
+        timings.update(result.timings)
+        t1 = time.perf_counter()
+        rid = recs["record_id"].to_numpy()
+        del recs
+        pairs = result.pairs
+        stored = pairs.assign(left_record=rid[pairs["left"].to_numpy()], right_record=rid[pairs["right"].to_numpy()])
+        stored = stored[["left_record", "right_record", "rules", *[s.name for s in result.model.specs], "weight",
+                         "prob"]]
+        pair_kinds = {**dict.fromkeys(["left_record", "right_record"], "text"), "rules": "integer",
+                      **{s.name: "integer" for s in result.model.specs}, "weight": "float", "prob": "float"}
+        wh.recreate_table(conn, "mdm", "match_pairs", pair_kinds)
+        wh.insert_frame(conn, "mdm", "match_pairs", to_arrow(stored, pair_kinds))
+        if wh.dialect.name == "postgresql":
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__left ON mdm.match_pairs (left_record)")
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__right ON mdm.match_pairs (right_record)")
+        del stored
+        out = _publish(cfg, wh, conn, rid, result.labels, pairs, result.model, decisions, now, everything=True)
+        if previous_model is None:
             conn.execute(sa.text("UPDATE mdm.match_model SET active = FALSE WHERE active"))
             conn.execute(sa.text("INSERT INTO mdm.match_model (model_id, spec_fingerprint, created_at, active, model) "
                                  "VALUES (:i, :f, :t, TRUE, :m)"),
                          {"i": now.strftime("%Y%m%dT%H%M%S%f"), "f": fp, "t": now, "m": result.model.to_json()})
-    new_ids = int((~pd.Series(gid).isin(prev_xref["golden_id"])).groupby(gid).any().sum())
-    return MatchResult(len(std), int(golden["golden_id"].nunique()),
-                       int((history["reason"] == "merged").sum()), new_ids, review_items=len(review))
+        set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
+        _trim_changes(conn, top)
+        timings["golden_and_write"] = time.perf_counter() - t1
+    out.changed = len(rid)
+    out.stats = {**result.stats, "feedback": result.model.info.get("feedback")}
+    out.timings = timings
+    prog(f"matched {out.records:,} customer records into {out.golden:,} golden customers"
+         f" ({out.review_items:,} pairs for review)")
+    return out
 
 
-_INFERRED = {"boolean": "boolean", "floating": "float", "integer": "integer", "mixed-integer-float": "float",
-             "datetime64": "timestamp", "datetime": "timestamp", "date": "date"}
+def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: LinkSettings, model: FellegiSunter,
+                 fp: str, after: int, prog: Callable[[str], None]) -> MatchResult:
+    """Link only what changed since change `after`; see the module docstring."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    now = _now()
+    store = MatchStore(wh, conn)
+    keys, top = store.changed_keys(after)
+    staged = store.staged_rows(keys) if len(keys) else pd.DataFrame(columns=["record_id"])
+    old = store.stored(keys["record_id"].tolist(), ["record_hash", "golden_id", "name_key"]) if len(keys) \
+        else pd.DataFrame(columns=["record_id", "record_hash", "golden_id", "name_key"])
+    if len(staged):
+        staged["record_hash"] = content_hash(staged)
+    known = dict(zip(old["record_id"], old["record_hash"], strict=True))
+    changed = staged[[known.get(r) != h for r, h in zip(staged["record_id"], staged["record_hash"], strict=True)]] \
+        if len(staged) else staged
+    deleted = sorted(set(old["record_id"]) - set(staged["record_id"]))
+    timings["changes"] = time.perf_counter() - t0
+    if not len(changed) and not deleted:
+        set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
+        _trim_changes(conn, top)
+        out = _counts(conn, incremental=True)
+        prog(f"matching: no customer record changed ({out.records:,} records, {out.golden:,} golden customers)")
+        return out
+    prog(f"linking {len(changed):,} new or changed and {len(deleted):,} deleted customer records")
+    # 1. Standardize the changed records; find the stored records sharing a blocking key with them.
+    t0 = time.perf_counter()
+    std = _standardize(changed.drop(columns=["record_hash"]).assign(record_hash=changed["record_hash"]))
+    timings["standardize"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gone = sorted(set(std["record_id"]) | set(deleted))
+    needed = link_columns(settings, model)
+    near = store.neighbours(std, settings.blocking, gone)
+    neighbours = store.stored(near, needed)
+    subset = sort_records(as_arrow_strings(pd.concat([std[["record_id", *needed]], neighbours[["record_id", *needed]]],
+                                                     ignore_index=True)))
+    is_changed = subset["record_id"].isin(set(std["record_id"])).to_numpy()
+    # 2. Block and score the changed records against their neighbourhood with the stored model.
+    enc = encode(subset, model.specs, columns=[*[c for r in settings.blocking for c in r.columns],
+                                               *settings.exclusive, *settings.anchors], workers=settings.workers)
+    cand = candidate_pairs(enc, settings.blocking, only=np.flatnonzero(is_changed))
+    scored = score_pairs(subset, cand.left, cand.right, model, settings.workers, encoded=enc)
+    sid = subset["record_id"].to_numpy()
+    new_pairs = scored.assign(left_record=sid[cand.left], right_record=sid[cand.right], rules=cand.rules)
+    timings["block_and_compare"] = time.perf_counter() - t0
+    # 3. Stored pairs: out with the changed and deleted records' pairs, rules stripped where blocks outgrew their
+    #    limit, in with the new pairs. The changed records replace their stored versions.
+    t0 = time.perf_counter()
+    before = store.pairs_touching(gone, settings.review)
+    store.delete_pairs_touching(gone)
+    stripped: set[str] = set()
+    for bit, rule in enumerate(settings.blocking):
+        if rule.name in cand.oversize:
+            members = np.flatnonzero(np.isin(rule_keys(enc.codes, rule), cand.oversize[rule.name]))
+            members = [r for r in sid[members].tolist() if r not in set(std["record_id"])]
+            if members:
+                store.strip_rule(bit, members)
+                stripped.update(members)
+    spec_cols = [s.name for s in model.specs]
+    ins = new_pairs[["left_record", "right_record", "rules", *spec_cols, "weight", "prob"]]
+    kinds = {**dict.fromkeys(["left_record", "right_record"], "text"), "rules": "integer",
+             **dict.fromkeys(spec_cols, "integer"), "weight": "float", "prob": "float"}
+    wh.insert_frame(conn, "mdm", "match_pairs", to_arrow(ins, kinds))
+    with store.relation("_hub_gone_records", pd.DataFrame({"record_id": gone})) as g:
+        conn.exec_driver_sql(f"DELETE FROM {RECORDS} WHERE record_id IN (SELECT record_id FROM {g})")
+    rows = _record_rows(std)
+    rows["golden_id"] = rows["record_id"].map(dict(zip(old["record_id"], old["golden_id"], strict=True)))
+    wh.insert_frame(conn, "mdm", "customer_records", to_arrow(rows, _RECORD_KINDS))  # (a vote for its old ID)
+    timings["pairs"] = time.perf_counter() - t0
+    # 4. The affected records: everything the changes reach. Seeds: the changed records, the old golden customers
+    #    of changed and deleted records, and both ends of every pair added or removed at review level or above.
+    t0 = time.perf_counter()
+    old_golden = old["golden_id"].dropna().unique().tolist()
+    mates = _mates(store, old_golden) if old_golden else pd.DataFrame({"record_id": []})
+    review_new = new_pairs[new_pairs["prob"] >= settings.review]
+    seeds = (set(std["record_id"]) | set(mates["record_id"]) | set(review_new["left_record"])
+             | set(review_new["right_record"]) | set(before["left_record"]) | set(before["right_record"]) | stripped)
+    seeds -= set(deleted)
+    affected = store.closure(sorted(seeds), settings.review) if seeds else []
+    timings["closure"] = time.perf_counter() - t0
+    # 5. Cluster the affected records again and write what follows from it.
+    t0 = time.perf_counter()
+    recs = sort_records(store.stored(affected, list(dict.fromkeys([*settings.exclusive, *settings.anchors,
+                                                                   *_scope(model)]))))
+    rid = recs["record_id"].to_numpy()
+    pos = pd.Series(np.arange(len(recs)), index=rid)
+    pairs = store.pairs_among(affected, settings.review)
+    pairs = pairs.assign(left=pos.reindex(pairs["left_record"]).to_numpy(np.int64),
+                         right=pos.reindex(pairs["right_record"]).to_numpy(np.int64))
+    decisions = _decisions(wh, conn, pos)
+    must, cannot = _must_cannot(decisions)
+    enc_a = encode(recs, columns=[*settings.exclusive, *settings.anchors])
+    anchored = np.zeros(len(recs), bool)
+    for c in settings.anchors:
+        anchored |= enc_a.codes[c].to_numpy() >= 0
+    res = cluster(len(recs), pairs["left"].to_numpy(), pairs["right"].to_numpy(), pairs["prob"].to_numpy(float),
+                  settings.match, settings.review, {c: enc_a.codes[c].to_numpy() for c in settings.exclusive},
+                  anchored if settings.anchors else np.ones(len(recs), bool), must=must, cannot=cannot)
+    pairs = pairs.assign(rejected=res.rejected, ambiguous=res.ambiguous)
+    timings["cluster"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = _publish(cfg, wh, conn, rid, res.labels, pairs, model, decisions, now, everything=False,
+                   deleted=deleted, previous_golden=old_golden, old_name_keys=old["name_key"].dropna().tolist())
+    set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
+    _trim_changes(conn, top)
+    timings["golden_and_write"] = time.perf_counter() - t0
+    out.incremental, out.changed, out.deleted, out.affected = True, len(std), len(deleted), len(affected)
+    out.stats = {"new_pairs": len(new_pairs), "affected": len(affected), "neighbours": len(near),
+                 "skipped_blocks": cand.skipped_blocks, **res.stats}
+    out.timings = timings
+    prog(f"matched {out.changed:,} changed and {out.deleted:,} deleted records ({out.affected:,} affected): "
+         f"{out.golden:,} golden customers ({out.review_items:,} pairs for review)")
+    return out
 
 
-def _kinds(frame: pd.DataFrame) -> dict[str, str]:
-    """Column kinds of an engine-memory frame, from the values (object columns included)."""
-    return {c: _INFERRED.get(pd.api.types.infer_dtype(frame[c], skipna=True), "text") for c in frame.columns}
+def _mates(store: MatchStore, golden_ids: Sequence[str]) -> pd.DataFrame:
+    with store.relation("_hub_golden", pd.DataFrame({"golden_id": list(golden_ids)})) as g:
+        return store.frame(f"SELECT record_id FROM {RECORDS} WHERE golden_id IN (SELECT golden_id FROM {g})")
+
+
+def _scope(model: FellegiSunter) -> list[str]:
+    return list(model.info.get("calibration_scope") or [])  # type: ignore[arg-type]
+
+
+def _q(c: str) -> str:
+    return '"' + c.replace('"', '""') + '"'
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _trim_changes(conn: Connection, top: int) -> None:
+    """The customer change log up to `top` is consumed."""
+    conn.execute(sa.text("DELETE FROM staging._changes WHERE entity = 'customer' AND seq <= :t"), {"t": top})
+
+
+def _counts(conn: Connection, incremental: bool) -> MatchResult:
+    records = int(value(conn, f"SELECT count(*) FROM {RECORDS}") or 0)
+    golden = int(value(conn, "SELECT count(*) FROM mdm.golden_customer") or 0)
+    review = int(value(conn, "SELECT count(*) FROM mdm.review_queue WHERE status = 'open'") or 0)
+    return MatchResult(records, golden, 0, 0, incremental=incremental, review_items=review)
+
+
+# --- outputs: golden IDs, xref, golden records, hierarchy, review queue ------------------------------------------
+
+
+def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, labels: np.ndarray,
+             pairs: pd.DataFrame, model: FellegiSunter, decisions: pd.DataFrame, now: dt.datetime,
+             everything: bool, deleted: Sequence[str] = (), previous_golden: Sequence[str] = (),
+             old_name_keys: Sequence[str] = ()) -> MatchResult:
+    """Golden IDs for the clusters of the records `rid` (all records, or the affected ones), then every output
+    for them. `pairs`: their pairs at review level or above (left/right positions into `rid`, prob, the level
+    columns, rejected, ambiguous)."""
+    mcfg = cfg.mdm.customer
+    store = MatchStore(wh, conn)
+    ids = pd.DataFrame({"record_id": rid})
+    prev_xref = (wh.read_frame(f"SELECT {record_id_sql()} AS record_id, golden_id FROM mdm.xref", conn=conn)
+                 if everything else store.stored(rid.tolist(), ["golden_id"]).dropna(subset=["golden_id"]))
+    assignment = assign_ids(ids.assign(cluster=labels), prev_xref, next_id_number(wh, conn))
+    gid = assignment.ids.set_index("record_id")["golden_id"].reindex(rid).to_numpy()
+    old_ids = set(prev_xref["golden_id"]) | set(previous_golden)
+    retired = sorted(old_ids - set(gid) - set(assignment.history["retired_id"]))
+    history = pd.concat([assignment.history, pd.DataFrame({"retired_id": retired, "survivor_id": None,
+                                                           "reason": "deleted"})], ignore_index=True)
+    left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
+    prob = pairs["prob"].to_numpy(float)
+    # xref: how each record joined its cluster: its best match-band edge inside it, or a steward's link.
+    inside = (gid[left] == gid[right]) & (prob >= mcfg.thresholds.match)
+    best = pd.concat([pd.Series(prob[inside], index=left[inside]), pd.Series(prob[inside], index=right[inside])])
+    best = best.groupby(level=0).max()
+    score = pd.Series(np.arange(len(rid))).map(best).to_numpy()
+    sizes = pd.Series(gid).map(pd.Series(gid).value_counts()).to_numpy()
+    steward = np.zeros(len(rid), bool)
+    same = decisions[decisions["verdict"] == "same"]
+    if len(same):
+        lp, rp = same["lp"].to_numpy(np.int64), same["rp"].to_numpy(np.int64)
+        joined = gid[lp] == gid[rp]
+        steward[lp[joined]] = True
+        steward[rp[joined]] = True
+    matched_by = np.where(sizes == 1, "singleton", np.where(steward, "steward",
+                                                             np.where(pd.isna(score), "rule", "model")))
+    source, stream, key = split_ids(rid)
+    xref = pd.DataFrame({"source_name": source, "stream": stream, "source_key": key, "golden_id": gid,
+                         "match_score": np.where(sizes == 1, 1.0, score), "matched_by": matched_by,
+                         "updated_at": now})
+    golden_ids = sorted(set(gid))
+    # Golden records: survivorship over every record of each golden ID (all of them are in `rid`).
+    # The engine's records take their golden IDs first: the hierarchy reads them.
+    with store.relation("_hub_assign", pd.DataFrame({"record_id": rid, "golden_id": gid})) as a:
+        conn.exec_driver_sql(f"UPDATE {RECORDS} AS r SET golden_id = a.golden_id FROM {a} a "
+                             "WHERE r.record_id = a.record_id")
+    golden = _golden_records(cfg, wh, conn, rid, gid, everything, now)
+    hierarchy, slice_ids = _hierarchy(wh, conn, rid, everything, old_name_keys, now)
+    review = _review(cfg, wh, conn, rid, gid, pairs, model, now)
+    touched = sorted(set(rid) | set(deleted))
+    if everything:
+        for table in ("xref", "golden_customer", "customer_hierarchy"):
+            conn.exec_driver_sql(f"DELETE FROM mdm.{table}")
+        conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided'")  # decisions are the record
+    else:
+        with store.relation("_hub_touched", pd.DataFrame({"record_id": touched})) as t, \
+                store.relation("_hub_ids", pd.DataFrame({"golden_id": sorted(old_ids | set(golden_ids))})) as g, \
+                store.relation("_hub_children", pd.DataFrame({"golden_id": sorted(old_ids | set(slice_ids))})) as c:
+            conn.exec_driver_sql(f"DELETE FROM mdm.xref WHERE {record_id_sql()} IN (SELECT record_id FROM {t})")
+            conn.exec_driver_sql(f"DELETE FROM mdm.golden_customer WHERE golden_id IN (SELECT golden_id FROM {g})")
+            conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided' AND ("
+                                 f"left_record IN (SELECT record_id FROM {t}) OR right_record IN "
+                                 f"(SELECT record_id FROM {t}))")
+            conn.exec_driver_sql(f"DELETE FROM mdm.customer_hierarchy WHERE child_golden_id IN "
+                                 f"(SELECT golden_id FROM {c})")
+    wh.insert_frame(conn, "mdm", "xref", to_arrow(xref, MDM_TABLES["xref"][0]))
+    wh.insert_frame(conn, "mdm", "golden_customer", to_arrow(golden, MDM_TABLES["golden_customer"][0]))
+    wh.insert_frame(conn, "mdm", "customer_hierarchy", to_arrow(hierarchy, MDM_TABLES["customer_hierarchy"][0]))
+    if len(review):
+        kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
+        review = review[~review["item_id"].isin(kept)]
+        wh.insert_frame(conn, "mdm", "review_queue", to_arrow(review, MDM_TABLES["review_queue"][0]))
+    if len(history):
+        hist = history.assign(run_id=now.strftime("%Y%m%dT%H%M%S"), retired_at=now)
+        wh.insert_frame(conn, "mdm", "golden_id_history", to_arrow(hist, MDM_TABLES["golden_id_history"][0]))
+    bump(conn, "mdm.xref", "mdm.golden_customer", "mdm.customer_hierarchy", "mdm.review_queue",
+         "mdm.golden_id_history", RECORDS, PAIRS)
+    new_ids = len(set(gid) - old_ids)
+    counts = _counts(conn, incremental=not everything)
+    counts.merged_ids = int((history["reason"] == "merged").sum())
+    counts.new_ids = new_ids
+    counts.review_items = int(value(conn, "SELECT count(*) FROM mdm.review_queue WHERE status = 'open'") or 0)
+    return counts
+
+
+def _clear(conn: Connection, table: str) -> None:
+    if table == "review_queue_open":  # decided items are the stewards' record: they stay
+        conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided'")
+    else:
+        conn.exec_driver_sql(f"DELETE FROM mdm.{table}")
+
+
+def _golden_records(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gid: np.ndarray,
+                    everything: bool, now: dt.datetime) -> pd.DataFrame:
+    """Survivorship for the golden IDs of `rid` (every record of each is in `rid`), a chunk of golden IDs at a
+    time so that memory stays bounded."""
+    store = MatchStore(wh, conn)
+    cols = ", ".join(_q(c) for c in GOLDEN_INPUTS)
+    recs = as_arrow_strings(store.frame(f"SELECT {cols} FROM {RECORDS}") if everything
+                            else store.stored(rid.tolist(), GOLDEN_INPUTS[1:]))
+    owner = pd.Series(gid, index=rid)
+    recs["golden_id"] = owner.reindex(recs["record_id"]).to_numpy()
+    recs = sort_records(recs)
+    bucket = pd.Series(pd.factorize(recs["golden_id"])[0] // max(1, CHUNK // 3), index=recs.index)
+    out = [build_golden(cfg, part) for _, part in recs.groupby(bucket.to_numpy(), sort=False)]
+    golden = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=list(MDM_TABLES["golden_customer"][0]))
+    return golden.assign(updated_at=now)
+
+
+def _hierarchy(wh: Warehouse, conn: Connection, rid: np.ndarray, everything: bool, old_name_keys: Sequence[str],
+               now: dt.datetime) -> tuple[pd.DataFrame, list[str]]:
+    """Branch → head office links, for every golden customer or for those whose name keys the affected records
+    carry now or carried before (a link depends on all records with the branch's name key and all records of
+    their golden customers). Returns the links and the golden IDs they were computed for."""
+    store = MatchStore(wh, conn)
+    cols = ", ".join(HIERARCHY_INPUTS)
+    if everything:
+        recs = store.frame(f"SELECT {cols} FROM {RECORDS}")
+    else:
+        keys = sorted(set(store.stored(rid.tolist(), ["name_key"])["name_key"].dropna()) | set(old_name_keys))
+        with store.relation("_hub_name_keys", pd.DataFrame({"name_key": keys})) as k:
+            recs = store.frame(f"SELECT {cols} FROM {RECORDS} WHERE golden_id IN (SELECT golden_id FROM {RECORDS} "
+                               f"WHERE name_key IN (SELECT name_key FROM {k}))")
+    h = branch_parents(sort_records(as_arrow_strings(recs)))
+    return h.assign(updated_at=now), sorted(set(recs["golden_id"].dropna()))
+
+
+def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gid: np.ndarray, pairs: pd.DataFrame,
+            model: FellegiSunter, now: dt.datetime) -> pd.DataFrame:
+    """The review items among the pairs of `rid`, without pairs a steward decided."""
+    mcfg = cfg.mdm.customer
+    left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
+    prob = pairs["prob"].to_numpy(float)
+    apart = gid[left] != gid[right]
+    want = apart & ((prob >= mcfg.thresholds.review) | pairs["ambiguous"].to_numpy(bool)
+                    | pairs["rejected"].to_numpy(bool))
+    sel = pairs[want]
+    if not len(sel):
+        return pd.DataFrame(columns=list(MDM_TABLES["review_queue"][0]))
+    store = MatchStore(wh, conn)
+    l_id, r_id = rid[sel["left"].to_numpy(np.int64)], rid[sel["right"].to_numpy(np.int64)]
+    decided = wh.read_frame("SELECT left_record, right_record FROM mdm.decisions WHERE active", conn=conn)
+    ids = pd.Series(pair_ids(l_id, r_id))
+    keep = ~ids.isin(set(pair_ids(decided["left_record"], decided["right_record"]))).to_numpy()
+    sel, l_id, r_id, ids = sel[keep], l_id[keep], r_id[keep], ids[keep]
+    if not len(sel):
+        return pd.DataFrame(columns=list(MDM_TABLES["review_queue"][0]))
+    values = store.stored(sorted(set(l_id) | set(r_id)), [c for c in RECORD_COLUMNS if c not in ("record_id",)])
+    values = values.set_index("record_id")
+    lg, rg = gid[sel["left"].to_numpy(np.int64)], gid[sel["right"].to_numpy(np.int64)]
+    revenue = _revenue(wh, conn, sorted(set(lg) | set(rg)), rid, gid)
+    reason = np.where(sel["rejected"], "kept apart by a hard rule",
+                      np.where(sel["ambiguous"], "short record matching several customers",
+                               np.where(sel["prob"] >= mcfg.thresholds.match, "match-band pair in different clusters",
+                                        "score in the review band")))
+    names = [s.level_names() for s in model.specs]
+    lv = sel[[s.name for s in model.specs]].to_numpy()
+    explanation = [json.dumps({s.name: names[j][int(x)] if x >= 0 else "missing" for j, (s, x) in
+                               enumerate(zip(model.specs, row, strict=True))}, ensure_ascii=False) for row in lv]
+    pair_revenue = np.maximum(pd.Series(lg).map(revenue).fillna(0.0).to_numpy(float),
+                              pd.Series(rg).map(revenue).fillna(0.0).to_numpy(float))
+    left_vals = values.reindex(l_id).reset_index()
+    right_vals = values.reindex(r_id).reset_index()
+    return pd.DataFrame({
+        "item_id": ids.to_numpy(), "left_record": l_id, "right_record": r_id,
+        "left_golden_id": lg, "right_golden_id": rg,
+        "probability": sel["prob"].to_numpy(), "weight": sel["weight"].to_numpy(),
+        "reason": reason, "explanation": explanation,
+        "priority": stewardship_priority(sel["prob"].to_numpy(), pair_revenue),
+        "status": "open", "created_at": now,
+        "left_values": record_values(left_vals), "right_values": record_values(right_vals),
+        "revenue": pair_revenue,
+    })
+
+
+def _revenue(wh: Warehouse, conn: Connection, golden_ids: Sequence[str], rid: np.ndarray, gid: np.ndarray
+             ) -> pd.Series:
+    """Order revenue per golden customer (of `golden_ids`), through the records' current golden IDs."""
+    store = MatchStore(wh, conn)
+    owner = pd.Series(gid, index=rid)
+    members = owner[owner.isin(set(golden_ids))]
+    if not len(members):
+        return pd.Series(dtype=float)
+    with store.relation("_hub_rev", pd.DataFrame({"record_id": members.index.to_numpy()})) as r:
+        orders = store.frame("SELECT source_name || ':' || customer_stream || ':' || customer_key AS record_id, "
+                             "SUM(amount) AS amount FROM staging.sales_order WHERE customer_stream IS NOT NULL "
+                             "AND source_name || ':' || customer_stream || ':' || customer_key IN "
+                             f"(SELECT record_id FROM {r}) GROUP BY 1")
+    amount = pd.to_numeric(orders["amount"], errors="coerce").astype(float)
+    per_record = pd.Series(amount.to_numpy(), index=orders["record_id"].to_numpy())
+    return per_record.groupby(members.reindex(per_record.index).to_numpy()).sum().astype(float)
 
 
 def build_golden(cfg: HubConfig, std: pd.DataFrame) -> pd.DataFrame:
@@ -309,42 +670,11 @@ def build_golden(cfg: HubConfig, std: pd.DataFrame) -> pd.DataFrame:
     return golden
 
 
-def review_items(std: pd.DataFrame, result: LinkResult, match: float, review: float,
-                 now: dt.datetime, revenue: pd.Series | None = None) -> pd.DataFrame:
-    """The pairs a steward should look at, with both records (source and standardized values), the
-    score, the per-field explanation and a priority from the uncertainty and the customers' revenue
-    (`revenue`: per golden ID). The item id is the pair's, in either order (`mdm.stewardship.pair_id`)."""
-    p = result.pairs
-    gid = std["golden_id"].to_numpy()
-    left, right = p["left"].to_numpy(), p["right"].to_numpy()
-    apart = gid[left] != gid[right]
-    prob = p["prob"].to_numpy()
-    want = apart & ((prob >= review) | p["ambiguous"].to_numpy() | p["rejected"].to_numpy())
-    sel = p[want]
-    if not len(sel):
-        return pd.DataFrame(columns=list(MDM_TABLES["review_queue"][0]))
-    l_id, r_id = std["record_id"].to_numpy()[sel["left"]], std["record_id"].to_numpy()[sel["right"]]
-    reason = np.where(sel["rejected"], "kept apart by a hard rule",
-                      np.where(sel["ambiguous"], "short record matching several customers",
-                               np.where(sel["prob"] >= match, "match-band pair in different clusters",
-                                        "score in the review band")))
-    specs = result.model.specs
-    names = [s.level_names() for s in specs]
-    lv = sel[[s.name for s in specs]].to_numpy()
-    explanation = [json.dumps({s.name: names[j][int(x)] if x >= 0 else "missing" for j, (s, x) in
-                               enumerate(zip(specs, row, strict=True))}, ensure_ascii=False) for row in lv]
-    lg, rg = gid[sel["left"]], gid[sel["right"]]
-    rev = revenue if revenue is not None else pd.Series(dtype=float)
-    pair_revenue = np.maximum(pd.Series(lg).map(rev).fillna(0.0).to_numpy(dtype=float),
-                              pd.Series(rg).map(rev).fillna(0.0).to_numpy(dtype=float))
-    return pd.DataFrame({
-        "item_id": pair_ids(l_id, r_id), "left_record": l_id, "right_record": r_id,
-        "left_golden_id": lg, "right_golden_id": rg,
-        "probability": sel["prob"].to_numpy(), "weight": sel["weight"].to_numpy(),
-        "reason": reason, "explanation": explanation,
-        "priority": stewardship_priority(sel["prob"].to_numpy(), pair_revenue),
-        "status": "open", "created_at": now,
-        "left_values": record_values(std.iloc[sel["left"].to_numpy()]),
-        "right_values": record_values(std.iloc[sel["right"].to_numpy()]),
-        "revenue": pair_revenue,
-    })
+def split_ids(rid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Record ids `SOURCE:STREAM:KEY` split into their parts (the key may hold colons), by Arrow."""
+    parts = pc.split_pattern(pa.array(rid, pa.string()), ":", max_splits=2)
+    return tuple(pc.list_element(parts, i).to_numpy(zero_copy_only=False) for i in range(3))  # type: ignore[return-value]
+
+
+__all__ = ["DEFAULT_SURVIVORSHIP", "MatchResult", "build_golden", "content_hash", "fingerprint", "link_columns",
+           "load_customers", "next_id_number", "record_ids", "run_match", "settings_of"]

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from hub.config import HubConfig
 from pipelines.checks import CheckOutcome, run_checks
 from pipelines.match import MatchResult, run_match
+from pipelines.progress import Progress, as_progress
 from pipelines.publish import publish
 from pipelines.reference import ReferenceFileError, stage_reference
 from pipelines.stage import StageResult, stage_all
-from pipelines.sync import SyncResult, sync_source
+from pipelines.sync import SyncResult, forget_removed, sync_source
 from warehouse.engine import Warehouse
 from warehouse.lock import run_lock
 
@@ -30,6 +31,7 @@ class RunSummary:
     checks: dict[str, CheckOutcome] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # wall seconds of sync, stage, match, marts, checks
 
     @property
     def failed_sources(self) -> list[SyncResult]:
@@ -41,33 +43,46 @@ class RunSummary:
 
 
 def run_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
-            progress: Callable[[str], None] | None = None, rebuild: bool = False) -> RunSummary:
+            progress: Callable[[str], None] | Progress | None = None, rebuild: bool = False,
+            allow_mass_delete: bool = False) -> RunSummary:
     """Run the whole pipeline, then the data checks. A failing source or reference file is reported and the
-    rest goes on."""
-    progress = progress or log.info
+    rest goes on. `allow_mass_delete`: apply deletes above a stream's `max_delete_share` (and of removed sources)."""
+    prog = as_progress(progress, log)
     with run_lock(wh, "hub run"):
-        return _run(cfg, wh, sources, progress, rebuild)
+        return _run(cfg, wh, sources, prog, rebuild, allow_mass_delete)
 
 
-def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Callable[[str], None],
-         rebuild: bool) -> RunSummary:
+def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Progress, rebuild: bool,
+         allow_mass_delete: bool) -> RunSummary:
     started = time.monotonic()
     summary = RunSummary(warehouse=wh.location)
     names = [n for n, s in cfg.sources.items() if s.enabled and (sources is None or n in sources)]
+    t = time.monotonic()
     for name in names:
         progress(f"syncing {name} ({cfg.sources[name].connector})")
-        result = sync_source(cfg, wh, name, progress=progress)
+        result = sync_source(cfg, wh, name, progress=progress, allow_mass_delete=allow_mass_delete)
         summary.syncs.append(result)
         if result.status != "succeeded":
             progress(f"source {name} FAILED: {result.error}")
+    if sources is None:
+        summary.syncs += forget_removed(cfg, wh, allow_mass_delete, progress)
+    summary.phases["sync"] = time.monotonic() - t
+    t = time.monotonic()
     summary.staged = stage_all(cfg, wh, progress=progress)
     try:
         summary.staged += stage_reference(cfg, wh, progress=progress)
     except ReferenceFileError as e:
         summary.problems.append(str(e))
         progress(f"reference file FAILED: {e}")
+    summary.phases["stage"] = time.monotonic() - t
+    t = time.monotonic()
     summary.match = run_match(cfg, wh, progress=progress, rebuild=rebuild)
+    summary.phases["match"] = time.monotonic() - t
+    t = time.monotonic()
     summary.marts = publish(wh, progress=progress)
+    summary.phases["marts"] = time.monotonic() - t
+    t = time.monotonic()
     summary.checks = run_checks(wh)
+    summary.phases["checks"] = time.monotonic() - t
     summary.seconds = time.monotonic() - started
     return summary
