@@ -20,7 +20,8 @@ import pandas as pd
 
 from hub.config import REFERENCE_FILES, REFERENCE_SOURCE, HubConfig, ReferenceFileConfig
 from hub.entities import ENTITIES
-from pipelines.stage import StageResult, type_records, write_staged
+from pipelines.stage import StageResult, ensure_staging, type_records, write_staged
+from warehouse.changes import clear_watermarks, set_watermark, watermark
 from warehouse.engine import Warehouse
 from warehouse.raw import QUARANTINE_COLUMNS
 
@@ -55,8 +56,22 @@ def read_reference_file(ref: ReferenceFileConfig) -> pd.DataFrame:
 
 
 def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> StageResult:
-    """Stage one reference file (`key` is `targets` or `channel_costs`), replacing its earlier rows."""
+    """Stage one reference file (`key` is `targets` or `channel_costs`), replacing its earlier rows; a file
+    unchanged since it was staged (same bytes, same settings) is not staged again."""
     entity = ENTITIES[REFERENCE_FILES[key]]
+    try:
+        content = Path(ref.path).read_bytes()
+    except FileNotFoundError:
+        raise ReferenceFileError(f"{ref.path}: file not found") from None
+    except OSError as e:
+        raise ReferenceFileError(f"{ref.path}: cannot be read: {e}") from None
+    digest = hashlib.sha256(content + ref.model_dump_json().encode()).hexdigest()[:16]
+    consumer = f"stage:{REFERENCE_SOURCE}.{key}"
+    with wh.begin() as conn:
+        ensure_staging(wh, conn)
+        mark = watermark(conn, consumer)
+    if mark is not None and mark[1].get("digest") == digest:
+        return StageResult(REFERENCE_SOURCE, key, entity.name, total=int(mark[1].get("rows", 0)), full=False)
     rows = read_reference_file(ref)
     columns = {f: ref.columns.get(f, f) for f in entity.field_names}
     # required fields and the ones mapped explicitly must be there; a target needs its rep or its team
@@ -67,7 +82,6 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> S
         raise ReferenceFileError(f"{ref.path}: no column {', '.join(dict.fromkeys(missing))}; the file has: "
                                  f"{', '.join(c for c in rows.columns if c != '_line')} "
                                  f"(map them with marts.{key}.columns)")
-    digest = hashlib.sha256(Path(ref.path).read_bytes()).hexdigest()[:16]
     raw = pd.DataFrame({"source_key": rows["_line"].astype(str), "_sync_id": f"file-{digest}",
                         "_extracted_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)})
     formats: dict[str, str | None] = {}
@@ -80,7 +94,10 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> S
         records = rows.drop(columns="_line").apply(lambda r: json.dumps(dict(r), ensure_ascii=False), axis=1)
         by_line = dict(zip(raw["source_key"], records, strict=True))
         quarantine["record"] = quarantine["record_key"].map(by_line)
-    return write_staged(wh, REFERENCE_SOURCE, key, entity, staged, quarantine)
+    result = write_staged(wh, REFERENCE_SOURCE, key, entity, staged, quarantine)
+    with wh.begin() as conn:
+        set_watermark(conn, consumer, 0, {"digest": digest, "rows": result.total})
+    return result
 
 
 def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | None = None,
@@ -99,6 +116,8 @@ def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], Non
         if ref is None:  # not (or no longer) configured: no rows of it stay behind
             empty = pd.DataFrame(columns=["source_key"])
             write_staged(wh, REFERENCE_SOURCE, key, ENTITIES[ent], empty, pd.DataFrame(columns=QUARANTINE_COLUMNS))
+            with wh.begin() as conn:
+                clear_watermarks(conn, f"stage:{REFERENCE_SOURCE}.{key}")
             continue
         try:
             r = stage_reference_file(wh, key, ref)
@@ -106,6 +125,8 @@ def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], Non
             errors.append(f"marts.{key}: {e}")
             continue
         results.append(r)
+        if not r.full:
+            continue  # unchanged
         msg = f"staged marts.{key} ({Path(ref.path).name}) → staging.{ent}: {r.staged:,} rows"
         if r.rejected or r.fields_nulled:
             msg += f" ({r.rejected:,} rejected, {r.fields_nulled:,} fields nulled: see raw._quarantine)"

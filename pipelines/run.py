@@ -79,7 +79,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     summary.match = run_match(cfg, wh, progress=progress, rebuild=rebuild)
     summary.phases["match"] = time.monotonic() - t
     t = time.monotonic()
-    summary.marts = publish(wh, progress=progress)
+    summary.marts = publish(wh, progress=progress, force=rebuild)
     summary.phases["marts"] = time.monotonic() - t
     t = time.monotonic()
     summary.checks = run_checks(wh)

@@ -283,6 +283,7 @@ def _stage_chunk(cfg: HubConfig, wh: Warehouse, conn: sa.Connection, source: str
     wh.insert_frame(conn, "staging", entity.name, to_arrow(staged, staging_columns(entity)))
     if len(quarantine):
         wh.insert_frame(conn, "raw", "_quarantine", to_arrow(quarantine, _QUARANTINE_KINDS))
+    bump(conn, "raw._quarantine")  # (rows of these records may also have left it)
     staged_keys = set(staged["source_key"].astype(str))
     all_keys = raw["source_key"].astype(str)
     changes = pd.DataFrame({"seq": seq, "entity": entity.name, "source_name": source, "stream": stream,
@@ -315,8 +316,11 @@ def _remove_stream(conn: sa.Connection, source: str, stream: str, seq: int) -> N
                              "WHERE source_name = :s AND stream = :t"), params)
         conn.execute(sa.text(f"DELETE FROM {t} WHERE source_name = :s AND stream = :t"), params)
         bump(conn, f"staging.{entity.name}")
-    conn.execute(sa.text("DELETE FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging'"),
-                 params)
+    if value(conn, "SELECT count(*) FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging'",
+             params):
+        conn.execute(sa.text("DELETE FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging'"),
+                     params)
+        bump(conn, "raw._quarantine")
 
 
 def _count(wh: Warehouse, result: StageResult) -> StageResult:
@@ -396,7 +400,9 @@ def write_staged(wh: Warehouse, source: str, stream: str, entity: Entity, staged
         wh.insert_frame(conn, "staging", entity.name, to_arrow(staged, staging_columns(entity)))
         if len(quarantine):
             wh.insert_frame(conn, "raw", "_quarantine", to_arrow(quarantine, _QUARANTINE_KINDS))
-        bump(conn, f"staging.{entity.name}")
+            bump(conn, "raw._quarantine")
+        if len(staged):
+            bump(conn, f"staging.{entity.name}")
     result.total = len(staged)
     return result
 

@@ -64,6 +64,7 @@ from mdm.stewardship import (
 from pipelines.explain import explain_records
 from pipelines.match import _active_model, build_golden, fingerprint, settings_of
 from pipelines.stage import to_arrow
+from warehouse.changes import bump
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, ensure_mdm
 from warehouse.engine import Warehouse, value
 
@@ -233,6 +234,8 @@ def _apply(cfg: HubConfig, wh: Warehouse, conn: Connection, mapping: Mapping[str
     engine's records, survivorship of every touched golden customer, the hierarchy, the queue."""
     if not mapping:
         return
+    bump(conn, "mdm.xref", "mdm.customer_records", "mdm.golden_customer", "mdm.customer_hierarchy",
+         "mdm.review_queue")  # the marts reading them rebuild on the next run
     old = _golden_of(wh, conn, mapping)
     touched = sorted(set(old.values()) | set(mapping.values()))
     keys, kparams = _in(mapping, "m")

@@ -37,6 +37,7 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from warehouse.changes import bump
 from warehouse.dialects import arrow_of
 from warehouse.engine import Warehouse, value
 from warehouse.identifiers import quote, safe_name
@@ -418,6 +419,7 @@ class RawStore:
             if quarantine:
                 self.wh.insert_frame(conn, "raw", "_quarantine", quarantine_table(quarantine))
                 stats.quarantined = len(quarantine)
+                bump(conn, "raw._quarantine")
             if state is not None:
                 self._save_state(conn, source, stream, state, sync_id)
         return stats
@@ -533,6 +535,7 @@ class RawStore:
                              f"AND stream = :t AND record_key IN (SELECT _key FROM raw.{quote(table)} "
                              "WHERE _batch = :batch)"), {**params, "batch": batch})
         conn.execute(sa.text("UPDATE raw._batches SET deleted = :n WHERE batch_id = :b"), {"n": n, "b": batch})
+        bump(conn, "raw._batches")
         return n
 
     def landed_streams(self) -> list[tuple[str, str]]:
@@ -549,5 +552,6 @@ class RawStore:
             with self.wh.begin() as conn:
                 self.ensure(conn)
                 self.wh.insert_frame(conn, "raw", "_quarantine", quarantine_table(rows))
+                bump(conn, "raw._quarantine")
         return len(rows)
 
