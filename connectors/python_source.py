@@ -85,6 +85,10 @@ class CheckpointedStream(Stream, CheckpointMixin):
     def state(self, value: MutableMapping[str, Any]) -> None:
         self._state = dict(value or {})
 
+    def can_read_whole(self, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None = None) -> bool:
+        """Whether this read may see every record the source holds (then its keys are tracked for deletes)."""
+        return sync_mode == SyncMode.full_refresh or not self.supports_incremental
+
     def read_batches(self, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None = None) -> Iterator[Batch]:
         raise NotImplementedError
 

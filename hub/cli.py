@@ -194,7 +194,10 @@ def connectors_discover(config_path: str, only: tuple[str, ...]) -> None:
 @WAREHOUSE_OPT
 @click.option("--source", "only", multiple=True, help="only this source (repeatable)")
 @click.option("--full-refresh", is_flag=True, help="ignore saved state and read everything again")
-def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str, ...], full_refresh: bool) -> None:
+@click.option("--allow-mass-delete", is_flag=True,
+              help="apply deletes even above a stream's max_delete_share (an emptied export deletes everything)")
+def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str, ...], full_refresh: bool,
+                    allow_mass_delete: bool) -> None:
     """Sync sources into the raw layer only (no staging, matching or marts)."""
     from pipelines.sync import sync_source
     _setup_logging()  # airbyte-cdk took over logging on import
@@ -203,9 +206,10 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
     wh = _warehouse(cfg)
     failed = False
     for name in _sources(cfg, only):
-        r = sync_source(cfg, wh, name, progress=_progress, full_refresh=full_refresh)
+        r = sync_source(cfg, wh, name, progress=_live_progress(), full_refresh=full_refresh,
+                        allow_mass_delete=allow_mass_delete)
         s = r.stats
-        click.echo(f"{name}: {r.status} — {s.read:,} read, {s.loaded:,} new or changed, "
+        click.echo(f"{name}: {r.status} — {s.read:,} read, {s.loaded:,} new or changed, {s.deleted:,} deleted, "
                    f"{s.quarantined:,} quarantined ({r.seconds:.1f}s)" + (f"\n  {r.error}" if r.error else ""))
         failed |= r.status != "succeeded"
     sys.exit(1 if failed else 0)
@@ -218,8 +222,12 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
 @CONFIG_OPT
 @WAREHOUSE_OPT
 @click.option("--source", "only", multiple=True, help="only sync this source (repeatable); all are staged")
-@click.option("--rebuild", is_flag=True, help="match everything again and refit the model (default: incremental)")
-def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebuild: bool) -> None:
+@click.option("--rebuild", is_flag=True, help="match everything again and refit the model, rebuild every mart "
+              "(default: only what changed)")
+@click.option("--allow-mass-delete", is_flag=True,
+              help="apply deletes above a stream's max_delete_share, and of sources removed from the config")
+def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebuild: bool,
+        allow_mass_delete: bool) -> None:
     """Sync → stage → match → marts, then print a summary."""
     from pipelines.run import run_all
     _setup_logging()  # airbyte-cdk took over logging on import
@@ -229,7 +237,8 @@ def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebu
     wh = _warehouse(cfg)
     click.echo(f"hub run: {cfg.path} → {wh.location}", err=True)
     try:
-        summary = run_all(cfg, wh, _sources(cfg, only) if only else None, progress=_progress, rebuild=rebuild)
+        summary = run_all(cfg, wh, _sources(cfg, only) if only else None, progress=_live_progress(), rebuild=rebuild,
+                          allow_mass_delete=allow_mass_delete)
     except RunLocked as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(3)
@@ -238,23 +247,32 @@ def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebu
     sys.exit(1 if summary.failed_sources or summary.problems else 4 if summary.failed_checks else 0)
 
 
+def _live_progress() -> Any:
+    """Progress on stderr: a live line on a terminal, a line every ten seconds otherwise."""
+    from pipelines.progress import Progress
+
+    return Progress(_progress, live=sys.stderr.isatty())
+
+
 def format_summary(summary: Any) -> str:
-    lines = ["", "sources                     status      read   new/changed  quarantined"]
+    lines = ["", "sources                     status         read   new/changed   deleted  quarantined"]
     for s in summary.syncs:
         st = s.stats
-        lines.append(f"  {s.source:<25} {s.status:<10} {st.read:>7,} {st.loaded:>12,} {st.quarantined:>12,}")
+        lines.append(f"  {s.source:<25} {s.status:<10} {st.read:>9,} {st.loaded:>12,} {st.deleted:>9,} "
+                     f"{st.quarantined:>12,}")
         for name, sr in s.streams.items():
             for change in sr.schema_changes:
                 lines.append(f"    {name}: schema changed: {change}")
         if s.error:
             lines.append(f"    error: {s.error}")
-    lines.append("staged                                  records   rejected  fields nulled")
+    lines.append("staging                                 records  this run   removed   rejected  fields nulled")
     for r in summary.staged:
-        lines.append(f"  {r.source + '.' + r.stream:<25} {r.entity:<12} {r.staged:>8,} {r.rejected:>10,} "
-                     f"{r.fields_nulled:>14,}")
+        lines.append(f"  {r.source + '.' + r.stream:<25} {r.entity:<12} {r.total:>9,} {r.staged:>9,} "
+                     f"{r.deleted:>9,} {r.rejected:>10,} {r.fields_nulled:>14,}")
     if summary.match:
         m = summary.match
-        how = f"incremental, {m.changed:,} new or changed" if m.incremental else "full rebuild"
+        how = (f"incremental: {m.changed:,} new or changed, {m.deleted:,} deleted, {m.affected:,} re-clustered"
+               if m.incremental else "full rebuild")
         lines.append(f"golden customers: {m.golden:,} from {m.records:,} customer records "
                      f"({m.new_ids:,} new IDs, {m.merged_ids:,} merged; {how}; {m.review_items:,} pairs to review)")
     lines.append("marts: " + ", ".join(f"marts.{k} ({v:,} rows)" for k, v in summary.marts.items()))
@@ -263,6 +281,8 @@ def format_summary(summary: Any) -> str:
         lines.append(f"checks: {len(summary.checks) - len(summary.failed_checks)} of {len(summary.checks)} passed")
         lines += [f"  check {n} FAILED: {summary.checks[n].description}" for n in summary.failed_checks]
     lines.append(f"warehouse: {summary.warehouse}")
+    if summary.phases:
+        lines.append("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary.phases.items()))
     lines.append(f"done in {summary.seconds:.1f}s" + (f"; {len(summary.failed_sources)} source(s) failed"
                                                       if summary.failed_sources else ""))
     return "\n".join(lines)

@@ -262,8 +262,7 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         timings["standardize"] = time.perf_counter() - t0
         _index_blocking_columns(wh, conn, settings)
         needed = link_columns(settings, previous_model)
-        recs = sort_records(as_arrow_strings(store.frame(
-            f"SELECT record_id, {', '.join(_q(c) for c in needed)} FROM {RECORDS}")))
+        recs = sort_records(store.frame(f"SELECT record_id, {', '.join(_q(c) for c in needed)} FROM {RECORDS}"))
         pos = pd.Series(np.arange(len(recs)), index=recs["record_id"].to_numpy())
         decisions = _decisions(wh, conn, pos)
         must, cannot = _must_cannot(decisions)
@@ -342,8 +341,8 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     needed = link_columns(settings, model)
     near = store.neighbours(std, settings.blocking, gone)
     neighbours = store.stored(near, needed)
-    subset = sort_records(as_arrow_strings(pd.concat([std[["record_id", *needed]], neighbours[["record_id", *needed]]],
-                                                     ignore_index=True)))
+    subset = sort_records(pd.concat([as_arrow_strings(std[["record_id", *needed]]), neighbours[["record_id", *needed]]],
+                                    ignore_index=True))
     is_changed = subset["record_id"].isin(set(std["record_id"])).to_numpy()
     # 2. Block and score the changed records against their neighbourhood with the stored model.
     enc = encode(subset, model.specs, columns=[*[c for r in settings.blocking for c in r.columns],
@@ -504,28 +503,36 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
     hierarchy, slice_ids = _hierarchy(wh, conn, rid, everything, old_name_keys, now)
     review = _review(cfg, wh, conn, rid, gid, pairs, model, now)
     touched = sorted(set(rid) | set(deleted))
-    if everything:
-        for table in ("xref", "golden_customer", "customer_hierarchy"):
-            conn.exec_driver_sql(f"DELETE FROM mdm.{table}")
-        conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided'")  # decisions are the record
+    spec = MDM_TABLES
+    if everything:  # every row anew (decided queue items are the stewards' record: they stay)
+        decided = wh.read_frame("SELECT * FROM mdm.review_queue WHERE status = 'decided'", conn=conn)
+        if len(decided):
+            review = pd.concat([decided, review[~review["item_id"].isin(set(decided["item_id"]))]],
+                               ignore_index=True)
+        for name, frame in (("xref", xref), ("golden_customer", golden), ("customer_hierarchy", hierarchy),
+                            ("review_queue", review)):
+            wh.replace_table(conn, "mdm", name, spec[name][0], spec[name][1], to_arrow(frame, spec[name][0]))
     else:
+        with store.relation("_hub_deleted", pd.DataFrame({"record_id": sorted(deleted)})) as d:
+            conn.exec_driver_sql(f"DELETE FROM mdm.xref WHERE {record_id_sql()} IN (SELECT record_id FROM {d})")
         with store.relation("_hub_touched", pd.DataFrame({"record_id": touched})) as t, \
-                store.relation("_hub_ids", pd.DataFrame({"golden_id": sorted(old_ids | set(golden_ids))})) as g, \
+                store.relation("_hub_ids", pd.DataFrame({"golden_id": sorted(old_ids - set(golden_ids))})) as g, \
                 store.relation("_hub_children", pd.DataFrame({"golden_id": sorted(old_ids | set(slice_ids))})) as c:
-            conn.exec_driver_sql(f"DELETE FROM mdm.xref WHERE {record_id_sql()} IN (SELECT record_id FROM {t})")
+            # rows that remain are updated in place (upsert); only rows that are gone are deleted
             conn.exec_driver_sql(f"DELETE FROM mdm.golden_customer WHERE golden_id IN (SELECT golden_id FROM {g})")
             conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided' AND ("
                                  f"left_record IN (SELECT record_id FROM {t}) OR right_record IN "
                                  f"(SELECT record_id FROM {t}))")
             conn.exec_driver_sql(f"DELETE FROM mdm.customer_hierarchy WHERE child_golden_id IN "
                                  f"(SELECT golden_id FROM {c})")
-    wh.insert_frame(conn, "mdm", "xref", to_arrow(xref, MDM_TABLES["xref"][0]))
-    wh.insert_frame(conn, "mdm", "golden_customer", to_arrow(golden, MDM_TABLES["golden_customer"][0]))
-    wh.insert_frame(conn, "mdm", "customer_hierarchy", to_arrow(hierarchy, MDM_TABLES["customer_hierarchy"][0]))
-    if len(review):
-        kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
-        review = review[~review["item_id"].isin(kept)]
-        wh.insert_frame(conn, "mdm", "review_queue", to_arrow(review, MDM_TABLES["review_queue"][0]))
+        wh.upsert_frame(conn, "mdm", "xref", to_arrow(xref, spec["xref"][0]), spec["xref"][1], spec["xref"][0])
+        wh.upsert_frame(conn, "mdm", "golden_customer", to_arrow(golden, spec["golden_customer"][0]),
+                        spec["golden_customer"][1], spec["golden_customer"][0])
+        wh.insert_frame(conn, "mdm", "customer_hierarchy", to_arrow(hierarchy, spec["customer_hierarchy"][0]))
+        if len(review):
+            kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
+            wh.insert_frame(conn, "mdm", "review_queue", to_arrow(review[~review["item_id"].isin(kept)],
+                                                                  spec["review_queue"][0]))
     if len(history):
         hist = history.assign(run_id=now.strftime("%Y%m%dT%H%M%S"), retired_at=now)
         wh.insert_frame(conn, "mdm", "golden_id_history", to_arrow(hist, MDM_TABLES["golden_id_history"][0]))
@@ -539,21 +546,14 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
     return counts
 
 
-def _clear(conn: Connection, table: str) -> None:
-    if table == "review_queue_open":  # decided items are the stewards' record: they stay
-        conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided'")
-    else:
-        conn.exec_driver_sql(f"DELETE FROM mdm.{table}")
-
-
 def _golden_records(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gid: np.ndarray,
                     everything: bool, now: dt.datetime) -> pd.DataFrame:
     """Survivorship for the golden IDs of `rid` (every record of each is in `rid`), a chunk of golden IDs at a
     time so that memory stays bounded."""
     store = MatchStore(wh, conn)
     cols = ", ".join(_q(c) for c in GOLDEN_INPUTS)
-    recs = as_arrow_strings(store.frame(f"SELECT {cols} FROM {RECORDS}") if everything
-                            else store.stored(rid.tolist(), GOLDEN_INPUTS[1:]))
+    recs = (store.frame(f"SELECT {cols} FROM {RECORDS}") if everything
+            else store.stored(rid.tolist(), GOLDEN_INPUTS[1:]))
     owner = pd.Series(gid, index=rid)
     recs["golden_id"] = owner.reindex(recs["record_id"]).to_numpy()
     recs = sort_records(recs)
@@ -577,7 +577,7 @@ def _hierarchy(wh: Warehouse, conn: Connection, rid: np.ndarray, everything: boo
         with store.relation("_hub_name_keys", pd.DataFrame({"name_key": keys})) as k:
             recs = store.frame(f"SELECT {cols} FROM {RECORDS} WHERE golden_id IN (SELECT golden_id FROM {RECORDS} "
                                f"WHERE name_key IN (SELECT name_key FROM {k}))")
-    h = branch_parents(sort_records(as_arrow_strings(recs)))
+    h = branch_parents(sort_records(recs))
     return h.assign(updated_at=now), sorted(set(recs["golden_id"].dropna()))
 
 

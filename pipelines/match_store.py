@@ -59,7 +59,8 @@ class MatchStore:
         self.wh, self.conn = wh, conn
 
     def frame(self, sql: str, params: dict[str, object] | None = None) -> pd.DataFrame:
-        return self.wh.read_frame(sql, params, conn=self.conn)
+        """A query's result with Arrow-backed text columns."""
+        return self.wh.read_frame(sql, params, conn=self.conn, arrow_strings=True)
 
     def has_records(self) -> bool:
         return self.wh.table_exists(self.conn, "mdm", "customer_records") and bool(

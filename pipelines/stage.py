@@ -48,7 +48,9 @@ from warehouse.raw import QUARANTINE_COLUMNS, RawStore, raw_table
 log = logging.getLogger("hub.stage")
 
 STAGING_EXTRA = {"_sync_id": "text", "_extracted_at": "timestamp"}
-# Records of a stream staged or removed, for the steps downstream (matching reads the customers').
+# Records of a stream staged or removed, for the steps downstream that read them record by record (matching
+# reads the customers'; the marts follow table versions instead).
+CHANGE_ENTITIES = ("customer",)
 CHANGES_TABLE = {"seq": "integer", "entity": "text", "source_name": "text", "stream": "text", "source_key": "text",
                  "op": "text"}
 CHUNK = 200_000  # records typed at a time: memory stays bounded whatever the stream's size
@@ -193,6 +195,8 @@ def to_arrow(df: pd.DataFrame, columns: dict[str, str]) -> pa.Table:
             arr = pa.array(s, pa.bool_(), from_pandas=True)
         elif kind == "float":
             arr = pa.array(pd.to_numeric(s, errors="coerce"), pa.float64(), from_pandas=True)
+        elif isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+            arr = pa.array(s.array).cast(pa.string())  # Arrow-backed text: no Python strings
         else:
             arr = pa.array(s.astype(object).where(s.notna(), None), pa.string(), from_pandas=True)
         arrays.append(arr)
@@ -243,7 +247,7 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str,
         counter = prog.counter(f"staging {source}.{stream}", total=n)
         for lo in range(0, n, CHUNK):
             raw = wh.read_frame(f"SELECT {', '.join(_alias(x) for x in selects)} FROM _hub_stage_src "
-                                f"WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn)
+                                f"WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn, arrow_strings=True)
             _stage_chunk(cfg, wh, conn, source, stream, entity, sc, raw, formats, seq, result)
             counter.update(min(lo + CHUNK, n))
         conn.exec_driver_sql("DROP TABLE _hub_stage_src")
@@ -284,12 +288,12 @@ def _stage_chunk(cfg: HubConfig, wh: Warehouse, conn: sa.Connection, source: str
     if len(quarantine):
         wh.insert_frame(conn, "raw", "_quarantine", to_arrow(quarantine, _QUARANTINE_KINDS))
     bump(conn, "raw._quarantine")  # (rows of these records may also have left it)
-    staged_keys = set(staged["source_key"].astype(str))
-    all_keys = raw["source_key"].astype(str)
-    changes = pd.DataFrame({"seq": seq, "entity": entity.name, "source_name": source, "stream": stream,
-                            "source_key": all_keys.to_numpy(),
-                            "op": all_keys.isin(staged_keys).map({True: "upsert", False: "delete"}).to_numpy()})
-    wh.insert_frame(conn, "staging", "_changes", to_arrow(changes, CHANGES_TABLE))
+    if entity.name in CHANGE_ENTITIES:
+        all_keys = raw["source_key"].astype(str)
+        staged_now = all_keys.isin(set(staged["source_key"].astype(str))).to_numpy()
+        changes = pd.DataFrame({"seq": seq, "entity": entity.name, "source_name": source, "stream": stream,
+                                "source_key": all_keys.to_numpy(), "op": np.where(staged_now, "upsert", "delete")})
+        wh.insert_frame(conn, "staging", "_changes", to_arrow(changes, CHANGES_TABLE))
     result.staged += len(staged)
     result.deleted += int(gone.sum())
     result.rejected += int(quarantine.loc[quarantine["action"] == "rejected", "record_key"].nunique()) \
@@ -311,9 +315,10 @@ def _remove_stream(conn: sa.Connection, source: str, stream: str, seq: int) -> N
         n = int(value(conn, f"SELECT count(*) FROM {t} WHERE source_name = :s AND stream = :t", params) or 0)
         if not n:
             continue
-        conn.execute(sa.text(f"INSERT INTO staging._changes (seq, entity, source_name, stream, source_key, op) "
-                             f"SELECT :q, '{entity.name}', source_name, stream, source_key, 'delete' FROM {t} "
-                             "WHERE source_name = :s AND stream = :t"), params)
+        if entity.name in CHANGE_ENTITIES:
+            conn.execute(sa.text("INSERT INTO staging._changes (seq, entity, source_name, stream, source_key, op) "
+                                 f"SELECT :q, '{entity.name}', source_name, stream, source_key, 'delete' FROM {t} "
+                                 "WHERE source_name = :s AND stream = :t"), params)
         conn.execute(sa.text(f"DELETE FROM {t} WHERE source_name = :s AND stream = :t"), params)
         bump(conn, f"staging.{entity.name}")
     if value(conn, "SELECT count(*) FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging'",

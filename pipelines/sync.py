@@ -264,7 +264,7 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
         name = cs.stream.name
         stream = streams[name]
         state = states.get(name) or {}
-        detect = _detects_deletes(src, name)
+        detect = _detects_deletes(src, name) and stream.can_read_whole(cs.sync_mode, state)
         sr = run.result.streams.setdefault(name, StreamResult())
         if detect and not state.get("current"):  # a fresh read (not resuming a half-read file)
             run.store.start_complete_read(run.source, name)
@@ -282,6 +282,8 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
             sr.error = secrets.mask(str(e.args[0]) if e.args else str(e))
             counter.close("FAILED")
             continue
+        if detect and not stream.read_whole:  # e.g. unchanged files were skipped: no deletes can be told
+            run.store.start_complete_read(run.source, name)
         run.finish_stream(name, detect and stream.read_whole)
 
 

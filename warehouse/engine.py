@@ -138,8 +138,14 @@ class Warehouse:
             return self.dialect.read_arrow(c, sql, params)
 
     def read_frame(self, sql: str, params: dict[str, Any] | None = None,
-                   conn: Connection | None = None) -> pd.DataFrame:
-        return self.read_arrow(sql, params, conn).to_pandas()
+                   conn: Connection | None = None, arrow_strings: bool = False) -> pd.DataFrame:
+        """A query's result as a frame; `arrow_strings`: text columns stay Arrow-backed (`string[pyarrow]`),
+        a fraction of the memory of Python strings and fast for Arrow's string kernels."""
+        table = self.read_arrow(sql, params, conn)
+        if arrow_strings:
+            return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow"),
+                                                 pa.large_string(): pd.StringDtype("pyarrow")}.get)
+        return table.to_pandas()
 
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         with self.begin() as c:
@@ -161,6 +167,34 @@ class Warehouse:
         else:
             conn.exec_driver_sql(f"DELETE FROM {target}")
         self.insert_frame(conn, schema, table, df)
+
+    def replace_table(self, conn: Connection, schema: str, table: str, columns: dict[str, str],
+                      primary_key: list[str] | None, df: pd.DataFrame | pa.Table) -> None:
+        """All rows of a table replaced by `df`, in the caller's transaction. DuckDB gets a new table (deleting a
+        million keys of a primary-key index and inserting them again costs it minutes at commit); PostgreSQL
+        keeps the table (and the grants and indexes on it) and deletes its rows."""
+        if self.dialect.name == "duckdb":
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(schema)}.{quote(table)}")
+            self._ensured.discard((schema, table))
+            self.create_table(conn, schema, table, columns, primary_key)
+        else:
+            self.create_table(conn, schema, table, columns, primary_key)
+            conn.exec_driver_sql(f"DELETE FROM {quote(schema)}.{quote(table)}")
+        self.insert_frame(conn, schema, table, df)
+
+    def upsert_frame(self, conn: Connection, schema: str, table: str, df: pd.DataFrame | pa.Table,
+                     key: list[str], kinds: dict[str, str]) -> None:
+        """Insert rows, or update every other column of the rows whose `key` (the primary key) exists.
+        `kinds`: the table's portable column kinds (for the temporary copy of the rows)."""
+        data = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+        if not data.num_rows:
+            return
+        cols = data.column_names
+        with self.dialect.arrow_relation(conn, "_hub_upsert", data, kinds) as rel:
+            sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in cols if c not in key)
+            collist = ", ".join(quote(c) for c in cols)
+            conn.exec_driver_sql(f"INSERT INTO {quote(schema)}.{quote(table)} ({collist}) SELECT {collist} FROM {rel} "
+                                 f"ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {sets}")
 
     def swap_table(self, conn: Connection, schema: str, table: str, select_sql: str) -> None:
         """Build `schema.table` from a SELECT under a temporary name, then swap it in.

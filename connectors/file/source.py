@@ -328,6 +328,10 @@ class FileStream(CheckpointedStream):
         header = self.reader(files[0]).header()
         return object_schema({h: {"type": ["null", "string"]} for h in header})
 
+    def can_read_whole(self, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None = None) -> bool:
+        """A fresh read (not resuming a half-read file) may read every file anew."""
+        return sync_mode == SyncMode.full_refresh or not (stream_state or {}).get("current")
+
     def read_batches(self, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None = None) -> Iterator[Batch]:
         """Every new or changed file in name order, in batches of about `batch_size` rows; each batch's state
         says how far into which file it goes, and a file read to its end is remembered by its SHA-256."""

@@ -86,7 +86,7 @@ def test_the_demo_config_runs_its_api_sources_with_the_legacy_ones(
         raw_before[source, stream] = len(landed)
 
     # Each mapped stream is staged: every landed record is staged or rejected with its reason.
-    staged = summary_table(first.output, "staged")
+    staged = summary_table(first.output, "staging")
     quarantine = wh.read_frame("SELECT source, stream, COUNT(DISTINCT record_key) AS n FROM raw._quarantine "
                                "WHERE stage = 'staging' AND action = 'rejected' GROUP BY source, stream")
     rejected = {(r.source, r.stream): int(r.n) for r in quarantine.itertuples()}
@@ -129,7 +129,7 @@ def test_the_demo_config_runs_its_api_sources_with_the_legacy_ones(
     second = runner.invoke(main, ["run", "-c", str(config)])
     assert second.exit_code == 0, second.output
     # Nothing new lands, nothing is duplicated, every golden ID stays.
-    for source, (_, new, _) in summary_table(second.output, "sources").items():
+    for source, (_, new, _, _) in summary_table(second.output, "sources").items():
         assert new == 0, f"{source}: the second run landed {new} records"
     for (source, stream), n in raw_before.items():
         assert wh.read_frame(f"SELECT COUNT(*) AS n FROM raw.{source}__{stream}")["n"][0] == n
@@ -153,7 +153,7 @@ def test_without_the_fakes_the_api_sources_fail_at_once_and_the_rest_runs(
 
     assert r.exit_code == 1
     sources = summary_table(r.output, "sources")
-    assert {s for s, (read, _, _) in sources.items() if read > 0} == set(LEGACY_SOURCES)
+    assert {s for s, (read, _, _, _) in sources.items() if read > 0} == set(LEGACY_SOURCES)
     for source in API_SOURCES:
         # the URL came from the environment: it is masked like every ${VAR} value
         assert f"error: source {source}: cannot connect to base_url **** (connection refused)" in r.output
@@ -181,8 +181,8 @@ def golden_share_with(wh: Warehouse, source: str, other: str) -> float:
 
 
 def summary_table(output: str, section: str) -> dict[str, Any]:
-    """Rows of the `sources` (name → read, new/changed, quarantined) or `staged` (source.stream → records)
-    section of `hub run`'s summary."""
+    """Rows of the `sources` (name → read, new/changed, deleted, quarantined) or `staging` (source.stream →
+    records in staging) section of `hub run`'s summary."""
     rows: dict[str, Any] = {}
     lines = output.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(section + " "))

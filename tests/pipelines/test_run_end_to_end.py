@@ -47,7 +47,7 @@ def test_hub_run_twice(demo_project: Path, warehouse_url: str) -> None:
     xref2 = wh.read_frame("SELECT source_name, stream, source_key, golden_id FROM mdm.xref")
     merged = xref.merge(xref2, on=["source_name", "stream", "source_key"])
     assert (merged["golden_id_x"] == merged["golden_id_y"]).all()  # golden IDs are stable
-    assert "(0 new IDs, 0 merged; incremental, 0 new or changed" in second.output
+    assert "(0 new IDs, 0 merged; incremental: 0 new or changed, 0 deleted, 0 re-clustered" in second.output
 
 
 def test_a_failing_source_does_not_stop_the_others(demo_project: Path, tmp_path: Path) -> None:
