@@ -334,7 +334,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     prog(f"linking {len(changed):,} new or changed and {len(deleted):,} deleted customer records")
     # 1. Standardize the changed records; find the stored records sharing a blocking key with them.
     t0 = time.perf_counter()
-    std = _standardize(changed.drop(columns=["record_hash"]).assign(record_hash=changed["record_hash"]))
+    std = _standardize(changed) if len(changed) else pd.DataFrame(columns=RECORD_COLUMNS)
     timings["standardize"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     gone = sorted(set(std["record_id"]) | set(deleted))
@@ -345,12 +345,19 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
                                     ignore_index=True))
     is_changed = subset["record_id"].isin(set(std["record_id"])).to_numpy()
     # 2. Block and score the changed records against their neighbourhood with the stored model.
-    enc = encode(subset, model.specs, columns=[*[c for r in settings.blocking for c in r.columns],
-                                               *settings.exclusive, *settings.anchors], workers=settings.workers)
-    cand = candidate_pairs(enc, settings.blocking, only=np.flatnonzero(is_changed))
-    scored = score_pairs(subset, cand.left, cand.right, model, settings.workers, encoded=enc)
     sid = subset["record_id"].to_numpy()
-    new_pairs = scored.assign(left_record=sid[cand.left], right_record=sid[cand.right], rules=cand.rules)
+    spec_cols = [s.name for s in model.specs]
+    oversize: dict[str, np.ndarray] = {}
+    skipped: dict[str, int] = {}
+    if is_changed.any():
+        enc = encode(subset, model.specs, columns=[*[c for r in settings.blocking for c in r.columns],
+                                                   *settings.exclusive, *settings.anchors], workers=settings.workers)
+        cand = candidate_pairs(enc, settings.blocking, only=np.flatnonzero(is_changed))
+        scored = score_pairs(subset, cand.left, cand.right, model, settings.workers, encoded=enc)
+        new_pairs = scored.assign(left_record=sid[cand.left], right_record=sid[cand.right], rules=cand.rules)
+        oversize, skipped = cand.oversize, cand.skipped_blocks
+    else:  # only deletes
+        new_pairs = pd.DataFrame(columns=["left_record", "right_record", "rules", *spec_cols, "weight", "prob"])
     timings["block_and_compare"] = time.perf_counter() - t0
     # 3. Stored pairs: out with the changed and deleted records' pairs, rules stripped where blocks outgrew their
     #    limit, in with the new pairs. The changed records replace their stored versions.
@@ -359,13 +366,12 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     store.delete_pairs_touching(gone)
     stripped: set[str] = set()
     for bit, rule in enumerate(settings.blocking):
-        if rule.name in cand.oversize:
-            members = np.flatnonzero(np.isin(rule_keys(enc.codes, rule), cand.oversize[rule.name]))
+        if rule.name in oversize:
+            members = np.flatnonzero(np.isin(rule_keys(enc.codes, rule), oversize[rule.name]))
             members = [r for r in sid[members].tolist() if r not in set(std["record_id"])]
             if members:
                 store.strip_rule(bit, members)
                 stripped.update(members)
-    spec_cols = [s.name for s in model.specs]
     ins = new_pairs[["left_record", "right_record", "rules", *spec_cols, "weight", "prob"]]
     kinds = {**dict.fromkeys(["left_record", "right_record"], "text"), "rules": "integer",
              **dict.fromkeys(spec_cols, "integer"), "weight": "float", "prob": "float"}
@@ -415,7 +421,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     timings["golden_and_write"] = time.perf_counter() - t0
     out.incremental, out.changed, out.deleted, out.affected = True, len(std), len(deleted), len(affected)
     out.stats = {"new_pairs": len(new_pairs), "affected": len(affected), "neighbours": len(near),
-                 "skipped_blocks": cand.skipped_blocks, **res.stats}
+                 "skipped_blocks": skipped, **res.stats}
     out.timings = timings
     prog(f"matched {out.changed:,} changed and {out.deleted:,} deleted records ({out.affected:,} affected): "
          f"{out.golden:,} golden customers ({out.review_items:,} pairs for review)")

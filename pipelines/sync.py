@@ -193,6 +193,7 @@ class _Sync:
                                                          self.allow_mass_delete)
         except MassDeleteRefused as e:
             sr.error = str(e)
+            self.store.reset_state(self.source, stream)  # the next sync reads it whole again and asks again
         if sr.stats.deleted:
             self.progress(f"{self.source}.{stream}: {sr.stats.deleted:,} records deleted in the source")
 
