@@ -113,10 +113,12 @@ def load_customers(wh: Warehouse) -> pd.DataFrame:
     return sort_records(df)
 
 
-def content_hash(df: pd.DataFrame) -> pd.Series:
-    """A hash of each record's canonical fields: equal hash, unchanged record."""
-    cols = [c for c in ENTITY_FIELDS if c in df]
-    return pd.util.hash_pandas_object(df[cols].astype(str), index=False).astype("int64").astype(str)
+def content_hash_sql(alias: str = "") -> str:
+    """SQL for a hash of a staged customer's canonical fields (equal hash, unchanged record), computed by the
+    warehouse so that it is the same however the record is read."""
+    a = f"{alias}." if alias else ""
+    parts = " || '|' || ".join(f"COALESCE(CAST({a}{_q(c)} AS VARCHAR), '\x01')" for c in ENTITY_FIELDS)
+    return f"md5({parts})"
 
 
 def settings_of(mcfg: CustomerMdmConfig) -> LinkSettings:
@@ -248,13 +250,12 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         _ensure_records_table(wh, conn, fresh=True)
         counter = as_progress(prog, log).counter("standardizing customers", total=n)
         conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_staged")
-        conn.exec_driver_sql("CREATE TEMPORARY TABLE _hub_staged AS SELECT ROW_NUMBER() OVER () AS _i, s.* "
-                             "FROM staging.customer s")
-        cols = ", ".join(f'"{c}"' for c in ["source_name", "stream", "source_key", *ENTITY_FIELDS])
+        conn.exec_driver_sql("CREATE TEMPORARY TABLE _hub_staged AS SELECT ROW_NUMBER() OVER () AS _i, s.*, "
+                             f"{content_hash_sql('s')} AS record_hash FROM staging.customer s")
+        cols = ", ".join(f'"{c}"' for c in ["source_name", "stream", "source_key", *ENTITY_FIELDS, "record_hash"])
         for lo in range(0, n, CHUNK):
             chunk = wh.read_frame(f"SELECT {cols} FROM _hub_staged WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn)
             chunk["record_id"] = record_ids(chunk)
-            chunk["record_hash"] = content_hash(chunk)
             wh.insert_frame(conn, "mdm", "customer_records", to_arrow(_record_rows(_standardize(chunk)), _RECORD_KINDS))
             counter.update(min(lo + CHUNK, n))
         conn.exec_driver_sql("DROP TABLE _hub_staged")
@@ -315,14 +316,13 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     now = _now()
     store = MatchStore(wh, conn)
     keys, top = store.changed_keys(after)
-    staged = store.staged_rows(keys) if len(keys) else pd.DataFrame(columns=["record_id"])
+    staged = store.staged_rows(keys, content_hash_sql("s")) if len(keys) else pd.DataFrame(
+        columns=["record_id", "record_hash"])
     old = store.stored(keys["record_id"].tolist(), ["record_hash", "golden_id", "name_key"]) if len(keys) \
         else pd.DataFrame(columns=["record_id", "record_hash", "golden_id", "name_key"])
-    if len(staged):
-        staged["record_hash"] = content_hash(staged)
     known = dict(zip(old["record_id"], old["record_hash"], strict=True))
-    changed = staged[[known.get(r) != h for r, h in zip(staged["record_id"], staged["record_hash"], strict=True)]] \
-        if len(staged) else staged
+    previous = staged["record_id"].astype(object).map(known)
+    changed = staged[(previous.isna() | (previous != staged["record_hash"].astype(object))).to_numpy(bool)]
     deleted = sorted(set(old["record_id"]) - set(staged["record_id"]))
     timings["changes"] = time.perf_counter() - t0
     if not len(changed) and not deleted:
@@ -682,5 +682,5 @@ def split_ids(rid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(pc.list_element(parts, i).to_numpy(zero_copy_only=False) for i in range(3))  # type: ignore[return-value]
 
 
-__all__ = ["DEFAULT_SURVIVORSHIP", "MatchResult", "build_golden", "content_hash", "fingerprint", "link_columns",
+__all__ = ["DEFAULT_SURVIVORSHIP", "MatchResult", "build_golden", "content_hash_sql", "fingerprint", "link_columns",
            "load_customers", "next_id_number", "record_ids", "run_match", "settings_of"]

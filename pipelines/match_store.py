@@ -81,11 +81,11 @@ class MatchStore:
                           {"a": after, "t": top})
         return keys, top
 
-    def staged_rows(self, keys: pd.DataFrame) -> pd.DataFrame:
-        """The staged customers among `keys` (record_id, ...)."""
+    def staged_rows(self, keys: pd.DataFrame, hash_sql: str) -> pd.DataFrame:
+        """The staged customers among `keys` (record_id, ...), with their content hash (`hash_sql`, alias s)."""
         with self.relation("_hub_keys", keys[["record_id"]]) as k:
-            return self.frame(f"SELECT s.*, {record_id_sql('s')} AS record_id FROM staging.customer s "
-                              f"WHERE {record_id_sql('s')} IN (SELECT record_id FROM {k})")
+            return self.frame(f"SELECT s.*, {record_id_sql('s')} AS record_id, {hash_sql} AS record_hash "
+                              f"FROM staging.customer s WHERE {record_id_sql('s')} IN (SELECT record_id FROM {k})")
 
     def stored(self, record_ids: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
         """Columns of stored records by id."""
