@@ -28,7 +28,7 @@ class HubResource(dg.ConfigurableResource):
         return load_config(self.config_path, env={**os.environ, **self.env}, warehouse_url=self.warehouse_url or None)
 
     def warehouse(self, cfg: HubConfig | None = None) -> Warehouse:
-        return Warehouse((cfg or self.load()).warehouse.url)
+        return Warehouse.from_config((cfg or self.load()).warehouse)
 
 
 def hub_resource(config_path: str | Path) -> HubResource:

@@ -54,7 +54,7 @@ def _warehouse(cfg: HubConfig) -> Any:
     from warehouse.engine import Warehouse
 
     try:
-        return Warehouse(cfg.warehouse.url)
+        return Warehouse.from_config(cfg.warehouse)
     except Exception as e:
         click.echo(f"error: warehouse {cfg.warehouse.url!r}: {secrets.mask(str(e))}", err=True)
         sys.exit(2)

@@ -51,6 +51,12 @@ class _Strict(BaseModel):
 
 class WarehouseConfig(_Strict):
     url: str = "duckdb:///warehouse/hub.duckdb"
+    memory_limit: str | None = Field(
+        None, pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB: memory the warehouse may use before it spills to disk, e.g. 4GB "
+                    "(default: a fifth of the machine's memory, between 1 and 4 GB)")
+    temp_directory: str | None = Field(None, description="DuckDB: where it spills (default: next to the file)")
+    threads: int | None = Field(None, ge=1, description="DuckDB: worker threads (default: the machine's cores)")
 
 
 MappingValue = str | list[str] | dict[str, Any]

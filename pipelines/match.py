@@ -300,6 +300,7 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
         _trim_changes(conn, top)
         timings["golden_and_write"] = time.perf_counter() - t1
+    wh.refresh_statistics(RECORDS, PAIRS, "mdm.xref", "mdm.golden_customer", "mdm.review_queue")
     out.changed = len(rid)
     out.stats = {**result.stats, "feedback": result.model.info.get("feedback")}
     out.timings = timings

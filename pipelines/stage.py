@@ -255,6 +255,8 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str,
         if n or full:
             bump(conn, f"staging.{entity.name}")
         counter.close(f"{result.staged:,} staged, {result.deleted:,} removed" + (" (whole stream)" if full else ""))
+    if n > 10_000:
+        wh.refresh_statistics(f"staging.{entity.name}", "staging._changes")
     return _count(wh, result)
 
 

@@ -53,7 +53,7 @@ from hub import secrets
 from hub.config import HubConfig, SourceConfig
 from pipelines.progress import Progress, as_progress
 from warehouse.engine import Warehouse
-from warehouse.raw import LoadStats, MassDeleteRefused, RawStore, dumps, key_of, quarantine_row
+from warehouse.raw import LoadStats, MassDeleteRefused, RawStore, dumps, key_of, quarantine_row, raw_table
 
 log = logging.getLogger("hub.sync")
 
@@ -286,6 +286,8 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
         if detect and not stream.read_whole:  # e.g. unchanged files were skipped: no deletes can be told
             run.store.start_complete_read(run.source, name)
         run.finish_stream(name, detect and stream.read_whole)
+        if sr.stats.loaded > 10_000:
+            run.store.wh.refresh_statistics(f"raw.{raw_table(run.source, name)}", "raw._record_index")
 
 
 def _state_of(msg: AirbyteMessage) -> tuple[str | None, Any]:

@@ -41,7 +41,7 @@ def main() -> None:
     password = "screenshot-pass-1"
     cfg.console.users = [ConsoleUser(name="wang.li", role="admin", password_hash=hash_password(password))]
     cfg.console.api_tokens = cfg.console.api_tokens or ["screenshot-token-0123456789"]
-    wh = Warehouse(cfg.warehouse.url)
+    wh = Warehouse.from_config(cfg.warehouse)
     big = wh.read_frame("SELECT golden_id FROM mdm.golden_customer WHERE source_count >= 3 AND system_count >= 2 "
                         "ORDER BY source_count DESC, golden_id LIMIT 2")["golden_id"].tolist()
     branchy = wh.read_frame("SELECT parent_golden_id AS g FROM mdm.customer_hierarchy GROUP BY 1 "

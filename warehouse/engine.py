@@ -7,6 +7,7 @@ the warehouse goes through one of these objects.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,8 +25,18 @@ from warehouse.identifiers import quote
 SCHEMAS = ("raw", "staging", "mdm", "marts")
 
 
-def make_engine(url: str) -> Engine:
-    """A SQLAlchemy engine for a warehouse URL; a DuckDB file's folder is created if missing."""
+def default_memory_limit() -> str:
+    """A fifth of the machine's memory, between 1 and 4 GB: room for the rest of a run."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    return f"{min(max(total // 5, 1 << 30), 4 << 30) >> 20}MB"
+
+
+def make_engine(url: str, settings: dict[str, Any] | None = None) -> Engine:
+    """A SQLAlchemy engine for a warehouse URL; a DuckDB file's folder is created if missing. `settings`:
+    DuckDB's `memory_limit`, `temp_directory`, `threads`."""
     if url.startswith("duckdb:///") and not url.startswith("duckdb:///:memory:"):
         path = url[len("duckdb:///"):].split("?", 1)[0]
         if path:
@@ -35,6 +46,9 @@ def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {}
     if url.startswith("postgresql"):
         kwargs["pool_pre_ping"] = True
+    if url.startswith("duckdb"):
+        config = {"memory_limit": default_memory_limit(), **{k: v for k, v in (settings or {}).items() if v}}
+        kwargs["connect_args"] = {"config": {k: str(v) for k, v in config.items()}}
     return sa.create_engine(url, **kwargs)
 
 
@@ -56,15 +70,21 @@ def display_url(url: str) -> str:
 class Warehouse:
     """An engine and its dialect. Cheap to create; holds a connection pool."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, settings: dict[str, Any] | None = None):
         self.url = url
         self.dialect: Dialect = dialect_for(url)
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, settings)
         self._ensured: set[tuple[str, str]] = set()
 
     @classmethod
     def from_url(cls, url: str) -> Warehouse:
         return cls(url)
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> Warehouse:
+        """The warehouse of a `WarehouseConfig` (its URL and DuckDB settings)."""
+        return cls(cfg.url, {"memory_limit": cfg.memory_limit, "temp_directory": cfg.temp_directory,
+                             "threads": cfg.threads})
 
     def __repr__(self) -> str:
         return f"Warehouse({display_url(self.url)!r})"
@@ -88,6 +108,17 @@ class Warehouse:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def refresh_statistics(self, *tables: str) -> None:
+        """After a bulk load: the planner's statistics of these `schema.table`s (PostgreSQL; DuckDB keeps them
+        itself). In a transaction of its own, so it sees what was committed."""
+        if self.dialect.name != "postgresql" or not tables:
+            return
+        with self.begin() as conn:
+            for t in tables:
+                schema, _, name = t.partition(".")
+                if self.table_exists(conn, schema, name):
+                    conn.exec_driver_sql(f"ANALYZE {quote(schema)}.{quote(name)}")
 
     # --- schema helpers -------------------------------------------------------------------------------
 

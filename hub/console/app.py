@@ -150,7 +150,7 @@ class _Guard:
 
 def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
     """The console and the API for one configuration (and its warehouse)."""
-    wh = wh or Warehouse(cfg.warehouse.url)
+    wh = wh or Warehouse.from_config(cfg.warehouse)
     users = UserStore(cfg)
     key = cfg.console.secret_key
     if not key:
