@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
 from airbyte_cdk.models import ConnectorSpecification, SyncMode
 from airbyte_cdk.sources import AbstractSource
@@ -155,8 +156,16 @@ def unique_names(raw: list[Any]) -> list[str]:
     return out
 
 
-def columns_to_table(names: list[str], columns: list[tuple[Any, ...]] | list[list[Any]]) -> pa.Table:
-    """Python column values (a driver's rows transposed) as an Arrow table; a column mixing types becomes text."""
+def rows_to_table(names: list[str], rows: list[tuple[Any, ...]]) -> pa.Table:
+    """A driver's rows as an Arrow table, transposed by NumPy (one C loop, no Python tuple per column)."""
+    grid = np.array(rows, dtype=object)
+    if grid.shape != (len(rows), len(names)):  # a cell holding a sequence: transpose in Python
+        return columns_to_table(names, list(zip(*rows, strict=True)))
+    return columns_to_table(names, [grid[:, i] for i in range(len(names))])
+
+
+def columns_to_table(names: list[str], columns: list[Any]) -> pa.Table:
+    """Python column values as an Arrow table; a column mixing types becomes text."""
     arrays = []
     for col in columns:
         try:

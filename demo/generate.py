@@ -480,6 +480,9 @@ def _orders(erp: pd.DataFrame, n_reps: int, rng: np.random.Generator) -> pd.Data
             "FSALERID": rep.astype(np.int64),
             "FAMOUNT": np.maximum(np.round(rng.lognormal(np.log(22000), 1.0, k), 2), 100.0),
             "FSTATUS": rng.choice(np.array(["A", "B", "C"], dtype=object), k, p=[0.2, 0.2, 0.6]),
+            # last change: the order day plus up to three days (approval, delivery)
+            "FMODIFYDATE": _timestamps(pd.Series(when.astype("datetime64[s]")
+                                                 + rng.integers(0, 3 * 86400, k).astype("timedelta64[s]"))),
         }
     )
 
@@ -578,7 +581,7 @@ _SCHEMAS = {
     "FTAXREGISTERCODE TEXT, FADDRESS TEXT, FTEL TEXT, FMODIFYDATE TEXT",
     "T_BD_SALESMAN": "FID INTEGER PRIMARY KEY, FNAME TEXT, FDEPT TEXT",
     "T_SAL_ORDER": "FID INTEGER PRIMARY KEY, FBILLNO TEXT, FCUSTID INTEGER, FDATE TEXT, FSALERID INTEGER, "
-    "FAMOUNT REAL, FSTATUS TEXT",
+    "FAMOUNT REAL, FSTATUS TEXT, FMODIFYDATE TEXT",
 }
 
 

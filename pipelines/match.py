@@ -44,15 +44,14 @@ from mdm.classify import FellegiSunter
 from mdm.cluster import cluster
 from mdm.compare import encode
 from mdm.engine import LinkSettings, link, score_pairs
-from mdm.golden import assign_ids, id_number, survive
-from mdm.hierarchy import branch_parents
+from mdm.golden import assign_ids, id_number, survivorship_sql
+from mdm.hierarchy import hierarchy_sql
 from mdm.specs import (
     CUSTOMER_ANCHORS,
     CUSTOMER_BLOCKING,
     CUSTOMER_COMPARISONS,
     CUSTOMER_EXCLUSIVE,
     derive_customer_columns,
-    flag,
     specs_from_config,
 )
 from mdm.standardize import standardize_customers
@@ -78,9 +77,7 @@ DEFAULT_SURVIVORSHIP: dict[str, list[str]] = {
     "phone": ["most_recent", "source_priority"],
     "address": ["most_complete", "most_recent"],
 }
-# What the golden records, the hierarchy and the review queue read of each record.
-GOLDEN_INPUTS = ["record_id", "source_name", "stream", "source_key", *GOLDEN_ATTRIBUTES, "uscc_std", "uscc_valid",
-                 "province", "city_any", "created_at", "updated_at", "is_branch"]
+# What the hierarchy reads of each record.
 HIERARCHY_INPUTS = ["record_id", "golden_id", "name", "name_key", "name_region", "city_any", "is_branch"]
 
 
@@ -477,8 +474,8 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
     gid = assignment.ids.set_index("record_id")["golden_id"].reindex(rid).to_numpy()
     old_ids = set(prev_xref["golden_id"]) | set(previous_golden)
     retired = sorted(old_ids - set(gid) - set(assignment.history["retired_id"]))
-    history = pd.concat([assignment.history, pd.DataFrame({"retired_id": retired, "survivor_id": None,
-                                                           "reason": "deleted"})], ignore_index=True)
+    gone = pd.DataFrame({"retired_id": retired, "survivor_id": None, "reason": "deleted"})
+    history = pd.concat([assignment.history, gone], ignore_index=True) if retired else assignment.history
     left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
     prob = pairs["prob"].to_numpy(float)
     # xref: how each record joined its cluster: its best match-band edge inside it, or a steward's link.
@@ -506,8 +503,6 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
     with store.relation("_hub_assign", pd.DataFrame({"record_id": rid, "golden_id": gid})) as a:
         conn.exec_driver_sql(f"UPDATE {RECORDS} AS r SET golden_id = a.golden_id FROM {a} a "
                              "WHERE r.record_id = a.record_id")
-    golden = _golden_records(cfg, wh, conn, rid, gid, everything, now)
-    hierarchy, slice_ids = _hierarchy(wh, conn, rid, everything, old_name_keys, now)
     review = _review(cfg, wh, conn, rid, gid, pairs, model, now)
     touched = sorted(set(rid) | set(deleted))
     spec = MDM_TABLES
@@ -516,26 +511,22 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
         if len(decided):
             review = pd.concat([decided, review[~review["item_id"].isin(set(decided["item_id"]))]],
                                ignore_index=True)
-        for name, frame in (("xref", xref), ("golden_customer", golden), ("customer_hierarchy", hierarchy),
-                            ("review_queue", review)):
+        for name, frame in (("xref", xref), ("review_queue", review)):
             wh.replace_table(conn, "mdm", name, spec[name][0], spec[name][1], to_arrow(frame, spec[name][0]))
+        _golden_and_hierarchy(cfg, wh, conn, None, ())
+        for name, built in (("golden_customer", "_hub_golden"), ("customer_hierarchy", "_hub_hierarchy")):
+            wh.replace_table(conn, "mdm", name, spec[name][0], spec[name][1],
+                             select=_with_time(built, spec[name][0]), params={"now": now})
+            conn.exec_driver_sql(f"DROP TABLE {built}")
     else:
         with store.relation("_hub_deleted", pd.DataFrame({"record_id": sorted(deleted)})) as d:
             conn.exec_driver_sql(f"DELETE FROM mdm.xref WHERE {record_id_sql()} IN (SELECT record_id FROM {d})")
-        with store.relation("_hub_touched", pd.DataFrame({"record_id": touched})) as t, \
-                store.relation("_hub_ids", pd.DataFrame({"golden_id": sorted(old_ids - set(golden_ids))})) as g, \
-                store.relation("_hub_children", pd.DataFrame({"golden_id": sorted(old_ids | set(slice_ids))})) as c:
-            # rows that remain are updated in place (upsert); only rows that are gone are deleted
-            conn.exec_driver_sql(f"DELETE FROM mdm.golden_customer WHERE golden_id IN (SELECT golden_id FROM {g})")
+        with store.relation("_hub_touched", pd.DataFrame({"record_id": touched})) as t:
             conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided' AND ("
                                  f"left_record IN (SELECT record_id FROM {t}) OR right_record IN "
                                  f"(SELECT record_id FROM {t}))")
-            conn.exec_driver_sql(f"DELETE FROM mdm.customer_hierarchy WHERE child_golden_id IN "
-                                 f"(SELECT golden_id FROM {c})")
         wh.upsert_frame(conn, "mdm", "xref", to_arrow(xref, spec["xref"][0]), spec["xref"][1], spec["xref"][0])
-        wh.upsert_frame(conn, "mdm", "golden_customer", to_arrow(golden, spec["golden_customer"][0]),
-                        spec["golden_customer"][1], spec["golden_customer"][0])
-        wh.insert_frame(conn, "mdm", "customer_hierarchy", to_arrow(hierarchy, spec["customer_hierarchy"][0]))
+        refresh_golden(cfg, wh, conn, golden_ids, old_name_keys, now, gone=sorted(old_ids - set(golden_ids)))
         if len(review):
             kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
             wh.insert_frame(conn, "mdm", "review_queue", to_arrow(review[~review["item_id"].isin(kept)],
@@ -553,39 +544,63 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
     return counts
 
 
-def _golden_records(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gid: np.ndarray,
-                    everything: bool, now: dt.datetime) -> pd.DataFrame:
-    """Survivorship for the golden IDs of `rid` (every record of each is in `rid`), a chunk of golden IDs at a
-    time so that memory stays bounded."""
-    store = MatchStore(wh, conn)
-    cols = ", ".join(_q(c) for c in GOLDEN_INPUTS)
-    recs = (store.frame(f"SELECT {cols} FROM {RECORDS}") if everything
-            else store.stored(rid.tolist(), GOLDEN_INPUTS[1:]))
-    owner = pd.Series(gid, index=rid)
-    recs["golden_id"] = owner.reindex(recs["record_id"]).to_numpy()
-    recs = sort_records(recs)
-    bucket = pd.Series(pd.factorize(recs["golden_id"])[0] // max(1, CHUNK // 3), index=recs.index)
-    out = [build_golden(cfg, part) for _, part in recs.groupby(bucket.to_numpy(), sort=False)]
-    golden = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=list(MDM_TABLES["golden_customer"][0]))
-    return golden.assign(updated_at=now)
+def _golden_relation(golden_ids: str | None) -> str:
+    """The records survivorship reads (of the golden IDs in table `golden_ids`, or all)."""
+    where = f" WHERE r.golden_id IN (SELECT golden_id FROM {golden_ids})" if golden_ids else ""
+    return ("(SELECT r.golden_id, r.record_id, r.source_name, r.updated_at, r.created_at, r.is_branch, r.province, "
+            "r.city_any, COALESCE(r.uscc_std, r.uscc) AS uscc, COALESCE(r.uscc_valid, FALSE) AS uscc_is_valid, "
+            + ", ".join(f"r.{_q(a)}" for a in GOLDEN_ATTRIBUTES if a != "uscc") + f" FROM {RECORDS} r{where})")
 
 
-def _hierarchy(wh: Warehouse, conn: Connection, rid: np.ndarray, everything: bool, old_name_keys: Sequence[str],
-               now: dt.datetime) -> tuple[pd.DataFrame, list[str]]:
-    """Branch → head office links, for every golden customer or for those whose name keys the affected records
-    carry now or carried before (a link depends on all records with the branch's name key and all records of
-    their golden customers). Returns the links and the golden IDs they were computed for."""
+def golden_sql(cfg: HubConfig, relation: str, text_order: Callable[[str], str]) -> str:
+    """One row per golden customer of `relation` (see `_golden_relation`): survived attributes, where each came
+    from, the province and city of its first record, and counts; set-based, in the warehouse."""
+    mcfg = cfg.mdm.customer
+    rules = {**DEFAULT_SURVIVORSHIP, **{k: [v] if isinstance(v, str) else list(v)
+                                        for k, v in mcfg.survivorship.items()}}
+    survived = survivorship_sql(relation, GOLDEN_ATTRIBUTES, rules, mcfg.source_priority or list(cfg.sources),
+                                valid={"uscc": "uscc_is_valid"}, first={"province": "province", "city": "city_any"},
+                                text_order=text_order)
+    return (f"SELECT s.*, a.source_count, a.system_count, a.first_seen, a.last_seen, a.is_branch FROM ({survived}) s "
+            "JOIN (SELECT golden_id, COUNT(*) AS source_count, COUNT(DISTINCT source_name) AS system_count, "
+            "MIN(created_at) AS first_seen, MAX(updated_at) AS last_seen, "
+            f"BOOL_OR(COALESCE(is_branch, FALSE)) AS is_branch FROM {relation} a GROUP BY golden_id) a "
+            "ON a.golden_id = s.golden_id")
+
+
+def _with_time(table: str, columns: dict[str, str]) -> str:
+    """SELECT of a built table's rows in a contract table's column order, `updated_at` from :now."""
+    return "SELECT " + ", ".join(":now" if c == "updated_at" else _q(c) for c in columns) + f" FROM {table}"
+
+
+def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: list[str] | None,
+                          old_name_keys: Sequence[str]) -> list[str]:
+    """Build `_hub_golden` (the golden records of `golden_ids`, or all) and `_hub_hierarchy` (branch → head links
+    of the golden customers whose name keys the affected records carry now or carried before: a link depends on
+    all records with the branch's name key and all records of their golden customers) as temporary tables.
+    Returns the golden IDs the hierarchy was computed for."""
+    order = wh.dialect.text_order
     store = MatchStore(wh, conn)
-    cols = ", ".join(HIERARCHY_INPUTS)
-    if everything:
-        recs = store.frame(f"SELECT {cols} FROM {RECORDS}")
-    else:
-        keys = sorted(set(store.stored(rid.tolist(), ["name_key"])["name_key"].dropna()) | set(old_name_keys))
-        with store.relation("_hub_name_keys", pd.DataFrame({"name_key": keys})) as k:
-            recs = store.frame(f"SELECT {cols} FROM {RECORDS} WHERE golden_id IN (SELECT golden_id FROM {RECORDS} "
-                               f"WHERE name_key IN (SELECT name_key FROM {k}))")
-    h = branch_parents(sort_records(recs))
-    return h.assign(updated_at=now), sorted(set(recs["golden_id"].dropna()))
+    cols = ", ".join(f"r.{c}" for c in HIERARCHY_INPUTS)
+    for t in ("_hub_golden", "_hub_hierarchy", "_hub_slice"):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t}")
+    if golden_ids is None:
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_golden AS {golden_sql(cfg, _golden_relation(None), order)}")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_hierarchy AS "
+                             f"{hierarchy_sql(f'(SELECT {cols} FROM {RECORDS} r)', order)}")
+        return []
+    with store.relation("_hub_gids", pd.DataFrame({"golden_id": golden_ids})) as g:
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_golden AS {golden_sql(cfg, _golden_relation(g), order)}")
+        keys = f"(SELECT name_key FROM {RECORDS} WHERE golden_id IN (SELECT golden_id FROM {g}))"
+        with store.relation("_hub_old_keys", pd.DataFrame({"name_key": sorted(set(old_name_keys))})) as k:
+            conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE _hub_slice AS SELECT {cols} FROM {RECORDS} r WHERE r.golden_id IN "
+                f"(SELECT golden_id FROM {RECORDS} WHERE name_key IN (SELECT name_key FROM {keys} k) "
+                f"OR name_key IN (SELECT name_key FROM {k}))")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_hierarchy AS {hierarchy_sql('_hub_slice', order)}")
+    ids = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT golden_id FROM _hub_slice").fetchall()]
+    conn.exec_driver_sql("DROP TABLE _hub_slice")
+    return ids
 
 
 def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gid: np.ndarray, pairs: pd.DataFrame,
@@ -654,27 +669,26 @@ def _revenue(wh: Warehouse, conn: Connection, golden_ids: Sequence[str], rid: np
     return per_record.groupby(members.reindex(per_record.index).to_numpy()).sum().astype(float)
 
 
-def build_golden(cfg: HubConfig, std: pd.DataFrame) -> pd.DataFrame:
-    """One row per golden customer: survived attributes, where they came from, and counts."""
-    mcfg = cfg.mdm.customer
-    rules = {**DEFAULT_SURVIVORSHIP, **{k: [v] if isinstance(v, str) else list(v)
-                                        for k, v in mcfg.survivorship.items()}}
-    recs = std.assign(uscc=std["uscc_std"].where(std["uscc_std"].notna(), std["uscc"]),
-                      uscc_is_valid=flag(std["uscc_valid"]))
-    golden = survive(recs, GOLDEN_ATTRIBUTES, rules, mcfg.source_priority or list(cfg.sources),
-                     valid={"uscc": "uscc_is_valid"})
-    g = recs.groupby("golden_id")
-    extra = pd.DataFrame({
-        "province": g["province"].first(),
-        "city": g["city_any"].first(),
-        "source_count": g.size(), "system_count": g["source_name"].nunique(),
-        "first_seen": g["created_at"].min(), "last_seen": g["updated_at"].max(),
-        "is_branch": g["is_branch"].max(),
-    })
-    golden = golden.join(extra, on="golden_id")
-    valid = recs.set_index("record_id")["uscc_is_valid"]
-    golden["uscc_valid"] = flag(golden["uscc_source"].map(valid)) & golden["uscc"].notna()
-    return golden
+def refresh_golden(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: Sequence[str],
+                   old_name_keys: Sequence[str], now: dt.datetime, gone: Sequence[str] = ()) -> None:
+    """Rewrite the golden records and hierarchy links of `golden_ids` from their records as they are now (a run's
+    affected customers, a steward's action): golden IDs left without records, and those in `gone`, are
+    removed; `old_name_keys`: name keys the changed records carried before (their old links are redone)."""
+    spec = MDM_TABLES
+    store = MatchStore(wh, conn)
+    slice_ids = _golden_and_hierarchy(cfg, wh, conn, sorted(set(golden_ids)), old_name_keys)
+    with store.relation("_hub_gids", pd.DataFrame({"golden_id": sorted(set(golden_ids) | set(gone))})) as g, \
+            store.relation("_hub_children", pd.DataFrame({"golden_id": sorted(set(golden_ids) | set(gone)
+                                                                              | set(slice_ids))})) as c:
+        conn.exec_driver_sql(f"DELETE FROM mdm.golden_customer WHERE golden_id IN (SELECT golden_id FROM {g}) "
+                             "AND golden_id NOT IN (SELECT golden_id FROM _hub_golden)")
+        conn.exec_driver_sql(f"DELETE FROM mdm.customer_hierarchy WHERE child_golden_id IN (SELECT golden_id FROM {c})")
+    wh.upsert_from(conn, "mdm", "golden_customer", _with_time("_hub_golden", spec["golden_customer"][0]),
+                   list(spec["golden_customer"][0]), spec["golden_customer"][1], {"now": now})
+    conn.execute(sa.text(f"INSERT INTO mdm.customer_hierarchy ({', '.join(spec['customer_hierarchy'][0])}) "
+                         f"{_with_time('_hub_hierarchy', spec['customer_hierarchy'][0])}"), {"now": now})
+    conn.exec_driver_sql("DROP TABLE _hub_golden")
+    conn.exec_driver_sql("DROP TABLE _hub_hierarchy")
 
 
 def split_ids(rid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -683,5 +697,16 @@ def split_ids(rid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(pc.list_element(parts, i).to_numpy(zero_copy_only=False) for i in range(3))  # type: ignore[return-value]
 
 
-__all__ = ["DEFAULT_SURVIVORSHIP", "MatchResult", "build_golden", "content_hash_sql", "fingerprint", "link_columns",
-           "load_customers", "next_id_number", "record_ids", "run_match", "settings_of"]
+__all__ = [
+    "DEFAULT_SURVIVORSHIP",
+    "MatchResult",
+    "content_hash_sql",
+    "fingerprint",
+    "link_columns",
+    "load_customers",
+    "next_id_number",
+    "record_ids",
+    "refresh_golden",
+    "run_match",
+    "settings_of",
+]

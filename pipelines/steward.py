@@ -50,7 +50,6 @@ from sqlalchemy.engine import Connection
 from hub.config import HubConfig
 from hub.entities import ENTITIES
 from mdm.golden import assign_ids, id_number
-from mdm.hierarchy import branch_parents
 from mdm.lookup import LookupIndex, build_index
 from mdm.specs import derive_customer_columns
 from mdm.standardize import standardize_customers
@@ -62,7 +61,7 @@ from mdm.stewardship import (
     recluster,
 )
 from pipelines.explain import explain_records
-from pipelines.match import _active_model, build_golden, fingerprint, settings_of
+from pipelines.match import _active_model, fingerprint, refresh_golden, settings_of
 from pipelines.stage import to_arrow
 from warehouse.changes import bump
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, ensure_mdm
@@ -245,23 +244,8 @@ def _apply(cfg: HubConfig, wh: Warehouse, conn: Connection, mapping: Mapping[str
     case, cparams = _case("record_id", mapping, "x")
     conn.execute(sa.text(f"UPDATE mdm.customer_records SET golden_id = {case} WHERE record_id IN {keys}"),
                  {**cparams, **kparams})
-    # Survivorship again for every golden customer that gained or lost records.
-    gsql, gparams = _in(touched, "g")
-    recs = _frame(wh, conn, f"SELECT * FROM mdm.customer_records WHERE golden_id IN {gsql}", gparams)
-    conn.execute(sa.text(f"DELETE FROM mdm.golden_customer WHERE golden_id IN {gsql}"), gparams)
-    if len(recs):
-        golden = build_golden(cfg, recs).assign(updated_at=now)
-        wh.insert_frame(conn, "mdm", "golden_customer", to_arrow(golden, MDM_TABLES["golden_customer"][0]))
-    # The hierarchy rows of the touched customers, as a run would compute them.
-    cols = _frame(wh, conn, "SELECT record_id, golden_id, name, name_key, name_region, city_any, is_branch "
-                            "FROM mdm.customer_records")
-    h = branch_parents(cols)
-    h = h[h["child_golden_id"].isin(touched) | h["parent_golden_id"].isin(touched)].assign(updated_at=now)
-    conn.execute(sa.text(f"DELETE FROM mdm.customer_hierarchy WHERE child_golden_id IN {gsql} "
-                         f"OR parent_golden_id IN {gsql}"), gparams)
-    have = set(_frame(wh, conn, "SELECT child_golden_id FROM mdm.customer_hierarchy")["child_golden_id"])
-    h = h[~h["child_golden_id"].isin(have)]
-    wh.insert_frame(conn, "mdm", "customer_hierarchy", to_arrow(h, MDM_TABLES["customer_hierarchy"][0]))
+    # Survivorship and hierarchy links again for every golden customer that gained or lost records (as a run).
+    refresh_golden(cfg, wh, conn, touched, (), now)
     # Queue items follow their records; a pair now in one customer is resolved, apart again reopened.
     for side in ("left", "right"):
         case, cparams = _case(f"{side}_record", mapping, "q")

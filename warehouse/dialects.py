@@ -58,6 +58,10 @@ class Dialect:
     def analyze(self, conn: Connection, table: str) -> None:
         """Refresh planner statistics of a freshly filled (temporary) table, where the backend needs it."""
 
+    def text_order(self, expr: str) -> str:
+        """A text sort key ordered by code point, as Python and Arrow order strings."""
+        return expr
+
     @contextmanager
     def arrow_relation(self, conn: Connection, name: str, data: pa.Table,
                        types: dict[str, str] | None = None) -> Iterator[str]:
@@ -129,6 +133,9 @@ class PostgresDialect(Dialect):
 
     def analyze(self, conn: Connection, table: str) -> None:
         conn.exec_driver_sql(f"ANALYZE {table}")  # temp tables have no statistics: joins go nested-loop
+
+    def text_order(self, expr: str) -> str:
+        return f'{expr} COLLATE "C"'  # the database's collation would order by language rules
 
     def json_text(self, column_sql: str, path: list[str | int]) -> str:
         parts = ",".join('"' + str(p).replace('"', '\\"') + '"' for p in path)

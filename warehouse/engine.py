@@ -200,18 +200,35 @@ class Warehouse:
         self.insert_frame(conn, schema, table, df)
 
     def replace_table(self, conn: Connection, schema: str, table: str, columns: dict[str, str],
-                      primary_key: list[str] | None, df: pd.DataFrame | pa.Table) -> None:
-        """All rows of a table replaced by `df`, in the caller's transaction. DuckDB gets a new table (deleting a
-        million keys of a primary-key index and inserting them again costs it minutes at commit); PostgreSQL
-        keeps the table (and the grants and indexes on it) and deletes its rows."""
+                      primary_key: list[str] | None, df: pd.DataFrame | pa.Table | None = None,
+                      select: str | None = None, params: dict[str, Any] | None = None) -> None:
+        """All rows of a table replaced by `df` or by the rows of a `select` (the table's columns in order), in the
+        caller's transaction. DuckDB gets a new table (deleting a million keys of a primary-key index and
+        inserting them again costs it minutes at commit); PostgreSQL keeps the table (and the grants and indexes
+        on it) and deletes its rows."""
+        target = f"{quote(schema)}.{quote(table)}"
         if self.dialect.name == "duckdb":
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(schema)}.{quote(table)}")
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {target}")
             self._ensured.discard((schema, table))
             self.create_table(conn, schema, table, columns, primary_key)
         else:
             self.create_table(conn, schema, table, columns, primary_key)
-            conn.exec_driver_sql(f"DELETE FROM {quote(schema)}.{quote(table)}")
-        self.insert_frame(conn, schema, table, df)
+            conn.exec_driver_sql(f"DELETE FROM {target}")
+        if df is not None:
+            self.insert_frame(conn, schema, table, df)
+        if select is not None:
+            conn.execute(sa.text(f"INSERT INTO {target} ({', '.join(quote(c) for c in columns)}) {select}"),
+                         params or {})
+
+    def upsert_from(self, conn: Connection, schema: str, table: str, select: str, columns: list[str],
+                    key: list[str] | None, params: dict[str, Any] | None = None) -> None:
+        """Insert the rows of `select` (the `columns` in order), or update every other column of the rows whose
+        `key` (the primary key) exists."""
+        assert key, f"{schema}.{table}: an upsert needs the primary key"
+        sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in key)
+        conn.execute(sa.text(f"INSERT INTO {quote(schema)}.{quote(table)} ({', '.join(quote(c) for c in columns)}) "
+                             f"{select} ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {sets}"),
+                     params or {})
 
     def upsert_frame(self, conn: Connection, schema: str, table: str, df: pd.DataFrame | pa.Table,
                      key: list[str], kinds: dict[str, str]) -> None:

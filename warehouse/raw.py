@@ -247,6 +247,16 @@ def shape_batch(table: pa.Table, pk: Sequence[str], first_row: int, rows: pa.Arr
     return out
 
 
+def _drop_duckdb_primary_key(wh: Warehouse, conn: Connection, schema: str, table: str) -> None:
+    """A table created with a primary key by an earlier version, recreated without it (DuckDB cannot drop one)."""
+    has = value(conn, "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = :s AND table_name = :t "
+                      "AND constraint_type = 'PRIMARY KEY'", {"s": schema, "t": table})
+    if has:
+        conn.exec_driver_sql(f"CREATE TABLE {schema}.{table}__nopk AS SELECT * FROM {schema}.{table}")
+        conn.exec_driver_sql(f"DROP TABLE {schema}.{table}")
+        conn.exec_driver_sql(f"ALTER TABLE {schema}.{table}__nopk RENAME TO {table}")
+
+
 def shape_records(records: Sequence[Mapping[str, Any]], pk_paths: list[list[str]], first_row: int) -> pa.Table:
     """The same columns as `shape_batch` for record dicts (API connectors: nested JSON, dotted key paths)."""
     keys, missing, datas = [], [], []
@@ -283,8 +293,13 @@ class RawStore:
         for schema in ("raw", "staging", "mdm", "marts"):
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         fresh = ("raw", "_meta") not in self.wh._ensured
+        duck = self.wh.dialect.name == "duckdb"
         for table, (cols, pk) in CONTROL_TABLES.items():
-            self.wh.create_table(conn, "raw", table, cols, pk)
+            # DuckDB: a primary-key index on the record index costs three times its load; keys stay unique
+            # because every write deletes a key's row before inserting it (`_index_landed`)
+            self.wh.create_table(conn, "raw", table, cols, None if duck and table == "_record_index" else pk)
+        if fresh and duck:
+            _drop_duckdb_primary_key(self.wh, conn, "raw", "_record_index")
         if fresh:
             self._migrate_hashes(conn)
             if self.wh.dialect.name == "postgresql":
@@ -437,13 +452,15 @@ class RawStore:
         """Append the new or changed rows of a shaped batch; (loaded, unchanged, duplicate keys with their JSON)."""
         params = {"source": source, "stream": stream, "sync": sync_id}
         batch_cols = shaped.select(["_row", "_key", "_data", "_hash"])
+        dup = "(_rn > 1 OR COALESCE(_landed_sync = :sync, FALSE))"
         with self.wh.dialect.arrow_relation(conn, "_hub_batch", batch_cols, {"_row": "integer"}) as batch:
             # A key read twice in one sync with different content is a duplicate primary key: the first
             # version lands, the others go to quarantine. (The same content twice is simply dropped.) Only
-            # rows that land or are duplicates are kept: an unchanged re-read costs one join.
+            # the keys of rows that land or are duplicates are kept: an unchanged re-read costs one join, and
+            # the JSON is copied once, from the batch into the raw table.
             conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_ranked")
             conn.execute(sa.text(
-                "CREATE TEMPORARY TABLE _hub_ranked AS SELECT * FROM (SELECT b._row, b._key, b._data, b._hash, "
+                "CREATE TEMPORARY TABLE _hub_ranked AS SELECT * FROM (SELECT b._row, b._key, b._hash, "
                 "ROW_NUMBER() OVER (PARTITION BY b._key ORDER BY b._row) AS _rn, "
                 "FIRST_VALUE(b._hash) OVER (PARTITION BY b._key ORDER BY b._row) AS _first_hash, "
                 "i.record_hash AS _landed_hash, i.sync_id AS _landed_sync "
@@ -451,29 +468,39 @@ class RawStore:
                 "AND i.record_key = b._key) r "
                 "WHERE CASE WHEN _rn = 1 THEN _landed_hash IS NULL OR _landed_hash <> _hash "
                 "ELSE _hash <> _first_hash END"), params)
+            dups = conn.execute(sa.text(f"SELECT r._key, b._data FROM _hub_ranked r JOIN {batch} b ON b._row = r._row "
+                                        f"WHERE {dup} ORDER BY r._row"), params).fetchall()
+            loaded = int(value(conn, f"SELECT count(*) FROM _hub_ranked WHERE NOT {dup}", params) or 0)
+            if loaded:
+                batch_id = self._next_batch(conn, source, stream, sync_id)
+                conn.execute(sa.text(
+                    f"INSERT INTO raw.{quote(table)} (_sync_id, _row, _source, _stream, _key, _hash, _extracted_at, "
+                    "_data, _batch, _deleted) SELECT :sync, r._row, :source, :stream, r._key, r._hash, :at, b._data, "
+                    f":batch, FALSE FROM _hub_ranked r JOIN {batch} b ON b._row = r._row WHERE NOT {dup}"),
+                    {**params, "at": extracted_at, "batch": batch_id})
+                conn.execute(sa.text("UPDATE raw._batches SET loaded = :n WHERE batch_id = :b"),
+                             {"n": loaded, "b": batch_id})
+                self._index_landed(conn, params, f"SELECT _key, _hash FROM _hub_ranked WHERE NOT {dup}")
             if track_seen:
                 conn.execute(sa.text("INSERT INTO raw._seen (source, stream, record_key) "
                                      f"SELECT DISTINCT :source, :stream, _key FROM {batch}"), params)
-        dup = "(_rn > 1 OR COALESCE(_landed_sync = :sync, FALSE))"
-        dups = conn.execute(sa.text(f"SELECT _key, _data FROM _hub_ranked WHERE {dup} ORDER BY _row"),
-                            params).fetchall()
-        loaded = int(value(conn, f"SELECT count(*) FROM _hub_ranked WHERE NOT {dup}", params) or 0)
-        if loaded:
-            batch_id = self._next_batch(conn, source, stream, sync_id)
-            conn.execute(sa.text(
-                f"INSERT INTO raw.{quote(table)} (_sync_id, _row, _source, _stream, _key, _hash, _extracted_at, "
-                "_data, _batch, _deleted) SELECT :sync, _row, :source, :stream, _key, _hash, :at, _data, :batch, FALSE "
-                f"FROM _hub_ranked WHERE NOT {dup}"), {**params, "at": extracted_at, "batch": batch_id})
-            conn.execute(sa.text("UPDATE raw._batches SET loaded = :n WHERE batch_id = :b"),
-                         {"n": loaded, "b": batch_id})
-            conn.execute(sa.text(
-                "INSERT INTO raw._record_index (source, stream, record_key, record_hash, sync_id) "
-                f"SELECT :source, :stream, _key, _hash, :sync FROM _hub_ranked WHERE NOT {dup} "
-                "ON CONFLICT (source, stream, record_key) DO UPDATE SET record_hash = excluded.record_hash, "
-                "sync_id = excluded.sync_id"), params)
         conn.exec_driver_sql("DROP TABLE _hub_ranked")
         unchanged = shaped.num_rows - loaded - len(dups)  # identical repeats inside the batch count as unchanged
         return loaded, unchanged, [(str(k), str(d)) for k, d in dups]
+
+    def _index_landed(self, conn: Connection, params: dict[str, Any], landed_sql: str) -> None:
+        """Point the record index at the versions just landed (`landed_sql`: _key, _hash)."""
+        if self.wh.dialect.name == "duckdb":  # no primary-key index there: cheaper to delete and insert
+            conn.execute(sa.text("DELETE FROM raw._record_index WHERE source = :source AND stream = :stream "
+                                 f"AND record_key IN (SELECT _key FROM ({landed_sql}) l)"), params)
+            conn.execute(sa.text("INSERT INTO raw._record_index (source, stream, record_key, record_hash, sync_id) "
+                                 f"SELECT :source, :stream, _key, _hash, :sync FROM ({landed_sql}) l"), params)
+        else:
+            conn.execute(sa.text(
+                "INSERT INTO raw._record_index (source, stream, record_key, record_hash, sync_id) "
+                f"SELECT :source, :stream, _key, _hash, :sync FROM ({landed_sql}) l "
+                "ON CONFLICT (source, stream, record_key) DO UPDATE SET record_hash = excluded.record_hash, "
+                "sync_id = excluded.sync_id"), params)
 
     # --- deletes -------------------------------------------------------------------------------------
 

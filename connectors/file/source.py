@@ -69,7 +69,7 @@ SPEC: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         **_FILE_PROPS,
-        "batch_size": {"type": "integer", "minimum": 1, "default": 10000},
+        "batch_size": {"type": "integer", "minimum": 1, "default": 200000},
         "streams": {"type": "array", "items": {
             "type": "object", "required": ["name"], "additionalProperties": False,
             "properties": {"name": STREAM_NAME, "primary_key": KEY, **_FILE_PROPS}}},
@@ -461,7 +461,7 @@ class FileSource(HubPythonSource):
                 s.get("encoding") or config.get("encoding") or "utf-8",
                 s.get("delimiter") or config.get("delimiter") or ",",
                 s.get("sheet") or config.get("sheet"), s.get("primary_key"),
-                int(config.get("batch_size", 10000))))
+                int(config.get("batch_size", 200000))))
         return out
 
 

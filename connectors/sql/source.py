@@ -1,6 +1,6 @@
 """The `sql` source: tables or queries of any SQLAlchemy database, read in batches.
 
-Config: `{"url": "...", "batch_size": 50000, "streams": [{"name", "table" | "query",
+Config: `{"url": "...", "batch_size": 200000, "streams": [{"name", "table" | "query",
 "primary_key", "cursor_field"}]}`. With a `cursor_field` a stream is incremental: it reads
 rows whose cursor is `>=` the saved one, ordered by the cursor, and checkpoints after every
 batch. (`>=` re-reads the rows that share the last cursor value, so rows written later with
@@ -27,10 +27,10 @@ from connectors.python_source import (
     Batch,
     CheckpointedStream,
     HubPythonSource,
-    columns_to_table,
     json_type,
     object_schema,
     plain,
+    rows_to_table,
     unique_names,
 )
 from warehouse.identifiers import quote, quote_qualified
@@ -44,7 +44,7 @@ SPEC: dict[str, Any] = {
     "properties": {
         "url": {"type": "string", "title": "SQLAlchemy URL", "airbyte_secret": True,
                 "description": "e.g. sqlite:///crm.sqlite or postgresql+psycopg://user:${PW}@host/db"},
-        "batch_size": {"type": "integer", "minimum": 1, "default": 50000,
+        "batch_size": {"type": "integer", "minimum": 1, "default": 200000,
                        "description": "rows fetched, landed and checkpointed at a time"},
         "streams": {"type": "array", "items": {
             "type": "object", "required": ["name"], "additionalProperties": False,
@@ -140,7 +140,7 @@ class SqlStream(CheckpointedStream):
                     rows = cursor.fetchmany(self.batch_size)
                     if not rows:
                         break
-                    table = columns_to_table(names, list(zip(*rows, strict=True)))
+                    table = rows_to_table(names, rows)
                     if incremental:
                         state = _advance(state, self._cursor or "", table)
                     self._state = state
@@ -207,7 +207,7 @@ class SqlSource(HubPythonSource):
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         engine = _engine(config["url"])
         return [SqlStream(engine, config["url"], s["name"], s.get("table"), s.get("query"),
-                          s.get("primary_key"), s.get("cursor_field"), int(config.get("batch_size", 50000)))
+                          s.get("primary_key"), s.get("cursor_field"), int(config.get("batch_size", 200000)))
                 for s in config.get("streams", [])]
 
 
