@@ -159,8 +159,11 @@ def _decisions(wh: Warehouse, conn: Connection, pos: pd.Series, origin_review: b
     """Active steward decisions between records of `pos` (record id → position), with both positions."""
     cond = " AND (origin IS NULL OR origin = 'review')" if origin_review else ""
     d = wh.read_frame(f"SELECT left_record, right_record, verdict FROM mdm.decisions WHERE active{cond}", conn=conn)
-    d = d[d["left_record"].isin(pos.index) & d["right_record"].isin(pos.index)]
-    return d.assign(lp=pos.reindex(d["left_record"]).to_numpy(), rp=pos.reindex(d["right_record"]).to_numpy())
+    if not len(d):
+        return d.assign(lp=np.zeros(0, np.int64), rp=np.zeros(0, np.int64))
+    lp, rp = pos.reindex(d["left_record"]).to_numpy(), pos.reindex(d["right_record"]).to_numpy()
+    keep = ~(pd.isna(lp) | pd.isna(rp))
+    return d[keep].assign(lp=lp[keep].astype(np.int64), rp=rp[keep].astype(np.int64))
 
 
 def _must_cannot(d: pd.DataFrame) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -251,7 +254,8 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
                              f"{content_hash_sql('s')} AS record_hash FROM staging.customer s")
         cols = ", ".join(f'"{c}"' for c in ["source_name", "stream", "source_key", *ENTITY_FIELDS, "record_hash"])
         for lo in range(0, n, CHUNK):
-            chunk = wh.read_frame(f"SELECT {cols} FROM _hub_staged WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn)
+            chunk = wh.read_frame(f"SELECT {cols} FROM _hub_staged WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn,
+                                  arrow_strings=True)
             chunk["record_id"] = record_ids(chunk)
             wh.insert_frame(conn, "mdm", "customer_records", to_arrow(_record_rows(_standardize(chunk)), _RECORD_KINDS))
             counter.update(min(lo + CHUNK, n))
@@ -274,16 +278,21 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
         timings.update(result.timings)
         t1 = time.perf_counter()
-        rid = recs["record_id"].to_numpy()
+        ids = pa.array(recs["record_id"].array).cast(pa.string())  # record ids stay Arrow strings
+        rid = recs["record_id"].to_numpy(dtype=object)
         del recs
         pairs = result.pairs
-        stored = pairs.assign(left_record=rid[pairs["left"].to_numpy()], right_record=rid[pairs["right"].to_numpy()])
-        stored = stored[["left_record", "right_record", "rules", *[s.name for s in result.model.specs], "weight",
-                         "prob"]]
+        levels = [s.name for s in result.model.specs]
+        stored = pa.table({"left_record": ids.take(pairs["left"].to_numpy()),
+                           "right_record": ids.take(pairs["right"].to_numpy()),
+                           "rules": pa.array(pairs["rules"].to_numpy(np.int64)),
+                           **{c: pa.array(pairs[c].to_numpy(np.int64)) for c in levels},
+                           "weight": pa.array(pairs["weight"].to_numpy(float)),
+                           "prob": pa.array(pairs["prob"].to_numpy(float))})
         pair_kinds = {**dict.fromkeys(["left_record", "right_record"], "text"), "rules": "integer",
-                      **{s.name: "integer" for s in result.model.specs}, "weight": "float", "prob": "float"}
+                      **dict.fromkeys(levels, "integer"), "weight": "float", "prob": "float"}
         wh.recreate_table(conn, "mdm", "match_pairs", pair_kinds)
-        wh.insert_frame(conn, "mdm", "match_pairs", to_arrow(stored, pair_kinds))
+        wh.insert_frame(conn, "mdm", "match_pairs", stored)
         if wh.dialect.name == "postgresql":
             conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__left ON mdm.match_pairs (left_record)")
             conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__right ON mdm.match_pairs (right_record)")
