@@ -107,6 +107,14 @@ def _new_id(prefix: str, now: dt.datetime) -> str:
     return f"{prefix}{now:%Y%m%d%H%M%S}{secrets.token_hex(3)}"
 
 
+LIKE_ESCAPE = "ESCAPE '\\'"
+
+
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern with its `%`, `_` and `\\` taken as plain characters (with LIKE_ESCAPE)."""
+    return re.sub(r"([%_\\])", r"\\\1", text)
+
+
 def _in(values: Iterable[str], name: str) -> tuple[str, dict[str, str]]:
     """`(:name0, :name1, ...)` and its parameters; `(NULL)` (matches nothing) for no values."""
     vals = list(dict.fromkeys(values))
@@ -553,8 +561,8 @@ def _queue_where(cfg: HubConfig, source: str | None, band_: str | None, search: 
         where.append("status = :status")
         params["status"] = status
     if source:
-        where.append("(left_record LIKE :src OR right_record LIKE :src)")
-        params["src"] = f"{source}:%"
+        where.append(f"(left_record LIKE :src {LIKE_ESCAPE} OR right_record LIKE :src {LIKE_ESCAPE})")
+        params["src"] = like_literal(f"{source}:") + "%"
     if band_:
         if band_ not in BANDS:
             raise StewardError(f"band {band_!r}: expected one of {', '.join(BANDS)}")
@@ -564,10 +572,13 @@ def _queue_where(cfg: HubConfig, source: str | None, band_: str | None, search: 
         params.update({k: v for k, v in {"hi": mcfg.thresholds.match, "lo": mcfg.thresholds.review}.items()
                        if f":{k}" in cond})
     if search and search.strip():
-        where.append("(lower(left_values) LIKE :q OR lower(right_values) LIKE :q OR left_record LIKE :q "
-                     "OR right_record LIKE :q OR left_golden_id = :qe OR right_golden_id = :qe)")
-        params["q"] = f"%{search.strip().lower()}%"
-        params["qe"] = search.strip()
+        # Case-insensitive on both sides (record ids such as crm_b:customers:KH74626381 have capitals);
+        # `%` and `_` in the search are plain characters.
+        cols = ("left_values", "right_values", "left_record", "right_record")
+        where.append("(" + " OR ".join(f"lower({c}) LIKE :q {LIKE_ESCAPE}" for c in cols)
+                     + " OR upper(left_golden_id) = :qe OR upper(right_golden_id) = :qe)")
+        params["q"] = f"%{like_literal(search.strip().lower())}%"
+        params["qe"] = search.strip().upper()
     return " AND ".join(where), params
 
 
@@ -698,9 +709,10 @@ def search_customers(wh: Warehouse, q: str, limit: int = 20) -> list[dict[str, A
                    "OR phone_std LIKE :q)")
             params, how = {"q": f"%{digits[-8:]}"}, "phone"
         else:
-            sql = ("g.golden_id IN (SELECT golden_id FROM mdm.customer_records WHERE name LIKE :q OR short_name "
-                   "LIKE :q OR name_norm LIKE :qn) OR g.name LIKE :q")
-            params, how = {"q": f"%{q}%", "qn": f"%{up}%"}, "name"
+            sql = (f"g.golden_id IN (SELECT golden_id FROM mdm.customer_records WHERE name LIKE :q {LIKE_ESCAPE} "
+                   f"OR short_name LIKE :q {LIKE_ESCAPE} OR name_norm LIKE :qn {LIKE_ESCAPE}) "
+                   f"OR g.name LIKE :q {LIKE_ESCAPE}")
+            params, how = {"q": f"%{like_literal(q)}%", "qn": f"%{like_literal(up)}%"}, "name"
         df = _frame(wh, conn, f"SELECT {cols} FROM mdm.golden_customer g WHERE {sql} "
                               f"ORDER BY g.source_count DESC, g.golden_id LIMIT {int(limit)}", params)
     return [{**r, "matched_on": how} for r in _rows(df)]

@@ -39,6 +39,13 @@ def test_queue_show_decide_and_history(steward_project: Path) -> None:
     assert set(item) == QUEUE_ITEM_KEYS and set(item["left"]) == SIDE_KEYS == set(item["right"])
     code, out = hub("steward", "queue", "-c", c, "--limit", "2", "--band", "review")
     assert code == 0 and "open review item(s)" in out
+    # --search finds record ids with capitals (crm_b's keys are KH…), case-insensitively
+    everything = js("steward", "queue", "-c", c, "--limit", "500")["items"]
+    kh = next(s["record_id"] for it in everything for s in (it["left"], it["right"]) if ":KH" in s["record_id"])
+    for text in (kh.split(":")[-1], kh.split(":")[-1].lower()):
+        found = js("steward", "queue", "-c", c, "--search", text, "--limit", "500")["items"]
+        assert found and all(kh in (i["left"]["record_id"], i["right"]["record_id"]) for i in found), text
+    assert js("steward", "queue", "-c", c, "--search", "%")["total"] == 0
     shown = js("steward", "show", "-c", c, item["item_id"])
     assert shown["item"]["item_id"] == item["item_id"] and shown["explanation"]
     code, out = hub("steward", "show", "-c", c, item["item_id"])
