@@ -124,6 +124,11 @@ def _in(values: Iterable[str], name: str) -> tuple[str, dict[str, str]]:
                                                                           enumerate(vals)}
 
 
+def _bounded(n: int, total: int) -> int:
+    """A LIMIT or OFFSET between 0 and `total` (a page number far past the end must not overflow the SQL)."""
+    return max(0, min(int(n), total))
+
+
 def _frame(wh: Warehouse, conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
     return wh.read_frame(sql, params or None, conn=conn)
 
@@ -592,7 +597,7 @@ def list_queue(cfg: HubConfig, wh: Warehouse, source: str | None = None, band_: 
         ensure_mdm(wh, conn)
         total = int(value(conn, f"SELECT count(*) FROM mdm.review_queue WHERE {cond}", params) or 0)
         df = _frame(wh, conn, f"SELECT * FROM mdm.review_queue WHERE {cond} ORDER BY priority DESC, item_id "
-                              f"LIMIT {int(limit)} OFFSET {int(offset)}", params)
+                              f"LIMIT {_bounded(limit, total)} OFFSET {_bounded(offset, total)}", params)
     items = [_item(r, mcfg.thresholds.match, mcfg.thresholds.review) for r in df.to_dict("records")]
     return {"version": QUEUE_JSON_VERSION, "total": total, "offset": offset, "items": items}
 
@@ -674,7 +679,7 @@ def history(wh: Warehouse, golden_id: str | None = None, record: str | None = No
         ensure_mdm(wh, conn)
         total = int(value(conn, f"SELECT count(*) FROM mdm.merge_log WHERE {cond}", params) or 0)
         df = _frame(wh, conn, f"SELECT * FROM mdm.merge_log WHERE {cond} ORDER BY acted_at DESC, action_id DESC "
-                              f"LIMIT {int(limit)} OFFSET {int(offset)}", params)
+                              f"LIMIT {_bounded(limit, total)} OFFSET {_bounded(offset, total)}", params)
     out = []
     for r in _rows(df):
         for k in ("golden_ids", "records", "decision_ids", "before", "after"):

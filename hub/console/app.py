@@ -49,6 +49,15 @@ HERE = Path(__file__).parent
 PAGE_SIZE = 50
 
 
+def page_number(text: str | None) -> int:
+    """A `page_no` query parameter as a page number ≥ 1; anything else (text, 0, -3, a 30-digit number past any
+    page) is page 1 or is clamped by the caller to the last page."""
+    text = (text or "").strip()
+    if not text.isdigit() or not text.isascii():
+        return 1
+    return max(1, min(int(text[:12]), 10**9))
+
+
 class LoginRequired(Exception):
     """No valid session: the browser goes to the login page."""
 
@@ -294,17 +303,21 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
 
     @app.get("/queue", response_class=HTMLResponse, include_in_schema=False)
     def queue(request: Request, source: str | None = None, band: str | None = None, q: str | None = None,
-              status: str = "open", page_no: int = 1) -> Response:
+              status: str = "open", page_no: str = "1") -> Response:
         user = need(request)
-        page_no = max(page_no, 1)
         band = band if band in steward.BANDS else None
         status = status if status in ("open", "decided", "resolved", "all") else "open"
+        number = page_number(page_no)
         data = steward.list_queue(cfg, wh, source=source, band_=band, search=q, status=status, limit=PAGE_SIZE,
-                                  offset=(page_no - 1) * PAGE_SIZE)
+                                  offset=(number - 1) * PAGE_SIZE)
+        pages = max(1, -(-data["total"] // PAGE_SIZE))
+        if number > pages:  # past the end: the last page
+            number = pages
+            data = steward.list_queue(cfg, wh, source=source, band_=band, search=q, status=status, limit=PAGE_SIZE,
+                                      offset=(number - 1) * PAGE_SIZE)
         filters = _filters(source, band, q)
-        return page(request, "queue.html", user, data=data, filters=filters, status=status, page_no=page_no,
-                    pages=max(1, -(-data["total"] // PAGE_SIZE)), sources=list(cfg.sources), query=urlencode(filters),
-                    nav="queue")
+        return page(request, "queue.html", user, data=data, filters=filters, status=status, page_no=number,
+                    pages=pages, sources=list(cfg.sources), query=urlencode(filters), nav="queue")
 
     def _pair_page(request: Request, user: User, detail: dict[str, Any], filters: dict[str, str],
                    nav_ids: list[str] | None = None) -> Response:
@@ -418,14 +431,18 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
 
     @app.get("/audit", response_class=HTMLResponse, include_in_schema=False)
     def audit(request: Request, actor: str | None = None, action: str | None = None, golden_id: str | None = None,
-              page_no: int = 1) -> Response:
+              page_no: str = "1") -> Response:
         user = need(request)
-        page_no = max(page_no, 1)
-        data = steward.history(wh, golden_id=golden_id or None, actor=actor or None, action=action or None,
-                               limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+        number = page_number(page_no)
+        args = {"golden_id": golden_id or None, "actor": actor or None, "action": action or None, "limit": PAGE_SIZE}
+        data = steward.history(wh, **args, offset=(number - 1) * PAGE_SIZE)
+        pages = max(1, -(-data["total"] // PAGE_SIZE))
+        if number > pages:  # past the end: the last page
+            number = pages
+            data = steward.history(wh, **args, offset=(number - 1) * PAGE_SIZE)
         filters = {k: v for k, v in {"actor": actor, "action": action, "golden_id": golden_id}.items() if v}
         return page(request, "audit.html", user, data=data, filters=filters, query=urlencode(filters),
-                    page_no=page_no, pages=max(1, -(-data["total"] // PAGE_SIZE)), nav="audit")
+                    page_no=number, pages=pages, nav="audit")
 
     @app.post("/audit/{action_id}/undo", include_in_schema=False)
     def audit_undo(request: Request, action_id: str, reason: str = Form(""), csrf: str = Form(""),

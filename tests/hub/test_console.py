@@ -245,6 +245,22 @@ def test_merge_unmerge_and_undo_from_the_customer_page(console_project: Path) ->
     assert "two different" in c.get(r.headers["location"]).text
 
 
+def test_page_numbers_past_the_end_or_not_numbers_show_a_page(console_project: Path) -> None:
+    c = make_client(console_project)
+    login(c, "vic")
+    for path in ("/queue", "/audit", "/queue?status=all&band=review"):
+        sep = "&" if "?" in path else "?"
+        for n in ("99999999999999999999", "2", "-3", "0", "abc", "１２", ""):
+            r = c.get(f"{path}{sep}page_no={n}")
+            assert r.status_code == 200, (path, n)
+            assert "<h1>" in r.text and "Something went wrong" not in r.text, (path, n)
+    cfg, wh = wh_of(console_project)
+    total = st.list_queue(cfg, wh, limit=1)["total"]
+    far = st.list_queue(cfg, wh, limit=10**20, offset=10**20)
+    assert far["total"] == total and far["items"] == []
+    assert st.history(wh, limit=10**20, offset=10**20)["actions"] == []
+
+
 def test_search_pair_and_api_doc_pages(console_project: Path) -> None:
     c = make_client(console_project)
     login(c, "vic")
