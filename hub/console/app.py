@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -47,6 +48,7 @@ from warehouse.engine import Warehouse
 log = logging.getLogger("hub.console")
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
+MAX_BODY_BYTES = 256 * 1024  # a console form or an API request; larger bodies answer 413
 
 
 def page_number(text: str | None) -> int:
@@ -56,6 +58,25 @@ def page_number(text: str | None) -> int:
     if not text.isdigit() or not text.isascii():
         return 1
     return max(1, min(int(text[:12]), 10**9))
+
+
+def is_api(request: Request) -> bool:
+    """A request to the match API, which answers JSON whatever happens."""
+    return request.url.path.startswith("/api/") and request.url.path != "/api/docs"
+
+
+def _printable(v: Any, limit: int = 200) -> str:
+    """Text safe to put in a JSON answer: lone surrogates replaced, at most `limit` characters."""
+    text = str(v).encode("utf-8", "replace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """The errors of a request that failed validation, without the input (never echoed back: it may be large
+    or hold text that cannot be encoded) and with every string made safe to encode."""
+    return [{"loc": [x if isinstance(x, int) else _printable(x, 100) for x in e.get("loc", ())],
+             "msg": _printable(e.get("msg", "")), "type": _printable(e.get("type", ""), 60)}
+            for e in exc.errors()[:20]]
 
 
 class LoginRequired(Exception):
@@ -172,7 +193,8 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
     secure = cfg.console.secure_cookies
 
     app = FastAPI(title="customer hub match API", version="1", docs_url=None, redoc_url=None, openapi_url=None,
-                  description="Find the golden customers a new customer record may duplicate.")
+                  description="Find the golden customers a new customer record may duplicate.",
+                  max_body_size=MAX_BODY_BYTES)
     app.state.cfg, app.state.wh, app.state.matcher, app.state.users = cfg, wh, matcher, users
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(roles=ROLES, thresholds=cfg.mdm.customer.thresholds)
@@ -239,12 +261,25 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
     async def _steward_error(request: Request, exc: steward.StewardError) -> Response:
         return page(request, "error.html", user_of(request), http_status=404, title="Not found", message=str(exc))
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = validation_errors(exc)
+        if is_api(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        return page(request, "error.html", user_of(request), http_status=422, title="Bad request",
+                    message="; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors))
+
     @app.exception_handler(Exception)
     async def _busy(request: Request, exc: Exception) -> Response:
         if "Could not set lock" in str(exc):  # DuckDB: another process holds the warehouse file
+            if is_api(request):
+                return JSONResponse({"detail": "warehouse busy: another process is writing it; try again shortly"},
+                                    status_code=503, headers={"Retry-After": "30"})
             return page(request, "error.html", user_of(request), http_status=503, title="Warehouse busy",
                         message="Another process (probably `hub run`) is writing the warehouse. Try again shortly.")
         log.exception("console error")
+        if is_api(request):
+            return JSONResponse({"detail": "internal error; the details are in the console's log"}, status_code=500)
         return page(request, "error.html", user_of(request), http_status=500, title="Error",
                     message="Something went wrong; the details are in the console's log.")
 

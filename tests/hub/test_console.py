@@ -341,5 +341,34 @@ def test_match_api_answers_with_candidates(console_project: Path, client: TestCl
     assert client.post("/api/match", json={"name": "x", "unknown": 1}, headers=auth).status_code == 422
 
 
+def test_match_api_answers_json_for_any_bad_body_and_never_echoes_it(client: TestClient) -> None:
+    auth = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
+    # A lone surrogate (valid JSON, not encodable text): a JSON 422 naming the field, not an HTML 500.
+    for body, field in ((b'{"name": "\\ud800abc"}', "name"), (b'{"address": "x", "phone": "\\udfff"}', "phone"),
+                        (b'{"\\ud800": 1, "name": "a"}', None)):
+        r = client.post("/api/match", content=body, headers=auth)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/json", (body, r.text[:200])
+        detail = r.json()["detail"]
+        assert all(set(e) == {"loc", "msg", "type"} for e in detail)
+        if field:
+            assert ["body", field] in [e["loc"] for e in detail]
+    # Too long a value: the error names the field and the limit, and does not send the value back.
+    long_name = "甲" * 5000
+    r = client.post("/api/match", json={"name": long_name}, headers=auth)
+    assert r.status_code == 422 and len(r.content) < 1000 and "甲甲" not in r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "name"] and "200" in r.json()["detail"][0]["msg"]
+    # A 1 MB body is refused before it is parsed.
+    r = client.post("/api/match", content=b'{"name": "' + b"x" * 1_000_000 + b'"}', headers=auth)
+    assert r.status_code == 413 and len(r.content) < 1000
+    r = client.post("/api/match", content=b"not json", headers=auth)
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_a_bad_console_form_is_a_page_not_json(client: TestClient) -> None:
+    csrf = login(client, "alice")
+    r = client.post("/queue/0000000000000000/decide", data={"csrf": csrf})  # no verdict
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html") and "verdict" in r.text
+
+
 def test_the_fixture_users_are_the_ones_above(passwords: dict[str, str], api_token: str) -> None:
     assert passwords == PASSWORDS and api_token == API_TOKEN
