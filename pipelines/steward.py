@@ -449,8 +449,10 @@ def merge(cfg: HubConfig, wh: Warehouse, survivor: str, other: str, by: str,
                         f"{other} merged into {survivor} ({len(mo)} record(s) moved)", mapping)
 
 
-def unmerge(cfg: HubConfig, wh: Warehouse, record_id: str, by: str, reason: str | None = None) -> ActionResult:
-    """Move one source record out of its golden customer into a golden customer of its own."""
+def unmerge(cfg: HubConfig, wh: Warehouse, record_id: str, by: str, reason: str | None = None,
+            golden_id: str | None = None) -> ActionResult:
+    """Move one source record out of its golden customer into a golden customer of its own. With `golden_id`,
+    only if the record is in that golden customer (the console's unmerge names the customer it shows)."""
     by = _check_actor(by)
     now = _now()
     action_id = _new_id("A", now)
@@ -459,6 +461,9 @@ def unmerge(cfg: HubConfig, wh: Warehouse, record_id: str, by: str, reason: str 
         gid = _golden_of(wh, conn, [record_id]).get(record_id)
         if gid is None:
             raise StewardError(f"no customer record {record_id} in mdm.xref")
+        if golden_id is not None and gid != golden_id:
+            raise StewardError(f"{record_id} is not a record of {golden_id} (it belongs to {gid}); nothing was "
+                               "changed")
         members = _members(wh, conn, [gid])
         others = [r for r in members if r != record_id]
         if not others:

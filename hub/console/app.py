@@ -456,7 +456,7 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
                          csrf: str = Form("")) -> Response:
         user = change(request, csrf)
         try:
-            result = steward.unmerge(cfg, wh, record_id, user.name, reason.strip() or None)
+            result = steward.unmerge(cfg, wh, record_id, user.name, reason.strip() or None, golden_id=golden_id)
         except steward.StewardError as e:
             return back(f"/customers/{golden_id}", str(e))
         matcher.invalidate()

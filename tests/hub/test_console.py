@@ -261,6 +261,22 @@ def test_page_numbers_past_the_end_or_not_numbers_show_a_page(console_project: P
     assert st.history(wh, limit=10**20, offset=10**20)["actions"] == []
 
 
+def test_unmerge_only_moves_a_record_of_the_customer_in_the_url(console_project: Path) -> None:
+    c = make_client(console_project)
+    csrf = login(c, "alice")
+    _, wh = wh_of(console_project)
+    g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")
+    g1, g2 = g["golden_id"].iloc[0], g["golden_id"].iloc[1]
+    foreign = sorted(wh.read_frame(f"SELECT {st.RECORD_ID_SQL} AS r FROM mdm.xref WHERE golden_id = :g",
+                                   {"g": g2})["r"])[0]
+    before = wh.read_frame("SELECT * FROM mdm.xref ORDER BY 1, 2, 3")
+    r = c.post(f"/customers/{g1}/unmerge", data={"csrf": csrf, "record_id": foreign})
+    assert r.status_code == 303 and r.headers["location"] == f"/customers/{g1}"
+    assert f"is not a record of {g1}" in c.get(r.headers["location"]).text
+    assert wh.read_frame("SELECT * FROM mdm.xref ORDER BY 1, 2, 3").equals(before)
+    assert not len(wh.read_frame("SELECT * FROM mdm.merge_log"))
+
+
 def test_search_pair_and_api_doc_pages(console_project: Path) -> None:
     c = make_client(console_project)
     login(c, "vic")
