@@ -41,6 +41,9 @@ MDM_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
                    "golden_ids": "json", "records": "json", "decision_ids": "json", "reason": "text",
                    "before": "json", "after": "json", "undone_by": "text", "undone_at": "timestamp",
                    "undo_of": "text"}, ["action_id"]),
+    # Console sessions ended by a logout, until they would have expired (a hash of the session id only).
+    "console_logout": ({"session_hash": "text", "user_name": "text", "logged_out_at": "timestamp",
+                        "expires_at": "timestamp"}, ["session_hash"]),
     "match_model": ({"model_id": "text", "spec_fingerprint": "text", "created_at": "timestamp",
                      "active": "boolean", "model": "json"}, ["model_id"]),
 }

@@ -33,6 +33,7 @@ from hub.console.auth import (
     FLASH_COOKIE,
     LOGIN_COOKIE,
     SESSION_COOKIE,
+    LoggedOut,
     LoginThrottle,
     Sessions,
     User,
@@ -186,7 +187,7 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
     if not key:
         key = secrets.token_urlsafe(32)
         log.warning("console.secret_key is not set: sessions end when the console restarts")
-    sessions = Sessions(key, cfg.console.session_ttl_minutes)
+    sessions = Sessions(key, cfg.console.session_ttl_minutes, LoggedOut(wh))
     throttle = LoginThrottle()
     matcher = steward.MatchService(cfg, wh)
     release = _DuckDBRelease(wh)
@@ -211,8 +212,8 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
         got = sessions.read(request.cookies.get(SESSION_COOKIE))
         if got is None:
             return None
-        u = users.get(got[0])
-        return User(u.name, u.role, got[1]) if u else None
+        u = users.get(got.user)
+        return User(u.name, u.role, got.csrf) if u else None
 
     def need(request: Request, role: str = "viewer") -> User:
         user = user_of(request)
@@ -322,6 +323,9 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf: str = Form("")) -> Response:
         change(request, csrf, "viewer")
+        session = sessions.read(request.cookies.get(SESSION_COOKIE))
+        if session is not None:
+            sessions.end(session)  # a copy of the cookie no longer works either
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp

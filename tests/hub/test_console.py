@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from fastapi.routing import APIRoute
@@ -163,6 +164,42 @@ def test_login_logout_cookies_and_headers(client: TestClient) -> None:
     assert client.get("/queue").status_code == 303
 
 
+def test_logging_out_ends_the_session_for_every_copy_of_its_cookie(console_project: Path) -> None:
+    c = make_client(console_project)
+    csrf = login(c, "alice")
+    stolen = c.cookies.get("hub_session")
+    other = make_client(console_project)  # another browser holding a copy of the cookie
+    other.cookies.set("hub_session", stolen)
+    assert other.get("/queue").status_code == 200
+    assert c.post("/logout", data={"csrf": csrf}).status_code == 303
+    for client in (other, make_client(console_project)):  # this console, and a restarted one
+        client.cookies.set("hub_session", stolen)
+        r = client.get("/queue")
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), r.text[:200]
+        assert client.post("/queue/x/decide", data={"csrf": csrf, "verdict": "same"}).status_code == 303
+    # The warehouse holds a hash of the session id only, until the session would have expired.
+    _, wh = wh_of(console_project)
+    row = wh.read_frame("SELECT * FROM mdm.console_logout")
+    assert row["user_name"].tolist() == ["alice"] and stolen not in row.to_string()
+    assert (row["expires_at"] - row["logged_out_at"]).iloc[0] <= pd.Timedelta(minutes=30)
+    # A new login works as before.
+    login(c, "alice")
+    assert c.get("/queue").status_code == 200
+
+
+def test_logged_out_sessions_are_shared_through_the_warehouse(warehouse_url: str) -> None:
+    from hub.console.auth import LoggedOut, Sessions
+
+    one = Sessions("a-secret-key-for-this-test", 30, LoggedOut(Warehouse(warehouse_url)))
+    two = Sessions("a-secret-key-for-this-test", 30, LoggedOut(Warehouse(warehouse_url)))  # another process
+    cookie, _ = one.issue("alice")
+    keep, _ = one.issue("alice")
+    assert two.read(cookie) is not None
+    one.end(one.read(cookie))
+    assert one.read(cookie) is None and two.read(cookie) is None
+    assert two.read(keep) is not None and two.read(keep).user == "alice"
+
+
 def test_sessions_expire(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     login(client, "alice")
     assert client.get("/queue").status_code == 200
@@ -188,6 +225,18 @@ def test_failed_logins_are_throttled(client: TestClient) -> None:
     page = client.get("/login")
     r = client.post("/login", data={"username": "vic", "password": PASSWORDS["vic"], "csrf": csrf_of(page.text)})
     assert r.status_code == 429
+
+
+def test_one_password_tried_over_many_user_names_is_throttled(client: TestClient) -> None:
+    codes = []
+    for i in range(20):  # 20 names, one wrong try each: never 5 per name
+        page = client.get("/login")
+        codes.append(client.post("/login", data={"username": f"user{i}", "password": "Summer2026!",
+                                                 "csrf": csrf_of(page.text)}).status_code)
+    assert codes == [401] * 20
+    page = client.get("/login")
+    r = client.post("/login", data={"username": "alice", "password": PASSWORDS["alice"], "csrf": csrf_of(page.text)})
+    assert r.status_code == 429 and "Too many failed logins" in r.text
 
 
 # --- the steward's work ---------------------------------------------------------------------------------------
