@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mdm.cluster import cluster
+from mdm.engine import band_of
 
 __all__ = [
     "RAW_FIELDS", "STD_FIELDS", "VERDICTS", "band", "ordered_pair", "pair_id", "pair_ids", "priority",
@@ -55,10 +56,10 @@ def split_record_id(record_id: str) -> tuple[str, str, str]:
 
 
 def band(prob: float | np.ndarray, match: float, review: float) -> Any:
-    """`match`, `review` or `low` for probabilities."""
+    """`match`, `review` or `low` for probabilities (`mdm.engine.BANDS`, the one vocabulary of bands)."""
     p = np.asarray(prob, dtype=float)
-    out = np.where(p >= match, "match", np.where(p >= review, "review", "low"))
-    return out.item() if out.ndim == 0 else out
+    out = band_of(np.atleast_1d(p), match, review).astype(str)
+    return str(out[0]) if p.ndim == 0 else out
 
 
 def _jsonable(v: Any) -> Any:

@@ -49,6 +49,7 @@ from sqlalchemy.engine import Connection
 
 from hub.config import HubConfig
 from hub.entities import ENTITIES
+from mdm.engine import BANDS as ENGINE_BANDS
 from mdm.golden import assign_ids, id_number
 from mdm.hierarchy import branch_parents
 from mdm.lookup import LookupIndex, build_index
@@ -70,7 +71,7 @@ from warehouse.engine import Warehouse, value
 log = logging.getLogger("hub.steward")
 
 QUEUE_JSON_VERSION = 1
-BANDS = ("match", "review", "low")
+BANDS = tuple(reversed(ENGINE_BANDS))  # ("match", "review", "low"): best first, as the console lists them
 RECORD_ID_SQL = "source_name || ':' || stream || ':' || source_key"
 
 

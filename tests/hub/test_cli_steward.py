@@ -152,3 +152,21 @@ def test_console_secrets_are_masked(tmp_path: Path) -> None:
     cfg.write_text("console: {secret_key: '${K}', api_tokens: ['${T}']}\n", encoding="utf-8")
     shown = load_config(cfg, env={"K": "k" * 24, "T": "t" * 24}).redacted()
     assert shown["console"]["secret_key"] == "****" and shown["console"]["api_tokens"] == ["****"]
+
+
+def test_explain_names_bands_as_the_queue_console_and_api_do(steward_project: Path) -> None:
+    """`hub mdm explain` says `low` below the review threshold, like the queue, the console and the API."""
+    from pipelines.steward import BANDS, pair_detail
+    from warehouse.engine import Warehouse
+
+    cfg = load_config(steward_project)
+    pairs = Warehouse(cfg.warehouse.url).read_frame(
+        "SELECT left_record, right_record, prob FROM mdm.match_pairs ORDER BY prob, left_record, right_record")
+    low, high = pairs.iloc[0], pairs.iloc[-1]
+    assert low["prob"] < 0.3 <= 0.8 <= high["prob"]
+    for p, band in ((low, "low"), (high, "match")):
+        code, out = hub("mdm", "explain", "-c", str(steward_project), p["left_record"], p["right_record"])
+        assert code == 0 and out.splitlines()[-1].split("→")[2].split(";")[0].strip() == band, out
+        assert pair_detail(cfg, Warehouse(cfg.warehouse.url), p["left_record"], p["right_record"])["score"][
+            "band"] == band
+    assert BANDS == ("match", "review", "low")
