@@ -20,6 +20,7 @@ import pandas as pd
 
 from hub.config import REFERENCE_FILES, REFERENCE_SOURCE, HubConfig, ReferenceFileConfig
 from hub.entities import ENTITIES
+from pipelines.coerce import DEFAULT_TIMEZONE
 from pipelines.stage import StageResult, type_records, write_staged
 from warehouse.engine import Warehouse
 from warehouse.raw import QUARANTINE_COLUMNS
@@ -54,8 +55,11 @@ def read_reference_file(ref: ReferenceFileConfig) -> pd.DataFrame:
     return df
 
 
-def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> StageResult:
-    """Stage one reference file (`key` is `targets` or `channel_costs`), replacing its earlier rows."""
+def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig,
+                         tz: str = DEFAULT_TIMEZONE) -> StageResult:
+    """Stage one reference file (`key` is `targets` or `channel_costs`), replacing its earlier rows; dates
+    and times written with a zone or as epoch numbers are read into the warehouse's zone `tz` (the config's
+    `timezone`), as for every stream."""
     entity = ENTITIES[REFERENCE_FILES[key]]
     rows = read_reference_file(ref)
     columns = {f: ref.columns.get(f, f) for f in entity.field_names}
@@ -75,7 +79,7 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> S
         if header in rows.columns:
             raw["f_" + field] = rows[header]
             formats[field] = None
-    staged, quarantine = type_records(REFERENCE_SOURCE, key, entity, raw, formats)
+    staged, quarantine = type_records(REFERENCE_SOURCE, key, entity, raw, formats, tz)
     if len(quarantine):
         records = rows.drop(columns="_line").apply(lambda r: json.dumps(dict(r), ensure_ascii=False), axis=1)
         by_line = dict(zip(raw["source_key"], records, strict=True))
@@ -101,7 +105,7 @@ def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], Non
             write_staged(wh, REFERENCE_SOURCE, key, ENTITIES[ent], empty, pd.DataFrame(columns=QUARANTINE_COLUMNS))
             continue
         try:
-            r = stage_reference_file(wh, key, ref)
+            r = stage_reference_file(wh, key, ref, cfg.timezone)
         except ReferenceFileError as e:
             errors.append(f"marts.{key}: {e}")
             continue
