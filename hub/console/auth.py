@@ -61,26 +61,30 @@ class UserStore:
     def __init__(self, cfg: HubConfig):
         self.path: Path | None = cfg.path
         self._console = cfg.console
-        self._mtime = self._stat()
+        self._seen = self._stat()
         self._lock = threading.Lock()
 
-    def _stat(self) -> float:
+    def _stat(self) -> tuple[int, ...]:
+        """What tells a changed file: modification and change times in nanoseconds, size, inode and device.
+        The modification time alone misses a file rewritten within its granularity or with its old time
+        restored (`cp -p`, an editor, `touch -r`); the change time, size or inode (an atomic replace) do not."""
         try:
-            return self.path.stat().st_mtime if self.path else 0.0
+            st = self.path.stat() if self.path else None
         except OSError:
-            return 0.0
+            return ()
+        return (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino, st.st_dev) if st else ()
 
     @property
     def console(self) -> ConsoleConfig:
-        mtime = self._stat()
-        if mtime != self._mtime:
+        seen = self._stat()
+        if seen != self._seen:
             with self._lock:
-                if mtime != self._mtime and self.path is not None:
+                if seen != self._seen and self.path is not None:
                     try:
                         self._console = load_config(self.path).console
                     except ConfigError as e:
                         log.warning("console users not reloaded, the config does not load: %s", e)
-                    self._mtime = mtime
+                    self._seen = seen
         return self._console
 
     def get(self, name: str) -> ConsoleUser | None:

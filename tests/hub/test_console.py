@@ -218,6 +218,20 @@ def test_a_removed_user_loses_the_session(console_project: Path, client: TestCli
     assert r.status_code == 303
 
 
+def test_users_are_reloaded_when_the_file_changes_even_with_its_old_modification_time(console_project: Path,
+                                                                                     client: TestClient) -> None:
+    import os
+
+    login(client, "alice")
+    st_before = console_project.stat()
+    text = console_project.read_text(encoding="utf-8")
+    console_project.write_text(re.sub(r"    - \{name: alice.*\n", "", text), encoding="utf-8")
+    os.utime(console_project, ns=(st_before.st_atime_ns, st_before.st_mtime_ns))  # as `cp -p` or `touch -r` do
+    assert console_project.stat().st_mtime_ns == st_before.st_mtime_ns
+    r = client.get("/queue")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
 def test_failed_logins_are_throttled(client: TestClient) -> None:
     for _ in range(5):
         page = client.get("/login")
