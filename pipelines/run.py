@@ -15,7 +15,7 @@ from pipelines.reference import ReferenceFileError, stage_reference
 from pipelines.stage import StageResult, stage_all
 from pipelines.sync import SyncResult, sync_source
 from warehouse.engine import Warehouse
-from warehouse.lock import run_lock
+from warehouse.lock import held_by, run_lock
 
 log = logging.getLogger("hub.run")
 
@@ -45,7 +45,7 @@ def run_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
     """Run the whole pipeline, then the data checks. A failing source or reference file is reported and the
     rest goes on."""
     progress = progress or log.info
-    with run_lock(wh, "hub run"):
+    with run_lock(wh, "hub run", wait=30, keep_waiting=held_by("hub steward")):  # a steward's action: ~1 s
         return _run(cfg, wh, sources, progress, rebuild)
 
 
