@@ -199,16 +199,26 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
     from pipelines.sync import sync_source
     _setup_logging()  # airbyte-cdk took over logging on import
 
+    from warehouse.lock import RunLocked, held_by, run_lock
+
     cfg = _load(config_path, warehouse_url)
     wh = _warehouse(cfg)
     failed = False
-    for name in _sources(cfg, only):
-        r = sync_source(cfg, wh, name, progress=_progress, full_refresh=full_refresh)
-        s = r.stats
-        click.echo(f"{name}: {r.status} — {s.read:,} read, {s.loaded:,} new or changed, "
-                   f"{s.quarantined:,} quarantined ({r.seconds:.1f}s)" + (f"\n  {r.error}" if r.error else ""))
-        failed |= r.status != "succeeded"
+    try:  # one writer at a time, as `hub run` (a steward's action of a second or so is waited for)
+        with run_lock(wh, "hub connectors sync", wait=STEWARD_ACTION_WAIT, keep_waiting=held_by("hub steward")):
+            for name in _sources(cfg, only):
+                r = sync_source(cfg, wh, name, progress=_progress, full_refresh=full_refresh)
+                s = r.stats
+                click.echo(f"{name}: {r.status} — {s.read:,} read, {s.loaded:,} new or changed, "
+                           f"{s.quarantined:,} quarantined ({r.seconds:.1f}s)" + (f"\n  {r.error}" if r.error else ""))
+                failed |= r.status != "succeeded"
+    except RunLocked as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(3)
     sys.exit(1 if failed else 0)
+
+
+STEWARD_ACTION_WAIT = 30.0  # seconds a sync waits for a steward's action to finish before it gives up
 
 
 # --- run --------------------------------------------------------------------------------------------------
@@ -528,13 +538,14 @@ def _print_json(obj: Any) -> None:
 
 
 def _steward_call(fn: Callable[[], Any]) -> Any:
-    from pipelines.steward import StewardError
+    """Run a steward function; its refusal is exit code 1, a warehouse busy with a run exit code 3."""
+    from pipelines.steward import StewardBusy, StewardError
 
     try:
         return fn()
     except StewardError as e:
         click.echo(f"error: {e}", err=True)
-        sys.exit(1)
+        sys.exit(3 if isinstance(e, StewardBusy) else 1)
 
 
 def _action_out(result: Any, as_json: bool) -> None:

@@ -38,7 +38,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -67,6 +68,7 @@ from pipelines.match import _active_model, build_golden, fingerprint, settings_o
 from pipelines.stage import to_arrow
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, ensure_mdm
 from warehouse.engine import Warehouse, value
+from warehouse.lock import RunLocked, held_by, run_lock
 
 log = logging.getLogger("hub.steward")
 
@@ -77,6 +79,27 @@ RECORD_ID_SQL = "source_name || ':' || stream || ':' || source_key"
 
 class StewardError(Exception):
     """An action that cannot be done as asked; the message says why (shown to the steward)."""
+
+
+class StewardBusy(StewardError):
+    """The warehouse is being written by a run (or a sync, or a Dagster step): the action was not done."""
+
+
+# A steward's action waits this long for another steward's action (they take a second or so); while
+# anything else writes the warehouse (`hub run`, a sync, a Dagster step) it fails at once, saying who.
+STEWARD_WAIT_SECONDS = 10.0
+
+
+@contextmanager
+def _writing(wh: Warehouse, action: str, by: str) -> Iterator[None]:
+    """Hold the warehouse's writer lock (`warehouse.lock`) for one steward action, so a run never
+    overwrites it and it never lands in the middle of a run."""
+    try:
+        with run_lock(wh, f"hub steward {action} by {by}", wait=STEWARD_WAIT_SECONDS,
+                      keep_waiting=held_by("hub steward")):
+            yield
+    except RunLocked as e:
+        raise StewardBusy(f"not saved: {e}") from None
 
 
 @dataclass
@@ -363,7 +386,7 @@ def decide_pair(cfg: HubConfig, wh: Warehouse, left: str, right: str, verdict: s
         raise StewardError("a record is always the same as itself")
     now = _now()
     action_id = _new_id("A", now)
-    with wh.begin() as conn:
+    with _writing(wh, "decide", by), wh.begin() as conn:
         _ready(wh, conn)
         gold = _golden_of(wh, conn, [left, right])
         for r in (left, right):
@@ -420,7 +443,7 @@ def merge(cfg: HubConfig, wh: Warehouse, survivor: str, other: str, by: str,
         raise StewardError("merge needs two different golden customers")
     now = _now()
     action_id = _new_id("A", now)
-    with wh.begin() as conn:
+    with _writing(wh, "merge", by), wh.begin() as conn:
         _ready(wh, conn)
         ms, mo = _current(wh, conn, survivor), _current(wh, conn, other)
         dec = _active_decisions(wh, conn, [*ms, *mo])
@@ -457,7 +480,7 @@ def unmerge(cfg: HubConfig, wh: Warehouse, record_id: str, by: str, reason: str 
     by = _check_actor(by)
     now = _now()
     action_id = _new_id("A", now)
-    with wh.begin() as conn:
+    with _writing(wh, "unmerge", by), wh.begin() as conn:
         _ready(wh, conn)
         gid = _golden_of(wh, conn, [record_id]).get(record_id)
         if gid is None:
@@ -495,7 +518,7 @@ def undo(cfg: HubConfig, wh: Warehouse, action_id: str, by: str, reason: str | N
     by = _check_actor(by)
     now = _now()
     undo_id = _new_id("A", now)
-    with wh.begin() as conn:
+    with _writing(wh, "undo", by), wh.begin() as conn:
         _ready(wh, conn)
         row = _frame(wh, conn, "SELECT * FROM mdm.merge_log WHERE action_id = :a", {"a": action_id})
         if not len(row):
