@@ -57,8 +57,11 @@ from mdm.lookup import LookupIndex, build_index
 from mdm.specs import derive_customer_columns
 from mdm.standardize import standardize_customers
 from mdm.stewardship import (
+    HEAD_OFFICE,
+    REASONS,
     VERDICTS,
     band,
+    hard_rule_conflicts,
     ordered_pair,
     pair_id,
     recluster,
@@ -236,9 +239,9 @@ def _next_id_number(wh: Warehouse, conn: Connection) -> int:
 
 
 def _insert_decisions(wh: Warehouse, conn: Connection, pairs: Sequence[tuple[str, str]], verdict: str, by: str,
-                      reason: str | None, origin: str, action_id: str, now: dt.datetime) -> list[str]:
+                      reason: str | None, origin: str, action_id: str, now: dt.datetime, start: int = 0) -> list[str]:
     rows = []
-    for i, (a, b) in enumerate(pairs):
+    for i, (a, b) in enumerate(pairs, start):
         lo, hi = ordered_pair(a, b)
         rows.append({"decision_id": f"D{action_id[1:]}-{i:03d}", "item_id": pair_id(lo, hi), "left_record": lo,
                      "right_record": hi, "verdict": verdict, "reason": reason, "decided_by": by, "decided_at": now,
@@ -378,45 +381,122 @@ def decide_pair(cfg: HubConfig, wh: Warehouse, left: str, right: str, verdict: s
     """Decide any pair of customer records (by record id). The records are clustered again under the
     new decision, as the next run will cluster them: `same` normally merges the two customers (the
     older ID survives), `different` splits one customer or lets an ambiguous record settle elsewhere."""
+    return decide_pairs(cfg, wh, [(left, right, verdict)], by, reason, origin)
+
+
+MAX_DECISIONS_PER_ACTION = 1000
+
+
+def decide_pairs(cfg: HubConfig, wh: Warehouse, decisions: Sequence[tuple[str, str, str]], by: str,
+                 reason: str | None = None, origin: str = "review") -> ActionResult:
+    """Decide several pairs of records, each (left, right, verdict), in one action: one transaction, one
+    clustering under all of them, one audit entry that one undo reverts (bulk decisions, and picking one
+    of a short record's candidates)."""
     by = _check_actor(by)
-    if verdict not in VERDICTS:
-        raise StewardError(f"verdict {verdict!r}: expected one of {', '.join(VERDICTS)}")
-    left, right = ordered_pair(left, right)
-    if left == right:
-        raise StewardError("a record is always the same as itself")
+    pairs: dict[tuple[str, str], str] = {}
+    for left, right, verdict in decisions:
+        if verdict not in VERDICTS:
+            raise StewardError(f"verdict {verdict!r}: expected one of {', '.join(VERDICTS)}")
+        lo, hi = ordered_pair(left, right)
+        if lo == hi:
+            raise StewardError("a record is always the same as itself")
+        pairs[(lo, hi)] = verdict
+    if not pairs:
+        raise StewardError("nothing to decide")
+    if len(pairs) > MAX_DECISIONS_PER_ACTION:
+        raise StewardError(f"{len(pairs):,} decisions at once: at most {MAX_DECISIONS_PER_ACTION:,} per action")
+    records = sorted({r for pair in pairs for r in pair})
     now = _now()
     action_id = _new_id("A", now)
     with _writing(wh, "decide", by), wh.begin() as conn:
         _ready(wh, conn)
-        gold = _golden_of(wh, conn, [left, right])
-        for r in (left, right):
-            if r not in gold:
-                raise StewardError(f"no customer record {r} in mdm.xref")
-        gl, gr = gold[left], gold[right]
-        prior = _active_decisions(wh, conn, [left])
-        prior = prior[((prior["left_record"] == left) & (prior["right_record"] == right))
-                      | ((prior["left_record"] == right) & (prior["right_record"] == left))]
+        gold = _golden_of(wh, conn, records)
+        missing = [r for r in records if r not in gold]
+        if missing:
+            raise StewardError(f"no customer record {missing[0]} in mdm.xref")
+        prior = _active_decisions(wh, conn, records)
+        same_pair = np.array([ordered_pair(a, b) in pairs for a, b in
+                              zip(prior["left_record"], prior["right_record"], strict=True)], dtype=bool)
+        prior = prior[same_pair]
         deactivated = prior["decision_id"].tolist()
         _deactivate(conn, deactivated, by, now)
-        created = _insert_decisions(wh, conn, [(left, right)], verdict, by, reason, origin, action_id, now)
+        created: list[str] = []
+        for verdict in VERDICTS:
+            these = [pair for pair, v in pairs.items() if v == verdict]
+            created += _insert_decisions(wh, conn, these, verdict, by, reason, origin, action_id, now, len(created))
         mapping, hist = _recluster(cfg, wh, conn)
-        touched = sorted(set(_members(wh, conn, {gl, gr})) | set(mapping))
+        touched = sorted(set(_members(wh, conn, set(gold.values()))) | set(mapping))
         before = _snapshot(wh, conn, touched)
         _history(wh, conn, hist, action_id, now)
         _apply(cfg, wh, conn, mapping, now)
-        conn.execute(sa.text("UPDATE mdm.review_queue SET status = 'decided' WHERE item_id = :i"),
-                     {"i": pair_id(left, right)})
+        isql, iparams = _in([pair_id(a, b) for a, b in pairs], "i")
+        conn.execute(sa.text(f"UPDATE mdm.review_queue SET status = 'decided' WHERE item_id IN {isql}"), iparams)
         after = _snapshot(wh, conn, touched)
-        _log(wh, conn, action_id, "decide", by, now, [left, right], created, deactivated, reason, before, after)
-    ga, gb = after["records"][left], after["records"][right]
+        _log(wh, conn, action_id, "decide", by, now, records, created, deactivated, reason, before, after)
     moved = f" ({len(mapping)} record(s) moved)" if mapping else ""
-    if verdict == "same":
-        message = f"same company: now {ga}{moved}" if ga == gb else f"same: recorded, but a cannot-link keeps " \
-                                                                     f"{ga} and {gb} apart"
+    if len(pairs) == 1:
+        [((left, right), verdict)] = pairs.items()
+        ga, gb = after["records"][left], after["records"][right]
+        if verdict == "same":
+            message = f"same company: now {ga}{moved}" if ga == gb else \
+                f"same: recorded, but a cannot-link keeps {ga} and {gb} apart"
+        else:
+            message = f"different companies: {ga} and {gb}{moved}" if mapping else \
+                "different: recorded (already apart)"
     else:
-        message = f"different companies: {ga} and {gb}{moved}" if mapping else "different: recorded (already apart)"
-    return ActionResult(action_id, "decide", by, sorted({gl, gr, *mapping.values()}), [left, right], created,
+        counts = ", ".join(f"{n} {v}" for v in VERDICTS if (n := sum(x == v for x in pairs.values())))
+        message = f"{len(pairs)} pairs decided ({counts}){moved}"
+    return ActionResult(action_id, "decide", by, sorted({*gold.values(), *mapping.values()}), records, created,
                         deactivated, message, dict(mapping))
+
+
+def decide_items(cfg: HubConfig, wh: Warehouse, item_ids: Sequence[str], verdict: str, by: str,
+                 reason: str | None = None) -> ActionResult:
+    """Decide several review items the same way, as one action (see `decide_pairs`)."""
+    ids = list(dict.fromkeys(item_ids))
+    if not ids:
+        raise StewardError("no review items selected")
+    with wh.begin() as conn:
+        _ready(wh, conn)
+        sql, params = _in(ids, "i")
+        q = _frame(wh, conn, f"SELECT item_id, left_record, right_record FROM mdm.review_queue WHERE item_id IN {sql}",
+                   params)
+    unknown = sorted(set(ids) - set(q["item_id"]))
+    if unknown:
+        raise StewardError(f"no review item {unknown[0]!r}" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1
+                                                               else ""))
+    return decide_pairs(cfg, wh, [(a, b, verdict) for a, b in zip(q["left_record"], q["right_record"], strict=True)],
+                        by, reason)
+
+
+def resolve_record(cfg: HubConfig, wh: Warehouse, record_id: str, chosen_golden: str | None, by: str,
+                   reason: str | None = None) -> ActionResult:
+    """Settle a record that matches several customers (its open review items pair it with records of each):
+    `same` with the records of the chosen golden customer, `different` with those of every other; with no
+    choice, `different` with all. One action, undone as one."""
+    with wh.begin() as conn:
+        _ready(wh, conn)
+        q = _frame(wh, conn, "SELECT item_id, left_record, right_record FROM mdm.review_queue WHERE status = 'open' "
+                             "AND (left_record = :r OR right_record = :r) ORDER BY item_id", {"r": record_id})
+        other = [b if a == record_id else a for a, b in zip(q["left_record"], q["right_record"], strict=True)]
+        gold = _golden_of(wh, conn, other)
+    if not len(q):
+        raise StewardError(f"no open review item for record {record_id}")
+    if chosen_golden is not None and chosen_golden not in set(gold.values()):
+        raise StewardError(f"{chosen_golden} is not (or no longer) a candidate of {record_id}; reload the page")
+    verdicts = ["same" if gold.get(o) == chosen_golden else "different" for o in other]
+    out = decide_pairs(cfg, wh, [(record_id, o, v) for o, v in zip(other, verdicts, strict=True)], by, reason)
+    ruled_out = len({gold.get(o) for o, v in zip(other, verdicts, strict=True) if v == "different"})
+    if chosen_golden is None:
+        out.message = f"{record_id}: none of its {ruled_out} candidate customers"
+    else:
+        out.message = f"{record_id} joins {_golden_now(wh, record_id)}; {ruled_out} other candidate(s) ruled out"
+    return out
+
+
+def _golden_now(wh: Warehouse, record_id: str) -> str | None:
+    with wh.begin() as conn:
+        return _golden_of(wh, conn, [record_id]).get(record_id)
 
 
 def _representative(wh: Warehouse, conn: Connection, golden_id: str, members: Sequence[str]) -> str:
@@ -581,65 +661,156 @@ def _item(row: Mapping[str, Any], match: float, review: float) -> dict[str, Any]
     prob = float(row["probability"])
     return {"item_id": row["item_id"], "priority": round(float(row["priority"]), 6),
             "probability": round(prob, 6), "weight": round(float(row["weight"]), 4),
-            "band": band(prob, match, review), "reason": row["reason"],
+            "band": band(prob, match, review), "reason": row["reason"], "reason_key": REASON_KEYS.get(row["reason"]),
             "revenue": None if _py(row.get("revenue")) is None else float(row["revenue"]),
             "status": row["status"], "created_at": _py(row["created_at"]),
+            "assignee": _py(row.get("assignee")), "decided_by": _py(row.get("decided_by")),
+            "decided_at": _py(row.get("decided_at")),
             "explanation": _json(row["explanation"]) or {}, "left": side("left"), "right": side("right")}
 
 
-def _queue_where(cfg: HubConfig, source: str | None, band_: str | None, search: str | None,
-                 status: str) -> tuple[str, dict[str, Any]]:
+REASON_KEYS = {text: key for key, text in REASONS.items()}
+STATUSES = ("open", "decided", "resolved", "all")
+NOBODY = "-"  # the assignee filter for items nobody has claimed
+QUEUE_SORTS = {
+    "priority": "q.priority DESC, q.item_id",
+    "score": "q.probability DESC, q.priority DESC, q.item_id",
+    "score_asc": "q.probability ASC, q.priority DESC, q.item_id",
+    "revenue": "coalesce(q.revenue, 0) DESC, q.priority DESC, q.item_id",
+    "newest": "coalesce(d.decided_at, q.created_at) DESC, q.priority DESC, q.item_id",
+    "oldest": "coalesce(d.decided_at, q.created_at) ASC, q.priority DESC, q.item_id",
+}
+
+
+@dataclass
+class QueueFilter:
+    """Which review items, in which order: by source, score band, a search text, status, why they are in
+    review (a key of `mdm.stewardship.REASONS`), who decided them, who has claimed them (a user, or `-`
+    for nobody), a date range (days in the configured zone: when decided, else when queued), and a sort
+    (a key of QUEUE_SORTS)."""
+
+    source: str | None = None
+    band: str | None = None
+    search: str | None = None
+    status: str = "open"
+    reason: str | None = None
+    decided_by: str | None = None
+    assignee: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    sort: str = "priority"
+
+    def check(self) -> None:
+        for name, got, allowed in (("band", self.band, BANDS), ("status", self.status, STATUSES),
+                                   ("reason", self.reason, tuple(REASONS)), ("sort", self.sort, tuple(QUEUE_SORTS))):
+            if got is not None and got not in allowed:
+                raise StewardError(f"{name} {got!r}: expected one of {', '.join(allowed)}")
+
+
+_QUEUE_FROM = ("mdm.review_queue q LEFT JOIN mdm.review_assignment a ON a.item_id = q.item_id "
+               "LEFT JOIN (SELECT item_id, max(decided_by) AS decided_by, max(decided_at) AS decided_at "
+               "FROM mdm.decisions WHERE active GROUP BY item_id) d ON d.item_id = q.item_id")
+_QUEUE_COLUMNS = "q.*, a.assignee, d.decided_by, d.decided_at"
+
+
+def _utc_day_start(day: dt.date, zone: str) -> dt.datetime:
+    """Midnight of `day` in `zone` as the warehouse's naive UTC."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.combine(day, dt.time(), ZoneInfo(zone)).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _queue_where(cfg: HubConfig, f: QueueFilter, golden_ids: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+    f.check()
     mcfg = cfg.mdm.customer
     where, params = ["TRUE"], {}
-    if status != "all":
-        where.append("status = :status")
-        params["status"] = status
-    if source:
-        where.append(f"(left_record LIKE :src {LIKE_ESCAPE} OR right_record LIKE :src {LIKE_ESCAPE})")
-        params["src"] = like_literal(f"{source}:") + "%"
-    if band_:
-        if band_ not in BANDS:
-            raise StewardError(f"band {band_!r}: expected one of {', '.join(BANDS)}")
-        cond = {"match": "probability >= :hi", "review": "probability >= :lo AND probability < :hi",
-                "low": "probability < :lo"}[band_]
+    if f.status != "all":
+        where.append("q.status = :status")
+        params["status"] = f.status
+    if f.source:
+        where.append(f"(q.left_record LIKE :src {LIKE_ESCAPE} OR q.right_record LIKE :src {LIKE_ESCAPE})")
+        params["src"] = like_literal(f"{f.source}:") + "%"
+    if f.band:
+        cond = {"match": "q.probability >= :hi", "review": "q.probability >= :lo AND q.probability < :hi",
+                "low": "q.probability < :lo"}[f.band]
         where.append(cond)
         params.update({k: v for k, v in {"hi": mcfg.thresholds.match, "lo": mcfg.thresholds.review}.items()
                        if f":{k}" in cond})
-    if search and search.strip():
+    if f.search and f.search.strip():
         # Case-insensitive on both sides (record ids such as crm_b:customers:KH74626381 have capitals);
-        # `%` and `_` in the search are plain characters.
-        cols = ("left_values", "right_values", "left_record", "right_record")
-        where.append("(" + " OR ".join(f"lower({c}) LIKE :q {LIKE_ESCAPE}" for c in cols)
-                     + " OR upper(left_golden_id) = :qe OR upper(right_golden_id) = :qe)")
-        params["q"] = f"%{like_literal(search.strip().lower())}%"
-        params["qe"] = search.strip().upper()
+        # `%` and `_` in the search are plain characters. Names, contacts, addresses and phones are in the values.
+        cols = ("q.left_values", "q.right_values", "q.left_record", "q.right_record")
+        cond = " OR ".join(f"lower({c}) LIKE :q {LIKE_ESCAPE}" for c in cols)
+        cond += " OR upper(q.left_golden_id) = :qe OR upper(q.right_golden_id) = :qe"
+        if golden_ids:  # customers found by the customer search (pinyin, initials, fuzzy)
+            gsql, gparams = _in(golden_ids, "sg")
+            cond += f" OR q.left_golden_id IN {gsql} OR q.right_golden_id IN {gsql}"
+            params.update(gparams)
+        where.append(f"({cond})")
+        params["q"] = f"%{like_literal(f.search.strip().lower())}%"
+        params["qe"] = f.search.strip().upper()
+    if f.reason:
+        where.append("q.reason = :reason")
+        params["reason"] = REASONS[f.reason]
+    if f.decided_by:
+        where.append("d.decided_by = :decided_by")
+        params["decided_by"] = f.decided_by
+    if f.assignee == NOBODY:
+        where.append("a.assignee IS NULL")
+    elif f.assignee:
+        where.append("a.assignee = :assignee")
+        params["assignee"] = f.assignee
+    when = {"open": "q.created_at", "resolved": "q.created_at", "decided": "d.decided_at"}.get(
+        f.status, "coalesce(d.decided_at, q.created_at)")
+    if f.since:
+        where.append(f"{when} >= :since")
+        params["since"] = _utc_day_start(f.since, cfg.timezone)
+    if f.until:
+        where.append(f"{when} < :until")
+        params["until"] = _utc_day_start(f.until + dt.timedelta(days=1), cfg.timezone)
     return " AND ".join(where), params
 
 
+def _queue_filter(f: QueueFilter | None, source: str | None, band_: str | None, search: str | None,
+                  status: str) -> QueueFilter:
+    if f is not None:
+        return f
+    return QueueFilter(source=source, band=band_, search=search, status=status)
+
+
 def list_queue(cfg: HubConfig, wh: Warehouse, source: str | None = None, band_: str | None = None,
-               search: str | None = None, status: str = "open", limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """Review items by priority, filtered by source, score band (match/review/low), a name or record
-    search, and status (`open`, `decided`, `resolved` or `all`)."""
+               search: str | None = None, status: str = "open", limit: int = 50, offset: int = 0,
+               criteria: QueueFilter | None = None) -> dict[str, Any]:
+    """Review items by priority (or `criteria.sort`), filtered by source, score band (match/review/low), a name
+    or record search, and status (`open`, `decided`, `resolved` or `all`); `criteria` gives every criterion
+    of `QueueFilter` at once instead."""
     mcfg = cfg.mdm.customer
-    cond, params = _queue_where(cfg, source, band_, search, status)
+    f = _queue_filter(criteria, source, band_, search, status)
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
-        total = int(value(conn, f"SELECT count(*) FROM mdm.review_queue WHERE {cond}", params) or 0)
-        df = _frame(wh, conn, f"SELECT * FROM mdm.review_queue WHERE {cond} ORDER BY priority DESC, item_id "
+        cond, params = _queue_where(cfg, f, _golden_ids_found(wh, conn, f.search))
+        total = int(value(conn, f"SELECT count(*) FROM {_QUEUE_FROM} WHERE {cond}", params) or 0)
+        df = _frame(wh, conn, f"SELECT {_QUEUE_COLUMNS} FROM {_QUEUE_FROM} WHERE {cond} ORDER BY {QUEUE_SORTS[f.sort]} "
                               f"LIMIT {_bounded(limit, total)} OFFSET {_bounded(offset, total)}", params)
     items = [_item(r, mcfg.thresholds.match, mcfg.thresholds.review) for r in df.to_dict("records")]
     return {"version": QUEUE_JSON_VERSION, "total": total, "offset": offset, "items": items}
 
 
 def queue_ids(cfg: HubConfig, wh: Warehouse, source: str | None = None, band_: str | None = None,
-              search: str | None = None, status: str = "open") -> list[str]:
-    """The item ids of the filtered queue in priority order (for next/previous navigation)."""
-    cond, params = _queue_where(cfg, source, band_, search, status)
+              search: str | None = None, status: str = "open", criteria: QueueFilter | None = None) -> list[str]:
+    """The item ids of the filtered queue in its order (for next/previous navigation and bulk decisions)."""
+    f = _queue_filter(criteria, source, band_, search, status)
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
-        df = _frame(wh, conn, f"SELECT item_id FROM mdm.review_queue WHERE {cond} ORDER BY priority DESC, item_id",
+        cond, params = _queue_where(cfg, f, _golden_ids_found(wh, conn, f.search))
+        df = _frame(wh, conn, f"SELECT q.item_id FROM {_QUEUE_FROM} WHERE {cond} ORDER BY {QUEUE_SORTS[f.sort]}",
                     params)
     return df["item_id"].tolist()
+
+
+def _golden_ids_found(wh: Warehouse, conn: Connection, search: str | None) -> list[str]:
+    """Golden customers a queue search also finds through the customer search (pinyin, initials, fuzzy)."""
+    return []
 
 
 def _record_rows(wh: Warehouse, conn: Connection, record_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -661,8 +832,10 @@ def pair_detail(cfg: HubConfig, wh: Warehouse, left: str, right: str) -> dict[st
             if r not in recs:
                 raise StewardError(f"no customer record {r} in mdm.customer_records")
         gold = _golden_of(wh, conn, [left, right])
-        q = _frame(wh, conn, "SELECT * FROM mdm.review_queue WHERE item_id = :i", {"i": iid})
+        q = _frame(wh, conn, f"SELECT {_QUEUE_COLUMNS} FROM {_QUEUE_FROM} WHERE q.item_id = :i", {"i": iid})
         dec = _frame(wh, conn, "SELECT * FROM mdm.decisions WHERE item_id = :i ORDER BY decided_at", {"i": iid})
+        gl, gr = gold.get(left), gold.get(right)
+        apart = kept_apart(cfg, wh, [(gl, gr)], conn).get((gl, gr)) if gl and gr and gl != gr else None
     try:
         table = explain_records(cfg, wh, left, right)
         explanation = _rows(table)
@@ -673,7 +846,42 @@ def pair_detail(cfg: HubConfig, wh: Warehouse, left: str, right: str) -> dict[st
     item = _item(q.to_dict("records")[0], mcfg.thresholds.match, mcfg.thresholds.review) if len(q) else None
     return {"version": QUEUE_JSON_VERSION, "item_id": iid, "item": item,
             "left": {**recs[left], "golden_id": gold.get(left)}, "right": {**recs[right], "golden_id": gold.get(right)},
-            "explanation": explanation, "score": score, "decisions": _rows(dec)}
+            "explanation": explanation, "score": score, "decisions": _rows(dec), "kept_apart": apart}
+
+
+def kept_apart(cfg: HubConfig, wh: Warehouse, pairs: Sequence[tuple[str, str]],
+               conn: Connection | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """For pairs of golden IDs: the hard rules their union would break (with the values and the records that
+    trigger them, `mdm.stewardship.hard_rule_conflicts`) and the stewards' `different` decisions between
+    their records. From the customers as they are now, so a steward's merge since the run shows here."""
+    pairs = [(a, b) for a, b in pairs if a and b and a != b]
+    if not pairs:
+        return {}
+    if conn is None:
+        with wh.begin() as c:
+            return kept_apart(cfg, wh, pairs, c)
+    exclusive = list(settings_of(cfg.mdm.customer).exclusive)
+    gsql, gparams = _in({g for p in pairs for g in p}, "g")
+    members = _frame(wh, conn, f"SELECT record_id, golden_id, {', '.join(exclusive)} FROM mdm.customer_records "
+                               f"WHERE golden_id IN {gsql} ORDER BY record_id", gparams)
+    rsql, rparams = _in(members["record_id"], "r")
+    cannot = _frame(wh, conn, "SELECT left_record, right_record, decided_by, decided_at, reason FROM mdm.decisions "
+                              f"WHERE active AND verdict = 'different' AND left_record IN {rsql} "
+                              f"AND right_record IN {rsql}", rparams)
+    golden_of = dict(zip(members["record_id"], members["golden_id"], strict=True))
+    out = {}
+    for a, b in pairs:
+        rules = hard_rule_conflicts(members, a, b, exclusive)
+        for r in rules:
+            for side in ("left", "right"):
+                for v in r[side]:
+                    v["shown"] = "head office" if r["rule"] == "branch_key" and v["value"] == HEAD_OFFICE \
+                        else v["value"]
+        between = cannot[[ordered_pair(golden_of.get(x, ""), golden_of.get(y, "")) == ordered_pair(a, b)
+                          for x, y in zip(cannot["left_record"], cannot["right_record"], strict=True)]] \
+            if len(cannot) else cannot
+        out[(a, b)] = {"rules": rules, "decisions": _rows(between)}
+    return out
 
 
 def queue_item(cfg: HubConfig, wh: Warehouse, item_id: str) -> dict[str, Any]:

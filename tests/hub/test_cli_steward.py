@@ -13,8 +13,8 @@ from hub.cli import main
 from hub.config import ConfigError, load_config
 from hub.users import verify_password
 
-QUEUE_ITEM_KEYS = {"item_id", "priority", "probability", "weight", "band", "reason", "revenue", "status",
-                   "created_at", "explanation", "left", "right"}
+QUEUE_ITEM_KEYS = {"item_id", "priority", "probability", "weight", "band", "reason", "reason_key", "revenue",
+                   "status", "created_at", "assignee", "decided_by", "decided_at", "explanation", "left", "right"}
 SIDE_KEYS = {"record_id", "source", "golden_id", "values"}
 ACTION_KEYS = {"version", "action_id", "action", "actor", "golden_ids", "records", "decisions_created",
                "decisions_deactivated", "message", "moved"}
