@@ -32,7 +32,6 @@ from pipelines.steward import (
     StewardError,
     _bounded,
     _frame,
-    _golden_ids_found,
     _in,
     _item,
     _now,
@@ -59,7 +58,7 @@ def queue_page(cfg: HubConfig, wh: Warehouse, criteria: QueueFilter, limit: int 
     mcfg = cfg.mdm.customer
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
-        cond, params = _queue_where(cfg, criteria, _golden_ids_found(wh, conn, criteria.search))
+        cond, params = _queue_where(cfg, criteria)
         light = _frame(wh, conn, f"SELECT q.item_id, q.left_record, q.right_record, q.reason FROM {_QUEUE_FROM} "
                                  f"WHERE {cond} ORDER BY {QUEUE_SORTS[criteria.sort]}", params)
         light["group"] = candidate_groups(light) if len(light) else pd.Series(dtype=object)

@@ -54,6 +54,7 @@ from mdm.engine import BANDS as ENGINE_BANDS
 from mdm.golden import assign_ids, id_number
 from mdm.hierarchy import branch_parents
 from mdm.lookup import LookupIndex, build_index
+from mdm.search import SearchIndex
 from mdm.specs import derive_customer_columns
 from mdm.standardize import standardize_customers
 from mdm.stewardship import (
@@ -699,6 +700,7 @@ class QueueFilter:
     since: dt.date | None = None
     until: dt.date | None = None
     sort: str = "priority"
+    found: tuple[str, ...] = ()   # golden IDs the customer search found for `search` (pinyin, initials, fuzzy)
 
     def check(self) -> None:
         for name, got, allowed in (("band", self.band, BANDS), ("status", self.status, STATUSES),
@@ -720,7 +722,7 @@ def _utc_day_start(day: dt.date, zone: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), ZoneInfo(zone)).astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def _queue_where(cfg: HubConfig, f: QueueFilter, golden_ids: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+def _queue_where(cfg: HubConfig, f: QueueFilter) -> tuple[str, dict[str, Any]]:
     f.check()
     mcfg = cfg.mdm.customer
     where, params = ["TRUE"], {}
@@ -742,8 +744,8 @@ def _queue_where(cfg: HubConfig, f: QueueFilter, golden_ids: Sequence[str] = ())
         cols = ("q.left_values", "q.right_values", "q.left_record", "q.right_record")
         cond = " OR ".join(f"lower({c}) LIKE :q {LIKE_ESCAPE}" for c in cols)
         cond += " OR upper(q.left_golden_id) = :qe OR upper(q.right_golden_id) = :qe"
-        if golden_ids:  # customers found by the customer search (pinyin, initials, fuzzy)
-            gsql, gparams = _in(golden_ids, "sg")
+        if f.found:  # customers found by the customer search (pinyin, initials, fuzzy)
+            gsql, gparams = _in(f.found, "sg")
             cond += f" OR q.left_golden_id IN {gsql} OR q.right_golden_id IN {gsql}"
             params.update(gparams)
         where.append(f"({cond})")
@@ -788,7 +790,7 @@ def list_queue(cfg: HubConfig, wh: Warehouse, source: str | None = None, band_: 
     f = _queue_filter(criteria, source, band_, search, status)
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
-        cond, params = _queue_where(cfg, f, _golden_ids_found(wh, conn, f.search))
+        cond, params = _queue_where(cfg, f)
         total = int(value(conn, f"SELECT count(*) FROM {_QUEUE_FROM} WHERE {cond}", params) or 0)
         df = _frame(wh, conn, f"SELECT {_QUEUE_COLUMNS} FROM {_QUEUE_FROM} WHERE {cond} ORDER BY {QUEUE_SORTS[f.sort]} "
                               f"LIMIT {_bounded(limit, total)} OFFSET {_bounded(offset, total)}", params)
@@ -802,15 +804,10 @@ def queue_ids(cfg: HubConfig, wh: Warehouse, source: str | None = None, band_: s
     f = _queue_filter(criteria, source, band_, search, status)
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
-        cond, params = _queue_where(cfg, f, _golden_ids_found(wh, conn, f.search))
+        cond, params = _queue_where(cfg, f)
         df = _frame(wh, conn, f"SELECT q.item_id FROM {_QUEUE_FROM} WHERE {cond} ORDER BY {QUEUE_SORTS[f.sort]}",
                     params)
     return df["item_id"].tolist()
-
-
-def _golden_ids_found(wh: Warehouse, conn: Connection, search: str | None) -> list[str]:
-    """Golden customers a queue search also finds through the customer search (pinyin, initials, fuzzy)."""
-    return []
 
 
 def _record_rows(wh: Warehouse, conn: Connection, record_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -929,8 +926,11 @@ def history(wh: Warehouse, golden_id: str | None = None, record: str | None = No
 _USCC = re.compile(r"^[0-9A-Z]{15,18}$")
 
 
-def search_customers(wh: Warehouse, q: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Golden customers by golden ID, tax code (USCC), phone number, or name (any record's name)."""
+def search_customers(wh: Warehouse, q: str, limit: int = 20,
+                     search: CustomerSearch | None = None) -> list[dict[str, Any]]:
+    """Golden customers by golden ID, tax code (USCC), phone number, or text: any record's name or short name
+    (as written, in pinyin or by initials), contact person or address, and similar names (`mdm.search`;
+    `search` keeps its index between calls). Each result says how it was found (`matched_on`, `score`)."""
     q = (q or "").strip()
     if not q:
         return []
@@ -941,6 +941,7 @@ def search_customers(wh: Warehouse, q: str, limit: int = 20) -> list[dict[str, A
             return []
         up = re.sub(r"\s", "", q).upper()
         digits = re.sub(r"\D", "", q)
+        sql = None
         if re.fullmatch(r"G\d+", up):
             sql, params, how = "g.golden_id = :q", {"q": up}, "golden ID"
         elif _USCC.match(up) and re.search(r"\d", up) and (re.search(r"[A-Z]", up) or len(up) == 18):
@@ -950,14 +951,59 @@ def search_customers(wh: Warehouse, q: str, limit: int = 20) -> list[dict[str, A
             sql = ("g.golden_id IN (SELECT golden_id FROM mdm.customer_records WHERE phone_digits LIKE :q "
                    "OR phone_std LIKE :q)")
             params, how = {"q": f"%{digits[-8:]}"}, "phone"
-        else:
-            sql = (f"g.golden_id IN (SELECT golden_id FROM mdm.customer_records WHERE name LIKE :q {LIKE_ESCAPE} "
-                   f"OR short_name LIKE :q {LIKE_ESCAPE} OR name_norm LIKE :qn {LIKE_ESCAPE}) "
-                   f"OR g.name LIKE :q {LIKE_ESCAPE}")
-            params, how = {"q": f"%{like_literal(q)}%", "qn": f"%{like_literal(up)}%"}, "name"
-        df = _frame(wh, conn, f"SELECT {cols} FROM mdm.golden_customer g WHERE {sql} "
-                              f"ORDER BY g.source_count DESC, g.golden_id LIMIT {int(limit)}", params)
-    return [{**r, "matched_on": how} for r in _rows(df)]
+        if sql is not None:
+            df = _frame(wh, conn, f"SELECT {cols} FROM mdm.golden_customer g WHERE {sql} "
+                                  f"ORDER BY g.source_count DESC, g.golden_id LIMIT {int(limit)}", params)
+            return [{**r, "matched_on": how, "score": 100.0} for r in _rows(df)]
+    hits = (search or CustomerSearch(wh)).find(q, limit)
+    if not hits:
+        return []
+    with wh.begin() as conn:
+        gsql, gparams = _in([g for g, _, _ in hits], "g")
+        rows = {r["golden_id"]: r for r in _rows(_frame(wh, conn, f"SELECT {cols} FROM mdm.golden_customer g "
+                                                                  f"WHERE g.golden_id IN {gsql}", gparams))}
+    return [{**rows[g], "matched_on": how, "score": score} for g, how, score in hits if g in rows]
+
+
+class CustomerSearch:
+    """The text search over the customer records (`mdm.search.SearchIndex`), kept in memory and rebuilt (only
+    new names converted to pinyin again) when a run or a steward action changed the records; checked at
+    most every `refresh_seconds`."""
+
+    def __init__(self, wh: Warehouse, refresh_seconds: float = 30.0):
+        self.wh, self.refresh_seconds = wh, refresh_seconds
+        self._index: SearchIndex | None = None
+        self._version: tuple[Any, ...] | None = None
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        self._checked = float("-inf")
+
+    def find(self, q: str, limit: int = 20) -> list[tuple[str, str, float]]:
+        index = self.index()
+        return index.find(q, limit) if index is not None else []
+
+    def golden_ids(self, q: str | None, limit: int = 200) -> list[str]:
+        """Golden IDs a text finds (for the queue's search); empty for an empty text."""
+        return [g for g, _, _ in self.find(q, limit)] if q and q.strip() else []
+
+    def index(self) -> SearchIndex | None:
+        with self._lock:
+            if time.monotonic() - self._checked > self.refresh_seconds:
+                with self.wh.begin() as conn:
+                    ensure_mdm(self.wh, conn)
+                    if not self.wh.table_exists(conn, "mdm", "customer_records"):
+                        return None
+                    x = conn.execute(sa.text("SELECT count(*), max(updated_at) FROM mdm.xref")).fetchall()[0]
+                version = (int(x[0]), str(x[1]))
+                if self._index is None or version != self._version:
+                    recs = self.wh.read_frame("SELECT golden_id, name, short_name, name_norm, contact_name, address, "
+                                              "address_norm FROM mdm.customer_records")
+                    self._index = SearchIndex.build(recs, self._index)
+                    self._version = version
+                self._checked = time.monotonic()
+            return self._index
 
 
 def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, Any]:

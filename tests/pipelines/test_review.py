@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 
 from hub.config import HubConfig, load_config
@@ -189,3 +190,28 @@ def test_kept_apart_names_the_rule_and_the_records_that_trigger_it(steward_proje
     st.decide(cfg, wh, item["item_id"], "different", "alice", "two companies")
     d = st.pair_detail(cfg, wh, item["left"]["record_id"], item["right"]["record_id"])
     assert [(x["decided_by"], x["reason"]) for x in d["kept_apart"]["decisions"]] == [("alice", "two companies")]
+
+
+def test_customer_and_queue_search_by_pinyin_initials_contact_address_and_similar_names(
+        steward_project: Path) -> None:
+    from mdm.search import pinyin_of
+
+    cfg, wh = open_(steward_project)
+    g = wh.read_frame("SELECT golden_id, name, contact_name, address FROM mdm.golden_customer WHERE contact_name "
+                      "IS NOT NULL AND address IS NOT NULL AND source_count > 1 ORDER BY golden_id LIMIT 1").iloc[0]
+    full, initials = pinyin_of(pd.Series([g["name"]]))[g["name"]]
+    search = st.CustomerSearch(wh)
+    for text, how in ((full, "pinyin"), (initials, "initials"), (g["contact_name"], "contact"),
+                      (g["address"], "address"), (g["name"], "name")):
+        found = st.search_customers(wh, text, 50, search)
+        assert g["golden_id"] in [r["golden_id"] for r in found], (text, how)
+        assert {r["matched_on"] for r in found if r["golden_id"] == g["golden_id"]} <= {"name", how}, text
+    typo = g["name"][:-3] + "有限公"  # a character lost at the end
+    assert g["golden_id"] in [r["golden_id"] for r in st.search_customers(wh, typo, 20, search)]
+    # the queue's search finds items through the customers the text finds
+    item = st.list_queue(cfg, wh, limit=1)["items"][0]
+    name = item["left"]["values"]["name"]
+    py = pinyin_of(pd.Series([name]))[name][0]
+    assert st.list_queue(cfg, wh, search=py)["total"] == 0  # not in the stored values
+    found = st.list_queue(cfg, wh, criteria=st.QueueFilter(search=py, found=tuple(search.golden_ids(py))))
+    assert item["item_id"] in [it["item_id"] for it in found["items"]]
