@@ -51,7 +51,7 @@ from sqlalchemy.engine import Connection
 from hub.config import HubConfig
 from hub.entities import ENTITIES
 from mdm.engine import BANDS as ENGINE_BANDS
-from mdm.golden import assign_ids, id_number
+from mdm.golden import FALLBACK_RULES, assign_ids, describe_rules, id_number
 from mdm.hierarchy import branch_parents
 from mdm.lookup import LookupIndex, build_index
 from mdm.search import SearchIndex
@@ -68,7 +68,7 @@ from mdm.stewardship import (
     recluster,
 )
 from pipelines.explain import explain_records
-from pipelines.match import _active_model, build_golden, fingerprint, settings_of
+from pipelines.match import DEFAULT_SURVIVORSHIP, _active_model, build_golden, fingerprint, settings_of
 from pipelines.stage import to_arrow
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, ensure_mdm
 from warehouse.engine import Warehouse, value
@@ -919,8 +919,31 @@ def history(wh: Warehouse, golden_id: str | None = None, record: str | None = No
         for k in ("golden_ids", "records", "decision_ids", "before", "after"):
             r[k] = _json(r[k])
         r["undoable"] = r["action"] != "undo" and not r["undone_by"]
+        r["changes"] = action_changes(r["before"] or {}, r["after"] or {})
         out.append(r)
     return {"version": QUEUE_JSON_VERSION, "total": total, "actions": out}
+
+
+SNAPSHOT_FIELDS = ("name", "uscc", "phone", "address", "source_count")
+
+
+def action_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """What an action changed, from its merge_log before/after: the records that moved (from → to golden ID)
+    and per golden customer whether it is new, retired or changed, with each changed field before → after."""
+    rb, ra = before.get("records") or {}, after.get("records") or {}
+    moved = [{"record": r, "from": rb.get(r), "to": ra.get(r)} for r in sorted(set(rb) | set(ra))
+             if rb.get(r) != ra.get(r)]
+    gb, ga = before.get("goldens") or {}, after.get("goldens") or {}
+    customers = []
+    for g in sorted(set(gb) | set(ga)):
+        old, new = gb.get(g), ga.get(g)
+        state = "new" if old is None else "retired" if new is None else "changed"
+        fields = [{"field": f, "before": (old or {}).get(f), "after": (new or {}).get(f)} for f in SNAPSHOT_FIELDS
+                  if (old or {}).get(f) != (new or {}).get(f)]
+        if state == "changed" and not fields:
+            state = "unchanged"
+        customers.append({"golden_id": g, "state": state, "fields": fields})
+    return {"moved": moved, "customers": customers}
 
 
 _USCC = re.compile(r"^[0-9A-Z]{15,18}$")
@@ -1006,6 +1029,16 @@ class CustomerSearch:
             return self._index
 
 
+def survivorship_rules(cfg: HubConfig) -> tuple[dict[str, list[str]], list[str]]:
+    """The survivorship rules in force per golden attribute (as `pipelines.match.build_golden` applies them)
+    and the source priority."""
+    mcfg = cfg.mdm.customer
+    configured = {k: [v] if isinstance(v, str) else list(v) for k, v in mcfg.survivorship.items()}
+    rules = {**DEFAULT_SURVIVORSHIP, **configured}
+    return ({a: list(rules.get(a) or FALLBACK_RULES) for a in GOLDEN_ATTRIBUTES},
+            list(mcfg.source_priority or cfg.sources))
+
+
 def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, Any]:
     """A golden customer: its attributes and which record supplied each, all its source records, its
     hierarchy (parent, branches), its ID history and the steward actions that touched it."""
@@ -1036,8 +1069,10 @@ def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, An
                                   f"(SELECT {RECORD_ID_SQL} FROM mdm.xref WHERE golden_id = :g)", {"g": golden_id}) \
             if wh.table_exists(conn, "staging", "sales_order") else pd.DataFrame({"n": [0], "amount": [None]})
     row = _rows(g)[0]
+    rules, priority = survivorship_rules(cfg)
     attributes = [{"attribute": a, "value": row.get(a), "source_record": row.get(f"{a}_source"),
-                   "source": (row.get(f"{a}_source") or "").split(":", 1)[0] or None} for a in GOLDEN_ATTRIBUTES]
+                   "source": (row.get(f"{a}_source") or "").split(":", 1)[0] or None, "rules": rules[a],
+                   "rule_text": describe_rules(rules[a], priority)} for a in GOLDEN_ATTRIBUTES]
     records = []
     for x in _rows(xref):
         rec = recs.get(x["record_id"], {})

@@ -215,3 +215,31 @@ def test_customer_and_queue_search_by_pinyin_initials_contact_address_and_simila
     assert st.list_queue(cfg, wh, search=py)["total"] == 0  # not in the stored values
     found = st.list_queue(cfg, wh, criteria=st.QueueFilter(search=py, found=tuple(search.golden_ids(py))))
     assert item["item_id"] in [it["item_id"] for it in found["items"]]
+
+
+def test_golden_values_carry_the_survivorship_rule_in_force(steward_project: Path) -> None:
+    cfg, wh = open_(steward_project)
+    g = wh.read_frame("SELECT golden_id FROM mdm.golden_customer WHERE source_count > 2 ORDER BY 1 LIMIT 1").iloc[0, 0]
+    attrs = {a["attribute"]: a for a in st.golden_detail(cfg, wh, g)["attributes"]}
+    assert attrs["uscc"]["rules"] == ["valid_only", "source_priority", "most_recent"]
+    assert attrs["uscc"]["rule_text"] == ("valid values only; the most trusted source (erp > crm_a > crm_b), then the "
+                                          "most recently changed record")
+    assert attrs["name"]["rule_text"].startswith("the longest (most complete) value")
+    cfg.mdm.customer.survivorship = {"phone": ["most_frequent", "source_priority"]}  # configured rules win
+    attrs = {a["attribute"]: a for a in st.golden_detail(cfg, wh, g)["attributes"]}
+    assert attrs["phone"]["rule_text"] == "the value most records agree on, then the most trusted source " \
+                                          "(erp > crm_a > crm_b)"
+
+
+def test_the_audit_log_says_what_moved_and_what_changed(steward_project: Path) -> None:
+    cfg, wh = open_(steward_project)
+    g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")
+    survivor, other = g["golden_id"].iloc[0], g["golden_id"].iloc[1]
+    moved = sorted(xref_id for xref_id, gid in xref(wh).items() if gid == other)
+    st.merge(cfg, wh, survivor, other, "alice")
+    changes = st.history(wh)["actions"][0]["changes"]
+    assert [(m["record"], m["from"], m["to"]) for m in changes["moved"]] == [(r, other, survivor) for r in moved]
+    states = {c["golden_id"]: c for c in changes["customers"]}
+    assert states[other]["state"] == "retired" and states[survivor]["state"] == "changed"
+    count = next(f for f in states[survivor]["fields"] if f["field"] == "source_count")
+    assert count["after"] == count["before"] + len(moved)
