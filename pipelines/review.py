@@ -82,7 +82,12 @@ def queue_page(cfg: HubConfig, wh: Warehouse, criteria: QueueFilter, limit: int 
             out.append({"kind": "item", **members[0]})
             continue
         side = "left" if members[0]["left"]["record_id"] == k else "right"
+        others: dict[str, str | None] = {}  # candidate golden ID → a name, best scoring first
+        for m in sorted(members, key=lambda m: -m["probability"]):
+            o = m["right"] if m["left"]["record_id"] == k else m["left"]
+            others.setdefault(o["golden_id"], o["values"].get("name"))
         out.append({"kind": "group", "record_id": k, "record": members[0][side], "items": members,
+                    "candidates": [{"golden_id": g, "name": n} for g, n in others.items()],
                     "priority": max(m["priority"] for m in members), "comments": notes.get(k, 0),
                     "assignees": sorted({m["assignee"] for m in members if m["assignee"]})})
     return {"version": QUEUE_JSON_VERSION, "total": len(entries), "items_total": len(light), "offset": offset,

@@ -39,7 +39,7 @@ def audit_router(c: Console) -> APIRouter:
             result = steward.undo(cfg, wh, action_id, user.name, reason.strip() or None)
         except steward.StewardError as e:
             return c.back(target, str(e))
-        c.matcher.invalidate()
+        c.changed()
         return c.back(target, result.message)
 
     return router

@@ -17,7 +17,7 @@ def customers_router(c: Console) -> APIRouter:
     @router.get("/customers", response_class=HTMLResponse)
     def customers(request: Request, q: str = "") -> Response:
         user = c.need(request)
-        results = steward.search_customers(wh, q, limit=50) if q.strip() else []
+        results = steward.search_customers(wh, q, limit=50, search=c.search) if q.strip() else []
         return c.page(request, "customers.html", user, q=q, results=results, nav="customers")
 
     @router.get("/customers/{golden_id}", response_class=HTMLResponse)
@@ -37,7 +37,7 @@ def customers_router(c: Console) -> APIRouter:
             result = steward.merge(cfg, wh, golden_id, other.strip(), user.name, reason.strip() or None)
         except steward.StewardError as e:
             return c.back(f"/customers/{golden_id}", str(e))
-        c.matcher.invalidate()
+        c.changed()
         return c.back(f"/customers/{golden_id}", result.message)
 
     @router.post("/customers/{golden_id}/unmerge")
@@ -48,7 +48,7 @@ def customers_router(c: Console) -> APIRouter:
             result = steward.unmerge(cfg, wh, record_id, user.name, reason.strip() or None, golden_id=golden_id)
         except steward.StewardError as e:
             return c.back(f"/customers/{golden_id}", str(e))
-        c.matcher.invalidate()
+        c.changed()
         return c.back(f"/customers/{golden_id}", result.message)
 
     return router

@@ -49,6 +49,11 @@ def label(name: str | None) -> str:
     return FIELDS.get(name) or COMPARISONS.get(name) or name.replace("_", " ")
 
 
+def matched_by(how: str | None) -> str:
+    """How a record joined its golden customer, in words."""
+    return MATCHED_BY.get(how or "", how or "")
+
+
 def level_text(level: str | None) -> str:
     """A comparison level as a person reads it: `exact, city_any same` → `exact, same city`."""
     if not level:

@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from hub.config import ROLES, HubConfig
 from hub.console import labels
 from hub.console.auth import FLASH_COOKIE, SESSION_COOKIE, LoginThrottle, Sessions, User, UserStore, same_token
-from pipelines.steward import MatchService
+from pipelines.steward import CustomerSearch, MatchService
 from warehouse.engine import Warehouse
 
 log = logging.getLogger("hub.console")
@@ -94,6 +94,7 @@ class Console:
     sessions: Sessions
     throttle: LoginThrottle
     matcher: MatchService
+    search: CustomerSearch
     templates: Jinja2Templates
     secure: bool
 
@@ -103,11 +104,17 @@ class Console:
         templates = Jinja2Templates(directory=str(HERE / "templates"))
         env = templates.env
         env.globals.update(roles=ROLES, thresholds=cfg.mdm.customer.thresholds, label=labels.label,
-                           level_text=labels.level_text, zone=cfg.timezone)
+                           level_text=labels.level_text, matched_by=labels.matched_by, zone=cfg.timezone)
         env.filters["tojson_pretty"] = lambda v: json.dumps(v, ensure_ascii=False, indent=2, default=str)
         env.filters["json_text"] = lambda v: json.dumps(v, ensure_ascii=False, default=str)
         env.filters["local"] = lambda v: labels.local_time(v, cfg.timezone)
-        return cls(cfg, wh, users, sessions, LoginThrottle(), matcher, templates, cfg.console.secure_cookies)
+        return cls(cfg, wh, users, sessions, LoginThrottle(), matcher, CustomerSearch(wh), templates,
+                   cfg.console.secure_cookies)
+
+    def changed(self) -> None:
+        """After a steward action: the match API's and the search's indexes are rebuilt at their next use."""
+        self.matcher.invalidate()
+        self.search.invalidate()
 
     # --- sessions and roles -------------------------------------------------------------------------------
 
