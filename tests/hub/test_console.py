@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from hub.config import load_config
 from hub.console import create_app
+from pipelines import review as rv
 from pipelines import steward as st
 from warehouse.engine import Warehouse
 
@@ -56,10 +57,10 @@ def wh_of(cfg_path: Path) -> tuple[object, Warehouse]:
 
 # --- every route: who may do what -------------------------------------------------------------------------------
 
-PAGES = ["/", "/queue", "/queue/{item}", "/pair?left={left}&right={right}", "/customers", "/customers?q=有限",
-         "/customers/{golden}", "/audit", "/api/docs", "/api/openapi.json"]
-CHANGES = ["/queue/{item}/decide", "/pair/decide", "/customers/{golden}/merge", "/customers/{golden}/unmerge",
-           "/audit/{action}/undo"]
+PAGES = ["/", "/queue", "/queue/{item}", "/pair?left={left}&right={right}", "/candidates?record={short}",
+         "/customers", "/customers?q=有限", "/customers/{golden}", "/audit", "/api/docs", "/api/openapi.json"]
+CHANGES = ["/queue/{item}/decide", "/queue/bulk", "/pair/decide", "/candidates/resolve", "/assign", "/comments",
+           "/customers/{golden}/merge", "/customers/{golden}/unmerge", "/audit/{action}/undo"]
 ADMIN_PAGES = ["/users"]
 ADMIN_CHANGES = ["/users", "/users/{user}/delete"]
 PUBLIC = {"/login", "/static"}
@@ -69,15 +70,18 @@ def _params(cfg_path: Path) -> dict[str, str]:
     cfg, wh = wh_of(cfg_path)
     item = st.list_queue(cfg, wh, limit=1)["items"][0]
     g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")
+    short = next(e["record_id"] for e in rv.queue_page(cfg, wh, st.QueueFilter(), limit=500)["entries"]
+                 if e["kind"] == "group")
     a = st.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "setup")
     wh.dispose()
     return {"item": item["item_id"], "left": item["left"]["record_id"], "right": item["right"]["record_id"],
-            "golden": g["golden_id"].iloc[0], "action": a.action_id, "user": "vic"}
+            "golden": g["golden_id"].iloc[0], "action": a.action_id, "user": "vic", "short": short}
 
 
 def _form(path: str, p: dict[str, str], csrf: str) -> dict[str, str]:
     return {"csrf": csrf, "verdict": "different", "left": p["left"], "right": p["right"], "other": "G0000000001",
-            "record_id": p["left"], "name": "newbie", "role": "viewer", "password": "long-enough-1"}
+            "record_id": p["left"], "name": "newbie", "role": "viewer", "password": "long-enough-1",
+            "item": p["item"], "do": "claim", "subject": p["item"], "body": "a note", "record": p["short"]}
 
 
 def api_routes(routes: list) -> list[APIRoute]:
@@ -278,7 +282,7 @@ def test_reviewing_the_queue_moves_to_the_next_item_and_records_the_decision(con
     assert item.status_code == 200 and "<mark>" in item.text and "Why: the explanation" in item.text
     assert 'data-key="s"' in item.text and 'data-key="d"' in item.text
     r = c.post(f"/queue/{ids[0]}/decide", data={"csrf": csrf_of(item.text), "verdict": "different",
-                                                "reason": "different cities", "source": "crm_b", "pos": "0"})
+                                                "reason": "different cities", "filters": "source=crm_b", "pos": "0"})
     assert r.status_code == 303 and r.headers["location"].startswith(f"/queue/{ids[1]}?source=crm_b")
     nxt = c.get(r.headers["location"])
     assert "different: recorded" in nxt.text
