@@ -170,3 +170,38 @@ def test_explain_names_bands_as_the_queue_console_and_api_do(steward_project: Pa
         assert pair_detail(cfg, Warehouse(cfg.warehouse.url), p["left_record"], p["right_record"])["score"][
             "band"] == band
     assert BANDS == ("match", "review", "low")
+
+
+def test_queue_filters_bulk_decisions_candidates_claims_and_comments(steward_project: Path) -> None:
+    c = str(steward_project)
+    band = js("steward", "queue", "-c", c, "--reason", "review_band", "--sort", "score_asc", "--limit", "500")
+    assert band["items"] and {i["reason_key"] for i in band["items"]} == {"review_band"}
+    assert [i["probability"] for i in band["items"]] == sorted(i["probability"] for i in band["items"])
+    ids = [i["item_id"] for i in band["items"][:2]]
+    code, out = hub("steward", "assign", "-c", c, *ids, "--by", "alice")
+    assert code == 0 and "2 item(s) assigned to alice" in out
+    assert [i["item_id"] for i in js("steward", "queue", "-c", c, "--assignee", "alice")["items"]] == ids
+    code, out = hub("steward", "comment", "-c", c, ids[0], "called the customer", "--by", "alice")
+    assert code == 0 and "alice: called the customer" in out
+    r = js("steward", "decide-many", "-c", c, *ids, "--verdict", "different", "--by", "alice")
+    assert r["action"] == "decide" and len(r["decisions_created"]) == 2
+    decided = js("steward", "queue", "-c", c, "--status", "decided", "--decided-by", "alice")
+    assert sorted(i["item_id"] for i in decided["items"]) == sorted(ids)
+    from pipelines.review import queue_page
+    from pipelines.steward import QueueFilter
+    from warehouse.engine import Warehouse
+
+    cfg = load_config(steward_project)
+    record = next(e["record_id"] for e in queue_page(cfg, Warehouse(cfg.warehouse.url), QueueFilter(),
+                                                     limit=500)["entries"] if e["kind"] == "group")
+    cands = js("steward", "candidates", "-c", c, record)
+    assert len(cands["candidates"]) >= 2
+    code, out = hub("steward", "candidates", "-c", c, record)
+    assert code == 0 and "1. " in out
+    chosen = cands["candidates"][0]["golden_id"]
+    r = js("steward", "resolve", "-c", c, record, chosen, "--by", "alice", "--reason", "same mobile")
+    assert f"joins {chosen}" in r["message"]
+    code, out = hub("steward", "resolve", "-c", c, record, "--by", "alice")
+    assert code == 2 and "--none" in out
+    code, out = hub("steward", "queue", "-c", c, "--since", "3.12.2026")
+    assert code == 1 and "YYYY-MM-DD" in out
