@@ -59,9 +59,11 @@ class SearchIndex:
     """Per customer record: its golden ID and the folded texts a search looks in."""
 
     golden: np.ndarray                         # golden ID per record
-    texts: dict[str, pd.Series]                # HOW → folded text per record ("" when none)
+    texts: dict[str, pa.Array]                 # HOW → folded text per record ("" when none), in Arrow
     names: dict[str, tuple[str, str]] = field(default_factory=dict)  # the pinyin cache
     size: pd.Series | None = None              # records per golden ID, for ranking
+    distinct: list[str] = field(default_factory=list)            # distinct folded names, for similar names
+    distinct_golden: list[np.ndarray] = field(default_factory=list)  # their golden IDs
 
     @classmethod
     def build(cls, records: pd.DataFrame, previous: SearchIndex | None = None) -> SearchIndex:
@@ -77,15 +79,23 @@ class SearchIndex:
             return s.map({t: v[k] for t, v in cache.items()}).fillna("")
 
         sep = "|"  # between a record's names, so a search never spans two of them
+        name = folded(col("name"))
         texts = {
-            "name": folded(col("name")) + sep + folded(col("short_name")) + sep + folded(col("name_norm")),
+            "name": name + sep + folded(col("short_name")) + sep + folded(col("name_norm")),
             "contact": folded(col("contact_name")),
             "address": folded(col("address")) + sep + folded(col("address_norm")),
             "pinyin": py(col("name"), 0) + sep + py(col("short_name"), 0),
             "initials": py(col("name"), 1) + sep + py(col("short_name"), 1),
         }
         golden = records["golden_id"].astype(str).to_numpy()
-        return cls(golden, texts, cache, pd.Series(golden).value_counts())
+        # Each distinct name once, with its golden IDs (contiguous after a sort: split, not grouped in Python).
+        pairs = pd.DataFrame({"n": name.to_numpy(), "g": golden}).drop_duplicates()
+        pairs = pairs[pairs["n"] != ""].sort_values(["n", "g"], kind="stable")
+        n = pairs["n"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, n[1:] != n[:-1]]) if len(n) else np.array([], dtype=np.int64)
+        return cls(golden, {k: pa.array(v.tolist(), pa.string()) for k, v in texts.items()}, cache,
+                   pd.Series(golden).value_counts(), n[starts].tolist(),
+                   np.split(pairs["g"].to_numpy(), starts[1:]) if len(n) else [])
 
     def find(self, query: str, limit: int = 20, fuzzy_cutoff: float = 75.0) -> list[tuple[str, str, float]]:
         """Golden IDs for `query`, best first, each with how it was found and a score (100 for a hit, the
@@ -101,17 +111,14 @@ class SearchIndex:
                 continue
             if how == "initials" and len(q) < 2:
                 continue
-            hit = self.texts[how].str.contains(q, regex=False).to_numpy()
+            hit = pc.match_substring(self.texts[how], q).to_numpy(zero_copy_only=False)
             for g in pd.unique(self.golden[hit]):
                 found.setdefault(g, (rank, how, 100.0))
         if len(found) < limit and len(q) >= 2:
-            names = self.texts["name"].str.split("|", n=1).str[0]
-            choices = pd.Series(self.golden, index=names.index)[names != ""]
-            hits = process.extract(q, names[names != ""].to_dict(), scorer=fuzz.WRatio, score_cutoff=fuzzy_cutoff,
-                                   limit=limit * 4)
-            for _, score, idx in hits:
-                g = choices[idx]
-                found.setdefault(g, (len(HOW) - 1, "similar name", round(float(score), 1)))
+            for _, score, i in process.extract(q, self.distinct, scorer=fuzz.WRatio, score_cutoff=fuzzy_cutoff,
+                                               limit=limit * 2):
+                for g in self.distinct_golden[i]:
+                    found.setdefault(g, (len(HOW) - 1, "similar name", round(float(score), 1)))
         size = self.size if self.size is not None else pd.Series(dtype=int)
         ranked = sorted(found.items(), key=lambda kv: (kv[1][0], -kv[1][2], -int(size.get(kv[0], 0)), kv[0]))
         return [(g, how, score) for g, (_, how, score) in ranked[:limit]]

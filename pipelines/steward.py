@@ -38,8 +38,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -993,8 +993,10 @@ class CustomerSearch:
     new names converted to pinyin again) when a run or a steward action changed the records; checked at
     most every `refresh_seconds`."""
 
-    def __init__(self, wh: Warehouse, refresh_seconds: float = 30.0):
+    def __init__(self, wh: Warehouse, refresh_seconds: float = 30.0,
+                 reading: Callable[[], AbstractContextManager[Any]] | None = None):
         self.wh, self.refresh_seconds = wh, refresh_seconds
+        self.reading = reading or nullcontext  # held around warehouse reads (the console's DuckDB release)
         self._index: SearchIndex | None = None
         self._version: tuple[Any, ...] | None = None
         self._checked = float("-inf")
@@ -1002,6 +1004,19 @@ class CustomerSearch:
 
     def invalidate(self) -> None:
         self._checked = float("-inf")
+
+    def warm(self) -> threading.Thread:
+        """Build the index in the background (converting every name to pinyin takes seconds on a large
+        warehouse), so that the first search does not wait for it; errors are left to that search."""
+        def build() -> None:
+            try:
+                self.index()
+            except Exception:  # a warehouse not ready yet: the first search will say why
+                log.info("customer search index not built ahead", exc_info=True)
+
+        thread = threading.Thread(target=build, name="customer-search-index", daemon=True)
+        thread.start()
+        return thread
 
     def find(self, q: str, limit: int = 20) -> list[tuple[str, str, float]]:
         index = self.index()
@@ -1014,16 +1029,17 @@ class CustomerSearch:
     def index(self) -> SearchIndex | None:
         with self._lock:
             if time.monotonic() - self._checked > self.refresh_seconds:
-                with self.wh.begin() as conn:
+                with self.reading(), self.wh.begin() as conn:
                     ensure_mdm(self.wh, conn)
                     if not self.wh.table_exists(conn, "mdm", "customer_records"):
                         return None
                     x = conn.execute(sa.text("SELECT count(*), max(updated_at) FROM mdm.xref")).fetchall()[0]
                 version = (int(x[0]), str(x[1]))
                 if self._index is None or version != self._version:
-                    recs = self.wh.read_frame("SELECT golden_id, name, short_name, name_norm, contact_name, address, "
-                                              "address_norm FROM mdm.customer_records")
-                    self._index = SearchIndex.build(recs, self._index)
+                    with self.reading():
+                        recs = self.wh.read_frame("SELECT golden_id, name, short_name, name_norm, contact_name, "
+                                                  "address, address_norm FROM mdm.customer_records")
+                    self._index = SearchIndex.build(recs, self._index)  # pinyin: no connection held meanwhile
                     self._version = version
                 self._checked = time.monotonic()
             return self._index

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -66,6 +68,15 @@ class _DuckDBRelease:
     def enter(self) -> None:
         with self.lock:
             self.active += 1
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Count work outside a request (the search index's reads) as a request, so the file is released after."""
+        self.enter()
+        try:
+            yield
+        finally:
+            self.leave()
 
     def leave(self) -> None:
         with self.lock:
@@ -122,17 +133,19 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
         log.warning("console.secret_key is not set: sessions end when the console restarts")
     sessions = Sessions(key, cfg.console.session_ttl_minutes, LoggedOut(wh))
     matcher = steward.MatchService(cfg, wh)
-    c = Console.build(cfg, wh, users, sessions, matcher)
+    release = _DuckDBRelease(wh)
+    c = Console.build(cfg, wh, users, sessions, matcher, steward.CustomerSearch(wh, reading=release.holding))
 
     app = FastAPI(title="customer hub match API", version="1", docs_url=None, redoc_url=None, openapi_url=None,
                   description="Find the golden customers a new customer record may duplicate.",
                   max_body_size=MAX_BODY_BYTES)
     app.state.cfg, app.state.wh, app.state.matcher, app.state.users = cfg, wh, matcher, users
+    app.state.search = c.search
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api_router(cfg, matcher))
     for router in (review_router(c), customers_router(c), audit_router(c), admin_router(c)):
         app.include_router(router)
-    app.add_middleware(_Guard, release=_DuckDBRelease(wh))
+    app.add_middleware(_Guard, release=release)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:

@@ -99,8 +99,8 @@ class Console:
     secure: bool
 
     @classmethod
-    def build(cls, cfg: HubConfig, wh: Warehouse, users: UserStore, sessions: Sessions,
-              matcher: MatchService) -> Console:
+    def build(cls, cfg: HubConfig, wh: Warehouse, users: UserStore, sessions: Sessions, matcher: MatchService,
+              search: CustomerSearch) -> Console:
         templates = Jinja2Templates(directory=str(HERE / "templates"))
         env = templates.env
         env.globals.update(roles=ROLES, thresholds=cfg.mdm.customer.thresholds, label=labels.label,
@@ -108,7 +108,7 @@ class Console:
         env.filters["tojson_pretty"] = lambda v: json.dumps(v, ensure_ascii=False, indent=2, default=str)
         env.filters["json_text"] = lambda v: json.dumps(v, ensure_ascii=False, default=str)
         env.filters["local"] = lambda v: labels.local_time(v, cfg.timezone)
-        return cls(cfg, wh, users, sessions, LoginThrottle(), matcher, CustomerSearch(wh), templates,
+        return cls(cfg, wh, users, sessions, LoginThrottle(), matcher, search, templates,
                    cfg.console.secure_cookies)
 
     def changed(self) -> None:

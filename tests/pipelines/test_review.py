@@ -201,6 +201,7 @@ def test_customer_and_queue_search_by_pinyin_initials_contact_address_and_simila
                       "IS NOT NULL AND address IS NOT NULL AND source_count > 1 ORDER BY golden_id LIMIT 1").iloc[0]
     full, initials = pinyin_of(pd.Series([g["name"]]))[g["name"]]
     search = st.CustomerSearch(wh)
+    search.warm().join(timeout=60)  # built ahead, as `hub ui` does
     for text, how in ((full, "pinyin"), (initials, "initials"), (g["contact_name"], "contact"),
                       (g["address"], "address"), (g["name"], "name")):
         found = st.search_customers(wh, text, 50, search)
