@@ -277,8 +277,9 @@ class LoggedOut:
                                                  "AND expires_at >= :t"), {"h": h, "t": now}).all()
             except Exception as e:  # a busy or unreachable warehouse must not fail the request
                 self._pending = pending + self._pending
-                log.warning("logged-out sessions not checked in the warehouse (memory only): %s",
-                            str(e).splitlines()[0])
+                (log.warning if pending else log.debug)(
+                    "logged-out sessions not %s the warehouse (memory only until it can be reached): %s",
+                    "written to" if pending else "checked in", str(e).splitlines()[0])
                 return False
             if found:
                 self._ids[h] = found[0][0].replace(tzinfo=dt.UTC).timestamp()
