@@ -257,7 +257,10 @@ class LoggedOut:
 
     def contains(self, session_id: str) -> bool:
         h = self._hash(session_id)
-        return h in self._ids or self._ask(h)
+        known = h in self._ids
+        if known and not self._pending:
+            return True
+        return self._ask(h) or known  # also writes logouts the warehouse could not take before
 
     def _ask(self, h: str) -> bool:
         """Write pending logouts, drop expired ones, and look `h` up in the warehouse."""

@@ -215,6 +215,34 @@ def test_logged_out_sessions_are_shared_through_the_warehouse(warehouse_url: str
     assert two.read(keep) is not None and two.read(keep).user == "alice"
 
 
+def test_a_logout_while_a_run_holds_the_duckdb_file_is_refused_at_once_and_written_later(tmp_path: Path) -> None:
+    from hub.console.auth import LoggedOut, Sessions
+
+    db = tmp_path / "w.duckdb"
+    url = f"duckdb:///{db}"
+    wh = Warehouse(url)
+    one = Sessions("a-secret-key-for-this-test", 30, LoggedOut(wh))
+    cookie, _ = one.issue("alice")
+    assert one.read(cookie) is not None
+    wh.dispose()  # as the console does between requests
+    code = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+            "sys.stdin.readline()")  # another process (a run) holds the file until told to stop
+    run = subprocess.Popen([sys.executable, "-c", code, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        assert run.stdout is not None and run.stdout.readline().strip() == "open"
+        one.end(one.read(cookie))
+        assert one.read(cookie) is None  # refused from memory while the warehouse is busy
+    finally:
+        assert run.stdin is not None
+        run.stdin.write("\n")
+        run.stdin.flush()
+        run.wait(timeout=30)
+    assert one.read(cookie) is None  # this check reaches the warehouse and writes the pending logout
+    two = Sessions("a-secret-key-for-this-test", 30, LoggedOut(Warehouse(url)))  # a restarted console
+    assert two.read(cookie) is None
+
+
 def test_sessions_expire(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     login(client, "alice")
     assert client.get("/queue").status_code == 200
