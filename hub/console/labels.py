@@ -34,13 +34,6 @@ COMPARISONS: dict[str, str] = {"uscc": "Tax code", "name": "Name", "phone": "Pho
 MATCHED_BY: dict[str, str] = {"model": "matched by the model", "rule": "joined by a rule (tax code or decision)",
                               "singleton": "alone", "steward": "placed by a steward"}
 
-REASONS: dict[str, str] = {
-    "review_band": "score in the review band",
-    "match_band": "match-band pair in different clusters",
-    "hard_rule": "kept apart by a hard rule",
-    "several_customers": "short record matching several customers",
-}
-
 
 def label(name: str | None) -> str:
     """The readable name of a field or a comparison (the name itself when there is none)."""
