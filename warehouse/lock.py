@@ -50,11 +50,14 @@ class _Waiting:
 
     def __init__(self, wh: Warehouse, wait: float, keep_waiting: Callable[[dict[str, object]], bool] | None,
                  on_wait: Callable[[str], None] | None):
-        self.wh, self.deadline, self.keep_waiting, self.on_wait = wh, time.monotonic() + wait, keep_waiting, on_wait
+        self.wh, self.wait, self.keep_waiting, self.on_wait = wh, wait, keep_waiting, on_wait
+        self.deadline: float | None = None  # counted from the first refusal, not from connecting
         self.told = False
 
     def busy(self, holder: dict[str, object]) -> None:
         """Another process holds the lock: raise RunLocked, or return to try again shortly."""
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.wait
         if time.monotonic() >= self.deadline or (self.keep_waiting is not None and not self.keep_waiting(holder)):
             raise RunLocked(f"the warehouse {self.wh.location} is in use by {_describe(holder)}; "
                             "wait for it to finish")

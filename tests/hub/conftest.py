@@ -91,7 +91,9 @@ def server(console_project: Path) -> Iterator[str]:
 def browser() -> Iterator[Any]:
     """A headless Chromium driven by Playwright (never a downloaded browser: Debian's package)."""
     exe = _chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=20_000)  # a steward action on a loaded 2-core machine can take seconds
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)

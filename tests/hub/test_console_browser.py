@@ -32,7 +32,7 @@ def test_a_steward_works_the_queue_merges_and_unmerges(server: str, console_proj
 
     page = browser.new_page(viewport={"width": 1360, "height": 900})
     page.on("dialog", lambda d: d.accept())  # merge/unmerge ask for confirmation
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)
 
     # Log in: any page without a session leads to the login form and back.
     page.goto(server + "/queue")

@@ -19,7 +19,7 @@ RECORD_ID = "source_name || ':' || stream || ':' || source_key"
 def logged_in(browser: Any, server: str, name: str, password: str, width: int = 1360) -> tuple[Any, Any]:
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)
     page.on("dialog", lambda d: d.accept())
     page.goto(server + "/login")
     page.fill("#username", name)

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.browser
 
 def logged_in(browser: Any, server: str, name: str, password: str, width: int = 1400) -> Any:
     page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(30_000)
     page.on("dialog", lambda d: d.accept())
     page.goto(server + "/login")
     page.fill("#username", name)

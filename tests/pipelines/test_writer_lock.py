@@ -97,8 +97,7 @@ def test_connectors_sync_refuses_while_a_run_holds_the_warehouse(warehouse_url: 
     assert wh.read_frame("SELECT count(*) AS n FROM raw.crm__customers")["n"][0] == 2
 
 
-def test_a_dagster_sync_step_waits_for_the_lock_and_then_runs(warehouse_url: str, tmp_path: Path,
-                                                               capfd: pytest.CaptureFixture[str]) -> None:
+def test_a_dagster_sync_step_waits_for_the_lock_and_then_runs(warehouse_url: str, tmp_path: Path) -> None:
     cfg_path = file_source_config(tmp_path, warehouse_url)
     cfg = load_config(cfg_path)
     wh = Warehouse(warehouse_url)
@@ -115,11 +114,13 @@ def test_a_dagster_sync_step_waits_for_the_lock_and_then_runs(warehouse_url: str
     started.wait(10)
     threading.Timer(1.5, release.set).start()
     t0 = time.monotonic()
-    result = dg.materialize(source_assets(cfg), resources={"hub": HubResource(config_path=str(cfg_path))})
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(source_assets(cfg), resources={"hub": HubResource(config_path=str(cfg_path))},
+                            instance=instance)
     holder.join()
     assert result.success and time.monotonic() - t0 >= 1.4  # it waited for the holder
-    logged = capfd.readouterr().err  # Dagster's run log
-    assert "sync_crm - waiting for the warehouse" in logged and "in use by hub run" in logged
+    logged = [e.user_message for e in instance.all_logs(result.run_id)]  # the run's log in Dagster's UI
+    assert any(m.startswith("waiting for the warehouse") and "in use by hub run" in m for m in logged)
     assert wh.read_frame("SELECT count(*) AS n FROM raw.crm__customers")["n"][0] == 2
 
 
