@@ -202,17 +202,28 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
     from pipelines.sync import sync_source
     _setup_logging()  # airbyte-cdk took over logging on import
 
+    from warehouse.lock import RunLocked, held_by, run_lock
+
     cfg = _load(config_path, warehouse_url)
     wh = _warehouse(cfg)
     failed = False
-    for name in _sources(cfg, only):
-        r = sync_source(cfg, wh, name, progress=_live_progress(), full_refresh=full_refresh,
-                        allow_mass_delete=allow_mass_delete)
-        s = r.stats
-        click.echo(f"{name}: {r.status} — {s.read:,} read, {s.loaded:,} new or changed, {s.deleted:,} deleted, "
-                   f"{s.quarantined:,} quarantined ({r.seconds:.1f}s)" + (f"\n  {r.error}" if r.error else ""))
-        failed |= r.status != "succeeded"
+    try:  # one writer at a time, as `hub run` (a steward's action of a second or so is waited for)
+        with run_lock(wh, "hub connectors sync", wait=STEWARD_ACTION_WAIT, keep_waiting=held_by("hub steward")):
+            for name in _sources(cfg, only):
+                r = sync_source(cfg, wh, name, progress=_live_progress(), full_refresh=full_refresh,
+                                allow_mass_delete=allow_mass_delete)
+                s = r.stats
+                click.echo(f"{name}: {r.status} — {s.read:,} read, {s.loaded:,} new or changed, "
+                           f"{s.deleted:,} deleted, {s.quarantined:,} quarantined ({r.seconds:.1f}s)"
+                           + (f"\n  {r.error}" if r.error else ""))
+                failed |= r.status != "succeeded"
+    except RunLocked as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(3)
     sys.exit(1 if failed else 0)
+
+
+STEWARD_ACTION_WAIT = 30.0  # seconds a sync waits for a steward's action to finish before it gives up
 
 
 # --- run --------------------------------------------------------------------------------------------------
@@ -548,13 +559,14 @@ def _print_json(obj: Any) -> None:
 
 
 def _steward_call(fn: Callable[[], Any]) -> Any:
-    from pipelines.steward import StewardError
+    """Run a steward function; its refusal is exit code 1, a warehouse busy with a run exit code 3."""
+    from pipelines.steward import StewardBusy, StewardError
 
     try:
         return fn()
     except StewardError as e:
         click.echo(f"error: {e}", err=True)
-        sys.exit(1)
+        sys.exit(3 if isinstance(e, StewardBusy) else 1)
 
 
 def _action_out(result: Any, as_json: bool) -> None:
@@ -579,16 +591,37 @@ def steward() -> None:
 @click.option("--offset", type=int, default=0)
 @click.option("--source", default=None, help="only pairs with a record of this source")
 @click.option("--band", type=click.Choice(["match", "review", "low"]), default=None, help="score band")
-@click.option("--search", default=None, help="a name, record id or golden ID")
+@click.option("--search", default=None, help="a name (also in pinyin or initials), contact, address, record id or "
+                                            "golden ID")
 @click.option("--status", type=click.Choice(["open", "decided", "resolved", "all"]), default="open",
               show_default=True)
+@click.option("--reason", type=click.Choice(["review_band", "match_band", "hard_rule", "several_customers"]),
+              default=None, help="why the pair is in review")
+@click.option("--assignee", default=None, help="claimed by this user (`-`: by nobody)")
+@click.option("--decided-by", default=None, help="decided by this user")
+@click.option("--since", default=None, help="from this day (YYYY-MM-DD, the config's timezone): decided, else queued")
+@click.option("--until", default=None, help="to this day, included")
+@click.option("--sort", type=click.Choice(["priority", "score", "score_asc", "revenue", "newest", "oldest"]),
+              default="priority", show_default=True)
 def steward_queue(config_path: str, warehouse_url: str | None, as_json: bool, limit: int, offset: int,
-                  source: str | None, band: str | None, search: str | None, status: str) -> None:
+                  source: str | None, band: str | None, search: str | None, status: str, reason: str | None,
+                  assignee: str | None, decided_by: str | None, since: str | None, until: str | None,
+                  sort: str) -> None:
     """The review queue, most urgent first (uncertainty × the customer's revenue)."""
-    from pipelines.steward import list_queue
+    from pipelines.review import parse_day
+    from pipelines.steward import CustomerSearch, QueueFilter, list_queue
 
     cfg = _load(config_path, warehouse_url)
-    data = _steward_call(lambda: list_queue(cfg, _warehouse(cfg), source, band, search, status, limit, offset))
+    wh = _warehouse(cfg)
+
+    def listed() -> dict[str, Any]:
+        found = tuple(CustomerSearch(wh).golden_ids(search)) if search else ()
+        criteria = QueueFilter(source=source, band=band, search=search, status=status, reason=reason,
+                               decided_by=decided_by, assignee=assignee, since=parse_day(since),
+                               until=parse_day(until), sort=sort, found=found)
+        return list_queue(cfg, wh, limit=limit, offset=offset, criteria=criteria)
+
+    data = _steward_call(listed)
     if as_json:
         _print_json(data)
         return
@@ -630,6 +663,11 @@ def steward_show(config_path: str, warehouse_url: str | None, as_json: bool, ite
         for e in d["explanation"]:
             click.echo(f"    {e['comparison']:<10} {e['level'][:40]:<42} {e['weight']:+7.2f}")
         click.echo(f"  probability {s['probability']:.4f} ({s['band']}), weight {s['weight']:+.2f} bits")
+    for r in (d.get("kept_apart") or {}).get("rules", []):
+        for side in ("left", "right"):
+            for v in r[side]:
+                click.echo(f"  kept apart ({r['text']}): {d[side]['golden_id']} has {v['shown']} from "
+                           f"{', '.join(v['records'])}")
     for x in d["decisions"]:
         state = "in force" if x["active"] else f"undone by {x['undone_by']}"
         click.echo(f"  decision {x['verdict']} by {x['decided_by']} at {x['decided_at']} ({state})"
@@ -651,6 +689,102 @@ def steward_decide(config_path: str, warehouse_url: str | None, as_json: bool, i
 
     cfg = _load(config_path, warehouse_url)
     _action_out(_steward_call(lambda: decide(cfg, _warehouse(cfg), item, verdict, by, reason)), as_json)
+
+
+@steward.command("decide-many")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("items", nargs=-1, required=True)
+@click.option("--verdict", type=click.Choice(["same", "different"]), required=True)
+@BY_OPT
+@REASON_OPT
+def steward_decide_many(config_path: str, warehouse_url: str | None, as_json: bool, items: tuple[str, ...],
+                        verdict: str, by: str, reason: str | None) -> None:
+    """Decide several review items the same way, as one action (one undo reverts them all)."""
+    from pipelines.steward import decide_items
+
+    cfg = _load(config_path, warehouse_url)
+    _action_out(_steward_call(lambda: decide_items(cfg, _warehouse(cfg), items, verdict, by, reason)), as_json)
+
+
+@steward.command("candidates")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("record")
+def steward_candidates(config_path: str, warehouse_url: str | None, as_json: bool, record: str) -> None:
+    """The golden customers a short record (SOURCE:KEY or SOURCE:STREAM:KEY) may belong to, best first."""
+    from pipelines.review import candidates
+
+    cfg = _load(config_path, warehouse_url)
+    d = _steward_call(lambda: candidates(cfg, _warehouse(cfg), _record(cfg, record)))
+    if as_json:
+        _print_json(d)
+        return
+    click.echo(f"{d['record_id']}  {d['record']['values'].get('name', '')}  ({len(d['items'])} review items)")
+    for i, x in enumerate(d["candidates"], 1):
+        apart = "; ".join(r["text"] for r in (x["kept_apart"] or {}).get("rules", []))
+        click.echo(f"  {i}. {x['golden_id']}  {x['golden'].get('name') or ''}  {x['golden'].get('city') or ''}  "
+                   f"p {x['probability']:.3f} {x['band']}" + (f"  (kept apart: {apart})" if apart else ""))
+
+
+@steward.command("resolve")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("record")
+@click.argument("golden_id", required=False)
+@click.option("--none", "none_", is_flag=True, help="the record is none of its candidates")
+@BY_OPT
+@REASON_OPT
+def steward_resolve(config_path: str, warehouse_url: str | None, as_json: bool, record: str, golden_id: str | None,
+                    none_: bool, by: str, reason: str | None) -> None:
+    """Settle a short record matching several customers: it is GOLDEN_ID (one of its candidates), or --none."""
+    from pipelines.steward import resolve_record
+
+    if bool(golden_id) == none_:
+        click.echo("error: give the chosen GOLDEN_ID or --none", err=True)
+        sys.exit(2)
+    cfg = _load(config_path, warehouse_url)
+    rid = _record(cfg, record)
+    _action_out(_steward_call(lambda: resolve_record(cfg, _warehouse(cfg), rid, golden_id, by, reason)), as_json)
+
+
+@steward.command("assign")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@click.argument("items", nargs=-1, required=True)
+@click.option("--to", "assignee", default=None, help="the user who takes the items (default: --by, a claim)")
+@click.option("--release", is_flag=True, help="nobody works on them any more")
+@BY_OPT
+def steward_assign(config_path: str, warehouse_url: str | None, items: tuple[str, ...], assignee: str | None,
+                   release: bool, by: str) -> None:
+    """Claim review items, give them to another steward, or release them."""
+    from pipelines.review import assign
+
+    cfg = _load(config_path, warehouse_url)
+    who = None if release else (assignee or by)
+    n = _steward_call(lambda: assign(_warehouse(cfg), items, who, by))
+    click.echo(f"{n} item(s) " + (f"assigned to {who}" if who else "released"))
+
+
+@steward.command("comment")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@click.argument("subject")
+@click.argument("text", required=False)
+@BY_OPT
+def steward_comment(config_path: str, warehouse_url: str | None, subject: str, text: str | None, by: str) -> None:
+    """Comment on a review item (its id) or a record (SOURCE:STREAM:KEY); without TEXT, list the comments."""
+    from pipelines.review import add_comment, comments
+
+    cfg = _load(config_path, warehouse_url)
+    wh = _warehouse(cfg)
+    if text:
+        _steward_call(lambda: add_comment(wh, subject, by, text))
+    for c in comments(wh, [subject]):
+        click.echo(f"{c['written_at']}  {c['author']}: {c['body']}")
 
 
 @steward.command("merge")
@@ -738,11 +872,12 @@ def steward_history(config_path: str, warehouse_url: str | None, as_json: bool, 
 @click.argument("text")
 @click.option("--limit", type=int, default=20, show_default=True)
 def steward_search(config_path: str, warehouse_url: str | None, as_json: bool, text: str, limit: int) -> None:
-    """Golden customers by name, tax code (USCC), phone or golden ID."""
+    """Golden customers by name (as written, in pinyin or by initials), contact, address, tax code (USCC), phone
+    or golden ID; similar names too."""
     from pipelines.steward import search_customers
 
     cfg = _load(config_path, warehouse_url)
-    rows = search_customers(_warehouse(cfg), text, limit)
+    rows = _steward_call(lambda: search_customers(_warehouse(cfg), text, limit))
     if as_json:
         _print_json({"version": 1, "results": rows})
         return
@@ -856,6 +991,7 @@ def ui(config_path: str, warehouse_url: str | None, host: str, port: int) -> Non
         click.echo(f"warning: no console users in {config_path}; add one with `hub users add -c {config_path} "
                    "NAME --role admin`", err=True)
     app = create_app(cfg, _warehouse(cfg))
+    app.state.search.warm()  # the customer search's pinyin index, built while the first pages are served
     click.echo(f"hub ui: http://{host}:{port}/ (warehouse {app.state.wh.location})", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 

@@ -109,7 +109,21 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_numbe
 # --- survivorship ---------------------------------------------------------------------------------------------
 
 RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only")
-DEFAULT_RULES = ["source_priority", "most_recent"]
+FALLBACK_RULES = ("source_priority", "most_recent")  # an attribute without rules of its own
+_RULE_TEXT = {"source_priority": "the most trusted source", "most_recent": "the most recently changed record",
+              "most_frequent": "the value most records agree on", "most_complete": "the longest (most complete) value",
+              "valid_only": "valid values only"}
+
+
+def describe_rules(rules: Sequence[str], source_priority: Sequence[str]) -> str:
+    """Survivorship rules as a sentence a steward reads beside the value they chose:
+    `valid values only; the most trusted source (erp > crm_a > crm_b), then the most recently changed record`."""
+    valid = "valid_only" in rules
+    order = [r for r in rules if r != "valid_only"]
+    parts = [_RULE_TEXT.get(r, r) + (f" ({' > '.join(source_priority)})" if r == "source_priority" and source_priority
+                                     else "") for r in order]
+    text = ", then ".join(parts)
+    return f"{_RULE_TEXT['valid_only']}; {text}" if valid and text else (_RULE_TEXT["valid_only"] if valid else text)
 
 
 def _quote(name: str) -> str:
@@ -139,7 +153,7 @@ def survivorship_sql(relation: str, attributes: Sequence[str], rules: dict[str, 
     ctes, cols = [], []
     for i, attr in enumerate(attributes):
         a = _quote(attr)
-        attr_rules = rules.get(attr) or DEFAULT_RULES
+        attr_rules = rules.get(attr) or list(FALLBACK_RULES)
         where = [f"{a} IS NOT NULL", f"TRIM(CAST({a} AS VARCHAR)) <> ''"]
         if "valid_only" in attr_rules and attr in valid:
             where.append(f"COALESCE({_quote(valid[attr])}, FALSE)")

@@ -20,6 +20,7 @@ import pandas as pd
 
 from hub.config import REFERENCE_FILES, REFERENCE_SOURCE, HubConfig, ReferenceFileConfig
 from hub.entities import ENTITIES
+from pipelines.coerce import DEFAULT_TIMEZONE
 from pipelines.stage import StageResult, ensure_staging, type_records, write_staged
 from warehouse.changes import clear_watermarks, set_watermark, watermark
 from warehouse.engine import Warehouse
@@ -55,9 +56,12 @@ def read_reference_file(ref: ReferenceFileConfig) -> pd.DataFrame:
     return df
 
 
-def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> StageResult:
-    """Stage one reference file (`key` is `targets` or `channel_costs`), replacing its earlier rows; a file
-    unchanged since it was staged (same bytes, same settings) is not staged again."""
+def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig,
+                         tz: str = DEFAULT_TIMEZONE) -> StageResult:
+    """Stage one reference file (`key` is `targets` or `channel_costs`), replacing its earlier rows; dates
+    and times written with a zone or as epoch numbers are read into the warehouse's zone `tz` (the config's
+    `timezone`), as for every stream. A file unchanged since it was staged (same bytes, same settings, same
+    zone) is not staged again."""
     entity = ENTITIES[REFERENCE_FILES[key]]
     try:
         content = Path(ref.path).read_bytes()
@@ -65,7 +69,7 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> S
         raise ReferenceFileError(f"{ref.path}: file not found") from None
     except OSError as e:
         raise ReferenceFileError(f"{ref.path}: cannot be read: {e}") from None
-    digest = hashlib.sha256(content + ref.model_dump_json().encode()).hexdigest()[:16]
+    digest = hashlib.sha256(content + ref.model_dump_json().encode() + tz.encode()).hexdigest()[:16]
     consumer = f"stage:{REFERENCE_SOURCE}.{key}"
     with wh.begin() as conn:
         ensure_staging(wh, conn)
@@ -89,7 +93,7 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> S
         if header in rows.columns:
             raw["f_" + field] = rows[header]
             formats[field] = None
-    staged, quarantine = type_records(REFERENCE_SOURCE, key, entity, raw, formats)
+    staged, quarantine = type_records(REFERENCE_SOURCE, key, entity, raw, formats, tz)
     if len(quarantine):
         records = rows.drop(columns="_line").apply(lambda r: json.dumps(dict(r), ensure_ascii=False), axis=1)
         by_line = dict(zip(raw["source_key"], records, strict=True))
@@ -120,7 +124,7 @@ def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], Non
                 clear_watermarks(conn, f"stage:{REFERENCE_SOURCE}.{key}")
             continue
         try:
-            r = stage_reference_file(wh, key, ref)
+            r = stage_reference_file(wh, key, ref, cfg.timezone)
         except ReferenceFileError as e:
             errors.append(f"marts.{key}: {e}")
             continue

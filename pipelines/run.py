@@ -16,7 +16,7 @@ from pipelines.reference import ReferenceFileError, stage_reference
 from pipelines.stage import StageResult, stage_all
 from pipelines.sync import SyncResult, forget_removed, sync_source
 from warehouse.engine import Warehouse
-from warehouse.lock import run_lock
+from warehouse.lock import held_by, run_lock
 
 log = logging.getLogger("hub.run")
 
@@ -48,7 +48,7 @@ def run_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
     """Run the whole pipeline, then the data checks. A failing source or reference file is reported and the
     rest goes on. `allow_mass_delete`: apply deletes above a stream's `max_delete_share` (and of removed sources)."""
     prog = as_progress(progress, log)
-    with run_lock(wh, "hub run"):
+    with run_lock(wh, "hub run", wait=30, keep_waiting=held_by("hub steward")):  # a steward's action: ~1 s
         return _run(cfg, wh, sources, prog, rebuild, allow_mass_delete)
 
 

@@ -40,9 +40,10 @@ def _mart_asset(mart: str, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(key=mart_key(mart), deps=deps, group_name=MARTS_GROUP, kinds={"sql"},
               description=f"{doc.description} Grain: {doc.grain}.",
               metadata={"dagster/column_schema": column_schema(mart), "dagster/table_name": f"marts.{mart}"})
-    def _mart(hub: HubResource) -> dg.MaterializeResult:
+    def _mart(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         wh = hub.warehouse()
-        rows = build_mart(wh, mart)
+        with hub.writing(wh, f"build marts.{mart}", context.log):
+            rows = build_mart(wh, mart)
         types = dict(mart_columns(wh, mart))
         return dg.MaterializeResult(metadata={"dagster/row_count": rows,
                                               "dagster/column_schema": column_schema(mart, types)})

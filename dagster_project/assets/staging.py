@@ -33,8 +33,9 @@ def _staging_asset(entity: str, deps: list[dg.AssetKey], files: list[str]) -> dg
     def _stage(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         cfg = hub.load()
         wh = hub.warehouse(cfg)
-        results = stage_all(cfg, wh, entity=entity, progress=context.log.info)
-        results += stage_reference(cfg, wh, progress=context.log.info, entity=entity)
+        with hub.writing(wh, f"stage {entity}", context.log):
+            results = stage_all(cfg, wh, entity=entity, progress=context.log.info)
+            results += stage_reference(cfg, wh, progress=context.log.info, entity=entity)
         return dg.MaterializeResult(metadata={
             "staged": sum(r.staged for r in results), "rejected": sum(r.rejected for r in results),
             "fields_nulled": sum(r.fields_nulled for r in results)})

@@ -94,3 +94,19 @@ def test_the_marts_section_is_validated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="reserved for the files of the `marts` section"):
         load_config(config(tmp_path, "  freshness_hours: 1\nsources:\n  marts_config: {connector: sql, "
                                      "config: {url: 'sqlite:///x.sqlite'}}\n"))
+
+
+def test_reference_dates_are_read_in_the_configured_time_zone(tmp_path: Path) -> None:
+    """A zoned time or an epoch number is a date in the config's `timezone`, as for every stream."""
+    (tmp_path / "t.csv").write_text("rep,month,amount\n张伟,2024-02-01T03:00:00+08:00,1\n李娜,1706720400000,2\n",
+                                    encoding="utf-8")
+    got = {}
+    for zone in ("Asia/Shanghai", "America/Los_Angeles"):
+        cfg_path = config(tmp_path, "  targets: {path: t.csv, columns: {rep_key: rep}}\n")
+        cfg_path.write_text(f"timezone: {zone}\n" + cfg_path.read_text(encoding="utf-8"), encoding="utf-8")
+        wh = Warehouse(f"duckdb:///{tmp_path / (zone.replace('/', '_') + '.duckdb')}")
+        stage_reference(load_config(cfg_path), wh)
+        got[zone] = rows(wh, "SELECT rep_key, month FROM staging.target ORDER BY source_key")
+    # 2024-02-01 03:00 in Shanghai and 2024-01-31 17:00 UTC are both 31 January in Los Angeles.
+    assert got["Asia/Shanghai"] == [("张伟", dt.date(2024, 2, 1)), ("李娜", dt.date(2024, 2, 1))]
+    assert got["America/Los_Angeles"] == [("张伟", dt.date(2024, 1, 31)), ("李娜", dt.date(2024, 1, 31))]
