@@ -25,6 +25,7 @@ from pipelines.coerce import (
     DEFAULT_TIMEZONE,
     MAX_TEXT,
     clean_text,
+    money_array,
     parse_date,
     parse_decimal,
     parse_integer,
@@ -146,8 +147,7 @@ def to_arrow(df: pd.DataFrame, columns: dict[str, str]) -> pa.Table:
             if kind == "date":
                 arr = arr.cast(pa.date32())
         elif kind == "decimal":
-            arr = pa.array(pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64"), pa.float64(),
-                           from_pandas=True)
+            arr = money_array(s)  # decimal128(18, 2), exact: no float step
         elif kind == "integer":
             arr = pa.array(pd.to_numeric(s, errors="coerce").astype("Int64"), pa.int64(), from_pandas=True)
         elif kind == "boolean":
