@@ -93,10 +93,10 @@ def parse_date(s: pd.Series, fmt: str | None = None, tz: str = DEFAULT_TIMEZONE)
 
 
 MONEY = pa.decimal128(18, 2)  # the warehouse's DECIMAL(18,2)
+RATE = pa.decimal128(18, 8)  # exchange rates: DECIMAL(18,8)
 _WIDE = pa.decimal256(76, 30)  # room for the text's own digits before rounding to cents
 # at most 30 digits before the point, 20 after and an exponent of one digit: always fits _WIDE exactly
 _NUMBER = r"^[+-]?(\d{1,30}\.?\d{0,20}|\.\d{1,20})([eE][+-]?\d)?$"
-_MAX_MONEY = 10**16  # DECIMAL(18,2) holds up to 16 digits before the point
 # Currency written inside an amount: the first that matches names it (HK$ before $).
 _CURRENCY_MARKS = (("HKD", r"HK\$|HKD"), ("USD", r"US\$|USD|\$"), ("EUR", r"€|EUR"), ("GBP", r"£|GBP"),
                    ("JPY", r"JPY|円"), ("CNY", r"[¥￥元]|RMB|CNY|人民币"))
@@ -109,17 +109,29 @@ def parse_decimal(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     accounting brackets `(12.50)` are read; `amount_currency` says which currency the text named.
 
     Values are a pandas Series of Arrow `decimal128(18, 2)`; non-numbers and amounts of 10^16 or more fail."""
+    return _parse_exact(s, MONEY)
+
+
+def parse_rate(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Exchange rates, exactly, to 8 decimals (`decimal128(18, 8)`); a rate must be above 0 and below 10^10."""
+    values, bad = _parse_exact(s, RATE)
+    nonpositive = (values <= 0).fillna(False).astype(bool)
+    return values.mask(nonpositive), bad | nonpositive
+
+
+def _parse_exact(s: pd.Series, kind: pa.Decimal128Type) -> tuple[pd.Series, pd.Series]:
     arr = _arrow_text(s)
     present = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(arr), ""), False)
     text = pc.replace_substring_regex(arr, _MONEY_NOISE, "")
     text = pc.replace_substring_regex(text, r"^\((.*)\)$", r"-\1")
     ok = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
     wide = pc.if_else(ok, text, pa.scalar(None, pa.string()))
-    wide = pc.round(wide.cast(_WIDE), 2, round_mode="half_towards_infinity")
-    fits = pc.fill_null(pc.less(pc.abs(wide), pa.scalar(_MAX_MONEY, _WIDE)), False)
-    money = pc.if_else(fits, wide, pa.scalar(None, _WIDE)).cast(MONEY)
-    values = pd.Series(money, index=s.index, dtype=pd.ArrowDtype(MONEY))
-    bad = pc.and_(present, pc.is_null(money))
+    wide = pc.round(wide.cast(_WIDE), kind.scale, round_mode="half_towards_infinity")
+    limit = pa.scalar(10 ** (kind.precision - kind.scale), _WIDE)
+    fits = pc.fill_null(pc.less(pc.abs(wide), limit), False)
+    exact = pc.if_else(fits, wide, pa.scalar(None, _WIDE)).cast(kind)
+    values = pd.Series(exact, index=s.index, dtype=pd.ArrowDtype(kind))
+    bad = pc.and_(present, pc.is_null(exact))
     return values, pd.Series(bad.to_numpy(zero_copy_only=False), index=s.index)
 
 
@@ -133,16 +145,17 @@ def _arrow_text(s: pd.Series) -> pa.Array:
     return pa.array(s.astype("string"), pa.string(), from_pandas=True)
 
 
-def money_array(s: pd.Series) -> pa.Array:
+def money_array(s: pd.Series, kind: pa.Decimal128Type | None = None) -> pa.Array:
     """Amounts of any Python or pandas kind (Arrow decimals, `Decimal`, int, float, text) as Arrow
-    `decimal128(18, 2)`, exactly: a float is read by its shortest text (1000.1 → 1000.10). What is not a number
-    is null."""
+    `decimal128(18, 2)` (or `kind`), exactly: a float is read by its shortest text (1000.1 → 1000.10). What
+    is not a number is null."""
+    kind = kind or MONEY
     if isinstance(s.dtype, pd.ArrowDtype) and pa.types.is_decimal(s.dtype.pyarrow_dtype):
         arr = pa.array(s)
-        if arr.type.scale > 2:
-            arr = pc.round(arr, 2, round_mode="half_towards_infinity")
-        return arr.cast(MONEY)
-    return pa.array(parse_decimal(s)[0])
+        if arr.type.scale > kind.scale:
+            arr = pc.round(arr, kind.scale, round_mode="half_towards_infinity")
+        return arr.cast(kind)
+    return pa.array(_parse_exact(s, kind)[0])
 
 
 def amount_currency(s: pd.Series) -> pd.Series:
