@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-FieldType = Literal["text", "timestamp", "date", "decimal", "integer"]
+FieldType = Literal["text", "timestamp", "date", "decimal", "rate", "integer"]  # decimal: money, rate: 8 decimals
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Entity:
         raise KeyError(name)
 
 
+_CURRENCY = ("ISO code (CNY, USD, …); else the currency the amount's text names ($, ¥, 元), else the "
+             "reporting currency")
 _UPDATED = Field("updated_at", "timestamp", doc="when the source last changed the record")
 
 ENTITIES: dict[str, Entity] = {
@@ -105,7 +107,7 @@ ENTITIES: dict[str, Entity] = {
                 Field("order_date", "date", required=True),
                 Field("rep_key"),
                 Field("amount", "decimal", required=True, doc="order total incl. tax"),
-                Field("currency"),
+                Field("currency", doc=_CURRENCY),
                 Field("status"),
                 _UPDATED,
             ),
@@ -135,6 +137,7 @@ ENTITIES: dict[str, Entity] = {
                 Field("customer_key"),
                 Field("lead_key"),
                 Field("amount", "decimal"),
+                Field("currency", doc=_CURRENCY),
                 Field("stage"),
                 Field("status", doc="open, won or lost"),
                 Field("channel"),
@@ -151,8 +154,10 @@ ENTITIES: dict[str, Entity] = {
                 Field("payment_number", required=True),
                 Field("customer_key", required=True),
                 Field("order_number"),
+                Field("receivable_number", doc="the receivable it settles (Kingdee's FSourceBillNo)"),
                 Field("payment_date", "date", required=True),
                 Field("amount", "decimal", required=True),
+                Field("currency", doc=_CURRENCY),
                 Field("rep_key"),
                 _UPDATED,
             ),
@@ -167,6 +172,7 @@ ENTITIES: dict[str, Entity] = {
                 Field("bill_date", "date", required=True),
                 Field("due_date", "date"),
                 Field("amount", "decimal", required=True),
+                Field("currency", doc=_CURRENCY),
                 _UPDATED,
             ),
             "An amount invoiced to a customer and due (应收).",
@@ -178,8 +184,18 @@ ENTITIES: dict[str, Entity] = {
                 Field("team"),
                 Field("month", "date", required=True, doc="first day of the month"),
                 Field("amount", "decimal", required=True),
+                Field("currency", doc=_CURRENCY),
             ),
             "A sales target per rep or team and month.",
+        ),
+        Entity(
+            "fx_rate",
+            (
+                Field("month", "date", required=True, doc="first day of the month the rate applies to"),
+                Field("currency", required=True, doc="ISO code of the foreign currency"),
+                Field("rate", "rate", required=True, doc="one unit of the currency in the reporting currency"),
+            ),
+            "A monthly exchange rate to the reporting currency, for the marts' converted amounts.",
         ),
         Entity(
             "channel_cost",
@@ -187,6 +203,7 @@ ENTITIES: dict[str, Entity] = {
                 Field("channel", required=True, doc="lead source, written as the leads write it"),
                 Field("month", "date", doc="first day of the month; empty for a cost not split by month"),
                 Field("amount", "decimal", required=True, doc="money spent on the channel"),
+                Field("currency", doc=_CURRENCY),
             ),
             "Money spent on a lead source (marketing channel), for its ROI.",
         ),
