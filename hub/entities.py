@@ -30,6 +30,7 @@ class Entity:
     name: str
     fields: tuple[Field, ...]
     doc: str = ""
+    derived: bool = False  # filled by the hub itself (from the config or from raw history), never by a mapping
 
     @property
     def field_names(self) -> list[str]:
@@ -196,6 +197,60 @@ ENTITIES: dict[str, Entity] = {
                 Field("rate", "rate", required=True, doc="one unit of the currency in the reporting currency"),
             ),
             "A monthly exchange rate to the reporting currency, for the marts' converted amounts.",
+        ),
+        Entity(
+            "holiday",
+            (
+                Field("day", "date", required=True),
+                Field("name", doc="the holiday's name; for a workday, why it is one (调休)"),
+                Field("kind", required=True, doc="`holiday` (a day off) or `workday` (a weekend day worked)"),
+            ),
+            "A public holiday, or a weekend day that is a working day (China's make-up days, 调休).",
+        ),
+        Entity(
+            "sales_rep_history",
+            (
+                Field("rep_key", required=True),
+                Field("name", required=True),
+                Field("team"),
+                Field("region"),
+                Field("email"),
+                Field("mobile"),
+                Field("userid"),
+                Field("valid_from", "timestamp", doc="when the version began; empty: from the first record on"),
+                Field("valid_to", "timestamp", required=True, doc="when the next version began"),
+            ),
+            "An earlier version of a rep-list record (the current one is in staging.sales_rep), from raw's versions.",
+            derived=True,
+        ),
+        Entity(
+            "customer_owner_history",
+            (
+                Field("owner", doc="the rep key or name that owned the customer record then"),
+                Field("valid_from", "timestamp", doc="when that owner began; empty: from the first record on"),
+                Field("valid_to", "timestamp", required=True, doc="when the next owner began"),
+            ),
+            "An earlier owner of a customer record (the current one is in staging.customer), from raw's versions.",
+            derived=True,
+        ),
+        Entity(
+            "order_status",
+            (
+                Field("source", required=True, doc="the source whose orders write the status"),
+                Field("status", required=True, doc="the status as the source writes it"),
+                Field("status_class", required=True, doc="booked, draft or cancelled"),
+            ),
+            "How a source's order statuses count (the config's marts.order_status).",
+            derived=True,
+        ),
+        Entity(
+            "mart_setting",
+            (
+                Field("name", required=True, doc="currency, fiscal_year_start or revenue_class"),
+                Field("value", required=True),
+            ),
+            "The settings of the config's marts section that the mart SQL reads.",
+            derived=True,
         ),
         Entity(
             "channel_cost",
