@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from hub.config import HubConfig
 from pipelines.checks import CheckOutcome, run_checks
+from pipelines.history import stage_history
 from pipelines.match import MatchResult, run_match
 from pipelines.publish import publish
 from pipelines.reference import ReferenceFileError, stage_reference
@@ -37,7 +38,7 @@ class RunSummary:
 
     @property
     def failed_checks(self) -> list[str]:
-        return [name for name, c in self.checks.items() if not c.passed]
+        return [name for name, c in self.checks.items() if c.failed]
 
 
 def run_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
@@ -61,6 +62,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Cal
         if result.status != "succeeded":
             progress(f"source {name} FAILED: {result.error}")
     summary.staged = stage_all(cfg, wh, progress=progress)
+    stage_history(cfg, wh, progress=progress)
     try:
         summary.staged += stage_reference(cfg, wh, progress=progress)
     except ReferenceFileError as e:
@@ -68,6 +70,6 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Cal
         progress(f"reference file FAILED: {e}")
     summary.match = run_match(cfg, wh, progress=progress, rebuild=rebuild)
     summary.marts = publish(wh, progress=progress)
-    summary.checks = run_checks(wh)
+    summary.checks = run_checks(wh, cfg)
     summary.seconds = time.monotonic() - started
     return summary
