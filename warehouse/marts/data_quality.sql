@@ -2,7 +2,9 @@
 -- each field row of the stream. Validity rules: USCC check character (GB 32100: 18 characters, the last the check
 -- of the first 17); phone: a mobile (1[3-9] + 9 digits) or a number with its area code (0 + 9 to 11 digits),
 -- after removing separators, +86 and an extension; e-mail: text@text.text; a customer key must resolve to a
--- golden customer; a rep key or owner must resolve to a sales rep.
+-- golden customer; a rep key or owner must resolve to a sales rep; an order's status must have a class (the
+-- config's marts.order_status) and a fact's currency a rate (dim_fx_rate); a won or lost opportunity's close date
+-- must be known, not before its creation and not after its last change (an expected date never updated).
 WITH uscc_weight (i, w) AS (
     VALUES (1, 1), (2, 3), (3, 9), (4, 27), (5, 19), (6, 26), (7, 16), (8, 17), (9, 20), (10, 29), (11, 25),
            (12, 13), (13, 8), (14, 24), (15, 10), (16, 30), (17, 28)
@@ -172,21 +174,25 @@ field_check AS (
     SELECT
         'sales_order', o.source_name, o.stream, o.order_key, f.field,
         CASE f.field WHEN 'customer_key' THEN TRUE WHEN 'rep_key' THEN o.rep_key IS NOT NULL
-                     WHEN 'status' THEN o.status IS NOT NULL WHEN 'currency' THEN o.currency IS NOT NULL END,
+                     WHEN 'status' THEN o.status IS NOT NULL WHEN 'currency' THEN TRUE END,
         CASE f.field WHEN 'customer_key' THEN o.golden_id IS NOT NULL
-                     WHEN 'rep_key' THEN CASE WHEN o.rep_key IS NOT NULL THEN o.rep_id IS NOT NULL END END
+                     WHEN 'rep_key' THEN CASE WHEN o.rep_key IS NOT NULL THEN o.rep_id IS NOT NULL END
+                     WHEN 'status' THEN CASE WHEN o.status IS NOT NULL THEN o.status_class <> 'unknown' END
+                     WHEN 'currency' THEN o.fx_rate IS NOT NULL END
     FROM marts.fct_sales_orders o
     CROSS JOIN (VALUES ('customer_key'), ('rep_key'), ('status'), ('currency')) f (field)
     UNION ALL
     SELECT
         'payment', p.source_name, p.stream, p.payment_key, f.field,
         CASE f.field WHEN 'customer_key' THEN TRUE WHEN 'order_number' THEN p.order_number IS NOT NULL
-                     WHEN 'rep_key' THEN p.rep_key IS NOT NULL END,
+                     WHEN 'receivable_number' THEN p.receivable_number IS NOT NULL
+                     WHEN 'rep_key' THEN p.rep_key IS NOT NULL WHEN 'currency' THEN TRUE END,
         CASE f.field WHEN 'customer_key' THEN p.golden_id IS NOT NULL
                      WHEN 'order_number' THEN CASE WHEN p.order_number IS NOT NULL THEN p.order_key IS NOT NULL END
-                     WHEN 'rep_key' THEN CASE WHEN p.rep_key IS NOT NULL THEN p.rep_id IS NOT NULL END END
+                     WHEN 'rep_key' THEN CASE WHEN p.rep_key IS NOT NULL THEN p.rep_id IS NOT NULL END
+                     WHEN 'currency' THEN p.fx_rate IS NOT NULL END
     FROM marts.fct_payments p
-    CROSS JOIN (VALUES ('customer_key'), ('order_number'), ('rep_key')) f (field)
+    CROSS JOIN (VALUES ('customer_key'), ('order_number'), ('receivable_number'), ('rep_key'), ('currency')) f (field)
     UNION ALL
     SELECT
         'receivable', r.source_name, r.stream, r.source_key, f.field,
@@ -202,11 +208,18 @@ field_check AS (
         'opportunity', o.source_name, o.stream, o.opportunity_key, f.field,
         CASE f.field WHEN 'customer_key' THEN o.customer_key IS NOT NULL WHEN 'owner' THEN o.owner IS NOT NULL
                      WHEN 'amount' THEN o.amount IS NOT NULL WHEN 'status' THEN o.status IS NOT NULL
-                     WHEN 'closed_at' THEN o.closed_at IS NOT NULL END,
+                     WHEN 'closed_at' THEN so.closed_at IS NOT NULL WHEN 'currency' THEN o.amount IS NOT NULL END,
         CASE f.field WHEN 'customer_key' THEN CASE WHEN o.customer_key IS NOT NULL THEN o.golden_id IS NOT NULL END
-                     WHEN 'owner' THEN CASE WHEN o.owner IS NOT NULL THEN o.rep_id IS NOT NULL END END
+                     WHEN 'owner' THEN CASE WHEN o.owner IS NOT NULL THEN o.rep_id IS NOT NULL END
+                     -- won or lost: closed on a known date, not before creation nor after the last change
+                     WHEN 'closed_at' THEN CASE WHEN o.outcome <> 'open' THEN COALESCE(
+                         so.closed_at >= so.created_at AND CAST(so.closed_at AS DATE)
+                             <= CAST(COALESCE(so.updated_at, so._extracted_at, CURRENT_TIMESTAMP) AS DATE), FALSE) END
+                     WHEN 'currency' THEN CASE WHEN o.amount IS NOT NULL THEN o.fx_rate IS NOT NULL END END
     FROM marts.fct_opportunities o
-    CROSS JOIN (VALUES ('customer_key'), ('owner'), ('amount'), ('status'), ('closed_at')) f (field)
+    JOIN staging.opportunity so
+        ON so.source_name = o.source_name AND so.stream = o.stream AND so.source_key = o.opportunity_key
+    CROSS JOIN (VALUES ('customer_key'), ('owner'), ('amount'), ('status'), ('closed_at'), ('currency')) f (field)
     UNION ALL
     SELECT
         'lead', l.source_name, l.stream, l.lead_key, f.field,
