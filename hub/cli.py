@@ -260,8 +260,12 @@ def format_summary(summary: Any) -> str:
     lines.append("marts: " + ", ".join(f"marts.{k} ({v:,} rows)" for k, v in summary.marts.items()))
     lines += [f"problem: {p}" for p in summary.problems]
     if summary.checks:
-        lines.append(f"checks: {len(summary.checks) - len(summary.failed_checks)} of {len(summary.checks)} passed")
+        passed = sum(c.passed for c in summary.checks.values())
+        warned = [n for n, c in summary.checks.items() if not c.passed and not c.failed]
+        lines.append(f"checks: {passed} of {len(summary.checks)} passed"
+                     + (f", {len(warned)} warning(s)" if warned else ""))
         lines += [f"  check {n} FAILED: {summary.checks[n].description}" for n in summary.failed_checks]
+        lines += [f"  check {n} warning: {summary.checks[n].description}" for n in warned]
     lines.append(f"warehouse: {summary.warehouse}")
     lines.append(f"done in {summary.seconds:.1f}s" + (f"; {len(summary.failed_sources)} source(s) failed"
                                                       if summary.failed_sources else ""))
