@@ -388,12 +388,12 @@ def demo() -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 def demo_generate(out: str, entities: int, seed: int) -> None:
     """Write the demo's legacy sources (SQLite CRM, GBK CSV CRM, SQLite ERP), their truth, and the marts'
-    targets and channel-cost files."""
+    targets, channel-cost and exchange-rate files."""
     from demo.generate import generate, write_demo
     from demo.targets import write_reference
 
     paths = write_demo(Path(out), generate(n_entities=entities, seed=seed))
-    paths.update(write_reference(Path(out)))
+    paths.update(write_reference(Path(out), n_entities=entities, seed=seed))
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
 

@@ -87,7 +87,7 @@ def demo_project(tmp_path: Path) -> Path:
     from demo.targets import write_reference
 
     write_demo(tmp_path / "data", generate(n_entities=150, seed=11))
-    write_reference(tmp_path / "data")
+    write_reference(tmp_path / "data", n_entities=150, seed=11)
     cfg = tmp_path / "hub.yaml"
     cfg.write_text(DEMO_CONFIG.replace("duckdb:///../warehouse/demo.duckdb", "duckdb:///w.duckdb"),
                    encoding="utf-8")
