@@ -294,6 +294,32 @@ def show(config_path: str, warehouse_url: str | None, table: str, limit: int) ->
         click.echo(df.to_string(index=False))
 
 
+@main.command("export")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@click.argument("mart")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), default=None,
+              help="default: from --out's extension, else xlsx")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="default: MART.xlsx (or .csv) here")
+def export(config_path: str, warehouse_url: str | None, mart: str, fmt: str | None, out: str | None) -> None:
+    """Write a mart to Excel (sheets `about` and `data`) or CSV (and MART.columns.csv), with its column
+    descriptions."""
+    from pipelines.export import ExportError, export_mart, mart_name
+
+    cfg = _load(config_path, warehouse_url)
+    wh = _warehouse(cfg)
+    try:
+        name = mart_name(mart)
+        fmt = fmt or (Path(out).suffix.lower().lstrip(".") if out else "xlsx")
+        done = export_mart(wh, name, out or f"{name}.{fmt}", fmt)
+    except ExportError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    for path in done.paths:
+        click.echo(f"{path}")
+    click.echo(f"marts.{done.mart}: {done.rows:,} rows", err=True)
+
+
 # --- mdm --------------------------------------------------------------------------------------------------
 
 
