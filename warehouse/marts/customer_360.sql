@@ -57,18 +57,25 @@ pipeline AS (
     WHERE outcome = 'open' AND golden_id IS NOT NULL
     GROUP BY golden_id
 ),
--- customer names (and short names) that belong to one golden customer, for contacts that only name their company
+-- the company names contacts write, and the customer names (and short names) among them that belong to one golden
+-- customer (only names some contact writes are looked up: the customers are many, the names few)
+contact_company AS (
+    SELECT DISTINCT REPLACE(TRIM(customer_name), ' ', '') AS name_norm
+    FROM staging.contact
+    WHERE customer_name IS NOT NULL
+),
 customer_name AS (
     SELECT n.name_norm, MIN(n.golden_id) AS golden_id
     FROM (
         SELECT REPLACE(TRIM(c.name), ' ', '') AS name_norm, x.golden_id
         FROM staging.customer c
         JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
-        UNION
+        WHERE REPLACE(TRIM(c.name), ' ', '') IN (SELECT name_norm FROM contact_company)
+        UNION ALL
         SELECT REPLACE(TRIM(c.short_name), ' ', ''), x.golden_id
         FROM staging.customer c
         JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
-        WHERE c.short_name IS NOT NULL
+        WHERE REPLACE(TRIM(c.short_name), ' ', '') IN (SELECT name_norm FROM contact_company)
     ) n
     GROUP BY n.name_norm
     HAVING COUNT(DISTINCT n.golden_id) = 1
