@@ -11,7 +11,8 @@
 -- checked and valid: c_ and v_), and only the per-stream counts become one row per field.
 WITH customer_value AS (
     SELECT
-        c.*,
+        c.source_name, c.stream, c.name, c.short_name, c.uscc, c.phone, c.mobile, c.email, c.address,
+        c.contact_name, c.owner, c.customer_number, c.industry, c.channel, c.created_at, c.updated_at,
         x.golden_id,
         b.rep_id AS owner_rep_id,
         UPPER(REPLACE(REPLACE(TRIM(c.uscc), ' ', ''), '-', '')) AS code,
@@ -65,11 +66,20 @@ golden_system AS (
     FROM mdm.xref
     GROUP BY golden_id
 ),
-customer_stat AS (
+customer_duplicate AS (  -- records of a stream beyond the first of each golden customer
+    SELECT source_name, stream, SUM(n) - COUNT(*) AS duplicates_in_source
+    FROM (
+        SELECT c.source_name, c.stream, x.golden_id, COUNT(*) AS n
+        FROM staging.customer c
+        JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
+        GROUP BY c.source_name, c.stream, x.golden_id
+    ) d
+    GROUP BY source_name, stream
+),
+customer_count AS (
     SELECT
-        'customer' AS entity, c.source_name, c.stream, COUNT(*) AS staged,
+        c.source_name, c.stream, COUNT(*) AS staged,
         COUNT(*) FILTER (WHERE g.systems > 1) AS matched_other_system,
-        COUNT(c.golden_id) - COUNT(DISTINCT c.golden_id) AS duplicates_in_source,
         COUNT(c.name) AS f_name, COUNT(c.short_name) AS f_short_name, COUNT(c.uscc) AS f_uscc,
         COUNT(c.phone) AS f_phone, COUNT(c.mobile) AS f_mobile, COUNT(c.email) AS f_email,
         COUNT(c.address) AS f_address, COUNT(c.contact_name) AS f_contact_name, COUNT(c.owner) AS f_owner,
@@ -83,6 +93,11 @@ customer_stat AS (
     FROM customer c
     LEFT JOIN golden_system g ON g.golden_id = c.golden_id
     GROUP BY c.source_name, c.stream
+),
+customer_stat AS (
+    SELECT 'customer' AS entity, c.*, COALESCE(d.duplicates_in_source, 0) AS duplicates_in_source
+    FROM customer_count c
+    LEFT JOIN customer_duplicate d ON d.source_name = c.source_name AND d.stream = c.stream
 ),
 contact AS (
     SELECT
