@@ -320,6 +320,28 @@ def export(config_path: str, warehouse_url: str | None, mart: str, fmt: str | No
     click.echo(f"marts.{done.mart}: {done.rows:,} rows", err=True)
 
 
+@main.group()
+def checks() -> None:
+    """The data checks `hub run` runs after the marts."""
+
+
+@checks.command("list")
+@CONFIG_OPT
+def checks_list(config_path: str) -> None:
+    """Every data check with its severity and tolerance (marts.yaml's defaults, the config's marts.checks)."""
+    from pipelines.checks import GOLDEN_CHECKS, planned_checks, unknown_check_names
+
+    cfg = _load(config_path)
+    for name in GOLDEN_CHECKS:
+        click.echo(f"{name:<58} error")
+    for name, spec in planned_checks(cfg).items():
+        tolerance = ", ".join(t for t in (f"≤ {spec.max_failing:,} rows" if spec.max_failing else "",
+                                          f"≤ {spec.max_failing_pct}%" if spec.max_failing_pct else "") if t)
+        click.echo(f"{name:<58} {spec.severity:<5} {tolerance or '-':<22} {spec.description}")
+    for name in unknown_check_names(cfg):
+        click.echo(f"error: marts.checks: there is no check named {name!r}", err=True)
+
+
 # --- mdm --------------------------------------------------------------------------------------------------
 
 

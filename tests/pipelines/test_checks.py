@@ -165,3 +165,18 @@ def test_reconciliation_compares_the_facts_with_raw_not_staging(tmp_path: Path) 
     assert outcome.passed, outcome.description
     assert outcome.description == ("3 records totalling 1,262.50 in raw shop.orders and in marts.fct_sales_orders, "
                                    "month by month")
+
+
+def test_hub_checks_list_shows_each_check_with_the_config_s_severity(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    (tmp_path / "hub.yaml").write_text("marts:\n  checks:\n    fct_sales_orders.not_null.golden_id: "
+                                       "{severity: warn, max_failing: 3}\n", encoding="utf-8")
+    r = CliRunner().invoke(main, ["checks", "list", "-c", str(tmp_path / "hub.yaml")])
+    assert r.exit_code == 0, r.output
+    lines = {line.split()[0]: line.split()[1:] for line in r.output.splitlines()}
+    assert lines["fct_sales_orders.not_null.golden_id"][:4] == ["warn", "≤", "3", "rows"]
+    assert lines["fct_sales_orders.unique"][:2] == ["error", "-"]
+    assert len(lines) == 2 + len(planned_checks())
