@@ -74,6 +74,8 @@ def legacy_sources_only(config_text: str) -> str:
 
     data = yaml.safe_load(config_text)
     data["sources"] = {n: s for n, s in data["sources"].items() if s["connector"] not in API_CONNECTORS}
+    statuses = data.get("marts", {}).get("order_status", {})
+    data.get("marts", {})["order_status"] = {n: s for n, s in statuses.items() if n in data["sources"]}
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 
