@@ -180,3 +180,20 @@ def test_hub_checks_list_shows_each_check_with_the_config_s_severity(tmp_path: P
     assert lines["fct_sales_orders.not_null.golden_id"][:4] == ["warn", "≤", "3", "rows"]
     assert lines["fct_sales_orders.unique"][:2] == ["error", "-"]
     assert len(lines) == 2 + len(planned_checks())
+
+
+def test_a_mart_s_declared_defaults_apply_and_the_config_overrides_them(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pipelines.checks import mart_checks
+
+    doc = replace(mart_docs()["fct_sales_orders"], checks={"not_null.golden_id": {"severity": "warn"},
+                                                           "unique": {"max_failing_pct": 1}})
+    specs = {s.name: s for s in mart_checks(doc)}
+    assert specs["fct_sales_orders.not_null.golden_id"].severity == "warn"
+    assert (specs["fct_sales_orders.unique"].severity, specs["fct_sales_orders.unique"].max_failing_pct) == (
+        "error", 1)
+    (tmp_path / "hub.yaml").write_text("marts:\n  checks:\n    fct_sales_orders.unique: {severity: warn}\n",
+                                       encoding="utf-8")
+    overridden = planned_checks(load_config(tmp_path / "hub.yaml"))["fct_sales_orders.unique"]
+    assert (overridden.severity, overridden.max_failing) == ("warn", 0)
