@@ -58,7 +58,7 @@ LEFT JOIN mdm.xref x
 LEFT JOIN marts.dim_fx_rate fx ON fx.currency = p.currency_code AND fx.month = p.payment_month
 LEFT JOIN order_by_number o ON o.source_name = p.source_name AND o.order_number = p.paid_order_number AND o.rn = 1
 LEFT JOIN marts.bridge_sales_rep b ON b.source_name = p.source_name AND b.rep_ref = p.rep_key
-LEFT JOIN staging.customer c
+LEFT JOIN (SELECT source_name, stream, source_key, owner FROM staging.customer WHERE owner IS NOT NULL) c
     ON c.source_name = p.source_name AND c.stream = p.customer_stream AND c.source_key = p.customer_key
 LEFT JOIN staging.customer_owner_history h
     ON h.source_name = p.source_name AND h.stream = p.customer_stream AND h.source_key = p.customer_key

@@ -65,7 +65,7 @@ LEFT JOIN mdm.xref x
 LEFT JOIN marts.dim_fx_rate fx ON fx.currency = o.currency_code AND fx.month = o.order_month
 LEFT JOIN marts.bridge_sales_rep b ON b.source_name = o.source_name AND b.rep_ref = o.rep_key
 LEFT JOIN marts.dim_sales_rep r ON r.rep_id = b.rep_id AND r.is_current
-LEFT JOIN staging.customer c
+LEFT JOIN (SELECT source_name, stream, source_key, owner FROM staging.customer WHERE owner IS NOT NULL) c
     ON c.source_name = o.source_name AND c.stream = o.customer_stream AND c.source_key = o.customer_key
 LEFT JOIN staging.customer_owner_history h
     ON h.source_name = o.source_name AND h.stream = o.customer_stream AND h.source_key = o.customer_key
