@@ -223,9 +223,9 @@ RECONCILED: dict[str, tuple[str, str, str, str]] = {
 }
 
 
-def _raw_records(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> pd.DataFrame | None:
-    """The latest landed version of each record of a stream: key, month and amount in cents, read from the raw
-    text as staging reads it."""
+def _raw_records(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> pa.Table | None:
+    """The latest landed version of each record of a stream: key, month (yyyymm) and amount in cents, read from the
+    raw text as staging reads it (each distinct date text parsed once)."""
     sc = cfg.source(source).streams[stream]
     _, _, date_field, _ = RECONCILED[sc.entity]
     table = raw_table(source, stream)
@@ -234,83 +234,95 @@ def _raw_records(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> pd.
             return None
     date_sql, date_fmt = mapping_sql(wh, sc.mapping[date_field])
     amount_sql = mapping_sql(wh, sc.mapping["amount"])[0] if "amount" in sc.mapping else "NULL"
-    raw = wh.read_frame(f"SELECT _key AS k, {date_sql} AS d, {amount_sql} AS a FROM ({latest_sql(table)}) r")
-    day, _ = parse_date(raw["d"], date_fmt, cfg.timezone)
-    return pd.DataFrame({"k": raw["k"].astype(str), "month": _month_text(day),
-                         "cents": _cents(pa.array(parse_decimal(raw["a"])[0]))})
-
-
-def _month_text(day: pd.Series) -> pd.Series:
+    raw = wh.read_arrow(f"SELECT _key AS k, CAST({date_sql} AS VARCHAR) AS d, CAST({amount_sql} AS VARCHAR) AS a "
+                        f"FROM ({latest_sql(table)}) r")
+    dates = pc.dictionary_encode(raw.column("d").combine_chunks().cast(pa.string()))
+    day, _ = parse_date(pd.Series(dates.dictionary.to_pylist(), dtype=object), date_fmt, cfg.timezone)
     day = pd.to_datetime(day)
-    return day.dt.strftime("%Y-%m").where(day.notna(), "(no date)")
+    months = pa.array((day.dt.year * 100 + day.dt.month).astype("Int32"), pa.int32(), from_pandas=True)
+    amounts = pd.Series(raw.column("a").combine_chunks().cast(pa.string()).to_numpy(zero_copy_only=False))
+    return pa.table({"k": raw.column("k").combine_chunks().cast(pa.string()),
+                     "month": pc.take(months, dates.indices) if len(months) else pa.nulls(raw.num_rows, pa.int32()),
+                     "cents": _cents(pa.array(parse_decimal(amounts)[0]))})
 
 
-def _cents(amounts: pa.Array) -> pd.Series:
-    """Decimal amounts as whole cents (Int64; empty stays empty)."""
-    if pa.types.is_null(amounts.type) or not len(amounts):
-        return pd.Series(pd.array([None] * len(amounts), dtype="Int64"))
-    if not pa.types.is_decimal(amounts.type):
-        amounts = amounts.cast(pa.string()).cast(pa.decimal128(18, 2))
+def _cents(amounts: pa.Array) -> pa.Array:
+    """Decimal amounts as whole cents (int64; empty stays empty)."""
+    if not len(amounts):
+        return pa.array([], pa.int64())
     cents = pc.multiply(amounts.cast(pa.decimal128(18, 2)), pa.scalar(Decimal(100), pa.decimal128(3, 0)))
-    return pd.Series(cents.cast(pa.int64()).to_pandas(types_mapper=pd.ArrowDtype)).astype("Int64")
+    return cents.cast(pa.int64())
+
+
+_RECONCILE_TABLE = "_hub_reconcile"
 
 
 def _reconcile(cfg: HubConfig, source: str, stream: str) -> Callable[[Warehouse], Count]:
     entity = cfg.source(source).streams[stream].entity
     mart, key, _, month = RECONCILED[entity]
+    mart_rows = (f"SELECT {key} AS k, CAST(EXTRACT(year FROM {month}) * 100 + EXTRACT(month FROM {month}) AS INTEGER) "
+                 f"AS month, CAST(amount * 100 AS BIGINT) AS cents FROM marts.{mart} "
+                 f"WHERE source_name = :s AND stream = :t")
+    both = (f"FROM {_RECONCILE_TABLE} r FULL OUTER JOIN ({mart_rows}) m ON m.k = r.k")
+    differs = "(r.month <> m.month OR COALESCE(r.cents, -1) <> COALESCE(m.cents, -1))"
 
     def count(wh: Warehouse) -> Count:
         raw = _raw_records(cfg, wh, source, stream)
         if raw is None:
             return Count(0, 0, f"no raw records of {source}.{stream} (never synced)")
-        got = wh.read_arrow(f"SELECT {key} AS k, {month} AS m, amount AS a FROM marts.{mart} "
-                            "WHERE source_name = :s AND stream = :t", {"s": source, "t": stream})
-        marts = pd.DataFrame({"k": got.column("k").to_pandas().astype(str),
-                              "month": _month_text(got.column("m").to_pandas()),
-                              "cents": _cents(got.column("a").combine_chunks())})
-        both = raw.merge(marts, on="k", how="outer", suffixes=("_raw", "_mart"), indicator=True)
-        missing = both["_merge"] == "left_only"
-        extra = both["_merge"] == "right_only"
-        differ = (both["_merge"] == "both") & ((both["month_raw"] != both["month_mart"])
-                                               | (both["cents_raw"].fillna(-1) != both["cents_mart"].fillna(-1)))
-        failing = int(missing.sum() + extra.sum() + differ.sum())
-        months = _per_month(raw, marts)
+        params = {"s": source, "t": stream}
+        with wh.begin() as conn:  # the raw side in a temporary table, compared in SQL
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_RECONCILE_TABLE}")
+            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_RECONCILE_TABLE} (k {wh.dialect.type_sql('text')}, "
+                                 f"month INTEGER, cents BIGINT)")
+            wh.dialect.bulk_insert(conn, _RECONCILE_TABLE, raw)
+            wh.dialect.analyze(conn, _RECONCILE_TABLE)
+            found = wh.read_frame(
+                "SELECT COUNT(*) FILTER (WHERE m.k IS NULL) AS missing, COUNT(*) FILTER (WHERE r.k IS NULL) AS extra, "
+                f"COUNT(*) FILTER (WHERE r.k IS NOT NULL AND m.k IS NOT NULL AND {differs}) AS differ, "
+                f"COUNT(m.k) AS mart_records {both}", params, conn=conn).iloc[0]
+            examples = wh.read_frame(f"SELECT COALESCE(r.k, m.k) AS k {both} WHERE m.k IS NULL OR r.k IS NULL "
+                                     f"OR {differs} ORDER BY 1 LIMIT {_EXAMPLES}", params, conn=conn)["k"]
+            months = wh.read_frame(
+                "SELECT month, SUM(raw_records) AS raw_records, SUM(raw_cents) AS raw_cents, "
+                "SUM(mart_records) AS mart_records, SUM(mart_cents) AS mart_cents FROM ("
+                f"SELECT month, COUNT(*) AS raw_records, COALESCE(SUM(cents), 0) AS raw_cents, 0 AS mart_records, "
+                f"0 AS mart_cents FROM {_RECONCILE_TABLE} GROUP BY month UNION ALL "
+                f"SELECT month, 0, 0, COUNT(*), COALESCE(SUM(cents), 0) FROM ({mart_rows}) m GROUP BY month) t "
+                "GROUP BY month ORDER BY month", params, conn=conn)
+            conn.exec_driver_sql(f"DROP TABLE {_RECONCILE_TABLE}")
+        missing, extra, differ = int(found["missing"]), int(found["extra"]), int(found["differ"])
+        for c in ("raw_records", "raw_cents", "mart_records", "mart_cents"):
+            months[c] = months[c].astype("int64")
         off = months[(months["raw_records"] != months["mart_records"]) | (months["raw_cents"] != months["mart_cents"])]
         raw_total, mart_total = _money(months["raw_cents"].sum()), _money(months["mart_cents"].sum())
+        failing = missing + extra + differ
         meta: dict[str, int | float | str] = {
-            "raw_records": len(raw), "mart_records": len(marts), "missing_from_mart": int(missing.sum()),
-            "not_in_raw": int(extra.sum()), "different": int(differ.sum()),
-            "raw_total": str(raw_total), "mart_total": str(mart_total), "difference": str(mart_total - raw_total),
-            "months_off": "; ".join(f"{r.month}: raw {r.raw_records:,} / {_money(r.raw_cents):,}, mart "
-                                    f"{r.mart_records:,} / {_money(r.mart_cents):,}"
+            "raw_records": raw.num_rows, "mart_records": int(found["mart_records"]), "missing_from_mart": missing,
+            "not_in_raw": extra, "different": differ, "raw_total": str(raw_total), "mart_total": str(mart_total),
+            "difference": str(mart_total - raw_total),
+            "months_off": "; ".join(f"{_month_label(r.month)}: raw {r.raw_records:,} / {_money(r.raw_cents):,}, "
+                                    f"mart {r.mart_records:,} / {_money(r.mart_cents):,}"
                                     for r in off.head(_EXAMPLES).itertuples()),
-            "examples": ", ".join(both.loc[missing | extra | differ, "k"].head(_EXAMPLES)),
+            "examples": ", ".join(str(k) for k in examples),
         }
         if not failing:
-            desc = (f"{len(raw):,} records totalling {raw_total:,} in raw {source}.{stream} and in "
+            desc = (f"{raw.num_rows:,} records totalling {raw_total:,} in raw {source}.{stream} and in "
                     f"marts.{mart}, month by month")
         else:
-            desc = (f"raw {source}.{stream} vs marts.{mart}: {int(missing.sum()):,} record(s) missing from the mart, "
-                    f"{int(extra.sum()):,} not in raw, {int(differ.sum()):,} with another month or amount; "
-                    f"{len(off):,} month(s) off")
-        return Count(failing, len(raw), desc, meta)
+            desc = (f"raw {source}.{stream} vs marts.{mart}: {missing:,} record(s) missing from the mart, "
+                    f"{extra:,} not in raw, {differ:,} with another month or amount; {len(off):,} month(s) off")
+        return Count(failing, raw.num_rows, desc, meta)
 
     return count
 
 
+def _month_label(month: Any) -> str:
+    return "(no date)" if month is None or pd.isna(month) else f"{int(month) // 100:04d}-{int(month) % 100:02d}"
+
+
 def _money(cents: Any) -> Decimal:
     return (Decimal(int(cents)) / 100).quantize(Decimal("0.01"))
-
-
-def _per_month(raw: pd.DataFrame, marts: pd.DataFrame) -> pd.DataFrame:
-    """Records and total cents per month on each side."""
-    def totals(df: pd.DataFrame, side: str) -> pd.DataFrame:
-        return df.groupby("month").agg(**{f"{side}_records": ("k", "size"), f"{side}_cents": ("cents", "sum")})
-
-    out = totals(raw, "raw").join(totals(marts, "mart"), how="outer").fillna(0).reset_index()
-    for c in ("raw_records", "mart_records", "raw_cents", "mart_cents"):
-        out[c] = out[c].astype("int64")
-    return out.sort_values("month")
 
 
 def reconcile_checks(cfg: HubConfig) -> list[CheckSpec]:

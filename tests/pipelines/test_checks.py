@@ -141,14 +141,14 @@ sources:
 """
 
 
-def test_reconciliation_compares_the_facts_with_raw_not_staging(tmp_path: Path) -> None:
+def test_reconciliation_compares_the_facts_with_raw_not_staging(tmp_path: Path, warehouse_url: str) -> None:
     # Order 3's amount cannot be read: staging rejects it, so staging and the mart agree (1,250.50 in both), but
     # raw landed 3 orders. Comparing with staging could not see it.
     (tmp_path / "orders.csv").write_text("id,customer,date,amount\n1,C1,2024-01-10,\"1,000.25\"\n"
                                          "2,C1,2024-02-03,250.25\n3,C2,2024-02-17,twelve\n", encoding="utf-8")
     (tmp_path / "customers.csv").write_text("id,name\nC1,甲公司\nC2,乙公司\n", encoding="utf-8")
     (tmp_path / "hub.yaml").write_text(SHOP, encoding="utf-8")
-    cfg = load_config(tmp_path / "hub.yaml")
+    cfg = load_config(tmp_path / "hub.yaml", warehouse_url=warehouse_url)
     summary = run_all(cfg, Warehouse(cfg.warehouse.url))
     outcome = summary.checks["reconcile.shop.orders"]
     assert outcome.failed and summary.failed_checks == ["reconcile.shop.orders"]
