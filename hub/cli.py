@@ -289,8 +289,12 @@ def format_summary(summary: Any) -> str:
     lines.append("marts: " + ", ".join(f"marts.{k} ({v:,} rows)" for k, v in summary.marts.items()))
     lines += [f"problem: {p}" for p in summary.problems]
     if summary.checks:
-        lines.append(f"checks: {len(summary.checks) - len(summary.failed_checks)} of {len(summary.checks)} passed")
+        passed = sum(c.passed for c in summary.checks.values())
+        warned = [n for n, c in summary.checks.items() if not c.passed and not c.failed]
+        lines.append(f"checks: {passed} of {len(summary.checks)} passed"
+                     + (f", {len(warned)} warning(s)" if warned else ""))
         lines += [f"  check {n} FAILED: {summary.checks[n].description}" for n in summary.failed_checks]
+        lines += [f"  check {n} warning: {summary.checks[n].description}" for n in warned]
     lines.append(f"warehouse: {summary.warehouse}")
     if summary.phases:
         lines.append("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary.phases.items()))
@@ -319,6 +323,54 @@ def show(config_path: str, warehouse_url: str | None, table: str, limit: int) ->
         sys.exit(1)
     with pd.option_context("display.max_columns", 12, "display.width", 160, "display.max_colwidth", 28):
         click.echo(df.to_string(index=False))
+
+
+@main.command("export")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@click.argument("mart")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), default=None,
+              help="default: from --out's extension, else xlsx")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="default: MART.xlsx (or .csv) here")
+def export(config_path: str, warehouse_url: str | None, mart: str, fmt: str | None, out: str | None) -> None:
+    """Write a mart to Excel (sheets `about` and `data`) or CSV (and MART.columns.csv), with its column
+    descriptions."""
+    from pipelines.export import ExportError, export_mart, mart_name
+
+    cfg = _load(config_path, warehouse_url)
+    wh = _warehouse(cfg)
+    try:
+        name = mart_name(mart)
+        fmt = fmt or (Path(out).suffix.lower().lstrip(".") if out else "xlsx")
+        done = export_mart(wh, name, out or f"{name}.{fmt}", fmt)
+    except ExportError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    for path in done.paths:
+        click.echo(f"{path}")
+    click.echo(f"marts.{done.mart}: {done.rows:,} rows", err=True)
+
+
+@main.group()
+def checks() -> None:
+    """The data checks `hub run` runs after the marts."""
+
+
+@checks.command("list")
+@CONFIG_OPT
+def checks_list(config_path: str) -> None:
+    """Every data check with its severity and tolerance (marts.yaml's defaults, the config's marts.checks)."""
+    from pipelines.checks import GOLDEN_CHECKS, planned_checks, unknown_check_names
+
+    cfg = _load(config_path)
+    for name in GOLDEN_CHECKS:
+        click.echo(f"{name:<58} error")
+    for name, spec in planned_checks(cfg).items():
+        tolerance = ", ".join(t for t in (f"≤ {spec.max_failing:,} rows" if spec.max_failing else "",
+                                          f"≤ {spec.max_failing_pct}%" if spec.max_failing_pct else "") if t)
+        click.echo(f"{name:<58} {spec.severity:<5} {tolerance or '-':<22} {spec.description}")
+    for name in unknown_check_names(cfg):
+        click.echo(f"error: marts.checks: there is no check named {name!r}", err=True)
 
 
 # --- mdm --------------------------------------------------------------------------------------------------
@@ -415,12 +467,12 @@ def demo() -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 def demo_generate(out: str, entities: int, seed: int) -> None:
     """Write the demo's legacy sources (SQLite CRM, GBK CSV CRM, SQLite ERP), their truth, and the marts'
-    targets and channel-cost files."""
+    targets, channel-cost and exchange-rate files."""
     from demo.generate import generate, write_demo
     from demo.targets import write_reference
 
     paths = write_demo(Path(out), generate(n_entities=entities, seed=seed))
-    paths.update(write_reference(Path(out)))
+    paths.update(write_reference(Path(out), n_entities=entities, seed=seed))
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
 

@@ -47,6 +47,7 @@ def build_mart(wh: Warehouse, name: str) -> int:
     with wh.begin() as conn:
         conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS marts")
         wh.swap_table(conn, "marts", name, sql)
+        wh.dialect.analyze(conn, f"marts.{name}")  # PostgreSQL: statistics, or the marts after it plan blind
         return int(value(conn, f"SELECT count(*) FROM marts.{name}") or 0)
 
 

@@ -1,10 +1,12 @@
-"""Reference files the marts read: sales targets and channel costs, named in the config's `marts` section.
+"""Reference data the marts read: the files of the config's `marts` section (sales targets, channel costs,
+exchange rates, holidays), public holidays from the `holidays` package, and the section's settings.
 
 Each file (CSV in any encoding, or XLSX) is staged like a stream of the pseudo-source
 `marts_config` (`staging.target`, stream `targets`; `staging.channel_cost`, stream
-`channel_costs`): the same typing as every other stream, and a row whose required field is
-missing or untypable goes to `raw._quarantine` with the reason and the whole row. The key of
-a row is its row number in the file (the header is row 1).
+`channel_costs`; `staging.fx_rate`, stream `fx_rates`; `staging.holiday`, stream `holidays`): the
+same typing as every other stream, and a row whose required field is missing or untypable goes to
+`raw._quarantine` with the reason and the whole row. The key of a row is its row number in the
+file (the header is row 1). The settings become `staging.order_status` and `staging.mart_setting`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hub.config import REFERENCE_FILES, REFERENCE_SOURCE, HubConfig, ReferenceFileConfig
+from hub.config import REFERENCE_FILES, REFERENCE_SOURCE, STATUS_CLASSES, HubConfig, ReferenceFileConfig
 from hub.entities import ENTITIES
 from pipelines.coerce import DEFAULT_TIMEZONE
 from pipelines.stage import StageResult, ensure_staging, type_records, write_staged
@@ -106,7 +108,9 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig,
 
 def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | None = None,
                     entity: str | None = None) -> list[StageResult]:
-    """Stage every configured reference file (only the one filling `entity`, if given).
+    """Stage every configured reference file, the public holidays of `marts.calendar.country` when no holidays
+    file is configured, and the settings of the `marts` section the mart SQL reads (order status classes,
+    reporting currency, fiscal year, revenue classes); only those filling `entity`, if given.
 
     A file that cannot be read keeps its earlier staged rows; after the others are staged, a
     `ReferenceFileError` names every such file. The rows of a file no longer configured are removed.
@@ -116,6 +120,12 @@ def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], Non
     for key, ent in REFERENCE_FILES.items():
         ref = getattr(cfg.marts, key)
         if entity is not None and ent != entity:
+            continue
+        if ref is None and key == "holidays":
+            r = stage_holidays(wh, cfg.marts.calendar.country)
+            results.append(r)
+            progress(f"staged the public holidays of {cfg.marts.calendar.country or '(no country)'} → "
+                     f"staging.holiday: {r.staged:,} days")
             continue
         if ref is None:  # not (or no longer) configured: no rows of it stay behind
             empty = pd.DataFrame(columns=["source_key"])
@@ -135,6 +145,51 @@ def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], Non
         if r.rejected or r.fields_nulled:
             msg += f" ({r.rejected:,} rejected, {r.fields_nulled:,} fields nulled: see raw._quarantine)"
         progress(msg)
+    if entity is None or entity in ("order_status", "mart_setting"):
+        stage_settings(cfg, wh)
     if errors:
         raise ReferenceFileError("; ".join(errors))
     return results
+
+
+def _stage_rows(wh: Warehouse, stream: str, entity: str, rows: list[dict[str, str]]) -> StageResult:
+    """Stage rows of text values (`source_key` and one key per field) as stream `stream` of marts_config."""
+    ent = ENTITIES[entity]
+    raw = pd.DataFrame(rows, columns=["source_key", *ent.field_names])
+    raw = raw.rename(columns={f: "f_" + f for f in ent.field_names})
+    raw["_sync_id"] = "config"
+    raw["_extracted_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    staged, quarantine = type_records(REFERENCE_SOURCE, stream, ent, raw, dict.fromkeys(ent.field_names))
+    return write_staged(wh, REFERENCE_SOURCE, stream, ent, staged, quarantine)
+
+
+HOLIDAY_YEARS = (1990, 10)  # public holidays from this year to this many years after the current one
+
+
+def stage_holidays(wh: Warehouse, country: str | None) -> StageResult:
+    """The public holidays and make-up working days (调休) of `country` from the `holidays` package, as stream
+    `holidays` of marts_config. Years beyond a government's published schedule are the package's estimate."""
+    rows: list[dict[str, str]] = []
+    if country:
+        import holidays
+
+        first, ahead = HOLIDAY_YEARS
+        years = range(first, dt.date.today().year + ahead + 1)
+        days = holidays.country_holidays(country, years=years, language="zh_CN" if country == "CN" else None)
+        rows = [{"source_key": str(d), "day": str(d), "name": name, "kind": "holiday"}
+                for d, name in sorted(days.items())]
+        rows += [{"source_key": str(d), "day": str(d), "name": "调休上班" if country == "CN" else "working day",
+                  "kind": "workday"} for d in sorted(days.weekend_workdays) if d.year in years]
+    return _stage_rows(wh, "holidays", "holiday", rows)
+
+
+def stage_settings(cfg: HubConfig, wh: Warehouse) -> None:
+    """The `marts` settings the mart SQL reads, as staging.order_status and staging.mart_setting."""
+    statuses = [{"source_key": f"{src}:{cls}:{status}", "source": src, "status": status.strip(), "status_class": cls}
+                for src, conf in cfg.marts.order_status.items() for cls in STATUS_CLASSES
+                for status in getattr(conf, cls)]
+    _stage_rows(wh, "order_status", "order_status", statuses)
+    settings = {"currency": cfg.marts.currency, "fiscal_year_start": str(cfg.marts.calendar.fiscal_year_start)}
+    rows = [{"source_key": k, "name": k, "value": v} for k, v in settings.items()]
+    rows += [{"source_key": f"revenue_class:{c}", "name": "revenue_class", "value": c} for c in cfg.marts.revenue]
+    _stage_rows(wh, "settings", "mart_setting", rows)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from hub.config import HubConfig
 from pipelines.checks import CheckOutcome, run_checks
+from pipelines.history import stage_history
 from pipelines.match import MatchResult, run_match
 from pipelines.progress import Progress, as_progress
 from pipelines.publish import publish
@@ -39,7 +40,7 @@ class RunSummary:
 
     @property
     def failed_checks(self) -> list[str]:
-        return [name for name, c in self.checks.items() if not c.passed]
+        return [name for name, c in self.checks.items() if c.failed]
 
 
 def run_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
@@ -69,6 +70,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     summary.phases["sync"] = time.monotonic() - t
     t = time.monotonic()
     summary.staged = stage_all(cfg, wh, progress=progress)
+    stage_history(cfg, wh, progress=progress)
     try:
         summary.staged += stage_reference(cfg, wh, progress=progress)
     except ReferenceFileError as e:
@@ -82,7 +84,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     summary.marts = publish(wh, progress=progress, force=rebuild)
     summary.phases["marts"] = time.monotonic() - t
     t = time.monotonic()
-    summary.checks = run_checks(wh)
+    summary.checks = run_checks(wh, cfg)
     summary.phases["checks"] = time.monotonic() - t
     summary.seconds = time.monotonic() - started
     return summary

@@ -33,10 +33,15 @@ from hub.entities import ENTITIES, LINEAGE_COLUMNS, Entity
 from pipelines.coerce import (
     DEFAULT_TIMEZONE,
     MAX_TEXT,
+    MONEY,
+    RATE,
     clean_text,
+    currency_of,
+    money_array,
     parse_date,
     parse_decimal,
     parse_integer,
+    parse_rate,
     parse_timestamp,
 )
 from pipelines.progress import as_progress
@@ -161,6 +166,8 @@ def _typed(field_type: str, s: pd.Series, fmt: str | None, tz: str = DEFAULT_TIM
         return parse_date(s, fmt, tz)
     if field_type == "decimal":
         return parse_decimal(s)
+    if field_type == "rate":
+        return parse_rate(s)
     if field_type == "integer":
         return parse_integer(s)
     return clean_text(s)
@@ -171,6 +178,7 @@ def _reason(field_type: str, fmt: str | None) -> str:
         "timestamp": f"not a date-time{f' in format {fmt}' if fmt else ''}",
         "date": f"not a valid date{f' in format {fmt}' if fmt else ''}",
         "decimal": "not a number",
+        "rate": "not a rate above 0",
         "integer": "not an integer",
         "text": f"text longer than {MAX_TEXT} characters",
     }[field_type]
@@ -186,9 +194,8 @@ def to_arrow(df: pd.DataFrame, columns: dict[str, str]) -> pa.Table:
             arr = pa.array(values, pa.timestamp("us"), mask=np.isnat(values))
             if kind == "date":
                 arr = arr.cast(pa.date32())
-        elif kind == "decimal":
-            arr = pa.array(pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64"), pa.float64(),
-                           from_pandas=True)
+        elif kind in ("decimal", "rate"):
+            arr = money_array(s, RATE if kind == "rate" else MONEY)  # decimal128(18, 2 or 8), exact: no float step
         elif kind == "integer":
             arr = pa.array(pd.to_numeric(s, errors="coerce").astype("Int64"), pa.int64(), from_pandas=True)
         elif kind == "boolean":
@@ -391,6 +398,12 @@ def type_records(source: str, stream: str, entity: Entity, raw: pd.DataFrame,
         if bad.any():
             issues.append(_issues(source, stream, raw, bad, f.name, col, _reason(f.type, formats.get(f.name)),
                                   "rejected" if f.required else "field_nulled"))
+    if "currency" in entity.field_names and "amount" in formats:  # `$250.00` is USD; beside a CNY field, a clash
+        out["currency"], clash = currency_of(raw["f_amount"], out["currency"])
+        if clash.any():
+            rejected |= clash
+            issues.append(_issues(source, stream, raw, clash, "currency", raw["f_amount"],
+                                  "the amount names another currency than the currency field", "rejected"))
     quarantine = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     return out[~rejected].copy(), quarantine
 

@@ -28,6 +28,7 @@ class Dialect:
         "timestamp": "TIMESTAMP",
         "date": "DATE",
         "decimal": "DECIMAL(18,2)",
+        "rate": "DECIMAL(18,8)",
         "integer": "BIGINT",
         "float": "DOUBLE PRECISION",
         "boolean": "BOOLEAN",

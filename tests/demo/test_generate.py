@@ -186,7 +186,9 @@ def test_source_dirtiness(data: DemoData) -> None:
 
 def test_orders_reference_existing_customers_and_reps(data: DemoData) -> None:
     o = data.erp_orders
-    assert list(o.columns) == ["FID", "FBILLNO", "FCUSTID", "FDATE", "FSALERID", "FAMOUNT", "FSTATUS", "FMODIFYDATE"]
+    assert list(o.columns) == ["FID", "FBILLNO", "FCUSTID", "FDATE", "FSALERID", "FAMOUNT", "FSTATUS", "FMODIFYDATE",
+                               "FCURRENCY"]
+    assert set(o["FCURRENCY"]) == {"CNY", "USD"} and 0.02 < (o["FCURRENCY"] == "USD").mean() < 0.06
     assert len(o) > len(data.erp_customers)
     assert o["FCUSTID"].isin(data.erp_customers["FCUSTID"]).all()
     assert o["FSALERID"].isin(data.erp_salesmen["FID"]).all()
