@@ -22,8 +22,9 @@ import pandas as pd
 
 from hub.config import HubConfig
 from hub.entities import ENTITIES
-from pipelines.stage import ensure_staging, mapping_sql, staging_columns, to_arrow, type_records
-from warehouse.engine import Warehouse
+from pipelines.stage import ensure_staging, fingerprint, mapping_sql, staging_columns, to_arrow, type_records
+from warehouse.changes import bump, set_watermark, watermark
+from warehouse.engine import Warehouse, value
 from warehouse.identifiers import quote
 from warehouse.raw import raw_table
 
@@ -37,14 +38,21 @@ TRACKED: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def stream_history(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> int:
-    """Rebuild the history rows of one stream; returns how many earlier versions it has."""
+    """Rebuild the history rows of one stream when versions landed since it was last built (else keep them);
+    returns how many earlier versions it has."""
     sc = cfg.source(source).streams[stream]
     history, tracked = TRACKED[sc.entity]
     entity = ENTITIES[sc.entity]
     table = raw_table(source, stream)
+    consumer = f"history:{source}.{stream}"
     with wh.begin() as conn:
         ensure_staging(wh, conn)
         exists = wh.table_exists(conn, "raw", table)
+        top = int(value(conn, f"SELECT COALESCE(MAX(_batch), 0) FROM raw.{quote(table)}") or 0) if exists else 0
+        mark = watermark(conn, consumer)
+    fp = fingerprint(cfg, source, stream)
+    if exists and mark is not None and mark[0] == top and mark[1].get("fingerprint") == fp:
+        return int(mark[1].get("rows", 0))  # nothing landed since: the history stands
     versions = _versions(wh, table, sc.mapping, entity.name, source, stream) if exists else pd.DataFrame()
     rows = _earlier(versions, tracked) if len(versions) else pd.DataFrame()
     out = pd.DataFrame({"source_name": source, "stream": stream, **{c: rows.get(c) for c in (
@@ -52,6 +60,8 @@ def stream_history(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> i
     with wh.begin() as conn:
         wh.replace_rows(conn, "staging", history, to_arrow(out, staging_columns(ENTITIES[history])),
                         {"source_name": source, "stream": stream})
+        set_watermark(conn, consumer, top, {"fingerprint": fp, "rows": len(out)})
+        bump(conn, f"staging.{history}")
     return len(out)
 
 
@@ -59,12 +69,13 @@ def _versions(wh: Warehouse, table: str, mapping: dict, entity: str, source: str
     """Every landed version of the records with more than one, typed (versions that fail typing are left out)."""
     raw_t = f"raw.{quote(table)}"
     selects, formats = ["_key AS source_key", "_sync_id", "_row", "_extracted_at"], {}
-    for field, value in mapping.items():
-        expr, fmt = mapping_sql(wh, value)
+    for field, path in mapping.items():
+        expr, fmt = mapping_sql(wh, path)
         selects.append(f"{expr} AS {quote('f_' + field)}")
         formats[field] = fmt
-    raw = wh.read_frame(f"SELECT {', '.join(selects)} FROM {raw_t} "
-                        f"WHERE _key IN (SELECT _key FROM {raw_t} GROUP BY _key HAVING COUNT(*) > 1)")
+    raw = wh.read_frame(f"SELECT {', '.join(selects)} FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE) AND _key IN "
+                        f"(SELECT _key FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE) GROUP BY _key "
+                        "HAVING COUNT(*) > 1)")
     if not len(raw):
         return raw
     typed, _ = type_records(source, stream, ENTITIES[entity], raw, formats)

@@ -124,8 +124,9 @@ def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], Non
         if ref is None and key == "holidays":
             r = stage_holidays(wh, cfg.marts.calendar.country)
             results.append(r)
-            progress(f"staged the public holidays of {cfg.marts.calendar.country or '(no country)'} → "
-                     f"staging.holiday: {r.staged:,} days")
+            if r.full:
+                progress(f"staged the public holidays of {cfg.marts.calendar.country or '(no country)'} → "
+                         f"staging.holiday: {r.staged:,} days")
             continue
         if ref is None:  # not (or no longer) configured: no rows of it stay behind
             empty = pd.DataFrame(columns=["source_key"])
@@ -153,14 +154,25 @@ def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], Non
 
 
 def _stage_rows(wh: Warehouse, stream: str, entity: str, rows: list[dict[str, str]]) -> StageResult:
-    """Stage rows of text values (`source_key` and one key per field) as stream `stream` of marts_config."""
+    """Stage rows of text values (`source_key` and one key per field) as stream `stream` of marts_config; the
+    same rows as last time are not staged again (nothing downstream is rebuilt for them)."""
     ent = ENTITIES[entity]
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    consumer = f"stage:{REFERENCE_SOURCE}.{stream}"
+    with wh.begin() as conn:
+        ensure_staging(wh, conn)
+        mark = watermark(conn, consumer)
+    if mark is not None and mark[1].get("digest") == digest:
+        return StageResult(REFERENCE_SOURCE, stream, ent.name, total=int(mark[1].get("rows", 0)), full=False)
     raw = pd.DataFrame(rows, columns=["source_key", *ent.field_names])
     raw = raw.rename(columns={f: "f_" + f for f in ent.field_names})
     raw["_sync_id"] = "config"
     raw["_extracted_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     staged, quarantine = type_records(REFERENCE_SOURCE, stream, ent, raw, dict.fromkeys(ent.field_names))
-    return write_staged(wh, REFERENCE_SOURCE, stream, ent, staged, quarantine)
+    result = write_staged(wh, REFERENCE_SOURCE, stream, ent, staged, quarantine)
+    with wh.begin() as conn:
+        set_watermark(conn, consumer, 0, {"digest": digest, "rows": result.total})
+    return result
 
 
 HOLIDAY_YEARS = (1990, 10)  # public holidays from this year to this many years after the current one

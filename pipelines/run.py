@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hub.config import HubConfig
-from pipelines.checks import CheckOutcome, run_checks
+from pipelines.checks import CheckOutcome, run_checks_if_changed
 from pipelines.history import stage_history
 from pipelines.match import MatchResult, run_match
 from pipelines.progress import Progress, as_progress
@@ -84,7 +84,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     summary.marts = publish(wh, progress=progress, force=rebuild)
     summary.phases["marts"] = time.monotonic() - t
     t = time.monotonic()
-    summary.checks = run_checks(wh, cfg)
+    summary.checks = run_checks_if_changed(wh, cfg)
     summary.phases["checks"] = time.monotonic() - t
     summary.seconds = time.monotonic() - started
     return summary

@@ -444,6 +444,7 @@ class RawStore:
         conn.execute(sa.text("INSERT INTO raw._batches (batch_id, source, stream, sync_id, loaded, deleted, landed_at) "
                              "VALUES (:b, :s, :t, :i, 0, 0, :n)"),
                      {"b": batch, "s": source, "t": stream, "i": sync_id, "n": now_utc()})
+        bump(conn, f"raw.{raw_table(source, stream)}")  # a mart or check reading the raw table follows
         return batch
 
     def _append_changed(self, conn: Connection, table: str, source: str, stream: str, sync_id: str,

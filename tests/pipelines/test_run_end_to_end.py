@@ -48,6 +48,9 @@ def test_hub_run_twice(demo_project: Path, warehouse_url: str) -> None:
     merged = xref.merge(xref2, on=["source_name", "stream", "source_key"])
     assert (merged["golden_id_x"] == merged["golden_id_y"]).all()  # golden IDs are stable
     assert "(0 new IDs, 0 merged; incremental: 0 new or changed, 0 deleted, 0 re-clustered" in second.output
+    # nothing changed: nothing staged again (reference files and settings included), no mart rebuilt
+    assert "built marts." in first.output and "built marts." not in second.output
+    assert "staged marts." not in second.output and "staged the public holidays" not in second.output
 
 
 def test_a_failing_source_does_not_stop_the_others(demo_project: Path, tmp_path: Path) -> None:
