@@ -93,6 +93,10 @@ class MatchResult:
     deleted: int = 0
     affected: int = 0
     stats: dict[str, object] = field(default_factory=dict)
+    # the record ids an incremental run changed, deleted and clustered again (for the indexes that follow it)
+    changed_ids: list[str] = field(default_factory=list)
+    deleted_ids: list[str] = field(default_factory=list)
+    affected_ids: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -427,6 +431,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     _trim_changes(conn, top)
     timings["golden_and_write"] = time.perf_counter() - t0
     out.incremental, out.changed, out.deleted, out.affected = True, len(std), len(deleted), len(affected)
+    out.changed_ids, out.deleted_ids, out.affected_ids = std["record_id"].astype(str).tolist(), list(deleted), affected
     out.stats = {"new_pairs": len(new_pairs), "affected": len(affected), "neighbours": len(near),
                  "skipped_blocks": skipped, **res.stats}
     out.timings = timings
