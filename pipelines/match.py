@@ -584,7 +584,8 @@ def golden_sql(cfg: HubConfig, relation: str, text_order: Callable[[str], str]) 
 
 def _with_time(table: str, columns: dict[str, str]) -> str:
     """SELECT of a built table's rows in a contract table's column order, `updated_at` from :now."""
-    return "SELECT " + ", ".join(":now AS updated_at" if c == "updated_at" else _q(c) for c in columns) + f" FROM {table}"
+    select = ", ".join(":now AS updated_at" if c == "updated_at" else _q(c) for c in columns)
+    return f"SELECT {select} FROM {table}"
 
 
 def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: list[str] | None,
