@@ -236,8 +236,11 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
                        and mark[1].get("fingerprint") == fp and wh.table_exists(conn, "mdm", "match_pairs"))
         if incremental:
             assert mark is not None and model is not None
-            return _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
-    return _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog)
+            out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
+    if not incremental:
+        out = _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog)
+    log.debug("matching steps (s): %s", ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()))
+    return out
 
 
 def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model: FellegiSunter | None,
