@@ -270,6 +270,10 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         counter.close(f"{n:,} customer records standardized")
         timings["standardize"] = time.perf_counter() - t0
         _index_blocking_columns(wh, conn, settings)
+        # The standardized records are committed (with no watermark: a crash before the end means a full run
+        # next time), so that DuckDB can drop their pages while the engine holds the records in memory.
+        conn.execute(sa.text("DELETE FROM raw._watermarks WHERE consumer = :c"), {"c": CONSUMER})
+        wh.commit_and_continue(conn)
         needed = link_columns(settings, previous_model)
         recs = sort_records(store.frame(f"SELECT record_id, {', '.join(_q(c) for c in needed)} FROM {RECORDS}"))
         pos = pd.Series(np.arange(len(recs)), index=recs["record_id"].to_numpy())
@@ -282,7 +286,8 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
                 labelled = (lab["lp"].to_numpy(np.int64), lab["rp"].to_numpy(np.int64),
                             (lab["verdict"] == "same").to_numpy())
         prog(f"linking {len(recs):,} customer records")
-        result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
+        with wh.lend_memory(conn):
+            result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
         timings.update(result.timings)
         t1 = time.perf_counter()
         ids = pa.array(recs["record_id"].array).cast(pa.string())  # record ids stay Arrow strings
