@@ -21,6 +21,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,18 +33,38 @@ RESULTS = REPO / "bench" / "results"
 
 
 def run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
-    """Run a command; its wall seconds, its own peak RSS in MB, and its output."""
+    """Run a command; its wall seconds, its own peak RSS in MB, and its output.
+
+    The peak is the child's `VmHWM` (its own address space's high-water mark), sampled until it exits: the
+    child's `ru_maxrss` also counts the parent's memory at the time of the fork, which a benchmark process
+    holding a few GB of generated data would add to every run it measures."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})}, cwd=REPO)
     assert proc.stdout is not None
+    peak = [0]
+
+    def sample() -> None:
+        status = Path(f"/proc/{proc.pid}/status")
+        while proc.returncode is None:
+            try:
+                hwm = next((int(line.split()[1]) for line in status.read_text().splitlines()
+                            if line.startswith("VmHWM:")), 0)
+            except (OSError, ValueError):
+                return
+            peak[0] = max(peak[0], hwm)
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
+    sampler.join()
     wall = time.perf_counter() - start
     if proc.returncode:
         raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{output[-3000:]}")
-    return wall, usage.ru_maxrss // 1024, output
+    return wall, (peak[0] or usage.ru_maxrss) // 1024, output
 
 
 def machine() -> str:
