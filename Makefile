@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_CONFIG := demo/hub.yaml
 
-.PHONY: demo test install lint bench chaos ui fakes clean lock
+.PHONY: demo test install lint bench bench-scale chaos ui fakes clean lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ needed"'
@@ -33,6 +33,12 @@ lint: install
 bench: install
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m bench
+
+# Runs at scale (about 30 minutes on 2 cores): 1M and 3M records, first run, no-change, 1% changed,
+# 0.1% deleted, the 1M on PostgreSQL too, Splink 5 on the same files.
+bench-scale: install
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m bench.scale --records 1000000,3000000 --postgres
 
 # The steward console and match API on http://127.0.0.1:8000 (add a user first:
 # .venv/bin/hub users add -c demo/hub.yaml NAME --role admin).
