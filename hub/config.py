@@ -4,9 +4,12 @@
 names the file, the path inside the document (`sources.crm_b.streams.customers.mapping`),
 the line where it can, and what was expected. Unknown keys are errors.
 
-Secrets: `${VAR}` reads the environment and `${file:PATH}` reads a secret file (relative to
-the config file). Every value obtained that way is remembered in `HubConfig.secret_values`
-so that logs, errors and `hub config show` can mask it.
+Secrets: `${VAR}` reads the environment, `${file:PATH}` reads a secret file (relative to
+the config file) and `${cmd:COMMAND}` takes the output of a command (an external secret store's
+client: `${cmd:vault kv get -field=password secret/crm}`). Every value obtained that way is
+remembered in `HubConfig.secret_values` so that logs, errors and `hub config show` can mask it.
+
+A key given twice in one YAML mapping is an error (YAML itself would keep the last silently).
 
 This module imports nothing of ours except the canonical model, so every layer may use it.
 """
@@ -14,9 +17,12 @@ This module imports nothing of ours except the canonical model, so every layer m
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import re
-from collections.abc import Mapping
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +33,8 @@ from hub.entities import ENTITIES
 from hub.secrets import register
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# The `connector:` kinds a source may name (each is a package of `connectors/`; connectors/registry.py).
+CONNECTOR_KINDS = ("sql", "file", "wecom", "dingtalk", "fxiaoke", "kingdee")
 _VAR = re.compile(r"\$\{([^}]*)\}")
 _FILE_URL = re.compile(r"^(?P<scheme>(sqlite|duckdb)[+a-z0-9]*):///(?P<path>.*)$")
 SECRET_KEY_HINTS = ("secret", "password", "token", "passwd", "api_key", "apikey", "app_secret")
@@ -134,11 +142,26 @@ class StreamConfig(_Strict):
         return [k.split(".") for k in keys]
 
 
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """`; did you mean 'CustID'?` for a name that differs from a known one in case only or by a typo, else ''."""
+    same_case = [k for k in known if k.lower() == name.lower()]
+    close = same_case or difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 class SourceConfig(_Strict):
     connector: str
     enabled: bool = True
     config: dict[str, Any] = Field(default_factory=dict)
     streams: dict[str, StreamConfig] = Field(default_factory=dict)
+
+    @field_validator("connector")
+    @classmethod
+    def _known_connector(cls, v: str) -> str:
+        if v not in CONNECTOR_KINDS:
+            raise ValueError(f"unknown connector {v!r}{did_you_mean(v, CONNECTOR_KINDS)} "
+                             f"(known: {', '.join(CONNECTOR_KINDS)})")
+        return v
 
     @field_validator("streams")
     @classmethod
@@ -509,17 +532,82 @@ def _line_index(text: str) -> dict[tuple[str, ...], int]:
     return index
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping (plain YAML keeps the last one silently, so a
+    second `mapping:` or `uscc:` would quietly replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice in one mapping (first on line {seen[key]}); "
+                                "remove or merge one of them", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """The YAML document, with a key given twice in one mapping an error."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
+
+
+SECRET_COMMAND_TIMEOUT_S = 30
+
+
+def run_secret_command(command: str, base: Path) -> tuple[str | None, str | None]:
+    """Run `${cmd:COMMAND}` (split like a shell would, not run by one; in the config file's folder) and take its
+    standard output, stripped, as the secret: (value, None) or (None, why not)."""
+    try:
+        args = shlex.split(command)
+    except ValueError as e:
+        return None, f"secret command {command!r} cannot be parsed ({e})"
+    if not args:
+        return None, "secret command is empty: expected ${cmd:PROGRAM ARGS}"
+    try:
+        done = subprocess.run(args, cwd=base, capture_output=True, text=True, timeout=SECRET_COMMAND_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL, check=False)
+    except FileNotFoundError:
+        return None, f"secret command {args[0]!r} not found"
+    except subprocess.TimeoutExpired:
+        return None, f"secret command {args[0]!r} did not finish within {SECRET_COMMAND_TIMEOUT_S} s"
+    except OSError as e:
+        return None, f"secret command {args[0]!r} cannot be run ({e.strerror})"
+    value = done.stdout.strip()
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [""])[0][:200]
+        if value:
+            why = why.replace(value, "****")
+        return None, f"secret command {args[0]!r} exited with code {done.returncode}" + (f": {why}" if why else "")
+    if not value:
+        return None, f"secret command {args[0]!r} printed nothing"
+    return value, None
+
+
 def _expand(obj: Any, path: tuple[str, ...], env: Mapping[str, str], base: Path,
-            secrets: set[str], problems: list[tuple[tuple[str, ...], str]]) -> Any:
+            secrets: set[str], problems: list[tuple[tuple[str, ...], str]], commands: bool = True) -> Any:
     if isinstance(obj, dict):
-        return {k: _expand(v, (*path, str(k)), env, base, secrets, problems) for k, v in obj.items()}
+        return {k: _expand(v, (*path, str(k)), env, base, secrets, problems, commands) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_expand(v, (*path, str(i)), env, base, secrets, problems) for i, v in enumerate(obj)]
+        return [_expand(v, (*path, str(i)), env, base, secrets, problems, commands) for i, v in enumerate(obj)]
     if not isinstance(obj, str) or "${" not in obj:
         return obj
 
     def sub(m: re.Match[str]) -> str:
         expr = m.group(1)
+        if expr.startswith("cmd:"):
+            if not commands:  # reading the structure only: the command runs when the config is used
+                return m.group(0)
+            value, problem = run_secret_command(expr[4:].strip(), base)
+            if problem:
+                problems.append((path, problem))
+                return ""
+            assert value is not None
+            secrets.add(value)
+            return value
         if expr.startswith("file:"):
             file = (base / expr[5:]).expanduser()
             try:
@@ -563,7 +651,7 @@ def env_references(text: str) -> list[str]:
                     names.append(m.group(1))
 
     with contextlib.suppress(yaml.YAMLError):  # load_config reports it
-        walk(yaml.safe_load(text))
+        walk(parse_yaml(text))
     return names
 
 
@@ -629,10 +717,11 @@ def _describe(err: dict[str, Any]) -> str:
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None,
-                warehouse_url: str | None = None) -> HubConfig:
+                warehouse_url: str | None = None, commands: bool = True) -> HubConfig:
     """Read, expand, resolve and validate a hub configuration file.
 
-    `warehouse_url` (or the HUB_WAREHOUSE_URL environment variable) overrides `warehouse.url`.
+    `warehouse_url` (or the HUB_WAREHOUSE_URL environment variable) overrides `warehouse.url`. `commands`: run the
+    `${cmd:…}` secret commands (False leaves them as written, for reading the structure only).
     """
     env = os.environ if env is None else env
     path = Path(path)
@@ -643,7 +732,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None,
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(path, [("", f"cannot be read: {e}", None)]) from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise ConfigError(path, [("", f"not valid YAML: {getattr(e, 'problem', e)}",
@@ -656,7 +745,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None,
     base = path.resolve().parent
     secrets: set[str] = set()
     problems: list[tuple[tuple[str, ...], str]] = []
-    data = _expand(data, (), env, base, secrets, problems)
+    data = _expand(data, (), env, base, secrets, problems, commands)
     if problems:
         raise ConfigError(path, [(".".join(p), m, lines.get(p)) for p, m in problems])
     override = warehouse_url or env.get("HUB_WAREHOUSE_URL")
