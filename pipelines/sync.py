@@ -58,7 +58,7 @@ from warehouse.raw import LoadStats, MassDeleteRefused, RawStore, dumps, key_of,
 log = logging.getLogger("hub.sync")
 
 CONFIG_STREAM_CONNECTORS = {"sql", "file"}  # connectors whose streams are defined by the hub config
-_STREAM_KEYS = ("table", "query", "path", "format", "encoding", "sheet")
+_STREAM_KEYS = ("table", "query", "path", "format", "encoding", "sheet", "order")
 
 
 class SyncError(Exception):
@@ -153,7 +153,8 @@ def extraction_errors(source: str, stream: str, sync_id: str, bad: list[Mapping[
                       pk: list[list[str]]) -> list[dict[str, Any]]:
     """Quarantine rows for records the connector read but could not parse (they carry `_hub_errors`)."""
     return [quarantine_row(source, stream, sync_id, "extract", "; ".join(map(str, b.get(ERRORS_FIELD) or [])),
-                           record_key=key_of(b, pk)[0], record=b) for b in bad]
+                           record_key=key_of(b, pk)[0], record={k: v for k, v in b.items() if k != "_hub_row"})
+            for b in bad]
 
 
 @dataclass
@@ -174,11 +175,12 @@ class _Sync:
         if batch.table is not None:
             stats = self.store.load_table(self.source, stream, self.sync_id, batch.table,
                                           [".".join(p) for p in self.pks.get(stream, [])], batch.first_row,
-                                          state=batch.state, bad=bad, track_seen=track_seen, rows=batch.rows)
+                                          state=batch.state, bad=bad, track_seen=track_seen, rows=batch.rows,
+                                          part=batch.part)
         else:
             stats = self.store.load(self.source, stream, self.sync_id, list(batch.records or []),
                                     self.pks.get(stream, []), batch.first_row, state=batch.state, bad=bad,
-                                    track_seen=track_seen)
+                                    track_seen=track_seen, part=batch.part)
         self.result.streams.setdefault(stream, StreamResult()).stats.add(stats)
 
     def finish_stream(self, stream: str, detect: bool) -> None:
