@@ -90,6 +90,9 @@ class StreamConfig(_Strict):
     format: Literal["csv", "xlsx", "jsonl"] | None = None
     encoding: str | None = None
     sheet: str | None = None
+    order: Literal["name", "mtime"] | None = Field(
+        None, description="file: the order of a glob's files, a later file's records superseding an earlier one's: "
+                          "by name (default) or by modification time")
     customer_stream: str | None = Field(None, description="stream holding the customers that customer_key refers to")
     mapping: dict[str, MappingValue] = Field(default_factory=dict)
     detect_deletes: bool | None = Field(
