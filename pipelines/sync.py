@@ -51,6 +51,7 @@ from connectors.python_source import Batch, CheckpointedStream
 from connectors.registry import create_source, refused_endpoint
 from hub import secrets
 from hub.config import HubConfig, SourceConfig
+from pipelines.health import HealthWatch, check_columns, live_rows
 from pipelines.progress import Progress, as_progress
 from warehouse.engine import Warehouse
 from warehouse.raw import LoadStats, MassDeleteRefused, RawStore, dumps, key_of, quarantine_row, raw_table
@@ -80,6 +81,7 @@ class SyncResult:
     error: str | None = None
     streams: dict[str, StreamResult] = field(default_factory=dict)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # status "warning": what the health thresholds found
 
     @property
     def stats(self) -> LoadStats:
@@ -169,8 +171,10 @@ class _Sync:
     pks: dict[str, list[list[str]]]
     progress: Progress
     allow_mass_delete: bool
+    watch: HealthWatch
 
     def land(self, stream: str, batch: Batch, track_seen: bool) -> None:
+        self.watch.observe(stream, batch)
         bad = extraction_errors(self.source, stream, self.sync_id, batch.bad, self.pks.get(stream, []))
         if batch.table is not None:
             stats = self.store.load_table(self.source, stream, self.sync_id, batch.table,
@@ -231,10 +235,13 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         except AirbyteTracedException as e:
             raise SyncError(f"source {source_name}: {e.message or e}") from None
         catalog, pks = build_catalog(source_name, src, discovered)
+        problems = check_columns(source_name, src, {s.name: s.json_schema for s in discovered.streams})
+        if problems:
+            raise SyncError(f"source {source_name}: " + "; ".join(problems))
         detect_schema_changes(store, source_name, sync_id, catalog, result)
         states = {} if full_refresh else store.get_state(source_name)
         states = {k: v for k, v in states.items() if k in pks}
-        run = _Sync(cfg, store, source_name, sync_id, result, pks, prog, allow_mass_delete)
+        run = _Sync(cfg, store, source_name, sync_id, result, pks, prog, allow_mass_delete, HealthWatch(src))
         if src.connector in CONFIG_STREAM_CONNECTORS:
             _read_bulk(run, source, conf, catalog, states, full_refresh)
         else:
@@ -242,7 +249,9 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         failed = [f"{n}: {s.error}" for n, s in result.streams.items() if s.error]
         if failed:
             raise SyncError(f"source {source_name}: " + "; ".join(failed))
-        result.status = "succeeded"
+        result.status, failures, result.warnings = run.watch.judge(result, live_rows(store, source_name))
+        if failures:
+            raise SyncError(f"source {source_name}: " + "; ".join(failures + result.warnings))
     except SyncError as e:
         result.status, result.error = "failed", secrets.mask(str(e))
     except AirbyteTracedException as e:
@@ -253,7 +262,7 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         log.debug("sync of %s failed", source_name, exc_info=True)
     finally:
         result.seconds = time.monotonic() - started
-        store.finish_sync(sync_id, result.status, result.stats, result.error)
+        store.finish_sync(sync_id, result.status, result.stats, result.error or "; ".join(result.warnings) or None)
     return result
 
 
