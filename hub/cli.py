@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from hub import secrets
+from hub import exit_codes, secrets
 from hub.config import ConfigError, HubConfig, load_config
 
 CONFIG_OPT = click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False),
@@ -206,7 +206,7 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
 
     cfg = _load(config_path, warehouse_url)
     wh = _warehouse(cfg)
-    failed = False
+    failed = warned = False
     try:  # one writer at a time, as `hub run` (a steward's action of a second or so is waited for)
         with run_lock(wh, "hub connectors sync", wait=STEWARD_ACTION_WAIT, keep_waiting=held_by("hub steward")):
             for name in _sources(cfg, only):
@@ -215,12 +215,14 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
                 s = r.stats
                 click.echo(f"{name}: {r.status} — {s.read:,} read, {s.loaded:,} new or changed, "
                            f"{s.deleted:,} deleted, {s.quarantined:,} quarantined ({r.seconds:.1f}s)"
-                           + (f"\n  {r.error}" if r.error else ""))
-                failed |= r.status != "succeeded"
+                           + (f"\n  {r.error}" if r.error else "")
+                           + "".join(f"\n  warning: {w}" for w in r.warnings))
+                failed |= r.status == "failed"
+                warned |= r.status == "warning"
     except RunLocked as e:
         click.echo(f"error: {e}", err=True)
-        sys.exit(3)
-    sys.exit(1 if failed else 0)
+        sys.exit(exit_codes.LOCKED)
+    sys.exit(exit_codes.of_run(failed, False, warned))
 
 
 STEWARD_ACTION_WAIT = 30.0  # seconds a sync waits for a steward's action to finish before it gives up
@@ -254,8 +256,9 @@ def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebu
         click.echo(f"error: {e}", err=True)
         sys.exit(3)
     click.echo(format_summary(summary))
-    # 1: a source (or a reference file) failed; 4: everything ran but a data check failed.
-    sys.exit(1 if summary.failed_sources or summary.problems else 4 if summary.failed_checks else 0)
+    # README "Exit codes": 1 a source (or a reference file) failed, 4 a data check failed, 5 a health warning
+    sys.exit(exit_codes.of_run(bool(summary.failed_sources or summary.problems), bool(summary.failed_checks),
+                               bool(summary.warned_sources)))
 
 
 def _live_progress() -> Any:
@@ -276,6 +279,7 @@ def format_summary(summary: Any) -> str:
                 lines.append(f"    {name}: schema changed: {change}")
         if s.error:
             lines.append(f"    error: {s.error}")
+        lines += [f"    warning: {w}" for w in s.warnings]
     lines.append("staging                                 records  this run   removed   rejected  fields nulled")
     for r in summary.staged:
         lines.append(f"  {r.source + '.' + r.stream:<25} {r.entity:<12} {r.total:>9,} {r.staged:>9,} "

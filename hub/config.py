@@ -78,6 +78,22 @@ class SoftDeleteConfig(_Strict):
                               description="values meaning deleted (compared as text, case-insensitive)")
 
 
+class HealthConfig(_Strict):
+    """When a sync of a stream is not a success (README "Health thresholds"): `failed` is exit code 1, `warning`
+    exit code 5."""
+
+    max_quarantined_share: float = Field(0.2, ge=0, le=1, description="above this share of the rows read "
+                                         "quarantined (unreadable, no key, a key read twice), the sync fails")
+    warn_quarantined_share: float = Field(0.01, ge=0, le=1, description="above this share, a warning")
+    max_empty_share: float | None = Field(None, ge=0, le=1, description="a mapped column empty in more than this "
+                                          "share of the rows read gives a warning (default: only when empty in all "
+                                          "of at least 10 rows)")
+    missing_column: Literal["fail", "warn"] = Field("fail", description="a mapped column missing from a file of "
+                                                    "the read (a renamed header)")
+    zero_rows: Literal["fail", "warn", "ignore"] = Field("warn", description="the stream holds no record after the "
+                                                         "sync")
+
+
 class StreamConfig(_Strict):
     """One stream of a source: where its records come from and how they map to an entity."""
 
@@ -102,6 +118,7 @@ class StreamConfig(_Strict):
     soft_delete: SoftDeleteConfig | None = Field(None, description="a column that marks deleted records")
     max_delete_share: float = Field(0.5, ge=0, le=1, description="a run deletes at most this share of the stream "
                                                                    "(more needs --allow-mass-delete)")
+    health: HealthConfig = Field(default_factory=HealthConfig)
 
     @field_validator("entity")
     @classmethod
