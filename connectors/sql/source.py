@@ -136,8 +136,12 @@ class SqlStream(CheckpointedStream):
                     .exec_driver_sql(statement, args)
                 names = unique_names([d[0] for d in result.cursor.description])
                 cursor = result.cursor
+                # the first batch through SQLAlchemy: with a server-side cursor (PostgreSQL, MySQL) it has read
+                # rows ahead into its own buffer, which the driver's cursor no longer returns
+                fetch = result.fetchmany
                 while True:
-                    rows = cursor.fetchmany(self.batch_size)
+                    rows = fetch(self.batch_size)
+                    fetch = cursor.fetchmany
                     if not rows:
                         break
                     table = rows_to_table(names, rows)
