@@ -25,6 +25,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote, unquote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
@@ -774,6 +775,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None,
         if isinstance(data["warehouse"], dict):
             data["warehouse"]["url"] = override
     _resolve_paths(data, base)
+    _encode_credentials(data, secrets)
     try:
         cfg = HubConfig.model_validate(data)
     except ValidationError as e:
@@ -791,6 +793,40 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None,
     cfg._secret_values = {s for s in secrets if len(s) >= 4}
     register(cfg._secret_values)
     return cfg
+
+
+_HOST_TAIL = re.compile(r"[\w.\-\[\]%]*(:\d*)?(/|\?|$)")
+
+
+def encode_url_credentials(url: str) -> tuple[str, str | None]:
+    """A database URL with its user and password percent-encoded, and the password as written (None without one).
+
+    A password holding `@`, `/`, `#` or `:` (as it is written, or from `${VAR}`) breaks a URL: its tail becomes the
+    host, and shows up in error messages. The userinfo ends at the last `@` followed by a host (and port) and the
+    path, query or end; an already encoded password stays as it is."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url, None
+    at = next((m.start() for m in reversed(list(re.finditer("@", rest))) if _HOST_TAIL.match(rest, m.start() + 1)),
+              None)
+    if at is None or "?" in rest[:at] or "=" in rest[:at]:  # an @ in a query, not credentials
+        return url, None
+    user, colon, password = rest[:at].partition(":")
+    plain = unquote(password) if colon else None
+    userinfo = quote(unquote(user), safe="") + (":" + quote(unquote(password), safe="") if colon else "")
+    return f"{scheme}://{userinfo}{rest[at:]}", plain
+
+
+def _encode_credentials(data: dict[str, Any], secrets: set[str]) -> None:
+    """Percent-encode the credentials of the warehouse URL and of every sql source's URL, in place; their
+    passwords (as written and encoded) become secrets, masked in logs, errors and the warehouse."""
+    holders = [data.get("warehouse")] + [s.get("config") for s in (data.get("sources") or {}).values()
+                                         if isinstance(s, dict) and s.get("connector") == "sql"]
+    for holder in holders:
+        if isinstance(holder, dict) and isinstance(holder.get("url"), str):
+            holder["url"], password = encode_url_credentials(holder["url"])
+            if password:
+                secrets.update({password, quote(password, safe="")})
 
 
 def _mask_problems(problems: list[tuple[str, str, int | None]], secrets: set[str]) -> list[tuple[str, str, int | None]]:
