@@ -157,3 +157,29 @@ def test_a_mapped_column_empty_in_every_row_is_a_warning(tmp_path: Path) -> None
     r = sync(tmp_path / "b", sql_config(crm(tmp_path / "crm2.sqlite", rows), health={"max_empty_share": 0.5}))
     assert r.status == "warning" and r.warnings == ["customers: mapped column 'TaxNo' (uscc) is empty in 7 of 12 "
                                                     "rows read (58%)"]
+
+
+def test_config_validate_live_checks_the_config_against_the_sources(tmp_path: Path) -> None:
+    url = crm(tmp_path / "crm.sqlite", [("C1", "甲公司", "x", None, "2024-01-01")])
+    cfg = tmp_path / "hub.yaml"
+
+    def validate(conf: dict[str, Any]) -> tuple[int, str]:
+        cfg.write_text(yaml.safe_dump(conf, allow_unicode=True), encoding="utf-8")
+        r = CliRunner().invoke(main, ["config", "validate", "--live", "-c", str(cfg)])
+        return r.exit_code, r.output
+
+    code, out = validate(sql_config(url))
+    assert (code, out.splitlines()[-1]) == (0, "crm: OK (1 streams)")
+    code, out = validate(sql_config(url, primary_key="custid", mapping={"name": "CustName", "uscc": "TaxN0"}))
+    assert code == exit_codes.CONFIG, out
+    assert "crm: stream customers: primary_key 'custid' is not a column of the source; did you mean 'CustID'?" in out
+    assert "crm: stream customers: mapping.uscc 'TaxN0' is not a column of the source; did you mean 'TaxNo'?" in out
+    conf = sql_config(url)
+    conf["sources"]["crm"]["streams"]["customer"] = conf["sources"]["crm"]["streams"].pop("customers")
+    conf["sources"]["crm"]["streams"]["customer"]["table"] = "customer"
+    code, out = validate(conf)
+    assert code in (exit_codes.FAILED, exit_codes.CONFIG) and "customer" in out and "OK" not in out, out
+    code, out = validate(file_config(tmp_path / "missing" / "*.csv"))
+    assert code == exit_codes.FAILED and "no file matches" in out, out
+    # unchanged: no source is read, nothing is written
+    assert not (tmp_path / "w.duckdb").exists()
