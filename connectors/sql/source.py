@@ -55,6 +55,9 @@ SPEC: dict[str, Any] = {
 
 
 def _engine(url: str) -> sa.Engine:
+    if url.startswith(("mysql", "mariadb")):  # identifiers are quoted "so" (ANSI), as for every other database
+        ansi = "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')"
+        return sa.create_engine(url, pool_pre_ping=True, connect_args={"init_command": ansi})
     return sa.create_engine(url, pool_pre_ping=True)
 
 
