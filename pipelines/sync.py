@@ -59,7 +59,7 @@ from warehouse.raw import LoadStats, MassDeleteRefused, RawStore, dumps, key_of,
 log = logging.getLogger("hub.sync")
 
 CONFIG_STREAM_CONNECTORS = {"sql", "file"}  # connectors whose streams are defined by the hub config
-_STREAM_KEYS = ("table", "query", "path", "format", "encoding", "sheet", "order")
+_STREAM_KEYS = ("table", "query", "path", "format", "encoding", "sheet", "order", "lookback", "future_tolerance")
 
 
 class SyncError(Exception):
@@ -286,6 +286,7 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
                 run.land(name, batch, detect)
                 counter.update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
             counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
+            run.watch.stream_read(name, stream)
         except AirbyteTracedException as e:
             sr.error = secrets.mask(e.message or e.internal_message or str(e))
             counter.close(f"FAILED after {sr.stats.read:,} records")
