@@ -110,6 +110,12 @@ class StreamConfig(_Strict):
     order: Literal["name", "mtime"] | None = Field(
         None, description="file: the order of a glob's files, a later file's records superseding an earlier one's: "
                           "by name (default) or by modification time")
+    lookback: str | float | None = Field(
+        None, description="sql with cursor_field: re-read this far before the saved cursor value, for rows that "
+                          "arrive late with an older value (90s, 30m, 2h, 1d or seconds; numbers for a numeric cursor)")
+    future_tolerance: str | float | None = Field(
+        None, description="sql with cursor_field: cursor values later than now + this (default 1d) are read but "
+                          "not saved as the cursor, and reported")
     customer_stream: str | None = Field(None, description="stream holding the customers that customer_key refers to")
     mapping: dict[str, MappingValue] = Field(default_factory=dict)
     detect_deletes: bool | None = Field(
@@ -120,6 +126,13 @@ class StreamConfig(_Strict):
     max_delete_share: float = Field(0.5, ge=0, le=1, description="a run deletes at most this share of the stream "
                                                                    "(more needs --allow-mass-delete)")
     health: HealthConfig = Field(default_factory=HealthConfig)
+
+    @field_validator("lookback", "future_tolerance")
+    @classmethod
+    def _duration(cls, v: str | float | None) -> str | float | None:
+        if isinstance(v, str) and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[smhd]?\s*", v):
+            raise ValueError(f"{v!r}: expected a number of seconds or e.g. 90s, 30m, 2h, 1d")
+        return v
 
     @field_validator("entity")
     @classmethod

@@ -95,6 +95,7 @@ class StreamWatch:
     seen: dict[str, int] = field(default_factory=dict)  # column → rows of the batches that had it
     missing: dict[str, list[str]] = field(default_factory=dict)
     others: dict[str, list[str]] = field(default_factory=dict)  # where → the columns it had instead
+    notes: list[str] = field(default_factory=list)  # the reader's own warnings
 
 
 @dataclass
@@ -121,6 +122,12 @@ class HealthWatch:
                   and where not in w.missing.setdefault(path, [])):
                 w.missing[path].append(where)
                 w.others[where] = table.column_names
+
+    def stream_read(self, stream: str, reader: Any) -> None:
+        """A stream read to its end: the warnings its reader has (cursor values in the future)."""
+        notes = list(getattr(reader, "warnings", None) or [])
+        if notes:
+            self.streams.setdefault(stream, StreamWatch()).notes += notes
 
     def judge(self, result: SyncResult, live_rows: Callable[[str], int]) -> tuple[str, list[str], list[str]]:
         """(status, failures, warnings) of the sync by each stream's health thresholds; `live_rows(stream)`:
@@ -155,6 +162,7 @@ class HealthWatch:
                 if over:
                     warnings.append(f"{name}: mapped column {path!r} ({fields.get(path)}) is empty in {empty:,} of "
                                     f"{seen:,} rows read ({share:.0%})")
+            warnings += [f"{name}: {n}" for n in w.notes]
             if h.zero_rows != "ignore" and not sr.error and live_rows(name) == 0:
                 text = f"{name}: the stream holds no record after the sync"
                 (failures if h.zero_rows == "fail" else warnings).append(text)
