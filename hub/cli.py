@@ -1018,7 +1018,14 @@ def steward_customer(config_path: str, warehouse_url: str | None, as_json: bool,
     for b in d["branches"]:
         click.echo(f"branch: {b['golden_id']} {b['name']}")
     for h in d["history"]:
-        click.echo(f"history: {h['retired_id']} → {h['survivor_id']} ({h['reason']}, {h['retired_at']})")
+        click.echo(f"history: {history_line(h)} ({h['retired_at']})")
+
+
+def history_line(h: dict[str, Any]) -> str:
+    """One row of `mdm.golden_id_history` for people: a split retires nothing."""
+    if h.get("reason") == "split":
+        return f"{h['survivor_id']} split: {h.get('split_id')} took some of its records (split)"
+    return f"{h['retired_id']} → {h['survivor_id']} ({h['reason']})"
 
 
 # --- users and the console --------------------------------------------------------------------------------
