@@ -59,7 +59,8 @@ from warehouse.raw import LoadStats, MassDeleteRefused, RawStore, dumps, key_of,
 log = logging.getLogger("hub.sync")
 
 CONFIG_STREAM_CONNECTORS = {"sql", "file"}  # connectors whose streams are defined by the hub config
-_STREAM_KEYS = ("table", "query", "path", "format", "encoding", "sheet", "order", "lookback", "future_tolerance")
+_STREAM_KEYS = ("table", "query", "path", "format", "encoding", "sheet", "order", "lookback", "future_tolerance",
+                "header_row", "fill_down", "excel_dates")
 
 
 class SyncError(Exception):

@@ -41,6 +41,7 @@ from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException, FailureType
 
+from connectors.file.excel import FileOptions, xlsx_rows
 from connectors.python_source import (
     KEY,
     STREAM_NAME,
@@ -48,7 +49,6 @@ from connectors.python_source import (
     CheckpointedStream,
     HubPythonSource,
     object_schema,
-    plain,
     unique_names,
 )
 
@@ -63,7 +63,14 @@ _FILE_PROPS: dict[str, Any] = {
     "format": {"type": "string", "enum": ["csv", "xlsx", "jsonl"], "description": "default: from the extension"},
     "encoding": {"type": "string", "description": "CSV/JSONL encoding (any Python codec); default utf-8 (BOM ok)"},
     "delimiter": {"type": "string", "minLength": 1, "maxLength": 1},
-    "sheet": {"type": "string", "description": "XLSX sheet name; default the first"},
+    "sheet": {"type": ["string", "array"], "description": "XLSX sheet name, a list of names or * (every sheet, "
+                                                          "one header); default the first"},
+    "header_row": {"type": "integer", "minimum": 1, "description": "CSV/XLSX: the row holding the header (title "
+                                                                   "rows above it are skipped); default 1"},
+    "fill_down": {"type": "array", "items": {"type": "string"},
+                  "description": "XLSX: columns whose empty cells take the value above (merged cells)"},
+    "excel_dates": {"type": "array", "items": {"type": "string"},
+                    "description": "XLSX: columns whose numbers are Excel serial dates (45292 → 2024-01-01)"},
     "order": {"type": "string", "enum": ["name", "mtime"],
               "description": "order of a glob's files, later superseding earlier: by name (default) or by "
                              "modification time"},
@@ -122,8 +129,10 @@ def _undecodable(value: str, encoding: str) -> str:
 class FileReader:
     """Reads one file's rows as dicts of text, whatever the format."""
 
-    def __init__(self, path: str, fmt: str, encoding: str, delimiter: str, sheet: str | None):
+    def __init__(self, path: str, fmt: str, encoding: str, delimiter: str, sheet: str | list[str] | None,
+                 options: FileOptions | None = None):
         self.path, self.fmt, self.encoding, self.delimiter, self.sheet = path, fmt, encoding, delimiter, sheet
+        self.options = options or FileOptions()  # header_row, fill_down, excel_dates (connectors/file/excel.py)
 
     def header(self) -> list[str]:
         for _ in self.rows(header_only=True):
@@ -149,12 +158,13 @@ class FileReader:
         invalid: list[tuple[int, int, str]] = []
 
         def on_invalid(row: Any) -> str:
-            invalid.append((int(row.number) - 1, int(row.actual_columns), row.text))
+            invalid.append((int(row.number) - self.options.header_row, int(row.actual_columns), row.text))
             return "skip"
 
         reader = pacsv.open_csv(
             self.path,
-            read_options=pacsv.ReadOptions(encoding=_codec(self.encoding), column_names=header, skip_rows=1,
+            read_options=pacsv.ReadOptions(encoding=_codec(self.encoding), column_names=header,
+                                           skip_rows=self.options.header_row,
                                            use_threads=False, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
                                              invalid_row_handler=on_invalid),
@@ -193,8 +203,9 @@ class FileReader:
             cells = next(csv.reader([text], delimiter=self.delimiter), [])
             if len(cells) > width:
                 rec: dict[str, Any] = dict(zip(header, cells, strict=False))
-                rec[ERRORS_FIELD] = [f"line {ordinal + 1}: {len(cells)} cells but the header has {width}"]
-                rec["_hub_line"] = ordinal + 1
+                line = ordinal + self.options.header_row
+                rec[ERRORS_FIELD] = [f"line {line}: {len(cells)} cells but the header has {width}"]
+                rec["_hub_line"] = line
                 rec["_hub_row"] = ordinal
                 bad.append(rec)
             else:
@@ -213,6 +224,8 @@ class FileReader:
             text = io.TextIOWrapper(raw, encoding=enc, errors="surrogateescape", newline="")
             reader = csv.reader(text, delimiter=self.delimiter)
             try:
+                for _ in range(self.options.header_row - 1):  # title rows above the header
+                    next(reader)
                 first = next(reader)
             except StopIteration:
                 return
@@ -220,7 +233,7 @@ class FileReader:
             if header_only:
                 return
             width = len(self._header)
-            for line_no, cells in enumerate(reader, start=2):
+            for line_no, cells in enumerate(reader, start=self.options.header_row + 1):
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue
                 errors = []
@@ -239,33 +252,9 @@ class FileReader:
                 yield rec
 
     def _xlsx(self, header_only: bool) -> Iterator[dict[str, Any]]:
-        from openpyxl import load_workbook
-
-        wb = load_workbook(self.path, read_only=True, data_only=True)
-        try:
-            ws = wb[self.sheet] if self.sheet else wb.worksheets[0]
-            it = ws.iter_rows(values_only=True)
-            try:
-                first = next(it)
-            except StopIteration:
-                return
-            self._header = unique_names(list(first))
-            if header_only:
-                return
-            for values in it:
-                if values is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-                    continue
-                rec = {}
-                for h, v in zip(self._header, values, strict=False):
-                    if isinstance(v, float) and v.is_integer():
-                        v = int(v)
-                    rec[h] = None if v is None else str(plain(v))
-                yield rec
-        except KeyError:
-            raise AirbyteTracedException(message=f"{self.path}: no sheet named {self.sheet!r}",
-                                         failure_type=FailureType.config_error) from None
-        finally:
-            wb.close()
+        rows = xlsx_rows(self.path, self.sheet, self.options, header_only)
+        self._header = list(next(rows, []))  # type: ignore[arg-type]
+        yield from rows  # type: ignore[misc]
 
     def _jsonl(self, header_only: bool) -> Iterator[dict[str, Any]]:
         keys: dict[str, None] = {}
@@ -298,10 +287,12 @@ class FileStream(CheckpointedStream):
     """All files matching one path or glob, as one stream."""
 
     def __init__(self, name: str, path: str, fmt: str | None, encoding: str, delimiter: str,
-                 sheet: str | None, primary_key: str | list[str] | None, batch_size: int, order: str = "name"):
+                 sheet: str | list[str] | None, primary_key: str | list[str] | None, batch_size: int,
+                 order: str = "name", options: FileOptions | None = None):
         super().__init__(name, primary_key, batch_size)
         self._path, self._fmt = path, fmt
         self._encoding, self._delimiter, self._sheet, self._order = encoding, delimiter, sheet, order
+        self._options = options
 
     @property
     def cursor_field(self) -> str:
@@ -330,7 +321,7 @@ class FileStream(CheckpointedStream):
             raise AirbyteTracedException(
                 message=f"stream {self._name}: cannot tell the format of {path}; set format: csv|xlsx|jsonl",
                 failure_type=FailureType.config_error)
-        return FileReader(path, fmt, self._encoding, self._delimiter, self._sheet)
+        return FileReader(path, fmt, self._encoding, self._delimiter, self._sheet, self._options)
 
     @functools.cache  # noqa: B019 - the CDK asks once per record; streams are few and short-lived
     def get_json_schema(self) -> Mapping[str, Any]:
@@ -479,7 +470,8 @@ class FileSource(HubPythonSource):
                 s.get("encoding") or config.get("encoding") or "utf-8",
                 s.get("delimiter") or config.get("delimiter") or ",",
                 s.get("sheet") or config.get("sheet"), s.get("primary_key"),
-                int(config.get("batch_size", 200000)), s.get("order") or config.get("order") or "name"))
+                int(config.get("batch_size", 200000)), s.get("order") or config.get("order") or "name",
+                FileOptions.of({k: s.get(k) or config.get(k) for k in ("header_row", "fill_down", "excel_dates")})))
         return out
 
 
