@@ -106,7 +106,14 @@ class StreamConfig(_Strict):
     path: str | None = None
     format: Literal["csv", "xlsx", "jsonl"] | None = None
     encoding: str | None = None
-    sheet: str | None = None
+    sheet: str | list[str] | None = Field(None, description="file, XLSX: a sheet, a list of sheets or * (every "
+                                                                 "sheet, one header); default the first")
+    header_row: int | None = Field(None, ge=1, description="file, CSV/XLSX: the row holding the header; the title "
+                                                           "rows above it are skipped (default 1)")
+    fill_down: list[str] = Field(default_factory=list, description="file, XLSX: columns whose empty cells take the "
+                                                                    "value above (merged cells)")
+    excel_dates: list[str] = Field(default_factory=list, description="file, XLSX: columns whose numbers are Excel "
+                                                                      "serial dates (45292 → 2024-01-01)")
     order: Literal["name", "mtime"] | None = Field(
         None, description="file: the order of a glob's files, a later file's records superseding an earlier one's: "
                           "by name (default) or by modification time")

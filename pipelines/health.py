@@ -73,8 +73,13 @@ def check_columns(source: str, src: SourceConfig, schemas: Mapping[str, Mapping[
         keys = [sc.primary_key] if isinstance(sc.primary_key, str) else list(sc.primary_key or [])
         wanted = [("primary_key", k) for k in keys] + [("cursor_field", sc.cursor_field)] * bool(sc.cursor_field)
         wanted += [(f"mapping.{f}", p) for p, f in mapped_columns(sc).items()]
-        problems += [f"stream {name}: {what} {column!r} is not a column of the source{did_you_mean(column, props)} "
-                     f"(its columns: {_listing(props)})" for what, column in wanted if not _present(column, props)]
+        found = [f"stream {name}: {what} {column!r} is not a column of the source{did_you_mean(column, props)} "
+                 f"(its columns: {_listing(props)})" for what, column in wanted if not _present(column, props)]
+        unnamed = sum(bool(re.fullmatch(r"column_\d+", c)) for c in props)
+        if found and src.connector == "file" and (len(props) == 1 or unnamed * 2 >= len(props)):
+            found.append(f"stream {name}: the first row looks like a title, not a header: set header_row to the "
+                         "row that holds the column names")
+        problems += found
     return problems
 
 
