@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from hub.entities import ENTITIES
 from hub.secrets import register
+from pipelines.transforms import check_transforms
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # The `connector:` kinds a source may name (each is a package of `connectors/`; connectors/registry.py).
@@ -164,12 +165,16 @@ class StreamConfig(_Strict):
             )
         for k, v in self.mapping.items():
             if isinstance(v, dict):
-                bad = set(v) - {"path", "format", "default"}
+                bad = set(v) - {"path", "format", "default", "strip", "replace", "regex", "split"}
                 if bad or ("path" not in v and "default" not in v):
                     raise ValueError(
                         f"mapping.{k}: expected a column name, a list of column names, or "
-                        "{path: COLUMN, format: STRPTIME_FORMAT, default: VALUE}"
+                        "{path: COLUMN, format: STRPTIME_FORMAT, default: VALUE, strip: CHARS, replace: {OLD: NEW}, "
+                        "regex: PATTERN, split: {by: SEP, index: N}}"
                     )
+                problem = check_transforms(v)
+                if problem:
+                    raise ValueError(f"mapping.{k}: {problem}")
         missing = [f.name for f in entity.fields if f.required and f.name not in self.mapping]
         if missing:
             raise ValueError(f"mapping: entity {self.entity} needs field(s) {', '.join(missing)}")
