@@ -195,11 +195,41 @@ def did_you_mean(name: str, known: Sequence[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+_CRON_FIELD = r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*|[A-Za-z]{3}(-[A-Za-z]{3})?"
+
+
+class ScheduleConfig(_Strict):
+    """When the Dagster code location runs this source (its sync and everything downstream)."""
+
+    cron: str = Field(description="five cron fields, e.g. '0 */2 * * *' (every two hours)")
+    timezone: str = Field("Asia/Shanghai", description="IANA time zone of the cron times")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        fields = v.split()
+        if len(fields) != 5 or not all(re.fullmatch(_CRON_FIELD, f) for f in fields):
+            raise ValueError(f"{v!r}: expected five cron fields: minute hour day-of-month month day-of-week")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (e.g. Asia/Shanghai, UTC)") from None
+        return v
+
+
 class SourceConfig(_Strict):
     connector: str
     enabled: bool = True
     config: dict[str, Any] = Field(default_factory=dict)
     streams: dict[str, StreamConfig] = Field(default_factory=dict)
+    schedule: ScheduleConfig | None = Field(None, description="Dagster: run this source on its own schedule too")
 
     @field_validator("connector")
     @classmethod
