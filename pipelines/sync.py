@@ -51,6 +51,7 @@ from connectors.python_source import Batch, CheckpointedStream
 from connectors.registry import create_source, refused_endpoint
 from hub import secrets
 from hub.config import HubConfig, SourceConfig
+from pipelines import full_refresh as full_refreshes
 from pipelines.health import HealthWatch, check_columns, live_rows
 from pipelines.progress import Progress, as_progress
 from warehouse.engine import Warehouse
@@ -241,7 +242,9 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
             raise SyncError(f"source {source_name}: " + "; ".join(problems))
         detect_schema_changes(store, source_name, sync_id, catalog, result)
         states = {} if full_refresh else store.get_state(source_name)
-        states = {k: v for k, v in states.items() if k in pks}
+        whole = full_refreshes.due(warehouse, source_name, src, pks)  # full_refresh_every has passed
+        states = {k: v for k, v in states.items() if k in pks and k not in whole}
+        unsaved = [s for s in pks if s not in states]  # read whole this time
         run = _Sync(cfg, store, source_name, sync_id, result, pks, prog, allow_mass_delete, HealthWatch(src))
         if src.connector in CONFIG_STREAM_CONNECTORS:
             _read_bulk(run, source, conf, catalog, states, full_refresh)
@@ -253,6 +256,7 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         result.status, failures, result.warnings = run.watch.judge(result, live_rows(store, source_name))
         if failures:
             raise SyncError(f"source {source_name}: " + "; ".join(failures + result.warnings))
+        full_refreshes.record(warehouse, source_name, unsaved)
     except SyncError as e:
         result.status, result.error = "failed", secrets.mask(str(e))
     except AirbyteTracedException as e:
