@@ -121,6 +121,9 @@ class StreamConfig(_Strict):
     lookback: str | float | None = Field(
         None, description="sql with cursor_field: re-read this far before the saved cursor value, for rows that "
                           "arrive late with an older value (90s, 30m, 2h, 1d or seconds; numbers for a numeric cursor)")
+    full_refresh_every: str | float | None = Field(
+        None, description="read an incremental stream whole again once its last whole read is this old (7d, 12h "
+                          "or seconds): catches rows the cursor missed")
     future_tolerance: str | float | None = Field(
         None, description="sql with cursor_field: cursor values later than now + this (default 1d) are read but "
                           "not saved as the cursor, and reported")
@@ -135,7 +138,7 @@ class StreamConfig(_Strict):
                                                                    "(more needs --allow-mass-delete)")
     health: HealthConfig = Field(default_factory=HealthConfig)
 
-    @field_validator("lookback", "future_tolerance")
+    @field_validator("lookback", "future_tolerance", "full_refresh_every")
     @classmethod
     def _duration(cls, v: str | float | None) -> str | float | None:
         if isinstance(v, str) and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[smhd]?\s*", v):

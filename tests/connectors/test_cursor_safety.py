@@ -127,3 +127,22 @@ def test_future_values_of_each_cursor_type() -> None:
     assert seconds("1d") == 86400 and seconds(90) == 90
     with pytest.raises(ValueError, match="'2 hours'"):
         seconds("2 hours")
+
+
+def test_a_periodic_full_refresh_catches_what_the_cursor_missed(tmp_path: Path) -> None:
+    url = crm(tmp_path / "crm.sqlite")
+    execute(url, "DELETE FROM customers WHERE id = 'C3'")
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    cfg = config(url, full_refresh_every="7d")
+    assert sync_source(cfg, wh, "crm").stats.read == 2  # the first read is whole
+    # an update that did not touch the cursor column (a script, a restore)
+    execute(url, "UPDATE customers SET name = '甲（改）' WHERE id = 'C1'")
+    assert sync_source(cfg, wh, "crm").stats.read == 1  # incremental: only the row at the last cursor value
+    assert names(wh)["C1"] == "甲"
+    # a week later: the stream is read whole again, once
+    with wh.begin() as conn:
+        conn.exec_driver_sql("UPDATE raw._full_reads SET read_at = read_at - INTERVAL 8 DAY")
+    r = sync_source(cfg, wh, "crm")
+    assert (r.stats.read, r.stats.loaded) == (2, 1) and names(wh)["C1"] == "甲（改）"
+    assert sync_source(cfg, wh, "crm").stats.read == 1
+    wh.dispose()
