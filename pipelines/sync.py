@@ -256,7 +256,7 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         result.status, failures, result.warnings = run.watch.judge(result, live_rows(store, source_name))
         if failures:
             raise SyncError(f"source {source_name}: " + "; ".join(failures + result.warnings))
-        full_refreshes.record(warehouse, source_name, unsaved)
+        full_refreshes.record(warehouse, source_name, src, unsaved)
     except SyncError as e:
         result.status, result.error = "failed", secrets.mask(str(e))
     except AirbyteTracedException as e:
