@@ -33,7 +33,8 @@ def _now() -> dt.datetime:
 
 
 def due(wh: Warehouse, source: str, src: SourceConfig, streams: Iterable[str]) -> set[str]:
-    """The streams of `source` whose `full_refresh_every` has passed since their last whole read."""
+    """The streams of `source` whose `full_refresh_every` has passed since their last whole read (or that have no
+    recorded whole read: the option is new)."""
     every = {n: every_seconds(src.streams[n].full_refresh_every) for n in streams
              if n in src.streams and src.streams[n].full_refresh_every}
     if not every:
@@ -45,12 +46,13 @@ def due(wh: Warehouse, source: str, src: SourceConfig, streams: Iterable[str]) -
     last = {r[0]: r[1] for r in rows}
     now = _now()
     return {n for n, secs in every.items()
-            if secs and n in last and last[n] is not None and (now - last[n]).total_seconds() >= secs}
+            if secs and (last.get(n) is None or (now - last[n]).total_seconds() >= secs)}
 
 
-def record(wh: Warehouse, source: str, streams: Iterable[str]) -> None:
-    """Remember that these streams were just read whole (without a saved state)."""
-    names = sorted(set(streams))
+def record(wh: Warehouse, source: str, src: SourceConfig, streams: Iterable[str]) -> None:
+    """Remember that these streams were just read whole (without a saved state); only streams with
+    `full_refresh_every` are kept track of."""
+    names = sorted(n for n in set(streams) if n in src.streams and src.streams[n].full_refresh_every)
     if not names:
         return
     with wh.begin() as conn:
