@@ -34,6 +34,7 @@ from connectors.python_source import (
     rows_to_table,
     unique_names,
 )
+from connectors.sql.engines import source_engine
 from warehouse.identifiers import quote, quote_qualified
 
 SPEC: dict[str, Any] = {
@@ -60,10 +61,7 @@ SPEC: dict[str, Any] = {
 
 
 def _engine(url: str) -> sa.Engine:
-    if url.startswith(("mysql", "mariadb")):  # identifiers are quoted "so" (ANSI), as for every other database
-        ansi = "SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')"
-        return sa.create_engine(url, pool_pre_ping=True, connect_args={"init_command": ansi})
-    return sa.create_engine(url, pool_pre_ping=True)
+    return source_engine(url)  # per database kind: connectors/sql/engines.py
 
 
 def _describe_db_error(url: str, err: Exception) -> str:
@@ -112,13 +110,13 @@ class SqlStream(CheckpointedStream):
         return table.filter(pc.invert(mask))
 
     def _from(self) -> str:
-        return f"({self._query}) AS hub_q" if self._query else quote_qualified(self._table or "")
+        return f"({self._query}) hub_q" if self._query else quote_qualified(self._table or "")
 
     @functools.cache  # noqa: B019 - the CDK asks once per record; streams are few and short-lived
     def get_json_schema(self) -> Mapping[str, Any]:
         try:
             with self._engine.connect() as conn:
-                result = conn.execute(sa.text(f"SELECT * FROM {self._from()} LIMIT 0"))
+                result = conn.execute(sa.text(f"SELECT * FROM {self._from()} WHERE 1 = 0"))  # any database
                 cols = list(result.keys())
                 types: dict[str, Any] = {}
                 if self._table:
@@ -231,8 +229,8 @@ class SqlSource(HubPythonSource):
             engine = _engine(config["url"])
             with engine.connect() as conn:
                 for s in config.get("streams", []):
-                    src = f"({s['query']}) AS hub_q" if s.get("query") else quote_qualified(s["table"])
-                    conn.execute(sa.text(f"SELECT * FROM {src} LIMIT 0"))
+                    src = f"({s['query']}) hub_q" if s.get("query") else quote_qualified(s["table"])
+                    conn.execute(sa.text(f"SELECT * FROM {src} WHERE 1 = 0"))
             return True, None
         except sa.exc.SQLAlchemyError as e:
             return False, _describe_db_error(config["url"], e)
