@@ -52,6 +52,7 @@ from connectors.registry import create_source, refused_endpoint
 from hub import secrets
 from hub.config import HubConfig, SourceConfig
 from pipelines import full_refresh as full_refreshes
+from pipelines.errors import trace_text
 from pipelines.health import HealthWatch, check_columns, live_rows
 from pipelines.progress import Progress, as_progress
 from warehouse.engine import Warehouse
@@ -261,7 +262,7 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         result.status, result.error = "failed", secrets.mask(str(e))
     except AirbyteTracedException as e:
         result.status = "failed"
-        result.error = secrets.mask(f"source {source_name}: {e.message or e.internal_message or e}")
+        result.error = secrets.mask(f"source {source_name}: {trace_text(e)}")
     except Exception as e:
         result.status, result.error = "failed", secrets.mask(f"source {source_name}: {type(e).__name__}: {e}")
         log.debug("sync of %s failed", source_name, exc_info=True)
@@ -293,7 +294,7 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
             counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
             run.watch.stream_read(name, stream)
         except AirbyteTracedException as e:
-            sr.error = secrets.mask(e.message or e.internal_message or str(e))
+            sr.error = secrets.mask(trace_text(e))
             counter.close(f"FAILED after {sr.stats.read:,} records")
             continue
         except KeyError as e:  # a primary key column the data does not have
@@ -356,7 +357,7 @@ def _read_protocol(run: _Sync, source: Any, conf: dict[str, Any], catalog: Confi
                 if stream:
                     flush(stream, state)
             elif msg.type == Type.TRACE and msg.trace.type == TraceType.ERROR:
-                errors.append(secrets.mask(msg.trace.error.message or "error"))
+                errors.append(secrets.mask(trace_text(msg.trace.error)))
             elif msg.type == Type.TRACE and msg.trace.type == TraceType.STREAM_STATUS:
                 status = msg.trace.stream_status
                 if status.status == AirbyteStreamStatus.COMPLETE:
