@@ -6,12 +6,15 @@ are skipped), `fill_down` (columns whose empty cells take the value above: merge
 (columns whose numbers are Excel serial dates, 45292 → 2024-01-01) and `sheet` (a name, a list of names, or
 `*` for every sheet; the sheets must share the header and are read in order). Values are text, as the CSV
 reader gives them.
+
+The rows come from python-calamine (Rust; several times faster than openpyxl, see `bench/excel_read.py`) when it
+is installed, else from openpyxl; both give the same values (`sheet_rows`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,16 +81,64 @@ def sheet_names(all_names: Sequence[str], sheet: str | Sequence[str] | None, pat
     return wanted
 
 
-def xlsx_rows(path: str, sheet: str | Sequence[str] | None, options: FileOptions,
-              header_only: bool = False) -> Iterator[list[str] | dict[str, Any]]:
-    """First the header (a list), then each row as a dict of text; blank rows are skipped."""
-    from openpyxl import load_workbook
+class _Openpyxl:
+    """A workbook read by openpyxl (read-only, cached formula values)."""
 
-    wb = load_workbook(path, read_only=True, data_only=True)
+    def __init__(self, path: str):
+        from openpyxl import load_workbook
+
+        self._wb = load_workbook(path, read_only=True, data_only=True)
+        self.names: list[str] = list(self._wb.sheetnames)
+
+    def rows(self, name: str, first_row: int) -> Iterator[Sequence[Any]]:
+        yield from self._wb[name].iter_rows(values_only=True, min_row=first_row)
+
+    def close(self) -> None:
+        self._wb.close()
+
+
+class _Calamine:
+    """A workbook read by python-calamine, its values as openpyxl gives them (empty cells None, dates as
+    datetimes, the sheet from A1 even when its data starts further down or right)."""
+
+    def __init__(self, path: str):
+        from python_calamine import CalamineWorkbook
+
+        self._wb = CalamineWorkbook.from_path(path)
+        self.names = list(self._wb.sheet_names)
+
+    def rows(self, name: str, first_row: int) -> Iterator[Sequence[Any]]:
+        ws = self._wb.get_sheet_by_name(name)
+        left = int((ws.start or (0, 0))[1])  # its rows start at row 1, its columns at the first one with data
+        pad = [None] * left
+        for i, values in enumerate(ws.iter_rows()):
+            if i >= first_row - 1:
+                yield pad + [None if v == "" else dt.datetime(v.year, v.month, v.day) if type(v) is dt.date else v
+                             for v in values]
+
+    def close(self) -> None:
+        close = getattr(self._wb, "close", None)
+        if close:
+            close()
+
+
+def open_workbook(path: str) -> _Openpyxl | _Calamine:
+    """python-calamine where it is installed, else openpyxl."""
+    try:
+        return _Calamine(path)
+    except ImportError:
+        return _Openpyxl(path)
+
+
+def xlsx_rows(path: str, sheet: str | Sequence[str] | None, options: FileOptions, header_only: bool = False,
+              reader: Callable[[str], _Openpyxl | _Calamine] | None = None) -> Iterator[list[str] | dict[str, Any]]:
+    """First the header (a list), then each row as a dict of text; blank rows are skipped. `reader`: the
+    workbook reader (default `open_workbook`)."""
+    wb = (reader or open_workbook)(path)
     try:
         header: list[str] | None = None
-        for name in sheet_names(wb.sheetnames, sheet, path):
-            it = wb[name].iter_rows(values_only=True, min_row=options.header_row)
+        for name in sheet_names(wb.names, sheet, path):
+            it = wb.rows(name, options.header_row)
             first = next(it, None)
             if first is None:
                 continue

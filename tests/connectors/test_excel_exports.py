@@ -111,3 +111,31 @@ def test_a_csv_with_title_rows_reads_from_its_header_row(tmp_path: Path) -> None
 ])
 def test_serial_dates(value: Any, expected: Any) -> None:
     assert serial_date(value) == expected
+
+
+def test_calamine_and_openpyxl_read_the_same_rows(tmp_path: Path) -> None:
+    """The fast reader gives what openpyxl gives: data starting in column B below empty rows, dates, numbers."""
+    import datetime as dt
+
+    from connectors.file.excel import FileOptions, _Calamine, _Openpyxl, xlsx_rows
+
+    f = tmp_path / "offset.xlsx"
+    wb = Workbook()
+    ws = wb.active
+    ws["B3"], ws["B5"], ws["C5"], ws["D5"], ws["E5"] = "客户清单", "客户编号", "客户名称", "签约日期", "额度"
+    ws.append([None, "K1", "甲", dt.date(2024, 1, 2), 3.0])
+    ws.append([None, "K2", None, dt.datetime(2024, 1, 2, 3, 4, 5), 1234.5])
+    ws.append([])
+    ws.append([None, "K3", "丙", None, "x"])
+    wb.save(f)
+    for header_row in (1, 5):
+        options = FileOptions(header_row=header_row, fill_down=["客户名称"], excel_dates=["额度"])
+        fast = list(xlsx_rows(str(f), None, options, reader=_Calamine))
+        slow = list(xlsx_rows(str(f), None, options, reader=_Openpyxl))
+        assert fast == slow
+    assert fast[0] == ["column_1", "客户编号", "客户名称", "签约日期", "额度"]
+    assert fast[1:] == [
+        {"column_1": None, "客户编号": "K1", "客户名称": "甲", "签约日期": "2024-01-02T00:00:00", "额度": "1900-01-02"},
+        {"column_1": None, "客户编号": "K2", "客户名称": "甲", "签约日期": "2024-01-02T03:04:05",
+         "额度": "1903-05-18 12:00:00"},
+        {"column_1": None, "客户编号": "K3", "客户名称": "丙", "签约日期": None, "额度": "x"}]
