@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 
@@ -237,7 +238,9 @@ def test_given_a_secret_command_then_its_output_is_the_secret_and_is_masked(tmp_
     text = MINIMAL.replace("sqlite:///data/crm.sqlite", "mysql+pymysql://crm:${cmd:" + py + " store.py crm/password}"
                            "@db/crm")
     cfg = load_config(write(tmp_path, text), env={})  # run in the config file's folder
-    assert cfg.sources["crm_a"].config["url"] == "mysql+pymysql://crm:p@ss:w/rd-42@db/crm"
+    # the password percent-encoded in the URL (issue 14 #5), as it is for the driver
+    assert cfg.sources["crm_a"].config["url"] == "mysql+pymysql://crm:p%40ss%3Aw%2Frd-42@db/crm"
+    assert sa.engine.make_url(cfg.sources["crm_a"].config["url"]).password == "p@ss:w/rd-42"
     assert "p@ss:w/rd-42" in cfg.secret_values
     assert "p@ss:w/rd-42" not in yaml.safe_dump(cfg.redacted(), allow_unicode=True)
     # reading the structure only (Dagster's definitions) does not run it
