@@ -1,10 +1,11 @@
-"""The daily refresh of everything."""
+"""The daily refresh of everything, and the schedules of sources that have their own (`schedule:` in the config)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.jobs import AssetJob
+from dagster_project.jobs import AssetJob, refresh_job_name
+from hub.config import HubConfig
 
 DAILY_CRON = "0 2 * * *"
 TIMEZONE = "Asia/Shanghai"
@@ -15,3 +16,13 @@ def daily_schedule(job: AssetJob) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(name="daily_refresh", job=job, cron_schedule=DAILY_CRON, execution_timezone=TIMEZONE,
                                  default_status=dg.DefaultScheduleStatus.RUNNING,
                                  description="the whole pipeline, every night")
+
+
+def source_schedules(cfg: HubConfig) -> list[dg.ScheduleDefinition]:
+    """`schedule_<source>`: the source's `refresh_<source>` job (its sync and everything downstream) at its cron
+    times in its time zone."""
+    return [dg.ScheduleDefinition(name=f"schedule_{name}", job_name=refresh_job_name(name),
+                                  cron_schedule=s.schedule.cron, execution_timezone=s.schedule.timezone,
+                                  default_status=dg.DefaultScheduleStatus.RUNNING,
+                                  description=f"sync {name} and rebuild everything downstream of it")
+            for name, s in cfg.sources.items() if s.enabled and s.schedule]

@@ -38,7 +38,11 @@ class RunSummary:
 
     @property
     def failed_sources(self) -> list[SyncResult]:
-        return [s for s in self.syncs if s.status != "succeeded"]
+        return [s for s in self.syncs if s.status == "failed"]
+
+    @property
+    def warned_sources(self) -> list[SyncResult]:
+        return [s for s in self.syncs if s.status == "warning"]
 
     @property
     def failed_checks(self) -> list[str]:
@@ -65,7 +69,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
         progress(f"syncing {name} ({cfg.sources[name].connector})")
         result = sync_source(cfg, wh, name, progress=progress, allow_mass_delete=allow_mass_delete)
         summary.syncs.append(result)
-        if result.status != "succeeded":
+        if result.status == "failed":
             progress(f"source {name} FAILED: {result.error}")
     if sources is None:
         summary.syncs += forget_removed(cfg, wh, allow_mass_delete, progress)

@@ -45,6 +45,7 @@ from pipelines.coerce import (
     parse_timestamp,
 )
 from pipelines.progress import as_progress
+from pipelines.transforms import transform_sql
 from warehouse.changes import bump, set_watermark, watermark
 from warehouse.engine import Warehouse, value
 from warehouse.identifiers import quote
@@ -129,6 +130,7 @@ def mapping_sql(wh: Warehouse, value: MappingValue) -> tuple[str, str | None]:
         fmt = value.get("format")
         default = value.get("default")
         expr = _path_sql(wh, value["path"]) if value.get("path") else "NULL"
+        expr = transform_sql(wh.dialect.name, expr, value)  # strip, replace, regex, split (pipelines/transforms.py)
         if default is not None:
             lit = str(default).replace("'", "''")
             expr = f"COALESCE({expr}, '{lit}')"

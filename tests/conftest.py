@@ -24,6 +24,27 @@ def _pg_admin_url() -> str | None:
 
 
 @pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A fresh, empty database on the MariaDB test server (`scripts/mariadb-test-server.sh`); dropped afterwards."""
+    admin = os.environ.get("HUB_TEST_MYSQL_URL")
+    if not admin:
+        why = os.environ.get("HUB_TEST_MYSQL_SKIP") or "MariaDB tests need HUB_TEST_MYSQL_URL (set by `make test`)"
+        if os.environ.get("HUB_REQUIRE_MYSQL"):
+            pytest.fail(why)
+        pytest.skip(why)
+    name = f"hub_t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin)
+    with engine.begin() as c:
+        c.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    try:
+        yield admin.rsplit("/", 1)[0] + f"/{name}?charset=utf8mb4"
+    finally:
+        with engine.begin() as c:
+            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        engine.dispose()
+
+
+@pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database on the test server; dropped afterwards."""
     with _fresh_pg_database() as url:
