@@ -15,8 +15,9 @@ Control API (JSON, on every fake):
   the ids of the malformed records,
 - ``POST /_fake/reset``: faults back to their construction values, counters to zero, tokens
   dropped, clock offset cleared,
-- ``POST /_fake/clock {"advance_s": 7300}``: move the token clock forward (expire tokens
-  without waiting),
+- ``POST /_fake/clock {"advance_s": 7300}``: move the clock forward (expire tokens and close
+  rate-limit windows without waiting); ``{"freeze": true}`` stops it where it is (then only
+  ``advance_s`` moves it: tests of time windows that cannot depend on how fast calls run),
 - ``POST /_fake/config {"token_ttl_s": 5}``: TTL of tokens issued from now on,
 - ``POST /_fake/upsert {"object": ..., "record": {...}}``: add or modify a record (same as
   ``server.dataset.upsert``).
@@ -191,15 +192,17 @@ class Token:
 
 
 class TokenStore:
-    """Tokens (or sessions) with a TTL measured on a clock that tests may advance."""
+    """Tokens (or sessions) with a TTL measured on a clock that tests may advance or freeze."""
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self.offset_s = 0.0
+        self.frozen_at: float | None = None
         self._tokens: dict[str, Token] = {}
 
     def now(self) -> float:
-        return time.time() + self.offset_s
+        """The fake's clock: wall time (or the moment it was frozen) plus the offset tests added."""
+        return (time.time() if self.frozen_at is None else self.frozen_at) + self.offset_s
 
     def issue(
         self,
@@ -245,6 +248,7 @@ class TokenStore:
     def clear(self) -> None:
         self._tokens.clear()
         self.offset_s = 0.0
+        self.frozen_at = None
 
 
 # --------------------------------------------------------------------------- dataset
@@ -584,9 +588,15 @@ class FakeServer:
             self.tokens.ttl_s = float(value)
 
     def advance_clock(self, seconds: float) -> None:
-        """Move the token clock forward: tokens expire without waiting."""
+        """Move the clock forward: tokens expire and rate-limit windows close without waiting."""
         with self._lock:
             self.tokens.offset_s += seconds
+
+    def freeze_clock(self) -> None:
+        """Stop the clock where it is; from now on only `advance_clock` moves it."""
+        with self._lock:
+            if self.tokens.frozen_at is None:
+                self.tokens.frozen_at = time.time()
 
     def reset(self) -> None:
         """Faults back to their construction values; counters, tokens and clock cleared."""
@@ -644,11 +654,16 @@ class FakeServer:
 
     async def _post_clock(self, request: Request) -> Response:
         body = await read_json(request)
-        seconds = body.get("advance_s") if isinstance(body, dict) else None
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-            return JSONResponse({"error": 'expected {"advance_s": seconds}'}, status_code=400)
+        seconds = body.get("advance_s", 0) if isinstance(body, dict) else None
+        freeze = body.get("freeze", False) if isinstance(body, dict) else None
+        if (not isinstance(seconds, int | float) or isinstance(seconds, bool) or freeze not in (True, False)
+                or not (seconds or freeze)):
+            return JSONResponse({"error": 'expected {"advance_s": seconds} and/or {"freeze": true}'},
+                                status_code=400)
+        if freeze:
+            self.freeze_clock()
         self.advance_clock(float(seconds))
-        return JSONResponse({"offset_s": self.tokens.offset_s})
+        return JSONResponse({"offset_s": self.tokens.offset_s, "frozen": self.tokens.frozen_at is not None})
 
     async def _post_config(self, request: Request) -> Response:
         body = await read_json(request)
@@ -690,8 +705,8 @@ class FakeServer:
         if not self._faults.enforce_limits or limit is None:
             return False
         calls, window_s = limit
-        now = time.monotonic()
         with self._lock:
+            now = self.tokens.now()
             stamps = self._windows.setdefault(endpoint, deque())
             while stamps and now - stamps[0] >= window_s:
                 stamps.popleft()
