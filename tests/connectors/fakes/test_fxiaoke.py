@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -247,7 +246,7 @@ def test_offset_limit_of_10000_and_keyset_paging_past_it(big: FxiaokeFake, http:
     past = query(http, big, creds, "LeadsObj", 100, 10100, orders=orders)
     assert past["errorCode"] == 10013 and past["errorMessage"] == "offset out of range 10000"
 
-    start, ids, last = time.monotonic(), [], None
+    ids, last = [], None
     while True:
         filters = [{"field_name": "_id", "operator": "GT", "field_values": [last]}] if last else []
         page = query(http, big, creds, "LeadsObj", 100, 0, filters, orders, find_explicit_total_num=False)
@@ -258,7 +257,6 @@ def test_offset_limit_of_10000_and_keyset_paging_past_it(big: FxiaokeFake, http:
         last = rows[-1]["_id"]
     assert len(ids) == len(set(ids)) == len(big.dataset.records("LeadsObj")) >= BIG_LEADS
     assert ids == sorted(ids)
-    assert time.monotonic() - start < 10
 
 
 def test_auth_errors_in_the_body(server: FxiaokeFake, http: requests.Session) -> None:
