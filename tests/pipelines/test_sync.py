@@ -1,0 +1,139 @@
+"""Sync and stage through their entry points (`sync_source`, `stage_all`) on both warehouses: a source that fails
+part-way keeps what it read and resumes, broken records are quarantined at extraction with the whole record, and
+staging takes the newest version of each record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+
+from hub.config import load_config
+from pipelines.stage import stage_all
+from pipelines.sync import sync_source
+from warehouse.engine import Warehouse
+
+CONFIG = """\
+warehouse: {url: "duckdb:///w.duckdb"}
+sources:
+  crm:
+    connector: file
+    config: {path: "data/*", batch_size: 2}
+    streams:
+      customers:
+        primary_key: id
+        entity: customer
+        mapping: {name: name, phone: phone}
+"""
+
+
+def project(tmp_path: Path, files: dict[str, bytes | str]) -> Path:
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    for name, content in files.items():
+        (data / name).write_bytes(content.encode() if isinstance(content, str) else content)
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(CONFIG, encoding="utf-8")
+    return cfg
+
+
+def workbook(path: Path, rows: list[list[str]]) -> None:
+    wb = Workbook()
+    for row in [["id", "name", "phone"], *rows]:
+        wb.active.append(row)
+    wb.save(path)
+
+
+def landed(wh: Warehouse) -> dict[str, dict[str, str]]:
+    """The latest landed version of each record, by key; fails on a key landed twice with one content."""
+    df = wh.read_frame("SELECT _key, _hash, _data FROM raw.crm__customers ORDER BY _sync_id, _row")
+    assert not df.duplicated(["_key", "_hash"]).any(), "a record landed twice"
+    return {k: json.loads(d) for k, d in zip(df["_key"], df["_data"], strict=True)}
+
+
+CSV = "id,name,phone\n" + "".join(f"A{i},客户{i},1380000000{i}\n" for i in range(1, 6))
+
+
+def test_a_source_failing_part_way_keeps_what_it_read_and_resumes_from_its_last_checkpoint(
+        tmp_path: Path, warehouse_url: str) -> None:
+    # a.csv is read whole (5 rows, checkpointed after rows 2 and 4), then b.xlsx cannot be opened.
+    cfg_path = project(tmp_path, {"a.csv": CSV, "b.xlsx": b"PK\x03\x04 not a workbook"})
+    cfg = load_config(cfg_path, warehouse_url=warehouse_url)
+    wh = Warehouse(warehouse_url)
+    first = sync_source(cfg, wh, "crm")
+    assert first.status == "failed" and first.error and "not a zip file" in first.error
+    # Kept: all five rows, row 5 too although no checkpoint covered it.
+    assert landed(wh) == {f"A{i}": {"id": f"A{i}", "name": f"客户{i}", "phone": f"1380000000{i}"} for i in range(1, 6)}
+    assert (first.stats.read, first.stats.loaded, first.stats.quarantined) == (5, 5, 0)
+    log = wh.read_frame("SELECT status, records_read, records_loaded, error FROM raw._syncs")
+    assert log[["status", "records_read", "records_loaded"]].values.tolist() == [["failed", 5, 5]]
+    assert log["error"][0] == first.error
+
+    workbook(tmp_path / "data" / "b.xlsx", [["B1", "己", "13900000001"], ["B2", "庚", "13900000002"]])
+    second = sync_source(cfg, wh, "crm")
+    assert second.status == "succeeded" and second.error is None
+    # The state was not advanced past the last checkpoint (row 4 of a.csv): row 5 is read again, found
+    # unchanged and dropped by its hash; then b.xlsx's two rows land. Each record is there once.
+    assert (second.stats.read, second.stats.loaded, second.stats.unchanged) == (3, 2, 1)
+    assert sorted(landed(wh)) == ["A1", "A2", "A3", "A4", "A5", "B1", "B2"]
+    third = sync_source(cfg, wh, "crm")  # nothing new: both files are done
+    assert (third.status, third.stats.read, third.stats.loaded) == ("succeeded", 0, 0)
+
+
+@pytest.mark.xfail(strict=True, reason="defect found for issue 20 (reported, connectors/file/source.py is being "
+                                       "rewritten): a workbook that is not a zip file fails without naming the file")
+def test_a_corrupt_workbook_fails_naming_the_file(tmp_path: Path) -> None:
+    cfg = load_config(project(tmp_path, {"a.csv": CSV, "b.xlsx": b"PK\x03\x04 not a workbook"}))
+    result = sync_source(cfg, Warehouse(cfg.warehouse.url), "crm")
+    assert result.status == "failed" and "b.xlsx" in (result.error or "")
+
+
+def test_broken_records_are_quarantined_at_extraction_with_the_whole_record(tmp_path: Path,
+                                                                            warehouse_url: str) -> None:
+    gbk = ("id,name,phone\nK1,甲,1\n".encode("gbk") + b"K2,\xff\xfe bad,2\n" + "K3,丙,3\n".encode("gbk"))
+    lines = '{"id": "J1", "name": "丁"}\n{"id": "J2", "name": "戊\n{"id": "J3", "name": "己"}\n'
+    cfg_path = project(tmp_path, {"a.csv": gbk, "b.jsonl": lines})
+    cfg_path.write_text(CONFIG.replace("batch_size: 2}", "batch_size: 2, encoding: gbk}"), encoding="utf-8")
+    (tmp_path / "data" / "b.jsonl").write_bytes(lines.encode("gbk"))
+    cfg = load_config(cfg_path, warehouse_url=warehouse_url)
+    wh = Warehouse(warehouse_url)
+    result = sync_source(cfg, wh, "crm")
+    assert result.status == "succeeded"
+    # 6 records read: 4 land (K1, K3, J1, J3), 2 are quarantined (K2's bytes, J2's line).
+    assert (result.stats.read, result.stats.loaded, result.stats.quarantined) == (6, 4, 2)
+    assert sorted(landed(wh)) == ["J1", "J3", "K1", "K3"]
+    q = wh.read_frame("SELECT source, stream, stage, record_key, reason, action, record FROM raw._quarantine "
+                      "ORDER BY reason")
+    assert q[["source", "stream", "stage", "action"]].drop_duplicates().values.tolist() == [
+        ["crm", "customers", "extract", "rejected"]]
+    assert q["record_key"].tolist() == [None, "K2"]  # the broken JSON line has no readable key
+    assert q["reason"].tolist() == [
+        "line 2: not a JSON object (Invalid control character at: line 1 column 24 (char 23))",
+        "line 3, field 'name': bytes not valid in gbk"]  # line 1 is the header
+    bad_line, bad_bytes = (json.loads(r) for r in q["record"])
+    assert (bad_bytes["id"], bad_bytes["name"], bad_bytes["phone"]) == ("K2", "<ff fe> bad", "2")
+    assert bad_line["_hub_text"] == '{"id": "J2", "name": "戊'
+    assert [json.loads(r)["_hub_line"] for r in q["record"]] == [2, 3]
+    log = wh.read_frame("SELECT records_read, records_loaded, records_quarantined FROM raw._syncs")
+    assert log.values.tolist() == [[6, 4, 2]]
+
+
+def test_staging_takes_the_newest_version_of_each_record(tmp_path: Path, warehouse_url: str) -> None:
+    cfg_path = project(tmp_path, {"a.csv": "id,name,phone\nA1,旧名一,111\nA2,旧名二,222\nA3,三,333\n"})
+    cfg = load_config(cfg_path, warehouse_url=warehouse_url)
+    wh = Warehouse(warehouse_url)
+    assert sync_source(cfg, wh, "crm").status == "succeeded"
+    # A1 renamed, A2 renamed twice (the second time its phone too), A3 unchanged.
+    (tmp_path / "data" / "a.csv").write_text("id,name,phone\nA1,新名一,111\nA2,中间名二,222\nA3,三,333\n",
+                                             encoding="utf-8")
+    assert sync_source(cfg, wh, "crm").stats.loaded == 2
+    (tmp_path / "data" / "a.csv").write_text("id,name,phone\nA1,新名一,111\nA2,新名二,999\nA3,三,333\n",
+                                             encoding="utf-8")
+    assert sync_source(cfg, wh, "crm").stats.loaded == 1
+    assert wh.scalar("SELECT count(*) FROM raw.crm__customers") == 6  # 3 + 2 + 1 versions, append-only
+    (result,) = stage_all(cfg, wh)
+    assert (result.entity, result.staged, result.rejected) == ("customer", 3, 0)
+    staged = wh.read_frame("SELECT source_key, name, phone FROM staging.customer ORDER BY source_key")
+    assert staged.values.tolist() == [["A1", "新名一", "111"], ["A2", "新名二", "999"], ["A3", "三", "333"]]
