@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import random
 import signal
@@ -241,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-crash-points", dest="crash_points", action="store_false",
                     help="skip the sweep that kills a sync at each of its commits")
+    ap.add_argument("--only-crash-points", action="store_true", help="only the sweep (no faults, no kills)")
     ap.add_argument("--quick", action="store_true", help="the short form run by `make test`")
     ap.add_argument("--compare", nargs="+", metavar="URL",
                     help="account the warehouses at the second and later URLs against the first and exit")
@@ -277,33 +279,42 @@ def crash_sweep(tmp: Path, cfg: Path, env: dict[str, str], reference: dict[str, 
     just before commit k, then a whole sync; the source's records are accounted against the reference.
     Returns the summed account and the crash points that lost or doubled records."""
     from bench.crash_point import KILLED
+    from hub.config import load_config
+    from pipelines.sync import sync_source
+    from warehouse.engine import Warehouse
 
+    def crash_point(kill_at: str, url: str, source: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bench.crash_point", kill_at, "connectors", "sync", "-c",
+                               str(cfg), "--warehouse", url, "--source", source], cwd=REPO, env=env,
+                              capture_output=True, text=True)
+
+    logging.getLogger().setLevel(logging.CRITICAL)  # the resumed syncs' connector logs, the fakes' disconnects
     total: Counter = Counter()
     failing: list[str] = []
     for source in sources:
-        def sync(kill_at: int, url: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run([sys.executable, "-m", "bench.crash_point", str(kill_at), "connectors", "sync",
-                                   "-c", str(cfg), "--warehouse", url, "--source", source],  # noqa: B023
-                                  cwd=REPO, env=env, capture_output=True, text=True)
-
-        count = sync(0, f"duckdb:///{tmp / f'count-{source}.duckdb'}")
-        commits = int(count.stderr.rsplit("commits:", 1)[1].split()[0])
+        counted = crash_point("0", f"duckdb:///{tmp / f'count-{source}.duckdb'}", source)
+        commits = int(counted.stderr.rsplit("commits:", 1)[1].split()[0])
+        killed = crash_point(f"1-{commits}", f"duckdb:///{tmp}/crash-{source}-{{n}}.duckdb", source)
+        status = dict(line.split() for line in killed.stdout.splitlines())
         for k in range(1, commits + 1):
             db = tmp / f"crash-{source}-{k}.duckdb"
-            url = f"duckdb:///{db}"
-            tally.faults["crash_point"] += sync(k, url).returncode == KILLED
             tally.runs_started += 2
+            tally.faults["crash_point"] += status.get(str(k)) == str(KILLED)
             tally.runs_failed += 1
-            if sync(0, url).returncode == 0:
+            wh = Warehouse(f"duckdb:///{db}")
+            resumed = sync_source(load_config(cfg, env=env, warehouse_url=wh.url), wh, source)  # the next sync
+            wh.dispose()
+            if resumed.status == "succeeded":
                 tally.runs_completed += 1
             else:
                 tally.runs_failed += 1
-            r = account(reference, ledger(url), source=source)
+            r = account(reference, ledger(f"duckdb:///{db}"), source=source)
             total.update(r)
             if r["lost"] or r["doubled"]:
                 failing.append(f"{source} killed before commit {k} of {commits}: {r['lost']} lost, "
                                f"{r['doubled']} doubled")
             db.unlink(missing_ok=True)
+            Path(f"{db}.wal").unlink(missing_ok=True)
         print(f"chaos: crash points of {source}: {commits} commits swept", file=sys.stderr, flush=True)
     return dict(total), failing
 
@@ -315,6 +326,7 @@ def run(args: argparse.Namespace) -> tuple[str, dict[str, dict[str, int]]]:
     faults = {"error_5xx_rate": args.fault_rate, "rate_limit_rate": args.fault_rate, "revoke_rate": args.fault_rate,
               "slow_rate": args.fault_rate, "slow_ms": 300, "malformed_record": True, "seed": args.seed}
     failing: list[str] = []
+    ledgers: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="hub-chaos-") as d:
         tmp = Path(d)
         os.chmod(tmp, 0o755)
@@ -324,31 +336,34 @@ def run(args: argparse.Namespace) -> tuple[str, dict[str, dict[str, int]]]:
         try:
             env = {**os.environ, **demo_env({v: srv.url for v, srv in servers.items()})}
             tally = Tally()
-            # Phase 1: the embedded DuckDB warehouse.
-            duck = f"duckdb:///{tmp / 'chaos.duckdb'}"
-            cfg = _project(tmp, args.entities, duck)
-            chaos_phase(cfg, env, servers, tally, rng, args.min_faults // 2, args.kills // 2, 0, None,
-                        args.max_minutes)
-            finish(cfg, env, tally)
-            # Phase 2: PostgreSQL, killed and restarted under the runs.
-            pg_dir = tmp / "pg"
-            pg_url = subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "start", str(pg_dir)], check=True,
-                                    capture_output=True, text=True).stdout.strip()
-            try:
-                pg_cfg = _project(tmp, args.entities, pg_url)
-                chaos_phase(pg_cfg, env, servers, tally, rng, args.min_faults, args.kills, args.pg_restarts, pg_dir,
+            if not args.only_crash_points:
+                # Phase 1: the embedded DuckDB warehouse.
+                duck = f"duckdb:///{tmp / 'chaos.duckdb'}"
+                cfg = _project(tmp, args.entities, duck)
+                chaos_phase(cfg, env, servers, tally, rng, args.min_faults // 2, args.kills // 2, 0, None,
                             args.max_minutes)
-                finish(pg_cfg, env, tally)
-                # The reference: the same sources, no faults at all, a fresh warehouse.
-                for srv in servers.values():
-                    srv.set_faults(error_5xx_rate=0, rate_limit_rate=0, revoke_rate=0, slow_rate=0)
-                ref_url = f"duckdb:///{tmp / 'reference.duckdb'}"
-                ref_cfg = _project(tmp, args.entities, ref_url)
-                finish(ref_cfg, env, Tally(), attempts=2)
-                reference = ledger(ref_url)
-                results = {"DuckDB": account(reference, ledger(duck)), "PostgreSQL": account(reference, ledger(pg_url))}
-            finally:
-                subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "stop", str(pg_dir)], check=False)
+                finish(cfg, env, tally)
+                ledgers["DuckDB"] = ledger(duck)
+                # Phase 2: PostgreSQL, killed and restarted under the runs.
+                pg_dir = tmp / "pg"
+                pg_url = subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "start", str(pg_dir)],
+                                        check=True, capture_output=True, text=True).stdout.strip()
+                try:
+                    pg_cfg = _project(tmp, args.entities, pg_url)
+                    chaos_phase(pg_cfg, env, servers, tally, rng, args.min_faults, args.kills, args.pg_restarts,
+                                pg_dir, args.max_minutes)
+                    finish(pg_cfg, env, tally)
+                    ledgers["PostgreSQL"] = ledger(pg_url)
+                finally:
+                    subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "stop", str(pg_dir)], check=False)
+            # The reference: the same sources, no faults at all, a fresh warehouse.
+            for srv in servers.values():
+                srv.set_faults(error_5xx_rate=0, rate_limit_rate=0, revoke_rate=0, slow_rate=0)
+            ref_url = f"duckdb:///{tmp / 'reference.duckdb'}"
+            ref_cfg = _project(tmp, args.entities, ref_url)
+            finish(ref_cfg, env, Tally(), attempts=2)
+            reference = ledger(ref_url)
+            results = {name: account(reference, got) for name, got in ledgers.items()}
             # Phase 3: a sync killed at each of its commits, source by source (the APIs without faults).
             if args.crash_points:
                 import yaml
@@ -374,7 +389,8 @@ def _result_rows(results: dict[str, dict[str, int]]) -> list[str]:
 def table(args: argparse.Namespace, injected: Counter, tally: Tally, results: dict[str, dict[str, int]],
           failing: list[str]) -> str:
     lines = [f"# chaos — {dt.datetime.now():%Y-%m-%d %H:%M}", "",
-             f"Command: `python -m bench.chaos {'--quick' if args.quick else ''}` (fault rate {args.fault_rate}, "
+             f"Command: `python -m bench.chaos{' --quick' if args.quick else ''}"
+             f"{' --only-crash-points' if args.only_crash_points else ''}` (fault rate {args.fault_rate}, "
              f"{args.entities} companies in the demo universe)", "",
              "| fault | injected |", "|---|---:|"]
     names = {"sigkill": "SIGKILL of `hub run`", "postgres_restart": "PostgreSQL stopped and restarted mid-run",
