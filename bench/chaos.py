@@ -288,7 +288,7 @@ def crash_sweep(tmp: Path, cfg: Path, env: dict[str, str], reference: dict[str, 
                                str(cfg), "--warehouse", url, "--source", source], cwd=REPO, env=env,
                               capture_output=True, text=True)
 
-    logging.getLogger().setLevel(logging.CRITICAL)  # the resumed syncs' connector logs, the fakes' disconnects
+    logging.disable(logging.CRITICAL)  # the resumed syncs' connector logs, the fakes' disconnected clients
     total: Counter = Counter()
     failing: list[str] = []
     for source in sources:
@@ -316,6 +316,7 @@ def crash_sweep(tmp: Path, cfg: Path, env: dict[str, str], reference: dict[str, 
             db.unlink(missing_ok=True)
             Path(f"{db}.wal").unlink(missing_ok=True)
         print(f"chaos: crash points of {source}: {commits} commits swept", file=sys.stderr, flush=True)
+    logging.disable(logging.NOTSET)
     return dict(total), failing
 
 
