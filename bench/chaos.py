@@ -263,7 +263,8 @@ def main(argv: list[str] | None = None) -> None:
         out = REPO / "bench" / "results"
         out.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
-        (out / f"chaos-full-{stamp}.md").write_text(report, encoding="utf-8")
+        kind = "crash-points" if args.only_crash_points else "full"
+        (out / f"chaos-{kind}-{stamp}.md").write_text(report, encoding="utf-8")
     raise SystemExit(verdict(results))
 
 
