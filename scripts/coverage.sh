@@ -17,7 +17,9 @@ if [ -n "$chromium_bin" ]; then export HUB_CHROMIUM="$chromium_bin"; fi
 mkdir -p bench/results
 report="bench/results/coverage-$(date +%Y%m%d-%H%M).txt"
 status=0
-$BIN/python -m pytest -n 2 -p no:cacheprovider -q --cov --cov-report=term:skip-covered "$@" | tee "$report" \
+$BIN/python -m pytest -n 2 -p no:cacheprovider -q --cov --cov-report=term:skip-covered "$@" | tee "$tmp/out" \
   || status=$?
+sed -n '/^_* coverage: /,/^TOTAL/p' "$tmp/out" > "$report"
+tail -n 1 "$tmp/out" >> "$report"
 echo "coverage report: $report" >&2
 exit "$status"
