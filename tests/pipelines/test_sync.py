@@ -137,3 +137,45 @@ def test_staging_takes_the_newest_version_of_each_record(tmp_path: Path, warehou
     assert (result.entity, result.staged, result.rejected) == ("customer", 3, 0)
     staged = wh.read_frame("SELECT source_key, name, phone FROM staging.customer ORDER BY source_key")
     assert staged.values.tolist() == [["A1", "新名一", "111"], ["A2", "新名二", "999"], ["A3", "三", "333"]]
+
+
+def test_added_and_dropped_columns_are_reported_once(tmp_path: Path, warehouse_url: str) -> None:
+    cfg_path = project(tmp_path, {"a.csv": "id,name,phone\nA1,甲,1\n"})
+    cfg = load_config(cfg_path, warehouse_url=warehouse_url)
+    wh = Warehouse(warehouse_url)
+    first = sync_source(cfg, wh, "crm")
+    assert first.streams["customers"].schema_changes == []  # the first sync has nothing to compare with
+    (tmp_path / "data" / "a.csv").write_text("id,name,email,地址\nA1,甲,a@example.com,上海\n", encoding="utf-8")
+    second = sync_source(cfg, wh, "crm")
+    assert second.streams["customers"].schema_changes == ["new column(s): email, 地址", "dropped column(s): phone"]
+    stored = wh.read_frame("SELECT source, stream, columns, sync_id FROM raw._schema")
+    assert stored[["source", "stream"]].values.tolist() == [["crm", "customers"]]
+    assert json.loads(stored["columns"][0]) == ["email", "id", "name", "地址"]
+    assert stored["sync_id"][0] == second.sync_id
+    (tmp_path / "data" / "a.csv").write_text("id,name,email,地址\nA2,乙,b@example.com,北京\n", encoding="utf-8")
+    third = sync_source(cfg, wh, "crm")  # new rows, same columns: nothing to report
+    assert third.streams["customers"].schema_changes == [] and third.stats.loaded == 1
+
+
+def test_a_stream_the_connector_does_not_offer_fails_the_source_naming_both(tmp_path: Path) -> None:
+    from connectors.fakes.serve import build_server, demo_env
+
+    server = build_server("wecom", entities=20, seed=3)
+    server.start()
+    try:
+        cfg_path = tmp_path / "hub.yaml"
+        cfg_path.write_text(
+            'warehouse: {url: "duckdb:///w.duckdb"}\nsources:\n  wecom:\n    connector: wecom\n'
+            '    config: {corp_id: "${WECOM_CORP_ID}", secret: "${WECOM_SECRET}", base_url: "${WECOM_BASE_URL}"}\n'
+            "    streams:\n      users: {}\n      contacts_of_mars: {}\n", encoding="utf-8")
+        cfg = load_config(cfg_path, env=demo_env({"wecom": server.url}))
+        wh = Warehouse(cfg.warehouse.url)
+        result = sync_source(cfg, wh, "wecom")
+    finally:
+        server.stop()
+    assert result.status == "failed"
+    assert result.error is not None and result.error.startswith(
+        "source wecom: stream(s) contacts_of_mars not offered by connector wecom; it offers: ")
+    assert "users" in result.error.rsplit("it offers: ", 1)[1].split(", ")
+    assert wh.read_frame("SELECT status FROM raw._syncs")["status"].tolist() == ["failed"]
+    assert wh.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'wecom__users'") == 0
