@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mdm.cluster import cluster
+from mdm.cluster import cluster, pair_keys
 
 MATCH, REVIEW = 0.8, 0.3
 BELOW_MATCH = float(np.nextafter(MATCH, 0))  # the largest float below 0.8
@@ -75,3 +75,39 @@ def test_the_rejected_edge_and_the_statistics_of_a_conflict() -> None:
 def test_labels_are_numbered_by_first_appearance() -> None:
     res = run(4, [(1, 3)], [0.9])
     assert res.labels.tolist() == [0, 1, 2, 1]
+
+
+def test_a_value_a_cluster_took_from_a_member_still_excludes_another() -> None:
+    # Record 0 has no tax code and joins 1 (code X) first, so the cluster's root holds no code of its own:
+    # its members' X must still keep 2 (code Y) out.
+    res = run(3, [(0, 1), (0, 2)], [0.99, 0.98], uscc=[None, "91430104FLKR53E958", "914401047PNC8DTW0G"])
+    assert groups(res.labels) == [[0, 1], [2]]
+    assert res.rejected.tolist() == [False, True]
+
+
+def test_a_cannot_link_between_members_keeps_two_grown_clusters_apart() -> None:
+    # A steward said 1 ≠ 2. 0 joins 1 and 3 joins 2 first (the roots, 0 and 3, have no link of their own);
+    # the edge 0-3 would put 1 and 2 together and must be refused.
+    left, right = np.array([0, 3, 0]), np.array([1, 2, 3])
+    res = cluster(4, left, right, np.array([0.99, 0.98, 0.97]), MATCH, REVIEW, {}, np.ones(4, bool),
+                  cannot=(np.array([1]), np.array([2])))
+    assert groups(res.labels) == [[0, 1], [2, 3]]
+    assert res.rejected.tolist() == [False, False, True]
+
+
+def test_an_edge_inside_a_cluster_is_not_a_rejected_one() -> None:
+    # A triangle 0-1-2 in a component that also holds a conflict (3 has another tax code): 0-2 comes when
+    # 0 and 2 are already together, which is no rejection; only 2-3 is.
+    uscc = ["91430104FLKR53E958", None, None, "914401047PNC8DTW0G"]
+    res = run(4, [(0, 1), (1, 2), (0, 2), (2, 3)], [0.99, 0.98, 0.97, 0.96], uscc=uscc)
+    assert groups(res.labels) == [[0, 1, 2], [3]]
+    assert res.rejected.tolist() == [False, False, False, True]
+    assert res.stats["rejected_edges"] == 1
+
+
+def test_pair_keys_are_exact_integers_for_a_hundred_million_records() -> None:
+    n = 100_000_000
+    # 99,999,998 × 10^8 + 99,999,999 is above 2^53: a float would round it to an even neighbour.
+    keys = pair_keys(np.array([99_999_999, 5]), np.array([99_999_998, 7]), n)
+    assert keys.dtype == np.int64
+    assert keys.tolist() == [99_999_998 * n + 99_999_999, 5 * n + 7]
