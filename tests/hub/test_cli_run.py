@@ -196,3 +196,19 @@ def test_amounts_at_the_rounding_edge_reach_the_mart_exactly(tmp_path: Path, war
     assert {k: Decimal(str(v)) for k, v in amounts.items()} == {k: rounded(a, scale) for k, a in AMOUNTS.items()}
     total = wh.scalar("SELECT sum(amount) FROM marts.fct_sales_orders")
     assert Decimal(str(total)) == sum(rounded(a, scale) for a in AMOUNTS.values())
+
+
+def test_connectors_check_and_discover(tmp_path: Path) -> None:
+    cfg = str(write_project(tmp_path))
+    check = hub("connectors", "check", "-c", cfg)
+    assert check.exit_code == 0 and check.output.strip() == "erp: OK"
+    found = hub("connectors", "discover", "-c", cfg)
+    assert found.exit_code == 0
+    assert found.output.splitlines() == [
+        "erp.customers  [full_refresh,incremental]  key=[['id']]",
+        "    columns: id, name, uscc, phone, address",
+        "erp.orders  [full_refresh,incremental]  key=[['order_id']]",
+        "    columns: order_id, customer_id, date, amount"]
+    (tmp_path / "data" / "orders.csv").unlink()
+    broken = hub("connectors", "check", "-c", cfg)
+    assert broken.exit_code == 1 and "erp: FAILED" in broken.output and "orders.csv" in broken.output

@@ -179,3 +179,39 @@ def test_a_stream_the_connector_does_not_offer_fails_the_source_naming_both(tmp_
     assert "users" in result.error.rsplit("it offers: ", 1)[1].split(", ")
     assert wh.read_frame("SELECT status FROM raw._syncs")["status"].tolist() == ["failed"]
     assert wh.scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'wecom__users'") == 0
+
+
+def test_an_incremental_sql_stream_reads_from_its_cursor_on(tmp_path: Path, warehouse_url: str) -> None:
+    import sqlite3
+
+    db = tmp_path / "crm.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t_customer (cust_id TEXT PRIMARY KEY, cust_name TEXT, updated_at TEXT)")
+        conn.executemany("INSERT INTO t_customer VALUES (?, ?, ?)", [
+            ("1", "甲", "2024-01-01 10:00:00"), ("2", "乙", "2024-01-02 10:00:00"), ("3", "丙", "2024-01-03 10:00:00")])
+    cfg_path = tmp_path / "hub.yaml"
+    cfg_path.write_text(f"""\
+warehouse: {{url: "duckdb:///w.duckdb"}}
+sources:
+  crm:
+    connector: sql
+    config: {{url: "sqlite:///{db}"}}
+    streams:
+      customers:
+        table: t_customer
+        primary_key: cust_id
+        cursor_field: updated_at
+        entity: customer
+        mapping: {{name: cust_name, updated_at: updated_at}}
+""", encoding="utf-8")
+    cfg = load_config(cfg_path, warehouse_url=warehouse_url)
+    wh = Warehouse(warehouse_url)
+    first = sync_source(cfg, wh, "crm")
+    assert (first.status, first.stats.read, first.stats.loaded) == ("succeeded", 3, 3)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE t_customer SET cust_name = '甲改', updated_at = '2024-01-04 10:00:00' WHERE cust_id = '1'")
+    second = sync_source(cfg, wh, "crm")
+    # From the saved cursor (2024-01-03 10:00:00) on, that value included: row 3 again (unchanged) and row 1.
+    assert (second.stats.read, second.stats.loaded, second.stats.unchanged) == (2, 1, 1)
+    state = json.loads(wh.read_frame("SELECT state FROM raw._state WHERE source = 'crm'")["state"][0])
+    assert state == {"updated_at": "2024-01-04 10:00:00"}
