@@ -5,14 +5,16 @@ staging takes the newest version of each record."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openpyxl import Workbook
 
 from hub.config import load_config
 from pipelines.stage import stage_all
-from pipelines.sync import sync_source
+from pipelines.sync import SyncResult, sync_source
 from warehouse.engine import Warehouse
 
 CONFIG = """\
@@ -157,22 +159,63 @@ def test_added_and_dropped_columns_are_reported_once(tmp_path: Path, warehouse_u
     assert third.streams["customers"].schema_changes == [] and third.stats.loaded == 1
 
 
-def test_a_stream_the_connector_does_not_offer_fails_the_source_naming_both(tmp_path: Path) -> None:
+WECOM = """\
+warehouse: {url: "duckdb:///w.duckdb"}
+sources:
+  wecom:
+    connector: wecom
+    config: {corp_id: "${WECOM_CORP_ID}", secret: "${WECOM_SECRET}", base_url: "${WECOM_BASE_URL}"}
+"""
+
+
+@pytest.fixture(scope="module")
+def wecom_env() -> Iterator[tuple[dict[str, str], Any]]:
+    """A WeCom fake over 20 companies: (the environment a config's variables read, the server)."""
     from connectors.fakes.serve import build_server, demo_env
 
     server = build_server("wecom", entities=20, seed=3)
     server.start()
-    try:
-        cfg_path = tmp_path / "hub.yaml"
-        cfg_path.write_text(
-            'warehouse: {url: "duckdb:///w.duckdb"}\nsources:\n  wecom:\n    connector: wecom\n'
-            '    config: {corp_id: "${WECOM_CORP_ID}", secret: "${WECOM_SECRET}", base_url: "${WECOM_BASE_URL}"}\n'
-            "    streams:\n      users: {}\n      contacts_of_mars: {}\n", encoding="utf-8")
-        cfg = load_config(cfg_path, env=demo_env({"wecom": server.url}))
-        wh = Warehouse(cfg.warehouse.url)
-        result = sync_source(cfg, wh, "wecom")
-    finally:
-        server.stop()
+    yield demo_env({"wecom": server.url}), server
+    server.stop()
+
+
+def wecom_sync(tmp_path: Path, env: dict[str, str], streams: str) -> tuple[Warehouse, SyncResult]:
+    cfg_path = tmp_path / "hub.yaml"
+    cfg_path.write_text(WECOM + streams, encoding="utf-8")
+    cfg = load_config(cfg_path, env=env)
+    wh = Warehouse(cfg.warehouse.url)
+    return wh, sync_source(cfg, wh, "wecom")
+
+
+def test_api_streams_land_under_the_keys_their_connector_declares(tmp_path: Path, wecom_env: tuple) -> None:
+    env, server = wecom_env
+    # Only the configured streams are read; no primary key configured: the connector's own keys are used,
+    # composite for external contacts (one record per contact and following employee).
+    wh, result = wecom_sync(tmp_path, env, "    streams:\n      users: {}\n      external_contacts: {}\n")
+    assert result.status == "succeeded" and sorted(result.streams) == ["external_contacts", "users"]
+    users = wh.read_frame("SELECT _key FROM raw.wecom__users")["_key"]
+    assert sorted(users) == sorted(r["userid"] for r in server.dataset.records("users"))
+    contacts = wh.read_frame("SELECT _key FROM raw.wecom__external_contacts")["_key"]
+    assert sorted(contacts) == sorted(f"{r['external_contact']['external_userid']}|{r['follow_info']['userid']}"
+                                      for r in server.dataset.records("external_contacts"))
+    assert result.stats.quarantined == 0
+
+
+def test_an_api_source_without_streams_reads_every_stream_its_connector_offers(tmp_path: Path,
+                                                                               wecom_env: tuple) -> None:
+    env, _ = wecom_env
+    wh, result = wecom_sync(tmp_path, env, "")
+    assert result.status == "succeeded"
+    offered = {"follow_users", "external_contacts", "users", "departments"}
+    assert set(result.streams) == offered
+    raw = wh.read_frame("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'raw'")["t"]
+    assert {t.removeprefix("wecom__") for t in raw if t.startswith("wecom__")} == offered
+
+
+def test_a_stream_the_connector_does_not_offer_fails_the_source_naming_both(tmp_path: Path,
+                                                                            wecom_env: tuple) -> None:
+    env, _ = wecom_env
+    wh, result = wecom_sync(tmp_path, env, "    streams:\n      users: {}\n      contacts_of_mars: {}\n")
     assert result.status == "failed"
     assert result.error is not None and result.error.startswith(
         "source wecom: stream(s) contacts_of_mars not offered by connector wecom; it offers: ")
