@@ -90,10 +90,13 @@ def run_two_stages(patterns: list[str], workers: int) -> dict[str, str]:
     if survivors:
         _mutmut(REPO, workers, survivors)
     second = results(REPO) if survivors else {}
-    merged = {n: (second.get(n, st) if st in SURVIVING else st) for n, st in first.items()}
-    if STATUS.exists():  # earlier runs (of other patterns) stay in the report
-        merged = {**json.loads(STATUS.read_text(encoding="utf-8")), **{n: st for n, st in merged.items()
-                                                                        if st != "not checked"}}
+    return _remember({n: (second.get(n, st) if st in SURVIVING else st) for n, st in first.items()})
+
+
+def _remember(status: dict[str, str]) -> dict[str, str]:
+    """`status` over the statuses of earlier runs (of other patterns), saved for `--report`; the merge."""
+    merged = json.loads(STATUS.read_text(encoding="utf-8")) if STATUS.exists() else {}
+    merged.update({n: st for n, st in status.items() if st != "not checked"})
     STATUS.parent.mkdir(exist_ok=True)
     STATUS.write_text(json.dumps(merged, ensure_ascii=False, indent=0), encoding="utf-8")
     return merged
@@ -133,9 +136,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("patterns", nargs="*", help="mutmut mutant name patterns, e.g. 'mdm.cluster*' (default: all)")
     ap.add_argument("--workers", type=int, default=1, help="mutants run at once (default 1: the machine is shared)")
     ap.add_argument("--report", action="store_true", help="only report the results mutants/ holds")
+    ap.add_argument("--one-stage", action="store_true",
+                    help="run the mutants against every test at once (e.g. to re-run survivors after adding tests)")
     args = ap.parse_args(argv)
     if args.report:
         status = json.loads(STATUS.read_text(encoding="utf-8")) if STATUS.exists() else results()
+    elif args.one_stage:
+        _mutmut(REPO, args.workers, args.patterns)
+        status = _remember({n: st for n, st in results().items() if st != "not checked"})
     else:
         status = run_two_stages(args.patterns, args.workers)
     table, _ = summary(status)
