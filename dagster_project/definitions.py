@@ -26,7 +26,7 @@ def build_definitions(config_path: str | Path) -> dg.Definitions:
     executor = dg.in_process_executor if cfg.warehouse.url.startswith("duckdb") else dg.multiprocess_executor
     return dg.Definitions(
         assets=all_assets(cfg),
-        asset_checks=[*data_checks(), *freshness],
+        asset_checks=[*data_checks(cfg), *freshness],
         jobs=jobs,
         schedules=[daily_schedule(jobs[0])],
         sensors=[file_sensor(cfg, jobs), freshness_sensor(freshness)],

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +13,7 @@ from pydantic import Field
 
 from hub.config import HubConfig, env_references, load_config
 from warehouse.engine import Warehouse
+from warehouse.lock import run_lock
 
 
 class HubResource(dg.ConfigurableResource):
@@ -28,7 +32,14 @@ class HubResource(dg.ConfigurableResource):
         return load_config(self.config_path, env={**os.environ, **self.env}, warehouse_url=self.warehouse_url or None)
 
     def warehouse(self, cfg: HubConfig | None = None) -> Warehouse:
-        return Warehouse((cfg or self.load()).warehouse.url)
+        return Warehouse.from_config((cfg or self.load()).warehouse)
+
+    @contextmanager
+    def writing(self, wh: Warehouse, step: str, log: logging.Logger | dg.DagsterLogManager) -> Iterator[None]:
+        """Hold the warehouse's writer lock (`warehouse.lock`, as `hub run` does) while a step writes; a step
+        waits its turn behind `hub run`, a sync, a steward's action or another step, and logs who it waits for."""
+        with run_lock(wh, f"dagster {step}", wait=float("inf"), on_wait=log.info):
+            yield
 
 
 def hub_resource(config_path: str | Path) -> HubResource:

@@ -455,6 +455,9 @@ def _timestamps(t: pd.Series, sep: str = "-") -> np.ndarray:
     return _join(chars)
 
 
+USD_SHARE = 0.04
+
+
 def _orders(erp: pd.DataFrame, n_reps: int, rng: np.random.Generator) -> pd.DataFrame:
     """Sales orders of ERP customers: 85% have 1-8 orders since 2024, mostly by the owning rep."""
     n_orders = np.where(
@@ -471,7 +474,7 @@ def _orders(erp: pd.DataFrame, n_reps: int, rng: np.random.Generator) -> pd.Data
     rep = np.where(rng.random(k) < 0.8, erp["rep_id"].to_numpy()[idx], rng.integers(1, n_reps + 1, k))
     fid = np.arange(1, k + 1)
     day = _join(_char_matrix(np.datetime_as_string(when, unit="D"), 10)[:, [0, 1, 2, 3, 5, 6, 8, 9]])
-    return pd.DataFrame(
+    orders = pd.DataFrame(
         {
             "FID": fid,
             "FBILLNO": "XSDD" + day + _zfill(fid, max(6, len(str(k)))),
@@ -480,8 +483,16 @@ def _orders(erp: pd.DataFrame, n_reps: int, rng: np.random.Generator) -> pd.Data
             "FSALERID": rep.astype(np.int64),
             "FAMOUNT": np.maximum(np.round(rng.lognormal(np.log(22000), 1.0, k), 2), 100.0),
             "FSTATUS": rng.choice(np.array(["A", "B", "C"], dtype=object), k, p=[0.2, 0.2, 0.6]),
+            # last change: the order day plus up to three days (approval, delivery)
+            "FMODIFYDATE": _timestamps(pd.Series(when.astype("datetime64[s]")
+                                                 + rng.integers(0, 3 * 86400, k).astype("timedelta64[s]"))),
         }
     )
+    # export orders: 4% are invoiced in US dollars, their amount the CNY one at about 7.1 per dollar
+    usd = rng.random(k) < USD_SHARE
+    orders["FAMOUNT"] = np.where(usd, np.maximum(np.round(orders["FAMOUNT"] / 7.1, 2), 100.0), orders["FAMOUNT"])
+    orders["FCURRENCY"] = np.where(usd, "USD", "CNY").astype(object)
+    return orders
 
 
 def _truth(ent: _Entities, recs: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -578,7 +589,7 @@ _SCHEMAS = {
     "FTAXREGISTERCODE TEXT, FADDRESS TEXT, FTEL TEXT, FMODIFYDATE TEXT",
     "T_BD_SALESMAN": "FID INTEGER PRIMARY KEY, FNAME TEXT, FDEPT TEXT",
     "T_SAL_ORDER": "FID INTEGER PRIMARY KEY, FBILLNO TEXT, FCUSTID INTEGER, FDATE TEXT, FSALERID INTEGER, "
-    "FAMOUNT REAL, FSTATUS TEXT",
+    "FAMOUNT REAL, FSTATUS TEXT, FMODIFYDATE TEXT, FCURRENCY TEXT",
 }
 
 

@@ -54,7 +54,7 @@ def _warehouse(cfg: HubConfig) -> Any:
     from warehouse.engine import Warehouse
 
     try:
-        return Warehouse(cfg.warehouse.url)
+        return Warehouse.from_config(cfg.warehouse)
     except Exception as e:
         click.echo(f"error: warehouse {cfg.warehouse.url!r}: {secrets.mask(str(e))}", err=True)
         sys.exit(2)
@@ -194,21 +194,36 @@ def connectors_discover(config_path: str, only: tuple[str, ...]) -> None:
 @WAREHOUSE_OPT
 @click.option("--source", "only", multiple=True, help="only this source (repeatable)")
 @click.option("--full-refresh", is_flag=True, help="ignore saved state and read everything again")
-def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str, ...], full_refresh: bool) -> None:
+@click.option("--allow-mass-delete", is_flag=True,
+              help="apply deletes even above a stream's max_delete_share (an emptied export deletes everything)")
+def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str, ...], full_refresh: bool,
+                    allow_mass_delete: bool) -> None:
     """Sync sources into the raw layer only (no staging, matching or marts)."""
     from pipelines.sync import sync_source
     _setup_logging()  # airbyte-cdk took over logging on import
 
+    from warehouse.lock import RunLocked, held_by, run_lock
+
     cfg = _load(config_path, warehouse_url)
     wh = _warehouse(cfg)
     failed = False
-    for name in _sources(cfg, only):
-        r = sync_source(cfg, wh, name, progress=_progress, full_refresh=full_refresh)
-        s = r.stats
-        click.echo(f"{name}: {r.status} — {s.read:,} read, {s.loaded:,} new or changed, "
-                   f"{s.quarantined:,} quarantined ({r.seconds:.1f}s)" + (f"\n  {r.error}" if r.error else ""))
-        failed |= r.status != "succeeded"
+    try:  # one writer at a time, as `hub run` (a steward's action of a second or so is waited for)
+        with run_lock(wh, "hub connectors sync", wait=STEWARD_ACTION_WAIT, keep_waiting=held_by("hub steward")):
+            for name in _sources(cfg, only):
+                r = sync_source(cfg, wh, name, progress=_live_progress(), full_refresh=full_refresh,
+                                allow_mass_delete=allow_mass_delete)
+                s = r.stats
+                click.echo(f"{name}: {r.status} — {s.read:,} read, {s.loaded:,} new or changed, "
+                           f"{s.deleted:,} deleted, {s.quarantined:,} quarantined ({r.seconds:.1f}s)"
+                           + (f"\n  {r.error}" if r.error else ""))
+                failed |= r.status != "succeeded"
+    except RunLocked as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(3)
     sys.exit(1 if failed else 0)
+
+
+STEWARD_ACTION_WAIT = 30.0  # seconds a sync waits for a steward's action to finish before it gives up
 
 
 # --- run --------------------------------------------------------------------------------------------------
@@ -218,8 +233,12 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
 @CONFIG_OPT
 @WAREHOUSE_OPT
 @click.option("--source", "only", multiple=True, help="only sync this source (repeatable); all are staged")
-@click.option("--rebuild", is_flag=True, help="match everything again and refit the model (default: incremental)")
-def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebuild: bool) -> None:
+@click.option("--rebuild", is_flag=True, help="match everything again and refit the model, rebuild every mart "
+              "(default: only what changed)")
+@click.option("--allow-mass-delete", is_flag=True,
+              help="apply deletes above a stream's max_delete_share, and of sources removed from the config")
+def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebuild: bool,
+        allow_mass_delete: bool) -> None:
     """Sync → stage → match → marts, then print a summary."""
     from pipelines.run import run_all
     _setup_logging()  # airbyte-cdk took over logging on import
@@ -229,7 +248,8 @@ def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebu
     wh = _warehouse(cfg)
     click.echo(f"hub run: {cfg.path} → {wh.location}", err=True)
     try:
-        summary = run_all(cfg, wh, _sources(cfg, only) if only else None, progress=_progress, rebuild=rebuild)
+        summary = run_all(cfg, wh, _sources(cfg, only) if only else None, progress=_live_progress(), rebuild=rebuild,
+                          allow_mass_delete=allow_mass_delete)
     except RunLocked as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(3)
@@ -238,31 +258,46 @@ def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebu
     sys.exit(1 if summary.failed_sources or summary.problems else 4 if summary.failed_checks else 0)
 
 
+def _live_progress() -> Any:
+    """Progress on stderr: a live line on a terminal, a line every ten seconds otherwise."""
+    from pipelines.progress import Progress
+
+    return Progress(_progress, live=sys.stderr.isatty())
+
+
 def format_summary(summary: Any) -> str:
-    lines = ["", "sources                     status      read   new/changed  quarantined"]
+    lines = ["", "sources                     status         read   new/changed   deleted  quarantined"]
     for s in summary.syncs:
         st = s.stats
-        lines.append(f"  {s.source:<25} {s.status:<10} {st.read:>7,} {st.loaded:>12,} {st.quarantined:>12,}")
+        lines.append(f"  {s.source:<25} {s.status:<10} {st.read:>9,} {st.loaded:>12,} {st.deleted:>9,} "
+                     f"{st.quarantined:>12,}")
         for name, sr in s.streams.items():
             for change in sr.schema_changes:
                 lines.append(f"    {name}: schema changed: {change}")
         if s.error:
             lines.append(f"    error: {s.error}")
-    lines.append("staged                                  records   rejected  fields nulled")
+    lines.append("staging                                 records  this run   removed   rejected  fields nulled")
     for r in summary.staged:
-        lines.append(f"  {r.source + '.' + r.stream:<25} {r.entity:<12} {r.staged:>8,} {r.rejected:>10,} "
-                     f"{r.fields_nulled:>14,}")
+        lines.append(f"  {r.source + '.' + r.stream:<25} {r.entity:<12} {r.total:>9,} {r.staged:>9,} "
+                     f"{r.deleted:>9,} {r.rejected:>10,} {r.fields_nulled:>14,}")
     if summary.match:
         m = summary.match
-        how = f"incremental, {m.changed:,} new or changed" if m.incremental else "full rebuild"
+        how = (f"incremental: {m.changed:,} new or changed, {m.deleted:,} deleted, {m.affected:,} re-clustered"
+               if m.incremental else "full rebuild")
         lines.append(f"golden customers: {m.golden:,} from {m.records:,} customer records "
                      f"({m.new_ids:,} new IDs, {m.merged_ids:,} merged; {how}; {m.review_items:,} pairs to review)")
     lines.append("marts: " + ", ".join(f"marts.{k} ({v:,} rows)" for k, v in summary.marts.items()))
     lines += [f"problem: {p}" for p in summary.problems]
     if summary.checks:
-        lines.append(f"checks: {len(summary.checks) - len(summary.failed_checks)} of {len(summary.checks)} passed")
+        passed = sum(c.passed for c in summary.checks.values())
+        warned = [n for n, c in summary.checks.items() if not c.passed and not c.failed]
+        lines.append(f"checks: {passed} of {len(summary.checks)} passed"
+                     + (f", {len(warned)} warning(s)" if warned else ""))
         lines += [f"  check {n} FAILED: {summary.checks[n].description}" for n in summary.failed_checks]
+        lines += [f"  check {n} warning: {summary.checks[n].description}" for n in warned]
     lines.append(f"warehouse: {summary.warehouse}")
+    if summary.phases:
+        lines.append("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary.phases.items()))
     lines.append(f"done in {summary.seconds:.1f}s" + (f"; {len(summary.failed_sources)} source(s) failed"
                                                       if summary.failed_sources else ""))
     return "\n".join(lines)
@@ -288,6 +323,54 @@ def show(config_path: str, warehouse_url: str | None, table: str, limit: int) ->
         sys.exit(1)
     with pd.option_context("display.max_columns", 12, "display.width", 160, "display.max_colwidth", 28):
         click.echo(df.to_string(index=False))
+
+
+@main.command("export")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@click.argument("mart")
+@click.option("--format", "fmt", type=click.Choice(["xlsx", "csv"]), default=None,
+              help="default: from --out's extension, else xlsx")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="default: MART.xlsx (or .csv) here")
+def export(config_path: str, warehouse_url: str | None, mart: str, fmt: str | None, out: str | None) -> None:
+    """Write a mart to Excel (sheets `about` and `data`) or CSV (and MART.columns.csv), with its column
+    descriptions."""
+    from pipelines.export import ExportError, export_mart, mart_name
+
+    cfg = _load(config_path, warehouse_url)
+    wh = _warehouse(cfg)
+    try:
+        name = mart_name(mart)
+        fmt = fmt or (Path(out).suffix.lower().lstrip(".") if out else "xlsx")
+        done = export_mart(wh, name, out or f"{name}.{fmt}", fmt)
+    except ExportError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    for path in done.paths:
+        click.echo(f"{path}")
+    click.echo(f"marts.{done.mart}: {done.rows:,} rows", err=True)
+
+
+@main.group()
+def checks() -> None:
+    """The data checks `hub run` runs after the marts."""
+
+
+@checks.command("list")
+@CONFIG_OPT
+def checks_list(config_path: str) -> None:
+    """Every data check with its severity and tolerance (marts.yaml's defaults, the config's marts.checks)."""
+    from pipelines.checks import GOLDEN_CHECKS, planned_checks, unknown_check_names
+
+    cfg = _load(config_path)
+    for name in GOLDEN_CHECKS:
+        click.echo(f"{name:<58} error")
+    for name, spec in planned_checks(cfg).items():
+        tolerance = ", ".join(t for t in (f"≤ {spec.max_failing:,} rows" if spec.max_failing else "",
+                                          f"≤ {spec.max_failing_pct}%" if spec.max_failing_pct else "") if t)
+        click.echo(f"{name:<58} {spec.severity:<5} {tolerance or '-':<22} {spec.description}")
+    for name in unknown_check_names(cfg):
+        click.echo(f"error: marts.checks: there is no check named {name!r}", err=True)
 
 
 # --- mdm --------------------------------------------------------------------------------------------------
@@ -384,12 +467,12 @@ def demo() -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 def demo_generate(out: str, entities: int, seed: int) -> None:
     """Write the demo's legacy sources (SQLite CRM, GBK CSV CRM, SQLite ERP), their truth, and the marts'
-    targets and channel-cost files."""
+    targets, channel-cost and exchange-rate files."""
     from demo.generate import generate, write_demo
     from demo.targets import write_reference
 
     paths = write_demo(Path(out), generate(n_entities=entities, seed=seed))
-    paths.update(write_reference(Path(out)))
+    paths.update(write_reference(Path(out), n_entities=entities, seed=seed))
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
 
@@ -528,13 +611,14 @@ def _print_json(obj: Any) -> None:
 
 
 def _steward_call(fn: Callable[[], Any]) -> Any:
-    from pipelines.steward import StewardError
+    """Run a steward function; its refusal is exit code 1, a warehouse busy with a run exit code 3."""
+    from pipelines.steward import StewardBusy, StewardError
 
     try:
         return fn()
     except StewardError as e:
         click.echo(f"error: {e}", err=True)
-        sys.exit(1)
+        sys.exit(3 if isinstance(e, StewardBusy) else 1)
 
 
 def _action_out(result: Any, as_json: bool) -> None:
@@ -559,16 +643,37 @@ def steward() -> None:
 @click.option("--offset", type=int, default=0)
 @click.option("--source", default=None, help="only pairs with a record of this source")
 @click.option("--band", type=click.Choice(["match", "review", "low"]), default=None, help="score band")
-@click.option("--search", default=None, help="a name, record id or golden ID")
+@click.option("--search", default=None, help="a name (also in pinyin or initials), contact, address, record id or "
+                                            "golden ID")
 @click.option("--status", type=click.Choice(["open", "decided", "resolved", "all"]), default="open",
               show_default=True)
+@click.option("--reason", type=click.Choice(["review_band", "match_band", "hard_rule", "several_customers"]),
+              default=None, help="why the pair is in review")
+@click.option("--assignee", default=None, help="claimed by this user (`-`: by nobody)")
+@click.option("--decided-by", default=None, help="decided by this user")
+@click.option("--since", default=None, help="from this day (YYYY-MM-DD, the config's timezone): decided, else queued")
+@click.option("--until", default=None, help="to this day, included")
+@click.option("--sort", type=click.Choice(["priority", "score", "score_asc", "revenue", "newest", "oldest"]),
+              default="priority", show_default=True)
 def steward_queue(config_path: str, warehouse_url: str | None, as_json: bool, limit: int, offset: int,
-                  source: str | None, band: str | None, search: str | None, status: str) -> None:
+                  source: str | None, band: str | None, search: str | None, status: str, reason: str | None,
+                  assignee: str | None, decided_by: str | None, since: str | None, until: str | None,
+                  sort: str) -> None:
     """The review queue, most urgent first (uncertainty × the customer's revenue)."""
-    from pipelines.steward import list_queue
+    from pipelines.review import parse_day
+    from pipelines.steward import CustomerSearch, QueueFilter, list_queue
 
     cfg = _load(config_path, warehouse_url)
-    data = _steward_call(lambda: list_queue(cfg, _warehouse(cfg), source, band, search, status, limit, offset))
+    wh = _warehouse(cfg)
+
+    def listed() -> dict[str, Any]:
+        found = tuple(CustomerSearch(wh).golden_ids(search)) if search else ()
+        criteria = QueueFilter(source=source, band=band, search=search, status=status, reason=reason,
+                               decided_by=decided_by, assignee=assignee, since=parse_day(since),
+                               until=parse_day(until), sort=sort, found=found)
+        return list_queue(cfg, wh, limit=limit, offset=offset, criteria=criteria)
+
+    data = _steward_call(listed)
     if as_json:
         _print_json(data)
         return
@@ -610,6 +715,11 @@ def steward_show(config_path: str, warehouse_url: str | None, as_json: bool, ite
         for e in d["explanation"]:
             click.echo(f"    {e['comparison']:<10} {e['level'][:40]:<42} {e['weight']:+7.2f}")
         click.echo(f"  probability {s['probability']:.4f} ({s['band']}), weight {s['weight']:+.2f} bits")
+    for r in (d.get("kept_apart") or {}).get("rules", []):
+        for side in ("left", "right"):
+            for v in r[side]:
+                click.echo(f"  kept apart ({r['text']}): {d[side]['golden_id']} has {v['shown']} from "
+                           f"{', '.join(v['records'])}")
     for x in d["decisions"]:
         state = "in force" if x["active"] else f"undone by {x['undone_by']}"
         click.echo(f"  decision {x['verdict']} by {x['decided_by']} at {x['decided_at']} ({state})"
@@ -631,6 +741,102 @@ def steward_decide(config_path: str, warehouse_url: str | None, as_json: bool, i
 
     cfg = _load(config_path, warehouse_url)
     _action_out(_steward_call(lambda: decide(cfg, _warehouse(cfg), item, verdict, by, reason)), as_json)
+
+
+@steward.command("decide-many")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("items", nargs=-1, required=True)
+@click.option("--verdict", type=click.Choice(["same", "different"]), required=True)
+@BY_OPT
+@REASON_OPT
+def steward_decide_many(config_path: str, warehouse_url: str | None, as_json: bool, items: tuple[str, ...],
+                        verdict: str, by: str, reason: str | None) -> None:
+    """Decide several review items the same way, as one action (one undo reverts them all)."""
+    from pipelines.steward import decide_items
+
+    cfg = _load(config_path, warehouse_url)
+    _action_out(_steward_call(lambda: decide_items(cfg, _warehouse(cfg), items, verdict, by, reason)), as_json)
+
+
+@steward.command("candidates")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("record")
+def steward_candidates(config_path: str, warehouse_url: str | None, as_json: bool, record: str) -> None:
+    """The golden customers a short record (SOURCE:KEY or SOURCE:STREAM:KEY) may belong to, best first."""
+    from pipelines.review import candidates
+
+    cfg = _load(config_path, warehouse_url)
+    d = _steward_call(lambda: candidates(cfg, _warehouse(cfg), _record(cfg, record)))
+    if as_json:
+        _print_json(d)
+        return
+    click.echo(f"{d['record_id']}  {d['record']['values'].get('name', '')}  ({len(d['items'])} review items)")
+    for i, x in enumerate(d["candidates"], 1):
+        apart = "; ".join(r["text"] for r in (x["kept_apart"] or {}).get("rules", []))
+        click.echo(f"  {i}. {x['golden_id']}  {x['golden'].get('name') or ''}  {x['golden'].get('city') or ''}  "
+                   f"p {x['probability']:.3f} {x['band']}" + (f"  (kept apart: {apart})" if apart else ""))
+
+
+@steward.command("resolve")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("record")
+@click.argument("golden_id", required=False)
+@click.option("--none", "none_", is_flag=True, help="the record is none of its candidates")
+@BY_OPT
+@REASON_OPT
+def steward_resolve(config_path: str, warehouse_url: str | None, as_json: bool, record: str, golden_id: str | None,
+                    none_: bool, by: str, reason: str | None) -> None:
+    """Settle a short record matching several customers: it is GOLDEN_ID (one of its candidates), or --none."""
+    from pipelines.steward import resolve_record
+
+    if bool(golden_id) == none_:
+        click.echo("error: give the chosen GOLDEN_ID or --none", err=True)
+        sys.exit(2)
+    cfg = _load(config_path, warehouse_url)
+    rid = _record(cfg, record)
+    _action_out(_steward_call(lambda: resolve_record(cfg, _warehouse(cfg), rid, golden_id, by, reason)), as_json)
+
+
+@steward.command("assign")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@click.argument("items", nargs=-1, required=True)
+@click.option("--to", "assignee", default=None, help="the user who takes the items (default: --by, a claim)")
+@click.option("--release", is_flag=True, help="nobody works on them any more")
+@BY_OPT
+def steward_assign(config_path: str, warehouse_url: str | None, items: tuple[str, ...], assignee: str | None,
+                   release: bool, by: str) -> None:
+    """Claim review items, give them to another steward, or release them."""
+    from pipelines.review import assign
+
+    cfg = _load(config_path, warehouse_url)
+    who = None if release else (assignee or by)
+    n = _steward_call(lambda: assign(_warehouse(cfg), items, who, by))
+    click.echo(f"{n} item(s) " + (f"assigned to {who}" if who else "released"))
+
+
+@steward.command("comment")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@click.argument("subject")
+@click.argument("text", required=False)
+@BY_OPT
+def steward_comment(config_path: str, warehouse_url: str | None, subject: str, text: str | None, by: str) -> None:
+    """Comment on a review item (its id) or a record (SOURCE:STREAM:KEY); without TEXT, list the comments."""
+    from pipelines.review import add_comment, comments
+
+    cfg = _load(config_path, warehouse_url)
+    wh = _warehouse(cfg)
+    if text:
+        _steward_call(lambda: add_comment(wh, subject, by, text))
+    for c in comments(wh, [subject]):
+        click.echo(f"{c['written_at']}  {c['author']}: {c['body']}")
 
 
 @steward.command("merge")
@@ -718,11 +924,12 @@ def steward_history(config_path: str, warehouse_url: str | None, as_json: bool, 
 @click.argument("text")
 @click.option("--limit", type=int, default=20, show_default=True)
 def steward_search(config_path: str, warehouse_url: str | None, as_json: bool, text: str, limit: int) -> None:
-    """Golden customers by name, tax code (USCC), phone or golden ID."""
+    """Golden customers by name (as written, in pinyin or by initials), contact, address, tax code (USCC), phone
+    or golden ID; similar names too."""
     from pipelines.steward import search_customers
 
     cfg = _load(config_path, warehouse_url)
-    rows = search_customers(_warehouse(cfg), text, limit)
+    rows = _steward_call(lambda: search_customers(_warehouse(cfg), text, limit))
     if as_json:
         _print_json({"version": 1, "results": rows})
         return
@@ -836,6 +1043,7 @@ def ui(config_path: str, warehouse_url: str | None, host: str, port: int) -> Non
         click.echo(f"warning: no console users in {config_path}; add one with `hub users add -c {config_path} "
                    "NAME --role admin`", err=True)
     app = create_app(cfg, _warehouse(cfg))
+    app.state.search.warm()  # the customer search's pinyin index, built while the first pages are served
     click.echo(f"hub ui: http://{host}:{port}/ (warehouse {app.state.wh.location})", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
 

@@ -51,9 +51,23 @@ class _Strict(BaseModel):
 
 class WarehouseConfig(_Strict):
     url: str = "duckdb:///warehouse/hub.duckdb"
+    memory_limit: str | None = Field(
+        None, pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="DuckDB: memory the warehouse may use before it spills to disk, e.g. 4GB "
+                    "(default: a tenth of the machine's memory, between 1 and 2 GB)")
+    temp_directory: str | None = Field(None, description="DuckDB: where it spills (default: next to the file)")
+    threads: int | None = Field(None, ge=1, description="DuckDB: worker threads (default: the machine's cores)")
 
 
 MappingValue = str | list[str] | dict[str, Any]
+
+
+class SoftDeleteConfig(_Strict):
+    """A column that marks a record deleted in the source (软删除): such records leave staging."""
+
+    field: str = Field(description="the column (a JSON path into the record)")
+    values: list[str] = Field(default_factory=lambda: ["1", "true", "Y", "yes", "deleted"],
+                              description="values meaning deleted (compared as text, case-insensitive)")
 
 
 class StreamConfig(_Strict):
@@ -70,12 +84,20 @@ class StreamConfig(_Strict):
     sheet: str | None = None
     customer_stream: str | None = Field(None, description="stream holding the customers that customer_key refers to")
     mapping: dict[str, MappingValue] = Field(default_factory=dict)
+    detect_deletes: bool | None = Field(
+        None, description="a record missing from a read that sees the whole source is deleted (a table without "
+                          "cursor_field, every file of the path read anew, an API stream without incremental "
+                          "sync); default true, false keeps records that disappear")
+    soft_delete: SoftDeleteConfig | None = Field(None, description="a column that marks deleted records")
+    max_delete_share: float = Field(0.5, ge=0, le=1, description="a run deletes at most this share of the stream "
+                                                                   "(more needs --allow-mass-delete)")
 
     @field_validator("entity")
     @classmethod
     def _known_entity(cls, v: str | None) -> str | None:
-        if v is not None and v not in ENTITIES:
-            raise ValueError(f"unknown entity {v!r}; expected one of {', '.join(ENTITIES)}")
+        if v is not None and (v not in ENTITIES or ENTITIES[v].derived):
+            mappable = [n for n, e in ENTITIES.items() if not e.derived]
+            raise ValueError(f"unknown entity {v!r}; expected one of {', '.join(mappable)}")
         return v
 
     @model_validator(mode="after")
@@ -280,14 +302,82 @@ class ReferenceFileConfig(_Strict):
 
 
 # marts.<key> → the canonical entity its file fills; staged as streams of the reserved source REFERENCE_SOURCE.
-REFERENCE_FILES: dict[str, str] = {"targets": "target", "channel_costs": "channel_cost"}
+REFERENCE_FILES: dict[str, str] = {"targets": "target", "channel_costs": "channel_cost", "fx_rates": "fx_rate",
+                                   "holidays": "holiday"}
 REFERENCE_SOURCE = "marts_config"
+STATUS_CLASSES = ("booked", "draft", "cancelled")
+
+
+class OrderStatusConfig(_Strict):
+    """How one source's order statuses count: the statuses of each class, as the source writes them."""
+
+    booked: list[str] = Field(default_factory=list, description="confirmed orders (审核, audited)")
+    draft: list[str] = Field(default_factory=list, description="created or in review, not yet confirmed")
+    cancelled: list[str] = Field(default_factory=list, description="cancelled or voided")
+
+    @model_validator(mode="after")
+    def _each_status_once(self) -> OrderStatusConfig:
+        seen: dict[str, str] = {}
+        for cls in STATUS_CLASSES:
+            for status in getattr(self, cls):
+                key = status.strip().upper()
+                if key in seen:
+                    raise ValueError(f"status {status!r} is both {seen[key]} and {cls}")
+                seen[key] = cls
+        return self
+
+
+class CalendarConfig(_Strict):
+    fiscal_year_start: int = Field(1, ge=1, le=12, description="month the fiscal year starts; it is named by "
+                                                                 "the calendar year it ends in")
+    country: str | None = Field("CN", description="public holidays and make-up working days of this country "
+                                                   "(ISO code, from the `holidays` package); empty: weekends only")
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, v: str | None) -> str | None:
+        if not v:
+            return None
+        import holidays
+
+        if v.upper() not in holidays.list_supported_countries():
+            raise ValueError(f"no public holidays known for country {v!r}; expected an ISO code like CN")
+        return v.upper()
+
+
+class CheckConfig(_Strict):
+    """Overrides of one data check: how bad a failure is and how much is tolerated."""
+
+    severity: Literal["error", "warn"] | None = Field(None, description="error fails `hub run` (exit 4); warn "
+                                                                         "is reported only")
+    max_failing: int | None = Field(None, ge=0, description="failing rows tolerated")
+    max_failing_pct: float | None = Field(None, ge=0, le=100, description="failing rows tolerated, in % of rows")
 
 
 class MartsConfig(_Strict):
     targets: ReferenceFileConfig | None = Field(None, description="sales targets: rep_key or team, month, amount")
     channel_costs: ReferenceFileConfig | None = Field(None, description="cost per lead source: channel, month, amount")
+    fx_rates: ReferenceFileConfig | None = Field(None, description="month, currency, rate: one unit of the "
+                                                                   "currency in the reporting currency")
+    holidays: ReferenceFileConfig | None = Field(None, description="day, name, kind (holiday or workday): "
+                                                                   "replaces the holidays of calendar.country")
+    currency: str = Field("CNY", description="the reporting currency: converted amounts are in it, and amounts "
+                                             "without a currency are taken to be in it")
+    revenue: list[Literal["booked", "draft", "cancelled"]] = Field(
+        default_factory=lambda: ["booked"], description="the order status classes that count as revenue")
+    order_status: dict[str, OrderStatusConfig] = Field(
+        default_factory=dict, description="per source: its order statuses by class; a source not listed here has "
+                                          "only booked orders, a status not listed for a listed source is unknown")
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
+    checks: dict[str, CheckConfig] = Field(default_factory=dict, description="per check name: severity, thresholds")
     freshness_hours: float = Field(26, gt=0, description="a mart not rebuilt for this long fails its freshness check")
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{3}", v.strip()):
+            raise ValueError(f"expected an ISO currency code like CNY, got {v!r}")
+        return v.strip().upper()
 
     @model_validator(mode="after")
     def _columns_are_fields(self) -> MartsConfig:
@@ -300,6 +390,8 @@ class MartsConfig(_Strict):
             if unknown:
                 raise ValueError(f"{key}.columns: unknown field(s) {', '.join(map(repr, unknown))}; "
                                  f"expected some of: {', '.join(fields)}")
+        if not self.revenue:
+            raise ValueError("revenue: name at least one status class (booked, draft, cancelled)")
         return self
 
 
@@ -334,6 +426,14 @@ class HubConfig(_Strict):
             if name == REFERENCE_SOURCE:
                 raise ValueError(f"source name {name!r} is reserved for the files of the `marts` section")
         return v
+
+    @model_validator(mode="after")
+    def _status_sources_exist(self) -> HubConfig:
+        unknown = [n for n in self.marts.order_status if n not in self.sources]
+        if unknown:
+            raise ValueError(f"marts.order_status: no source {', '.join(map(repr, unknown))}; "
+                             f"the sources are: {', '.join(self.sources) or '(none)'}")
+        return self
 
     @property
     def path(self) -> Path | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-FieldType = Literal["text", "timestamp", "date", "decimal", "integer"]
+FieldType = Literal["text", "timestamp", "date", "decimal", "rate", "integer"]  # decimal: money, rate: 8 decimals
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Entity:
     name: str
     fields: tuple[Field, ...]
     doc: str = ""
+    derived: bool = False  # filled by the hub itself (from the config or from raw history), never by a mapping
 
     @property
     def field_names(self) -> list[str]:
@@ -42,6 +43,8 @@ class Entity:
         raise KeyError(name)
 
 
+_CURRENCY = ("ISO code (CNY, USD, …); else the currency the amount's text names ($, ¥, 元), else the "
+             "reporting currency")
 _UPDATED = Field("updated_at", "timestamp", doc="when the source last changed the record")
 
 ENTITIES: dict[str, Entity] = {
@@ -105,7 +108,7 @@ ENTITIES: dict[str, Entity] = {
                 Field("order_date", "date", required=True),
                 Field("rep_key"),
                 Field("amount", "decimal", required=True, doc="order total incl. tax"),
-                Field("currency"),
+                Field("currency", doc=_CURRENCY),
                 Field("status"),
                 _UPDATED,
             ),
@@ -135,6 +138,7 @@ ENTITIES: dict[str, Entity] = {
                 Field("customer_key"),
                 Field("lead_key"),
                 Field("amount", "decimal"),
+                Field("currency", doc=_CURRENCY),
                 Field("stage"),
                 Field("status", doc="open, won or lost"),
                 Field("channel"),
@@ -151,8 +155,10 @@ ENTITIES: dict[str, Entity] = {
                 Field("payment_number", required=True),
                 Field("customer_key", required=True),
                 Field("order_number"),
+                Field("receivable_number", doc="the receivable it settles (Kingdee's FSourceBillNo)"),
                 Field("payment_date", "date", required=True),
                 Field("amount", "decimal", required=True),
+                Field("currency", doc=_CURRENCY),
                 Field("rep_key"),
                 _UPDATED,
             ),
@@ -167,6 +173,7 @@ ENTITIES: dict[str, Entity] = {
                 Field("bill_date", "date", required=True),
                 Field("due_date", "date"),
                 Field("amount", "decimal", required=True),
+                Field("currency", doc=_CURRENCY),
                 _UPDATED,
             ),
             "An amount invoiced to a customer and due (应收).",
@@ -178,8 +185,72 @@ ENTITIES: dict[str, Entity] = {
                 Field("team"),
                 Field("month", "date", required=True, doc="first day of the month"),
                 Field("amount", "decimal", required=True),
+                Field("currency", doc=_CURRENCY),
             ),
             "A sales target per rep or team and month.",
+        ),
+        Entity(
+            "fx_rate",
+            (
+                Field("month", "date", required=True, doc="first day of the month the rate applies to"),
+                Field("currency", required=True, doc="ISO code of the foreign currency"),
+                Field("rate", "rate", required=True, doc="one unit of the currency in the reporting currency"),
+            ),
+            "A monthly exchange rate to the reporting currency, for the marts' converted amounts.",
+        ),
+        Entity(
+            "holiday",
+            (
+                Field("day", "date", required=True),
+                Field("name", doc="the holiday's name; for a workday, why it is one (调休)"),
+                Field("kind", required=True, doc="`holiday` (a day off) or `workday` (a weekend day worked)"),
+            ),
+            "A public holiday, or a weekend day that is a working day (China's make-up days, 调休).",
+        ),
+        Entity(
+            "sales_rep_history",
+            (
+                Field("rep_key", required=True),
+                Field("name", required=True),
+                Field("team"),
+                Field("region"),
+                Field("email"),
+                Field("mobile"),
+                Field("userid"),
+                Field("valid_from", "timestamp", doc="when the version began; empty: from the first record on"),
+                Field("valid_to", "timestamp", required=True, doc="when the next version began"),
+            ),
+            "An earlier version of a rep-list record (the current one is in staging.sales_rep), from raw's versions.",
+            derived=True,
+        ),
+        Entity(
+            "customer_owner_history",
+            (
+                Field("owner", doc="the rep key or name that owned the customer record then"),
+                Field("valid_from", "timestamp", doc="when that owner began; empty: from the first record on"),
+                Field("valid_to", "timestamp", required=True, doc="when the next owner began"),
+            ),
+            "An earlier owner of a customer record (the current one is in staging.customer), from raw's versions.",
+            derived=True,
+        ),
+        Entity(
+            "order_status",
+            (
+                Field("source", required=True, doc="the source whose orders write the status"),
+                Field("status", required=True, doc="the status as the source writes it"),
+                Field("status_class", required=True, doc="booked, draft or cancelled"),
+            ),
+            "How a source's order statuses count (the config's marts.order_status).",
+            derived=True,
+        ),
+        Entity(
+            "mart_setting",
+            (
+                Field("name", required=True, doc="currency, fiscal_year_start or revenue_class"),
+                Field("value", required=True),
+            ),
+            "The settings of the config's marts section that the mart SQL reads.",
+            derived=True,
         ),
         Entity(
             "channel_cost",
@@ -187,6 +258,7 @@ ENTITIES: dict[str, Entity] = {
                 Field("channel", required=True, doc="lead source, written as the leads write it"),
                 Field("month", "date", doc="first day of the month; empty for a cost not split by month"),
                 Field("amount", "decimal", required=True, doc="money spent on the channel"),
+                Field("currency", doc=_CURRENCY),
             ),
             "Money spent on a lead source (marketing channel), for its ROI.",
         ),

@@ -62,7 +62,7 @@ def rule_keys(codes: pd.DataFrame, rule: BlockingRule) -> np.ndarray:
     for c in rule.columns[1:]:
         other = codes[c].to_numpy().astype(np.int64)
         both = (key >= 0) & (other >= 0)
-        combined = np.where(both, key * (int(other.max()) + 2) + other, -1)
+        combined = np.where(both, key * ((int(other.max()) if len(other) else 0) + 2) + other, -1)
         key = np.where(both, pd.factorize(combined)[0], -1).astype(np.int64)  # compact again
     return key
 

@@ -24,6 +24,7 @@ values, not once per pair of records. The features plug into recordlinkage's `Co
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,10 +33,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import recordlinkage as rl
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, Hamming, Jaro, JaroWinkler, Levenshtein
-from recordlinkage.base import BaseCompareFeature
 
 METRICS = {
     "jaro_winkler": JaroWinkler.normalized_similarity,
@@ -221,34 +220,43 @@ def levels(spec: ComparisonSpec, left: Sequence[np.ndarray], right: Sequence[np.
     return out
 
 
-class LevelFeature(BaseCompareFeature):
-    """A recordlinkage compare feature that yields the levels of one `ComparisonSpec` from codes."""
+@functools.cache
+def _recordlinkage_classes() -> tuple[type, type]:
+    """recordlinkage's `Compare` and a feature class for our levels, defined on first use: recordlinkage pulls in
+    scikit-learn and SciPy (seconds of start-up), which a run with nothing to compare never needs."""
+    import recordlinkage as rl
+    from recordlinkage.base import BaseCompareFeature
 
-    def __init__(self, spec: ComparisonSpec, uniques: dict[str, np.ndarray], workers: int = 1):
-        super().__init__(list(spec.columns), list(spec.columns), label=spec.name)
-        self.spec, self.uniques, self.workers = spec, uniques, workers
+    class LevelFeature(BaseCompareFeature):
+        """A recordlinkage compare feature that yields the levels of one `ComparisonSpec` from codes."""
 
-    def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
-        n = len(self.spec.columns)
-        left = [np.asarray(a) for a in args[:n]]
-        right = [np.asarray(a) for a in args[n:]]
-        return levels(self.spec, left, right, self.uniques, self.workers)
+        def __init__(self, spec: ComparisonSpec, uniques: dict[str, np.ndarray], workers: int = 1):
+            super().__init__(list(spec.columns), list(spec.columns), label=spec.name)
+            self.spec, self.uniques, self.workers = spec, uniques, workers
 
+        def _compute_vectorized(self, *args: pd.Series) -> np.ndarray:
+            n = len(self.spec.columns)
+            left = [np.asarray(a) for a in args[:n]]
+            right = [np.asarray(a) for a in args[n:]]
+            return levels(self.spec, left, right, self.uniques, self.workers)
 
-class _PairOrderCompare(rl.Compare):
-    """recordlinkage's `Compare` for records addressed by position: each feature gets the two sides'
-    columns taken by the pair index's codes (NumPy takes, not label lookups of a 3-million-row index),
-    and rows come back in the order of the pairs, not re-indexed by the MultiIndex (the caller drops it)."""
+    class PairOrderCompare(rl.Compare):
+        """recordlinkage's `Compare` for records addressed by position: each feature gets the two sides'
+        columns taken by the pair index's codes (NumPy takes, not label lookups of a 3-million-row index),
+        and rows come back in the order of the pairs, not re-indexed by the MultiIndex (the caller drops it)."""
 
-    def _compute(self, pairs: pd.MultiIndex, x: pd.DataFrame, x_link: pd.DataFrame | None = None) -> pd.DataFrame:
-        left, right = np.asarray(pairs.codes[0]), np.asarray(pairs.codes[1])
-        other = x if x_link is None else x_link
-        features = []
-        for feat in self.features:
-            data1 = tuple(x[c].to_numpy()[left] for c in feat.labels_left)
-            data2 = tuple(other[c].to_numpy()[right] for c in feat.labels_right)
-            features.append((feat._compute(data1, data2), feat.label))
-        return self._union(features, None)
+        def _compute(self, pairs: pd.MultiIndex, x: pd.DataFrame, x_link: pd.DataFrame | None = None
+                     ) -> pd.DataFrame:
+            left, right = np.asarray(pairs.codes[0]), np.asarray(pairs.codes[1])
+            other = x if x_link is None else x_link
+            features = []
+            for feat in self.features:
+                data1 = tuple(x[c].to_numpy()[left] for c in feat.labels_left)
+                data2 = tuple(other[c].to_numpy()[right] for c in feat.labels_right)
+                features.append((feat._compute(data1, data2), feat.label))
+            return self._union(features, None)
+
+    return LevelFeature, PairOrderCompare
 
 
 def compare(records: pd.DataFrame | Encoded, left: np.ndarray, right: np.ndarray,
@@ -257,7 +265,8 @@ def compare(records: pd.DataFrame | Encoded, left: np.ndarray, right: np.ndarray
     if len(left) == 0:
         return pd.DataFrame({s.name: pd.Series(dtype=np.int8) for s in specs})
     enc = records if isinstance(records, Encoded) else encode(records, specs)
-    comp = _PairOrderCompare([LevelFeature(s, enc.uniques, workers) for s in specs])
+    level_feature, pair_order_compare = _recordlinkage_classes()
+    comp = pair_order_compare([level_feature(s, enc.uniques, workers) for s in specs])
     n = len(enc.codes)  # positions 0..n-1: the pair index is built from its codes, no factorizing
     pairs = pd.MultiIndex(levels=[pd.RangeIndex(n), pd.RangeIndex(n)],
                           codes=[np.asarray(left), np.asarray(right)], verify_integrity=False)

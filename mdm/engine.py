@@ -25,7 +25,7 @@ from mdm.feedback import calibrate
 
 log = logging.getLogger("hub.mdm")
 
-BANDS = ("non_match", "review", "match")
+BANDS = ("low", "review", "match")  # the one vocabulary of score bands (queue, console, API, explain)
 
 
 @dataclass

@@ -16,9 +16,10 @@ older ID. Given this run's clusters and the previous run's xref:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -105,99 +106,98 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_numbe
     return Assignment(ids=ids, history=history)
 
 
-# --- survivorship -----------------------------------------------------------------------------------------
+# --- survivorship ---------------------------------------------------------------------------------------------
 
 RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only")
+FALLBACK_RULES = ("source_priority", "most_recent")  # an attribute without rules of its own
+_RULE_TEXT = {"source_priority": "the most trusted source", "most_recent": "the most recently changed record",
+              "most_frequent": "the value most records agree on", "most_complete": "the longest (most complete) value",
+              "valid_only": "valid values only"}
 
 
-def _first_per_group(group: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:
-    """Positions of the best row of each group: rows sorted by `keys` (first = most important,
-    all ascending), then the first row of every group."""
-    order = np.lexsort([*reversed(keys), group]) if keys else np.lexsort([group])
-    g = group[order]
-    first = np.ones(len(g), bool)
-    first[1:] = g[1:] != g[:-1]
-    return order[first]
+def describe_rules(rules: Sequence[str], source_priority: Sequence[str]) -> str:
+    """Survivorship rules as a sentence a steward reads beside the value they chose:
+    `valid values only; the most trusted source (erp > crm_a > crm_b), then the most recently changed record`."""
+    valid = "valid_only" in rules
+    order = [r for r in rules if r != "valid_only"]
+    parts = [_RULE_TEXT.get(r, r) + (f" ({' > '.join(source_priority)})" if r == "source_priority" and source_priority
+                                     else "") for r in order]
+    text = ", then ".join(parts)
+    return f"{_RULE_TEXT['valid_only']}; {text}" if valid and text else (_RULE_TEXT["valid_only"] if valid else text)
 
 
-def _present(col: pd.Series) -> np.ndarray:
-    """Values that are neither missing nor blank (whitespace only), trimmed by Arrow, not per value in Python."""
-    present = col.notna().to_numpy(dtype=bool)
-    if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
-        try:
-            text = pa.array(col, pa.string(), from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: each value as its text
-            text = pa.array(col.astype("string"), pa.string(), from_pandas=True)
-        blank = pc.equal(pc.utf8_trim_whitespace(text), "").fill_null(True)
-        present &= ~blank.to_numpy(zero_copy_only=False)
-    return present
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def survivorship_sql(relation: str, attributes: Sequence[str], rules: dict[str, list[str]],
+                     source_priority: Sequence[str], valid: dict[str, str] | None = None,
+                     first: dict[str, str] | None = None, text_order: Callable[[str], str] = lambda e: e) -> str:
+    """SQL choosing each attribute of each golden customer by its rules, set-based (a window per attribute).
+
+    `relation` has golden_id, record_id, source_name, updated_at and the attribute columns. `rules[attr]` is an
+    ordered list from RULES, applied as successive sort keys, ties broken by record_id; a value is a candidate
+    when present (not null, not blank) and, with `valid_only`, when its `valid[attr]` column is true. `first`:
+    output column → a column taken from the first record (by record id) that has it. `text_order` wraps text
+    sort keys for the backend (PostgreSQL sorts by its collation unless told `COLLATE "C"`). The result: one
+    row per golden_id with <attr>, <attr>_source (the record that supplied it) and, for attributes in `valid`,
+    <attr>_valid (that record's flag)."""
+    valid = valid or {}
+    prio = " ".join(f"WHEN {_literal(s)} THEN {i}" for i, s in enumerate(source_priority))
+    prio_sql = f"CASE source_name {prio} ELSE {len(source_priority)} END" if prio else "0"
+    rid = text_order("record_id")
+    ctes, cols = [], []
+    for i, attr in enumerate(attributes):
+        a = _quote(attr)
+        attr_rules = rules.get(attr) or list(FALLBACK_RULES)
+        where = [f"{a} IS NOT NULL", f"TRIM(CAST({a} AS VARCHAR)) <> ''"]
+        if "valid_only" in attr_rules and attr in valid:
+            where.append(f"COALESCE({_quote(valid[attr])}, FALSE)")
+        keys = []
+        for rule in attr_rules:
+            if rule == "source_priority":
+                keys.append(prio_sql)
+            elif rule == "most_recent":
+                keys.append("updated_at DESC NULLS LAST")
+            elif rule == "most_frequent":
+                keys.append("_freq DESC")
+            elif rule == "most_complete":
+                keys.append(f"LENGTH(CAST({a} AS VARCHAR)) DESC")
+        ok = f", {_quote(valid[attr])} AS ok" if attr in valid else ""
+        freq = f", COUNT(*) OVER (PARTITION BY golden_id, {a}) AS _freq" if "most_frequent" in attr_rules else ""
+        ctes.append(f"a{i} AS (SELECT golden_id, v, src{', ok' if ok else ''} FROM (SELECT golden_id, {a} AS v, "
+                    f"record_id AS src{ok}, ROW_NUMBER() OVER (PARTITION BY golden_id ORDER BY "
+                    f"{', '.join([*keys, rid])}) AS _rn FROM (SELECT *{freq} FROM _recs "
+                    f"WHERE {' AND '.join(where)}) c) r WHERE _rn = 1)")
+        cols += [f"a{i}.v AS {a}", f"a{i}.src AS {_quote(attr + '_source')}"]
+        if ok:
+            cols.append(f"COALESCE(a{i}.ok, FALSE) AS {_quote(attr + '_valid')}")
+    for j, (out, col) in enumerate((first or {}).items()):
+        c = _quote(col)
+        ctes.append(f"f{j} AS (SELECT golden_id, v FROM (SELECT golden_id, {c} AS v, ROW_NUMBER() OVER "
+                    f"(PARTITION BY golden_id ORDER BY {rid}) AS _rn FROM _recs WHERE {c} IS NOT NULL) r "
+                    "WHERE _rn = 1)")
+        cols.append(f"f{j}.v AS {_quote(out)}")
+    joins = " ".join(f"LEFT JOIN a{i} ON a{i}.golden_id = g.golden_id" for i in range(len(attributes)))
+    joins += " " + " ".join(f"LEFT JOIN f{j} ON f{j}.golden_id = g.golden_id" for j in range(len(first or {})))
+    ctes[:0] = [f"_recs AS (SELECT * FROM {relation} _rel)", "g AS (SELECT DISTINCT golden_id FROM _recs)"]
+    return (f"WITH {', '.join(ctes)} SELECT g.golden_id{''.join(', ' + c for c in cols)} FROM g {joins} "
+            "ORDER BY g.golden_id")
 
 
 def survive(records: pd.DataFrame, attributes: Sequence[str], rules: dict[str, list[str]],
             source_priority: Sequence[str], valid: dict[str, str] | None = None) -> pd.DataFrame:
-    """One row per golden_id with each attribute chosen by its rules, and who supplied it.
-
-    `records`: golden_id, record_id, source_name, updated_at and the attributes.
-    `rules[attr]`: an ordered list from RULES, applied as successive sort keys (ties broken by
-    the next rule, finally by record_id). `valid[attr]`: a boolean column; with `valid_only`
-    invalid values are never chosen. Output columns: golden_id, <attr>, <attr>_source.
-    Vectorized: lexsorts over integer keys, shared by attributes whose order does not look at their values.
-    """
-    valid = valid or {}
-    rank = {s: i for i, s in enumerate(source_priority)}
-    gcode, gids = sorted_codes(records["golden_id"])
-    prio = records["source_name"].map(rank).fillna(len(rank)).to_numpy(dtype=np.int64)
-    recent = pd.to_datetime(records["updated_at"], errors="coerce") if "updated_at" in records else \
-        pd.Series(pd.NaT, index=records.index)
-    # Newest first; unknown dates last.
-    recent_key = -recent.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    recent_key = np.where(recent.isna().to_numpy(), np.iinfo(np.int64).max, recent_key)
-    rid_rank = sorted_codes(records["record_id"])[0]
-    fixed = {"source_priority": prio, "most_recent": recent_key}  # sort keys that do not look at the values
-    shared: dict[tuple[str, ...], np.ndarray] = {}
-    out = pd.DataFrame({"golden_id": gids})
-    for attr in attributes:
-        attr_rules = rules.get(attr) or ["source_priority", "most_recent"]
-        col = records[attr]
-        present = _present(col)
-        if "valid_only" in attr_rules and attr in valid:
-            present &= records[valid[attr]].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        order_rules = tuple(r for r in attr_rules if r != "valid_only")
-        if set(order_rules) <= {"source_priority", "most_recent"}:
-            # Orders that do not depend on the values are sorted once over all records and shared;
-            # keeping the present rows of a sorted order keeps it sorted.
-            if order_rules not in shared:
-                shared[order_rules] = np.lexsort([rid_rank, *reversed([fixed[r] for r in order_rules]), gcode])
-            order = shared[order_rules]
-            order = order[present[order]]
-            g = gcode[order]
-            first = np.ones(len(g), bool)
-            first[1:] = g[1:] != g[:-1]
-            best = order[first]
-        else:
-            best = _best_rows(col, present, attr_rules, gcode, fixed, rid_rank)
-        col_out = pd.Series([None] * len(gids), dtype=object)
-        src_out = pd.Series([None] * len(gids), dtype=object)
-        col_out.iloc[gcode[best]] = col.to_numpy(dtype=object)[best]
-        src_out.iloc[gcode[best]] = records["record_id"].to_numpy(dtype=object)[best]
-        out[attr] = col_out.to_numpy()
-        out[f"{attr}_source"] = src_out.to_numpy()
-    return out
-
-
-def _best_rows(col: pd.Series, present: np.ndarray, attr_rules: Sequence[str], gcode: np.ndarray,
-               fixed: dict[str, np.ndarray], rid_rank: np.ndarray) -> np.ndarray:
-    """The chosen row of each golden record for rules that look at the values themselves."""
-    idx = np.flatnonzero(present)
-    keys: list[np.ndarray] = []
-    for rule in attr_rules:
-        if rule in fixed:
-            keys.append(fixed[rule][idx])
-        elif rule == "most_frequent":
-            vcode = pd.factorize(col.astype("string").to_numpy()[idx])[0]
-            pair = pd.Series(gcode[idx].astype(np.int64) * (vcode.max() + 1 if len(vcode) else 1) + vcode)
-            keys.append(-pair.map(pair.value_counts()).to_numpy())
-        elif rule == "most_complete":
-            keys.append(-col.astype("string").str.len().fillna(0).to_numpy(dtype=np.int64)[idx])
-    keys.append(rid_rank[idx])
-    return idx[_first_per_group(gcode[idx], keys)]
+    """One row per golden_id with each attribute chosen by its rules and who supplied it (`survivorship_sql`,
+    run by an in-process DuckDB over the frame). Output columns: golden_id, <attr>, <attr>_source."""
+    con = duckdb.connect()
+    try:
+        con.register("_recs", records)
+        sql = survivorship_sql("_recs", attributes, rules, source_priority, valid)
+        out = con.sql(sql).df()
+    finally:
+        con.close()
+    return out[["golden_id", *[c for a in attributes for c in (a, f"{a}_source")]]]

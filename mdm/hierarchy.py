@@ -8,6 +8,9 @@ non-branch golden customer with that brand+trade). Ambiguous heads are not guess
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import duckdb
 import pandas as pd
 
 from mdm.specs import flag
@@ -15,34 +18,55 @@ from mdm.specs import flag
 _CITY_SUFFIX = r"(市|地区|自治州|盟)$"
 
 
-def _short(city: pd.Series) -> pd.Series:
-    return city.astype("string").str.replace(_CITY_SUFFIX, "", regex=True)
+COLUMNS = ["child_golden_id", "parent_golden_id", "relation", "evidence"]
+
+
+def _short(city: str) -> str:
+    return f"regexp_replace({city}, '{_CITY_SUFFIX}', '')"
+
+
+def hierarchy_sql(relation: str, text_order: Callable[[str], str] = lambda e: e) -> str:
+    """SQL for child_golden_id, parent_golden_id, relation, evidence from standardized records with golden IDs
+    (`relation`: record_id, golden_id, name, name_key, name_region, city_any, is_branch), set-based. A branch
+    golden customer is described by its first branch record (by record id)."""
+    rid = text_order("record_id")
+    return f"""
+WITH recs AS (SELECT * FROM {relation} _rel), heads AS (
+    SELECT DISTINCT name_key, {_short('city_any')} AS region, golden_id AS parent
+    FROM recs WHERE NOT COALESCE(is_branch, FALSE) AND name_key IS NOT NULL
+), branches AS (
+    SELECT name_key, {_short('name_region')} AS region, golden_id AS child, CAST(name AS VARCHAR) AS evidence
+    FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY golden_id ORDER BY {rid}) AS _rn
+          FROM recs WHERE COALESCE(is_branch, FALSE) AND name_key IS NOT NULL) b
+    WHERE _rn = 1
+), by_city AS (
+    SELECT name_key, region, MIN(parent) AS parent FROM heads WHERE region IS NOT NULL
+    GROUP BY name_key, region HAVING COUNT(DISTINCT parent) = 1
+), by_name AS (
+    SELECT name_key, MIN(parent) AS parent FROM heads GROUP BY name_key HAVING COUNT(DISTINCT parent) = 1
+), linked AS (
+    SELECT b.child, c.parent, b.evidence FROM branches b JOIN by_city c ON c.name_key = b.name_key
+        AND c.region = b.region
+    UNION ALL
+    SELECT b.child, n.parent, b.evidence FROM branches b JOIN by_name n ON n.name_key = b.name_key
+    WHERE b.region IS NULL
+)
+SELECT child AS child_golden_id, parent AS parent_golden_id, 'branch' AS relation,
+       'branch name: ' || evidence AS evidence
+FROM linked WHERE child <> parent ORDER BY child"""
 
 
 def branch_parents(std: pd.DataFrame) -> pd.DataFrame:
-    """child_golden_id, parent_golden_id, relation, evidence from standardized records with golden IDs."""
-    cols = ["child_golden_id", "parent_golden_id", "relation", "evidence"]
-    is_branch = flag(std["is_branch"])
-    heads = std[~is_branch & std["name_key"].notna()]
-    heads = pd.DataFrame({"name_key": heads["name_key"], "region": _short(heads["city_any"]),
-                          "parent_golden_id": heads["golden_id"]}).drop_duplicates()
-    branches = std[is_branch & std["name_key"].notna()]
-    branches = pd.DataFrame({"name_key": branches["name_key"], "region": _short(branches["name_region"]),
-                             "child_golden_id": branches["golden_id"],
-                             "evidence": branches["name"].astype(str)}).drop_duplicates("child_golden_id")
-    if not len(branches) or not len(heads):
-        return pd.DataFrame(columns=cols)
-    with_region = branches[branches["region"].notna()]
-    by_city = heads.dropna(subset=["region"]).groupby(["name_key", "region"])["parent_golden_id"] \
-        .agg(["nunique", "first"]).reset_index()
-    by_city = by_city[by_city["nunique"] == 1].rename(columns={"first": "parent_golden_id"})
-    a = with_region.merge(by_city[["name_key", "region", "parent_golden_id"]], on=["name_key", "region"])
-    no_region = branches[branches["region"].isna()]
-    by_name = heads.groupby("name_key")["parent_golden_id"].agg(["nunique", "first"]).reset_index()
-    by_name = by_name[by_name["nunique"] == 1].rename(columns={"first": "parent_golden_id"})
-    b = no_region.merge(by_name[["name_key", "parent_golden_id"]], on="name_key")
-    out = pd.concat([a, b], ignore_index=True)
-    out = out[out["child_golden_id"] != out["parent_golden_id"]]
-    out["relation"] = "branch"
-    out["evidence"] = "branch name: " + out["evidence"]
-    return out[cols].reset_index(drop=True)
+    """child_golden_id, parent_golden_id, relation, evidence from standardized records with golden IDs
+    (`hierarchy_sql`, run by an in-process DuckDB over the frame)."""
+    recs = std.assign(is_branch=flag(std["is_branch"]))
+    if "record_id" not in recs:
+        recs = recs.assign(record_id=[f"{i:012d}" for i in range(len(recs))])
+    con = duckdb.connect()
+    try:
+        con.register("_recs", recs[["record_id", "golden_id", "name", "name_key", "name_region", "city_any",
+                                    "is_branch"]])
+        out = con.sql(hierarchy_sql("_recs")).df()
+    finally:
+        con.close()
+    return out[COLUMNS].reset_index(drop=True)

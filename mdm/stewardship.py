@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 
 from mdm.cluster import cluster
+from mdm.engine import band_of
 
 __all__ = [
-    "RAW_FIELDS", "STD_FIELDS", "VERDICTS", "band", "ordered_pair", "pair_id", "pair_ids", "priority",
-    "recluster", "record_values", "revenue_by_golden", "split_record_id",
+    "EXCLUSIVE_RULES", "RAW_FIELDS", "REASONS", "STD_FIELDS", "VERDICTS", "band", "candidate_groups",
+    "hard_rule_conflicts", "ordered_pair", "pair_id", "pair_ids", "priority", "recluster", "record_values",
+    "revenue_by_golden", "split_record_id",
 ]
 
 VERDICTS = ("same", "different")
@@ -29,6 +31,22 @@ RAW_FIELDS = ("name", "short_name", "uscc", "phone", "mobile", "email", "address
               "customer_number", "industry", "owner", "updated_at")
 STD_FIELDS = ("name_norm", "name_key", "branch", "uscc_std", "uscc_valid", "phone_std", "address_norm",
               "province", "city_any", "district")
+
+
+# Why a pair is in review (mdm.review_queue.reason), by a short key for filters and links.
+REASONS = {
+    "review_band": "score in the review band",
+    "match_band": "match-band pair in different clusters",
+    "hard_rule": "kept apart by a hard rule",
+    "several_customers": "short record matching several customers",
+}
+# The hard rules of clustering (`mdm.cluster`): a golden customer never holds two values of these columns.
+EXCLUSIVE_RULES = {
+    "uscc_valid_code": "one valid tax code per customer",
+    "city_any": "one city per customer",
+    "branch_key": "a head office and its branches (or two branches) are separate customers",
+}
+HEAD_OFFICE = "(none)"  # the branch_key of a record that names no branch
 
 
 def ordered_pair(a: str, b: str) -> tuple[str, str]:
@@ -55,10 +73,10 @@ def split_record_id(record_id: str) -> tuple[str, str, str]:
 
 
 def band(prob: float | np.ndarray, match: float, review: float) -> Any:
-    """`match`, `review` or `low` for probabilities."""
+    """`match`, `review` or `low` for probabilities (`mdm.engine.BANDS`, the one vocabulary of bands)."""
     p = np.asarray(prob, dtype=float)
-    out = np.where(p >= match, "match", np.where(p >= review, "review", "low"))
-    return out.item() if out.ndim == 0 else out
+    out = band_of(np.atleast_1d(p), match, review).astype(str)
+    return str(out[0]) if p.ndim == 0 else out
 
 
 def _jsonable(v: Any) -> Any:
@@ -125,3 +143,39 @@ def recluster(records: pd.DataFrame, pairs: pd.DataFrame, decisions: pd.DataFram
     res = cluster(n, left, right, p["prob"].to_numpy(dtype=float), match, review, excl, anchored,
                   must=(dl[same], dr[same]), cannot=(dl[~same], dr[~same]))
     return res.labels
+
+
+def candidate_groups(items: pd.DataFrame) -> pd.Series:
+    """For review items (item_id, left_record, right_record, reason), the short record whose candidates an
+    item is one of, or None: items of reason `several_customers` that share a record are one question
+    (which of these customers, if any, is this record?), grouped under the record they share most."""
+    several = items["reason"].to_numpy() == REASONS["several_customers"]
+    sub = items[several]
+    counts = pd.concat([sub["left_record"], sub["right_record"]]).value_counts()
+    lc = sub["left_record"].map(counts).to_numpy()
+    rc = sub["right_record"].map(counts).to_numpy()
+    key = np.where(rc > lc, sub["right_record"].to_numpy(), sub["left_record"].to_numpy())
+    kc = np.maximum(lc, rc)
+    out = pd.Series([None] * len(items), index=items.index, dtype=object)
+    out[several] = np.where(kc >= 2, key, None)
+    return out
+
+
+def hard_rule_conflicts(members: pd.DataFrame, left_golden: str, right_golden: str,
+                        exclusive: Sequence[str]) -> list[dict[str, Any]]:
+    """Why clustering keeps two golden customers apart: per hard rule (an exclusive column) that their union
+    would break, the values only one side holds and the records holding them. `members`: record_id,
+    golden_id and the exclusive columns of (at least) every record of the two customers. A value is broken
+    when the union holds more values than either side (as `mdm.cluster` refuses a union)."""
+    out = []
+    sides = {s: members[members["golden_id"] == g] for s, g in (("left", left_golden), ("right", right_golden))}
+    for col in exclusive:
+        vals = {s: {v: sorted(df.loc[df[col] == v, "record_id"]) for v in df[col].dropna().unique() if v != ""}
+                for s, df in sides.items()}
+        union = set(vals["left"]) | set(vals["right"])
+        if not vals["left"] or not vals["right"] or len(union) <= max(len(vals["left"]), len(vals["right"])):
+            continue
+        out.append({"rule": col, "text": EXCLUSIVE_RULES.get(col, col),
+                    **{s: [{"value": v, "records": r} for v, r in sorted(vals[s].items())
+                           if v not in vals["right" if s == "left" else "left"]] for s in ("left", "right")}})
+    return out

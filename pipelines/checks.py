@@ -1,18 +1,43 @@
-"""Data checks on the warehouse, shared by the CLI and the Dagster asset checks.
+"""Data checks on the warehouse, shared by `hub run` and the Dagster asset checks.
 
-Each check returns a `CheckOutcome`: whether it passed, a sentence saying what it found, and
-numbers (and a few example keys) to show beside it.
+Two checks on the golden records (`golden_ids_unique`, `staged_customers_in_xref`), and the checks declared as
+data in `warehouse/marts/marts.yaml`, generated for every mart:
+
+- `<mart>.unique`: no two rows share the mart's key;
+- `<mart>.not_null.<column>`: the key's columns (but the nullable ones) and the `not_null` ones are never empty;
+- `<mart>.references.<column>`: each filled value exists in the referenced mart (`col1+col2` for several columns);
+
+and, for every configured stream of sales orders, payments and opportunities, `reconcile.<source>.<stream>`: the
+stream's records as landed in raw (the latest version of each, its date and amount read from the raw text as
+staging reads them) against the fact mart, record by record, with the totals per month: a record in raw but not in
+the mart (rejected at staging, lost by a join), in the mart but not in raw, or with another month or amount fails.
+
+Each check has a severity (`error` fails `hub run` with exit code 4, `warn` is only reported) and tolerates up to
+`max_failing` failing rows and `max_failing_pct` % of its rows (both 0 by default): defaults in `marts.yaml`
+(`checks:` of a mart), overridden per check name by the config's `marts.checks`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from typing import Any
 
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hub.config import CheckConfig, HubConfig
+from pipelines.coerce import parse_date, parse_decimal
+from pipelines.stage import latest_sql, mapping_sql
 from warehouse.engine import Warehouse
+from warehouse.identifiers import quote
+from warehouse.marts.catalog import MartDoc, mart_docs
+from warehouse.raw import raw_table
 
 _EXAMPLES = 5
+SEVERITIES = ("error", "warn")
 
 
 @dataclass(frozen=True)
@@ -20,11 +45,66 @@ class CheckOutcome:
     passed: bool
     description: str
     metadata: dict[str, int | float | str] = field(default_factory=dict)
+    severity: str = "error"
+
+    @property
+    def failed(self) -> bool:
+        """Failed with severity error: `hub run` exits with 4."""
+        return not self.passed and self.severity == "error"
+
+
+@dataclass(frozen=True)
+class Count:
+    """What a check found: failing rows out of the rows checked, a sentence, numbers and examples."""
+
+    failing: int
+    rows: int
+    description: str
+    metadata: dict[str, int | float | str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One data check: its name, the asset it is about, what it checks and how bad a failure is."""
+
+    name: str
+    asset: str  # a mart's name, or "golden" for the golden records
+    description: str
+    count: Callable[[Warehouse], Count]
+    severity: str = "error"
+    max_failing: int = 0
+    max_failing_pct: float = 0.0
+    reads: tuple[str, ...] = ()  # other marts it reads (a reference's target)
+
+    def run(self, wh: Warehouse) -> CheckOutcome:
+        c = self.count(wh)
+        pct = 100.0 * c.failing / c.rows if c.rows else 0.0
+        passed = c.failing <= self.max_failing or pct <= self.max_failing_pct
+        if c.failing and passed:
+            tolerated = f"{self.max_failing:,} rows" if c.failing <= self.max_failing else f"{self.max_failing_pct}%"
+            description = f"{c.description} (tolerated: up to {tolerated})"
+        else:
+            description = c.description
+        return CheckOutcome(passed, description, {"failing": c.failing, "rows": c.rows,
+                                                  "failing_pct": round(pct, 4), **c.metadata}, self.severity)
+
+    def with_config(self, conf: CheckConfig | dict[str, Any] | None) -> CheckSpec:
+        if conf is None:
+            return self
+        get = conf.get if isinstance(conf, dict) else lambda k: getattr(conf, k)
+        out = self
+        for key in ("severity", "max_failing", "max_failing_pct"):
+            if get(key) is not None:
+                out = replace(out, **{key: get(key)})
+        return out
 
 
 def _examples(wh: Warehouse, sql: str) -> str:
     rows = wh.read_frame(f"{sql} LIMIT {_EXAMPLES}")
     return ", ".join(str(v) for v in rows.iloc[:, 0]) if len(rows) else ""
+
+
+# --- the golden records ------------------------------------------------------------------------------------
 
 
 def golden_ids_unique(wh: Warehouse) -> CheckOutcome:
@@ -55,39 +135,249 @@ def staged_customers_in_xref(wh: Warehouse) -> CheckOutcome:
                                              "examples": _examples(wh, missing_sql + " ORDER BY 1")})
 
 
-def orders_have_customers(wh: Warehouse) -> CheckOutcome:
-    """Every order of marts.fct_sales_orders has a golden customer."""
-    orphan_sql = ("SELECT source_name || ':' || order_key AS order_ref FROM marts.fct_sales_orders "
-                  "WHERE golden_id IS NULL")
-    orphans = int(wh.scalar(f"SELECT COUNT(*) FROM ({orphan_sql}) o") or 0)
-    orders = int(wh.scalar("SELECT COUNT(*) FROM marts.fct_sales_orders") or 0)
-    desc = (f"all {orders:,} orders have a golden customer" if not orphans else
-            f"{orphans:,} of {orders:,} orders have no golden customer (their customer record is unknown)")
-    return CheckOutcome(orphans == 0, desc, {"orders": orders, "without_customer": orphans,
-                                             "examples": _examples(wh, orphan_sql + " ORDER BY 1")})
-
-
-def revenue_reconciles(wh: Warehouse) -> CheckOutcome:
-    """The order total of marts.fct_sales_orders equals that of the staged source orders, to the cent."""
-    rows = wh.read_frame("SELECT 'mart' AS side, COUNT(*) AS n, SUM(amount) AS total FROM marts.fct_sales_orders "
-                         "UNION ALL SELECT 'source', COUNT(*), SUM(amount) FROM staging.sales_order")
-    got = {r.side: (int(r.n), Decimal(str(r.total or 0)).quantize(Decimal("0.01"))) for r in rows.itertuples()}
-    (mart_n, mart_total), (src_n, src_total) = got["mart"], got["source"]
-    passed = mart_n == src_n and mart_total == src_total
-    desc = (f"{mart_n:,} orders totalling {mart_total:,} in both the mart and the sources" if passed else
-            f"mart: {mart_n:,} orders, {mart_total:,}; sources: {src_n:,} orders, {src_total:,}")
-    return CheckOutcome(passed, desc, {"mart_orders": mart_n, "source_orders": src_n, "mart_total": str(mart_total),
-                                       "source_total": str(src_total), "difference": str(mart_total - src_total)})
-
-
-CHECKS: dict[str, Callable[[Warehouse], CheckOutcome]] = {
+GOLDEN_CHECKS: dict[str, Callable[[Warehouse], CheckOutcome]] = {
     "golden_ids_unique": golden_ids_unique,
     "staged_customers_in_xref": staged_customers_in_xref,
-    "orders_have_customers": orders_have_customers,
-    "revenue_reconciles": revenue_reconciles,
 }
 
 
-def run_checks(wh: Warehouse) -> dict[str, CheckOutcome]:
-    """Every check, by name."""
-    return {name: check(wh) for name, check in CHECKS.items()}
+# --- generated from marts.yaml -----------------------------------------------------------------------------
+
+
+def _label(columns: tuple[str, ...], alias: str = "") -> str:
+    """SQL text of a row's key for examples: `a:b:c`."""
+    return " || ':' || ".join(f"COALESCE(CAST({alias}{quote(c)} AS VARCHAR), '')" for c in columns)
+
+
+def _unique(doc: MartDoc) -> Callable[[Warehouse], Count]:
+    key = ", ".join(quote(c) for c in doc.key)
+
+    def count(wh: Warehouse) -> Count:
+        dup_sql = f"SELECT {_label(doc.key)} AS k FROM marts.{doc.name} GROUP BY {key} HAVING COUNT(*) > 1"
+        got = wh.read_frame(f"SELECT (SELECT COUNT(*) FROM marts.{doc.name}) AS n, "
+                            f"(SELECT COALESCE(SUM(c - 1), 0) FROM (SELECT COUNT(*) AS c FROM marts.{doc.name} "
+                            f"GROUP BY {key} HAVING COUNT(*) > 1) d) AS extra")
+        n, extra = int(got["n"][0]), int(got["extra"][0])
+        desc = (f"{n:,} rows, one per {', '.join(doc.key)}" if not extra else
+                f"{extra:,} of {n:,} rows repeat a key ({', '.join(doc.key)}) of another row")
+        return Count(extra, n, desc, {"examples": _examples(wh, dup_sql + " ORDER BY 1") if extra else ""})
+
+    return count
+
+
+def _not_null(doc: MartDoc, column: str) -> Callable[[Warehouse], Count]:
+    def count(wh: Warehouse) -> Count:
+        got = wh.read_frame(f"SELECT COUNT(*) AS n, COUNT(*) - COUNT({quote(column)}) AS empty FROM marts.{doc.name}")
+        n, empty = int(got["n"][0]), int(got["empty"][0])
+        label = doc.key if column not in doc.key else tuple(c for c in doc.key if c != column) or doc.key
+        desc = (f"{column} is filled on all {n:,} rows" if not empty else
+                f"{empty:,} of {n:,} rows have no {column}")
+        examples = _examples(wh, f"SELECT {_label(label)} FROM marts.{doc.name} WHERE {quote(column)} IS NULL "
+                                 "ORDER BY 1") if empty else ""
+        return Count(empty, n, desc, {"examples": examples})
+
+    return count
+
+
+def _references(doc: MartDoc, ref: Any) -> Callable[[Warehouse], Count]:
+    filled = " AND ".join(f"f.{quote(c)} IS NOT NULL" for c in ref.columns)
+    on = " AND ".join(f"r.{quote(t)} = f.{quote(c)}" for c, t in zip(ref.columns, ref.columns_to, strict=True))
+    to = ", ".join(quote(t) for t in ref.columns_to)
+    target = f"{ref.mart}({', '.join(ref.columns_to)})"
+    orphan = (f"FROM marts.{doc.name} f LEFT JOIN (SELECT DISTINCT {to} FROM marts.{ref.mart}) r ON {on} "
+              f"WHERE {filled} AND r.{quote(ref.columns_to[0])} IS NULL")
+
+    def count(wh: Warehouse) -> Count:
+        got = wh.read_frame(f"SELECT (SELECT COUNT(*) FROM marts.{doc.name} f WHERE {filled}) AS n, "
+                            f"(SELECT COUNT(*) {orphan}) AS orphans")
+        n, orphans = int(got["n"][0]), int(got["orphans"][0])
+        desc = (f"all {n:,} filled {ref.name} values are in {target}" if not orphans else
+                f"{orphans:,} of {n:,} rows have a {ref.name} that is not in {target}")
+        examples = _examples(wh, f"SELECT DISTINCT {_label(ref.columns, 'f.')} {orphan} ORDER BY 1") if orphans else ""
+        return Count(orphans, n, desc, {"examples": examples})
+
+    return count
+
+
+def mart_checks(doc: MartDoc) -> list[CheckSpec]:
+    """The checks marts.yaml declares for one mart, with its default severities and thresholds."""
+    specs = []
+    if doc.key:
+        specs.append(CheckSpec(f"{doc.name}.unique", doc.name, f"one row per {', '.join(doc.key)}", _unique(doc)))
+    specs += [CheckSpec(f"{doc.name}.not_null.{c}", doc.name, f"{c} is never empty", _not_null(doc, c))
+              for c in doc.required]
+    specs += [CheckSpec(f"{doc.name}.references.{r.name}", doc.name,
+                        f"every {r.name} is in {r.mart}({', '.join(r.columns_to)})", _references(doc, r),
+                        reads=(r.mart,))
+              for r in doc.references]
+    return [s.with_config(doc.checks.get(s.name[len(doc.name) + 1:])) for s in specs]
+
+
+# --- reconciliation with raw ---------------------------------------------------------------------------------
+
+# entity → (its fact mart, the mart's key column, the entity's date field, the mart's month column)
+RECONCILED: dict[str, tuple[str, str, str, str]] = {
+    "sales_order": ("fct_sales_orders", "order_key", "order_date", "order_month"),
+    "payment": ("fct_payments", "payment_key", "payment_date", "payment_month"),
+    "opportunity": ("fct_opportunities", "opportunity_key", "created_at", "created_month"),
+}
+
+
+def _raw_records(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> pa.Table | None:
+    """The latest landed version of each record of a stream: key, month (yyyymm) and amount in cents, read from the
+    raw text as staging reads it (each distinct date text parsed once)."""
+    sc = cfg.source(source).streams[stream]
+    _, _, date_field, _ = RECONCILED[sc.entity]
+    table = raw_table(source, stream)
+    with wh.begin() as conn:
+        if not wh.table_exists(conn, "raw", table):
+            return None
+    date_sql, date_fmt = mapping_sql(wh, sc.mapping[date_field])
+    amount_sql = mapping_sql(wh, sc.mapping["amount"])[0] if "amount" in sc.mapping else "NULL"
+    raw = wh.read_arrow(f"SELECT _key AS k, CAST({date_sql} AS VARCHAR) AS d, CAST({amount_sql} AS VARCHAR) AS a "
+                        f"FROM ({latest_sql(table)}) r WHERE NOT COALESCE(_deleted, FALSE)")
+    dates = pc.dictionary_encode(raw.column("d").combine_chunks().cast(pa.string()))
+    day, _ = parse_date(pd.Series(dates.dictionary.to_pylist(), dtype=object), date_fmt, cfg.timezone)
+    day = pd.to_datetime(day)
+    months = pa.array((day.dt.year * 100 + day.dt.month).astype("Int32"), pa.int32(), from_pandas=True)
+    amounts = pd.Series(raw.column("a").combine_chunks().cast(pa.string()).to_numpy(zero_copy_only=False))
+    return pa.table({"k": raw.column("k").combine_chunks().cast(pa.string()),
+                     "month": pc.take(months, dates.indices) if len(months) else pa.nulls(raw.num_rows, pa.int32()),
+                     "cents": _cents(pa.array(parse_decimal(amounts)[0]))})
+
+
+def _cents(amounts: pa.Array) -> pa.Array:
+    """Decimal amounts as whole cents (int64; empty stays empty)."""
+    if not len(amounts):
+        return pa.array([], pa.int64())
+    cents = pc.multiply(amounts.cast(pa.decimal128(18, 2)), pa.scalar(Decimal(100), pa.decimal128(3, 0)))
+    return cents.cast(pa.int64())
+
+
+_RECONCILE_TABLE = "_hub_reconcile"
+
+
+def _reconcile(cfg: HubConfig, source: str, stream: str) -> Callable[[Warehouse], Count]:
+    entity = cfg.source(source).streams[stream].entity
+    mart, key, _, month = RECONCILED[entity]
+    mart_rows = (f"SELECT {key} AS k, CAST(EXTRACT(year FROM {month}) * 100 + EXTRACT(month FROM {month}) AS INTEGER) "
+                 f"AS month, CAST(amount * 100 AS BIGINT) AS cents FROM marts.{mart} "
+                 f"WHERE source_name = :s AND stream = :t")
+    both = (f"FROM {_RECONCILE_TABLE} r FULL OUTER JOIN ({mart_rows}) m ON m.k = r.k")
+    differs = "(r.month <> m.month OR COALESCE(r.cents, -1) <> COALESCE(m.cents, -1))"
+
+    def count(wh: Warehouse) -> Count:
+        raw = _raw_records(cfg, wh, source, stream)
+        if raw is None:
+            return Count(0, 0, f"no raw records of {source}.{stream} (never synced)")
+        params = {"s": source, "t": stream}
+        with wh.begin() as conn:  # the raw side in a temporary table, compared in SQL
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_RECONCILE_TABLE}")
+            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_RECONCILE_TABLE} (k {wh.dialect.type_sql('text')}, "
+                                 f"month INTEGER, cents BIGINT)")
+            wh.dialect.bulk_insert(conn, _RECONCILE_TABLE, raw)
+            wh.dialect.analyze(conn, _RECONCILE_TABLE)
+            found = wh.read_frame(
+                "SELECT COUNT(*) FILTER (WHERE m.k IS NULL) AS missing, COUNT(*) FILTER (WHERE r.k IS NULL) AS extra, "
+                f"COUNT(*) FILTER (WHERE r.k IS NOT NULL AND m.k IS NOT NULL AND {differs}) AS differ, "
+                f"COUNT(m.k) AS mart_records {both}", params, conn=conn).iloc[0]
+            examples = wh.read_frame(f"SELECT COALESCE(r.k, m.k) AS k {both} WHERE m.k IS NULL OR r.k IS NULL "
+                                     f"OR {differs} ORDER BY 1 LIMIT {_EXAMPLES}", params, conn=conn)["k"]
+            months = wh.read_frame(
+                "SELECT month, SUM(raw_records) AS raw_records, SUM(raw_cents) AS raw_cents, "
+                "SUM(mart_records) AS mart_records, SUM(mart_cents) AS mart_cents FROM ("
+                f"SELECT month, COUNT(*) AS raw_records, COALESCE(SUM(cents), 0) AS raw_cents, 0 AS mart_records, "
+                f"0 AS mart_cents FROM {_RECONCILE_TABLE} GROUP BY month UNION ALL "
+                f"SELECT month, 0, 0, COUNT(*), COALESCE(SUM(cents), 0) FROM ({mart_rows}) m GROUP BY month) t "
+                "GROUP BY month ORDER BY month", params, conn=conn)
+            conn.exec_driver_sql(f"DROP TABLE {_RECONCILE_TABLE}")
+        missing, extra, differ = int(found["missing"]), int(found["extra"]), int(found["differ"])
+        for c in ("raw_records", "raw_cents", "mart_records", "mart_cents"):
+            months[c] = months[c].astype("int64")
+        off = months[(months["raw_records"] != months["mart_records"]) | (months["raw_cents"] != months["mart_cents"])]
+        raw_total, mart_total = _money(months["raw_cents"].sum()), _money(months["mart_cents"].sum())
+        failing = missing + extra + differ
+        meta: dict[str, int | float | str] = {
+            "raw_records": raw.num_rows, "mart_records": int(found["mart_records"]), "missing_from_mart": missing,
+            "not_in_raw": extra, "different": differ, "raw_total": str(raw_total), "mart_total": str(mart_total),
+            "difference": str(mart_total - raw_total),
+            "months_off": "; ".join(f"{_month_label(r.month)}: raw {r.raw_records:,} / {_money(r.raw_cents):,}, "
+                                    f"mart {r.mart_records:,} / {_money(r.mart_cents):,}"
+                                    for r in off.head(_EXAMPLES).itertuples()),
+            "examples": ", ".join(str(k) for k in examples),
+        }
+        if not failing:
+            desc = (f"{raw.num_rows:,} records totalling {raw_total:,} in raw {source}.{stream} and in "
+                    f"marts.{mart}, month by month")
+        else:
+            desc = (f"raw {source}.{stream} vs marts.{mart}: {missing:,} record(s) missing from the mart, "
+                    f"{extra:,} not in raw, {differ:,} with another month or amount; {len(off):,} month(s) off")
+        return Count(failing, raw.num_rows, desc, meta)
+
+    return count
+
+
+def _month_label(month: Any) -> str:
+    return "(no date)" if month is None or pd.isna(month) else f"{int(month) // 100:04d}-{int(month) % 100:02d}"
+
+
+def _money(cents: Any) -> Decimal:
+    return (Decimal(int(cents)) / 100).quantize(Decimal("0.01"))
+
+
+def reconcile_checks(cfg: HubConfig) -> list[CheckSpec]:
+    """A reconciliation check for every enabled stream of sales orders, payments and opportunities."""
+    return [CheckSpec(f"reconcile.{name}.{stream}", RECONCILED[sc.entity][0],
+                      f"raw {name}.{stream} record by record and month by month against marts."
+                      f"{RECONCILED[sc.entity][0]}", _reconcile(cfg, name, stream))
+            for name, src in cfg.sources.items() if src.enabled
+            for stream, sc in src.streams.items() if sc.entity in RECONCILED]
+
+
+# --- all together -------------------------------------------------------------------------------------------
+
+
+def planned_checks(cfg: HubConfig | None = None) -> dict[str, CheckSpec]:
+    """Every data check on the marts, by name, with the config's severities and thresholds applied."""
+    specs = [s for doc in mart_docs().values() for s in mart_checks(doc)]
+    specs += reconcile_checks(cfg) if cfg is not None else []
+    overrides = cfg.marts.checks if cfg is not None else {}
+    return {s.name: s.with_config(overrides.get(s.name)) for s in specs}
+
+
+def unknown_check_names(cfg: HubConfig) -> list[str]:
+    """Names in the config's `marts.checks` that are no check."""
+    known = set(planned_checks(cfg)) | set(GOLDEN_CHECKS)
+    return [n for n in cfg.marts.checks if n not in known]
+
+
+def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None) -> dict[str, CheckOutcome]:
+    """`run_checks`, unless no table of the warehouse changed (through the pipeline) since the checks last ran:
+    then their outcomes stand and are returned as they were (a nightly run with nothing new reads nothing)."""
+    import json
+
+    from warehouse.changes import set_watermark, watermark
+
+    with wh.begin() as conn:
+        seen = dict(conn.exec_driver_sql("SELECT table_name, version FROM raw._versions").fetchall())
+        mark = watermark(conn, "checks")
+    plan = sorted(planned_checks(cfg))
+    if mark is not None and mark[1].get("versions") == seen and mark[1].get("plan") == plan:
+        return {name: CheckOutcome(**o) for name, o in mark[1]["outcomes"].items()}
+    out = run_checks(wh, cfg)
+    with wh.begin() as conn:
+        set_watermark(conn, "checks", 0, {"versions": seen, "plan": plan, "outcomes": {
+            n: {"passed": o.passed, "description": o.description, "severity": o.severity,
+                "metadata": json.loads(json.dumps(o.metadata, default=str))} for n, o in out.items()}})
+    return out
+
+
+def run_checks(wh: Warehouse, cfg: HubConfig | None = None) -> dict[str, CheckOutcome]:
+    """The golden-record checks, then every mart check (and, given the config, the reconciliations), by name."""
+    out = {name: check(wh) for name, check in GOLDEN_CHECKS.items()}
+    if cfg is not None:
+        for name in unknown_check_names(cfg):
+            out[f"config.marts.checks.{name}"] = CheckOutcome(
+                False, f"marts.checks: there is no check named {name!r} (see `hub checks list`)")
+    out.update({name: spec.run(wh) for name, spec in planned_checks(cfg).items()})
+    return out

@@ -1,15 +1,23 @@
-"""Match: resolve staged customers into golden customers, incrementally when it can.
+"""Match: resolve staged customers into golden customers, reading and writing only what changed.
 
-Reads `staging.customer`, standardizes, links with the matching engine and writes, in one
-transaction: `mdm.xref`, `mdm.golden_customer`, `mdm.golden_id_history`,
-`mdm.customer_hierarchy`, `mdm.review_queue`, and the engine's memory for the next run
-(`mdm.customer_records`: standardized records and their content hash; `mdm.match_pairs`: every
-scored candidate pair; `mdm.match_model`: the fitted model).
+The engine's memory lives in the warehouse (`pipelines.match_store`): `mdm.customer_records` (every
+staged customer standardized, with its content hash and golden ID), `mdm.match_pairs` (every scored
+candidate pair) and `mdm.match_model` (the fitted model). Matching keeps a watermark in staging's
+change log (`staging._changes`).
 
-A run is incremental when a model and the previous run's records exist and the configuration
-of the engine did not change: only new and changed records are standardized, blocked and
-compared (against everything); earlier pairs between unchanged records are reused. A full
-rebuild (`rebuild=True`, or no earlier state) retrains the model unless `retrain=False`.
+- A **full run** (the first, `rebuild=True`, or a changed spec) standardizes staging a chunk at a time
+  into `mdm.customer_records`, links every record (`mdm.engine.link`: block, compare, train unless
+  `retrain=False`, score, cluster) from the few columns the engine needs, and writes every output.
+- An **incremental run** reads the customer records staged or removed since the watermark, keeps those
+  whose content changed, standardizes them, blocks and compares them against the records sharing a
+  blocking key with them (looked up in the warehouse), updates the stored pairs, and then re-clusters
+  only the *affected* records: everything the changes reach through review-band pairs, steward links
+  and golden customers. Golden IDs, survivorship, the hierarchy, the review queue and xref are
+  rewritten for those records only. With the same model the result equals a full rebuild (tested).
+- Nothing changed: nothing is read beyond the change log, nothing is written.
+
+Records are ordered by record id everywhere (`match_store.sort_records`), so positions, and the ties
+they break, are the same in a subset as in the whole.
 """
 
 from __future__ import annotations
@@ -19,44 +27,58 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from hub.config import CustomerMdmConfig, HubConfig
 from hub.entities import ENTITIES
+from mdm.blocking import candidate_pairs, rule_keys
 from mdm.classify import FellegiSunter
-from mdm.engine import LinkResult, LinkSettings, link
-from mdm.golden import assign_ids, id_number, survive
-from mdm.hierarchy import branch_parents
+from mdm.cluster import cluster
+from mdm.compare import encode
+from mdm.engine import LinkSettings, link, score_pairs
+from mdm.golden import assign_ids, id_number, survivorship_sql
+from mdm.hierarchy import hierarchy_sql
 from mdm.specs import (
     CUSTOMER_ANCHORS,
     CUSTOMER_BLOCKING,
     CUSTOMER_COMPARISONS,
     CUSTOMER_EXCLUSIVE,
     derive_customer_columns,
-    flag,
     specs_from_config,
 )
 from mdm.standardize import standardize_customers
-from mdm.stewardship import pair_ids, record_values, revenue_by_golden
+from mdm.stewardship import pair_ids, record_values
 from mdm.stewardship import priority as stewardship_priority
+from pipelines.match_store import PAIRS, RECORDS, MatchStore, as_arrow_strings, record_id_sql, sort_records
+from pipelines.progress import as_progress
 from pipelines.stage import ensure_staging, to_arrow
-from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, STD_COLUMNS, ensure_mdm
-from warehouse.engine import Warehouse
+from warehouse.changes import bump, set_watermark, watermark
+from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, STD_COLUMNS, ensure_mdm, primary_key
+from warehouse.engine import Warehouse, value
 
 log = logging.getLogger("hub.match")
 
 ENTITY_FIELDS = ENTITIES["customer"].field_names
+RECORD_COLUMNS = ["record_id", "record_hash", "source_name", "stream", "source_key", *ENTITY_FIELDS, *STD_COLUMNS,
+                  "golden_id"]
+CONSUMER = "match:customer"
+CHUNK = 200_000
 DEFAULT_SURVIVORSHIP: dict[str, list[str]] = {
     "name": ["most_complete", "source_priority", "most_recent"],
     "uscc": ["valid_only", "source_priority", "most_recent"],
     "phone": ["most_recent", "source_priority"],
     "address": ["most_complete", "most_recent"],
 }
+# What the hierarchy reads of each record.
+HIERARCHY_INPUTS = ["record_id", "golden_id", "name", "name_key", "name_region", "city_any", "is_branch"]
 
 
 @dataclass
@@ -68,7 +90,13 @@ class MatchResult:
     incremental: bool = False
     changed: int = 0
     review_items: int = 0
+    deleted: int = 0
+    affected: int = 0
     stats: dict[str, object] = field(default_factory=dict)
+    # the record ids an incremental run changed, deleted and clustered again (for the indexes that follow it)
+    changed_ids: list[str] = field(default_factory=list)
+    deleted_ids: list[str] = field(default_factory=list)
+    affected_ids: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -77,18 +105,21 @@ def record_ids(df: pd.DataFrame) -> pd.Series:
 
 
 def load_customers(wh: Warehouse) -> pd.DataFrame:
+    """Every staged customer with its record id, in record order (small warehouses, tools and tests)."""
     with wh.begin() as conn:
         ensure_staging(wh, conn)
         ensure_mdm(wh, conn)
-    df = wh.read_frame("SELECT * FROM staging.customer ORDER BY source_name, stream, source_key")
-    df["record_id"] = record_ids(df)
-    return df
+    df = wh.read_frame("SELECT * FROM staging.customer")
+    df["record_id"] = record_ids(df) if len(df) else pd.Series(dtype=str)
+    return sort_records(df)
 
 
-def content_hash(df: pd.DataFrame) -> pd.Series:
-    """A hash of each record's canonical fields: equal hash, unchanged record."""
-    cols = [c for c in ENTITY_FIELDS if c in df]
-    return pd.util.hash_pandas_object(df[cols].astype(str), index=False).astype("int64").astype(str)
+def content_hash_sql(alias: str = "") -> str:
+    """SQL for a hash of a staged customer's canonical fields (equal hash, unchanged record), computed by the
+    warehouse so that it is the same however the record is read."""
+    a = f"{alias}." if alias else ""
+    parts = " || '|' || ".join(f"COALESCE(CAST({a}{_q(c)} AS VARCHAR), '\x01')" for c in ENTITY_FIELDS)
+    return f"md5({parts})"
 
 
 def settings_of(mcfg: CustomerMdmConfig) -> LinkSettings:
@@ -106,47 +137,43 @@ def fingerprint(settings: LinkSettings) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def next_id_number(wh: Warehouse) -> int:
-    ids = wh.read_frame("SELECT golden_id AS g FROM mdm.xref UNION SELECT retired_id FROM mdm.golden_id_history "
-                        "UNION SELECT survivor_id FROM mdm.golden_id_history")
-    ids = ids["g"].dropna()
+def link_columns(settings: LinkSettings, model: FellegiSunter | None = None) -> list[str]:
+    """The standardized columns the engine reads: compared, blocked, exclusive, anchors, steward scope."""
+    specs = model.specs if model is not None else settings.comparisons
+    scope = list(model.info.get("calibration_scope") or []) if model is not None else []  # type: ignore[arg-type]
+    return list(dict.fromkeys([*[c for s in specs for c in s.columns], *[c for r in settings.blocking
+                                                                        for c in r.columns],
+                               *settings.exclusive, *settings.anchors, *scope, *CUSTOMER_ANCHORS]))
+
+
+def next_id_number(wh: Warehouse, conn: Connection | None = None) -> int:
+    ids = wh.read_frame("SELECT max(golden_id) AS g FROM (SELECT golden_id FROM mdm.xref UNION ALL SELECT retired_id "
+                        "FROM mdm.golden_id_history UNION ALL SELECT survivor_id FROM mdm.golden_id_history) i",
+                        conn=conn)["g"].dropna()
     return int(id_number(ids).max()) + 1 if len(ids) else 1
 
 
-def _read_table(wh: Warehouse, table: str) -> pd.DataFrame:
-    """An engine-memory table of `mdm`, empty when an earlier run never wrote it."""
-    with wh.begin() as conn:
-        if not wh.table_exists(conn, "mdm", table):
-            return pd.DataFrame()
-        return wh.read_frame(f"SELECT * FROM mdm.{table}", conn=conn)
-
-
-def _active_model(wh: Warehouse, fp: str) -> FellegiSunter | None:
-    rows = wh.read_frame("SELECT model FROM mdm.match_model WHERE active AND spec_fingerprint = :f", {"f": fp})
+def _active_model(wh: Warehouse, fp: str, conn: Connection | None = None) -> FellegiSunter | None:
+    rows = wh.read_frame("SELECT model FROM mdm.match_model WHERE active AND spec_fingerprint = :f", {"f": fp},
+                         conn=conn)
     return FellegiSunter.from_json(rows["model"].iloc[0]) if len(rows) else None
 
 
-def _decisions(wh: Warehouse, pos: pd.Series) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Steward decisions in force, as must-link and cannot-link position pairs."""
-    d = wh.read_frame("SELECT left_record, right_record, verdict FROM mdm.decisions WHERE active")
-    d = d[d["left_record"].isin(pos.index) & d["right_record"].isin(pos.index)]
+def _decisions(wh: Warehouse, conn: Connection, pos: pd.Series, origin_review: bool = False) -> pd.DataFrame:
+    """Active steward decisions between records of `pos` (record id → position), with both positions."""
+    cond = " AND (origin IS NULL OR origin = 'review')" if origin_review else ""
+    d = wh.read_frame(f"SELECT left_record, right_record, verdict FROM mdm.decisions WHERE active{cond}", conn=conn)
+    if not len(d):
+        return d.assign(lp=np.zeros(0, np.int64), rp=np.zeros(0, np.int64))
     lp, rp = pos.reindex(d["left_record"]).to_numpy(), pos.reindex(d["right_record"]).to_numpy()
+    keep = ~(pd.isna(lp) | pd.isna(rp))
+    return d[keep].assign(lp=lp[keep].astype(np.int64), rp=rp[keep].astype(np.int64))
+
+
+def _must_cannot(d: pd.DataFrame) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     same = (d["verdict"] == "same").to_numpy()
+    lp, rp = d["lp"].to_numpy(dtype=np.int64), d["rp"].to_numpy(dtype=np.int64)
     return (lp[same], rp[same]), (lp[~same], rp[~same])
-
-
-def _labelled(wh: Warehouse, pos: pd.Series, mcfg: CustomerMdmConfig) -> tuple[np.ndarray, np.ndarray,
-                                                                                np.ndarray] | None:
-    """Pairs stewards decided in the review queue, as training labels, when there are enough."""
-    if not mcfg.feedback.enabled:
-        return None
-    d = wh.read_frame("SELECT left_record, right_record, verdict FROM mdm.decisions "
-                      "WHERE active AND (origin IS NULL OR origin = 'review')")
-    d = d[d["left_record"].isin(pos.index) & d["right_record"].isin(pos.index)]
-    if len(d) < mcfg.feedback.min_labels:
-        return None
-    return (pos.reindex(d["left_record"]).to_numpy(), pos.reindex(d["right_record"]).to_numpy(),
-            (d["verdict"] == "same").to_numpy())
 
 
 def _standardize(df: pd.DataFrame) -> pd.DataFrame:
@@ -155,196 +182,546 @@ def _standardize(df: pd.DataFrame) -> pd.DataFrame:
     return derive_customer_columns(standardize_customers(df))
 
 
-def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | None = None,
-              rebuild: bool = False, retrain: bool = True) -> MatchResult:
-    """Match all staged customers; see the module docstring."""
-    progress = progress or log.info
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    mcfg = cfg.mdm.customer
-    settings = settings_of(mcfg)
-    fp = fingerprint(settings)
-    df = load_customers(wh)
-    df["record_hash"] = content_hash(df)
-    prev = _read_table(wh, "customer_records")
-    model = _active_model(wh, fp)
-    incremental = not rebuild and model is not None and len(prev) > 0
-    # Standardize only what changed when earlier standardized records can be reused.
-    if incremental:
-        known = df[["record_id", "record_hash"]].merge(prev[["record_id", "record_hash"]], how="left",
-                                                       on="record_id", suffixes=("", "_prev"))
-        is_changed = (known["record_hash"] != known["record_hash_prev"]).to_numpy()
-        reuse = prev.set_index("record_id")[STD_COLUMNS].reindex(df.loc[~is_changed, "record_id"]).reset_index(
-            drop=True)
-        parts = [pd.concat([df[~is_changed].reset_index(drop=True), reuse], axis=1)]
-        if is_changed.any():
-            parts.append(_standardize(df[is_changed]).reset_index(drop=True))
-        std = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        std = std.set_index("record_id").loc[df["record_id"]].reset_index()
-        changed = np.flatnonzero(is_changed)
-    else:
-        std = _standardize(df)
-        changed = None
-        if retrain:
-            model = None  # a full rebuild fits a new model unless told to keep the current one
-    timings["standardize"] = time.perf_counter() - t0
-    pos = pd.Series(np.arange(len(std)), index=std["record_id"])
-    must, cannot = _decisions(wh, pos)
-    previous = None
-    if incremental:
-        pairs = _read_table(wh, "match_pairs")
-        pairs = pairs[pairs["left_record"].isin(pos.index) & pairs["right_record"].isin(pos.index)]
-        previous = pairs.assign(left=pos.reindex(pairs["left_record"]).to_numpy(),
-                                right=pos.reindex(pairs["right_record"]).to_numpy()).drop(
-            columns=["left_record", "right_record"])
-        lo, hi = np.minimum(previous["left"], previous["right"]), np.maximum(previous["left"], previous["right"])
-        previous = previous.assign(left=lo, right=hi)
-    progress(f"linking {len(std):,} customer records" + (f" ({len(changed):,} new or changed)" if incremental else ""))
-    labelled = _labelled(wh, pos, mcfg) if model is None else None
-    result = link(std, settings, model=model, must=must, cannot=cannot, previous=previous, changed=changed,
-                  labelled=labelled)
-    timings.update(result.timings)
-    t1 = time.perf_counter()
-    out = _persist(cfg, wh, std, result, fp, new_model=not incremental and model is None)
-    timings["golden_and_write"] = time.perf_counter() - t1
-    out.incremental = incremental
-    out.changed = len(changed) if changed is not None else len(std)
-    out.stats = {**result.stats, "feedback": result.model.info.get("feedback")}
-    out.timings = timings
-    progress(f"matched {out.records:,} customer records into {out.golden:,} golden customers"
-             f" ({out.review_items:,} pairs for review)")
+def _record_rows(std: pd.DataFrame) -> pd.DataFrame:
+    """The `mdm.customer_records` columns of standardized records (golden ID to come)."""
+    out = std.reindex(columns=RECORD_COLUMNS)
+    out["golden_id"] = None
     return out
 
 
-def _persist(cfg: HubConfig, wh: Warehouse, std: pd.DataFrame, result: LinkResult, fp: str,
-             new_model: bool) -> MatchResult:
-    mcfg = cfg.mdm.customer
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    rid = std["record_id"].to_numpy()
-    prev_xref = wh.read_frame("SELECT source_name, stream, source_key, golden_id FROM mdm.xref")
-    prev_xref["record_id"] = record_ids(prev_xref) if len(prev_xref) else pd.Series(dtype=str)
-    clusters = pd.DataFrame({"record_id": rid, "cluster": result.labels})
-    assignment = assign_ids(clusters, prev_xref[["record_id", "golden_id"]], next_id_number(wh))
-    gid = assignment.ids.set_index("record_id")["golden_id"].reindex(rid).to_numpy()
-    std = std.assign(golden_id=gid)
-    pairs = result.pairs
-    left, right = pairs["left"].to_numpy(), pairs["right"].to_numpy()
-    # xref: how each record joined its cluster: its best match-band edge inside the cluster.
-    inside = (gid[left] == gid[right]) & (pairs["prob"].to_numpy() >= mcfg.thresholds.match)
-    best = pd.concat([pd.DataFrame({"r": left[inside], "p": pairs["prob"].to_numpy()[inside]}),
-                      pd.DataFrame({"r": right[inside], "p": pairs["prob"].to_numpy()[inside]})])
-    best = best.groupby("r")["p"].max()
-    score = pd.Series(np.arange(len(std))).map(best).to_numpy()
-    sizes = pd.Series(gid).map(pd.Series(gid).value_counts()).to_numpy()
-    matched_by = np.where(sizes == 1, "singleton", np.where(pd.isna(score), "rule", "model"))
-    xref = pd.DataFrame({"source_name": std["source_name"], "stream": std["stream"], "source_key": std["source_key"],
-                         "golden_id": gid, "match_score": np.where(sizes == 1, 1.0, score),
-                         "matched_by": matched_by, "updated_at": now})
-    golden = build_golden(cfg, std)
-    golden = golden.assign(updated_at=now)
-    hierarchy = branch_parents(std)
-    hierarchy = hierarchy.assign(updated_at=now)
-    orders = wh.read_frame("SELECT source_name || ':' || customer_stream || ':' || customer_key AS record_id, "
-                           "amount FROM staging.sales_order WHERE customer_stream IS NOT NULL")
-    orders["amount"] = pd.to_numeric(orders["amount"], errors="coerce").astype(float)
-    revenue = revenue_by_golden(orders, std[["record_id", "golden_id"]])
-    review = review_items(std, result, mcfg.thresholds.match, mcfg.thresholds.review, now, revenue)
-    decided = wh.read_frame("SELECT left_record, right_record FROM mdm.decisions WHERE active")
-    review = review[~review["item_id"].isin(pair_ids(decided["left_record"], decided["right_record"]))]
-    history = assignment.history.assign(run_id=now.strftime("%Y%m%dT%H%M%S"), retired_at=now)
-    records = std[["record_id", "record_hash", "source_name", "stream", "source_key", *ENTITY_FIELDS,
-                   *STD_COLUMNS, "golden_id"]]
-    stored_pairs = pairs.assign(left_record=rid[left], right_record=rid[right]).drop(columns=["left", "right"])
-    stored_pairs = stored_pairs[["left_record", "right_record", "rules",
-                                 *[s.name for s in result.model.specs], "weight", "prob"]]
+_RECORD_KINDS: dict[str, str] = {
+    **{c: "text" for c in RECORD_COLUMNS},
+    **{f.name: f.type for f in ENTITIES["customer"].fields},
+    "uscc_valid": "boolean", "org_code_valid": "boolean", "is_branch": "boolean",
+}
+
+
+def _ensure_records_table(wh: Warehouse, conn: Connection, fresh: bool) -> None:
+    if fresh:
+        wh.recreate_table(conn, "mdm", "customer_records", _RECORD_KINDS)
+        if wh.dialect.name == "postgresql":  # incremental runs look records up by id and by blocking key
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__id ON mdm.customer_records (record_id)")
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__golden ON mdm.customer_records "
+                                 "(golden_id)")
+    else:
+        wh.create_table(conn, "mdm", "customer_records", _RECORD_KINDS)
+
+
+def _index_blocking_columns(wh: Warehouse, conn: Connection, settings: LinkSettings) -> None:
+    if wh.dialect.name != "postgresql":
+        return
+    for rule in settings.blocking:
+        name = "customer_records__" + hashlib.sha1(repr(rule.columns).encode()).hexdigest()[:10]
+        cols = ", ".join(f'"{c}"' for c in rule.columns)
+        conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS "{name}" ON mdm.customer_records ({cols})')
+
+
+# --- the run ---------------------------------------------------------------------------------------------------
+
+
+def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | None = None,
+              rebuild: bool = False, retrain: bool = True) -> MatchResult:
+    """Match the staged customers; see the module docstring."""
+    prog = as_progress(progress, log)
+    settings = settings_of(cfg.mdm.customer)
+    fp = fingerprint(settings)
     with wh.begin() as conn:
-        for name, frame in (("xref", xref), ("golden_customer", golden), ("customer_hierarchy", hierarchy),
-                            ("review_queue", review)):
-            wh.replace_rows(conn, "mdm", name, to_arrow(frame, MDM_TABLES[name][0]))
-        for name, frame in (("customer_records", records), ("match_pairs", stored_pairs)):
-            kinds = _kinds(frame)  # engine memory: its columns follow the spec, so it is recreated
-            wh.recreate_table(conn, "mdm", name, kinds)
-            wh.insert_frame(conn, "mdm", name, to_arrow(frame, kinds))
-        if len(history):
-            wh.insert_frame(conn, "mdm", "golden_id_history", to_arrow(history, MDM_TABLES["golden_id_history"][0]))
-        if new_model:
+        ensure_staging(wh, conn)
+        ensure_mdm(wh, conn)
+        store = MatchStore(wh, conn)
+        model = _active_model(wh, fp, conn)
+        mark = watermark(conn, CONSUMER)
+        layout_ok = set(RECORD_COLUMNS) <= set(store.record_columns())
+        incremental = (not rebuild and model is not None and mark is not None and layout_ok
+                       and mark[1].get("fingerprint") == fp and wh.table_exists(conn, "mdm", "match_pairs"))
+        if incremental:
+            assert mark is not None and model is not None
+            return _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
+    return _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog)
+
+
+def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model: FellegiSunter | None,
+          prog: Callable[[str], None]) -> MatchResult:
+    """Standardize and link every staged customer; write every output."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    now = _now()
+    with wh.begin() as conn:
+        store = MatchStore(wh, conn)
+        top = int(value(conn, "SELECT COALESCE(MAX(seq), 0) FROM staging._changes WHERE entity = 'customer'") or 0)
+        previous_model = model
+        n = int(value(conn, "SELECT count(*) FROM staging.customer") or 0)
+        _ensure_records_table(wh, conn, fresh=True)
+        counter = as_progress(prog, log).counter("standardizing customers", total=n)
+        conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_staged")
+        conn.exec_driver_sql("CREATE TEMPORARY TABLE _hub_staged AS SELECT ROW_NUMBER() OVER () AS _i, s.*, "
+                             f"{content_hash_sql('s')} AS record_hash FROM staging.customer s")
+        cols = ", ".join(f'"{c}"' for c in ["source_name", "stream", "source_key", *ENTITY_FIELDS, "record_hash"])
+        for lo in range(0, n, CHUNK):
+            chunk = wh.read_frame(f"SELECT {cols} FROM _hub_staged WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn,
+                                  arrow_strings=True)
+            chunk["record_id"] = record_ids(chunk)
+            wh.insert_frame(conn, "mdm", "customer_records", to_arrow(_record_rows(_standardize(chunk)), _RECORD_KINDS))
+            counter.update(min(lo + CHUNK, n))
+        conn.exec_driver_sql("DROP TABLE _hub_staged")
+        counter.close(f"{n:,} customer records standardized")
+        timings["standardize"] = time.perf_counter() - t0
+        _index_blocking_columns(wh, conn, settings)
+        needed = link_columns(settings, previous_model)
+        recs = sort_records(store.frame(f"SELECT record_id, {', '.join(_q(c) for c in needed)} FROM {RECORDS}"))
+        pos = pd.Series(np.arange(len(recs)), index=recs["record_id"].to_numpy())
+        decisions = _decisions(wh, conn, pos)
+        must, cannot = _must_cannot(decisions)
+        labelled = None
+        if previous_model is None and cfg.mdm.customer.feedback.enabled:
+            lab = _decisions(wh, conn, pos, origin_review=True)
+            if len(lab) >= cfg.mdm.customer.feedback.min_labels:
+                labelled = (lab["lp"].to_numpy(np.int64), lab["rp"].to_numpy(np.int64),
+                            (lab["verdict"] == "same").to_numpy())
+        prog(f"linking {len(recs):,} customer records")
+        result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
+        timings.update(result.timings)
+        t1 = time.perf_counter()
+        ids = pa.array(recs["record_id"].array).cast(pa.string())  # record ids stay Arrow strings
+        rid = recs["record_id"].to_numpy(dtype=object)
+        del recs
+        pairs = result.pairs
+        levels = [s.name for s in result.model.specs]
+        stored = pa.table({"left_record": ids.take(pairs["left"].to_numpy()),
+                           "right_record": ids.take(pairs["right"].to_numpy()),
+                           "rules": pa.array(pairs["rules"].to_numpy(np.int64)),
+                           **{c: pa.array(pairs[c].to_numpy(np.int64)) for c in levels},
+                           "weight": pa.array(pairs["weight"].to_numpy(float)),
+                           "prob": pa.array(pairs["prob"].to_numpy(float))})
+        pair_kinds = {**dict.fromkeys(["left_record", "right_record"], "text"), "rules": "integer",
+                      **dict.fromkeys(levels, "integer"), "weight": "float", "prob": "float"}
+        wh.recreate_table(conn, "mdm", "match_pairs", pair_kinds)
+        wh.insert_frame(conn, "mdm", "match_pairs", stored)
+        if wh.dialect.name == "postgresql":
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__left ON mdm.match_pairs (left_record)")
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__right ON mdm.match_pairs (right_record)")
+        del stored
+        out = _publish(cfg, wh, conn, rid, result.labels, pairs, result.model, decisions, now, everything=True)
+        if previous_model is None:
             conn.execute(sa.text("UPDATE mdm.match_model SET active = FALSE WHERE active"))
             conn.execute(sa.text("INSERT INTO mdm.match_model (model_id, spec_fingerprint, created_at, active, model) "
                                  "VALUES (:i, :f, :t, TRUE, :m)"),
                          {"i": now.strftime("%Y%m%dT%H%M%S%f"), "f": fp, "t": now, "m": result.model.to_json()})
-    new_ids = int((~pd.Series(gid).isin(prev_xref["golden_id"])).groupby(gid).any().sum())
-    return MatchResult(len(std), int(golden["golden_id"].nunique()),
-                       int((history["reason"] == "merged").sum()), new_ids, review_items=len(review))
+        set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
+        _trim_changes(conn, top)
+        timings["golden_and_write"] = time.perf_counter() - t1
+    wh.refresh_statistics(RECORDS, PAIRS, "mdm.xref", "mdm.golden_customer", "mdm.review_queue")
+    out.changed = len(rid)
+    out.stats = {**result.stats, "feedback": result.model.info.get("feedback")}
+    out.timings = timings
+    prog(f"matched {out.records:,} customer records into {out.golden:,} golden customers"
+         f" ({out.review_items:,} pairs for review)")
+    return out
 
 
-_INFERRED = {"boolean": "boolean", "floating": "float", "integer": "integer", "mixed-integer-float": "float",
-             "datetime64": "timestamp", "datetime": "timestamp", "date": "date"}
+def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: LinkSettings, model: FellegiSunter,
+                 fp: str, after: int, prog: Callable[[str], None]) -> MatchResult:
+    """Link only what changed since change `after`; see the module docstring."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    now = _now()
+    store = MatchStore(wh, conn)
+    keys, top = store.changed_keys(after)
+    staged = store.staged_rows(keys, content_hash_sql("s")) if len(keys) else pd.DataFrame(
+        columns=["record_id", "record_hash"])
+    old = store.stored(keys["record_id"].tolist(), ["record_hash", "golden_id", "name_key"]) if len(keys) \
+        else pd.DataFrame(columns=["record_id", "record_hash", "golden_id", "name_key"])
+    known = dict(zip(old["record_id"], old["record_hash"], strict=True))
+    previous = staged["record_id"].astype(object).map(known)
+    changed = staged[(previous.isna() | (previous != staged["record_hash"].astype(object))).to_numpy(bool)]
+    deleted = sorted(set(old["record_id"]) - set(staged["record_id"]))
+    timings["changes"] = time.perf_counter() - t0
+    if not len(changed) and not deleted:
+        set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
+        _trim_changes(conn, top)
+        out = _counts(conn, incremental=True)
+        prog(f"matching: no customer record changed ({out.records:,} records, {out.golden:,} golden customers)")
+        return out
+    prog(f"linking {len(changed):,} new or changed and {len(deleted):,} deleted customer records")
+    # 1. Standardize the changed records; find the stored records sharing a blocking key with them.
+    t0 = time.perf_counter()
+    std = _standardize(changed) if len(changed) else pd.DataFrame(columns=RECORD_COLUMNS)
+    timings["standardize"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    gone = sorted(set(std["record_id"]) | set(deleted))
+    needed = link_columns(settings, model)
+    near = store.neighbours(std, settings.blocking, gone)
+    neighbours = store.stored(near, needed)
+    subset = sort_records(pd.concat([as_arrow_strings(std[["record_id", *needed]]), neighbours[["record_id", *needed]]],
+                                    ignore_index=True))
+    is_changed = subset["record_id"].isin(set(std["record_id"])).to_numpy()
+    # 2. Block and score the changed records against their neighbourhood with the stored model.
+    sid = subset["record_id"].to_numpy()
+    spec_cols = [s.name for s in model.specs]
+    oversize: dict[str, np.ndarray] = {}
+    skipped: dict[str, int] = {}
+    if is_changed.any():
+        enc = encode(subset, model.specs, columns=[*[c for r in settings.blocking for c in r.columns],
+                                                   *settings.exclusive, *settings.anchors], workers=settings.workers)
+        cand = candidate_pairs(enc, settings.blocking, only=np.flatnonzero(is_changed))
+        scored = score_pairs(subset, cand.left, cand.right, model, settings.workers, encoded=enc)
+        new_pairs = scored.assign(left_record=sid[cand.left], right_record=sid[cand.right], rules=cand.rules)
+        oversize, skipped = cand.oversize, cand.skipped_blocks
+    else:  # only deletes
+        new_pairs = pd.DataFrame(columns=["left_record", "right_record", "rules", *spec_cols, "weight", "prob"])
+    timings["block_and_compare"] = time.perf_counter() - t0
+    # 3. Stored pairs: out with the changed and deleted records' pairs, rules stripped where blocks outgrew their
+    #    limit, in with the new pairs. The changed records replace their stored versions.
+    t0 = time.perf_counter()
+    before = store.pairs_touching(gone, settings.review)
+    store.delete_pairs_touching(gone)
+    stripped: set[str] = set()
+    for bit, rule in enumerate(settings.blocking):
+        if rule.name in oversize:
+            members = np.flatnonzero(np.isin(rule_keys(enc.codes, rule), oversize[rule.name]))
+            members = [r for r in sid[members].tolist() if r not in set(std["record_id"])]
+            if members:
+                store.strip_rule(bit, members)
+                stripped.update(members)
+    ins = new_pairs[["left_record", "right_record", "rules", *spec_cols, "weight", "prob"]]
+    kinds = {**dict.fromkeys(["left_record", "right_record"], "text"), "rules": "integer",
+             **dict.fromkeys(spec_cols, "integer"), "weight": "float", "prob": "float"}
+    wh.insert_frame(conn, "mdm", "match_pairs", to_arrow(ins, kinds))
+    with store.relation("_hub_gone_records", pd.DataFrame({"record_id": gone})) as g:
+        conn.exec_driver_sql(f"DELETE FROM {RECORDS} WHERE record_id IN (SELECT record_id FROM {g})")
+    rows = _record_rows(std)
+    rows["golden_id"] = rows["record_id"].map(dict(zip(old["record_id"], old["golden_id"], strict=True)))
+    wh.insert_frame(conn, "mdm", "customer_records", to_arrow(rows, _RECORD_KINDS))  # (a vote for its old ID)
+    timings["pairs"] = time.perf_counter() - t0
+    # 4. The affected records: everything the changes reach. Seeds: the changed records, the old golden customers
+    #    of changed and deleted records, and both ends of every pair added or removed at review level or above.
+    t0 = time.perf_counter()
+    old_golden = old["golden_id"].dropna().unique().tolist()
+    mates = _mates(store, old_golden) if old_golden else pd.DataFrame({"record_id": []})
+    review_new = new_pairs[new_pairs["prob"] >= settings.review]
+    seeds = (set(std["record_id"]) | set(mates["record_id"]) | set(review_new["left_record"])
+             | set(review_new["right_record"]) | set(before["left_record"]) | set(before["right_record"]) | stripped)
+    seeds -= set(deleted)
+    affected = store.closure(sorted(seeds), settings.review) if seeds else []
+    timings["closure"] = time.perf_counter() - t0
+    # 5. Cluster the affected records again and write what follows from it.
+    t0 = time.perf_counter()
+    recs = sort_records(store.stored(affected, list(dict.fromkeys([*settings.exclusive, *settings.anchors,
+                                                                   *_scope(model)]))))
+    rid = recs["record_id"].to_numpy()
+    pos = pd.Series(np.arange(len(recs)), index=rid)
+    pairs = store.pairs_among(affected, settings.review)
+    pairs = pairs.assign(left=pos.reindex(pairs["left_record"]).to_numpy(np.int64),
+                         right=pos.reindex(pairs["right_record"]).to_numpy(np.int64))
+    decisions = _decisions(wh, conn, pos)
+    must, cannot = _must_cannot(decisions)
+    enc_a = encode(recs, columns=[*settings.exclusive, *settings.anchors])
+    anchored = np.zeros(len(recs), bool)
+    for c in settings.anchors:
+        anchored |= enc_a.codes[c].to_numpy() >= 0
+    res = cluster(len(recs), pairs["left"].to_numpy(), pairs["right"].to_numpy(), pairs["prob"].to_numpy(float),
+                  settings.match, settings.review, {c: enc_a.codes[c].to_numpy() for c in settings.exclusive},
+                  anchored if settings.anchors else np.ones(len(recs), bool), must=must, cannot=cannot)
+    pairs = pairs.assign(rejected=res.rejected, ambiguous=res.ambiguous)
+    timings["cluster"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    out = _publish(cfg, wh, conn, rid, res.labels, pairs, model, decisions, now, everything=False,
+                   deleted=deleted, previous_golden=old_golden, old_name_keys=old["name_key"].dropna().tolist())
+    set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
+    _trim_changes(conn, top)
+    timings["golden_and_write"] = time.perf_counter() - t0
+    out.incremental, out.changed, out.deleted, out.affected = True, len(std), len(deleted), len(affected)
+    out.changed_ids, out.deleted_ids, out.affected_ids = std["record_id"].astype(str).tolist(), list(deleted), affected
+    out.stats = {"new_pairs": len(new_pairs), "affected": len(affected), "neighbours": len(near),
+                 "skipped_blocks": skipped, **res.stats}
+    out.timings = timings
+    prog(f"matched {out.changed:,} changed and {out.deleted:,} deleted records ({out.affected:,} affected): "
+         f"{out.golden:,} golden customers ({out.review_items:,} pairs for review)")
+    return out
 
 
-def _kinds(frame: pd.DataFrame) -> dict[str, str]:
-    """Column kinds of an engine-memory frame, from the values (object columns included)."""
-    return {c: _INFERRED.get(pd.api.types.infer_dtype(frame[c], skipna=True), "text") for c in frame.columns}
+def _mates(store: MatchStore, golden_ids: Sequence[str]) -> pd.DataFrame:
+    with store.relation("_hub_golden", pd.DataFrame({"golden_id": list(golden_ids)})) as g:
+        return store.frame(f"SELECT record_id FROM {RECORDS} WHERE golden_id IN (SELECT golden_id FROM {g})")
 
 
-def build_golden(cfg: HubConfig, std: pd.DataFrame) -> pd.DataFrame:
-    """One row per golden customer: survived attributes, where they came from, and counts."""
+def _scope(model: FellegiSunter) -> list[str]:
+    return list(model.info.get("calibration_scope") or [])  # type: ignore[arg-type]
+
+
+def _q(c: str) -> str:
+    return '"' + c.replace('"', '""') + '"'
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _trim_changes(conn: Connection, top: int) -> None:
+    """The customer change log up to `top` is consumed."""
+    conn.execute(sa.text("DELETE FROM staging._changes WHERE entity = 'customer' AND seq <= :t"), {"t": top})
+
+
+def _counts(conn: Connection, incremental: bool) -> MatchResult:
+    records = int(value(conn, f"SELECT count(*) FROM {RECORDS}") or 0)
+    golden = int(value(conn, "SELECT count(*) FROM mdm.golden_customer") or 0)
+    review = int(value(conn, "SELECT count(*) FROM mdm.review_queue WHERE status = 'open'") or 0)
+    return MatchResult(records, golden, 0, 0, incremental=incremental, review_items=review)
+
+
+# --- outputs: golden IDs, xref, golden records, hierarchy, review queue ------------------------------------------
+
+
+def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, labels: np.ndarray,
+             pairs: pd.DataFrame, model: FellegiSunter, decisions: pd.DataFrame, now: dt.datetime,
+             everything: bool, deleted: Sequence[str] = (), previous_golden: Sequence[str] = (),
+             old_name_keys: Sequence[str] = ()) -> MatchResult:
+    """Golden IDs for the clusters of the records `rid` (all records, or the affected ones), then every output
+    for them. `pairs`: their pairs at review level or above (left/right positions into `rid`, prob, the level
+    columns, rejected, ambiguous)."""
+    mcfg = cfg.mdm.customer
+    store = MatchStore(wh, conn)
+    ids = pd.DataFrame({"record_id": rid})
+    prev_xref = (wh.read_frame(f"SELECT {record_id_sql()} AS record_id, golden_id FROM mdm.xref", conn=conn)
+                 if everything else store.stored(rid.tolist(), ["golden_id"]).dropna(subset=["golden_id"]))
+    assignment = assign_ids(ids.assign(cluster=labels), prev_xref, next_id_number(wh, conn))
+    gid = assignment.ids.set_index("record_id")["golden_id"].reindex(rid).to_numpy()
+    old_ids = set(prev_xref["golden_id"]) | set(previous_golden)
+    retired = sorted(old_ids - set(gid) - set(assignment.history["retired_id"]))
+    gone = pd.DataFrame({"retired_id": retired, "survivor_id": None, "reason": "deleted"})
+    history = pd.concat([assignment.history, gone], ignore_index=True) if retired else assignment.history
+    left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
+    prob = pairs["prob"].to_numpy(float)
+    # xref: how each record joined its cluster: its best match-band edge inside it, or a steward's link.
+    inside = (gid[left] == gid[right]) & (prob >= mcfg.thresholds.match)
+    best = pd.concat([pd.Series(prob[inside], index=left[inside]), pd.Series(prob[inside], index=right[inside])])
+    best = best.groupby(level=0).max()
+    score = pd.Series(np.arange(len(rid))).map(best).to_numpy()
+    sizes = pd.Series(gid).map(pd.Series(gid).value_counts()).to_numpy()
+    steward = np.zeros(len(rid), bool)
+    same = decisions[decisions["verdict"] == "same"]
+    if len(same):
+        lp, rp = same["lp"].to_numpy(np.int64), same["rp"].to_numpy(np.int64)
+        joined = gid[lp] == gid[rp]
+        steward[lp[joined]] = True
+        steward[rp[joined]] = True
+    matched_by = np.where(sizes == 1, "singleton", np.where(steward, "steward",
+                                                             np.where(pd.isna(score), "rule", "model")))
+    source, stream, key = split_ids(rid)
+    xref = pd.DataFrame({"source_name": source, "stream": stream, "source_key": key, "golden_id": gid,
+                         "match_score": np.where(sizes == 1, 1.0, score), "matched_by": matched_by,
+                         "updated_at": now})
+    golden_ids = sorted(set(gid))
+    # Golden records: survivorship over every record of each golden ID (all of them are in `rid`).
+    # The engine's records take their golden IDs first: the hierarchy reads them.
+    with store.relation("_hub_assign", pd.DataFrame({"record_id": rid, "golden_id": gid})) as a:
+        conn.exec_driver_sql(f"UPDATE {RECORDS} AS r SET golden_id = a.golden_id FROM {a} a "
+                             "WHERE r.record_id = a.record_id")
+    review = _review(cfg, wh, conn, rid, gid, pairs, model, now)
+    touched = sorted(set(rid) | set(deleted))
+    spec = MDM_TABLES
+    if everything:  # every row anew (decided queue items are the stewards' record: they stay)
+        decided = wh.read_frame("SELECT * FROM mdm.review_queue WHERE status = 'decided'", conn=conn)
+        if len(decided):
+            review = pd.concat([decided, review[~review["item_id"].isin(set(decided["item_id"]))]],
+                               ignore_index=True)
+        for name, frame in (("xref", xref), ("review_queue", review)):
+            wh.replace_table(conn, "mdm", name, spec[name][0], primary_key(wh, name), to_arrow(frame, spec[name][0]))
+        _golden_and_hierarchy(cfg, wh, conn, None, ())
+        for name, built in (("golden_customer", "_hub_golden"), ("customer_hierarchy", "_hub_hierarchy")):
+            wh.replace_table(conn, "mdm", name, spec[name][0], primary_key(wh, name),
+                             select=_with_time(built, spec[name][0]), params={"now": now})
+            conn.exec_driver_sql(f"DROP TABLE {built}")
+    else:
+        with store.relation("_hub_deleted", pd.DataFrame({"record_id": sorted(deleted)})) as d:
+            conn.exec_driver_sql(f"DELETE FROM mdm.xref WHERE {record_id_sql()} IN (SELECT record_id FROM {d})")
+        with store.relation("_hub_touched", pd.DataFrame({"record_id": touched})) as t:
+            conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided' AND ("
+                                 f"left_record IN (SELECT record_id FROM {t}) OR right_record IN "
+                                 f"(SELECT record_id FROM {t}))")
+        wh.upsert_frame(conn, "mdm", "xref", to_arrow(xref, spec["xref"][0]), spec["xref"][1], spec["xref"][0])
+        refresh_golden(cfg, wh, conn, golden_ids, old_name_keys, now, gone=sorted(old_ids - set(golden_ids)))
+        if len(review):
+            kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
+            wh.insert_frame(conn, "mdm", "review_queue", to_arrow(review[~review["item_id"].isin(kept)],
+                                                                  spec["review_queue"][0]))
+    if len(history):
+        hist = history.assign(run_id=now.strftime("%Y%m%dT%H%M%S"), retired_at=now)
+        wh.insert_frame(conn, "mdm", "golden_id_history", to_arrow(hist, MDM_TABLES["golden_id_history"][0]))
+    bump(conn, "mdm.xref", "mdm.golden_customer", "mdm.customer_hierarchy", "mdm.review_queue",
+         "mdm.golden_id_history", RECORDS, PAIRS)
+    new_ids = len(set(gid) - old_ids)
+    counts = _counts(conn, incremental=not everything)
+    counts.merged_ids = int((history["reason"] == "merged").sum())
+    counts.new_ids = new_ids
+    counts.review_items = int(value(conn, "SELECT count(*) FROM mdm.review_queue WHERE status = 'open'") or 0)
+    return counts
+
+
+def _golden_relation(golden_ids: str | None) -> str:
+    """The records survivorship reads (of the golden IDs in table `golden_ids`, or all)."""
+    where = f" WHERE r.golden_id IN (SELECT golden_id FROM {golden_ids})" if golden_ids else ""
+    return ("(SELECT r.golden_id, r.record_id, r.source_name, r.updated_at, r.created_at, r.is_branch, r.province, "
+            "r.city_any, COALESCE(r.uscc_std, r.uscc) AS uscc, COALESCE(r.uscc_valid, FALSE) AS uscc_is_valid, "
+            + ", ".join(f"r.{_q(a)}" for a in GOLDEN_ATTRIBUTES if a != "uscc") + f" FROM {RECORDS} r{where})")
+
+
+def golden_sql(cfg: HubConfig, relation: str, text_order: Callable[[str], str]) -> str:
+    """One row per golden customer of `relation` (see `_golden_relation`): survived attributes, where each came
+    from, the province and city of its first record, and counts; set-based, in the warehouse."""
     mcfg = cfg.mdm.customer
     rules = {**DEFAULT_SURVIVORSHIP, **{k: [v] if isinstance(v, str) else list(v)
                                         for k, v in mcfg.survivorship.items()}}
-    recs = std.assign(uscc=std["uscc_std"].where(std["uscc_std"].notna(), std["uscc"]),
-                      uscc_is_valid=flag(std["uscc_valid"]))
-    golden = survive(recs, GOLDEN_ATTRIBUTES, rules, mcfg.source_priority or list(cfg.sources),
-                     valid={"uscc": "uscc_is_valid"})
-    g = recs.groupby("golden_id")
-    extra = pd.DataFrame({
-        "province": g["province"].first(),
-        "city": g["city_any"].first(),
-        "source_count": g.size(), "system_count": g["source_name"].nunique(),
-        "first_seen": g["created_at"].min(), "last_seen": g["updated_at"].max(),
-        "is_branch": g["is_branch"].max(),
-    })
-    golden = golden.join(extra, on="golden_id")
-    valid = recs.set_index("record_id")["uscc_is_valid"]
-    golden["uscc_valid"] = flag(golden["uscc_source"].map(valid)) & golden["uscc"].notna()
-    return golden
+    survived = survivorship_sql(relation, GOLDEN_ATTRIBUTES, rules, mcfg.source_priority or list(cfg.sources),
+                                valid={"uscc": "uscc_is_valid"}, first={"province": "province", "city": "city_any"},
+                                text_order=text_order)
+    return (f"SELECT s.*, a.source_count, a.system_count, a.first_seen, a.last_seen, a.is_branch FROM ({survived}) s "
+            "JOIN (SELECT golden_id, COUNT(*) AS source_count, COUNT(DISTINCT source_name) AS system_count, "
+            "MIN(created_at) AS first_seen, MAX(updated_at) AS last_seen, "
+            f"BOOL_OR(COALESCE(is_branch, FALSE)) AS is_branch FROM {relation} a GROUP BY golden_id) a "
+            "ON a.golden_id = s.golden_id")
 
 
-def review_items(std: pd.DataFrame, result: LinkResult, match: float, review: float,
-                 now: dt.datetime, revenue: pd.Series | None = None) -> pd.DataFrame:
-    """The pairs a steward should look at, with both records (source and standardized values), the
-    score, the per-field explanation and a priority from the uncertainty and the customers' revenue
-    (`revenue`: per golden ID). The item id is the pair's, in either order (`mdm.stewardship.pair_id`)."""
-    p = result.pairs
-    gid = std["golden_id"].to_numpy()
-    left, right = p["left"].to_numpy(), p["right"].to_numpy()
+def _with_time(table: str, columns: dict[str, str]) -> str:
+    """SELECT of a built table's rows in a contract table's column order, `updated_at` from :now."""
+    select = ", ".join(":now AS updated_at" if c == "updated_at" else _q(c) for c in columns)
+    return f"SELECT {select} FROM {table}"
+
+
+def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: list[str] | None,
+                          old_name_keys: Sequence[str]) -> list[str]:
+    """Build `_hub_golden` (the golden records of `golden_ids`, or all) and `_hub_hierarchy` (branch → head links
+    of the golden customers whose name keys the affected records carry now or carried before: a link depends on
+    all records with the branch's name key and all records of their golden customers) as temporary tables.
+    Returns the golden IDs the hierarchy was computed for."""
+    order = wh.dialect.text_order
+    store = MatchStore(wh, conn)
+    cols = ", ".join(f"r.{c}" for c in HIERARCHY_INPUTS)
+    for t in ("_hub_golden", "_hub_hierarchy", "_hub_slice"):
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t}")
+    if golden_ids is None:
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_golden AS {golden_sql(cfg, _golden_relation(None), order)}")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_hierarchy AS "
+                             f"{hierarchy_sql(f'(SELECT {cols} FROM {RECORDS} r)', order)}")
+        return []
+    with store.relation("_hub_gids", pd.DataFrame({"golden_id": golden_ids})) as g:
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_golden AS {golden_sql(cfg, _golden_relation(g), order)}")
+        keys = f"(SELECT name_key FROM {RECORDS} WHERE golden_id IN (SELECT golden_id FROM {g}))"
+        with store.relation("_hub_old_keys", pd.DataFrame({"name_key": sorted(set(old_name_keys))})) as k:
+            conn.exec_driver_sql(
+                f"CREATE TEMPORARY TABLE _hub_slice AS SELECT {cols} FROM {RECORDS} r WHERE r.golden_id IN "
+                f"(SELECT golden_id FROM {RECORDS} WHERE name_key IN (SELECT name_key FROM {keys} k) "
+                f"OR name_key IN (SELECT name_key FROM {k}))")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_hierarchy AS {hierarchy_sql('_hub_slice', order)}")
+    ids = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT golden_id FROM _hub_slice").fetchall()]
+    conn.exec_driver_sql("DROP TABLE _hub_slice")
+    return ids
+
+
+def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gid: np.ndarray, pairs: pd.DataFrame,
+            model: FellegiSunter, now: dt.datetime) -> pd.DataFrame:
+    """The review items among the pairs of `rid`, without pairs a steward decided."""
+    mcfg = cfg.mdm.customer
+    left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
+    prob = pairs["prob"].to_numpy(float)
     apart = gid[left] != gid[right]
-    prob = p["prob"].to_numpy()
-    want = apart & ((prob >= review) | p["ambiguous"].to_numpy() | p["rejected"].to_numpy())
-    sel = p[want]
+    want = apart & ((prob >= mcfg.thresholds.review) | pairs["ambiguous"].to_numpy(bool)
+                    | pairs["rejected"].to_numpy(bool))
+    sel = pairs[want]
     if not len(sel):
         return pd.DataFrame(columns=list(MDM_TABLES["review_queue"][0]))
-    l_id, r_id = std["record_id"].to_numpy()[sel["left"]], std["record_id"].to_numpy()[sel["right"]]
+    store = MatchStore(wh, conn)
+    l_id, r_id = rid[sel["left"].to_numpy(np.int64)], rid[sel["right"].to_numpy(np.int64)]
+    decided = wh.read_frame("SELECT left_record, right_record FROM mdm.decisions WHERE active", conn=conn)
+    ids = pd.Series(pair_ids(l_id, r_id))
+    keep = ~ids.isin(set(pair_ids(decided["left_record"], decided["right_record"]))).to_numpy()
+    sel, l_id, r_id, ids = sel[keep], l_id[keep], r_id[keep], ids[keep]
+    if not len(sel):
+        return pd.DataFrame(columns=list(MDM_TABLES["review_queue"][0]))
+    values = store.stored(sorted(set(l_id) | set(r_id)), [c for c in RECORD_COLUMNS if c not in ("record_id",)])
+    values = values.set_index("record_id")
+    lg, rg = gid[sel["left"].to_numpy(np.int64)], gid[sel["right"].to_numpy(np.int64)]
+    revenue = _revenue(wh, conn, sorted(set(lg) | set(rg)), rid, gid)
     reason = np.where(sel["rejected"], "kept apart by a hard rule",
                       np.where(sel["ambiguous"], "short record matching several customers",
-                               np.where(sel["prob"] >= match, "match-band pair in different clusters",
+                               np.where(sel["prob"] >= mcfg.thresholds.match, "match-band pair in different clusters",
                                         "score in the review band")))
-    specs = result.model.specs
-    names = [s.level_names() for s in specs]
-    lv = sel[[s.name for s in specs]].to_numpy()
+    names = [s.level_names() for s in model.specs]
+    lv = sel[[s.name for s in model.specs]].to_numpy()
     explanation = [json.dumps({s.name: names[j][int(x)] if x >= 0 else "missing" for j, (s, x) in
-                               enumerate(zip(specs, row, strict=True))}, ensure_ascii=False) for row in lv]
-    lg, rg = gid[sel["left"]], gid[sel["right"]]
-    rev = revenue if revenue is not None else pd.Series(dtype=float)
-    pair_revenue = np.maximum(pd.Series(lg).map(rev).fillna(0.0).to_numpy(dtype=float),
-                              pd.Series(rg).map(rev).fillna(0.0).to_numpy(dtype=float))
+                               enumerate(zip(model.specs, row, strict=True))}, ensure_ascii=False) for row in lv]
+    pair_revenue = np.maximum(pd.Series(lg).map(revenue).fillna(0.0).to_numpy(float),
+                              pd.Series(rg).map(revenue).fillna(0.0).to_numpy(float))
+    left_vals = values.reindex(l_id).reset_index()
+    right_vals = values.reindex(r_id).reset_index()
     return pd.DataFrame({
-        "item_id": pair_ids(l_id, r_id), "left_record": l_id, "right_record": r_id,
+        "item_id": ids.to_numpy(), "left_record": l_id, "right_record": r_id,
         "left_golden_id": lg, "right_golden_id": rg,
         "probability": sel["prob"].to_numpy(), "weight": sel["weight"].to_numpy(),
         "reason": reason, "explanation": explanation,
         "priority": stewardship_priority(sel["prob"].to_numpy(), pair_revenue),
         "status": "open", "created_at": now,
-        "left_values": record_values(std.iloc[sel["left"].to_numpy()]),
-        "right_values": record_values(std.iloc[sel["right"].to_numpy()]),
+        "left_values": record_values(left_vals), "right_values": record_values(right_vals),
         "revenue": pair_revenue,
     })
+
+
+def _revenue(wh: Warehouse, conn: Connection, golden_ids: Sequence[str], rid: np.ndarray, gid: np.ndarray
+             ) -> pd.Series:
+    """Order revenue per golden customer (of `golden_ids`), through the records' current golden IDs."""
+    store = MatchStore(wh, conn)
+    owner = pd.Series(gid, index=rid)
+    members = owner[owner.isin(set(golden_ids))]
+    if not len(members):
+        return pd.Series(dtype=float)
+    with store.relation("_hub_rev", pd.DataFrame({"record_id": members.index.to_numpy()})) as r:
+        orders = store.frame("SELECT source_name || ':' || customer_stream || ':' || customer_key AS record_id, "
+                             "SUM(amount) AS amount FROM staging.sales_order WHERE customer_stream IS NOT NULL "
+                             "AND source_name || ':' || customer_stream || ':' || customer_key IN "
+                             f"(SELECT record_id FROM {r}) GROUP BY 1")
+    amount = pd.to_numeric(orders["amount"], errors="coerce").astype(float)
+    per_record = pd.Series(amount.to_numpy(), index=orders["record_id"].to_numpy())
+    return per_record.groupby(members.reindex(per_record.index).to_numpy()).sum().astype(float)
+
+
+def refresh_golden(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: Sequence[str],
+                   old_name_keys: Sequence[str], now: dt.datetime, gone: Sequence[str] = ()) -> None:
+    """Rewrite the golden records and hierarchy links of `golden_ids` from their records as they are now (a run's
+    affected customers, a steward's action): golden IDs left without records, and those in `gone`, are
+    removed; `old_name_keys`: name keys the changed records carried before (their old links are redone)."""
+    spec = MDM_TABLES
+    store = MatchStore(wh, conn)
+    slice_ids = _golden_and_hierarchy(cfg, wh, conn, sorted(set(golden_ids)), old_name_keys)
+    with store.relation("_hub_gids", pd.DataFrame({"golden_id": sorted(set(golden_ids) | set(gone))})) as g, \
+            store.relation("_hub_children", pd.DataFrame({"golden_id": sorted(set(golden_ids) | set(gone)
+                                                                              | set(slice_ids))})) as c:
+        conn.exec_driver_sql(f"DELETE FROM mdm.golden_customer WHERE golden_id IN (SELECT golden_id FROM {g}) "
+                             "AND golden_id NOT IN (SELECT golden_id FROM _hub_golden)")
+        conn.exec_driver_sql(f"DELETE FROM mdm.customer_hierarchy WHERE child_golden_id IN (SELECT golden_id FROM {c})")
+    wh.upsert_from(conn, "mdm", "golden_customer", _with_time("_hub_golden", spec["golden_customer"][0]),
+                   list(spec["golden_customer"][0]), spec["golden_customer"][1], {"now": now})
+    conn.execute(sa.text(f"INSERT INTO mdm.customer_hierarchy ({', '.join(spec['customer_hierarchy'][0])}) "
+                         f"{_with_time('_hub_hierarchy', spec['customer_hierarchy'][0])}"), {"now": now})
+    conn.exec_driver_sql("DROP TABLE _hub_golden")
+    conn.exec_driver_sql("DROP TABLE _hub_hierarchy")
+
+
+def split_ids(rid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Record ids `SOURCE:STREAM:KEY` split into their parts (the key may hold colons), by Arrow."""
+    parts = pc.split_pattern(pa.array(rid, pa.string()), ":", max_splits=2)
+    return tuple(pc.list_element(parts, i).to_numpy(zero_copy_only=False) for i in range(3))  # type: ignore[return-value]
+
+
+__all__ = [
+    "DEFAULT_SURVIVORSHIP",
+    "MatchResult",
+    "content_hash_sql",
+    "fingerprint",
+    "link_columns",
+    "load_customers",
+    "next_id_number",
+    "record_ids",
+    "refresh_golden",
+    "run_match",
+    "settings_of",
+]

@@ -1,10 +1,12 @@
-"""Reference files the marts read: sales targets and channel costs, named in the config's `marts` section.
+"""Reference data the marts read: the files of the config's `marts` section (sales targets, channel costs,
+exchange rates, holidays), public holidays from the `holidays` package, and the section's settings.
 
 Each file (CSV in any encoding, or XLSX) is staged like a stream of the pseudo-source
 `marts_config` (`staging.target`, stream `targets`; `staging.channel_cost`, stream
-`channel_costs`): the same typing as every other stream, and a row whose required field is
-missing or untypable goes to `raw._quarantine` with the reason and the whole row. The key of
-a row is its row number in the file (the header is row 1).
+`channel_costs`; `staging.fx_rate`, stream `fx_rates`; `staging.holiday`, stream `holidays`): the
+same typing as every other stream, and a row whose required field is missing or untypable goes to
+`raw._quarantine` with the reason and the whole row. The key of a row is its row number in the
+file (the header is row 1). The settings become `staging.order_status` and `staging.mart_setting`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from hub.config import REFERENCE_FILES, REFERENCE_SOURCE, HubConfig, ReferenceFileConfig
+from hub.config import REFERENCE_FILES, REFERENCE_SOURCE, STATUS_CLASSES, HubConfig, ReferenceFileConfig
 from hub.entities import ENTITIES
-from pipelines.stage import StageResult, type_records, write_staged
+from pipelines.coerce import DEFAULT_TIMEZONE
+from pipelines.stage import StageResult, ensure_staging, type_records, write_staged
+from warehouse.changes import clear_watermarks, set_watermark, watermark
 from warehouse.engine import Warehouse
 from warehouse.raw import QUARANTINE_COLUMNS
 
@@ -54,9 +58,26 @@ def read_reference_file(ref: ReferenceFileConfig) -> pd.DataFrame:
     return df
 
 
-def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> StageResult:
-    """Stage one reference file (`key` is `targets` or `channel_costs`), replacing its earlier rows."""
+def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig,
+                         tz: str = DEFAULT_TIMEZONE) -> StageResult:
+    """Stage one reference file (`key` is `targets` or `channel_costs`), replacing its earlier rows; dates
+    and times written with a zone or as epoch numbers are read into the warehouse's zone `tz` (the config's
+    `timezone`), as for every stream. A file unchanged since it was staged (same bytes, same settings, same
+    zone) is not staged again."""
     entity = ENTITIES[REFERENCE_FILES[key]]
+    try:
+        content = Path(ref.path).read_bytes()
+    except FileNotFoundError:
+        raise ReferenceFileError(f"{ref.path}: file not found") from None
+    except OSError as e:
+        raise ReferenceFileError(f"{ref.path}: cannot be read: {e}") from None
+    digest = hashlib.sha256(content + ref.model_dump_json().encode() + tz.encode()).hexdigest()[:16]
+    consumer = f"stage:{REFERENCE_SOURCE}.{key}"
+    with wh.begin() as conn:
+        ensure_staging(wh, conn)
+        mark = watermark(conn, consumer)
+    if mark is not None and mark[1].get("digest") == digest:
+        return StageResult(REFERENCE_SOURCE, key, entity.name, total=int(mark[1].get("rows", 0)), full=False)
     rows = read_reference_file(ref)
     columns = {f: ref.columns.get(f, f) for f in entity.field_names}
     # required fields and the ones mapped explicitly must be there; a target needs its rep or its team
@@ -67,7 +88,6 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> S
         raise ReferenceFileError(f"{ref.path}: no column {', '.join(dict.fromkeys(missing))}; the file has: "
                                  f"{', '.join(c for c in rows.columns if c != '_line')} "
                                  f"(map them with marts.{key}.columns)")
-    digest = hashlib.sha256(Path(ref.path).read_bytes()).hexdigest()[:16]
     raw = pd.DataFrame({"source_key": rows["_line"].astype(str), "_sync_id": f"file-{digest}",
                         "_extracted_at": dt.datetime.now(dt.UTC).replace(tzinfo=None)})
     formats: dict[str, str | None] = {}
@@ -75,17 +95,22 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig) -> S
         if header in rows.columns:
             raw["f_" + field] = rows[header]
             formats[field] = None
-    staged, quarantine = type_records(REFERENCE_SOURCE, key, entity, raw, formats)
+    staged, quarantine = type_records(REFERENCE_SOURCE, key, entity, raw, formats, tz)
     if len(quarantine):
         records = rows.drop(columns="_line").apply(lambda r: json.dumps(dict(r), ensure_ascii=False), axis=1)
         by_line = dict(zip(raw["source_key"], records, strict=True))
         quarantine["record"] = quarantine["record_key"].map(by_line)
-    return write_staged(wh, REFERENCE_SOURCE, key, entity, staged, quarantine)
+    result = write_staged(wh, REFERENCE_SOURCE, key, entity, staged, quarantine)
+    with wh.begin() as conn:
+        set_watermark(conn, consumer, 0, {"digest": digest, "rows": result.total})
+    return result
 
 
 def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | None = None,
                     entity: str | None = None) -> list[StageResult]:
-    """Stage every configured reference file (only the one filling `entity`, if given).
+    """Stage every configured reference file, the public holidays of `marts.calendar.country` when no holidays
+    file is configured, and the settings of the `marts` section the mart SQL reads (order status classes,
+    reporting currency, fiscal year, revenue classes); only those filling `entity`, if given.
 
     A file that cannot be read keeps its earlier staged rows; after the others are staged, a
     `ReferenceFileError` names every such file. The rows of a file no longer configured are removed.
@@ -96,20 +121,87 @@ def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], Non
         ref = getattr(cfg.marts, key)
         if entity is not None and ent != entity:
             continue
+        if ref is None and key == "holidays":
+            r = stage_holidays(wh, cfg.marts.calendar.country)
+            results.append(r)
+            if r.full:
+                progress(f"staged the public holidays of {cfg.marts.calendar.country or '(no country)'} → "
+                         f"staging.holiday: {r.staged:,} days")
+            continue
         if ref is None:  # not (or no longer) configured: no rows of it stay behind
             empty = pd.DataFrame(columns=["source_key"])
             write_staged(wh, REFERENCE_SOURCE, key, ENTITIES[ent], empty, pd.DataFrame(columns=QUARANTINE_COLUMNS))
+            with wh.begin() as conn:
+                clear_watermarks(conn, f"stage:{REFERENCE_SOURCE}.{key}")
             continue
         try:
-            r = stage_reference_file(wh, key, ref)
+            r = stage_reference_file(wh, key, ref, cfg.timezone)
         except ReferenceFileError as e:
             errors.append(f"marts.{key}: {e}")
             continue
         results.append(r)
+        if not r.full:
+            continue  # unchanged
         msg = f"staged marts.{key} ({Path(ref.path).name}) → staging.{ent}: {r.staged:,} rows"
         if r.rejected or r.fields_nulled:
             msg += f" ({r.rejected:,} rejected, {r.fields_nulled:,} fields nulled: see raw._quarantine)"
         progress(msg)
+    if entity is None or entity in ("order_status", "mart_setting"):
+        stage_settings(cfg, wh)
     if errors:
         raise ReferenceFileError("; ".join(errors))
     return results
+
+
+def _stage_rows(wh: Warehouse, stream: str, entity: str, rows: list[dict[str, str]]) -> StageResult:
+    """Stage rows of text values (`source_key` and one key per field) as stream `stream` of marts_config; the
+    same rows as last time are not staged again (nothing downstream is rebuilt for them)."""
+    ent = ENTITIES[entity]
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+    consumer = f"stage:{REFERENCE_SOURCE}.{stream}"
+    with wh.begin() as conn:
+        ensure_staging(wh, conn)
+        mark = watermark(conn, consumer)
+    if mark is not None and mark[1].get("digest") == digest:
+        return StageResult(REFERENCE_SOURCE, stream, ent.name, total=int(mark[1].get("rows", 0)), full=False)
+    raw = pd.DataFrame(rows, columns=["source_key", *ent.field_names])
+    raw = raw.rename(columns={f: "f_" + f for f in ent.field_names})
+    raw["_sync_id"] = "config"
+    raw["_extracted_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    staged, quarantine = type_records(REFERENCE_SOURCE, stream, ent, raw, dict.fromkeys(ent.field_names))
+    result = write_staged(wh, REFERENCE_SOURCE, stream, ent, staged, quarantine)
+    with wh.begin() as conn:
+        set_watermark(conn, consumer, 0, {"digest": digest, "rows": result.total})
+    return result
+
+
+HOLIDAY_YEARS = (1990, 10)  # public holidays from this year to this many years after the current one
+
+
+def stage_holidays(wh: Warehouse, country: str | None) -> StageResult:
+    """The public holidays and make-up working days (调休) of `country` from the `holidays` package, as stream
+    `holidays` of marts_config. Years beyond a government's published schedule are the package's estimate."""
+    rows: list[dict[str, str]] = []
+    if country:
+        import holidays
+
+        first, ahead = HOLIDAY_YEARS
+        years = range(first, dt.date.today().year + ahead + 1)
+        days = holidays.country_holidays(country, years=years, language="zh_CN" if country == "CN" else None)
+        rows = [{"source_key": str(d), "day": str(d), "name": name, "kind": "holiday"}
+                for d, name in sorted(days.items())]
+        rows += [{"source_key": str(d), "day": str(d), "name": "调休上班" if country == "CN" else "working day",
+                  "kind": "workday"} for d in sorted(days.weekend_workdays) if d.year in years]
+    return _stage_rows(wh, "holidays", "holiday", rows)
+
+
+def stage_settings(cfg: HubConfig, wh: Warehouse) -> None:
+    """The `marts` settings the mart SQL reads, as staging.order_status and staging.mart_setting."""
+    statuses = [{"source_key": f"{src}:{cls}:{status}", "source": src, "status": status.strip(), "status_class": cls}
+                for src, conf in cfg.marts.order_status.items() for cls in STATUS_CLASSES
+                for status in getattr(conf, cls)]
+    _stage_rows(wh, "order_status", "order_status", statuses)
+    settings = {"currency": cfg.marts.currency, "fiscal_year_start": str(cfg.marts.calendar.fiscal_year_start)}
+    rows = [{"source_key": k, "name": k, "value": v} for k, v in settings.items()]
+    rows += [{"source_key": f"revenue_class:{c}", "name": "revenue_class", "value": c} for c in cfg.marts.revenue]
+    _stage_rows(wh, "settings", "mart_setting", rows)

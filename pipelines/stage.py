@@ -1,14 +1,23 @@
 """Stage: map the latest raw version of every record onto its canonical entity, typed.
 
 For each configured stream with an `entity`, the mapping's JSON paths are extracted in SQL
-(set-based, on DuckDB or PostgreSQL), then typed in pandas. A record whose required field is
-missing or cannot be typed is rejected; an optional field that cannot be typed is set to
-null. Both are written to `raw._quarantine` (stage `staging`) with the field, the value and
-the reason. Staging is rebuilt per stream in one transaction, so reruns are idempotent.
+(set-based, on DuckDB or PostgreSQL), then typed in pandas, a chunk of records at a time. A record
+whose required field is missing or cannot be typed is rejected; an optional field that cannot be
+typed is set to null. Both are written to `raw._quarantine` (stage `staging`) with the field, the
+value and the reason.
+
+Only what landed since the stream was last staged is read: the stream's watermark is the last raw
+batch (`_batch`) it staged, and the records of later batches are upserted into staging (a tombstone
+or a record flagged by the stream's `soft_delete` column removes it). A changed mapping, entity or
+time zone (the stream's fingerprint) stages the stream again whole. Each record staged or removed is
+written to `staging._changes`, which matching reads to know what changed. A stream is staged in one
+transaction with its watermark, so reruns are idempotent and a crash leaves the previous staging.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -19,24 +28,37 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from hub.config import HubConfig, MappingValue, StreamConfig
+from hub.config import REFERENCE_SOURCE, HubConfig, MappingValue, StreamConfig
 from hub.entities import ENTITIES, LINEAGE_COLUMNS, Entity
 from pipelines.coerce import (
     DEFAULT_TIMEZONE,
     MAX_TEXT,
+    MONEY,
+    RATE,
     clean_text,
+    currency_of,
+    money_array,
     parse_date,
     parse_decimal,
     parse_integer,
+    parse_rate,
     parse_timestamp,
 )
-from warehouse.engine import Warehouse
+from pipelines.progress import as_progress
+from warehouse.changes import bump, set_watermark, watermark
+from warehouse.engine import Warehouse, value
 from warehouse.identifiers import quote
 from warehouse.raw import QUARANTINE_COLUMNS, RawStore, raw_table
 
 log = logging.getLogger("hub.stage")
 
 STAGING_EXTRA = {"_sync_id": "text", "_extracted_at": "timestamp"}
+# Records of a stream staged or removed, for the steps downstream that read them record by record (matching
+# reads the customers'; the marts follow table versions instead).
+CHANGE_ENTITIES = ("customer",)
+CHANGES_TABLE = {"seq": "integer", "entity": "text", "source_name": "text", "stream": "text", "source_key": "text",
+                 "op": "text"}
+CHUNK = 200_000  # records typed at a time: memory stays bounded whatever the stream's size
 # Facts that point at a customer also say which stream of their source holds that customer.
 CUSTOMER_STREAM = "customer_stream"
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -47,9 +69,12 @@ class StageResult:
     source: str
     stream: str
     entity: str
-    staged: int = 0
+    staged: int = 0          # records staged (new or changed) by this run
     rejected: int = 0
     fields_nulled: int = 0
+    deleted: int = 0         # records removed: deleted in the source (tombstone or soft delete)
+    total: int = 0           # records of the stream in staging afterwards
+    full: bool = True        # the whole stream was staged (first time, or its mapping changed)
 
 
 def staging_columns(entity: Entity) -> dict[str, str]:
@@ -62,10 +87,17 @@ def staging_columns(entity: Entity) -> dict[str, str]:
 
 
 def ensure_staging(wh: Warehouse, conn: sa.Connection) -> None:
-    """Create every `staging.<entity>` table (idempotent)."""
+    """Create every `staging.<entity>` table and the change log (idempotent)."""
     RawStore(wh).ensure(conn)
+    fresh = ("staging", "_changes") not in wh._ensured
     for entity in ENTITIES.values():
         wh.create_table(conn, "staging", entity.name, staging_columns(entity))
+    wh.create_table(conn, "staging", "_changes", CHANGES_TABLE)
+    if fresh and wh.dialect.name == "postgresql":  # upserts and matching look records up by key
+        for entity in ENTITIES.values():
+            conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {quote(entity.name + '__key')} ON "
+                                 f"staging.{quote(entity.name)} (source_name, stream, source_key)")
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS _changes__seq ON staging._changes (entity, seq)")
 
 
 def customer_stream_of(cfg: HubConfig, source: str, stream: str) -> str | None:
@@ -106,10 +138,24 @@ def mapping_sql(wh: Warehouse, value: MappingValue) -> tuple[str, str | None]:
     return _path_sql(wh, value), None
 
 
-def latest_sql(table: str) -> str:
-    """The latest landed version of each key of a raw table."""
-    return (f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY _key ORDER BY _sync_id DESC, _row DESC) "
-            f"AS _rn FROM raw.{quote(table)}) v WHERE _rn = 1")
+def latest_sql(table: str, after_batch: int | None = None) -> str:
+    """The latest landed version of each key of a raw table (of the keys landed after batch `after_batch`)."""
+    where = "" if after_batch is None else f" WHERE _batch > {int(after_batch)}"
+    return (f"SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY _key ORDER BY COALESCE(_batch, 0) DESC, "
+            f"_sync_id DESC, _row DESC) AS _rn FROM raw.{quote(table)}{where}) v WHERE _rn = 1")
+
+
+def fingerprint(cfg: HubConfig, source: str, stream: str) -> str:
+    """What staging a stream depends on besides its raw records: when it changes, the stream is staged whole."""
+    sc = cfg.source(source).streams[stream]
+    entity = ENTITIES[sc.entity] if sc.entity else None
+    text = json.dumps({"entity": sc.entity, "fields": [(f.name, f.type, f.required) for f in entity.fields]
+                       if entity else None, "mapping": sc.mapping, "tz": cfg.timezone,
+                       "soft_delete": sc.soft_delete.model_dump() if sc.soft_delete else None,
+                       "customer_stream": customer_stream_of(cfg, source, stream) if entity else None,
+                       "columns": list(staging_columns(entity)) if entity else None},
+                      sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def _typed(field_type: str, s: pd.Series, fmt: str | None, tz: str = DEFAULT_TIMEZONE) -> tuple[pd.Series,
@@ -120,6 +166,8 @@ def _typed(field_type: str, s: pd.Series, fmt: str | None, tz: str = DEFAULT_TIM
         return parse_date(s, fmt, tz)
     if field_type == "decimal":
         return parse_decimal(s)
+    if field_type == "rate":
+        return parse_rate(s)
     if field_type == "integer":
         return parse_integer(s)
     return clean_text(s)
@@ -130,6 +178,7 @@ def _reason(field_type: str, fmt: str | None) -> str:
         "timestamp": f"not a date-time{f' in format {fmt}' if fmt else ''}",
         "date": f"not a valid date{f' in format {fmt}' if fmt else ''}",
         "decimal": "not a number",
+        "rate": "not a rate above 0",
         "integer": "not an integer",
         "text": f"text longer than {MAX_TEXT} characters",
     }[field_type]
@@ -145,15 +194,16 @@ def to_arrow(df: pd.DataFrame, columns: dict[str, str]) -> pa.Table:
             arr = pa.array(values, pa.timestamp("us"), mask=np.isnat(values))
             if kind == "date":
                 arr = arr.cast(pa.date32())
-        elif kind == "decimal":
-            arr = pa.array(pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64"), pa.float64(),
-                           from_pandas=True)
+        elif kind in ("decimal", "rate"):
+            arr = money_array(s, RATE if kind == "rate" else MONEY)  # decimal128(18, 2 or 8), exact: no float step
         elif kind == "integer":
             arr = pa.array(pd.to_numeric(s, errors="coerce").astype("Int64"), pa.int64(), from_pandas=True)
         elif kind == "boolean":
             arr = pa.array(s, pa.bool_(), from_pandas=True)
         elif kind == "float":
             arr = pa.array(pd.to_numeric(s, errors="coerce"), pa.float64(), from_pandas=True)
+        elif isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+            arr = pa.array(s.array).cast(pa.string())  # Arrow-backed text: no Python strings
         else:
             arr = pa.array(s.astype(object).where(s.notna(), None), pa.string(), from_pandas=True)
         arrays.append(arr)
@@ -161,29 +211,168 @@ def to_arrow(df: pd.DataFrame, columns: dict[str, str]) -> pa.Table:
     return pa.table(arrays, names=names)
 
 
-def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> StageResult | None:
-    """Rebuild the staging rows of one stream; None when the stream has no entity or no raw data."""
+def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str,
+                 progress: Callable[[str], None] | None = None) -> StageResult | None:
+    """Stage what landed in one stream since it was last staged (the whole stream when its fingerprint
+    changed); None when the stream has no entity or no raw data."""
     sc: StreamConfig = cfg.source(source).streams[stream]
     if not sc.entity:
         return None
     entity = ENTITIES[sc.entity]
     table = raw_table(source, stream)
+    consumer = f"stage:{source}.{stream}"
+    fp = fingerprint(cfg, source, stream)
     with wh.begin() as conn:
         ensure_staging(wh, conn)
         if not wh.table_exists(conn, "raw", table):
             return None
-    selects, formats = ["_key AS source_key", "_sync_id", "_extracted_at"], {}
-    for fname, value in sc.mapping.items():
-        expr, fmt = mapping_sql(wh, value)
+        RawStore(wh).ensure_stream(conn, source, stream)
+        mark = watermark(conn, consumer)
+        top = int(value(conn, f"SELECT COALESCE(MAX(_batch), 0) FROM raw.{quote(table)}") or 0)
+    full = mark is None or mark[1].get("fingerprint") != fp
+    result = StageResult(source, stream, entity.name, full=full)
+    if not full and mark is not None and top <= mark[0]:
+        return _count(wh, result)  # nothing landed since
+    selects, formats = ["_key AS source_key", "_sync_id", "_extracted_at",
+                        "COALESCE(_deleted, FALSE) AS _deleted"], {}
+    for fname, value_ in sc.mapping.items():
+        expr, fmt = mapping_sql(wh, value_)
         selects.append(f"{expr} AS {quote('f_' + fname)}")
         formats[fname] = fmt
-    raw = wh.read_frame(f"SELECT {', '.join(selects)} FROM ({latest_sql(table)}) r")
-    staged, quarantine = type_records(source, stream, entity, raw, formats, cfg.timezone)
+    if sc.soft_delete:
+        selects.append(f"{_path_sql(wh, sc.soft_delete.field)} AS _soft_delete")
+    after = None if full else (mark[0] if mark else 0)
+    prog = as_progress(progress, log)
+    with wh.begin() as conn:
+        seq = _next_seq(conn)
+        if full:  # the stream's earlier staging rows may be of another entity or mapping: start over
+            _remove_stream(conn, source, stream, seq)
+        conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_stage_src")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_stage_src AS SELECT ROW_NUMBER() OVER () AS _i, "
+                             f"{', '.join(selects)}, _data FROM ({latest_sql(table, after)}) r")
+        n = int(value(conn, "SELECT count(*) FROM _hub_stage_src") or 0)
+        counter = prog.counter(f"staging {source}.{stream}", total=n)
+        for lo in range(0, n, CHUNK):
+            raw = wh.read_frame(f"SELECT {', '.join(_alias(x) for x in selects)} FROM _hub_stage_src "
+                                f"WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn, arrow_strings=True)
+            _stage_chunk(cfg, wh, conn, source, stream, entity, sc, raw, formats, seq, result)
+            counter.update(min(lo + CHUNK, n))
+        conn.exec_driver_sql("DROP TABLE _hub_stage_src")
+        set_watermark(conn, consumer, top, {"fingerprint": fp, "entity": entity.name})
+        if n or full:
+            bump(conn, f"staging.{entity.name}")
+        counter.close(f"{result.staged:,} staged, {result.deleted:,} removed" + (" (whole stream)" if full else ""))
+    if n > 10_000:
+        wh.refresh_statistics(f"staging.{entity.name}", "staging._changes")
+    return _count(wh, result)
+
+
+def _alias(select: str) -> str:
+    """The name a select list item gives its column (`expr AS name`, or a plain column)."""
+    return select.rsplit(" AS ", 1)[-1]
+
+
+def _stage_chunk(cfg: HubConfig, wh: Warehouse, conn: sa.Connection, source: str, stream: str, entity: Entity,
+                 sc: StreamConfig, raw: pd.DataFrame, formats: dict[str, str | None], seq: int,
+                 result: StageResult) -> None:
+    """Type one chunk of latest versions and upsert it: staging rows, staging quarantine, change log."""
+    gone = raw["_deleted"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    if sc.soft_delete is not None:
+        flags = {v.strip().lower() for v in sc.soft_delete.values}
+        gone |= raw["_soft_delete"].astype("string").str.strip().str.lower().isin(flags).fillna(False).to_numpy(bool)
+    live = raw[~gone]
+    staged, quarantine = type_records(source, stream, entity, live, formats, cfg.timezone)
     if "customer_key" in entity.field_names:
         staged[CUSTOMER_STREAM] = customer_stream_of(cfg, source, stream)
     if len(quarantine):
-        quarantine = _attach_records(wh, table, quarantine)
-    return write_staged(wh, source, stream, entity, staged, quarantine)
+        quarantine = _attach_records(wh, conn, quarantine)
+    keys = pa.table({"k": pa.array(raw["source_key"].astype(str).to_numpy(), pa.string())})
+    params = {"s": source, "t": stream}
+    with wh.dialect.arrow_relation(conn, "_hub_stage_keys", keys) as k:
+        conn.execute(sa.text(f"DELETE FROM staging.{quote(entity.name)} WHERE source_name = :s AND stream = :t "
+                             f"AND source_key IN (SELECT k FROM {k})"), params)
+        conn.execute(sa.text("DELETE FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging' "
+                             f"AND record_key IN (SELECT k FROM {k})"), params)
+    wh.insert_frame(conn, "staging", entity.name, to_arrow(staged, staging_columns(entity)))
+    if len(quarantine):
+        wh.insert_frame(conn, "raw", "_quarantine", to_arrow(quarantine, _QUARANTINE_KINDS))
+    bump(conn, "raw._quarantine")  # (rows of these records may also have left it)
+    if entity.name in CHANGE_ENTITIES:
+        all_keys = raw["source_key"].astype(str)
+        staged_now = all_keys.isin(set(staged["source_key"].astype(str))).to_numpy()
+        changes = pd.DataFrame({"seq": seq, "entity": entity.name, "source_name": source, "stream": stream,
+                                "source_key": all_keys.to_numpy(), "op": np.where(staged_now, "upsert", "delete")})
+        wh.insert_frame(conn, "staging", "_changes", to_arrow(changes, CHANGES_TABLE))
+    result.staged += len(staged)
+    result.deleted += int(gone.sum())
+    result.rejected += int(quarantine.loc[quarantine["action"] == "rejected", "record_key"].nunique()) \
+        if len(quarantine) else 0
+    result.fields_nulled += int((quarantine["action"] == "field_nulled").sum()) if len(quarantine) else 0
+
+
+def _next_seq(conn: sa.Connection) -> int:
+    """A new number for the change log (from the warehouse's one version sequence: it never goes back, also
+    after matching has trimmed the log)."""
+    return bump(conn, "staging._changes")
+
+
+def _remove_stream(conn: sa.Connection, source: str, stream: str, seq: int | None = None) -> None:
+    """Remove a stream's rows from every staging table (and its staging quarantine), logging each removal (under
+    change number `seq`, or a new one when there is something to log)."""
+    params: dict[str, object] = {"s": source, "t": stream, "q": seq}
+    for entity in ENTITIES.values():
+        t = f"staging.{quote(entity.name)}"
+        n = int(value(conn, f"SELECT count(*) FROM {t} WHERE source_name = :s AND stream = :t", params) or 0)
+        if not n:
+            continue
+        if entity.name in CHANGE_ENTITIES:
+            params["q"] = params["q"] if params["q"] is not None else _next_seq(conn)
+            conn.execute(sa.text("INSERT INTO staging._changes (seq, entity, source_name, stream, source_key, op) "
+                                 f"SELECT :q, '{entity.name}', source_name, stream, source_key, 'delete' FROM {t} "
+                                 "WHERE source_name = :s AND stream = :t"), params)
+        conn.execute(sa.text(f"DELETE FROM {t} WHERE source_name = :s AND stream = :t"), params)
+        bump(conn, f"staging.{entity.name}")
+    if value(conn, "SELECT count(*) FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging'",
+             params):
+        conn.execute(sa.text("DELETE FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging'"),
+                     params)
+        bump(conn, "raw._quarantine")
+
+
+def _count(wh: Warehouse, result: StageResult) -> StageResult:
+    result.total = int(wh.scalar(f"SELECT count(*) FROM staging.{quote(result.entity)} WHERE source_name = :s "
+                                 "AND stream = :t", {"s": result.source, "t": result.stream}) or 0)
+    return result
+
+
+def unstage_removed(cfg: HubConfig, wh: Warehouse) -> list[StageResult]:
+    """Remove from staging the streams that are no longer staged: a stream that lost its entity, and a stream or
+    source gone from the config once its raw records are deleted (`pipelines.sync.forget_removed`, which the
+    mass-delete guard may refuse). A disabled source keeps its staged records."""
+    from warehouse.changes import clear_watermarks
+
+    staged = {(n, t) for n, s in cfg.sources.items() for t, sc in s.streams.items() if sc.entity}
+    out = []
+    store = RawStore(wh)
+    with wh.begin() as conn:
+        ensure_staging(wh, conn)
+        present: set[tuple[str, str, str]] = set()
+        for entity in ENTITIES.values():
+            rows = conn.execute(sa.text(f"SELECT DISTINCT source_name, stream FROM staging.{quote(entity.name)}"))
+            present |= {(r[0], r[1], entity.name) for r in rows.fetchall()}
+        for source, stream, entity in sorted(present):
+            src = cfg.sources.get(source)
+            if source == REFERENCE_SOURCE or (source, stream) in staged:
+                continue
+            configured = src is not None and (stream in src.streams or not src.streams)
+            if not configured and store.live_keys(conn, source, stream):
+                continue  # removed from the config, but its deletion was refused: it stays until allowed
+            n = int(value(conn, f"SELECT count(*) FROM staging.{quote(entity)} WHERE source_name = :s AND stream = :t",
+                          {"s": source, "t": stream}) or 0)
+            _remove_stream(conn, source, stream)
+            clear_watermarks(conn, f"stage:{source}.{stream}")
+            out.append(StageResult(source, stream, entity, deleted=n, full=True))
+    return out
 
 
 def type_records(source: str, stream: str, entity: Entity, raw: pd.DataFrame,
@@ -211,24 +400,32 @@ def type_records(source: str, stream: str, entity: Entity, raw: pd.DataFrame,
         if bad.any():
             issues.append(_issues(source, stream, raw, bad, f.name, col, _reason(f.type, formats.get(f.name)),
                                   "rejected" if f.required else "field_nulled"))
+    if "currency" in entity.field_names and "amount" in formats:  # `$250.00` is USD; beside a CNY field, a clash
+        out["currency"], clash = currency_of(raw["f_amount"], out["currency"])
+        if clash.any():
+            rejected |= clash
+            issues.append(_issues(source, stream, raw, clash, "currency", raw["f_amount"],
+                                  "the amount names another currency than the currency field", "rejected"))
     quarantine = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     return out[~rejected].copy(), quarantine
 
 
 def write_staged(wh: Warehouse, source: str, stream: str, entity: Entity, staged: pd.DataFrame,
                  quarantine: pd.DataFrame) -> StageResult:
-    """Replace the staging rows and staging quarantine of one stream, in one transaction."""
+    """Replace the staging rows and staging quarantine of one stream, in one transaction (reference files)."""
     result = StageResult(source, stream, entity.name, staged=len(staged),
                          rejected=int(quarantine.loc[quarantine["action"] == "rejected", "record_key"].nunique()),
                          fields_nulled=int((quarantine["action"] == "field_nulled").sum()))
     with wh.begin() as conn:
         ensure_staging(wh, conn)
-        wh.replace_rows(conn, "staging", entity.name, to_arrow(staged, staging_columns(entity)),
-                        {"source_name": source, "stream": stream})
-        conn.execute(sa.text("DELETE FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging'"),
-                     {"s": source, "t": stream})
+        _remove_stream(conn, source, stream)
+        wh.insert_frame(conn, "staging", entity.name, to_arrow(staged, staging_columns(entity)))
         if len(quarantine):
             wh.insert_frame(conn, "raw", "_quarantine", to_arrow(quarantine, _QUARANTINE_KINDS))
+            bump(conn, "raw._quarantine")
+        if len(staged):
+            bump(conn, f"staging.{entity.name}")
+    result.total = len(staged)
     return result
 
 
@@ -246,36 +443,34 @@ def _issues(source: str, stream: str, raw: pd.DataFrame, mask: pd.Series, field:
     }, index=range(n))
 
 
-def _attach_records(wh: Warehouse, table: str, quarantine: pd.DataFrame) -> pd.DataFrame:
-    """Fill the `record` column with the raw JSON of each quarantined record."""
-    keys = pd.DataFrame({"k": quarantine["record_key"].unique()})
-    with wh.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_qkeys")
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_qkeys (k {wh.dialect.type_sql('text')})")
-        wh.dialect.bulk_insert(conn, "_hub_qkeys", pa.Table.from_pandas(keys, preserve_index=False))
-        recs = wh.read_frame(f"SELECT _key, _data FROM ({latest_sql(table)}) r "
-                             "WHERE _key IN (SELECT k FROM _hub_qkeys)", conn=conn)
-        conn.exec_driver_sql("DROP TABLE _hub_qkeys")
-    quarantine["record"] = quarantine["record_key"].map(dict(zip(recs["_key"], recs["_data"], strict=True)))
+def _attach_records(wh: Warehouse, conn: sa.Connection, quarantine: pd.DataFrame) -> pd.DataFrame:
+    """Fill the `record` column with the raw JSON of each quarantined record (from the staging source table)."""
+    keys = pa.table({"k": pa.array(quarantine["record_key"].astype(str).unique(), pa.string())})
+    with wh.dialect.arrow_relation(conn, "_hub_qkeys", keys) as k:
+        recs = wh.read_frame(f"SELECT source_key, _data FROM _hub_stage_src WHERE source_key IN (SELECT k FROM {k})",
+                             conn=conn)
+    quarantine["record"] = quarantine["record_key"].map(dict(zip(recs["source_key"], recs["_data"], strict=True)))
     return quarantine
 
 
 def stage_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
               progress: Callable[[str], None] | None = None, entity: str | None = None) -> list[StageResult]:
-    """Stage every configured stream that has an entity (of the given sources, of the given entity)."""
-    progress = progress or log.info
-    results = []
+    """Stage every enabled stream that has an entity (of the given sources, of the given entity); streams no
+    longer staged leave staging."""
+    prog = as_progress(progress, log)
+    results = [] if sources is not None or entity is not None else unstage_removed(cfg, wh)
+    for r in results:
+        prog(f"removed {r.source}.{r.stream} from staging.{r.entity}: {r.deleted:,} records (no longer configured)")
     for name, src in cfg.sources.items():
-        if sources is not None and name not in sources:
+        if (sources is not None and name not in sources) or not src.enabled:
             continue
         for stream, sc in src.streams.items():
             if entity is not None and sc.entity != entity:
                 continue
-            r = stage_stream(cfg, wh, name, stream)
+            r = stage_stream(cfg, wh, name, stream, progress=prog)
             if r is not None:
                 results.append(r)
-                msg = f"staged {name}.{stream} → staging.{r.entity}: {r.staged:,} records"
                 if r.rejected or r.fields_nulled:
-                    msg += f" ({r.rejected:,} rejected, {r.fields_nulled:,} fields nulled: see raw._quarantine)"
-                progress(msg)
+                    prog(f"{name}.{stream}: {r.rejected:,} rejected, {r.fields_nulled:,} fields nulled: "
+                         "see raw._quarantine")
     return results

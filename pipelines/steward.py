@@ -31,14 +31,14 @@ replaces the cannot-links between the two customers; an unmerge the must-links i
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import logging
 import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -49,33 +49,61 @@ from sqlalchemy.engine import Connection
 
 from hub.config import HubConfig
 from hub.entities import ENTITIES
-from mdm.golden import assign_ids, id_number
-from mdm.hierarchy import branch_parents
-from mdm.lookup import LookupIndex, build_index
+from mdm.engine import BANDS as ENGINE_BANDS
+from mdm.golden import FALLBACK_RULES, assign_ids, describe_rules, id_number
+from mdm.lookup import build_index
+from mdm.search import SearchIndex
 from mdm.specs import derive_customer_columns
 from mdm.standardize import standardize_customers
 from mdm.stewardship import (
+    HEAD_OFFICE,
+    REASONS,
     VERDICTS,
     band,
+    hard_rule_conflicts,
     ordered_pair,
     pair_id,
     recluster,
 )
 from pipelines.explain import explain_records
-from pipelines.match import _active_model, build_golden, fingerprint, settings_of
+from pipelines.match import DEFAULT_SURVIVORSHIP, _active_model, fingerprint, refresh_golden, settings_of
+from pipelines.match_lookup import follow_steward
 from pipelines.stage import to_arrow
+from warehouse.changes import bump
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, ensure_mdm
 from warehouse.engine import Warehouse, value
+from warehouse.lock import RunLocked, held_by, run_lock
 
 log = logging.getLogger("hub.steward")
 
 QUEUE_JSON_VERSION = 1
-BANDS = ("match", "review", "low")
+BANDS = tuple(reversed(ENGINE_BANDS))  # ("match", "review", "low"): best first, as the console lists them
 RECORD_ID_SQL = "source_name || ':' || stream || ':' || source_key"
 
 
 class StewardError(Exception):
     """An action that cannot be done as asked; the message says why (shown to the steward)."""
+
+
+class StewardBusy(StewardError):
+    """The warehouse is being written by a run (or a sync, or a Dagster step): the action was not done."""
+
+
+# A steward's action waits this long for another steward's action (they take a second or so); while
+# anything else writes the warehouse (`hub run`, a sync, a Dagster step) it fails at once, saying who.
+STEWARD_WAIT_SECONDS = 10.0
+
+
+@contextmanager
+def _writing(wh: Warehouse, action: str, by: str) -> Iterator[None]:
+    """Hold the warehouse's writer lock (`warehouse.lock`) for one steward action, so a run never
+    overwrites it and it never lands in the middle of a run."""
+    try:
+        with run_lock(wh, f"hub steward {action} by {by}", wait=STEWARD_WAIT_SECONDS,
+                      keep_waiting=held_by("hub steward")):
+            yield
+    except RunLocked as e:
+        raise StewardBusy(f"not saved: {e}") from None
 
 
 @dataclass
@@ -107,6 +135,14 @@ def _new_id(prefix: str, now: dt.datetime) -> str:
     return f"{prefix}{now:%Y%m%d%H%M%S}{secrets.token_hex(3)}"
 
 
+LIKE_ESCAPE = "ESCAPE '\\'"
+
+
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern with its `%`, `_` and `\\` taken as plain characters (with LIKE_ESCAPE)."""
+    return re.sub(r"([%_\\])", r"\\\1", text)
+
+
 def _in(values: Iterable[str], name: str) -> tuple[str, dict[str, str]]:
     """`(:name0, :name1, ...)` and its parameters; `(NULL)` (matches nothing) for no values."""
     vals = list(dict.fromkeys(values))
@@ -114,6 +150,11 @@ def _in(values: Iterable[str], name: str) -> tuple[str, dict[str, str]]:
         return "(NULL)", {}
     return "(" + ", ".join(f":{name}{i}" for i in range(len(vals))) + ")", {f"{name}{i}": v for i, v in
                                                                           enumerate(vals)}
+
+
+def _bounded(n: int, total: int) -> int:
+    """A LIMIT or OFFSET between 0 and `total` (a page number far past the end must not overflow the SQL)."""
+    return max(0, min(int(n), total))
 
 
 def _frame(wh: Warehouse, conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -199,9 +240,9 @@ def _next_id_number(wh: Warehouse, conn: Connection) -> int:
 
 
 def _insert_decisions(wh: Warehouse, conn: Connection, pairs: Sequence[tuple[str, str]], verdict: str, by: str,
-                      reason: str | None, origin: str, action_id: str, now: dt.datetime) -> list[str]:
+                      reason: str | None, origin: str, action_id: str, now: dt.datetime, start: int = 0) -> list[str]:
     rows = []
-    for i, (a, b) in enumerate(pairs):
+    for i, (a, b) in enumerate(pairs, start):
         lo, hi = ordered_pair(a, b)
         rows.append({"decision_id": f"D{action_id[1:]}-{i:03d}", "item_id": pair_id(lo, hi), "left_record": lo,
                      "right_record": hi, "verdict": verdict, "reason": reason, "decided_by": by, "decided_at": now,
@@ -233,6 +274,8 @@ def _apply(cfg: HubConfig, wh: Warehouse, conn: Connection, mapping: Mapping[str
     engine's records, survivorship of every touched golden customer, the hierarchy, the queue."""
     if not mapping:
         return
+    bump(conn, "mdm.xref", "mdm.customer_records", "mdm.golden_customer", "mdm.customer_hierarchy",
+         "mdm.review_queue")  # the marts reading them rebuild on the next run
     old = _golden_of(wh, conn, mapping)
     touched = sorted(set(old.values()) | set(mapping.values()))
     keys, kparams = _in(mapping, "m")
@@ -242,23 +285,9 @@ def _apply(cfg: HubConfig, wh: Warehouse, conn: Connection, mapping: Mapping[str
     case, cparams = _case("record_id", mapping, "x")
     conn.execute(sa.text(f"UPDATE mdm.customer_records SET golden_id = {case} WHERE record_id IN {keys}"),
                  {**cparams, **kparams})
-    # Survivorship again for every golden customer that gained or lost records.
-    gsql, gparams = _in(touched, "g")
-    recs = _frame(wh, conn, f"SELECT * FROM mdm.customer_records WHERE golden_id IN {gsql}", gparams)
-    conn.execute(sa.text(f"DELETE FROM mdm.golden_customer WHERE golden_id IN {gsql}"), gparams)
-    if len(recs):
-        golden = build_golden(cfg, recs).assign(updated_at=now)
-        wh.insert_frame(conn, "mdm", "golden_customer", to_arrow(golden, MDM_TABLES["golden_customer"][0]))
-    # The hierarchy rows of the touched customers, as a run would compute them.
-    cols = _frame(wh, conn, "SELECT record_id, golden_id, name, name_key, name_region, city_any, is_branch "
-                            "FROM mdm.customer_records")
-    h = branch_parents(cols)
-    h = h[h["child_golden_id"].isin(touched) | h["parent_golden_id"].isin(touched)].assign(updated_at=now)
-    conn.execute(sa.text(f"DELETE FROM mdm.customer_hierarchy WHERE child_golden_id IN {gsql} "
-                         f"OR parent_golden_id IN {gsql}"), gparams)
-    have = set(_frame(wh, conn, "SELECT child_golden_id FROM mdm.customer_hierarchy")["child_golden_id"])
-    h = h[~h["child_golden_id"].isin(have)]
-    wh.insert_frame(conn, "mdm", "customer_hierarchy", to_arrow(h, MDM_TABLES["customer_hierarchy"][0]))
+    # Survivorship and hierarchy links again for every golden customer that gained or lost records (as a run).
+    refresh_golden(cfg, wh, conn, touched, (), now)
+    follow_steward(cfg, wh, conn, dict(mapping), touched)  # the match API's index follows
     # Queue items follow their records; a pair now in one customer is resolved, apart again reopened.
     for side in ("left", "right"):
         case, cparams = _case(f"{side}_record", mapping, "q")
@@ -341,45 +370,122 @@ def decide_pair(cfg: HubConfig, wh: Warehouse, left: str, right: str, verdict: s
     """Decide any pair of customer records (by record id). The records are clustered again under the
     new decision, as the next run will cluster them: `same` normally merges the two customers (the
     older ID survives), `different` splits one customer or lets an ambiguous record settle elsewhere."""
+    return decide_pairs(cfg, wh, [(left, right, verdict)], by, reason, origin)
+
+
+MAX_DECISIONS_PER_ACTION = 1000
+
+
+def decide_pairs(cfg: HubConfig, wh: Warehouse, decisions: Sequence[tuple[str, str, str]], by: str,
+                 reason: str | None = None, origin: str = "review") -> ActionResult:
+    """Decide several pairs of records, each (left, right, verdict), in one action: one transaction, one
+    clustering under all of them, one audit entry that one undo reverts (bulk decisions, and picking one
+    of a short record's candidates)."""
     by = _check_actor(by)
-    if verdict not in VERDICTS:
-        raise StewardError(f"verdict {verdict!r}: expected one of {', '.join(VERDICTS)}")
-    left, right = ordered_pair(left, right)
-    if left == right:
-        raise StewardError("a record is always the same as itself")
+    pairs: dict[tuple[str, str], str] = {}
+    for left, right, verdict in decisions:
+        if verdict not in VERDICTS:
+            raise StewardError(f"verdict {verdict!r}: expected one of {', '.join(VERDICTS)}")
+        lo, hi = ordered_pair(left, right)
+        if lo == hi:
+            raise StewardError("a record is always the same as itself")
+        pairs[(lo, hi)] = verdict
+    if not pairs:
+        raise StewardError("nothing to decide")
+    if len(pairs) > MAX_DECISIONS_PER_ACTION:
+        raise StewardError(f"{len(pairs):,} decisions at once: at most {MAX_DECISIONS_PER_ACTION:,} per action")
+    records = sorted({r for pair in pairs for r in pair})
     now = _now()
     action_id = _new_id("A", now)
-    with wh.begin() as conn:
+    with _writing(wh, "decide", by), wh.begin() as conn:
         _ready(wh, conn)
-        gold = _golden_of(wh, conn, [left, right])
-        for r in (left, right):
-            if r not in gold:
-                raise StewardError(f"no customer record {r} in mdm.xref")
-        gl, gr = gold[left], gold[right]
-        prior = _active_decisions(wh, conn, [left])
-        prior = prior[((prior["left_record"] == left) & (prior["right_record"] == right))
-                      | ((prior["left_record"] == right) & (prior["right_record"] == left))]
+        gold = _golden_of(wh, conn, records)
+        missing = [r for r in records if r not in gold]
+        if missing:
+            raise StewardError(f"no customer record {missing[0]} in mdm.xref")
+        prior = _active_decisions(wh, conn, records)
+        same_pair = np.array([ordered_pair(a, b) in pairs for a, b in
+                              zip(prior["left_record"], prior["right_record"], strict=True)], dtype=bool)
+        prior = prior[same_pair]
         deactivated = prior["decision_id"].tolist()
         _deactivate(conn, deactivated, by, now)
-        created = _insert_decisions(wh, conn, [(left, right)], verdict, by, reason, origin, action_id, now)
+        created: list[str] = []
+        for verdict in VERDICTS:
+            these = [pair for pair, v in pairs.items() if v == verdict]
+            created += _insert_decisions(wh, conn, these, verdict, by, reason, origin, action_id, now, len(created))
         mapping, hist = _recluster(cfg, wh, conn)
-        touched = sorted(set(_members(wh, conn, {gl, gr})) | set(mapping))
+        touched = sorted(set(_members(wh, conn, set(gold.values()))) | set(mapping))
         before = _snapshot(wh, conn, touched)
         _history(wh, conn, hist, action_id, now)
         _apply(cfg, wh, conn, mapping, now)
-        conn.execute(sa.text("UPDATE mdm.review_queue SET status = 'decided' WHERE item_id = :i"),
-                     {"i": pair_id(left, right)})
+        isql, iparams = _in([pair_id(a, b) for a, b in pairs], "i")
+        conn.execute(sa.text(f"UPDATE mdm.review_queue SET status = 'decided' WHERE item_id IN {isql}"), iparams)
         after = _snapshot(wh, conn, touched)
-        _log(wh, conn, action_id, "decide", by, now, [left, right], created, deactivated, reason, before, after)
-    ga, gb = after["records"][left], after["records"][right]
+        _log(wh, conn, action_id, "decide", by, now, records, created, deactivated, reason, before, after)
     moved = f" ({len(mapping)} record(s) moved)" if mapping else ""
-    if verdict == "same":
-        message = f"same company: now {ga}{moved}" if ga == gb else f"same: recorded, but a cannot-link keeps " \
-                                                                     f"{ga} and {gb} apart"
+    if len(pairs) == 1:
+        [((left, right), verdict)] = pairs.items()
+        ga, gb = after["records"][left], after["records"][right]
+        if verdict == "same":
+            message = f"same company: now {ga}{moved}" if ga == gb else \
+                f"same: recorded, but a cannot-link keeps {ga} and {gb} apart"
+        else:
+            message = f"different companies: {ga} and {gb}{moved}" if mapping else \
+                "different: recorded (already apart)"
     else:
-        message = f"different companies: {ga} and {gb}{moved}" if mapping else "different: recorded (already apart)"
-    return ActionResult(action_id, "decide", by, sorted({gl, gr, *mapping.values()}), [left, right], created,
+        counts = ", ".join(f"{n} {v}" for v in VERDICTS if (n := sum(x == v for x in pairs.values())))
+        message = f"{len(pairs)} pairs decided ({counts}){moved}"
+    return ActionResult(action_id, "decide", by, sorted({*gold.values(), *mapping.values()}), records, created,
                         deactivated, message, dict(mapping))
+
+
+def decide_items(cfg: HubConfig, wh: Warehouse, item_ids: Sequence[str], verdict: str, by: str,
+                 reason: str | None = None) -> ActionResult:
+    """Decide several review items the same way, as one action (see `decide_pairs`)."""
+    ids = list(dict.fromkeys(item_ids))
+    if not ids:
+        raise StewardError("no review items selected")
+    with wh.begin() as conn:
+        _ready(wh, conn)
+        sql, params = _in(ids, "i")
+        q = _frame(wh, conn, f"SELECT item_id, left_record, right_record FROM mdm.review_queue WHERE item_id IN {sql}",
+                   params)
+    unknown = sorted(set(ids) - set(q["item_id"]))
+    if unknown:
+        raise StewardError(f"no review item {unknown[0]!r}" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1
+                                                               else ""))
+    return decide_pairs(cfg, wh, [(a, b, verdict) for a, b in zip(q["left_record"], q["right_record"], strict=True)],
+                        by, reason)
+
+
+def resolve_record(cfg: HubConfig, wh: Warehouse, record_id: str, chosen_golden: str | None, by: str,
+                   reason: str | None = None) -> ActionResult:
+    """Settle a record that matches several customers (its open review items pair it with records of each):
+    `same` with the records of the chosen golden customer, `different` with those of every other; with no
+    choice, `different` with all. One action, undone as one."""
+    with wh.begin() as conn:
+        _ready(wh, conn)
+        q = _frame(wh, conn, "SELECT item_id, left_record, right_record FROM mdm.review_queue WHERE status = 'open' "
+                             "AND (left_record = :r OR right_record = :r) ORDER BY item_id", {"r": record_id})
+        other = [b if a == record_id else a for a, b in zip(q["left_record"], q["right_record"], strict=True)]
+        gold = _golden_of(wh, conn, other)
+    if not len(q):
+        raise StewardError(f"no open review item for record {record_id}")
+    if chosen_golden is not None and chosen_golden not in set(gold.values()):
+        raise StewardError(f"{chosen_golden} is not (or no longer) a candidate of {record_id}; reload the page")
+    verdicts = ["same" if gold.get(o) == chosen_golden else "different" for o in other]
+    out = decide_pairs(cfg, wh, [(record_id, o, v) for o, v in zip(other, verdicts, strict=True)], by, reason)
+    ruled_out = len({gold.get(o) for o, v in zip(other, verdicts, strict=True) if v == "different"})
+    if chosen_golden is None:
+        out.message = f"{record_id}: none of its {ruled_out} candidate customers"
+    else:
+        out.message = f"{record_id} joins {_golden_now(wh, record_id)}; {ruled_out} other candidate(s) ruled out"
+    return out
+
+
+def _golden_now(wh: Warehouse, record_id: str) -> str | None:
+    with wh.begin() as conn:
+        return _golden_of(wh, conn, [record_id]).get(record_id)
 
 
 def _representative(wh: Warehouse, conn: Connection, golden_id: str, members: Sequence[str]) -> str:
@@ -406,7 +512,7 @@ def merge(cfg: HubConfig, wh: Warehouse, survivor: str, other: str, by: str,
         raise StewardError("merge needs two different golden customers")
     now = _now()
     action_id = _new_id("A", now)
-    with wh.begin() as conn:
+    with _writing(wh, "merge", by), wh.begin() as conn:
         _ready(wh, conn)
         ms, mo = _current(wh, conn, survivor), _current(wh, conn, other)
         dec = _active_decisions(wh, conn, [*ms, *mo])
@@ -436,16 +542,21 @@ def merge(cfg: HubConfig, wh: Warehouse, survivor: str, other: str, by: str,
                         f"{other} merged into {survivor} ({len(mo)} record(s) moved)", mapping)
 
 
-def unmerge(cfg: HubConfig, wh: Warehouse, record_id: str, by: str, reason: str | None = None) -> ActionResult:
-    """Move one source record out of its golden customer into a golden customer of its own."""
+def unmerge(cfg: HubConfig, wh: Warehouse, record_id: str, by: str, reason: str | None = None,
+            golden_id: str | None = None) -> ActionResult:
+    """Move one source record out of its golden customer into a golden customer of its own. With `golden_id`,
+    only if the record is in that golden customer (the console's unmerge names the customer it shows)."""
     by = _check_actor(by)
     now = _now()
     action_id = _new_id("A", now)
-    with wh.begin() as conn:
+    with _writing(wh, "unmerge", by), wh.begin() as conn:
         _ready(wh, conn)
         gid = _golden_of(wh, conn, [record_id]).get(record_id)
         if gid is None:
             raise StewardError(f"no customer record {record_id} in mdm.xref")
+        if golden_id is not None and gid != golden_id:
+            raise StewardError(f"{record_id} is not a record of {golden_id} (it belongs to {gid}); nothing was "
+                               "changed")
         members = _members(wh, conn, [gid])
         others = [r for r in members if r != record_id]
         if not others:
@@ -476,7 +587,7 @@ def undo(cfg: HubConfig, wh: Warehouse, action_id: str, by: str, reason: str | N
     by = _check_actor(by)
     now = _now()
     undo_id = _new_id("A", now)
-    with wh.begin() as conn:
+    with _writing(wh, "undo", by), wh.begin() as conn:
         _ready(wh, conn)
         row = _frame(wh, conn, "SELECT * FROM mdm.merge_log WHERE action_id = :a", {"a": action_id})
         if not len(row):
@@ -539,60 +650,150 @@ def _item(row: Mapping[str, Any], match: float, review: float) -> dict[str, Any]
     prob = float(row["probability"])
     return {"item_id": row["item_id"], "priority": round(float(row["priority"]), 6),
             "probability": round(prob, 6), "weight": round(float(row["weight"]), 4),
-            "band": band(prob, match, review), "reason": row["reason"],
+            "band": band(prob, match, review), "reason": row["reason"], "reason_key": REASON_KEYS.get(row["reason"]),
             "revenue": None if _py(row.get("revenue")) is None else float(row["revenue"]),
             "status": row["status"], "created_at": _py(row["created_at"]),
+            "assignee": _py(row.get("assignee")), "decided_by": _py(row.get("decided_by")),
+            "decided_at": _py(row.get("decided_at")),
             "explanation": _json(row["explanation"]) or {}, "left": side("left"), "right": side("right")}
 
 
-def _queue_where(cfg: HubConfig, source: str | None, band_: str | None, search: str | None,
-                 status: str) -> tuple[str, dict[str, Any]]:
+REASON_KEYS = {text: key for key, text in REASONS.items()}
+STATUSES = ("open", "decided", "resolved", "all")
+NOBODY = "-"  # the assignee filter for items nobody has claimed
+QUEUE_SORTS = {
+    "priority": "q.priority DESC, q.item_id",
+    "score": "q.probability DESC, q.priority DESC, q.item_id",
+    "score_asc": "q.probability ASC, q.priority DESC, q.item_id",
+    "revenue": "coalesce(q.revenue, 0) DESC, q.priority DESC, q.item_id",
+    "newest": "coalesce(d.decided_at, q.created_at) DESC, q.priority DESC, q.item_id",
+    "oldest": "coalesce(d.decided_at, q.created_at) ASC, q.priority DESC, q.item_id",
+}
+
+
+@dataclass
+class QueueFilter:
+    """Which review items, in which order: by source, score band, a search text, status, why they are in
+    review (a key of `mdm.stewardship.REASONS`), who decided them, who has claimed them (a user, or `-`
+    for nobody), a date range (days in the configured zone: when decided, else when queued), and a sort
+    (a key of QUEUE_SORTS)."""
+
+    source: str | None = None
+    band: str | None = None
+    search: str | None = None
+    status: str = "open"
+    reason: str | None = None
+    decided_by: str | None = None
+    assignee: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    sort: str = "priority"
+    found: tuple[str, ...] = ()   # golden IDs the customer search found for `search` (pinyin, initials, fuzzy)
+
+    def check(self) -> None:
+        for name, got, allowed in (("band", self.band, BANDS), ("status", self.status, STATUSES),
+                                   ("reason", self.reason, tuple(REASONS)), ("sort", self.sort, tuple(QUEUE_SORTS))):
+            if got is not None and got not in allowed:
+                raise StewardError(f"{name} {got!r}: expected one of {', '.join(allowed)}")
+
+
+_QUEUE_FROM = ("mdm.review_queue q LEFT JOIN mdm.review_assignment a ON a.item_id = q.item_id "
+               "LEFT JOIN (SELECT item_id, max(decided_by) AS decided_by, max(decided_at) AS decided_at "
+               "FROM mdm.decisions WHERE active GROUP BY item_id) d ON d.item_id = q.item_id")
+_QUEUE_COLUMNS = "q.*, a.assignee, d.decided_by, d.decided_at"
+
+
+def _utc_day_start(day: dt.date, zone: str) -> dt.datetime:
+    """Midnight of `day` in `zone` as the warehouse's naive UTC."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.combine(day, dt.time(), ZoneInfo(zone)).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _queue_where(cfg: HubConfig, f: QueueFilter) -> tuple[str, dict[str, Any]]:
+    f.check()
     mcfg = cfg.mdm.customer
     where, params = ["TRUE"], {}
-    if status != "all":
-        where.append("status = :status")
-        params["status"] = status
-    if source:
-        where.append("(left_record LIKE :src OR right_record LIKE :src)")
-        params["src"] = f"{source}:%"
-    if band_:
-        if band_ not in BANDS:
-            raise StewardError(f"band {band_!r}: expected one of {', '.join(BANDS)}")
-        cond = {"match": "probability >= :hi", "review": "probability >= :lo AND probability < :hi",
-                "low": "probability < :lo"}[band_]
+    if f.status != "all":
+        where.append("q.status = :status")
+        params["status"] = f.status
+    if f.source:
+        where.append(f"(q.left_record LIKE :src {LIKE_ESCAPE} OR q.right_record LIKE :src {LIKE_ESCAPE})")
+        params["src"] = like_literal(f"{f.source}:") + "%"
+    if f.band:
+        cond = {"match": "q.probability >= :hi", "review": "q.probability >= :lo AND q.probability < :hi",
+                "low": "q.probability < :lo"}[f.band]
         where.append(cond)
         params.update({k: v for k, v in {"hi": mcfg.thresholds.match, "lo": mcfg.thresholds.review}.items()
                        if f":{k}" in cond})
-    if search and search.strip():
-        where.append("(lower(left_values) LIKE :q OR lower(right_values) LIKE :q OR left_record LIKE :q "
-                     "OR right_record LIKE :q OR left_golden_id = :qe OR right_golden_id = :qe)")
-        params["q"] = f"%{search.strip().lower()}%"
-        params["qe"] = search.strip()
+    if f.search and f.search.strip():
+        # Case-insensitive on both sides (record ids such as crm_b:customers:KH74626381 have capitals);
+        # `%` and `_` in the search are plain characters. Names, contacts, addresses and phones are in the values.
+        cols = ("q.left_values", "q.right_values", "q.left_record", "q.right_record")
+        cond = " OR ".join(f"lower({c}) LIKE :q {LIKE_ESCAPE}" for c in cols)
+        cond += " OR upper(q.left_golden_id) = :qe OR upper(q.right_golden_id) = :qe"
+        if f.found:  # customers found by the customer search (pinyin, initials, fuzzy)
+            gsql, gparams = _in(f.found, "sg")
+            cond += f" OR q.left_golden_id IN {gsql} OR q.right_golden_id IN {gsql}"
+            params.update(gparams)
+        where.append(f"({cond})")
+        params["q"] = f"%{like_literal(f.search.strip().lower())}%"
+        params["qe"] = f.search.strip().upper()
+    if f.reason:
+        where.append("q.reason = :reason")
+        params["reason"] = REASONS[f.reason]
+    if f.decided_by:
+        where.append("d.decided_by = :decided_by")
+        params["decided_by"] = f.decided_by
+    if f.assignee == NOBODY:
+        where.append("a.assignee IS NULL")
+    elif f.assignee:
+        where.append("a.assignee = :assignee")
+        params["assignee"] = f.assignee
+    when = {"open": "q.created_at", "resolved": "q.created_at", "decided": "d.decided_at"}.get(
+        f.status, "coalesce(d.decided_at, q.created_at)")
+    if f.since:
+        where.append(f"{when} >= :since")
+        params["since"] = _utc_day_start(f.since, cfg.timezone)
+    if f.until:
+        where.append(f"{when} < :until")
+        params["until"] = _utc_day_start(f.until + dt.timedelta(days=1), cfg.timezone)
     return " AND ".join(where), params
 
 
+def _queue_filter(f: QueueFilter | None, source: str | None, band_: str | None, search: str | None,
+                  status: str) -> QueueFilter:
+    if f is not None:
+        return f
+    return QueueFilter(source=source, band=band_, search=search, status=status)
+
+
 def list_queue(cfg: HubConfig, wh: Warehouse, source: str | None = None, band_: str | None = None,
-               search: str | None = None, status: str = "open", limit: int = 50, offset: int = 0) -> dict[str, Any]:
-    """Review items by priority, filtered by source, score band (match/review/low), a name or record
-    search, and status (`open`, `decided`, `resolved` or `all`)."""
+               search: str | None = None, status: str = "open", limit: int = 50, offset: int = 0,
+               criteria: QueueFilter | None = None) -> dict[str, Any]:
+    """Review items by priority (or `criteria.sort`), filtered by source, score band (match/review/low), a name
+    or record search, and status (`open`, `decided`, `resolved` or `all`); `criteria` gives every criterion
+    of `QueueFilter` at once instead."""
     mcfg = cfg.mdm.customer
-    cond, params = _queue_where(cfg, source, band_, search, status)
+    f = _queue_filter(criteria, source, band_, search, status)
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
-        total = int(value(conn, f"SELECT count(*) FROM mdm.review_queue WHERE {cond}", params) or 0)
-        df = _frame(wh, conn, f"SELECT * FROM mdm.review_queue WHERE {cond} ORDER BY priority DESC, item_id "
-                              f"LIMIT {int(limit)} OFFSET {int(offset)}", params)
+        cond, params = _queue_where(cfg, f)
+        total = int(value(conn, f"SELECT count(*) FROM {_QUEUE_FROM} WHERE {cond}", params) or 0)
+        df = _frame(wh, conn, f"SELECT {_QUEUE_COLUMNS} FROM {_QUEUE_FROM} WHERE {cond} ORDER BY {QUEUE_SORTS[f.sort]} "
+                              f"LIMIT {_bounded(limit, total)} OFFSET {_bounded(offset, total)}", params)
     items = [_item(r, mcfg.thresholds.match, mcfg.thresholds.review) for r in df.to_dict("records")]
     return {"version": QUEUE_JSON_VERSION, "total": total, "offset": offset, "items": items}
 
 
 def queue_ids(cfg: HubConfig, wh: Warehouse, source: str | None = None, band_: str | None = None,
-              search: str | None = None, status: str = "open") -> list[str]:
-    """The item ids of the filtered queue in priority order (for next/previous navigation)."""
-    cond, params = _queue_where(cfg, source, band_, search, status)
+              search: str | None = None, status: str = "open", criteria: QueueFilter | None = None) -> list[str]:
+    """The item ids of the filtered queue in its order (for next/previous navigation and bulk decisions)."""
+    f = _queue_filter(criteria, source, band_, search, status)
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
-        df = _frame(wh, conn, f"SELECT item_id FROM mdm.review_queue WHERE {cond} ORDER BY priority DESC, item_id",
+        cond, params = _queue_where(cfg, f)
+        df = _frame(wh, conn, f"SELECT q.item_id FROM {_QUEUE_FROM} WHERE {cond} ORDER BY {QUEUE_SORTS[f.sort]}",
                     params)
     return df["item_id"].tolist()
 
@@ -616,8 +817,10 @@ def pair_detail(cfg: HubConfig, wh: Warehouse, left: str, right: str) -> dict[st
             if r not in recs:
                 raise StewardError(f"no customer record {r} in mdm.customer_records")
         gold = _golden_of(wh, conn, [left, right])
-        q = _frame(wh, conn, "SELECT * FROM mdm.review_queue WHERE item_id = :i", {"i": iid})
+        q = _frame(wh, conn, f"SELECT {_QUEUE_COLUMNS} FROM {_QUEUE_FROM} WHERE q.item_id = :i", {"i": iid})
         dec = _frame(wh, conn, "SELECT * FROM mdm.decisions WHERE item_id = :i ORDER BY decided_at", {"i": iid})
+        gl, gr = gold.get(left), gold.get(right)
+        apart = kept_apart(cfg, wh, [(gl, gr)], conn).get((gl, gr)) if gl and gr and gl != gr else None
     try:
         table = explain_records(cfg, wh, left, right)
         explanation = _rows(table)
@@ -628,7 +831,42 @@ def pair_detail(cfg: HubConfig, wh: Warehouse, left: str, right: str) -> dict[st
     item = _item(q.to_dict("records")[0], mcfg.thresholds.match, mcfg.thresholds.review) if len(q) else None
     return {"version": QUEUE_JSON_VERSION, "item_id": iid, "item": item,
             "left": {**recs[left], "golden_id": gold.get(left)}, "right": {**recs[right], "golden_id": gold.get(right)},
-            "explanation": explanation, "score": score, "decisions": _rows(dec)}
+            "explanation": explanation, "score": score, "decisions": _rows(dec), "kept_apart": apart}
+
+
+def kept_apart(cfg: HubConfig, wh: Warehouse, pairs: Sequence[tuple[str, str]],
+               conn: Connection | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """For pairs of golden IDs: the hard rules their union would break (with the values and the records that
+    trigger them, `mdm.stewardship.hard_rule_conflicts`) and the stewards' `different` decisions between
+    their records. From the customers as they are now, so a steward's merge since the run shows here."""
+    pairs = [(a, b) for a, b in pairs if a and b and a != b]
+    if not pairs:
+        return {}
+    if conn is None:
+        with wh.begin() as c:
+            return kept_apart(cfg, wh, pairs, c)
+    exclusive = list(settings_of(cfg.mdm.customer).exclusive)
+    gsql, gparams = _in({g for p in pairs for g in p}, "g")
+    members = _frame(wh, conn, f"SELECT record_id, golden_id, {', '.join(exclusive)} FROM mdm.customer_records "
+                               f"WHERE golden_id IN {gsql} ORDER BY record_id", gparams)
+    rsql, rparams = _in(members["record_id"], "r")
+    cannot = _frame(wh, conn, "SELECT left_record, right_record, decided_by, decided_at, reason FROM mdm.decisions "
+                              f"WHERE active AND verdict = 'different' AND left_record IN {rsql} "
+                              f"AND right_record IN {rsql}", rparams)
+    golden_of = dict(zip(members["record_id"], members["golden_id"], strict=True))
+    out = {}
+    for a, b in pairs:
+        rules = hard_rule_conflicts(members, a, b, exclusive)
+        for r in rules:
+            for side in ("left", "right"):
+                for v in r[side]:
+                    v["shown"] = "head office" if r["rule"] == "branch_key" and v["value"] == HEAD_OFFICE \
+                        else v["value"]
+        between = cannot[[ordered_pair(golden_of.get(x, ""), golden_of.get(y, "")) == ordered_pair(a, b)
+                          for x, y in zip(cannot["left_record"], cannot["right_record"], strict=True)]] \
+            if len(cannot) else cannot
+        out[(a, b)] = {"rules": rules, "decisions": _rows(between)}
+    return out
 
 
 def queue_item(cfg: HubConfig, wh: Warehouse, item_id: str) -> dict[str, Any]:
@@ -663,21 +901,47 @@ def history(wh: Warehouse, golden_id: str | None = None, record: str | None = No
         ensure_mdm(wh, conn)
         total = int(value(conn, f"SELECT count(*) FROM mdm.merge_log WHERE {cond}", params) or 0)
         df = _frame(wh, conn, f"SELECT * FROM mdm.merge_log WHERE {cond} ORDER BY acted_at DESC, action_id DESC "
-                              f"LIMIT {int(limit)} OFFSET {int(offset)}", params)
+                              f"LIMIT {_bounded(limit, total)} OFFSET {_bounded(offset, total)}", params)
     out = []
     for r in _rows(df):
         for k in ("golden_ids", "records", "decision_ids", "before", "after"):
             r[k] = _json(r[k])
         r["undoable"] = r["action"] != "undo" and not r["undone_by"]
+        r["changes"] = action_changes(r["before"] or {}, r["after"] or {})
         out.append(r)
     return {"version": QUEUE_JSON_VERSION, "total": total, "actions": out}
+
+
+SNAPSHOT_FIELDS = ("name", "uscc", "phone", "address", "source_count")
+
+
+def action_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """What an action changed, from its merge_log before/after: the records that moved (from → to golden ID)
+    and per golden customer whether it is new, retired or changed, with each changed field before → after."""
+    rb, ra = before.get("records") or {}, after.get("records") or {}
+    moved = [{"record": r, "from": rb.get(r), "to": ra.get(r)} for r in sorted(set(rb) | set(ra))
+             if rb.get(r) != ra.get(r)]
+    gb, ga = before.get("goldens") or {}, after.get("goldens") or {}
+    customers = []
+    for g in sorted(set(gb) | set(ga)):
+        old, new = gb.get(g), ga.get(g)
+        state = "new" if old is None else "retired" if new is None else "changed"
+        fields = [{"field": f, "before": (old or {}).get(f), "after": (new or {}).get(f)} for f in SNAPSHOT_FIELDS
+                  if (old or {}).get(f) != (new or {}).get(f)]
+        if state == "changed" and not fields:
+            state = "unchanged"
+        customers.append({"golden_id": g, "state": state, "fields": fields})
+    return {"moved": moved, "customers": customers}
 
 
 _USCC = re.compile(r"^[0-9A-Z]{15,18}$")
 
 
-def search_customers(wh: Warehouse, q: str, limit: int = 20) -> list[dict[str, Any]]:
-    """Golden customers by golden ID, tax code (USCC), phone number, or name (any record's name)."""
+def search_customers(wh: Warehouse, q: str, limit: int = 20,
+                     search: CustomerSearch | None = None) -> list[dict[str, Any]]:
+    """Golden customers by golden ID, tax code (USCC), phone number, or text: any record's name or short name
+    (as written, in pinyin or by initials), contact person or address, and similar names (`mdm.search`;
+    `search` keeps its index between calls). Each result says how it was found (`matched_on`, `score`)."""
     q = (q or "").strip()
     if not q:
         return []
@@ -688,6 +952,7 @@ def search_customers(wh: Warehouse, q: str, limit: int = 20) -> list[dict[str, A
             return []
         up = re.sub(r"\s", "", q).upper()
         digits = re.sub(r"\D", "", q)
+        sql = None
         if re.fullmatch(r"G\d+", up):
             sql, params, how = "g.golden_id = :q", {"q": up}, "golden ID"
         elif _USCC.match(up) and re.search(r"\d", up) and (re.search(r"[A-Z]", up) or len(up) == 18):
@@ -697,13 +962,85 @@ def search_customers(wh: Warehouse, q: str, limit: int = 20) -> list[dict[str, A
             sql = ("g.golden_id IN (SELECT golden_id FROM mdm.customer_records WHERE phone_digits LIKE :q "
                    "OR phone_std LIKE :q)")
             params, how = {"q": f"%{digits[-8:]}"}, "phone"
-        else:
-            sql = ("g.golden_id IN (SELECT golden_id FROM mdm.customer_records WHERE name LIKE :q OR short_name "
-                   "LIKE :q OR name_norm LIKE :qn) OR g.name LIKE :q")
-            params, how = {"q": f"%{q}%", "qn": f"%{up}%"}, "name"
-        df = _frame(wh, conn, f"SELECT {cols} FROM mdm.golden_customer g WHERE {sql} "
-                              f"ORDER BY g.source_count DESC, g.golden_id LIMIT {int(limit)}", params)
-    return [{**r, "matched_on": how} for r in _rows(df)]
+        if sql is not None:
+            df = _frame(wh, conn, f"SELECT {cols} FROM mdm.golden_customer g WHERE {sql} "
+                                  f"ORDER BY g.source_count DESC, g.golden_id LIMIT {int(limit)}", params)
+            return [{**r, "matched_on": how, "score": 100.0} for r in _rows(df)]
+    hits = (search or CustomerSearch(wh)).find(q, limit)
+    if not hits:
+        return []
+    with wh.begin() as conn:
+        gsql, gparams = _in([g for g, _, _ in hits], "g")
+        rows = {r["golden_id"]: r for r in _rows(_frame(wh, conn, f"SELECT {cols} FROM mdm.golden_customer g "
+                                                                  f"WHERE g.golden_id IN {gsql}", gparams))}
+    return [{**rows[g], "matched_on": how, "score": score} for g, how, score in hits if g in rows]
+
+
+class CustomerSearch:
+    """The text search over the customer records (`mdm.search.SearchIndex`), kept in memory and rebuilt (only
+    new names converted to pinyin again) when a run or a steward action changed the records; checked at
+    most every `refresh_seconds`."""
+
+    def __init__(self, wh: Warehouse, refresh_seconds: float = 30.0,
+                 reading: Callable[[], AbstractContextManager[Any]] | None = None):
+        self.wh, self.refresh_seconds = wh, refresh_seconds
+        self.reading = reading or nullcontext  # held around warehouse reads (the console's DuckDB release)
+        self._index: SearchIndex | None = None
+        self._version: tuple[Any, ...] | None = None
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        self._checked = float("-inf")
+
+    def warm(self) -> threading.Thread:
+        """Build the index in the background (converting every name to pinyin takes seconds on a large
+        warehouse), so that the first search does not wait for it; errors are left to that search."""
+        def build() -> None:
+            try:
+                self.index()
+            except Exception:  # a warehouse not ready yet: the first search will say why
+                log.info("customer search index not built ahead", exc_info=True)
+
+        thread = threading.Thread(target=build, name="customer-search-index", daemon=True)
+        thread.start()
+        return thread
+
+    def find(self, q: str, limit: int = 20) -> list[tuple[str, str, float]]:
+        index = self.index()
+        return index.find(q, limit) if index is not None else []
+
+    def golden_ids(self, q: str | None, limit: int = 200) -> list[str]:
+        """Golden IDs a text finds (for the queue's search); empty for an empty text."""
+        return [g for g, _, _ in self.find(q, limit)] if q and q.strip() else []
+
+    def index(self) -> SearchIndex | None:
+        with self._lock:
+            if time.monotonic() - self._checked > self.refresh_seconds:
+                with self.reading(), self.wh.begin() as conn:
+                    ensure_mdm(self.wh, conn)
+                    if not self.wh.table_exists(conn, "mdm", "customer_records"):
+                        return None
+                    x = conn.execute(sa.text("SELECT count(*), max(updated_at) FROM mdm.xref")).fetchall()[0]
+                version = (int(x[0]), str(x[1]))
+                if self._index is None or version != self._version:
+                    with self.reading():
+                        recs = self.wh.read_frame("SELECT golden_id, name, short_name, name_norm, contact_name, "
+                                                  "address, address_norm FROM mdm.customer_records")
+                    self._index = SearchIndex.build(recs, self._index)  # pinyin: no connection held meanwhile
+                    self._version = version
+                self._checked = time.monotonic()
+            return self._index
+
+
+def survivorship_rules(cfg: HubConfig) -> tuple[dict[str, list[str]], list[str]]:
+    """The survivorship rules in force per golden attribute (as `pipelines.match.golden_sql` applies them)
+    and the source priority."""
+    mcfg = cfg.mdm.customer
+    configured = {k: [v] if isinstance(v, str) else list(v) for k, v in mcfg.survivorship.items()}
+    rules = {**DEFAULT_SURVIVORSHIP, **configured}
+    return ({a: list(rules.get(a) or FALLBACK_RULES) for a in GOLDEN_ATTRIBUTES},
+            list(mcfg.source_priority or cfg.sources))
 
 
 def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, Any]:
@@ -736,8 +1073,10 @@ def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, An
                                   f"(SELECT {RECORD_ID_SQL} FROM mdm.xref WHERE golden_id = :g)", {"g": golden_id}) \
             if wh.table_exists(conn, "staging", "sales_order") else pd.DataFrame({"n": [0], "amount": [None]})
     row = _rows(g)[0]
+    rules, priority = survivorship_rules(cfg)
     attributes = [{"attribute": a, "value": row.get(a), "source_record": row.get(f"{a}_source"),
-                   "source": (row.get(f"{a}_source") or "").split(":", 1)[0] or None} for a in GOLDEN_ATTRIBUTES]
+                   "source": (row.get(f"{a}_source") or "").split(":", 1)[0] or None, "rules": rules[a],
+                   "rule_text": describe_rules(rules[a], priority)} for a in GOLDEN_ATTRIBUTES]
     records = []
     for x in _rows(xref):
         rec = recs.get(x["record_id"], {})
@@ -760,16 +1099,19 @@ MATCH_FIELDS = ("name", "short_name", "uscc", "phone", "mobile", "email", "addre
 class MatchService:
     """Candidate golden customers for one new customer record, with the model in force.
 
-    The standardized records of the last run are indexed in memory (`mdm.lookup`); the index is
-    rebuilt when the warehouse's model or xref changes (checked at most every `refresh_seconds`)
-    or after a steward action in this process (`invalidate`).
+    Candidates are looked up by blocking key in the match API's index (`pipelines.match_lookup`: a SQLite file
+    beside the warehouse that runs keep current), so memory and start-up do not grow with the warehouse; the
+    model is reloaded when the warehouse's changes (checked at most every `refresh_seconds`) or after a
+    steward action in this process (`invalidate`). Without an index, the first request builds it.
     """
 
     def __init__(self, cfg: HubConfig, wh: Warehouse, refresh_seconds: float = 30.0):
+        from pipelines.match_lookup import LookupStore, store_path
+
         self.cfg, self.wh, self.refresh_seconds = cfg, wh, refresh_seconds
-        self._index: LookupIndex | None = None
-        self._golden: dict[str, dict[str, Any]] = {}
-        self._version: tuple[Any, ...] | None = None
+        self.store = LookupStore(store_path(cfg, wh))
+        self._model: Any = None
+        self._version: Any = None
         self._checked = 0.0
         self._lock = threading.Lock()
 
@@ -781,46 +1123,39 @@ class MatchService:
         with self.wh.begin() as conn:
             ensure_mdm(self.wh, conn)
             model = value(conn, "SELECT max(model_id) FROM mdm.match_model WHERE active")
-            x = conn.execute(sa.text("SELECT count(*), max(updated_at) FROM mdm.xref")).fetchall()[0]
-        return (model, int(x[0]), str(x[1]))
+        return (model, self.store.meta().get("records_version"))
 
-    def index(self) -> LookupIndex:
+    def model(self) -> Any:
+        """The model in force, with the index current (built here when there is none)."""
+        from pipelines.match_lookup import refresh
+
         with self._lock:
-            if self._index is None or time.monotonic() - self._checked > self.refresh_seconds:
+            if self._model is None or time.monotonic() - self._checked > self.refresh_seconds:
                 version = self._current_version()
-                if self._index is None or version != self._version:
-                    gc.unfreeze()
-                    self._index = None
-                    self._index = self._load()
-                    self._version = version
-                    # The index is long-lived: keep it out of the collector's scans, whose full passes
-                    # over its many objects would otherwise stall a request now and then.
-                    gc.collect()
-                    gc.freeze()
+                if self._model is None or version != self._version:
+                    settings = settings_of(self.cfg.mdm.customer)
+                    model = _active_model(self.wh, fingerprint(settings))
+                    if model is None:
+                        raise StewardError("no matching model in this warehouse yet: run `hub run` first")
+                    if not self.store.meta():
+                        refresh(self.cfg, self.wh, force=True)  # (no index yet: built once, then runs keep it)
+                    self._model, self._version = model, self._current_version()
                 self._checked = time.monotonic()
-            return self._index
-
-    def _load(self) -> LookupIndex:
-        settings = settings_of(self.cfg.mdm.customer)
-        model = _active_model(self.wh, fingerprint(settings))
-        if model is None:
-            raise StewardError("no matching model in this warehouse yet: run `hub run` first")
-        cols = sorted({c for r in settings.blocking for c in r.columns} | {c for s in model.specs for c in s.columns}
-                      | set(settings.exclusive))
-        recs = self.wh.read_frame(f"SELECT record_id, golden_id, {', '.join(cols)} FROM mdm.customer_records")
-        golden = self.wh.read_frame("SELECT golden_id, name, uscc, phone, address, city FROM mdm.golden_customer")
-        self._golden = {r["golden_id"]: r for r in _rows(golden)}
-        return build_index(recs, settings.blocking, model, settings.exclusive)
+            return self._model
 
     def match(self, record: Mapping[str, Any], limit: int = 5, include_low: bool = False) -> dict[str, Any]:
         """Score `record` (canonical customer fields) against every golden customer it blocks with."""
         mcfg = self.cfg.mdm.customer
-        index = self.index()
+        settings = settings_of(mcfg)
+        model = self.model()
         row = {f: None for f in ENTITIES["customer"].field_names}
         row.update({k: (str(v).strip() or None) if v is not None else None for k, v in record.items() if k in row})
         row.update({"source_name": "api", "stream": "api", "source_key": "query"})
         std = derive_customer_columns(standardize_customers(pd.DataFrame([row])))
-        cand = index.candidates(std)
+        found = self.store.candidates(std, settings.blocking)
+        index = build_index(found, (), model, settings.exclusive)  # the candidates only: scored in memory
+        cand = np.arange(len(found))
+        golden = self.store.golden(sorted(set(found["golden_id"].dropna())))
         out: list[dict[str, Any]] = []
         if len(cand):  # a handful of candidates: plain Python from here on
             scored = index.score(std, cand)
@@ -839,7 +1174,7 @@ class MatchService:
                 b = "low" if conflicts[i] else band(float(prob[i]), mcfg.thresholds.match, mcfg.thresholds.review)
                 if b == "low" and not include_low:
                     continue
-                g = self._golden.get(gids[i], {})
+                g = golden.get(gids[i], {})
                 out.append({"golden_id": gids[i], "score": round(float(prob[i]), 6),
                             "weight": round(float(weight[i]), 4), "band": b, "matched_record": rids[i],
                             **{k: g.get(k) for k in ("name", "uscc", "phone", "city")}, "conflicts": conflicts[i],

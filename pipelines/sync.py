@@ -1,25 +1,38 @@
 """Sync: run a source's airbyte-cdk connector in-process and land its records in `raw`.
 
-The connector speaks the Airbyte protocol (RECORD, STATE, TRACE, LOG messages). Records are
-buffered per stream; a STATE message flushes the buffer of its stream and saves the state in
-the same transaction (`RawStore.load`), so after a crash the next sync resumes from the last
-committed state and the content-hash check drops whatever is read twice.
+Every connector speaks the Airbyte protocol for spec, check, discover and state. How records travel
+depends on the kind:
+- bulk sources (`sql`, `file`) hand over Arrow batches (`CheckpointedStream.read_batches`): no Python
+  object per record, keys, JSON and hashes computed set-based (`RawStore.load_table`);
+- API connectors stream RECORD and STATE messages; records are buffered per stream and a STATE
+  message flushes its stream's buffer.
+Either way a batch, the records the connector could not parse (to quarantine) and the state that
+covers them commit in one transaction, so after a crash the next sync resumes from the last committed
+state and the content-hash check drops whatever is read twice.
+
+A stream read whole (a table without cursor, one file, an API stream without incremental sync) tells
+deletes too: when the read completes, records it did not see are tombstoned (`RawStore.delete_unseen`),
+unless that is more than the stream's `max_delete_share` (then the stream fails and nothing is deleted,
+so an emptied export cannot wipe a CRM; `allow_mass_delete` overrides).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from airbyte_cdk.models import (
     AirbyteMessage,
     AirbyteStateBlob,
     AirbyteStateMessage,
     AirbyteStateType,
     AirbyteStreamState,
+    AirbyteStreamStatus,
     ConfiguredAirbyteCatalog,
     ConfiguredAirbyteStream,
     DestinationSyncMode,
@@ -34,11 +47,13 @@ from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from connectors.file.source import ERRORS_FIELD
+from connectors.python_source import Batch, CheckpointedStream
 from connectors.registry import create_source, refused_endpoint
 from hub import secrets
 from hub.config import HubConfig, SourceConfig
+from pipelines.progress import Progress, as_progress
 from warehouse.engine import Warehouse
-from warehouse.raw import LoadStats, RawStore, dumps, key_of, quarantine_row
+from warehouse.raw import LoadStats, MassDeleteRefused, RawStore, dumps, key_of, quarantine_row, raw_table
 
 log = logging.getLogger("hub.sync")
 
@@ -54,6 +69,7 @@ class SyncError(Exception):
 class StreamResult:
     stats: LoadStats = field(default_factory=LoadStats)
     schema_changes: list[str] = field(default_factory=list)
+    error: str | None = None
 
 
 @dataclass
@@ -133,73 +149,75 @@ def build_catalog(src_name: str, src: SourceConfig, discovered: Any) -> tuple[Co
     return ConfiguredAirbyteCatalog(streams=streams), pks
 
 
-class _Buffers:
-    """Per-stream record buffers that flush into the raw store."""
+def extraction_errors(source: str, stream: str, sync_id: str, bad: list[Mapping[str, Any]],
+                      pk: list[list[str]]) -> list[dict[str, Any]]:
+    """Quarantine rows for records the connector read but could not parse (they carry `_hub_errors`)."""
+    return [quarantine_row(source, stream, sync_id, "extract", "; ".join(map(str, b.get(ERRORS_FIELD) or [])),
+                           record_key=key_of(b, pk)[0], record=b) for b in bad]
 
-    def __init__(self, store: RawStore, source: str, sync_id: str, pks: dict[str, list[list[str]]],
-                 result: SyncResult, batch_size: int, progress: Callable[[str], None]):
-        self.store, self.source, self.sync_id, self.pks = store, source, sync_id, pks
-        self.result, self.batch_size, self.progress = result, batch_size, progress
-        self.records: dict[str, list[Mapping[str, Any]]] = {}
-        self.rows: dict[str, int] = {}
-        self.bad: list[dict[str, Any]] = []
 
-    def add(self, stream: str, data: Mapping[str, Any]) -> None:
-        if ERRORS_FIELD in data:
-            key, _ = key_of(data, self.pks.get(stream, []))
-            self.bad.append(quarantine_row(self.source, stream, self.sync_id, "extract",
-                                           "; ".join(map(str, data[ERRORS_FIELD])), record_key=key, record=data))
-            self.result.streams.setdefault(stream, StreamResult())
+@dataclass
+class _Sync:
+    """What one sync of one source needs while it lands batches."""
+
+    cfg: HubConfig
+    store: RawStore
+    source: str
+    sync_id: str
+    result: SyncResult
+    pks: dict[str, list[list[str]]]
+    progress: Progress
+    allow_mass_delete: bool
+
+    def land(self, stream: str, batch: Batch, track_seen: bool) -> None:
+        bad = extraction_errors(self.source, stream, self.sync_id, batch.bad, self.pks.get(stream, []))
+        if batch.table is not None:
+            stats = self.store.load_table(self.source, stream, self.sync_id, batch.table,
+                                          [".".join(p) for p in self.pks.get(stream, [])], batch.first_row,
+                                          state=batch.state, bad=bad, track_seen=track_seen, rows=batch.rows)
+        else:
+            stats = self.store.load(self.source, stream, self.sync_id, list(batch.records or []),
+                                    self.pks.get(stream, []), batch.first_row, state=batch.state, bad=bad,
+                                    track_seen=track_seen)
+        self.result.streams.setdefault(stream, StreamResult()).stats.add(stats)
+
+    def finish_stream(self, stream: str, detect: bool) -> None:
+        """A stream read to its end: with delete detection, tombstone what the read did not see."""
+        if not detect:
             return
-        buf = self.records.setdefault(stream, [])
-        buf.append(data)
-        if len(buf) >= self.batch_size:
-            self.flush(stream)
-
-    def flush(self, stream: str, state: Any = None) -> None:
-        records = self.records.pop(stream, [])
-        if not records and state is None and not self.bad:
-            return
-        first = self.rows.get(stream, 0)
-        self.rows[stream] = first + len(records)
-        stats = self.store.load(self.source, stream, self.sync_id, records, self.pks.get(stream, []),
-                                first, state=state)
-        bad = [b for b in self.bad if b["stream"] == stream]
-        if bad:
-            self.bad = [b for b in self.bad if b["stream"] != stream]
-            stats.quarantined += self.store.quarantine(bad)
-            stats.read += len(bad)
+        sc = self.cfg.sources[self.source].streams.get(stream)
+        share = sc.max_delete_share if sc else 0.5
         sr = self.result.streams.setdefault(stream, StreamResult())
-        sr.stats.add(stats)
-        if records:
-            self.progress(f"{self.source}.{stream}: {sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
-
-    def flush_all(self) -> None:
-        for stream in list(self.records) + sorted({b["stream"] for b in self.bad}):
-            self.flush(stream)
-
-
-def _state_of(msg: AirbyteMessage) -> tuple[str | None, Any]:
-    dumped = AirbyteMessageSerializer.dump(msg)["state"]
-    if dumped.get("type") == "STREAM" or dumped.get("stream"):
-        stream = dumped["stream"]
-        return stream["stream_descriptor"]["name"], stream.get("stream_state") or {}
-    return None, dumped.get("data")
+        try:
+            sr.stats.deleted += self.store.delete_unseen(self.source, stream, self.sync_id, share,
+                                                         self.allow_mass_delete)
+        except MassDeleteRefused as e:
+            sr.error = str(e)
+            self.store.reset_state(self.source, stream)  # the next sync reads it whole again and asks again
+        if sr.stats.deleted:
+            self.progress(f"{self.source}.{stream}: {sr.stats.deleted:,} records deleted in the source")
 
 
-def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_size: int = 10000,
-                progress: Callable[[str], None] | None = None, full_refresh: bool = False) -> SyncResult:
+def _detects_deletes(src: SourceConfig, stream: str) -> bool:
+    sc = src.streams.get(stream)
+    return True if sc is None or sc.detect_deletes is None else sc.detect_deletes
+
+
+def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_size: int | None = None,
+                progress: Callable[[str], None] | None = None, full_refresh: bool = False,
+                allow_mass_delete: bool = False) -> SyncResult:
     """Sync one source into `raw`. Never raises for source-level failures: they are in the result."""
-    progress = progress or log.info
+    prog = as_progress(progress, log)
     src = cfg.source(source_name)
     store = RawStore(warehouse)
     sync_id = store.start_sync(source_name)
     result = SyncResult(source_name, sync_id)
     started = time.monotonic()
     conf = connector_config(src)
+    if batch_size and src.connector in CONFIG_STREAM_CONNECTORS:
+        conf["batch_size"] = batch_size
     update_secrets(sorted(cfg.secret_values))
     secrets.install_filter()
-    buffers: _Buffers | None = None
     try:
         refused = None if src.connector in CONFIG_STREAM_CONNECTORS else refused_endpoint(conf)
         if refused:
@@ -214,25 +232,14 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         detect_schema_changes(store, source_name, sync_id, catalog, result)
         states = {} if full_refresh else store.get_state(source_name)
         states = {k: v for k, v in states.items() if k in pks}
-        buffers = _Buffers(store, source_name, sync_id, pks, result, batch_size, progress)
-        source = create_source(src.connector, conf, catalog, _state_messages(states))
-        errors: list[str] = []
-        for msg in source.read(log, conf, catalog, _state_messages(states)):
-            if msg.type == Type.RECORD:
-                buffers.add(msg.record.stream, msg.record.data)
-            elif msg.type == Type.STATE:
-                stream, state = _state_of(msg)
-                if stream:
-                    buffers.flush(stream, state)
-            elif msg.type == Type.TRACE and msg.trace.type == TraceType.ERROR:
-                errors.append(secrets.mask(msg.trace.error.message or "error"))
-            elif msg.type == Type.LOG:
-                level = {Level.ERROR: logging.ERROR, Level.WARN: logging.WARNING,
-                         Level.FATAL: logging.ERROR}.get(msg.log.level, logging.DEBUG)
-                log.log(level, "%s: %s", source_name, secrets.mask(msg.log.message))
-        buffers.flush_all()
-        if errors:
-            raise SyncError(f"source {source_name}: " + "; ".join(dict.fromkeys(errors)))
+        run = _Sync(cfg, store, source_name, sync_id, result, pks, prog, allow_mass_delete)
+        if src.connector in CONFIG_STREAM_CONNECTORS:
+            _read_bulk(run, source, conf, catalog, states, full_refresh)
+        else:
+            _read_protocol(run, source, conf, catalog, states, batch_size or 10000)
+        failed = [f"{n}: {s.error}" for n, s in result.streams.items() if s.error]
+        if failed:
+            raise SyncError(f"source {source_name}: " + "; ".join(failed))
         result.status = "succeeded"
     except SyncError as e:
         result.status, result.error = "failed", secrets.mask(str(e))
@@ -243,23 +250,152 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         result.status, result.error = "failed", secrets.mask(f"source {source_name}: {type(e).__name__}: {e}")
         log.debug("sync of %s failed", source_name, exc_info=True)
     finally:
-        if buffers is not None and result.status != "succeeded":
-            try:
-                buffers.flush_all()  # what was read is kept; its state was not advanced
-            except Exception:
-                log.debug("could not flush after failure", exc_info=True)
         result.seconds = time.monotonic() - started
         store.finish_sync(sync_id, result.status, result.stats, result.error)
     return result
 
 
+def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: ConfiguredAirbyteCatalog,
+               states: dict[str, Any], full_refresh: bool) -> None:
+    """Read each stream of a bulk source in Arrow batches and land them; a failing stream does not stop the
+    others (its error is in its result)."""
+    streams: dict[str, CheckpointedStream] = {s.name: s for s in source.streams(conf)}
+    src = run.cfg.sources[run.source]
+    for cs in catalog.streams:
+        name = cs.stream.name
+        stream = streams[name]
+        state = states.get(name) or {}
+        detect = _detects_deletes(src, name) and stream.can_read_whole(cs.sync_mode, state)
+        sr = run.result.streams.setdefault(name, StreamResult())
+        if detect and not state.get("current"):  # a fresh read (not resuming a half-read file)
+            run.store.start_complete_read(run.source, name)
+        counter = run.progress.counter(f"{run.source}.{name}", unit="records")
+        try:
+            for batch in stream.read_batches(cs.sync_mode, state):
+                run.land(name, batch, detect)
+                counter.update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
+            counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
+        except AirbyteTracedException as e:
+            sr.error = secrets.mask(e.message or e.internal_message or str(e))
+            counter.close(f"FAILED after {sr.stats.read:,} records")
+            continue
+        except KeyError as e:  # a primary key column the data does not have
+            sr.error = secrets.mask(str(e.args[0]) if e.args else str(e))
+            counter.close("FAILED")
+            continue
+        if detect and not stream.read_whole:  # e.g. unchanged files were skipped: no deletes can be told
+            run.store.start_complete_read(run.source, name)
+        run.finish_stream(name, detect and stream.read_whole)
+        if sr.stats.loaded > 10_000:
+            run.store.wh.refresh_statistics(f"raw.{raw_table(run.source, name)}", "raw._record_index")
+
+
+def _state_of(msg: AirbyteMessage) -> tuple[str | None, Any]:
+    dumped = AirbyteMessageSerializer.dump(msg)["state"]
+    if dumped.get("type") == "STREAM" or dumped.get("stream"):
+        stream = dumped["stream"]
+        return stream["stream_descriptor"]["name"], stream.get("stream_state") or {}
+    return None, dumped.get("data")
+
+
+def _read_protocol(run: _Sync, source: Any, conf: dict[str, Any], catalog: ConfiguredAirbyteCatalog,
+                   states: dict[str, Any], batch_size: int) -> None:
+    """Read an API connector through the Airbyte protocol, landing each stream's records at every STATE
+    message (and every `batch_size` records)."""
+    src = run.cfg.sources[run.source]
+    full = {cs.stream.name for cs in catalog.streams if cs.sync_mode == SyncMode.full_refresh}
+    detect = {name: _detects_deletes(src, name) for name in full}
+    for name in full:
+        if detect[name] and not states.get(name):  # a fresh full read of the stream
+            run.store.start_complete_read(run.source, name)
+    buffers: dict[str, Batch] = {}
+    rows: dict[str, int] = {}
+
+    def flush(stream: str, state: Any = None) -> None:
+        batch = buffers.pop(stream, None) or Batch(state={}, records=[])
+        if not batch.records and not batch.bad and state is None:
+            return
+        batch.state = state
+        batch.first_row = rows.get(stream, 0)
+        rows[stream] = batch.first_row + len(batch)
+        run.land(stream, batch, detect.get(stream, False))
+        sr = run.result.streams[stream]
+        if batch.records:
+            run.progress(f"{run.source}.{stream}: {sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
+
+    errors: list[str] = []
+    completed: list[str] = []
+    try:
+        for msg in source.read(log, conf, catalog, _state_messages(states)):
+            if msg.type == Type.RECORD:
+                stream, data = msg.record.stream, msg.record.data
+                batch = buffers.setdefault(stream, Batch(state={}, records=[]))
+                run.result.streams.setdefault(stream, StreamResult())
+                (batch.bad if ERRORS_FIELD in data else batch.records).append(data)  # type: ignore[union-attr]
+                if len(batch) >= batch_size:
+                    flush(stream)
+            elif msg.type == Type.STATE:
+                stream, state = _state_of(msg)
+                if stream:
+                    flush(stream, state)
+            elif msg.type == Type.TRACE and msg.trace.type == TraceType.ERROR:
+                errors.append(secrets.mask(msg.trace.error.message or "error"))
+            elif msg.type == Type.TRACE and msg.trace.type == TraceType.STREAM_STATUS:
+                status = msg.trace.stream_status
+                if status.status == AirbyteStreamStatus.COMPLETE:
+                    completed.append(status.stream_descriptor.name)
+            elif msg.type == Type.LOG:
+                level = {Level.ERROR: logging.ERROR, Level.WARN: logging.WARNING,
+                         Level.FATAL: logging.ERROR}.get(msg.log.level, logging.DEBUG)
+                log.log(level, "%s: %s", run.source, secrets.mask(msg.log.message))
+    finally:
+        for stream in list(buffers):  # what was read is kept, also on failure; its state was not advanced
+            flush(stream)
+    if errors:
+        raise SyncError(f"source {run.source}: " + "; ".join(dict.fromkeys(errors)))
+    for stream in completed:
+        if stream in full:
+            run.finish_stream(stream, detect[stream])
+
+
+def forget_removed(cfg: HubConfig, wh: Warehouse, allow_mass_delete: bool = False,
+                   progress: Callable[[str], None] | None = None) -> list[SyncResult]:
+    """Tombstone the records of sources and streams that left the configuration (a disabled source keeps its
+    records). Each is reported as a sync of its source; more than a stream's `max_delete_share` needs
+    `allow_mass_delete`, so a removal is deliberate."""
+    store = RawStore(wh)
+    gone: dict[str, list[str]] = {}
+    for source, stream in store.landed_streams():
+        src = cfg.sources.get(source)
+        if src is None or (src.streams and stream not in src.streams):  # (no `streams`: the connector's all)
+            gone.setdefault(source, []).append(stream)
+    results = []
+    for source, streams in gone.items():
+        sync_id = store.start_sync(source)
+        res = SyncResult(source, sync_id)
+        why = ("the source is no longer in the configuration" if source not in cfg.sources
+               else "the stream is no longer in the configuration")
+        for stream in streams:
+            sr = res.streams.setdefault(stream, StreamResult())
+            try:
+                sr.stats.deleted = store.delete_stream(source, stream, sync_id, allow_mass_delete=allow_mass_delete,
+                                                       why=why)
+            except MassDeleteRefused as e:
+                sr.error = str(e)
+        errors = [f"{n}: {s.error}" for n, s in res.streams.items() if s.error]
+        res.status = "failed" if errors else "succeeded"
+        res.error = "; ".join(errors) or None
+        store.finish_sync(sync_id, res.status, res.stats, res.error)
+        if progress:
+            progress(f"{source}: {res.stats.deleted:,} records deleted ({why})" if not errors else
+                     f"{source}: {res.error}")
+        results.append(res)
+    return results
+
+
 def detect_schema_changes(store: RawStore, source: str, sync_id: str, catalog: ConfiguredAirbyteCatalog,
                           result: SyncResult) -> None:
     """Compare each stream's columns with the last sync's and report added or dropped ones."""
-    import json
-
-    import sqlalchemy as sa
-
     with store.wh.begin() as conn:
         store.ensure(conn)
         known = {r[0]: json.loads(r[1]) for r in conn.execute(
@@ -283,4 +419,4 @@ def detect_schema_changes(store: RawStore, source: str, sync_id: str, catalog: C
                                      "VALUES (:s, :t, :c, :i, CURRENT_TIMESTAMP)"), params)
 
 
-__all__ = ["SyncError", "SyncResult", "build_catalog", "connector_config", "dumps", "sync_source"]
+__all__ = ["SyncError", "SyncResult", "build_catalog", "connector_config", "dumps", "forget_removed", "sync_source"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite as `make test` runs it: starts a throw-away PostgreSQL server on loopback for the
-# warehouse tests (stopped again on exit), installs Debian's chromium for the browser tests when it is
-# missing (as root), then runs ruff, pytest on two workers, the short chaos suite and pip-audit.
+# warehouse tests (stopped again on exit), installs Debian's chromium and a CJK font (fonts-wqy-microhei)
+# for the browser tests when they are missing (as root), then runs ruff, pytest on two workers, the short
+# chaos suite and pip-audit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -23,6 +24,11 @@ if [ -z "$chromium_bin" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null
   chromium_bin=$(command -v chromium || true)
 fi
 if [ -n "$chromium_bin" ]; then export HUB_CHROMIUM="$chromium_bin"; fi
+# A font with Chinese glyphs, so that the console's pages (and screenshots) show Chinese, not boxes.
+if ! fc-list :lang=zh 2>/dev/null | grep -q . && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing a CJK font (fonts-wqy-microhei) from Debian's packages" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fontconfig >/dev/null
+fi
 export HUB_REQUIRE_BROWSER=1
 HUB_TEST_PG_URL=$(scripts/pg-test-server.sh start "$tmp/pg")
 export HUB_TEST_PG_URL HUB_REQUIRE_PG=1

@@ -76,6 +76,8 @@ def legacy_sources_only(config_text: str) -> str:
 
     data = yaml.safe_load(config_text)
     data["sources"] = {n: s for n, s in data["sources"].items() if s["connector"] not in API_CONNECTORS}
+    statuses = data.get("marts", {}).get("order_status", {})
+    data.get("marts", {})["order_status"] = {n: s for n, s in statuses.items() if n in data["sources"]}
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 
@@ -89,7 +91,7 @@ def demo_project(tmp_path: Path) -> Path:
     from demo.targets import write_reference
 
     write_demo(tmp_path / "data", generate(n_entities=150, seed=11))
-    write_reference(tmp_path / "data")
+    write_reference(tmp_path / "data", n_entities=150, seed=11)
     cfg = tmp_path / "hub.yaml"
     cfg.write_text(DEMO_CONFIG.replace("duckdb:///../warehouse/demo.duckdb", "duckdb:///w.duckdb"),
                    encoding="utf-8")

@@ -7,6 +7,8 @@ Everything else in the project writes portable SQL; the few things that cannot b
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -26,6 +28,7 @@ class Dialect:
         "timestamp": "TIMESTAMP",
         "date": "DATE",
         "decimal": "DECIMAL(18,2)",
+        "rate": "DECIMAL(18,8)",
         "integer": "BIGINT",
         "float": "DOUBLE PRECISION",
         "boolean": "BOOLEAN",
@@ -56,6 +59,25 @@ class Dialect:
     def analyze(self, conn: Connection, table: str) -> None:
         """Refresh planner statistics of a freshly filled (temporary) table, where the backend needs it."""
 
+    def text_order(self, expr: str) -> str:
+        """A text sort key ordered by code point, as Python and Arrow order strings."""
+        return expr
+
+    @contextmanager
+    def arrow_relation(self, conn: Connection, name: str, data: pa.Table,
+                       types: dict[str, str] | None = None) -> Iterator[str]:
+        """Make an Arrow table readable by SQL as `name` for the block: a temporary table filled by the bulk
+        loader (with planner statistics). `types`: portable type kinds of its columns (default text)."""
+        cols = ", ".join(f"{quote(c)} {self.type_sql((types or {}).get(c, 'text'))}" for c in data.column_names)
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(name)}")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {quote(name)} ({cols})")
+        self.bulk_insert(conn, quote(name), data)
+        self.analyze(conn, quote(name))
+        try:
+            yield quote(name)
+        finally:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(name)}")
+
 
 class DuckDBDialect(Dialect):
     name = "duckdb"
@@ -75,6 +97,17 @@ class DuckDBDialect(Dialect):
         finally:
             raw.unregister(view)
 
+    @contextmanager
+    def arrow_relation(self, conn: Connection, name: str, data: pa.Table,
+                       types: dict[str, str] | None = None) -> Iterator[str]:
+        """DuckDB scans the Arrow table in place (no copy) under `name`."""
+        raw = conn.connection.driver_connection
+        raw.register(name, data)
+        try:
+            yield quote(name)
+        finally:
+            raw.unregister(name)
+
     def read_arrow(self, conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         raw = conn.connection.driver_connection
         if params:
@@ -83,8 +116,8 @@ class DuckDBDialect(Dialect):
 
             names = set(re.findall(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)", sql))
             sql = re.sub(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)", r"$\1", sql)
-            return _arrow(raw.sql(sql, params={k: v for k, v in params.items() if k in names}))
-        return _arrow(raw.sql(sql))
+            return arrow_of(raw.sql(sql, params={k: v for k, v in params.items() if k in names}))
+        return arrow_of(raw.sql(sql))
 
 
 class PostgresDialect(Dialect):
@@ -101,6 +134,9 @@ class PostgresDialect(Dialect):
 
     def analyze(self, conn: Connection, table: str) -> None:
         conn.exec_driver_sql(f"ANALYZE {table}")  # temp tables have no statistics: joins go nested-loop
+
+    def text_order(self, expr: str) -> str:
+        return f'{expr} COLLATE "C"'  # the database's collation would order by language rules
 
     def json_text(self, column_sql: str, path: list[str | int]) -> str:
         parts = ",".join('"' + str(p).replace('"', '\\"') + '"' for p in path)
@@ -130,7 +166,7 @@ class PostgresDialect(Dialect):
         return pa.Table.from_pandas(df, preserve_index=False)
 
 
-def _arrow(result: Any) -> pa.Table:
+def arrow_of(result: Any) -> pa.Table:
     """A DuckDB relation as an Arrow table (`to_arrow_table` in DuckDB 2, `arrow` before)."""
     if result is None:
         return pa.table({})

@@ -7,6 +7,7 @@ the warehouse goes through one of these objects.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,8 +25,19 @@ from warehouse.identifiers import quote
 SCHEMAS = ("raw", "staging", "mdm", "marts")
 
 
-def make_engine(url: str) -> Engine:
-    """A SQLAlchemy engine for a warehouse URL; a DuckDB file's folder is created if missing."""
+def default_memory_limit() -> str:
+    """A tenth of the machine's memory, between 1 and 2 GB: DuckDB spills beyond it, and the rest of a run (the
+    matching engine's columns, a few hundred MB per million records) has room."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    return f"{min(max(total // 10, 1 << 30), 2 << 30) >> 20}MB"
+
+
+def make_engine(url: str, settings: dict[str, Any] | None = None) -> Engine:
+    """A SQLAlchemy engine for a warehouse URL; a DuckDB file's folder is created if missing. `settings`:
+    DuckDB's `memory_limit`, `temp_directory`, `threads`."""
     if url.startswith("duckdb:///") and not url.startswith("duckdb:///:memory:"):
         path = url[len("duckdb:///"):].split("?", 1)[0]
         if path:
@@ -35,6 +47,9 @@ def make_engine(url: str) -> Engine:
     kwargs: dict[str, Any] = {}
     if url.startswith("postgresql"):
         kwargs["pool_pre_ping"] = True
+    if url.startswith("duckdb"):
+        config = {"memory_limit": default_memory_limit(), **{k: v for k, v in (settings or {}).items() if v}}
+        kwargs["connect_args"] = {"config": {k: str(v) for k, v in config.items()}}
     return sa.create_engine(url, **kwargs)
 
 
@@ -56,15 +71,21 @@ def display_url(url: str) -> str:
 class Warehouse:
     """An engine and its dialect. Cheap to create; holds a connection pool."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, settings: dict[str, Any] | None = None):
         self.url = url
         self.dialect: Dialect = dialect_for(url)
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, settings)
         self._ensured: set[tuple[str, str]] = set()
 
     @classmethod
     def from_url(cls, url: str) -> Warehouse:
         return cls(url)
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> Warehouse:
+        """The warehouse of a `WarehouseConfig` (its URL and DuckDB settings)."""
+        return cls(cfg.url, {"memory_limit": cfg.memory_limit, "temp_directory": cfg.temp_directory,
+                             "threads": cfg.threads})
 
     def __repr__(self) -> str:
         return f"Warehouse({display_url(self.url)!r})"
@@ -88,6 +109,17 @@ class Warehouse:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def refresh_statistics(self, *tables: str) -> None:
+        """After a bulk load: the planner's statistics of these `schema.table`s (PostgreSQL; DuckDB keeps them
+        itself). In a transaction of its own, so it sees what was committed."""
+        if self.dialect.name != "postgresql" or not tables:
+            return
+        with self.begin() as conn:
+            for t in tables:
+                schema, _, name = t.partition(".")
+                if self.table_exists(conn, schema, name):
+                    conn.exec_driver_sql(f"ANALYZE {quote(schema)}.{quote(name)}")
 
     # --- schema helpers -------------------------------------------------------------------------------
 
@@ -138,8 +170,14 @@ class Warehouse:
             return self.dialect.read_arrow(c, sql, params)
 
     def read_frame(self, sql: str, params: dict[str, Any] | None = None,
-                   conn: Connection | None = None) -> pd.DataFrame:
-        return self.read_arrow(sql, params, conn).to_pandas()
+                   conn: Connection | None = None, arrow_strings: bool = False) -> pd.DataFrame:
+        """A query's result as a frame; `arrow_strings`: text columns stay Arrow-backed (`string[pyarrow]`),
+        a fraction of the memory of Python strings and fast for Arrow's string kernels."""
+        table = self.read_arrow(sql, params, conn)
+        if arrow_strings:
+            return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow"),
+                                                 pa.large_string(): pd.StringDtype("pyarrow")}.get)
+        return table.to_pandas()
 
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         with self.begin() as c:
@@ -161,6 +199,69 @@ class Warehouse:
         else:
             conn.exec_driver_sql(f"DELETE FROM {target}")
         self.insert_frame(conn, schema, table, df)
+
+    def replace_table(self, conn: Connection, schema: str, table: str, columns: dict[str, str],
+                      primary_key: list[str] | None, df: pd.DataFrame | pa.Table | None = None,
+                      select: str | None = None, params: dict[str, Any] | None = None) -> None:
+        """All rows of a table replaced by `df` or by the rows of a `select` (the table's columns in order), in the
+        caller's transaction. DuckDB gets a new table (deleting a million keys of a primary-key index and
+        inserting them again costs it minutes at commit); PostgreSQL keeps the table (and the grants and indexes
+        on it) and deletes its rows."""
+        target = f"{quote(schema)}.{quote(table)}"
+        if self.dialect.name == "duckdb":
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {target}")
+            self._ensured.discard((schema, table))
+            self.create_table(conn, schema, table, columns, primary_key)
+        else:
+            self.create_table(conn, schema, table, columns, primary_key)
+            conn.exec_driver_sql(f"DELETE FROM {target}")
+        if df is not None:
+            self.insert_frame(conn, schema, table, df)
+        if select is not None:
+            conn.execute(sa.text(f"INSERT INTO {target} ({', '.join(quote(c) for c in columns)}) {select}"),
+                         params or {})
+
+    def upsert_from(self, conn: Connection, schema: str, table: str, select: str, columns: list[str],
+                    key: list[str] | None, params: dict[str, Any] | None = None) -> None:
+        """Insert the rows of `select` (the `columns` in order), replacing the rows with the same `key`: an
+        `ON CONFLICT` update on PostgreSQL; on DuckDB the rows are deleted and inserted again (its large tables
+        keep no primary-key index: see `drop_primary_key`)."""
+        assert key, f"{schema}.{table}: an upsert needs the key"
+        target, cols = f"{quote(schema)}.{quote(table)}", ", ".join(quote(c) for c in columns)
+        if self.dialect.name == "duckdb":
+            conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_upsert_rows")
+            conn.execute(sa.text(f"CREATE TEMPORARY TABLE _hub_upsert_rows AS {select}"), params or {})
+            match = " AND ".join(f"r.{quote(k)} = {target}.{quote(k)}" for k in key)
+            conn.exec_driver_sql(f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM _hub_upsert_rows r WHERE {match})")
+            conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM _hub_upsert_rows")
+            conn.exec_driver_sql("DROP TABLE _hub_upsert_rows")
+            return
+        sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in key)
+        conn.execute(sa.text(f"INSERT INTO {target} ({cols}) {select} ON CONFLICT ({', '.join(quote(k) for k in key)}) "
+                             f"DO UPDATE SET {sets}"), params or {})
+
+    def upsert_frame(self, conn: Connection, schema: str, table: str, df: pd.DataFrame | pa.Table,
+                     key: list[str], kinds: dict[str, str]) -> None:
+        """`upsert_from` for a frame. `kinds`: the table's portable column kinds (for the temporary copy)."""
+        data = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+        if not data.num_rows:
+            return
+        cols = data.column_names
+        with self.dialect.arrow_relation(conn, "_hub_upsert", data, kinds) as rel:
+            self.upsert_from(conn, schema, table, f"SELECT {', '.join(quote(c) for c in cols)} FROM {rel}", cols, key)
+
+    def drop_primary_key(self, conn: Connection, schema: str, table: str) -> None:
+        """DuckDB: recreate a table that has a primary key without it (DuckDB cannot drop one). Its index makes
+        bulk loads of large tables several times slower and deleting keys to insert them again costs minutes at
+        commit; the hub keeps such keys unique itself (and its checks verify it)."""
+        if self.dialect.name != "duckdb" or not value(
+                conn, "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = :s AND table_name = :t "
+                      "AND constraint_type = 'PRIMARY KEY'", {"s": schema, "t": table}):
+            return
+        q, tmp = f"{quote(schema)}.{quote(table)}", f"{table}__nopk"
+        conn.exec_driver_sql(f"CREATE TABLE {quote(schema)}.{quote(tmp)} AS SELECT * FROM {q}")
+        conn.exec_driver_sql(f"DROP TABLE {q}")
+        conn.exec_driver_sql(f"ALTER TABLE {quote(schema)}.{quote(tmp)} RENAME TO {quote(table)}")
 
     def swap_table(self, conn: Connection, schema: str, table: str, select_sql: str) -> None:
         """Build `schema.table` from a SELECT under a temporary name, then swap it in.

@@ -1,4 +1,8 @@
-"""One run at a time per warehouse, with a message naming the holder; a dead holder's lock is free.
+"""One writer at a time per warehouse, with a message naming the holder; a dead holder's lock is free.
+
+Every face that writes takes it: `hub run`, `hub connectors sync`, the Dagster assets (which wait
+their turn) and the stewards' actions (which wait a few seconds for another steward's action and
+fail at once, with the holder's name, while a run holds the warehouse).
 
 - DuckDB: an exclusive `flock` on `<warehouse file>.lock`, which holds the holder's description.
   The operating system drops the lock when its process dies, so a stale lock is recovered by
@@ -16,7 +20,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,40 +44,70 @@ def _describe(h: dict[str, object]) -> str:
     return f"{h.get('what', 'a hub run')} (pid {h.get('pid')} on {h.get('host')}, since {h.get('since')})"
 
 
+class _Waiting:
+    """When to give up on a lock another process holds: after `wait` seconds, or at once when `keep_waiting`
+    says the holder (its description) is not worth waiting for; `on_wait` hears the first wait."""
+
+    def __init__(self, wh: Warehouse, wait: float, keep_waiting: Callable[[dict[str, object]], bool] | None,
+                 on_wait: Callable[[str], None] | None):
+        self.wh, self.wait, self.keep_waiting, self.on_wait = wh, wait, keep_waiting, on_wait
+        self.deadline: float | None = None  # counted from the first refusal, not from connecting
+        self.told = False
+
+    def busy(self, holder: dict[str, object]) -> None:
+        """Another process holds the lock: raise RunLocked, or return to try again shortly."""
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.wait
+        if time.monotonic() >= self.deadline or (self.keep_waiting is not None and not self.keep_waiting(holder)):
+            raise RunLocked(f"the warehouse {self.wh.location} is in use by {_describe(holder)}; "
+                            "wait for it to finish")
+        if self.on_wait is not None and not self.told:
+            self.on_wait(f"waiting for the warehouse {self.wh.location}: in use by {_describe(holder)}")
+            self.told = True
+        time.sleep(0.2)
+
+
 @contextmanager
-def run_lock(wh: Warehouse, what: str = "hub run", wait: float = 0.0) -> Iterator[None]:
-    """Hold the warehouse's run lock for the block; `wait` seconds to wait for it, else RunLocked."""
+def run_lock(wh: Warehouse, what: str = "hub run", wait: float = 0.0,
+             keep_waiting: Callable[[dict[str, object]], bool] | None = None,
+             on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the warehouse's writer lock for the block. While another process holds it, wait up to `wait`
+    seconds (`float("inf")`: until it is free), and only while `keep_waiting(holder)` (holder: the
+    description of who holds it, `what` among others) is true; then RunLocked naming the holder.
+    `on_wait(message)` is called once when waiting starts."""
+    waiting = _Waiting(wh, wait, keep_waiting, on_wait)
     if wh.dialect.name == "duckdb":
-        with _file_lock(wh, what, wait):
+        with _file_lock(wh, what, waiting):
             yield
     else:
-        with _advisory_lock(wh, what, wait):
+        with _advisory_lock(wh, what, waiting):
             yield
 
 
+def held_by(*prefixes: str) -> Callable[[dict[str, object]], bool]:
+    """A `keep_waiting` that waits only for holders whose `what` starts with one of `prefixes`."""
+    return lambda holder: str(holder.get("what", "")).startswith(prefixes)
+
+
 @contextmanager
-def _file_lock(wh: Warehouse, what: str, wait: float) -> Iterator[None]:
+def _file_lock(wh: Warehouse, what: str, waiting: _Waiting) -> Iterator[None]:
     path = Path(wh.location + ".lock") if wh.location != ":memory:" else None
     if path is None:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + wait
     try:
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    try:
-                        holder = json.loads(path.read_text(encoding="utf-8") or "{}")
-                    except (OSError, ValueError):
-                        holder = {}
-                    raise RunLocked(f"the warehouse {wh.location} is in use by {_describe(holder)}; "
-                                    "wait for it to finish") from None
-                time.sleep(0.2)
+                try:
+                    holder = json.loads(path.read_text(encoding="utf-8") or "{}")
+                except (OSError, ValueError):
+                    holder = {}
+                waiting.busy(holder)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder_description(what)).encode(), 0)
         yield
@@ -85,8 +119,7 @@ def _file_lock(wh: Warehouse, what: str, wait: float) -> Iterator[None]:
 
 
 @contextmanager
-def _advisory_lock(wh: Warehouse, what: str, wait: float) -> Iterator[None]:
-    deadline = time.monotonic() + wait
+def _advisory_lock(wh: Warehouse, what: str, waiting: _Waiting) -> Iterator[None]:
     conn = wh.engine.connect()
     try:
         conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS raw")
@@ -97,13 +130,10 @@ def _advisory_lock(wh: Warehouse, what: str, wait: float) -> Iterator[None]:
             conn.commit()
             if got:
                 break
-            if time.monotonic() >= deadline:
-                rows = conn.execute(sa.text("SELECT holder FROM raw._run_lock WHERE lock_key = :k"),
-                                    {"k": LOCK_KEY}).fetchall()
-                holder = json.loads(rows[0][0]) if rows else {}
-                raise RunLocked(f"the warehouse {wh.location} is in use by {_describe(holder)}; "
-                                "wait for it to finish")
-            time.sleep(0.2)
+            rows = conn.execute(sa.text("SELECT holder FROM raw._run_lock WHERE lock_key = :k"),
+                                {"k": LOCK_KEY}).fetchall()
+            conn.commit()
+            waiting.busy(json.loads(rows[0][0]) if rows else {})
         conn.execute(sa.text("DELETE FROM raw._run_lock WHERE lock_key = :k"), {"k": LOCK_KEY})
         conn.execute(sa.text("INSERT INTO raw._run_lock (lock_key, holder) VALUES (:k, :h)"),
                      {"k": LOCK_KEY, "h": json.dumps(holder_description(what))})

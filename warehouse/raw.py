@@ -1,12 +1,23 @@
-"""The raw layer: append-only landing of source records, connector state, sync log, quarantine.
+"""The raw layer: append-only landing of source records, connector state, sync log, quarantine, deletes.
 
-Every source stream lands in `raw.<source>__<stream>` with lineage columns (`_source`,
-`_stream`, `_sync_id`, `_row`, `_key`, `_hash`, `_extracted_at`) and the record as JSON in
-`_data`. A record is appended only when it is new or changed (its content hash differs from
-the latest version of the same key), so re-reading a source duplicates nothing.
+Every source stream lands in `raw.<source>__<stream>` with lineage columns (`_source`, `_stream`,
+`_sync_id`, `_row`, `_key`, `_hash`, `_extracted_at`, `_batch`, `_deleted`) and the record as JSON in
+`_data`. A record is appended only when it is new or changed (its content hash differs from the
+latest version of the same key, kept in `raw._record_index`), so re-reading a source duplicates nothing.
 
-A batch of records and the connector state that covers it are written in one transaction
-(`RawStore.load`), so a crash between them cannot lose or double a record.
+Batches come in two shapes and take one path into the warehouse:
+- `RawStore.load_table`: an Arrow table of a bulk source (SQL, files); its key, canonical JSON and
+  missing-key checks are computed set-based by an in-process DuckDB, never row by row in Python;
+- `RawStore.load`: record dicts of an API connector (nested JSON), serialized in Python.
+The content hash (`md5` of the canonical JSON, keys sorted) and the new-or-changed test are SQL in the
+warehouse. A batch, its quarantined rows and the connector state that covers it are written in one
+transaction, so a crash between them cannot lose or double a record. Each batch gets a number
+(`_batch`, from `raw._batches`): staging reads what landed after the last batch it staged.
+
+Deletes are versions too: a tombstone row (`_deleted` true, no data) is appended for a record that a
+complete read of a full-refresh stream no longer holds (`raw._seen` collects the keys read), or whose
+stream or source left the configuration. History stays; the record index forgets the hash, so a
+record that comes back lands again. `MassDeleteRefused` guards against an emptied export.
 """
 
 from __future__ import annotations
@@ -14,16 +25,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import orjson
-import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from warehouse.changes import bump
+from warehouse.dialects import arrow_of
 from warehouse.engine import Warehouse, value
 from warehouse.identifiers import quote, safe_name
 
@@ -36,16 +51,14 @@ RAW_COLUMNS: dict[str, str] = {
     "_hash": "text",
     "_extracted_at": "timestamp",
     "_data": "json",
+    "_batch": "integer",
+    "_deleted": "boolean",
 }
-_RAW_SCHEMA = pa.schema([
-    ("_sync_id", pa.string()), ("_row", pa.int64()), ("_source", pa.string()), ("_stream", pa.string()),
-    ("_key", pa.string()), ("_hash", pa.string()), ("_extracted_at", pa.timestamp("us")), ("_data", pa.string()),
-])
 
 CONTROL_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
     "_syncs": ({"sync_id": "text", "source": "text", "started_at": "timestamp", "finished_at": "timestamp",
                 "status": "text", "records_read": "integer", "records_loaded": "integer",
-                "records_quarantined": "integer", "error": "text"}, ["sync_id"]),
+                "records_quarantined": "integer", "error": "text", "records_deleted": "integer"}, ["sync_id"]),
     "_state": ({"source": "text", "stream": "text", "state": "json", "sync_id": "text",
                 "updated_at": "timestamp"}, ["source", "stream"]),
     "_record_index": ({"source": "text", "stream": "text", "record_key": "text", "record_hash": "text",
@@ -55,9 +68,22 @@ CONTROL_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
                      "action": "text", "record": "json", "quarantined_at": "timestamp"}, None),
     "_schema": ({"source": "text", "stream": "text", "columns": "json", "sync_id": "text",
                  "updated_at": "timestamp"}, ["source", "stream"]),
+    # One row per committed batch: `_batch` of the raw rows it appended (staging's watermark).
+    "_batches": ({"batch_id": "integer", "source": "text", "stream": "text", "sync_id": "text",
+                  "loaded": "integer", "deleted": "integer", "landed_at": "timestamp"}, ["batch_id"]),
+    # Keys read by the current complete read of a full-refresh stream (deletes are what it did not read).
+    "_seen": ({"source": "text", "stream": "text", "record_key": "text"}, None),
+    "_meta": ({"key": "text", "value": "text"}, ["key"]),
+    # Change tracking between layers (warehouse/changes.py): a version per table, a position per consumer.
+    "_versions": ({"table_name": "text", "version": "integer", "changed_at": "timestamp"}, ["table_name"]),
+    "_watermarks": ({"consumer": "text", "position": "integer", "detail": "json", "updated_at": "timestamp"},
+                    ["consumer"]),
 }
 
 QUARANTINE_COLUMNS = list(CONTROL_TABLES["_quarantine"][0])
+_QUARANTINE_SCHEMA = pa.schema([(c, pa.timestamp("us") if c == "quarantined_at" else pa.string())
+                                for c in QUARANTINE_COLUMNS])
+_HASH_VERSION = "md5-of-canonical-json"  # raw._meta 'hash': how `_hash` is computed
 
 
 def raw_table(source: str, stream: str) -> str:
@@ -79,7 +105,8 @@ def dumps(record: Mapping[str, Any]) -> str:
         return orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
                             default=_json_default).decode()
     except TypeError:  # e.g. integers beyond 64 bits
-        return json.dumps(record, ensure_ascii=False, sort_keys=True, default=_json_default)
+        return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+                          default=_json_default)
 
 
 def key_of(record: Mapping[str, Any], pk_paths: list[list[str]]) -> tuple[str | None, str | None]:
@@ -101,12 +128,29 @@ class LoadStats:
     loaded: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    deleted: int = 0
 
     def add(self, other: LoadStats) -> None:
         self.read += other.read
         self.loaded += other.loaded
         self.unchanged += other.unchanged
         self.quarantined += other.quarantined
+        self.deleted += other.deleted
+
+
+class MassDeleteRefused(RuntimeError):
+    """Applying the deletes would remove more of a stream than allowed; nothing was deleted."""
+
+    def __init__(self, source: str, stream: str, deleting: int, live: int, max_share: float, why: str):
+        self.source, self.stream, self.deleting, self.live, self.max_share = source, stream, deleting, live, max_share
+        super().__init__(
+            f"{source}.{stream}: {deleting:,} of {live:,} records ({deleting / max(live, 1):.0%}) would be deleted "
+            f"because {why}; a run deletes at most {max_share:.0%} of a stream (max_delete_share), so none were. "
+            "If this is intended, run again with --allow-mass-delete")
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def quarantine_row(source: str, stream: str, sync_id: str | None, stage: str, reason: str, *,
@@ -117,8 +161,116 @@ def quarantine_row(source: str, stream: str, sync_id: str | None, stage: str, re
         "source": source, "stream": stream, "sync_id": sync_id, "stage": stage, "record_key": record_key,
         "field": field, "value": None if value is None else str(value)[:1000], "reason": reason,
         "action": action, "record": None if record is None else (record if isinstance(record, str) else dumps(record)),
-        "quarantined_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "quarantined_at": now_utc(),
     }
+
+
+def quarantine_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(list(rows), schema=_QUARANTINE_SCHEMA)
+
+
+# --- bulk batches: key, canonical JSON and checks computed by an in-process DuckDB -----------------------
+
+_LOCAL = threading.local()
+
+
+def _local_duckdb() -> duckdb.DuckDBPyConnection:
+    con = getattr(_LOCAL, "con", None)
+    if con is None:
+        con = duckdb.connect()
+        con.execute("SET threads TO 2")
+        _LOCAL.con = con
+    return con
+
+
+def _jsonable(table: pa.Table) -> pa.Table:
+    """Columns whose JSON would not be exact or readable as text: decimals and times become ISO/exact text,
+    binary becomes UTF-8 text where it decodes (hex otherwise)."""
+    cols = []
+    for col in table.columns:
+        t = col.type
+        if pa.types.is_decimal(t) or pa.types.is_temporal(t):
+            col = pc.cast(col, pa.string())
+        elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            try:
+                col = pc.cast(col, pa.string())
+            except pa.ArrowInvalid:
+                col = pa.chunked_array([pa.array([None if v is None else v.hex() for v in col.to_pylist()],
+                                                 pa.string())])
+        elif pa.types.is_null(t):
+            col = col.cast(pa.string())
+        cols.append(col)
+    return pa.table(cols, names=table.column_names)
+
+
+def resolve_key_columns(columns: Sequence[str], pk: Sequence[str], where: str) -> list[str]:
+    """The batch's columns holding the key; a missing one is an error that suggests a near name."""
+    out = []
+    for k in pk:
+        if k in columns:
+            out.append(k)
+            continue
+        near = [c for c in columns if c.lower() == k.lower()]
+        hint = f"; did you mean {near[0]!r}?" if near else f"; the columns are: {', '.join(columns)}"
+        raise KeyError(f"{where}: primary_key column {k!r} is not in the data{hint}")
+    return out
+
+
+def shape_batch(table: pa.Table, pk: Sequence[str], first_row: int, rows: pa.Array | None = None) -> pa.Table:
+    """`_row`, `_key` (`a|b` for composite keys; null when a part is missing or blank), `_missing` (the first
+    missing key column) and `_data` (canonical JSON, keys sorted) of a bulk batch, set-based. `rows`: each
+    row's position in the stream when not consecutive from `first_row`."""
+    con = _local_duckdb()
+    data = _jsonable(table)
+    names = sorted(data.column_names)
+    if rows is not None:
+        data = data.append_column("_hub_pos", rows)
+    con.register("_hub_in", data)
+    try:
+        packed = ", ".join(f"{quote(c)} := {quote(c)}" for c in names) or "_empty := NULL"
+        parts = [f"NULLIF(TRIM(CAST({quote(k)} AS VARCHAR)), '')" for k in pk]
+        if parts:
+            key = f"CASE WHEN {' OR '.join(f'{p} IS NULL' for p in parts)} THEN NULL ELSE " \
+                  f"concat_ws('|', {', '.join(parts)}) END"
+            missing = "CASE " + " ".join(f"WHEN {p} IS NULL THEN '{k.replace(chr(39), chr(39) * 2)}'"
+                                         for p, k in zip(parts, pk, strict=True)) + " END"
+        else:  # no key: the row number is the key
+            key, missing = f"CAST(_n + {int(first_row)} AS VARCHAR)", "NULL"
+        data_sql = f"to_json(struct_pack({packed}))" if names else "'{}'"
+        row = "_hub_pos" if rows is not None else f"_n + {int(first_row)}"
+        sql = (f"SELECT _row, _key, _missing, _data, md5(_data) AS _hash FROM (SELECT {row} AS _row, {key} AS _key, "
+               f"{missing} AS _missing, CAST({data_sql} AS VARCHAR) AS _data "
+               "FROM (SELECT *, row_number() OVER () - 1 AS _n FROM _hub_in))")
+        out = arrow_of(con.sql(sql))
+    finally:
+        con.unregister("_hub_in")
+    return out
+
+
+def shape_records(records: Sequence[Mapping[str, Any]], pk_paths: list[list[str]], first_row: int) -> pa.Table:
+    """The same columns as `shape_batch` for record dicts (API connectors: nested JSON, dotted key paths)."""
+    keys, missing, datas = [], [], []
+    for rec in records:
+        key, miss = key_of(rec, pk_paths) if pk_paths else (None, None)
+        keys.append(key)
+        missing.append(miss)
+        datas.append(dumps(rec))
+    rows = pa.array(range(first_row, first_row + len(records)), pa.int64())
+    if not pk_paths:
+        keys = [str(r) for r in range(first_row, first_row + len(records))]
+    data = pa.array(datas, pa.string())
+    return pa.table({"_row": rows, "_key": pa.array(keys, pa.string()), "_missing": pa.array(missing, pa.string()),
+                     "_data": data, "_hash": md5_hex(data)})
+
+
+def md5_hex(texts: pa.Array) -> pa.Array:
+    """The md5 of each text as hex (the warehouse's `md5()`), computed by the in-process DuckDB."""
+    con = _local_duckdb()
+    con.register("_hub_texts", pa.table({"t": texts}))
+    try:
+        return arrow_of(con.sql("SELECT md5(t) AS h FROM _hub_texts")).column("h").combine_chunks()
+    finally:
+        con.unregister("_hub_texts")
 
 
 class RawStore:
@@ -126,29 +278,65 @@ class RawStore:
 
     def __init__(self, warehouse: Warehouse):
         self.wh = warehouse
-        self.duplicates = pd.DataFrame()
 
     def ensure(self, conn: Connection) -> None:
         for schema in ("raw", "staging", "mdm", "marts"):
             conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        fresh = ("raw", "_meta") not in self.wh._ensured
+        duck = self.wh.dialect.name == "duckdb"
         for table, (cols, pk) in CONTROL_TABLES.items():
-            self.wh.create_table(conn, "raw", table, cols, pk)
+            # DuckDB: a primary-key index on the record index costs three times its load; keys stay unique
+            # because every write deletes a key's row before inserting it (`_index_landed`)
+            self.wh.create_table(conn, "raw", table, cols, None if duck and table == "_record_index" else pk)
+        if fresh and duck:
+            self.wh.drop_primary_key(conn, "raw", "_record_index")
+        if fresh:
+            self._migrate_hashes(conn)
+            if self.wh.dialect.name == "postgresql":
+                conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS _seen_key ON raw._seen (source, stream, record_key)")
+
+    def _migrate_hashes(self, conn: Connection) -> None:
+        """Warehouses written before hashes were computed in SQL: recompute `_hash` of every landed version and
+        the record index as md5 of the canonical JSON, once, so that unchanged records are not landed again."""
+        done = value(conn, "SELECT value FROM raw._meta WHERE key = 'hash'")
+        if done == _HASH_VERSION:
+            return
+        streams = conn.execute(sa.text("SELECT DISTINCT source, stream FROM raw._record_index")).fetchall()
+        for source, stream in streams:
+            table = f"raw.{quote(raw_table(source, stream))}"
+            if not self.wh.table_exists(conn, "raw", raw_table(source, stream)):
+                continue
+            conn.exec_driver_sql(f"UPDATE {table} SET _hash = md5(_data) WHERE _data IS NOT NULL")
+            conn.execute(sa.text(
+                "UPDATE raw._record_index AS i SET record_hash = v.h FROM (SELECT _key, md5(_data) AS h FROM "
+                f"(SELECT _key, _data, ROW_NUMBER() OVER (PARTITION BY _key ORDER BY _sync_id DESC, _row DESC) AS rn "
+                f"FROM {table}) l WHERE rn = 1) v WHERE i.source = :s AND i.stream = :t "
+                "AND i.record_key = v._key AND i.record_hash IS NOT NULL"),
+                {"s": source, "t": stream})
+        conn.exec_driver_sql("DELETE FROM raw._meta WHERE key = 'hash'")
+        conn.execute(sa.text("INSERT INTO raw._meta (key, value) VALUES ('hash', :v)"), {"v": _HASH_VERSION})
 
     def ensure_stream(self, conn: Connection, source: str, stream: str) -> str:
         table = raw_table(source, stream)
+        created = ("raw", table) not in self.wh._ensured
         self.wh.create_table(conn, "raw", table, RAW_COLUMNS)
+        if created and self.wh.dialect.name == "postgresql":  # staging reads by batch, deletes look keys up
+            conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {quote(table + '__batch')} ON raw.{quote(table)} "
+                                 "USING brin (_batch)")
+            conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {quote(table + '__key')} ON raw.{quote(table)} (_key)")
         return table
 
     # --- syncs and state -----------------------------------------------------------------------------
 
     def start_sync(self, source: str) -> str:
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        now = now_utc()
         sync_id = now.strftime("%Y%m%dT%H%M%S%f") + "-" + hashlib.blake2b(
             f"{source}{now.timestamp()}".encode(), digest_size=3).hexdigest()
         with self.wh.begin() as conn:
             self.ensure(conn)
             conn.execute(sa.text("INSERT INTO raw._syncs (sync_id, source, started_at, status, records_read, "
-                                 "records_loaded, records_quarantined) VALUES (:i, :s, :t, 'running', 0, 0, 0)"),
+                                 "records_loaded, records_quarantined, records_deleted) "
+                                 "VALUES (:i, :s, :t, 'running', 0, 0, 0, 0)"),
                          {"i": sync_id, "s": source, "t": now})
         return sync_id
 
@@ -156,9 +344,9 @@ class RawStore:
         with self.wh.begin() as conn:
             conn.execute(sa.text(
                 "UPDATE raw._syncs SET finished_at = :t, status = :st, records_read = :r, records_loaded = :l, "
-                "records_quarantined = :q, error = :e WHERE sync_id = :i"),
-                {"t": dt.datetime.now(dt.UTC).replace(tzinfo=None), "st": status, "r": stats.read,
-                 "l": stats.loaded, "q": stats.quarantined, "e": error, "i": sync_id})
+                "records_quarantined = :q, records_deleted = :d, error = :e WHERE sync_id = :i"),
+                {"t": now_utc(), "st": status, "r": stats.read, "l": stats.loaded, "q": stats.quarantined,
+                 "d": stats.deleted, "e": error, "i": sync_id})
 
     def get_state(self, source: str) -> dict[str, Any]:
         """The saved state of each stream of a source: `{stream: state}`."""
@@ -179,110 +367,203 @@ class RawStore:
 
     def _save_state(self, conn: Connection, source: str, stream: str, state: Any, sync_id: str) -> None:
         params = {"s": source, "t": stream, "st": json.dumps(state, ensure_ascii=False, default=str),
-                  "i": sync_id, "u": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
+                  "i": sync_id, "u": now_utc()}
         conn.execute(sa.text("DELETE FROM raw._state WHERE source = :s AND stream = :t"), params)
         conn.execute(sa.text("INSERT INTO raw._state (source, stream, state, sync_id, updated_at) "
                              "VALUES (:s, :t, :st, :i, :u)"), params)
-
-    # --- loading -------------------------------------------------------------------------------------
-
-    def load(self, source: str, stream: str, sync_id: str, records: list[Mapping[str, Any]],
-             pk_paths: list[list[str]], first_row: int, state: Any = None,
-             extracted_at: dt.datetime | None = None) -> LoadStats:
-        """Append the new or changed records of a batch and save `state`, in one transaction."""
-        stats = LoadStats(read=len(records))
-        extracted_at = extracted_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        keys: list[str] = []
-        hashes: list[str] = []
-        datas: list[str] = []
-        rows: list[int] = []
-        bad: list[dict[str, Any]] = []
-        for i, rec in enumerate(records):
-            data = dumps(rec)
-            key, missing = key_of(rec, pk_paths) if pk_paths else (str(first_row + i), None)
-            if key is None:
-                bad.append(quarantine_row(source, stream, sync_id, "load",
-                                          f"primary key field {missing!r} is missing or empty",
-                                          field=missing, record=data))
-                continue
-            keys.append(key)
-            datas.append(data)
-            hashes.append(hashlib.blake2b(data.encode(), digest_size=16).hexdigest())
-            rows.append(first_row + i)
-        n = len(keys)
-        batch = pa.table([
-            pa.array([sync_id] * n, pa.string()), pa.array(rows, pa.int64()),
-            pa.array([source] * n, pa.string()), pa.array([stream] * n, pa.string()),
-            pa.array(keys, pa.string()), pa.array(hashes, pa.string()),
-            pa.array([extracted_at] * n, pa.timestamp("us")), pa.array(datas, pa.string()),
-        ], schema=_RAW_SCHEMA)
-        with self.wh.begin() as conn:
-            table = self.ensure_stream(conn, source, stream)
-            if n:
-                stats.loaded = self._append_changed(conn, table, source, stream, batch)
-                for d in self.duplicates.itertuples():
-                    bad.append(quarantine_row(source, stream, sync_id, "load",
-                                              f"duplicate primary key {d._1!r}: read again in this sync with "
-                                              "different values (the first version was kept)",
-                                              record_key=d._1, record=d._3))
-            stats.unchanged = n - stats.loaded - len(self.duplicates)
-            if bad:
-                self.wh.insert_frame(conn, "raw", "_quarantine", pa.Table.from_pylist(bad))
-                stats.quarantined = len(bad)
-            if state is not None:
-                self._save_state(conn, source, stream, state, sync_id)
-        return stats
-
-    def _append_changed(self, conn: Connection, table: str, source: str, stream: str, batch: pa.Table) -> int:
-        wh = self.wh
-        conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_batch")
-        cols = ", ".join(f"{quote(c)} {wh.dialect.type_sql(k)}" for c, k in RAW_COLUMNS.items())
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_batch ({cols})")
-        wh.dialect.bulk_insert(conn, "_hub_batch", batch)
-        wh.dialect.analyze(conn, "_hub_batch")
-        params = {"source": source, "stream": stream, "sync": batch.column("_sync_id")[0].as_py()}
-        # A key read twice in one sync with different content is a duplicate primary key: the first
-        # version lands, the others go to quarantine. (The same content twice is simply dropped.)
-        ranked = (
-            "SELECT b.*, ROW_NUMBER() OVER (PARTITION BY _key ORDER BY _row) AS _rn, "
-            "FIRST_VALUE(_hash) OVER (PARTITION BY _key ORDER BY _row) AS _first_hash, "
-            "i.record_hash AS _landed_hash, i.sync_id AS _landed_sync "
-            "FROM _hub_batch b LEFT JOIN raw._record_index i ON i.source = :source AND i.stream = :stream "
-            "AND i.record_key = b._key"
-        )
-        conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_ranked")
-        conn.execute(sa.text(f"CREATE TEMPORARY TABLE _hub_ranked AS {ranked}"), params)
-        dup = ("((_rn > 1 AND _hash <> _first_hash) OR "
-               "(_rn = 1 AND COALESCE(_landed_sync = :sync AND _landed_hash <> _hash, FALSE)))")
-        self.duplicates = wh.read_frame(
-            f"SELECT _key, _row, _data FROM _hub_ranked WHERE {dup} ORDER BY _row", params, conn=conn)
-        changed = (f"SELECT * FROM _hub_ranked WHERE _rn = 1 AND NOT ({dup}) "
-                   "AND (_landed_hash IS NULL OR _landed_hash <> _hash)")
-        conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_changed")
-        conn.execute(sa.text(f"CREATE TEMPORARY TABLE _hub_changed AS {changed}"), params)
-        wh.dialect.analyze(conn, "_hub_changed")
-        collist = ", ".join(quote(c) for c in RAW_COLUMNS)
-        conn.exec_driver_sql(f"INSERT INTO raw.{quote(table)} ({collist}) SELECT {collist} FROM _hub_changed")
-        loaded = value(conn, "SELECT count(*) FROM _hub_changed") or 0
-        conn.execute(sa.text(
-            "INSERT INTO raw._record_index (source, stream, record_key, record_hash, sync_id) "
-            "SELECT :source, :stream, _key, _hash, _sync_id FROM _hub_changed "
-            "ON CONFLICT (source, stream, record_key) DO UPDATE SET record_hash = excluded.record_hash, "
-            "sync_id = excluded.sync_id"), params)
-        conn.exec_driver_sql("DROP TABLE _hub_changed")
-        conn.exec_driver_sql("DROP TABLE _hub_ranked")
-        conn.exec_driver_sql("DROP TABLE _hub_batch")
-        return int(loaded)
 
     def save_state(self, source: str, stream: str, sync_id: str, state: Any) -> None:
         with self.wh.begin() as conn:
             self.ensure(conn)
             self._save_state(conn, source, stream, state, sync_id)
 
-    def quarantine(self, rows: Iterable[dict[str, Any]]) -> int:
+    # --- loading -------------------------------------------------------------------------------------
+
+    def load(self, source: str, stream: str, sync_id: str, records: list[Mapping[str, Any]],
+             pk_paths: list[list[str]], first_row: int, state: Any = None,
+             extracted_at: dt.datetime | None = None, bad: Sequence[Mapping[str, Any]] = (),
+             track_seen: bool = False) -> LoadStats:
+        """Land record dicts (an API connector's batch) and save `state`, in one transaction; `bad` are
+        quarantine rows of records the connector could not extract, written in the same transaction."""
+        return self._land(source, stream, sync_id, shape_records(records, pk_paths, first_row), state,
+                          extracted_at, bad, track_seen)
+
+    def load_table(self, source: str, stream: str, sync_id: str, table: pa.Table, pk_columns: Sequence[str],
+                   first_row: int, state: Any = None, extracted_at: dt.datetime | None = None,
+                   bad: Sequence[Mapping[str, Any]] = (), track_seen: bool = False,
+                   rows: pa.Array | None = None) -> LoadStats:
+        """Land an Arrow table of a bulk source (flat columns) and save `state`, in one transaction."""
+        pk = resolve_key_columns(table.column_names, pk_columns, f"{source}.{stream}") if pk_columns else []
+        return self._land(source, stream, sync_id, shape_batch(table, pk, first_row, rows), state, extracted_at, bad,
+                          track_seen)
+
+    def _land(self, source: str, stream: str, sync_id: str, shaped: pa.Table, state: Any,
+              extracted_at: dt.datetime | None, bad: Sequence[Mapping[str, Any]], track_seen: bool) -> LoadStats:
+        extracted_at = extracted_at or now_utc()
+        stats = LoadStats(read=shaped.num_rows + len(bad))
+        no_key = pc.is_null(shaped.column("_key"))
+        quarantine = list(bad)
+        if pc.any(no_key).as_py():
+            missing = shaped.filter(no_key)
+            quarantine += [quarantine_row(source, stream, sync_id, "load",
+                                          f"primary key field {m!r} is missing or empty", field=m, record=d)
+                           for m, d in zip(missing.column("_missing").to_pylist(), missing.column("_data").to_pylist(),
+                                           strict=True)]
+            shaped = shaped.filter(pc.invert(no_key))
+        with self.wh.begin() as conn:
+            self.ensure(conn)
+            table = self.ensure_stream(conn, source, stream)
+            if shaped.num_rows:
+                loaded, unchanged, dups = self._append_changed(conn, table, source, stream, sync_id, shaped,
+                                                               extracted_at, track_seen)
+                stats.loaded, stats.unchanged = loaded, unchanged
+                quarantine += [quarantine_row(source, stream, sync_id, "load",
+                                              f"duplicate primary key {k!r}: read again in this sync with "
+                                              "different values (the first version was kept)",
+                                              record_key=k, record=d) for k, d in dups]
+            if quarantine:
+                self.wh.insert_frame(conn, "raw", "_quarantine", quarantine_table(quarantine))
+                stats.quarantined = len(quarantine)
+                bump(conn, "raw._quarantine")
+            if state is not None:
+                self._save_state(conn, source, stream, state, sync_id)
+        return stats
+
+    def _next_batch(self, conn: Connection, source: str, stream: str, sync_id: str) -> int:
+        batch = int(value(conn, "SELECT COALESCE(MAX(batch_id), 0) + 1 FROM raw._batches") or 1)
+        conn.execute(sa.text("INSERT INTO raw._batches (batch_id, source, stream, sync_id, loaded, deleted, landed_at) "
+                             "VALUES (:b, :s, :t, :i, 0, 0, :n)"),
+                     {"b": batch, "s": source, "t": stream, "i": sync_id, "n": now_utc()})
+        bump(conn, f"raw.{raw_table(source, stream)}")  # a mart or check reading the raw table follows
+        return batch
+
+    def _append_changed(self, conn: Connection, table: str, source: str, stream: str, sync_id: str,
+                        shaped: pa.Table, extracted_at: dt.datetime, track_seen: bool
+                        ) -> tuple[int, int, list[tuple[str, str]]]:
+        """Append the new or changed rows of a shaped batch; (loaded, unchanged, duplicate keys with their JSON)."""
+        params = {"source": source, "stream": stream, "sync": sync_id}
+        batch_cols = shaped.select(["_row", "_key", "_data", "_hash"])
+        dup = "(_rn > 1 OR COALESCE(_landed_sync = :sync, FALSE))"
+        with self.wh.dialect.arrow_relation(conn, "_hub_batch", batch_cols, {"_row": "integer"}) as batch:
+            # A key read twice in one sync with different content is a duplicate primary key: the first
+            # version lands, the others go to quarantine. (The same content twice is simply dropped.) Only
+            # the keys of rows that land or are duplicates are kept: an unchanged re-read costs one join, and
+            # the JSON is copied once, from the batch into the raw table.
+            conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_ranked")
+            conn.execute(sa.text(
+                "CREATE TEMPORARY TABLE _hub_ranked AS SELECT * FROM (SELECT b._row, b._key, b._hash, "
+                "ROW_NUMBER() OVER (PARTITION BY b._key ORDER BY b._row) AS _rn, "
+                "FIRST_VALUE(b._hash) OVER (PARTITION BY b._key ORDER BY b._row) AS _first_hash, "
+                "i.record_hash AS _landed_hash, i.sync_id AS _landed_sync "
+                f"FROM {batch} b LEFT JOIN raw._record_index i ON i.source = :source AND i.stream = :stream "
+                "AND i.record_key = b._key) r "
+                "WHERE CASE WHEN _rn = 1 THEN _landed_hash IS NULL OR _landed_hash <> _hash "
+                "ELSE _hash <> _first_hash END"), params)
+            dups = conn.execute(sa.text(f"SELECT r._key, b._data FROM _hub_ranked r JOIN {batch} b ON b._row = r._row "
+                                        f"WHERE {dup} ORDER BY r._row"), params).fetchall()
+            loaded = int(value(conn, f"SELECT count(*) FROM _hub_ranked WHERE NOT {dup}", params) or 0)
+            if loaded:
+                batch_id = self._next_batch(conn, source, stream, sync_id)
+                conn.execute(sa.text(
+                    f"INSERT INTO raw.{quote(table)} (_sync_id, _row, _source, _stream, _key, _hash, _extracted_at, "
+                    "_data, _batch, _deleted) SELECT :sync, r._row, :source, :stream, r._key, r._hash, :at, b._data, "
+                    f":batch, FALSE FROM _hub_ranked r JOIN {batch} b ON b._row = r._row WHERE NOT {dup}"),
+                    {**params, "at": extracted_at, "batch": batch_id})
+                conn.execute(sa.text("UPDATE raw._batches SET loaded = :n WHERE batch_id = :b"),
+                             {"n": loaded, "b": batch_id})
+                self._index_landed(conn, params, f"SELECT _key, _hash FROM _hub_ranked WHERE NOT {dup}")
+            if track_seen:
+                conn.execute(sa.text("INSERT INTO raw._seen (source, stream, record_key) "
+                                     f"SELECT DISTINCT :source, :stream, _key FROM {batch}"), params)
+        conn.exec_driver_sql("DROP TABLE _hub_ranked")
+        unchanged = shaped.num_rows - loaded - len(dups)  # identical repeats inside the batch count as unchanged
+        return loaded, unchanged, [(str(k), str(d)) for k, d in dups]
+
+    def _index_landed(self, conn: Connection, params: dict[str, Any], landed_sql: str) -> None:
+        """Point the record index at the versions just landed (`landed_sql`: _key, _hash)."""
+        self.wh.upsert_from(conn, "raw", "_record_index",
+                            f"SELECT :source AS source, :stream AS stream, _key AS record_key, _hash AS record_hash, "
+                            f":sync AS sync_id FROM ({landed_sql}) l",
+                            ["source", "stream", "record_key", "record_hash", "sync_id"],
+                            ["source", "stream", "record_key"], params)
+
+    # --- deletes -------------------------------------------------------------------------------------
+
+    def start_complete_read(self, source: str, stream: str) -> None:
+        """Forget the keys of an earlier, unfinished read: a new complete read of the stream starts."""
+        with self.wh.begin() as conn:
+            self.ensure(conn)
+            conn.execute(sa.text("DELETE FROM raw._seen WHERE source = :s AND stream = :t"),
+                         {"s": source, "t": stream})
+
+    def live_keys(self, conn: Connection, source: str, stream: str) -> int:
+        return int(value(conn, "SELECT count(*) FROM raw._record_index WHERE source = :s AND stream = :t "
+                               "AND record_hash IS NOT NULL", {"s": source, "t": stream}) or 0)
+
+    def delete_unseen(self, source: str, stream: str, sync_id: str, max_share: float = 0.5,
+                      allow_mass_delete: bool = False) -> int:
+        """After a complete read of a full-refresh stream: tombstone every live record it did not read.
+        Raises `MassDeleteRefused` (and deletes nothing) when that is more than `max_share` of the stream."""
+        unseen = ("SELECT i.record_key FROM raw._record_index i WHERE i.source = :s AND i.stream = :t "
+                  "AND i.record_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM raw._seen x WHERE x.source = :s "
+                  "AND x.stream = :t AND x.record_key = i.record_key)")
+        with self.wh.begin() as conn:
+            self.ensure(conn)
+            n = self._tombstone(conn, source, stream, sync_id, unseen, max_share, allow_mass_delete,
+                                "they are missing from a complete read of the source")
+            conn.execute(sa.text("DELETE FROM raw._seen WHERE source = :s AND stream = :t"),
+                         {"s": source, "t": stream})
+        return n
+
+    def delete_stream(self, source: str, stream: str, sync_id: str, max_share: float = 0.5,
+                      allow_mass_delete: bool = False, why: str = "the stream left the configuration") -> int:
+        """Tombstone every live record of a stream (its stream or source was removed from the config)."""
+        every = ("SELECT i.record_key FROM raw._record_index i WHERE i.source = :s AND i.stream = :t "
+                 "AND i.record_hash IS NOT NULL")
+        with self.wh.begin() as conn:
+            self.ensure(conn)
+            n = self._tombstone(conn, source, stream, sync_id, every, max_share, allow_mass_delete, why)
+            conn.execute(sa.text("DELETE FROM raw._state WHERE source = :s AND stream = :t"),
+                         {"s": source, "t": stream})
+        return n
+
+    def _tombstone(self, conn: Connection, source: str, stream: str, sync_id: str, keys_sql: str,
+                   max_share: float, allow: bool, why: str) -> int:
+        params = {"s": source, "t": stream, "sync": sync_id}
+        n = int(value(conn, f"SELECT count(*) FROM ({keys_sql}) k", params) or 0)
+        if not n:
+            return 0
+        live = self.live_keys(conn, source, stream)
+        if not allow and n > max_share * live:
+            raise MassDeleteRefused(source, stream, n, live, max_share, why)
+        table = self.ensure_stream(conn, source, stream)
+        batch = self._next_batch(conn, source, stream, sync_id)
+        conn.execute(sa.text(
+            f"INSERT INTO raw.{quote(table)} (_sync_id, _row, _source, _stream, _key, _hash, _extracted_at, _data, "
+            "_batch, _deleted) SELECT :sync, -1, :s, :t, record_key, NULL, :at, NULL, :batch, TRUE "
+            f"FROM ({keys_sql}) k"),
+            {**params, "at": now_utc(), "batch": batch})
+        conn.execute(sa.text(f"UPDATE raw._record_index SET record_hash = NULL, sync_id = :sync WHERE source = :s "
+                             f"AND stream = :t AND record_key IN (SELECT _key FROM raw.{quote(table)} "
+                             "WHERE _batch = :batch)"), {**params, "batch": batch})
+        conn.execute(sa.text("UPDATE raw._batches SET deleted = :n WHERE batch_id = :b"), {"n": n, "b": batch})
+        bump(conn, "raw._batches")
+        return n
+
+    def landed_streams(self) -> list[tuple[str, str]]:
+        """(source, stream) of every stream with live records."""
+        with self.wh.begin() as conn:
+            self.ensure(conn)
+            rows = conn.execute(sa.text("SELECT DISTINCT source, stream FROM raw._record_index "
+                                        "WHERE record_hash IS NOT NULL ORDER BY 1, 2")).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def quarantine(self, rows: Iterable[Mapping[str, Any]]) -> int:
         rows = list(rows)
         if rows:
             with self.wh.begin() as conn:
                 self.ensure(conn)
-                self.wh.insert_frame(conn, "raw", "_quarantine", pa.Table.from_pylist(rows))
+                self.wh.insert_frame(conn, "raw", "_quarantine", quarantine_table(rows))
+                bump(conn, "raw._quarantine")
         return len(rows)
+

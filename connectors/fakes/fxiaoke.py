@@ -210,6 +210,8 @@ def build_dataset(
                     ),
                 },
             )
+            if status in ("赢单", "输单"):  # closed: on its last change at the latest, never in the future
+                opportunity["close_date"] = min(opportunity["close_date"], opportunity["last_modified_time"])
             out["NewOpportunityObj"].append(opportunity)
             if status == "赢单":
                 won.append(opportunity)

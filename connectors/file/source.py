@@ -16,6 +16,7 @@ quarantines such records with that reason instead of losing them.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
 import glob
@@ -25,15 +26,27 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException, FailureType
 
-from connectors.python_source import KEY, STREAM_NAME, CheckpointedStream, HubPythonSource, object_schema, plain
+from connectors.python_source import (
+    KEY,
+    STREAM_NAME,
+    Batch,
+    CheckpointedStream,
+    HubPythonSource,
+    object_schema,
+    plain,
+    unique_names,
+)
 
 ERRORS_FIELD = "_hub_errors"
 FILE_CURSOR = "_hub_file"
@@ -56,7 +69,7 @@ SPEC: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         **_FILE_PROPS,
-        "batch_size": {"type": "integer", "minimum": 1, "default": 10000},
+        "batch_size": {"type": "integer", "minimum": 1, "default": 200000},
         "streams": {"type": "array", "items": {
             "type": "object", "required": ["name"], "additionalProperties": False,
             "properties": {"name": STREAM_NAME, "primary_key": KEY, **_FILE_PROPS}}},
@@ -65,25 +78,34 @@ SPEC: dict[str, Any] = {
 
 
 def sha256_file(path: str) -> str:
+    return scan_file(path, None)[0]
+
+
+def scan_file(path: str, encoding: str | None) -> tuple[str, bool]:
+    """The file's SHA-256 and, for an `encoding`, whether all of it decodes in that encoding (one pass)."""
     h = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder(_codec(encoding))() if encoding else None
+    clean = decoder is not None
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+            if clean:
+                try:
+                    decoder.decode(chunk)  # type: ignore[union-attr]
+                except UnicodeDecodeError:
+                    clean = False
+    if clean:
+        try:
+            decoder.decode(b"", final=True)  # type: ignore[union-attr]
+        except UnicodeDecodeError:
+            clean = False
+    return h.hexdigest(), clean
 
 
-def _unique_headers(raw: list[Any]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for i, h in enumerate(raw):
-        name = str(h).strip() if h is not None and str(h).strip() else f"column_{i + 1}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
-        else:
-            seen[name] = 1
-        out.append(name)
-    return out
+def _codec(encoding: str | None) -> str:
+    """utf-8 (any spelling) reads with or without a BOM."""
+    enc = encoding or "utf-8"
+    return "utf-8-sig" if enc.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig") else enc
 
 
 def _undecodable(value: str, encoding: str) -> str:
@@ -102,6 +124,7 @@ class FileReader:
         return self._header
 
     def rows(self, header_only: bool = False) -> Iterator[dict[str, Any]]:
+        """The file's rows one at a time (XLSX, JSON Lines, and CSV that does not decode cleanly)."""
         self._header: list[str] = []
         if self.fmt == "csv":
             yield from self._csv(header_only)
@@ -110,10 +133,75 @@ class FileReader:
         else:
             yield from self._jsonl(header_only)
 
+    def csv_tables(self, batch_size: int) -> Iterator[tuple[pa.Table, np.ndarray, list[dict[str, Any]], int]]:
+        """A CSV file that decodes cleanly, parsed by Arrow in batches of about `batch_size` rows: (table of
+        text columns, each row's ordinal among the file's data rows (1-based), records to quarantine with
+        their `_hub_errors`, ordinals consumed so far). Rows with fewer cells than the header are kept with
+        the missing cells empty (null); rows with more cells are quarantined; blank rows are skipped."""
+        header = self.header()
+        invalid: list[tuple[int, int, str]] = []
+
+        def on_invalid(row: Any) -> str:
+            invalid.append((int(row.number) - 1, int(row.actual_columns), row.text))
+            return "skip"
+
+        reader = pacsv.open_csv(
+            self.path,
+            read_options=pacsv.ReadOptions(encoding=_codec(self.encoding), column_names=header, skip_rows=1,
+                                           use_threads=False, block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+        next_ordinal = 1
+        pending: list[tuple[int, int, str]] = []  # rows Arrow refused that the batches have not reached yet
+        parts = _rebatch(reader, batch_size)
+        while True:
+            part = next(parts, None)
+            pending += invalid
+            invalid.clear()
+            pending.sort()
+            if part is None:
+                if pending:  # refused rows after the last accepted one
+                    yield self._with_refused(_empty(header), np.zeros(0, np.int64), pending, header)
+                return
+            inv = np.array([o for o, _, _ in pending], dtype=np.int64)
+            cand = np.arange(next_ordinal, next_ordinal + part.num_rows + len(inv), dtype=np.int64)
+            ordinals = cand[~np.isin(cand, inv)][:part.num_rows]
+            last = int(ordinals[-1]) if len(ordinals) else next_ordinal - 1
+            mine = [p for p in pending if p[0] <= last]
+            pending = [p for p in pending if p[0] > last]
+            next_ordinal = last + 1
+            yield self._with_refused(pa.Table.from_batches([part]), ordinals, mine, header)
+
+    def _with_refused(self, table: pa.Table, ordinals: np.ndarray, refused: list[tuple[int, int, str]],
+                      header: list[str]) -> tuple[pa.Table, np.ndarray, list[dict[str, Any]], int]:
+        """A batch with the rows Arrow refused inside its range: short rows join the table (missing cells
+        null), long rows become records to quarantine, blank rows are dropped."""
+        width = len(header)
+        extra_rows, extra_ord, bad = [], [], []
+        for ordinal, cells_n, text in refused:
+            if cells_n <= 1 and not text.strip():
+                continue  # a blank row
+            cells = next(csv.reader([text], delimiter=self.delimiter), [])
+            if len(cells) > width:
+                rec: dict[str, Any] = dict(zip(header, cells, strict=False))
+                rec[ERRORS_FIELD] = [f"line {ordinal + 1}: {len(cells)} cells but the header has {width}"]
+                rec["_hub_line"] = ordinal + 1
+                rec["_hub_row"] = ordinal
+                bad.append(rec)
+            else:
+                extra_rows.append({h: (cells[i] if i < len(cells) else None) for i, h in enumerate(header)})
+                extra_ord.append(ordinal)
+        if extra_rows:
+            table = pa.concat_tables([table, pa.Table.from_pylist(extra_rows, schema=table.schema)])
+            ordinals = np.concatenate([ordinals, np.array(extra_ord, dtype=np.int64)])
+        consumed = max([int(ordinals.max()) if len(ordinals) else 0, *[o for o, _, _ in refused]])
+        return table, ordinals, bad, consumed
+
+
     def _csv(self, header_only: bool) -> Iterator[dict[str, Any]]:
-        enc = self.encoding
-        if enc.lower().replace("-", "").replace("_", "") in ("utf8", "utf8sig"):
-            enc = "utf-8-sig"
+        enc = _codec(self.encoding)
         with open(self.path, "rb") as raw:
             text = io.TextIOWrapper(raw, encoding=enc, errors="surrogateescape", newline="")
             reader = csv.reader(text, delimiter=self.delimiter)
@@ -121,7 +209,7 @@ class FileReader:
                 first = next(reader)
             except StopIteration:
                 return
-            self._header = _unique_headers([_undecodable(h, enc) for h in first])
+            self._header = unique_names([_undecodable(h, enc) for h in first])
             if header_only:
                 return
             width = len(self._header)
@@ -154,7 +242,7 @@ class FileReader:
                 first = next(it)
             except StopIteration:
                 return
-            self._header = _unique_headers(list(first))
+            self._header = unique_names(list(first))
             if header_only:
                 return
             for values in it:
@@ -193,6 +281,10 @@ class FileReader:
                     continue
                 yield rec
         self._header = list(keys)
+
+
+def _empty(header: list[str]) -> pa.Table:
+    return pa.table({h: pa.array([], pa.string()) for h in header})
 
 
 class FileStream(CheckpointedStream):
@@ -236,33 +328,108 @@ class FileStream(CheckpointedStream):
         header = self.reader(files[0]).header()
         return object_schema({h: {"type": ["null", "string"]} for h in header})
 
-    def read_records(self, sync_mode: SyncMode, cursor_field: list[str] | None = None,
-                     stream_slice: Mapping[str, Any] | None = None,
-                     stream_state: Mapping[str, Any] | None = None) -> Iterable[Mapping[str, Any]]:
+    def can_read_whole(self, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None = None) -> bool:
+        """A fresh read (not resuming a half-read file) may read every file anew."""
+        return sync_mode == SyncMode.full_refresh or not (stream_state or {}).get("current")
+
+    def read_batches(self, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None = None) -> Iterator[Batch]:
+        """Every new or changed file in name order, in batches of about `batch_size` rows; each batch's state
+        says how far into which file it goes, and a file read to its end is remembered by its SHA-256."""
         incremental = sync_mode == SyncMode.incremental
-        done: dict[str, str] = dict(self._state.get("files", {})) if incremental else {}
-        current = self._state.get("current") if incremental else None
+        state = dict(stream_state or {}) if incremental else {}
+        done: dict[str, str] = dict(state.get("files", {}))
+        current = state.get("current")
+        position = 0
+        self._state = state
+        self.read_whole = False
+        whole = not current  # every file read from its start to its end, none skipped as unchanged
         for path in self.files():
             key = os.path.relpath(path, os.path.dirname(self._path) or ".")
-            sha = sha256_file(path)
+            reader = self.reader(path)
+            sha, clean = scan_file(path, reader.encoding if reader.fmt == "csv" else None)
             if done.get(key) == sha:
+                whole = False
                 continue
             skip = current["rows"] if current and current.get("file") == key and current.get("sha256") == sha else 0
-            n = 0
+            consumed = skip
             try:
-                for rec in self.reader(path).rows():
-                    n += 1
-                    if n <= skip:
-                        continue
-                    self._state = {"files": done, "current": {"file": key, "sha256": sha, "rows": n}}
-                    yield rec
-            except (OSError, LookupError) as e:
+                parts = (_csv_batches(reader, self.batch_size, skip) if clean
+                         else _row_batches(reader, self.batch_size, skip))
+                for table, ordinals, records, bad, consumed in parts:
+                    self._state = {"files": dict(done), "current": {"file": key, "sha256": sha, "rows": consumed}}
+                    rows = None if ordinals is None else pa.array(position + ordinals - 1, pa.int64())
+                    for b in bad:
+                        b["_hub_row"] = position + b["_hub_row"] - 1
+                    first = position + (int(ordinals.min()) - 1 if ordinals is not None and len(ordinals)
+                                        else consumed - len(records or []) - len(bad))
+                    yield Batch(state=dict(self._state), first_row=first, table=table, records=records, bad=bad,
+                                rows=rows)
+            except (OSError, LookupError, pa.ArrowInvalid) as e:
                 raise AirbyteTracedException(message=f"stream {self._name}: {path}: {e}",
                                              failure_type=FailureType.config_error) from None
+            position += consumed
             done[key] = sha
+            current = None
             self._state = {"files": dict(done)}
-        if not self._state:
-            self._state = {"files": done}
+            yield Batch(state=dict(self._state), first_row=position, records=[])
+        self.read_whole = whole  # then a record in none of the files is gone from the source
+        final = {"files": done}
+        if final != self._state:  # nothing read (e.g. a first read of unchanged files), or a vanished half-read file
+            self._state = final
+            yield Batch(state=dict(final), first_row=position, records=[])
+
+
+Part = tuple[pa.Table | None, np.ndarray | None, list[Mapping[str, Any]] | None, list[dict[str, Any]], int]
+
+
+def _csv_batches(reader: FileReader, batch_size: int, skip: int) -> Iterator[Part]:
+    for table, ordinals, bad, consumed in reader.csv_tables(batch_size):
+        if consumed <= skip:
+            continue
+        if skip:  # a resumed read: what an earlier sync landed is dropped
+            keep = ordinals > skip
+            table, ordinals = table.filter(pa.array(keep)), ordinals[keep]
+            bad = [b for b in bad if b["_hub_row"] > skip]
+        yield table, ordinals, None, bad, consumed
+
+
+def _row_batches(reader: FileReader, batch_size: int, skip: int) -> Iterator[Part]:
+    """Rows read one at a time (XLSX, JSON Lines, CSV with undecodable bytes), gathered into batches."""
+    records: list[Mapping[str, Any]] = []
+    bad: list[dict[str, Any]] = []
+    n = 0
+    for rec in reader.rows():
+        n += 1
+        if n <= skip:
+            continue
+        if ERRORS_FIELD in rec:
+            rec["_hub_row"] = n
+            bad.append(rec)
+        else:
+            records.append(rec)
+        if len(records) + len(bad) >= batch_size:
+            yield None, None, records, bad, n
+            records, bad = [], []
+    if records or bad:
+        yield None, None, records, bad, n
+
+
+def _rebatch(reader: Any, rows: int) -> Iterator[pa.RecordBatch]:
+    """Arrow's CSV blocks regrouped into batches of `rows` rows (the last may be smaller)."""
+    pending: list[pa.RecordBatch] = []
+    n = 0
+    for block in reader:
+        offset = 0
+        while offset < block.num_rows:
+            part = block.slice(offset, rows - n)
+            offset += part.num_rows
+            pending.append(part)
+            n += part.num_rows
+            if n >= rows:
+                yield pa.concat_batches(pending) if len(pending) > 1 else pending[0]
+                pending, n = [], 0
+    if pending:
+        yield pa.concat_batches(pending) if len(pending) > 1 else pending[0]
 
 
 class FileSource(HubPythonSource):
@@ -294,7 +461,7 @@ class FileSource(HubPythonSource):
                 s.get("encoding") or config.get("encoding") or "utf-8",
                 s.get("delimiter") or config.get("delimiter") or ",",
                 s.get("sheet") or config.get("sheet"), s.get("primary_key"),
-                int(config.get("batch_size", 10000))))
+                int(config.get("batch_size", 200000))))
         return out
 
 

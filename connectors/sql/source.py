@@ -1,6 +1,6 @@
 """The `sql` source: tables or queries of any SQLAlchemy database, read in batches.
 
-Config: `{"url": "...", "batch_size": 10000, "streams": [{"name", "table" | "query",
+Config: `{"url": "...", "batch_size": 200000, "streams": [{"name", "table" | "query",
 "primary_key", "cursor_field"}]}`. With a `cursor_field` a stream is incremental: it reads
 rows whose cursor is `>=` the saved one, ordered by the cursor, and checkpoints after every
 batch. (`>=` re-reads the rows that share the last cursor value, so rows written later with
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.sources.streams import Stream
@@ -22,11 +24,14 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException, FailureTy
 from connectors.python_source import (
     KEY,
     STREAM_NAME,
+    Batch,
     CheckpointedStream,
     HubPythonSource,
     json_type,
     object_schema,
     plain,
+    rows_to_table,
+    unique_names,
 )
 from warehouse.identifiers import quote, quote_qualified
 
@@ -39,8 +44,8 @@ SPEC: dict[str, Any] = {
     "properties": {
         "url": {"type": "string", "title": "SQLAlchemy URL", "airbyte_secret": True,
                 "description": "e.g. sqlite:///crm.sqlite or postgresql+psycopg://user:${PW}@host/db"},
-        "batch_size": {"type": "integer", "minimum": 1, "default": 10000,
-                       "description": "rows fetched and checkpointed at a time"},
+        "batch_size": {"type": "integer", "minimum": 1, "default": 200000,
+                       "description": "rows fetched, landed and checkpointed at a time"},
         "streams": {"type": "array", "items": {
             "type": "object", "required": ["name"], "additionalProperties": False,
             "properties": {"name": STREAM_NAME, "table": {"type": "string"}, "query": {"type": "string"},
@@ -108,35 +113,70 @@ class SqlStream(CheckpointedStream):
                                          failure_type=FailureType.config_error) from None
         return object_schema({c: json_type(types.get(c)) for c in cols})
 
-    def read_records(self, sync_mode: SyncMode, cursor_field: list[str] | None = None,
-                     stream_slice: Mapping[str, Any] | None = None,
-                     stream_state: Mapping[str, Any] | None = None) -> Iterable[Mapping[str, Any]]:
-        incremental = sync_mode == SyncMode.incremental and self._cursor
+    def read_batches(self, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None = None) -> Iterator[Batch]:
+        """The table or query in batches of `batch_size` rows, straight from the driver's cursor into Arrow
+        (a server-side cursor where the driver has one, so a large table never sits in memory)."""
+        incremental = sync_mode == SyncMode.incremental and bool(self._cursor)
+        state = dict(stream_state or {}) if incremental else {}
+        self.read_whole = False
         sql = f"SELECT * FROM {self._from()}"
         params: dict[str, Any] = {}
         if incremental:
             cur = quote(self._cursor or "")
-            last = self._state.get(self._cursor or "")
+            last = state.get(self._cursor or "")
             if last is not None:
                 sql += f" WHERE {cur} >= :last"
                 params["last"] = last
             sql += f" ORDER BY {cur}"
+        first = 0
         try:
             with self._engine.connect() as conn:
-                result = conn.execution_options(stream_results=True, max_row_buffer=self.batch_size).execute(
-                    sa.text(sql), params)
-                for batch in result.mappings().partitions(self.batch_size):
-                    for row in batch:
-                        record = {k: plain(v) for k, v in row.items()}
-                        if incremental:
-                            value = record.get(self._cursor or "")
-                            old = self._state.get(self._cursor or "")
-                            if value is not None and (old is None or _gt(value, old)):
-                                self._state = {self._cursor: value}
-                        yield record
+                statement, args = _driver_statement(self._engine, sql, params)
+                result = conn.execution_options(stream_results=True, max_row_buffer=self.batch_size) \
+                    .exec_driver_sql(statement, args)
+                names = unique_names([d[0] for d in result.cursor.description])
+                cursor = result.cursor
+                while True:
+                    rows = cursor.fetchmany(self.batch_size)
+                    if not rows:
+                        break
+                    table = rows_to_table(names, rows)
+                    if incremental:
+                        state = _advance(state, self._cursor or "", table)
+                    self._state = state
+                    yield Batch(state=dict(state), first_row=first, table=table)
+                    first += len(rows)
+                result.close()
         except sa.exc.SQLAlchemyError as e:
             raise AirbyteTracedException(message=f"stream {self._name}: " + _describe_db_error(self._url, e),
                                          failure_type=FailureType.system_error) from None
+        self.read_whole = not incremental  # a full read: records it did not see are gone from the source
+        if not first:
+            self._state = state
+            yield Batch(state=dict(state), first_row=0, table=None, records=[])
+
+
+def _driver_statement(engine: sa.Engine, sql: str, params: dict[str, Any]) -> tuple[str, Any]:
+    """SQL and parameters in the driver's own paramstyle, for reading through its cursor."""
+    stmt = sa.text(sql).bindparams(**params) if params else sa.text(sql)
+    compiled = stmt.compile(dialect=engine.dialect)
+    if compiled.positional:
+        return str(compiled), tuple(compiled.params[n] for n in (compiled.positiontup or []))
+    return str(compiled), dict(compiled.params)
+
+
+def _advance(state: dict[str, Any], cursor: str, table: pa.Table) -> dict[str, Any]:
+    """The state after a batch: the largest cursor value read so far."""
+    if cursor not in table.column_names:
+        raise AirbyteTracedException(
+            message=f"cursor_field {cursor!r} is not a column of the data; the columns are: "
+                    f"{', '.join(table.column_names)}", failure_type=FailureType.config_error)
+    col = table.column(cursor)
+    if col.null_count == len(col):
+        return state
+    top = plain(pc.max(col).as_py())
+    old = state.get(cursor)
+    return {cursor: top} if old is None or _gt(top, old) else state
 
 
 def _gt(a: Any, b: Any) -> bool:
@@ -167,7 +207,7 @@ class SqlSource(HubPythonSource):
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         engine = _engine(config["url"])
         return [SqlStream(engine, config["url"], s["name"], s.get("table"), s.get("query"),
-                          s.get("primary_key"), s.get("cursor_field"), int(config.get("batch_size", 10000)))
+                          s.get("primary_key"), s.get("cursor_field"), int(config.get("batch_size", 200000)))
                 for s in config.get("streams", [])]
 
 

@@ -17,6 +17,7 @@ def all_assets(cfg: HubConfig) -> list[dg.AssetsDefinition]:
     return source_assets(cfg) + staging_assets(cfg) + mdm_assets() + mart_assets(cfg)
 
 
-def data_checks() -> list[dg.AssetChecksDefinition]:
-    """The checks on the data itself (golden IDs, xref, orders, revenue); the blocking ones stop downstream assets."""
-    return mdm_checks() + mart_checks()
+def data_checks(cfg: HubConfig) -> list[dg.AssetChecksDefinition]:
+    """The checks on the data itself (golden IDs, xref; each mart's generated checks and the reconciliations with
+    raw); the blocking ones stop downstream assets."""
+    return mdm_checks() + mart_checks(cfg)

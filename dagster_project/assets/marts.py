@@ -1,15 +1,18 @@
-"""Mart assets, one per `warehouse/marts/<name>.sql`, with their inputs read from the SQL; their checks beside."""
+"""Mart assets, one per `warehouse/marts/<name>.sql`, with their inputs read from the SQL; their checks beside:
+the checks `marts.yaml` declares (unique key, not-null, references) and the reconciliations with raw, generated
+by `pipelines/checks.py` as in `hub run`, and a freshness check on every mart."""
 
 import datetime as dt
+import re
+from collections.abc import Iterator
 
 import dagster as dg
 
-from dagster_project.assets.mdm import check_result
-from dagster_project.assets.staging import staged_entities
+from dagster_project.assets.staging import STAGED_WITH, staged_entities
 from dagster_project.keys import GOLDEN_KEY, MARTS_GROUP, mart_key, staging_key
 from dagster_project.resources import HubResource
 from hub.config import HubConfig
-from pipelines.checks import orders_have_customers, revenue_reconciles
+from pipelines.checks import CheckSpec, planned_checks
 from pipelines.publish import MARTS, build_mart, mart_columns, mart_inputs
 from warehouse.marts.catalog import mart_docs
 
@@ -20,8 +23,8 @@ def mart_deps(mart: str, staged: set[str]) -> list[dg.AssetKey]:
     for schema, table in mart_inputs(mart):
         if schema == "mdm":
             deps.add(GOLDEN_KEY)
-        elif schema == "staging" and table in staged:
-            deps.add(staging_key(table))
+        elif schema == "staging" and STAGED_WITH.get(table, table) in staged:
+            deps.add(staging_key(STAGED_WITH.get(table, table)))
         elif schema == "marts":
             deps.add(mart_key(table))
     return sorted(deps, key=lambda k: k.to_user_string())
@@ -40,9 +43,10 @@ def _mart_asset(mart: str, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(key=mart_key(mart), deps=deps, group_name=MARTS_GROUP, kinds={"sql"},
               description=f"{doc.description} Grain: {doc.grain}.",
               metadata={"dagster/column_schema": column_schema(mart), "dagster/table_name": f"marts.{mart}"})
-    def _mart(hub: HubResource) -> dg.MaterializeResult:
+    def _mart(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         wh = hub.warehouse()
-        rows = build_mart(wh, mart)
+        with hub.writing(wh, f"build marts.{mart}", context.log):
+            rows = build_mart(wh, mart)
         types = dict(mart_columns(wh, mart))
         return dg.MaterializeResult(metadata={"dagster/row_count": rows,
                                               "dagster/column_schema": column_schema(mart, types)})
@@ -55,16 +59,32 @@ def mart_assets(cfg: HubConfig) -> list[dg.AssetsDefinition]:
     return [_mart_asset(mart, mart_deps(mart, staged)) for mart in MARTS]
 
 
-@dg.asset_check(asset=mart_key("fct_sales_orders"), blocking=True,
-                description="every order has a golden customer")
-def no_order_without_customer(hub: HubResource) -> dg.AssetCheckResult:
-    return check_result(orders_have_customers(hub.warehouse()))
+def check_name(spec: CheckSpec) -> str:
+    """A hub check's name as a Dagster check name on its mart: `fct_sales_orders.not_null.golden_id` →
+    `not_null__golden_id`, `reconcile.erp.sales_orders` → `reconcile__erp__sales_orders`."""
+    name = spec.name.removeprefix(f"{spec.asset}.")
+    return re.sub(r"[^A-Za-z0-9_]", "_", name.replace(".", "__").replace("+", "_and_"))
 
 
-@dg.asset_check(asset=mart_key("fct_sales_orders"), blocking=True,
-                description="the order total equals the staged source orders' total, to the cent")
-def revenue_equals_source_total(hub: HubResource) -> dg.AssetCheckResult:
-    return check_result(revenue_reconciles(hub.warehouse()))
+def _mart_check(mart: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
+    names = {check_name(s): s.name for s in specs}
+
+    @dg.multi_asset_check(
+        name=f"{mart}_data_checks",
+        specs=[dg.AssetCheckSpec(check_name(s), asset=mart_key(mart), description=s.description,
+                                 blocking=s.severity == "error",
+                                 additional_deps=[mart_key(m) for m in s.reads if m != mart]) for s in specs])
+    def _checks(hub: HubResource) -> Iterator[dg.AssetCheckResult]:
+        cfg = hub.load()
+        wh, current = hub.warehouse(cfg), planned_checks(cfg)
+        for dagster_name, name in names.items():
+            outcome = current[name].run(wh)
+            yield dg.AssetCheckResult(
+                asset_key=mart_key(mart), check_name=dagster_name, passed=outcome.passed,
+                severity=dg.AssetCheckSeverity.WARN if outcome.severity == "warn" else dg.AssetCheckSeverity.ERROR,
+                description=outcome.description, metadata=outcome.metadata)
+
+    return _checks
 
 
 def freshness_checks(cfg: HubConfig) -> list[dg.AssetChecksDefinition]:
@@ -73,5 +93,9 @@ def freshness_checks(cfg: HubConfig) -> list[dg.AssetChecksDefinition]:
         assets=[mart_key(m) for m in MARTS], lower_bound_delta=dt.timedelta(hours=cfg.marts.freshness_hours)))
 
 
-def mart_checks() -> list[dg.AssetChecksDefinition]:
-    return [no_order_without_customer, revenue_equals_source_total]
+def mart_checks(cfg: HubConfig) -> list[dg.AssetChecksDefinition]:
+    """Per mart, its generated checks (severity error: blocking; warn: not)."""
+    by_mart: dict[str, list[CheckSpec]] = {}
+    for spec in planned_checks(cfg).values():
+        by_mart.setdefault(spec.asset, []).append(spec)
+    return [_mart_check(mart, specs) for mart, specs in by_mart.items()]

@@ -18,7 +18,9 @@ def check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
                       "IDs and survived attributes")
 def golden(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
     cfg = hub.load()
-    r = run_match(cfg, hub.warehouse(cfg), progress=context.log.info)
+    wh = hub.warehouse(cfg)
+    with hub.writing(wh, "match customers", context.log):
+        r = run_match(cfg, wh, progress=context.log.info)
     return dg.MaterializeResult(metadata={"records": r.records, "golden": r.golden, "new_ids": r.new_ids,
                                           "merged_ids": r.merged_ids, "review_items": r.review_items})
 

@@ -24,7 +24,9 @@ def _sync_asset(source: str, streams: list[str], specs: list[dg.AssetSpec]) -> d
     def _sync(context: dg.AssetExecutionContext,
               hub: HubResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         cfg = hub.load()
-        result = sync_source(cfg, hub.warehouse(cfg), source, progress=context.log.info)
+        wh = hub.warehouse(cfg)
+        with hub.writing(wh, f"sync {source}", context.log):
+            result = sync_source(cfg, wh, source, progress=context.log.info)
         ok = result.status == "succeeded"
         if not ok:
             context.log.error(f"sync of {source} failed: {result.error}")

@@ -1,4 +1,5 @@
-"""Staging assets: one per canonical entity, from every stream mapped to it (and the marts' reference files)."""
+"""Staging assets: one per canonical entity, from every stream mapped to it (and the marts' reference files and
+settings). The histories of rep-list records and customer owners are part of the sales_rep and customer assets."""
 
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import dagster as dg
 from dagster_project.keys import STAGING_GROUP, raw_key, staging_key
 from dagster_project.resources import HubResource
 from hub.config import REFERENCE_FILES, HubConfig
+from pipelines.history import TRACKED, stage_history
 from pipelines.reference import stage_reference
 from pipelines.stage import stage_all
 
@@ -21,7 +23,15 @@ def staged_entities(cfg: HubConfig) -> dict[str, list[dg.AssetKey]]:
     for key, entity in REFERENCE_FILES.items():
         if getattr(cfg.marts, key) is not None:
             entities.setdefault(entity, [])
+    for entity in ALWAYS_STAGED:
+        entities.setdefault(entity, [])
     return entities
+
+
+# staged from the config's `marts` section whatever it says (holidays: from the `holidays` package by default)
+ALWAYS_STAGED = ("holiday", "order_status", "mart_setting")
+# staging tables written by the asset of another entity
+STAGED_WITH = {history: entity for entity, (history, _) in TRACKED.items()}
 
 
 def _staging_asset(entity: str, deps: list[dg.AssetKey], files: list[str]) -> dg.AssetsDefinition:
@@ -33,8 +43,11 @@ def _staging_asset(entity: str, deps: list[dg.AssetKey], files: list[str]) -> dg
     def _stage(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         cfg = hub.load()
         wh = hub.warehouse(cfg)
-        results = stage_all(cfg, wh, entity=entity, progress=context.log.info)
-        results += stage_reference(cfg, wh, progress=context.log.info, entity=entity)
+        with hub.writing(wh, f"stage {entity}", context.log):
+            results = stage_all(cfg, wh, entity=entity, progress=context.log.info)
+            results += stage_reference(cfg, wh, progress=context.log.info, entity=entity)
+            if entity in TRACKED:
+                stage_history(cfg, wh, progress=context.log.info, entity=entity)
         return dg.MaterializeResult(metadata={
             "staged": sum(r.staged for r in results), "rejected": sum(r.rejected for r in results),
             "fields_nulled": sum(r.fields_nulled for r in results)})

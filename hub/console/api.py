@@ -14,6 +14,8 @@ from hub.config import HubConfig
 from hub.console.auth import valid_api_token
 from pipelines.steward import MatchService, StewardError
 
+MAX_MATCH_BODY_BYTES = 64 * 1024
+
 
 class MatchRequest(BaseModel):
     """A customer record as a CRM has it; at least one of name, uscc or phone."""
@@ -71,7 +73,11 @@ def api_router(cfg: HubConfig, matcher: MatchService) -> APIRouter:
                                 headers={"WWW-Authenticate": "Bearer"})
 
     @router.post("/match", response_model=MatchResponse, summary="Candidate golden customers for a new record",
+                 max_body_size=MAX_MATCH_BODY_BYTES,
                  responses={401: {"description": "missing or wrong token"},
+                            413: {"description": f"a body over {MAX_MATCH_BODY_BYTES // 1024} KiB"},
+                            422: {"description": "a body that is not a valid record: `detail` lists each field's "
+                                                 "error (`loc`, `msg`, `type`), never the input"},
                             503: {"description": "no match results in the warehouse yet"}})
     def match(body: MatchRequest, authorization: str | None = Header(None)) -> dict[str, Any]:
         """Standardizes the record like a matching run, finds the records it shares a blocking key with

@@ -21,8 +21,9 @@ from warehouse.contract import MDM_TABLES, ensure_mdm
 from warehouse.engine import Warehouse
 from warehouse.marts.catalog import mart_docs
 
-BLOCKING = {"golden_ids_are_unique", "every_staged_customer_in_xref", "no_order_without_customer",
-            "revenue_equals_source_total"}
+BLOCKING = {("golden", "golden_ids_are_unique"), ("golden", "every_staged_customer_in_xref"),
+            ("fct_sales_orders", "not_null__golden_id"), ("fct_sales_orders", "unique"),
+            ("fct_sales_orders", "reconcile__erp__sales_orders")}
 
 
 def test_the_demo_definitions_load_with_the_expected_graph() -> None:
@@ -38,11 +39,12 @@ def test_the_demo_definitions_load_with_the_expected_graph() -> None:
             dg.AssetKey(["staging", "target", "records"])} <= parents
     assert dg.AssetKey(["mdm", "customer", "golden"]) in graph.get(dg.AssetKey(["marts", "dim_customer"])).parent_keys
     assert graph.get(dg.AssetKey(["raw", "erp", "sales_orders"])).group_name == "source_erp"
-    # checks beside their assets, the data checks blocking
-    checks = {k.name: k for k in graph.asset_check_keys}
+    # checks beside their assets, generated from marts.yaml and the sources; severity error: blocking
+    checks = {(k.asset_key.path[-1], k.name): k for k in graph.asset_check_keys}
     assert set(checks) >= BLOCKING
-    assert checks["no_order_without_customer"].asset_key == dg.AssetKey(["marts", "fct_sales_orders"])
     assert {n for n in BLOCKING if graph.get_check_spec(checks[n]).blocking} == BLOCKING
+    assert {name for mart, name in checks if mart == "fct_payments"} >= {
+        "unique", "references__rep_id", "references__source_name_and_order_key", "reconcile__kingdee__AR_RECEIVEBILL"}
     fresh = {k.asset_key.path[-1] for k in graph.asset_check_keys if k.name.startswith("freshness")}
     assert fresh == set(MARTS)
     # each mart's columns, described once in marts.yaml, as Dagster column metadata
@@ -96,8 +98,9 @@ def test_a_failing_blocking_check_stops_the_marts_downstream(tmp_path: Path) -> 
     defs = build_definitions(cfg)
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
         asset_selection=[dg.AssetKey(["marts", m]) for m in MARTS], raise_on_error=False)
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks["no_order_without_customer"] is False and checks["revenue_equals_source_total"] is True
+    checks = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks[("fct_sales_orders", "not_null__golden_id")] is False
+    assert checks[("fct_sales_orders", "unique")] is True
     built = {m.asset_key.path[-1] for m in result.get_asset_materialization_events()
              for m in [m.event_specific_data.materialization]}
     # upstream of the failed check, or beside it: built; everything reading fct_sales_orders: not
@@ -127,8 +130,9 @@ def test_materializing_everything_equals_hub_run(demo_project: Path, tmp_path: P
     defs = build_definitions(demo_project)
     result = defs.resolve_job_def("hub_all").execute_in_process()
     assert result.success
-    evaluations = {(e.asset_key.path[1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
-    assert all(evaluations[k] for k in evaluations if k[1] in BLOCKING) and {c for _, c in evaluations} >= BLOCKING
+    evaluations = {(e.asset_key.path[-1], e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert all(evaluations[k] for k in BLOCKING) and set(evaluations) >= BLOCKING
+    assert all(ok for (mart, name), ok in evaluations.items() if name != "sync_succeeded"), evaluations
     via_dagster = Warehouse(f"duckdb:///{tmp_path / 'dagster.duckdb'}")
 
     cli = Warehouse(f"duckdb:///{tmp_path / 'cli.duckdb'}")

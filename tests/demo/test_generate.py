@@ -185,7 +185,9 @@ def test_source_dirtiness(data: DemoData) -> None:
 
 def test_orders_reference_existing_customers_and_reps(data: DemoData) -> None:
     o = data.erp_orders
-    assert list(o.columns) == ["FID", "FBILLNO", "FCUSTID", "FDATE", "FSALERID", "FAMOUNT", "FSTATUS"]
+    assert list(o.columns) == ["FID", "FBILLNO", "FCUSTID", "FDATE", "FSALERID", "FAMOUNT", "FSTATUS", "FMODIFYDATE",
+                               "FCURRENCY"]
+    assert set(o["FCURRENCY"]) == {"CNY", "USD"} and 0.02 < (o["FCURRENCY"] == "USD").mean() < 0.06
     assert len(o) > len(data.erp_customers)
     assert o["FCUSTID"].isin(data.erp_customers["FCUSTID"]).all()
     assert o["FSALERID"].isin(data.erp_salesmen["FID"]).all()
@@ -193,6 +195,9 @@ def test_orders_reference_existing_customers_and_reps(data: DemoData) -> None:
     assert (o["FAMOUNT"] == o["FAMOUNT"].round(2)).all() and (o["FAMOUNT"] > 0).all()
     assert pd.to_datetime(o["FDATE"], format="%Y-%m-%d").notna().all()
     assert set(o["FSTATUS"]) <= {"A", "B", "C"}
+    # last changed on the order day or up to three days later (a cursor for incremental reads)
+    lag = pd.to_datetime(o["FMODIFYDATE"]) - pd.to_datetime(o["FDATE"])
+    assert (lag >= pd.Timedelta(0)).all() and (lag < pd.Timedelta(days=4)).all()
 
 
 def test_reps(data: DemoData) -> None:

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 
+from hub.config import load_config
+from hub.console import create_app
 from hub.users import hash_password
 
 PASSWORDS = {"vic": "viewer-pass-1", "alice": "steward-pass-1", "root": "admin-pass-01"}
@@ -40,3 +49,55 @@ def passwords() -> dict[str, str]:
 @pytest.fixture
 def api_token() -> str:
     return API_TOKEN
+
+
+# --- the console in a real browser --------------------------------------------------------------------------
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _chromium() -> str:
+    """Debian's chromium (HUB_CHROMIUM names another); skipped when missing, unless HUB_REQUIRE_BROWSER=1
+    (`make test` sets it and installs the package when it can)."""
+    exe = os.environ.get("HUB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe and Path(exe).exists():
+        return exe
+    if os.environ.get("HUB_REQUIRE_BROWSER") == "1":
+        pytest.fail("HUB_REQUIRE_BROWSER=1 but no chromium found (apt-get install chromium, or set HUB_CHROMIUM)")
+    pytest.skip("browser tests need Debian's chromium (or HUB_CHROMIUM)")
+
+
+@pytest.fixture
+def server(console_project: Path) -> Iterator[str]:
+    """The console on 127.0.0.1 and a free port, in a thread; yields its base URL."""
+    app = create_app(load_config(console_project))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the console did not start"
+        time.sleep(0.02)
+    port = srv.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless Chromium driven by Playwright (never a downloaded browser: Debian's package)."""
+    exe = _chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=20_000)  # a steward action on a loaded 2-core machine can take seconds
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -15,8 +15,8 @@ from hub.cli import main
 from hub.config import ConfigError, load_config
 from hub.users import verify_password
 
-QUEUE_ITEM_KEYS = {"item_id", "priority", "probability", "weight", "band", "reason", "revenue", "status",
-                   "created_at", "explanation", "left", "right"}
+QUEUE_ITEM_KEYS = {"item_id", "priority", "probability", "weight", "band", "reason", "reason_key", "revenue",
+                   "status", "created_at", "assignee", "decided_by", "decided_at", "explanation", "left", "right"}
 SIDE_KEYS = {"record_id", "source", "golden_id", "values"}
 ACTION_KEYS = {"version", "action_id", "action", "actor", "golden_ids", "records", "decisions_created",
                "decisions_deactivated", "message", "moved"}
@@ -41,6 +41,13 @@ def test_queue_show_decide_and_history(steward_project: Path) -> None:
     assert set(item) == QUEUE_ITEM_KEYS and set(item["left"]) == SIDE_KEYS == set(item["right"])
     code, out = hub("steward", "queue", "-c", c, "--limit", "2", "--band", "review")
     assert code == 0 and "open review item(s)" in out
+    # --search finds record ids with capitals (crm_b's keys are KH…), case-insensitively
+    everything = js("steward", "queue", "-c", c, "--limit", "500")["items"]
+    kh = next(s["record_id"] for it in everything for s in (it["left"], it["right"]) if ":KH" in s["record_id"])
+    for text in (kh.split(":")[-1], kh.split(":")[-1].lower()):
+        found = js("steward", "queue", "-c", c, "--search", text, "--limit", "500")["items"]
+        assert found and all(kh in (i["left"]["record_id"], i["right"]["record_id"]) for i in found), text
+    assert js("steward", "queue", "-c", c, "--search", "%")["total"] == 0
     shown = js("steward", "show", "-c", c, item["item_id"])
     assert shown["item"]["item_id"] == item["item_id"] and shown["explanation"]
     code, out = hub("steward", "show", "-c", c, item["item_id"])
@@ -171,3 +178,56 @@ def test_console_secrets_are_masked(tmp_path: Path) -> None:
     cfg.write_text("console: {secret_key: '${K}', api_tokens: ['${T}']}\n", encoding="utf-8")
     shown = load_config(cfg, env={"K": "k" * 24, "T": "t" * 24}).redacted()
     assert shown["console"]["secret_key"] == "****" and shown["console"]["api_tokens"] == ["****"]
+
+
+def test_explain_names_bands_as_the_queue_console_and_api_do(steward_project: Path) -> None:
+    """`hub mdm explain` says `low` below the review threshold, like the queue, the console and the API."""
+    from pipelines.steward import BANDS, pair_detail
+    from warehouse.engine import Warehouse
+
+    cfg = load_config(steward_project)
+    pairs = Warehouse(cfg.warehouse.url).read_frame(
+        "SELECT left_record, right_record, prob FROM mdm.match_pairs ORDER BY prob, left_record, right_record")
+    low, high = pairs.iloc[0], pairs.iloc[-1]
+    assert low["prob"] < 0.3 <= 0.8 <= high["prob"]
+    for p, band in ((low, "low"), (high, "match")):
+        code, out = hub("mdm", "explain", "-c", str(steward_project), p["left_record"], p["right_record"])
+        assert code == 0 and out.splitlines()[-1].split("→")[2].split(";")[0].strip() == band, out
+        assert pair_detail(cfg, Warehouse(cfg.warehouse.url), p["left_record"], p["right_record"])["score"][
+            "band"] == band
+    assert BANDS == ("match", "review", "low")
+
+
+def test_queue_filters_bulk_decisions_candidates_claims_and_comments(steward_project: Path) -> None:
+    c = str(steward_project)
+    band = js("steward", "queue", "-c", c, "--reason", "review_band", "--sort", "score_asc", "--limit", "500")
+    assert band["items"] and {i["reason_key"] for i in band["items"]} == {"review_band"}
+    assert [i["probability"] for i in band["items"]] == sorted(i["probability"] for i in band["items"])
+    ids = [i["item_id"] for i in band["items"][:2]]
+    code, out = hub("steward", "assign", "-c", c, *ids, "--by", "alice")
+    assert code == 0 and "2 item(s) assigned to alice" in out
+    assert [i["item_id"] for i in js("steward", "queue", "-c", c, "--assignee", "alice")["items"]] == ids
+    code, out = hub("steward", "comment", "-c", c, ids[0], "called the customer", "--by", "alice")
+    assert code == 0 and "alice: called the customer" in out
+    r = js("steward", "decide-many", "-c", c, *ids, "--verdict", "different", "--by", "alice")
+    assert r["action"] == "decide" and len(r["decisions_created"]) == 2
+    decided = js("steward", "queue", "-c", c, "--status", "decided", "--decided-by", "alice")
+    assert sorted(i["item_id"] for i in decided["items"]) == sorted(ids)
+    from pipelines.review import queue_page
+    from pipelines.steward import QueueFilter
+    from warehouse.engine import Warehouse
+
+    cfg = load_config(steward_project)
+    record = next(e["record_id"] for e in queue_page(cfg, Warehouse(cfg.warehouse.url), QueueFilter(),
+                                                     limit=500)["entries"] if e["kind"] == "group")
+    cands = js("steward", "candidates", "-c", c, record)
+    assert len(cands["candidates"]) >= 2
+    code, out = hub("steward", "candidates", "-c", c, record)
+    assert code == 0 and "1. " in out
+    chosen = cands["candidates"][0]["golden_id"]
+    r = js("steward", "resolve", "-c", c, record, chosen, "--by", "alice", "--reason", "same mobile")
+    assert f"joins {chosen}" in r["message"]
+    code, out = hub("steward", "resolve", "-c", c, record, "--by", "alice")
+    assert code == 2 and "--none" in out
+    code, out = hub("steward", "queue", "-c", c, "--since", "3.12.2026")
+    assert code == 1 and "YYYY-MM-DD" in out

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from fastapi.routing import APIRoute
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from hub.config import load_config
 from hub.console import create_app
+from pipelines import review as rv
 from pipelines import steward as st
 from warehouse.engine import Warehouse
 
@@ -56,10 +58,10 @@ def wh_of(cfg_path: Path) -> tuple[object, Warehouse]:
 
 # --- every route: who may do what -------------------------------------------------------------------------------
 
-PAGES = ["/", "/queue", "/queue/{item}", "/pair?left={left}&right={right}", "/customers", "/customers?q=有限",
-         "/customers/{golden}", "/audit", "/api/docs", "/api/openapi.json"]
-CHANGES = ["/queue/{item}/decide", "/pair/decide", "/customers/{golden}/merge", "/customers/{golden}/unmerge",
-           "/audit/{action}/undo"]
+PAGES = ["/", "/queue", "/queue/{item}", "/pair?left={left}&right={right}", "/candidates?record={short}",
+         "/customers", "/customers?q=有限", "/customers/{golden}", "/audit", "/api/docs", "/api/openapi.json"]
+CHANGES = ["/queue/{item}/decide", "/queue/bulk", "/pair/decide", "/candidates/resolve", "/assign", "/comments",
+           "/customers/{golden}/merge", "/customers/{golden}/unmerge", "/audit/{action}/undo"]
 ADMIN_PAGES = ["/users"]
 ADMIN_CHANGES = ["/users", "/users/{user}/delete"]
 PUBLIC = {"/login", "/static"}
@@ -69,20 +71,34 @@ def _params(cfg_path: Path) -> dict[str, str]:
     cfg, wh = wh_of(cfg_path)
     item = st.list_queue(cfg, wh, limit=1)["items"][0]
     g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")
+    short = next(e["record_id"] for e in rv.queue_page(cfg, wh, st.QueueFilter(), limit=500)["entries"]
+                 if e["kind"] == "group")
     a = st.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "setup")
     wh.dispose()
     return {"item": item["item_id"], "left": item["left"]["record_id"], "right": item["right"]["record_id"],
-            "golden": g["golden_id"].iloc[0], "action": a.action_id, "user": "vic"}
+            "golden": g["golden_id"].iloc[0], "action": a.action_id, "user": "vic", "short": short}
 
 
 def _form(path: str, p: dict[str, str], csrf: str) -> dict[str, str]:
     return {"csrf": csrf, "verdict": "different", "left": p["left"], "right": p["right"], "other": "G0000000001",
-            "record_id": p["left"], "name": "newbie", "role": "viewer", "password": "long-enough-1"}
+            "record_id": p["left"], "name": "newbie", "role": "viewer", "password": "long-enough-1",
+            "item": p["item"], "do": "claim", "subject": p["item"], "body": "a note", "record": p["short"]}
+
+
+def api_routes(routes: list) -> list[APIRoute]:
+    """Every APIRoute of an application, also those of the routers it includes."""
+    out = []
+    for r in routes:
+        if isinstance(r, APIRoute):
+            out.append(r)
+        elif hasattr(r, "original_router"):  # an included router (FastAPI ≥ 0.160)
+            out += api_routes(r.original_router.routes)
+    return out
 
 
 def test_the_role_tables_cover_every_route(client: TestClient) -> None:
     app = client.app
-    declared = {r.path for r in app.routes if isinstance(r, APIRoute)} | set(app.openapi()["paths"])  # type: ignore
+    declared = {r.path for r in api_routes(app.routes)} | set(app.openapi()["paths"])  # type: ignore
     listed = {re.sub(r"\{\w+\}", "x", p.split("?")[0]) for p in PAGES + CHANGES + ADMIN_PAGES + ADMIN_CHANGES}
     listed |= {"/login", "/logout", "/api/match"}
     assert {re.sub(r"\{\w+\}", "x", p) for p in declared} == listed
@@ -164,6 +180,70 @@ def test_login_logout_cookies_and_headers(client: TestClient) -> None:
     assert client.get("/queue").status_code == 303
 
 
+def test_logging_out_ends_the_session_for_every_copy_of_its_cookie(console_project: Path) -> None:
+    c = make_client(console_project)
+    csrf = login(c, "alice")
+    stolen = c.cookies.get("hub_session")
+    other = make_client(console_project)  # another browser holding a copy of the cookie
+    other.cookies.set("hub_session", stolen)
+    assert other.get("/queue").status_code == 200
+    assert c.post("/logout", data={"csrf": csrf}).status_code == 303
+    for client in (other, make_client(console_project)):  # this console, and a restarted one
+        client.cookies.set("hub_session", stolen)
+        r = client.get("/queue")
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), r.text[:200]
+        assert client.post("/queue/x/decide", data={"csrf": csrf, "verdict": "same"}).status_code == 303
+    # The warehouse holds a hash of the session id only, until the session would have expired.
+    _, wh = wh_of(console_project)
+    row = wh.read_frame("SELECT * FROM mdm.console_logout")
+    assert row["user_name"].tolist() == ["alice"] and stolen not in row.to_string()
+    assert (row["expires_at"] - row["logged_out_at"]).iloc[0] <= pd.Timedelta(minutes=30)
+    # A new login works as before.
+    login(c, "alice")
+    assert c.get("/queue").status_code == 200
+
+
+def test_logged_out_sessions_are_shared_through_the_warehouse(warehouse_url: str) -> None:
+    from hub.console.auth import LoggedOut, Sessions
+
+    one = Sessions("a-secret-key-for-this-test", 30, LoggedOut(Warehouse(warehouse_url)))
+    two = Sessions("a-secret-key-for-this-test", 30, LoggedOut(Warehouse(warehouse_url)))  # another process
+    cookie, _ = one.issue("alice")
+    keep, _ = one.issue("alice")
+    assert two.read(cookie) is not None
+    one.end(one.read(cookie))
+    assert one.read(cookie) is None and two.read(cookie) is None
+    assert two.read(keep) is not None and two.read(keep).user == "alice"
+
+
+def test_a_logout_while_a_run_holds_the_duckdb_file_is_refused_at_once_and_written_later(tmp_path: Path) -> None:
+    from hub.console.auth import LoggedOut, Sessions
+
+    db = tmp_path / "w.duckdb"
+    url = f"duckdb:///{db}"
+    wh = Warehouse(url)
+    one = Sessions("a-secret-key-for-this-test", 30, LoggedOut(wh))
+    cookie, _ = one.issue("alice")
+    assert one.read(cookie) is not None
+    wh.dispose()  # as the console does between requests
+    code = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+            "sys.stdin.readline()")  # another process (a run) holds the file until told to stop
+    run = subprocess.Popen([sys.executable, "-c", code, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        assert run.stdout is not None and run.stdout.readline().strip() == "open"
+        one.end(one.read(cookie))
+        assert one.read(cookie) is None  # refused from memory while the warehouse is busy
+    finally:
+        assert run.stdin is not None
+        run.stdin.write("\n")
+        run.stdin.flush()
+        run.wait(timeout=30)
+    assert one.read(cookie) is None  # this check reaches the warehouse and writes the pending logout
+    two = Sessions("a-secret-key-for-this-test", 30, LoggedOut(Warehouse(url)))  # a restarted console
+    assert two.read(cookie) is None
+
+
 def test_sessions_expire(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     login(client, "alice")
     assert client.get("/queue").status_code == 200
@@ -185,6 +265,20 @@ def test_a_removed_user_loses_the_session(console_project: Path, client: TestCli
     assert r.status_code == 303
 
 
+def test_users_are_reloaded_when_the_file_changes_even_with_its_old_modification_time(console_project: Path,
+                                                                                     client: TestClient) -> None:
+    import os
+
+    login(client, "alice")
+    st_before = console_project.stat()
+    text = console_project.read_text(encoding="utf-8")
+    console_project.write_text(re.sub(r"    - \{name: alice.*\n", "", text), encoding="utf-8")
+    os.utime(console_project, ns=(st_before.st_atime_ns, st_before.st_mtime_ns))  # as `cp -p` or `touch -r` do
+    assert console_project.stat().st_mtime_ns == st_before.st_mtime_ns
+    r = client.get("/queue")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
 def test_failed_logins_are_throttled(client: TestClient) -> None:
     for _ in range(5):
         page = client.get("/login")
@@ -192,6 +286,18 @@ def test_failed_logins_are_throttled(client: TestClient) -> None:
     page = client.get("/login")
     r = client.post("/login", data={"username": "vic", "password": PASSWORDS["vic"], "csrf": csrf_of(page.text)})
     assert r.status_code == 429
+
+
+def test_one_password_tried_over_many_user_names_is_throttled(client: TestClient) -> None:
+    codes = []
+    for i in range(20):  # 20 names, one wrong try each: never 5 per name
+        page = client.get("/login")
+        codes.append(client.post("/login", data={"username": f"user{i}", "password": "Summer2026!",
+                                                 "csrf": csrf_of(page.text)}).status_code)
+    assert codes == [401] * 20
+    page = client.get("/login")
+    r = client.post("/login", data={"username": "alice", "password": PASSWORDS["alice"], "csrf": csrf_of(page.text)})
+    assert r.status_code == 429 and "Too many failed logins" in r.text
 
 
 # --- the steward's work ---------------------------------------------------------------------------------------
@@ -208,7 +314,7 @@ def test_reviewing_the_queue_moves_to_the_next_item_and_records_the_decision(con
     assert item.status_code == 200 and "<mark>" in item.text and "Why: the explanation" in item.text
     assert 'data-key="s"' in item.text and 'data-key="d"' in item.text
     r = c.post(f"/queue/{ids[0]}/decide", data={"csrf": csrf_of(item.text), "verdict": "different",
-                                                "reason": "different cities", "source": "crm_b", "pos": "0"})
+                                                "reason": "different cities", "filters": "source=crm_b", "pos": "0"})
     assert r.status_code == 303 and r.headers["location"].startswith(f"/queue/{ids[1]}?source=crm_b")
     nxt = c.get(r.headers["location"])
     assert "different: recorded" in nxt.text
@@ -247,6 +353,38 @@ def test_merge_unmerge_and_undo_from_the_customer_page(console_project: Path) ->
     # errors come back as a message, not a crash
     r = c.post(f"/customers/{g1}/merge", data={"csrf": csrf_of(audit.text), "other": g1})
     assert "two different" in c.get(r.headers["location"]).text
+
+
+def test_page_numbers_past_the_end_or_not_numbers_show_a_page(console_project: Path) -> None:
+    c = make_client(console_project)
+    login(c, "vic")
+    for path in ("/queue", "/audit", "/queue?status=all&band=review"):
+        sep = "&" if "?" in path else "?"
+        for n in ("99999999999999999999", "2", "-3", "0", "abc", "１２", ""):
+            r = c.get(f"{path}{sep}page_no={n}")
+            assert r.status_code == 200, (path, n)
+            assert "<h1>" in r.text and "Something went wrong" not in r.text, (path, n)
+    cfg, wh = wh_of(console_project)
+    total = st.list_queue(cfg, wh, limit=1)["total"]
+    far = st.list_queue(cfg, wh, limit=10**20, offset=10**20)
+    assert far["total"] == total and far["items"] == []
+    assert st.history(wh, limit=10**20, offset=10**20)["actions"] == []
+
+
+def test_unmerge_only_moves_a_record_of_the_customer_in_the_url(console_project: Path) -> None:
+    c = make_client(console_project)
+    csrf = login(c, "alice")
+    _, wh = wh_of(console_project)
+    g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")
+    g1, g2 = g["golden_id"].iloc[0], g["golden_id"].iloc[1]
+    foreign = sorted(wh.read_frame(f"SELECT {st.RECORD_ID_SQL} AS r FROM mdm.xref WHERE golden_id = :g",
+                                   {"g": g2})["r"])[0]
+    before = wh.read_frame("SELECT * FROM mdm.xref ORDER BY 1, 2, 3")
+    r = c.post(f"/customers/{g1}/unmerge", data={"csrf": csrf, "record_id": foreign})
+    assert r.status_code == 303 and r.headers["location"] == f"/customers/{g1}"
+    assert f"is not a record of {g1}" in c.get(r.headers["location"]).text
+    assert wh.read_frame("SELECT * FROM mdm.xref ORDER BY 1, 2, 3").equals(before)
+    assert not len(wh.read_frame("SELECT * FROM mdm.merge_log"))
 
 
 def test_search_pair_and_api_doc_pages(console_project: Path) -> None:
@@ -327,6 +465,35 @@ def test_match_api_answers_with_candidates(console_project: Path, client: TestCl
     assert client.post("/api/match", json={"address": "上海"}, headers=auth).status_code == 422
     assert client.post("/api/match", json={"name": "x", "limit": 0}, headers=auth).status_code == 422
     assert client.post("/api/match", json={"name": "x", "unknown": 1}, headers=auth).status_code == 422
+
+
+def test_match_api_answers_json_for_any_bad_body_and_never_echoes_it(client: TestClient) -> None:
+    auth = {"Authorization": f"Bearer {API_TOKEN}", "Content-Type": "application/json"}
+    # A lone surrogate (valid JSON, not encodable text): a JSON 422 naming the field, not an HTML 500.
+    for body, field in ((b'{"name": "\\ud800abc"}', "name"), (b'{"address": "x", "phone": "\\udfff"}', "phone"),
+                        (b'{"\\ud800": 1, "name": "a"}', None)):
+        r = client.post("/api/match", content=body, headers=auth)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/json", (body, r.text[:200])
+        detail = r.json()["detail"]
+        assert all(set(e) == {"loc", "msg", "type"} for e in detail)
+        if field:
+            assert ["body", field] in [e["loc"] for e in detail]
+    # Too long a value: the error names the field and the limit, and does not send the value back.
+    long_name = "甲" * 5000
+    r = client.post("/api/match", json={"name": long_name}, headers=auth)
+    assert r.status_code == 422 and len(r.content) < 1000 and "甲甲" not in r.text
+    assert r.json()["detail"][0]["loc"] == ["body", "name"] and "200" in r.json()["detail"][0]["msg"]
+    # A 1 MB body is refused before it is parsed.
+    r = client.post("/api/match", content=b'{"name": "' + b"x" * 1_000_000 + b'"}', headers=auth)
+    assert r.status_code == 413 and len(r.content) < 1000
+    r = client.post("/api/match", content=b"not json", headers=auth)
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_a_bad_console_form_is_a_page_not_json(client: TestClient) -> None:
+    csrf = login(client, "alice")
+    r = client.post("/queue/0000000000000000/decide", data={"csrf": csrf})  # no verdict
+    assert r.status_code == 422 and r.headers["content-type"].startswith("text/html") and "verdict" in r.text
 
 
 def test_the_fixture_users_are_the_ones_above(passwords: dict[str, str], api_token: str) -> None:

@@ -8,58 +8,21 @@ Debian's package when it can). HUB_CHROMIUM names the executable (default: `chro
 from __future__ import annotations
 
 import os
-import shutil
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import uvicorn
 
 from hub.config import load_config
-from hub.console import create_app
 from warehouse.engine import Warehouse
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-def chromium() -> str:
-    exe = os.environ.get("HUB_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe and Path(exe).exists():
-        return exe
-    if os.environ.get("HUB_REQUIRE_BROWSER") == "1":
-        pytest.fail("HUB_REQUIRE_BROWSER=1 but no chromium found (apt-get install chromium, or set HUB_CHROMIUM)")
-    pytest.skip("browser tests need Debian's chromium (or HUB_CHROMIUM)")
-
-
-@pytest.fixture
-def server(console_project: Path) -> Iterator[str]:
-    """The console on 127.0.0.1 and a free port, in a thread; yields its base URL."""
-    app = create_app(load_config(console_project))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the console did not start"
-        time.sleep(0.02)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-
 
 def test_a_steward_works_the_queue_merges_and_unmerges(server: str, console_project: Path,
-                                                       passwords: dict[str, str]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+                                                       passwords: dict[str, str], browser: Any) -> None:
+    from playwright.sync_api import expect
 
-    exe = chromium()
     shots = os.environ.get("HUB_SCREENSHOTS")
     cfg = load_config(console_project)
     wh = Warehouse(cfg.warehouse.url)
@@ -67,61 +30,58 @@ def test_a_steward_works_the_queue_merges_and_unmerges(server: str, console_proj
     g1, g2 = goldens["golden_id"].iloc[0], goldens["golden_id"].iloc[1]
     wh.dispose()
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1360, "height": 900})
-        page.on("dialog", lambda d: d.accept())  # merge/unmerge ask for confirmation
-        page.set_default_timeout(15_000)
+    page = browser.new_page(viewport={"width": 1360, "height": 900})
+    page.on("dialog", lambda d: d.accept())  # merge/unmerge ask for confirmation
+    page.set_default_timeout(30_000)
 
-        # Log in: any page without a session leads to the login form and back.
-        page.goto(server + "/queue")
-        expect(page).to_have_url(f"{server}/login?next=%2Fqueue")
-        page.fill("#username", "alice")
-        page.fill("#password", passwords["alice"])
-        page.click("#login")
-        expect(page).to_have_url(server + "/queue")
-        expect(page.locator("h1")).to_contain_text("Review queue")
-        if shots:
-            page.screenshot(path=f"{shots}/queue.png")
+    # Log in: any page without a session leads to the login form and back.
+    page.goto(server + "/queue")
+    expect(page).to_have_url(f"{server}/login?next=%2Fqueue")
+    page.fill("#username", "alice")
+    page.fill("#password", passwords["alice"])
+    page.click("#login")
+    expect(page).to_have_url(server + "/queue")
+    expect(page.locator("h1")).to_contain_text("Review queue")
+    if shots:
+        page.screenshot(path=f"{shots}/queue.png")
 
-        # Work two items with the keyboard: j selects the first row, Enter opens it, d / s decide.
-        page.keyboard.press("j")
-        page.keyboard.press("Enter")
-        expect(page.locator("h1")).to_contain_text("Review item")
-        first = page.locator("h1 code").inner_text()
-        if shots:
-            page.screenshot(path=f"{shots}/pair.png", full_page=True)
-        page.keyboard.press("d")
-        expect(page.locator("#flash")).to_contain_text("different")
-        second = page.locator("h1 code").inner_text()
-        assert second != first
-        page.keyboard.press("r")
-        page.keyboard.type("same tax office")
-        page.keyboard.press("Escape")
-        page.keyboard.press("s")
-        expect(page.locator("#flash")).to_contain_text("same company")
+    # Work two items with the keyboard: j selects the first row, Enter opens it, d / s decide.
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_contain_text("Review item")
+    first = page.locator("h1 code").inner_text()
+    if shots:
+        page.screenshot(path=f"{shots}/pair.png", full_page=True)
+    page.keyboard.press("d")
+    expect(page.locator("#flash")).to_contain_text("different")
+    second = page.locator("h1 code").inner_text()
+    assert second != first
+    page.keyboard.press("r")
+    page.keyboard.type("same tax office")
+    page.keyboard.press("Escape")
+    page.keyboard.press("s")
+    expect(page.locator("#flash")).to_contain_text("same company")
 
-        # Merge g2 into g1 on g1's page, then unmerge one record.
-        page.goto(f"{server}/customers/{g1}")
-        page.fill("#merge-other", g2)
-        page.click("#merge")
-        expect(page.locator("#flash")).to_contain_text(f"{g2} merged into {g1}")
-        if shots:
-            page.screenshot(path=f"{shots}/customer.png", full_page=True)
-        moved = page.locator("[data-unmerge]").first.get_attribute("data-unmerge")
-        page.locator("[data-unmerge]").first.click()
-        expect(page.locator("#flash")).to_contain_text("moved out of")
-        page.goto(server + "/audit")
-        expect(page.locator("table.audit")).to_contain_text("unmerge")
-        if shots:
-            page.screenshot(path=f"{shots}/audit.png")
+    # Merge g2 into g1 on g1's page, then unmerge one record.
+    page.goto(f"{server}/customers/{g1}")
+    page.fill("#merge-other", g2)
+    page.click("#merge")
+    expect(page.locator("#flash")).to_contain_text(f"{g2} merged into {g1}")
+    if shots:
+        page.screenshot(path=f"{shots}/customer.png", full_page=True)
+    moved = page.locator("[data-unmerge]").first.get_attribute("data-unmerge")
+    page.locator("[data-unmerge]").first.click()
+    expect(page.locator("#flash")).to_contain_text("moved out of")
+    page.goto(server + "/audit")
+    expect(page.locator("table.audit")).to_contain_text("unmerge")
+    if shots:
+        page.screenshot(path=f"{shots}/audit.png")
 
-        # Log out: the session is gone.
-        page.click("#logout")
-        expect(page).to_have_url(server + "/login")
-        page.goto(server + "/customers")
-        expect(page).to_have_url(f"{server}/login?next=%2Fcustomers")
-        browser.close()
+    # Log out: the session is gone.
+    page.click("#logout")
+    expect(page).to_have_url(server + "/login")
+    page.goto(server + "/customers")
+    expect(page).to_have_url(f"{server}/login?next=%2Fcustomers")
 
     wh = Warehouse(cfg.warehouse.url)
     dec = wh.read_frame("SELECT item_id, verdict, decided_by, reason, origin FROM mdm.decisions ORDER BY decided_at")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal as D
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from pipelines.coerce import parse_date, parse_decimal, parse_timestamp
+from pipelines.coerce import amount_currency, currency_of, money_array, parse_date, parse_decimal, parse_timestamp
 
 
 def test_text_dates_in_the_forms_sources_write() -> None:
@@ -32,9 +33,29 @@ def test_epochs_and_zoned_text_become_wall_clock_time_of_the_configured_zone() -
 
 
 def test_amounts() -> None:
-    out, bad = parse_decimal(pd.Series(["¥1,234.565", "(12.50)", "3 元", "十二万", "", "1e400"]))
-    assert out[:3].tolist() == pytest.approx([1234.56, -12.5, 3.0], abs=0.006)
-    assert bad.tolist() == [False, False, False, True, False, True]
+    out, bad = parse_decimal(pd.Series(["¥1,234.565", "(12.50)", "3 元", "十二万", "", "1e400", "$250.00",
+                                        "9999999999999999.99", "10000000000000000"]))
+    assert out[:3].tolist() == [D("1234.57"), D("-12.50"), D("3.00")]
+    assert out[6:8].tolist() == [D("250.00"), D("9999999999999999.99")]  # the largest DECIMAL(18,2)
+    assert bad.tolist() == [False, False, False, True, False, True, False, False, True]
+
+
+def test_amounts_are_exact_decimals_rounded_half_away_from_zero() -> None:
+    # Through a float, 1.005 is 1.00499999999999989… and rounds down while 10.005 rounds up: no float step here.
+    out, bad = parse_decimal(pd.Series(["1.005", "10.005", "-2.675", "0.125", "1E5", 1000.1]))
+    assert out.tolist() == [D("1.01"), D("10.01"), D("-2.68"), D("0.13"), D("100000.00"), D("1000.10")]
+    assert not bad.any()
+    total = money_array(pd.Series(["0.10"] * 10_000 + ["0.20"] * 10_000))
+    assert sum(total.to_pylist()) == D("3000.00")
+
+
+def test_the_currency_an_amount_names_and_the_currency_field() -> None:
+    amounts = pd.Series(["$250.00", "HK$ 1,000", "¥1,000", "3 元", "RMB 12", "250.00", "$9", "7"])
+    field = pd.Series([None, None, None, None, None, " usd ", "CNY", "人民币"])
+    assert amount_currency(amounts).tolist() == ["USD", "HKD", "CNY", "CNY", "CNY", None, "USD", None]
+    currency, clash = currency_of(amounts, field)
+    assert currency.tolist() == ["USD", "HKD", "CNY", "CNY", "CNY", "USD", "CNY", "CNY"]
+    assert clash.tolist() == [False] * 6 + [True, False]  # "$9" in a CNY record
 
 
 def test_unknown_time_zone_is_a_config_error(tmp_path: Path) -> None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import re
 import socket
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -86,7 +89,7 @@ def test_the_demo_config_runs_its_api_sources_with_the_legacy_ones(
         raw_before[source, stream] = len(landed)
 
     # Each mapped stream is staged: every landed record is staged or rejected with its reason.
-    staged = summary_table(first.output, "staged")
+    staged = summary_table(first.output, "staging")
     quarantine = wh.read_frame("SELECT source, stream, COUNT(DISTINCT record_key) AS n FROM raw._quarantine "
                                "WHERE stage = 'staging' AND action = 'rejected' GROUP BY source, stream")
     rejected = {(r.source, r.stream): int(r.n) for r in quarantine.itertuples()}
@@ -125,11 +128,14 @@ def test_the_demo_config_runs_its_api_sources_with_the_legacy_ones(
     kingdee = golden_share_with(wh, "kingdee", "erp")
     assert kingdee > 0.7, f"{kingdee:.0%} of Kingdee customers share a golden customer with the legacy ERP"
 
+    # An analyst recomputing headline numbers from the sources themselves gets the marts' numbers.
+    recompute_from_the_sources(wh, demo_project.parent / "data", fakes)
+
     xref = wh.read_frame("SELECT source_name, stream, source_key, golden_id FROM mdm.xref")
     second = runner.invoke(main, ["run", "-c", str(config)])
     assert second.exit_code == 0, second.output
     # Nothing new lands, nothing is duplicated, every golden ID stays.
-    for source, (_, new, _) in summary_table(second.output, "sources").items():
+    for source, (_, new, _, _) in summary_table(second.output, "sources").items():
         assert new == 0, f"{source}: the second run landed {new} records"
     for (source, stream), n in raw_before.items():
         assert wh.read_frame(f"SELECT COUNT(*) AS n FROM raw.{source}__{stream}")["n"][0] == n
@@ -153,7 +159,7 @@ def test_without_the_fakes_the_api_sources_fail_at_once_and_the_rest_runs(
 
     assert r.exit_code == 1
     sources = summary_table(r.output, "sources")
-    assert {s for s, (read, _, _) in sources.items() if read > 0} == set(LEGACY_SOURCES)
+    assert {s for s, (read, _, _, _) in sources.items() if read > 0} == set(LEGACY_SOURCES)
     for source in API_SOURCES:
         # the URL came from the environment: it is masked like every ${VAR} value
         assert f"error: source {source}: cannot connect to base_url **** (connection refused)" in r.output
@@ -173,6 +179,89 @@ def test_the_demo_config_loads_without_any_of_its_variables(monkeypatch: pytest.
     assert cfg.sources["kingdee"].config["base_url"].startswith("http://127.0.0.1:")
 
 
+def _shanghai(ms: Any) -> pd.Timestamp:
+    return pd.Timestamp(int(ms), unit="ms", tz="UTC").tz_convert("Asia/Shanghai").tz_localize(None)
+
+
+def recompute_from_the_sources(wh: Warehouse, data: Path, fakes: dict[str, Any]) -> None:
+    """Revenue of a month, the opportunities won in it, one rep's attainment and one channel's ROI, recomputed from
+    the ERP's SQLite file, the reference files and the records the fakes serve (golden customers from mdm.xref),
+    following the README's rules, and compared with the marts."""
+    cents = Decimal("0.01")
+    rates = pd.read_csv(data / "fx_rates.csv", encoding="utf-8-sig", dtype=str)
+    usd = {m: Decimal(r) for m, c, r in rates[["month", "currency", "rate"]].itertuples(index=False) if c == "USD"}
+    with sqlite3.connect(data / "erp.sqlite") as con:
+        erp = pd.read_sql("SELECT s.FNAME AS rep, o.FDATE AS day, o.FAMOUNT AS amount, o.FCURRENCY AS currency, "
+                          "o.FSTATUS AS status FROM T_SAL_ORDER o JOIN T_BD_SALESMAN s ON s.FID = o.FSALERID", con)
+    people = {r["user_id"]: r["name"] for r in fakes["fxiaoke"].dataset.records("PersonnelObj")}
+    orders = [(r, d[:7], Decimal(str(a)) * (usd[d[:7]] if c == "USD" else 1))  # booked: status C
+              for r, d, a, c, st in erp.itertuples(index=False) if st == "C"]
+    orders += [(r["FSalerId.FName"], r["FDate"][:7], Decimal(str(r["FBillAllAmount"])))
+               for r in fakes["kingdee"].dataset.records("SAL_SaleOrder") if r["FDocumentStatus"] == "C"]
+    orders += [(people[r["owner"][0]], _shanghai(r["order_time"]).strftime("%Y-%m"), Decimal(r["order_amount"]))
+               for r in fakes["fxiaoke"].dataset.records("SalesOrderObj")]  # 已确认 / 已发货 / 已完成: booked
+    sold = pd.DataFrame(orders, columns=["rep", "month", "amount"])
+    sold["amount"] = sold["amount"].map(lambda a: a.quantize(cents, ROUND_HALF_UP))
+    won_months = pd.Series([_shanghai(r["close_date"]).strftime("%Y-%m")
+                            for r in fakes["fxiaoke"].dataset.records("NewOpportunityObj")
+                            if r["sales_status"] == "赢单"])
+    month = won_months.value_counts().index[0]  # the month with the most deals won
+
+    def mart(sql: str) -> tuple[Any, ...]:
+        with wh.begin() as c:
+            return tuple(c.exec_driver_sql(sql).fetchall()[0])
+
+    # revenue of the month: booked orders of the three systems, dollars at the month's rate
+    assert mart(f"SELECT SUM(revenue) FROM marts.sales_performance_monthly WHERE level = 'region' "
+                f"AND month = DATE '{month}-01'") == (sum(sold.loc[sold["month"] == month, "amount"]),)
+    # opportunities won in the month: Fxiaoke's 赢单, by their close date
+    won = [(Decimal(r["amount"]), r) for r in fakes["fxiaoke"].dataset.records("NewOpportunityObj")
+           if r["sales_status"] == "赢单" and _shanghai(r["close_date"]).strftime("%Y-%m") == month]
+    assert mart(f"SELECT SUM(opportunities_won), SUM(won_amount) FROM marts.sales_performance_monthly "
+                f"WHERE level = 'region' AND month = DATE '{month}-01'") == (len(won), sum(a for a, _ in won))
+    # one rep's attainment: the rep's booked orders in all three systems against the targets file
+    targets = pd.read_csv(data / "targets.csv", encoding="utf-8-sig", dtype=str)
+    in_month = sold[sold["month"] == month].groupby("rep")["amount"].sum()
+    rep = in_month.index[in_month.argmax()]  # the rep who sold most that month
+    target = Decimal(targets.loc[(targets["销售"] == rep) & (targets["月份"] == month), "目标金额"].iloc[0])
+    revenue = sum(sold.loc[(sold["rep"] == rep) & (sold["month"] == month), "amount"])
+    assert mart(f"SELECT revenue, target, attainment_pct FROM marts.sales_performance_monthly WHERE level = 'rep' "
+                f"AND rep_name = '{rep}' AND month = DATE '{month}-01'") == (
+        revenue, target, (revenue * 100 / target).quantize(cents, ROUND_HALF_UP))
+    # one channel's ROI in the month most won in: an opportunity's channel is its credited lead's, else that of the
+    # earliest lead that converted its customer before it, else its account's source (Fxiaoke writes no channel on
+    # opportunities); leads and opportunities are Fxiaoke's, customers are golden customers (mdm.xref)
+    xref = wh.read_frame("SELECT source_key, golden_id FROM mdm.xref WHERE source_name = 'fxiaoke' "
+                         "AND stream = 'AccountObj'").set_index("source_key")["golden_id"]
+    accounts = {r["_id"]: r for r in fakes["fxiaoke"].dataset.records("AccountObj")}
+    opps = pd.DataFrame([{"id": r["_id"], "golden": xref.get(r.get("account_id")), "created": r["create_time"],
+                          "won": r["sales_status"] == "赢单", "closed": _shanghai(r["close_date"]).strftime("%Y-%m"),
+                          "amount": Decimal(r["amount"]),
+                          "account_channel": (accounts.get(r.get("account_id")) or {}).get("account_source")}
+                         for r in fakes["fxiaoke"].dataset.records("NewOpportunityObj")])
+    leads = pd.DataFrame([{"id": r["_id"], "golden": xref.get(r.get("account_id")), "created": r["create_time"],
+                           "channel": r.get("source") or None} for r in fakes["fxiaoke"].dataset.records("LeadsObj")])
+    converted = leads[leads["golden"].notna()]
+    # a converted lead's opportunity: its customer's earliest created on or after it; credited to its earliest lead
+    linked = converted.merge(opps, on="golden", suffixes=("", "_opp"))
+    linked = linked[linked["created_opp"] >= linked["created"]].sort_values(["created_opp", "id_opp"])
+    linked = linked.groupby("id").head(1).sort_values(["created", "id"]).groupby("id_opp").head(1)
+    credited = dict(zip(linked["id_opp"], linked["channel"], strict=True))
+    before = converted[converted["channel"].notna()].merge(opps, on="golden", suffixes=("", "_opp"))
+    before = before[before["created"] <= before["created_opp"]].sort_values(["created", "channel"])
+    by_customer = dict(before.groupby("id_opp").head(1)[["id_opp", "channel"]].itertuples(index=False))
+    opps["channel"] = [credited.get(o) or by_customer.get(o) or a or "(unknown)"
+                       for o, a in zip(opps["id"], opps["account_channel"], strict=True)]
+    costs = pd.read_csv(data / "channel_costs.csv", encoding="utf-8-sig", dtype=str)
+    won_by = opps[opps["won"]].groupby(["channel", "closed"])["amount"].sum()
+    channel, at = max((k for k in won_by.index if ((costs["channel"] == k[0]) & (costs["month"] == k[1])).any()),
+                      key=lambda k: won_by[k])
+    cost = Decimal(costs.loc[(costs["channel"] == channel) & (costs["month"] == at), "amount"].iloc[0])
+    roi = ((won_by[(channel, at)] - cost) * 100 / cost).quantize(cents, ROUND_HALF_UP)
+    assert mart(f"SELECT won_revenue, cost, roi_pct FROM marts.channel_roi WHERE channel = '{channel}' "
+                f"AND month = DATE '{at}-01'") == (won_by[(channel, at)], cost, roi)
+
+
 def golden_share_with(wh: Warehouse, source: str, other: str) -> float:
     """The share of `source`'s golden customers that also hold a record of `other`."""
     x = wh.read_frame("SELECT golden_id, source_name FROM mdm.xref")
@@ -181,8 +270,8 @@ def golden_share_with(wh: Warehouse, source: str, other: str) -> float:
 
 
 def summary_table(output: str, section: str) -> dict[str, Any]:
-    """Rows of the `sources` (name → read, new/changed, quarantined) or `staged` (source.stream → records)
-    section of `hub run`'s summary."""
+    """Rows of the `sources` (name → read, new/changed, deleted, quarantined) or `staging` (source.stream →
+    records in staging) section of `hub run`'s summary."""
     rows: dict[str, Any] = {}
     lines = output.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(section + " "))

@@ -40,7 +40,8 @@ def test_a_targets_csv_is_typed_and_its_bad_rows_quarantined(tmp_path: Path, war
                                        "    columns: {rep_key: 销售, team: 团队, month: 月份, amount: 目标金额}\n"))
     assert cfg.marts.targets.path == str(tmp_path.resolve() / "files" / "targets.csv")
     wh = Warehouse(warehouse_url)
-    [result] = stage_reference(cfg, wh)
+    [result, holidays] = stage_reference(cfg, wh)  # and the public holidays of China, the default country
+    assert holidays.stream == "holidays" and holidays.staged > 900
     assert (result.source, result.stream, result.staged, result.rejected) == ("marts_config", "targets", 2, 2)
     assert rows(wh, "SELECT source_key, rep_key, team, month, amount FROM staging.target ORDER BY source_key") == [
         ("2", "张伟", "华东", dt.date(2024, 1, 1), D("100000.00")),
@@ -94,3 +95,67 @@ def test_the_marts_section_is_validated(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="reserved for the files of the `marts` section"):
         load_config(config(tmp_path, "  freshness_hours: 1\nsources:\n  marts_config: {connector: sql, "
                                      "config: {url: 'sqlite:///x.sqlite'}}\n"))
+
+
+def test_reference_dates_are_read_in_the_configured_time_zone(tmp_path: Path) -> None:
+    """A zoned time or an epoch number is a date in the config's `timezone`, as for every stream."""
+    (tmp_path / "t.csv").write_text("rep,month,amount\n张伟,2024-02-01T03:00:00+08:00,1\n李娜,1706720400000,2\n",
+                                    encoding="utf-8")
+    got = {}
+    for zone in ("Asia/Shanghai", "America/Los_Angeles"):
+        cfg_path = config(tmp_path, "  targets: {path: t.csv, columns: {rep_key: rep}}\n")
+        cfg_path.write_text(f"timezone: {zone}\n" + cfg_path.read_text(encoding="utf-8"), encoding="utf-8")
+        wh = Warehouse(f"duckdb:///{tmp_path / (zone.replace('/', '_') + '.duckdb')}")
+        stage_reference(load_config(cfg_path), wh)
+        got[zone] = rows(wh, "SELECT rep_key, month FROM staging.target ORDER BY source_key")
+    # 2024-02-01 03:00 in Shanghai and 2024-01-31 17:00 UTC are both 31 January in Los Angeles.
+    assert got["Asia/Shanghai"] == [("张伟", dt.date(2024, 2, 1)), ("李娜", dt.date(2024, 2, 1))]
+    assert got["America/Los_Angeles"] == [("张伟", dt.date(2024, 1, 31)), ("李娜", dt.date(2024, 1, 31))]
+
+
+def test_fx_rates_holidays_and_the_marts_settings_are_staged(tmp_path: Path) -> None:
+    (tmp_path / "fx.csv").write_text("month,currency,rate\n2024-01,USD,7.123456789\n2024-02,jpy,0.0476\n"
+                                     "2024-03,EUR,-1\n", encoding="utf-8")
+    cfg = load_config(config(tmp_path, "  fx_rates: {path: fx.csv}\n  currency: cny\n  revenue: [booked, draft]\n"
+                                       "  calendar: {fiscal_year_start: 4}\n"
+                                       "  order_status: {erp: {booked: [C], draft: [A, ' B ']}}\n"
+                                       "sources:\n  erp: {connector: sql, config: {url: 'sqlite:///x.sqlite'}}\n"))
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    stage_reference(cfg, wh)
+    # rates exactly, to 8 decimals (7.123456789 rounds half away from zero); a rate below 0 is rejected
+    assert rows(wh, "SELECT month, currency, rate FROM staging.fx_rate ORDER BY month") == [
+        (dt.date(2024, 1, 1), "USD", D("7.12345679")), (dt.date(2024, 2, 1), "jpy", D("0.04760000"))]
+    assert rows(wh, "SELECT record_key, field, reason FROM raw._quarantine") == [("4", "rate", "not a rate above 0")]
+    # China's holidays and its make-up working days (调休) from the holidays package
+    assert rows(wh, "SELECT day, name, kind FROM staging.holiday WHERE day IN (DATE '2026-02-14', "
+                    "DATE '2026-02-17', DATE '2026-02-18') ORDER BY day") == [
+        (dt.date(2026, 2, 14), "调休上班", "workday"), (dt.date(2026, 2, 17), "春节", "holiday"),
+        (dt.date(2026, 2, 18), "春节", "holiday")]
+    assert rows(wh, "SELECT source, status, status_class FROM staging.order_status ORDER BY status") == [
+        ("erp", "A", "draft"), ("erp", "B", "draft"), ("erp", "C", "booked")]
+    assert rows(wh, "SELECT name, value FROM staging.mart_setting ORDER BY name, value") == [
+        ("currency", "CNY"), ("fiscal_year_start", "4"), ("revenue_class", "booked"), ("revenue_class", "draft")]
+
+    # a holidays file replaces the package's days; no country: no holidays at all
+    (tmp_path / "days.csv").write_text("day,name,kind\n2024-12-26,Boxing Day,holiday\n", encoding="utf-8")
+    stage_reference(load_config(config(tmp_path, "  holidays: {path: days.csv}\n")), wh)
+    assert rows(wh, "SELECT day, name, kind FROM staging.holiday") == [(dt.date(2024, 12, 26), "Boxing Day", "holiday")]
+    stage_reference(load_config(config(tmp_path, "  calendar: {country: ''}\n")), wh)
+    assert rows(wh, "SELECT COUNT(*) FROM staging.holiday") == [(0,)]
+
+
+def test_the_order_statuses_currency_and_calendar_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"marts.order_status: no source 'kingdee'; the sources are: \(none\)"):
+        load_config(config(tmp_path, "  order_status: {kingdee: {booked: [C]}}\n"))
+    with pytest.raises(ConfigError, match=r"status 'c' is both booked and draft"):
+        load_config(config(tmp_path, "  order_status: {erp: {booked: [C], draft: [c]}}\n"
+                                     "sources:\n  erp: {connector: sql, config: {url: 'sqlite:///x.sqlite'}}\n"))
+    with pytest.raises(ConfigError, match="expected an ISO currency code like CNY, got 'yuan'"):
+        load_config(config(tmp_path, "  currency: yuan\n"))
+    with pytest.raises(ConfigError, match="no public holidays known for country 'XX'"):
+        load_config(config(tmp_path, "  calendar: {country: XX}\n"))
+    with pytest.raises(ConfigError, match="fiscal_year_start"):
+        load_config(config(tmp_path, "  calendar: {fiscal_year_start: 13}\n"))
+    with pytest.raises(ConfigError, match="unknown entity 'order_status'"):  # filled from the config only
+        load_config(config(tmp_path, "  freshness_hours: 1\nsources:\n  erp: {connector: sql, config: {url: "
+                                     "'sqlite:///x.sqlite'}, streams: {s: {table: t, entity: order_status}}}\n"))

@@ -109,6 +109,24 @@ def test_queue_filters(steward_project: Path) -> None:
         st.list_queue(cfg, wh, band_="maybe")
 
 
+def test_queue_search_is_case_insensitive_and_literal(steward_project: Path) -> None:
+    """Record ids have capitals (crm_b's keys are KH…); `%` and `_` are plain characters, not wildcards."""
+    cfg, wh = open_(steward_project)
+    items = st.list_queue(cfg, wh, limit=500)["items"]
+    kh = next(it for it in items if it["left"]["record_id"].split(":")[-1].startswith("KH")
+              or it["right"]["record_id"].split(":")[-1].startswith("KH"))
+    rid = next(s["record_id"] for s in (kh["left"], kh["right"]) if s["record_id"].split(":")[-1].startswith("KH"))
+    key = rid.split(":")[-1]
+    for text in (key, rid, key.lower()):
+        found = {it["item_id"] for it in st.list_queue(cfg, wh, search=text, limit=500)["items"]}
+        assert kh["item_id"] in found, text
+    assert st.list_queue(cfg, wh, search="%", limit=500)["total"] == 0
+    assert st.list_queue(cfg, wh, search="crm%customers", limit=500)["total"] == 0
+    assert st.list_queue(cfg, wh, search="_ustomers", limit=500)["total"] == 0  # `_` is no wildcard
+    assert st.list_queue(cfg, wh, search=kh["left"]["golden_id"].lower(), limit=500)["total"] >= 1
+    assert st.search_customers(wh, "%") == [] and st.search_customers(wh, "_") == []
+
+
 def test_queue_item_detail_explains_the_pair(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
     item = st.list_queue(cfg, wh, limit=1)["items"][0]
@@ -396,6 +414,9 @@ def test_steward_cycle_on_each_warehouse(matched_demo: tuple[Path, Path], wareho
     run_all(cfg, wh)
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     items = st.list_queue(cfg, wh, limit=2)["items"]
+    rid = items[0]["left"]["record_id"]
+    assert items[0]["item_id"] in st.queue_ids(cfg, wh, search=rid.upper())   # LIKE … ESCAPE on both warehouses
+    assert st.list_queue(cfg, wh, search="%")["total"] == 0 and st.search_customers(wh, "%") == []
     st.decide(cfg, wh, items[0]["item_id"], "same", "alice")
     st.decide(cfg, wh, items[1]["item_id"], "different", "alice")
     g1, g2 = multi_record_goldens(wh, 2)

@@ -199,11 +199,18 @@ def test_dim_date_spans_the_years_of_the_facts(built: Warehouse) -> None:
     # earliest fact 2024-01-01 (a target), latest 2025-01-15 (order O4): 2024 and 2025, 366 + 365 days
     assert rows(built, "SELECT COUNT(*), MIN(date_day), MAX(date_day) FROM marts.dim_date") == [
         (731, d(2024, 1, 1), d(2025, 12, 31))]
-    got = rows(built, "SELECT * FROM marts.dim_date WHERE date_day IN (DATE '2024-02-29', DATE '2025-12-28') "
-                      "ORDER BY date_day")
+    got = rows(built, "SELECT date_day, date_key, year, quarter, month, month_start, year_month, day_of_month, "
+                      "day_of_week, iso_year, iso_week, week_start, is_weekend, fiscal_year, fiscal_quarter "
+                      "FROM marts.dim_date WHERE date_day IN (DATE '2024-02-29', DATE '2024-12-30', "
+                      "DATE '2025-12-28') ORDER BY date_day")
     assert got == [
-        (d(2024, 2, 29), 20240229, 2024, 1, 2, d(2024, 2, 1), "2024-02", 29, 4, 9, False),  # a Thursday
-        (d(2025, 12, 28), 20251228, 2025, 4, 12, d(2025, 12, 1), "2025-12", 28, 7, 52, True),  # a Sunday
+        (d(2024, 2, 29), 20240229, 2024, 1, 2, d(2024, 2, 1), "2024-02", 29, 4, 2024, 9, d(2024, 2, 26), False,
+         2024, 1),  # a Thursday
+        # a Monday: ISO week 1 of 2025, although the calendar year is 2024
+        (d(2024, 12, 30), 20241230, 2024, 4, 12, d(2024, 12, 1), "2024-12", 30, 1, 2025, 1, d(2024, 12, 30), False,
+         2024, 4),
+        (d(2025, 12, 28), 20251228, 2025, 4, 12, d(2025, 12, 1), "2025-12", 28, 7, 2025, 52, d(2025, 12, 22), True,
+         2025, 4),  # a Sunday
     ]
 
 
@@ -287,6 +294,7 @@ def test_facts_carry_golden_customer_and_rep(built: Warehouse) -> None:
     ]
 
 
+MAR_2024_TO_JAN_2025 = [d(2024 + (m - 1) // 12, (m - 1) % 12 + 1, 1) for m in range(3, 14)]
 PERFORMANCE_COLUMNS = ("level, rep_id, team, region, month, orders, revenue, payments_collected, target, "
                        "attainment_pct, new_customers, opportunities_won, opportunities_lost, win_rate_pct, "
                        "won_amount, avg_deal_size, avg_sales_cycle_days, open_pipeline")
@@ -305,6 +313,10 @@ def test_sales_performance_per_rep_then_team_and_region(built: Warehouse) -> Non
         # February: O3 + O5 = 310.30; P2; G2 new; OP2 lost (win rate 0%); OP3 opened, 7000 open
         ("rep", ZHANG, "华东", "上海", d(2024, 2, 1), 2, D("310.30"), D("400.10"), None, None, 1, 0, 1, D("0"),
          D("0"), None, None, D("7000")),
+        # OP3 stays open: a row per month up to January 2025, the last month with facts (O4), nothing but the
+        # 7000 of open pipeline
+        *[("rep", ZHANG, "华东", "上海", month, 0, D("0"), D("0"), None, None, 0, 0, 0, None, D("0"), None, None,
+           D("7000")) for month in MAR_2024_TO_JAN_2025],
         # 李娜: OP1 won in January after 20 days; OP4 (1500) in February after 10 days, and O2
         ("rep", LI, "华南", None, d(2024, 1, 1), 0, D("0"), D("0"), None, None, 0, 1, 0, D("100"), D("5000"),
          D("5000"), D("20.0"), D("0")),
@@ -323,6 +335,7 @@ def test_sales_performance_per_rep_then_team_and_region(built: Warehouse) -> Non
         # 华东 = 张伟 + 王芳; January target 4000 + 500; 1000.10 / 4500 = 22.22%
         ("华东", d(2024, 1, 1), 1, D("1000.10"), D("600.00"), D("4500"), D("22.22"), 1, 0, D("3000")),
         ("华东", d(2024, 2, 1), 2, D("310.30"), D("400.10"), None, None, 1, 0, D("7000")),
+        *[("华东", month, 0, D("0"), D("0"), None, None, 0, 0, D("7000")) for month in MAR_2024_TO_JAN_2025],
         ("华南", d(2024, 1, 1), 0, D("0"), D("0"), None, None, 0, 1, D("0")),
         # the team's own February target, 2500: 2000.20 / 2500 = 80.01%
         ("华南", d(2024, 2, 1), 1, D("2000.20"), D("0"), D("2500"), D("80.01"), 0, 1, D("0")),
@@ -334,6 +347,7 @@ def test_sales_performance_per_rep_then_team_and_region(built: Warehouse) -> Non
     assert got == [
         ("上海", d(2024, 1, 1), 1, D("1000.10"), D("4000"), 0),
         ("上海", d(2024, 2, 1), 2, D("310.30"), None, 0),
+        *[("上海", month, 0, D("0"), None, 0) for month in MAR_2024_TO_JAN_2025],
         ("杭州", d(2024, 1, 1), 0, D("0"), D("500"), 0),
         (None, d(2024, 1, 1), 0, D("0"), None, 1),
         (None, d(2024, 2, 1), 1, D("2000.20"), None, 1),
@@ -383,15 +397,18 @@ def test_lead_to_cash_funnel(built: Warehouse) -> None:
 
 
 def test_channel_roi(built: Warehouse) -> None:
-    got = rows(built, "SELECT * FROM marts.channel_roi ORDER BY channel")
+    got = rows(built, "SELECT * FROM marts.channel_roi ORDER BY channel, month NULLS FIRST")
     assert got == [
-        # OP4 (won, 1500) has neither a lead nor a channel; L4 has no channel
-        ("(unknown)", 1, 1, 1, D("1500"), D("100"), None, None, None),
-        ("官网", 1, 1, 0, D("0"), D("0"), None, None, None),
-        # costs 800 + 200; (5000 − 1000) / 1000 = 400%
-        ("展会", 2, 1, 1, D("5000"), D("50"), D("1000"), D("500"), D("400")),
-        ("广告", 0, 0, 0, D("0"), None, D("300"), None, D("-100")),
-        ("转介绍", 1, 1, 0, D("0"), D("0"), None, None, None),  # OP3, through L5
+        ("(unknown)", d(2024, 2, 1), 1, 0, 0, D("0"), D("0"), None, None, None),  # L4 has no channel
+        ("官网", d(2024, 1, 1), 1, 1, 0, D("0"), D("0"), None, None, None),  # L3 → OP2, lost in February
+        # January: L1, L2; OP1 (through L1) created and won for 5000; cost 800: (5000 − 800) / 800 = 525%
+        ("展会", d(2024, 1, 1), 2, 1, 1, D("5000"), D("50"), D("800"), D("400"), D("525")),
+        # February: OP4 has no lead of its own, but L1 converted its customer (A1, G1) before it was created:
+        # 展会; won for 1500 against a cost of 200: 650%
+        ("展会", d(2024, 2, 1), 0, 1, 1, D("1500"), None, D("200"), None, D("650")),
+        ("广告", None, 0, 0, 0, D("0"), None, D("300"), None, D("-100")),  # a cost not split by month
+        ("转介绍", d(2024, 1, 1), 1, 0, 0, D("0"), D("0"), None, None, None),  # L5
+        ("转介绍", d(2024, 2, 1), 0, 1, 0, D("0"), None, None, None, None),  # OP3, through L5
     ]
 
 
@@ -413,7 +430,8 @@ def test_data_quality(built: Warehouse) -> None:
     ]
     got = rows(built, "SELECT field, filled, checked, valid FROM marts.data_quality WHERE entity = 'sales_order' "
                       "ORDER BY field")
-    assert got == [("currency", 0, 0, None), ("customer_key", 5, 5, 4), ("rep_key", 5, 5, 4), ("status", 0, 0, None)]
+    # every order has a currency (CNY, the reporting currency, when the source writes none) and its rate
+    assert got == [("currency", 5, 5, 5), ("customer_key", 5, 5, 4), ("rep_key", 5, 5, 4), ("status", 0, 0, None)]
 
 
 def test_every_mart_builds_empty_from_an_empty_warehouse(warehouse_url: str) -> None:
@@ -428,7 +446,8 @@ def test_every_mart_builds_empty_from_an_empty_warehouse(warehouse_url: str) -> 
     assert (first, last) == (dt.date(year, 1, 1), dt.date(year, 12, 31))
     assert year in (dt.date.today().year - 1, dt.date.today().year)  # the current year, give or take midnight
     days = 366 if calendar.isleap(year) else 365
-    assert n == days and counts == {m: (days if m == "dim_date" else 0) for m in MARTS}
+    # the calendar of that year, and the reporting currency's rate of 1 for each of its 12 months
+    assert n == days and counts == {m: {"dim_date": days, "dim_fx_rate": 12}.get(m, 0) for m in MARTS}
 
 
 def test_every_column_is_documented_and_every_documented_column_exists(built: Warehouse) -> None:
@@ -438,10 +457,10 @@ def test_every_column_is_documented_and_every_documented_column_exists(built: Wa
         assert all(doc.columns.values()) and doc.description and doc.grain, mart
 
 
-def test_a_mart_reads_only_marts_built_before_it() -> None:
+def test_a_mart_reads_and_references_only_marts_built_before_it() -> None:
     for i, mart in enumerate(MARTS):
-        reads = {t for s, t in mart_inputs(mart) if s == "marts"}
-        assert reads <= set(MARTS[:i]), f"{mart} reads {reads - set(MARTS[:i])}, built later"
+        reads = {t for s, t in mart_inputs(mart) if s == "marts"} | {r.mart for r in mart_docs()[mart].references}
+        assert reads <= set(MARTS[:i + 1]), f"{mart} reads {reads - set(MARTS[:i + 1])}, built later"
 
 
 def test_the_readme_mart_reference_is_up_to_date() -> None:

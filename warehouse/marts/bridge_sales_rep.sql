@@ -1,5 +1,6 @@
 -- Every way a source refers to a sales rep, resolved to one rep_id: the keys of the rep lists and the rep keys
--- or names written on orders, payments, opportunities, leads, customers, contacts and targets.
+-- or names written on orders, payments, opportunities, leads, customers (and their earlier owners), contacts and
+-- targets.
 --
 -- Reps are unified by name: rep-list records with the same name (spaces removed) are one rep, unless that name
 -- comes with several mobiles (or e-mails), which then tell the people apart. rep_id is a hash of that identity,
@@ -36,6 +37,7 @@ reference AS (
     UNION SELECT source_name, owner FROM staging.opportunity
     UNION SELECT source_name, owner FROM staging.lead
     UNION SELECT source_name, owner FROM staging.customer
+    UNION SELECT source_name, owner FROM staging.customer_owner_history
     UNION SELECT source_name, owner FROM staging.contact
     UNION SELECT source_name, rep_key FROM staging.target
 ),

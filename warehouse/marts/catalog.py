@@ -1,47 +1,112 @@
-"""The mart reference, written once in `marts.yaml`: each mart's description, grain and column descriptions.
+"""The mart reference, written once in `marts.yaml`: each mart's description, grain, key, references and columns.
 
-Read by the README generator (`hub docs marts`), by the Dagster mart assets (column metadata) and by
+Read by the README generator (`hub docs marts`), by the Dagster mart assets (column metadata), by the data checks
+(`pipelines/checks.py`: unique, not-null and referential checks generated from the key and references) and by
 the test that holds the built marts and this file to the same columns.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
 import yaml
 
 README_BEGIN = ("<!-- mart reference: generated from warehouse/marts/marts.yaml by "
                 "`hub docs marts --write README.md`; edit the YAML, not this section -->")
 README_END = "<!-- end of mart reference -->"
+_TARGET = re.compile(r"^(?P<mart>[a-z_][a-z0-9_]*)(?:\.(?P<column>[a-z_][a-z0-9_]*)|\((?P<columns>[^)]*)\))$")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Columns of a mart whose values (all filled) must exist in `columns_to` of another mart."""
+
+    columns: tuple[str, ...]
+    mart: str
+    columns_to: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return "+".join(self.columns)
 
 
 @dataclass(frozen=True)
 class MartDoc:
-    """The documentation of one mart."""
+    """The documentation and declared checks of one mart."""
 
     name: str
     description: str
     grain: str
     columns: dict[str, str]
+    key: tuple[str, ...] = ()
+    nullable: tuple[str, ...] = ()  # key columns that may be empty
+    not_null: tuple[str, ...] = ()  # other columns that may not
+    references: tuple[Reference, ...] = ()
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # default severity / thresholds per check
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """The columns never empty: the key's (less the nullable ones) and `not_null`."""
+        return tuple(c for c in self.key if c not in self.nullable) + self.not_null
+
+
+def _columns(text: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in text.split(",") if c.strip())
+
+
+def _reference(mart: str, columns: str, target: str) -> Reference:
+    m = _TARGET.match(target.strip())
+    if not m:
+        raise ValueError(f"marts.yaml: {mart}.references.{columns}: expected `mart.column` or `mart(c1, c2)`, "
+                         f"got {target!r}")
+    cols = _columns(columns)
+    to = (m.group("column"),) if m.group("column") else _columns(m.group("columns"))
+    if len(to) != len(cols):
+        raise ValueError(f"marts.yaml: {mart}.references.{columns}: {len(cols)} column(s) refer to {len(to)}")
+    return Reference(cols, m.group("mart"), to)
+
+
+def _doc(name: str, doc: dict[str, Any]) -> MartDoc:
+    columns = {c: " ".join(str(d).split()) for c, d in doc["columns"].items()}
+    out = MartDoc(name, " ".join(doc["description"].split()), doc["grain"], columns,
+                  key=tuple(doc.get("key", ())), nullable=tuple(doc.get("nullable", ())),
+                  not_null=tuple(doc.get("not_null", ())),
+                  references=tuple(_reference(name, c, t) for c, t in (doc.get("references") or {}).items()),
+                  checks=dict(doc.get("checks") or {}))
+    unknown = [c for c in (*out.key, *out.nullable, *out.not_null, *(c for r in out.references for c in r.columns))
+               if c not in columns]
+    if unknown:
+        raise ValueError(f"marts.yaml: {name}: key, not_null or references name unknown column(s) {unknown}")
+    return out
 
 
 @functools.cache
 def mart_docs() -> dict[str, MartDoc]:
     """Every documented mart, in the order of `marts.yaml` (the build order)."""
     text = resources.files("warehouse.marts").joinpath("marts.yaml").read_text(encoding="utf-8")
-    return {name: MartDoc(name, " ".join(doc["description"].split()), doc["grain"],
-                          {c: " ".join(str(d).split()) for c, d in doc["columns"].items()})
-            for name, doc in yaml.safe_load(text).items()}
+    return {name: _doc(name, doc) for name, doc in yaml.safe_load(text).items()}
 
 
 def reference_markdown() -> str:
-    """The mart reference as Markdown: per mart its description, grain and a table of its columns."""
+    """The mart reference as Markdown: per mart its description, grain, key, references and a table of its columns."""
     out = []
     for doc in mart_docs().values():
-        out += [f"#### `marts.{doc.name}`", "", doc.description, "", f"Grain: {doc.grain}.", "",
-                "| column | description |", "|---|---|"]
+        out += [f"#### `marts.{doc.name}`", "", doc.description, "", f"Grain: {doc.grain}."]
+        if doc.key:
+            key = ", ".join(f"`{c}`" for c in doc.key)
+            may = f" ({', '.join(f'`{c}`' for c in doc.nullable)} may be empty)" if doc.nullable else ""
+            out += ["", f"Key: {key}{may}; unique, checked every run."]
+        if doc.not_null:
+            out += ["", "Never empty: " + ", ".join(f"`{c}`" for c in doc.not_null) + "."]
+        if doc.references:
+            refs = [f"{', '.join(f'`{c}`' for c in r.columns)} → `{r.mart}`"
+                    f"({', '.join(f'`{c}`' for c in r.columns_to)})" for r in doc.references]
+            out += ["", "References: " + "; ".join(refs) + "."]
+        out += ["", "| column | description |", "|---|---|"]
         out += [f"| `{c}` | {d.replace('|', '/')} |" for c, d in doc.columns.items()]
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -1,35 +1,44 @@
 -- One row per golden customer: what it bought, what it owes, what is in the pipeline, where it is known and who
 -- follows it. Trailing-12-month revenue counts orders in the 12 months up to as_of_date, the last order date
 -- in the warehouse (so a historical load still shows a meaningful window). Outstanding receivables are, per
--- source system that bills the customer, its receivables minus the payments that system recorded.
+-- source system that bills the customer, its receivables minus the payments that system recorded. Money is in the
+-- reporting currency; revenue counts the orders whose status class counts as revenue.
 WITH as_of AS (
-    SELECT MAX(order_date) AS as_of_date FROM marts.fct_sales_orders
+    SELECT MAX(order_date) AS as_of_date FROM marts.fct_sales_orders WHERE is_revenue
 ),
 orders AS (
     SELECT
         o.golden_id,
         COUNT(*) AS orders,
-        SUM(o.amount) AS lifetime_revenue,
-        SUM(CASE WHEN o.order_date > CAST(a.as_of_date - INTERVAL '12 months' AS DATE) THEN o.amount ELSE 0 END)
-            AS revenue_12m,
+        SUM(o.reporting_amount) AS lifetime_revenue,
+        SUM(CASE WHEN o.order_date > CAST(a.as_of_date - INTERVAL '12 months' AS DATE) THEN o.reporting_amount
+                 ELSE 0 END) AS revenue_12m,
         MIN(o.order_date) AS first_order_date,
         MAX(o.order_date) AS last_order_date
     FROM marts.fct_sales_orders o
     CROSS JOIN as_of a
-    WHERE o.golden_id IS NOT NULL
+    WHERE o.golden_id IS NOT NULL AND o.is_revenue
     GROUP BY o.golden_id
 ),
 payments AS (
-    SELECT golden_id, source_name, SUM(amount) AS paid
+    SELECT golden_id, source_name, SUM(reporting_amount) AS paid
     FROM marts.fct_payments
     WHERE golden_id IS NOT NULL
     GROUP BY golden_id, source_name
 ),
+setting AS (
+    SELECT COALESCE(MAX(CASE WHEN name = 'currency' THEN value END), 'CNY') AS reporting_currency
+    FROM staging.mart_setting
+),
 receivables AS (
-    SELECT x.golden_id, r.source_name, SUM(r.amount) AS billed
+    SELECT x.golden_id, r.source_name, SUM(r.amount * fx.rate) AS billed
     FROM staging.receivable r
+    CROSS JOIN setting s
     JOIN mdm.xref x
         ON x.source_name = r.source_name AND x.stream = r.customer_stream AND x.source_key = r.customer_key
+    LEFT JOIN marts.dim_fx_rate fx
+        ON fx.currency = COALESCE(UPPER(TRIM(r.currency)), s.reporting_currency)
+       AND fx.month = CAST(date_trunc('month', CAST(r.bill_date AS TIMESTAMP)) AS DATE)
     GROUP BY x.golden_id, r.source_name
 ),
 money AS (
@@ -43,23 +52,30 @@ money AS (
     GROUP BY COALESCE(r.golden_id, p.golden_id)
 ),
 pipeline AS (
-    SELECT golden_id, COUNT(*) AS open_opportunities, SUM(amount) AS open_pipeline
+    SELECT golden_id, COUNT(*) AS open_opportunities, SUM(reporting_amount) AS open_pipeline
     FROM marts.fct_opportunities
     WHERE outcome = 'open' AND golden_id IS NOT NULL
     GROUP BY golden_id
 ),
--- customer names (and short names) that belong to one golden customer, for contacts that only name their company
+-- the company names contacts write, and the customer names (and short names) among them that belong to one golden
+-- customer (only names some contact writes are looked up: the customers are many, the names few)
+contact_company AS (
+    SELECT DISTINCT REPLACE(TRIM(customer_name), ' ', '') AS name_norm
+    FROM staging.contact
+    WHERE customer_name IS NOT NULL
+),
 customer_name AS (
     SELECT n.name_norm, MIN(n.golden_id) AS golden_id
     FROM (
         SELECT REPLACE(TRIM(c.name), ' ', '') AS name_norm, x.golden_id
         FROM staging.customer c
         JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
-        UNION
+        WHERE REPLACE(TRIM(c.name), ' ', '') IN (SELECT name_norm FROM contact_company)
+        UNION ALL
         SELECT REPLACE(TRIM(c.short_name), ' ', ''), x.golden_id
         FROM staging.customer c
         JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
-        WHERE c.short_name IS NOT NULL
+        WHERE REPLACE(TRIM(c.short_name), ' ', '') IN (SELECT name_norm FROM contact_company)
     ) n
     GROUP BY n.name_norm
     HAVING COUNT(DISTINCT n.golden_id) = 1
@@ -76,7 +92,7 @@ contact AS (
         ON x.source_name = c.source_name AND x.stream = c.customer_stream AND x.source_key = c.customer_key
     LEFT JOIN customer_name n ON n.name_norm = REPLACE(TRIM(c.customer_name), ' ', '')
     LEFT JOIN marts.bridge_sales_rep b ON b.source_name = c.source_name AND b.rep_ref = c.owner
-    LEFT JOIN marts.dim_sales_rep r ON r.rep_id = b.rep_id
+    LEFT JOIN marts.dim_sales_rep r ON r.rep_id = b.rep_id AND r.is_current
 ),
 contacts AS (
     SELECT

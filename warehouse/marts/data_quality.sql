@@ -1,258 +1,351 @@
 -- Data quality per source stream and field. Stream measures (records, quarantined, matched, duplicates) repeat on
--- each field row of the stream. Validity rules: USCC check character (GB 32100: 18 characters, the last the check
--- of the first 17); phone: a mobile (1[3-9] + 9 digits) or a number with its area code (0 + 9 to 11 digits),
--- after removing separators, +86 and an extension; e-mail: text@text.text; a customer key must resolve to a
--- golden customer; a rep key or owner must resolve to a sales rep.
-WITH uscc_weight (i, w) AS (
-    VALUES (1, 1), (2, 3), (3, 9), (4, 27), (5, 19), (6, 26), (7, 16), (8, 17), (9, 20), (10, 29), (11, 25),
-           (12, 13), (13, 8), (14, 24), (15, 10), (16, 30), (17, 28)
-),
-uscc_code AS (
-    SELECT source_name, stream, source_key, UPPER(REPLACE(REPLACE(TRIM(uscc), ' ', ''), '-', '')) AS code
-    FROM staging.customer
-    WHERE uscc IS NOT NULL
-),
-uscc_valid AS (
+-- each field row of the stream. Validity rules: USCC check character (GB 32100: 18 characters of the code's set,
+-- the last the check of the first 17); phone: a mobile (1[3-9] + 9 digits) or a number with its area code (0 + 9
+-- to 11 digits), after removing separators, +86 and an extension; e-mail: text@text.text; a customer key must
+-- resolve to a golden customer; a rep key or owner must resolve to a sales rep; an order's status must have a
+-- class (the config's marts.order_status) and a fact's currency a rate (dim_fx_rate); a won or lost
+-- opportunity's close date must be known, not before its creation and not after its last change (an expected
+-- date never updated).
+--
+-- Each table is read once: a record's checks are columns, counted per stream in one pass (filled: f_<field>,
+-- checked and valid: c_ and v_), and only the per-stream counts become one row per field.
+WITH customer_value AS (
     SELECT
-        u.source_name, u.stream, u.source_key,
-        MIN(strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(u.code, w.i, 1))) > 0
-        AND MIN(SUBSTR(u.code, 18, 1)) = SUBSTR('0123456789ABCDEFGHJKLMNPQRTUWXY', CAST(
-            MOD(31 - MOD(SUM((strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(u.code, w.i, 1)) - 1) * w.w), 31), 31)
-            + 1 AS INTEGER), 1) AS valid
-    FROM uscc_code u
-    CROSS JOIN uscc_weight w
-    WHERE LENGTH(u.code) = 18
-    GROUP BY u.source_name, u.stream, u.source_key
+        c.source_name, c.stream, c.name, c.short_name, c.uscc, c.phone, c.mobile, c.email, c.address,
+        c.contact_name, c.owner, c.customer_number, c.industry, c.channel, c.created_at, c.updated_at,
+        x.golden_id,
+        b.rep_id AS owner_rep_id,
+        UPPER(REPLACE(REPLACE(TRIM(c.uscc), ' ', ''), '-', '')) AS code,
+        regexp_replace(regexp_replace(c.phone, '(转|分机|ext|EXT|Ext|x|X|#) *[0-9]+ *$', ''), '[^0-9]', '', 'g') AS phone_digits,
+        regexp_replace(regexp_replace(c.mobile, '(转|分机|ext|EXT|Ext|x|X|#) *[0-9]+ *$', ''), '[^0-9]', '', 'g') AS mobile_digits
+    FROM staging.customer c
+    LEFT JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
+    LEFT JOIN marts.bridge_sales_rep b ON b.source_name = c.source_name AND b.rep_ref = c.owner
 ),
-phone_value AS (
-    SELECT source_name, stream, source_key, 'customer' AS entity, 'phone' AS field, phone AS value
-    FROM staging.customer WHERE phone IS NOT NULL
-    UNION ALL SELECT source_name, stream, source_key, 'customer', 'mobile', mobile
-    FROM staging.customer WHERE mobile IS NOT NULL
-    UNION ALL SELECT source_name, stream, source_key, 'contact', 'phone', phone
-    FROM staging.contact WHERE phone IS NOT NULL
-    UNION ALL SELECT source_name, stream, source_key, 'contact', 'mobile', mobile
-    FROM staging.contact WHERE mobile IS NOT NULL
-    UNION ALL SELECT source_name, stream, source_key, 'sales_rep', 'mobile', mobile
-    FROM staging.sales_rep WHERE mobile IS NOT NULL
-    UNION ALL SELECT source_name, stream, source_key, 'lead', 'phone', phone
-    FROM staging.lead WHERE phone IS NOT NULL
-),
-phone_digits AS (
+customer_number AS (
     SELECT
-        source_name, stream, source_key, entity, field,
-        regexp_replace(regexp_replace(value, '(转|分机|ext|EXT|Ext|x|X|#) *[0-9]+ *$', ''), '[^0-9]', '', 'g')
-            AS digits
-    FROM phone_value
-),
-phone_national AS (
-    SELECT
-        source_name, stream, source_key, entity, field,
-        CASE
-            WHEN digits LIKE '0086%' THEN SUBSTR(digits, 5)
-            WHEN digits LIKE '86%' AND LENGTH(digits) >= 12 THEN SUBSTR(digits, 3)
-            ELSE digits
-        END AS national,
-        digits LIKE '0086%' OR (digits LIKE '86%' AND LENGTH(digits) >= 12) AS international
-    FROM phone_digits
-),
-phone_ok AS (
-    SELECT
-        source_name, stream, source_key, entity, field,
-        national SIMILAR TO '1[3-9][0-9]{9}'
-        OR (field = 'phone' AND NOT international AND national SIMILAR TO '0[1-9][0-9]{8,10}')
-        OR (field = 'phone' AND international AND national SIMILAR TO '[1-9][0-9]{8,10}') AS valid
-    FROM phone_national
+        v.*,
+        CASE WHEN phone_digits LIKE '0086%' THEN SUBSTR(phone_digits, 5) WHEN phone_digits LIKE '86%' AND LENGTH(phone_digits) >= 12 THEN SUBSTR(phone_digits, 3) ELSE phone_digits END AS phone_national,
+        phone_digits LIKE '0086%' OR (phone_digits LIKE '86%' AND LENGTH(phone_digits) >= 12) AS phone_intl,
+        CASE WHEN mobile_digits LIKE '0086%' THEN SUBSTR(mobile_digits, 5) WHEN mobile_digits LIKE '86%' AND LENGTH(mobile_digits) >= 12 THEN SUBSTR(mobile_digits, 3) ELSE mobile_digits END AS mobile_national,
+        mobile_digits LIKE '0086%' OR (mobile_digits LIKE '86%' AND LENGTH(mobile_digits) >= 12) AS mobile_intl
+    FROM customer_value v
 ),
 customer AS (
     SELECT
-        c.*,
-        x.golden_id,
-        COALESCE(v.valid, FALSE) AS uscc_ok,
-        b.rep_id AS owner_rep_id,
-        pp.valid AS phone_ok,
-        pm.valid AS mobile_ok
-    FROM staging.customer c
-    LEFT JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
-    LEFT JOIN uscc_valid v ON v.source_name = c.source_name AND v.stream = c.stream AND v.source_key = c.source_key
-    LEFT JOIN marts.bridge_sales_rep b ON b.source_name = c.source_name AND b.rep_ref = c.owner
-    LEFT JOIN phone_ok pp
-        ON pp.entity = 'customer' AND pp.field = 'phone'
-       AND pp.source_name = c.source_name AND pp.stream = c.stream AND pp.source_key = c.source_key
-    LEFT JOIN phone_ok pm
-        ON pm.entity = 'customer' AND pm.field = 'mobile'
-       AND pm.source_name = c.source_name AND pm.stream = c.stream AND pm.source_key = c.source_key
+        n.*,
+        CASE WHEN n.uscc IS NOT NULL THEN COALESCE(
+            n.code SIMILAR TO '[0-9A-HJ-NPQRTUWXY]{18}'
+            AND SUBSTR(n.code, 18, 1) = SUBSTR('0123456789ABCDEFGHJKLMNPQRTUWXY', CAST(MOD(31 - MOD(
+                  (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  1, 1)) - 1) * 1
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  2, 1)) - 1) * 3
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  3, 1)) - 1) * 9
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  4, 1)) - 1) * 27
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  5, 1)) - 1) * 19
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  6, 1)) - 1) * 26
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  7, 1)) - 1) * 16
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  8, 1)) - 1) * 17
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  9, 1)) - 1) * 20
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 10, 1)) - 1) * 29
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 11, 1)) - 1) * 25
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 12, 1)) - 1) * 13
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 13, 1)) - 1) * 8
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 14, 1)) - 1) * 24
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 15, 1)) - 1) * 10
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 16, 1)) - 1) * 30
+                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 17, 1)) - 1) * 28
+            , 31), 31) + 1 AS INTEGER), 1), FALSE) END AS uscc_ok,
+        CASE WHEN n.phone IS NOT NULL THEN phone_national SIMILAR TO '1[3-9][0-9]{9}'
+            OR (NOT phone_intl AND phone_national SIMILAR TO '0[1-9][0-9]{8,10}')
+            OR (phone_intl AND phone_national SIMILAR TO '[1-9][0-9]{8,10}') END AS phone_ok,
+        CASE WHEN n.mobile IS NOT NULL THEN mobile_national SIMILAR TO '1[3-9][0-9]{9}' END AS mobile_ok
+    FROM customer_number n
 ),
--- One row per record and checked field: filled, and valid (null where no rule applies).
-field_check AS (
+golden_system AS (
+    SELECT golden_id, COUNT(DISTINCT source_name) AS systems
+    FROM mdm.xref
+    GROUP BY golden_id
+),
+customer_duplicate AS (  -- records of a stream beyond the first of each golden customer
+    SELECT source_name, stream, SUM(n) - COUNT(*) AS duplicates_in_source
+    FROM (
+        SELECT c.source_name, c.stream, x.golden_id, COUNT(*) AS n
+        FROM staging.customer c
+        JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
+        GROUP BY c.source_name, c.stream, x.golden_id
+    ) d
+    GROUP BY source_name, stream
+),
+customer_count AS (
     SELECT
-        'customer' AS entity, c.source_name, c.stream, c.source_key, f.field,
-        CASE f.field
-            WHEN 'name' THEN c.name IS NOT NULL
-            WHEN 'short_name' THEN c.short_name IS NOT NULL
-            WHEN 'uscc' THEN c.uscc IS NOT NULL
-            WHEN 'phone' THEN c.phone IS NOT NULL
-            WHEN 'mobile' THEN c.mobile IS NOT NULL
-            WHEN 'email' THEN c.email IS NOT NULL
-            WHEN 'address' THEN c.address IS NOT NULL
-            WHEN 'contact_name' THEN c.contact_name IS NOT NULL
-            WHEN 'owner' THEN c.owner IS NOT NULL
-            WHEN 'customer_number' THEN c.customer_number IS NOT NULL
-            WHEN 'industry' THEN c.industry IS NOT NULL
-            WHEN 'channel' THEN c.channel IS NOT NULL
-            WHEN 'created_at' THEN c.created_at IS NOT NULL
-            WHEN 'updated_at' THEN c.updated_at IS NOT NULL
-        END AS filled,
-        CASE f.field
-            WHEN 'uscc' THEN CASE WHEN c.uscc IS NOT NULL THEN c.uscc_ok END
-            WHEN 'phone' THEN c.phone_ok
-            WHEN 'mobile' THEN c.mobile_ok
-            WHEN 'email' THEN CASE WHEN c.email IS NOT NULL THEN c.email LIKE '%_@_%._%' END
-            WHEN 'owner' THEN CASE WHEN c.owner IS NOT NULL THEN c.owner_rep_id IS NOT NULL END
-        END AS valid
+        c.source_name, c.stream, COUNT(*) AS staged,
+        COUNT(*) FILTER (WHERE g.systems > 1) AS matched_other_system,
+        COUNT(c.name) AS f_name, COUNT(c.short_name) AS f_short_name, COUNT(c.uscc) AS f_uscc,
+        COUNT(c.phone) AS f_phone, COUNT(c.mobile) AS f_mobile, COUNT(c.email) AS f_email,
+        COUNT(c.address) AS f_address, COUNT(c.contact_name) AS f_contact_name, COUNT(c.owner) AS f_owner,
+        COUNT(c.customer_number) AS f_customer_number, COUNT(c.industry) AS f_industry,
+        COUNT(c.channel) AS f_channel, COUNT(c.created_at) AS f_created_at, COUNT(c.updated_at) AS f_updated_at,
+        COUNT(*) FILTER (WHERE c.uscc_ok) AS v_uscc,
+        COUNT(c.phone_ok) AS c_phone, COUNT(*) FILTER (WHERE c.phone_ok) AS v_phone,
+        COUNT(c.mobile_ok) AS c_mobile, COUNT(*) FILTER (WHERE c.mobile_ok) AS v_mobile,
+        COUNT(*) FILTER (WHERE c.email LIKE '%_@_%._%') AS v_email,
+        COUNT(*) FILTER (WHERE c.owner IS NOT NULL AND c.owner_rep_id IS NOT NULL) AS v_owner
     FROM customer c
+    LEFT JOIN golden_system g ON g.golden_id = c.golden_id
+    GROUP BY c.source_name, c.stream
+),
+customer_stat AS (
+    SELECT 'customer' AS entity, c.*, COALESCE(d.duplicates_in_source, 0) AS duplicates_in_source
+    FROM customer_count c
+    LEFT JOIN customer_duplicate d ON d.source_name = c.source_name AND d.stream = c.stream
+),
+contact AS (
+    SELECT
+        n.*,
+        CASE WHEN n.phone IS NOT NULL THEN phone_national SIMILAR TO '1[3-9][0-9]{9}'
+            OR (NOT phone_intl AND phone_national SIMILAR TO '0[1-9][0-9]{8,10}')
+            OR (phone_intl AND phone_national SIMILAR TO '[1-9][0-9]{8,10}') END AS phone_ok,
+        CASE WHEN n.mobile IS NOT NULL THEN mobile_national SIMILAR TO '1[3-9][0-9]{9}' END AS mobile_ok
+    FROM (
+        SELECT
+            d.*,
+            CASE WHEN phone_digits LIKE '0086%' THEN SUBSTR(phone_digits, 5) WHEN phone_digits LIKE '86%' AND LENGTH(phone_digits) >= 12 THEN SUBSTR(phone_digits, 3) ELSE phone_digits END AS phone_national,
+        phone_digits LIKE '0086%' OR (phone_digits LIKE '86%' AND LENGTH(phone_digits) >= 12) AS phone_intl,
+            CASE WHEN mobile_digits LIKE '0086%' THEN SUBSTR(mobile_digits, 5) WHEN mobile_digits LIKE '86%' AND LENGTH(mobile_digits) >= 12 THEN SUBSTR(mobile_digits, 3) ELSE mobile_digits END AS mobile_national,
+        mobile_digits LIKE '0086%' OR (mobile_digits LIKE '86%' AND LENGTH(mobile_digits) >= 12) AS mobile_intl
+        FROM (
+            SELECT
+                c.source_name, c.stream, c.name, c.customer_key, c.customer_name, c.phone, c.mobile, c.email,
+                c.position, c.owner, x.golden_id, b.rep_id AS owner_rep_id,
+                regexp_replace(regexp_replace(c.phone, '(转|分机|ext|EXT|Ext|x|X|#) *[0-9]+ *$', ''), '[^0-9]', '', 'g') AS phone_digits,
+                regexp_replace(regexp_replace(c.mobile, '(转|分机|ext|EXT|Ext|x|X|#) *[0-9]+ *$', ''), '[^0-9]', '', 'g') AS mobile_digits
+            FROM staging.contact c
+            LEFT JOIN mdm.xref x
+                ON x.source_name = c.source_name AND x.stream = c.customer_stream AND x.source_key = c.customer_key
+            LEFT JOIN marts.bridge_sales_rep b ON b.source_name = c.source_name AND b.rep_ref = c.owner
+        ) d
+    ) n
+),
+contact_stat AS (
+    SELECT
+        'contact' AS entity, source_name, stream, COUNT(*) AS staged,
+        COUNT(name) AS f_name, COUNT(customer_key) AS f_customer_key, COUNT(customer_name) AS f_customer_name,
+        COUNT(phone) AS f_phone, COUNT(mobile) AS f_mobile, COUNT(email) AS f_email, COUNT(position) AS f_position,
+        COUNT(owner) AS f_owner,
+        COUNT(*) FILTER (WHERE customer_key IS NOT NULL AND golden_id IS NOT NULL) AS v_customer_key,
+        COUNT(phone_ok) AS c_phone, COUNT(*) FILTER (WHERE phone_ok) AS v_phone,
+        COUNT(mobile_ok) AS c_mobile, COUNT(*) FILTER (WHERE mobile_ok) AS v_mobile,
+        COUNT(*) FILTER (WHERE email LIKE '%_@_%._%') AS v_email,
+        COUNT(*) FILTER (WHERE owner IS NOT NULL AND owner_rep_id IS NOT NULL) AS v_owner
+    FROM contact
+    GROUP BY source_name, stream
+),
+rep_stat AS (
+    SELECT
+        'sales_rep' AS entity, source_name, stream, COUNT(*) AS staged,
+        COUNT(name) AS f_name, COUNT(team) AS f_team, COUNT(region) AS f_region, COUNT(email) AS f_email,
+        COUNT(mobile) AS f_mobile, COUNT(userid) AS f_userid,
+        COUNT(*) FILTER (WHERE email LIKE '%_@_%._%') AS v_email,
+        COUNT(*) FILTER (WHERE mobile_national SIMILAR TO '1[3-9][0-9]{9}') AS v_mobile
+    FROM (
+        SELECT d.*, CASE WHEN mobile_digits LIKE '0086%' THEN SUBSTR(mobile_digits, 5) WHEN mobile_digits LIKE '86%' AND LENGTH(mobile_digits) >= 12 THEN SUBSTR(mobile_digits, 3) ELSE mobile_digits END AS mobile_national,
+        mobile_digits LIKE '0086%' OR (mobile_digits LIKE '86%' AND LENGTH(mobile_digits) >= 12) AS mobile_intl
+        FROM (
+            SELECT source_name, stream, name, team, region, email, mobile, userid,
+                   regexp_replace(regexp_replace(mobile, '(转|分机|ext|EXT|Ext|x|X|#) *[0-9]+ *$', ''), '[^0-9]', '', 'g') AS mobile_digits
+            FROM staging.sales_rep
+        ) d
+    ) r
+    GROUP BY source_name, stream
+),
+order_stat AS (
+    SELECT
+        'sales_order' AS entity, source_name, stream, COUNT(*) AS staged,
+        COUNT(rep_key) AS f_rep_key, COUNT(status) AS f_status,
+        COUNT(golden_id) AS v_customer_key,
+        COUNT(*) FILTER (WHERE rep_key IS NOT NULL AND rep_id IS NOT NULL) AS v_rep_key,
+        COUNT(*) FILTER (WHERE status IS NOT NULL AND status_class <> 'unknown') AS v_status,
+        COUNT(fx_rate) AS v_currency
+    FROM marts.fct_sales_orders
+    GROUP BY source_name, stream
+),
+payment_stat AS (
+    SELECT
+        'payment' AS entity, source_name, stream, COUNT(*) AS staged,
+        COUNT(order_number) AS f_order_number, COUNT(receivable_number) AS f_receivable_number,
+        COUNT(rep_key) AS f_rep_key,
+        COUNT(golden_id) AS v_customer_key,
+        COUNT(*) FILTER (WHERE order_number IS NOT NULL AND order_key IS NOT NULL) AS v_order_number,
+        COUNT(*) FILTER (WHERE rep_key IS NOT NULL AND rep_id IS NOT NULL) AS v_rep_key,
+        COUNT(fx_rate) AS v_currency
+    FROM marts.fct_payments
+    GROUP BY source_name, stream
+),
+receivable_stat AS (
+    SELECT
+        'receivable' AS entity, r.source_name, r.stream, COUNT(*) AS staged,
+        COUNT(r.order_number) AS f_order_number, COUNT(r.due_date) AS f_due_date,
+        COUNT(x.golden_id) AS v_customer_key
+    FROM staging.receivable r
+    LEFT JOIN mdm.xref x
+        ON x.source_name = r.source_name AND x.stream = r.customer_stream AND x.source_key = r.customer_key
+    GROUP BY r.source_name, r.stream
+),
+opportunity_stat AS (
+    SELECT
+        'opportunity' AS entity, o.source_name, o.stream, COUNT(*) AS staged,
+        COUNT(o.customer_key) AS f_customer_key, COUNT(o.owner) AS f_owner, COUNT(o.amount) AS f_amount,
+        COUNT(o.status) AS f_status, COUNT(so.closed_at) AS f_closed_at,
+        COUNT(*) FILTER (WHERE o.customer_key IS NOT NULL AND o.golden_id IS NOT NULL) AS v_customer_key,
+        COUNT(*) FILTER (WHERE o.owner IS NOT NULL AND o.rep_id IS NOT NULL) AS v_owner,
+        -- won or lost: closed on a known date, not before creation nor after the last change
+        COUNT(*) FILTER (WHERE o.outcome <> 'open') AS c_closed_at,
+        COUNT(*) FILTER (WHERE o.outcome <> 'open' AND so.closed_at >= so.created_at
+                         AND CAST(so.closed_at AS DATE)
+                             <= CAST(COALESCE(so.updated_at, so._extracted_at, CURRENT_TIMESTAMP) AS DATE))
+            AS v_closed_at,
+        COUNT(*) FILTER (WHERE o.amount IS NOT NULL AND o.fx_rate IS NOT NULL) AS v_currency
+    FROM marts.fct_opportunities o
+    JOIN staging.opportunity so
+        ON so.source_name = o.source_name AND so.stream = o.stream AND so.source_key = o.opportunity_key
+    GROUP BY o.source_name, o.stream
+),
+lead_stat AS (
+    SELECT
+        'lead' AS entity, source_name, stream, COUNT(*) AS staged,
+        COUNT(company_name) AS f_company_name, COUNT(phone) AS f_phone,
+        COUNT(*) FILTER (WHERE channel <> '(unknown)') AS f_channel, COUNT(owner) AS f_owner,
+        COUNT(*) FILTER (WHERE owner IS NOT NULL AND rep_id IS NOT NULL) AS v_owner,
+        COUNT(phone_ok) AS c_phone, COUNT(*) FILTER (WHERE phone_ok) AS v_phone
+    FROM (
+        SELECT n.*, CASE WHEN n.phone IS NOT NULL THEN phone_national SIMILAR TO '1[3-9][0-9]{9}'
+            OR (NOT phone_intl AND phone_national SIMILAR TO '0[1-9][0-9]{8,10}')
+            OR (phone_intl AND phone_national SIMILAR TO '[1-9][0-9]{8,10}') END AS phone_ok
+        FROM (
+            SELECT d.*, CASE WHEN phone_digits LIKE '0086%' THEN SUBSTR(phone_digits, 5) WHEN phone_digits LIKE '86%' AND LENGTH(phone_digits) >= 12 THEN SUBSTR(phone_digits, 3) ELSE phone_digits END AS phone_national,
+        phone_digits LIKE '0086%' OR (phone_digits LIKE '86%' AND LENGTH(phone_digits) >= 12) AS phone_intl
+            FROM (
+                SELECT source_name, stream, company_name, phone, channel, owner, rep_id,
+                       regexp_replace(regexp_replace(phone, '(转|分机|ext|EXT|Ext|x|X|#) *[0-9]+ *$', ''), '[^0-9]', '', 'g') AS phone_digits
+                FROM marts.fct_leads
+            ) d
+        ) n
+    ) l
+    GROUP BY source_name, stream
+),
+target_stat AS (
+    SELECT
+        'target' AS entity, t.source_name, t.stream, COUNT(*) AS staged,
+        COUNT(t.rep_key) AS f_rep_key, COUNT(t.team) AS f_team,
+        COUNT(*) FILTER (WHERE t.rep_key IS NOT NULL AND b.rep_id IS NOT NULL) AS v_rep_key
+    FROM staging.target t
+    LEFT JOIN marts.bridge_sales_rep b ON b.source_name = t.source_name AND b.rep_ref = t.rep_key
+    GROUP BY t.source_name, t.stream
+),
+cost_stat AS (
+    SELECT 'channel_cost' AS entity, source_name, stream, COUNT(*) AS staged, COUNT(month) AS f_month
+    FROM staging.channel_cost
+    GROUP BY source_name, stream
+),
+-- one row per stream and checked field: filled, checked (values a rule applies to) and valid
+field_stat AS (
+    SELECT s.entity, s.source_name, s.stream, s.staged, s.matched_other_system, s.duplicates_in_source, f.field,
+        CASE f.field
+            WHEN 'name' THEN f_name WHEN 'short_name' THEN f_short_name WHEN 'uscc' THEN f_uscc
+            WHEN 'phone' THEN f_phone WHEN 'mobile' THEN f_mobile WHEN 'email' THEN f_email
+            WHEN 'address' THEN f_address WHEN 'contact_name' THEN f_contact_name WHEN 'owner' THEN f_owner
+            WHEN 'customer_number' THEN f_customer_number WHEN 'industry' THEN f_industry
+            WHEN 'channel' THEN f_channel WHEN 'created_at' THEN f_created_at WHEN 'updated_at' THEN f_updated_at
+        END AS filled,
+        CASE f.field WHEN 'uscc' THEN f_uscc WHEN 'phone' THEN c_phone WHEN 'mobile' THEN c_mobile
+                     WHEN 'email' THEN f_email WHEN 'owner' THEN f_owner ELSE 0 END AS checked,
+        CASE f.field WHEN 'uscc' THEN v_uscc WHEN 'phone' THEN v_phone WHEN 'mobile' THEN v_mobile
+                     WHEN 'email' THEN v_email WHEN 'owner' THEN v_owner ELSE 0 END AS valid
+    FROM customer_stat s
     CROSS JOIN (
         VALUES ('name'), ('short_name'), ('uscc'), ('phone'), ('mobile'), ('email'), ('address'), ('contact_name'),
                ('owner'), ('customer_number'), ('industry'), ('channel'), ('created_at'), ('updated_at')
     ) f (field)
     UNION ALL
-    SELECT
-        'contact', c.source_name, c.stream, c.source_key, f.field,
+    SELECT s.entity, s.source_name, s.stream, s.staged, NULL, NULL, f.field,
         CASE f.field
-            WHEN 'name' THEN c.name IS NOT NULL
-            WHEN 'customer_key' THEN c.customer_key IS NOT NULL
-            WHEN 'customer_name' THEN c.customer_name IS NOT NULL
-            WHEN 'phone' THEN c.phone IS NOT NULL
-            WHEN 'mobile' THEN c.mobile IS NOT NULL
-            WHEN 'email' THEN c.email IS NOT NULL
-            WHEN 'position' THEN c.position IS NOT NULL
-            WHEN 'owner' THEN c.owner IS NOT NULL
+            WHEN 'name' THEN f_name WHEN 'customer_key' THEN f_customer_key WHEN 'customer_name' THEN f_customer_name
+            WHEN 'phone' THEN f_phone WHEN 'mobile' THEN f_mobile WHEN 'email' THEN f_email
+            WHEN 'position' THEN f_position WHEN 'owner' THEN f_owner
         END,
-        CASE f.field
-            WHEN 'customer_key' THEN CASE WHEN c.customer_key IS NOT NULL THEN x.golden_id IS NOT NULL END
-            WHEN 'phone' THEN pp.valid
-            WHEN 'mobile' THEN pm.valid
-            WHEN 'email' THEN CASE WHEN c.email IS NOT NULL THEN c.email LIKE '%_@_%._%' END
-            WHEN 'owner' THEN CASE WHEN c.owner IS NOT NULL THEN b.rep_id IS NOT NULL END
-        END
-    FROM staging.contact c
-    LEFT JOIN mdm.xref x
-        ON x.source_name = c.source_name AND x.stream = c.customer_stream AND x.source_key = c.customer_key
-    LEFT JOIN marts.bridge_sales_rep b ON b.source_name = c.source_name AND b.rep_ref = c.owner
-    LEFT JOIN phone_ok pp
-        ON pp.entity = 'contact' AND pp.field = 'phone'
-       AND pp.source_name = c.source_name AND pp.stream = c.stream AND pp.source_key = c.source_key
-    LEFT JOIN phone_ok pm
-        ON pm.entity = 'contact' AND pm.field = 'mobile'
-       AND pm.source_name = c.source_name AND pm.stream = c.stream AND pm.source_key = c.source_key
+        CASE f.field WHEN 'customer_key' THEN f_customer_key WHEN 'phone' THEN c_phone WHEN 'mobile' THEN c_mobile
+                     WHEN 'email' THEN f_email WHEN 'owner' THEN f_owner ELSE 0 END,
+        CASE f.field WHEN 'customer_key' THEN v_customer_key WHEN 'phone' THEN v_phone WHEN 'mobile' THEN v_mobile
+                     WHEN 'email' THEN v_email WHEN 'owner' THEN v_owner ELSE 0 END
+    FROM contact_stat s
     CROSS JOIN (
         VALUES ('name'), ('customer_key'), ('customer_name'), ('phone'), ('mobile'), ('email'), ('position'), ('owner')
     ) f (field)
     UNION ALL
-    SELECT
-        'sales_rep', r.source_name, r.stream, r.source_key, f.field,
-        CASE f.field
-            WHEN 'name' THEN r.name IS NOT NULL
-            WHEN 'team' THEN r.team IS NOT NULL
-            WHEN 'region' THEN r.region IS NOT NULL
-            WHEN 'email' THEN r.email IS NOT NULL
-            WHEN 'mobile' THEN r.mobile IS NOT NULL
-            WHEN 'userid' THEN r.userid IS NOT NULL
-        END,
-        CASE f.field
-            WHEN 'email' THEN CASE WHEN r.email IS NOT NULL THEN r.email LIKE '%_@_%._%' END
-            WHEN 'mobile' THEN pm.valid
-        END
-    FROM staging.sales_rep r
-    LEFT JOIN phone_ok pm
-        ON pm.entity = 'sales_rep' AND pm.field = 'mobile'
-       AND pm.source_name = r.source_name AND pm.stream = r.stream AND pm.source_key = r.source_key
+    SELECT s.entity, s.source_name, s.stream, s.staged, NULL, NULL, f.field,
+        CASE f.field WHEN 'name' THEN f_name WHEN 'team' THEN f_team WHEN 'region' THEN f_region
+                     WHEN 'email' THEN f_email WHEN 'mobile' THEN f_mobile WHEN 'userid' THEN f_userid END,
+        CASE f.field WHEN 'email' THEN f_email WHEN 'mobile' THEN f_mobile ELSE 0 END,
+        CASE f.field WHEN 'email' THEN v_email WHEN 'mobile' THEN v_mobile ELSE 0 END
+    FROM rep_stat s
     CROSS JOIN (VALUES ('name'), ('team'), ('region'), ('email'), ('mobile'), ('userid')) f (field)
     UNION ALL
-    SELECT
-        'sales_order', o.source_name, o.stream, o.order_key, f.field,
-        CASE f.field WHEN 'customer_key' THEN TRUE WHEN 'rep_key' THEN o.rep_key IS NOT NULL
-                     WHEN 'status' THEN o.status IS NOT NULL WHEN 'currency' THEN o.currency IS NOT NULL END,
-        CASE f.field WHEN 'customer_key' THEN o.golden_id IS NOT NULL
-                     WHEN 'rep_key' THEN CASE WHEN o.rep_key IS NOT NULL THEN o.rep_id IS NOT NULL END END
-    FROM marts.fct_sales_orders o
+    SELECT s.entity, s.source_name, s.stream, s.staged, NULL, NULL, f.field,
+        CASE f.field WHEN 'customer_key' THEN staged WHEN 'rep_key' THEN f_rep_key WHEN 'status' THEN f_status
+                     WHEN 'currency' THEN staged END,
+        CASE f.field WHEN 'customer_key' THEN staged WHEN 'rep_key' THEN f_rep_key WHEN 'status' THEN f_status
+                     WHEN 'currency' THEN staged END,
+        CASE f.field WHEN 'customer_key' THEN v_customer_key WHEN 'rep_key' THEN v_rep_key WHEN 'status' THEN v_status
+                     WHEN 'currency' THEN v_currency END
+    FROM order_stat s
     CROSS JOIN (VALUES ('customer_key'), ('rep_key'), ('status'), ('currency')) f (field)
     UNION ALL
-    SELECT
-        'payment', p.source_name, p.stream, p.payment_key, f.field,
-        CASE f.field WHEN 'customer_key' THEN TRUE WHEN 'order_number' THEN p.order_number IS NOT NULL
-                     WHEN 'rep_key' THEN p.rep_key IS NOT NULL END,
-        CASE f.field WHEN 'customer_key' THEN p.golden_id IS NOT NULL
-                     WHEN 'order_number' THEN CASE WHEN p.order_number IS NOT NULL THEN p.order_key IS NOT NULL END
-                     WHEN 'rep_key' THEN CASE WHEN p.rep_key IS NOT NULL THEN p.rep_id IS NOT NULL END END
-    FROM marts.fct_payments p
-    CROSS JOIN (VALUES ('customer_key'), ('order_number'), ('rep_key')) f (field)
+    SELECT s.entity, s.source_name, s.stream, s.staged, NULL, NULL, f.field,
+        CASE f.field WHEN 'customer_key' THEN staged WHEN 'order_number' THEN f_order_number
+                     WHEN 'receivable_number' THEN f_receivable_number WHEN 'rep_key' THEN f_rep_key
+                     WHEN 'currency' THEN staged END,
+        CASE f.field WHEN 'customer_key' THEN staged WHEN 'order_number' THEN f_order_number
+                     WHEN 'rep_key' THEN f_rep_key WHEN 'currency' THEN staged ELSE 0 END,
+        CASE f.field WHEN 'customer_key' THEN v_customer_key WHEN 'order_number' THEN v_order_number
+                     WHEN 'rep_key' THEN v_rep_key WHEN 'currency' THEN v_currency ELSE 0 END
+    FROM payment_stat s
+    CROSS JOIN (VALUES ('customer_key'), ('order_number'), ('receivable_number'), ('rep_key'), ('currency')) f (field)
     UNION ALL
-    SELECT
-        'receivable', r.source_name, r.stream, r.source_key, f.field,
-        CASE f.field WHEN 'customer_key' THEN TRUE WHEN 'order_number' THEN r.order_number IS NOT NULL
-                     WHEN 'due_date' THEN r.due_date IS NOT NULL END,
-        CASE WHEN f.field = 'customer_key' THEN x.golden_id IS NOT NULL END
-    FROM staging.receivable r
-    LEFT JOIN mdm.xref x
-        ON x.source_name = r.source_name AND x.stream = r.customer_stream AND x.source_key = r.customer_key
+    SELECT s.entity, s.source_name, s.stream, s.staged, NULL, NULL, f.field,
+        CASE f.field WHEN 'customer_key' THEN staged WHEN 'order_number' THEN f_order_number
+                     WHEN 'due_date' THEN f_due_date END,
+        CASE f.field WHEN 'customer_key' THEN staged ELSE 0 END,
+        CASE f.field WHEN 'customer_key' THEN v_customer_key ELSE 0 END
+    FROM receivable_stat s
     CROSS JOIN (VALUES ('customer_key'), ('order_number'), ('due_date')) f (field)
     UNION ALL
-    SELECT
-        'opportunity', o.source_name, o.stream, o.opportunity_key, f.field,
-        CASE f.field WHEN 'customer_key' THEN o.customer_key IS NOT NULL WHEN 'owner' THEN o.owner IS NOT NULL
-                     WHEN 'amount' THEN o.amount IS NOT NULL WHEN 'status' THEN o.status IS NOT NULL
-                     WHEN 'closed_at' THEN o.closed_at IS NOT NULL END,
-        CASE f.field WHEN 'customer_key' THEN CASE WHEN o.customer_key IS NOT NULL THEN o.golden_id IS NOT NULL END
-                     WHEN 'owner' THEN CASE WHEN o.owner IS NOT NULL THEN o.rep_id IS NOT NULL END END
-    FROM marts.fct_opportunities o
-    CROSS JOIN (VALUES ('customer_key'), ('owner'), ('amount'), ('status'), ('closed_at')) f (field)
+    SELECT s.entity, s.source_name, s.stream, s.staged, NULL, NULL, f.field,
+        CASE f.field WHEN 'customer_key' THEN f_customer_key WHEN 'owner' THEN f_owner WHEN 'amount' THEN f_amount
+                     WHEN 'status' THEN f_status WHEN 'closed_at' THEN f_closed_at WHEN 'currency' THEN f_amount END,
+        CASE f.field WHEN 'customer_key' THEN f_customer_key WHEN 'owner' THEN f_owner
+                     WHEN 'closed_at' THEN c_closed_at WHEN 'currency' THEN f_amount ELSE 0 END,
+        CASE f.field WHEN 'customer_key' THEN v_customer_key WHEN 'owner' THEN v_owner
+                     WHEN 'closed_at' THEN v_closed_at WHEN 'currency' THEN v_currency ELSE 0 END
+    FROM opportunity_stat s
+    CROSS JOIN (VALUES ('customer_key'), ('owner'), ('amount'), ('status'), ('closed_at'), ('currency')) f (field)
     UNION ALL
-    SELECT
-        'lead', l.source_name, l.stream, l.lead_key, f.field,
-        CASE f.field WHEN 'company_name' THEN l.company_name IS NOT NULL WHEN 'phone' THEN l.phone IS NOT NULL
-                     WHEN 'channel' THEN l.channel <> '(unknown)' WHEN 'owner' THEN l.owner IS NOT NULL END,
-        CASE f.field
-            WHEN 'owner' THEN CASE WHEN l.owner IS NOT NULL THEN l.rep_id IS NOT NULL END
-            WHEN 'phone' THEN pp.valid
-        END
-    FROM marts.fct_leads l
-    LEFT JOIN phone_ok pp
-        ON pp.entity = 'lead' AND pp.field = 'phone'
-       AND pp.source_name = l.source_name AND pp.stream = l.stream AND pp.source_key = l.lead_key
+    SELECT s.entity, s.source_name, s.stream, s.staged, NULL, NULL, f.field,
+        CASE f.field WHEN 'company_name' THEN f_company_name WHEN 'phone' THEN f_phone WHEN 'channel' THEN f_channel
+                     WHEN 'owner' THEN f_owner END,
+        CASE f.field WHEN 'phone' THEN c_phone WHEN 'owner' THEN f_owner ELSE 0 END,
+        CASE f.field WHEN 'phone' THEN v_phone WHEN 'owner' THEN v_owner ELSE 0 END
+    FROM lead_stat s
     CROSS JOIN (VALUES ('company_name'), ('phone'), ('channel'), ('owner')) f (field)
     UNION ALL
-    SELECT
-        'target', t.source_name, t.stream, t.source_key, f.field,
-        CASE f.field WHEN 'rep_key' THEN t.rep_key IS NOT NULL WHEN 'team' THEN t.team IS NOT NULL END,
-        CASE WHEN f.field = 'rep_key' AND t.rep_key IS NOT NULL THEN b.rep_id IS NOT NULL END
-    FROM staging.target t
-    LEFT JOIN marts.bridge_sales_rep b ON b.source_name = t.source_name AND b.rep_ref = t.rep_key
+    SELECT s.entity, s.source_name, s.stream, s.staged, NULL, NULL, f.field,
+        CASE f.field WHEN 'rep_key' THEN f_rep_key WHEN 'team' THEN f_team END,
+        CASE f.field WHEN 'rep_key' THEN f_rep_key ELSE 0 END,
+        CASE f.field WHEN 'rep_key' THEN v_rep_key ELSE 0 END
+    FROM target_stat s
     CROSS JOIN (VALUES ('rep_key'), ('team')) f (field)
     UNION ALL
-    SELECT 'channel_cost', k.source_name, k.stream, k.source_key, 'month', k.month IS NOT NULL, NULL
-    FROM staging.channel_cost k
-),
-field_stat AS (
-    SELECT
-        entity, source_name, stream, field,
-        COUNT(*) FILTER (WHERE filled) AS filled,
-        COUNT(valid) AS checked,
-        COUNT(*) FILTER (WHERE valid) AS valid
-    FROM field_check
-    GROUP BY entity, source_name, stream, field
-),
-staged AS (
-    SELECT 'customer' AS entity, source_name, stream, COUNT(*) AS staged FROM staging.customer GROUP BY 2, 3
-    UNION ALL SELECT 'contact', source_name, stream, COUNT(*) FROM staging.contact GROUP BY 2, 3
-    UNION ALL SELECT 'sales_rep', source_name, stream, COUNT(*) FROM staging.sales_rep GROUP BY 2, 3
-    UNION ALL SELECT 'sales_order', source_name, stream, COUNT(*) FROM staging.sales_order GROUP BY 2, 3
-    UNION ALL SELECT 'payment', source_name, stream, COUNT(*) FROM staging.payment GROUP BY 2, 3
-    UNION ALL SELECT 'receivable', source_name, stream, COUNT(*) FROM staging.receivable GROUP BY 2, 3
-    UNION ALL SELECT 'opportunity', source_name, stream, COUNT(*) FROM staging.opportunity GROUP BY 2, 3
-    UNION ALL SELECT 'lead', source_name, stream, COUNT(*) FROM staging.lead GROUP BY 2, 3
-    UNION ALL SELECT 'target', source_name, stream, COUNT(*) FROM staging.target GROUP BY 2, 3
-    UNION ALL SELECT 'channel_cost', source_name, stream, COUNT(*) FROM staging.channel_cost GROUP BY 2, 3
+    SELECT entity, source_name, stream, staged, NULL, NULL, 'month', f_month, 0, 0
+    FROM cost_stat
 ),
 quarantine AS (
     SELECT
@@ -264,47 +357,33 @@ quarantine AS (
     FROM raw._quarantine
     GROUP BY source, stream
 ),
-golden_system AS (
-    SELECT golden_id, COUNT(DISTINCT source_name) AS systems
-    FROM mdm.xref
-    GROUP BY golden_id
-),
-customer_match AS (
-    SELECT
-        c.source_name,
-        c.stream,
-        COUNT(*) FILTER (WHERE g.systems > 1) AS matched_other_system,
-        COUNT(c.golden_id) - COUNT(DISTINCT c.golden_id) AS duplicates_in_source
-    FROM customer c
-    LEFT JOIN golden_system g ON g.golden_id = c.golden_id
-    GROUP BY c.source_name, c.stream
-),
-stream AS (
-    SELECT s.entity, s.source_name, s.stream, s.staged, q.rejected, q.refused_at_landing, q.fields_nulled
-    FROM staged s
-    LEFT JOIN quarantine q ON q.source_name = s.source_name AND q.stream = s.stream
+stream_row AS (
+    SELECT f.*, q.rejected, q.refused_at_landing, q.fields_nulled
+    FROM field_stat f
+    LEFT JOIN quarantine q ON q.source_name = f.source_name AND q.stream = f.stream
     UNION ALL  -- streams of which every record was refused
-    SELECT NULL, q.source_name, q.stream, 0, q.rejected, q.refused_at_landing, q.fields_nulled
+    SELECT NULL, q.source_name, q.stream, 0, NULL, NULL, NULL, NULL, NULL, NULL, q.rejected, q.refused_at_landing,
+           q.fields_nulled
     FROM quarantine q
-    WHERE NOT EXISTS (SELECT 1 FROM staged s WHERE s.source_name = q.source_name AND s.stream = q.stream)
+    LEFT JOIN (SELECT DISTINCT source_name, stream FROM field_stat) s
+        ON s.source_name = q.source_name AND s.stream = q.stream
+    WHERE s.stream IS NULL
 )
 SELECT
-    s.source_name,
-    s.stream,
-    s.entity,
-    CAST(s.staged + COALESCE(s.rejected, 0) AS BIGINT) AS records,
-    CAST(s.staged AS BIGINT) AS staged,
-    CAST(COALESCE(s.rejected, 0) + COALESCE(s.refused_at_landing, 0) AS BIGINT) AS quarantined,
-    CAST(COALESCE(s.fields_nulled, 0) AS BIGINT) AS fields_nulled,
-    CAST(CAST(m.matched_other_system AS DECIMAL(18, 2)) * 100 / NULLIF(s.staged, 0) AS DECIMAL(9, 2))
+    source_name,
+    stream,
+    entity,
+    CAST(staged + COALESCE(rejected, 0) AS BIGINT) AS records,
+    CAST(staged AS BIGINT) AS staged,
+    CAST(COALESCE(rejected, 0) + COALESCE(refused_at_landing, 0) AS BIGINT) AS quarantined,
+    CAST(COALESCE(fields_nulled, 0) AS BIGINT) AS fields_nulled,
+    CAST(CAST(matched_other_system AS DECIMAL(18, 2)) * 100 / NULLIF(staged, 0) AS DECIMAL(9, 2))
         AS matched_other_system_pct,
-    CAST(m.duplicates_in_source AS BIGINT) AS duplicates_in_source,
-    f.field,
-    CAST(f.filled AS BIGINT) AS filled,
-    CAST(CAST(f.filled AS DECIMAL(18, 2)) * 100 / NULLIF(s.staged, 0) AS DECIMAL(9, 2)) AS completeness_pct,
-    CAST(f.checked AS BIGINT) AS checked,
-    CAST(CASE WHEN f.checked > 0 THEN f.valid END AS BIGINT) AS valid,
-    CAST(CAST(f.valid AS DECIMAL(18, 2)) * 100 / NULLIF(f.checked, 0) AS DECIMAL(9, 2)) AS validity_pct
-FROM stream s
-LEFT JOIN field_stat f ON f.source_name = s.source_name AND f.stream = s.stream
-LEFT JOIN customer_match m ON m.source_name = s.source_name AND m.stream = s.stream
+    CAST(duplicates_in_source AS BIGINT) AS duplicates_in_source,
+    field,
+    CAST(filled AS BIGINT) AS filled,
+    CAST(CAST(filled AS DECIMAL(18, 2)) * 100 / NULLIF(staged, 0) AS DECIMAL(9, 2)) AS completeness_pct,
+    CAST(checked AS BIGINT) AS checked,
+    CAST(CASE WHEN checked > 0 THEN valid END AS BIGINT) AS valid,
+    CAST(CAST(valid AS DECIMAL(18, 2)) * 100 / NULLIF(checked, 0) AS DECIMAL(9, 2)) AS validity_pct
+FROM stream_row

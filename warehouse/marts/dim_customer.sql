@@ -1,8 +1,8 @@
 -- One row per golden customer: the survived attributes, its parent in the customer hierarchy, when and where
 -- it is known. first_seen / last_seen also count its orders.
-WITH systems AS (
-    SELECT golden_id, string_agg(DISTINCT source_name, ', ' ORDER BY source_name) AS systems
-    FROM mdm.xref
+WITH systems AS (  -- distinct first: an aggregate's DISTINCT ... ORDER BY sorts every row of mdm.xref
+    SELECT golden_id, string_agg(source_name, ', ' ORDER BY source_name) AS systems
+    FROM (SELECT DISTINCT golden_id, source_name FROM mdm.xref) x
     GROUP BY golden_id
 ),
 orders AS (

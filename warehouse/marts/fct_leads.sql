@@ -1,7 +1,8 @@
 -- One row per lead, with its channel, its rep, the opportunity it became and its golden customer (its own
 -- customer_key, else the opportunity's). The opportunity, in the lead's source: the lead's own opportunity_key,
 -- else the earliest naming it as lead_key, else, for a lead converted to a customer, the customer's earliest
--- opportunity created on or after the lead (CRMs that link a converted lead only to its account).
+-- opportunity created on or after the lead (CRMs that link a converted lead only to its account). Several leads
+-- may lead to one opportunity: its amount and channel are credited to the earliest of them only.
 WITH opportunity_by_lead AS (
     SELECT
         source_name, lead_key, opportunity_key,
@@ -57,6 +58,9 @@ SELECT
     COALESCE(x.golden_id, o.golden_id) AS golden_id,
     l.linked_opportunity AS opportunity_key,
     l.opportunity_link,
+    l.linked_opportunity IS NOT NULL
+        AND ROW_NUMBER() OVER (PARTITION BY l.source_name, l.linked_opportunity ORDER BY l.created_at, l.source_key) = 1
+        AS opportunity_credited,
     l.created_at,
     CAST(date_trunc('month', l.created_at) AS DATE) AS created_month,
     l.converted_at
@@ -68,4 +72,4 @@ LEFT JOIN mdm.xref x
 LEFT JOIN opportunity_once o
     ON o.source_name = l.source_name AND o.opportunity_key = l.linked_opportunity AND o.rn = 1
 LEFT JOIN marts.bridge_sales_rep b ON b.source_name = l.source_name AND b.rep_ref = l.owner
-LEFT JOIN marts.dim_sales_rep r ON r.rep_id = b.rep_id
+LEFT JOIN marts.dim_sales_rep r ON r.rep_id = b.rep_id AND r.is_current

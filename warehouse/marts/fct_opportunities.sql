@@ -1,6 +1,13 @@
 -- One row per opportunity, with its golden customer, its rep and its outcome: won, lost or open (from the
--- status as sources write it: won/赢单/成交, lost/输单/丢单, anything else is open).
-WITH opportunity AS (
+-- status as sources write it: won/赢单/成交, lost/输单/丢单, anything else is open). A won or lost opportunity was
+-- closed by its last change at the latest: a close date the source writes after that (an expected date never
+-- updated) gives way to the last change (updated_at, else when it was landed), and marts.data_quality counts
+-- it. Amounts in the opportunity's currency and, at the rate of its creation month, the reporting currency.
+WITH setting AS (
+    SELECT COALESCE(MAX(CASE WHEN name = 'currency' THEN value END), 'CNY') AS reporting_currency
+    FROM staging.mart_setting
+),
+opportunity AS (
     SELECT
         o.*,
         CASE
@@ -9,8 +16,22 @@ WITH opportunity AS (
             WHEN LOWER(TRIM(o.status)) IN ('lost', 'lose', 'closed lost', 'closed_lost', '输单', '丢单', '已输单')
                 THEN 'lost'
             ELSE 'open'
-        END AS outcome
+        END AS outcome,
+        COALESCE(o.updated_at, o._extracted_at) AS last_change,
+        COALESCE(UPPER(TRIM(o.currency)), s.reporting_currency) AS currency_code,
+        CAST(date_trunc('month', o.created_at) AS DATE) AS created_month
     FROM staging.opportunity o
+    CROSS JOIN setting s
+),
+closed AS (
+    SELECT
+        o.*,
+        CASE
+            WHEN o.outcome = 'open' THEN o.closed_at
+            WHEN o.closed_at IS NULL OR CAST(o.closed_at AS DATE) > CAST(o.last_change AS DATE) THEN o.last_change
+            ELSE o.closed_at
+        END AS close_time
+    FROM opportunity o
 )
 SELECT
     o.source_name,
@@ -21,6 +42,9 @@ SELECT
     x.golden_id,
     o.lead_key,
     CAST(o.amount AS DECIMAL(18, 2)) AS amount,
+    o.currency_code AS currency,
+    fx.rate AS fx_rate,
+    CAST(o.amount * fx.rate AS DECIMAL(18, 2)) AS reporting_amount,
     o.stage,
     o.status,
     o.outcome,
@@ -29,15 +53,16 @@ SELECT
     b.rep_id,
     r.name AS rep_name,
     o.created_at,
-    CAST(date_trunc('month', o.created_at) AS DATE) AS created_month,
-    o.closed_at,
-    CASE WHEN o.outcome <> 'open' THEN CAST(date_trunc('month', o.closed_at) AS DATE) END AS closed_month,
-    CASE WHEN o.outcome <> 'open' THEN CAST(o.closed_at AS DATE) - CAST(o.created_at AS DATE) END
+    o.created_month,
+    o.close_time AS closed_at,
+    CASE WHEN o.outcome <> 'open' THEN CAST(date_trunc('month', o.close_time) AS DATE) END AS closed_month,
+    CASE WHEN o.outcome <> 'open' THEN CAST(o.close_time AS DATE) - CAST(o.created_at AS DATE) END
         AS sales_cycle_days
-FROM opportunity o
+FROM closed o
 LEFT JOIN mdm.xref x
     ON x.source_name = o.source_name
    AND x.stream = o.customer_stream
    AND x.source_key = o.customer_key
+LEFT JOIN marts.dim_fx_rate fx ON fx.currency = o.currency_code AND fx.month = o.created_month
 LEFT JOIN marts.bridge_sales_rep b ON b.source_name = o.source_name AND b.rep_ref = o.owner
-LEFT JOIN marts.dim_sales_rep r ON r.rep_id = b.rep_id
+LEFT JOIN marts.dim_sales_rep r ON r.rep_id = b.rep_id AND r.is_current

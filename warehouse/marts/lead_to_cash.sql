@@ -2,7 +2,9 @@
 -- counts the leads of the previous one that reached it: an opportunity made from the lead; that opportunity won;
 -- then an order of the lead's golden customer on or after the win (the lead's creation when the win has no date);
 -- then a payment of that customer on or after the order. Days between stages are medians over the leads that
--- reached the later stage.
+-- reached the later stage. An opportunity several leads led to counts for each of them as a stage reached, but its
+-- amount (in the reporting currency) only once, for the lead it is credited to (fct_leads.opportunity_credited).
+-- Orders are revenue orders.
 WITH opportunity_once AS (
     SELECT
         o.*,
@@ -21,7 +23,7 @@ lead AS (
         CAST(o.created_at AS DATE) AS opportunity_date,
         o.outcome = 'won' AS is_won,
         CASE WHEN o.outcome = 'won' THEN CAST(o.closed_at AS DATE) END AS won_date,
-        CASE WHEN o.outcome = 'won' THEN o.amount END AS won_amount
+        CASE WHEN o.outcome = 'won' AND l.opportunity_credited THEN o.reporting_amount END AS won_amount
     FROM marts.fct_leads l
     LEFT JOIN opportunity_once o
         ON o.source_name = l.source_name AND o.opportunity_key = l.opportunity_key AND o.rn = 1
@@ -29,7 +31,8 @@ lead AS (
 ordered AS (
     SELECT l.source_name, l.lead_key, MIN(f.order_date) AS order_date
     FROM lead l
-    JOIN marts.fct_sales_orders f ON f.golden_id = l.golden_id AND f.order_date >= COALESCE(l.won_date, l.lead_date)
+    JOIN marts.fct_sales_orders f
+        ON f.golden_id = l.golden_id AND f.order_date >= COALESCE(l.won_date, l.lead_date) AND f.is_revenue
     WHERE l.is_won
     GROUP BY l.source_name, l.lead_key
 ),

@@ -348,3 +348,12 @@ def test_dataset_is_deterministic_and_sized_by_sizes() -> None:
     assert first.records("AccountObj") != fxiaoke.build_dataset(universe, reps, 4).records("AccountObj")
     doubled = fxiaoke.build_dataset(universe, reps, 3, fxiaoke.Sizes(leads_per_entity=2.0))
     assert doubled.counts()["LeadsObj"] == 100 and first.counts()["LeadsObj"] == 25
+
+
+def test_a_won_or_lost_opportunity_closed_by_its_last_change() -> None:
+    # a closed deal's close date is when it was closed: never after its last change, so never in the future
+    universe, reps = sample_universe(n_entities=300, n_reps=6, seed=3)
+    dataset = fxiaoke.build_dataset(universe, reps, SEED)
+    closed = [r for r in dataset.tables["NewOpportunityObj"].records.values() if r["sales_status"] in ("赢单", "输单")]
+    assert len(closed) > 20
+    assert all(r["create_time"] <= r["close_date"] <= r["last_modified_time"] for r in closed)

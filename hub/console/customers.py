@@ -1,0 +1,54 @@
+"""Customer pages: search, a golden customer (attributes and where they came from, records, hierarchy,
+history), merging another customer in and moving a record out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from hub.console.web import Console
+from pipelines import steward
+
+
+def customers_router(c: Console) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    cfg, wh = c.cfg, c.wh
+
+    @router.get("/customers", response_class=HTMLResponse)
+    def customers(request: Request, q: str = "") -> Response:
+        user = c.need(request)
+        results = steward.search_customers(wh, q, limit=50, search=c.search) if q.strip() else []
+        return c.page(request, "customers.html", user, q=q, results=results, nav="customers")
+
+    @router.get("/customers/{golden_id}", response_class=HTMLResponse)
+    def customer(request: Request, golden_id: str) -> Response:
+        user = c.need(request)
+        detail = steward.golden_detail(cfg, wh, golden_id)
+        if detail["retired"]:
+            return c.back(f"/customers/{detail['survivor_id']}",
+                          f"{golden_id} was retired into {detail['survivor_id']}")
+        return c.page(request, "customer.html", user, d=detail, nav="customers")
+
+    @router.post("/customers/{golden_id}/merge")
+    def customer_merge(request: Request, golden_id: str, other: str = Form(...), reason: str = Form(""),
+                       csrf: str = Form("")) -> Response:
+        user = c.change(request, csrf)
+        try:
+            result = steward.merge(cfg, wh, golden_id, other.strip(), user.name, reason.strip() or None)
+        except steward.StewardError as e:
+            return c.back(f"/customers/{golden_id}", str(e))
+        c.changed()
+        return c.back(f"/customers/{golden_id}", result.message)
+
+    @router.post("/customers/{golden_id}/unmerge")
+    def customer_unmerge(request: Request, golden_id: str, record_id: str = Form(...), reason: str = Form(""),
+                         csrf: str = Form("")) -> Response:
+        user = c.change(request, csrf)
+        try:
+            result = steward.unmerge(cfg, wh, record_id, user.name, reason.strip() or None, golden_id=golden_id)
+        except steward.StewardError as e:
+            return c.back(f"/customers/{golden_id}", str(e))
+        c.changed()
+        return c.back(f"/customers/{golden_id}", result.message)
+
+    return router

@@ -1,0 +1,111 @@
+"""History: the earlier versions of rep-list records and of customers' owners, from the versions raw keeps.
+
+Raw lands a new version of a record whenever its content changes, and keeps the old ones. Staging holds
+the latest version only; this step writes what came before, so the marts can attribute a fact to the
+rep's team and region, and the customer's owner, as they were on the fact's date:
+
+- `staging.sales_rep_history`: each earlier version of a rep-list record (name, team, region, …), with
+  `valid_from` / `valid_to`;
+- `staging.customer_owner_history`: each earlier owner of a customer record.
+
+A version begins when the source says it changed (its `updated_at`), else when it was landed; the first
+version of a record is valid from the beginning (`valid_from` empty). Consecutive versions that agree on
+what is tracked are one. Only records with more than one landed version are read and typed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pandas as pd
+
+from hub.config import HubConfig
+from hub.entities import ENTITIES
+from pipelines.stage import ensure_staging, fingerprint, mapping_sql, staging_columns, to_arrow, type_records
+from warehouse.changes import bump, set_watermark, watermark
+from warehouse.engine import Warehouse, value
+from warehouse.identifiers import quote
+from warehouse.raw import raw_table
+
+log = logging.getLogger("hub.history")
+
+# entity staged from raw → (its history entity, the fields whose change opens a new version)
+TRACKED: dict[str, tuple[str, tuple[str, ...]]] = {
+    "sales_rep": ("sales_rep_history", ("name", "team", "region", "email", "mobile", "userid")),
+    "customer": ("customer_owner_history", ("owner",)),
+}
+
+
+def stream_history(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> int:
+    """Rebuild the history rows of one stream when versions landed since it was last built (else keep them);
+    returns how many earlier versions it has."""
+    sc = cfg.source(source).streams[stream]
+    history, tracked = TRACKED[sc.entity]
+    entity = ENTITIES[sc.entity]
+    table = raw_table(source, stream)
+    consumer = f"history:{source}.{stream}"
+    with wh.begin() as conn:
+        ensure_staging(wh, conn)
+        exists = wh.table_exists(conn, "raw", table)
+        top = int(value(conn, f"SELECT COALESCE(MAX(_batch), 0) FROM raw.{quote(table)}") or 0) if exists else 0
+        mark = watermark(conn, consumer)
+    fp = fingerprint(cfg, source, stream)
+    if exists and mark is not None and mark[0] == top and mark[1].get("fingerprint") == fp:
+        return int(mark[1].get("rows", 0))  # nothing landed since: the history stands
+    versions = _versions(wh, table, sc.mapping, entity.name, source, stream) if exists else pd.DataFrame()
+    rows = _earlier(versions, tracked) if len(versions) else pd.DataFrame()
+    out = pd.DataFrame({"source_name": source, "stream": stream, **{c: rows.get(c) for c in (
+        "source_key", *ENTITIES[history].field_names)}}) if len(rows) else pd.DataFrame(columns=["source_key"])
+    with wh.begin() as conn:
+        wh.replace_rows(conn, "staging", history, to_arrow(out, staging_columns(ENTITIES[history])),
+                        {"source_name": source, "stream": stream})
+        set_watermark(conn, consumer, top, {"fingerprint": fp, "rows": len(out)})
+        bump(conn, f"staging.{history}")
+    return len(out)
+
+
+def _versions(wh: Warehouse, table: str, mapping: dict, entity: str, source: str, stream: str) -> pd.DataFrame:
+    """Every landed version of the records with more than one, typed (versions that fail typing are left out)."""
+    raw_t = f"raw.{quote(table)}"
+    selects, formats = ["_key AS source_key", "_sync_id", "_row", "_extracted_at"], {}
+    for field, path in mapping.items():
+        expr, fmt = mapping_sql(wh, path)
+        selects.append(f"{expr} AS {quote('f_' + field)}")
+        formats[field] = fmt
+    raw = wh.read_frame(f"SELECT {', '.join(selects)} FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE) AND _key IN "
+                        f"(SELECT _key FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE) GROUP BY _key "
+                        "HAVING COUNT(*) > 1)")
+    if not len(raw):
+        return raw
+    typed, _ = type_records(source, stream, ENTITIES[entity], raw, formats)
+    typed["_row"] = raw.loc[typed.index, "_row"]
+    return typed
+
+
+def _earlier(versions: pd.DataFrame, tracked: tuple[str, ...]) -> pd.DataFrame:
+    """The versions before each record's latest, consecutive equal ones merged, with valid_from and valid_to."""
+    v = versions.sort_values(["source_key", "_sync_id", "_row"], kind="stable").reset_index(drop=True)
+    began = v["updated_at"].fillna(v["_extracted_at"]) if "updated_at" in v else v["_extracted_at"]
+    v["began"] = pd.to_datetime(began)
+    same_key = v["source_key"].eq(v["source_key"].shift())
+    cols = [v[c].astype("string").fillna("\x00") for c in tracked]
+    state = cols[0].str.cat(cols[1:], sep="\x1f") if len(cols) > 1 else cols[0]
+    v = v[~(same_key & state.eq(state.shift()))].reset_index(drop=True)  # a change of something not tracked
+    same_key = v["source_key"].eq(v["source_key"].shift())
+    v["valid_from"] = v["began"].where(same_key)
+    v["valid_to"] = v.groupby("source_key", sort=False)["began"].shift(-1)
+    return v[v["valid_to"].notna()]
+
+
+def stage_history(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | None = None,
+                  entity: str | None = None) -> int:
+    """The history of every stream filling `sales_rep` or `customer` (or only `entity`); earlier versions written."""
+    progress = progress or log.info
+    total = 0
+    for name, src in cfg.sources.items():
+        for stream, sc in src.streams.items():
+            if sc.entity in TRACKED and (entity is None or sc.entity == entity):
+                total += stream_history(cfg, wh, name, stream)
+    progress(f"history: {total:,} earlier versions of rep-list records and customer owners")
+    return total

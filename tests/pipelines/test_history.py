@@ -1,0 +1,71 @@
+"""A rep's team and a customer's owner change between two runs: raw keeps both versions, the history step turns
+them into valid-from / valid-to ranges, and the marts attribute each fact as things were on its date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal as D
+from pathlib import Path
+
+from hub.config import load_config
+from pipelines.run import run_all
+from warehouse.engine import Warehouse
+
+CONFIG = """\
+warehouse: {url: "duckdb:///w.duckdb"}
+sources:
+  erp:
+    connector: file
+    streams:
+      reps: {path: reps.csv, primary_key: id, entity: sales_rep,
+             mapping: {rep_key: id, name: name, team: team, updated_at: updated}}
+      customers: {path: customers.csv, primary_key: id, entity: customer,
+                  mapping: {name: name, owner: owner, updated_at: updated}}
+      orders: {path: orders.csv, primary_key: id, entity: sales_order, customer_stream: customers,
+               mapping: {order_number: id, customer_key: customer, order_date: date, amount: amount}}
+"""
+
+
+def rep_id(name: str) -> str:
+    return "R" + hashlib.md5(name.encode()).hexdigest()[:10].upper()
+
+
+def write(root: Path, reps: str, customers: str, orders: str) -> None:
+    (root / "reps.csv").write_text("id,name,team,updated\n" + reps, encoding="utf-8")
+    (root / "customers.csv").write_text("id,name,owner,updated\n" + customers, encoding="utf-8")
+    (root / "orders.csv").write_text("id,customer,date,amount\n" + orders, encoding="utf-8")
+
+
+def test_changes_between_runs_become_history_and_facts_keep_what_was_true_then(tmp_path: Path) -> None:
+    (tmp_path / "hub.yaml").write_text(CONFIG, encoding="utf-8")
+    cfg = load_config(tmp_path / "hub.yaml")
+    wh = Warehouse(cfg.warehouse.url)
+    write(tmp_path, "1,赵一,华北,2024-01-01\n2,钱二,华南,2024-01-01\n", "C1,甲公司,1,2024-01-01\n",
+          "O1,C1,2024-02-10,100.00\n")
+    run_all(cfg, wh)
+    # rep 1 moves to 华东 on 2024-03-01, C1 goes to rep 2 on 2024-06-01; a new order in July
+    write(tmp_path, "1,赵一,华东,2024-03-01\n2,钱二,华南,2024-01-01\n", "C1,甲公司,2,2024-06-01\n",
+          "O1,C1,2024-02-10,100.00\nO2,C1,2024-07-01,50.00\n")
+    first = run_all(cfg, wh)
+    assert not first.failed_checks, {n: first.checks[n].description for n in first.failed_checks}
+    again = run_all(cfg, wh)  # nothing changed: the same history, the same marts
+    assert not again.failed_checks
+
+    zhao, qian = rep_id("赵一"), rep_id("钱二")
+    with wh.begin() as c:
+        versions = c.exec_driver_sql("SELECT rep_id, valid_from, valid_to, team FROM marts.dim_sales_rep "
+                                     "ORDER BY rep_id, valid_from").fetchall()
+        owners = c.exec_driver_sql("SELECT source_key, owner, valid_from, valid_to "
+                                   "FROM staging.customer_owner_history").fetchall()
+        orders = c.exec_driver_sql("SELECT order_key, customer_owner_rep_id FROM marts.fct_sales_orders "
+                                   "ORDER BY order_key").fetchall()
+        teams = c.exec_driver_sql("SELECT month, team, revenue FROM marts.sales_performance_monthly "
+                                  "WHERE level = 'team' ORDER BY month").fetchall()
+    assert sorted(versions) == sorted([
+        (zhao, dt.datetime(1900, 1, 1), dt.datetime(2024, 3, 1), "华北"), (zhao, dt.datetime(2024, 3, 1), None, "华东"),
+        (qian, dt.datetime(1900, 1, 1), None, "华南")])
+    assert owners == [("C1", "1", None, dt.datetime(2024, 6, 1))]
+    assert orders == [("O1", zhao), ("O2", qian)]  # C1's owner on each order's date
+    # O1 (February) is 华北's: rep 1 was there then; O2 (July) is rep 2's, 华南
+    assert teams == [(dt.date(2024, 2, 1), "华北", D("100.00")), (dt.date(2024, 7, 1), "华南", D("50.00"))]

@@ -1,0 +1,62 @@
+"""What changed since whom: a version per warehouse table and a position per consumer.
+
+Every step that writes a table bumps its version (one sequence for all tables, so versions compare
+across tables); a step that reads tables remembers the versions it read, and skips its work when none
+moved (the marts). Watermarks are a consumer's position in a producer's numbering (staging's in the raw
+batches of a stream, matching's in staging's change log), with a `detail` document for what else must
+hold for the position to stay valid (a mapping's fingerprint).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from warehouse.engine import value
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def bump(conn: Connection, *tables: str) -> int:
+    """A new version for each of `tables` (`schema.table`), in the caller's transaction."""
+    version = int(value(conn, "SELECT COALESCE(MAX(version), 0) + 1 FROM raw._versions") or 1)
+    for table in tables:
+        conn.execute(sa.text("DELETE FROM raw._versions WHERE table_name = :t"), {"t": table})
+        conn.execute(sa.text("INSERT INTO raw._versions (table_name, version, changed_at) VALUES (:t, :v, :n)"),
+                     {"t": table, "v": version, "n": _now()})
+    return version
+
+
+def versions(conn: Connection, tables: Iterable[str]) -> dict[str, int]:
+    """The version of each table (0 when it was never bumped)."""
+    wanted = sorted(set(tables))
+    rows = dict(conn.execute(sa.text("SELECT table_name, version FROM raw._versions")).fetchall())
+    return {t: int(rows.get(t) or 0) for t in wanted}
+
+
+def watermark(conn: Connection, consumer: str) -> tuple[int, dict[str, Any]] | None:
+    """(position, detail) of a consumer, or None before its first run."""
+    row = conn.execute(sa.text("SELECT position, detail FROM raw._watermarks WHERE consumer = :c"),
+                       {"c": consumer}).fetchone()
+    return None if row is None else (int(row[0] or 0), json.loads(row[1]) if row[1] else {})
+
+
+def set_watermark(conn: Connection, consumer: str, position: int, detail: dict[str, Any] | None = None) -> None:
+    params = {"c": consumer, "p": int(position), "d": json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+              "n": _now()}
+    conn.execute(sa.text("DELETE FROM raw._watermarks WHERE consumer = :c"), params)
+    conn.execute(sa.text("INSERT INTO raw._watermarks (consumer, position, detail, updated_at) "
+                         "VALUES (:c, :p, :d, :n)"), params)
+
+
+def clear_watermarks(conn: Connection, prefix: str) -> None:
+    """Forget every consumer whose name starts with `prefix` (their next run starts over)."""
+    conn.execute(sa.text("DELETE FROM raw._watermarks WHERE substr(consumer, 1, :n) = :p"),
+                 {"p": prefix, "n": len(prefix)})
