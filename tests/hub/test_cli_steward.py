@@ -94,8 +94,6 @@ def test_merge_unmerge_customer_and_search(steward_project: Path) -> None:
     assert code == 2 and "--by" in out  # who decides is required
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16 (10): steward actions do not take the run lock, so a run in progress "
-                                       "can overwrite a steward's move")
 def test_steward_actions_are_refused_while_a_run_holds_the_warehouse(
         steward_project: Path, hold_run_lock: Callable[[str], subprocess.Popen[str]]) -> None:
     c = str(steward_project)
@@ -109,7 +107,7 @@ def test_steward_actions_are_refused_while_a_run_holds_the_warehouse(
     holder = hold_run_lock(load_config(steward_project).warehouse.url)
     for args in (["decide", item["item_id"], "same"], ["merge", g1, g2], ["unmerge", item["left"]["record_id"]]):
         code, out = hub("steward", *args, "-c", c, "--by", "alice")
-        assert code != 0 and f"in use by hub run (pid {holder.pid} on " in out, (args, out)
+        assert code == 3 and f"in use by hub run (pid {holder.pid} on " in out, (args, out)
     wh = Warehouse(load_config(steward_project).warehouse.url)
     assert wh.scalar("SELECT count(*) FROM mdm.decisions") == 0 and wh.scalar("SELECT count(*) FROM mdm.merge_log") == 0
     wh.dispose()
