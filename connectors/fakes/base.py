@@ -78,7 +78,9 @@ class Faults:
     next N data calls with the vendor's rate-limit error. ``enforce_limits`` turns on the
     vendor's documented real limits (QPS windows, token-endpoint limits; counted as
     ``rate_limited``). ``quota_exhausted`` answers every data call with the vendor's
-    daily/monthly quota error, where it has one. ``malformed_record`` serves one record per
+    daily/monthly quota error, where it has one; ``quota_after=N`` does so once N data calls
+    (of every token together, counted from when it was set) have been answered, for a source
+    that fails part-way through a read. ``malformed_record`` serves one record per
     malformable object in a malformed form, the same record on every read (counted per record
     served).
     """
@@ -89,6 +91,7 @@ class Faults:
     rate_limit_rate: float = 0.0
     enforce_limits: bool = False
     quota_exhausted: bool = False
+    quota_after: int | None = None
     error_5xx_rate: float = 0.0
     slow_ms: int = 0
     slow_rate: float = 0.0
@@ -490,6 +493,7 @@ class FakeServer:
         self._malformed_keys: dict[str, Hashable | None] = {}
         self._windows: dict[str, deque[float]] = {}
         self._stats = Stats()
+        self._ok_calls = 0  # data calls answered, for ``quota_after``
         self.tokens = TokenStore(token_ttl_s)
         self.app = Starlette(routes=[*self.routes(), *self._control_routes()])
         self._server: uvicorn.Server | None = None
@@ -570,11 +574,14 @@ class FakeServer:
         return self._faults
 
     def set_faults(self, **changes: Any) -> Faults:
-        """Apply fault changes (validated); a new ``seed`` reseeds the fault RNG."""
+        """Apply fault changes (validated); a new ``seed`` reseeds the fault RNG, a new ``quota_after``
+        counts the data calls from now."""
         with self._lock:
             self._faults = self._faults.updated(changes)
             if "seed" in changes:
                 self._rng = random.Random(self._faults.seed)
+            if "quota_after" in changes:
+                self._ok_calls = 0
             self._malformed_keys.clear()
             return self._faults
 
@@ -607,6 +614,7 @@ class FakeServer:
             self._windows.clear()
             self.tokens.clear()
             self._stats.reset()
+            self._ok_calls = 0
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -749,7 +757,9 @@ class FakeServer:
                 token.revoked = True
                 self._stats.fault("token_revoked")
                 return errors.auth(TokenState.REVOKED)
-            if self._faults.quota_exhausted and errors.quota is not None:
+            quota_after = self._faults.quota_after
+            exhausted = self._faults.quota_exhausted or (quota_after is not None and self._ok_calls >= quota_after)
+            if exhausted and errors.quota is not None:
                 self._stats.fault("quota_exceeded")
                 return errors.quota()
             if self._rate_limited_now(endpoint):
@@ -761,6 +771,7 @@ class FakeServer:
             return exc.response
         with self._lock:
             token.ok_calls += 1
+            self._ok_calls += 1
         return response
 
     def _revoke_now(self, token: Token) -> bool:

@@ -60,7 +60,7 @@ CSV = "id,name,phone\n" + "".join(f"A{i},客户{i},1380000000{i}\n" for i in ran
 
 def test_a_source_failing_part_way_keeps_what_it_read_and_resumes_from_its_last_checkpoint(
         tmp_path: Path, warehouse_url: str) -> None:
-    # a.csv is read whole (5 rows, checkpointed after rows 2 and 4), then b.xlsx cannot be opened.
+    # a.csv is read whole (5 rows in batches of 2, 2 and 1), then b.xlsx cannot be opened.
     cfg_path = project(tmp_path, {"a.csv": CSV, "b.xlsx": b"PK\x03\x04 not a workbook"})
     cfg = load_config(cfg_path, warehouse_url=warehouse_url)
     wh = Warehouse(warehouse_url)
@@ -72,13 +72,15 @@ def test_a_source_failing_part_way_keeps_what_it_read_and_resumes_from_its_last_
     log = wh.read_frame("SELECT status, records_read, records_loaded, error FROM raw._syncs")
     assert log[["status", "records_read", "records_loaded"]].values.tolist() == [["failed", 5, 5]]
     assert log["error"][0] == first.error
+    state = json.loads(wh.read_frame("SELECT state FROM raw._state")["state"][0])
+    assert list(state["files"]) == ["a.csv"] and "current" not in state
 
     workbook(tmp_path / "data" / "b.xlsx", [["B1", "己", "13900000001"], ["B2", "庚", "13900000002"]])
     second = sync_source(cfg, wh, "crm")
     assert second.status == "succeeded" and second.error is None
-    # The state was not advanced past the last checkpoint (row 4 of a.csv): row 5 is read again, found
-    # unchanged and dropped by its hash; then b.xlsx's two rows land. Each record is there once.
-    assert (second.stats.read, second.stats.loaded, second.stats.unchanged) == (3, 2, 1)
+    # Each batch commits with its state: a.csv, read to its end, is remembered and not read again; the
+    # state goes no further (b.xlsx is not done), so b.xlsx is read whole. Each record is there once.
+    assert (second.stats.read, second.stats.loaded, second.stats.unchanged) == (2, 2, 0)
     assert sorted(landed(wh)) == ["A1", "A2", "A3", "A4", "A5", "B1", "B2"]
     third = sync_source(cfg, wh, "crm")  # nothing new: both files are done
     assert (third.status, third.stats.read, third.stats.loaded) == ("succeeded", 0, 0)
@@ -258,3 +260,100 @@ sources:
     assert (second.stats.read, second.stats.loaded, second.stats.unchanged) == (2, 1, 1)
     state = json.loads(wh.read_frame("SELECT state FROM raw._state WHERE source = 'crm'")["state"][0])
     assert state == {"updated_at": "2024-01-04 10:00:00"}
+
+
+
+DINGTALK = """\
+warehouse: {url: "duckdb:///w.duckdb"}
+sources:
+  dingtalk:
+    connector: dingtalk
+    config:
+      app_key: "${DINGTALK_APP_KEY}"
+      app_secret: "${DINGTALK_APP_SECRET}"
+      operator_user_id: "${DINGTALK_OPERATOR_USER_ID}"
+      base_url: "${DINGTALK_BASE_URL}"
+      oapi_base_url: "${DINGTALK_OAPI_BASE_URL}"
+      page_size: 10
+      num_workers: 1  # one request at a time: the calls before the quota runs out are always the same
+    streams:
+"""
+
+
+@pytest.fixture(scope="module")
+def dingtalk_fake() -> Iterator[Any]:
+    """A DingTalk fake over the small sample universe: 72 CRM customers, 12 departments."""
+    from connectors.fakes.serve import build_server
+
+    server = build_server("dingtalk", entities=300, seed=3, sample=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+def dingtalk_config(tmp_path: Path, server: Any, stream: str, warehouse_url: str) -> tuple[Any, Warehouse]:
+    from connectors.fakes.serve import demo_env
+
+    server.reset()
+    cfg_path = tmp_path / "hub.yaml"
+    cfg_path.write_text(DINGTALK + f"      {stream}: {{}}\n", encoding="utf-8")
+    cfg = load_config(cfg_path, env=demo_env({"dingtalk": server.url}), warehouse_url=warehouse_url)
+    return cfg, Warehouse(warehouse_url)
+
+
+def keys(wh: Warehouse, table: str) -> list[str]:
+    return wh.read_frame(f"SELECT _key FROM raw.{table}")["_key"].tolist()
+
+
+def test_an_api_source_failing_part_way_keeps_what_it_read_and_resumes(tmp_path: Path, warehouse_url: str,
+                                                                         dingtalk_fake: Any) -> None:
+    customers = {r["instanceId"] for r in dingtalk_fake.dataset.records("crm_customer")}
+    assert len(customers) == 72
+    cfg, wh = dingtalk_config(tmp_path, dingtalk_fake, "crm_customers", warehouse_url)
+    # The daily quota runs out after three pages of ten: the source fails with DingTalk's message.
+    dingtalk_fake.set_faults(quota_after=3)
+    first = sync_source(cfg, wh, "dingtalk")
+    assert first.status == "failed" and first.error is not None and "daily.call.limit" in first.error
+    # Kept: the 30 records of those pages, each once; the failure is in the sync log.
+    landed_keys = keys(wh, "dingtalk__crm_customers")
+    assert len(landed_keys) == len(set(landed_keys)) == 30 and set(landed_keys) <= customers
+    assert (first.stats.read, first.stats.loaded) == (30, 30)
+    log = wh.read_frame("SELECT status, records_read, records_loaded, error FROM raw._syncs")
+    assert log[["status", "records_read", "records_loaded"]].values.tolist() == [["failed", 30, 30]]
+    assert log["error"][0] == first.error
+    # The cursor was not advanced (it moves at the stream's end): the next sync reads from the start, finds
+    # the 30 unchanged, and every customer is there once.
+    state = json.loads(wh.read_frame("SELECT state FROM raw._state")["state"][0])
+    assert state == {"modifyTime": "2000-01-01 00:00:00"}
+    dingtalk_fake.set_faults(quota_after=None)
+    second = sync_source(cfg, wh, "dingtalk")
+    assert second.status == "succeeded"
+    assert (second.stats.read, second.stats.loaded, second.stats.unchanged) == (72, 42, 30)
+    assert sorted(keys(wh, "dingtalk__crm_customers")) == sorted(customers)
+
+
+def test_a_full_read_failing_part_way_keeps_what_it_read_and_deletes_nothing(tmp_path: Path, warehouse_url: str,
+                                                                         dingtalk_fake: Any) -> None:
+    # The connector reads the departments below the root: 11 of the fake's 12.
+    departments = {str(r["dept_id"]) for r in dingtalk_fake.dataset.records("departments") if r["parent_id"]}
+    assert len(departments) == 11
+    cfg, wh = dingtalk_config(tmp_path, dingtalk_fake, "departments", warehouse_url)
+    # The connector walks the department tree (12 calls), then reads departments; the quota runs out after
+    # 13 calls, when 5 departments were read. A full read is checkpointed only at its end: the 5 land with
+    # the checkpoint the connector emits as the stream fails, and, being a partial read, delete nothing.
+    dingtalk_fake.set_faults(quota_after=13)
+    first = sync_source(cfg, wh, "dingtalk")
+    assert first.status == "failed" and first.error is not None and "90020" in first.error
+    landed_keys = keys(wh, "dingtalk__departments")
+    assert len(landed_keys) == len(set(landed_keys)) == 5 and set(landed_keys) <= departments
+    assert (first.stats.read, first.stats.loaded, first.stats.deleted) == (5, 5, 0)  # a failed read deletes nothing
+    dingtalk_fake.set_faults(quota_after=None)
+    second = sync_source(cfg, wh, "dingtalk")
+    assert second.status == "succeeded"
+    assert (second.stats.read, second.stats.loaded, second.stats.unchanged) == (11, 6, 5)
+    assert sorted(keys(wh, "dingtalk__departments")) == sorted(departments)
+    # Failing part-way again after a whole read: the 6 departments not read are not taken for deleted.
+    dingtalk_fake.set_faults(quota_after=13)
+    third = sync_source(cfg, wh, "dingtalk")
+    assert (third.status, third.stats.read, third.stats.unchanged, third.stats.deleted) == ("failed", 5, 5, 0)
+    assert wh.scalar("SELECT count(*) FROM raw.dingtalk__departments WHERE _deleted") == 0
