@@ -149,12 +149,15 @@ def test_materializing_everything_equals_hub_run(demo_project: Path, tmp_path: P
     tables = cli.read_frame(listed)["t"].tolist()
     assert via_dagster.read_frame(listed)["t"].tolist() == tables
     assert {f"marts.{m}" for m in MARTS} <= set(tables)
-    for table in tables:
+    # Change bookkeeping (table versions, consumers' watermarks) numbers changes in the order the steps ran,
+    # which differs between Dagster and hub run; what the changes are is in every other table.
+    for table in sorted(set(tables) - BOOKKEEPING):
         assert content(via_dagster, table).equals(content(cli, table)), table
 
 
 RUN_STAMPS = {"_sync_id", "_extracted_at", "sync_id", "started_at", "finished_at", "updated_at", "created_at",
-              "model_id", "quarantined_at"}
+              "model_id", "quarantined_at", "landed_at"}
+BOOKKEEPING = {"raw._versions", "raw._watermarks"}
 
 
 def content(wh: Warehouse, table: str) -> pd.DataFrame:
