@@ -285,6 +285,17 @@ def test_revocation_rate_limit_and_quota(server: FxiaokeFake, http: requests.Ses
     assert (faults["token_revoked"], faults["rate_limited"], faults["quota_exceeded"]) == (1, 1, 1)
 
 
+def test_quota_after_n_calls_counts_from_when_it_is_set(server: FxiaokeFake, http: requests.Session) -> None:
+    creds = auth(http, server)
+    assert query(http, server, creds, "LeadsObj", limit=1)["errorCode"] == 0  # before the fault: not counted
+    server.set_faults(quota_after=2)
+    codes = [query(http, server, creds, "LeadsObj", limit=1)["errorCode"] for _ in range(4)]
+    assert codes == [0, 0, 30002, 30002]
+    server.set_faults(quota_after=None)
+    assert query(http, server, creds, "LeadsObj", limit=1)["errorCode"] == 0
+    assert server.stats()["faults"]["quota_exceeded"] == 2
+
+
 def test_one_malformed_record_per_object(server: FxiaokeFake, http: requests.Session) -> None:
     server.set_faults(malformed_record=True)
     accounts = read_offset(http, server, "AccountObj", limit=100)
