@@ -111,3 +111,17 @@ def test_pair_keys_are_exact_integers_for_a_hundred_million_records() -> None:
     keys = pair_keys(np.array([99_999_999, 5]), np.array([99_999_998, 7]), n)
     assert keys.dtype == np.int64
     assert keys.tolist() == [99_999_998 * n + 99_999_999, 5 * n + 7]
+
+
+def test_a_must_link_joins_two_records_no_score_joins_and_anchors_a_floater() -> None:
+    # 0 and 1 are anchored in one city and scored far below review; 2 is a floater no pair reaches. A steward's
+    # must-links 0-1 and 0-2 put all three together.
+    empty: dict[str, np.ndarray] = {}
+    left, right = np.array([0], np.int64), np.array([1], np.int64)
+    anchored = np.array([True, True, False])
+    alone = cluster(3, left, right, np.array([0.05]), MATCH, REVIEW, empty, anchored)
+    assert groups(alone.labels) == [[0], [1], [2]]
+    must = (np.array([0, 0], np.int64), np.array([1, 2], np.int64))
+    linked = cluster(3, left, right, np.array([0.05]), MATCH, REVIEW, empty, anchored, must=must)
+    assert groups(linked.labels) == [[0, 1, 2]]
+    assert linked.rejected.tolist() == [False] and linked.ambiguous.tolist() == [False]
