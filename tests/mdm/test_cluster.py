@@ -125,3 +125,16 @@ def test_a_must_link_joins_two_records_no_score_joins_and_anchors_a_floater() ->
     linked = cluster(3, left, right, np.array([0.05]), MATCH, REVIEW, empty, anchored, must=must)
     assert groups(linked.labels) == [[0, 1, 2]]
     assert linked.rejected.tolist() == [False] and linked.ambiguous.tolist() == [False]
+
+
+@pytest.mark.parametrize(("order", "expected"), [((0.95, 0.9), [[0, 1], [2]]), ((0.9, 0.95), [[0], [1, 2]])])
+def test_a_cannot_link_between_floaters_refuses_the_weaker_edge_of_a_chain(order: tuple[float, float],
+                                                                          expected: list[list[int]]) -> None:
+    # Floaters 0-1-2 chained by match-band edges; a steward kept 0 and 2 apart. Edges are taken best first:
+    # the stronger one joins its pair, the weaker one would bring 0 and 2 together and is refused.
+    empty: dict[str, np.ndarray] = {}
+    left, right = np.array([0, 1], np.int64), np.array([1, 2], np.int64)
+    floating = np.zeros(3, bool)
+    res = cluster(3, left, right, np.array(order), MATCH, REVIEW, empty, floating,
+                  cannot=(np.array([0], np.int64), np.array([2], np.int64)))
+    assert groups(res.labels) == expected
