@@ -134,9 +134,10 @@ def hub_run(cfg: Path) -> dict:
 def change_one_percent(folder: Path, records: int) -> int:
     """1% of all customer records changed in CRM A (a phone digit and the change time)."""
     k = records // 100
+    now = dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")  # (a cursor value in the future is not saved)
     with sqlite3.connect(folder / "crm_a.sqlite") as con:
-        con.execute("UPDATE t_customer SET tel = COALESCE(tel, '') || '9', updated_at = '2030-01-01 00:00:00' "
-                    "WHERE cust_id IN (SELECT cust_id FROM t_customer ORDER BY cust_id LIMIT ?)", (k,))
+        con.execute("UPDATE t_customer SET tel = COALESCE(tel, '') || '9', updated_at = ? "
+                    "WHERE cust_id IN (SELECT cust_id FROM t_customer ORDER BY cust_id LIMIT ?)", (now, k))
     return k
 
 
