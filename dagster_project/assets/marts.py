@@ -13,7 +13,7 @@ from dagster_project.keys import GOLDEN_KEY, MARTS_GROUP, mart_key, staging_key
 from dagster_project.resources import HubResource
 from hub.config import HubConfig
 from pipelines.checks import CheckSpec, planned_checks
-from pipelines.publish import MARTS, build_mart, mart_columns, mart_inputs
+from pipelines.publish import MARTS, build_recorded, mart_columns, mart_inputs
 from warehouse.marts.catalog import mart_docs
 
 
@@ -46,7 +46,7 @@ def _mart_asset(mart: str, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
     def _mart(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         wh = hub.warehouse()
         with hub.writing(wh, f"build marts.{mart}", context.log):
-            rows = build_mart(wh, mart)
+            rows = build_recorded(wh, mart)
         types = dict(mart_columns(wh, mart))
         return dg.MaterializeResult(metadata={"dagster/row_count": rows,
                                               "dagster/column_schema": column_schema(mart, types)})
