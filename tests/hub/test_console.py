@@ -169,7 +169,7 @@ def test_login_logout_cookies_and_headers(client: TestClient) -> None:
     page = client.get("/login")
     r = client.post("/login", data={"username": "alice", "password": PASSWORDS["alice"], "csrf": csrf_of(page.text),
                                     "next": "//evil.example/x"})
-    assert r.headers["location"] == "/queue"                # no open redirect
+    assert r.headers["location"] == "/cockpit"              # no open redirect: the home page, the cockpit
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=1800" in cookie
     assert PASSWORDS["alice"] not in cookie
