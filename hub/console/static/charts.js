@@ -29,7 +29,9 @@
   function short(v, kind, spec) {  // axis labels
     var a = Math.abs(v), neg = v < 0 ? "-" : "", pre = kind === "money" ? spec.sign : "";
     var post = kind === "pct" ? "%" : "", body;
-    if (spec.lang === "zh" || spec.units) {
+    if (kind === "pct" || kind === "days" || kind === "ratio") {  // rates stay plain: 8,000%, not 8千%
+      body = a >= 1000 ? group(a, 0) : +a.toFixed(2);
+    } else if (spec.lang === "zh" || spec.units) {
       if (a >= 1e8) { body = +(a / 1e8).toFixed(2) + "亿"; }
       else if (a >= 1e4) { body = +(a / 1e4).toFixed(1) + "万"; }
       else { body = +a.toFixed(2); }
