@@ -4,6 +4,15 @@
 // 万/亿 when asked; axes are shortened (万/亿 in Chinese, K/M/B in English).
 (function () {
   "use strict";
+  // The filters' form sends only the filters set: short links to share (…/cockpit?from=2025-01&team=华东大区).
+  var form = document.getElementById("dash-filters");
+  if (form) {
+    form.addEventListener("submit", function () {
+      Array.prototype.forEach.call(form.querySelectorAll("input, select"), function (el) {
+        if (!el.value || (el.type === "checkbox" && !el.checked)) { el.disabled = true; }
+      });
+    });
+  }
   if (!window.echarts) { return; }
 
   function group(v, places) {
