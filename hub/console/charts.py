@@ -19,6 +19,8 @@ from hub.console.labels import local_time
 from pipelines.dashboards import health, sales
 from pipelines.dashboards.table import Filters, Table
 
+CENT = Decimal("0.01")
+
 
 @dataclass(frozen=True)
 class Series:
@@ -165,6 +167,8 @@ class Shown:
             return ""
         if kind in ("text", "month", "date", "time"):
             return self.cell(value, column, kind)
+        if kind == "money" and isinstance(value, Decimal | int):
+            return Decimal(value).quantize(CENT)  # PostgreSQL's numeric sums of no rows come back as 0, not 0.00
         return value
 
     def spec(self) -> dict[str, Any]:

@@ -219,3 +219,38 @@ def test_numbers_are_written_for_chinese_readers() -> None:
     assert number(dt.date(2025, 3, 1), "month") == "2025-03" and number(None, "money") == ""
     assert pick_lang(None, "zh-CN,zh;q=0.9,en;q=0.8") == "zh" and pick_lang("en", "zh-CN") == "en"
     assert pick_lang(None, "fr-FR") == "en"
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_pages_draw_and_the_sales_numbers_equal_duckdbs(dashboard_project: Path, pg_url: str,
+                                                                         tmp_path: Path) -> None:
+    """The same sources run into PostgreSQL: every page renders, every chart downloads, and the sales charts hold
+    the numbers of the DuckDB warehouse (the steward's merge there changes only customer charts)."""
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    text = dashboard_project.read_text(encoding="utf-8")
+    cfg = dashboard_project.parent / "hub-pg.yaml"
+    cfg.write_text(text.replace("duckdb:///w.duckdb", pg_url), encoding="utf-8")
+    run = CliRunner().invoke(main, ["run", "-c", str(cfg)])
+    assert run.exit_code == 0, run.output
+    pg, duck = logged_in(cfg), logged_in(dashboard_project)
+    from hub.console.charts import PAGES as CHART_PAGES
+
+    for key, page in CHART_PAGES.items():
+        path = page.path
+        assert pg.get(path).status_code == 200, path
+        for chart in page.charts:
+            r = pg.get(f"/dashboards/{key}/{chart.key}.csv?from=2024-01&to=2025-06")
+            assert r.status_code == 200, (key, chart.key)
+            if key in ("cockpit", "funnel", "pipeline"):
+                assert rows_of(r.content) == rows_of(duck.get(
+                    f"/dashboards/{key}/{chart.key}.csv?from=2024-01&to=2025-06").content), (key, chart.key)
+    for q in ("team=华东大区", "source=erp", "source=erp&team=华东大区"):
+        a = rows_of(pg.get(f"/dashboards/cockpit/revenue_vs_target.csv?from=2024-01&to=2025-06&{q}").content)
+        b = rows_of(duck.get(f"/dashboards/cockpit/revenue_vs_target.csv?from=2024-01&to=2025-06&{q}").content)
+        assert a == b and len(a) == 19, q
+    trend = rows_of(pg.get("/dashboards/health/golden_trend.csv").content)
+    [(golden,)] = sql_rows(cfg, "SELECT count(*) FROM mdm.golden_customer")
+    assert len(trend) == 2 and int(trend[1][1]) == golden
