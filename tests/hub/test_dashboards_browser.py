@@ -191,6 +191,21 @@ def test_a_viewer_reads_tables_downloads_filters_and_switches_language(
     page.locator("#chart-top_customers .chart-table tbody tr").first.locator("a").click()
     expect(page).to_have_url(f"{dashboard_server}/customers/{first}")
     expect(page.locator("main")).to_contain_text(name)
+    # and so does a click on the chart's second bar
+    [(_, second)] = sql_rows(dashboard_project, """
+        SELECT lifetime_revenue, golden_id FROM marts.customer_360 WHERE lifetime_revenue <> 0
+        ORDER BY lifetime_revenue DESC, golden_id LIMIT 1 OFFSET 1""")
+    page.goto(dashboard_server + "/cockpit/customers")
+    page.wait_for_load_state("load")
+    x, y = page.evaluate("""() => {
+        const fig = document.querySelector('#chart-top_customers'), spec = JSON.parse(
+            fig.querySelector('script.chart-spec').textContent);
+        const v = spec.rows[1][spec.columns.indexOf('lifetime_revenue')];
+        return fig.chart.convertToPixel({seriesIndex: 0}, [v / 2, 1]);
+    }""")
+    box = page.locator("#chart-top_customers .chart-canvas").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    expect(page).to_have_url(f"{dashboard_server}/customers/{second}")
 
     # 中文: the switch keeps the page; labels and headers in Chinese, the numbers the same.
     page.goto(f"{dashboard_server}/cockpit?from=2024-07&to=2025-06")
