@@ -235,6 +235,7 @@ def main() -> None:
     ap.add_argument("--records", default="1000000", help="comma-separated sizes, e.g. 1000000,3000000,10000000")
     ap.add_argument("--postgres", action="store_true", help="the smallest size on PostgreSQL too")
     ap.add_argument("--no-splink", action="store_true")
+    ap.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB runs (with --postgres: PostgreSQL only)")
     ap.add_argument("--workdir", type=Path, default=REPO / "bench" / "work")
     args = ap.parse_args()
     sizes = [int(s) for s in args.records.split(",")]
@@ -242,7 +243,8 @@ def main() -> None:
     for n in sizes:
         folder = generate(n, args.workdir / f"scale-{n}")
         print(f"{n:,} customer records in {folder}", flush=True)
-        results.append(scenario(folder, n, "duckdb:///hub.duckdb"))
+        if not args.no_duckdb:
+            results.append(scenario(folder, n, "duckdb:///hub.duckdb"))
         if n == min(sizes) and not args.no_splink:
             print("  Splink 5 on the same files ...", flush=True)
             try:

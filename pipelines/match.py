@@ -197,19 +197,20 @@ _RECORD_KINDS: dict[str, str] = {
 
 
 def _ensure_records_table(wh: Warehouse, conn: Connection, fresh: bool) -> None:
-    if fresh:
+    if fresh:  # (indexed once filled: `_index_records`)
         wh.recreate_table(conn, "mdm", "customer_records", _RECORD_KINDS)
-        if wh.dialect.name == "postgresql":  # incremental runs look records up by id and by blocking key
-            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__id ON mdm.customer_records (record_id)")
-            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__golden ON mdm.customer_records "
-                                 "(golden_id)")
     else:
         wh.create_table(conn, "mdm", "customer_records", _RECORD_KINDS)
 
 
-def _index_blocking_columns(wh: Warehouse, conn: Connection, settings: LinkSettings) -> None:
+def _index_records(wh: Warehouse, conn: Connection, settings: LinkSettings) -> None:
+    """PostgreSQL: the indexes incremental runs look records up by (id, golden ID, every blocking key), built
+    after a full run has filled the table and set its golden IDs (updating a million indexed rows costs
+    minutes)."""
     if wh.dialect.name != "postgresql":
         return
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__id ON mdm.customer_records (record_id)")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__golden ON mdm.customer_records (golden_id)")
     for rule in settings.blocking:
         name = "customer_records__" + hashlib.sha1(repr(rule.columns).encode()).hexdigest()[:10]
         cols = ", ".join(f'"{c}"' for c in rule.columns)
@@ -236,8 +237,11 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
                        and mark[1].get("fingerprint") == fp and wh.table_exists(conn, "mdm", "match_pairs"))
         if incremental:
             assert mark is not None and model is not None
-            return _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
-    return _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog)
+            out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
+    if not incremental:
+        out = _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog)
+    log.debug("matching steps (s): %s", ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()))
+    return out
 
 
 def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model: FellegiSunter | None,
@@ -266,7 +270,11 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         conn.exec_driver_sql("DROP TABLE _hub_staged")
         counter.close(f"{n:,} customer records standardized")
         timings["standardize"] = time.perf_counter() - t0
-        _index_blocking_columns(wh, conn, settings)
+        # The standardized records are committed (with no watermark: a crash before the end means a full run
+        # next time), so that DuckDB can drop their pages while the engine holds the records in memory.
+        conn.execute(sa.text("DELETE FROM raw._watermarks WHERE consumer = :c"), {"c": CONSUMER})
+        wh.commit_and_continue(conn)
+        wh.dialect.analyze(conn, RECORDS)
         needed = link_columns(settings, previous_model)
         recs = sort_records(store.frame(f"SELECT record_id, {', '.join(_q(c) for c in needed)} FROM {RECORDS}"))
         pos = pd.Series(np.arange(len(recs)), index=recs["record_id"].to_numpy())
@@ -279,7 +287,8 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
                 labelled = (lab["lp"].to_numpy(np.int64), lab["rp"].to_numpy(np.int64),
                             (lab["verdict"] == "same").to_numpy())
         prog(f"linking {len(recs):,} customer records")
-        result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
+        with wh.lend_memory(conn):
+            result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
         timings.update(result.timings)
         t1 = time.perf_counter()
         ids = pa.array(recs["record_id"].array).cast(pa.string())  # record ids stay Arrow strings
@@ -302,6 +311,7 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
             conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__right ON mdm.match_pairs (right_record)")
         del stored
         out = _publish(cfg, wh, conn, rid, result.labels, pairs, result.model, decisions, now, everything=True)
+        _index_records(wh, conn, settings)
         if previous_model is None:
             conn.execute(sa.text("UPDATE mdm.match_model SET active = FALSE WHERE active"))
             conn.execute(sa.text("INSERT INTO mdm.match_model (model_id, spec_fingerprint, created_at, active, model) "

@@ -288,6 +288,8 @@ def _stage_chunk(cfg: HubConfig, wh: Warehouse, conn: sa.Connection, source: str
         quarantine = _attach_records(wh, conn, quarantine)
     keys = pa.table({"k": pa.array(raw["source_key"].astype(str).to_numpy(), pa.string())})
     params = {"s": source, "t": stream}
+    # statistics that count this transaction's rows: planned as empty, PostgreSQL would loop over both sides
+    wh.dialect.analyze(conn, f"staging.{quote(entity.name)}")
     with wh.dialect.arrow_relation(conn, "_hub_stage_keys", keys) as k:
         conn.execute(sa.text(f"DELETE FROM staging.{quote(entity.name)} WHERE source_name = :s AND stream = :t "
                              f"AND source_key IN (SELECT k FROM {k})"), params)

@@ -509,6 +509,9 @@ class RawStore:
                   "AND x.stream = :t AND x.record_key = i.record_key)")
         with self.wh.begin() as conn:
             self.ensure(conn)
+            # fresh statistics of the keys just read: planned blind, PostgreSQL's anti-join loops over both
+            self.wh.dialect.analyze(conn, "raw._seen")
+            self.wh.dialect.analyze(conn, "raw._record_index")
             n = self._tombstone(conn, source, stream, sync_id, unseen, max_share, allow_mass_delete,
                                 "they are missing from a complete read of the source")
             conn.execute(sa.text("DELETE FROM raw._seen WHERE source = :s AND stream = :t"),
