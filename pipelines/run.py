@@ -13,6 +13,7 @@ from pipelines.history import stage_history
 from pipelines.match import MatchResult, run_match
 from pipelines.match_lookup import refresh as refresh_lookup
 from pipelines.match_lookup import warehouse_version
+from pipelines.metrics import record_run_metrics
 from pipelines.progress import Progress, as_progress
 from pipelines.publish import publish
 from pipelines.reference import ReferenceFileError, stage_reference
@@ -94,6 +95,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     t = time.monotonic()
     summary.marts = publish(wh, progress=progress, force=rebuild)
     summary.phases["marts"] = time.monotonic() - t
+    record_run_metrics(wh)  # the MDM health history (mdm.run_metrics), before the checks read the versions
     t = time.monotonic()
     summary.checks = run_checks_if_changed(wh, cfg)
     summary.phases["checks"] = time.monotonic() - t

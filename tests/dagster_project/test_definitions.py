@@ -38,6 +38,9 @@ def test_the_demo_definitions_load_with_the_expected_graph() -> None:
     assert {dg.AssetKey(["marts", "fct_sales_orders"]), dg.AssetKey(["marts", "dim_sales_rep"]),
             dg.AssetKey(["staging", "target", "records"])} <= parents
     assert dg.AssetKey(["mdm", "customer", "golden"]) in graph.get(dg.AssetKey(["marts", "dim_customer"])).parent_keys
+    # the MDM health history after the golden records and the data-quality mart
+    assert graph.get(dg.AssetKey(["mdm", "health", "run_metrics"])).parent_keys == {
+        dg.AssetKey(["mdm", "customer", "golden"]), dg.AssetKey(["marts", "data_quality"])}
     assert graph.get(dg.AssetKey(["raw", "erp", "sales_orders"])).group_name == "source_erp"
     # checks beside their assets, generated from marts.yaml and the sources; severity error: blocking
     checks = {(k.asset_key.path[-1], k.name): k for k in graph.asset_check_keys}

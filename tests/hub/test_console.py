@@ -59,7 +59,8 @@ def wh_of(cfg_path: Path) -> tuple[object, Warehouse]:
 # --- every route: who may do what -------------------------------------------------------------------------------
 
 PAGES = ["/", "/queue", "/queue/{item}", "/pair?left={left}&right={right}", "/candidates?record={short}",
-         "/customers", "/customers?q=有限", "/customers/{golden}", "/audit", "/api/docs", "/api/openapi.json"]
+         "/customers", "/customers?q=有限", "/customers/{golden}", "/audit", "/api/docs", "/api/openapi.json",
+         "/cockpit", "/cockpit/{tab}", "/health", "/dashboards/{page}/{chart}"]
 CHANGES = ["/queue/{item}/decide", "/queue/bulk", "/pair/decide", "/candidates/resolve", "/assign", "/comments",
            "/customers/{golden}/merge", "/customers/{golden}/unmerge", "/audit/{action}/undo"]
 ADMIN_PAGES = ["/users"]
@@ -76,7 +77,8 @@ def _params(cfg_path: Path) -> dict[str, str]:
     a = st.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "setup")
     wh.dispose()
     return {"item": item["item_id"], "left": item["left"]["record_id"], "right": item["right"]["record_id"],
-            "golden": g["golden_id"].iloc[0], "action": a.action_id, "user": "vic", "short": short}
+            "golden": g["golden_id"].iloc[0], "action": a.action_id, "user": "vic", "short": short,
+            "tab": "funnel", "page": "health", "chart": "golden_trend.csv"}
 
 
 def _form(path: str, p: dict[str, str], csrf: str) -> dict[str, str]:
@@ -100,7 +102,7 @@ def test_the_role_tables_cover_every_route(client: TestClient) -> None:
     app = client.app
     declared = {r.path for r in api_routes(app.routes)} | set(app.openapi()["paths"])  # type: ignore
     listed = {re.sub(r"\{\w+\}", "x", p.split("?")[0]) for p in PAGES + CHANGES + ADMIN_PAGES + ADMIN_CHANGES}
-    listed |= {"/login", "/logout", "/api/match"}
+    listed |= {"/login", "/logout", "/api/match", "/lang/x"}  # the language switch: also on the login page
     assert {re.sub(r"\{\w+\}", "x", p) for p in declared} == listed
 
 
@@ -125,6 +127,7 @@ def test_a_viewer_reads_everything_and_changes_nothing(console_project: Path) ->
     csrf = login(c, "vic")
     for path in PAGES:
         assert c.get(path.format(**p)).status_code in (200, 303), path
+    assert c.get("/cockpit/nothing").status_code == 404
     for path in CHANGES + ADMIN_CHANGES:
         r = c.post(path.format(**p), data=_form(path, p, csrf))
         assert r.status_code == 403, path
@@ -170,7 +173,7 @@ def test_login_logout_cookies_and_headers(client: TestClient) -> None:
     page = client.get("/login")
     r = client.post("/login", data={"username": "alice", "password": PASSWORDS["alice"], "csrf": csrf_of(page.text),
                                     "next": "//evil.example/x"})
-    assert r.headers["location"] == "/queue"                # no open redirect
+    assert r.headers["location"] == "/cockpit"              # no open redirect: the home page, the cockpit
     cookie = r.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=1800" in cookie
     assert PASSWORDS["alice"] not in cookie
