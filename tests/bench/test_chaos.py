@@ -36,6 +36,7 @@ sources:
         primary_key: id
         entity: customer
         mapping: {name: name}
+        health: {warn_quarantined_share: 0.5, max_quarantined_share: 0.5}  # one broken line is expected here
 """
 
 
@@ -59,7 +60,8 @@ def synced(cfg_path: Path, url: str, *sources: str) -> str:
     cfg = load_config(cfg_path, warehouse_url=url)
     wh = Warehouse(url)
     for name in sources or tuple(cfg.sources):
-        assert sync_source(cfg, wh, name).status == "succeeded"
+        r = sync_source(cfg, wh, name)
+        assert r.status == "succeeded", (r.error, r.warnings)
     wh.dispose()
     return url
 
