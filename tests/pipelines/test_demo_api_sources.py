@@ -38,7 +38,8 @@ STREAMS: dict[tuple[str, str], tuple[str, Key]] = {
     ("dingtalk", "crm_contacts"): ("crm_contact", lambda r: r["instanceId"]),
     ("dingtalk", "users"): ("users", lambda r: r["userid"]),
     **{("fxiaoke", obj): (obj, lambda r: r["_id"]) for obj in
-       ("AccountObj", "ContactObj", "LeadsObj", "NewOpportunityObj", "SalesOrderObj", "PaymentObj", "PersonnelObj")},
+       ("AccountObj", "ContactObj", "LeadsObj", "NewOpportunityObj", "NewOpportunityStageChangeObj", "SalesOrderObj",
+        "PaymentObj", "PersonnelObj")},
     ("kingdee", "BD_Customer"): ("BD_Customer", lambda r: r["FNumber"]),  # the demo keys customers by number
     **{("kingdee", form): (form, lambda r: str(r["FID"])) for form in
        ("SAL_SaleOrder", "AR_receivable", "AR_RECEIVEBILL")},
