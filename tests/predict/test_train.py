@@ -1,0 +1,70 @@
+"""The backtest and the guards: on generated deals the model beats the historical stage win rates on a time split,
+and below the minimum data it falls back to them and says which minimum was not met."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from demo.deals import generated_inputs
+from predict.inputs import Inputs
+from predict.model import Classifier
+from predict.samples import current_opportunities
+from predict.train import Minimums, train
+
+
+@pytest.fixture(scope="module")
+def inputs() -> Inputs:
+    return generated_inputs(3000, seed=11)
+
+
+def test_the_model_beats_the_stage_win_rates_on_later_data(inputs: Inputs) -> None:
+    t = train("opportunity", inputs, simulations=100)
+
+    assert t.method == "model" and isinstance(t.classifier, Classifier)
+    s = t.stats
+    assert t.cutoff is not None and s["test_rows"] > 500 and 0 < s["test_positive"] < s["test_rows"]
+    assert s["auc"] > s["baseline_auc"] + 0.02 and s["auc"] > 0.7
+    assert s["brier"] < s["baseline_brier"]
+    # calibrated: over the test period the mean prediction is near the rate observed
+    cal = t.calibration[t.calibration["method"] == "model"]
+    observed = (cal["observed"] * cal["predictions"]).sum() / cal["predictions"].sum()
+    predicted = (cal["mean_predicted"] * cal["predictions"]).sum() / cal["predictions"].sum()
+    assert abs(observed - predicted) < 0.08
+    # the backtest forecast was compared with what closed, month by month
+    assert s["forecast_months"] >= 3 and s["forecast_mape"] is not None
+    back = t.backtest_forecast
+    assert (back["as_of"] >= t.cutoff).all() and back["actual_won"].notna().any()
+
+
+def test_scores_and_factors_of_the_open_opportunities(inputs: Inputs) -> None:
+    t = train("opportunity", inputs, simulations=50)
+    assert t.classifier is not None
+    _, features = current_opportunities(inputs)
+    p = t.classifier.predict(features)
+    assert len(p) == (inputs.opportunities["outcome"] == "open").sum() > 20
+    assert ((p >= 0) & (p <= 1)).all() and p.std() > 0.05
+    ups, downs = t.classifier.factors(features)
+    assert len(ups) == len(p) and sum(bool(u) for u in ups) > len(p) / 2
+    assert any("pts)" in d and "-" in d for d in downs)
+
+
+def test_below_the_minimum_data_the_stage_win_rates_score_and_the_guard_says_why(inputs: Inputs) -> None:
+    t = train("opportunity", inputs, Minimums(won=100_000, lost=200), simulations=50)
+
+    assert t.method == "stage_win_rates" and t.classifier is None
+    assert "a model needs 100,000 won and 200 lost" in t.guard and "won and" in t.guard
+    _, features = current_opportunities(inputs)
+    p = t.predict(features, features["stage"])
+    expected = features["stage"].map(t.rates).fillna(t.base_rate).to_numpy()
+    assert np.allclose(p, expected) and len(set(np.round(p, 6))) > 1
+    assert t.stats["auc"] == t.stats["baseline_auc"]
+
+
+def test_leads_need_a_thousand_leads_with_120_converted(inputs: Inputs) -> None:
+    t = train("lead", inputs, simulations=10)
+    n = int((inputs.leads["created_at"] >= inputs.as_of() - pd.DateOffset(months=24)).sum())
+    assert n < 1000 and t.method == "channel_rates" and f"{n:,} leads created" in t.guard
+    low = train("lead", inputs, Minimums(leads=100, converted=20), simulations=10)
+    assert low.method == "model" and low.stats["auc"] is not None and low.stats["auc"] > 0.6
