@@ -54,7 +54,7 @@ class WarehouseConfig(_Strict):
     memory_limit: str | None = Field(
         None, pattern=r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
         description="DuckDB: memory the warehouse may use before it spills to disk, e.g. 4GB "
-                    "(default: a fifth of the machine's memory, between 1 and 4 GB)")
+                    "(default: a tenth of the machine's memory, between 1 and 2 GB)")
     temp_directory: str | None = Field(None, description="DuckDB: where it spills (default: next to the file)")
     threads: int | None = Field(None, ge=1, description="DuckDB: worker threads (default: the machine's cores)")
 

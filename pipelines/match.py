@@ -61,7 +61,7 @@ from pipelines.match_store import PAIRS, RECORDS, MatchStore, as_arrow_strings, 
 from pipelines.progress import as_progress
 from pipelines.stage import ensure_staging, to_arrow
 from warehouse.changes import bump, set_watermark, watermark
-from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, STD_COLUMNS, ensure_mdm
+from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, STD_COLUMNS, ensure_mdm, primary_key
 from warehouse.engine import Warehouse, value
 
 log = logging.getLogger("hub.match")
@@ -93,6 +93,10 @@ class MatchResult:
     deleted: int = 0
     affected: int = 0
     stats: dict[str, object] = field(default_factory=dict)
+    # the record ids an incremental run changed, deleted and clustered again (for the indexes that follow it)
+    changed_ids: list[str] = field(default_factory=list)
+    deleted_ids: list[str] = field(default_factory=list)
+    affected_ids: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -232,8 +236,11 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
                        and mark[1].get("fingerprint") == fp and wh.table_exists(conn, "mdm", "match_pairs"))
         if incremental:
             assert mark is not None and model is not None
-            return _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
-    return _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog)
+            out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
+    if not incremental:
+        out = _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog)
+    log.debug("matching steps (s): %s", ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()))
+    return out
 
 
 def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model: FellegiSunter | None,
@@ -427,6 +434,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     _trim_changes(conn, top)
     timings["golden_and_write"] = time.perf_counter() - t0
     out.incremental, out.changed, out.deleted, out.affected = True, len(std), len(deleted), len(affected)
+    out.changed_ids, out.deleted_ids, out.affected_ids = std["record_id"].astype(str).tolist(), list(deleted), affected
     out.stats = {"new_pairs": len(new_pairs), "affected": len(affected), "neighbours": len(near),
                  "skipped_blocks": skipped, **res.stats}
     out.timings = timings
@@ -521,10 +529,10 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
             review = pd.concat([decided, review[~review["item_id"].isin(set(decided["item_id"]))]],
                                ignore_index=True)
         for name, frame in (("xref", xref), ("review_queue", review)):
-            wh.replace_table(conn, "mdm", name, spec[name][0], spec[name][1], to_arrow(frame, spec[name][0]))
+            wh.replace_table(conn, "mdm", name, spec[name][0], primary_key(wh, name), to_arrow(frame, spec[name][0]))
         _golden_and_hierarchy(cfg, wh, conn, None, ())
         for name, built in (("golden_customer", "_hub_golden"), ("customer_hierarchy", "_hub_hierarchy")):
-            wh.replace_table(conn, "mdm", name, spec[name][0], spec[name][1],
+            wh.replace_table(conn, "mdm", name, spec[name][0], primary_key(wh, name),
                              select=_with_time(built, spec[name][0]), params={"now": now})
             conn.exec_driver_sql(f"DROP TABLE {built}")
     else:
@@ -579,7 +587,8 @@ def golden_sql(cfg: HubConfig, relation: str, text_order: Callable[[str], str]) 
 
 def _with_time(table: str, columns: dict[str, str]) -> str:
     """SELECT of a built table's rows in a contract table's column order, `updated_at` from :now."""
-    return "SELECT " + ", ".join(":now" if c == "updated_at" else _q(c) for c in columns) + f" FROM {table}"
+    select = ", ".join(":now AS updated_at" if c == "updated_at" else _q(c) for c in columns)
+    return f"SELECT {select} FROM {table}"
 
 
 def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: list[str] | None,

@@ -11,6 +11,8 @@ from hub.config import HubConfig
 from pipelines.checks import CheckOutcome, run_checks_if_changed
 from pipelines.history import stage_history
 from pipelines.match import MatchResult, run_match
+from pipelines.match_lookup import refresh as refresh_lookup
+from pipelines.match_lookup import warehouse_version
 from pipelines.progress import Progress, as_progress
 from pipelines.publish import publish
 from pipelines.reference import ReferenceFileError, stage_reference
@@ -78,7 +80,12 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
         progress(f"reference file FAILED: {e}")
     summary.phases["stage"] = time.monotonic() - t
     t = time.monotonic()
+    before = warehouse_version(wh)
     summary.match = run_match(cfg, wh, progress=progress, rebuild=rebuild)
+    m = summary.match
+    did = refresh_lookup(cfg, wh, m.changed_ids, m.deleted_ids, m.affected_ids, not m.incremental, before)
+    if did:
+        progress(did)
     summary.phases["match"] = time.monotonic() - t
     t = time.monotonic()
     summary.marts = publish(wh, progress=progress, force=rebuild)

@@ -316,15 +316,17 @@ def _next_seq(conn: sa.Connection) -> int:
     return bump(conn, "staging._changes")
 
 
-def _remove_stream(conn: sa.Connection, source: str, stream: str, seq: int) -> None:
-    """Remove a stream's rows from every staging table (and its staging quarantine), logging each removal."""
-    params = {"s": source, "t": stream, "q": seq}
+def _remove_stream(conn: sa.Connection, source: str, stream: str, seq: int | None = None) -> None:
+    """Remove a stream's rows from every staging table (and its staging quarantine), logging each removal (under
+    change number `seq`, or a new one when there is something to log)."""
+    params: dict[str, object] = {"s": source, "t": stream, "q": seq}
     for entity in ENTITIES.values():
         t = f"staging.{quote(entity.name)}"
         n = int(value(conn, f"SELECT count(*) FROM {t} WHERE source_name = :s AND stream = :t", params) or 0)
         if not n:
             continue
         if entity.name in CHANGE_ENTITIES:
+            params["q"] = params["q"] if params["q"] is not None else _next_seq(conn)
             conn.execute(sa.text("INSERT INTO staging._changes (seq, entity, source_name, stream, source_key, op) "
                                  f"SELECT :q, '{entity.name}', source_name, stream, source_key, 'delete' FROM {t} "
                                  "WHERE source_name = :s AND stream = :t"), params)
@@ -367,7 +369,7 @@ def unstage_removed(cfg: HubConfig, wh: Warehouse) -> list[StageResult]:
                 continue  # removed from the config, but its deletion was refused: it stays until allowed
             n = int(value(conn, f"SELECT count(*) FROM staging.{quote(entity)} WHERE source_name = :s AND stream = :t",
                           {"s": source, "t": stream}) or 0)
-            _remove_stream(conn, source, stream, _next_seq(conn))
+            _remove_stream(conn, source, stream)
             clear_watermarks(conn, f"stage:{source}.{stream}")
             out.append(StageResult(source, stream, entity, deleted=n, full=True))
     return out
@@ -416,7 +418,7 @@ def write_staged(wh: Warehouse, source: str, stream: str, entity: Entity, staged
                          fields_nulled=int((quarantine["action"] == "field_nulled").sum()))
     with wh.begin() as conn:
         ensure_staging(wh, conn)
-        _remove_stream(conn, source, stream, _next_seq(conn))
+        _remove_stream(conn, source, stream)
         wh.insert_frame(conn, "staging", entity.name, to_arrow(staged, staging_columns(entity)))
         if len(quarantine):
             wh.insert_frame(conn, "raw", "_quarantine", to_arrow(quarantine, _QUARANTINE_KINDS))

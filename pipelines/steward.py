@@ -31,7 +31,6 @@ replaces the cannot-links between the two customers; an unmerge the must-links i
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import logging
 import re
@@ -52,7 +51,7 @@ from hub.config import HubConfig
 from hub.entities import ENTITIES
 from mdm.engine import BANDS as ENGINE_BANDS
 from mdm.golden import FALLBACK_RULES, assign_ids, describe_rules, id_number
-from mdm.lookup import LookupIndex, build_index
+from mdm.lookup import build_index
 from mdm.search import SearchIndex
 from mdm.specs import derive_customer_columns
 from mdm.standardize import standardize_customers
@@ -68,6 +67,7 @@ from mdm.stewardship import (
 )
 from pipelines.explain import explain_records
 from pipelines.match import DEFAULT_SURVIVORSHIP, _active_model, fingerprint, refresh_golden, settings_of
+from pipelines.match_lookup import follow_steward
 from pipelines.stage import to_arrow
 from warehouse.changes import bump
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, ensure_mdm
@@ -287,6 +287,7 @@ def _apply(cfg: HubConfig, wh: Warehouse, conn: Connection, mapping: Mapping[str
                  {**cparams, **kparams})
     # Survivorship and hierarchy links again for every golden customer that gained or lost records (as a run).
     refresh_golden(cfg, wh, conn, touched, (), now)
+    follow_steward(cfg, wh, conn, dict(mapping), touched)  # the match API's index follows
     # Queue items follow their records; a pair now in one customer is resolved, apart again reopened.
     for side in ("left", "right"):
         case, cparams = _case(f"{side}_record", mapping, "q")
@@ -1098,16 +1099,19 @@ MATCH_FIELDS = ("name", "short_name", "uscc", "phone", "mobile", "email", "addre
 class MatchService:
     """Candidate golden customers for one new customer record, with the model in force.
 
-    The standardized records of the last run are indexed in memory (`mdm.lookup`); the index is
-    rebuilt when the warehouse's model or xref changes (checked at most every `refresh_seconds`)
-    or after a steward action in this process (`invalidate`).
+    Candidates are looked up by blocking key in the match API's index (`pipelines.match_lookup`: a SQLite file
+    beside the warehouse that runs keep current), so memory and start-up do not grow with the warehouse; the
+    model is reloaded when the warehouse's changes (checked at most every `refresh_seconds`) or after a
+    steward action in this process (`invalidate`). Without an index, the first request builds it.
     """
 
     def __init__(self, cfg: HubConfig, wh: Warehouse, refresh_seconds: float = 30.0):
+        from pipelines.match_lookup import LookupStore, store_path
+
         self.cfg, self.wh, self.refresh_seconds = cfg, wh, refresh_seconds
-        self._index: LookupIndex | None = None
-        self._golden: dict[str, dict[str, Any]] = {}
-        self._version: tuple[Any, ...] | None = None
+        self.store = LookupStore(store_path(cfg, wh))
+        self._model: Any = None
+        self._version: Any = None
         self._checked = 0.0
         self._lock = threading.Lock()
 
@@ -1119,46 +1123,39 @@ class MatchService:
         with self.wh.begin() as conn:
             ensure_mdm(self.wh, conn)
             model = value(conn, "SELECT max(model_id) FROM mdm.match_model WHERE active")
-            x = conn.execute(sa.text("SELECT count(*), max(updated_at) FROM mdm.xref")).fetchall()[0]
-        return (model, int(x[0]), str(x[1]))
+        return (model, self.store.meta().get("records_version"))
 
-    def index(self) -> LookupIndex:
+    def model(self) -> Any:
+        """The model in force, with the index current (built here when there is none)."""
+        from pipelines.match_lookup import refresh
+
         with self._lock:
-            if self._index is None or time.monotonic() - self._checked > self.refresh_seconds:
+            if self._model is None or time.monotonic() - self._checked > self.refresh_seconds:
                 version = self._current_version()
-                if self._index is None or version != self._version:
-                    gc.unfreeze()
-                    self._index = None
-                    self._index = self._load()
-                    self._version = version
-                    # The index is long-lived: keep it out of the collector's scans, whose full passes
-                    # over its many objects would otherwise stall a request now and then.
-                    gc.collect()
-                    gc.freeze()
+                if self._model is None or version != self._version:
+                    settings = settings_of(self.cfg.mdm.customer)
+                    model = _active_model(self.wh, fingerprint(settings))
+                    if model is None:
+                        raise StewardError("no matching model in this warehouse yet: run `hub run` first")
+                    if not self.store.meta():
+                        refresh(self.cfg, self.wh, force=True)  # (no index yet: built once, then runs keep it)
+                    self._model, self._version = model, self._current_version()
                 self._checked = time.monotonic()
-            return self._index
-
-    def _load(self) -> LookupIndex:
-        settings = settings_of(self.cfg.mdm.customer)
-        model = _active_model(self.wh, fingerprint(settings))
-        if model is None:
-            raise StewardError("no matching model in this warehouse yet: run `hub run` first")
-        cols = sorted({c for r in settings.blocking for c in r.columns} | {c for s in model.specs for c in s.columns}
-                      | set(settings.exclusive))
-        recs = self.wh.read_frame(f"SELECT record_id, golden_id, {', '.join(cols)} FROM mdm.customer_records")
-        golden = self.wh.read_frame("SELECT golden_id, name, uscc, phone, address, city FROM mdm.golden_customer")
-        self._golden = {r["golden_id"]: r for r in _rows(golden)}
-        return build_index(recs, settings.blocking, model, settings.exclusive)
+            return self._model
 
     def match(self, record: Mapping[str, Any], limit: int = 5, include_low: bool = False) -> dict[str, Any]:
         """Score `record` (canonical customer fields) against every golden customer it blocks with."""
         mcfg = self.cfg.mdm.customer
-        index = self.index()
+        settings = settings_of(mcfg)
+        model = self.model()
         row = {f: None for f in ENTITIES["customer"].field_names}
         row.update({k: (str(v).strip() or None) if v is not None else None for k, v in record.items() if k in row})
         row.update({"source_name": "api", "stream": "api", "source_key": "query"})
         std = derive_customer_columns(standardize_customers(pd.DataFrame([row])))
-        cand = index.candidates(std)
+        found = self.store.candidates(std, settings.blocking)
+        index = build_index(found, (), model, settings.exclusive)  # the candidates only: scored in memory
+        cand = np.arange(len(found))
+        golden = self.store.golden(sorted(set(found["golden_id"].dropna())))
         out: list[dict[str, Any]] = []
         if len(cand):  # a handful of candidates: plain Python from here on
             scored = index.score(std, cand)
@@ -1177,7 +1174,7 @@ class MatchService:
                 b = "low" if conflicts[i] else band(float(prob[i]), mcfg.thresholds.match, mcfg.thresholds.review)
                 if b == "low" and not include_low:
                     continue
-                g = self._golden.get(gids[i], {})
+                g = golden.get(gids[i], {})
                 out.append({"golden_id": gids[i], "score": round(float(prob[i]), 6),
                             "weight": round(float(weight[i]), 4), "band": b, "matched_record": rids[i],
                             **{k: g.get(k) for k in ("name", "uscc", "phone", "city")}, "conflicts": conflicts[i],

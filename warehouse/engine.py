@@ -26,12 +26,13 @@ SCHEMAS = ("raw", "staging", "mdm", "marts")
 
 
 def default_memory_limit() -> str:
-    """A fifth of the machine's memory, between 1 and 4 GB: room for the rest of a run."""
+    """A tenth of the machine's memory, between 1 and 2 GB: DuckDB spills beyond it, and the rest of a run (the
+    matching engine's columns, a few hundred MB per million records) has room."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         total = 8 << 30
-    return f"{min(max(total // 5, 1 << 30), 4 << 30) >> 20}MB"
+    return f"{min(max(total // 10, 1 << 30), 2 << 30) >> 20}MB"
 
 
 def make_engine(url: str, settings: dict[str, Any] | None = None) -> Engine:
@@ -222,27 +223,45 @@ class Warehouse:
 
     def upsert_from(self, conn: Connection, schema: str, table: str, select: str, columns: list[str],
                     key: list[str] | None, params: dict[str, Any] | None = None) -> None:
-        """Insert the rows of `select` (the `columns` in order), or update every other column of the rows whose
-        `key` (the primary key) exists."""
-        assert key, f"{schema}.{table}: an upsert needs the primary key"
+        """Insert the rows of `select` (the `columns` in order), replacing the rows with the same `key`: an
+        `ON CONFLICT` update on PostgreSQL; on DuckDB the rows are deleted and inserted again (its large tables
+        keep no primary-key index: see `drop_primary_key`)."""
+        assert key, f"{schema}.{table}: an upsert needs the key"
+        target, cols = f"{quote(schema)}.{quote(table)}", ", ".join(quote(c) for c in columns)
+        if self.dialect.name == "duckdb":
+            conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_upsert_rows")
+            conn.execute(sa.text(f"CREATE TEMPORARY TABLE _hub_upsert_rows AS {select}"), params or {})
+            match = " AND ".join(f"r.{quote(k)} = {target}.{quote(k)}" for k in key)
+            conn.exec_driver_sql(f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM _hub_upsert_rows r WHERE {match})")
+            conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM _hub_upsert_rows")
+            conn.exec_driver_sql("DROP TABLE _hub_upsert_rows")
+            return
         sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in key)
-        conn.execute(sa.text(f"INSERT INTO {quote(schema)}.{quote(table)} ({', '.join(quote(c) for c in columns)}) "
-                             f"{select} ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {sets}"),
-                     params or {})
+        conn.execute(sa.text(f"INSERT INTO {target} ({cols}) {select} ON CONFLICT ({', '.join(quote(k) for k in key)}) "
+                             f"DO UPDATE SET {sets}"), params or {})
 
     def upsert_frame(self, conn: Connection, schema: str, table: str, df: pd.DataFrame | pa.Table,
                      key: list[str], kinds: dict[str, str]) -> None:
-        """Insert rows, or update every other column of the rows whose `key` (the primary key) exists.
-        `kinds`: the table's portable column kinds (for the temporary copy of the rows)."""
+        """`upsert_from` for a frame. `kinds`: the table's portable column kinds (for the temporary copy)."""
         data = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
         if not data.num_rows:
             return
         cols = data.column_names
         with self.dialect.arrow_relation(conn, "_hub_upsert", data, kinds) as rel:
-            sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in cols if c not in key)
-            collist = ", ".join(quote(c) for c in cols)
-            conn.exec_driver_sql(f"INSERT INTO {quote(schema)}.{quote(table)} ({collist}) SELECT {collist} FROM {rel} "
-                                 f"ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {sets}")
+            self.upsert_from(conn, schema, table, f"SELECT {', '.join(quote(c) for c in cols)} FROM {rel}", cols, key)
+
+    def drop_primary_key(self, conn: Connection, schema: str, table: str) -> None:
+        """DuckDB: recreate a table that has a primary key without it (DuckDB cannot drop one). Its index makes
+        bulk loads of large tables several times slower and deleting keys to insert them again costs minutes at
+        commit; the hub keeps such keys unique itself (and its checks verify it)."""
+        if self.dialect.name != "duckdb" or not value(
+                conn, "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = :s AND table_name = :t "
+                      "AND constraint_type = 'PRIMARY KEY'", {"s": schema, "t": table}):
+            return
+        q, tmp = f"{quote(schema)}.{quote(table)}", f"{table}__nopk"
+        conn.exec_driver_sql(f"CREATE TABLE {quote(schema)}.{quote(tmp)} AS SELECT * FROM {q}")
+        conn.exec_driver_sql(f"DROP TABLE {q}")
+        conn.exec_driver_sql(f"ALTER TABLE {quote(schema)}.{quote(tmp)} RENAME TO {quote(table)}")
 
     def swap_table(self, conn: Connection, schema: str, table: str, select_sql: str) -> None:
         """Build `schema.table` from a SELECT under a temporary name, then swap it in.

@@ -247,16 +247,6 @@ def shape_batch(table: pa.Table, pk: Sequence[str], first_row: int, rows: pa.Arr
     return out
 
 
-def _drop_duckdb_primary_key(wh: Warehouse, conn: Connection, schema: str, table: str) -> None:
-    """A table created with a primary key by an earlier version, recreated without it (DuckDB cannot drop one)."""
-    has = value(conn, "SELECT count(*) FROM duckdb_constraints() WHERE schema_name = :s AND table_name = :t "
-                      "AND constraint_type = 'PRIMARY KEY'", {"s": schema, "t": table})
-    if has:
-        conn.exec_driver_sql(f"CREATE TABLE {schema}.{table}__nopk AS SELECT * FROM {schema}.{table}")
-        conn.exec_driver_sql(f"DROP TABLE {schema}.{table}")
-        conn.exec_driver_sql(f"ALTER TABLE {schema}.{table}__nopk RENAME TO {table}")
-
-
 def shape_records(records: Sequence[Mapping[str, Any]], pk_paths: list[list[str]], first_row: int) -> pa.Table:
     """The same columns as `shape_batch` for record dicts (API connectors: nested JSON, dotted key paths)."""
     keys, missing, datas = [], [], []
@@ -299,7 +289,7 @@ class RawStore:
             # because every write deletes a key's row before inserting it (`_index_landed`)
             self.wh.create_table(conn, "raw", table, cols, None if duck and table == "_record_index" else pk)
         if fresh and duck:
-            _drop_duckdb_primary_key(self.wh, conn, "raw", "_record_index")
+            self.wh.drop_primary_key(conn, "raw", "_record_index")
         if fresh:
             self._migrate_hashes(conn)
             if self.wh.dialect.name == "postgresql":
@@ -491,17 +481,11 @@ class RawStore:
 
     def _index_landed(self, conn: Connection, params: dict[str, Any], landed_sql: str) -> None:
         """Point the record index at the versions just landed (`landed_sql`: _key, _hash)."""
-        if self.wh.dialect.name == "duckdb":  # no primary-key index there: cheaper to delete and insert
-            conn.execute(sa.text("DELETE FROM raw._record_index WHERE source = :source AND stream = :stream "
-                                 f"AND record_key IN (SELECT _key FROM ({landed_sql}) l)"), params)
-            conn.execute(sa.text("INSERT INTO raw._record_index (source, stream, record_key, record_hash, sync_id) "
-                                 f"SELECT :source, :stream, _key, _hash, :sync FROM ({landed_sql}) l"), params)
-        else:
-            conn.execute(sa.text(
-                "INSERT INTO raw._record_index (source, stream, record_key, record_hash, sync_id) "
-                f"SELECT :source, :stream, _key, _hash, :sync FROM ({landed_sql}) l "
-                "ON CONFLICT (source, stream, record_key) DO UPDATE SET record_hash = excluded.record_hash, "
-                "sync_id = excluded.sync_id"), params)
+        self.wh.upsert_from(conn, "raw", "_record_index",
+                            f"SELECT :source AS source, :stream AS stream, _key AS record_key, _hash AS record_hash, "
+                            f":sync AS sync_id FROM ({landed_sql}) l",
+                            ["source", "stream", "record_key", "record_hash", "sync_id"],
+                            ["source", "stream", "record_key"], params)
 
     # --- deletes -------------------------------------------------------------------------------------
 

@@ -112,13 +112,24 @@ def test_a_dagster_sync_step_waits_for_the_lock_and_then_runs(warehouse_url: str
     holder = threading.Thread(target=hold)
     holder.start()
     started.wait(10)
-    threading.Timer(1.5, release.set).start()
-    t0 = time.monotonic()
     instance = dg.DagsterInstance.ephemeral()
+
+    def release_once_waiting() -> None:  # the holder lets go only after the step said it waits (no timing)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not release.is_set():
+            for run in instance.get_runs():
+                if any((e.user_message or "").startswith("waiting for the warehouse")
+                       for e in instance.all_logs(run.run_id)):
+                    release.set()
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=release_once_waiting)
+    watcher.start()
     result = dg.materialize(source_assets(cfg), resources={"hub": HubResource(config_path=str(cfg_path))},
                             instance=instance)
     holder.join()
-    assert result.success and time.monotonic() - t0 >= 1.4  # it waited for the holder
+    watcher.join()
+    assert result.success and release.is_set()  # it ran only after the holder, which it waited for, let go
     logged = [e.user_message for e in instance.all_logs(result.run_id)]  # the run's log in Dagster's UI
     assert any(m.startswith("waiting for the warehouse") and "in use by hub run" in m for m in logged)
     assert wh.read_frame("SELECT count(*) AS n FROM raw.crm__customers")["n"][0] == 2
