@@ -31,9 +31,10 @@ import pyarrow.compute as pc
 from hub.config import CheckConfig, HubConfig
 from pipelines.coerce import parse_date, parse_decimal
 from pipelines.stage import latest_sql, mapping_sql
+from predict.catalog import all_mart_docs
 from warehouse.engine import Warehouse
 from warehouse.identifiers import quote
-from warehouse.marts.catalog import MartDoc, mart_docs
+from warehouse.marts.catalog import MartDoc
 from warehouse.raw import raw_table
 
 _EXAMPLES = 5
@@ -382,7 +383,7 @@ def reconcile_checks(cfg: HubConfig) -> list[CheckSpec]:
 
 def planned_checks(cfg: HubConfig | None = None) -> dict[str, CheckSpec]:
     """Every data check on the marts, by name, with the config's severities and thresholds applied."""
-    specs = [s for doc in mart_docs().values() for s in mart_checks(doc)]
+    specs = [s for doc in all_mart_docs().values() for s in mart_checks(doc)]
     specs += reconcile_checks(cfg) if cfg is not None else []
     overrides = cfg.marts.checks if cfg is not None else {}
     return {s.name: s.with_config(overrides.get(s.name)) for s in specs}

@@ -60,6 +60,7 @@ class Trained:
     calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
     backtest_forecast: pd.DataFrame = field(default_factory=pd.DataFrame)
     seconds: float = 0.0
+    minimums: Minimums | None = None
 
     @property
     def features(self) -> list[str]:
@@ -203,7 +204,7 @@ def train(kind: str, inputs: Inputs, minimums: Minimums | None = None, now: pd.T
         backtest["model_id"] = model_id
     return Trained(kind, model_id, trained_at, as_of, method, guard,
                    classifier, rates, base, timing, cutoff, stats, calibration, backtest,
-                   time.perf_counter() - started)
+                   time.perf_counter() - started, minimums)
 
 
 def _backtest_forecast(inputs: Inputs, samples: Samples, model: Trained, cutoff: pd.Timestamp,
