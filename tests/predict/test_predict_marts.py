@@ -3,10 +3,14 @@ when the marts they read changed, a model trained once per change at most and ke
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from demo.deals import generated_inputs
+from hub.cli import main
 from hub.config import HubConfig, PredictConfig
 from pipelines.checks import planned_checks
 from pipelines.predict import run_predictions
@@ -113,7 +117,7 @@ def test_the_marts_are_written_checked_and_rebuilt_only_when_their_inputs_change
     assert set(kept["model_id"]) == set(models["model_id"])
 
 
-def test_below_the_minimum_the_marts_say_so(tmp_path: object, inputs: Inputs) -> None:
+def test_below_the_minimum_the_marts_say_so(tmp_path: Path, inputs: Inputs) -> None:
     wh = Warehouse(f"duckdb:///{tmp_path}/w.duckdb")
     load_marts(wh, inputs)
     run_predictions(wh, config(min_won=10_000), simulations=50)
@@ -122,3 +126,29 @@ def test_below_the_minimum_the_marts_say_so(tmp_path: object, inputs: Inputs) ->
     assert (scores["probability"] == scores["stage_win_rate"]).all() and (scores["top_positive"] == "").all()
     guard = wh.read_frame("SELECT guard FROM marts.prediction_models WHERE kind = 'opportunity'")["guard"][0]
     assert "a model needs 10,000 won and 200 lost" in guard
+
+
+def test_hub_predict_run_then_report_prints_the_backtest(tmp_path: Path, inputs: Inputs) -> None:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    config_file = tmp_path / "hub.yaml"
+    config_file.write_text(f"warehouse: {{url: '{url}'}}\npredict: {{min_leads: 200, min_converted: 30}}\n",
+                           encoding="utf-8")
+    runner = CliRunner()
+    before = runner.invoke(main, ["predict", "report", "-c", str(config_file)])
+    assert before.exit_code == 2 and "no predictions in this warehouse yet" in before.output
+    wh = Warehouse(url)
+    load_marts(wh, inputs)
+    wh.dispose()
+
+    ran = runner.invoke(main, ["predict", "run", "-c", str(config_file)])
+    assert ran.exit_code == 0, ran.output
+    n_open = int((inputs.opportunities["outcome"] == "open").sum())
+    assert f"marts.opportunity_scores: {n_open:,} rows" in ran.output
+
+    report = runner.invoke(main, ["predict", "report", "-c", str(config_file)])
+    assert report.exit_code == 0, report.output
+    rows = [line for line in report.output.splitlines() if line.startswith("| opportunity-")]
+    assert len(rows) == 1 and "| opportunity | model |" in rows[0]
+    models = Warehouse(url).read_frame("SELECT auc FROM marts.prediction_models WHERE kind = 'opportunity'")
+    assert f"| {models['auc'][0]:.3f} |" in rows[0]
+    assert report.output.count("Calibration, ") == 2 and "| 0–10% |" in report.output
