@@ -33,6 +33,7 @@ lint: install
 bench: install
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.predict
 
 # The steward console and match API on http://127.0.0.1:8000 (add a user first:
 # .venv/bin/hub users add -c demo/hub.yaml NAME --role admin).

@@ -13,6 +13,7 @@ from demo.deals import generated_inputs
 from hub.cli import main
 from hub.config import HubConfig, PredictConfig
 from pipelines.checks import planned_checks
+from pipelines.export import export_mart
 from pipelines.predict import run_predictions
 from predict.catalog import predicted_mart_docs
 from predict.inputs import Inputs
@@ -152,3 +153,7 @@ def test_hub_predict_run_then_report_prints_the_backtest(tmp_path: Path, inputs:
     models = Warehouse(url).read_frame("SELECT auc FROM marts.prediction_models WHERE kind = 'opportunity'")
     assert f"| {models['auc'][0]:.3f} |" in rows[0]
     assert report.output.count("Calibration, ") == 2 and "| 0–10% |" in report.output
+    # the prediction marts export like the others, with their documentation
+    exported = export_mart(Warehouse(url), "marts.opportunity_scores", tmp_path / "scores.csv")
+    assert exported.rows == n_open
+    assert "top_positive" in (tmp_path / "scores.columns.csv").read_text(encoding="utf-8-sig")
