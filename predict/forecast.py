@@ -138,7 +138,7 @@ def forecast(as_of: pd.Timestamp, rows: pd.DataFrame, timing: Timing, won: pd.Da
                     "open_opportunities": int(counts[ks, j].max()) if len(ks) else 0,
                     "pipeline_amount": float(pipeline[ks, j].sum()), "expected": float(expected[ks, j].sum()),
                     "low": float(q_low[j]), "high": float(q_high[j]), "stage_weighted": float(weighted[ks, j].sum()),
-                    "actual_won": float(actual[ks, j].sum()) if done else None,
-                    "won_all": (sum(won_all[k] for k in ks) if done else None) if level == "total" else None,
+                    "actual_won": float(actual[ks, j].sum()) if done else np.nan,
+                    "won_all": float(sum(won_all[k] for k in ks)) if done and level == "total" else np.nan,
                     "method": method, "model_id": model_id})
     return pd.DataFrame(out)

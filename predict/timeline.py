@@ -21,7 +21,9 @@ def events_by(events: pd.DataFrame, key: str, time: str, queries: pd.DataFrame, 
     ev["_q"] = 0 if inclusive else 1  # at the same time: events first when inclusive, questions first when not
     q = pd.DataFrame({"_k": queries[qkey].to_numpy(), "_t": queries[qtime].to_numpy(), "_q": 1 if inclusive else 0,
                       "_i": np.arange(len(queries))})
-    both = pd.concat([ev, q[q["_k"].notna()]], ignore_index=True).sort_values(["_k", "_t", "_q"], kind="mergesort")
+    parts = [f for f in (ev, q[q["_k"].notna()]) if len(f)] or [ev]  # (concatenating an empty frame is deprecated)
+    both = pd.concat(parts, ignore_index=True).reindex(columns=ev.columns).sort_values(["_k", "_t", "_q"],
+                                                                                        kind="mergesort")
     is_event = both["_i"].to_numpy() < 0
     keys = both["_k"]
     asked = ~is_event

@@ -227,7 +227,7 @@ def _backtest_forecast(inputs: Inputs, samples: Samples, model: Trained, cutoff:
                      simulations=simulations)
         frames.append(f)
         first = f[(f["level"] == "total") & (f["period_type"] == "month") & (f["period_start"] == day)].iloc[0]
-        if first["actual_won"]:
+        if pd.notna(first["actual_won"]) and first["actual_won"] > 0:
             errors.append(metrics.ape(first["expected"], first["actual_won"]))
             baseline_errors.append(metrics.ape(first["stage_weighted"], first["actual_won"]))
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
