@@ -20,7 +20,7 @@ from connectors.fakes import fxiaoke
 from demo.deals import generated_inputs, inputs_from_dataset
 from pipelines.predict import lead_scores, model_rows, opportunity_scores
 from predict.inputs import Inputs
-from predict.report import backtest_markdown
+from predict.report import backtest_markdown, forecast_markdown
 from predict.train import Trained, train
 
 
@@ -32,7 +32,11 @@ def backtests(sets: dict[str, Inputs]) -> tuple[str, list[Trained]]:
             models.append(t)
             labels[t.model_id] = label
     frame, cal = model_rows(models, set())
-    return backtest_markdown(frame, cal, labels), models
+    text = backtest_markdown(frame, cal, labels)
+    for t in models:
+        if t.kind == "opportunity" and len(t.backtest_forecast):
+            text += "\n" + forecast_markdown(t.backtest_forecast, labels[t.model_id])
+    return text, models
 
 
 def speed(n: int) -> str:
@@ -71,10 +75,11 @@ def main() -> None:
     table, _ = backtests(sets)
     lines = [f"# Prediction backtest, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC", "", f"Machine: {machine()}.", "",
              f"Data: {sizes}.", "", table]
+    print("\n".join(lines), flush=True)
     if args.speed:
         lines += ["", "Speed: " + speed(args.speed)]
+        print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
-    print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"predict-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M}.md"
     path.write_text(text, encoding="utf-8")

@@ -43,3 +43,21 @@ def backtest_markdown(models: pd.DataFrame, calibration: pd.DataFrame, labels: d
                           _f(row.get(("mean_predicted", method))), _f(row.get(("observed", method)))]
             out.append(f"| {(int(b) - 1) * 10}–{int(b) * 10}% | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
+
+
+def forecast_markdown(backtest: pd.DataFrame, label: str) -> str:
+    """The backtest's monthly forecasts for the company: on each test month start, the month's expected revenue and
+    the stage-weighted pipeline against what the pipeline open that day won in the month, with their errors."""
+    rows = backtest[(backtest["level"] == "total") & (backtest["period_type"] == "month")
+                    & (pd.to_datetime(backtest["period_start"]) == pd.to_datetime(backtest["as_of"]))
+                    & backtest["actual_won"].notna()].sort_values("as_of")
+    out = [f"Monthly forecast, {label} (made on the month's first day from the open pipeline):", "",
+           "| month | won from that pipeline | expected (80% interval) | APE % | stage-weighted | APE % |",
+           "|---|---|---|---|---|---|"]
+    for r in rows.itertuples(index=False):
+        actual = float(r.actual_won)
+        ape = abs(r.expected - actual) / actual * 100 if actual else float("nan")
+        ape_w = abs(r.stage_weighted - actual) / actual * 100 if actual else float("nan")
+        out.append(f"| {pd.Timestamp(r.as_of):%Y-%m} | {actual:,.0f} | {r.expected:,.0f} ({r.low:,.0f}–{r.high:,.0f}) "
+                   f"| {_f(ape, 1)} | {r.stage_weighted:,.0f} | {_f(ape_w, 1)} |")
+    return "\n".join(out) + "\n"

@@ -10,6 +10,7 @@ import pytest
 from demo.deals import generated_inputs
 from predict.inputs import Inputs
 from predict.model import Classifier
+from predict.report import forecast_markdown
 from predict.samples import current_opportunities
 from predict.train import Minimums, train
 
@@ -36,6 +37,10 @@ def test_the_model_beats_the_stage_win_rates_on_later_data(inputs: Inputs) -> No
     assert s["forecast_months"] >= 3 and s["forecast_mape"] is not None
     back = t.backtest_forecast
     assert (back["as_of"] >= t.cutoff).all() and back["actual_won"].notna().any()
+    months = [line for line in forecast_markdown(back, "generated").splitlines() if line.startswith("| 20")]
+    assert len(months) == s["forecast_months"]
+    apes = [float(line.split("|")[4]) for line in months]
+    assert abs(sum(apes) / len(apes) - s["forecast_mape"]) < 0.1  # the mean of the months is the MAPE reported
 
 
 def test_scores_and_factors_of_the_open_opportunities(inputs: Inputs) -> None:
