@@ -28,6 +28,7 @@ from predict.model import Classifier, fit
 from predict.samples import Samples, closed_time, lead_samples, opportunity_samples
 
 TEST_SHARE = 0.25
+SETTLED_SHARE = 0.9
 GUARD_WINDOW = pd.DateOffset(months=24)
 
 
@@ -112,6 +113,19 @@ def check_guard(kind: str, inputs: Inputs, at: pd.Timestamp, minimums: Minimums)
                 f"needs {minimums.leads:,} leads and {minimums.converted:,} converted)")
 
 
+def settled(samples: Samples, until: pd.Timestamp, before: pd.Timestamp | None = None) -> np.ndarray:
+    """The samples (dated before `before`, if given) whose outcome was known by `until`, from snapshot dates at least
+    the time most outcomes take (SETTLED_SHARE of those known) before `until`: on the last dates only the quick
+    outcomes are known (deals lost early, quick wins), and learning from them alone biases the model (and its
+    calibration, fitted on the latest rows) towards them."""
+    dated = np.ones(len(samples), dtype=bool) if before is None else (samples.as_of < before).to_numpy()
+    known = dated & samples.resolved & (samples.resolved_at < until).to_numpy()
+    if not known.any():
+        return known
+    took = (samples.resolved_at[known] - samples.as_of[known]).quantile(SETTLED_SHARE)
+    return known & (samples.as_of <= until - took).to_numpy()
+
+
 def choose_cutoff(samples: Samples) -> pd.Timestamp | None:
     """The month start from which about the last quarter of the labelled samples lies (the test period)."""
     dates = samples.as_of[samples.resolved]
@@ -166,14 +180,13 @@ def train(kind: str, inputs: Inputs, minimums: Minimums | None = None, now: pd.T
     minimums = minimums or Minimums()
     as_of = inputs.as_of()
     samples = opportunity_samples(inputs) if kind == "opportunity" else lead_samples(inputs)
-    resolved = samples.resolved
     stats: dict[str, float | int | None] = {}
     calibration = pd.DataFrame()
     backtest = pd.DataFrame()
     cutoff = choose_cutoff(samples)
     if cutoff is not None:
-        train_mask = resolved & (samples.as_of < cutoff).to_numpy() & (samples.resolved_at < cutoff).to_numpy()
-        test_mask = resolved & (samples.as_of >= cutoff).to_numpy()
+        train_mask = settled(samples, cutoff, before=cutoff)
+        test_mask = settled(samples, as_of + pd.Timedelta(seconds=1)) & (samples.as_of >= cutoff).to_numpy()
         ok, _ = check_guard(kind, inputs, cutoff, minimums)
         rates, base = group_rates(samples, train_mask)
         clf = _fit_or_fallback(kind, samples, train_mask, ok)
@@ -191,15 +204,16 @@ def train(kind: str, inputs: Inputs, minimums: Minimums | None = None, now: pd.T
             backtest, mape = _backtest_forecast(inputs, samples, fallback, cutoff, train_mask, as_of, simulations)
             stats.update(mape)
     ok, guard = check_guard(kind, inputs, as_of, minimums)
-    rates, base = group_rates(samples, resolved)
-    classifier = _fit_or_fallback(kind, samples, resolved, ok)
+    known = settled(samples, as_of + pd.Timedelta(seconds=1))
+    rates, base = group_rates(samples, known)
+    classifier = _fit_or_fallback(kind, samples, known, ok)
     method = "model" if classifier is not None else FALLBACK[kind]
     if classifier is None and ok:
         guard += "; every outcome alike: no model"
     trained_at = (now or pd.Timestamp.now()).floor("s")
     digest = hashlib.sha1(f"{kind}{trained_at}{as_of}{len(samples)}".encode()).hexdigest()[:8]
     model_id = f"{kind}-{trained_at:%Y%m%d%H%M%S}-{digest}"
-    timing = Timing.fit(samples, resolved) if kind == "opportunity" else None
+    timing = Timing.fit(samples, known) if kind == "opportunity" else None
     if len(backtest):
         backtest["model_id"] = model_id
     return Trained(kind, model_id, trained_at, as_of, method, guard,
