@@ -11,8 +11,8 @@ from demo.deals import generated_inputs
 from predict.inputs import Inputs
 from predict.model import Classifier
 from predict.report import forecast_markdown
-from predict.samples import current_opportunities
-from predict.train import Minimums, train
+from predict.samples import Samples, current_opportunities
+from predict.train import Minimums, settled, train
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +73,22 @@ def test_leads_need_a_thousand_leads_with_120_converted(inputs: Inputs) -> None:
     assert n < 1000 and t.method == "channel_rates" and f"{n:,} leads created" in t.guard
     low = train("lead", inputs, Minimums(leads=100, converted=20), simulations=10)
     assert low.method == "model" and low.stats["auc"] is not None and low.stats["auc"] > 0.6
+
+
+def test_training_leaves_out_the_dates_whose_outcomes_were_not_known_yet() -> None:
+    """On the last month starts before the cutoff only the deals that closed quickly are known: a model trained on
+    them would learn that deals close (are lost) fast. Those dates are left out, not their quick outcomes kept."""
+    dates = pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-04-01", "2024-05-01", "2024-06-01"])
+    as_of = pd.Series(np.repeat(dates, 10))
+    took = np.tile([5, 10, 20, 30, 40, 50, 60, 70, 80, 200], 6)  # days to close
+    closed = as_of + pd.to_timedelta(took, unit="D")
+    cutoff = pd.Timestamp("2024-06-15")
+    label = np.where(closed < pd.Timestamp("2024-12-31"), (took > 30).astype(float), np.nan)
+    samples = Samples("opportunity", pd.DataFrame(index=range(60)), label, as_of, closed, pd.Series(["s"] * 60),
+                      np.arange(60))
+    kept = settled(samples, cutoff, before=cutoff)
+    # known by the cutoff: 9, 9, 9, 8, 5 and 2 of the dates' deals; 90% of them took up to 70 days: the dates after
+    # 2024-04-06 (where only the deals closing within 40 and 10 days are known) are left out
+    assert set(as_of[kept]) == set(dates[:4])
+    assert kept.sum() == 9 + 9 + 9 + 8
+    assert set(as_of[settled(samples, pd.Timestamp("2025-01-01"))]) == set(dates)  # later, everything is known
