@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_CONFIG := demo/hub.yaml
 
-.PHONY: demo test install lint bench chaos ui fakes clean lock
+.PHONY: demo test install lint bench bench-scale chaos mutation coverage ui fakes clean lock
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ needed"'
@@ -35,18 +35,35 @@ bench: install
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.predict
 
-# The steward console and match API on http://127.0.0.1:8000 (add a user first:
-# .venv/bin/hub users add -c demo/hub.yaml NAME --role admin).
+# Runs at scale (about 30 minutes on 2 cores): 1M and 3M records, first run, no-change, 1% changed,
+# 0.1% deleted, the 1M on PostgreSQL too, Splink 5 on the same files.
+bench-scale: install
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m bench.scale --records 1000000,3000000 --postgres
+
 chaos: install
 	$(BIN)/python -m bench.chaos
 
+# Mutation testing of the core modules (hours: not part of `make test`); one module:
+# .venv/bin/python -m bench.mutation 'mdm.cluster*'. Score and survivors in docs/testing.md.
+mutation: install
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,mutation]'
+	$(BIN)/python -m bench.mutation
+
+# The test suite with line and branch coverage (a report, not a target).
+coverage: install
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,mutation]'
+	scripts/coverage.sh
+
+# The steward console and match API on http://127.0.0.1:8000 (add a user first:
+# .venv/bin/hub users add -c demo/hub.yaml NAME --role admin).
 ui: install
 	$(BIN)/hub ui -c $(DEMO_CONFIG)
 
 clean:
-	rm -rf demo/data warehouse/*.duckdb warehouse/*.wal .pytest_cache
+	rm -rf demo/data warehouse/*.duckdb warehouse/*.wal .pytest_cache mutants
 
 lock: install
-	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -e '.[dev,bench,mutation]'
 	( echo "# Exact versions every install uses (pip install -c constraints.txt). Regenerate with: make lock"; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -iv 'customer.hub' ) > constraints.txt

@@ -13,13 +13,26 @@ least `--min-faults` times; then runs finish undisturbed.
 The reference is a fault-free `hub run` of the same sources into a fresh warehouse. Every
 record of the reference must be in the chaos warehouse exactly once: landed in raw with the
 same content, or quarantined with its reason; nothing lost, nothing doubled (raw, staging and
-the xref are checked). The table of faults and records is printed and written to bench/results/.
+the xref are checked). The table of faults and records is printed and written to bench/results/,
+and the command exits with 1 when a record was lost or doubled (so `make test` fails on it).
+
+Crash points: for every source and every transaction its sync commits, a `hub connectors sync` is
+killed just before that commit (`bench/crash_point.py`), then synced whole, and what the source's
+records became is accounted against the reference. A JSON Lines export with broken lines is one of
+the sources, so a kill between a batch's commit and the quarantine of its broken lines is among the
+points. The short form (`--quick`) skips the sweep: `tests/bench/test_chaos.py` sweeps a small source.
+
+    python -m bench.chaos --compare REFERENCE_URL URL [URL ...]
+
+accounts warehouses already built against a reference (no faults, no runs) and exits like the suite.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import logging
 import os
 import random
 import signal
@@ -35,6 +48,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 API_FAULTS = ("http_5xx", "rate_limited", "token_revoked", "slow")
+LINES_SOURCE = "crm_lines"  # a JSON Lines export with broken lines: quarantined at extraction
 
 
 @dataclass
@@ -68,9 +82,29 @@ def _project(tmp: Path, entities: int, url: str) -> Path:
         if src["connector"] not in ("sql", "file"):
             src["config"].update({"max_retries": 8, "backoff_factor": 0.05, **pacing.get(src["connector"], {})})
     cfg.pop("marts", None)  # reference files are not what this suite is about
+    lines = tmp / "data" / "crm_lines.jsonl"
+    if not lines.exists():
+        write_broken_lines(lines, entities)
+    cfg["sources"][LINES_SOURCE] = {
+        "connector": "file", "config": {"path": str(lines), "batch_size": 25},
+        "streams": {"customers": {"primary_key": "id", "entity": "customer",
+                                  "mapping": {"name": "name", "phone": "phone", "updated_at": "updated_at"}}}}
     path = tmp / f"hub-{abs(hash(url)) % 10_000}.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
+
+
+def write_broken_lines(path: Path, n: int) -> None:
+    """`n` customers as JSON Lines, every seventh line broken (cut off, or bytes that are not UTF-8)."""
+    out = bytearray()
+    for i in range(1, n + 1):
+        line = json.dumps({"id": f"L{i:05d}", "name": f"线路测试{i}号贸易有限公司", "phone": f"1380000{i:04d}",
+                           "updated_at": f"2024-03-{i % 28 + 1:02d} 10:00:00"}, ensure_ascii=False).encode()
+        if i % 7 == 0:
+            line = line[:-12] if i % 14 else line[:20] + b"\xff\xfe" + line[20:-1]
+        out += line + b"\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(out))
 
 
 def _fault_counts(servers: dict) -> Counter:
@@ -139,7 +173,9 @@ def ledger(url: str) -> dict[str, object]:
     from warehouse.engine import Warehouse
 
     wh = Warehouse(url)
-    tables = wh.read_frame("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'raw'")["t"]
+    listed = wh.read_frame("SELECT table_schema || '.' || table_name AS t FROM information_schema.tables "
+                           "WHERE table_schema IN ('raw', 'staging', 'mdm')")["t"]
+    tables = [t.split(".", 1)[1] for t in listed if t.startswith("raw.")]
     latest = {}
     for t in [t for t in tables if not t.startswith("_")]:
         latest[t] = wh.read_frame(
@@ -148,30 +184,37 @@ def ledger(url: str) -> dict[str, object]:
             f"WHERE r2._key = r._key)")
     q = wh.read_frame("SELECT DISTINCT source || '__' || stream AS t, record FROM raw._quarantine "
                       "WHERE stage <> 'staging' AND reason NOT LIKE 'duplicate primary key%'")
-    doubles = wh.read_frame(
-        "SELECT (SELECT count(*) FROM (SELECT source_name, stream, source_key FROM staging.customer "
-        "GROUP BY 1, 2, 3 HAVING count(*) > 1) d) AS staging, "
-        "(SELECT count(*) FROM mdm.xref) - (SELECT count(*) FROM staging.customer) AS xref").iloc[0]
+    doubles = 0
+    if "staging.customer" in set(listed):  # a warehouse that was only synced has no staging or xref yet
+        d = wh.read_frame(
+            "SELECT (SELECT count(*) FROM (SELECT source_name, stream, source_key FROM staging.customer "
+            "GROUP BY 1, 2, 3 HAVING count(*) > 1) d) AS staging, "
+            "(SELECT count(*) FROM mdm.xref) - (SELECT count(*) FROM staging.customer) AS xref").iloc[0]
+        doubles = int(d["staging"]) + abs(int(d["xref"]))
     wh.dispose()
-    return {"latest": latest, "quarantine": set(zip(q["t"], q["record"], strict=True)),
-            "doubles": int(doubles["staging"]) + abs(int(doubles["xref"]))}
+    return {"latest": latest, "quarantine": set(zip(q["t"], q["record"], strict=True)), "doubles": doubles}
 
 
-def account(reference: dict[str, object], chaos: dict[str, object]) -> dict[str, int]:
-    """Each record of the reference must be landed with the same content or quarantined, exactly once."""
+def account(reference: dict[str, object], chaos: dict[str, object], source: str | None = None) -> dict[str, int]:
+    """Each record of the reference must be landed with the same content or quarantined, exactly once
+    (of one `source` only, for a warehouse that synced only that source)."""
     ref_latest, got_latest = reference["latest"], chaos["latest"]
     assert isinstance(ref_latest, dict) and isinstance(got_latest, dict)
+    mine = (lambda t: True) if source is None else (lambda t: t.startswith(f"{source}__"))
     expected = landed = lost = doubled = 0
     for table, ref in ref_latest.items():
+        if not mine(table):
+            continue
         got = got_latest.get(table, pd.DataFrame(columns=["_key", "_hash", "copies"]))
         want = set(zip(ref["_key"], ref["_hash"], strict=True))
         have = set(zip(got["_key"], got["_hash"], strict=True))
         expected += len(want)
         landed += len(want & have)
         lost += len(want - have)
-        doubled += int((got["copies"] > 1).sum())
+        doubled += int((got.drop_duplicates("_key")["copies"] > 1).sum())  # records, not rows
     ref_q, got_q = reference["quarantine"], chaos["quarantine"]
     assert isinstance(ref_q, set) and isinstance(got_q, set)
+    ref_q = {q for q in ref_q if mine(q[0])}
     expected += len(ref_q)
     quarantined = len(ref_q & got_q)
     lost += len(ref_q - got_q)
@@ -179,7 +222,16 @@ def account(reference: dict[str, object], chaos: dict[str, object]) -> dict[str,
     return {"expected": expected, "landed": landed, "quarantined": quarantined, "lost": lost, "doubled": doubled}
 
 
-def main() -> None:
+def verdict(results: dict[str, dict[str, int]]) -> int:
+    """0 when every warehouse holds every record exactly once; else 1, each loss or double said on stderr."""
+    bad = {wh: r for wh, r in results.items() if r["lost"] or r["doubled"]}
+    for wh, r in bad.items():
+        print(f"chaos: FAILED on {wh}: {r['lost']:,} record(s) lost, {r['doubled']:,} doubled "
+              f"(of {r['expected']:,})", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.chaos")
     ap.add_argument("--min-faults", type=int, default=100, help="API faults of each kind to inject at least")
     ap.add_argument("--kills", type=int, default=100)
@@ -188,25 +240,95 @@ def main() -> None:
     ap.add_argument("--entities", type=int, default=300)
     ap.add_argument("--max-minutes", type=float, default=60)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-crash-points", dest="crash_points", action="store_false",
+                    help="skip the sweep that kills a sync at each of its commits")
+    ap.add_argument("--only-crash-points", action="store_true", help="only the sweep (no faults, no kills)")
     ap.add_argument("--quick", action="store_true", help="the short form run by `make test`")
-    args = ap.parse_args()
+    ap.add_argument("--compare", nargs="+", metavar="URL",
+                    help="account the warehouses at the second and later URLs against the first and exit")
+    args = ap.parse_args(argv)
+    if args.compare:
+        if len(args.compare) < 2:
+            ap.error("--compare needs a reference URL and at least one URL to check")
+        reference = ledger(args.compare[0])
+        results = {_display(url): account(reference, ledger(url)) for url in args.compare[1:]}
+        print("\n".join(_result_rows(results)))
+        raise SystemExit(verdict(results))
     if args.quick:
         args.min_faults, args.kills, args.pg_restarts, args.fault_rate, args.entities = 3, 2, 1, 0.04, 60
-    report = run(args)
+        args.crash_points = False
+    report, results = run(args)
     print(report)
-    if not args.quick:  # the short form runs in every `make test`: it only prints
-        results = REPO / "bench" / "results"
-        results.mkdir(parents=True, exist_ok=True)
+    if not args.quick:  # the short form runs in every `make test`: its table is not kept
+        out = REPO / "bench" / "results"
+        out.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
-        (results / f"chaos-full-{stamp}.md").write_text(report, encoding="utf-8")
+        kind = "crash-points" if args.only_crash_points else "full"
+        (out / f"chaos-{kind}-{stamp}.md").write_text(report, encoding="utf-8")
+    raise SystemExit(verdict(results))
 
 
-def run(args: argparse.Namespace) -> str:
+def _display(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def crash_sweep(tmp: Path, cfg: Path, env: dict[str, str], reference: dict[str, object], sources: list[str],
+                tally: Tally) -> tuple[dict[str, int], list[str]]:
+    """For each source and each commit k of its sync: a fresh DuckDB warehouse, `hub connectors sync` killed
+    just before commit k, then a whole sync; the source's records are accounted against the reference.
+    Returns the summed account and the crash points that lost or doubled records."""
+    from bench.crash_point import KILLED
+    from hub.config import load_config
+    from pipelines.sync import sync_source
+    from warehouse.engine import Warehouse
+
+    def crash_point(kill_at: str, url: str, source: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bench.crash_point", kill_at, "connectors", "sync", "-c",
+                               str(cfg), "--warehouse", url, "--source", source], cwd=REPO, env=env,
+                              capture_output=True, text=True)
+
+    logging.disable(logging.CRITICAL)  # the resumed syncs' connector logs, the fakes' disconnected clients
+    total: Counter = Counter()
+    failing: list[str] = []
+    for source in sources:
+        counted = crash_point("0", f"duckdb:///{tmp / f'count-{source}.duckdb'}", source)
+        commits = int(counted.stderr.rsplit("commits:", 1)[1].split()[0])
+        killed = crash_point(f"1-{commits}", f"duckdb:///{tmp}/crash-{source}-{{n}}.duckdb", source)
+        status = dict(line.split() for line in killed.stdout.splitlines())
+        for k in range(1, commits + 1):
+            db = tmp / f"crash-{source}-{k}.duckdb"
+            tally.runs_started += 2
+            tally.faults["crash_point"] += status.get(str(k)) == str(KILLED)
+            tally.runs_failed += 1
+            wh = Warehouse(f"duckdb:///{db}")
+            resumed = sync_source(load_config(cfg, env=env, warehouse_url=wh.url), wh, source)  # the next sync
+            wh.dispose()
+            if resumed.status == "succeeded":
+                tally.runs_completed += 1
+            else:
+                tally.runs_failed += 1
+            r = account(reference, ledger(f"duckdb:///{db}"), source=source)
+            total.update(r)
+            if r["lost"] or r["doubled"]:
+                failing.append(f"{source} killed before commit {k} of {commits}: {r['lost']} lost, "
+                               f"{r['doubled']} doubled")
+            db.unlink(missing_ok=True)
+            Path(f"{db}.wal").unlink(missing_ok=True)
+        print(f"chaos: crash points of {source}: {commits} commits swept", file=sys.stderr, flush=True)
+    logging.disable(logging.NOTSET)
+    return dict(total), failing
+
+
+def run(args: argparse.Namespace) -> tuple[str, dict[str, dict[str, int]]]:
     from connectors.fakes.serve import VENDOR_NAMES, build_server, demo_env
 
     rng = random.Random(args.seed)
     faults = {"error_5xx_rate": args.fault_rate, "rate_limit_rate": args.fault_rate, "revoke_rate": args.fault_rate,
               "slow_rate": args.fault_rate, "slow_ms": 300, "malformed_record": True, "seed": args.seed}
+    failing: list[str] = []
+    ledgers: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="hub-chaos-") as d:
         tmp = Path(d)
         os.chmod(tmp, 0o755)
@@ -216,56 +338,74 @@ def run(args: argparse.Namespace) -> str:
         try:
             env = {**os.environ, **demo_env({v: srv.url for v, srv in servers.items()})}
             tally = Tally()
-            # Phase 1: the embedded DuckDB warehouse.
-            duck = f"duckdb:///{tmp / 'chaos.duckdb'}"
-            cfg = _project(tmp, args.entities, duck)
-            chaos_phase(cfg, env, servers, tally, rng, args.min_faults // 2, args.kills // 2, 0, None,
-                        args.max_minutes)
-            finish(cfg, env, tally)
-            # Phase 2: PostgreSQL, killed and restarted under the runs.
-            pg_dir = tmp / "pg"
-            pg_url = subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "start", str(pg_dir)], check=True,
-                                    capture_output=True, text=True).stdout.strip()
-            try:
-                pg_cfg = _project(tmp, args.entities, pg_url)
-                chaos_phase(pg_cfg, env, servers, tally, rng, args.min_faults, args.kills, args.pg_restarts, pg_dir,
+            if not args.only_crash_points:
+                # Phase 1: the embedded DuckDB warehouse.
+                duck = f"duckdb:///{tmp / 'chaos.duckdb'}"
+                cfg = _project(tmp, args.entities, duck)
+                chaos_phase(cfg, env, servers, tally, rng, args.min_faults // 2, args.kills // 2, 0, None,
                             args.max_minutes)
-                finish(pg_cfg, env, tally)
-                injected = _fault_counts(servers) + tally.faults
-                # The reference: the same sources, no faults at all, a fresh warehouse.
-                for srv in servers.values():
-                    srv.set_faults(error_5xx_rate=0, rate_limit_rate=0, revoke_rate=0, slow_rate=0)
-                ref_url = f"duckdb:///{tmp / 'reference.duckdb'}"
-                ref_cfg = _project(tmp, args.entities, ref_url)
-                finish(ref_cfg, env, Tally(), attempts=2)
-                reference = ledger(ref_url)
-                results = {"DuckDB": account(reference, ledger(duck)), "PostgreSQL": account(reference, ledger(pg_url))}
-            finally:
-                subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "stop", str(pg_dir)], check=False)
+                finish(cfg, env, tally)
+                ledgers["DuckDB"] = ledger(duck)
+                # Phase 2: PostgreSQL, killed and restarted under the runs.
+                pg_dir = tmp / "pg"
+                pg_url = subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "start", str(pg_dir)],
+                                        check=True, capture_output=True, text=True).stdout.strip()
+                try:
+                    pg_cfg = _project(tmp, args.entities, pg_url)
+                    chaos_phase(pg_cfg, env, servers, tally, rng, args.min_faults, args.kills, args.pg_restarts,
+                                pg_dir, args.max_minutes)
+                    finish(pg_cfg, env, tally)
+                    ledgers["PostgreSQL"] = ledger(pg_url)
+                finally:
+                    subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "stop", str(pg_dir)], check=False)
+            # The reference: the same sources, no faults at all, a fresh warehouse.
+            for srv in servers.values():
+                srv.set_faults(error_5xx_rate=0, rate_limit_rate=0, revoke_rate=0, slow_rate=0)
+            ref_url = f"duckdb:///{tmp / 'reference.duckdb'}"
+            ref_cfg = _project(tmp, args.entities, ref_url)
+            finish(ref_cfg, env, Tally(), attempts=2)
+            reference = ledger(ref_url)
+            results = {name: account(reference, got) for name, got in ledgers.items()}
+            # Phase 3: a sync killed at each of its commits, source by source (the APIs without faults).
+            if args.crash_points:
+                import yaml
+
+                sources = list(yaml.safe_load(ref_cfg.read_text(encoding="utf-8"))["sources"])
+                results["DuckDB, crash points"], failing = crash_sweep(tmp, ref_cfg, env, reference, sources, tally)
+            injected = _fault_counts(servers) + tally.faults
         finally:
             for srv in servers.values():
                 srv.stop()
-    return table(args, injected, tally, results)
+    return table(args, injected, tally, results, failing), results
 
 
-def table(args: argparse.Namespace, injected: Counter, tally: Tally, results: dict[str, dict[str, int]]) -> str:
+def _result_rows(results: dict[str, dict[str, int]]) -> list[str]:
+    rows = ["| warehouse | records expected | landed | quarantined | lost | doubled |",
+            "|---|---:|---:|---:|---:|---:|"]
+    for wh, r in results.items():
+        rows.append(f"| {wh} | {r['expected']:,} | {r['landed']:,} | {r['quarantined']:,} | **{r['lost']}** "
+                    f"| **{r['doubled']}** |")
+    return rows
+
+
+def table(args: argparse.Namespace, injected: Counter, tally: Tally, results: dict[str, dict[str, int]],
+          failing: list[str]) -> str:
     lines = [f"# chaos — {dt.datetime.now():%Y-%m-%d %H:%M}", "",
-             f"Command: `python -m bench.chaos {'--quick' if args.quick else ''}` (fault rate {args.fault_rate}, "
+             f"Command: `python -m bench.chaos{' --quick' if args.quick else ''}"
+             f"{' --only-crash-points' if args.only_crash_points else ''}` (fault rate {args.fault_rate}, "
              f"{args.entities} companies in the demo universe)", "",
              "| fault | injected |", "|---|---:|"]
     names = {"sigkill": "SIGKILL of `hub run`", "postgres_restart": "PostgreSQL stopped and restarted mid-run",
+             "crash_point": "sync killed just before one of its commits (each commit of each source)",
              "http_5xx": "HTTP 5xx from an API", "rate_limited": "rate limit (429 / vendor code)",
              "token_revoked": "token revoked before its expiry", "slow": "slow response",
              "malformed": "malformed record"}
     for k, label in names.items():
         lines.append(f"| {label} | {injected.get(k, 0):,} |")
     lines += ["", f"Runs: {tally.runs_started} started, {tally.runs_completed} completed, {tally.runs_failed} killed "
-                  "or failed; every killed run was followed by one that resumed.", "",
-              "| warehouse | records expected | landed | quarantined | lost | doubled |",
-              "|---|---:|---:|---:|---:|---:|"]
-    for wh, r in results.items():
-        lines.append(f"| {wh} | {r['expected']:,} | {r['landed']:,} | {r['quarantined']:,} | **{r['lost']}** "
-                     f"| **{r['doubled']}** |")
+                  "or failed; every killed run was followed by one that resumed.", "", *_result_rows(results)]
+    if failing:
+        lines += ["", "Crash points that lost or doubled records:", "", *[f"- {f}" for f in failing]]
     return "\n".join(lines) + "\n"
 
 

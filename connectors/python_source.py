@@ -37,7 +37,9 @@ class Batch:
     Bulk sources fill `table` (flat columns, read without a Python object per record); others fill
     `records`. `bad` holds records the source could read but not parse (they carry `_hub_errors`) and
     `rows`, when given, the stream position of each row of `table` (it defaults to consecutive rows
-    from `first_row`)."""
+    from `first_row`). `part`: which part of the read the batch belongs to (the file of a glob, in read
+    order); a key seen again in a later part of the same read is a later version, in the same part a
+    duplicate."""
 
     state: Mapping[str, Any]
     first_row: int = 0
@@ -45,6 +47,7 @@ class Batch:
     records: list[Mapping[str, Any]] | None = None
     bad: list[Mapping[str, Any]] = field(default_factory=list)
     rows: pa.Array | None = None
+    part: int = 0
 
     def __len__(self) -> int:
         n = self.table.num_rows if self.table is not None else len(self.records or [])

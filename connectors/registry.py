@@ -12,14 +12,9 @@ from urllib.parse import urlsplit
 from airbyte_cdk.models import ConfiguredAirbyteCatalog
 from airbyte_cdk.sources import Source
 
-CONNECTORS: dict[str, str] = {
-    "sql": "connectors.sql",
-    "file": "connectors.file",
-    "wecom": "connectors.wecom",
-    "dingtalk": "connectors.dingtalk",
-    "fxiaoke": "connectors.fxiaoke",
-    "kingdee": "connectors.kingdee",
-}
+from hub.config import CONNECTOR_KINDS
+
+CONNECTORS: dict[str, str] = {kind: f"connectors.{kind}" for kind in CONNECTOR_KINDS}
 DESCRIPTIONS: dict[str, str] = {
     "sql": "any SQLAlchemy database: a table or a query, incremental on a cursor column",
     "file": "CSV (any encoding), XLSX, JSON Lines; a path or a glob; incremental by file",

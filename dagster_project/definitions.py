@@ -12,7 +12,7 @@ from dagster_project.assets import all_assets, data_checks, freshness_checks
 from dagster_project.assets.predict import retrain_job
 from dagster_project.jobs import hub_jobs
 from dagster_project.resources import hub_resource, load_structure
-from dagster_project.schedules import daily_schedule, retrain_schedule
+from dagster_project.schedules import daily_schedule, retrain_schedule, source_schedules
 from dagster_project.sensors import file_sensor, freshness_sensor
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "demo" / "hub.yaml"
@@ -30,7 +30,7 @@ def build_definitions(config_path: str | Path) -> dg.Definitions:
         assets=all_assets(cfg),
         asset_checks=[*data_checks(cfg), *freshness],
         jobs=[*jobs, retrain],
-        schedules=[daily_schedule(jobs[0]), retrain_schedule(retrain)],
+        schedules=[daily_schedule(jobs[0]), retrain_schedule(retrain), *source_schedules(cfg)],
         sensors=[file_sensor(cfg, jobs), freshness_sensor(freshness)],
         resources={"hub": hub_resource(config_path)},
         executor=executor,

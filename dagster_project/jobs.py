@@ -35,10 +35,12 @@ def reference_files(cfg: HubConfig) -> list[str]:
 
 
 def hub_jobs(cfg: HubConfig) -> list[AssetJob]:
-    """`hub_all` (every asset and check), one `refresh_<source>` per file source, and one for the reference files."""
+    """`hub_all` (every asset and check), one `refresh_<source>` per file source and per source with a `schedule`,
+    and one for the reference files."""
     jobs = [dg.define_asset_job(ALL_JOB, selection=dg.AssetSelection.all(),
                                 description="sync every source, stage, match and build every mart, with the checks")]
-    for source in file_sources(cfg):
+    scheduled = [n for n, s in cfg.sources.items() if s.enabled and s.schedule and n not in file_sources(cfg)]
+    for source in [*file_sources(cfg), *scheduled]:
         jobs.append(dg.define_asset_job(
             refresh_job_name(source), selection=dg.AssetSelection.groups(source_group(source)).downstream(),
             description=f"sync {source} and rebuild everything downstream of it"))

@@ -8,6 +8,7 @@ STAGING_GROUP = "staging"
 MDM_GROUP = "mdm"
 MARTS_GROUP = "marts"
 GOLDEN_KEY = dg.AssetKey(["mdm", "customer", "golden"])
+METRICS_KEY = dg.AssetKey(["mdm", "health", "run_metrics"])  # mdm.run_metrics, after the marts
 
 
 def source_group(source: str) -> str:

@@ -50,7 +50,8 @@ def hub_resource(config_path: str | Path) -> HubResource:
 
 
 def load_structure(config_path: str | Path) -> HubConfig:
-    """The config's sources, streams and files, read without its secrets (placeholders stand in for `${VAR}`)."""
+    """The config's sources, streams and files, read without its secrets (placeholders stand in for `${VAR}`, and
+    `${cmd:…}` commands are not run)."""
     path = Path(config_path)
     placeholders = {n: f"${{{n}}}" for n in env_references(path.read_text(encoding="utf-8"))}
-    return load_config(path, env={**placeholders, **os.environ})
+    return load_config(path, env={**placeholders, **os.environ}, commands=False)

@@ -1,10 +1,12 @@
-"""The daily refresh of everything, and the weekly retraining of the prediction models."""
+"""The daily refresh of everything, the schedules of sources that have their own (`schedule:` in the config), and
+the weekly retraining of the prediction models."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.jobs import AssetJob
+from dagster_project.jobs import AssetJob, refresh_job_name
+from hub.config import HubConfig
 
 DAILY_CRON = "0 2 * * *"
 TIMEZONE = "Asia/Shanghai"
@@ -25,3 +27,13 @@ def retrain_schedule(job: AssetJob) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(name="weekly_retrain", job=job, cron_schedule=WEEKLY_CRON,
                                  execution_timezone=TIMEZONE, default_status=dg.DefaultScheduleStatus.RUNNING,
                                  description="retrain the win and lead models, with their backtests")
+
+
+def source_schedules(cfg: HubConfig) -> list[dg.ScheduleDefinition]:
+    """`schedule_<source>`: the source's `refresh_<source>` job (its sync and everything downstream) at its cron
+    times in its time zone."""
+    return [dg.ScheduleDefinition(name=f"schedule_{name}", job_name=refresh_job_name(name),
+                                  cron_schedule=s.schedule.cron, execution_timezone=s.schedule.timezone,
+                                  default_status=dg.DefaultScheduleStatus.RUNNING,
+                                  description=f"sync {name} and rebuild everything downstream of it")
+            for name, s in cfg.sources.items() if s.enabled and s.schedule]

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from hub import secrets
+from hub import exit_codes, secrets
 from hub.config import ConfigError, HubConfig, load_config
 
 CONFIG_OPT = click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False),
@@ -86,11 +86,56 @@ def config() -> None:
 
 @config.command("validate")
 @CONFIG_OPT
-def config_validate(config_path: str) -> None:
-    """Check the file: YAML, keys, types, mappings, environment variables."""
+@click.option("--live", is_flag=True, help="also check against the sources themselves: reachable, their streams, "
+              "and the keys, cursor fields and mapped columns of sql and file streams")
+def config_validate(config_path: str, live: bool) -> None:
+    """Check the file: YAML, keys, types, mappings, environment variables (and with --live the sources)."""
     cfg = _load(config_path)
     streams = sum(len(s.streams) for s in cfg.sources.values())
     click.echo(f"{config_path}: valid ({len(cfg.sources)} sources, {streams} streams)")
+    if live:
+        sys.exit(_validate_live(cfg))
+
+
+def _validate_live(cfg: HubConfig) -> int:
+    """Each enabled source against what it offers; the exit code: 1 a source cannot be reached, 2 the config does
+    not fit a source (an unknown stream, a column it does not have), else 0."""
+    from connectors.registry import create_source
+    from pipelines.health import check_columns
+    from pipelines.sync import SyncError, build_catalog, connector_config
+    _setup_logging()  # airbyte-cdk took over logging on import
+
+    code = exit_codes.OK
+    for name, src in cfg.sources.items():
+        if not src.enabled:
+            continue
+        conf = connector_config(src)
+        log = logging.getLogger("hub.connector")
+        try:
+            source = create_source(src.connector, conf)
+            status = source.check(log, conf)
+            if status.status.name != "SUCCEEDED":
+                click.echo(f"{name}: FAILED: {secrets.mask(str(status.message))}")
+                code = max(code, exit_codes.FAILED)
+                continue
+            discovered = source.discover(log, conf)
+            build_catalog(name, src, discovered)
+        except SyncError as e:
+            click.echo(f"{name}: {secrets.mask(str(e))}")
+            code = exit_codes.CONFIG
+            continue
+        except Exception as e:
+            click.echo(f"{name}: FAILED: {secrets.mask(getattr(e, 'message', None) or str(e))}")
+            code = max(code, exit_codes.FAILED)
+            continue
+        problems = check_columns(name, src, {s.name: s.json_schema for s in discovered.streams})
+        for p in problems:
+            click.echo(f"{name}: {secrets.mask(p)}")
+        if problems:
+            code = exit_codes.CONFIG
+        else:
+            click.echo(f"{name}: OK ({len(src.streams) or len(discovered.streams)} streams)")
+    return code
 
 
 @config.command("show")
@@ -206,7 +251,7 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
 
     cfg = _load(config_path, warehouse_url)
     wh = _warehouse(cfg)
-    failed = False
+    failed = warned = False
     try:  # one writer at a time, as `hub run` (a steward's action of a second or so is waited for)
         with run_lock(wh, "hub connectors sync", wait=STEWARD_ACTION_WAIT, keep_waiting=held_by("hub steward")):
             for name in _sources(cfg, only):
@@ -215,12 +260,14 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
                 s = r.stats
                 click.echo(f"{name}: {r.status} — {s.read:,} read, {s.loaded:,} new or changed, "
                            f"{s.deleted:,} deleted, {s.quarantined:,} quarantined ({r.seconds:.1f}s)"
-                           + (f"\n  {r.error}" if r.error else ""))
-                failed |= r.status != "succeeded"
+                           + (f"\n  {r.error}" if r.error else "")
+                           + "".join(f"\n  warning: {w}" for w in r.warnings))
+                failed |= r.status == "failed"
+                warned |= r.status == "warning"
     except RunLocked as e:
         click.echo(f"error: {e}", err=True)
-        sys.exit(3)
-    sys.exit(1 if failed else 0)
+        sys.exit(exit_codes.LOCKED)
+    sys.exit(exit_codes.of_run(failed, False, warned))
 
 
 STEWARD_ACTION_WAIT = 30.0  # seconds a sync waits for a steward's action to finish before it gives up
@@ -254,8 +301,9 @@ def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebu
         click.echo(f"error: {e}", err=True)
         sys.exit(3)
     click.echo(format_summary(summary))
-    # 1: a source (or a reference file) failed; 4: everything ran but a data check failed.
-    sys.exit(1 if summary.failed_sources or summary.problems else 4 if summary.failed_checks else 0)
+    # README "Exit codes": 1 a source (or a reference file) failed, 4 a data check failed, 5 a health warning
+    sys.exit(exit_codes.of_run(bool(summary.failed_sources or summary.problems), bool(summary.failed_checks),
+                               bool(summary.warned_sources)))
 
 
 def _live_progress() -> Any:
@@ -276,6 +324,7 @@ def format_summary(summary: Any) -> str:
                 lines.append(f"    {name}: schema changed: {change}")
         if s.error:
             lines.append(f"    error: {s.error}")
+        lines += [f"    warning: {w}" for w in s.warnings]
     lines.append("staging                                 records  this run   removed   rejected  fields nulled")
     for r in summary.staged:
         lines.append(f"  {r.source + '.' + r.stream:<25} {r.entity:<12} {r.total:>9,} {r.staged:>9,} "
@@ -1022,7 +1071,14 @@ def steward_customer(config_path: str, warehouse_url: str | None, as_json: bool,
     for b in d["branches"]:
         click.echo(f"branch: {b['golden_id']} {b['name']}")
     for h in d["history"]:
-        click.echo(f"history: {h['retired_id']} → {h['survivor_id']} ({h['reason']}, {h['retired_at']})")
+        click.echo(f"history: {history_line(h)} ({h['retired_at']})")
+
+
+def history_line(h: dict[str, Any]) -> str:
+    """One row of `mdm.golden_id_history` for people: a split retires nothing."""
+    if h.get("reason") == "split":
+        return f"{h['survivor_id']} split: {h.get('split_id')} took some of its records (split)"
+    return f"{h['retired_id']} → {h['survivor_id']} ({h['reason']})"
 
 
 # --- users and the console --------------------------------------------------------------------------------

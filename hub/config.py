@@ -4,9 +4,12 @@
 names the file, the path inside the document (`sources.crm_b.streams.customers.mapping`),
 the line where it can, and what was expected. Unknown keys are errors.
 
-Secrets: `${VAR}` reads the environment and `${file:PATH}` reads a secret file (relative to
-the config file). Every value obtained that way is remembered in `HubConfig.secret_values`
-so that logs, errors and `hub config show` can mask it.
+Secrets: `${VAR}` reads the environment, `${file:PATH}` reads a secret file (relative to
+the config file) and `${cmd:COMMAND}` takes the output of a command (an external secret store's
+client: `${cmd:vault kv get -field=password secret/crm}`). Every value obtained that way is
+remembered in `HubConfig.secret_values` so that logs, errors and `hub config show` can mask it.
+
+A key given twice in one YAML mapping is an error (YAML itself would keep the last silently).
 
 This module imports nothing of ours except the canonical model, so every layer may use it.
 """
@@ -14,19 +17,26 @@ This module imports nothing of ours except the canonical model, so every layer m
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import re
-from collections.abc import Mapping
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote, unquote
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from hub.entities import ENTITIES
 from hub.secrets import register
+from pipelines.transforms import check_transforms
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# The `connector:` kinds a source may name (each is a package of `connectors/`; connectors/registry.py).
+CONNECTOR_KINDS = ("sql", "file", "wecom", "dingtalk", "fxiaoke", "kingdee")
 _VAR = re.compile(r"\$\{([^}]*)\}")
 _FILE_URL = re.compile(r"^(?P<scheme>(sqlite|duckdb)[+a-z0-9]*):///(?P<path>.*)$")
 SECRET_KEY_HINTS = ("secret", "password", "token", "passwd", "api_key", "apikey", "app_secret")
@@ -70,6 +80,22 @@ class SoftDeleteConfig(_Strict):
                               description="values meaning deleted (compared as text, case-insensitive)")
 
 
+class HealthConfig(_Strict):
+    """When a sync of a stream is not a success (README "Health thresholds"): `failed` is exit code 1, `warning`
+    exit code 5."""
+
+    max_quarantined_share: float = Field(0.2, ge=0, le=1, description="above this share of the rows read "
+                                         "quarantined (unreadable, no key, a key read twice), the sync fails")
+    warn_quarantined_share: float = Field(0.01, ge=0, le=1, description="above this share, a warning")
+    max_empty_share: float | None = Field(None, ge=0, le=1, description="a mapped column empty in more than this "
+                                          "share of the rows read gives a warning (default: only when empty in all "
+                                          "of at least 10 rows)")
+    missing_column: Literal["fail", "warn"] = Field("fail", description="a mapped column missing from a file of "
+                                                    "the read (a renamed header)")
+    zero_rows: Literal["fail", "warn", "ignore"] = Field("warn", description="the stream holds no record after the "
+                                                         "sync")
+
+
 class StreamConfig(_Strict):
     """One stream of a source: where its records come from and how they map to an entity."""
 
@@ -81,7 +107,26 @@ class StreamConfig(_Strict):
     path: str | None = None
     format: Literal["csv", "xlsx", "jsonl"] | None = None
     encoding: str | None = None
-    sheet: str | None = None
+    sheet: str | list[str] | None = Field(None, description="file, XLSX: a sheet, a list of sheets or * (every "
+                                                                 "sheet, one header); default the first")
+    header_row: int | None = Field(None, ge=1, description="file, CSV/XLSX: the row holding the header; the title "
+                                                           "rows above it are skipped (default 1)")
+    fill_down: list[str] = Field(default_factory=list, description="file, XLSX: columns whose empty cells take the "
+                                                                    "value above (merged cells)")
+    excel_dates: list[str] = Field(default_factory=list, description="file, XLSX: columns whose numbers are Excel "
+                                                                      "serial dates (45292 → 2024-01-01)")
+    order: Literal["name", "mtime"] | None = Field(
+        None, description="file: the order of a glob's files, a later file's records superseding an earlier one's: "
+                          "by name (default) or by modification time")
+    lookback: str | float | None = Field(
+        None, description="sql with cursor_field: re-read this far before the saved cursor value, for rows that "
+                          "arrive late with an older value (90s, 30m, 2h, 1d or seconds; numbers for a numeric cursor)")
+    full_refresh_every: str | float | None = Field(
+        None, description="read an incremental stream whole again once its last whole read is this old (7d, 12h "
+                          "or seconds): catches rows the cursor missed")
+    future_tolerance: str | float | None = Field(
+        None, description="sql with cursor_field: cursor values later than now + this (default 1d) are read but "
+                          "not saved as the cursor, and reported")
     customer_stream: str | None = Field(None, description="stream holding the customers that customer_key refers to")
     mapping: dict[str, MappingValue] = Field(default_factory=dict)
     detect_deletes: bool | None = Field(
@@ -91,6 +136,14 @@ class StreamConfig(_Strict):
     soft_delete: SoftDeleteConfig | None = Field(None, description="a column that marks deleted records")
     max_delete_share: float = Field(0.5, ge=0, le=1, description="a run deletes at most this share of the stream "
                                                                    "(more needs --allow-mass-delete)")
+    health: HealthConfig = Field(default_factory=HealthConfig)
+
+    @field_validator("lookback", "future_tolerance", "full_refresh_every")
+    @classmethod
+    def _duration(cls, v: str | float | None) -> str | float | None:
+        if isinstance(v, str) and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[smhd]?\s*", v):
+            raise ValueError(f"{v!r}: expected a number of seconds or e.g. 90s, 30m, 2h, 1d")
+        return v
 
     @field_validator("entity")
     @classmethod
@@ -115,12 +168,16 @@ class StreamConfig(_Strict):
             )
         for k, v in self.mapping.items():
             if isinstance(v, dict):
-                bad = set(v) - {"path", "format", "default"}
+                bad = set(v) - {"path", "format", "default", "strip", "replace", "regex", "split"}
                 if bad or ("path" not in v and "default" not in v):
                     raise ValueError(
                         f"mapping.{k}: expected a column name, a list of column names, or "
-                        "{path: COLUMN, format: STRPTIME_FORMAT, default: VALUE}"
+                        "{path: COLUMN, format: STRPTIME_FORMAT, default: VALUE, strip: CHARS, replace: {OLD: NEW}, "
+                        "regex: PATTERN, split: {by: SEP, index: N}}"
                     )
+                problem = check_transforms(v)
+                if problem:
+                    raise ValueError(f"mapping.{k}: {problem}")
         missing = [f.name for f in entity.fields if f.required and f.name not in self.mapping]
         if missing:
             raise ValueError(f"mapping: entity {self.entity} needs field(s) {', '.join(missing)}")
@@ -134,11 +191,56 @@ class StreamConfig(_Strict):
         return [k.split(".") for k in keys]
 
 
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """`; did you mean 'CustID'?` for a name that differs from a known one in case only or by a typo, else ''."""
+    same_case = [k for k in known if k.lower() == name.lower()]
+    close = same_case or difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+_CRON_FIELD = r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*|[A-Za-z]{3}(-[A-Za-z]{3})?"
+
+
+class ScheduleConfig(_Strict):
+    """When the Dagster code location runs this source (its sync and everything downstream)."""
+
+    cron: str = Field(description="five cron fields, e.g. '0 */2 * * *' (every two hours)")
+    timezone: str = Field("Asia/Shanghai", description="IANA time zone of the cron times")
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        fields = v.split()
+        if len(fields) != 5 or not all(re.fullmatch(_CRON_FIELD, f) for f in fields):
+            raise ValueError(f"{v!r}: expected five cron fields: minute hour day-of-month month day-of-week")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (e.g. Asia/Shanghai, UTC)") from None
+        return v
+
+
 class SourceConfig(_Strict):
     connector: str
     enabled: bool = True
     config: dict[str, Any] = Field(default_factory=dict)
     streams: dict[str, StreamConfig] = Field(default_factory=dict)
+    schedule: ScheduleConfig | None = Field(None, description="Dagster: run this source on its own schedule too")
+
+    @field_validator("connector")
+    @classmethod
+    def _known_connector(cls, v: str) -> str:
+        if v not in CONNECTOR_KINDS:
+            raise ValueError(f"unknown connector {v!r}{did_you_mean(v, CONNECTOR_KINDS)} "
+                             f"(known: {', '.join(CONNECTOR_KINDS)})")
+        return v
 
     @field_validator("streams")
     @classmethod
@@ -523,17 +625,82 @@ def _line_index(text: str) -> dict[tuple[str, ...], int]:
     return index
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice in one mapping (plain YAML keeps the last one silently, so a
+    second `mapping:` or `uscc:` would quietly replace the first)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice in one mapping (first on line {seen[key]}); "
+                                "remove or merge one of them", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """The YAML document, with a key given twice in one mapping an error."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: plain data only
+
+
+SECRET_COMMAND_TIMEOUT_S = 30
+
+
+def run_secret_command(command: str, base: Path) -> tuple[str | None, str | None]:
+    """Run `${cmd:COMMAND}` (split like a shell would, not run by one; in the config file's folder) and take its
+    standard output, stripped, as the secret: (value, None) or (None, why not)."""
+    try:
+        args = shlex.split(command)
+    except ValueError as e:
+        return None, f"secret command {command!r} cannot be parsed ({e})"
+    if not args:
+        return None, "secret command is empty: expected ${cmd:PROGRAM ARGS}"
+    try:
+        done = subprocess.run(args, cwd=base, capture_output=True, text=True, timeout=SECRET_COMMAND_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL, check=False)
+    except FileNotFoundError:
+        return None, f"secret command {args[0]!r} not found"
+    except subprocess.TimeoutExpired:
+        return None, f"secret command {args[0]!r} did not finish within {SECRET_COMMAND_TIMEOUT_S} s"
+    except OSError as e:
+        return None, f"secret command {args[0]!r} cannot be run ({e.strerror})"
+    value = done.stdout.strip()
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or [""])[0][:200]
+        if value:
+            why = why.replace(value, "****")
+        return None, f"secret command {args[0]!r} exited with code {done.returncode}" + (f": {why}" if why else "")
+    if not value:
+        return None, f"secret command {args[0]!r} printed nothing"
+    return value, None
+
+
 def _expand(obj: Any, path: tuple[str, ...], env: Mapping[str, str], base: Path,
-            secrets: set[str], problems: list[tuple[tuple[str, ...], str]]) -> Any:
+            secrets: set[str], problems: list[tuple[tuple[str, ...], str]], commands: bool = True) -> Any:
     if isinstance(obj, dict):
-        return {k: _expand(v, (*path, str(k)), env, base, secrets, problems) for k, v in obj.items()}
+        return {k: _expand(v, (*path, str(k)), env, base, secrets, problems, commands) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_expand(v, (*path, str(i)), env, base, secrets, problems) for i, v in enumerate(obj)]
+        return [_expand(v, (*path, str(i)), env, base, secrets, problems, commands) for i, v in enumerate(obj)]
     if not isinstance(obj, str) or "${" not in obj:
         return obj
 
     def sub(m: re.Match[str]) -> str:
         expr = m.group(1)
+        if expr.startswith("cmd:"):
+            if not commands:  # reading the structure only: the command runs when the config is used
+                return m.group(0)
+            value, problem = run_secret_command(expr[4:].strip(), base)
+            if problem:
+                problems.append((path, problem))
+                return ""
+            assert value is not None
+            secrets.add(value)
+            return value
         if expr.startswith("file:"):
             file = (base / expr[5:]).expanduser()
             try:
@@ -577,7 +744,7 @@ def env_references(text: str) -> list[str]:
                     names.append(m.group(1))
 
     with contextlib.suppress(yaml.YAMLError):  # load_config reports it
-        walk(yaml.safe_load(text))
+        walk(parse_yaml(text))
     return names
 
 
@@ -643,10 +810,11 @@ def _describe(err: dict[str, Any]) -> str:
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None,
-                warehouse_url: str | None = None) -> HubConfig:
+                warehouse_url: str | None = None, commands: bool = True) -> HubConfig:
     """Read, expand, resolve and validate a hub configuration file.
 
-    `warehouse_url` (or the HUB_WAREHOUSE_URL environment variable) overrides `warehouse.url`.
+    `warehouse_url` (or the HUB_WAREHOUSE_URL environment variable) overrides `warehouse.url`. `commands`: run the
+    `${cmd:…}` secret commands (False leaves them as written, for reading the structure only).
     """
     env = os.environ if env is None else env
     path = Path(path)
@@ -657,7 +825,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None,
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(path, [("", f"cannot be read: {e}", None)]) from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise ConfigError(path, [("", f"not valid YAML: {getattr(e, 'problem', e)}",
@@ -670,7 +838,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None,
     base = path.resolve().parent
     secrets: set[str] = set()
     problems: list[tuple[tuple[str, ...], str]] = []
-    data = _expand(data, (), env, base, secrets, problems)
+    data = _expand(data, (), env, base, secrets, problems, commands)
     if problems:
         raise ConfigError(path, [(".".join(p), m, lines.get(p)) for p, m in problems])
     override = warehouse_url or env.get("HUB_WAREHOUSE_URL")
@@ -679,6 +847,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None,
         if isinstance(data["warehouse"], dict):
             data["warehouse"]["url"] = override
     _resolve_paths(data, base)
+    _encode_credentials(data, secrets)
     try:
         cfg = HubConfig.model_validate(data)
     except ValidationError as e:
@@ -696,6 +865,40 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None,
     cfg._secret_values = {s for s in secrets if len(s) >= 4}
     register(cfg._secret_values)
     return cfg
+
+
+_HOST_TAIL = re.compile(r"[\w.\-\[\]%]*(:\d*)?(/|\?|$)")
+
+
+def encode_url_credentials(url: str) -> tuple[str, str | None]:
+    """A database URL with its user and password percent-encoded, and the password as written (None without one).
+
+    A password holding `@`, `/`, `#` or `:` (as it is written, or from `${VAR}`) breaks a URL: its tail becomes the
+    host, and shows up in error messages. The userinfo ends at the last `@` followed by a host (and port) and the
+    path, query or end; an already encoded password stays as it is."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest or "${" in rest:  # (a placeholder left for later: the structure only)
+        return url, None
+    at = next((m.start() for m in reversed(list(re.finditer("@", rest))) if _HOST_TAIL.match(rest, m.start() + 1)),
+              None)
+    if at is None or "?" in rest[:at] or "=" in rest[:at]:  # an @ in a query, not credentials
+        return url, None
+    user, colon, password = rest[:at].partition(":")
+    plain = unquote(password) if colon else None
+    userinfo = quote(unquote(user), safe="") + (":" + quote(unquote(password), safe="") if colon else "")
+    return f"{scheme}://{userinfo}{rest[at:]}", plain
+
+
+def _encode_credentials(data: dict[str, Any], secrets: set[str]) -> None:
+    """Percent-encode the credentials of the warehouse URL and of every sql source's URL, in place; their
+    passwords (as written and encoded) become secrets, masked in logs, errors and the warehouse."""
+    holders = [data.get("warehouse")] + [s.get("config") for s in (data.get("sources") or {}).values()
+                                         if isinstance(s, dict) and s.get("connector") == "sql"]
+    for holder in holders:
+        if isinstance(holder, dict) and isinstance(holder.get("url"), str):
+            holder["url"], password = encode_url_credentials(holder["url"])
+            if password:
+                secrets.update({password, quote(password, safe="")})
 
 
 def _mask_problems(problems: list[tuple[str, str, int | None]], secrets: set[str]) -> list[tuple[str, str, int | None]]:

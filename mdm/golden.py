@@ -9,7 +9,8 @@ older ID. Given this run's clusters and the previous run's xref:
   are retired into the history with reason `merged` and their survivor;
 - an ID whose records are now split over several clusters stays with the cluster holding the
   most of them (ties: the cluster with the smallest record id); the others get new IDs and
-  the history records `split`;
+  the history records `split` with the ID that stays active as `survivor_id`, the ID that took
+  some of its records as `split_id` and no `retired_id` (nothing was retired);
 - a cluster with no previous ID gets a new one; clusters are numbered in order of their
   smallest record id so that a rebuild is deterministic.
 """
@@ -97,12 +98,12 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_numbe
     ids = df[["record_id", "cluster"]].merge(cluster_id, on="cluster", how="left")[["record_id", "golden_id"]]
     split = lost.merge(cluster_id, on="cluster", suffixes=("", "_survivor"))
     split = split[~split["golden_id"].isin(merged["golden_id"])]
-    history = pd.concat([
-        pd.DataFrame({"retired_id": merged["golden_id"], "survivor_id": merged["golden_id_survivor"],
-                      "reason": "merged"}),
-        pd.DataFrame({"retired_id": split["golden_id"], "survivor_id": split["golden_id_survivor"],
-                      "reason": "split"}),
-    ], ignore_index=True)
+    history = pd.DataFrame({"retired_id": merged["golden_id"], "survivor_id": merged["golden_id_survivor"],
+                            "reason": "merged"}).reset_index(drop=True)
+    if len(split):  # the split ID stays active: it is no retirement (a later merge back makes no cycle)
+        history = pd.concat([history, pd.DataFrame({
+            "retired_id": None, "survivor_id": split["golden_id"].to_numpy(),
+            "split_id": split["golden_id_survivor"].to_numpy(), "reason": "split"})], ignore_index=True)
     return Assignment(ids=ids, history=history)
 
 

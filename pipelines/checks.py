@@ -298,7 +298,33 @@ def _cents(amounts: pa.Array) -> pa.Array:
     return cents.cast(pa.int64())
 
 
-_RECONCILE_TABLE = "_hub_reconcile"
+def _raw_side(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> str | None:
+    """The table holding `_raw_records` of a stream (k, month, cents), kept in the warehouse beside the raw table
+    and read again only when the raw table has a new version or the stream's date or amount mapping changed (a
+    run that changed customers only does not parse a million order dates again). None: never synced."""
+    import json
+
+    from warehouse.changes import set_watermark, versions, watermark
+
+    table = raw_table(source, stream)
+    kept = f"_reconcile__{table}"
+    sc = cfg.source(source).streams[stream]
+    want = {"version": 0, "mapping": json.dumps([sc.mapping.get(RECONCILED[sc.entity][2]), sc.mapping.get("amount"),
+                                                 cfg.timezone], sort_keys=True, default=str)}
+    with wh.begin() as conn:
+        if not wh.table_exists(conn, "raw", table):
+            return None
+        want["version"] = versions(conn, [f"raw.{table}"])[f"raw.{table}"]
+        mark = watermark(conn, f"reconcile:{table}")
+        if mark is not None and mark[1] == want and wh.table_exists(conn, "raw", kept):
+            return f"raw.{quote(kept)}"
+    raw = _raw_records(cfg, wh, source, stream)
+    assert raw is not None
+    with wh.begin() as conn:
+        wh.replace_table(conn, "raw", kept, {"k": "text", "month": "integer", "cents": "integer"}, None, raw)
+        wh.dialect.analyze(conn, f"raw.{quote(kept)}")
+        set_watermark(conn, f"reconcile:{table}", 0, want)
+    return f"raw.{quote(kept)}"
 
 
 def _reconcile(cfg: HubConfig, source: str, stream: str) -> Callable[[Warehouse], Count]:
@@ -307,20 +333,15 @@ def _reconcile(cfg: HubConfig, source: str, stream: str) -> Callable[[Warehouse]
     mart_rows = (f"SELECT {key} AS k, CAST(EXTRACT(year FROM {month}) * 100 + EXTRACT(month FROM {month}) AS INTEGER) "
                  f"AS month, CAST(amount * 100 AS BIGINT) AS cents FROM marts.{mart} "
                  f"WHERE source_name = :s AND stream = :t")
-    both = (f"FROM {_RECONCILE_TABLE} r FULL OUTER JOIN ({mart_rows}) m ON m.k = r.k")
     differs = "(r.month <> m.month OR COALESCE(r.cents, -1) <> COALESCE(m.cents, -1))"
 
     def count(wh: Warehouse) -> Count:
-        raw = _raw_records(cfg, wh, source, stream)
-        if raw is None:
+        raw_side = _raw_side(cfg, wh, source, stream)
+        if raw_side is None:
             return Count(0, 0, f"no raw records of {source}.{stream} (never synced)")
+        both = f"FROM {raw_side} r FULL OUTER JOIN ({mart_rows}) m ON m.k = r.k"
         params = {"s": source, "t": stream}
-        with wh.begin() as conn:  # the raw side in a temporary table, compared in SQL
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_RECONCILE_TABLE}")
-            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_RECONCILE_TABLE} (k {wh.dialect.type_sql('text')}, "
-                                 f"month INTEGER, cents BIGINT)")
-            wh.dialect.bulk_insert(conn, _RECONCILE_TABLE, raw)
-            wh.dialect.analyze(conn, _RECONCILE_TABLE)
+        with wh.begin() as conn:  # the raw side against the mart, in SQL
             found = wh.read_frame(
                 "SELECT COUNT(*) FILTER (WHERE m.k IS NULL) AS missing, COUNT(*) FILTER (WHERE r.k IS NULL) AS extra, "
                 f"COUNT(*) FILTER (WHERE r.k IS NOT NULL AND m.k IS NOT NULL AND {differs}) AS differ, "
@@ -331,18 +352,18 @@ def _reconcile(cfg: HubConfig, source: str, stream: str) -> Callable[[Warehouse]
                 "SELECT month, SUM(raw_records) AS raw_records, SUM(raw_cents) AS raw_cents, "
                 "SUM(mart_records) AS mart_records, SUM(mart_cents) AS mart_cents FROM ("
                 f"SELECT month, COUNT(*) AS raw_records, COALESCE(SUM(cents), 0) AS raw_cents, 0 AS mart_records, "
-                f"0 AS mart_cents FROM {_RECONCILE_TABLE} GROUP BY month UNION ALL "
+                f"0 AS mart_cents FROM {raw_side} GROUP BY month UNION ALL "
                 f"SELECT month, 0, 0, COUNT(*), COALESCE(SUM(cents), 0) FROM ({mart_rows}) m GROUP BY month) t "
                 "GROUP BY month ORDER BY month", params, conn=conn)
-            conn.exec_driver_sql(f"DROP TABLE {_RECONCILE_TABLE}")
         missing, extra, differ = int(found["missing"]), int(found["extra"]), int(found["differ"])
+        raw_records = int(months["raw_records"].sum())
         for c in ("raw_records", "raw_cents", "mart_records", "mart_cents"):
             months[c] = months[c].astype("int64")
         off = months[(months["raw_records"] != months["mart_records"]) | (months["raw_cents"] != months["mart_cents"])]
         raw_total, mart_total = _money(months["raw_cents"].sum()), _money(months["mart_cents"].sum())
         failing = missing + extra + differ
         meta: dict[str, int | float | str] = {
-            "raw_records": raw.num_rows, "mart_records": int(found["mart_records"]), "missing_from_mart": missing,
+            "raw_records": raw_records, "mart_records": int(found["mart_records"]), "missing_from_mart": missing,
             "not_in_raw": extra, "different": differ, "raw_total": str(raw_total), "mart_total": str(mart_total),
             "difference": str(mart_total - raw_total),
             "months_off": "; ".join(f"{_month_label(r.month)}: raw {r.raw_records:,} / {_money(r.raw_cents):,}, "
@@ -351,12 +372,12 @@ def _reconcile(cfg: HubConfig, source: str, stream: str) -> Callable[[Warehouse]
             "examples": ", ".join(str(k) for k in examples),
         }
         if not failing:
-            desc = (f"{raw.num_rows:,} records totalling {raw_total:,} in raw {source}.{stream} and in "
+            desc = (f"{raw_records:,} records totalling {raw_total:,} in raw {source}.{stream} and in "
                     f"marts.{mart}, month by month")
         else:
             desc = (f"raw {source}.{stream} vs marts.{mart}: {missing:,} record(s) missing from the mart, "
                     f"{extra:,} not in raw, {differ:,} with another month or amount; {len(off):,} month(s) off")
-        return Count(failing, raw.num_rows, desc, meta)
+        return Count(failing, raw_records, desc, meta)
 
     return count
 

@@ -43,7 +43,7 @@ from mdm.blocking import candidate_pairs, rule_keys
 from mdm.classify import FellegiSunter
 from mdm.cluster import cluster
 from mdm.compare import encode
-from mdm.engine import LinkSettings, link, score_pairs
+from mdm.engine import LinkResult, LinkSettings, link, score_pairs
 from mdm.golden import assign_ids, id_number, survivorship_sql
 from mdm.hierarchy import hierarchy_sql
 from mdm.specs import (
@@ -197,19 +197,20 @@ _RECORD_KINDS: dict[str, str] = {
 
 
 def _ensure_records_table(wh: Warehouse, conn: Connection, fresh: bool) -> None:
-    if fresh:
+    if fresh:  # (indexed once filled: `_index_records`)
         wh.recreate_table(conn, "mdm", "customer_records", _RECORD_KINDS)
-        if wh.dialect.name == "postgresql":  # incremental runs look records up by id and by blocking key
-            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__id ON mdm.customer_records (record_id)")
-            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__golden ON mdm.customer_records "
-                                 "(golden_id)")
     else:
         wh.create_table(conn, "mdm", "customer_records", _RECORD_KINDS)
 
 
-def _index_blocking_columns(wh: Warehouse, conn: Connection, settings: LinkSettings) -> None:
+def _index_records(wh: Warehouse, conn: Connection, settings: LinkSettings) -> None:
+    """PostgreSQL: the indexes incremental runs look records up by (id, golden ID, every blocking key), built
+    after a full run has filled the table and set its golden IDs (updating a million indexed rows costs
+    minutes)."""
     if wh.dialect.name != "postgresql":
         return
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__id ON mdm.customer_records (record_id)")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__golden ON mdm.customer_records (golden_id)")
     for rule in settings.blocking:
         name = "customer_records__" + hashlib.sha1(repr(rule.columns).encode()).hexdigest()[:10]
         cols = ", ".join(f'"{c}"' for c in rule.columns)
@@ -269,7 +270,11 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         conn.exec_driver_sql("DROP TABLE _hub_staged")
         counter.close(f"{n:,} customer records standardized")
         timings["standardize"] = time.perf_counter() - t0
-        _index_blocking_columns(wh, conn, settings)
+        # The standardized records are committed (with no watermark: a crash before the end means a full run
+        # next time), so that DuckDB can drop their pages while the engine holds the records in memory.
+        conn.execute(sa.text("DELETE FROM raw._watermarks WHERE consumer = :c"), {"c": CONSUMER})
+        wh.commit_and_continue(conn)
+        wh.dialect.analyze(conn, RECORDS)
         needed = link_columns(settings, previous_model)
         recs = sort_records(store.frame(f"SELECT record_id, {', '.join(_q(c) for c in needed)} FROM {RECORDS}"))
         pos = pd.Series(np.arange(len(recs)), index=recs["record_id"].to_numpy())
@@ -282,14 +287,18 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
                 labelled = (lab["lp"].to_numpy(np.int64), lab["rp"].to_numpy(np.int64),
                             (lab["verdict"] == "same").to_numpy())
         prog(f"linking {len(recs):,} customer records")
-        result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
+        if len(recs) < 2 and previous_model is None:  # no pair to learn from: no model, each record alone
+            result = _nothing_to_link(settings, len(recs))
+        else:
+            with wh.lend_memory(conn):
+                result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
         timings.update(result.timings)
         t1 = time.perf_counter()
         ids = pa.array(recs["record_id"].array).cast(pa.string())  # record ids stay Arrow strings
         rid = recs["record_id"].to_numpy(dtype=object)
         del recs
         pairs = result.pairs
-        levels = [s.name for s in result.model.specs]
+        levels = [s.name for s in (result.model.specs if result.model is not None else settings.comparisons)]
         stored = pa.table({"left_record": ids.take(pairs["left"].to_numpy()),
                            "right_record": ids.take(pairs["right"].to_numpy()),
                            "rules": pa.array(pairs["rules"].to_numpy(np.int64)),
@@ -305,7 +314,8 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
             conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__right ON mdm.match_pairs (right_record)")
         del stored
         out = _publish(cfg, wh, conn, rid, result.labels, pairs, result.model, decisions, now, everything=True)
-        if previous_model is None:
+        _index_records(wh, conn, settings)
+        if previous_model is None and result.model is not None:
             conn.execute(sa.text("UPDATE mdm.match_model SET active = FALSE WHERE active"))
             conn.execute(sa.text("INSERT INTO mdm.match_model (model_id, spec_fingerprint, created_at, active, model) "
                                  "VALUES (:i, :f, :t, TRUE, :m)"),
@@ -315,11 +325,22 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         timings["golden_and_write"] = time.perf_counter() - t1
     wh.refresh_statistics(RECORDS, PAIRS, "mdm.xref", "mdm.golden_customer", "mdm.review_queue")
     out.changed = len(rid)
-    out.stats = {**result.stats, "feedback": result.model.info.get("feedback")}
+    out.stats = {**result.stats, "feedback": result.model.info.get("feedback") if result.model is not None else None}
     out.timings = timings
     prog(f"matched {out.records:,} customer records into {out.golden:,} golden customers"
          f" ({out.review_items:,} pairs for review)")
     return out
+
+
+def _nothing_to_link(settings: LinkSettings, n: int) -> LinkResult:
+    """The link of fewer than two records before any model exists: each record its own customer, no pair, and no
+    model (none can be learnt without pairs; the first run with records trains one)."""
+    levels = [s.name for s in settings.comparisons]
+    pairs = pd.DataFrame({c: pd.Series(dtype="int64") for c in ["left", "right", "rules", *levels]})
+    pairs = pairs.assign(weight=pd.Series(dtype=float), prob=pd.Series(dtype=float), band=pd.Series(dtype=object),
+                         rejected=pd.Series(dtype=bool), ambiguous=pd.Series(dtype=bool))
+    return LinkResult(pairs, np.arange(n, dtype=np.int64), None, {"records": n, "candidate_pairs": 0},  # type: ignore[arg-type]
+                      {})
 
 
 def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: LinkSettings, model: FellegiSunter,

@@ -79,9 +79,21 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
             counts[name] = int(mark[1].get("rows", 0))
             continue
         started = time.monotonic()
-        counts[name] = build_mart(wh, name)
-        with wh.begin() as conn:
-            bump(conn, f"marts.{name}")
-            set_watermark(conn, f"mart:{name}", 0, {"inputs": seen, "sql": sql_hash, "rows": counts[name]})
+        counts[name] = build_recorded(wh, name, seen)
         prog(f"built marts.{name}: {counts[name]:,} rows in {time.monotonic() - started:.1f} s")
     return counts
+
+
+def build_recorded(wh: Warehouse, name: str, seen: dict[str, int] | None = None) -> int:
+    """`build_mart`, then a new version for the mart and, as its watermark, the versions of the inputs it read
+    (`seen`, read now when not given): what `publish` checks to skip it next time (the Dagster asset builds
+    through here too, so a `hub run` after a materialization does not build the mart again)."""
+    sql_hash = hashlib.sha1(mart_sql(name).encode()).hexdigest()[:12]
+    if seen is None:
+        with wh.begin() as conn:
+            seen = versions(conn, sorted(f"{s}.{t}" for s, t in mart_inputs(name)))
+    rows = build_mart(wh, name)
+    with wh.begin() as conn:
+        bump(conn, f"marts.{name}")
+        set_watermark(conn, f"mart:{name}", 0, {"inputs": seen, "sql": sql_hash, "rows": rows})
+    return rows

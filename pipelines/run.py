@@ -13,6 +13,7 @@ from pipelines.history import stage_history
 from pipelines.match import MatchResult, run_match
 from pipelines.match_lookup import refresh as refresh_lookup
 from pipelines.match_lookup import warehouse_version
+from pipelines.metrics import record_run_metrics
 from pipelines.predict import run_predictions
 from pipelines.progress import Progress, as_progress
 from pipelines.publish import publish
@@ -39,7 +40,11 @@ class RunSummary:
 
     @property
     def failed_sources(self) -> list[SyncResult]:
-        return [s for s in self.syncs if s.status != "succeeded"]
+        return [s for s in self.syncs if s.status == "failed"]
+
+    @property
+    def warned_sources(self) -> list[SyncResult]:
+        return [s for s in self.syncs if s.status == "warning"]
 
     @property
     def failed_checks(self) -> list[str]:
@@ -66,7 +71,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
         progress(f"syncing {name} ({cfg.sources[name].connector})")
         result = sync_source(cfg, wh, name, progress=progress, allow_mass_delete=allow_mass_delete)
         summary.syncs.append(result)
-        if result.status != "succeeded":
+        if result.status == "failed":
             progress(f"source {name} FAILED: {result.error}")
     if sources is None:
         summary.syncs += forget_removed(cfg, wh, allow_mass_delete, progress)
@@ -92,6 +97,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     summary.marts = publish(wh, progress=progress, force=rebuild)
     summary.marts.update(run_predictions(wh, cfg, progress=progress, force=rebuild).rows)  # issue 15: predictions
     summary.phases["marts"] = time.monotonic() - t
+    record_run_metrics(wh)  # the MDM health history (mdm.run_metrics), before the checks read the versions
     t = time.monotonic()
     summary.checks = run_checks_if_changed(wh, cfg)
     summary.phases["checks"] = time.monotonic() - t

@@ -45,6 +45,7 @@ from pipelines.coerce import (
     parse_timestamp,
 )
 from pipelines.progress import as_progress
+from pipelines.transforms import transform_sql
 from warehouse.changes import bump, set_watermark, watermark
 from warehouse.engine import Warehouse, value
 from warehouse.identifiers import quote
@@ -129,6 +130,7 @@ def mapping_sql(wh: Warehouse, value: MappingValue) -> tuple[str, str | None]:
         fmt = value.get("format")
         default = value.get("default")
         expr = _path_sql(wh, value["path"]) if value.get("path") else "NULL"
+        expr = transform_sql(wh.dialect.name, expr, value)  # strip, replace, regex, split (pipelines/transforms.py)
         if default is not None:
             lit = str(default).replace("'", "''")
             expr = f"COALESCE({expr}, '{lit}')"
@@ -288,6 +290,8 @@ def _stage_chunk(cfg: HubConfig, wh: Warehouse, conn: sa.Connection, source: str
         quarantine = _attach_records(wh, conn, quarantine)
     keys = pa.table({"k": pa.array(raw["source_key"].astype(str).to_numpy(), pa.string())})
     params = {"s": source, "t": stream}
+    # statistics that count this transaction's rows: planned as empty, PostgreSQL would loop over both sides
+    wh.dialect.analyze(conn, f"staging.{quote(entity.name)}")
     with wh.dialect.arrow_relation(conn, "_hub_stage_keys", keys) as k:
         conn.execute(sa.text(f"DELETE FROM staging.{quote(entity.name)} WHERE source_name = :s AND stream = :t "
                              f"AND source_key IN (SELECT k FROM {k})"), params)

@@ -1050,7 +1050,7 @@ def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, An
         _ready(wh, conn)
         g = _frame(wh, conn, "SELECT * FROM mdm.golden_customer WHERE golden_id = :g", {"g": golden_id})
         hist = _frame(wh, conn, "SELECT * FROM mdm.golden_id_history WHERE retired_id = :g OR survivor_id = :g "
-                                "ORDER BY retired_at DESC", {"g": golden_id})
+                                "OR split_id = :g ORDER BY retired_at DESC", {"g": golden_id})
         if not len(g):
             retired = hist[hist["retired_id"] == golden_id]
             if len(retired):

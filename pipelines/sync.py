@@ -51,6 +51,9 @@ from connectors.python_source import Batch, CheckpointedStream
 from connectors.registry import create_source, refused_endpoint
 from hub import secrets
 from hub.config import HubConfig, SourceConfig
+from pipelines import full_refresh as full_refreshes
+from pipelines.errors import trace_text
+from pipelines.health import HealthWatch, check_columns, live_rows
 from pipelines.progress import Progress, as_progress
 from warehouse.engine import Warehouse
 from warehouse.raw import LoadStats, MassDeleteRefused, RawStore, dumps, key_of, quarantine_row, raw_table
@@ -58,7 +61,8 @@ from warehouse.raw import LoadStats, MassDeleteRefused, RawStore, dumps, key_of,
 log = logging.getLogger("hub.sync")
 
 CONFIG_STREAM_CONNECTORS = {"sql", "file"}  # connectors whose streams are defined by the hub config
-_STREAM_KEYS = ("table", "query", "path", "format", "encoding", "sheet")
+_STREAM_KEYS = ("table", "query", "path", "format", "encoding", "sheet", "order", "lookback", "future_tolerance",
+                "header_row", "fill_down", "excel_dates")
 
 
 class SyncError(Exception):
@@ -80,6 +84,7 @@ class SyncResult:
     error: str | None = None
     streams: dict[str, StreamResult] = field(default_factory=dict)
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # status "warning": what the health thresholds found
 
     @property
     def stats(self) -> LoadStats:
@@ -153,7 +158,8 @@ def extraction_errors(source: str, stream: str, sync_id: str, bad: list[Mapping[
                       pk: list[list[str]]) -> list[dict[str, Any]]:
     """Quarantine rows for records the connector read but could not parse (they carry `_hub_errors`)."""
     return [quarantine_row(source, stream, sync_id, "extract", "; ".join(map(str, b.get(ERRORS_FIELD) or [])),
-                           record_key=key_of(b, pk)[0], record=b) for b in bad]
+                           record_key=key_of(b, pk)[0], record={k: v for k, v in b.items() if k != "_hub_row"})
+            for b in bad]
 
 
 @dataclass
@@ -168,17 +174,20 @@ class _Sync:
     pks: dict[str, list[list[str]]]
     progress: Progress
     allow_mass_delete: bool
+    watch: HealthWatch
 
     def land(self, stream: str, batch: Batch, track_seen: bool) -> None:
+        self.watch.observe(stream, batch)
         bad = extraction_errors(self.source, stream, self.sync_id, batch.bad, self.pks.get(stream, []))
         if batch.table is not None:
             stats = self.store.load_table(self.source, stream, self.sync_id, batch.table,
                                           [".".join(p) for p in self.pks.get(stream, [])], batch.first_row,
-                                          state=batch.state, bad=bad, track_seen=track_seen, rows=batch.rows)
+                                          state=batch.state, bad=bad, track_seen=track_seen, rows=batch.rows,
+                                          part=batch.part)
         else:
             stats = self.store.load(self.source, stream, self.sync_id, list(batch.records or []),
                                     self.pks.get(stream, []), batch.first_row, state=batch.state, bad=bad,
-                                    track_seen=track_seen)
+                                    track_seen=track_seen, part=batch.part)
         self.result.streams.setdefault(stream, StreamResult()).stats.add(stats)
 
     def finish_stream(self, stream: str, detect: bool) -> None:
@@ -229,10 +238,15 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         except AirbyteTracedException as e:
             raise SyncError(f"source {source_name}: {e.message or e}") from None
         catalog, pks = build_catalog(source_name, src, discovered)
+        problems = check_columns(source_name, src, {s.name: s.json_schema for s in discovered.streams})
+        if problems:
+            raise SyncError(f"source {source_name}: " + "; ".join(problems))
         detect_schema_changes(store, source_name, sync_id, catalog, result)
         states = {} if full_refresh else store.get_state(source_name)
-        states = {k: v for k, v in states.items() if k in pks}
-        run = _Sync(cfg, store, source_name, sync_id, result, pks, prog, allow_mass_delete)
+        whole = full_refreshes.due(warehouse, source_name, src, pks)  # full_refresh_every has passed
+        states = {k: v for k, v in states.items() if k in pks and k not in whole}
+        unsaved = [s for s in pks if s not in states]  # read whole this time
+        run = _Sync(cfg, store, source_name, sync_id, result, pks, prog, allow_mass_delete, HealthWatch(src))
         if src.connector in CONFIG_STREAM_CONNECTORS:
             _read_bulk(run, source, conf, catalog, states, full_refresh)
         else:
@@ -240,18 +254,21 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         failed = [f"{n}: {s.error}" for n, s in result.streams.items() if s.error]
         if failed:
             raise SyncError(f"source {source_name}: " + "; ".join(failed))
-        result.status = "succeeded"
+        result.status, failures, result.warnings = run.watch.judge(result, live_rows(store, source_name))
+        if failures:
+            raise SyncError(f"source {source_name}: " + "; ".join(failures + result.warnings))
+        full_refreshes.record(warehouse, source_name, src, unsaved)
     except SyncError as e:
         result.status, result.error = "failed", secrets.mask(str(e))
     except AirbyteTracedException as e:
         result.status = "failed"
-        result.error = secrets.mask(f"source {source_name}: {e.message or e.internal_message or e}")
+        result.error = secrets.mask(f"source {source_name}: {trace_text(e)}")
     except Exception as e:
         result.status, result.error = "failed", secrets.mask(f"source {source_name}: {type(e).__name__}: {e}")
         log.debug("sync of %s failed", source_name, exc_info=True)
     finally:
         result.seconds = time.monotonic() - started
-        store.finish_sync(sync_id, result.status, result.stats, result.error)
+        store.finish_sync(sync_id, result.status, result.stats, result.error or "; ".join(result.warnings) or None)
     return result
 
 
@@ -275,8 +292,9 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
                 run.land(name, batch, detect)
                 counter.update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
             counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
+            run.watch.stream_read(name, stream)
         except AirbyteTracedException as e:
-            sr.error = secrets.mask(e.message or e.internal_message or str(e))
+            sr.error = secrets.mask(trace_text(e))
             counter.close(f"FAILED after {sr.stats.read:,} records")
             continue
         except KeyError as e:  # a primary key column the data does not have
@@ -339,7 +357,7 @@ def _read_protocol(run: _Sync, source: Any, conf: dict[str, Any], catalog: Confi
                 if stream:
                     flush(stream, state)
             elif msg.type == Type.TRACE and msg.trace.type == TraceType.ERROR:
-                errors.append(secrets.mask(msg.trace.error.message or "error"))
+                errors.append(secrets.mask(trace_text(msg.trace.error)))
             elif msg.type == Type.TRACE and msg.trace.type == TraceType.STREAM_STATUS:
                 status = msg.trace.stream_status
                 if status.status == AirbyteStreamStatus.COMPLETE:

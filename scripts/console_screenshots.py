@@ -45,7 +45,7 @@ def cjk_font() -> bool:
 
 
 def log_in(page: Page, base: str, user: str) -> None:
-    page.goto(base + "/login")
+    page.goto(base + "/login?next=%2Fqueue")  # the console opens on the cockpit; these start at the queue
     page.fill("#username", user)
     page.fill("#password", PASSWORD)
     page.click("#login")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite as `make test` runs it: starts a throw-away PostgreSQL server on loopback for the
-# warehouse tests (stopped again on exit), installs Debian's chromium and a CJK font (fonts-wqy-microhei)
+# warehouse tests and a MariaDB server for the MySQL connector tests (both stopped again on exit), installs Debian's chromium and a CJK font (fonts-wqy-microhei)
 # for the browser tests when they are missing (as root), then runs ruff, pytest on two workers, the short
 # chaos suite and pip-audit.
 set -euo pipefail
@@ -8,7 +8,11 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hub-test-XXXXXX")
 chmod 755 "$tmp"
-cleanup() { scripts/pg-test-server.sh stop "$tmp/pg" || true; rm -rf "$tmp"; }
+cleanup() {
+  scripts/pg-test-server.sh stop "$tmp/pg" || true
+  scripts/mariadb-test-server.sh stop "$tmp/mariadb" || true
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -33,6 +37,20 @@ export HUB_REQUIRE_BROWSER=1
 HUB_TEST_PG_URL=$(scripts/pg-test-server.sh start "$tmp/pg")
 export HUB_TEST_PG_URL HUB_REQUIRE_PG=1
 echo "PostgreSQL for the tests: $HUB_TEST_PG_URL" >&2
+# MariaDB for the MySQL/MariaDB connector tests (Debian's mariadb-server); where it cannot be installed or
+# started, those tests are skipped and say why.
+if [ ! -x /usr/sbin/mariadbd ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing MariaDB from Debian's packages" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null) \
+    || echo "MariaDB could not be installed" >&2
+fi
+if HUB_TEST_MYSQL_URL=$(scripts/mariadb-test-server.sh start "$tmp/mariadb" 2>"$tmp/mariadb.err"); then
+  export HUB_TEST_MYSQL_URL
+  echo "MariaDB for the tests: $HUB_TEST_MYSQL_URL" >&2
+else
+  export HUB_TEST_MYSQL_SKIP="no MariaDB server for the MySQL connector tests: $(tail -n 1 "$tmp/mariadb.err")"
+  echo "$HUB_TEST_MYSQL_SKIP" >&2
+fi
 $BIN/ruff check .
 $BIN/python -m pytest -n 2 -p no:cacheprovider "$@"
 # The fault-injection suite, short form: kills, faulty APIs, PostgreSQL restarts; nothing lost.

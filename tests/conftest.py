@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +23,27 @@ def _pg_admin_url() -> str | None:
             pytest.fail("HUB_TEST_PG_URL is not set but HUB_REQUIRE_PG is: `make test` starts PostgreSQL")
         pytest.skip("PostgreSQL tests need HUB_TEST_PG_URL (set by `make test`)")
     return url
+
+
+@pytest.fixture
+def mysql_url() -> Iterator[str]:
+    """A fresh, empty database on the MariaDB test server (`scripts/mariadb-test-server.sh`); dropped afterwards."""
+    admin = os.environ.get("HUB_TEST_MYSQL_URL")
+    if not admin:
+        why = os.environ.get("HUB_TEST_MYSQL_SKIP") or "MariaDB tests need HUB_TEST_MYSQL_URL (set by `make test`)"
+        if os.environ.get("HUB_REQUIRE_MYSQL"):
+            pytest.fail(why)
+        pytest.skip(why)
+    name = f"hub_t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(admin)
+    with engine.begin() as c:
+        c.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    try:
+        yield admin.rsplit("/", 1)[0] + f"/{name}?charset=utf8mb4"
+    finally:
+        with engine.begin() as c:
+            c.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        engine.dispose()
 
 
 @pytest.fixture
@@ -175,3 +198,35 @@ def steward_project(matched_demo: tuple[Path, Path], tmp_path: Path) -> Path:
     cfg = tmp_path / "hub.yaml"
     cfg.write_text(text, encoding="utf-8")
     return cfg
+
+
+# --- another `hub run` in progress --------------------------------------------------------------------------
+
+_HOLD = """
+import sys, time
+from warehouse.engine import Warehouse
+from warehouse.lock import run_lock
+with run_lock(Warehouse(sys.argv[1]), "hub run"):
+    print("locked", flush=True)
+    time.sleep(300)
+"""
+
+
+@pytest.fixture
+def hold_run_lock(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[str]]]:
+    """`hold_run_lock(url)`: another process takes the warehouse's run lock as `hub run` does while it runs,
+    and holds it until the test ends (or until it is killed); returns that process."""
+    procs: list[subprocess.Popen[str]] = []
+    script = tmp_path / "hold_run_lock.py"
+    script.write_text(_HOLD, encoding="utf-8")
+
+    def hold(url: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen([sys.executable, str(script), url], stdout=subprocess.PIPE, text=True, cwd=REPO)
+        procs.append(proc)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        return proc
+
+    yield hold
+    for proc in procs:
+        proc.kill()
+        proc.wait()

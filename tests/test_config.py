@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 
@@ -201,3 +203,62 @@ def test_cli_show_masks_secrets(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "hunter2-xyz" not in r.output
     assert "crm:****@db" in r.output
+
+
+def test_given_a_misspelt_connector_then_validate_names_the_close_one(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["config", "validate", "-c", str(write(tmp_path, MINIMAL.replace(
+        "connector: sql", "connector: sqll")))])
+    assert r.exit_code == 2, r.output
+    assert "sources.crm_a.connector: unknown connector 'sqll'; did you mean 'sql'?" in r.output
+    assert "hub.yaml:5" in r.output
+
+
+def test_given_a_key_twice_in_one_mapping_then_it_is_an_error_with_both_lines(tmp_path: Path) -> None:
+    text = MINIMAL.replace("        primary_key: cust_id\n",
+                           "        primary_key: cust_id\n        entity: customer\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text), env={})
+    msg = str(e.value)
+    assert "hub.yaml:12" in msg and "key 'entity' is given twice in one mapping (first on line 11)" in msg
+    # flow mappings too
+    with pytest.raises(ConfigError, match="key 'uscc' is given twice"):
+        load_config(write(tmp_path, MINIMAL.replace("uscc: tax_code", "uscc: tax_code, uscc: TaxNo")), env={})
+    # YAML merge keys (<<) stay allowed: an explicit key overrides a merged one
+    merged = "x-map: &m {name: cust_name, uscc: tax_code}\n" + MINIMAL.replace(
+        "{name: cust_name, uscc: tax_code}", "{<<: *m, uscc: tax_no}")
+    from hub.config import parse_yaml
+    assert parse_yaml(merged)["sources"]["crm_a"]["streams"]["customers"]["mapping"] == {
+        "name": "cust_name", "uscc": "tax_no"}
+
+
+def test_given_a_secret_command_then_its_output_is_the_secret_and_is_masked(tmp_path: Path) -> None:
+    (tmp_path / "store.py").write_text("import sys\nprint({'crm/password': 'p@ss:w/rd-42'}[sys.argv[1]])\n",
+                                       encoding="utf-8")
+    py = sys.executable
+    text = MINIMAL.replace("sqlite:///data/crm.sqlite", "mysql+pymysql://crm:${cmd:" + py + " store.py crm/password}"
+                           "@db/crm")
+    cfg = load_config(write(tmp_path, text), env={})  # run in the config file's folder
+    # the password percent-encoded in the URL (issue 14 #5), as it is for the driver
+    assert cfg.sources["crm_a"].config["url"] == "mysql+pymysql://crm:p%40ss%3Aw%2Frd-42@db/crm"
+    assert sa.engine.make_url(cfg.sources["crm_a"].config["url"]).password == "p@ss:w/rd-42"
+    assert "p@ss:w/rd-42" in cfg.secret_values
+    assert "p@ss:w/rd-42" not in yaml.safe_dump(cfg.redacted(), allow_unicode=True)
+    # reading the structure only (Dagster's definitions) does not run it
+    assert load_config(write(tmp_path, text), env={}, commands=False).sources["crm_a"].config["url"].startswith(
+        "mysql+pymysql://crm:${cmd:")
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    ("no-such-program-xyz --get", "secret command 'no-such-program-xyz' not found"),
+    ("{py} store.py 3", "exited with code 3"),
+    ("{py} store.py 1 denied: token expired", "exited with code 1: denied: token expired"),
+    ("{py} store.py 0", "printed nothing"),
+])
+def test_given_a_failing_secret_command_then_the_error_says_why_and_where(tmp_path: Path, command: str,
+                                                                          message: str) -> None:
+    (tmp_path / "store.py").write_text("import sys\nprint(' '.join(sys.argv[2:]), file=sys.stderr)\n"
+                                       "sys.exit(int(sys.argv[1]))\n", encoding="utf-8")
+    text = MINIMAL.replace("sqlite:///data/crm.sqlite", "${cmd:" + command.format(py=sys.executable) + "}")
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, text), env={})
+    assert message in str(e.value) and "sources.crm_a.config.url" in str(e.value) and "hub.yaml:6" in str(e.value)

@@ -23,8 +23,9 @@ MDM_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
                          "source_count": "integer", "system_count": "integer",
                          "first_seen": "timestamp", "last_seen": "timestamp", "updated_at": "timestamp"},
                         ["golden_id"]),
+    # reason `split`: no retired_id; survivor_id stays active, split_id took some of its records
     "golden_id_history": ({"retired_id": "text", "survivor_id": "text", "reason": "text",
-                           "run_id": "text", "retired_at": "timestamp"}, None),
+                           "run_id": "text", "retired_at": "timestamp", "split_id": "text"}, None),
     "customer_hierarchy": ({"child_golden_id": "text", "parent_golden_id": "text", "relation": "text",
                             "evidence": "text", "updated_at": "timestamp"}, ["child_golden_id"]),
     "review_queue": ({"item_id": "text", "left_record": "text", "right_record": "text", "left_golden_id": "text",

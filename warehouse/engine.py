@@ -107,6 +107,27 @@ class Warehouse:
             self._ensured.clear()  # tables created in the rolled-back transaction are gone
             raise
 
+    def commit_and_continue(self, conn: Connection) -> None:
+        """Commit what the caller's transaction wrote so far and go on in a new transaction on `conn` (inside a
+        `begin()` block: the block's end commits the rest, an error rolls back only the rest)."""
+        conn.exec_driver_sql("COMMIT")
+        conn.exec_driver_sql("BEGIN")
+
+    @contextmanager
+    def lend_memory(self, conn: Connection, keep: str = "256MB") -> Iterator[None]:
+        """While Python holds a large working set (the matching engine's columns and pairs), DuckDB's buffer
+        pool shrinks to `keep` (its cached pages are dropped, its transaction's data spills to the temporary
+        directory), so that the two do not peak together; the configured limit is back afterwards."""
+        if self.dialect.name != "duckdb":
+            yield
+            return
+        limit = value(conn, "SELECT current_setting('memory_limit')")
+        conn.exec_driver_sql(f"SET memory_limit = '{keep}'")
+        try:
+            yield
+        finally:
+            conn.exec_driver_sql(f"SET memory_limit = '{limit}'")
+
     def dispose(self) -> None:
         self.engine.dispose()
 

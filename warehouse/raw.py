@@ -61,8 +61,9 @@ CONTROL_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
                 "records_quarantined": "integer", "error": "text", "records_deleted": "integer"}, ["sync_id"]),
     "_state": ({"source": "text", "stream": "text", "state": "json", "sync_id": "text",
                 "updated_at": "timestamp"}, ["source", "stream"]),
+    # `part`: within its sync, the file (its place in the read order) the version came from; 0 for tables and APIs
     "_record_index": ({"source": "text", "stream": "text", "record_key": "text", "record_hash": "text",
-                       "sync_id": "text"}, ["source", "stream", "record_key"]),
+                       "sync_id": "text", "part": "integer"}, ["source", "stream", "record_key"]),
     "_quarantine": ({"source": "text", "stream": "text", "sync_id": "text", "stage": "text",
                      "record_key": "text", "field": "text", "value": "text", "reason": "text",
                      "action": "text", "record": "json", "quarantined_at": "timestamp"}, None),
@@ -84,6 +85,7 @@ QUARANTINE_COLUMNS = list(CONTROL_TABLES["_quarantine"][0])
 _QUARANTINE_SCHEMA = pa.schema([(c, pa.timestamp("us") if c == "quarantined_at" else pa.string())
                                 for c in QUARANTINE_COLUMNS])
 _HASH_VERSION = "md5-of-canonical-json"  # raw._meta 'hash': how `_hash` is computed
+_QUARANTINE_KINDS = {c: ("timestamp" if c == "quarantined_at" else "text") for c in QUARANTINE_COLUMNS}
 
 
 def raw_table(source: str, stream: str) -> str:
@@ -382,23 +384,25 @@ class RawStore:
     def load(self, source: str, stream: str, sync_id: str, records: list[Mapping[str, Any]],
              pk_paths: list[list[str]], first_row: int, state: Any = None,
              extracted_at: dt.datetime | None = None, bad: Sequence[Mapping[str, Any]] = (),
-             track_seen: bool = False) -> LoadStats:
+             track_seen: bool = False, part: int = 0) -> LoadStats:
         """Land record dicts (an API connector's batch) and save `state`, in one transaction; `bad` are
         quarantine rows of records the connector could not extract, written in the same transaction."""
         return self._land(source, stream, sync_id, shape_records(records, pk_paths, first_row), state,
-                          extracted_at, bad, track_seen)
+                          extracted_at, bad, track_seen, part)
 
     def load_table(self, source: str, stream: str, sync_id: str, table: pa.Table, pk_columns: Sequence[str],
                    first_row: int, state: Any = None, extracted_at: dt.datetime | None = None,
                    bad: Sequence[Mapping[str, Any]] = (), track_seen: bool = False,
-                   rows: pa.Array | None = None) -> LoadStats:
-        """Land an Arrow table of a bulk source (flat columns) and save `state`, in one transaction."""
+                   rows: pa.Array | None = None, part: int = 0) -> LoadStats:
+        """Land an Arrow table of a bulk source (flat columns) and save `state`, in one transaction. `part`: the
+        file of the read the batch comes from (see `_append_changed`)."""
         pk = resolve_key_columns(table.column_names, pk_columns, f"{source}.{stream}") if pk_columns else []
         return self._land(source, stream, sync_id, shape_batch(table, pk, first_row, rows), state, extracted_at, bad,
-                          track_seen)
+                          track_seen, part)
 
     def _land(self, source: str, stream: str, sync_id: str, shaped: pa.Table, state: Any,
-              extracted_at: dt.datetime | None, bad: Sequence[Mapping[str, Any]], track_seen: bool) -> LoadStats:
+              extracted_at: dt.datetime | None, bad: Sequence[Mapping[str, Any]], track_seen: bool,
+              part: int = 0) -> LoadStats:
         extracted_at = extracted_at or now_utc()
         stats = LoadStats(read=shaped.num_rows + len(bad))
         no_key = pc.is_null(shaped.column("_key"))
@@ -415,16 +419,14 @@ class RawStore:
             table = self.ensure_stream(conn, source, stream)
             if shaped.num_rows:
                 loaded, unchanged, dups = self._append_changed(conn, table, source, stream, sync_id, shaped,
-                                                               extracted_at, track_seen)
+                                                               extracted_at, track_seen, part)
                 stats.loaded, stats.unchanged = loaded, unchanged
                 quarantine += [quarantine_row(source, stream, sync_id, "load",
                                               f"duplicate primary key {k!r}: read again in this sync with "
                                               "different values (the first version was kept)",
                                               record_key=k, record=d) for k, d in dups]
-            if quarantine:
-                self.wh.insert_frame(conn, "raw", "_quarantine", quarantine_table(quarantine))
-                stats.quarantined = len(quarantine)
-                bump(conn, "raw._quarantine")
+            stats.quarantined = len(quarantine)
+            self._quarantine_new(conn, quarantine)
             if state is not None:
                 self._save_state(conn, source, stream, state, sync_id)
         return stats
@@ -438,23 +440,25 @@ class RawStore:
         return batch
 
     def _append_changed(self, conn: Connection, table: str, source: str, stream: str, sync_id: str,
-                        shaped: pa.Table, extracted_at: dt.datetime, track_seen: bool
+                        shaped: pa.Table, extracted_at: dt.datetime, track_seen: bool, part: int = 0
                         ) -> tuple[int, int, list[tuple[str, str]]]:
         """Append the new or changed rows of a shaped batch; (loaded, unchanged, duplicate keys with their JSON)."""
-        params = {"source": source, "stream": stream, "sync": sync_id}
+        params = {"source": source, "stream": stream, "sync": sync_id, "part": int(part)}
         batch_cols = shaped.select(["_row", "_key", "_data", "_hash"])
-        dup = "(_rn > 1 OR COALESCE(_landed_sync = :sync, FALSE))"
+        dup = "(_rn > 1 OR COALESCE(_landed_sync = :sync AND _landed_part = :part, FALSE))"
         with self.wh.dialect.arrow_relation(conn, "_hub_batch", batch_cols, {"_row": "integer"}) as batch:
-            # A key read twice in one sync with different content is a duplicate primary key: the first
-            # version lands, the others go to quarantine. (The same content twice is simply dropped.) Only
-            # the keys of rows that land or are duplicates are kept: an unchanged re-read costs one join, and
-            # the JSON is copied once, from the batch into the raw table.
+            # A key read twice in one part of one sync (one table, one file) with different content is a
+            # duplicate primary key: the first version lands, the others go to quarantine. (The same content
+            # twice is simply dropped.) A later part of the same sync (the next file of a glob) is a later
+            # version: it lands when it differs, so later files supersede earlier ones. Only the keys of rows
+            # that land or are duplicates are kept: an unchanged re-read costs one join, and the JSON is copied
+            # once, from the batch into the raw table.
             conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_ranked")
             conn.execute(sa.text(
                 "CREATE TEMPORARY TABLE _hub_ranked AS SELECT * FROM (SELECT b._row, b._key, b._hash, "
                 "ROW_NUMBER() OVER (PARTITION BY b._key ORDER BY b._row) AS _rn, "
                 "FIRST_VALUE(b._hash) OVER (PARTITION BY b._key ORDER BY b._row) AS _first_hash, "
-                "i.record_hash AS _landed_hash, i.sync_id AS _landed_sync "
+                "i.record_hash AS _landed_hash, i.sync_id AS _landed_sync, COALESCE(i.part, 0) AS _landed_part "
                 f"FROM {batch} b LEFT JOIN raw._record_index i ON i.source = :source AND i.stream = :stream "
                 "AND i.record_key = b._key) r "
                 "WHERE CASE WHEN _rn = 1 THEN _landed_hash IS NULL OR _landed_hash <> _hash "
@@ -483,9 +487,28 @@ class RawStore:
         """Point the record index at the versions just landed (`landed_sql`: _key, _hash)."""
         self.wh.upsert_from(conn, "raw", "_record_index",
                             f"SELECT :source AS source, :stream AS stream, _key AS record_key, _hash AS record_hash, "
-                            f":sync AS sync_id FROM ({landed_sql}) l",
-                            ["source", "stream", "record_key", "record_hash", "sync_id"],
+                            f":sync AS sync_id, CAST(:part AS INTEGER) AS part FROM ({landed_sql}) l",
+                            ["source", "stream", "record_key", "record_hash", "sync_id", "part"],
                             ["source", "stream", "record_key"], params)
+
+    def _quarantine_new(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Quarantine rows of the landing (unreadable records, missing or duplicate keys), except those already
+        there with the same stream, stage, key, reason and record: a file read again (changed, or a full
+        refresh) does not count its bad rows again."""
+        if not rows:
+            return
+        fresh = quarantine_table(rows)
+        with self.wh.dialect.arrow_relation(conn, "_hub_quarantine", fresh, _QUARANTINE_KINDS) as q:
+            same = " AND ".join(f"x.{c} IS NOT DISTINCT FROM n.{c}" for c in ("source", "stream", "stage", "record_key",
+                                                                             "reason"))
+            record = "CAST(x.record AS TEXT) = CAST(n.record AS TEXT)" if self.wh.dialect.name == "postgresql" \
+                else "x.record = n.record"
+            new = (f"FROM {q} n WHERE NOT EXISTS (SELECT 1 FROM raw._quarantine x WHERE {same} AND "
+                   f"({record} OR (x.record IS NULL AND n.record IS NULL)))")
+            if int(value(conn, f"SELECT count(*) {new}") or 0):
+                conn.execute(sa.text(f"INSERT INTO raw._quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
+                                     f"SELECT {', '.join('n.' + c for c in QUARANTINE_COLUMNS)} {new}"))
+                bump(conn, "raw._quarantine")
 
     # --- deletes -------------------------------------------------------------------------------------
 
@@ -509,6 +532,9 @@ class RawStore:
                   "AND x.stream = :t AND x.record_key = i.record_key)")
         with self.wh.begin() as conn:
             self.ensure(conn)
+            # fresh statistics of the keys just read: planned blind, PostgreSQL's anti-join loops over both
+            self.wh.dialect.analyze(conn, "raw._seen")
+            self.wh.dialect.analyze(conn, "raw._record_index")
             n = self._tombstone(conn, source, stream, sync_id, unseen, max_share, allow_mass_delete,
                                 "they are missing from a complete read of the source")
             conn.execute(sa.text("DELETE FROM raw._seen WHERE source = :s AND stream = :t"),

@@ -15,8 +15,9 @@ Control API (JSON, on every fake):
   the ids of the malformed records,
 - ``POST /_fake/reset``: faults back to their construction values, counters to zero, tokens
   dropped, clock offset cleared,
-- ``POST /_fake/clock {"advance_s": 7300}``: move the token clock forward (expire tokens
-  without waiting),
+- ``POST /_fake/clock {"advance_s": 7300}``: move the clock forward (expire tokens and close
+  rate-limit windows without waiting); ``{"freeze": true}`` stops it where it is (then only
+  ``advance_s`` moves it: tests of time windows that cannot depend on how fast calls run),
 - ``POST /_fake/config {"token_ttl_s": 5}``: TTL of tokens issued from now on,
 - ``POST /_fake/upsert {"object": ..., "record": {...}}``: add or modify a record (same as
   ``server.dataset.upsert``).
@@ -77,7 +78,9 @@ class Faults:
     next N data calls with the vendor's rate-limit error. ``enforce_limits`` turns on the
     vendor's documented real limits (QPS windows, token-endpoint limits; counted as
     ``rate_limited``). ``quota_exhausted`` answers every data call with the vendor's
-    daily/monthly quota error, where it has one. ``malformed_record`` serves one record per
+    daily/monthly quota error, where it has one; ``quota_after=N`` does so once N data calls
+    (of every token together, counted from when it was set) have been answered, for a source
+    that fails part-way through a read. ``malformed_record`` serves one record per
     malformable object in a malformed form, the same record on every read (counted per record
     served).
     """
@@ -88,6 +91,7 @@ class Faults:
     rate_limit_rate: float = 0.0
     enforce_limits: bool = False
     quota_exhausted: bool = False
+    quota_after: int | None = None
     error_5xx_rate: float = 0.0
     slow_ms: int = 0
     slow_rate: float = 0.0
@@ -191,15 +195,17 @@ class Token:
 
 
 class TokenStore:
-    """Tokens (or sessions) with a TTL measured on a clock that tests may advance."""
+    """Tokens (or sessions) with a TTL measured on a clock that tests may advance or freeze."""
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self.offset_s = 0.0
+        self.frozen_at: float | None = None
         self._tokens: dict[str, Token] = {}
 
     def now(self) -> float:
-        return time.time() + self.offset_s
+        """The fake's clock: wall time (or the moment it was frozen) plus the offset tests added."""
+        return (time.time() if self.frozen_at is None else self.frozen_at) + self.offset_s
 
     def issue(
         self,
@@ -245,6 +251,7 @@ class TokenStore:
     def clear(self) -> None:
         self._tokens.clear()
         self.offset_s = 0.0
+        self.frozen_at = None
 
 
 # --------------------------------------------------------------------------- dataset
@@ -486,6 +493,7 @@ class FakeServer:
         self._malformed_keys: dict[str, Hashable | None] = {}
         self._windows: dict[str, deque[float]] = {}
         self._stats = Stats()
+        self._ok_calls = 0  # data calls answered, for ``quota_after``
         self.tokens = TokenStore(token_ttl_s)
         self.app = Starlette(routes=[*self.routes(), *self._control_routes()])
         self._server: uvicorn.Server | None = None
@@ -566,11 +574,14 @@ class FakeServer:
         return self._faults
 
     def set_faults(self, **changes: Any) -> Faults:
-        """Apply fault changes (validated); a new ``seed`` reseeds the fault RNG."""
+        """Apply fault changes (validated); a new ``seed`` reseeds the fault RNG, a new ``quota_after``
+        counts the data calls from now."""
         with self._lock:
             self._faults = self._faults.updated(changes)
             if "seed" in changes:
                 self._rng = random.Random(self._faults.seed)
+            if "quota_after" in changes:
+                self._ok_calls = 0
             self._malformed_keys.clear()
             return self._faults
 
@@ -584,9 +595,15 @@ class FakeServer:
             self.tokens.ttl_s = float(value)
 
     def advance_clock(self, seconds: float) -> None:
-        """Move the token clock forward: tokens expire without waiting."""
+        """Move the clock forward: tokens expire and rate-limit windows close without waiting."""
         with self._lock:
             self.tokens.offset_s += seconds
+
+    def freeze_clock(self) -> None:
+        """Stop the clock where it is; from now on only `advance_clock` moves it."""
+        with self._lock:
+            if self.tokens.frozen_at is None:
+                self.tokens.frozen_at = time.time()
 
     def reset(self) -> None:
         """Faults back to their construction values; counters, tokens and clock cleared."""
@@ -597,6 +614,7 @@ class FakeServer:
             self._windows.clear()
             self.tokens.clear()
             self._stats.reset()
+            self._ok_calls = 0
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -644,11 +662,16 @@ class FakeServer:
 
     async def _post_clock(self, request: Request) -> Response:
         body = await read_json(request)
-        seconds = body.get("advance_s") if isinstance(body, dict) else None
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-            return JSONResponse({"error": 'expected {"advance_s": seconds}'}, status_code=400)
+        seconds = body.get("advance_s", 0) if isinstance(body, dict) else None
+        freeze = body.get("freeze", False) if isinstance(body, dict) else None
+        if (not isinstance(seconds, int | float) or isinstance(seconds, bool) or freeze not in (True, False)
+                or not (seconds or freeze)):
+            return JSONResponse({"error": 'expected {"advance_s": seconds} and/or {"freeze": true}'},
+                                status_code=400)
+        if freeze:
+            self.freeze_clock()
         self.advance_clock(float(seconds))
-        return JSONResponse({"offset_s": self.tokens.offset_s})
+        return JSONResponse({"offset_s": self.tokens.offset_s, "frozen": self.tokens.frozen_at is not None})
 
     async def _post_config(self, request: Request) -> Response:
         body = await read_json(request)
@@ -690,8 +713,8 @@ class FakeServer:
         if not self._faults.enforce_limits or limit is None:
             return False
         calls, window_s = limit
-        now = time.monotonic()
         with self._lock:
+            now = self.tokens.now()
             stamps = self._windows.setdefault(endpoint, deque())
             while stamps and now - stamps[0] >= window_s:
                 stamps.popleft()
@@ -734,7 +757,9 @@ class FakeServer:
                 token.revoked = True
                 self._stats.fault("token_revoked")
                 return errors.auth(TokenState.REVOKED)
-            if self._faults.quota_exhausted and errors.quota is not None:
+            quota_after = self._faults.quota_after
+            exhausted = self._faults.quota_exhausted or (quota_after is not None and self._ok_calls >= quota_after)
+            if exhausted and errors.quota is not None:
                 self._stats.fault("quota_exceeded")
                 return errors.quota()
             if self._rate_limited_now(endpoint):
@@ -746,6 +771,7 @@ class FakeServer:
             return exc.response
         with self._lock:
             token.ok_calls += 1
+            self._ok_calls += 1
         return response
 
     def _revoke_now(self, token: Token) -> bool:

@@ -1,12 +1,16 @@
 """The `file` source: CSV (any Python encoding; UTF-8 with or without BOM, GBK, ...), XLSX, JSONL.
 
 Config: `{"path": "exports/*.csv", "format": "csv", "encoding": "gbk", "delimiter": ",",
-"streams": [{"name", "path", "format", "encoding", "sheet", "primary_key"}]}` (stream values
-override the source's). A path may be a glob; files are read in name order.
+"order": "name", "streams": [{"name", "path", "format", "encoding", "sheet", "primary_key"}]}`
+(stream values override the source's). A path may be a glob; its files are read in name order
+(`order: mtime`: by modification time), and a record in a later file supersedes the same key in
+an earlier one (the daily export of the 2nd holds the newer version of what the 1st held).
 
 Incremental by file: the state remembers the SHA-256 of every file read completely, so an
-unchanged file is not read again; a file being read is checkpointed every `batch_size` rows
-(`{"current": {"file", "sha256", "rows"}}`) and a resumed sync skips the rows already read.
+unchanged file is not read again. A new or changed file is read, and so is every file after it
+in the order (they may hold newer versions of its records; the raw layer drops what did not
+change); a file being read is checkpointed every `batch_size` rows (`{"current": {"file",
+"sha256", "rows"}}`) and a resumed sync skips the rows already read.
 
 Records are emitted as text exactly as written (no type guessing, so codes keep their
 leading zeros). A row that cannot be decoded in the file's encoding, a row with more cells
@@ -37,6 +41,7 @@ from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException, FailureType
 
+from connectors.file.excel import FileOptions, xlsx_rows
 from connectors.python_source import (
     KEY,
     STREAM_NAME,
@@ -44,7 +49,6 @@ from connectors.python_source import (
     CheckpointedStream,
     HubPythonSource,
     object_schema,
-    plain,
     unique_names,
 )
 
@@ -59,7 +63,17 @@ _FILE_PROPS: dict[str, Any] = {
     "format": {"type": "string", "enum": ["csv", "xlsx", "jsonl"], "description": "default: from the extension"},
     "encoding": {"type": "string", "description": "CSV/JSONL encoding (any Python codec); default utf-8 (BOM ok)"},
     "delimiter": {"type": "string", "minLength": 1, "maxLength": 1},
-    "sheet": {"type": "string", "description": "XLSX sheet name; default the first"},
+    "sheet": {"type": ["string", "array"], "description": "XLSX sheet name, a list of names or * (every sheet, "
+                                                          "one header); default the first"},
+    "header_row": {"type": "integer", "minimum": 1, "description": "CSV/XLSX: the row holding the header (title "
+                                                                   "rows above it are skipped); default 1"},
+    "fill_down": {"type": "array", "items": {"type": "string"},
+                  "description": "XLSX: columns whose empty cells take the value above (merged cells)"},
+    "excel_dates": {"type": "array", "items": {"type": "string"},
+                    "description": "XLSX: columns whose numbers are Excel serial dates (45292 → 2024-01-01)"},
+    "order": {"type": "string", "enum": ["name", "mtime"],
+              "description": "order of a glob's files, later superseding earlier: by name (default) or by "
+                             "modification time"},
 }
 SPEC: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
@@ -115,8 +129,10 @@ def _undecodable(value: str, encoding: str) -> str:
 class FileReader:
     """Reads one file's rows as dicts of text, whatever the format."""
 
-    def __init__(self, path: str, fmt: str, encoding: str, delimiter: str, sheet: str | None):
+    def __init__(self, path: str, fmt: str, encoding: str, delimiter: str, sheet: str | list[str] | None,
+                 options: FileOptions | None = None):
         self.path, self.fmt, self.encoding, self.delimiter, self.sheet = path, fmt, encoding, delimiter, sheet
+        self.options = options or FileOptions()  # header_row, fill_down, excel_dates (connectors/file/excel.py)
 
     def header(self) -> list[str]:
         for _ in self.rows(header_only=True):
@@ -142,12 +158,13 @@ class FileReader:
         invalid: list[tuple[int, int, str]] = []
 
         def on_invalid(row: Any) -> str:
-            invalid.append((int(row.number) - 1, int(row.actual_columns), row.text))
+            invalid.append((int(row.number) - self.options.header_row, int(row.actual_columns), row.text))
             return "skip"
 
         reader = pacsv.open_csv(
             self.path,
-            read_options=pacsv.ReadOptions(encoding=_codec(self.encoding), column_names=header, skip_rows=1,
+            read_options=pacsv.ReadOptions(encoding=_codec(self.encoding), column_names=header,
+                                           skip_rows=self.options.header_row,
                                            use_threads=False, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True,
                                              invalid_row_handler=on_invalid),
@@ -186,8 +203,9 @@ class FileReader:
             cells = next(csv.reader([text], delimiter=self.delimiter), [])
             if len(cells) > width:
                 rec: dict[str, Any] = dict(zip(header, cells, strict=False))
-                rec[ERRORS_FIELD] = [f"line {ordinal + 1}: {len(cells)} cells but the header has {width}"]
-                rec["_hub_line"] = ordinal + 1
+                line = ordinal + self.options.header_row
+                rec[ERRORS_FIELD] = [f"line {line}: {len(cells)} cells but the header has {width}"]
+                rec["_hub_line"] = line
                 rec["_hub_row"] = ordinal
                 bad.append(rec)
             else:
@@ -206,6 +224,8 @@ class FileReader:
             text = io.TextIOWrapper(raw, encoding=enc, errors="surrogateescape", newline="")
             reader = csv.reader(text, delimiter=self.delimiter)
             try:
+                for _ in range(self.options.header_row - 1):  # title rows above the header
+                    next(reader)
                 first = next(reader)
             except StopIteration:
                 return
@@ -213,7 +233,7 @@ class FileReader:
             if header_only:
                 return
             width = len(self._header)
-            for line_no, cells in enumerate(reader, start=2):
+            for line_no, cells in enumerate(reader, start=self.options.header_row + 1):
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue
                 errors = []
@@ -232,33 +252,9 @@ class FileReader:
                 yield rec
 
     def _xlsx(self, header_only: bool) -> Iterator[dict[str, Any]]:
-        from openpyxl import load_workbook
-
-        wb = load_workbook(self.path, read_only=True, data_only=True)
-        try:
-            ws = wb[self.sheet] if self.sheet else wb.worksheets[0]
-            it = ws.iter_rows(values_only=True)
-            try:
-                first = next(it)
-            except StopIteration:
-                return
-            self._header = unique_names(list(first))
-            if header_only:
-                return
-            for values in it:
-                if values is None or all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
-                    continue
-                rec = {}
-                for h, v in zip(self._header, values, strict=False):
-                    if isinstance(v, float) and v.is_integer():
-                        v = int(v)
-                    rec[h] = None if v is None else str(plain(v))
-                yield rec
-        except KeyError:
-            raise AirbyteTracedException(message=f"{self.path}: no sheet named {self.sheet!r}",
-                                         failure_type=FailureType.config_error) from None
-        finally:
-            wb.close()
+        rows = xlsx_rows(self.path, self.sheet, self.options, header_only)
+        self._header = list(next(rows, []))  # type: ignore[arg-type]
+        yield from rows  # type: ignore[misc]
 
     def _jsonl(self, header_only: bool) -> Iterator[dict[str, Any]]:
         keys: dict[str, None] = {}
@@ -291,10 +287,12 @@ class FileStream(CheckpointedStream):
     """All files matching one path or glob, as one stream."""
 
     def __init__(self, name: str, path: str, fmt: str | None, encoding: str, delimiter: str,
-                 sheet: str | None, primary_key: str | list[str] | None, batch_size: int):
+                 sheet: str | list[str] | None, primary_key: str | list[str] | None, batch_size: int,
+                 order: str = "name", options: FileOptions | None = None):
         super().__init__(name, primary_key, batch_size)
         self._path, self._fmt = path, fmt
-        self._encoding, self._delimiter, self._sheet = encoding, delimiter, sheet
+        self._encoding, self._delimiter, self._sheet, self._order = encoding, delimiter, sheet, order
+        self._options = options
 
     @property
     def cursor_field(self) -> str:
@@ -302,12 +300,15 @@ class FileStream(CheckpointedStream):
         return FILE_CURSOR
 
     def files(self) -> list[str]:
-        """The files of this stream, in name order; none is an error naming the path."""
+        """The files of this stream, in read order (name, or modification time then name); none is an error
+        naming the path."""
         if glob.has_magic(self._path):
             found = sorted(p for p in glob.glob(self._path, recursive=True) if os.path.isfile(p))
             if not found:
                 raise AirbyteTracedException(message=f"stream {self._name}: no file matches {self._path}",
                                              failure_type=FailureType.config_error)
+            if self._order == "mtime":
+                found.sort(key=lambda p: os.stat(p).st_mtime_ns)  # stable: name order among equal times
             return found
         if not os.path.isfile(self._path):
             raise AirbyteTracedException(message=f"stream {self._name}: file not found: {self._path}",
@@ -320,7 +321,7 @@ class FileStream(CheckpointedStream):
             raise AirbyteTracedException(
                 message=f"stream {self._name}: cannot tell the format of {path}; set format: csv|xlsx|jsonl",
                 failure_type=FailureType.config_error)
-        return FileReader(path, fmt, self._encoding, self._delimiter, self._sheet)
+        return FileReader(path, fmt, self._encoding, self._delimiter, self._sheet, self._options)
 
     @functools.cache  # noqa: B019 - the CDK asks once per record; streams are few and short-lived
     def get_json_schema(self) -> Mapping[str, Any]:
@@ -333,8 +334,9 @@ class FileStream(CheckpointedStream):
         return sync_mode == SyncMode.full_refresh or not (stream_state or {}).get("current")
 
     def read_batches(self, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None = None) -> Iterator[Batch]:
-        """Every new or changed file in name order, in batches of about `batch_size` rows; each batch's state
-        says how far into which file it goes, and a file read to its end is remembered by its SHA-256."""
+        """Every new or changed file, and every file after one, in read order, in batches of about `batch_size`
+        rows; each batch's state says how far into which file it goes, and a file read to its end is remembered
+        by its SHA-256. Each file is its own `part`: its records supersede those of the files before it."""
         incremental = sync_mode == SyncMode.incremental
         state = dict(stream_state or {}) if incremental else {}
         done: dict[str, str] = dict(state.get("files", {}))
@@ -343,13 +345,19 @@ class FileStream(CheckpointedStream):
         self._state = state
         self.read_whole = False
         whole = not current  # every file read from its start to its end, none skipped as unchanged
-        for path in self.files():
-            key = os.path.relpath(path, os.path.dirname(self._path) or ".")
+        files = self.files()
+        keys = [os.path.relpath(path, os.path.dirname(self._path) or ".") for path in files]
+        reading = False  # a file was read: every later one is read too
+        for part, (path, key) in enumerate(zip(files, keys, strict=True)):
             reader = self.reader(path)
             sha, clean = scan_file(path, reader.encoding if reader.fmt == "csv" else None)
-            if done.get(key) == sha:
+            if done.get(key) == sha and not reading:
                 whole = False
                 continue
+            if not reading:  # the files from here on are read again: a crash now must not leave them as done
+                reading = True
+                for later in keys[part:]:
+                    done.pop(later, None)
             skip = current["rows"] if current and current.get("file") == key and current.get("sha256") == sha else 0
             consumed = skip
             try:
@@ -360,10 +368,11 @@ class FileStream(CheckpointedStream):
                     rows = None if ordinals is None else pa.array(position + ordinals - 1, pa.int64())
                     for b in bad:
                         b["_hub_row"] = position + b["_hub_row"] - 1
+                        b["_hub_file"] = key
                     first = position + (int(ordinals.min()) - 1 if ordinals is not None and len(ordinals)
                                         else consumed - len(records or []) - len(bad))
                     yield Batch(state=dict(self._state), first_row=first, table=table, records=records, bad=bad,
-                                rows=rows)
+                                rows=rows, part=part)
             except (OSError, LookupError, pa.ArrowInvalid) as e:
                 raise AirbyteTracedException(message=f"stream {self._name}: {path}: {e}",
                                              failure_type=FailureType.config_error) from None
@@ -371,7 +380,7 @@ class FileStream(CheckpointedStream):
             done[key] = sha
             current = None
             self._state = {"files": dict(done)}
-            yield Batch(state=dict(self._state), first_row=position, records=[])
+            yield Batch(state=dict(self._state), first_row=position, records=[], part=part)
         self.read_whole = whole  # then a record in none of the files is gone from the source
         final = {"files": done}
         if final != self._state:  # nothing read (e.g. a first read of unchanged files), or a vanished half-read file
@@ -461,7 +470,8 @@ class FileSource(HubPythonSource):
                 s.get("encoding") or config.get("encoding") or "utf-8",
                 s.get("delimiter") or config.get("delimiter") or ",",
                 s.get("sheet") or config.get("sheet"), s.get("primary_key"),
-                int(config.get("batch_size", 200000))))
+                int(config.get("batch_size", 200000)), s.get("order") or config.get("order") or "name",
+                FileOptions.of({k: s.get(k) or config.get(k) for k in ("header_row", "fill_down", "excel_dates")})))
         return out
 
 

@@ -21,6 +21,7 @@ from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.sources.streams import Stream
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException, FailureType
 
+from connectors.cursors import DEFAULT_FUTURE_TOLERANCE, future_mask, is_future, looked_back
 from connectors.python_source import (
     KEY,
     STREAM_NAME,
@@ -33,6 +34,7 @@ from connectors.python_source import (
     rows_to_table,
     unique_names,
 )
+from connectors.sql.engines import source_engine
 from warehouse.identifiers import quote, quote_qualified
 
 SPEC: dict[str, Any] = {
@@ -49,13 +51,17 @@ SPEC: dict[str, Any] = {
         "streams": {"type": "array", "items": {
             "type": "object", "required": ["name"], "additionalProperties": False,
             "properties": {"name": STREAM_NAME, "table": {"type": "string"}, "query": {"type": "string"},
-                           "primary_key": KEY, "cursor_field": {"type": "string"}}}},
+                           "primary_key": KEY, "cursor_field": {"type": "string"},
+                           "lookback": {"type": ["string", "number"], "description": "re-read this far before the "
+                                        "saved cursor value (late arrivals), e.g. 2h"},
+                           "future_tolerance": {"type": ["string", "number"], "description": "cursor values beyond "
+                                                "now + this are not saved as the state (default 1d)"}}}},
     },
 }
 
 
 def _engine(url: str) -> sa.Engine:
-    return sa.create_engine(url, pool_pre_ping=True)
+    return source_engine(url)  # per database kind: connectors/sql/engines.py
 
 
 def _describe_db_error(url: str, err: Exception) -> str:
@@ -69,10 +75,13 @@ class SqlStream(CheckpointedStream):
     """One table or query, incremental when it has a cursor column."""
 
     def __init__(self, engine: sa.Engine, url: str, name: str, table: str | None, query: str | None,
-                 primary_key: str | list[str] | None, cursor_field: str | None, batch_size: int):
+                 primary_key: str | list[str] | None, cursor_field: str | None, batch_size: int,
+                 lookback: str | float | None = None, future_tolerance: str | float | None = DEFAULT_FUTURE_TOLERANCE):
         super().__init__(name, primary_key, batch_size)
         self._engine, self._url = engine, url
         self._table, self._query, self._cursor = table, query, cursor_field
+        self._lookback, self._future = lookback, future_tolerance
+        self.warnings: list[str] = []  # of the last read: future cursor values (connectors/cursors.py)
 
     @property
     def cursor_field(self) -> str | list[str]:
@@ -87,14 +96,27 @@ class SqlStream(CheckpointedStream):
         # Without a cursor a table is re-read whole: the raw layer drops unchanged rows.
         return bool(self._cursor)
 
+    def _not_future(self, table: pa.Table) -> pa.Table:
+        """The rows whose cursor value is not beyond now + tolerance (they alone advance the state)."""
+        if self._cursor not in table.column_names:
+            return table
+        col = table.column(self._cursor)
+        mask = future_mask(col, self._future)
+        if mask is None or not pc.any(mask).as_py():
+            return table
+        self._future_rows += int(pc.sum(mask).as_py())
+        top = plain(pc.max(pc.filter(col, mask)).as_py())
+        self._future_max = top if self._future_max is None or _gt(top, self._future_max) else self._future_max
+        return table.filter(pc.invert(mask))
+
     def _from(self) -> str:
-        return f"({self._query}) AS hub_q" if self._query else quote_qualified(self._table or "")
+        return f"({self._query}) hub_q" if self._query else quote_qualified(self._table or "")
 
     @functools.cache  # noqa: B019 - the CDK asks once per record; streams are few and short-lived
     def get_json_schema(self) -> Mapping[str, Any]:
         try:
             with self._engine.connect() as conn:
-                result = conn.execute(sa.text(f"SELECT * FROM {self._from()} LIMIT 0"))
+                result = conn.execute(sa.text(f"SELECT * FROM {self._from()} WHERE 1 = 0"))  # any database
                 cols = list(result.keys())
                 types: dict[str, Any] = {}
                 if self._table:
@@ -117,6 +139,7 @@ class SqlStream(CheckpointedStream):
         """The table or query in batches of `batch_size` rows, straight from the driver's cursor into Arrow
         (a server-side cursor where the driver has one, so a large table never sits in memory)."""
         incremental = sync_mode == SyncMode.incremental and bool(self._cursor)
+        self.warnings, self._future_rows, self._future_max = [], 0, None
         state = dict(stream_state or {}) if incremental else {}
         self.read_whole = False
         sql = f"SELECT * FROM {self._from()}"
@@ -124,9 +147,12 @@ class SqlStream(CheckpointedStream):
         if incremental:
             cur = quote(self._cursor or "")
             last = state.get(self._cursor or "")
+            if last is not None and is_future(last, self._future):
+                self.warnings.append(f"saved cursor {self._cursor} = {last} is in the future: read whole again")
+                last, state = None, {}
             if last is not None:
                 sql += f" WHERE {cur} >= :last"
-                params["last"] = last
+                params["last"] = looked_back(last, self._lookback)
             sql += f" ORDER BY {cur}"
         first = 0
         try:
@@ -136,13 +162,17 @@ class SqlStream(CheckpointedStream):
                     .exec_driver_sql(statement, args)
                 names = unique_names([d[0] for d in result.cursor.description])
                 cursor = result.cursor
+                # the first batch through SQLAlchemy: with a server-side cursor (PostgreSQL, MySQL) it has read
+                # rows ahead into its own buffer, which the driver's cursor no longer returns
+                fetch = result.fetchmany
                 while True:
-                    rows = cursor.fetchmany(self.batch_size)
+                    rows = fetch(self.batch_size)
+                    fetch = cursor.fetchmany
                     if not rows:
                         break
                     table = rows_to_table(names, rows)
                     if incremental:
-                        state = _advance(state, self._cursor or "", table)
+                        state = _advance(state, self._cursor or "", self._not_future(table))
                     self._state = state
                     yield Batch(state=dict(state), first_row=first, table=table)
                     first += len(rows)
@@ -151,6 +181,9 @@ class SqlStream(CheckpointedStream):
             raise AirbyteTracedException(message=f"stream {self._name}: " + _describe_db_error(self._url, e),
                                          failure_type=FailureType.system_error) from None
         self.read_whole = not incremental  # a full read: records it did not see are gone from the source
+        if self._future_rows:
+            self.warnings.append(f"{self._future_rows:,} rows have {self._cursor} beyond now + {self._future} (up "
+                                 f"to {self._future_max}): read, but the saved cursor stays before them")
         if not first:
             self._state = state
             yield Batch(state=dict(state), first_row=0, table=None, records=[])
@@ -196,8 +229,8 @@ class SqlSource(HubPythonSource):
             engine = _engine(config["url"])
             with engine.connect() as conn:
                 for s in config.get("streams", []):
-                    src = f"({s['query']}) AS hub_q" if s.get("query") else quote_qualified(s["table"])
-                    conn.execute(sa.text(f"SELECT * FROM {src} LIMIT 0"))
+                    src = f"({s['query']}) hub_q" if s.get("query") else quote_qualified(s["table"])
+                    conn.execute(sa.text(f"SELECT * FROM {src} WHERE 1 = 0"))
             return True, None
         except sa.exc.SQLAlchemyError as e:
             return False, _describe_db_error(config["url"], e)
@@ -207,7 +240,8 @@ class SqlSource(HubPythonSource):
     def streams(self, config: Mapping[str, Any]) -> list[Stream]:
         engine = _engine(config["url"])
         return [SqlStream(engine, config["url"], s["name"], s.get("table"), s.get("query"),
-                          s.get("primary_key"), s.get("cursor_field"), int(config.get("batch_size", 200000)))
+                          s.get("primary_key"), s.get("cursor_field"), int(config.get("batch_size", 200000)),
+                          s.get("lookback"), s.get("future_tolerance") or DEFAULT_FUTURE_TOLERANCE)
                 for s in config.get("streams", [])]
 
 

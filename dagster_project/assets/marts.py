@@ -9,11 +9,12 @@ from collections.abc import Iterator
 import dagster as dg
 
 from dagster_project.assets.staging import STAGED_WITH, staged_entities
-from dagster_project.keys import GOLDEN_KEY, MARTS_GROUP, mart_key, staging_key
+from dagster_project.keys import GOLDEN_KEY, MARTS_GROUP, MDM_GROUP, METRICS_KEY, mart_key, staging_key
 from dagster_project.resources import HubResource
 from hub.config import HubConfig
 from pipelines.checks import CheckSpec, planned_checks
-from pipelines.publish import MARTS, build_mart, mart_columns, mart_inputs
+from pipelines.metrics import record_run_metrics
+from pipelines.publish import MARTS, build_recorded, mart_columns, mart_inputs
 from warehouse.marts.catalog import mart_docs
 
 
@@ -46,7 +47,7 @@ def _mart_asset(mart: str, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
     def _mart(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         wh = hub.warehouse()
         with hub.writing(wh, f"build marts.{mart}", context.log):
-            rows = build_mart(wh, mart)
+            rows = build_recorded(wh, mart)
         types = dict(mart_columns(wh, mart))
         return dg.MaterializeResult(metadata={"dagster/row_count": rows,
                                               "dagster/column_schema": column_schema(mart, types)})
@@ -54,9 +55,20 @@ def _mart_asset(mart: str, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
     return _mart
 
 
+@dg.asset(key=METRICS_KEY, deps=[GOLDEN_KEY, mart_key("data_quality")], group_name=MDM_GROUP, kinds={"sql"},
+          description="The master data's health after each run that changed something (mdm.run_metrics): the "
+                      "history the console's MDM health page draws.")
+def run_metrics(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+    wh = hub.warehouse()
+    with hub.writing(wh, "record mdm.run_metrics", context.log):
+        rows = record_run_metrics(wh)
+    return dg.MaterializeResult(metadata={"measures_recorded": rows})
+
+
 def mart_assets(cfg: HubConfig) -> list[dg.AssetsDefinition]:
+    """Every mart, and the run metrics read from the golden records and marts.data_quality."""
     staged = set(staged_entities(cfg))
-    return [_mart_asset(mart, mart_deps(mart, staged)) for mart in MARTS]
+    return [_mart_asset(mart, mart_deps(mart, staged)) for mart in MARTS] + [run_metrics]
 
 
 def check_name(spec: CheckSpec) -> str:

@@ -30,6 +30,7 @@ from hub.console.api import api_router
 from hub.console.audit import audit_router
 from hub.console.auth import LOGIN_COOKIE, SESSION_COOKIE, LoggedOut, Sessions, UserStore, valid_api_token
 from hub.console.customers import customers_router
+from hub.console.dashboards import dashboards_router
 from hub.console.review import review_router
 from hub.console.web import HERE, Console, Forbidden, LoginRequired, safe_next
 from pipelines import steward
@@ -143,7 +144,7 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
     app.state.search = c.search
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api_router(cfg, matcher))
-    for router in (review_router(c), customers_router(c), audit_router(c), admin_router(c)):
+    for router in (dashboards_router(c), review_router(c), customers_router(c), audit_router(c), admin_router(c)):
         app.include_router(router)
     app.add_middleware(_Guard, release=release)
 
@@ -200,7 +201,7 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
 
     @app.post("/login", include_in_schema=False)
     def login(request: Request, username: str = Form(""), password: str = Form(""), csrf: str = Form(""),
-              next: str = Form("/queue")) -> Response:
+              next: str = Form("/cockpit")) -> Response:
         if not sessions.check_login_token(request.cookies.get(LOGIN_COOKIE), csrf):
             return c.back("/login", "The login form expired; please try again.")
         client = request.client.host if request.client else "?"
@@ -235,7 +236,7 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
         c.need(request)
-        return RedirectResponse("/queue", status_code=303)
+        return RedirectResponse("/cockpit", status_code=303)
 
     # --- API documentation ---------------------------------------------------------------------------------
 

@@ -18,12 +18,14 @@ from markupsafe import Markup, escape
 from hub.config import ROLES, HubConfig
 from hub.console import labels
 from hub.console.auth import FLASH_COOKIE, SESSION_COOKIE, LoginThrottle, Sessions, User, UserStore, same_token
+from hub.console.i18n import pick_lang, text
 from pipelines.steward import CustomerSearch, MatchService
 from warehouse.engine import Warehouse
 
 log = logging.getLogger("hub.console")
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
+LANG_COOKIE = "hub_lang"  # the language switch's choice (en, zh)
 
 
 class LoginRequired(Exception):
@@ -43,7 +45,7 @@ def page_number(text: str | None) -> int:
     return max(1, min(int(text[:12]), 10**9))
 
 
-def safe_next(target: str | None, default: str = "/queue") -> str:
+def safe_next(target: str | None, default: str = "/cockpit") -> str:
     """A local path to go back to (never another site: `//host` and absolute URLs are refused)."""
     return target if target and target.startswith("/") and not target.startswith("//") else default
 
@@ -104,10 +106,13 @@ class Console:
         templates = Jinja2Templates(directory=str(HERE / "templates"))
         env = templates.env
         env.globals.update(roles=ROLES, thresholds=cfg.mdm.customer.thresholds, label=labels.label,
-                           level_text=labels.level_text, matched_by=labels.matched_by, zone=cfg.timezone)
+                           level_text=labels.level_text, matched_by=labels.matched_by, zone=cfg.timezone, t=text)
         env.filters["tojson_pretty"] = lambda v: json.dumps(v, ensure_ascii=False, indent=2, default=str)
         env.filters["json_text"] = lambda v: json.dumps(v, ensure_ascii=False, default=str)
         env.filters["local"] = lambda v: labels.local_time(v, cfg.timezone)
+        env.filters["zip_self"] = lambda values: [(v, v) for v in values or ()]  # a select's (value, text)
+        env.filters["rep_options"] = lambda reps: [(r[0], f"{r[1]} · {r[2]}" if r[2] else r[1] or r[0])
+                                                   for r in reps or ()]
         return cls(cfg, wh, users, sessions, LoginThrottle(), matcher, search, templates,
                    cfg.console.secure_cookies)
 
@@ -150,8 +155,10 @@ class Console:
              **ctx: Any) -> HTMLResponse:
         flash = self.sessions.read_flash(request.cookies.get(FLASH_COOKIE))
         config_name = self.cfg.path.name if self.cfg.path else "hub.yaml"
-        resp = self.templates.TemplateResponse(request, name, {"user": user, "flash": flash,
-                                                               "config_name": config_name, **ctx},
+        lang = pick_lang(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        resp = self.templates.TemplateResponse(request, name, {"user": user, "flash": flash, "lang": lang,
+                                                               "here": here, "config_name": config_name, **ctx},
                                                status_code=http_status)
         if flash:
             resp.delete_cookie(FLASH_COOKIE, path="/")

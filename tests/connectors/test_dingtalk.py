@@ -247,7 +247,9 @@ def test_given_secret_and_tokens_when_sync_then_neither_in_messages_or_logs(ding
     tokens = list(dingtalk.tokens._tokens)
 
     assert good.error is None and good.records
-    assert bad.error is not None
+    # refused with the vendor's reason, not an empty success
+    assert bad.error is not None and "DingTalk login failed (invalidClientIdOrSecret)" in str(bad.error)
+    assert not bad.records
     for run, secret in ((good, fake.APP_SECRET), (bad, "wrong-secret-value-42")):
         text = run.visible_text()
         assert secret not in text

@@ -92,11 +92,11 @@ def test_glob_reads_files_in_order_and_skips_unchanged_files(tmp_path: Path) -> 
     (tmp_path / "c.csv").write_text(HEADER + "5,戊,v\n", encoding="utf-8")
     second = read(FileSource(), c, catalog(), StateBuilder().with_stream_state("customers", state).build())
     assert [r["客户编号"] for r in records(second)] == ["5"]
-    # A changed file is read again whole.
+    # A changed file is read again whole, and so is every later file (their records supersede its own).
     third_state = second.most_recent_state.stream_state.__dict__
-    (tmp_path / "a.csv").write_text(HEADER + "1,甲改,x\n2,乙,y\n3,丙,z\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text(HEADER + "4,丁改,w\n", encoding="utf-8")
     third = read(FileSource(), c, catalog(), StateBuilder().with_stream_state("customers", third_state).build())
-    assert [r["客户编号"] for r in records(third)] == ["1", "2", "3"]
+    assert [r["客户编号"] for r in records(third)] == ["4", "5"]
 
 
 def test_an_interrupted_file_resumes_after_the_last_checkpoint(tmp_path: Path) -> None:

@@ -243,7 +243,8 @@ def test_given_secret_and_tokens_when_sync_then_neither_in_messages_or_logs(fxia
     tokens = list(fxiaoke.tokens._tokens)
 
     assert good.error is None and good.records
-    assert bad.error is not None
+    # refused with the vendor's reason, not an empty success
+    assert bad.error is not None and "Fxiaoke login failed (10006)" in str(bad.error) and not bad.records
     for run, secrets in ((good, [fake.APP_SECRET, fake.PERMANENT_CODE]), (bad, ["wrong-secret-value-42"])):
         text = run.visible_text()
         assert not [secret for secret in secrets if secret in text]

@@ -225,7 +225,7 @@ def test_given_password_and_session_when_sync_then_neither_in_messages_or_logs(k
     sessions = list(kingdee.tokens._tokens)
 
     assert good.error is None and good.records
-    assert bad.error is not None and "用户名或密码错误" in str(bad.error)
+    assert bad.error is not None and "用户名或密码错误" in str(bad.error) and not bad.records
     for run, secret in ((good, fake.PASSWORD), (bad, "wrong-password-value-42")):
         text = run.visible_text()
         assert secret not in text

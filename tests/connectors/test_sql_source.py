@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from airbyte_cdk.models import SyncMode
 from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
 from airbyte_cdk.test.entrypoint_wrapper import read
@@ -106,3 +107,25 @@ def test_an_unreachable_database_fails_with_a_clear_message(tmp_path: Path) -> N
     status = SqlSource().check(LOG, conf)
     assert status.status.name == "FAILED"
     assert "unable to open database file" in status.message
+
+
+def test_a_postgresql_table_is_read_whole_through_its_server_side_cursor(tmp_path: Path, pg_url: str) -> None:
+    """SQLAlchemy reads rows ahead of a server-side cursor: none of them may be lost (the first row was)."""
+    from hub.config import HubConfig
+    from pipelines.sync import sync_source
+    from warehouse.engine import Warehouse
+
+    crm = sa.create_engine(pg_url)
+    with crm.begin() as c:
+        c.exec_driver_sql('CREATE TABLE "Customers" (id text PRIMARY KEY, name text)')
+        c.exec_driver_sql("""INSERT INTO "Customers" SELECT 'C' || i, '客户' || i FROM generate_series(1, 7) i""")
+    crm.dispose()
+    cfg = HubConfig.model_validate({"sources": {"crm": {"connector": "sql", "config": {"url": pg_url}, "streams": {
+        "customers": {"table": "Customers", "primary_key": "id"}}}}})
+    for batch_size in (2, 100):
+        wh = Warehouse(f"duckdb:///{tmp_path / f'w{batch_size}.duckdb'}")
+        r = sync_source(cfg, wh, "crm", batch_size=batch_size)
+        assert (r.status, r.stats.read, r.stats.loaded) == ("succeeded", 7, 7), r.error
+        keys = sorted(wh.read_frame("SELECT _key FROM raw.crm__customers")["_key"])
+        assert keys == sorted(f"C{i}" for i in range(1, 8))
+        wh.dispose()

@@ -71,7 +71,11 @@ def _chromium() -> str:
 @pytest.fixture
 def server(console_project: Path) -> Iterator[str]:
     """The console on 127.0.0.1 and a free port, in a thread; yields its base URL."""
-    app = create_app(load_config(console_project))
+    yield from _serve(console_project)
+
+
+def _serve(cfg_path: Path) -> Iterator[str]:
+    app = create_app(load_config(cfg_path))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
@@ -101,3 +105,53 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+# --- the dashboards: a warehouse with marts and two runs of MDM health history ------------------------------
+
+@pytest.fixture(scope="session")
+def dashboard_demo(tmp_path_factory: pytest.TempPathFactory, user_hashes: dict[str, str]) -> Path:
+    """The demo's legacy sources and reference files (150 companies, targets, channel costs) run, two golden
+    customers merged by a steward, run again: marts and two runs of `mdm.run_metrics`. Returns the project folder
+    (hub.yaml, data/, w.duckdb) with the three console users; built once per test process."""
+    from click.testing import CliRunner
+
+    from demo.generate import generate, write_demo
+    from demo.targets import write_reference
+    from hub.cli import main
+    from pipelines import steward
+    from tests.conftest import DEMO_CONFIG
+    from warehouse.engine import Warehouse
+
+    root = tmp_path_factory.mktemp("dashboards")
+    write_demo(root / "data", generate(n_entities=150, seed=11))
+    write_reference(root / "data", n_entities=150, seed=11)
+    users = "\n".join(f'    - {{name: {n}, role: {ROLE_OF[n]}, password_hash: "{h}"}}' for n, h in user_hashes.items())
+    cfg_path = root / "hub.yaml"
+    cfg_path.write_text(DEMO_CONFIG.replace("duckdb:///../warehouse/demo.duckdb", "duckdb:///w.duckdb")
+                        + f"console:\n  users:\n{users}\n  secret_key: dashboards-test-secret-key\n",
+                        encoding="utf-8")
+    runner = CliRunner()
+    first = runner.invoke(main, ["run", "-c", str(cfg_path)])
+    assert first.exit_code == 0, first.output
+    cfg = load_config(cfg_path)
+    wh = Warehouse(cfg.warehouse.url)
+    g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id ORDER BY count(*) DESC, golden_id LIMIT 2")
+    steward.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "alice")
+    wh.dispose()
+    second = runner.invoke(main, ["run", "-c", str(cfg_path)])
+    assert second.exit_code == 0, second.output
+    return root
+
+
+@pytest.fixture
+def dashboard_project(dashboard_demo: Path, tmp_path: Path) -> Path:
+    """A copy of `dashboard_demo` in `tmp_path` (logins write to its warehouse); returns its hub.yaml."""
+    shutil.copytree(dashboard_demo, tmp_path / "p")
+    return tmp_path / "p" / "hub.yaml"
+
+
+@pytest.fixture
+def dashboard_server(dashboard_project: Path) -> Iterator[str]:
+    """The console of `dashboard_project` on 127.0.0.1 and a free port; yields its base URL."""
+    yield from _serve(dashboard_project)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,7 +36,7 @@ def js(*args: str) -> dict:
 def test_queue_show_decide_and_history(steward_project: Path) -> None:
     c = str(steward_project)
     q = js("steward", "queue", "-c", c, "--limit", "3")
-    assert q["version"] == 1 and q["total"] >= 3 and len(q["items"]) == 3
+    assert q["version"] == 1 and q["total"] == 21 and len(q["items"]) == 3  # the fixture's 21 open items
     item = q["items"][0]
     assert set(item) == QUEUE_ITEM_KEYS and set(item["left"]) == SIDE_KEYS == set(item["right"])
     code, out = hub("steward", "queue", "-c", c, "--limit", "2", "--band", "review")
@@ -90,6 +92,28 @@ def test_merge_unmerge_customer_and_search(steward_project: Path) -> None:
     assert code == 1 and "no review item" in out
     code, out = hub("steward", "decide", "-c", c, "x", "same")
     assert code == 2 and "--by" in out  # who decides is required
+
+
+def test_steward_actions_are_refused_while_a_run_holds_the_warehouse(
+        steward_project: Path, hold_run_lock: Callable[[str], subprocess.Popen[str]]) -> None:
+    c = str(steward_project)
+    item = js("steward", "queue", "-c", c, "--limit", "1")["items"][0]  # reading during a run is fine
+    from warehouse.engine import Warehouse
+
+    wh = Warehouse(load_config(steward_project).warehouse.url)
+    g1, g2 = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")[
+        "golden_id"].iloc[:2]
+    wh.dispose()
+    holder = hold_run_lock(load_config(steward_project).warehouse.url)
+    for args in (["decide", item["item_id"], "same"], ["merge", g1, g2], ["unmerge", item["left"]["record_id"]]):
+        code, out = hub("steward", *args, "-c", c, "--by", "alice")
+        assert code == 3 and f"in use by hub run (pid {holder.pid} on " in out, (args, out)
+    wh = Warehouse(load_config(steward_project).warehouse.url)
+    assert wh.scalar("SELECT count(*) FROM mdm.decisions") == 0 and wh.scalar("SELECT count(*) FROM mdm.merge_log") == 0
+    wh.dispose()
+    holder.kill()
+    holder.wait()
+    assert js("steward", "decide", "-c", c, item["item_id"], "same", "--by", "alice")["action"] == "decide"
 
 
 def test_users_add_list_remove(steward_project: Path) -> None:

@@ -21,7 +21,7 @@ def logged_in(browser: Any, server: str, name: str, password: str, width: int = 
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.on("dialog", lambda d: d.accept())
-    page.goto(server + "/login")
+    page.goto(server + "/login?next=%2Fqueue")  # the console opens on the cockpit; these start at the queue
     page.fill("#username", name)
     page.fill("#password", password)
     page.click("#login")

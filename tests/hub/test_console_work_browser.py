@@ -27,7 +27,7 @@ def logged_in(browser: Any, server: str, name: str, password: str, width: int = 
     page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
     page.set_default_timeout(30_000)
     page.on("dialog", lambda d: d.accept())
-    page.goto(server + "/login")
+    page.goto(server + "/login?next=%2Fqueue")  # the console opens on the cockpit; these start at the queue
     page.fill("#username", name)
     page.fill("#password", password)
     page.click("#login")

@@ -157,7 +157,31 @@ def test_ids_are_stable_and_merges_keep_the_oldest() -> None:
     split = assign_ids(pd.DataFrame({"record_id": list("abcd"), "cluster": [0, 1, 2, 3]}), first.ids, 4)
     got = split.ids.set_index("record_id")["golden_id"]
     assert got["a"] == "G0000000001" and got["b"] == "G0000000004"
-    assert split.history["reason"].tolist() == ["split"]
+    # nothing is retired: G1 stays active, G4 took some of its records
+    assert split.history.to_dict("records") == [
+        {"retired_id": None, "survivor_id": "G0000000001", "reason": "split", "split_id": "G0000000004"}]
+
+
+def test_a_split_and_its_merge_back_leave_a_chain_not_a_cycle() -> None:
+    """A typo splits a customer, its fix merges it back: the history reads G2 → G1, G1 never retired."""
+    first = assign_ids(pd.DataFrame({"record_id": list("abcd"), "cluster": [0, 0, 0, 0]}), None)
+    typo = assign_ids(pd.DataFrame({"record_id": list("abcd"), "cluster": [0, 0, 0, 1]}), first.ids, 2)
+    assert typo.ids.set_index("record_id")["golden_id"].to_dict() == {
+        "a": "G0000000001", "b": "G0000000001", "c": "G0000000001", "d": "G0000000002"}
+    fixed = assign_ids(pd.DataFrame({"record_id": list("abcd"), "cluster": [0, 0, 0, 0]}), typo.ids, 3)
+    assert set(fixed.ids["golden_id"]) == {"G0000000001"}
+    history = pd.concat([typo.history, fixed.history], ignore_index=True)
+    assert history[["retired_id", "survivor_id", "reason"]].to_dict("records") == [
+        {"retired_id": None, "survivor_id": "G0000000001", "reason": "split"},
+        {"retired_id": "G0000000002", "survivor_id": "G0000000001", "reason": "merged"}]
+    retired = history.dropna(subset=["retired_id"]).set_index("retired_id")["survivor_id"].to_dict()
+    assert "G0000000001" not in retired  # the active ID is nobody's retiree
+    seen, at = set(), "G0000000002"
+    while at in retired:  # follow the redirects: they end, at the active ID
+        assert at not in seen
+        seen.add(at)
+        at = retired[at]
+    assert at == "G0000000001"
 
 
 # --- survivorship --------------------------------------------------------------------------------------------

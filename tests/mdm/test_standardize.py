@@ -159,7 +159,10 @@ def test_bare_legacy_org_code() -> None:
         "org_code_valid": True,
     }
     assert uscc("55138508-3")["org_code_valid"] is False
-    assert uscc(org_code("12345678").lower()[:8] + "x")["org_code"] is not None
+    # a lower-case check character is read upper-case; X is not this code's check character (8 is)
+    assert org_code("12345678") == "123456788"
+    assert uscc("12345678x") == {"uscc": "12345678X", "uscc_valid": False, "org_code": "12345678X",
+                                 "org_code_valid": False}
 
 
 @pytest.mark.parametrize("raw", [None, float("nan"), "", "   ", "-", "N/A", 91110108551385082])

@@ -109,7 +109,8 @@ def test_a_soft_deleted_record_leaves_staging_and_comes_back_when_undeleted(demo
     wh = Warehouse(warehouse_url)
     staged = int(one(wh, "SELECT count(*) FROM staging.customer WHERE source_name = 'crm_a'"))
     cid = con.execute("SELECT min(cust_id) FROM t_customer").fetchone()[0]
-    con.execute("UPDATE t_customer SET is_deleted = '1', updated_at = '2031-01-01 00:00:00' WHERE cust_id = ?", (cid,))
+    # later than the demo's data, not in the future (a future cursor value is not saved: README "Cursor safety")
+    con.execute("UPDATE t_customer SET is_deleted = '1', updated_at = '2025-12-01 00:00:00' WHERE cust_id = ?", (cid,))
     con.commit()
     code, out = hub_run(demo_project, warehouse_url)
     assert code == 0, out
@@ -117,7 +118,7 @@ def test_a_soft_deleted_record_leaves_staging_and_comes_back_when_undeleted(demo
     assert not int(one(wh, "SELECT count(*) FROM mdm.xref WHERE source_name = 'crm_a' AND source_key = :k",
                        {"k": str(cid)}))
     assert int(one(wh, "SELECT count(*) FROM raw.crm_a__customers WHERE _key = :k", {"k": str(cid)})) == 2
-    con.execute("UPDATE t_customer SET is_deleted = '0', updated_at = '2031-01-02 00:00:00' WHERE cust_id = ?", (cid,))
+    con.execute("UPDATE t_customer SET is_deleted = '0', updated_at = '2025-12-02 00:00:00' WHERE cust_id = ?", (cid,))
     con.commit()
     con.close()
     code, out = hub_run(demo_project, warehouse_url)

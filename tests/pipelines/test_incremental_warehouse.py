@@ -74,10 +74,15 @@ def test_an_incremental_run_equals_a_rebuild_with_the_same_model(demo_project: P
     wh = Warehouse(warehouse_url)
     first = run_all(cfg, wh)
     assert first.match is not None and not first.match.incremental
-    # a steward joins a review pair: the decision binds the incremental run and the rebuild alike
-    item = wh.read_frame("SELECT left_record, right_record FROM mdm.review_queue ORDER BY item_id LIMIT 1")
-    if len(item):
-        decide_pair(cfg, wh, item["left_record"][0], item["right_record"][0], "same", by="test")
+    # A steward splits the first customer of several records: the decision binds the incremental run and
+    # the rebuild alike. (This demo has no pair in review to decide.)
+    pair = wh.read_frame("SELECT record_id FROM mdm.customer_records WHERE golden_id = (SELECT golden_id "
+                         "FROM mdm.customer_records GROUP BY golden_id HAVING count(*) > 1 ORDER BY golden_id LIMIT 1) "
+                         "ORDER BY record_id LIMIT 2")["record_id"].tolist()
+    assert len(pair) == 2
+    split = decide_pair(cfg, wh, pair[0], pair[1], "different", by="test")
+    assert wh.scalar("SELECT count(DISTINCT golden_id) FROM mdm.customer_records WHERE record_id IN (:a, :b)",
+                     {"a": pair[0], "b": pair[1]}) == 2, split
     change_the_sources(demo_project.parent / "data")
 
     second = run_all(cfg, wh)

@@ -137,6 +137,12 @@ def test_claims_assignments_and_comments_outlive_a_run(steward_project: Path) ->
     assert by_id[ids[0]]["comments"] == 1 and by_id[ids[0]]["assignee"] == "alice"
 
 
+def zone_days(wh: Warehouse, sql: str, zone: str) -> tuple[dt.date, dt.date]:
+    """The first and last day, in `zone`, of the UTC stamps `sql` selects."""
+    days = [pd.Timestamp(s).tz_localize("UTC").tz_convert(ZoneInfo(zone)).date() for s in wh.read_frame(sql).iloc[:, 0]]
+    return min(days), max(days)
+
+
 def test_queue_filters_by_reason_decider_and_date_and_sorts(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
     items = st.list_queue(cfg, wh, limit=500)["items"]
@@ -147,12 +153,15 @@ def test_queue_filters_by_reason_decider_and_date_and_sorts(steward_project: Pat
     st.decide(cfg, wh, a, "different", "alice")
     st.decide(cfg, wh, b, "different", "bob")
     assert st.queue_ids(cfg, wh, criteria=st.QueueFilter(status="decided", decided_by="bob")) == [b]
-    # dates are days in the configured zone (Asia/Shanghai): today finds them, tomorrow does not
-    today = dt.datetime.now(ZoneInfo(cfg.timezone)).date()
-    assert set(st.queue_ids(cfg, wh, criteria=st.QueueFilter(status="decided", since=today, until=today))) == {a, b}
-    assert st.queue_ids(cfg, wh, criteria=st.QueueFilter(status="decided", since=today + dt.timedelta(days=1))) == []
-    assert st.queue_ids(cfg, wh, criteria=st.QueueFilter(status="decided", until=today - dt.timedelta(days=1))) == []
-    assert len(st.queue_ids(cfg, wh, criteria=st.QueueFilter(since=today))) == len(items) - 2
+    # Dates are days in the configured zone (Asia/Shanghai): the day of the decisions finds them, the next
+    # day does not. The days are read from the stamps the warehouse holds, not from the test's clock (which
+    # may have passed midnight in Shanghai since).
+    first, last = zone_days(wh, "SELECT decided_at FROM mdm.decisions WHERE active", cfg.timezone)
+    assert set(st.queue_ids(cfg, wh, criteria=st.QueueFilter(status="decided", since=first, until=last))) == {a, b}
+    assert st.queue_ids(cfg, wh, criteria=st.QueueFilter(status="decided", since=last + dt.timedelta(days=1))) == []
+    assert st.queue_ids(cfg, wh, criteria=st.QueueFilter(status="decided", until=first - dt.timedelta(days=1))) == []
+    created, _ = zone_days(wh, "SELECT created_at FROM mdm.review_queue", cfg.timezone)
+    assert len(st.queue_ids(cfg, wh, criteria=st.QueueFilter(since=created))) == len(items) - 2
     by_score = st.list_queue(cfg, wh, criteria=st.QueueFilter(sort="score_asc"), limit=500)["items"]
     probs = [it["probability"] for it in by_score]
     assert probs == sorted(probs) and probs[0] < probs[-1]

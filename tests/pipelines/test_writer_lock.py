@@ -106,16 +106,16 @@ def test_a_dagster_sync_step_waits_for_the_lock_and_then_runs(warehouse_url: str
     def hold() -> None:
         with run_lock(Warehouse(warehouse_url), "hub run"):
             started.set()
-            release.wait(10)
+            release.wait(300)  # (a bound for a broken step only: the watcher releases it)
 
     started = threading.Event()
     holder = threading.Thread(target=hold)
     holder.start()
-    started.wait(10)
+    started.wait(60)
     instance = dg.DagsterInstance.ephemeral()
 
     def release_once_waiting() -> None:  # the holder lets go only after the step said it waits (no timing)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline and not release.is_set():
             for run in instance.get_runs():
                 if any((e.user_message or "").startswith("waiting for the warehouse")

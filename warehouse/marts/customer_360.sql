@@ -31,7 +31,7 @@ setting AS (
     FROM staging.mart_setting
 ),
 receivables AS (
-    SELECT x.golden_id, r.source_name, SUM(r.amount * fx.rate) AS billed
+    SELECT x.golden_id, r.source_name, SUM(CAST(r.amount AS DECIMAL(38, 2)) * fx.rate) AS billed
     FROM staging.receivable r
     CROSS JOIN setting s
     JOIN mdm.xref x

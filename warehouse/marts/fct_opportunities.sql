@@ -44,7 +44,7 @@ SELECT
     CAST(o.amount AS DECIMAL(18, 2)) AS amount,
     o.currency_code AS currency,
     fx.rate AS fx_rate,
-    CAST(o.amount * fx.rate AS DECIMAL(18, 2)) AS reporting_amount,
+    CAST(CAST(o.amount AS DECIMAL(38, 2)) * fx.rate AS DECIMAL(18, 2)) AS reporting_amount,
     o.stage,
     o.status,
     o.outcome,

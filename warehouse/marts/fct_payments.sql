@@ -40,7 +40,7 @@ SELECT
     CAST(p.amount AS DECIMAL(18, 2)) AS amount,
     p.currency_code AS currency,
     fx.rate AS fx_rate,
-    CAST(p.amount * fx.rate AS DECIMAL(18, 2)) AS reporting_amount,
+    CAST(CAST(p.amount AS DECIMAL(38, 2)) * fx.rate AS DECIMAL(18, 2)) AS reporting_amount,
     p.customer_key,
     x.golden_id,
     p.receivable_number,

@@ -17,7 +17,7 @@ WITH setting AS (
     FROM staging.mart_setting
 ),
 target AS (  -- in the reporting currency, at the rate of the target's month
-    SELECT t.rep_key, t.team, t.source_name, t.month, t.amount * fx.rate AS amount
+    SELECT t.rep_key, t.team, t.source_name, t.month, CAST(t.amount AS DECIMAL(38, 2)) * fx.rate AS amount
     FROM (
         SELECT source_name, rep_key, team, amount, currency,
                CAST(date_trunc('month', CAST(month AS TIMESTAMP)) AS DATE) AS month

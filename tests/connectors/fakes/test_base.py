@@ -153,11 +153,17 @@ def test_config_clock_and_upsert_endpoints(server: wecom.WeComFake) -> None:
         params={"corpid": wecom.DEFAULT_CORP_ID, "corpsecret": wecom.CONTACT_SECRET},
     ).json()
     assert token["expires_in"] <= 5
-    requests.post(f"{server.url}/_fake/clock", json={"advance_s": 6})
+    assert requests.post(f"{server.url}/_fake/clock", json={"advance_s": 6}).json() == {"offset_s": 6.0,
+                                                                                          "frozen": False}
     expired = requests.get(
         f"{server.url}{wecom.FOLLOW_USERS_PATH}", params={"access_token": token["access_token"]}
     )
     assert expired.json()["errcode"] == 42001
+    frozen = requests.post(f"{server.url}/_fake/clock", json={"freeze": True}).json()
+    assert frozen == {"offset_s": 6.0, "frozen": True}
+    assert server.tokens.now() == server.tokens.now() == server.tokens.frozen_at + 6.0  # it stands still
+    for bad in ({}, {"advance_s": "6"}, {"freeze": "yes"}, {"advance_s": True}):
+        assert requests.post(f"{server.url}/_fake/clock", json=bad).status_code == 400
     stored = requests.post(
         f"{server.url}/_fake/upsert", json={"object": "follow_users", "record": {"userid": "x"}}
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -179,11 +178,14 @@ def test_throttling_in_both_generations(server: DingTalkFake, http: requests.Ses
 def test_enforced_qps_window_is_20_calls_per_second(server: DingTalkFake, http: requests.Session) -> None:
     token = new_token(http, server)
     server.set_faults(enforce_limits=True)
-    start = time.monotonic()
+    server.freeze_clock()  # all 25 calls land in one window, however slowly the machine runs them
     statuses = [crm(http, server, token, maxResults=1).status_code for _ in range(25)]
-    if time.monotonic() - start < 1.0:  # all 25 calls landed within one window
-        assert statuses.count(200) == 20 and statuses.count(403) == 5
-    assert server.stats()["faults"]["rate_limited"] == statuses.count(403)
+    assert statuses == [200] * 20 + [403] * 5
+    assert server.stats()["faults"]["rate_limited"] == 5
+    server.advance_clock(0.5)  # still the same one-second window (halves: exact in binary)
+    assert crm(http, server, token, maxResults=1).status_code == 403
+    server.advance_clock(0.5)  # the window has passed: 20 calls again
+    assert [crm(http, server, token, maxResults=1).status_code for _ in range(21)] == [200] * 20 + [403]
 
 
 def test_quota_fault_in_both_generations(server: DingTalkFake, http: requests.Session) -> None:

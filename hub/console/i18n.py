@@ -1,0 +1,244 @@
+"""The dashboards in English and Chinese (a language switch), and numbers as Chinese readers write them.
+
+`text(key, lang)` names pages, charts, columns, filters and notes; `number(value, kind, ...)` formats a value of a
+column kind (`pipelines.dashboards.table.KINDS`): thousands separators, the reporting currency's sign (¥ for CNY)
+and, when asked, 万 (10⁴) and 亿 (10⁸) for large amounts. `charts.js` formats the charts' axes and tooltips the
+same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+LANGS = ("en", "zh")
+CURRENCY_SIGNS = {"CNY": "¥", "RMB": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "JP¥", "HKD": "HK$"}
+
+TEXT: dict[str, tuple[str, str]] = {
+    # navigation and pages
+    "nav.cockpit": ("Sales cockpit", "销售驾驶舱"),
+    "nav.health": ("MDM health", "主数据健康"),
+    "nav.queue": ("Review queue", "审核队列"),
+    "nav.customers": ("Customers", "客户"),
+    "nav.audit": ("Audit", "审计"),
+    "nav.api": ("Match API", "匹配接口"),
+    "nav.users": ("Users", "用户"),
+    "logout": ("Log out", "退出"),
+    "page.cockpit": ("Sales cockpit", "销售驾驶舱"),
+    "page.funnel": ("Funnel and channels", "漏斗与渠道"),
+    "page.pipeline": ("Pipeline", "商机管道"),
+    "page.customers": ("Top customers", "重点客户"),
+    "page.health": ("MDM health", "主数据健康"),
+    "tab.cockpit": ("Overview", "概览"),
+    "tab.funnel": ("Funnel & channels", "漏斗与渠道"),
+    "tab.pipeline": ("Pipeline", "商机管道"),
+    "tab.customers": ("Top customers", "重点客户"),
+    # filters
+    "f.from": ("From", "起始月份"),
+    "f.to": ("To", "截止月份"),
+    "f.team": ("Team", "团队"),
+    "f.region": ("Region", "区域"),
+    "f.rep": ("Sales rep", "销售"),
+    "f.source": ("Source system", "来源系统"),
+    "f.channel": ("Channel", "渠道"),
+    "f.sort": ("Rank by", "排序"),
+    "f.units": ("万 / 亿", "万 / 亿"),
+    "f.all": ("All", "全部"),
+    "f.apply": ("Apply", "应用"),
+    "f.reset": ("Reset", "重置"),
+    "f.last12": ("Last 12 months", "近12个月"),
+    "f.fytd": ("This fiscal year", "本财年"),
+    "f.lastfy": ("Last fiscal year", "上一财年"),
+    "f.all_runs": ("All runs", "全部运行"),
+    "f.period": ("Period", "期间"),
+    "f.applies": ("Filters used", "适用筛选"),
+    # chart frame
+    "v.chart": ("Chart", "图表"),
+    "v.table": ("Table", "表格"),
+    "v.csv": ("CSV", "CSV"),
+    "v.xlsx": ("Excel", "Excel"),
+    "v.empty": ("No data for these filters.", "当前筛选条件下没有数据。"),
+    "v.server_ms": ("computed in {ms} ms", "计算用时 {ms} 毫秒"),
+    "v.open_customer": ("Click a bar or a row to open the golden record.", "点击柱形或行查看黄金记录。"),
+    "v.rows_of": ("the first {n} of {total}", "前 {n} 条，共 {total} 条"),
+    # charts
+    "c.kpis": ("The period at a glance", "期间概览"),
+    "c.revenue_vs_target": ("Revenue vs target per month", "月度收入与目标"),
+    "c.revenue_trend": ("Revenue trend and year over year", "收入趋势与同比"),
+    "c.leaderboard": ("Attainment leaderboard", "目标达成排行榜"),
+    "c.funnel": ("Lead-to-cash funnel", "线索到回款漏斗"),
+    "c.stage_days": ("Days per stage", "各阶段天数"),
+    "c.channel_roi": ("Channel ROI", "渠道投资回报"),
+    "c.pipeline_trend": ("Open pipeline and deals won", "在途商机与赢单"),
+    "c.pipeline_by_stage": ("Open opportunities by stage", "各阶段在途商机"),
+    "c.forecast": ("Forecast", "销售预测"),
+    "c.top_customers": ("Top customers", "重点客户"),
+    "c.golden_trend": ("Golden customers over time", "黄金客户数变化"),
+    "c.records_per_golden": ("Records per golden customer", "每个黄金客户的源记录数"),
+    "c.duplicates_resolved": ("Duplicates resolved per run", "每次运行解决的重复"),
+    "c.review_trend": ("Review queue over time", "审核队列变化"),
+    "c.steward_throughput": ("Steward throughput per week", "每周数据管家处理量"),
+    "c.completeness_now": ("Completeness per source and field", "各来源各字段完整率"),
+    "c.validity_now": ("Validity per source and field", "各来源各字段有效率"),
+    "c.completeness_trend": ("Tax code and phone completeness over time", "税号与电话完整率变化"),
+    "c.validity_trend": ("Tax code and phone validity over time", "税号与电话有效率变化"),
+    "c.quarantine_now": ("Quarantined records per source", "各来源隔离记录"),
+    "c.quarantine_trend": ("Quarantined records over time", "隔离记录变化"),
+    # columns
+    "col.month": ("Month", "月份"),
+    "col.orders": ("Orders", "订单数"),
+    "col.revenue": ("Revenue", "收入"),
+    "col.target": ("Target", "目标"),
+    "col.attainment_pct": ("Attainment %", "达成率 %"),
+    "col.revenue_prior_year": ("Revenue a year before", "去年同期收入"),
+    "col.yoy_pct": ("Year over year %", "同比 %"),
+    "col.payments": ("Payments collected", "回款"),
+    "col.won": ("Deals won", "赢单数"),
+    "col.won_amount": ("Amount won", "赢单金额"),
+    "col.win_rate_pct": ("Win rate %", "赢单率 %"),
+    "col.open_pipeline": ("Open pipeline", "在途商机金额"),
+    "col.rep_id": ("Rep ID", "销售ID"),
+    "col.rep_name": ("Sales rep", "销售"),
+    "col.team": ("Team", "团队"),
+    "col.stage": ("Stage", "阶段"),
+    "col.leads": ("Leads", "线索数"),
+    "col.of_previous_pct": ("Of the stage before %", "上一阶段转化率 %"),
+    "col.of_leads_pct": ("Of all leads %", "线索转化率 %"),
+    "col.days": ("Days (median)", "天数（中位数）"),
+    "col.channel": ("Channel", "渠道"),
+    "col.opportunities": ("Opportunities", "商机数"),
+    "col.won_revenue": ("Revenue won", "赢单收入"),
+    "col.cost": ("Cost", "成本"),
+    "col.cost_per_lead": ("Cost per lead", "单条线索成本"),
+    "col.roi_pct": ("ROI %", "投资回报率 %"),
+    "col.amount": ("Amount", "金额"),
+    "col.golden_id": ("Golden ID", "黄金ID"),
+    "col.name": ("Name", "名称"),
+    "col.city": ("City", "城市"),
+    "col.systems": ("Systems", "所在系统"),
+    "col.lifetime_revenue": ("Lifetime revenue", "累计收入"),
+    "col.revenue_12m": ("Revenue, last 12 months", "近12个月收入"),
+    "col.outstanding_receivables": ("Outstanding receivables", "应收余额"),
+    "col.run_at": ("Run", "运行时间"),
+    "col.golden_customers": ("Golden customers", "黄金客户数"),
+    "col.source_records": ("Source records", "源记录数"),
+    "col.records_per_golden": ("Records per golden customer", "每客户记录数"),
+    "col.multi_system_pct": ("In 2+ systems %", "多系统客户占比 %"),
+    "col.duplicates_resolved": ("Duplicates resolved", "解决的重复"),
+    "col.ids_merged": ("Golden IDs merged", "合并的黄金ID"),
+    "col.duplicate_records": ("Duplicate records (all)", "重复记录（累计）"),
+    "col.review_open": ("Open review items", "待审核条目"),
+    "col.decisions_active": ("Decisions in force", "有效决策"),
+    "col.week": ("Week", "周"),
+    "col.steward": ("Steward", "数据管家"),
+    "col.decisions": ("Decisions", "决策数"),
+    "col.records": ("Records", "记录数"),
+    "col.share_pct": ("Share %", "占比 %"),
+    "col.source_name": ("Source", "来源"),
+    "col.stream": ("Stream", "数据流"),
+    "col.field": ("Field", "字段"),
+    "col.completeness_pct": ("Completeness %", "完整率 %"),
+    "col.validity_pct": ("Validity %", "有效率 %"),
+    "col.entity": ("Entity", "实体"),
+    "col.quarantined": ("Quarantined", "隔离记录"),
+    # funnel stages and stage transitions
+    "stage.leads": ("Leads", "线索"),
+    "stage.opportunities": ("Opportunities", "商机"),
+    "stage.won": ("Won", "赢单"),
+    "stage.ordered": ("Ordered", "下单"),
+    "stage.paid": ("Paid", "回款"),
+    "stage.lead_to_opportunity": ("Lead → opportunity", "线索 → 商机"),
+    "stage.opportunity_to_won": ("Opportunity → won", "商机 → 赢单"),
+    "stage.won_to_order": ("Won → order", "赢单 → 下单"),
+    "stage.order_to_paid": ("Order → paid", "下单 → 回款"),
+    # notes
+    "n.no_target_per_source": ("Targets are not per source system: with a source filter they are left out.",
+                               "目标不分来源系统：按来源筛选时不显示目标。"),
+    "n.top_rows": ("The best {n} reps of {total}; the downloads hold the same rows.",
+                   "显示 {total} 位销售中的前 {n} 位；下载内容与之相同。"),
+    "n.not_by_rep_or_source": ("Leads and channels are not split by rep, team or source system: those filters "
+                               "do not apply here.", "线索和渠道不按销售、团队或来源系统拆分：这些筛选不适用。"),
+    "n.stage_days_weighted": ("The medians of lead_to_cash per month and channel, averaged over the period "
+                              "weighted by the leads reaching each stage.",
+                              "取 lead_to_cash 每月每渠道的中位数，按到达该阶段的线索数加权平均。"),
+    "n.open_now": ("Open today, whatever the period.", "当前在途，与期间无关。"),
+    "n.customers_all_time": ("From customer 360: lifetime and the last 12 months up to the last order; the "
+                             "period, team and rep filters do not apply.",
+                             "来自客户360：累计及截至最后订单的近12个月；期间、团队和销售筛选不适用。"),
+    "n.now": ("As the warehouse is now.", "数据仓库当前状态。"),
+    "n.forecast_missing": ("The forecast with its interval appears here once the predictive marts exist.",
+                           "预测集市建成后，此处显示预测值及其区间。"),
+    "n.runs": ("One point per `hub run` that changed something (mdm.run_metrics).",
+               "每次有变化的 hub run 记录一个点（mdm.run_metrics）。"),
+    "n.week_utc": ("Weeks start on Monday (UTC); undone decisions count too.",
+                   "每周从周一开始（UTC）；已撤销的决策也计入。"),
+    "sort.lifetime_revenue": ("Lifetime revenue", "累计收入"),
+    "sort.revenue_12m": ("Revenue, last 12 months", "近12个月收入"),
+    "sort.outstanding_receivables": ("Outstanding receivables", "应收余额"),
+    "sort.open_pipeline": ("Open pipeline", "在途商机"),
+}
+
+
+def text(key: str, lang: str, **values: Any) -> str:
+    """The text of `key` in `lang` (English when the key has no entry in it), with `{name}`s filled in."""
+    en, zh = TEXT.get(key, (key.split(".", 1)[-1].replace("_", " "), ""))
+    out = zh if lang == "zh" and zh else en
+    return out.format(**values) if values else out
+
+
+def column_label(name: str, lang: str) -> str:
+    return text(f"col.{name}", lang)
+
+
+def pick_lang(cookie: str | None, accept_language: str | None) -> str:
+    """The language a reader asked for (the switch's cookie), else the browser's first choice of ours."""
+    if cookie in LANGS:
+        return cookie
+    for part in (accept_language or "").split(","):
+        tag = part.split(";", 1)[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
+def currency_sign(code: str) -> str:
+    return CURRENCY_SIGNS.get(code.upper(), code.upper() + " ")
+
+
+def _grouped(value: Decimal, places: int) -> str:
+    q = value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    return f"{q:,.{places}f}"
+
+
+def number(value: Any, kind: str, sign: str = "¥", units: bool = False) -> str:
+    """A value as the dashboards show it: `¥1,234,567.89`, `1,234`, `91.25%`, `12.5`, a month `2025-03`; with
+    `units`, money from 10⁴ in 万 and from 10⁸ in 亿 (`¥123.46万`, `¥1.23亿`). Empty values are empty."""
+    if value is None or value == "":
+        return ""
+    if kind == "month":
+        return f"{value:%Y-%m}" if isinstance(value, dt.date) else str(value)[:7]
+    if kind == "date":
+        return f"{value:%Y-%m-%d}" if isinstance(value, dt.date) else str(value)[:10]
+    if kind == "time":
+        return f"{value:%Y-%m-%d %H:%M}" if isinstance(value, dt.datetime) else str(value)[:16]
+    if kind == "text":
+        return str(value)
+    d = Decimal(str(value))
+    if kind == "int":
+        return _grouped(d, 0)
+    if kind == "pct":
+        return _grouped(d, 2) + "%"
+    if kind in ("days", "ratio"):
+        return _grouped(d, 1 if kind == "days" else 2)
+    # money
+    neg, d = d < 0, abs(d)
+    if units and d >= Decimal(10) ** 8:
+        body = _grouped(d / Decimal(10) ** 8, 2) + "亿"
+    elif units and d >= Decimal(10) ** 4:
+        body = _grouped(d / Decimal(10) ** 4, 2) + "万"
+    else:
+        body = _grouped(d, 2)
+    return ("-" if neg else "") + sign + body

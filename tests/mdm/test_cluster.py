@@ -1,0 +1,140 @@
+"""`mdm.cluster.cluster` at its edges: scores exactly at the band thresholds, and the exact labels, rejected and
+ambiguous edges and statistics it reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mdm.cluster import cluster, pair_keys
+
+MATCH, REVIEW = 0.8, 0.3
+BELOW_MATCH = float(np.nextafter(MATCH, 0))  # the largest float below 0.8
+BELOW_REVIEW = float(np.nextafter(REVIEW, 0))
+
+
+def run(n: int, edges: list[tuple[int, int]], prob: list[float], anchored: list[bool] | None = None,
+        **exclusive: list[object]) -> object:
+    left = np.array([a for a, _ in edges], np.int64)
+    right = np.array([b for _, b in edges], np.int64)
+    excl = {k: np.array(v, dtype=object) for k, v in exclusive.items()}
+    anch = np.ones(n, bool) if anchored is None else np.array(anchored)
+    return cluster(n, left, right, np.array(prob, float), MATCH, REVIEW, excl, anch)
+
+
+def groups(labels: np.ndarray) -> list[list[int]]:
+    """The partition the labels make, as sorted lists of record positions (independent of label values)."""
+    out: dict[int, list[int]] = {}
+    for i, lab in enumerate(labels.tolist()):
+        out.setdefault(lab, []).append(i)
+    return sorted(out.values())
+
+
+@pytest.mark.parametrize(("prob", "merged"), [(MATCH, True), (BELOW_MATCH, False), (1.0, True)])
+def test_two_anchored_records_merge_from_the_match_threshold_on(prob: float, merged: bool) -> None:
+    res = run(2, [(0, 1)], [prob], city=["上海市", "上海市"])
+    assert groups(res.labels) == ([[0, 1]] if merged else [[0], [1]])
+
+
+@pytest.mark.parametrize(("prob", "merged"), [(MATCH, True), (BELOW_MATCH, False)])
+def test_two_floating_records_group_from_the_match_threshold_on(prob: float, merged: bool) -> None:
+    res = run(2, [(0, 1)], [prob], anchored=[False, False])
+    assert groups(res.labels) == ([[0, 1]] if merged else [[0], [1]])
+    assert res.stats["floaters"] == 2 and res.stats["floaters_attached"] == 0
+
+
+@pytest.mark.parametrize(("prob", "attached"), [(REVIEW, True), (BELOW_REVIEW, False)])
+def test_a_floater_attaches_to_its_only_cluster_from_the_review_threshold_on(prob: float, attached: bool) -> None:
+    res = run(2, [(0, 1)], [prob], anchored=[True, False], city=["武汉市", None])
+    assert groups(res.labels) == ([[0, 1]] if attached else [[0], [1]])
+    assert res.stats["floaters_attached"] == int(attached)
+
+
+@pytest.mark.parametrize(("prob", "ambiguous"), [(REVIEW, True), (BELOW_REVIEW, False)])
+def test_a_floater_reached_by_two_clusters_is_ambiguous_from_the_review_threshold_on(prob: float,
+                                                                                    ambiguous: bool) -> None:
+    # Records 0 (武汉) and 1 (广州) are anchored in different cities; floater 2 reaches both at `prob`.
+    res = run(3, [(0, 2), (1, 2)], [prob, prob], anchored=[True, True, False], city=["武汉市", "广州市", None])
+    assert groups(res.labels) == [[0], [1], [2]]  # attached to neither either way
+    assert res.ambiguous.tolist() == [ambiguous, ambiguous]
+    assert res.stats["ambiguous_floater_groups"] == int(ambiguous)
+
+
+def test_the_rejected_edge_and_the_statistics_of_a_conflict() -> None:
+    # 0 ~ 1 ~ 2 in the match band, but 0 and 2 hold different valid tax codes: the weaker edge (1, 2) is
+    # rejected, 0 and 1 stay together; 3 is a floater that reaches 2 only (at review level) and joins it.
+    uscc = ["91430104FLKR53E958", None, "914401047PNC8DTW0G", None]
+    res = run(4, [(0, 1), (1, 2), (2, 3)], [0.99, 0.95, 0.5], anchored=[True, True, True, False], uscc=uscc)
+    assert groups(res.labels) == [[0, 1], [2, 3]]
+    assert res.rejected.tolist() == [False, True, False]
+    assert res.ambiguous.tolist() == [False, False, False]
+    assert res.stats == {"conflicting_components": 1, "rejected_edges": 1, "floaters": 1, "floaters_attached": 1,
+                         "ambiguous_floater_groups": 0}
+
+
+def test_labels_are_numbered_by_first_appearance() -> None:
+    res = run(4, [(1, 3)], [0.9])
+    assert res.labels.tolist() == [0, 1, 2, 1]
+
+
+def test_a_value_a_cluster_took_from_a_member_still_excludes_another() -> None:
+    # Record 0 has no tax code and joins 1 (code X) first, so the cluster's root holds no code of its own:
+    # its members' X must still keep 2 (code Y) out.
+    res = run(3, [(0, 1), (0, 2)], [0.99, 0.98], uscc=[None, "91430104FLKR53E958", "914401047PNC8DTW0G"])
+    assert groups(res.labels) == [[0, 1], [2]]
+    assert res.rejected.tolist() == [False, True]
+
+
+def test_a_cannot_link_between_members_keeps_two_grown_clusters_apart() -> None:
+    # A steward said 1 ≠ 2. 0 joins 1 and 3 joins 2 first (the roots, 0 and 3, have no link of their own);
+    # the edge 0-3 would put 1 and 2 together and must be refused.
+    left, right = np.array([0, 3, 0]), np.array([1, 2, 3])
+    res = cluster(4, left, right, np.array([0.99, 0.98, 0.97]), MATCH, REVIEW, {}, np.ones(4, bool),
+                  cannot=(np.array([1]), np.array([2])))
+    assert groups(res.labels) == [[0, 1], [2, 3]]
+    assert res.rejected.tolist() == [False, False, True]
+
+
+def test_an_edge_inside_a_cluster_is_not_a_rejected_one() -> None:
+    # A triangle 0-1-2 in a component that also holds a conflict (3 has another tax code): 0-2 comes when
+    # 0 and 2 are already together, which is no rejection; only 2-3 is.
+    uscc = ["91430104FLKR53E958", None, None, "914401047PNC8DTW0G"]
+    res = run(4, [(0, 1), (1, 2), (0, 2), (2, 3)], [0.99, 0.98, 0.97, 0.96], uscc=uscc)
+    assert groups(res.labels) == [[0, 1, 2], [3]]
+    assert res.rejected.tolist() == [False, False, False, True]
+    assert res.stats["rejected_edges"] == 1
+
+
+def test_pair_keys_are_exact_integers_for_a_hundred_million_records() -> None:
+    n = 100_000_000
+    # 99,999,998 × 10^8 + 99,999,999 is above 2^53: a float would round it to an even neighbour.
+    keys = pair_keys(np.array([99_999_999, 5]), np.array([99_999_998, 7]), n)
+    assert keys.dtype == np.int64
+    assert keys.tolist() == [99_999_998 * n + 99_999_999, 5 * n + 7]
+
+
+def test_a_must_link_joins_two_records_no_score_joins_and_anchors_a_floater() -> None:
+    # 0 and 1 are anchored in one city and scored far below review; 2 is a floater no pair reaches. A steward's
+    # must-links 0-1 and 0-2 put all three together.
+    empty: dict[str, np.ndarray] = {}
+    left, right = np.array([0], np.int64), np.array([1], np.int64)
+    anchored = np.array([True, True, False])
+    alone = cluster(3, left, right, np.array([0.05]), MATCH, REVIEW, empty, anchored)
+    assert groups(alone.labels) == [[0], [1], [2]]
+    must = (np.array([0, 0], np.int64), np.array([1, 2], np.int64))
+    linked = cluster(3, left, right, np.array([0.05]), MATCH, REVIEW, empty, anchored, must=must)
+    assert groups(linked.labels) == [[0, 1, 2]]
+    assert linked.rejected.tolist() == [False] and linked.ambiguous.tolist() == [False]
+
+
+@pytest.mark.parametrize(("order", "expected"), [((0.95, 0.9), [[0, 1], [2]]), ((0.9, 0.95), [[0], [1, 2]])])
+def test_a_cannot_link_between_floaters_refuses_the_weaker_edge_of_a_chain(order: tuple[float, float],
+                                                                          expected: list[list[int]]) -> None:
+    # Floaters 0-1-2 chained by match-band edges; a steward kept 0 and 2 apart. Edges are taken best first:
+    # the stronger one joins its pair, the weaker one would bring 0 and 2 together and is refused.
+    empty: dict[str, np.ndarray] = {}
+    left, right = np.array([0, 1], np.int64), np.array([1, 2], np.int64)
+    floating = np.zeros(3, bool)
+    res = cluster(3, left, right, np.array(order), MATCH, REVIEW, empty, floating,
+                  cannot=(np.array([0], np.int64), np.array([2], np.int64)))
+    assert groups(res.labels) == expected
