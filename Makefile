@@ -33,6 +33,7 @@ lint: install
 bench: install
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.predict
 
 # Runs at scale (about 30 minutes on 2 cores): 1M and 3M records, first run, no-change, 1% changed,
 # 0.1% deleted, the 1M on PostgreSQL too, Splink 5 on the same files.

@@ -1,4 +1,5 @@
-"""The daily refresh of everything, and the schedules of sources that have their own (`schedule:` in the config)."""
+"""The daily refresh of everything, the schedules of sources that have their own (`schedule:` in the config), and
+the weekly retraining of the prediction models."""
 
 from __future__ import annotations
 
@@ -16,6 +17,16 @@ def daily_schedule(job: AssetJob) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(name="daily_refresh", job=job, cron_schedule=DAILY_CRON, execution_timezone=TIMEZONE,
                                  default_status=dg.DefaultScheduleStatus.RUNNING,
                                  description="the whole pipeline, every night")
+
+
+WEEKLY_CRON = "0 3 * * 0"
+
+
+def retrain_schedule(job: AssetJob) -> dg.ScheduleDefinition:
+    """Retrain the prediction models (`job`) on Sundays at 03:00 China time, after the nightly refresh."""
+    return dg.ScheduleDefinition(name="weekly_retrain", job=job, cron_schedule=WEEKLY_CRON,
+                                 execution_timezone=TIMEZONE, default_status=dg.DefaultScheduleStatus.RUNNING,
+                                 description="retrain the win and lead models, with their backtests")
 
 
 def source_schedules(cfg: HubConfig) -> list[dg.ScheduleDefinition]:

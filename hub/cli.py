@@ -530,6 +530,57 @@ def demo_generate(out: str, entities: int, seed: int) -> None:
 
 
 @main.group()
+def predict() -> None:
+    """Predictions: win probability, lead scores, the pipeline forecast and their backtests."""
+
+
+@predict.command("run")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@click.option("--retrain", is_flag=True, help="train new models (with their backtests) before scoring")
+def predict_run(config_path: str, warehouse_url: str | None, retrain: bool) -> None:
+    """Score the open opportunities and leads and forecast the pipeline again (`hub run` does it when the marts
+    changed), training the models that need it."""
+    from pipelines.predict import run_predictions
+    from warehouse.lock import RunLocked, held_by, run_lock
+
+    cfg = _load(config_path, warehouse_url)
+    wh = _warehouse(cfg)
+    try:
+        with run_lock(wh, "hub predict run", wait=30, keep_waiting=held_by("hub steward")):
+            result = run_predictions(wh, cfg, progress=_progress, force=True, retrain=retrain)
+    except RunLocked as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(3)
+    for name, n in result.rows.items():
+        click.echo(f"marts.{name}: {n:,} rows")
+
+
+@predict.command("report")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@click.option("--all", "every", is_flag=True, help="every model kept, not only the current ones")
+def predict_report(config_path: str, warehouse_url: str | None, every: bool) -> None:
+    """The backtest of the models (AUC, Brier score and calibration against the baseline; the forecast's error
+    against the stage-weighted pipeline), as Markdown."""
+    from predict.report import backtest_markdown
+
+    cfg = _load(config_path, warehouse_url)
+    wh = _warehouse(cfg)
+    with wh.begin() as conn:
+        built = wh.table_exists(conn, "marts", "prediction_models")
+    if not built:
+        click.echo("error: no predictions in this warehouse yet: run `hub run` (or `hub predict run`)", err=True)
+        sys.exit(2)
+    models = wh.read_frame("SELECT * FROM marts.prediction_models" + ("" if every else " WHERE is_current")
+                           + " ORDER BY trained_at, kind")
+    calibration = wh.read_frame("SELECT * FROM marts.prediction_calibration")
+    click.echo(backtest_markdown(models, calibration), nl=False)
+    for m in models.itertuples(index=False):
+        click.echo(f"\n{m.model_id}: {m.method}; {m.guard}")
+
+
+@main.group()
 def docs() -> None:
     """Generated documentation."""
 
@@ -538,15 +589,17 @@ def docs() -> None:
 @click.option("--write", "markdown_file", type=click.Path(exists=True, dir_okay=False),
               help="replace the mart reference inside this Markdown file (e.g. README.md) instead of printing it")
 def docs_marts(markdown_file: str | None) -> None:
-    """The mart reference (every mart, its grain and columns) from warehouse/marts/marts.yaml."""
+    """The mart reference (every mart, its grain and columns) from warehouse/marts/marts.yaml and
+    predict/marts.yaml."""
+    from predict.catalog import all_mart_docs
     from warehouse.marts.catalog import reference_markdown, with_reference
 
     if not markdown_file:
-        click.echo(reference_markdown(), nl=False)
+        click.echo(reference_markdown(all_mart_docs()), nl=False)
         return
     path = Path(markdown_file)
     try:
-        path.write_text(with_reference(path.read_text(encoding="utf-8")), encoding="utf-8")
+        path.write_text(with_reference(path.read_text(encoding="utf-8"), all_mart_docs()), encoding="utf-8")
     except ValueError as e:
         click.echo(f"error: {path}: {e}", err=True)
         sys.exit(2)

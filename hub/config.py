@@ -497,6 +497,19 @@ class MartsConfig(_Strict):
         return self
 
 
+class PredictConfig(_Strict):
+    """The prediction marts (win probability, lead scores, pipeline forecast): when models are retrained and the
+    minimum data a model needs (Salesforce Einstein's by default; below it the historical rates score)."""
+
+    enabled: bool = Field(True, description="build the prediction marts after the SQL marts in `hub run`")
+    retrain_days: float = Field(7, ge=0, description="a model older than this is retrained on the next run whose "
+                                                     "inputs changed (0: on every such run)")
+    min_won: int = Field(200, ge=1, description="won opportunities closed in 24 months a win model needs")
+    min_lost: int = Field(200, ge=1, description="lost opportunities closed in 24 months a win model needs")
+    min_leads: int = Field(1000, ge=1, description="leads created in 24 months a lead model needs")
+    min_converted: int = Field(120, ge=1, description="of them converted")
+
+
 class HubConfig(_Strict):
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     timezone: str = Field("Asia/Shanghai", description="the zone of the warehouse's wall-clock times (IANA name)")
@@ -504,6 +517,7 @@ class HubConfig(_Strict):
     mdm: MdmConfig = Field(default_factory=MdmConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     marts: MartsConfig = Field(default_factory=MartsConfig)
+    predict: PredictConfig = Field(default_factory=PredictConfig)
 
     _path: Path | None = PrivateAttr(None)
     _secret_values: set[str] = PrivateAttr(default_factory=set)

@@ -31,9 +31,10 @@ import pyarrow.compute as pc
 from hub.config import CheckConfig, HubConfig
 from pipelines.coerce import parse_date, parse_decimal
 from pipelines.stage import latest_sql, mapping_sql
+from predict.catalog import all_mart_docs
 from warehouse.engine import Warehouse
 from warehouse.identifiers import quote
-from warehouse.marts.catalog import MartDoc, mart_docs
+from warehouse.marts.catalog import MartDoc
 from warehouse.raw import raw_table
 
 _EXAMPLES = 5
@@ -199,6 +200,43 @@ def _references(doc: MartDoc, ref: Any) -> Callable[[Warehouse], Count]:
     return count
 
 
+def _range(doc: MartDoc, column: str) -> Callable[[Warehouse], Count]:
+    low, high = doc.ranges[column]
+    col = quote(column)
+
+    def count(wh: Warehouse) -> Count:
+        got = wh.read_frame(f"SELECT COUNT({col}) AS n, COUNT(*) FILTER (WHERE {col} < {low!r} OR {col} > {high!r}) "
+                            f"AS outside, MIN({col}) AS lowest, MAX({col}) AS highest FROM marts.{doc.name}")
+        n, outside = int(got["n"][0]), int(got["outside"][0])
+        desc = (f"all {n:,} filled {column} values are between {low:g} and {high:g}" if not outside else
+                f"{outside:,} of {n:,} rows have a {column} outside {low:g}…{high:g}")
+        meta: dict[str, int | float | str] = {"lowest": str(got["lowest"][0]), "highest": str(got["highest"][0])}
+        if outside and doc.key:
+            meta["examples"] = _examples(wh, f"SELECT {_label(doc.key)} FROM marts.{doc.name} "
+                                             f"WHERE {col} < {low!r} OR {col} > {high!r} ORDER BY 1")
+        return Count(outside, n, desc, meta)
+
+    return count
+
+
+def _complete(doc: MartDoc) -> Callable[[Warehouse], Count]:
+    rule = doc.complete
+    assert rule is not None
+    on = " AND ".join(f"m.{quote(c)} = o.{quote(t)}" for c, t in zip(rule.columns, rule.columns_to, strict=True))
+    wanted = f"FROM marts.{rule.mart} o WHERE ({rule.where})"
+    missing = f"{wanted} AND NOT EXISTS (SELECT 1 FROM marts.{doc.name} m WHERE {on})"
+
+    def count(wh: Warehouse) -> Count:
+        got = wh.read_frame(f"SELECT (SELECT COUNT(*) {wanted}) AS n, (SELECT COUNT(*) {missing}) AS missing")
+        n, lost = int(got["n"][0]), int(got["missing"][0])
+        desc = (f"each of the {n:,} rows of {rule.mart} where {rule.where} has its row" if not lost else
+                f"{lost:,} of {n:,} rows of {rule.mart} where {rule.where} have no row in {doc.name}")
+        examples = _examples(wh, f"SELECT {_label(rule.columns_to, 'o.')} {missing} ORDER BY 1") if lost else ""
+        return Count(lost, n, desc, {"examples": examples})
+
+    return count
+
+
 def mart_checks(doc: MartDoc) -> list[CheckSpec]:
     """The checks marts.yaml declares for one mart, with its default severities and thresholds."""
     specs = []
@@ -210,6 +248,12 @@ def mart_checks(doc: MartDoc) -> list[CheckSpec]:
                         f"every {r.name} is in {r.mart}({', '.join(r.columns_to)})", _references(doc, r),
                         reads=(r.mart,))
               for r in doc.references]
+    specs += [CheckSpec(f"{doc.name}.range.{c}", doc.name, f"{c} lies between {lo:g} and {hi:g}", _range(doc, c))
+              for c, (lo, hi) in doc.ranges.items()]
+    if doc.complete:
+        c = doc.complete
+        specs.append(CheckSpec(f"{doc.name}.complete", doc.name, f"a row for every row of {c.mart} where {c.where}",
+                               _complete(doc), reads=(c.mart,)))
     return [s.with_config(doc.checks.get(s.name[len(doc.name) + 1:])) for s in specs]
 
 
@@ -360,7 +404,7 @@ def reconcile_checks(cfg: HubConfig) -> list[CheckSpec]:
 
 def planned_checks(cfg: HubConfig | None = None) -> dict[str, CheckSpec]:
     """Every data check on the marts, by name, with the config's severities and thresholds applied."""
-    specs = [s for doc in mart_docs().values() for s in mart_checks(doc)]
+    specs = [s for doc in all_mart_docs().values() for s in mart_checks(doc)]
     specs += reconcile_checks(cfg) if cfg is not None else []
     overrides = cfg.marts.checks if cfg is not None else {}
     return {s.name: s.with_config(overrides.get(s.name)) for s in specs}

@@ -15,9 +15,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from pipelines.publish import MARTS, mart_columns
+from pipelines.publish import mart_columns
+from predict.catalog import all_mart_docs
 from warehouse.engine import Warehouse
-from warehouse.marts.catalog import mart_docs
 
 EXCEL_MAX_ROWS = 1_048_575  # a sheet's rows less the header
 FORMATS = ("xlsx", "csv")
@@ -36,14 +36,14 @@ class Exported:
 
 def mart_name(name: str) -> str:
     """`marts.fct_sales_orders` or `fct_sales_orders` → `fct_sales_orders`; an unknown mart is an error."""
-    mart = name.removeprefix("marts.")
-    if mart not in MARTS:
-        raise ExportError(f"no mart {name!r}; the marts are: {', '.join(MARTS)}")
+    mart, marts = name.removeprefix("marts."), all_mart_docs()
+    if mart not in marts:
+        raise ExportError(f"no mart {name!r}; the marts are: {', '.join(marts)}")
     return mart
 
 
 def _about(wh: Warehouse, mart: str, rows: int) -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
-    doc = mart_docs()[mart]
+    doc = all_mart_docs()[mart]
     refs = "; ".join(f"{', '.join(r.columns)} → {r.mart}({', '.join(r.columns_to)})" for r in doc.references)
     head = [("mart", f"marts.{mart}"), ("description", doc.description), ("grain", doc.grain),
             ("key", ", ".join(doc.key)), ("references", refs), ("rows", f"{rows:,}"),

@@ -14,6 +14,7 @@ from pipelines.match import MatchResult, run_match
 from pipelines.match_lookup import refresh as refresh_lookup
 from pipelines.match_lookup import warehouse_version
 from pipelines.metrics import record_run_metrics
+from pipelines.predict import run_predictions
 from pipelines.progress import Progress, as_progress
 from pipelines.publish import publish
 from pipelines.reference import ReferenceFileError, stage_reference
@@ -94,6 +95,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     summary.phases["match"] = time.monotonic() - t
     t = time.monotonic()
     summary.marts = publish(wh, progress=progress, force=rebuild)
+    summary.marts.update(run_predictions(wh, cfg, progress=progress, force=rebuild).rows)  # issue 15: predictions
     summary.phases["marts"] = time.monotonic() - t
     record_run_metrics(wh)  # the MDM health history (mdm.run_metrics), before the checks read the versions
     t = time.monotonic()

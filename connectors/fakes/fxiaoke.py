@@ -21,11 +21,17 @@ only ``errorCode == 0`` means success.
   malformed filter); frequency limit 30004 (the code table's 秒频次超限; injected, or with
   ``enforce_limits`` beyond 100 calls per 20 s); quota fault 30002 (当天访问频次超限, do not retry).
 
-Objects: AccountObj, ContactObj, LeadsObj, NewOpportunityObj, SalesOrderObj, PaymentObj, and
-PersonnelObj (the CRM's employees: ``user_id`` is the id that ``owner`` lists hold). Times
+Objects: AccountObj, ContactObj, LeadsObj, NewOpportunityObj, NewOpportunityStageChangeObj, SalesOrderObj,
+PaymentObj, and PersonnelObj (the CRM's employees: ``user_id`` is the id that ``owner`` lists hold). Times
 are epoch milliseconds; money fields are strings (``"12000.00"``) as Fxiaoke returns them; employee
 fields are lists of employee ids (``["1007"]``, admin ``"1000"``); ``account_id__r`` carries the
 account name. ``malformed_record`` corrupts one record per object: a wrong-typed field or a bad date.
+
+Opportunities (商机2.0) carry ``sales_stage``, ``sales_status``, the stage's default ``probability``,
+``stg_changed_time`` (when the stage was entered), ``close_date`` (expected while open), ``leads_id`` (the lead
+that began it) and ``lost_reason``; NewOpportunityStageChangeObj is the stage-change log of the opportunity's
+page (``new_opportunity_id``, ``before_stage``, ``after_stage``, ``change_time``) [I: inferred, the object's API
+name is ours]. Deals and leads play out by ``connectors.fakes.deals``: realistic drivers and noise.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -44,6 +51,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.fakes import deals
 from connectors.fakes.base import (
     AS_OF,
     POSITIONS,
@@ -85,8 +93,8 @@ QUERY_PATH = "/cgi/crm/v2/data/query"
 MAX_LIMIT = 100
 MAX_OFFSET = 10000
 
-OBJECTS = ("AccountObj", "ContactObj", "LeadsObj", "NewOpportunityObj", "SalesOrderObj", "PaymentObj",
-           "PersonnelObj")
+OBJECTS = ("AccountObj", "ContactObj", "LeadsObj", "NewOpportunityObj", "NewOpportunityStageChangeObj",
+           "SalesOrderObj", "PaymentObj", "PersonnelObj")
 NUMERIC_STRING_FIELDS = frozenset({"amount", "order_amount", "payment_amount"})
 """Money fields stored as strings but filtered and sorted as numbers."""
 LEAD_SOURCES = ("展会", "官网", "转介绍", "电话营销", "广告")
@@ -98,8 +106,18 @@ STAGES = (
     ("赢单", 100, "赢单"),
     ("输单", 0, "输单"),
 )
-STAGE_WEIGHTS = (3, 3, 2, 2, 4, 2)
-PRODUCTS = ("ERP实施", "云服务器", "数据中台", "安防系统", "办公设备", "年度维保")
+"""The sales process: four open stages, then won or lost; (stage, the CRM's default probability %, status)."""
+WON_STAGE, LOST_STAGE = STAGES[4], STAGES[5]
+PRODUCTS = {  # product → (its usual deal size, how readily it sells)
+    "ERP实施": (300_000, 0.0),
+    "云服务器": (80_000, 0.25),
+    "数据中台": (600_000, -0.5),
+    "安防系统": (200_000, 0.1),
+    "办公设备": (40_000, 0.35),
+    "年度维保": (50_000, 0.9),
+}
+ACCOUNT_LEVELS = {"重要客户": 0.45, "普通客户": 0.0, "小客户": -0.35}
+TRANSFORMED = "transformed"
 
 
 def employee_id(rep: Mapping[str, Any]) -> str:
@@ -126,25 +144,41 @@ SPECS = {
 @dataclass(frozen=True)
 class Sizes:
     """Share of customers that are accounts, and record counts per account (or, for leads, per
-    universe entity: leads repeat companies, so this can exceed 1 to scale LeadsObj past 10,000)."""
+    universe entity: leads repeat companies, so this can exceed 1 to scale LeadsObj past 10,000).
+    Opportunities per account are those begun without a lead; converted leads add theirs."""
 
     account_share: float = 0.4
     contacts_per_account: float = 1.5
     leads_per_entity: float = 0.5
-    opportunities_per_account: float = 1.2
-    orders_per_account: float = 2.0
+    opportunities_per_account: float = 2.5
+    orders_per_account: float = 1.5
     payments_per_order: float = 0.8
+
+
+@dataclass
+class _Account:
+    """What the deal simulation needs to know of an account while its records are made."""
+
+    entity: dict[str, Any]
+    record: dict[str, Any]
+    rep: dict[str, Any]
+    created: datetime
+    trust: float  # how much the customer trusts us: more orders, more wins; no field shows it
+    level_effect: float
+    leads: list[tuple[datetime, dict[str, Any]]] = dataclass_field(default_factory=list)  # converted: when, lead
 
 
 def build_dataset(
     universe: pd.DataFrame, reps: pd.DataFrame, seed: int, sizes: Sizes | None = None
 ) -> Dataset:
-    """Accounts for a share of the universe with their contacts, opportunities, orders and
-    payments (payments never exceed their order), plus leads drawn from the whole universe."""
+    """Accounts for a share of the universe with their contacts, opportunities (each with its stage changes),
+    orders and payments (payments never exceed their order), plus leads drawn from the whole universe; a
+    converted lead begins an opportunity of its company's account. Opportunities and leads play out by
+    `connectors.fakes.deals`: their outcomes follow realistic drivers, with noise."""
     sizes = sizes or Sizes()
     reps_map = reps_by_id(reps)
     out: dict[str, list[dict[str, Any]]] = {name: [] for name in OBJECTS}
-    accounts: dict[str, dict[str, Any]] = {}
+    accounts: dict[str, _Account] = {}
     entities = universe.to_dict("records")
     for entity in entities:
         rng = rng_for(seed, "fxiaoke", entity["entity_id"])
@@ -153,6 +187,7 @@ def build_dataset(
         rep = rep_of(reps_map, entity["rep_id"])
         owner = [employee_id(rep)]
         created = moment_between(rng, entity_created(entity["created_at"]), AS_OF - timedelta(days=60))
+        level = rng.choice(("重要客户", "普通客户", "普通客户", "小客户"))
         account = _record(
             rng,
             "AccountObj",
@@ -166,11 +201,12 @@ def build_dataset(
                 "address": str(entity["address"]) if rng.random() < 0.75 else None,
                 "uniform_social_credit_code": str(entity["uscc"]) if rng.random() < 0.6 else None,
                 "industry_level1": str(entity["industry"]),
-                "account_level": rng.choice(("重要客户", "普通客户", "普通客户", "小客户")),
+                "account_level": level,
                 "account_source": rng.choice(LEAD_SOURCES),
             },
         )
-        accounts[entity["entity_id"]] = account
+        accounts[entity["entity_id"]] = _Account(entity, account, rep, created, rng.gauss(0.0, 0.8),
+                                                 ACCOUNT_LEVELS[level])
         out["AccountObj"].append(account)
         ref = {"account_id": account["_id"], "account_id__r": account["name"]}
         for k in range(max(1, draw_count(rng, sizes.contacts_per_account))):
@@ -189,101 +225,9 @@ def build_dataset(
                     },
                 )
             )
-        won: list[dict[str, Any]] = []
-        for _ in range(draw_count(rng, sizes.opportunities_per_account)):
-            stage, probability, status = rng.choices(STAGES, weights=STAGE_WEIGHTS)[0]
-            moment = moment_between(rng, created, AS_OF)
-            opportunity = _record(
-                rng,
-                "NewOpportunityObj",
-                moment,
-                owner,
-                {
-                    "name": f"{entity['short_name']}-{rng.choice(PRODUCTS)}项目",
-                    **ref,
-                    "amount": f"{rng.randint(20, 2000) * 500:.2f}",
-                    "sales_stage": stage,
-                    "sales_status": status,
-                    "probability": probability,
-                    "close_date": format_time(
-                        moment_between(rng, moment, moment + timedelta(days=120)), "ms"
-                    ),
-                },
-            )
-            if status in ("赢单", "输单"):  # closed: on its last change at the latest, never in the future
-                opportunity["close_date"] = min(opportunity["close_date"], opportunity["last_modified_time"])
-            out["NewOpportunityObj"].append(opportunity)
-            if status == "赢单":
-                won.append(opportunity)
-        for i in range(draw_count(rng, sizes.orders_per_account)):
-            moment = moment_between(rng, created, AS_OF - timedelta(days=1))
-            amount = round(rng.uniform(2_000, 500_000), 2)
-            order = _record(
-                rng,
-                "SalesOrderObj",
-                moment,
-                owner,
-                {
-                    "name": f"{moment:%Y%m%d}-{len(out['SalesOrderObj']) + 1:06d}",
-                    **ref,
-                    "new_opportunity_id": won[i]["_id"] if i < len(won) else None,
-                    "order_amount": f"{amount:.2f}",
-                    "order_time": format_time(moment.replace(hour=0, minute=0, second=0), "ms"),
-                    "order_status": rng.choice(("已确认", "已发货", "已完成")),
-                },
-            )
-            out["SalesOrderObj"].append(order)
-            left = amount
-            for _ in range(draw_count(rng, sizes.payments_per_order)):
-                paid = round(left * rng.choice((1.0, 1.0, 0.5, 0.3)), 2)
-                if paid <= 0 or moment >= AS_OF:
-                    break
-                left = round(left - paid, 2)
-                moment = moment_between(rng, moment, AS_OF)
-                out["PaymentObj"].append(
-                    _record(
-                        rng,
-                        "PaymentObj",
-                        moment,
-                        owner,
-                        {
-                            "name": f"HK{moment:%Y%m%d}{len(out['PaymentObj']) + 1:05d}",
-                            **ref,
-                            "order_id": order["_id"],
-                            "order_id__r": order["name"],
-                            "payment_amount": f"{paid:.2f}",
-                            "payment_time": format_time(moment, "ms"),
-                            "pay_type": rng.choice(("银行转账", "银行转账", "承兑汇票", "支票")),
-                        },
-                    )
-                )
-    for i in range(round(len(entities) * sizes.leads_per_entity)):
-        rng = rng_for(seed, "fxiaoke", "lead", i)
-        entity = entities[rng.randrange(len(entities))]
-        rep = rep_of(reps_map, entity["rep_id"])
-        account = accounts.get(entity["entity_id"])
-        created = moment_between(rng, entity_created(entity["created_at"]), AS_OF)
-        status = rng.choice(("un_processed", "processed", "closed"))
-        if account is not None and rng.random() < 0.6:
-            status = "transformed"
-        phone = str(entity["phone"]) if rng.random() < 0.6 else mobile_number(rng)
-        out["LeadsObj"].append(
-            _record(
-                rng,
-                "LeadsObj",
-                created,
-                [] if rng.random() < 0.15 else [employee_id(rep)],
-                {
-                    "name": str(entity["contact_name"]) if rng.random() < 0.5 else person_name(rng),
-                    "company": name_variant(entity, rng),
-                    "mobile": phone_variant(phone, rng),
-                    "source": rng.choice(LEAD_SOURCES),
-                    "biz_status": status,
-                    "account_id": account["_id"] if status == "transformed" and account else None,
-                    "address": str(entity["address"]) if rng.random() < 0.3 else None,
-                },
-            )
-        )
+    _leads(entities, accounts, reps_map, seed, sizes, out)
+    for account in accounts.values():
+        _deals(account, seed, sizes, out)
     for rep in reps_map.values():  # the employees the owner fields point to
         rng = rng_for(seed, "fxiaoke", "personnel", int(rep["rep_id"]))
         out["PersonnelObj"].append(
@@ -304,6 +248,204 @@ def build_dataset(
             )
         )
     return Dataset(SPECS, out)
+
+
+def _leads(entities: list[dict[str, Any]], accounts: dict[str, _Account], reps_map: dict[int, dict[str, Any]],
+           seed: int, sizes: Sizes, out: dict[str, list[dict[str, Any]]]) -> None:
+    """Leads from the whole universe. A lead converts by its drivers (`deals.lead_converts`); only a company with
+    an account can convert, and its conversion begins an opportunity of that account (made in `_deals`)."""
+    for i in range(round(len(entities) * sizes.leads_per_entity)):
+        rng = rng_for(seed, "fxiaoke", "lead", i)
+        entity = entities[rng.randrange(len(entities))]
+        rep = rep_of(reps_map, entity["rep_id"])
+        account = accounts.get(entity["entity_id"])
+        created = moment_between(rng, entity_created(entity["created_at"]), AS_OF)
+        source = rng.choice(LEAD_SOURCES)
+        owned = rng.random() >= 0.15
+        mobile = rng.random() < 0.6
+        legal = rng.random() < 0.45
+        company = str(entity["legal_name"]) if legal else name_variant(entity, rng)
+        quality = (deals.LEAD_CHANNEL_EFFECT[source] + (0.6 if account is not None else 0.0)
+                   + (0.3 if mobile else -0.1) + (0.3 if legal else 0.0) - (1.0 if not owned else 0.0)
+                   + deals.rep_skill(seed, rep["rep_id"]) + rng.gauss(0.0, deals.NOISE))
+        converts, days = deals.lead_converts(rng, quality)
+        converted = created + timedelta(days=days)
+        status = rng.choice(("un_processed", "processed"))
+        if account is not None and converts and converted < AS_OF:
+            status = TRANSFORMED
+        elif AS_OF - created > timedelta(days=60) and rng.random() < 0.7:
+            status = "closed"
+        phone = str(entity["phone"]) if mobile else mobile_number(rng)
+        lead = _record(
+            rng,
+            "LeadsObj",
+            created,
+            [employee_id(rep)] if owned else [],
+            {
+                "name": str(entity["contact_name"]) if rng.random() < 0.5 else person_name(rng),
+                "company": company,
+                "mobile": phone_variant(phone, rng) if mobile else None,
+                "tel": None if mobile else phone_variant(str(entity["phone"]), rng),
+                "source": source,
+                "biz_status": status,
+                "account_id": account.record["_id"] if status == TRANSFORMED and account else None,
+                "address": str(entity["address"]) if rng.random() < 0.3 else None,
+            },
+        )
+        if status == TRANSFORMED and account is not None:
+            lead["last_modified_time"] = max(lead["last_modified_time"], format_time(converted, "ms"))
+            account.leads.append((converted, lead))
+        elif status == "closed":  # closed some weeks after it came in
+            lead["last_modified_time"] = format_time(
+                min(AS_OF, created + timedelta(days=rng.randint(7, 60))), "ms")
+        out["LeadsObj"].append(lead)
+
+
+def _deals(account: _Account, seed: int, sizes: Sizes, out: dict[str, list[dict[str, Any]]]) -> None:
+    """An account's opportunities (begun by the rep, or by a converted lead) in the order they began, each played
+    out by `deals.play_deal` with the account's history at that moment; their stage changes; then the account's
+    orders (after most won deals, and repeat business) and payments."""
+    rng = rng_for(seed, "fxiaoke", "deals", account.entity["entity_id"])
+    owner = [employee_id(account.rep)]
+    ref = {"account_id": account.record["_id"], "account_id__r": account.record["name"]}
+    begun = [(moment_between(rng, account.created, AS_OF), None)
+             for _ in range(draw_count(rng, sizes.opportunities_per_account))]
+    begun += [(moment, lead) for moment, lead in account.leads]
+    begun.sort(key=lambda b: b[0])
+    skill = deals.rep_skill(seed, account.rep["rep_id"])
+    industry = deals.industry_effect(seed, account.entity["industry"])
+    played: list[deals.Deal] = []
+    orders: list[tuple[datetime, float, dict[str, Any] | None]] = []  # (when, amount, the opportunity won)
+    repeat = draw_count(rng, sizes.orders_per_account * math.exp(0.5 * account.trust))
+    orders += [(moment_between(rng, account.created, AS_OF - timedelta(days=1)), round(rng.uniform(2_000, 300_000), 2),
+                None) for _ in range(repeat)]
+    for moment, lead in begun:
+        product = rng.choice(list(PRODUCTS))
+        typical, appeal = PRODUCTS[product]
+        amount = max(500, round(typical * rng.lognormvariate(0.0, 0.6) / 500) * 500)
+        channel = lead["source"] if lead is not None else account.record["account_source"]
+        wins = sum(d.outcome == "won" and d.closed is not None and d.closed < moment for d in played)
+        losses = sum(d.outcome == "lost" and d.closed is not None and d.closed < moment for d in played)
+        bought = sum(when < moment for when, _, _ in orders)
+        quality = (deals.CHANNEL_EFFECT[channel] + industry + skill + account.trust + account.level_effect + appeal
+                   + deals.amount_effect(amount, typical) + deals.history_effect(wins, losses, bought)
+                   + deals.season_effect(moment) + rng.gauss(0.0, deals.NOISE))
+        deal = deals.play_deal(rng, moment, quality, amount / 100_000, AS_OF)
+        played.append(deal)
+        opportunity = _opportunity(rng, account, deal, product, amount, lead, ref, owner, len(out["NewOpportunityObj"]))
+        out["NewOpportunityObj"].append(opportunity)
+        out["NewOpportunityStageChangeObj"] += _stage_changes(rng, deal, opportunity, owner)
+        if deal.outcome == "won" and deal.closed is not None and rng.random() < 0.8:
+            when = deal.closed + timedelta(days=rng.uniform(0, 14))
+            if when < AS_OF - timedelta(days=1):
+                orders.append((when, round(amount * rng.uniform(0.9, 1.0), 2), opportunity))
+    for moment, amount, won in sorted(orders, key=lambda o: o[0]):
+        order = _record(
+            rng,
+            "SalesOrderObj",
+            moment,
+            owner,
+            {
+                "name": f"{moment:%Y%m%d}-{len(out['SalesOrderObj']) + 1:06d}",
+                **ref,
+                "new_opportunity_id": won["_id"] if won is not None else None,
+                "order_amount": f"{amount:.2f}",
+                "order_time": format_time(moment.replace(hour=0, minute=0, second=0), "ms"),
+                "order_status": rng.choice(("已确认", "已发货", "已完成")),
+            },
+        )
+        out["SalesOrderObj"].append(order)
+        left = amount
+        for _ in range(draw_count(rng, sizes.payments_per_order)):
+            paid = round(left * rng.choice((1.0, 1.0, 0.5, 0.3)), 2)
+            if paid <= 0 or moment >= AS_OF:
+                break
+            left = round(left - paid, 2)
+            moment = moment_between(rng, moment, AS_OF)
+            out["PaymentObj"].append(
+                _record(
+                    rng,
+                    "PaymentObj",
+                    moment,
+                    owner,
+                    {
+                        "name": f"HK{moment:%Y%m%d}{len(out['PaymentObj']) + 1:05d}",
+                        **ref,
+                        "order_id": order["_id"],
+                        "order_id__r": order["name"],
+                        "payment_amount": f"{paid:.2f}",
+                        "payment_time": format_time(moment, "ms"),
+                        "pay_type": rng.choice(("银行转账", "银行转账", "承兑汇票", "支票")),
+                    },
+                )
+            )
+
+
+def _opportunity(rng: Any, account: _Account, deal: deals.Deal, product: str, amount: float,
+                 lead: dict[str, Any] | None, ref: dict[str, Any], owner: list[str], n: int) -> dict[str, Any]:
+    """The NewOpportunityObj record of a played deal: its stage now, when it entered it, its close date (the
+    expected one while open: reps push a date that passed), and its last change."""
+    stage, probability, status = (WON_STAGE if deal.outcome == "won" else LOST_STAGE if deal.outcome == "lost"
+                                  else STAGES[deal.stage])
+    if deal.closed is not None:
+        close = deal.closed
+    else:
+        close = deal.created + timedelta(days=rng.lognormvariate(math.log(75.0), 0.4))
+        if close < AS_OF:
+            close = AS_OF + timedelta(days=rng.randint(7, 60))
+    record = _record(
+        rng,
+        "NewOpportunityObj",
+        deal.created,
+        owner,
+        {
+            "name": f"{account.entity['short_name']}-{product}项目",
+            **ref,
+            "leads_id": lead["_id"] if lead is not None else None,
+            "amount": f"{amount:.2f}",
+            "sales_stage": stage,
+            "sales_status": status,
+            "probability": probability,
+            "stg_changed_time": format_time(deal.last_change, "ms"),
+            "close_date": format_time(close, "ms"),
+            "lost_reason": deal.lost_reason,
+        },
+    )
+    # the last change: closing, else a follow-up after the stage was entered (never after the end of the data)
+    last = deal.closed or moment_between(rng, deal.entered[-1], min(AS_OF, deal.entered[-1] + timedelta(days=30)))
+    record["last_modified_time"] = format_time(min(AS_OF, last + timedelta(minutes=rng.randint(0, 600))), "ms")
+    record["_id"] = f"{int(deal.created.timestamp()):08x}{n:04x}{rng.getrandbits(48):012x}"
+    return record
+
+
+def _stage_changes(rng: Any, deal: deals.Deal, opportunity: dict[str, Any], owner: list[str]) -> list[dict[str, Any]]:
+    """The stage changes of an opportunity, as the CRM logs them: the stage it began in, each stage it moved to,
+    and won or lost."""
+    moves = [(STAGES[i], moment) for i, moment in enumerate(deal.entered)]
+    if deal.closed is not None:
+        moves.append((WON_STAGE if deal.outcome == "won" else LOST_STAGE, deal.closed))
+    changes = []
+    before = None
+    for (stage, probability, _), moment in moves:
+        change = _record(
+            rng,
+            "NewOpportunityStageChangeObj",
+            moment,
+            owner,
+            {
+                "new_opportunity_id": opportunity["_id"],
+                "new_opportunity_id__r": opportunity["name"],
+                "before_stage": before,
+                "after_stage": stage,
+                "probability": probability,
+                "amount": opportunity["amount"],
+                "change_time": format_time(moment, "ms"),
+            },
+        )
+        change["last_modified_time"] = change["create_time"]
+        changes.append(change)
+        before = stage
+    return changes
 
 
 def default_dataset(n_entities: int = 2000, seed: int = 7, sizes: Sizes | None = None) -> Dataset:
@@ -536,6 +678,8 @@ class FxiaokeFake(FakeServer):
             record["amount"] = "十二万"
         elif name == "SalesOrderObj":
             record["order_time"] = 253402300800000
+        elif name == "NewOpportunityStageChangeObj":
+            record["change_time"] = 253402300800000
         elif name == "PersonnelObj":
             record["email"] = [record.get("email")]
         else:

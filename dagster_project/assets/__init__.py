@@ -1,4 +1,5 @@
-"""The asset graph of a hub config: raw per source stream, staging per entity, golden records, marts; checks beside."""
+"""The asset graph of a hub config: raw per source stream, staging per entity, golden records, marts,
+predictions; checks beside."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dagster as dg
 
 from dagster_project.assets.marts import freshness_checks, mart_assets, mart_checks
 from dagster_project.assets.mdm import mdm_assets, mdm_checks
+from dagster_project.assets.predict import predict_assets
 from dagster_project.assets.raw import source_assets
 from dagster_project.assets.staging import staging_assets
 from hub.config import HubConfig
@@ -14,7 +16,7 @@ __all__ = ["all_assets", "data_checks", "freshness_checks"]
 
 
 def all_assets(cfg: HubConfig) -> list[dg.AssetsDefinition]:
-    return source_assets(cfg) + staging_assets(cfg) + mdm_assets() + mart_assets(cfg)
+    return source_assets(cfg) + staging_assets(cfg) + mdm_assets() + mart_assets(cfg) + predict_assets()
 
 
 def data_checks(cfg: HubConfig) -> list[dg.AssetChecksDefinition]:

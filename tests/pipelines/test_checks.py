@@ -11,12 +11,13 @@ import pandas as pd
 from hub.config import load_config
 from hub.entities import ENTITIES
 from pipelines.checks import golden_ids_unique, planned_checks, run_checks, staged_customers_in_xref
+from pipelines.predict import run_predictions
 from pipelines.publish import publish
 from pipelines.run import run_all
 from pipelines.stage import ensure_staging, staging_columns, to_arrow
+from predict.catalog import all_mart_docs
 from warehouse.contract import MDM_TABLES, ensure_mdm
 from warehouse.engine import Warehouse
-from warehouse.marts.catalog import mart_docs
 
 CUSTOMERS = [{"source_name": "erp", "stream": "customers", "source_key": k, "name": n}
              for k, n in (("C1", "甲公司"), ("C2", "乙公司"))]
@@ -49,17 +50,20 @@ def sound_warehouse(url: str, *, golden_pk: bool = True) -> Warehouse:
         golden = pd.DataFrame({"golden_id": ["G1", "G2"], "name": ["甲公司", "乙公司"]})
         wh.insert_frame(conn, "mdm", "golden_customer", to_arrow(golden, MDM_TABLES["golden_customer"][0]))
     publish(wh)
+    run_predictions(wh)  # no opportunity, no lead: empty scores, the fallback models
     return wh
 
 
 def test_every_mart_has_its_generated_checks() -> None:
     names = set(planned_checks())
-    for mart, doc in mart_docs().items():
+    for mart, doc in all_mart_docs().items():
         assert f"{mart}.unique" in names and doc.key, mart
         assert {f"{mart}.not_null.{c}" for c in doc.required} <= names
     assert {"fct_sales_orders.not_null.golden_id", "fct_payments.references.source_name+order_key",
             "sales_performance_monthly.references.rep_id"} <= names
     assert "sales_performance_monthly.not_null.rep_id" not in names  # activity without a rep is a row too
+    assert {"opportunity_scores.range.probability", "opportunity_scores.complete", "lead_scores.range.score",
+            "lead_scores.complete"} <= names
 
 
 def test_given_sound_data_then_every_check_passes(warehouse_url: str) -> None:
@@ -187,7 +191,7 @@ def test_a_mart_s_declared_defaults_apply_and_the_config_overrides_them(tmp_path
 
     from pipelines.checks import mart_checks
 
-    doc = replace(mart_docs()["fct_sales_orders"], checks={"not_null.golden_id": {"severity": "warn"},
+    doc = replace(all_mart_docs()["fct_sales_orders"], checks={"not_null.golden_id": {"severity": "warn"},
                                                            "unique": {"max_failing_pct": 1}})
     specs = {s.name: s for s in mart_checks(doc)}
     assert specs["fct_sales_orders.not_null.golden_id"].severity == "warn"

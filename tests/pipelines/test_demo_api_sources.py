@@ -38,7 +38,8 @@ STREAMS: dict[tuple[str, str], tuple[str, Key]] = {
     ("dingtalk", "crm_contacts"): ("crm_contact", lambda r: r["instanceId"]),
     ("dingtalk", "users"): ("users", lambda r: r["userid"]),
     **{("fxiaoke", obj): (obj, lambda r: r["_id"]) for obj in
-       ("AccountObj", "ContactObj", "LeadsObj", "NewOpportunityObj", "SalesOrderObj", "PaymentObj", "PersonnelObj")},
+       ("AccountObj", "ContactObj", "LeadsObj", "NewOpportunityObj", "NewOpportunityStageChangeObj", "SalesOrderObj",
+        "PaymentObj", "PersonnelObj")},
     ("kingdee", "BD_Customer"): ("BD_Customer", lambda r: r["FNumber"]),  # the demo keys customers by number
     **{("kingdee", form): (form, lambda r: str(r["FID"])) for form in
        ("SAL_SaleOrder", "AR_receivable", "AR_RECEIVEBILL")},
@@ -132,8 +133,19 @@ def test_the_demo_config_runs_its_api_sources_with_the_legacy_ones(
     recompute_from_the_sources(wh, demo_project.parent / "data", fakes)
 
     xref = wh.read_frame("SELECT source_name, stream, source_key, golden_id FROM mdm.xref")
+    # The predictions: one score per open opportunity and open lead, a forecast, win/loss by channel.
+    opened = wh.read_frame("SELECT COUNT(*) AS n FROM marts.fct_opportunities WHERE outcome = 'open'")["n"][0]
+    scored = wh.read_frame("SELECT COUNT(*) AS n, MIN(probability) AS lo, MAX(probability) AS hi "
+                           "FROM marts.opportunity_scores")
+    assert scored["n"][0] == opened > 0 and 0 <= scored["lo"][0] < scored["hi"][0] <= 1
+    assert wh.read_frame("SELECT COUNT(*) AS n FROM marts.pipeline_forecast WHERE forecast_type = 'current' "
+                         "AND level = 'total'")["n"][0] >= 6
+    assert wh.read_frame("SELECT COUNT(*) AS n FROM marts.win_loss WHERE dimension = 'lost_at_stage'")["n"][0] >= 3
+    assert "predictions: " in first.output
+
     second = runner.invoke(main, ["run", "-c", str(config)])
     assert second.exit_code == 0, second.output
+    assert "built marts." not in second.output and "predictions: " not in second.output  # nothing new: nothing built
     # Nothing new lands, nothing is duplicated, every golden ID stays.
     for source, (_, new, _, _) in summary_table(second.output, "sources").items():
         assert new == 0, f"{source}: the second run landed {new} records"

@@ -35,6 +35,16 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Completeness:
+    """Every row of another mart that matches `where` has a row here with the same `columns_to` values."""
+
+    columns: tuple[str, ...]
+    mart: str
+    columns_to: tuple[str, ...]
+    where: str  # SQL over the other mart's columns, from our own YAML
+
+
+@dataclass(frozen=True)
 class MartDoc:
     """The documentation and declared checks of one mart."""
 
@@ -47,6 +57,8 @@ class MartDoc:
     not_null: tuple[str, ...] = ()  # other columns that may not
     references: tuple[Reference, ...] = ()
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # default severity / thresholds per check
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # column → (lowest, highest) allowed
+    complete: Completeness | None = None
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -70,31 +82,48 @@ def _reference(mart: str, columns: str, target: str) -> Reference:
     return Reference(cols, m.group("mart"), to)
 
 
-def _doc(name: str, doc: dict[str, Any]) -> MartDoc:
+def _complete(mart: str, rule: dict[str, Any] | None) -> Completeness | None:
+    """`complete: {columns: "a, b", of: "other(c, d)", where: "…"}`: every matching row of `other` is here."""
+    if rule is None:
+        return None
+    ref = _reference(mart, rule["columns"], rule["of"])
+    return Completeness(ref.columns, ref.mart, ref.columns_to, str(rule.get("where") or "TRUE"))
+
+
+def _doc(name: str, doc: dict[str, Any], origin: str = "marts.yaml") -> MartDoc:
     columns = {c: " ".join(str(d).split()) for c, d in doc["columns"].items()}
     out = MartDoc(name, " ".join(doc["description"].split()), doc["grain"], columns,
                   key=tuple(doc.get("key", ())), nullable=tuple(doc.get("nullable", ())),
                   not_null=tuple(doc.get("not_null", ())),
                   references=tuple(_reference(name, c, t) for c, t in (doc.get("references") or {}).items()),
-                  checks=dict(doc.get("checks") or {}))
-    unknown = [c for c in (*out.key, *out.nullable, *out.not_null, *(c for r in out.references for c in r.columns))
-               if c not in columns]
+                  checks=dict(doc.get("checks") or {}),
+                  ranges={c: (float(lo), float(hi)) for c, (lo, hi) in (doc.get("ranges") or {}).items()},
+                  complete=_complete(name, doc.get("complete")))
+    unknown = [c for c in (*out.key, *out.nullable, *out.not_null, *(c for r in out.references for c in r.columns),
+                           *out.ranges, *(out.complete.columns if out.complete else ())) if c not in columns]
     if unknown:
-        raise ValueError(f"marts.yaml: {name}: key, not_null or references name unknown column(s) {unknown}")
+        raise ValueError(f"{origin}: {name}: key, not_null, references, ranges or complete name unknown column(s) "
+                         f"{unknown}")
     return out
+
+
+def parse_docs(text: str, origin: str) -> dict[str, MartDoc]:
+    """The marts documented in a YAML text shaped like `marts.yaml` (`origin` names it in errors)."""
+    return {name: _doc(name, doc, origin) for name, doc in yaml.safe_load(text).items()}
 
 
 @functools.cache
 def mart_docs() -> dict[str, MartDoc]:
-    """Every documented mart, in the order of `marts.yaml` (the build order)."""
+    """Every mart built from SQL, in the order of `marts.yaml` (the build order)."""
     text = resources.files("warehouse.marts").joinpath("marts.yaml").read_text(encoding="utf-8")
-    return {name: _doc(name, doc) for name, doc in yaml.safe_load(text).items()}
+    return parse_docs(text, "marts.yaml")
 
 
-def reference_markdown() -> str:
-    """The mart reference as Markdown: per mart its description, grain, key, references and a table of its columns."""
+def reference_markdown(docs: dict[str, MartDoc] | None = None) -> str:
+    """The mart reference as Markdown: per mart its description, grain, key, references and a table of its columns
+    (`docs`: these marts; default: those built from SQL)."""
     out = []
-    for doc in mart_docs().values():
+    for doc in (docs if docs is not None else mart_docs()).values():
         out += [f"#### `marts.{doc.name}`", "", doc.description, "", f"Grain: {doc.grain}."]
         if doc.key:
             key = ", ".join(f"`{c}`" for c in doc.key)
@@ -106,15 +135,22 @@ def reference_markdown() -> str:
             refs = [f"{', '.join(f'`{c}`' for c in r.columns)} → `{r.mart}`"
                     f"({', '.join(f'`{c}`' for c in r.columns_to)})" for r in doc.references]
             out += ["", "References: " + "; ".join(refs) + "."]
+        if doc.ranges:
+            out += ["", "Ranges: " + "; ".join(f"`{c}` from {lo:g} to {hi:g}" for c, (lo, hi) in doc.ranges.items())
+                    + "."]
+        if doc.complete:
+            c = doc.complete
+            out += ["", f"Complete: a row for every row of `{c.mart}` where `{c.where}` "
+                        f"({', '.join(f'`{x}`' for x in c.columns)})."]
         out += ["", "| column | description |", "|---|---|"]
         out += [f"| `{c}` | {d.replace('|', '/')} |" for c, d in doc.columns.items()]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
-def with_reference(markdown: str) -> str:
+def with_reference(markdown: str, docs: dict[str, MartDoc] | None = None) -> str:
     """`markdown` (a README) with the text between the reference markers replaced by the current reference."""
     start, end = markdown.find(README_BEGIN), markdown.find(README_END)
     if start < 0 or end < start:
         raise ValueError(f"no mart reference markers in the file: add the lines\n{README_BEGIN}\n{README_END}")
-    return markdown[:start + len(README_BEGIN)] + "\n\n" + reference_markdown() + "\n" + markdown[end:]
+    return markdown[:start + len(README_BEGIN)] + "\n\n" + reference_markdown(docs) + "\n" + markdown[end:]

@@ -2,7 +2,8 @@
 -- customer_key, else the opportunity's). The opportunity, in the lead's source: the lead's own opportunity_key,
 -- else the earliest naming it as lead_key, else, for a lead converted to a customer, the customer's earliest
 -- opportunity created on or after the lead (CRMs that link a converted lead only to its account). Several leads
--- may lead to one opportunity: its amount and channel are credited to the earliest of them only.
+-- may lead to one opportunity: its amount and channel are credited to the earliest of them only. A lead is open
+-- while neither converted nor closed (closed, disqualified, invalid, 关闭, 已关闭, 无效).
 WITH opportunity_by_lead AS (
     SELECT
         source_name, lead_key, opportunity_key,
@@ -51,6 +52,10 @@ SELECT
     l.status,
     (l.converted_at IS NOT NULL OR l.linked_opportunity IS NOT NULL OR l.customer_key IS NOT NULL
      OR COALESCE(LOWER(TRIM(l.status)), '') IN ('converted', 'transformed', '已转化', '已转换')) AS is_converted,
+    NOT (l.converted_at IS NOT NULL OR l.linked_opportunity IS NOT NULL OR l.customer_key IS NOT NULL
+         OR COALESCE(LOWER(TRIM(l.status)), '') IN ('converted', 'transformed', '已转化', '已转换',
+                                                    'closed', 'disqualified', 'invalid', '关闭', '已关闭', '无效'))
+        AS is_open,
     l.owner,
     b.rep_id,
     r.name AS rep_name,

@@ -57,12 +57,21 @@ SELECT
     o.close_time AS closed_at,
     CASE WHEN o.outcome <> 'open' THEN CAST(date_trunc('month', o.close_time) AS DATE) END AS closed_month,
     CASE WHEN o.outcome <> 'open' THEN CAST(o.close_time AS DATE) - CAST(o.created_at AS DATE) END
-        AS sales_cycle_days
+        AS sales_cycle_days,
+    o.stage_changed_at,
+    CAST(o.probability AS DECIMAL(9, 4)) AS probability,
+    o.lost_reason,
+    NULLIF(TRIM(c.channel), '') AS customer_channel,
+    o.last_change AS updated_at
 FROM closed o
 LEFT JOIN mdm.xref x
     ON x.source_name = o.source_name
    AND x.stream = o.customer_stream
    AND x.source_key = o.customer_key
+LEFT JOIN staging.customer c
+    ON c.source_name = o.source_name
+   AND c.stream = o.customer_stream
+   AND c.source_key = o.customer_key
 LEFT JOIN marts.dim_fx_rate fx ON fx.currency = o.currency_code AND fx.month = o.created_month
 LEFT JOIN marts.bridge_sales_rep b ON b.source_name = o.source_name AND b.rep_ref = o.owner
 LEFT JOIN marts.dim_sales_rep r ON r.rep_id = b.rep_id AND r.is_current

@@ -51,6 +51,7 @@ SELECT
     o.status,
     o.status_class,
     o.status_class IN (SELECT status_class FROM revenue_class) AS is_revenue,
+    o.product,
     o.customer_key,
     x.golden_id,
     o.rep_key,

@@ -1,0 +1,91 @@
+"""`make bench` (predictions): the time-split backtest of the win and lead models on the demo's Fxiaoke data and on
+larger generated sets, against the historical rates per stage (channel), and the time to train and score.
+
+    python -m bench.predict [--sizes 5000,30000] [--speed 100000] [--out bench/results]
+
+Prints a Markdown report (the README's accuracy table comes from it) and writes it to bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from bench.__main__ import RESULTS, machine
+from connectors.fakes import fxiaoke
+from demo.deals import generated_inputs, inputs_from_dataset
+from pipelines.predict import lead_scores, model_rows, opportunity_scores
+from predict.inputs import Inputs
+from predict.report import backtest_markdown, forecast_markdown
+from predict.train import Trained, train
+
+
+def backtests(sets: dict[str, Inputs]) -> tuple[str, list[Trained]]:
+    models, labels = [], {}
+    for label, inputs in sets.items():
+        for kind in ("opportunity", "lead"):
+            t = train(kind, inputs)
+            models.append(t)
+            labels[t.model_id] = label
+    frame, cal = model_rows(models, set())
+    text = backtest_markdown(frame, cal, labels)
+    for t in models:
+        if t.kind == "opportunity" and len(t.backtest_forecast):
+            text += "\n" + forecast_markdown(t.backtest_forecast, labels[t.model_id])
+    return text, models
+
+
+def speed(n: int) -> str:
+    """Train (with the backtest) and score `n` generated opportunities, timed."""
+    inputs = generated_inputs(n, seed=23)
+    sizes = inputs.sizes()
+    started = time.perf_counter()
+    model = train("opportunity", inputs, simulations=200)
+    trained = time.perf_counter() - started
+    started = time.perf_counter()
+    scores = opportunity_scores(inputs, model)
+    scored = time.perf_counter() - started
+    lead_model = train("lead", inputs, simulations=200)
+    started = time.perf_counter()
+    leads = lead_scores(inputs, lead_model)
+    lead_scored = time.perf_counter() - started
+    return (f"{sizes['opportunities']:,} opportunities ({sizes['stages']:,} stage changes, {sizes['leads']:,} leads, "
+            f"{sizes['orders']:,} orders): win model trained with its backtest in {trained:.1f} s "
+            f"({model.stats.get('train_rows', 0):,} training snapshots, method {model.method}); "
+            f"{len(scores):,} open opportunities scored with their factors in {scored:.1f} s; lead model "
+            f"({lead_model.method}) in {lead_model.seconds:.1f} s, {len(leads):,} open leads scored in "
+            f"{lead_scored:.1f} s.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="5000,30000", help="generated opportunities, comma-separated")
+    parser.add_argument("--speed", type=int, default=100_000, help="opportunities for the timing (0: skip)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    sets = {"demo (Fxiaoke fake)": inputs_from_dataset(fxiaoke.default_dataset())}
+    for n in (int(s) for s in args.sizes.split(",") if s.strip()):
+        sets[f"generated, {n:,} opportunities"] = generated_inputs(n, seed=n)
+    sizes = "; ".join(f"{label}: {i.sizes()['opportunities']:,} opportunities, {i.sizes()['leads']:,} leads"
+                      for label, i in sets.items())
+    table, _ = backtests(sets)
+    lines = [f"# Prediction backtest, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC", "", f"Machine: {machine()}.", "",
+             f"Data: {sizes}.", "", table]
+    print("\n".join(lines), flush=True)
+    if args.speed:
+        lines += ["", "Speed: " + speed(args.speed)]
+        print(lines[-1], flush=True)
+    text = "\n".join(lines) + "\n"
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"predict-{dt.datetime.now(dt.UTC):%Y%m%d-%H%M}.md"
+    path.write_text(text, encoding="utf-8")
+    print(f"written to {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+
+
+if __name__ == "__main__":
+    pd.set_option("display.width", 200)
+    main()

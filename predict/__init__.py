@@ -1,0 +1,1 @@
+"""Predictions from the marts: win probability, lead scores, the pipeline forecast, and their backtests."""

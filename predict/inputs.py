@@ -1,0 +1,93 @@
+"""What the predictions read: the marts, as frames, and the date the data speaks for.
+
+Every frame is one set-based query over a mart; times are naive timestamps (the warehouse's). Static attributes
+(a customer's industry, a rep's team) are taken as they are now; everything that happens (stages entered, deals
+closed, orders, payments, leads converting) keeps its time, so the features can be computed as of any past date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import pandas as pd
+
+from warehouse.engine import Warehouse
+
+INPUT_MARTS = ("fct_opportunities", "fct_opportunity_stages", "fct_leads", "fct_sales_orders", "fct_payments",
+               "dim_customer", "dim_sales_rep")
+"""The marts the predictions read: they are rerun when one of these changed version."""
+
+_SQL = {
+    "opportunities": """
+        SELECT o.source_name, o.stream, o.opportunity_key, o.name, o.golden_id, o.rep_id, o.lead_key,
+               CAST(COALESCE(o.reporting_amount, o.amount) AS DOUBLE PRECISION) AS amount, o.stage, o.outcome,
+               o.channel, o.customer_channel, o.created_at, o.closed_at,
+               CAST(o.probability AS DOUBLE PRECISION) AS probability, o.lost_reason, o.updated_at
+        FROM marts.fct_opportunities o
+        WHERE o.created_at IS NOT NULL""",
+    "stages": """
+        SELECT source_name, stream, opportunity_key, stage_number, stage, entered_at,
+               CAST(probability AS DOUBLE PRECISION) AS probability
+        FROM marts.fct_opportunity_stages""",
+    "leads": """
+        SELECT l.source_name, l.stream, l.lead_key, l.company_name, l.contact_name, l.phone, l.channel, l.status,
+               l.is_open, l.owner, l.rep_id, l.opportunity_key, l.created_at, l.converted_at,
+               l.opportunity_credited
+        FROM marts.fct_leads l
+        WHERE l.created_at IS NOT NULL""",
+    "orders": """
+        SELECT golden_id, source_name, CAST(order_date AS TIMESTAMP) AS at,
+               CAST(COALESCE(reporting_amount, 0) AS DOUBLE PRECISION) AS amount
+        FROM marts.fct_sales_orders
+        WHERE golden_id IS NOT NULL AND order_date IS NOT NULL AND is_revenue""",
+    "payments": """
+        SELECT golden_id, source_name, CAST(payment_date AS TIMESTAMP) AS at,
+               CAST(COALESCE(reporting_amount, 0) AS DOUBLE PRECISION) AS amount
+        FROM marts.fct_payments
+        WHERE golden_id IS NOT NULL AND payment_date IS NOT NULL""",
+    "customers": """
+        SELECT golden_id, name, industry, parent_golden_id
+        FROM marts.dim_customer""",
+    "reps": """
+        SELECT rep_id, name, team, region
+        FROM marts.dim_sales_rep
+        WHERE is_current""",
+}
+
+
+@dataclass
+class Inputs:
+    """The marts' rows the predictions read, one frame each."""
+
+    opportunities: pd.DataFrame
+    stages: pd.DataFrame
+    leads: pd.DataFrame
+    orders: pd.DataFrame
+    payments: pd.DataFrame
+    customers: pd.DataFrame
+    reps: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        for frame, cols in ((self.opportunities, ("created_at", "closed_at", "updated_at")),
+                            (self.stages, ("entered_at",)), (self.leads, ("created_at", "converted_at")),
+                            (self.orders, ("at",)), (self.payments, ("at",))):
+            for c in cols:
+                frame[c] = pd.to_datetime(frame[c])
+
+    def as_of(self) -> pd.Timestamp:
+        """The date the data speaks for: its latest change (a deal created, entering a stage or closing, a lead
+        coming in, an order or payment). Scores are as of this date, so an unchanged warehouse scores the same."""
+        o = self.opportunities
+        moments = [o["created_at"].max(), o.loc[o["outcome"] != "open", "closed_at"].max(), o["updated_at"].max(),
+                   self.stages["entered_at"].max(), self.leads["created_at"].max(), self.orders["at"].max(),
+                   self.payments["at"].max()]
+        known = [m for m in moments if pd.notna(m)]
+        return max(known) if known else pd.Timestamp("1970-01-01")
+
+    def sizes(self) -> dict[str, int]:
+        return {f.name: len(getattr(self, f.name)) for f in fields(self)}
+
+
+def read_inputs(wh: Warehouse) -> Inputs:
+    """The prediction inputs, read from the marts (each frame one query)."""
+    return Inputs(**{name: wh.read_frame(" ".join(sql.split())) for name, sql in _SQL.items()})

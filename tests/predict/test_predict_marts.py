@@ -1,0 +1,159 @@
+"""The prediction marts in the warehouse (DuckDB and PostgreSQL): written with their checks passing, rebuilt only
+when the marts they read changed, a model trained once per change at most and kept with its backtest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from demo.deals import generated_inputs
+from hub.cli import main
+from hub.config import HubConfig, PredictConfig
+from pipelines.checks import planned_checks
+from pipelines.export import export_mart
+from pipelines.predict import run_predictions
+from predict.catalog import predicted_mart_docs
+from predict.inputs import Inputs
+from warehouse.changes import bump, versions
+from warehouse.engine import Warehouse
+from warehouse.raw import RawStore
+
+_KIND = {"b": "boolean", "i": "integer", "f": "float", "M": "timestamp"}
+_MARTS = {"opportunities": "fct_opportunities", "stages": "fct_opportunity_stages", "leads": "fct_leads",
+          "orders": "fct_sales_orders", "payments": "fct_payments", "customers": "dim_customer",
+          "reps": "dim_sales_rep"}
+
+
+def load_marts(wh: Warehouse, inputs: Inputs) -> None:
+    """The input marts as the SQL marts would hold them (the columns the predictions read), each bumped."""
+    frames = {
+        "opportunities": inputs.opportunities.assign(reporting_amount=inputs.opportunities["amount"]),
+        "stages": inputs.stages, "leads": inputs.leads,
+        "orders": inputs.orders.rename(columns={"at": "order_date", "amount": "reporting_amount"}).assign(
+            is_revenue=True),
+        "payments": inputs.payments.rename(columns={"at": "payment_date", "amount": "reporting_amount"}),
+        "customers": inputs.customers, "reps": inputs.reps.assign(is_current=True)}
+    with wh.begin() as conn:
+        RawStore(wh).ensure(conn)
+        for key, frame in frames.items():
+            frame = frame.copy()
+            for c in frame.columns:
+                if frame[c].dtype == object:
+                    frame[c] = frame[c].astype("string").where(frame[c].notna(), None).astype(object)
+            kinds = {c: _KIND.get(frame[c].dtype.kind, "text") for c in frame.columns}
+            wh.replace_table(conn, "marts", _MARTS[key], kinds, None, frame)
+            bump(conn, f"marts.{_MARTS[key]}")
+
+
+@pytest.fixture(scope="module")
+def inputs() -> Inputs:
+    return generated_inputs(2500, seed=5)
+
+
+def config(**predict: object) -> HubConfig:
+    return HubConfig(predict=PredictConfig(**predict))
+
+
+def test_the_marts_are_written_checked_and_rebuilt_only_when_their_inputs_change(warehouse_url: str,
+                                                                                 inputs: Inputs) -> None:
+    wh = Warehouse(warehouse_url)
+    load_marts(wh, inputs)
+    cfg = config(min_leads=200, min_converted=30)
+    now = pd.Timestamp("2026-10-01 08:00")
+
+    first = run_predictions(wh, cfg, now=now, simulations=200)
+
+    assert not first.skipped and len(first.trained) == 2
+    n_open = int((inputs.opportunities["outcome"] == "open").sum())
+    assert first.rows["opportunity_scores"] == n_open > 20
+    scores = wh.read_frame("SELECT * FROM marts.opportunity_scores")
+    assert scores["probability"].between(0, 1).all() and scores["score"].between(1, 99).all()
+    assert (scores["method"] == "model").all() and scores["top_positive"].str.contains("pts").mean() > 0.5
+    leads = wh.read_frame("SELECT * FROM marts.lead_scores")
+    assert len(leads) == int(inputs.leads["is_open"].sum()) and (leads["method"] == "model").all()
+    models = wh.read_frame("SELECT * FROM marts.prediction_models ORDER BY kind")
+    assert list(models["kind"]) == ["lead", "opportunity"] and models["is_current"].all()
+    opp = models[models["kind"] == "opportunity"].iloc[0]  # its backtest (tests/predict/test_train.py: its quality)
+    assert opp["test_rows"] > 300 and 0.5 < opp["auc"] < 1 and 0 < opp["brier"] < 0.25 and opp["forecast_mape"] > 0
+    forecast = wh.read_frame("SELECT * FROM marts.pipeline_forecast")
+    total = forecast[(forecast["forecast_type"] == "current") & (forecast["level"] == "total")]
+    assert (total["low"] <= total["expected"]).all() and (total["expected"] <= total["high"]).all()
+    assert set(forecast["forecast_type"]) == {"current", "backtest"}
+    # the declared checks pass: probabilities in [0, 1], one score per open opportunity and lead, keys, refs
+    checks = {n: s for n, s in planned_checks().items() if s.asset in predicted_mart_docs()}
+    assert {"opportunity_scores.complete", "lead_scores.complete", "opportunity_scores.range.probability"} <= set(
+        checks)
+    failed = {n: o.description for n, s in checks.items() if not (o := s.run(wh)).passed}
+    assert failed == {}
+
+    # nothing changed: nothing is read, trained or written
+    with wh.begin() as conn:
+        before = versions(conn, [f"marts.{m}" for m in predicted_mart_docs()])
+    again = run_predictions(wh, cfg, now=now + pd.Timedelta(days=1), simulations=200)
+    with wh.begin() as conn:
+        assert again.skipped and again.trained == [] and versions(conn, list(before)) == before
+    assert again.rows == first.rows
+
+    # an input changed: scored again with the same models (younger than retrain_days)
+    with wh.begin() as conn:
+        bump(conn, "marts.fct_payments")
+    changed = run_predictions(wh, cfg, now=now + pd.Timedelta(days=2), simulations=200)
+    assert not changed.skipped and changed.trained == []
+    with wh.begin() as conn:
+        after = versions(conn, list(before))
+    assert after["marts.opportunity_scores"] > before["marts.opportunity_scores"]
+    assert after["marts.prediction_models"] == before["marts.prediction_models"]  # no model, no rewrite
+
+    # a week later, with a change: retrained; the earlier models are kept with their backtests
+    with wh.begin() as conn:
+        bump(conn, "marts.fct_payments")
+    later = run_predictions(wh, cfg, now=now + pd.Timedelta(days=8), simulations=200)
+    assert len(later.trained) == 2
+    models = wh.read_frame("SELECT model_id, kind, is_current FROM marts.prediction_models")
+    assert len(models) == 4 and models["is_current"].sum() == 2
+    kept = wh.read_frame("SELECT DISTINCT model_id FROM marts.prediction_calibration")
+    assert set(kept["model_id"]) == set(models["model_id"])
+
+
+def test_below_the_minimum_the_marts_say_so(tmp_path: Path, inputs: Inputs) -> None:
+    wh = Warehouse(f"duckdb:///{tmp_path}/w.duckdb")
+    load_marts(wh, inputs)
+    run_predictions(wh, config(min_won=10_000), simulations=50)
+    scores = wh.read_frame("SELECT method, probability, stage_win_rate, top_positive FROM marts.opportunity_scores")
+    assert (scores["method"] == "stage_win_rates").all()
+    assert (scores["probability"] == scores["stage_win_rate"]).all() and (scores["top_positive"] == "").all()
+    guard = wh.read_frame("SELECT guard FROM marts.prediction_models WHERE kind = 'opportunity'")["guard"][0]
+    assert "a model needs 10,000 won and 200 lost" in guard
+
+
+def test_hub_predict_run_then_report_prints_the_backtest(tmp_path: Path, inputs: Inputs) -> None:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    config_file = tmp_path / "hub.yaml"
+    config_file.write_text(f"warehouse: {{url: '{url}'}}\npredict: {{min_leads: 200, min_converted: 30}}\n",
+                           encoding="utf-8")
+    runner = CliRunner()
+    before = runner.invoke(main, ["predict", "report", "-c", str(config_file)])
+    assert before.exit_code == 2 and "no predictions in this warehouse yet" in before.output
+    wh = Warehouse(url)
+    load_marts(wh, inputs)
+    wh.dispose()
+
+    ran = runner.invoke(main, ["predict", "run", "-c", str(config_file)])
+    assert ran.exit_code == 0, ran.output
+    n_open = int((inputs.opportunities["outcome"] == "open").sum())
+    assert f"marts.opportunity_scores: {n_open:,} rows" in ran.output
+
+    report = runner.invoke(main, ["predict", "report", "-c", str(config_file)])
+    assert report.exit_code == 0, report.output
+    rows = [line for line in report.output.splitlines() if line.startswith("| opportunity-")]
+    assert len(rows) == 1 and "| opportunity | model |" in rows[0]
+    models = Warehouse(url).read_frame("SELECT auc FROM marts.prediction_models WHERE kind = 'opportunity'")
+    assert f"| {models['auc'][0]:.3f} |" in rows[0]
+    assert report.output.count("Calibration, ") == 2 and "| 0–10% |" in report.output
+    # the prediction marts export like the others, with their documentation
+    exported = export_mart(Warehouse(url), "marts.opportunity_scores", tmp_path / "scores.csv")
+    assert exported.rows == n_open
+    assert "top_positive" in (tmp_path / "scores.columns.csv").read_text(encoding="utf-8-sig")

@@ -1,0 +1,84 @@
+-- Cross-sell: for each golden customer, its related customers and what they buy that it does not. Related: its
+-- parent company, its branches and the other branches of its parent (mdm hierarchy, dim_customer), and customers
+-- sharing a phone or mobile number with it in any system (customer or contact records; the last 11 digits, numbers
+-- of at least 7 digits, shared by at most 5 golden customers: a switchboard shared by dozens says nothing). What they
+-- buy: the products of their revenue orders (fct_sales_orders.product, where the source says).
+WITH numbers AS (
+    SELECT x.golden_id, regexp_replace(n.number, '[^0-9]', '', 'g') AS digits
+    FROM (
+        SELECT source_name, stream, source_key, phone AS number FROM staging.customer WHERE phone IS NOT NULL
+        UNION ALL
+        SELECT source_name, stream, source_key, mobile FROM staging.customer WHERE mobile IS NOT NULL
+    ) n
+    JOIN mdm.xref x ON x.source_name = n.source_name AND x.stream = n.stream AND x.source_key = n.source_key
+    UNION ALL
+    SELECT x.golden_id, regexp_replace(n.number, '[^0-9]', '', 'g')
+    FROM (
+        SELECT source_name, customer_stream, customer_key, phone AS number FROM staging.contact WHERE phone IS NOT NULL
+        UNION ALL
+        SELECT source_name, customer_stream, customer_key, mobile FROM staging.contact WHERE mobile IS NOT NULL
+    ) n
+    JOIN mdm.xref x
+        ON x.source_name = n.source_name AND x.stream = n.customer_stream AND x.source_key = n.customer_key
+),
+phone AS (
+    SELECT DISTINCT golden_id, RIGHT(digits, 11) AS phone
+    FROM numbers
+    WHERE LENGTH(digits) >= 7
+),
+telling AS (
+    SELECT phone FROM phone GROUP BY phone HAVING COUNT(*) BETWEEN 2 AND 5
+),
+pairs AS (
+    SELECT golden_id, parent_golden_id AS related_id, 'parent company' AS relation
+    FROM marts.dim_customer WHERE parent_golden_id IS NOT NULL
+    UNION ALL
+    SELECT parent_golden_id, golden_id, 'branch'
+    FROM marts.dim_customer WHERE parent_golden_id IS NOT NULL
+    UNION ALL
+    SELECT a.golden_id, b.golden_id, 'same group'
+    FROM marts.dim_customer a
+    JOIN marts.dim_customer b ON b.parent_golden_id = a.parent_golden_id AND b.golden_id <> a.golden_id
+    UNION ALL
+    SELECT a.golden_id, b.golden_id, 'shared phone'
+    FROM phone a
+    JOIN phone b ON b.phone = a.phone AND b.golden_id <> a.golden_id
+    WHERE a.phone IN (SELECT phone FROM telling)
+),
+related AS (
+    SELECT golden_id, related_id, string_agg(DISTINCT relation, ', ' ORDER BY relation) AS relations
+    FROM pairs
+    GROUP BY golden_id, related_id
+),
+bought AS (
+    SELECT golden_id, TRIM(product) AS product, SUM(reporting_amount) AS amount
+    FROM marts.fct_sales_orders
+    WHERE is_revenue AND golden_id IS NOT NULL AND NULLIF(TRIM(product), '') IS NOT NULL
+    GROUP BY golden_id, TRIM(product)
+),
+offer AS (
+    SELECT r.golden_id, r.related_id, b.product, b.amount
+    FROM related r
+    JOIN bought b ON b.golden_id = r.related_id
+    WHERE NOT EXISTS (SELECT 1 FROM bought m WHERE m.golden_id = r.golden_id AND m.product = b.product)
+),
+offered AS (
+    SELECT golden_id, related_id, COUNT(*) AS products_to_offer,
+           string_agg(product, ', ' ORDER BY amount DESC, product) AS product_names, SUM(amount) AS related_revenue
+    FROM offer
+    GROUP BY golden_id, related_id
+)
+SELECT
+    r.golden_id,
+    d.name,
+    r.related_id AS related_golden_id,
+    rd.name AS related_name,
+    r.relations,
+    (SELECT COUNT(*) FROM bought b WHERE b.golden_id = r.related_id) AS related_products,
+    COALESCE(o.products_to_offer, 0) AS products_to_offer,
+    o.product_names,
+    o.related_revenue
+FROM related r
+JOIN marts.dim_customer d ON d.golden_id = r.golden_id
+JOIN marts.dim_customer rd ON rd.golden_id = r.related_id
+LEFT JOIN offered o ON o.golden_id = r.golden_id AND o.related_id = r.related_id
