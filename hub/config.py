@@ -892,8 +892,10 @@ def encode_url_credentials(url: str) -> tuple[str, str | None]:
 def _encode_credentials(data: dict[str, Any], secrets: set[str]) -> None:
     """Percent-encode the credentials of the warehouse URL and of every sql source's URL, in place; their
     passwords (as written and encoded) become secrets, masked in logs, errors and the warehouse."""
-    holders = [data.get("warehouse")] + [s.get("config") for s in (data.get("sources") or {}).values()
-                                         if isinstance(s, dict) and s.get("connector") == "sql"]
+    sources = data.get("sources")
+    holders = [data.get("warehouse")] + [s.get("config") for s in (sources.values() if isinstance(sources, dict)
+                                                                     else ()) if isinstance(s, dict)
+                                         and s.get("connector") == "sql"]
     for holder in holders:
         if isinstance(holder, dict) and isinstance(holder.get("url"), str):
             holder["url"], password = encode_url_credentials(holder["url"])

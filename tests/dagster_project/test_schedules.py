@@ -38,7 +38,7 @@ def test_a_source_schedule_runs_its_refresh_job_at_its_times(tmp_path: Path) -> 
     keys = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
     assert {"raw/crm_a/customers", "staging/customer/records", "marts/dim_customer"} <= keys
     assert "raw/crm_b/customers" not in keys
-    assert {s.name for s in defs.schedules} == {"daily_refresh", "schedule_crm_a"}
+    assert {s.name for s in defs.schedules} == {"daily_refresh", "weekly_retrain", "schedule_crm_a"}
 
 
 @pytest.mark.parametrize(("schedule", "message"), [
