@@ -204,11 +204,13 @@ def _ensure_records_table(wh: Warehouse, conn: Connection, fresh: bool) -> None:
 
 
 def _index_records(wh: Warehouse, conn: Connection, settings: LinkSettings) -> None:
-    """PostgreSQL: the indexes incremental runs look records up by (id, golden ID, every blocking key), built
-    after a full run has filled the table and set its golden IDs (updating a million indexed rows costs
-    minutes)."""
+    """PostgreSQL: the indexes incremental runs look records up by (id, golden ID, every blocking key) and
+    pairs by either record, built after a full run has filled the tables and set the golden IDs (updating a
+    million indexed rows costs minutes)."""
     if wh.dialect.name != "postgresql":
         return
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__left ON mdm.match_pairs (left_record)")
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__right ON mdm.match_pairs (right_record)")
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__id ON mdm.customer_records (record_id)")
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS customer_records__golden ON mdm.customer_records (golden_id)")
     for rule in settings.blocking:
@@ -309,9 +311,6 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
                       **dict.fromkeys(levels, "integer"), "weight": "float", "prob": "float"}
         wh.recreate_table(conn, "mdm", "match_pairs", pair_kinds)
         wh.insert_frame(conn, "mdm", "match_pairs", stored)
-        if wh.dialect.name == "postgresql":
-            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__left ON mdm.match_pairs (left_record)")
-            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS match_pairs__right ON mdm.match_pairs (right_record)")
         del stored
         out = _publish(cfg, wh, conn, rid, result.labels, pairs, result.model, decisions, now, everything=True)
         _index_records(wh, conn, settings)

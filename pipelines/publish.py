@@ -41,6 +41,15 @@ def mart_inputs(name: str) -> set[tuple[str, str]]:
     return {(m.group(1), m.group(2)) for m in _TABLE_REF.finditer(sql)} - {("marts", name)}
 
 
+def _sql_hash(name: str) -> str:
+    return hashlib.sha1(mart_sql(name).encode()).hexdigest()[:12]
+
+
+def _input_tables(name: str) -> list[str]:
+    """`schema.table` of a mart's inputs, as `raw._versions` names them."""
+    return sorted(f"{s}.{t}" for s, t in mart_inputs(name))
+
+
 def build_mart(wh: Warehouse, name: str) -> int:
     """(Re)build one mart in a single transaction; returns its row count."""
     sql = mart_sql(name).strip().rstrip(";")
@@ -68,14 +77,12 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
         ensure_mdm(wh, conn)
     counts = {}
     for name in marts:
-        sql_hash = hashlib.sha1(mart_sql(name).encode()).hexdigest()[:12]
-        inputs = sorted(f"{s}.{t}" for s, t in mart_inputs(name))
         with wh.begin() as conn:
-            seen = versions(conn, inputs)
+            seen = versions(conn, _input_tables(name))
             mark = watermark(conn, f"mart:{name}")
             exists = wh.table_exists(conn, "marts", name)
         if (not force and exists and mark is not None and mark[1].get("inputs") == seen
-                and mark[1].get("sql") == sql_hash):
+                and mark[1].get("sql") == _sql_hash(name)):
             counts[name] = int(mark[1].get("rows", 0))
             continue
         started = time.monotonic()
@@ -88,12 +95,11 @@ def build_recorded(wh: Warehouse, name: str, seen: dict[str, int] | None = None)
     """`build_mart`, then a new version for the mart and, as its watermark, the versions of the inputs it read
     (`seen`, read now when not given): what `publish` checks to skip it next time (the Dagster asset builds
     through here too, so a `hub run` after a materialization does not build the mart again)."""
-    sql_hash = hashlib.sha1(mart_sql(name).encode()).hexdigest()[:12]
     if seen is None:
         with wh.begin() as conn:
-            seen = versions(conn, sorted(f"{s}.{t}" for s, t in mart_inputs(name)))
+            seen = versions(conn, _input_tables(name))
     rows = build_mart(wh, name)
     with wh.begin() as conn:
         bump(conn, f"marts.{name}")
-        set_watermark(conn, f"mart:{name}", 0, {"inputs": seen, "sql": sql_hash, "rows": rows})
+        set_watermark(conn, f"mart:{name}", 0, {"inputs": seen, "sql": _sql_hash(name), "rows": rows})
     return rows
