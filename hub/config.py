@@ -317,6 +317,10 @@ class CustomerMdmConfig(_Strict):
     comparisons: list[ComparisonConfig] = Field(default_factory=list, description="replaces the default spec")
     u_pairs: int = Field(300_000, ge=1000, description="random pairs sampled for the starting u (EM refits it)")
     workers: int = Field(1, ge=1, description="threads for string comparisons")
+    link_in_memory: int = Field(
+        2_000_000, ge=2, description="a full run links at most this many records at once in memory (a sample "
+        "spread over every source, which trains the model); the others join through the incremental path")
+    link_chunk: int = Field(250_000, ge=1, description="records a full run adds per step beyond `link_in_memory`")
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig,
                                      description="steward decisions refit the model on a rebuild")
 

@@ -237,18 +237,29 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
         layout_ok = set(RECORD_COLUMNS) <= set(store.record_columns())
         incremental = (not rebuild and model is not None and mark is not None and layout_ok
                        and mark[1].get("fingerprint") == fp and wh.table_exists(conn, "mdm", "match_pairs"))
-        if incremental:
+        if incremental and not (mark is not None and mark[1].get("backfill")):
             assert mark is not None and model is not None
             out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
     if not incremental:
-        out = _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog)
+        out = _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog,
+                    limit=cfg.mdm.customer.link_in_memory)
+    if _backfill_pending(wh):  # a full run's others, or those a crashed run left, then what changed meanwhile
+        out = _backfill(cfg, wh, settings, fp, prog, cfg.mdm.customer.link_chunk, out if not incremental else None)
+        with wh.begin() as conn:
+            mark = watermark(conn, CONSUMER)
+            if mark is not None and MatchStore(wh, conn).changed_since(mark[0]):
+                model = _active_model(wh, fp, conn)
+                assert model is not None
+                out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
     log.debug("matching steps (s): %s", ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()))
     return out
 
 
 def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model: FellegiSunter | None,
-          prog: Callable[[str], None]) -> MatchResult:
-    """Standardize and link every staged customer; write every output."""
+          prog: Callable[[str], None], limit: int | None = None) -> MatchResult:
+    """Standardize and link every staged customer, or, when there are more than `limit`, a sample of `limit` of
+    them spread over every source (the order of their ids' MD5): the others are left to `_backfill`. Writes every
+    output of the records it linked."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     now = _now()
@@ -257,11 +268,15 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         top = int(value(conn, "SELECT COALESCE(MAX(seq), 0) FROM staging._changes WHERE entity = 'customer'") or 0)
         previous_model = model
         n = int(value(conn, "SELECT count(*) FROM staging.customer") or 0)
+        backfill = limit is not None and n > limit
+        staged = (f"(SELECT * FROM staging.customer c ORDER BY md5({record_id_sql('c')}) LIMIT {int(limit)}) s"
+                  if backfill and limit is not None else "staging.customer s")
+        n = min(n, limit) if backfill and limit is not None else n
         _ensure_records_table(wh, conn, fresh=True)
         counter = as_progress(prog, log).counter("standardizing customers", total=n)
         conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_staged")
         conn.exec_driver_sql("CREATE TEMPORARY TABLE _hub_staged AS SELECT ROW_NUMBER() OVER () AS _i, s.*, "
-                             f"{content_hash_sql('s')} AS record_hash FROM staging.customer s")
+                             f"{content_hash_sql('s')} AS record_hash FROM {staged}")
         cols = ", ".join(f'"{c}"' for c in ["source_name", "stream", "source_key", *ENTITY_FIELDS, "record_hash"])
         for lo in range(0, n, CHUNK):
             chunk = wh.read_frame(f"SELECT {cols} FROM _hub_staged WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn,
@@ -319,7 +334,7 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
             conn.execute(sa.text("INSERT INTO mdm.match_model (model_id, spec_fingerprint, created_at, active, model) "
                                  "VALUES (:i, :f, :t, TRUE, :m)"),
                          {"i": now.strftime("%Y%m%dT%H%M%S%f"), "f": fp, "t": now, "m": result.model.to_json()})
-        set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
+        set_watermark(conn, CONSUMER, top, {"fingerprint": fp, **({"backfill": True} if backfill else {})})
         _trim_changes(conn, top)
         timings["golden_and_write"] = time.perf_counter() - t1
     wh.refresh_statistics(RECORDS, PAIRS, "mdm.xref", "mdm.golden_customer", "mdm.review_queue")
@@ -343,13 +358,16 @@ def _nothing_to_link(settings: LinkSettings, n: int) -> LinkResult:
 
 
 def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: LinkSettings, model: FellegiSunter,
-                 fp: str, after: int, prog: Callable[[str], None]) -> MatchResult:
-    """Link only what changed since change `after`; see the module docstring."""
+                 fp: str, after: int, prog: Callable[[str], None], keys: pd.DataFrame | None = None,
+                 mark: dict[str, object] | None = None) -> MatchResult:
+    """Link only what changed since change `after` (or the records `keys`, leaving the watermark at `after`);
+    see the module docstring. `mark`: more of the watermark's metadata."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     now = _now()
     store = MatchStore(wh, conn)
-    keys, top = store.changed_keys(after)
+    keys, top = store.changed_keys(after) if keys is None else (keys, after)
+    meta = {"fingerprint": fp, **(mark or {})}
     staged = store.staged_rows(keys, content_hash_sql("s")) if len(keys) else pd.DataFrame(
         columns=["record_id", "record_hash"])
     old = store.stored(keys["record_id"].tolist(), ["record_hash", "golden_id", "name_key"]) if len(keys) \
@@ -360,7 +378,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     deleted = sorted(set(old["record_id"]) - set(staged["record_id"]))
     timings["changes"] = time.perf_counter() - t0
     if not len(changed) and not deleted:
-        set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
+        set_watermark(conn, CONSUMER, top, meta)
         _trim_changes(conn, top)
         out = _counts(conn, incremental=True)
         prog(f"matching: no customer record changed ({out.records:,} records, {out.golden:,} golden customers)")
@@ -450,7 +468,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     t0 = time.perf_counter()
     out = _publish(cfg, wh, conn, rid, res.labels, pairs, model, decisions, now, everything=False,
                    deleted=deleted, previous_golden=old_golden, old_name_keys=old["name_key"].dropna().tolist())
-    set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
+    set_watermark(conn, CONSUMER, top, meta)
     _trim_changes(conn, top)
     timings["golden_and_write"] = time.perf_counter() - t0
     out.incremental, out.changed, out.deleted, out.affected = True, len(std), len(deleted), len(affected)
@@ -460,6 +478,52 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     out.timings = timings
     prog(f"matched {out.changed:,} changed and {out.deleted:,} deleted records ({out.affected:,} affected): "
          f"{out.golden:,} golden customers ({out.review_items:,} pairs for review)")
+    return out
+
+
+def _backfill_pending(wh: Warehouse) -> bool:
+    with wh.begin() as conn:
+        mark = watermark(conn, CONSUMER)
+    return bool(mark is not None and mark[1].get("backfill"))
+
+
+def _backfill(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, prog: Callable[[str], None],
+              chunk: int, first: MatchResult | None) -> MatchResult:
+    """Link the staged customers a full run left out (more than `link_in_memory`), `chunk` of them at a time through
+    the incremental path with the full run's model: memory follows the chunk, not the whole, and the result is the
+    full link with that model (the incremental guarantee). Each step commits on its own; a crash resumes with the
+    next step (the watermark keeps `backfill` until none is left)."""
+    started = time.perf_counter()
+    with wh.begin() as conn:
+        left = MatchStore(wh, conn).unlinked_count()
+    counter = as_progress(prog, log).counter("linking the other customer records", total=left)
+    done, out = 0, first
+    first_changed = first.changed if first is not None else 0
+    while True:
+        with wh.begin() as conn:
+            store = MatchStore(wh, conn)
+            model = _active_model(wh, fp, conn)
+            mark = watermark(conn, CONSUMER)
+            if mark is None or model is None:
+                raise RuntimeError("matching: records left to link but no full run's model; run `hub run --rebuild`")
+            keys = store.unlinked_keys(chunk)
+            if not len(keys):
+                set_watermark(conn, CONSUMER, mark[0], {"fingerprint": fp})
+                break
+            out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], lambda _m: None, keys=keys,
+                               mark={"backfill": True})
+            done += out.changed
+            counter.update(done)
+            log.debug("backfill step of %s records (s): %s", f"{out.changed:,}",
+                      ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()))
+    counter.close(f"{done:,} more customer records linked")
+    if out is None:  # (resumed, and nothing was left)
+        with wh.begin() as conn:
+            out = _counts(conn, incremental=False)
+    out.incremental, out.changed = False, first_changed + done
+    out.changed_ids, out.deleted_ids, out.affected_ids = [], [], []
+    out.timings = {**(first.timings if first else {}), "backfill": time.perf_counter() - started}
+    out.stats = {**(first.stats if first else {}), "backfilled": done}
     return out
 
 

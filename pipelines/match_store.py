@@ -81,6 +81,24 @@ class MatchStore:
                           {"a": after, "t": top})
         return keys, top
 
+    def _unlinked_sql(self) -> str:
+        return (f"FROM staging.customer s WHERE NOT EXISTS (SELECT 1 FROM {RECORDS} r "
+                f"WHERE r.record_id = {record_id_sql('s')})")
+
+    def unlinked_count(self) -> int:
+        """Staged customers not in `mdm.customer_records` yet (what a full run over `link_in_memory` left)."""
+        return int(value(self.conn, f"SELECT count(*) {self._unlinked_sql()}") or 0)
+
+    def unlinked_keys(self, limit: int) -> pd.DataFrame:
+        """Up to `limit` of them (record_id, source_name, stream, source_key), in the order of their ids' MD5."""
+        return self.frame(f"SELECT {record_id_sql('s')} AS record_id, s.source_name, s.stream, s.source_key "
+                          f"{self._unlinked_sql()} ORDER BY md5({record_id_sql('s')}) LIMIT {int(limit)}")
+
+    def changed_since(self, after: int) -> bool:
+        """Whether staging logged a customer change after change `after`."""
+        return value(self.conn, "SELECT 1 FROM staging._changes WHERE entity = 'customer' AND seq > :a LIMIT 1",
+                     {"a": after}) is not None
+
     def staged_rows(self, keys: pd.DataFrame, hash_sql: str) -> pd.DataFrame:
         """The staged customers among `keys` (record_id, ...), with their content hash (`hash_sql`, alias s)."""
         with self.relation("_hub_keys", keys[["record_id"]]) as k:

@@ -14,7 +14,8 @@ def events_by(events: pd.DataFrame, key: str, time: str, queries: pd.DataFrame, 
     """For each row of `queries`: `n`, the number of `events` of its key dated before its time (at or before it with
     `inclusive`), the sums of the `sums` columns over them (`sum_<c>`) and the `last` columns of the latest of them
     (`last_<c>`); aligned with `queries`' index. Events without a key or a time count nowhere."""
-    kept = events[events[key].notna() & events[time].notna()]
+    asked_keys = queries[qkey].dropna().unique()
+    kept = events[events[key].isin(asked_keys) & events[time].notna()]  # events of keys nobody asks about: none
     ev = pd.DataFrame({"_k": kept[key].to_numpy(), "_t": kept[time].to_numpy(), "_i": -1,
                        **{f"_s_{c}": kept[c].to_numpy() for c in sums},
                        **{f"_l_{c}": kept[c].to_numpy() for c in last}})

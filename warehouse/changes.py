@@ -43,8 +43,9 @@ def versions(conn: Connection, tables: Iterable[str]) -> dict[str, int]:
 
 def watermark(conn: Connection, consumer: str) -> tuple[int, dict[str, Any]] | None:
     """(position, detail) of a consumer, or None before its first run."""
-    row = conn.execute(sa.text("SELECT position, detail FROM raw._watermarks WHERE consumer = :c"),
-                       {"c": consumer}).fetchone()
+    rows = conn.execute(sa.text("SELECT position, detail FROM raw._watermarks WHERE consumer = :c"),
+                        {"c": consumer}).fetchall()  # (all: DuckDB refuses an Arrow read while a result is open)
+    row = rows[0] if rows else None
     return None if row is None else (int(row[0] or 0), json.loads(row[1]) if row[1] else {})
 
 

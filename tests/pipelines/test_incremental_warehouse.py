@@ -8,6 +8,9 @@ model recomputes everything. Every output table must be the same, row for row (t
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -99,3 +102,84 @@ def test_an_incremental_run_equals_a_rebuild_with_the_same_model(demo_project: P
         assert list(a.columns) == list(b.columns), table
         diff = a.merge(b, how="outer", indicator=True)
         assert (diff["_merge"] == "both").all(), f"{table} differs:\n{diff[diff['_merge'] != 'both'].head(10)}"
+
+
+@pytest.mark.parametrize("warehouse_url", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_a_full_run_beyond_link_in_memory_equals_one_link_in_memory(demo_project: Path, warehouse_url: str) -> None:
+    """More staged records than `link_in_memory`: a sample is linked in memory (training the model), the others
+    join a chunk at a time through the incremental path; the result is the in-memory link of all of them with
+    that model, table by table."""
+    cfg = load_config(demo_project, warehouse_url=warehouse_url)
+    wh = Warehouse(warehouse_url)
+    run_all(cfg, wh)
+    total = int(wh.scalar("SELECT count(*) FROM staging.customer"))
+    sample, chunk = total * 2 // 5, total // 7
+    chunked = cfg.model_copy(deep=True)
+    chunked.mdm.customer.link_in_memory, chunked.mdm.customer.link_chunk = sample, chunk
+    out = run_match(chunked, wh, rebuild=True)  # a new model, trained on the sample
+    assert not out.incremental and out.changed == total == out.records
+    assert out.stats["backfilled"] == total - sample
+    assert int(wh.scalar("SELECT count(*) FROM mdm.xref")) == total  # every staged record has its customer
+    by_steps = snapshot(wh)
+
+    in_memory = run_match(cfg, wh, rebuild=True, retrain=False)  # the same model, every record at once
+    assert "backfilled" not in in_memory.stats
+    full = snapshot(wh)
+    for table in TABLES:
+        a, b = by_steps[table], full[table]
+        diff = a.merge(b, how="outer", indicator=True)
+        assert (diff["_merge"] == "both").all(), f"{table} differs:\n{diff[diff['_merge'] != 'both'].head(10)}"
+    assert int(wh.scalar("SELECT count(DISTINCT golden_id) FROM mdm.xref")) < total  # records were linked
+
+
+def _match_killed_at(url: str, cfg: object, kill_at: int, counted: Path) -> None:
+    """(In a child process) `run_match`, dying just before commit `kill_at` (never when 0)."""
+    from bench.crash_point import die_before_commit
+
+    commits = die_before_commit(kill_at)
+    run_match(cfg, Warehouse(url))  # type: ignore[arg-type]
+    counted.write_text(str(commits()), encoding="utf-8")
+    os._exit(0)
+
+
+def test_a_full_run_beyond_link_in_memory_killed_at_any_commit_resumes_to_the_same_result(
+        demo_project: Path, tmp_path: Path) -> None:
+    """Killed just before any commit of a first match that links in steps, the next run finishes it: every table
+    as an uninterrupted run leaves it (nothing lost, nothing doubled)."""
+    base = tmp_path / "base.duckdb"
+    cfg = load_config(demo_project, warehouse_url=f"duckdb:///{base}")
+    wh = Warehouse(f"duckdb:///{base}")
+    run_all(cfg, wh)
+    total = int(wh.scalar("SELECT count(*) FROM staging.customer"))
+    with wh.begin() as conn:  # staged, never matched: the next match is a first one
+        conn.exec_driver_sql("DELETE FROM mdm.match_model")
+        conn.exec_driver_sql("DELETE FROM raw._watermarks WHERE consumer = 'match:customer'")
+    wh.dispose()
+    chunked = cfg.model_copy(deep=True)
+    chunked.mdm.customer.link_in_memory, chunked.mdm.customer.link_chunk = total // 2, total // 5
+    spawn = multiprocessing.get_context("spawn")  # (a fork after DuckDB ran can hang on its threads)
+
+    def child(kill_at: int) -> tuple[str, int | None]:
+        path = tmp_path / f"k{kill_at}.duckdb"
+        shutil.copy(base, path)
+        p = spawn.Process(target=_match_killed_at, args=(f"duckdb:///{path}", chunked, kill_at, tmp_path / "n"))
+        p.start()
+        p.join()
+        return f"duckdb:///{path}", p.exitcode
+
+    url, status = child(0)
+    assert status == 0
+    commits = int((tmp_path / "n").read_text())
+    assert commits >= 5  # the standardized sample, the in-memory link, three steps or more, the end of the backfill
+    reference = snapshot(Warehouse(url))
+    for k in range(1, commits + 1):
+        url, status = child(k)
+        assert status == 137, f"the run killed before commit {k} ended with {status}"
+        resumed = run_match(chunked, Warehouse(url))  # what the next `hub run` does
+        assert resumed.records == total
+        got = snapshot(Warehouse(url))
+        for table in TABLES:
+            diff = reference[table].merge(got[table], how="outer", indicator=True)
+            assert (diff["_merge"] == "both").all(), (
+                f"killed before commit {k} of {commits}: {table} differs:\n{diff[diff['_merge'] != 'both'].head()}")
