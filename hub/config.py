@@ -81,7 +81,7 @@ class SoftDeleteConfig(_Strict):
 
 
 class HealthConfig(_Strict):
-    """When a sync of a stream is not a success (README "Health thresholds"): `failed` is exit code 1, `warning`
+    """When a sync of a stream is not a success (docs/connectors.md): `failed` is exit code 1, `warning`
     exit code 5."""
 
     max_quarantined_share: float = Field(0.2, ge=0, le=1, description="above this share of the rows read "
