@@ -466,7 +466,8 @@ class MartsConfig(_Strict):
     currency: str = Field("CNY", description="the reporting currency: converted amounts are in it, and amounts "
                                              "without a currency are taken to be in it")
     revenue: list[Literal["booked", "draft", "cancelled"]] = Field(
-        default_factory=lambda: ["booked"], description="the order status classes that count as revenue")
+        default_factory=lambda: ["booked"],  # type: ignore[arg-type]  # mypy reads ["booked"] as list[str]
+        description="the order status classes that count as revenue")
     order_status: dict[str, OrderStatusConfig] = Field(
         default_factory=dict, description="per source: its order statuses by class; a source not listed here has "
                                           "only booked orders, a status not listed for a listed source is unknown")
@@ -634,7 +635,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             if isinstance(key, str | int | float | bool) and key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} is given twice in one mapping (first on line {seen[key]}); "
@@ -795,7 +796,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
                 ref["path"] = resolve_path(ref["path"], base)
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     t, msg = err["type"], err["msg"]
     if t == "extra_forbidden":
         return "unknown key (not allowed here; check the spelling)"
