@@ -590,7 +590,7 @@ def docs() -> None:
 
 @docs.command("marts")
 @click.option("--write", "markdown_file", type=click.Path(exists=True, dir_okay=False),
-              help="replace the mart reference inside this Markdown file (e.g. README.md) instead of printing it")
+              help="replace the mart reference inside this Markdown file (docs/marts.md) instead of printing it")
 def docs_marts(markdown_file: str | None) -> None:
     """The mart reference (every mart, its grain and columns) from warehouse/marts/marts.yaml and
     predict/marts.yaml."""
