@@ -14,7 +14,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,console,dagster,demo]'
 	@touch $@
 
 install: $(STAMP)
@@ -64,6 +64,6 @@ clean:
 	rm -rf demo/data warehouse/*.duckdb warehouse/*.wal .pytest_cache mutants
 
 lock: install
-	$(BIN)/python -m pip install -q -e '.[dev,bench,mutation]'
+	$(BIN)/python -m pip install -q -e '.[dev,console,dagster,demo,bench,mutation]'
 	( echo "# Exact versions every install uses (pip install -c constraints.txt). Regenerate with: make lock"; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -iv 'customer.hub' ) > constraints.txt

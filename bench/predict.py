@@ -3,7 +3,7 @@ larger generated sets, against the historical rates per stage (channel), and the
 
     python -m bench.predict [--sizes 5000,30000] [--speed 100000] [--out bench/results]
 
-Prints a Markdown report (the README's accuracy table comes from it) and writes it to bench/results/.
+Prints a Markdown report (the accuracy table of docs/benchmarks.md comes from it) and writes it to bench/results/.
 """
 
 from __future__ import annotations

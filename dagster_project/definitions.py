@@ -8,12 +8,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project.assets import all_assets, data_checks, freshness_checks
+from dagster_project.assets import all_assets, data_checks
 from dagster_project.assets.predict import retrain_job
 from dagster_project.jobs import hub_jobs
 from dagster_project.resources import hub_resource, load_structure
 from dagster_project.schedules import daily_schedule, retrain_schedule, source_schedules
-from dagster_project.sensors import file_sensor, freshness_sensor
+from dagster_project.sensors import file_sensor
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "demo" / "hub.yaml"
 
@@ -23,15 +23,14 @@ def build_definitions(config_path: str | Path) -> dg.Definitions:
     cfg = load_structure(config_path)
     jobs = hub_jobs(cfg)
     retrain = retrain_job()
-    freshness = freshness_checks(cfg)
     # An embedded DuckDB file takes one writing process at a time: run its steps in one process.
     executor = dg.in_process_executor if cfg.warehouse.url.startswith("duckdb") else dg.multiprocess_executor
     return dg.Definitions(
         assets=all_assets(cfg),
-        asset_checks=[*data_checks(cfg), *freshness],
+        asset_checks=data_checks(cfg),
         jobs=[*jobs, retrain],
         schedules=[daily_schedule(jobs[0]), retrain_schedule(retrain), *source_schedules(cfg)],
-        sensors=[file_sensor(cfg, jobs), freshness_sensor(freshness)],
+        sensors=[file_sensor(cfg, jobs)],
         resources={"hub": hub_resource(config_path)},
         executor=executor,
     )

@@ -1,4 +1,4 @@
-"""Sensors: a run when a file source (or a reference file) gets a new or changed file; mart freshness."""
+"""Sensors: a run when a file source (or a reference file) gets a new or changed file."""
 
 import glob
 import hashlib
@@ -78,8 +78,3 @@ def file_sensor(cfg: HubConfig, jobs: list[AssetJob]) -> dg.SensorDefinition:
 
     return _sensor
 
-
-def freshness_sensor(checks: list[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
-    """Evaluates the marts' freshness checks between runs."""
-    return dg.build_sensor_for_freshness_checks(freshness_checks=checks, name="mart_freshness",
-                                                default_status=dg.DefaultSensorStatus.RUNNING)

@@ -517,6 +517,9 @@ def demo() -> None:
 def demo_generate(out: str, entities: int, seed: int) -> None:
     """Write the demo's legacy sources (SQLite CRM, GBK CSV CRM, SQLite ERP), their truth, and the marts'
     targets, channel-cost and exchange-rate files."""
+    from hub.extras import require
+
+    require("demo", "hub demo generate")
     from demo.generate import generate, write_demo
     from demo.targets import write_reference
 
@@ -587,7 +590,7 @@ def docs() -> None:
 
 @docs.command("marts")
 @click.option("--write", "markdown_file", type=click.Path(exists=True, dir_okay=False),
-              help="replace the mart reference inside this Markdown file (e.g. README.md) instead of printing it")
+              help="replace the mart reference inside this Markdown file (docs/marts.md) instead of printing it")
 def docs_marts(markdown_file: str | None) -> None:
     """The mart reference (every mart, its grain and columns) from warehouse/marts/marts.yaml and
     predict/marts.yaml."""
@@ -639,6 +642,9 @@ def _fake_faults(text: str) -> dict[str, Any]:
 @click.option("--faults", "faults_json", default="{}", help='faults as JSON, e.g. \'{"error_5xx_rate": 0.1}\'')
 def fakes_serve(vendor: str, host: str, port: int, seed: int, entities: int, faults_json: str) -> None:
     """Serve one fake (wecom, dingtalk, fxiaoke or kingdee): prints its URL, serves until killed."""
+    from hub.extras import require
+
+    require("demo", "hub fakes serve")
     from connectors.fakes.serve import build_server, stop_signals, wait
 
     try:
@@ -674,6 +680,9 @@ def fakes_serve_all(host: str, seed: int, entities: int, env_file: str | None) -
     hub fakes serve-all --env-file demo/data/fakes.env &
     . demo/data/fakes.env && hub run -c demo/hub.yaml
     """
+    from hub.extras import require
+
+    require("demo", "hub fakes serve-all")
     from connectors.fakes.serve import demo_env, export_lines, start_all, stop_all, stop_signals, wait, write_env_file
 
     path = Path(env_file) if env_file else None
@@ -1143,6 +1152,9 @@ def users_remove(config_path: str, name: str) -> None:
 @click.option("--port", type=int, default=8000, show_default=True)
 def ui(config_path: str, warehouse_url: str | None, host: str, port: int) -> None:
     """The steward console and the match API (POST /api/match) on http://HOST:PORT."""
+    from hub.extras import require
+
+    require("console", "hub ui")
     import uvicorn
 
     from hub.console import create_app

@@ -81,7 +81,7 @@ class SoftDeleteConfig(_Strict):
 
 
 class HealthConfig(_Strict):
-    """When a sync of a stream is not a success (README "Health thresholds"): `failed` is exit code 1, `warning`
+    """When a sync of a stream is not a success (docs/connectors.md): `failed` is exit code 1, `warning`
     exit code 5."""
 
     max_quarantined_share: float = Field(0.2, ge=0, le=1, description="above this share of the rows read "
@@ -100,13 +100,13 @@ class StreamConfig(_Strict):
     """One stream of a source: where its records come from and how they map to an entity."""
 
     entity: str | None = Field(None, description="canonical entity; empty = land in raw only")
-    primary_key: str | list[str] | None = None
-    cursor_field: str | None = None
-    table: str | None = None
-    query: str | None = None
-    path: str | None = None
-    format: Literal["csv", "xlsx", "jsonl"] | None = None
-    encoding: str | None = None
+    primary_key: str | list[str] | None = Field(None, description="a column, a list, or dotted paths (API records)")
+    cursor_field: str | None = Field(None, description="sql: incremental, rows with a cursor >= the saved one")
+    table: str | None = Field(None, description="sql: the table to read (schema-qualified, case kept)")
+    query: str | None = Field(None, description="sql: a SELECT to read instead of a table")
+    path: str | None = Field(None, description="file: a file or a glob (** too), relative to the config file")
+    format: Literal["csv", "xlsx", "jsonl"] | None = Field(None, description="file: default by the extension")
+    encoding: str | None = Field(None, description="file, CSV/JSONL: any Python codec; default UTF-8 (BOM or not)")
     sheet: str | list[str] | None = Field(None, description="file, XLSX: a sheet, a list of sheets or * (every "
                                                                  "sheet, one header); default the first")
     header_row: int | None = Field(None, ge=1, description="file, CSV/XLSX: the row holding the header; the title "
@@ -128,7 +128,8 @@ class StreamConfig(_Strict):
         None, description="sql with cursor_field: cursor values later than now + this (default 1d) are read but "
                           "not saved as the cursor, and reported")
     customer_stream: str | None = Field(None, description="stream holding the customers that customer_key refers to")
-    mapping: dict[str, MappingValue] = Field(default_factory=dict)
+    mapping: dict[str, MappingValue] = Field(default_factory=dict, description="entity field: a column, a list "
+                                             "(the first non-empty) or {path, format, default} with transforms")
     detect_deletes: bool | None = Field(
         None, description="a record missing from a read that sees the whole source is deleted (a table without "
                           "cursor_field, every file of the path read anew, an API stream without incremental "
@@ -228,10 +229,13 @@ class ScheduleConfig(_Strict):
 
 
 class SourceConfig(_Strict):
-    connector: str
-    enabled: bool = True
-    config: dict[str, Any] = Field(default_factory=dict)
-    streams: dict[str, StreamConfig] = Field(default_factory=dict)
+    """One source system: its connector, the connector's settings and the streams read from it."""
+
+    connector: str = Field(description="the connector kind (`hub connectors list`)")
+    enabled: bool = Field(True, description="false: the source is not read")
+    config: dict[str, Any] = Field(default_factory=dict, description="the connector's own settings "
+                                   "(`hub connectors spec KIND`); a file source's are its streams' defaults")
+    streams: dict[str, StreamConfig] = Field(default_factory=dict, description="the streams to read, by name")
     schedule: ScheduleConfig | None = Field(None, description="Dagster: run this source on its own schedule too")
 
     @field_validator("connector")
@@ -470,7 +474,8 @@ class MartsConfig(_Strict):
     currency: str = Field("CNY", description="the reporting currency: converted amounts are in it, and amounts "
                                              "without a currency are taken to be in it")
     revenue: list[Literal["booked", "draft", "cancelled"]] = Field(
-        default_factory=lambda: ["booked"], description="the order status classes that count as revenue")
+        default_factory=lambda: ["booked"],  # type: ignore[arg-type]  # mypy reads ["booked"] as list[str]
+        description="the order status classes that count as revenue")
     order_status: dict[str, OrderStatusConfig] = Field(
         default_factory=dict, description="per source: its order statuses by class; a source not listed here has "
                                           "only booked orders, a status not listed for a listed source is unknown")
@@ -638,7 +643,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=True)
             if isinstance(key, str | int | float | bool) and key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} is given twice in one mapping (first on line {seen[key]}); "
@@ -799,7 +804,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
                 ref["path"] = resolve_path(ref["path"], base)
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     t, msg = err["type"], err["msg"]
     if t == "extra_forbidden":
         return "unknown key (not allowed here; check the spelling)"

@@ -1,4 +1,4 @@
-"""The exit codes of every `hub` command, one table (README "Exit codes")."""
+"""The exit codes of every `hub` command, one table (docs/operations.md "Exit codes")."""
 
 OK = 0  # everything ran and is healthy
 FAILED = 1  # a source (or a reference file, a steward action) failed: its data was not (all) taken

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,7 @@ class FellegiSunter:
                     if tf_freqs is not None and s.name in tf_freqs:
                         freq = np.asarray(tf_freqs[s.name], dtype=float)[exact]
                     else:
-                        vals = pd.Series(tf_values[s.name][exact])  # type: ignore[index]
+                        vals = pd.Series((tf_values or {})[s.name][exact])  # not None: checked above
                         freq = vals.map(self.tf[s.name]).fillna(self.tf_default[s.name]).to_numpy(dtype=float)
                     col[exact] += tf_adjustment(freq, self.tf_reference[s.name])
             out[s.name] = col
@@ -97,21 +98,21 @@ class FellegiSunter:
     def adjustment(self, lv: pd.DataFrame, scope: np.ndarray | None = None) -> np.ndarray:
         """Log2-odds corrections per comparison pattern learned from steward decisions (`mdm.feedback`),
         for the pairs in `scope` (see `in_scope`; all pairs when None)."""
-        table = self.info.get("calibration")
+        table = cast("dict[str, float] | None", self.info.get("calibration"))
         if not table:
             return np.zeros(len(lv))
-        corr = {int(k): float(v) for k, v in table.items()}  # type: ignore[union-attr]
+        corr = {int(k): float(v) for k, v in table.items()}
         out = pd.Series(pattern_keys(lv, self.specs)).map(corr).fillna(0.0).to_numpy(dtype=float)
         return out if scope is None else np.where(scope, out, 0.0)
 
     def in_scope(self, records: pd.DataFrame, left: np.ndarray, right: np.ndarray) -> np.ndarray | None:
         """Which pairs the steward corrections apply to: both records placed by one of the columns the
         corrections were learned on (`info["calibration_scope"]`); None when there is no such limit."""
-        cols = self.info.get("calibration_scope")
+        cols = cast("list[str] | None", self.info.get("calibration_scope"))
         if not self.info.get("calibration") or not cols:
             return None
         placed = np.zeros(len(records), bool)
-        for c in cols:  # type: ignore[union-attr]
+        for c in cols:
             col = records[c]
             placed |= (col.notna() & (col.astype(str) != "")).to_numpy()
         return placed[np.asarray(left)] & placed[np.asarray(right)]
@@ -147,9 +148,8 @@ def level_frequencies(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], weights
     for s in specs:
         col = lv[s.name].to_numpy()
         ok = col >= 0
-        w = np.ones(len(col)) if weights is None else weights
-        counts = np.bincount(col[ok].astype(np.int64), weights=w[ok], minlength=s.n_levels)[: s.n_levels]
-        counts = counts + pseudo
+        w: np.ndarray = np.ones(len(col)) if weights is None else weights
+        counts = np.bincount(col[ok].astype(np.int64), weights=w[ok], minlength=s.n_levels)[: s.n_levels] + pseudo
         out[s.name] = (counts / counts.sum()).tolist()
     return out
 
@@ -236,7 +236,7 @@ def estimate_m_em(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], u: dict[str
     for s in specs:
         ramp = np.exp(np.arange(s.n_levels, dtype=float) * 1.5)
         m[s.name] = ramp / ramp.sum()
-    u = {s.name: np.asarray(u[s.name], dtype=float) for s in specs}
+    u_fit = {s.name: np.asarray(u[s.name], dtype=float) for s in specs}
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - iteration count reported
         log_m = np.zeros(len(patterns))
@@ -246,7 +246,7 @@ def estimate_m_em(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], u: dict[str
             ok = lev >= 0
             idx = np.clip(lev, 0, s.n_levels - 1)
             log_m += np.where(ok, np.log(np.clip(m[s.name][idx], EPS, 1)), 0)
-            log_u += np.where(ok, np.log(np.clip(u[s.name][idx], EPS, 1)), 0)
+            log_u += np.where(ok, np.log(np.clip(u_fit[s.name][idx], EPS, 1)), 0)
         a = np.log(prior) + log_m
         b = np.log(1 - prior) + log_u
         g = 1.0 / (1.0 + np.exp(np.clip(b - a, -700, 700)))
@@ -263,11 +263,11 @@ def estimate_m_em(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], u: dict[str
             if fit_u:
                 wn = (1 - g) * counts
                 c = np.bincount(lev[ok].astype(np.int64), weights=wn[ok], minlength=s.n_levels)[: s.n_levels] + 0.01
-                u[s.name] = c / c.sum()
+                u_fit[s.name] = c / c.sum()
         prior = new_prior
         if delta < tol:
             break
-    return {k: v.tolist() for k, v in m.items()}, {k: v.tolist() for k, v in u.items()}, prior, it
+    return {k: v.tolist() for k, v in m.items()}, {k: v.tolist() for k, v in u_fit.items()}, prior, it
 
 
 def train(records: pd.DataFrame, specs: Sequence[ComparisonSpec], lv: pd.DataFrame, seed: int = 42,

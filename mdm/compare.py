@@ -25,7 +25,7 @@ values, not once per pair of records. The features plug into recordlinkage's `Co
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, Hamming, Jaro, JaroWinkler, Levenshtein
 
-METRICS = {
+METRICS: dict[str, Callable[..., float]] = {
     "jaro_winkler": JaroWinkler.normalized_similarity,
     "jaro": Jaro.normalized_similarity,
     "levenshtein": Levenshtein.normalized_similarity,
@@ -165,7 +165,7 @@ def value_texts(uniques: np.ndarray, idx: np.ndarray) -> list[str]:
     return np.asarray(uniques, dtype=object)[idx].tolist()
 
 
-def pair_similarity(ca: np.ndarray, cb: np.ndarray, uniques: np.ndarray, scorer: object,
+def pair_similarity(ca: np.ndarray, cb: np.ndarray, uniques: np.ndarray, scorer: Callable[..., float],
                     workers: int = 1, dtype: type = np.float32) -> np.ndarray:
     """Similarity of coded value pairs, computed once per distinct pair of values."""
     if not len(ca):

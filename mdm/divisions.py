@@ -255,17 +255,19 @@ def load() -> Divisions:
     for line in _lines(_DISTRICTS):
         city, items = line.split(":", 1)
         for name in items.split():
-            short = name[:-1] if name.endswith("市") and len(name) >= 3 else None
-            districts.append(Division(DISTRICT, name, short, prov_of[city], city))
+            district_short = name[:-1] if name.endswith("市") and len(name) >= 3 else None
+            districts.append(Division(DISTRICT, name, district_short, prov_of[city], city))
 
     t = Divisions(provinces, cities, districts)
     for d in [*provinces, *cities, *districts]:
-        for tok in {d.name, d.short} - {None}:
-            t.by_token.setdefault(tok, []).append(d)  # type: ignore[arg-type]
+        for tok in {s for s in (d.name, d.short) if s is not None}:
+            t.by_token.setdefault(tok, []).append(d)
     for p in provinces:
         if p.name.endswith("自治区") or p.name.endswith("特别行政区"):
-            t.by_token.setdefault(p.short + "省", []).append(p)  # common misspelling, e.g. 广西省
+            # common misspelling, e.g. 广西省 (a province always has its short name: the table's second column)
+            t.by_token.setdefault(p.short + "省", []).append(p)  # type: ignore[operator]
     for c in cities:
+        # a city always has its area code (the table gives one per city)
         t.city_by_area_code.setdefault(c.area_code, c.name)  # type: ignore[arg-type]
         t.area_code_by_city[c.name] = c.area_code  # type: ignore[assignment]
         t.province_by_city[c.name] = c.province
@@ -274,5 +276,5 @@ def load() -> Divisions:
     t.city_by_area_code.update(_EXTRA_AREA_CODES)
     for d in districts:
         if d.short:
-            t.city_by_short.setdefault(d.short, d.city)  # type: ignore[arg-type]
+            t.city_by_short.setdefault(d.short, d.city)  # type: ignore[arg-type]  # a district's city is always set
     return t

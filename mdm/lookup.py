@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,8 @@ class LookupIndex:
             vals = np.empty(k + 1, dtype=object)
             vals[0] = q if isinstance(q, str) or pd.notna(q) else None
             vals[1:] = self.columns[c][cand]
-            vals = np.where(pd.isna(vals) | (vals == ""), None, vals)
+            # numpy's stubs do not take None as a value of np.where; an object array with missing values is meant
+            vals = np.where(pd.isna(vals) | (vals == ""), None, vals)  # type: ignore[call-overload]
             code, uniq = pd.factorize(vals, use_na_sentinel=True)
             codes[c] = (np.full(k, code[0], dtype=np.int32), code[1:].astype(np.int32))
             uniques[c] = np.asarray(uniq, dtype=object).astype(str)
@@ -63,10 +65,11 @@ class LookupIndex:
                                           uniques) for s in specs})
         tf = {s.name: np.full(k, query[s.column].iloc[0], dtype=object) for s in specs if s.tf}
         scope = None
-        cols = self.model.info.get("calibration_scope") if self.model.info.get("calibration") else None
+        cols = cast("list[str] | None",
+                    self.model.info.get("calibration_scope") if self.model.info.get("calibration") else None)
         if cols:
             placed = np.zeros(k + 1, bool)
-            for c in cols:  # type: ignore[union-attr]
+            for c in cols:
                 q = query[c].iloc[0]
                 vals = np.concatenate([[q], self.columns[c][cand]])
                 placed |= pd.notna(vals) & (vals != "")
@@ -101,7 +104,7 @@ def build_index(records: pd.DataFrame, rules: Sequence[BlockingRule], model: Fel
         parts = np.split(pos[order], start[1:]) if len(k) else []
         blocks[rule.name] = {u: p for u, p, c in zip(uniq.tolist(), parts, counts.tolist(), strict=True)
                              if c <= rule.max_block}
-    scope = model.info.get("calibration_scope") or []
-    cols = {c for s in model.specs for c in s.columns} | set(exclusive) | set(scope)  # type: ignore[arg-type]
+    scope = cast("list[str]", model.info.get("calibration_scope") or [])
+    cols = {c for s in model.specs for c in s.columns} | set(exclusive) | set(scope)
     columns = {c: records[c].astype(object).where(records[c].notna(), None).to_numpy() for c in cols}
     return LookupIndex(records, blocks, tuple(rules), model, columns)

@@ -58,11 +58,12 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from itertools import product
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -251,7 +252,7 @@ def _suffix_run(arr: pa.Array, vocab: dict[int, pa.Array], keep: int, rounds: in
     return total
 
 
-def _map_distinct(arr: pa.Array, fn, n_out: int) -> list[pa.Array]:  # type: ignore[no-untyped-def]
+def _map_distinct(arr: pa.Array, fn: Callable[[Any], tuple[str | None, ...]], n_out: int) -> list[pa.Array]:
     """Apply a Python function returning an n_out-tuple of str|None to each distinct value."""
     enc = arr.dictionary_encode()
     results = [fn(v) for v in enc.dictionary.to_pylist()]
@@ -265,7 +266,7 @@ def _map_distinct(arr: pa.Array, fn, n_out: int) -> list[pa.Array]:  # type: ign
 
 
 @cache
-def _opencc():  # type: ignore[no-untyped-def]
+def _opencc() -> Any:  # opencc has no type information
     import opencc
 
     return opencc.OpenCC("t2s")
@@ -337,7 +338,7 @@ def _name_region_tokens() -> frozenset[str]:
             out.add(d.short)
     for p in t.provinces:
         if not p.name.endswith("省"):
-            out.add(p.short + "省")
+            out.add(p.short + "省")  # type: ignore[operator]  # a province always has its short name (the table's)
     for d in t.districts:
         out.add(d.name)
         if d.short:
@@ -379,14 +380,16 @@ def _resolve(tokens: tuple[str, ...]) -> tuple[str | None, str | None, str | Non
     best: list[tuple[str | None, str | None, str | None]] = []
     best_n = 0
     for combo in product(*options):
-        prov = city = dist = None
+        prov: str | None = None
+        city: str | None = None
+        dist: str | None = None
         used = 0
         ok = True
         for d in combo:
             if d is None:
                 continue
             fields = (d.province, d.city, d.name if d.level == divisions.DISTRICT else None)
-            cur = [prov, city, dist]
+            cur: list[str | None] = [prov, city, dist]
             for i, v in enumerate(fields):
                 if v is None:
                     continue
@@ -643,7 +646,9 @@ def _phones_distinct(u: pa.Array) -> dict[str, pa.Array]:
         pc.if_else(pa.array(is_land), sub_, pc.if_else(pa.array(is_bare), national, svc_s)),
     )
     valid = is_mobile | is_land | is_bare | is_svc
-    ptype = np.where(is_mobile, "mobile", np.where(valid, "landline", np.where(empty, None, "invalid")))
+    # numpy's stubs do not take None as a value of np.where; here it is meant: an object array with missing values
+    ptype = np.where(is_mobile, "mobile", np.where(valid, "landline",
+                                                   np.where(empty, None, "invalid")))  # type: ignore[call-overload]
     out = {
         "phone": phone,
         "phone_type": pa.array(ptype, pa.string()),

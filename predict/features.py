@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ class Feature:
     words: Callable[[object], str]
 
 
-def _n(v: object) -> float:
+def _n(v: Any) -> float:
     return float(v) if v is not None and not pd.isna(v) else float("nan")
 
 

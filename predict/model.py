@@ -139,7 +139,7 @@ def fit(kind: str, frame: pd.DataFrame, y: np.ndarray, order: pd.Series) -> Clas
 def _fit(kind: str, frame: pd.DataFrame, y: np.ndarray, order: pd.Series) -> Classifier:
     features = FEATURES[kind]
     cats = {f.name: _categories(frame[f.name]) for f in features if f.categorical}
-    shell = Classifier(kind, tuple(f.name for f in features), cats, _reference(frame, features), None,  # type: ignore[arg-type]
+    shell = Classifier(kind, tuple(f.name for f in features), cats, _reference(frame, features), None,
                        "", 0, len(frame))
     x = shell.matrix(frame)
     mask = [f.categorical for f in features]

@@ -3,13 +3,15 @@ and its calibration table. Read from the rows of `prediction_models` and `predic
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 BASELINE = {"opportunity": "stage win rates", "lead": "channel rates"}
 
 
-def _f(v: object, digits: int = 3) -> str:
-    return "–" if v is None or pd.isna(v) else f"{float(v):.{digits}f}"  # type: ignore[arg-type]
+def _f(v: Any, digits: int = 3) -> str:
+    return "–" if v is None or pd.isna(v) else f"{float(v):.{digits}f}"
 
 
 def backtest_markdown(models: pd.DataFrame, calibration: pd.DataFrame, labels: dict[str, str] | None = None) -> str:

@@ -228,7 +228,9 @@ def _backtest_forecast(inputs: Inputs, samples: Samples, model: Trained, cutoff:
     absolute percentage error of the month's total against what the pipeline open that day won in it."""
     timing = Timing.fit(samples, train_mask)
     method = "model" if model.classifier is not None else FALLBACK["opportunity"]
-    frames, errors, baseline_errors = [], [], []
+    frames: list[pd.DataFrame] = []
+    errors: list[float] = []
+    baseline_errors: list[float] = []
     for day in sorted(samples.as_of[(samples.as_of >= cutoff)].unique()):
         day = pd.Timestamp(day)
         if day + pd.DateOffset(months=1) > as_of:
@@ -242,8 +244,11 @@ def _backtest_forecast(inputs: Inputs, samples: Samples, model: Trained, cutoff:
         frames.append(f)
         first = f[(f["level"] == "total") & (f["period_type"] == "month") & (f["period_start"] == day)].iloc[0]
         if pd.notna(first["actual_won"]) and first["actual_won"] > 0:
-            errors.append(metrics.ape(first["expected"], first["actual_won"]))
-            baseline_errors.append(metrics.ape(first["stage_weighted"], first["actual_won"]))
+            error = metrics.ape(first["expected"], first["actual_won"])
+            baseline_error = metrics.ape(first["stage_weighted"], first["actual_won"])
+            if error is not None and baseline_error is not None:  # always: the actual is above 0
+                errors.append(error)
+                baseline_errors.append(baseline_error)
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return out, {"forecast_mape": float(np.mean(errors)) if errors else None,
                  "baseline_forecast_mape": float(np.mean(baseline_errors)) if baseline_errors else None,

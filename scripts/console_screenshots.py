@@ -1,4 +1,4 @@
-"""Screenshots of the steward console's pages, for the README (docs/screenshots/*.png).
+"""Screenshots of the steward console's pages, for the docs (docs/screenshots/*.png).
 
     .venv/bin/python scripts/console_screenshots.py -c CONFIG [--warehouse URL] [--out docs/screenshots]
 

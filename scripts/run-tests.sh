@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test suite as `make test` runs it: starts a throw-away PostgreSQL server on loopback for the
 # warehouse tests and a MariaDB server for the MySQL connector tests (both stopped again on exit), installs Debian's chromium and a CJK font (fonts-wqy-microhei)
-# for the browser tests when they are missing (as root), then runs ruff, pytest on two workers, the short
+# for the browser tests when they are missing (as root), then runs ruff, the import contracts, mypy, builds the docs site, pytest on two workers, the short
 # chaos suite and pip-audit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +52,12 @@ else
   echo "$HUB_TEST_MYSQL_SKIP" >&2
 fi
 $BIN/ruff check .
+# Imports point down (the contracts in pyproject.toml: the engine pure, no Dagster in core code, no face below).
+$BIN/lint-imports --no-cache
+# Types of the core packages ([tool.mypy] in pyproject.toml).
+$BIN/mypy
+# The docs site: a broken link or anchor, or a page left out of mkdocs.yml's nav, fails the build.
+$BIN/mkdocs build --strict --quiet --site-dir "$tmp/site"
 $BIN/python -m pytest -n 2 -p no:cacheprovider "$@"
 # The fault-injection suite, short form: kills, faulty APIs, PostgreSQL restarts; nothing lost.
 $BIN/python -m bench.chaos --quick

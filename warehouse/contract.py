@@ -1,7 +1,7 @@
 """The `mdm` tables of the warehouse contract (DESIGN.md), as column kinds.
 
 These names and columns are a public interface for BI and other tools: change them only with
-a migration note in the README.
+a migration note in the docs (docs/migrations.md).
 """
 
 from __future__ import annotations

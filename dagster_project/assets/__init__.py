@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.assets.marts import freshness_checks, mart_assets, mart_checks
+from dagster_project.assets.marts import mart_assets, mart_checks
 from dagster_project.assets.mdm import mdm_assets, mdm_checks
 from dagster_project.assets.predict import predict_assets
 from dagster_project.assets.raw import source_assets
 from dagster_project.assets.staging import staging_assets
 from hub.config import HubConfig
 
-__all__ = ["all_assets", "data_checks", "freshness_checks"]
+__all__ = ["all_assets", "data_checks"]
 
 
 def all_assets(cfg: HubConfig) -> list[dg.AssetsDefinition]:

@@ -1,6 +1,7 @@
 """Mart assets, one per `warehouse/marts/<name>.sql`, with their inputs read from the SQL; their checks beside:
 the checks `marts.yaml` declares (unique key, not-null, references) and the reconciliations with raw, generated
-by `pipelines/checks.py` as in `hub run`, and a freshness check on every mart."""
+by `pipelines/checks.py` as in `hub run`. Every mart has a freshness policy (`marts.freshness_hours`), which the
+Dagster daemon evaluates."""
 
 import datetime as dt
 import re
@@ -11,7 +12,7 @@ import dagster as dg
 from dagster_project.assets.staging import STAGED_WITH, staged_entities
 from dagster_project.keys import GOLDEN_KEY, MARTS_GROUP, MDM_GROUP, METRICS_KEY, mart_key, staging_key
 from dagster_project.resources import HubResource
-from hub.config import HubConfig
+from hub.config import ConfigError, HubConfig
 from pipelines.checks import CheckSpec, planned_checks
 from pipelines.metrics import record_run_metrics
 from pipelines.publish import MARTS, build_recorded, mart_columns, mart_inputs
@@ -38,10 +39,20 @@ def column_schema(mart: str, types: dict[str, str] | None = None) -> dg.TableSch
                                    for c, d in doc.columns.items()])
 
 
-def _mart_asset(mart: str, deps: list[dg.AssetKey]) -> dg.AssetsDefinition:
+def freshness_policy(cfg: HubConfig) -> dg.FreshnessPolicy:
+    """A mart not rebuilt within `marts.freshness_hours` fails its freshness (a state in the UI, not blocking)."""
+    window = dt.timedelta(hours=cfg.marts.freshness_hours)
+    if window < dt.timedelta(minutes=1):
+        raise ConfigError(cfg.path or "hub.yaml", [(
+            "marts.freshness_hours", f"{cfg.marts.freshness_hours} is less than a minute, the shortest freshness "
+            "window Dagster evaluates; expected at least 0.02 (hours)", None)])
+    return dg.FreshnessPolicy.time_window(fail_window=window)
+
+
+def _mart_asset(mart: str, deps: list[dg.AssetKey], freshness: dg.FreshnessPolicy) -> dg.AssetsDefinition:
     doc = mart_docs()[mart]
 
-    @dg.asset(key=mart_key(mart), deps=deps, group_name=MARTS_GROUP, kinds={"sql"},
+    @dg.asset(key=mart_key(mart), deps=deps, group_name=MARTS_GROUP, kinds={"sql"}, freshness_policy=freshness,
               description=f"{doc.description} Grain: {doc.grain}.",
               metadata={"dagster/column_schema": column_schema(mart), "dagster/table_name": f"marts.{mart}"})
     def _mart(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
@@ -67,8 +78,8 @@ def run_metrics(context: dg.AssetExecutionContext, hub: HubResource) -> dg.Mater
 
 def mart_assets(cfg: HubConfig) -> list[dg.AssetsDefinition]:
     """Every mart, and the run metrics read from the golden records and marts.data_quality."""
-    staged = set(staged_entities(cfg))
-    return [_mart_asset(mart, mart_deps(mart, staged)) for mart in MARTS] + [run_metrics]
+    staged, freshness = set(staged_entities(cfg)), freshness_policy(cfg)
+    return [_mart_asset(mart, mart_deps(mart, staged), freshness) for mart in MARTS] + [run_metrics]
 
 
 def check_name(spec: CheckSpec) -> str:
@@ -97,12 +108,6 @@ def _mart_check(mart: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
                 description=outcome.description, metadata=outcome.metadata)
 
     return _checks
-
-
-def freshness_checks(cfg: HubConfig) -> list[dg.AssetChecksDefinition]:
-    """Each mart must have been rebuilt within `marts.freshness_hours` (a warning, not blocking)."""
-    return list(dg.build_last_update_freshness_checks(
-        assets=[mart_key(m) for m in MARTS], lower_bound_delta=dt.timedelta(hours=cfg.marts.freshness_hours)))
 
 
 def mart_checks(cfg: HubConfig) -> list[dg.AssetChecksDefinition]:

@@ -1,7 +1,7 @@
 """The dashboards in a real headless Chromium (Debian's `chromium`, driven by Playwright): every page draws its
 charts for every role with no console error; a chart's table view shows the marts' numbers, its CSV download holds
 exactly those numbers; the period, team, rep and source filters; the language switch; the drill-down from the top
-customers to the golden record. HUB_SCREENSHOTS=DIR saves the pages the README shows."""
+customers to the golden record. HUB_SCREENSHOTS=DIR saves the pages the docs show (docs/dashboards.md)."""
 
 from __future__ import annotations
 

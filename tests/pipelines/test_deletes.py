@@ -109,7 +109,7 @@ def test_a_soft_deleted_record_leaves_staging_and_comes_back_when_undeleted(demo
     wh = Warehouse(warehouse_url)
     staged = int(one(wh, "SELECT count(*) FROM staging.customer WHERE source_name = 'crm_a'"))
     cid = con.execute("SELECT min(cust_id) FROM t_customer").fetchone()[0]
-    # later than the demo's data, not in the future (a future cursor value is not saved: README "Cursor safety")
+    # later than the demo's data, not in the future (a future cursor value is not saved: docs/connectors.md)
     con.execute("UPDATE t_customer SET is_deleted = '1', updated_at = '2025-12-01 00:00:00' WHERE cust_id = ?", (cid,))
     con.commit()
     code, out = hub_run(demo_project, warehouse_url)

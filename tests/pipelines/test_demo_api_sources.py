@@ -202,7 +202,7 @@ def _shanghai(ms: Any) -> pd.Timestamp:
 def recompute_from_the_sources(wh: Warehouse, data: Path, fakes: dict[str, Any]) -> None:
     """Revenue of a month, the opportunities won in it, one rep's attainment and one channel's ROI, recomputed from
     the ERP's SQLite file, the reference files and the records the fakes serve (golden customers from mdm.xref),
-    following the README's rules, and compared with the marts."""
+    following the rules of docs/marts.md, and compared with the marts."""
     cents = Decimal("0.01")
     rates = pd.read_csv(data / "fx_rates.csv", encoding="utf-8-sig", dtype=str)
     usd = {m: Decimal(r) for m, c, r in rates[["month", "currency", "rate"]].itertuples(index=False) if c == "USD"}

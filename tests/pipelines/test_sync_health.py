@@ -1,6 +1,6 @@
 """A sync is only a success when its data is: configured columns that exist (or "did you mean …?"), health
 thresholds per stream (quarantined share, empty or missing mapped columns, zero rows), and the exit codes of
-README "Exit codes"."""
+docs/operations.md "Exit codes"."""
 
 from __future__ import annotations
 
