@@ -324,7 +324,7 @@ class CustomerMdmConfig(_Strict):
     link_in_memory: int = Field(
         2_000_000, ge=2, description="a full run links at most this many records at once in memory (a sample "
         "spread over every source, which trains the model); the others join through the incremental path")
-    link_chunk: int = Field(250_000, ge=1, description="records a full run adds per step beyond `link_in_memory`")
+    link_chunk: int = Field(500_000, ge=1, description="records a full run adds per step beyond `link_in_memory`")
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig,
                                      description="steward decisions refit the model on a rebuild")
 

@@ -26,6 +26,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -510,12 +511,14 @@ def _backfill(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, pr
             if not len(keys):
                 set_watermark(conn, CONSUMER, mark[0], {"fingerprint": fp})
                 break
-            out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], lambda _m: None, keys=keys,
-                               mark={"backfill": True})
+            with wh.lend_memory(conn, keep="512MB"):
+                out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], lambda _m: None, keys=keys,
+                                   mark={"backfill": True})
             done += out.changed
             counter.update(done)
-            log.debug("backfill step of %s records (s): %s", f"{out.changed:,}",
-                      ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()))
+            log.debug("backfill step of %s records (s): %s; peak memory so far %s MB", f"{out.changed:,}",
+                      ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()),
+                      f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024:,}")
     counter.close(f"{done:,} more customer records linked")
     if out is None:  # (resumed, and nothing was left)
         with wh.begin() as conn:
