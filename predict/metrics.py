@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import brier_score_loss, roc_auc_score
 
 BINS = 10
 
@@ -12,10 +11,14 @@ BINS = 10
 def auc(y: np.ndarray, p: np.ndarray) -> float | None:
     """Area under the ROC curve; None when the outcomes are all alike."""
     y = np.asarray(y, dtype=int)
+    from sklearn.metrics import roc_auc_score  # (imported when used: see predict.model)
+
     return float(roc_auc_score(y, p)) if len(y) and 0 < y.sum() < len(y) else None
 
 
 def brier(y: np.ndarray, p: np.ndarray) -> float | None:
+    from sklearn.metrics import brier_score_loss
+
     return float(brier_score_loss(np.asarray(y, dtype=int), p)) if len(y) else None
 
 

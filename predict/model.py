@@ -14,15 +14,18 @@ import io
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.frozen import FrozenEstimator
 from threadpoolctl import threadpool_limits
 
 from predict.features import FEATURES, Feature
+
+if TYPE_CHECKING:  # scikit-learn is imported when a model is fitted or used (a run with nothing to predict
+    # does not pay its second of start-up)
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 MAX_CATEGORIES = 60
 CALIBRATION_SHARE = 0.2
@@ -124,6 +127,8 @@ def _reference(frame: pd.DataFrame, features: Sequence[Feature]) -> dict[str, ob
 def booster(rows: int) -> HistGradientBoostingClassifier:
     """Shallow, strongly regularized trees learning slowly, with early stopping: sales data is small and noisy (on
     the demo's 2,000 deals, the less regularized trees of before lost to the stage win rates)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     return HistGradientBoostingClassifier(
         learning_rate=0.05, max_iter=300, max_leaf_nodes=6, max_depth=3, min_samples_leaf=max(50, rows // 100),
         l2_regularization=3.0, early_stopping=True, validation_fraction=0.2, n_iter_no_change=20, random_state=0)
@@ -137,6 +142,9 @@ def fit(kind: str, frame: pd.DataFrame, y: np.ndarray, order: pd.Series) -> Clas
 
 
 def _fit(kind: str, frame: pd.DataFrame, y: np.ndarray, order: pd.Series) -> Classifier:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+
     features = FEATURES[kind]
     cats = {f.name: _categories(frame[f.name]) for f in features if f.categorical}
     shell = Classifier(kind, tuple(f.name for f in features), cats, _reference(frame, features), None,
