@@ -134,6 +134,7 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
         t["compare"] = time.perf_counter() - t0
     scored.insert(2, "rules", cand.rules)
     if incremental:
+        assert previous is not None and changed is not None
         kept = _still_candidates(previous, enc.codes, settings.blocking, changed, cand.oversize)
         scored = pd.concat([kept, scored], ignore_index=True)
     t["score"] = time.perf_counter() - t0

@@ -349,7 +349,7 @@ def _read_protocol(run: _Sync, source: Any, conf: dict[str, Any], catalog: Confi
                 stream, data = msg.record.stream, msg.record.data
                 batch = buffers.setdefault(stream, Batch(state={}, records=[]))
                 run.result.streams.setdefault(stream, StreamResult())
-                (batch.bad if ERRORS_FIELD in data else batch.records).append(data)  # type: ignore[union-attr]
+                (batch.bad if ERRORS_FIELD in data else batch.records).append(data)  # type: ignore[union-attr]  # records: None only in Arrow batches, this one has a list
                 if len(batch) >= batch_size:
                     flush(stream)
             elif msg.type == Type.STATE:

@@ -37,7 +37,7 @@ def bump(conn: Connection, *tables: str) -> int:
 def versions(conn: Connection, tables: Iterable[str]) -> dict[str, int]:
     """The version of each table (0 when it was never bumped)."""
     wanted = sorted(set(tables))
-    rows = dict(conn.execute(sa.text("SELECT table_name, version FROM raw._versions")).fetchall())
+    rows: dict[str, int] = dict(conn.execute(sa.text("SELECT table_name, version FROM raw._versions")).fetchall())
     return {t: int(rows.get(t) or 0) for t in wanted}
 
 

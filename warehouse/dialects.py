@@ -89,7 +89,7 @@ class DuckDBDialect(Dialect):
 
     def bulk_insert(self, conn: Connection, table: str, data: pa.Table) -> None:
         """Insert an Arrow table by name, through DuckDB's zero-copy Arrow scan."""
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection  # the driver's own connection (DuckDB or psycopg)
         view = "_hub_bulk_" + str(abs(hash((table, id(data)))))
         raw.register(view, data)
         try:
@@ -101,7 +101,7 @@ class DuckDBDialect(Dialect):
     def arrow_relation(self, conn: Connection, name: str, data: pa.Table,
                        types: dict[str, str] | None = None) -> Iterator[str]:
         """DuckDB scans the Arrow table in place (no copy) under `name`."""
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection  # the driver's own connection (DuckDB or psycopg)
         raw.register(name, data)
         try:
             yield quote(name)
@@ -109,7 +109,7 @@ class DuckDBDialect(Dialect):
             raw.unregister(name)
 
     def read_arrow(self, conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection  # the driver's own connection (DuckDB or psycopg)
         if params:
             # DuckDB takes $name parameters; our portable SQL uses :name.
             import re
@@ -155,7 +155,7 @@ class PostgresDialect(Dialect):
         data = pa.table(converted, names=cols)
         buf = io.BytesIO()
         pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-        raw = conn.connection.driver_connection
+        raw: Any = conn.connection.driver_connection  # the driver's own connection (DuckDB or psycopg)
         collist = ", ".join(quote(c) for c in cols)
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({collist}) FROM STDIN WITH (FORMAT csv)") as cp:
             cp.write(buf.getvalue())

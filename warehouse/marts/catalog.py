@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 README_BEGIN = ("<!-- mart reference: generated from warehouse/marts/marts.yaml by "
-                "`hub docs marts --write README.md`; edit the YAML, not this section -->")
+                "`hub docs marts --write docs/marts.md`; edit the YAML, not this section -->")
 README_END = "<!-- end of mart reference -->"
 _TARGET = re.compile(r"^(?P<mart>[a-z_][a-z0-9_]*)(?:\.(?P<column>[a-z_][a-z0-9_]*)|\((?P<columns>[^)]*)\))$")
 
