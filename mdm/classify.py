@@ -17,6 +17,7 @@ incremental run scores new pairs with exactly the weights the earlier pairs were
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -220,8 +221,10 @@ def estimate_u(records: pd.DataFrame | Encoded, specs: Sequence[ComparisonSpec],
     a = rng.integers(0, n, k)
     b = rng.integers(0, n, k)
     keep = a != b
-    lv = compare(records, a[keep], b[keep], specs, workers)
-    return level_frequencies(lv, specs, pseudo=1.0)
+    # A gated comparison's chance agreement is measured over all records (see `train`).
+    ungated = [dataclasses.replace(s, gate=None) if s.gate else s for s in specs]
+    lv = compare(records, a[keep], b[keep], ungated, workers)
+    return level_frequencies(lv, ungated, pseudo=1.0)
 
 
 TF_LIMIT = 6.0  # bits: a term-frequency adjustment never moves a weight further than this
@@ -309,7 +312,7 @@ def estimate_m_em(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], u: dict[str
             new = c / c.sum()
             delta = max(delta, float(np.abs(new - m[s.name]).max()))
             m[s.name] = new
-            if fit_u:
+            if fit_u and s.gate is None:  # a gated comparison keeps its random-pair u (see `train`)
                 wn = (1 - g) * counts
                 c = np.bincount(lev[ok].astype(np.int64), weights=wn[ok], minlength=s.n_levels)[: s.n_levels] + 0.01
                 u[s.name] = c / c.sum()
@@ -327,7 +330,10 @@ def train(records: pd.DataFrame, specs: Sequence[ComparisonSpec], lv: pd.DataFra
 
     Fitting u on the candidates matters: the non-matches that survive blocking (the same brand in
     another city, a near-identical name next door) are nothing like random pairs, and a u frozen
-    at random-pair frequencies lets EM call almost every candidate a match."""
+    at random-pair frequencies lets EM call almost every candidate a match. A gated comparison (the pinyin
+    brand, compared only when a name is in Latin letters) is the exception: its u is the chance agreement of
+    two random records, the gate ignored, kept as it is. English names are few, so the candidates they are in
+    are too few to fit a u on, and nearly all of them were found by the comparison's own blocking key."""
     u = estimate_u(encoded if encoded is not None else records, specs, u_pairs, seed, workers)
     m, u, prior, iterations = estimate_m_em(lv, specs, u, fit_u=fit_u)
     tf, tf_default, tf_reference = term_frequencies(records, specs, encoded)

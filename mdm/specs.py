@@ -42,9 +42,9 @@ CUSTOMER_COMPARISONS: tuple[ComparisonSpec, ...] = (
                    doc="brand + trade without region or legal form, split by whether the cities agree; "
                        "an exact match on a common name says less (term-frequency adjustment); a former name "
                        "(曾用名) is matched like the current one"),
-    ComparisonSpec("pinyin", "string", "brand_pinyin", context="name_trade_head", gate="name_latin", tf=True,
-                   doc="an English name's brand against the other name's brand in pinyin, split by whether the "
-                       "trades' head words agree (TECH and 环保科技: 科技); only when one name is in Latin letters"),
+    ComparisonSpec("pinyin", "exact", "brand_trade", gate="name_latin", tf=True,
+                   doc="an English name's brand and trade against the other name's brand in pinyin and trade "
+                       "(HUAXIN|科技: TECH and 环保科技 both end in 科技); only when one name is in Latin letters"),
     ComparisonSpec("phone", "phone", "phone_std", extra=("phone_digits",), tf=True, common=COMMON_OWNERS,
                    owner="name_core", doc="canonical phone number, or the same last eight digits; a number "
                                           "shared by many companies counts as missing"),

@@ -1082,6 +1082,9 @@ def _with_latin(u: pa.Array, out: dict[str, pa.Array]) -> dict[str, pa.Array]:
     en_head = pc.take(pa.array([english_trade_head(t) for t in enc.dictionary.to_pylist()], pa.string()),
                       enc.indices)
     out["trade_head"] = pc.if_else(is_lat, en_head, zh_head)
+    out["brand_trade"] = _nonempty(pc.binary_join_element_wise(pc.fill_null(out["brand_pinyin"], ""),
+                                                               pc.fill_null(out["trade_head"], ""), "|"))
+    out["brand_trade"] = pc.if_else(pc.is_null(out["brand_pinyin"]), _NULL, out["brand_trade"])
     out["latin"] = pc.if_else(is_lat, "Y", _NULL)
     if not pc.any(is_lat).as_py():
         return out
