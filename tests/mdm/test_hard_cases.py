@@ -164,11 +164,11 @@ def test_same_registration_number_links_and_two_numbers_stay_apart() -> None:
     part, _ = link_with([
         {"source_name": "crm_a", "name": "上海璟琨贸易有限公司", "uscc": r1, "entity": "A"},
         {"source_name": "crm_b", "name": "璟琨贸易（上海）有限责任公司", "uscc": "310115 000123456",
-         "phone": "13611112222", "entity": "A"},
-        # a near-identical name in the same city, another registration number, the same agent's phone
+         "phone": "13611112222", "contact_name": "王建国", "entity": "A"},
+        # a near-identical name in the same city, another registration number, the same agent (phone, name)
         {"source_name": "crm_a", "name": "上海璟珲贸易有限公司", "uscc": r2, "entity": "B"},
         {"source_name": "crm_b", "name": "璟珲贸易（上海）有限责任公司", "uscc": r2, "phone": "13611112222",
-         "entity": "B"},
+         "contact_name": "王建国", "entity": "B"},
     ])
     assert together(part, 0, 1) and together(part, 2, 3)
     assert not together(part, 1, 3)
