@@ -281,7 +281,8 @@ class Thresholds(_Strict):
         return self
 
 
-SURVIVORSHIP_RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only")
+SURVIVORSHIP_RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only",
+                      "most_sources", "cleanest")
 
 
 class BlockingRuleConfig(_Strict):
