@@ -179,6 +179,15 @@ def _still_candidates(previous: pd.DataFrame, codes: pd.DataFrame, rules: Sequen
     return prev[bits > 0]
 
 
+def _shown(record: pd.Series, spec: ComparisonSpec) -> object:
+    """A record's value as explain shows it: with its alias (former name) when it has one."""
+    value = record.get(spec.column)
+    alias = record.get(spec.alias) if spec.alias else None
+    if isinstance(alias, str) and alias:
+        return f"{value if isinstance(value, str) else ''} (former: {alias})"
+    return value
+
+
 def explain(model: FellegiSunter, a: pd.Series, b: pd.Series, match: float, review: float) -> pd.DataFrame:
     """Per comparison: the two standardized values, the level and its weight; then the total."""
     pair = pd.DataFrame([a, b]).reset_index(drop=True)
@@ -191,7 +200,7 @@ def explain(model: FellegiSunter, a: pd.Series, b: pd.Series, match: float, revi
         level = int(lv[s.name].iloc[0])
         rows.append({
             "comparison": s.name, "column": s.column,
-            "left": a.get(s.column), "right": b.get(s.column),
+            "left": _shown(a, s), "right": _shown(b, s),
             "level": (f"common value: identifies nothing ({s.level_names()[int(raw[s.name].iloc[0])]})"
                       if level < 0 <= int(raw[s.name].iloc[0]) else "missing" if level < 0
                       else s.level_names()[level]),

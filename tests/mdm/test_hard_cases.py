@@ -3,15 +3,19 @@ former names, English names, public institutions, groups and their companies (is
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import sqlalchemy as sa
 
 from demo.generate import scaled_customers
 from mdm.engine import LinkSettings, explain, link
+from mdm.golden import survivorship_sql
+from mdm.hierarchy import branch_parents
 from mdm.latin_names import brand_pinyin, parse_latin, pinyin_of
 from mdm.placeholders import email_placeholder, phone_placeholder, text_placeholder
 from mdm.specs import (
@@ -28,6 +32,7 @@ from mdm.standardize import (
     standardize_names,
     standardize_uscc,
 )
+from warehouse.engine import Warehouse
 
 SETTINGS = LinkSettings(CUSTOMER_BLOCKING, CUSTOMER_COMPARISONS, 0.8, 0.3, CUSTOMER_EXCLUSIVE, CUSTOMER_ANCHORS)
 
@@ -203,6 +208,7 @@ def test_a_record_under_its_former_name_links_to_the_renamed_company() -> None:
     assert not together(part, 0, 3)
     table = explain(res.model, part.iloc[0], part.iloc[2], 0.8, 0.3).set_index("comparison")
     assert table.loc["name", "level"].startswith("exact") and table.loc["name", "weight"] > 0
+    assert table.loc["name", "left"] == "哲珲物流 (former: 犇驰科技)"
 
 
 # --- 4. English names of foreign-invested companies --------------------------------------------------------------
@@ -291,3 +297,42 @@ def test_a_group_and_a_company_of_its_brand_stay_apart_even_at_one_address() -> 
     ])
     assert part["group_key"].tolist() == ["group", "group", "member", "member"]
     assert together(part, 0, 1) and together(part, 2, 3) and not together(part, 0, 2)
+
+
+def test_groups_are_linked_to_the_companies_of_their_brand_in_the_hierarchy() -> None:
+    std = standardize_customers(pd.DataFrame({"name": [
+        "深圳骐骥集团有限公司", "深圳骐骥科技有限公司", "深圳骐骥科技有限公司南山分公司", "深圳骐骥物流有限责任公司",
+        "广州骐骥科技有限公司"]}))
+    links = branch_parents(std.assign(golden_id=["G1", "G2", "G3", "G4", "G5"]))
+    got = {(r.child_golden_id, r.parent_golden_id, r.relation) for r in links.itertuples()}
+    # the branch hangs under its head office; the companies of the brand in the group's city under the group;
+    # the brand in another city (G5) under nothing
+    assert got == {("G2", "G1", "group"), ("G3", "G2", "branch"), ("G4", "G1", "group")}
+
+
+# --- 7. survivorship: confirmed by more sources, then the cleaner spelling ----------------------------------------
+
+
+def test_survivorship_prefers_confirmed_values_then_the_clean_spelling(warehouse_url: str) -> None:
+    rows = [  # golden, record, source, name
+        ("G1", "a", "crm_b", "北京 凯邦环保科技 有限责任公司"),  # the most recent, the longest: spaces
+        ("G1", "b", "erp", "北京凯邦环保科技有限责任公司"), ("G1", "c", "crm_a", "北京凯邦环保科技有限责任公司"),
+        ("G2", "d", "erp", "北京华信科技有限公司"), ("G2", "e", "crm_a", "华信科技"), ("G2", "f", "crm_b", "华信科技"),
+        ("G3", "g", "erp", "上海鼎顺软件有限责任公司"), ("G3", "h", "crm_a", "上海鼎顺软件有限公司"),
+        ("G3", "i", "crm_b", "上海 鼎顺软件有限公司"),
+    ]
+    wh = Warehouse(warehouse_url)
+    with wh.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE surv (golden_id VARCHAR, record_id VARCHAR, source_name VARCHAR, "
+                             "updated_at TIMESTAMP, name VARCHAR)")
+        for i, (g, r, s, n) in enumerate(rows):
+            conn.execute(sa.text("INSERT INTO surv VALUES (:g, :r, :s, :t, :n)"),
+                         {"g": g, "r": r, "s": s, "n": n, "t": dt.datetime(2025, 1, 1) + dt.timedelta(days=9 - i)})
+    rules = {"name": ["most_sources", "cleanest", "most_complete", "source_priority", "most_recent"]}
+    out = wh.read_frame(survivorship_sql("surv", ["name"], rules, ["erp", "crm_a", "crm_b"]))
+    wh.dispose()
+    # G1: one spelling in three sources, the clean one wins; G2: the legal name contains the short name, so the
+    # two CRMs confirm it; G3: the spelling two sources agree on beats the one source's longer form.
+    assert dict(zip(out["golden_id"], out["name"], strict=True)) == {
+        "G1": "北京凯邦环保科技有限责任公司", "G2": "北京华信科技有限公司", "G3": "上海鼎顺软件有限公司"}
+    assert dict(zip(out["golden_id"], out["name_source"], strict=True)) == {"G1": "b", "G2": "d", "G3": "h"}
