@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -93,11 +94,25 @@ def pinyin_of(text: str) -> str:
     return "".join(_pinyin()(text)).upper()
 
 
+@cache
+def _only_reading(ch: str) -> str | None:
+    """The one toneless reading of a character, upper case; None for a polyphone (行: xing or hang) or a
+    character pypinyin does not read."""
+    import pypinyin
+
+    readings = {r.upper() for r in pypinyin.pinyin(ch, style=pypinyin.Style.NORMAL, heteronym=True)[0]}
+    return readings.pop() if len(readings) == 1 and next(iter(readings), ch) != ch.upper() else None
+
+
 def brand_pinyin(core: str | None, context: str | None = None) -> str | None:
     """The pinyin of a Chinese brand, read in its name's context (`context` starts with `core`: the brand and the
-    trade words after it), so a polyphone takes the reading of its phrase."""
+    trade words after it), so a polyphone takes the reading of its phrase. A brand without polyphones is read
+    character by character (memoized): most are, and pypinyin's phrase matching costs far more."""
     if not core:
         return None
+    simple = [_only_reading(ch) for ch in core]
+    if all(simple):
+        return "".join(simple)  # type: ignore[arg-type]
     if not context or not context.startswith(core):
         context = core
     syllables = _pinyin()(context)
@@ -162,17 +177,24 @@ def chinese_trade_head(trade: str | None, vocabulary: frozenset[str]) -> str | N
 def latin_columns(names: pa.Array) -> dict[str, pa.Array]:
     """For the distinct names `names`: is_latin flag and, for Latin names, brand, trade, form, city and city
     short name (null elsewhere). Python per distinct Latin name: they are few."""
-    values = names.to_pylist()
-    latin = [is_latin(v) for v in values]
-    parsed = [parse_latin(v) if ok else (None,) * 5 for v, ok in zip(values, latin, strict=True)]
-    cols = list(zip(*parsed, strict=True)) if parsed else [()] * 5
+    no_cjk = pc.invert(pc.fill_null(pc.match_substring_regex(names, "[\u3400-\u9fff]"), True))
+    letters = pc.fill_null(pc.match_substring_regex(names, "[A-Za-z].*[A-Za-z]"), False)
+    latin = pc.and_(no_cjk, letters)
+    rows = np.flatnonzero(latin.to_numpy(zero_copy_only=False))
     keys = ("brand", "trade", "form", "city", "region")
-    out = {k: pa.array(c, pa.string()) for k, c in zip(keys, cols, strict=True)}
-    out["is_latin"] = pa.array(latin, pa.bool_())
+    out = {k: pa.nulls(len(names), pa.string()) for k in keys}
+    if len(rows):  # the few Latin names, parsed in Python
+        parsed = [parse_latin(v) for v in names.take(pa.array(rows)).to_pylist()]
+        mask = pa.array(np.isin(np.arange(len(names)), rows))
+        for i, k in enumerate(keys):
+            out[k] = pc.replace_with_mask(out[k], mask, pa.array([p[i] for p in parsed], pa.string()))
+    out["is_latin"] = latin
     return out
 
 
 def pinyin_column(core: pa.Array, context: pa.Array) -> pa.Array:
     """Brand pinyin of each distinct (core, context) pair."""
-    pairs = list(zip(core.to_pylist(), context.to_pylist(), strict=True))
-    return pa.array([brand_pinyin(c, x) for c, x in pairs], pa.string()) if pairs else pc.cast(core, pa.string())
+    key = pc.binary_join_element_wise(pc.fill_null(core, ""), pc.fill_null(context, ""), "\x1f")
+    enc = key.dictionary_encode()  # once per distinct pair
+    read = [brand_pinyin(*(v.split("\x1f") if v else (None, None))) or None for v in enc.dictionary.to_pylist()]
+    return pc.take(pa.array(read, pa.string()), enc.indices)
