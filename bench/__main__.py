@@ -9,6 +9,7 @@
    same records, each in its own process: wall, peak memory, candidate pairs, F1.
 3. Incremental matching on the same records with 1% changed, against a rebuild.
 4. FEBRL4 with the person spec.
+5. The hard cases of Chinese B2B master data (`bench.hard_cases`): F1, precision and recall per case kind.
 """
 
 from __future__ import annotations
@@ -209,7 +210,7 @@ def table(r: dict) -> str:
                   f"{inc['new_pairs_compared']:,} pairs; reuse the other pairs; cluster all) vs rebuild with the "
                   f"same model {inc['rebuild_same_model_s']:.1f} s (standardize, block, compare and cluster all); "
                   f"same clusters: {inc['same_clusters']}."]
-    for key in ("steward_feedback", "match_api", "connectors"):
+    for key in ("hard_cases", "steward_feedback", "match_api", "connectors"):
         if key in r:
             lines += ["", r[key]["markdown"]]
     if "febrl4" in r:
@@ -240,6 +241,11 @@ def main() -> None:
         result["scaled"] = scaled(args.records, args.workers, not args.no_splink, tmp)
     print("FEBRL4 ...", flush=True)
     result["febrl4"] = febrl4()
+    print("hard cases ...", flush=True)
+    from bench import hard_cases
+
+    hard = hard_cases.measure(min(args.records, 20_000), workers=args.workers)
+    result["hard_cases"] = {**hard, "markdown": hard_cases.markdown(hard)}
     if B2B.exists() and not args.quick:
         from bench import match_api, steward_feedback
 

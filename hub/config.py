@@ -285,7 +285,8 @@ class Thresholds(_Strict):
         return self
 
 
-SURVIVORSHIP_RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only")
+SURVIVORSHIP_RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only",
+                      "most_sources", "cleanest")
 
 
 class BlockingRuleConfig(_Strict):
@@ -303,6 +304,10 @@ class ComparisonConfig(_Strict):
     extra: list[str] = Field(default_factory=list)
     context: str | None = None
     tf: bool = False
+    gate: str | None = Field(None, description="compare only pairs where one side at least has this column")
+    common: int = Field(0, ge=0, description="a value held by records of this many distinct owners is missing")
+    owner: str | None = Field(None, description="the column whose distinct values count as owners")
+    alias: str | None = Field(None, description="another name of a record (its former name), compared like column")
 
 
 class FeedbackConfig(_Strict):

@@ -55,6 +55,7 @@ ENTITIES: dict[str, Entity] = {
             (
                 Field("name", required=True, doc="company name as the source writes it"),
                 Field("short_name", doc="short name (简称)"),
+                Field("former_name", doc="former registered name (曾用名) the source keeps; matched like the name"),
                 Field("uscc", doc="统一社会信用代码 or legacy organization code"),
                 Field("phone"),
                 Field("mobile"),

@@ -9,12 +9,15 @@ incremental run scores new pairs with exactly the weights the earlier pairs were
 - Term-frequency adjustment (Splink's): on an exact match of a `tf` comparison, the weight uses
   the frequency of the shared value instead of the average u, so a common name says less.
 - A missing level (-1) contributes nothing.
+- Common values (`common_values`): a value of an identifying field held by records of many distinct names
+  (a contact typed as a placeholder, a switchboard) is kept with the model and compared as missing.
 
 `match_weight` is the log2 Bayes factor sum plus the prior log-odds; `probability` maps it to (0, 1).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +41,7 @@ class FellegiSunter:
     tf_default: dict[str, float] = field(default_factory=dict)
     tf_reference: dict[str, float] = field(default_factory=dict)
     info: dict[str, object] = field(default_factory=dict)
+    common: dict[str, list[str]] = field(default_factory=dict)  # per comparison: values that identify nothing
 
     # --- scoring -------------------------------------------------------------------------------------------
 
@@ -83,6 +87,11 @@ class FellegiSunter:
                                    default)
         return out
 
+    def drop_common(self, lv: pd.DataFrame, encoded: Encoded, left: np.ndarray, right: np.ndarray) -> pd.DataFrame:
+        """`lv` with the level of a comparison set to missing (-1) where either record holds one of its common
+        values (`common_values`): a contact shared by fifteen companies is no evidence for or against."""
+        return drop_common(lv, self.specs, self.common, encoded, left, right)
+
     def prior_weight(self) -> float:
         p = min(max(self.prior, EPS), 1 - EPS)
         return float(np.log2(p / (1 - p)))
@@ -127,7 +136,7 @@ class FellegiSunter:
         return json.dumps({
             "specs": [s.__dict__ | {"thresholds": list(s.thresholds), "extra": list(s.extra)} for s in self.specs],
             "m": self.m, "u": self.u, "prior": self.prior, "tf": self.tf, "tf_default": self.tf_default,
-            "tf_reference": self.tf_reference, "info": self.info}, ensure_ascii=False)
+            "tf_reference": self.tf_reference, "info": self.info, "common": self.common}, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> FellegiSunter:
@@ -135,7 +144,48 @@ class FellegiSunter:
         specs = [ComparisonSpec(**{**s, "thresholds": tuple(s["thresholds"]), "extra": tuple(s["extra"])})
                  for s in d["specs"]]
         return cls(specs, d["m"], d["u"], d["prior"], d.get("tf", {}), d.get("tf_default", {}),
-                   d.get("tf_reference", {}), d.get("info", {}))
+                   d.get("tf_reference", {}), d.get("info", {}), d.get("common", {}))
+
+
+# --- values too common to identify anything ----------------------------------------------------------------
+
+
+def common_values(encoded: Encoded, specs: Sequence[ComparisonSpec]) -> dict[str, list[str]]:
+    """For each comparison with `common` and `owner`: the values held by records of `common` distinct owners
+    or more (a contact, phone or address shared by many differently named companies: a placeholder nobody
+    listed, a switchboard, a business-centre address). Counted by integer codes, set-based."""
+    out: dict[str, list[str]] = {}
+    for s in specs:
+        if not (s.common and s.owner and s.column in encoded.codes and s.owner in encoded.codes):
+            continue
+        v, o = encoded.codes[s.column].to_numpy(), encoded.codes[s.owner].to_numpy()
+        ok = (v >= 0) & (o >= 0)
+        width = np.int64(len(encoded.uniques[s.owner]) + 1)
+        held = np.unique(v[ok].astype(np.int64) * width + o[ok])  # distinct (value, owner)
+        owners = np.bincount(held // width, minlength=len(encoded.uniques[s.column]))
+        out[s.name] = value_texts(encoded.uniques[s.column], np.flatnonzero(owners >= s.common))
+    return out
+
+
+def drop_common(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], common: dict[str, list[str]], encoded: Encoded,
+                left: np.ndarray, right: np.ndarray) -> pd.DataFrame:
+    """`lv` with each comparison's level missing (-1) where either record holds one of its `common` values;
+    looked up once per distinct value of the encoded column."""
+    out = None
+    for s in specs:
+        values = common.get(s.name)
+        if not values or s.column not in encoded.codes or not len(lv):
+            continue
+        uniq = np.asarray(encoded.uniques[s.column], dtype=object)
+        is_common = np.append(pd.Index(uniq).isin(values), False)  # code -1 (missing) → last: not common
+        codes = encoded.codes[s.column].to_numpy()
+        hit = is_common[codes[np.asarray(left)]] | is_common[codes[np.asarray(right)]]
+        if hit.any():
+            out = lv.copy() if out is None else out
+            col = out[s.name].to_numpy().copy()
+            col[hit] = -1
+            out[s.name] = col
+    return lv if out is None else out
 
 
 # --- training ----------------------------------------------------------------------------------------------
@@ -171,8 +221,10 @@ def estimate_u(records: pd.DataFrame | Encoded, specs: Sequence[ComparisonSpec],
     a = rng.integers(0, n, k)
     b = rng.integers(0, n, k)
     keep = a != b
-    lv = compare(records, a[keep], b[keep], specs, workers)
-    return level_frequencies(lv, specs, pseudo=1.0)
+    # A gated comparison's chance agreement is measured over all records (see `train`).
+    ungated = [dataclasses.replace(s, gate=None) if s.gate else s for s in specs]
+    lv = compare(records, a[keep], b[keep], ungated, workers)
+    return level_frequencies(lv, ungated, pseudo=1.0)
 
 
 TF_LIMIT = 6.0  # bits: a term-frequency adjustment never moves a weight further than this
@@ -260,7 +312,7 @@ def estimate_m_em(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], u: dict[str
             new = c / c.sum()
             delta = max(delta, float(np.abs(new - m[s.name]).max()))
             m[s.name] = new
-            if fit_u:
+            if fit_u and s.gate is None:  # a gated comparison keeps its random-pair u (see `train`)
                 wn = (1 - g) * counts
                 c = np.bincount(lev[ok].astype(np.int64), weights=wn[ok], minlength=s.n_levels)[: s.n_levels] + 0.01
                 u_fit[s.name] = c / c.sum()
@@ -272,15 +324,19 @@ def estimate_m_em(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], u: dict[str
 
 def train(records: pd.DataFrame, specs: Sequence[ComparisonSpec], lv: pd.DataFrame, seed: int = 42,
           u_pairs: int = 1_000_000, workers: int = 1, fit_u: bool = True,
-          encoded: Encoded | None = None) -> FellegiSunter:
+          encoded: Encoded | None = None, common: dict[str, list[str]] | None = None) -> FellegiSunter:
     """Fit a model: u starts from random pairs of `records`; m, the prior and (with `fit_u`, the default)
     u are then fitted by EM on the candidates' levels `lv`.
 
     Fitting u on the candidates matters: the non-matches that survive blocking (the same brand in
     another city, a near-identical name next door) are nothing like random pairs, and a u frozen
-    at random-pair frequencies lets EM call almost every candidate a match."""
+    at random-pair frequencies lets EM call almost every candidate a match. A gated comparison (the pinyin
+    brand, compared only when a name is in Latin letters) is the exception: its u is the chance agreement of
+    two random records, the gate ignored, kept as it is. English names are few, so the candidates they are in
+    are too few to fit a u on, and nearly all of them were found by the comparison's own blocking key."""
     u = estimate_u(encoded if encoded is not None else records, specs, u_pairs, seed, workers)
     m, u, prior, iterations = estimate_m_em(lv, specs, u, fit_u=fit_u)
     tf, tf_default, tf_reference = term_frequencies(records, specs, encoded)
     return FellegiSunter(list(specs), m, u, prior, tf, tf_default, tf_reference,
-                         {"em_iterations": iterations, "candidate_pairs": len(lv), "records": len(records)})
+                         {"em_iterations": iterations, "candidate_pairs": len(lv), "records": len(records)},
+                         common or {})

@@ -16,6 +16,12 @@ Kinds:
   error); 0 different.
 - `phone`: 2 same canonical number; 1 same last eight digits (formats, area codes); 0 different.
 
+Any kind may have an `alias` column: other names a record is known by (its former name, 曾用名); the level
+is the best of name against name, alias against name and name against alias, so a former name is matched
+like a current one. Any kind may have a `gate` column: the comparison applies only to pairs where one side at
+least has it (the pinyin brand is compared only when one of the names is written in Latin letters). `common`
+and `owner`: a value held by records of `common` distinct owners or more identifies nothing (`mdm.classify`).
+
 Speed: every column is factorized once (`encode`), so equality is an integer comparison, and
 string similarities are computed with rapidfuzz's `process.cpdist` once per distinct pair of
 values, not once per pair of records. The features plug into recordlinkage's `Compare` as
@@ -24,6 +30,7 @@ values, not once per pair of records. The features plug into recordlinkage's `Co
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +65,10 @@ class ComparisonSpec:
     context: str | None = None           # string: a column whose agreement splits each similar level
     tf: bool = False                     # term-frequency adjust the exact level
     doc: str = field(default="", compare=False)
+    gate: str | None = None              # only pairs where one side at least has this column count (else missing)
+    common: int = 0                      # a value held by records of this many distinct `owner`s identifies nothing
+    owner: str | None = None             # (mdm.classify.common_values: such values count as missing)
+    alias: str | None = None             # another name of the record (its former name), compared like `column`
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -70,7 +81,8 @@ class ComparisonSpec:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.column, *self.extra, *((self.context,) if self.context else ()))
+        return (self.column, *self.extra, *((self.context,) if self.context else ()),
+                *((self.gate,) if self.gate else ()), *((self.alias,) if self.alias else ()))
 
     @property
     def n_levels(self) -> int:
@@ -181,6 +193,8 @@ def pair_similarity(ca: np.ndarray, cb: np.ndarray, uniques: np.ndarray, scorer:
 def levels(spec: ComparisonSpec, left: Sequence[np.ndarray], right: Sequence[np.ndarray],
            uniques: dict[str, np.ndarray], workers: int = 1) -> np.ndarray:
     """The level of each pair for one comparison, from the codes of `spec.columns` on each side."""
+    if spec.alias:
+        return _alias_levels(spec, left, right, uniques, workers)
     ca, cb = np.asarray(left[0]), np.asarray(right[0])
     miss = (ca < 0) | (cb < 0)
     eq = (ca == cb) & ~miss
@@ -199,7 +213,8 @@ def levels(spec: ComparisonSpec, left: Sequence[np.ndarray], right: Sequence[np.
         out[eq] = top
         if spec.context:
             # Split each similar level by the context: 0 different, 1 unknown, 2 same.
-            xa, xb = np.asarray(left[-1]), np.asarray(right[-1])
+            at = 1 + len(spec.extra)
+            xa, xb = np.asarray(left[at]), np.asarray(right[at])
             ctx = np.where((xa < 0) | (xb < 0), 1, np.where(xa == xb, 2, 0)).astype(np.int8)
             out = np.where(out > 0, 1 + (out - 1) * 3 + ctx, 0).astype(np.int8)
     elif spec.kind == "uscc":
@@ -217,7 +232,33 @@ def levels(spec: ComparisonSpec, left: Sequence[np.ndarray], right: Sequence[np.
             out[(da == db) & (da >= 0)] = 1
         out[eq] = 2
     out[miss] = -1
+    if spec.gate:  # neither side has the gate column: the comparison does not apply
+        ga, gb = np.asarray(left[-1]), np.asarray(right[-1])
+        out[(ga < 0) & (gb < 0)] = -1
     return out
+
+
+def _alias_levels(spec: ComparisonSpec, left: Sequence[np.ndarray], right: Sequence[np.ndarray],
+                  uniques: dict[str, np.ndarray], workers: int) -> np.ndarray:
+    """The best level of name–name, alias–name and name–alias: the alias codes are mapped onto one dictionary
+    with the names (once per distinct value), then compared as names."""
+    plain = dataclasses.replace(spec, alias=None)
+    best = levels(plain, left[:-1], right[:-1], uniques, workers)
+    names = np.asarray(uniques[spec.column], dtype=object)
+    assert spec.alias is not None  # (only name comparisons with an alias column come here)
+    other = np.asarray(uniques[spec.alias], dtype=object)
+    pos = pd.Index(names).get_indexer(other) if len(names) else np.full(len(other), -1)
+    new = pos < 0
+    joint = np.concatenate([names, other[new]])
+    pos[new] = len(names) + np.arange(int(new.sum()))
+    as_name = np.append(pos, -1)  # code -1 (no alias) stays missing
+    joint_uniques = {**uniques, spec.column: joint}
+    for a, b in ((left, right), (right, left)):
+        alias_codes = as_name[np.asarray(a[-1])]
+        if (alias_codes >= 0).any():
+            got = levels(plain, [alias_codes, *a[1:-1]], b[:-1], joint_uniques, workers)
+            best = np.maximum(best, got)
+    return best
 
 
 @functools.cache

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mdm.blocking import BlockingRule, candidate_pairs, rule_keys
-from mdm.classify import FellegiSunter, train
+from mdm.classify import FellegiSunter, common_values, drop_common, train
 from mdm.cluster import ClusterResult, cluster, pair_keys
 from mdm.compare import ComparisonSpec, Encoded, compare, encode
 from mdm.feedback import calibrate
@@ -67,7 +67,8 @@ def _placed(enc: Encoded, anchors: Sequence[str]) -> np.ndarray:
 def score_pairs(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, model: FellegiSunter,
                 workers: int = 1, encoded: Encoded | None = None) -> pd.DataFrame:
     """Levels, match weight and probability of pairs under a fitted model."""
-    lv = compare(encoded if encoded is not None else records, left, right, model.specs, workers)
+    enc = encoded if encoded is not None else encode(records, model.specs)
+    lv = model.drop_common(compare(enc, left, right, model.specs, workers), enc, left, right)
     scope = model.in_scope(records, left, right)
     if encoded is not None:
         w = model.match_weight(lv, scope=scope, tf_freqs=model.tf_frequencies(encoded, left))
@@ -101,7 +102,8 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
     specs = settings.comparisons if model is None else model.specs
     # Every compared, blocked, exclusive or anchor column is encoded once (Arrow dictionaries, "" = missing).
     enc = encode(records, specs, columns=[*[c for r in settings.blocking for c in r.columns], *settings.exclusive,
-                                          *settings.anchors], workers=settings.workers)
+                                          *settings.anchors, *[s.owner for s in specs if s.owner and s.common]],
+                 workers=settings.workers)
     t["encode"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     cand = candidate_pairs(enc, settings.blocking, only=changed if incremental else None)
@@ -109,17 +111,19 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
     t0 = time.perf_counter()
     if model is None:
         lv = compare(enc, cand.left, cand.right, settings.comparisons, settings.workers)
+        common = common_values(enc, settings.comparisons)  # values that identify nothing count as missing
+        lv = drop_common(lv, settings.comparisons, common, enc, cand.left, cand.right)
         t["compare"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         model = train(records, settings.comparisons, lv, settings.seed, settings.u_pairs, settings.workers,
-                      encoded=enc)
+                      encoded=enc, common=common)
         if labelled is not None and len(labelled[0]):
             ll, lr, ly = np.asarray(labelled[0]), np.asarray(labelled[1]), np.asarray(labelled[2], bool)
             if settings.anchors:  # floaters' labels are skewed by ambiguity: learn on placed pairs only
                 placed = _placed(enc, settings.anchors)
                 keep = placed[ll] & placed[lr]
                 ll, lr, ly = ll[keep], lr[keep], ly[keep]
-            lab = compare(enc, ll, lr, settings.comparisons)
+            lab = model.drop_common(compare(enc, ll, lr, settings.comparisons), enc, ll, lr)
             lab_prob = FellegiSunter.probability(model.match_weight(lab, tf_freqs=model.tf_frequencies(enc, ll)))
             model = calibrate(model, lab, lab_prob, ly, settings.feedback_strength, scope=settings.anchors)
         t["train"] = time.perf_counter() - t0
@@ -176,18 +180,31 @@ def _still_candidates(previous: pd.DataFrame, codes: pd.DataFrame, rules: Sequen
     return prev[bits > 0]
 
 
+def _shown(record: pd.Series, spec: ComparisonSpec) -> object:
+    """A record's value as explain shows it: with its alias (former name) when it has one."""
+    value = record.get(spec.column)
+    alias = record.get(spec.alias) if spec.alias else None
+    if isinstance(alias, str) and alias:
+        return f"{value if isinstance(value, str) else ''} (former: {alias})"
+    return value
+
+
 def explain(model: FellegiSunter, a: pd.Series, b: pd.Series, match: float, review: float) -> pd.DataFrame:
     """Per comparison: the two standardized values, the level and its weight; then the total."""
     pair = pd.DataFrame([a, b]).reset_index(drop=True)
-    lv = compare(pair, np.array([0]), np.array([1]), model.specs)
+    enc = encode(pair, model.specs)
+    raw = compare(enc, np.array([0]), np.array([1]), model.specs)
+    lv = model.drop_common(raw, enc, np.array([0]), np.array([1]))
     w = model.weights(lv, _tf_values(pair, model.specs, np.array([0])))
     rows = []
     for s in model.specs:
         level = int(lv[s.name].iloc[0])
         rows.append({
             "comparison": s.name, "column": s.column,
-            "left": a.get(s.column), "right": b.get(s.column),
-            "level": "missing" if level < 0 else s.level_names()[level],
+            "left": _shown(a, s), "right": _shown(b, s),
+            "level": (f"common value: identifies nothing ({s.level_names()[int(raw[s.name].iloc[0])]})"
+                      if level < 0 <= int(raw[s.name].iloc[0]) else "missing" if level < 0
+                      else s.level_names()[level]),
             "weight": float(w[s.name].iloc[0]),
         })
     adjustment = float(model.adjustment(lv, model.in_scope(pair, np.array([0]), np.array([1])))[0])

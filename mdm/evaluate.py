@@ -52,3 +52,21 @@ def pairwise_scores(cluster: pd.Series | np.ndarray, entity: pd.Series | np.ndar
         predicted_pairs=_pairs(df.groupby("c").size()),
         correct_pairs=_pairs(df.groupby(["c", "e"]).size()),
     )
+
+
+def scores_by_group(cluster: pd.Series | np.ndarray, entity: pd.Series | np.ndarray,
+                    group: pd.Series | np.ndarray) -> dict[str, PairScore]:
+    """Pairwise scores per group of records (a case kind): over the pairs with at least one record of the group,
+    so a false merge of a group's record with any other record counts against the group. By counting: all
+    pairs less the pairs among the records outside the group."""
+    c, e, g = np.asarray(cluster), np.asarray(entity), np.asarray(group)
+    whole = pairwise_scores(c, e)
+    out = {}
+    for kind in pd.unique(g):
+        rest = g != kind
+        other = pairwise_scores(c[rest], e[rest])
+        out[str(kind)] = PairScore(records=int((~rest).sum()),
+                                   true_pairs=whole.true_pairs - other.true_pairs,
+                                   predicted_pairs=whole.predicted_pairs - other.predicted_pairs,
+                                   correct_pairs=whole.correct_pairs - other.correct_pairs)
+    return out

@@ -109,11 +109,17 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_numbe
 
 # --- survivorship ---------------------------------------------------------------------------------------------
 
-RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only")
+RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only", "most_sources", "cleanest")
 FALLBACK_RULES = ("source_priority", "most_recent")  # an attribute without rules of its own
 _RULE_TEXT = {"source_priority": "the most trusted source", "most_recent": "the most recently changed record",
               "most_frequent": "the value most records agree on", "most_complete": "the longest (most complete) value",
-              "valid_only": "valid values only"}
+              "valid_only": "valid values only",
+              "most_sources": "the value most sources confirm (their value is in it, spacing aside)",
+              "cleanest": "the cleanest spelling (no stray spaces)"}
+# Spacing aside: the key two spellings of one value share (ASCII and ideographic spaces removed).
+_SPACES = "[[:space:]　]+"
+# A stray space: at either end, doubled, or next to a Chinese character (北京 凯邦环保科技 有限责任公司).
+_STRAY_SPACE = "^[[:space:]　]|[[:space:]　]$|[[:space:]　]{2}|[一-鿿][[:space:]　]|[[:space:]　][一-鿿]"
 
 
 def describe_rules(rules: Sequence[str], source_priority: Sequence[str]) -> str:
@@ -168,11 +174,29 @@ def survivorship_sql(relation: str, attributes: Sequence[str], rules: dict[str, 
                 keys.append("_freq DESC")
             elif rule == "most_complete":
                 keys.append(f"LENGTH(CAST({a} AS VARCHAR)) DESC")
+            elif rule == "most_sources":
+                keys.append("_sources DESC")
+            elif rule == "cleanest":
+                text = f"CAST({a} AS VARCHAR)"  # (regexp_replace: the same on DuckDB and PostgreSQL)
+                keys.append(f"CASE WHEN regexp_replace({text}, {_literal(_STRAY_SPACE)}, '', 'g') <> {text} THEN 1 "
+                            "ELSE 0 END")
         ok = f", {_quote(valid[attr])} AS ok" if attr in valid else ""
         freq = f", COUNT(*) OVER (PARTITION BY golden_id, {a}) AS _freq" if "most_frequent" in attr_rules else ""
+        source = "_recs"
+        if "most_sources" in attr_rules:
+            # The sources confirming a value: those whose value of the golden customer it contains, spacing
+            # aside (the legal name contains the short name; two spellings that differ by spaces contain each
+            # other). A join inside each golden customer: PostgreSQL has no DISTINCT in a window.
+            spaced = f"regexp_replace(CAST({a} AS VARCHAR), {_literal(_SPACES)}, '', 'g')"
+            cond = " AND ".join(where)
+            source = (f"(SELECT _r.*, _s._sources FROM _recs _r LEFT JOIN (SELECT _a.record_id AS _rid, "
+                      f"COUNT(DISTINCT _b.source_name) AS _sources FROM (SELECT golden_id, record_id, {spaced} AS _k "
+                      f"FROM _recs WHERE {cond}) _a JOIN (SELECT golden_id, source_name, {spaced} AS _k FROM _recs "
+                      f"WHERE {cond}) _b ON _b.golden_id = _a.golden_id AND strpos(_a._k, _b._k) > 0 "
+                      f"GROUP BY _a.record_id) _s ON _s._rid = _r.record_id)")
         ctes.append(f"a{i} AS (SELECT golden_id, v, src{', ok' if ok else ''} FROM (SELECT golden_id, {a} AS v, "
                     f"record_id AS src{ok}, ROW_NUMBER() OVER (PARTITION BY golden_id ORDER BY "
-                    f"{', '.join([*keys, rid])}) AS _rn FROM (SELECT *{freq} FROM _recs "
+                    f"{', '.join([*keys, rid])}) AS _rn FROM (SELECT *{freq} FROM {source} _src "
                     f"WHERE {' AND '.join(where)}) c) r WHERE _rn = 1)")
         cols += [f"a{i}.v AS {a}", f"a{i}.src AS {_quote(attr + '_source')}"]
         if ok:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from mdm.blocking import BlockingRule, block_keys
 from mdm.classify import FellegiSunter
-from mdm.compare import levels
+from mdm.compare import Encoded, levels
 
 __all__ = ["LookupIndex", "build_index"]
 
@@ -63,6 +63,10 @@ class LookupIndex:
             uniques[c] = np.asarray(uniq, dtype=object).astype(str)
         lv = pd.DataFrame({s.name: levels(s, [codes[c][0] for c in s.columns], [codes[c][1] for c in s.columns],
                                           uniques) for s in specs})
+        if self.model.common:  # the query is position 0, the candidates 1..k
+            enc = Encoded(pd.DataFrame({c: np.concatenate([v[0][:1], v[1]]) if k else np.zeros(1, np.int32)
+                                        for c, v in codes.items()}), uniques)
+            lv = self.model.drop_common(lv, enc, np.zeros(k, np.int64), np.arange(1, k + 1))
         tf = {s.name: np.full(k, query[s.column].iloc[0], dtype=object) for s in specs if s.tf}
         scope = None
         cols = cast("list[str] | None",

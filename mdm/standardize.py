@@ -25,6 +25,8 @@ standardize_uscc → DataFrame
     uscc_valid      18 characters, GB 32100-2015 check character and organization-code check pass
     org_code        the 9-character organization code (characters 9–17, or a bare legacy org code)
     org_code_valid  the GB 11714 mod-11 check of org_code passes
+    reg_no          a pre-2015 15-digit 工商注册号 whose GB/T 17710 (ISO 7064 MOD 11,10) check digit is right;
+                    a strong identifier of its own (null otherwise; such a code is not a valid USCC)
 standardize_phones → DataFrame
     phone        canonical: mobile ``+8613812345678``; landline ``+86-10-12345678`` (area code without
                  its trunk 0); landline written without area code: the bare subscriber number
@@ -71,8 +73,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mdm import divisions
+from mdm.latin_names import chinese_trade_head, english_trade_head, latin_columns, pinyin_column
+from mdm.placeholders import email_placeholder, phone_placeholder, text_placeholder
 
 __all__ = [
+    "reg_no_check_digit",
+    "reg_no_is_valid",
     "standardize_addresses",
     "standardize_customers",
     "standardize_names",
@@ -131,6 +137,11 @@ def _flag(values: pa.Array | np.ndarray, indices: pa.Array, index: pd.Index) -> 
     vals = pa.array(values, pa.bool_()) if not isinstance(values, pa.Array) else values
     taken = pc.take(vals, indices) if len(vals) else pa.nulls(len(indices), pa.bool_())
     return pd.Series(pc.fill_null(taken, False).to_numpy(zero_copy_only=False), index=index, dtype=bool)
+
+
+def _flag_arrow(s: pd.Series) -> pa.Array:
+    """A boolean column as an Arrow array, nulls as False."""
+    return pa.array(s.astype("boolean").fillna(False).to_numpy(dtype=bool), pa.bool_())
 
 
 def _np(mask: pa.Array) -> np.ndarray:
@@ -347,6 +358,36 @@ def _name_region_tokens() -> frozenset[str]:
 
 
 @cache
+def _district_shorts() -> dict[str, str]:
+    """District full name → the short name institutions are written with (海淀区 → 海淀, 浦东新区 → 浦东)."""
+    out = {}
+    for d in _tables().districts:
+        short = d.short or re.sub(r"(新区|区|县|旗)$", "", d.name)
+        out[d.name] = short if len(short) >= 2 else d.name
+    return out
+
+
+@cache
+def _districts_by_city() -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for d in _tables().districts:
+        if d.city:
+            out.setdefault(d.city, []).append((d.name, _district_shorts()[d.name]))
+    return out
+
+
+def _district_in_front(city: str | None, core: str | None) -> tuple[str | None, str | None]:
+    """(district, rest of the core) when an institution's core starts with a district of its city written short
+    (北京 + 海淀妇幼保健院); (None, core) otherwise."""
+    if city and core:
+        for name, short in _districts_by_city().get(city, []):
+            for spelling in (name, short):
+                if core.startswith(spelling):
+                    return name, core[len(spelling):] or None
+    return None, core
+
+
+@cache
 def _short_forms() -> frozenset[str]:
     t = _tables()
     return frozenset({d.short for d in [*t.provinces, *t.cities, *t.districts] if d.short})
@@ -505,6 +546,35 @@ def _org_checks(m: np.ndarray) -> np.ndarray:
     return (v >= 0).all(axis=1) & (want == m[:, 8])
 
 
+def reg_no_check_digit(first14: str) -> str | None:
+    """Check digit of a 15-digit 工商注册号 (GB/T 17710, ISO 7064 MOD 11,10) for its first 14 digits."""
+    if not isinstance(first14, str) or len(first14) != 14 or not first14.isdigit():
+        return None
+    p = 10
+    for ch in first14:
+        s = (p + int(ch)) % 10 or 10
+        p = s * 2 % 11
+    return str((11 - p) % 10)
+
+
+def reg_no_is_valid(code: str) -> bool:
+    """True for a 15-digit registration number (spaces and dashes ignored) whose check digit is right."""
+    c = _clean_code(code)
+    return len(c) == 15 and c.isdigit() and reg_no_check_digit(c[:14]) == c[14]
+
+
+def _reg_no_checks(m: np.ndarray) -> np.ndarray:
+    """MOD 11,10 check of an (n, 15) uint8 matrix of ASCII characters, vectorized over the rows."""
+    d = m.astype(np.int64) - ord("0")
+    ok = ((d >= 0) & (d <= 9)).all(axis=1)
+    d = np.clip(d, 0, 9)
+    p = np.full(len(m), 10, np.int64)
+    for j in range(14):
+        s = (p + d[:, j]) % 10
+        p = np.where(s == 0, 10, s) * 2 % 11
+    return ok & ((p + d[:, 14]) % 10 == 1)
+
+
 def _uscc_distinct(u: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array, np.ndarray]:
     x = _nonempty(_sub(pc.utf8_upper(pc.utf8_normalize(u, "NFKC")), r"[^0-9A-Z]+"))
     n = len(x)
@@ -542,6 +612,15 @@ def _uscc_distinct(u: pa.Array) -> tuple[pa.Array, np.ndarray, pa.Array, np.ndar
     return x, uscc_ok, org, org_ok
 
 
+def _reg_no_distinct(x: pa.Array) -> pa.Array:
+    """The cleaned codes that are valid 15-digit registration numbers (注册号), null elsewhere."""
+    idx15 = np.flatnonzero(_lengths(x) == 15)
+    ok = np.zeros(len(x), bool)
+    if len(idx15):
+        ok[idx15] = _reg_no_checks(_ascii_matrix(x.take(idx15), 15))
+    return pc.if_else(pa.array(ok), x, _NULL)
+
+
 def standardize_uscc(s: pd.Series) -> pd.DataFrame:
     """USCC / org code column → uscc, uscc_valid, org_code, org_code_valid (see module doc)."""
     s = pd.Series(s)
@@ -550,6 +629,7 @@ def standardize_uscc(s: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "uscc": _col(x, ind, s.index),
+            "reg_no": _col(_reg_no_distinct(x), ind, s.index),
             "uscc_valid": _flag(ok, ind, s.index),
             "org_code": _col(org, ind, s.index),
             "org_code_valid": _flag(org_ok, ind, s.index),
@@ -757,6 +837,15 @@ _FORMS = [
 ]  # fmt: skip
 _FORM_RE = "(?:" + "|".join(sorted(_FORMS, key=len, reverse=True)) + ")$"
 
+# Kinds of public institutions (事业单位, USCC category 12), read where a name has no company form.
+_INSTITUTIONS = [
+    "医院", "卫生院", "卫生服务中心", "妇幼保健院", "保健院", "疾病预防控制中心", "急救中心", "血站",
+    "大学", "学院", "职业技术学院", "中学", "小学", "幼儿园", "学校", "研究院", "研究所", "科学院", "设计院",
+    "图书馆", "博物馆", "档案馆", "文化馆", "体育馆", "检测中心", "检验所", "监测站", "气象局", "管理局",
+    "管理处", "管理所", "管理站",
+]  # fmt: skip
+_INSTITUTION_RE = "(?:" + "|".join(sorted(_INSTITUTIONS, key=len, reverse=True)) + ")$"
+
 # Industry words (行业); several may follow each other (信息技术 + 服务).
 _TRADES = """
 科技 技术 信息技术 信息科技 网络科技 网络技术 智能科技 智能技术 生物科技 生物技术 生物医药 环保科技 环境科技
@@ -868,12 +957,15 @@ def _names_distinct(u: pa.Array) -> dict[str, pa.Array]:
     x = _sub(_base_clean(u), rf"[^\p{{L}}\p{{N}}(){_BRACKETS}]+")  # spaces, punctuation, emoji
     n = len(x)
     bracket_region = pa.nulls(n, pa.string())
+    former = pa.nulls(n, pa.string())
     name_norm = x
     rows = np.flatnonzero(_np(_has(x, f"[(){_BRACKETS}]")))
     if len(rows):  # brackets: unify, drop former names, read a place in them as the region
         mask = np.zeros(n, bool)
         mask[rows] = True
         b = _sub(_sub(x.take(rows), r"[\[{<《〈「『【〔]", "("), r"[\]}>》〉」』】〕]", ")")
+        former_in = _extract(b, r"\((?:原名|曾用名|曾用|原)[:：]?(?P<f>[^()]+)", "f")
+        former = pc.replace_with_mask(former, pa.array(mask), former_in)
         b = _sub(_sub(b, r"\((?:原|曾用名|原名|曾用)[^()]*(?:\)|$)"), r"\(\)")  # former names
         name_norm = pc.replace_with_mask(x, pa.array(mask), _sub(b, r"[()]"))
         inner = _extract(b, r"\((?P<b>[^()]+)\)", "b")
@@ -896,6 +988,10 @@ def _names_distinct(u: pa.Array) -> dict[str, pa.Array]:
         branch = pc.replace_with_mask(branch, mask, br)
 
     form = _extract(x, f"(?P<f>{_FORM_RE})", "f")
+    # Public institutions (医院, 学校, 研究所): no company form; their kind takes its place.
+    kind = pc.if_else(pc.is_null(form), _extract(x, f"(?P<k>{_INSTITUTION_RE})", "k"), _NULL)
+    institution = _np(pc.is_valid(kind)) & _np(pc.greater(pc.utf8_length(x), pc.fill_null(pc.utf8_length(kind), 0)))
+    form = pc.coalesce(form, pc.if_else(pa.array(institution), kind, _NULL))
     body = _slice_rows(x, drop_end=_lengths(form))
 
     # Region in front (北京同腾…, 广东省深圳市…) unless nothing would be left.
@@ -910,7 +1006,7 @@ def _names_distinct(u: pa.Array) -> dict[str, pa.Array]:
     brand = _np(_has(_slice_rows(body.take(cand), start=total[cand]), f"^{_TRADE_RE}"))
     total[cand[brand]] -= last[cand[brand]]
     prefix = _nonempty(_slice_rows(body, drop_end=body_len - total))
-    total = np.where(total >= body_len, 0, total)
+    total = np.where((total >= body_len) & ~institution, 0, total)  # 北京市海淀区 + 医院: nothing but the place
     rest = _slice_rows(body, start=total)
     # …or just before the form: 同腾建设工程武汉有限公司 (what name_norm makes of a bracket region).
     tail = _region_suffix_lengths(rest)
@@ -929,16 +1025,36 @@ def _names_distinct(u: pa.Array) -> dict[str, pa.Array]:
 
     region_text = pc.coalesce(prefix, bracket_region, suffix_region, mid_region)
 
-    def region(text: str) -> tuple[str | None, str | None]:
-        return _region_short(tuple(_tokenize(text, _name_region_tokens())))
+    def region(text: str) -> tuple[str | None, str | None, str | None]:
+        tokens = tuple(_tokenize(text, _name_region_tokens()))
+        return (*_region_short(tokens), _resolve(tokens)[2] if tokens else None)
 
-    region_short, region_city = _map_distinct(region_text, region, 2)
+    region_short, region_city, region_district = _map_distinct(region_text, region, 3)
+    # An institution is named by its district (北京市海淀区中医医院 ≠ 北京市朝阳区中医医院): the district is part
+    # of its name key and an attribute two records of one customer never disagree on.
+    inst = pa.array(institution)
+    inst_district = pc.if_else(inst, region_district, _NULL)
+    late = np.flatnonzero(institution & _np(pc.is_null(inst_district)) & _np(pc.is_valid(core)))
+    if len(late):  # 北京海淀妇幼保健院: the district written short after the city
+        got = [_district_in_front(c, k) for c, k in zip(region_city.take(late).to_pylist(),
+                                                         core.take(late).to_pylist(), strict=True)]
+        mask = pa.array(np.isin(np.arange(n), late))
+        inst_district = pc.replace_with_mask(inst_district, mask, pa.array([g[0] for g in got], pa.string()))
+        core = pc.replace_with_mask(core, mask, pa.array([g[1] for g in got], pa.string()))
+    district_short = pc.coalesce(pc.take(pa.array(list(_district_shorts().values()), pa.string()), pc.index_in(
+        inst_district, value_set=pa.array(list(_district_shorts()), pa.string()))), inst_district)
+    inst_key = pc.binary_join_element_wise(pc.fill_null(district_short, ""), pc.fill_null(core, ""),
+                                           pc.fill_null(trade, ""), pc.fill_null(form, ""), "")
+    name_key = pc.if_else(inst, _nonempty(inst_key), name_key)
+    # A group (集团) and the companies of its brand are different legal entities.
+    group = pc.if_else(_has(pc.fill_null(form, ""), "集团"), "group",
+                       pc.if_else(pc.and_(pc.is_valid(form), pc.invert(inst)), "member", _NULL))
 
     def branch_city(text: str) -> tuple[str | None]:
         return (_resolve(tuple(_tokenize(text, _name_region_tokens())))[1],)
 
     (br_city,) = _map_distinct(branch, branch_city, 1)
-    return {
+    out = {
         "name_norm": name_norm,
         "region": region_short,
         "core": core,
@@ -948,7 +1064,43 @@ def _names_distinct(u: pa.Array) -> dict[str, pa.Array]:
         "is_branch": pc.is_valid(branch),
         "name_key": name_key,
         "name_city": pc.coalesce(br_city, region_city),
+        "former": _nonempty(former),
+        "institution_district": inst_district,
+        "group_key": group,
     }
+    return _with_latin(u, out)
+
+
+def _with_latin(u: pa.Array, out: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """English names replace what the Chinese reading made of them (brand, trade, form, city; no name key: a
+    Chinese and an English name are compared by their pinyin brand); every name gets its brand's pinyin."""
+    lat = latin_columns(pc.utf8_normalize(u, "NFKC"))
+    is_lat = lat["is_latin"]
+    py = pinyin_column(out["core"], pc.binary_join_element_wise(pc.fill_null(out["core"], ""),
+                                                                pc.fill_null(out["trade"], ""), ""))
+    out["brand_pinyin"] = pc.if_else(is_lat, lat["brand"], py)
+    vocab = frozenset(_TRADES.split())
+    enc = out["trade"].dictionary_encode()
+    zh_head = pc.take(pa.array([chinese_trade_head(t, vocab) for t in enc.dictionary.to_pylist()], pa.string()),
+                      enc.indices)
+    enc = lat["trade"].dictionary_encode()
+    en_head = pc.take(pa.array([english_trade_head(t) for t in enc.dictionary.to_pylist()], pa.string()),
+                      enc.indices)
+    out["trade_head"] = pc.if_else(is_lat, en_head, zh_head)
+    out["brand_trade"] = _nonempty(pc.binary_join_element_wise(pc.fill_null(out["brand_pinyin"], ""),
+                                                               pc.fill_null(out["trade_head"], ""), "|"))
+    out["brand_trade"] = pc.if_else(pc.is_null(out["brand_pinyin"]), _NULL, out["brand_trade"])
+    out["latin"] = pc.if_else(is_lat, "Y", _NULL)
+    if not pc.any(is_lat).as_py():
+        return out
+    for key, col in (("core", "brand"), ("trade", "trade"), ("form", "form"), ("region", "region"),
+                     ("name_city", "city")):
+        out[key] = pc.if_else(is_lat, lat[col], out[key])
+    out["name_key"] = pc.if_else(is_lat, _NULL, out["name_key"])
+    out["group_key"] = pc.if_else(is_lat, pc.if_else(pc.equal(lat["form"], "集团有限公司"), "group",
+                                                     pc.if_else(pc.is_valid(lat["form"]), "member", _NULL)),
+                                  out["group_key"])
+    return out
 
 
 def standardize_names(s: pd.Series) -> pd.DataFrame:
@@ -965,7 +1117,8 @@ def standardize_names(s: pd.Series) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 _RENAMES = {
-    "names": {"region": "name_region", "core": "name_core", "trade": "name_trade", "form": "name_form"},
+    "names": {"region": "name_region", "core": "name_core", "trade": "name_trade", "form": "name_form",
+              "institution_district": "name_district", "latin": "name_latin", "trade_head": "name_trade_head"},
     "uscc": {"uscc": "uscc_std"},
     "phones": {"phone": "phone_std", "extension": "phone_ext"},
 }
@@ -1040,8 +1193,38 @@ def standardize_customers(df: pd.DataFrame, workers: int | None = None) -> pd.Da
     def ser(arr: pa.Array) -> pd.Series:
         return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr], pa.string())), index=idx)
 
-    new = pd.concat([names, uscc, phones, addr], axis=1)
+    # Placeholders (新联系人, 无, 13800000000, test@test.com) are missing values, not evidence.
+    fake_phone = phone_placeholder(pc.fill_null(phone, ""))
+    phone = pc.if_else(fake_phone, _NULL, phone)
+    digits = pc.if_else(fake_phone, _NULL, _to_arrow(phones["phone_digits"]))
+    contact = _to_arrow(column("contact_name"))
+    contact_std = pc.utf8_upper(_sub(pc.utf8_normalize(contact, "NFKC"), r"[\s\p{P}]+"))
+    contact_std = pc.if_else(text_placeholder(contact, "contact"), _NULL, contact_std)
+    email = pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(_to_arrow(column("email")), "NFKC")))
+    email_std = pc.if_else(pc.fill_null(email_placeholder(email), True), _NULL, email)
+    raw_address = _to_arrow(column("address"))
+    address_norm = pc.if_else(pc.or_(text_placeholder(raw_address, "address"),
+                                     text_placeholder(_to_arrow(addr["address_norm"]), "address")),
+                              _NULL, _to_arrow(addr["address_norm"]))
+    # Former names (曾用名): the source's own field, else one written in the name: 华信科技（原化信电子）.
+    former_src = pc.coalesce(_nonempty(pc.utf8_trim_whitespace(_to_arrow(column("former_name")))),
+                             _to_arrow(names["former"]))
+    former_key = _to_arrow(standardize_names(pd.Series(pd.arrays.ArrowStringArray(
+        pa.chunked_array([former_src], pa.string())), index=idx))["name_key"])
+    # Public institutions: a USCC of category 12 (事业单位) or a name of an institution's kind.
+    uscc_arr = _to_arrow(uscc["uscc_std"])
+    inst = pc.or_(pc.and_(_flag_arrow(uscc["uscc_valid"]), pc.fill_null(pc.starts_with(uscc_arr, "12"), False)),
+                  pc.is_valid(_to_arrow(names["name_district"])))
+    inst = pc.or_(inst, pc.fill_null(_has(_to_arrow(names["name_form"]), f"^{_INSTITUTION_RE}"), False))
+
+    new = pd.concat([names.drop(columns=["former"]), uscc, phones, addr], axis=1)
     new["phone_std"], new["area_code"], new["phone_city"] = ser(phone), ser(area), ser(phone_city)
+    new["phone_digits"], new["contact_std"], new["email_std"] = ser(digits), ser(contact_std), ser(email_std)
+    new["address_norm"], new["former_name_key"] = ser(address_norm), ser(former_key)
+    # A blocking key that pairs a record holding a former name with the records still named so.
+    new["name_or_former_key"] = ser(pc.coalesce(former_key, _to_arrow(names["name_key"])))
+    new["org_kind"] = ser(pc.if_else(inst, "institution", pc.if_else(pc.is_valid(_to_arrow(names["name_form"])),
+                                                                      "company", _NULL)))
     new["province"], new["city"] = ser(a["province"]), ser(a["city"])
     new["city_any"] = ser(city_any)
     clash = [c for c in new.columns if c in df.columns]

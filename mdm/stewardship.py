@@ -27,10 +27,10 @@ __all__ = [
 
 VERDICTS = ("same", "different")
 # What a steward sees of each record: the source's values, then what standardization made of them.
-RAW_FIELDS = ("name", "short_name", "uscc", "phone", "mobile", "email", "address", "contact_name",
+RAW_FIELDS = ("name", "short_name", "former_name", "uscc", "phone", "mobile", "email", "address", "contact_name",
               "customer_number", "industry", "owner", "updated_at")
-STD_FIELDS = ("name_norm", "name_key", "branch", "uscc_std", "uscc_valid", "phone_std", "address_norm",
-              "province", "city_any", "district")
+STD_FIELDS = ("name_norm", "name_key", "former_name_key", "branch", "uscc_std", "uscc_valid", "reg_no", "phone_std",
+              "address_norm", "province", "city_any", "district", "name_district", "group_key")
 
 
 # Why a pair is in review (mdm.review_queue.reason), by a short key for filters and links.
@@ -45,6 +45,9 @@ EXCLUSIVE_RULES = {
     "uscc_valid_code": "one valid tax code per customer",
     "city_any": "one city per customer",
     "branch_key": "a head office and its branches (or two branches) are separate customers",
+    "reg_no": "one registration number (注册号) per customer",
+    "name_district": "an institution of one district is not the one of another",
+    "group_key": "a group and a company of its brand are separate customers",
 }
 HEAD_OFFICE = "(none)"  # the branch_key of a record that names no branch
 

@@ -73,13 +73,14 @@ RECORD_COLUMNS = ["record_id", "record_hash", "source_name", "stream", "source_k
 CONSUMER = "match:customer"
 CHUNK = 200_000
 DEFAULT_SURVIVORSHIP: dict[str, list[str]] = {
-    "name": ["most_complete", "source_priority", "most_recent"],
+    "name": ["most_sources", "cleanest", "most_complete", "source_priority", "most_recent"],
     "uscc": ["valid_only", "source_priority", "most_recent"],
     "phone": ["most_recent", "source_priority"],
     "address": ["most_complete", "most_recent"],
 }
 # What the hierarchy reads of each record.
-HIERARCHY_INPUTS = ["record_id", "golden_id", "name", "name_key", "name_region", "city_any", "is_branch"]
+HIERARCHY_INPUTS = ["record_id", "golden_id", "name", "name_key", "name_region", "city_any", "is_branch", "name_core",
+                    "group_key"]
 
 
 @dataclass
@@ -701,7 +702,12 @@ def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golde
             conn.exec_driver_sql(
                 f"CREATE TEMPORARY TABLE _hub_slice AS SELECT {cols} FROM {RECORDS} r WHERE r.golden_id IN "
                 f"(SELECT golden_id FROM {RECORDS} WHERE name_key IN (SELECT name_key FROM {keys} k) "
-                f"OR name_key IN (SELECT name_key FROM {k}))")
+                f"OR name_key IN (SELECT name_key FROM {k}) "
+                # group links (issue 19): the golden customers of the affected brands, and the children of the
+                # affected golden customers
+                f"OR name_core IN (SELECT name_core FROM {RECORDS} WHERE golden_id IN (SELECT golden_id FROM {g})) "
+                f"OR golden_id IN (SELECT child_golden_id FROM mdm.customer_hierarchy WHERE parent_golden_id IN "
+                f"(SELECT golden_id FROM {g})))")
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_hierarchy AS {hierarchy_sql('_hub_slice', order)}")
     ids = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT golden_id FROM _hub_slice").fetchall()]
     conn.exec_driver_sql("DROP TABLE _hub_slice")

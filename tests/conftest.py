@@ -176,7 +176,7 @@ def matched_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from warehouse.engine import Warehouse
 
     root = tmp_path_factory.mktemp("matched")
-    write_demo(root / "data", generate(n_entities=1000, seed=5))  # 21 review items of every kind
+    write_demo(root / "data", generate(n_entities=1000, seed=5))  # 20 review items of every kind
     cfg_path = root / "hub.yaml"
     cfg_path.write_text(STEWARD_CONFIG, encoding="utf-8")
     cfg = load_config(cfg_path)

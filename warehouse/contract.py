@@ -60,7 +60,8 @@ STD_COLUMNS = [
     "name_norm", "name_region", "name_core", "name_trade", "name_form", "branch", "is_branch", "name_key",
     "name_city", "uscc_std", "uscc_valid", "org_code", "org_code_valid", "phone_std", "phone_type", "area_code",
     "phone_ext", "phone_digits", "phone_city", "province", "city", "district", "address_norm", "city_any",
-    "uscc_valid_code", "branch_key",
+    "uscc_valid_code", "branch_key", "reg_no", "contact_std", "email_std", "former_name_key", "name_or_former_key",
+    "name_district", "group_key", "brand_pinyin", "brand_trade", "name_latin", "name_trade_head", "org_kind",
 ]
 
 

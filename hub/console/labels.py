@@ -25,11 +25,19 @@ FIELDS: dict[str, str] = {
     # golden customer
     "source_count": "Source records", "system_count": "Systems", "first_seen": "First seen",
     "last_seen": "Last seen", "uscc_valid_code": "Valid tax code", "branch_key": "Branch identity",
+    # the hard cases (issue 19)
+    "former_name": "Former name (曾用名)", "former_name_key": "Former name key",
+    "reg_no": "Registration number (注册号)",
+    "contact_std": "Contact, normalized", "email_std": "E-mail, normalized", "name_district": "District (institution)",
+    "group_key": "Group or company of a group", "brand_pinyin": "Brand in pinyin", "brand_trade": "Brand and trade",
+    "name_latin": "Name in Latin letters", "name_trade_head": "Trade head word", "org_kind": "Kind of organization",
+    "name_or_former_key": "Name key or former name key",
 }
 
 COMPARISONS: dict[str, str] = {"uscc": "Tax code", "name": "Name", "phone": "Phone", "address": "Address",
                                "contact": "Contact person", "form": "Legal form", "prior": "Prior (base rate)",
-                               "stewards": "Learned from stewards"}
+                               "stewards": "Learned from stewards", "reg_no": "Registration number (注册号)",
+                               "pinyin": "English name ↔ brand in pinyin", "email": "E-mail"}
 
 MATCHED_BY: dict[str, str] = {"model": "matched by the model", "rule": "joined by a rule (tax code or decision)",
                               "singleton": "alone", "steward": "placed by a steward"}
@@ -52,6 +60,7 @@ def level_text(level: str | None) -> str:
     if not level:
         return ""
     text = level.replace("city_any same", "same city").replace("city_any different", "another city")
+    text = text.replace("common value: identifies nothing", "shared by many companies: no evidence")
     return text.replace("city_any", "city").replace("_", " ")
 
 

@@ -462,7 +462,8 @@ def test_match_api_answers_with_candidates(console_project: Path, client: TestCl
     out = r.json()
     assert out["candidates"][0]["golden_id"] == g["golden_id"] and out["candidates"][0]["band"] == "match"
     assert len(out["candidates"]) <= 3 and out["thresholds"] == {"match": 0.8, "review": 0.3}
-    assert set(out["candidates"][0]["explanation"]) == {"uscc", "name", "phone", "address", "contact", "form"}
+    assert set(out["candidates"][0]["explanation"]) == {"uscc", "reg_no", "name", "pinyin", "phone", "address",
+                                                        "contact", "email", "form"}
     r = client.post("/api/match", json={"name": "没有这家公司的名字", "include_low": True}, headers=auth)
     assert r.status_code == 200 and r.json()["candidates"] == []
     assert client.post("/api/match", json={"address": "上海"}, headers=auth).status_code == 422

@@ -42,7 +42,8 @@ def address(value: object) -> dict[str, object]:
 
 
 def uscc(value: object) -> dict[str, object]:
-    return one(standardize_uscc(pd.Series([value])))
+    """The USCC columns of one value (the 15-digit registration number is tested in test_hard_cases.py)."""
+    return {k: v for k, v in one(standardize_uscc(pd.Series([value]))).items() if k != "reg_no"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -386,6 +387,13 @@ def test_example_from_the_issue() -> None:
         "is_branch": False,
         "name_key": "同腾建设工程",
         "name_city": "武汉市",
+        "former": None,
+        "institution_district": None,
+        "group_key": "member",
+        "brand_pinyin": "TONGTENG",
+        "trade_head": "工程",
+        "brand_trade": "TONGTENG|工程",
+        "latin": None,
     }
 
 
@@ -441,7 +449,10 @@ def test_fullwidth_latin_and_former_names() -> None:
     got = names("ＡＢＣ科技（北京）有限公司（原北京ＡＢＣ贸易有限公司）")
     assert (got["name_norm"], got["name_key"], got["region"]) == ("ABC科技北京有限公司", "ABC科技", "北京")
     assert names("同腾建设工程有限公司(曾用名:同腾建筑有限公司)")["name_key"] == "同腾建设工程"
-    assert names("acme co., ltd.")["name_key"] == "ACME"
+    assert names("同腾建设工程有限公司(曾用名:同腾建筑有限公司)")["former"] == "同腾建筑有限公司"
+    # A name in Latin letters is read as English (tests/mdm/test_hard_cases.py): no Chinese name key.
+    acme = names("acme co., ltd.")
+    assert (acme["name_key"], acme["core"], acme["brand_pinyin"], acme["latin"]) == (None, "ACME", "ACME", "Y")
 
 
 @pytest.mark.parametrize(
@@ -486,7 +497,8 @@ def test_names_keep_index_and_dtypes() -> None:
     out = standardize_names(s)
     assert list(out.index) == ["a", "b", "c"]
     assert list(out.columns) == [
-        "name_norm", "region", "core", "trade", "form", "branch", "is_branch", "name_key", "name_city",
+        "name_norm", "region", "core", "trade", "form", "branch", "is_branch", "name_key", "name_city", "former",
+        "institution_district", "group_key", "brand_pinyin", "trade_head", "brand_trade", "latin",
     ]  # fmt: skip
     assert str(out["name_key"].dtype) == "string" and out["is_branch"].dtype == bool
     assert out["name_key"].iloc[0] == out["name_key"].iloc[2] == "同腾科技"
@@ -566,9 +578,11 @@ def test_customers_columns_and_city_fallbacks() -> None:
     pd.testing.assert_frame_equal(out[df.columns], df)
     expected_new = [
         "name_norm", "name_region", "name_core", "name_trade", "name_form", "branch", "is_branch", "name_key",
-        "name_city", "uscc_std", "uscc_valid", "org_code", "org_code_valid", "phone_std", "phone_type",
-        "area_code", "phone_ext", "phone_digits", "phone_city", "province", "city", "district", "address_norm",
-        "city_any",
+        "name_city", "name_district", "group_key", "brand_pinyin", "name_trade_head", "brand_trade", "name_latin",
+        "uscc_std",
+        "reg_no", "uscc_valid", "org_code", "org_code_valid", "phone_std", "phone_type", "area_code", "phone_ext",
+        "phone_digits", "phone_city", "province", "city", "district", "address_norm", "contact_std", "email_std",
+        "former_name_key", "name_or_former_key", "org_kind", "city_any",
     ]  # fmt: skip
     assert [c for c in out.columns if c not in df.columns] == expected_new
     # address city, else the name's, else the phone's area code

@@ -87,8 +87,12 @@ def test_a_steward_decision_shows_in_the_next_runs_measures(steward_project: Pat
     assert before[("review_open", None, None, None)] == wh.scalar(
         "SELECT count(*) FROM mdm.review_queue WHERE status = 'open'") > 0
     golden, records = before[("golden_customers", None, None, None)], before[("source_records", None, None, None)]
-    item = wh.read_frame("SELECT item_id FROM mdm.review_queue WHERE status = 'open' "
-                         "AND reason = 'score in the review band' ORDER BY item_id LIMIT 1")["item_id"][0]
+    # a review-band pair whose customers hold one record each, so that `same` merges two customers (a record
+    # moved out of a larger customer would split it instead: same count, no merged ID)
+    item = wh.read_frame("SELECT item_id FROM mdm.review_queue q WHERE status = 'open' "
+                         "AND reason = 'score in the review band' AND (SELECT count(*) FROM mdm.xref x "
+                         "WHERE x.golden_id = q.left_golden_id) = 1 AND (SELECT count(*) FROM mdm.xref x "
+                         "WHERE x.golden_id = q.right_golden_id) = 1 ORDER BY item_id LIMIT 1")["item_id"][0]
     steward.decide(cfg, wh, item, "same", "li.wang")
     result = CliRunner().invoke(main, ["run", "-c", str(steward_project)])
     assert result.exit_code == 0, result.output

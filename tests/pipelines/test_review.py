@@ -234,7 +234,8 @@ def test_golden_values_carry_the_survivorship_rule_in_force(steward_project: Pat
     assert attrs["uscc"]["rules"] == ["valid_only", "source_priority", "most_recent"]
     assert attrs["uscc"]["rule_text"] == ("valid values only; the most trusted source (erp > crm_a > crm_b), then the "
                                           "most recently changed record")
-    assert attrs["name"]["rule_text"].startswith("the longest (most complete) value")
+    assert attrs["name"]["rule_text"].startswith("the value most sources confirm (their value is in it, spacing "
+                                                 "aside), then the cleanest spelling")
     cfg.mdm.customer.survivorship = {"phone": ["most_frequent", "source_priority"]}  # configured rules win
     attrs = {a["attribute"]: a for a in st.golden_detail(cfg, wh, g)["attributes"]}
     assert attrs["phone"]["rule_text"] == "the value most records agree on, then the most trusted source " \

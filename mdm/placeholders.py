@@ -1,0 +1,96 @@
+"""Placeholder values typed into CRMs: text that fills a required field but identifies nothing.
+
+`新联系人`, `无`, `未知`, `13800000000`, `123456`, `test@test.com` are not a contact, a phone or an
+e-mail of anybody. Compared as they are, fifteen companies sharing `新联系人` and `13800000000` look like
+one. This module recognizes them by their shape (a word that means "none", a title without a name, one
+digit repeated, a run of consecutive digits) with a few well-known values besides; standardization turns
+them into missing values. Values that are merely too common (a contact name shared by many companies)
+are the model's business: `mdm.classify.common_values` finds them by frequency.
+
+Vectorized: every test is an Arrow regex or hash lookup over the distinct values.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Words that mean "nothing here" in any text field (after NFKC, lower-case, no spaces or punctuation).
+_EMPTY_WORDS = "|".join([
+    "无", "没有", "暂无", "未知", "不详", "不清楚", "不知道", "空", "待定", "待补充", "待完善", "未填", "未填写",
+    "其他", "其它", "同上", "见上", "略", "保密", "测试", "某+", "某某公司",
+    r"test", r"testing", r"null", r"none", r"nil", r"na", r"n/?a", r"unknown", r"tbd", r"xx+", r"x", r"0+", r"1",
+    r"-+", r"\?+", r"？+",
+])
+# A contact that is only a role or title: 新联系人, 联系人2, 老板, 王总? (a surname + title is a person: kept).
+_CONTACT_WORDS = r"(?:新建?)?联系人\d*|客户\d*|老板|老板娘|经理|总经理|负责人|财务|采购|前台|先生|女士|小姐|老师|" \
+                 r"总|主任|业务员|销售|默认联系人|主联系人|联系人姓名|姓名|name|contact|admin|管理员"
+_ADDRESS_WORDS = r"见合同|详见合同|见附件|地址不详|无地址|暂无地址|中国|china"
+# Phones: the last eight digits all one digit, consecutive runs, and a few famous service numbers.
+_PHONE_KNOWN = ("13800138000", "10086", "10010", "10000", "12345678", "123456", "1234567", "87654321")
+_SEQUENCES = "0123456789012345678909876543210987654321"
+_EMAIL_LOCAL = r"test|none|null|no|noemail|nomail|noreply|xxx+|x|a|abc|123|1234|123456|email|mail|无|暂无"
+_EMAIL_DOMAIN = r"(?:test|example|xxx+|abc|none|null|email|mail)\.(?:com|cn|net|org)"
+
+
+def _clean(values: pa.Array) -> pa.Array:
+    """NFKC, lower case, without whitespace and the punctuation people type around a placeholder."""
+    x = pc.utf8_lower(pc.utf8_normalize(values, "NFKC"))
+    return pc.replace_substring_regex(x, r"[\s　.,;:'\"()（）\[\]【】、，。；：·_*#~]+", "")
+
+
+def _full(arr: pa.Array, pattern: str) -> pa.Array:
+    return pc.fill_null(pc.match_substring_regex(arr, f"^(?:{pattern})$"), False)
+
+
+def text_placeholder(values: pa.Array, kind: str = "text") -> pa.Array:
+    """True where a value of a free-text field (`kind`: text, contact, address) is a placeholder; an empty
+    value counts as one (it is missing)."""
+    x = _clean(values)
+    hit = pc.or_(_full(x, _EMPTY_WORDS), pc.fill_null(pc.equal(pc.utf8_length(x), 0), True))
+    hit = pc.or_(hit, _one_char_repeated(x, 2 if kind == "contact" else 3))  # 啊啊啊, xxxx; contacts: 某某
+    hit = pc.or_(hit, _full(x, r"[\d\p{P}\p{S}]+"))  # only digits and signs: not a name, not an address
+    if kind == "contact":
+        hit = pc.or_(hit, _full(x, _CONTACT_WORDS))
+    elif kind == "address":
+        hit = pc.or_(hit, _full(x, _ADDRESS_WORDS))
+    return pc.fill_null(hit, True)
+
+
+def _one_char_repeated(x: pa.Array, at_least: int) -> pa.Array:
+    """True where a value is one character written `at_least` times or more (RE2 has no back-references: a
+    set per distinct value)."""
+    enc = x.dictionary_encode()
+    found = pa.array([len(v) >= at_least and len(set(v)) == 1 for v in enc.dictionary.to_pylist()], pa.bool_())
+    return pc.fill_null(pc.take(found, enc.indices), False)
+
+
+def phone_placeholder(digits: pa.Array) -> pa.Array:
+    """True where a phone number (its digits, any format) is a placeholder: its last eight digits one digit
+    repeated (13800000000, 88888888), a run of consecutive digits (12345678), or a well-known service number."""
+    d = pc.replace_substring_regex(digits, r"\D+", "")
+    last8 = pc.utf8_slice_codeunits(d, -8)
+    same = _full(last8, r"0+|1+|2+|3+|4+|5+|6+|7+|8+|9+")
+    known = pc.fill_null(pc.is_in(d, value_set=pa.array(_PHONE_KNOWN, pa.string())), False)
+    run = pc.fill_null(pc.and_(pc.greater_equal(pc.utf8_length(last8), 6),
+                               pc.greater_equal(_in_sequences(last8), 0)), False)
+    return pc.or_(pc.or_(same, known), run)
+
+
+def _in_sequences(last8: pa.Array) -> pa.Array:
+    """Position of each value inside the runs of consecutive digits (up and down), -1 when not a run; looked up
+    once per distinct value."""
+    enc = last8.dictionary_encode()
+    found = pa.array([_SEQUENCES.find(v) if v else -1 for v in enc.dictionary.to_pylist()], pa.int64())
+    return pc.take(found, enc.indices)
+
+
+def email_placeholder(emails: pa.Array) -> pa.Array:
+    """True where an e-mail address is a placeholder (test@test.com, 123456@qq.com, none@…) or no address at
+    all (no @, no dot in the domain)."""
+    x = pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(emails, "NFKC")))
+    shape = _full(x, r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
+    same_digit = "|".join(f"{d}+" for d in range(10))
+    local = pc.fill_null(pc.match_substring_regex(x, rf"^(?:{_EMAIL_LOCAL}|{same_digit}|0?123456789?)@"), False)
+    domain = pc.fill_null(pc.match_substring_regex(x, rf"@{_EMAIL_DOMAIN}$"), False)
+    return pc.or_(pc.invert(shape), pc.or_(local, domain))
