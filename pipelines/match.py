@@ -59,6 +59,7 @@ from mdm.stewardship import pair_ids, record_values
 from mdm.stewardship import priority as stewardship_priority
 from pipelines.match_store import PAIRS, RECORDS, MatchStore, as_arrow_strings, record_id_sql, sort_records
 from pipelines.progress import as_progress
+from pipelines.settled import settled_pairs
 from pipelines.stage import ensure_staging, to_arrow
 from warehouse.changes import bump, set_watermark, watermark
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, STD_COLUMNS, ensure_mdm, primary_key
@@ -643,7 +644,7 @@ def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golde
 
 def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gid: np.ndarray, pairs: pd.DataFrame,
             model: FellegiSunter, now: dt.datetime) -> pd.DataFrame:
-    """The review items among the pairs of `rid`, without pairs a steward decided."""
+    """The review items among the pairs of `rid`, without what the stewards settled (`pipelines.settled`)."""
     mcfg = cfg.mdm.customer
     left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
     prob = pairs["prob"].to_numpy(float)
@@ -655,9 +656,9 @@ def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gi
         return pd.DataFrame(columns=list(MDM_TABLES["review_queue"][0]))
     store = MatchStore(wh, conn)
     l_id, r_id = rid[sel["left"].to_numpy(np.int64)], rid[sel["right"].to_numpy(np.int64)]
-    decided = wh.read_frame("SELECT left_record, right_record FROM mdm.decisions WHERE active", conn=conn)
     ids = pd.Series(pair_ids(l_id, r_id))
-    keep = ~ids.isin(set(pair_ids(decided["left_record"], decided["right_record"]))).to_numpy()
+    keep = ~settled_pairs(wh, conn, l_id, r_id, gid[sel["left"].to_numpy(np.int64)],
+                          gid[sel["right"].to_numpy(np.int64)])  # decided pairs, and what decisions settled
     sel, l_id, r_id, ids = sel[keep], l_id[keep], r_id[keep], ids[keep]
     if not len(sel):
         return pd.DataFrame(columns=list(MDM_TABLES["review_queue"][0]))
