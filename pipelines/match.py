@@ -587,7 +587,14 @@ def _golden_relation(golden_ids: str | None) -> str:
     where = f" WHERE r.golden_id IN (SELECT golden_id FROM {golden_ids})" if golden_ids else ""
     return ("(SELECT r.golden_id, r.record_id, r.source_name, r.updated_at, r.created_at, r.is_branch, r.province, "
             "r.city_any, COALESCE(r.uscc_std, r.uscc) AS uscc, COALESCE(r.uscc_valid, FALSE) AS uscc_is_valid, "
-            + ", ".join(f"r.{_q(a)}" for a in GOLDEN_ATTRIBUTES if a != "uscc") + f" FROM {RECORDS} r{where})")
+            f"{GOLDEN_PHONE_SQL} AS phone, "
+            + ", ".join(f"r.{_q(a)}" for a in GOLDEN_ATTRIBUTES if a not in ("uscc", "phone"))
+            + f" FROM {RECORDS} r{where})")
+
+
+# The golden phone in its standardized form (+86-21-51803117, +8613612345678; an extension as ` 转123`), as typed
+# when it has none (not a phone number); the record named in phone_source keeps the value as typed.
+GOLDEN_PHONE_SQL = "COALESCE(r.phone_std || COALESCE(' 转' || r.phone_ext, ''), r.phone)"
 
 
 def golden_sql(cfg: HubConfig, relation: str, text_order: Callable[[str], str]) -> str:
