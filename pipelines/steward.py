@@ -1107,9 +1107,14 @@ def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, An
             if wh.table_exists(conn, "staging", "sales_order") else pd.DataFrame({"n": [0], "amount": [None]})
     row = _rows(g)[0]
     rules, priority = survivorship_rules(cfg)
-    attributes = [{"attribute": a, "value": row.get(a), "source_record": row.get(f"{a}_source"),
-                   "source": (row.get(f"{a}_source") or "").split(":", 1)[0] or None, "rules": rules[a],
-                   "rule_text": describe_rules(rules[a], priority)} for a in GOLDEN_ATTRIBUTES]
+    attributes = []
+    for a in GOLDEN_ATTRIBUTES:
+        src = row.get(f"{a}_source")
+        typed = recs.get(src, {}).get(a) if src else None  # the value as the source holds it (provenance)
+        attributes.append({"attribute": a, "value": row.get(a), "source_record": src,
+                           "source": (src or "").split(":", 1)[0] or None, "rules": rules[a],
+                           "rule_text": describe_rules(rules[a], priority),
+                           "typed": typed if typed != row.get(a) else None})
     records = []
     for x in _rows(xref):
         rec = recs.get(x["record_id"], {})
