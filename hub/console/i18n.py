@@ -142,6 +142,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "col.validity_pct": ("Validity %", "有效率 %"),
     "col.entity": ("Entity", "实体"),
     "col.quarantined": ("Quarantined", "隔离记录"),
+    "col.open_opportunities": ("Open opportunities", "在途商机数"),
+    "col.pipeline_amount": ("Pipeline amount", "商机金额"),
+    "col.expected": ("Expected revenue", "预测收入"),
+    "col.low": ("Low (10th percentile)", "下限（10%分位）"),
+    "col.high": ("High (90th percentile)", "上限（90%分位）"),
+    "col.stage_weighted": ("Stage-weighted pipeline", "阶段加权管道"),
     # funnel stages and stage transitions
     "stage.leads": ("Leads", "线索"),
     "stage.opportunities": ("Opportunities", "商机"),
@@ -169,6 +175,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "n.now": ("As the warehouse is now.", "数据仓库当前状态。"),
     "n.forecast_missing": ("The forecast with its interval appears here once the predictive marts exist.",
                            "预测集市建成后，此处显示预测值及其区间。"),
+    "n.forecast_ahead": ("From the pipeline open today, for the months ahead whatever the period: expected revenue "
+                         "won, with an 80% interval (10th to 90th percentile of 1,000 simulations) and the "
+                         "stage-weighted pipeline CRMs show.",
+                         "基于当前在途商机预测未来各月（与期间无关）：预测赢单收入、80%区间（1,000次模拟的10%至90%"
+                         "分位）及CRM常用的阶段加权管道。"),
+    "n.forecast_one_group": ("The forecast is per team or per region, not both: this is the team's.",
+                             "预测按团队或按区域，不能同时按两者：此处为团队的预测。"),
+    "n.forecast_not_by_source": ("The forecast is not per source system: the source filter does not apply.",
+                                 "预测不分来源系统：来源筛选不适用。"),
     "n.runs": ("One point per `hub run` that changed something (mdm.run_metrics).",
                "每次有变化的 hub run 记录一个点（mdm.run_metrics）。"),
     "n.week_utc": ("Weeks start on Monday (UTC); undone decisions count too.",
