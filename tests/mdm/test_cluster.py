@@ -165,6 +165,7 @@ def test_groups_holding_several_values_and_the_first_value_of_each_cluster() -> 
     roots = np.array([0, 0, 2, 2, 4, 4], np.int64)
     assert _cluster_values(roots, np.array([-1, 7, 3, 8, -1, -1], np.int64)).tolist() == [7, -1, 3, -1, -1, -1]
     assert _cluster_values(roots, np.array([0, 7, -1, -1, -1, 6], np.int64)).tolist() == [0, -1, -1, -1, 6, -1]
+    assert _cluster_values(np.array([0]), np.array([-1])).tolist() == [-1]  # one record, no value
 
 
 def test_components_and_the_order_edges_are_taken_in() -> None:
@@ -221,3 +222,47 @@ def test_floaters_with_cannot_links_group_best_first_and_keep_their_labels_in_or
     # cannot-links elsewhere (records no edge touches): plain components
     plain = _floater_groups(5, np.array([0, 1, 3]), np.array([1, 2, 4]), np.array([0.9, 0.95, 0.85]), {7: {8}})
     assert plain.tolist() == [0, 0, 0, 1, 1]
+
+
+def test_no_record_at_all() -> None:
+    res = cluster(0, np.array([], np.int64), np.array([], np.int64), np.array([]), MATCH, REVIEW, {},
+                  np.array([], bool))
+    assert res.labels.tolist() == [] and res.rejected.tolist() == [] and res.ambiguous.tolist() == []
+    assert res.stats == {"conflicting_components": 0, "rejected_edges": 0, "floaters": 0, "floaters_attached": 0,
+                         "ambiguous_floater_groups": 0}
+
+
+def test_positions_given_as_floats_are_taken_as_record_positions() -> None:
+    # pandas hands positions over as floats after a reindex: pairs and must-links given so cluster as integers do.
+    uscc = np.array(["91430104FLKR53E958", None, "914401047PNC8DTW0G", None], dtype=object)
+    args = (np.array([0.0, 2.0]), np.array([1.0, 3.0]), np.array([0.99, 0.1]), MATCH, REVIEW, {"uscc": uscc},
+            np.ones(4, bool))
+    res = cluster(4, *args, must=(np.array([3.0]), np.array([1.0])))
+    assert res.labels.tolist() == [0, 0, 1, 0]
+    assert cluster(4, *args).labels.tolist() == [0, 0, 1, 2]
+
+
+def test_must_links_are_taken_before_a_stronger_score_in_a_conflict() -> None:
+    # 0 (tax code X) ~ 2 at 0.99; a steward said 1 (tax code Y) = 2. The must-link goes first: 2 joins 1, and the
+    # 0.99 edge would put X and Y together: rejected. (Taken by score, 0-2 would come first and the must-link
+    # would then force all three together.)
+    uscc = np.array(["91430104FLKR53E958", "914401047PNC8DTW0G", None], dtype=object)
+    res = cluster(3, np.array([0]), np.array([2]), np.array([0.99]), MATCH, REVIEW, {"uscc": uscc}, np.ones(3, bool),
+                  must=(np.array([1]), np.array([2])))
+    assert res.labels.tolist() == [0, 1, 1]
+    assert res.rejected.tolist() == [True]
+
+
+def test_cannot_links_of_unequal_length_are_an_error() -> None:
+    with pytest.raises(ValueError):
+        cluster(3, np.array([0]), np.array([1]), np.array([0.9]), MATCH, REVIEW, {}, np.ones(3, bool),
+                cannot=(np.array([0, 1]), np.array([2])))
+
+
+def test_a_floater_whose_value_is_the_first_code_still_clashes_with_its_cluster() -> None:
+    # The floater's branch is the first value seen (code 0); the anchored record holds another branch: they may
+    # not be joined, whichever value came first.
+    res = run(2, [(0, 1)], [0.5], anchored=[False, True], branch=["厦门分公司", "福州分公司"])
+    assert groups(res.labels) == [[0], [1]] and res.stats["floaters_attached"] == 0
+    same = run(2, [(0, 1)], [0.5], anchored=[False, True], branch=["厦门分公司", "厦门分公司"])
+    assert groups(same.labels) == [[0, 1]] and same.stats["floaters_attached"] == 1
