@@ -266,3 +266,36 @@ def test_a_floater_whose_value_is_the_first_code_still_clashes_with_its_cluster(
     assert groups(res.labels) == [[0], [1]] and res.stats["floaters_attached"] == 0
     same = run(2, [(0, 1)], [0.5], anchored=[False, True], branch=["厦门分公司", "厦门分公司"])
     assert groups(same.labels) == [[0, 1]] and same.stats["floaters_attached"] == 1
+
+
+def test_a_floater_is_checked_against_every_exclusive_attribute_and_either_order_of_codes() -> None:
+    # the anchored record's branch is the first value seen (code 0): still a clash
+    res = run(2, [(0, 1)], [0.5], anchored=[True, False], branch=["福州分公司", "厦门分公司"])
+    assert groups(res.labels) == [[0], [1]]
+    # a clash on the first attribute is not undone by the second, where nothing clashes
+    two = run(2, [(0, 1)], [0.5], anchored=[False, True], branch=["厦门分公司", "福州分公司"], city=[None, "福州市"])
+    assert groups(two.labels) == [[0], [1]] and two.rejected.dtype == bool and two.ambiguous.dtype == bool
+
+
+def test_a_floater_a_steward_kept_apart_from_a_member_does_not_join_that_cluster() -> None:
+    # 0 ~ 1 anchored together; floater 2 reaches the cluster through 1, but a steward said 2 ≠ 0.
+    left, right = np.array([0, 2], np.int64), np.array([1, 1], np.int64)
+    res = cluster(3, left, right, np.array([0.95, 0.5]), MATCH, REVIEW, {}, np.array([True, True, False]),
+                  cannot=(np.array([2]), np.array([0])))
+    assert res.labels.tolist() == [0, 0, 1] and res.stats["floaters_attached"] == 0
+
+
+def test_two_floaters_each_join_their_own_cluster() -> None:
+    # the pairs name floater 3 first, then floater 2: each still joins the cluster it reaches
+    res = run(4, [(3, 0), (2, 1)], [0.5, 0.5], anchored=[True, True, False, False],
+              city=["上海市", "北京市", None, None])
+    assert res.labels.tolist() == [0, 1, 1, 0] and res.stats["floaters_attached"] == 2
+
+
+@pytest.mark.parametrize(("left", "right"), [([0, 2], [1, 1]), ([1, 1], [0, 2])])
+def test_floater_groups_honour_a_cannot_link_on_either_side_of_the_pairs(left: list[int], right: list[int]) -> None:
+    from mdm.cluster import _floater_groups
+
+    # 0-1 (0.9) and 1-2 (0.95); a steward kept 0 and 2 apart: 1 goes with 2, whichever side the records are on
+    labels = _floater_groups(3, np.array(left), np.array(right), np.array([0.9, 0.95]), {0: {2}, 2: {0}})
+    assert labels.tolist() == [0, 1, 1]
