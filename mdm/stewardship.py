@@ -22,7 +22,7 @@ from mdm.engine import band_of
 __all__ = [
     "EXCLUSIVE_RULES", "RAW_FIELDS", "REASONS", "STD_FIELDS", "VERDICTS", "band", "candidate_groups",
     "hard_rule_conflicts", "ordered_pair", "pair_id", "pair_ids", "priority", "recluster", "record_values",
-    "revenue_by_golden", "split_record_id",
+    "revenue_by_golden", "settled", "split_record_id",
 ]
 
 VERDICTS = ("same", "different")
@@ -182,3 +182,38 @@ def hard_rule_conflicts(members: pd.DataFrame, left_golden: str, right_golden: s
                     **{s: [{"value": v, "records": r} for v, r in sorted(vals[s].items())
                            if v not in vals["right" if s == "left" else "left"]] for s in ("left", "right")}})
     return out
+
+
+def settled(left: Sequence[str], right: Sequence[str], left_golden: Sequence[str], right_golden: Sequence[str],
+            decisions: pd.DataFrame) -> np.ndarray:
+    """Which review pairs (records `left`, `right` in golden customers `left_golden`, `right_golden` now) the
+    stewards' active decisions already settle, so a run does not ask again.
+
+    A decided pair is settled. A decision on records a, b also settles each record's relation to the
+    customers the steward saw (a's and b's when decided) and to the other record's customer now: a pair of a
+    with any record of those customers is settled (a steward who moved a record into one customer, or said
+    it is not another, is not asked the same about that customer's other records), as long as neither a nor
+    b changed since (content hash as when decided; decisions without hashes count as unchanged).
+
+    `decisions`: left_record, right_record; left_golden_id, right_golden_id, left_record_hash,
+    right_record_hash (when decided, may be null); left_golden_now, right_golden_now, left_hash_now,
+    right_hash_now (now; null for a record that no longer exists)."""
+    items = pd.DataFrame({"l": np.asarray(left, dtype=object), "r": np.asarray(right, dtype=object),
+                          "lg": np.asarray(left_golden, dtype=object), "rg": np.asarray(right_golden, dtype=object)})
+    if not len(items) or not len(decisions):
+        return np.zeros(len(items), bool)
+    d = decisions
+    out = pd.Series(pair_ids(items["l"], items["r"])).isin(set(pair_ids(d["left_record"], d["right_record"])))
+    same_content = pd.Series(True, index=d.index)
+    for side in ("left", "right"):
+        then, now = d[f"{side}_record_hash"], d[f"{side}_hash_now"]
+        same_content &= now.notna() & (then.isna() | (then == now))
+    d = d[same_content]
+    known: set[str] = set()
+    for rec, other in (("left_record", "right"), ("right_record", "left")):
+        for gold in ("left_golden_id", "right_golden_id", f"{other}_golden_now"):
+            has = d[gold].notna().to_numpy()
+            known.update(d[rec][has].astype(str) + "\x00" + d[gold][has].astype(str))
+    for rec, gold in (("l", "rg"), ("r", "lg")):
+        out |= (items[rec] + "\x00" + items[gold].fillna("")).isin(known)
+    return out.to_numpy(bool)

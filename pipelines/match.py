@@ -60,6 +60,7 @@ from mdm.stewardship import pair_ids, record_values
 from mdm.stewardship import priority as stewardship_priority
 from pipelines.match_store import PAIRS, RECORDS, MatchStore, as_arrow_strings, record_id_sql, sort_records
 from pipelines.progress import as_progress
+from pipelines.settled import settled_pairs
 from pipelines.stage import ensure_staging, to_arrow
 from warehouse.changes import bump, set_watermark, watermark
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, STD_COLUMNS, ensure_mdm, primary_key
@@ -654,7 +655,14 @@ def _golden_relation(golden_ids: str | None) -> str:
     where = f" WHERE r.golden_id IN (SELECT golden_id FROM {golden_ids})" if golden_ids else ""
     return ("(SELECT r.golden_id, r.record_id, r.source_name, r.updated_at, r.created_at, r.is_branch, r.province, "
             "r.city_any, COALESCE(r.uscc_std, r.uscc) AS uscc, COALESCE(r.uscc_valid, FALSE) AS uscc_is_valid, "
-            + ", ".join(f"r.{_q(a)}" for a in GOLDEN_ATTRIBUTES if a != "uscc") + f" FROM {RECORDS} r{where})")
+            f"{GOLDEN_PHONE_SQL} AS phone, "
+            + ", ".join(f"r.{_q(a)}" for a in GOLDEN_ATTRIBUTES if a not in ("uscc", "phone"))
+            + f" FROM {RECORDS} r{where})")
+
+
+# The golden phone in its standardized form (+86-21-51803117, +8613612345678; an extension as ` 转123`), as typed
+# when it has none (not a phone number); the record named in phone_source keeps the value as typed.
+GOLDEN_PHONE_SQL = "COALESCE(r.phone_std || COALESCE(' 转' || r.phone_ext, ''), r.phone)"
 
 
 def golden_sql(cfg: HubConfig, relation: str, text_order: Callable[[str], str]) -> str:
@@ -716,7 +724,7 @@ def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golde
 
 def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gid: np.ndarray, pairs: pd.DataFrame,
             model: FellegiSunter, now: dt.datetime) -> pd.DataFrame:
-    """The review items among the pairs of `rid`, without pairs a steward decided."""
+    """The review items among the pairs of `rid`, without what the stewards settled (`pipelines.settled`)."""
     mcfg = cfg.mdm.customer
     left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
     prob = pairs["prob"].to_numpy(float)
@@ -728,9 +736,9 @@ def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gi
         return pd.DataFrame(columns=list(MDM_TABLES["review_queue"][0]))
     store = MatchStore(wh, conn)
     l_id, r_id = rid[sel["left"].to_numpy(np.int64)], rid[sel["right"].to_numpy(np.int64)]
-    decided = wh.read_frame("SELECT left_record, right_record FROM mdm.decisions WHERE active", conn=conn)
     ids = pd.Series(pair_ids(l_id, r_id))
-    keep = ~ids.isin(set(pair_ids(decided["left_record"], decided["right_record"]))).to_numpy()
+    keep = ~settled_pairs(wh, conn, l_id, r_id, gid[sel["left"].to_numpy(np.int64)],
+                          gid[sel["right"].to_numpy(np.int64)])  # decided pairs, and what decisions settled
     sel, l_id, r_id, ids = sel[keep], l_id[keep], r_id[keep], ids[keep]
     if not len(sel):
         return pd.DataFrame(columns=list(MDM_TABLES["review_queue"][0]))

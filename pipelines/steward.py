@@ -68,6 +68,7 @@ from mdm.stewardship import (
 from pipelines.explain import explain_records
 from pipelines.match import DEFAULT_SURVIVORSHIP, _active_model, fingerprint, refresh_golden, settings_of
 from pipelines.match_lookup import follow_steward
+from pipelines.settled import settled_pairs
 from pipelines.stage import to_arrow
 from warehouse.changes import bump
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, ensure_mdm
@@ -242,15 +243,26 @@ def _next_id_number(wh: Warehouse, conn: Connection) -> int:
 def _insert_decisions(wh: Warehouse, conn: Connection, pairs: Sequence[tuple[str, str]], verdict: str, by: str,
                       reason: str | None, origin: str, action_id: str, now: dt.datetime, start: int = 0) -> list[str]:
     rows = []
+    seen = _seen(wh, conn, {r for pair in pairs for r in pair})
     for i, (a, b) in enumerate(pairs, start):
         lo, hi = ordered_pair(a, b)
+        (lg, lh), (rg, rh) = seen.get(lo, (None, None)), seen.get(hi, (None, None))
         rows.append({"decision_id": f"D{action_id[1:]}-{i:03d}", "item_id": pair_id(lo, hi), "left_record": lo,
                      "right_record": hi, "verdict": verdict, "reason": reason, "decided_by": by, "decided_at": now,
                      "active": True, "undone_by": None, "undone_at": None, "action_id": action_id,
-                     "origin": origin})
+                     "origin": origin, "left_golden_id": lg, "right_golden_id": rg, "left_record_hash": lh,
+                     "right_record_hash": rh})
     if rows:
         wh.insert_frame(conn, "mdm", "decisions", to_arrow(pd.DataFrame(rows), MDM_TABLES["decisions"][0]))
     return [r["decision_id"] for r in rows]
+
+
+def _seen(wh: Warehouse, conn: Connection, records: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+    """record id → (golden ID, content hash) as the steward sees the record now (kept with a decision)."""
+    sql, params = _in(sorted(records), "r")
+    df = _frame(wh, conn, f"SELECT record_id, golden_id, record_hash FROM mdm.customer_records "
+                          f"WHERE record_id IN {sql}", params)
+    return {r: (_py(g), _py(h)) for r, g, h in zip(df["record_id"], df["golden_id"], df["record_hash"], strict=True)}
 
 
 def _deactivate(conn: Connection, decision_ids: Sequence[str], by: str, now: dt.datetime) -> None:
@@ -297,6 +309,23 @@ def _apply(cfg: HubConfig, wh: Warehouse, conn: Connection, mapping: Mapping[str
                          "WHERE status = 'open' AND left_golden_id = right_golden_id"))
     conn.execute(sa.text("UPDATE mdm.review_queue SET status = 'open' "
                          "WHERE status = 'resolved' AND left_golden_id <> right_golden_id"))
+
+
+def _settle_queue(wh: Warehouse, conn: Connection, records: Iterable[str]) -> None:
+    """The queue items of `records` as the next run will leave them: an open pair of two customers that the
+    decisions in force now settle (`pipelines.settled`) is resolved; a resolved one they no longer settle
+    (after an undo) is open again."""
+    sql, params = _in(records, "r")
+    q = _frame(wh, conn, "SELECT item_id, left_record, right_record, left_golden_id, right_golden_id, status "
+                         "FROM mdm.review_queue WHERE status IN ('open', 'resolved') AND "
+                         f"left_golden_id <> right_golden_id AND (left_record IN {sql} OR right_record IN {sql})",
+               params)
+    done = settled_pairs(wh, conn, q["left_record"], q["right_record"], q["left_golden_id"], q["right_golden_id"])
+    for status, ids in (("resolved", q.loc[done & (q["status"] == "open").to_numpy(), "item_id"]),
+                        ("open", q.loc[~done & (q["status"] == "resolved").to_numpy(), "item_id"])):
+        if len(ids):
+            isql, iparams = _in(ids, "i")
+            conn.execute(sa.text(f"UPDATE mdm.review_queue SET status = '{status}' WHERE item_id IN {isql}"), iparams)
 
 
 def _history(wh: Warehouse, conn: Connection, rows: pd.DataFrame, action_id: str, now: dt.datetime) -> None:
@@ -420,6 +449,7 @@ def decide_pairs(cfg: HubConfig, wh: Warehouse, decisions: Sequence[tuple[str, s
         _apply(cfg, wh, conn, mapping, now)
         isql, iparams = _in([pair_id(a, b) for a, b in pairs], "i")
         conn.execute(sa.text(f"UPDATE mdm.review_queue SET status = 'decided' WHERE item_id IN {isql}"), iparams)
+        _settle_queue(wh, conn, records)
         after = _snapshot(wh, conn, touched)
         _log(wh, conn, action_id, "decide", by, now, records, created, deactivated, reason, before, after)
     moved = f" ({len(mapping)} record(s) moved)" if mapping else ""
@@ -536,6 +566,7 @@ def merge(cfg: HubConfig, wh: Warehouse, survivor: str, other: str, by: str,
                                                     "reason": ["manual_merge"]}), hist], ignore_index=True),
                  action_id, now)
         _apply(cfg, wh, conn, mapping, now)
+        _settle_queue(wh, conn, touched)
         after = _snapshot(wh, conn, touched)
         _log(wh, conn, action_id, "merge", by, now, list(rep), created, deactivated, reason, before, after)
     return ActionResult(action_id, "merge", by, [survivor, other], list(rep), created, deactivated,
@@ -572,6 +603,7 @@ def unmerge(cfg: HubConfig, wh: Warehouse, record_id: str, by: str, reason: str 
         before = _snapshot(wh, conn, touched)
         _history(wh, conn, hist, action_id, now)
         _apply(cfg, wh, conn, mapping, now)
+        _settle_queue(wh, conn, touched)
         after = _snapshot(wh, conn, touched)
         _log(wh, conn, action_id, "unmerge", by, now, [record_id], created, deactivated, reason, before, after)
     new_id = after["records"][record_id]
@@ -627,6 +659,7 @@ def undo(cfg: HubConfig, wh: Warehouse, action_id: str, by: str, reason: str | N
             conn.execute(sa.text(f"UPDATE mdm.review_queue SET status = 'open' WHERE status = 'decided' "
                                  f"AND item_id IN {isql}"), iparams)
         _apply(cfg, wh, conn, mapping, now)
+        _settle_queue(wh, conn, records)
         conn.execute(sa.text("UPDATE mdm.merge_log SET undone_by = :by, undone_at = :t WHERE action_id = :a"),
                      {"by": by, "t": now, "a": action_id})
         after_undo = _snapshot(wh, conn, records)
@@ -1074,9 +1107,14 @@ def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, An
             if wh.table_exists(conn, "staging", "sales_order") else pd.DataFrame({"n": [0], "amount": [None]})
     row = _rows(g)[0]
     rules, priority = survivorship_rules(cfg)
-    attributes = [{"attribute": a, "value": row.get(a), "source_record": row.get(f"{a}_source"),
-                   "source": (row.get(f"{a}_source") or "").split(":", 1)[0] or None, "rules": rules[a],
-                   "rule_text": describe_rules(rules[a], priority)} for a in GOLDEN_ATTRIBUTES]
+    attributes = []
+    for a in GOLDEN_ATTRIBUTES:
+        src = row.get(f"{a}_source")
+        typed = recs.get(src, {}).get(a) if src else None  # the value as the source holds it (provenance)
+        attributes.append({"attribute": a, "value": row.get(a), "source_record": src,
+                           "source": (src or "").split(":", 1)[0] or None, "rules": rules[a],
+                           "rule_text": describe_rules(rules[a], priority),
+                           "typed": typed if typed != row.get(a) else None})
     records = []
     for x in _rows(xref):
         rec = recs.get(x["record_id"], {})

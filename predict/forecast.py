@@ -107,38 +107,39 @@ def forecast(as_of: pd.Timestamp, rows: pd.DataFrame, timing: Timing, won: pd.Da
             g = len(keys)
             idx = (sim_i * h + month.ravel().clip(max=h - 1)) * g + np.tile(codes, s)
             sims[level][start:start + s] = np.bincount(idx, weights=value.ravel(), minlength=s * h * g).reshape(s, h, g)
-    out = []
     ended = [m + pd.DateOffset(months=1) <= data_as_of for m in months[:-1]]
     won_all = [float(won.loc[(won["closed_at"] >= months[k]) & (won["closed_at"] < months[k + 1]), "amount"].sum())
                for k in range(h)]
+    starts = [np.datetime64(max(months[k], as_of).to_datetime64(), "ns") for k in range(h)]
+    ends = [np.datetime64(months[k + 1].to_datetime64(), "ns") for k in range(h)]
+    spans = [("month", months[k], [k]) for k in range(h)] + [("quarter", q, ks) for q, ks in quarters]
+    frames = []
     for level, (codes, keys, names) in levels.items():
         g = len(keys)
-        onehot = np.zeros((n, g))
-        onehot[np.arange(n), codes] = 1.0
-        expected = (share * (p * amount)[:, None]).T @ onehot  # (h, g)
-        weighted = (share * (crm * amount)[:, None]).T @ onehot
-        pipeline = (share * amount[:, None]).T @ onehot
-        counts = ((share > 0.001).astype(float)).T @ onehot
-        actual = np.zeros((h, g))
-        for k in range(h):
-            lo = np.datetime64(max(months[k], as_of).to_datetime64(), "ns")
-            hit = (won_at >= lo) & (won_at < np.datetime64(months[k + 1].to_datetime64(), "ns"))
-            actual[k] = np.bincount(codes[hit], weights=amount[hit], minlength=g) if hit.any() else 0.0
-        low = np.percentile(sims[level], 10, axis=0)
-        high = np.percentile(sims[level], 90, axis=0)
-        spans = [("month", months[k], [k]) for k in range(h)] + [("quarter", q, ks) for q, ks in quarters]
+
+        def by_group(values: np.ndarray, g: int = g, codes: np.ndarray = codes) -> np.ndarray:
+            """(n, h) values of the opportunities → (h, g) sums per month and group."""
+            return np.array([np.bincount(codes, weights=values[:, k], minlength=g) for k in range(h)]).reshape(h, g)
+
+        expected = by_group(share * (p * amount)[:, None])
+        weighted = by_group(share * (crm * amount)[:, None])
+        pipeline = by_group(share * amount[:, None])
+        counts = by_group((share > 0.001).astype(float))
+        actual = np.array([np.bincount(codes, weights=np.where((won_at >= starts[k]) & (won_at < ends[k]), amount,
+                                                                0.0), minlength=g) for k in range(h)]).reshape(h, g)
         for period_type, start, ks in spans:
             done = all(ended[k] for k in ks)
-            q_low = np.percentile(sims[level][:, ks, :].sum(axis=1), 10, axis=0) if len(ks) > 1 else low[ks[0]]
-            q_high = np.percentile(sims[level][:, ks, :].sum(axis=1), 90, axis=0) if len(ks) > 1 else high[ks[0]]
-            for j in range(g):
-                out.append({
-                    "forecast_type": forecast_type, "as_of": as_of.normalize(), "period_type": period_type,
-                    "period_start": start, "level": level, "group_key": keys[j], "group_name": names[j],
-                    "open_opportunities": int(counts[ks, j].max()) if len(ks) else 0,
-                    "pipeline_amount": float(pipeline[ks, j].sum()), "expected": float(expected[ks, j].sum()),
-                    "low": float(q_low[j]), "high": float(q_high[j]), "stage_weighted": float(weighted[ks, j].sum()),
-                    "actual_won": float(actual[ks, j].sum()) if done else np.nan,
-                    "won_all": float(sum(won_all[k] for k in ks)) if done and level == "total" else np.nan,
-                    "method": method, "model_id": model_id})
-    return pd.DataFrame(out)
+            summed = sims[level][:, ks, :].sum(axis=1)
+            frames.append(pd.DataFrame({
+                "forecast_type": forecast_type, "as_of": as_of.normalize(), "period_type": period_type,
+                "period_start": start, "level": level, "group_key": keys, "group_name": names,
+                "open_opportunities": counts[ks].max(axis=0).astype(int) if len(ks) else 0,
+                "pipeline_amount": pipeline[ks].sum(axis=0), "expected": expected[ks].sum(axis=0),
+                "low": np.percentile(summed, 10, axis=0), "high": np.percentile(summed, 90, axis=0),
+                "stage_weighted": weighted[ks].sum(axis=0),
+                "actual_won": actual[ks].sum(axis=0) if done else np.nan,
+                "won_all": float(sum(won_all[k] for k in ks)) if done and level == "total" else np.nan,
+                "method": method, "model_id": model_id}))
+    out = pd.concat(frames, ignore_index=True)
+    out["as_of"] = out["as_of"].astype("datetime64[ns]")
+    return out

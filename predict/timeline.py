@@ -43,6 +43,12 @@ def events_by(events: pd.DataFrame, key: str, time: str, queries: pd.DataFrame, 
         out[f"sum_{c}"] = per_question(running, 0.0).astype(float)
     for c in last:
         carried = both[f"_l_{c}"].where(is_event).groupby(keys, sort=False).ffill()
+        if pd.api.types.is_datetime64_any_dtype(carried) and getattr(carried.dtype, "tz", None) is None:
+            # datetimes stay datetime64 (no Timestamp object per row); a question with no event before it: NaT
+            when = np.full(len(queries), np.datetime64("NaT"), dtype="datetime64[ns]")
+            when[at] = carried.to_numpy(dtype="datetime64[ns]")[asked]
+            out[f"last_{c}"] = pd.Series(when, index=queries.index)
+            continue
         out[f"last_{c}"] = pd.Series(per_question(carried.astype(object), None), index=queries.index)
         if pd.api.types.is_datetime64_any_dtype(kept[c]):
             out[f"last_{c}"] = pd.to_datetime(out[f"last_{c}"])

@@ -231,16 +231,18 @@ def _backtest_forecast(inputs: Inputs, samples: Samples, model: Trained, cutoff:
     frames: list[pd.DataFrame] = []
     errors: list[float] = []
     baseline_errors: list[float] = []
-    for day in sorted(samples.as_of[(samples.as_of >= cutoff)].unique()):
-        day = pd.Timestamp(day)
-        if day + pd.DateOffset(months=1) > as_of:
-            continue
-        at = samples.take((samples.as_of == day).to_numpy())
-        p = model.predict(at.features, at.group)
-        crm = crm_probability(inputs, at, model.rates, model.base_rate)
-        rows = forecast_rows(inputs, at, p, crm)
-        f = forecast(day, rows, timing, won_opportunities(inputs), as_of, "backtest", method, "",
-                     simulations=simulations)
+    days = [pd.Timestamp(d) for d in sorted(samples.as_of[(samples.as_of >= cutoff)].unique())
+            if pd.Timestamp(d) + pd.DateOffset(months=1) <= as_of]
+    # The samples of every backtest day at once: one prediction, one point-in-time lookup of the CRM's
+    # probabilities (a sort of every stage change), then a forecast per day from its rows.
+    at = samples.take(samples.as_of.isin(days).to_numpy())
+    p = model.predict(at.features, at.group)
+    crm = crm_probability(inputs, at, model.rates, model.base_rate)
+    every = forecast_rows(inputs, at, p, crm)
+    won = won_opportunities(inputs)
+    for day in days:
+        rows = every[(at.as_of == day).to_numpy()].reset_index(drop=True)
+        f = forecast(day, rows, timing, won, as_of, "backtest", method, "", simulations=simulations)
         frames.append(f)
         first = f[(f["level"] == "total") & (f["period_type"] == "month") & (f["period_start"] == day)].iloc[0]
         if pd.notna(first["actual_won"]) and first["actual_won"] > 0:

@@ -36,7 +36,11 @@ MDM_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
     "decisions": ({"decision_id": "text", "item_id": "text", "left_record": "text", "right_record": "text",
                    "verdict": "text", "reason": "text", "decided_by": "text", "decided_at": "timestamp",
                    "active": "boolean", "undone_by": "text", "undone_at": "timestamp",
-                   "action_id": "text", "origin": "text"}, ["decision_id"]),
+                   "action_id": "text", "origin": "text",
+                   # the records' golden customers and content hashes when decided: what the steward saw
+                   # (`pipelines.settled`: a run does not ask again about what a decision settled)
+                   "left_golden_id": "text", "right_golden_id": "text",
+                   "left_record_hash": "text", "right_record_hash": "text"}, ["decision_id"]),
     # The stewards' audit log: every decide, merge, unmerge and undo with the state before and after.
     "merge_log": ({"action_id": "text", "action": "text", "actor": "text", "acted_at": "timestamp",
                    "golden_ids": "json", "records": "json", "decision_ids": "json", "reason": "text",

@@ -81,7 +81,10 @@ PAGES: dict[str, Page] = {p.key: p for p in (
               (Series("open_pipeline", "line", area=True), Series("won_amount"), Series("win_rate_pct", "line", 1)),
               wide=True),
         Chart("pipeline_by_stage", sales.pipeline_by_stage, "hbar", "stage", (Series("amount"),)),
-    ), notes=("n.forecast_missing",)),
+        Chart("forecast", sales.forecast, "combo", "month",
+              (Series("expected"), Series("low", "line", dashed=True), Series("high", "line", dashed=True),
+               Series("stage_weighted", "line")), wide=True),
+    )),
     Page("customers", "/cockpit/customers", "cockpit", ("source", "sort"), (
         Chart("top_customers", sales.top_customers, "hbar", "name", (Series("lifetime_revenue"),), link="golden_id",
               wide=True),

@@ -34,6 +34,25 @@ FIELDS: dict[str, str] = {
     "name_or_former_key": "Name key or former name key",
 }
 
+FIELDS_ZH: dict[str, str] = {
+    "name": "公司名称", "short_name": "简称", "uscc": "统一社会信用代码", "phone": "电话", "mobile": "手机",
+    "email": "电子邮件", "address": "地址", "contact_name": "联系人", "customer_number": "客户编号",
+    "industry": "行业", "owner": "所属销售", "updated_at": "最后修改", "created_at": "创建时间", "channel": "渠道",
+    "golden_id": "黄金客户",
+    "name_norm": "名称（规范化）", "name_key": "名称键（字号+行业）", "name_core": "字号",
+    "name_region": "名称中的地区",
+    "name_trade": "行业词", "name_form": "组织形式", "branch": "分支", "is_branch": "是否分支机构",
+    "uscc_std": "税号（规范化）", "uscc_valid": "税号有效", "org_code": "组织机构代码", "phone_std": "电话（规范化）",
+    "phone_type": "电话类型", "area_code": "区号", "address_norm": "地址（规范化）", "province": "省份", "city": "城市",
+    "city_any": "城市（最佳推断）", "district": "区县",
+    "source_count": "源记录数", "system_count": "系统数", "first_seen": "首次出现", "last_seen": "最近出现",
+    "uscc_valid_code": "有效税号", "branch_key": "分支标识",
+}
+
+COMPARISONS_ZH: dict[str, str] = {"uscc": "税号", "name": "名称", "phone": "电话", "address": "地址",
+                                  "contact": "联系人", "form": "组织形式", "prior": "先验（基础比率）",
+                                  "stewards": "从数据管家学习"}
+
 COMPARISONS: dict[str, str] = {"uscc": "Tax code", "name": "Name", "phone": "Phone", "address": "Address",
                                "contact": "Contact person", "form": "Legal form", "prior": "Prior (base rate)",
                                "stewards": "Learned from stewards", "reg_no": "Registration number (注册号)",
@@ -43,10 +62,12 @@ MATCHED_BY: dict[str, str] = {"model": "matched by the model", "rule": "joined b
                               "singleton": "alone", "steward": "placed by a steward"}
 
 
-def label(name: str | None) -> str:
-    """The readable name of a field or a comparison (the name itself when there is none)."""
+def label(name: str | None, lang: str = "en") -> str:
+    """The readable name of a field or a comparison in `lang` (en, zh; the name itself when there is none)."""
     if not name:
         return ""
+    if lang == "zh" and (name in FIELDS_ZH or name in COMPARISONS_ZH):
+        return FIELDS_ZH.get(name) or COMPARISONS_ZH[name]
     return FIELDS.get(name) or COMPARISONS.get(name) or name.replace("_", " ")
 
 

@@ -373,3 +373,32 @@ def top_customers(conn: Connection, f: Filters) -> Table:
         SELECT {', '.join(c for c, _ in cols)} FROM marts.customer_360
         WHERE {' AND '.join(conds)} ORDER BY {sort} DESC, golden_id LIMIT {TOP_CUSTOMERS}""", params, cols,
                  ("customers_all_time",))
+
+
+FORECAST = "marts.pipeline_forecast"
+
+
+def forecast(conn: Connection, f: Filters) -> Table:
+    """The forecast from today's open pipeline (`marts.pipeline_forecast`, current, per month): expected revenue
+    won with its 80% prediction interval (10th to 90th percentile of the simulations), the stage-weighted pipeline
+    beside it. For the company, or the team, region or rep filtered on (the forecast holds one of them: a rep
+    before a team before a region); not per source system."""
+    cols = [("month", "month"), ("open_opportunities", "int"), ("pipeline_amount", "money"), ("expected", "money"),
+            ("low", "money"), ("high", "money"), ("stage_weighted", "money")]
+    notes = ["forecast_ahead"]
+    exists = fetch(conn, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'marts' "
+                         "AND table_name = 'pipeline_forecast'")[0][0]
+    if not exists:
+        return Table(tuple(c for c, _ in cols), tuple(k for _, k in cols), [], ("forecast_missing",))
+    level, key = (("rep", f.rep) if f.rep else ("team", f.team) if f.team else ("region", f.region) if f.region
+                  else ("total", "all"))
+    if f.team and f.region and not f.rep:
+        notes.append("forecast_one_group")
+    if f.source:
+        notes.append("forecast_not_by_source")
+    money = ", ".join(f"CAST({c} AS DECIMAL(18, 2))" for c in ("pipeline_amount", "expected", "low", "high",
+                                                               "stage_weighted"))
+    return table(conn, f"""
+        SELECT period_start, open_opportunities, {money} FROM {FORECAST}
+        WHERE forecast_type = 'current' AND period_type = 'month' AND level = :level AND group_key = :key
+        ORDER BY period_start""", {"level": level, "key": key}, cols, notes)

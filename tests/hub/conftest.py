@@ -151,6 +151,45 @@ def dashboard_project(dashboard_demo: Path, tmp_path: Path) -> Path:
     return tmp_path / "p" / "hub.yaml"
 
 
+@pytest.fixture(scope="session")
+def forecast_demo(dashboard_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`dashboard_demo` with a pipeline forecast: the demo's legacy sources have no opportunities, so the prediction
+    layer runs on generated deals (`demo.deals`, 1,200 opportunities with their leads, orders and payments, as the
+    predict tests load them) in a warehouse of its own, and its `marts.pipeline_forecast` is copied over."""
+    import duckdb
+    import pandas as pd
+
+    from demo.deals import generated_inputs
+    from hub.config import HubConfig, PredictConfig
+    from pipelines.predict import run_predictions
+    from tests.predict.test_predict_marts import load_marts
+    from warehouse.engine import Warehouse
+
+    root = tmp_path_factory.mktemp("forecast")
+    shutil.copytree(dashboard_demo, root / "p")
+    wh = Warehouse(f"duckdb:///{root / 'predicted.duckdb'}")
+    load_marts(wh, generated_inputs(1200, seed=5))
+    run_predictions(wh, HubConfig(predict=PredictConfig(min_leads=200, min_converted=30)),
+                    now=pd.Timestamp("2026-10-01 08:00"), simulations=200)
+    wh.dispose()
+    con = duckdb.connect(str(root / "p" / "w.duckdb"))
+    con.execute(f"ATTACH '{root / 'predicted.duckdb'}' AS predicted (READ_ONLY)")
+    con.execute("CREATE OR REPLACE TABLE marts.pipeline_forecast AS SELECT * FROM predicted.marts.pipeline_forecast")
+    con.close()
+    return root / "p"
+
+
+@pytest.fixture
+def forecast_project(forecast_demo: Path, tmp_path: Path) -> Path:
+    shutil.copytree(forecast_demo, tmp_path / "p")
+    return tmp_path / "p" / "hub.yaml"
+
+
+@pytest.fixture
+def forecast_server(forecast_project: Path) -> Iterator[str]:
+    yield from _serve(forecast_project)
+
+
 @pytest.fixture
 def dashboard_server(dashboard_project: Path) -> Iterator[str]:
     """The console of `dashboard_project` on 127.0.0.1 and a free port; yields its base URL."""

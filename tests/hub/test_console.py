@@ -318,7 +318,11 @@ def test_reviewing_the_queue_moves_to_the_next_item_and_records_the_decision(con
     assert 'data-key="s"' in item.text and 'data-key="d"' in item.text
     r = c.post(f"/queue/{ids[0]}/decide", data={"csrf": csrf_of(item.text), "verdict": "different",
                                                 "reason": "different cities", "filters": "source=crm_b", "pos": "0"})
-    assert r.status_code == 303 and r.headers["location"].startswith(f"/queue/{ids[1]}?source=crm_b")
+    # on to the next open item: the next one, unless the decision settled it too (the same record against
+    # another record of the same customer is resolved with it)
+    left = st.queue_ids(cfg, wh, source="crm_b")
+    assert left[0] == next(i for i in ids[1:] if i in left)
+    assert r.status_code == 303 and r.headers["location"].startswith(f"/queue/{left[0]}?source=crm_b")
     nxt = c.get(r.headers["location"])
     assert "different: recorded" in nxt.text
     dec = wh.read_frame("SELECT verdict, decided_by, reason, item_id FROM mdm.decisions")
@@ -326,7 +330,7 @@ def test_reviewing_the_queue_moves_to_the_next_item_and_records_the_decision(con
     assert ids[0] not in st.queue_ids(cfg, wh)
     # filters: band and search
     assert c.get("/queue?band=match").status_code == 200
-    assert c.get("/queue?q=" + ids[1]).status_code == 200
+    assert c.get("/queue?q=" + left[0]).status_code == 200
 
 
 def test_merge_unmerge_and_undo_from_the_customer_page(console_project: Path) -> None:

@@ -182,6 +182,51 @@ def test_excel_download_holds_the_same_numbers(viewer: TestClient) -> None:
         [[row[0], *(Decimal(v) for v in row[1:])] for row in csv_rows[1:]]
 
 
+def test_the_forecast_is_the_pipeline_forecast_mart_with_its_interval(forecast_project: Path) -> None:
+    """The pipeline page's forecast: per month ahead, the current forecast of the company, a team or a rep as
+    marts.pipeline_forecast holds it (expected revenue, the 10th and 90th percentile, the stage-weighted
+    pipeline), in the CSV and the Excel download alike; a source filter does not apply and says so."""
+    from openpyxl import load_workbook
+
+    c = logged_in(forecast_project)
+    [(team,)] = sql_rows(forecast_project, "SELECT min(group_key) FROM marts.pipeline_forecast WHERE level = 'team'")
+    [(rep,)] = sql_rows(forecast_project, "SELECT min(group_key) FROM marts.pipeline_forecast WHERE level = 'rep'")
+    for query, level, key in (("", "total", "all"), (f"team={team}", "team", team), (f"rep={rep}", "rep", rep)):
+        got = rows_of(c.get(f"/dashboards/pipeline/forecast.csv?{query}").content)
+        assert got[0] == ["Month", "Open opportunities", "Pipeline amount", "Expected revenue",
+                          "Low (10th percentile)", "High (90th percentile)", "Stage-weighted pipeline"]
+        want = sql_rows(forecast_project, """
+            SELECT period_start, open_opportunities, pipeline_amount, expected, low, high, stage_weighted
+            FROM marts.pipeline_forecast WHERE forecast_type = 'current' AND period_type = 'month'
+            AND level = :l AND group_key = :k ORDER BY period_start""", {"l": level, "k": key})
+        assert len(want) == 6 and len(got) == 7, query
+        cent = Decimal("0.01")
+        assert [[r[0], int(r[1]), *(dec(v) for v in r[2:])] for r in got[1:]] == [
+            [f"{m:%Y-%m}", n, *(Decimal(repr(v)).quantize(cent) for v in rest)] for m, n, *rest in want], query
+        assert all(dec(r[4]) <= dec(r[5]) for r in got[1:]), query                         # low ≤ high
+        assert any(dec(r[4]) < dec(r[5]) for r in got[1:]), query                          # an interval, not a point
+    sheet = load_workbook(io.BytesIO(c.get("/dashboards/pipeline/forecast.xlsx").content))["data"]
+    xl = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert [[r[0], *(Decimal(str(v)) for v in r[1:])] for r in xl[1:]] == \
+        [[r[0], *(Decimal(v) for v in r[1:])] for r in rows_of(c.get("/dashboards/pipeline/forecast.csv").content)[1:]]
+    page = c.get("/cockpit/pipeline?source=erp").text
+    assert 'id="chart-forecast"' in page and "The forecast is not per source system" in page
+    assert "预测收入" in c.get("/lang/zh?next=/cockpit/pipeline", follow_redirects=True).text
+
+
+def test_without_predictions_the_forecast_says_so(dashboard_project: Path) -> None:
+    wh = Warehouse(load_config(dashboard_project).warehouse.url)
+    with wh.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE marts.pipeline_forecast")
+    wh.dispose()
+    c = logged_in(dashboard_project)
+    page = c.get("/cockpit/pipeline").text
+    assert 'id="chart-forecast"' in page and "appears here once the predictive marts exist" in page
+    assert rows_of(c.get("/dashboards/pipeline/forecast.csv").content) == [[
+        "Month", "Open opportunities", "Pipeline amount", "Expected revenue", "Low (10th percentile)",
+        "High (90th percentile)", "Stage-weighted pipeline"]]
+
+
 def test_bad_filters_are_refused_with_the_field_named(viewer: TestClient) -> None:
     r = viewer.get("/cockpit?from=2025-13")
     assert r.status_code == 422 and "from: expected a month like 2025-01" in r.text

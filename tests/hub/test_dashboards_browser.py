@@ -229,3 +229,41 @@ def test_a_viewer_reads_tables_downloads_filters_and_switches_language(
     page.click("#lang-en")
     expect(page.locator("h1")).to_have_text("Sales cockpit")
     assert problems == []
+
+
+def test_the_forecast_chart_draws_the_mart_with_its_interval(forecast_server: str, forecast_project: Path,
+                                                             passwords: dict[str, str], browser: Any) -> None:
+    """The pipeline page's forecast: drawn (expected revenue as bars, the 80% interval as its two bounds, the
+    stage-weighted pipeline), its table view and CSV hold marts.pipeline_forecast's numbers, as does the chart."""
+    import json
+
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1360, "height": 900}, accept_downloads=True)
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    log_in(page, forecast_server, "vic", passwords["vic"], "/cockpit/pipeline")
+    expect(page.locator("#chart-forecast .chart-canvas canvas")).to_have_count(1)
+    spec = json.loads(page.locator("#chart-forecast script.chart-spec").inner_text())
+    assert [s["column"] for s in spec["series"]] == ["expected", "low", "high", "stage_weighted"]
+    shots = os.environ.get("HUB_SCREENSHOTS")
+    if shots:
+        page.locator("#chart-forecast").screenshot(path=f"{shots}/forecast.png")
+    want = sql_rows(forecast_project, """
+        SELECT period_start, CAST(expected AS DECIMAL(18, 2)), CAST(low AS DECIMAL(18, 2)),
+               CAST(high AS DECIMAL(18, 2)), CAST(stage_weighted AS DECIMAL(18, 2))
+        FROM marts.pipeline_forecast WHERE forecast_type = 'current' AND period_type = 'month' AND level = 'total'
+        ORDER BY period_start""")
+    assert len(want) == 6 and any(lo < hi for _, _, lo, hi, _ in want)
+    head, rows = table_of(page, "forecast")
+    assert head == ["Month", "Open opportunities", "Pipeline amount", "Expected revenue", "Low (10th percentile)",
+                    "High (90th percentile)", "Stage-weighted pipeline"]
+    assert [(r[0], *(amount(v) for v in r[3:])) for r in rows] == [(f"{m:%Y-%m}", *rest) for m, *rest in want]
+    got = download(page, "forecast")
+    assert got[0] == head and [[r[0], *(amount(v) for v in r[1:])] for r in got[1:]] == \
+        [[r[0], *(amount(v) for v in r[1:])] for r in rows]
+    cols = spec["columns"]
+    assert [tuple(Decimal(str(r[cols.index(c)])) for c in ("expected", "low", "high", "stage_weighted"))
+            for r in spec["rows"]] == [tuple(rest) for _, *rest in want]  # the chart draws the same numbers
+    assert not problems, problems
