@@ -191,7 +191,7 @@ def block(recs: DataFrame, rules: Any) -> tuple[DataFrame, dict[str, int]]:
     """Candidate pairs (l < r positions, `rules` bit mask) of the blocking rules, oversize blocks skipped."""
     from pyspark.sql import functions as F
 
-    parts, skipped = [], {}
+    parts, sizes_all = [], []
     for bit, rule in enumerate(rules):
         cols = list(rule.columns)
         present = F.lit(True)
@@ -201,17 +201,16 @@ def block(recs: DataFrame, rules: Any) -> tuple[DataFrame, dict[str, int]]:
         keyed = recs.where(present).select("pos", *keys)
         kcols = [f"k{j}" for j in range(len(cols))]
         sizes = keyed.groupBy(*kcols).count()
-        big = sizes.where(F.col("count") > rule.max_block).count()
-        if big:
-            skipped[rule.name] = int(big)
+        sizes_all.append(sizes.where(F.col("count") > rule.max_block).select(F.lit(rule.name).alias("rule")))
         keyed = keyed.join(sizes.where(F.col("count") <= rule.max_block).drop("count"), kcols)
         a, b = keyed.alias("a"), keyed.alias("b")
         cond = [F.col(f"a.{k}") == F.col(f"b.{k}") for k in kcols] + [F.col("a.pos") < F.col("b.pos")]
         parts.append(a.join(b, cond).select(F.col("a.pos").alias("l"), F.col("b.pos").alias("r"),
                                             F.lit(1 << bit).alias("f")))
-    union = parts[0]
-    for p in parts[1:]:
-        union = union.unionAll(p)
+    union, big = parts[0], sizes_all[0]
+    for p, b in zip(parts[1:], sizes_all[1:], strict=True):
+        union, big = union.unionAll(p), big.unionAll(b)
+    skipped = {r["rule"]: int(r["count"]) for r in big.groupBy("rule").count().collect()}
     return union.groupBy("l", "r").agg(F.bit_or("f").cast("bigint").alias("rules")), skipped
 
 
@@ -434,8 +433,7 @@ def _publish(cfg: HubConfig, spark: SparkSession, lake: Lakehouse, recs: DataFra
                                            .to_pandas(), spark_schema(hist_cols)), "mdm", "golden_id_history")
     for t in ("golden_customer", "customer_hierarchy", "golden_id_history", "match_pairs", "match_model"):
         lake.register_table(spark, "mdm", t)
-    golden_count = spark.table("mdm.golden_customer").count()
-    return SparkMatchResult(records=0, golden=golden_count, candidate_pairs=0,
+    return SparkMatchResult(records=0, golden=lake.row_count("mdm", "golden_customer"), candidate_pairs=0,
                             new_ids=len(set(gid["golden_id"]) - old_ids),
                             merged_ids=int((history["reason"] == "merged").sum()))
 

@@ -135,6 +135,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     summary.phases["match"] = time.monotonic() - t
     t = time.monotonic()
     summary.marts, summary.unsupported_marts = build_marts(spark, lake, progress)
+    summary.problems += [f"marts.{k} not built on Spark: {v}" for k, v in summary.unsupported_marts.items()]
     summary.phases["marts"] = time.monotonic() - t
     lake.reader_catalog()
     lake.save_state({"exported": inputs, "built_from": inputs, "marts": summary.marts,
@@ -172,7 +173,7 @@ def build_marts(spark, lake: Lakehouse, progress: Callable[[str], None],  # type
             progress(f"spark: marts.{name} not built: {failed[name]}")
             continue
         lake.register_table(spark, "marts", name)
-        counts[name] = spark.table(f"marts.`{name}`").count()
+        counts[name] = lake.row_count("marts", name)
         progress(f"spark: built marts.{name}: {counts[name]:,} rows in {time.monotonic() - started:.1f} s")
     return counts, failed
 

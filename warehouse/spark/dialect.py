@@ -61,12 +61,14 @@ def _date_diffs(sql: str) -> str:
 _STRING_AGG = re.compile(r"\bstring_agg\(\s*([^,()]+?)\s*,\s*('[^']*')\s+ORDER BY\s+([^()]+?)\)", re.IGNORECASE)
 
 
-_QUOTED = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"")
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"|(--[^\n]*)")
 
 
 def _identifiers(sql: str) -> str:
-    """Standard SQL's "identifier" as Spark's `identifier` (string literals left alone)."""
+    """Standard SQL's "identifier" as Spark's `identifier`, comments dropped (string literals left alone)."""
     def repl(m: re.Match[str]) -> str:
+        if m.group(2) is not None:
+            return ""
         if m.group(1) is None:
             return m.group(0)
         return "`" + m.group(1).replace('""', '"').replace("`", "``") + "`"
@@ -86,11 +88,11 @@ def _string_agg(m: re.Match[str]) -> str:
 
 def spark_sql(sql: str) -> str:
     """Portable SQL (as run on DuckDB and PostgreSQL) as Spark SQL."""
-    out = _identifiers(re.sub(r"--[^\n]*", "", sql))  # comments may hold anything the rewrites would touch
+    out = _identifiers(sql)  # (comments go first: they may hold anything the rewrites would touch)
     out = _date_diffs(_STRING_AGG.sub(_string_agg, out))
     for pattern, repl in _REWRITES:
         out = pattern.sub(repl, out)
-    return out.strip().rstrip(";")
+    return out.strip().rstrip(";").strip()
 
 
 def spark_schema(columns: dict[str, str]) -> Any:

@@ -96,7 +96,8 @@ class Lakehouse:
     def register(self, spark: SparkSession, schemas: tuple[str, ...] = SCHEMAS) -> None:
         """Every lakehouse table as `schema.table` in Spark's catalog (the location's files, read anew)."""
         for schema in schemas:
-            spark.sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
+            spark.sql(f"DROP DATABASE IF EXISTS {schema} CASCADE")  # (external tables: their files stay)
+            spark.sql(f"CREATE DATABASE {schema}")
             for table in self.tables(schema):
                 self.register_table(spark, schema, table)
 
@@ -110,6 +111,15 @@ class Lakehouse:
         """A lakehouse table as a DuckDB relation (`read_parquet`)."""
         con = con or duckdb.connect()
         return con.sql(f"SELECT * FROM read_parquet('{_sql_text(str(self.path(schema, table)))}/**/*.parquet')")
+
+    def row_count(self, schema: str, table: str) -> int:
+        """Rows of a lakehouse table, from its Parquet footers."""
+        con = duckdb.connect()
+        try:
+            return int(con.execute(f"SELECT count(*) FROM read_parquet('{_sql_text(str(self.path(schema, table)))}"
+                                   "/**/*.parquet')").fetchall()[0][0])
+        finally:
+            con.close()
 
     def reader_catalog(self) -> Path:
         """(Re)write `lakehouse.duckdb`: a DuckDB file with one view per lakehouse table, for the console and BI."""
