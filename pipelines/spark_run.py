@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from hub.config import HubConfig
 from pipelines.history import stage_history
@@ -30,6 +31,7 @@ from pipelines.sync import forget_removed, sync_source
 from warehouse.changes import versions
 from warehouse.contract import ensure_mdm
 from warehouse.engine import Warehouse
+from warehouse.identifiers import quote
 from warehouse.lock import held_by, run_lock
 from warehouse.spark.lakehouse import Lakehouse
 
@@ -60,23 +62,42 @@ def warehouse_tables(wh: Warehouse) -> list[str]:
     return sorted(f"{s}.{t}" for s, t in rows if f"{s}.{t}" not in NOT_EXPORTED and not t.endswith("__building"))
 
 
-def export_changed(wh: Warehouse, lake: Lakehouse, state: dict[str, int],
-                   progress: Callable[[str], None]) -> tuple[dict[str, int], list[str]]:
-    """Copy the raw and staging tables whose version differs from `state` (or that the lakehouse lacks) to the
-    lakehouse; returns the versions now mirrored and the tables copied."""
+def export_changed(wh: Warehouse, lake: Lakehouse, state: dict[str, Any],
+                   progress: Callable[[str], None]) -> tuple[dict[str, Any], list[str]]:
+    """Copy the raw and staging tables whose version differs from `state["versions"]` (or that the lakehouse lacks)
+    to the lakehouse; returns the state of what is mirrored now and the tables copied. A raw source table is
+    append-only: only its batches after the last one copied are added, as one more file (a full copy when the
+    lakehouse holds another number of the earlier rows than the warehouse)."""
     tables = warehouse_tables(wh)
     with wh.begin() as conn:
         now = versions(conn, tables)
+        batched = {f"raw.{t}" for (t,) in conn.exec_driver_sql(
+            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'raw' "
+            "AND column_name = '_batch'").fetchall()}
+    seen, last = dict(state.get("versions", {})), dict(state.get("raw_batches", {}))
     copied = []
     for name in tables:
         schema, table = name.split(".", 1)
-        if state.get(name) == now[name] and lake.exists(schema, table):
+        if seen.get(name) == now[name] and lake.exists(schema, table):
             continue
-        lake.export_warehouse_table(wh, schema, table)
+        if name in batched:
+            q = f"{quote(schema)}.{quote(table)}"
+            top = int(wh.scalar(f"SELECT COALESCE(MAX(_batch), 0) FROM {q}") or 0)
+            done = int(last.get(name, -1))
+            same_rows = done >= 0 and lake.exists(schema, table) and top >= done and lake.row_count(
+                schema, table) == int(wh.scalar(f"SELECT count(*) FROM {q} WHERE COALESCE(_batch, 0) <= {done}") or 0)
+            if same_rows:
+                if top > done:
+                    lake.append_warehouse_rows(wh, schema, table, f"COALESCE(_batch, 0) > {done}", f"b{done + 1}-{top}")
+            else:
+                lake.export_warehouse_table(wh, schema, table)
+            last[name] = top
+        else:
+            lake.export_warehouse_table(wh, schema, table)
         copied.append(name)
     if copied:
         progress(f"spark: {len(copied)} warehouse table(s) copied to the lakehouse")
-    return now, copied
+    return {"versions": now, "raw_batches": last}, copied
 
 
 def run_spark(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
@@ -116,9 +137,10 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     t = time.monotonic()
     lake.clean()
     state = lake.state()
-    inputs, summary.exported = export_changed(wh, lake, {} if rebuild else state.get("exported", {}), progress)
-    # (the export's own record, kept apart from `inputs`: a crash after it still rebuilds what follows)
-    lake.save_state({**state, "exported": inputs})
+    exported, summary.exported = export_changed(wh, lake, {} if rebuild else state.get("exported", {}), progress)
+    # (the export's own record, kept apart from `built_from`: a crash after it still rebuilds what follows)
+    lake.save_state({**state, "exported": exported})
+    inputs = exported["versions"]
     summary.phases["export"] = time.monotonic() - t
     if not rebuild and state.get("built_from") == inputs and state.get("marts"):
         progress("spark: no input changed since the last run: nothing to rebuild")
@@ -138,7 +160,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     summary.problems += [f"marts.{k} not built on Spark: {v}" for k, v in summary.unsupported_marts.items()]
     summary.phases["marts"] = time.monotonic() - t
     lake.reader_catalog()
-    lake.save_state({"exported": inputs, "built_from": inputs, "marts": summary.marts,
+    lake.save_state({"exported": exported, "built_from": inputs, "marts": summary.marts,
                      "golden": match.golden, "records": match.records})
     summary.match = _as_match_result(match)
     summary.seconds = time.monotonic() - started

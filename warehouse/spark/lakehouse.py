@@ -91,6 +91,21 @@ class Lakehouse:
             pq.write_table(wh.read_arrow(f"SELECT * FROM {quote(schema)}.{quote(table)}"), target)
         self.swap_in(built, schema, table)
 
+    def append_warehouse_rows(self, wh: Warehouse, schema: str, table: str, where: str, part: str) -> None:
+        """Add the rows of a warehouse table matching `where` to `schema.table` as one more Parquet file
+        (`part-<part>.parquet`, renamed into place: readers see the table without it or with all of it)."""
+        final = self.path(schema, table) / f"part-{part}.parquet"
+        tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+        select = f"SELECT * FROM {quote(schema)}.{quote(table)} WHERE {where}"
+        if wh.dialect.name == "duckdb":
+            with wh.begin() as conn:
+                conn.exec_driver_sql(f"COPY ({select}) TO '{_sql_text(str(tmp))}' (FORMAT parquet)")
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(wh.read_arrow(select), tmp)
+        os.replace(tmp, final)
+
     # --- readers -----------------------------------------------------------------------------------------------
 
     def register(self, spark: SparkSession, schemas: tuple[str, ...] = SCHEMAS) -> None:
