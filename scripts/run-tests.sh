@@ -52,7 +52,7 @@ else
   echo "$HUB_TEST_MYSQL_SKIP" >&2
 fi
 $BIN/ruff check .
-$BIN/python -m pytest -n 2 -p no:cacheprovider "$@"
+$BIN/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider "$@"  # loadgroup: the Spark tests share one worker
 # The fault-injection suite, short form: kills, faulty APIs, PostgreSQL restarts; nothing lost.
 $BIN/python -m bench.chaos --quick
 # Known vulnerabilities in the pinned dependencies (needs a vulnerability service; where this
