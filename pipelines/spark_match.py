@@ -10,9 +10,10 @@ The same steps as `mdm.engine.link` and `pipelines.match`, each where it scales:
 - comparisons: `mdm.compare.compare` (rapidfuzz, recordlinkage) on the *distinct* value pairs, in Arrow batches;
 - the model: the comparison patterns of the candidates (and of the random pairs u starts from) counted by Spark,
   collected (a few hundred rows) and fitted by `mdm.classify`'s EM on the driver; term frequencies counted by Spark;
-- scoring: `FellegiSunter.match_weight` on the distinct value pairs (`mapInArrow`);
+- scoring: `FellegiSunter.match_weight` on the candidates' levels (`mapInArrow`);
 - connected components of the review-band edges by iterative label propagation, checkpointed each round;
-- clustering: `mdm.cluster.cluster` (hard rules, floaters) per component (`cogroup().applyInPandas`);
+- clustering: `mdm.cluster.cluster` (hard rules, floaters) on the components, a bucket of them per call
+  (`cogroup().applyInPandas`);
 - golden IDs: `mdm.golden.assign_ids` against the previous run's xref (on the driver: two columns per record);
 - golden records and the hierarchy: `pipelines.match.golden_sql` and `mdm.hierarchy.hierarchy_sql`, run by Spark SQL.
 
@@ -122,7 +123,8 @@ def level_batches(specs: list[ComparisonSpec], columns: list[str]) -> Callable[[
 
 
 def weight_batches(model_json: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """Distinct value pairs with their levels → the same with the match weight and probability of the model."""
+    """Pairs with their levels (and the left value `l_<column>` of each term-frequency comparison) → the same with
+    the model's match weight and probability."""
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         model = FellegiSunter.from_json(model_json)
         for batch in batches:
@@ -141,8 +143,9 @@ def weight_batches(model_json: str) -> Callable[[Iterator[pa.RecordBatch]], Iter
 
 def cluster_component(match: float, review: float, exclusive: list[str], anchors: list[str]
                       ) -> Callable[[Any, pd.DataFrame, pd.DataFrame], pd.DataFrame]:
-    """One connected component's records and review-band edges → each record's cluster (the smallest position in
-    it), by `mdm.cluster.cluster`; local positions keep the records' global order, so ties break alike."""
+    """The records and review-band edges of some connected components → each record's cluster (the smallest
+    position in it), by `mdm.cluster.cluster`; local positions keep the records' global order, so ties break
+    alike."""
     def run(_key: Any, recs: pd.DataFrame, edges: pd.DataFrame) -> pd.DataFrame:
         recs = recs.sort_values("pos", kind="stable", ignore_index=True)
         pos = recs["pos"].to_numpy(np.int64)
@@ -174,7 +177,7 @@ def with_positions(df: DataFrame, order: str, partitions: int) -> DataFrame:
 
     ranged = (df.repartitionByRange(partitions, order).sortWithinPartitions(order)
               .withColumn("_part", F.spark_partition_id()).withColumn("_mono", F.monotonically_increasing_id())
-              .checkpoint(eager=True))
+              .localCheckpoint(eager=True))
     counts = sorted((r["_part"], r["count"]) for r in ranged.groupBy("_part").count().collect())
     offsets, total = [], 0
     for part, n in counts:
@@ -214,12 +217,10 @@ def block(recs: DataFrame, rules: Any) -> tuple[DataFrame, dict[str, int]]:
     return union.groupBy("l", "r").agg(F.bit_or("f").cast("bigint").alias("rules")), skipped
 
 
-def compared(pairs: DataFrame, recs: DataFrame, specs: list[ComparisonSpec], model_json: str | None = None
-             ) -> DataFrame:
-    """`pairs` (l, r, ...) with their comparison levels (and, given a model, weight and prob), computed once per
-    distinct pair of compared values."""
+def compared(pairs: DataFrame, recs: DataFrame, specs: list[ComparisonSpec]) -> DataFrame:
+    """`pairs` (l, r, ...) with their comparison levels, computed once per distinct pair of compared values."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import ByteType, DoubleType, StructField, StructType
+    from pyspark.sql.types import ByteType, StructField, StructType
 
     columns = sorted({c for s in specs for c in s.columns})
     left = recs.select(F.col("pos").alias("l"), *[F.col(c).alias(f"l_{c}") for c in columns])
@@ -229,14 +230,24 @@ def compared(pairs: DataFrame, recs: DataFrame, specs: list[ComparisonSpec], mod
     values = with_values.select(*vcols).distinct()
     schema = StructType([*values.schema.fields, *[StructField(s.name, ByteType()) for s in specs]])
     levels = values.mapInArrow(level_batches(specs, columns), schema)
-    if model_json is not None:
-        schema = StructType([*schema.fields, StructField("weight", DoubleType()), StructField("prob", DoubleType())])
-        levels = levels.mapInArrow(weight_batches(model_json), schema)
     p, v = with_values.alias("p"), levels.alias("v")
     cond = [F.col(f"p.{c}").eqNullSafe(F.col(f"v.{c}")) for c in vcols]
-    extra = [s.name for s in specs] + (["weight", "prob"] if model_json is not None else [])
     keep = [F.col(f"p.{c}") for c in pairs.columns]
-    return p.join(v, cond).select(*keep, *[F.col(f"v.{c}") for c in extra])
+    return p.join(v, cond).select(*keep, *[F.col(f"v.{s.name}") for s in specs])
+
+
+def weighed(lv: DataFrame, recs: DataFrame, model: FellegiSunter) -> DataFrame:
+    """Pairs with their levels (`compared`) with the model's match weight and probability (each pair's left value
+    of every term-frequency comparison joined for its adjustment)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, StructField, StructType
+
+    tf_cols = sorted({s.column for s in model.specs if s.tf})
+    left = recs.select(F.col("pos").alias("l"), *[F.col(c).alias(f"l_{c}") for c in tf_cols])
+    with_tf = lv.join(left, "l")
+    schema = StructType([*with_tf.schema.fields, StructField("weight", DoubleType()),
+                         StructField("prob", DoubleType())])
+    return with_tf.mapInArrow(weight_batches(model.to_json()), schema).drop(*[f"l_{c}" for c in tf_cols])
 
 
 def pattern_counts(lv: DataFrame, specs: list[ComparisonSpec]) -> tuple[np.ndarray, np.ndarray]:
@@ -311,33 +322,40 @@ def run_spark_match(cfg: HubConfig, spark: SparkSession, lake: Lakehouse,
     specs = list(settings.comparisons)
     partitions = int(spark.conf.get("spark.sql.shuffle.partitions") or 8)
     staged = spark.table("staging.customer")
-    std = staged.mapInArrow(standardize_batches, spark_schema({c: _RECORD_KINDS[c] for c in RECORD_COLUMNS}))
+    # materialized once: the range partitioning samples its input, and a reliable checkpoint computes it again
+    std = staged.mapInArrow(standardize_batches, spark_schema({c: _RECORD_KINDS[c] for c in RECORD_COLUMNS})) \
+        .localCheckpoint(eager=True)
     recs = with_positions(std, "record_id", partitions)
     n = recs.count()
     t["standardize"] = time.perf_counter() - t0
     progress(f"spark: {n:,} customer records standardized")
     t0 = time.perf_counter()
     cand, skipped = block(recs, settings.blocking)
-    cand = cand.checkpoint(eager=True)
+    cand = cand.localCheckpoint(eager=True)
     t["block"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    lv = compared(cand, recs, specs).checkpoint(eager=True)
+    lv = compared(cand, recs, specs).localCheckpoint(eager=True)
     n_pairs = lv.count()
     t["compare"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = train_model(spark, recs, n, lv, specs, settings.u_pairs, settings.seed)
     t["train"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    scored = compared(cand, recs, specs, model.to_json()).checkpoint(eager=True)
+    scored = weighed(lv, recs, model).localCheckpoint(eager=True)
     t["score"] = time.perf_counter() - t0
     progress(f"spark: {n_pairs:,} candidate pairs compared and scored")
     t0 = time.perf_counter()
-    edges = scored.where(F.col("prob") >= settings.review).select("l", "r", "prob").checkpoint(eager=True)
+    edges = scored.where(F.col("prob") >= settings.review).select("l", "r", "prob").localCheckpoint(eager=True)
     comp = connected_components(edges)
+    progress(f"spark: connected components of the review-band pairs found ({time.perf_counter() - t0:.1f} s)")
+    # Components are clustered independently (no edge joins two), so the components of one bucket are clustered
+    # by one call, as the DuckDB engine clusters all of them by one call: a call per component would cost
+    # Python's per-group overhead thousands of times.
     keep = ["pos", *dict.fromkeys([*settings.exclusive, *settings.anchors])]
-    members = recs.select(*keep).join(comp, "pos")
-    edge_comp = edges.join(comp.select(F.col("pos").alias("l"), F.col("comp").alias("edge_comp")), "l")
-    clustered = members.groupBy("comp").cogroup(edge_comp.groupBy("edge_comp")).applyInPandas(
+    buckets = max(partitions, 1)
+    members = recs.select(*keep).join(comp, "pos").withColumn("bucket", F.col("comp") % buckets)
+    edge_comp = edges.join(comp.select(F.col("pos").alias("l"), (F.col("comp") % buckets).alias("edge_bucket")), "l")
+    clustered = members.groupBy("bucket").cogroup(edge_comp.groupBy("edge_bucket")).applyInPandas(
         cluster_component(settings.match, settings.review, list(settings.exclusive), list(settings.anchors)),
         "pos LONG, cluster LONG")
     alone = recs.select("pos").join(comp, "pos", "left_anti").select("pos", F.col("pos").alias("cluster"))
@@ -438,4 +456,5 @@ def _publish(cfg: HubConfig, spark: SparkSession, lake: Lakehouse, recs: DataFra
                             merged_ids=int((history["reason"] == "merged").sum()))
 
 
-__all__ = ["SparkMatchResult", "block", "compared", "connected_components", "run_spark_match", "with_positions"]
+__all__ = ["SparkMatchResult", "block", "compared", "connected_components", "run_spark_match", "weighed",
+           "with_positions"]

@@ -33,7 +33,7 @@ from warehouse.contract import ensure_mdm
 from warehouse.engine import Warehouse
 from warehouse.identifiers import quote
 from warehouse.lock import held_by, run_lock
-from warehouse.spark.lakehouse import Lakehouse
+from warehouse.spark.lakehouse import CHECKPOINTS, Lakehouse
 
 log = logging.getLogger("hub.spark.run")
 
@@ -148,6 +148,10 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
         summary.seconds = time.monotonic() - started
         return summary
     summary.rebuilt = True
+    decided = int(wh.scalar("SELECT count(*) FROM mdm.decisions WHERE active") or 0)
+    if decided:  # README: not on Spark yet
+        summary.problems.append(f"{decided:,} steward decision(s) in the warehouse are not applied by the Spark engine "
+                                "(it clusters from the model alone; the DuckDB engine applies them)")
     spark = spark_for(cfg, lake)
     lake.register(spark)
     t = time.monotonic()
@@ -160,6 +164,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     summary.problems += [f"marts.{k} not built on Spark: {v}" for k, v in summary.unsupported_marts.items()]
     summary.phases["marts"] = time.monotonic() - t
     lake.reader_catalog()
+    lake.clean()  # the run's checkpoints
     lake.save_state({"exported": exported, "built_from": inputs, "marts": summary.marts,
                      "golden": match.golden, "records": match.records})
     summary.match = _as_match_result(match)
@@ -172,7 +177,7 @@ def spark_for(cfg: HubConfig, lake: Lakehouse):  # type: ignore[no-untyped-def]
     from warehouse.spark.session import spark_session
 
     spark = spark_session(cfg.engine.master, cfg.engine.conf)
-    spark.sparkContext.setCheckpointDir((lake.root / "_checkpoints").as_uri())
+    spark.sparkContext.setCheckpointDir((lake.root / CHECKPOINTS).as_uri())
     return spark
 
 

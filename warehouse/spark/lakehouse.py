@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 STATE_FILE = "_hub_state.json"
 READER_CATALOG = "lakehouse.duckdb"
+CHECKPOINTS = "_checkpoints"  # Spark's checkpoints of a run (the label propagation's rounds, the record order)
 
 
 class Lakehouse:
@@ -62,9 +63,10 @@ class Lakehouse:
         shutil.rmtree(old, ignore_errors=True)
 
     def clean(self) -> None:
-        """Remove what crashed writes left behind (the `_building` directories)."""
+        """Remove what crashed writes left behind (the `_building` directories) and the last run's checkpoints."""
         for schema in SCHEMAS:
             shutil.rmtree(self.root / schema / "_building", ignore_errors=True)
+        shutil.rmtree(self.root / CHECKPOINTS, ignore_errors=True)
 
     # --- writers -----------------------------------------------------------------------------------------------
 
