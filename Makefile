@@ -14,7 +14,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade "pip>=24"
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,console,dagster,demo]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,console,dagster,demo,spark]'
 	@touch $@
 
 install: $(STAMP)
@@ -31,14 +31,15 @@ lint: install
 	$(BIN)/ruff check .
 
 bench: install
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,spark,bench]'
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.predict
+	$(BIN)/python -m bench.spark_match --records 1000000
 
 # Runs at scale (about 30 minutes on 2 cores): 1M and 3M records, first run, no-change, 1% changed,
 # 0.1% deleted, the 1M on PostgreSQL too, Splink 5 on the same files.
 bench-scale: install
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,spark,bench]'
 	$(BIN)/python -m bench.scale --records 1000000,3000000 --postgres
 
 chaos: install
@@ -47,12 +48,12 @@ chaos: install
 # Mutation testing of the core modules (hours: not part of `make test`); one module:
 # .venv/bin/python -m bench.mutation 'mdm.cluster*'. Score and survivors in docs/testing.md.
 mutation: install
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,mutation]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,spark,mutation]'
 	$(BIN)/python -m bench.mutation
 
 # The test suite with line and branch coverage (a report, not a target).
 coverage: install
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,mutation]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,spark,mutation]'
 	scripts/coverage.sh
 
 # The steward console and match API on http://127.0.0.1:8000 (add a user first:
@@ -64,6 +65,6 @@ clean:
 	rm -rf demo/data warehouse/*.duckdb warehouse/*.wal .pytest_cache mutants
 
 lock: install
-	$(BIN)/python -m pip install -q -e '.[dev,console,dagster,demo,bench,mutation]'
+	$(BIN)/python -m pip install -q -e '.[dev,console,dagster,demo,spark,bench,mutation]'
 	( echo "# Exact versions every install uses (pip install -c constraints.txt). Regenerate with: make lock"; \
 	  $(BIN)/python -m pip freeze --exclude-editable | grep -iv 'customer.hub' ) > constraints.txt

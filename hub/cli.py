@@ -284,22 +284,42 @@ STEWARD_ACTION_WAIT = 30.0  # seconds a sync waits for a steward's action to fin
               "(default: only what changed)")
 @click.option("--allow-mass-delete", is_flag=True,
               help="apply deletes above a stream's max_delete_share, and of sources removed from the config")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None,
+              help="where matching and the marts run (default: the config's engine.kind, else duckdb); spark writes "
+                   "the tables to engine.location as Parquet")
 def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebuild: bool,
-        allow_mass_delete: bool) -> None:
+        allow_mass_delete: bool, engine: str | None) -> None:
     """Sync → stage → match → marts, then print a summary."""
-    from pipelines.run import run_all
+    from pipelines.run import RunSummary, run_all
     _setup_logging()  # airbyte-cdk took over logging on import
     from warehouse.lock import RunLocked
+    from warehouse.spark.session import SparkMissing
 
     cfg = _load(config_path, warehouse_url)
+    kind = engine or cfg.engine.kind
+    if kind == "spark" and not cfg.engine.location:
+        click.echo(f"error: {cfg.path}: engine.location: --engine spark needs the lakehouse directory the tables are "
+                   "written to (engine: {kind: spark, location: DIR})", err=True)
+        sys.exit(2)
     wh = _warehouse(cfg)
-    click.echo(f"hub run: {cfg.path} → {wh.location}", err=True)
+    click.echo(f"hub run: {cfg.path} → {wh.location}" + (f" (Spark {cfg.engine.master} → {cfg.engine.location})"
+                                                         if kind == "spark" else ""), err=True)
+    summary: RunSummary
     try:
-        summary = run_all(cfg, wh, _sources(cfg, only) if only else None, progress=_live_progress(), rebuild=rebuild,
-                          allow_mass_delete=allow_mass_delete)
+        if kind == "spark":
+            from pipelines.spark_run import run_spark
+
+            summary = run_spark(cfg, wh, _sources(cfg, only) if only else None, progress=_live_progress(),
+                                rebuild=rebuild, allow_mass_delete=allow_mass_delete)
+        else:
+            summary = run_all(cfg, wh, _sources(cfg, only) if only else None, progress=_live_progress(),
+                              rebuild=rebuild, allow_mass_delete=allow_mass_delete)
     except RunLocked as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(3)
+    except SparkMissing as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
     click.echo(format_summary(summary))
     # README "Exit codes": 1 a source (or a reference file) failed, 4 a data check failed, 5 a health warning
     sys.exit(exit_codes.of_run(bool(summary.failed_sources or summary.problems), bool(summary.failed_checks),
@@ -345,6 +365,9 @@ def format_summary(summary: Any) -> str:
         lines += [f"  check {n} FAILED: {summary.checks[n].description}" for n in summary.failed_checks]
         lines += [f"  check {n} warning: {summary.checks[n].description}" for n in warned]
     lines.append(f"warehouse: {summary.warehouse}")
+    if getattr(summary, "engine", None) == "spark":
+        lines.append(f"lakehouse (Spark): {summary.location}" + ("" if summary.rebuilt else
+                                                                  " (no input changed: nothing rebuilt)"))
     if summary.phases:
         lines.append("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in summary.phases.items()))
     lines.append(f"done in {summary.seconds:.1f}s" + (f"; {len(summary.failed_sources)} source(s) failed"

@@ -69,6 +69,37 @@ class WarehouseConfig(_Strict):
     threads: int | None = Field(None, ge=1, description="DuckDB: worker threads (default: the machine's cores)")
 
 
+SPARK_MASTER = re.compile(r"^(local(\[(\d+|\*)\])?|spark://\S+|k8s://\S+|yarn)$")
+
+
+class EngineConfig(_Strict):
+    """Where staging's customers are matched and the marts built (README "Scale-out on Apache Spark"): `duckdb`
+    (the default: everything in the warehouse) or `spark` (matching and marts on a Spark cluster, the results as
+    Parquet tables in the lakehouse `location`, which DuckDB, the console and BI read)."""
+
+    kind: Literal["duckdb", "spark"] = "duckdb"
+    master: str = Field("local[2]", description='spark: "local[N]", "spark://HOST:7077", "k8s://https://HOST:443" '
+                        "or yarn")
+    conf: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="spark: Spark settings (spark.executor.memory, ...), passed as given")
+    location: str | None = Field(None, description="spark: the lakehouse directory the raw, staging, mdm and "
+                                 "marts tables are written to as Parquet (a path every executor and reader "
+                                 "sees); relative to the config file")
+
+    @field_validator("master")
+    @classmethod
+    def _master(cls, v: str) -> str:
+        if not SPARK_MASTER.match(v):
+            raise ValueError(f"unknown Spark master {v!r}; expected local[N], spark://HOST:PORT, k8s://URL or yarn")
+        return v
+
+    @model_validator(mode="after")
+    def _spark_needs_location(self) -> EngineConfig:
+        if self.kind == "spark" and not self.location:
+            raise ValueError("kind spark needs `location`: the lakehouse directory its tables are written to")
+        return self
+
+
 MappingValue = str | list[str] | dict[str, Any]
 
 
@@ -526,6 +557,7 @@ class PredictConfig(_Strict):
 
 class HubConfig(_Strict):
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
     timezone: str = Field("Asia/Shanghai", description="the zone of the warehouse's wall-clock times (IANA name)")
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     mdm: MdmConfig = Field(default_factory=MdmConfig)
@@ -801,6 +833,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
         for stream in (streams.values() if isinstance(streams, dict) else []):
             if isinstance(stream, dict) and isinstance(stream.get("path"), str):
                 stream["path"] = resolve_path(stream["path"], base)
+    engine = data.get("engine")
+    if isinstance(engine, dict) and isinstance(engine.get("location"), str) and "://" not in engine["location"]:
+        engine["location"] = resolve_path(engine["location"], base)
     marts = data.get("marts")
     if isinstance(marts, dict):
         for key in REFERENCE_FILES:

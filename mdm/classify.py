@@ -18,8 +18,9 @@ incremental run scores new pairs with exactly the weights the earlier pairs were
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -216,15 +217,22 @@ def estimate_u(records: pd.DataFrame | Encoded, specs: Sequence[ComparisonSpec],
                seed: int = 42, workers: int = 1) -> dict[str, list[float]]:
     """u: level frequencies among uniformly random record pairs."""
     n = len(records.codes) if isinstance(records, Encoded) else len(records)
+    a, b = random_pairs(n, n_pairs, seed)
+    # A gated comparison's chance agreement is measured over all records (see `train`).
+    ungated = [dataclasses.replace(s, gate=None) if s.gate else s for s in specs]
+    lv = compare(records, a, b, ungated, workers)
+    return level_frequencies(lv, ungated, pseudo=1.0)
+
+
+def random_pairs(n: int, n_pairs: int, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """The record positions of the random pairs u is estimated on (no record with itself): the same for every
+    engine that orders the records alike."""
     rng = np.random.default_rng(seed)
     k = min(n_pairs, max(n * (n - 1) // 2, 1))
     a = rng.integers(0, n, k)
     b = rng.integers(0, n, k)
     keep = a != b
-    # A gated comparison's chance agreement is measured over all records (see `train`).
-    ungated = [dataclasses.replace(s, gate=None) if s.gate else s for s in specs]
-    lv = compare(records, a[keep], b[keep], ungated, workers)
-    return level_frequencies(lv, ungated, pseudo=1.0)
+    return a[keep], b[keep]
 
 
 TF_LIMIT = 6.0  # bits: a term-frequency adjustment never moves a weight further than this
@@ -250,16 +258,25 @@ def term_frequencies(records: pd.DataFrame, specs: Sequence[ComparisonSpec], enc
     for s in tf_specs:
         codes = encoded.codes[s.column].to_numpy()
         counts = np.bincount(codes[codes >= 0], minlength=len(encoded.uniques[s.column]))
-        n = max(int(counts.sum()), 1)
-        held = np.flatnonzero(counts)
-        held = held[np.argsort(-counts[held], kind="stable")]  # most frequent first
-        p = counts[held] / n
-        several = held[counts[held] > 1]  # singletons use the default
-        tables[s.name] = dict(zip(value_texts(encoded.uniques[s.column], several),
-                                  (counts[several] / n).tolist(), strict=True))
-        refs[s.name] = float((p**3).sum() / max((p**2).sum(), EPS))
-        defaults[s.name] = 1.0 / n
+        uniques = encoded.uniques[s.column]
+        tables[s.name], defaults[s.name], refs[s.name] = value_frequencies(
+            functools.partial(value_texts, uniques), counts)
     return tables, defaults, refs
+
+
+def value_frequencies(texts: Callable[[np.ndarray], list[str]], counts: np.ndarray
+                      ) -> tuple[dict[str, float], float, float]:
+    """One term-frequency comparison's table (value → share, values held more than once), singleton share and
+    reference share, from the count of each distinct value (in order of first appearance; `texts(indices)`: the
+    values at those indices). Shared by the engines that count values themselves (Spark)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    n = max(int(counts.sum()), 1)
+    held = np.flatnonzero(counts)
+    held = held[np.argsort(-counts[held], kind="stable")]  # most frequent first
+    p = counts[held] / n
+    several = held[counts[held] > 1]  # singletons use the default
+    table = dict(zip(texts(several), (counts[several] / n).tolist(), strict=True))
+    return table, 1.0 / n, float((p**3).sum() / max((p**2).sum(), EPS))
 
 
 def distinct_patterns(lv: pd.DataFrame, specs: Sequence[ComparisonSpec]) -> tuple[np.ndarray, np.ndarray]:
@@ -283,6 +300,14 @@ def estimate_m_em(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], u: dict[str
     """m (and with `fit_u` also u, starting from the given one) and the prior by EM over the distinct
     comparison patterns of the candidate pairs."""
     patterns, counts = distinct_patterns(lv, specs)
+    return fit_m_em(patterns, counts, specs, u, prior, max_iter, tol, fit_u)
+
+
+def fit_m_em(patterns: np.ndarray, counts: np.ndarray, specs: Sequence[ComparisonSpec], u: dict[str, list[float]],
+             prior: float = 0.1, max_iter: int = 100, tol: float = 1e-6,
+             fit_u: bool = False) -> tuple[dict[str, list[float]], dict[str, list[float]], float, int]:
+    """`estimate_m_em` on distinct comparison patterns (one row of levels each, ordered by `pattern_keys`) and
+    how many candidate pairs have each: an engine that counts the patterns itself (Spark) fits with this."""
     # Start m from the levels' order: higher levels likelier among matches.
     m = {}
     for s in specs:

@@ -58,7 +58,7 @@ $BIN/lint-imports --no-cache
 $BIN/mypy
 # The docs site: a broken link or anchor, or a page left out of mkdocs.yml's nav, fails the build.
 $BIN/mkdocs build --strict --quiet --site-dir "$tmp/site"
-$BIN/python -m pytest -n 2 -p no:cacheprovider "$@"
+$BIN/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider "$@"  # loadgroup: the Spark tests share one worker
 # The fault-injection suite, short form: kills, faulty APIs, PostgreSQL restarts; nothing lost.
 $BIN/python -m bench.chaos --quick
 # Known vulnerabilities in the pinned dependencies (needs a vulnerability service; where this

@@ -230,3 +230,17 @@ def hold_run_lock(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[s
     for proc in procs:
         proc.kill()
         proc.wait()
+
+
+# --- Spark: one local SparkSession for the whole test session ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """Spark in local mode (2 cores, 1 GB, a few shuffle partitions, no UI), started once per test session."""
+    pytest.importorskip("pyspark")
+    from warehouse.spark.session import spark_session
+
+    session = spark_session("local[2]", {"spark.driver.memory": "1g", "spark.sql.shuffle.partitions": 2})
+    yield session
+    session.stop()

@@ -262,3 +262,36 @@ def test_given_a_failing_secret_command_then_the_error_says_why_and_where(tmp_pa
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, text), env={})
     assert message in str(e.value) and "sources.crm_a.config.url" in str(e.value) and "hub.yaml:6" in str(e.value)
+
+
+def test_given_no_engine_then_it_is_duckdb_and_a_spark_engine_resolves_its_location(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL), env={}).engine.kind == "duckdb"
+    text = MINIMAL + 'engine: {kind: spark, master: "local[2]", location: lake, conf: {spark.executor.memory: 4g}}\n'
+    cfg = load_config(write(tmp_path, text), env={})
+    assert cfg.engine.kind == "spark" and cfg.engine.location == str(tmp_path / "lake")
+    assert cfg.engine.conf == {"spark.executor.memory": "4g"}
+
+
+@pytest.mark.parametrize(("engine", "field", "says"), [
+    ("{kind: spark}", "engine", "kind spark needs `location`"),
+    ("{kind: spark, location: lake, master: local}", None, None),
+    ('{kind: spark, location: lake, master: "mesos://h:5050"}', "engine.master", "unknown Spark master"),
+    ("{kind: flink}", "engine.kind", "'duckdb' or 'spark'"),
+    ("{kind: spark, location: lake, executors: 4}", "engine.executors", "unknown key"),
+])
+def test_given_a_bad_engine_then_the_error_names_the_file_and_the_field(tmp_path: Path, engine: str,
+                                                                        field: str | None, says: str | None) -> None:
+    path = write(tmp_path, MINIMAL + f"engine: {engine}\n")
+    if field is None:
+        assert load_config(path, env={}).engine.master == "local"
+        return
+    with pytest.raises(ConfigError) as e:
+        load_config(path, env={})
+    assert f"{path}:" in str(e.value) and f"{field}: " in str(e.value) and says in str(e.value)
+
+
+def test_given_run_engine_spark_without_a_location_then_the_cli_says_what_is_missing(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    result = CliRunner().invoke(main, ["run", "-c", str(path), "--engine", "spark"])
+    assert result.exit_code == 2
+    assert f"{path}: engine.location: --engine spark needs the lakehouse directory" in result.output

@@ -1,0 +1,205 @@
+"""The Spark engine against the DuckDB engine on the whole demo (its seven sources, the API ones from their fakes):
+the same clusters, golden IDs, golden records and mart rows; a rerun rebuilds nothing and doubles nothing; a run
+killed mid-way and run again gives the same result.
+
+Both engines read the same generated sources (150 companies, seed 11, as `demo_project`); each builds its own
+warehouse. The Spark side runs in local mode in one SparkSession for the whole test session (`spark` fixture).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from hub.config import load_config
+from pipelines.publish import MARTS
+from pipelines.run import run_all
+from warehouse.engine import Warehouse
+
+pytest.importorskip("pyspark")
+pytestmark = pytest.mark.xdist_group("spark")  # one worker builds the demo once for all of them (--dist loadgroup)
+
+REPO = Path(__file__).resolve().parents[2]
+# Contract tables compared row by row (every column but the run's own time stamp).
+COMPARED = [("mdm", "xref"), ("mdm", "golden_customer"), ("mdm", "customer_hierarchy"),
+            *[("marts", m) for m in MARTS]]
+RUN_STAMPS = {"updated_at"}
+
+
+def spark_config(data_dir: Path, name: str, warehouse: str, lake: str) -> Path:
+    """The demo's own config over the generated data, with the Spark engine (small: local[2], a few partitions)."""
+    data = yaml.safe_load((REPO / "demo" / "hub.yaml").read_text(encoding="utf-8"))
+    data["warehouse"]["url"] = f"duckdb:///{warehouse}"
+    data["sources"]["fxiaoke"]["config"].update(calls_per_20s=100_000, logins_per_minute=1_000)
+    data["sources"]["dingtalk"]["config"].update(qps_per_api=1_000)
+    data["engine"] = {"kind": "spark", "master": "local[2]", "location": lake,
+                      "conf": {"spark.sql.shuffle.partitions": 2, "spark.driver.memory": "1g"}}
+    path = data_dir.parent / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> Iterator[dict[str, Any]]:
+    """The demo built by both engines: {"config", "duckdb": warehouse file, "lake": lakehouse dir, "summary"}."""
+    from connectors.fakes.serve import demo_env, start_all, stop_all
+    from demo.generate import generate, write_demo
+    from demo.targets import write_reference
+    from pipelines.spark_run import run_spark
+
+    root = tmp_path_factory.mktemp("spark_demo")
+    write_demo(root / "data", generate(n_entities=150, seed=11))
+    write_reference(root / "data", n_entities=150, seed=11)
+    servers = start_all(entities=150, seed=11)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            env = demo_env({vendor: server.url for vendor, server in servers.items()})
+            for name, value in env.items():
+                mp.setenv(name, value)
+            config = spark_config(root / "data", "hub.yaml", "spark_w.duckdb", "lake")
+            duck_cfg = load_config(config, warehouse_url=f"duckdb:///{root / 'duck.duckdb'}")
+            duck = Warehouse.from_config(duck_cfg.warehouse)
+            first = run_all(duck_cfg, duck)
+            duck.dispose()
+            assert not first.failed_sources and not first.problems
+            cfg = load_config(config)
+            wh = Warehouse.from_config(cfg.warehouse)
+            summary = run_spark(cfg, wh)
+            wh.dispose()
+            yield {"config": config, "duckdb": root / "duck.duckdb", "lake": root / "lake", "summary": summary,
+                   "env": env, "root": root}
+    finally:
+        stop_all(servers)
+
+
+def _connect(duck: Path, lake: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{duck}' AS d (READ_ONLY)")
+    con.execute(f"ATTACH '{lake / 'lakehouse.duckdb'}' AS s (READ_ONLY)")
+    return con
+
+
+def _kind(duckdb_type: str) -> str:
+    """A column type as a warehouse kind: integer widths and decimal precisions differ between engines."""
+    t = duckdb_type.upper()
+    if t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"):
+        return "integer"
+    if t.startswith("DECIMAL"):
+        return "decimal," + t.split(",")[-1].rstrip(")")  # the scale: cents stay cents
+    return t
+
+
+def differences(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> tuple[int, int, int]:
+    """(rows in DuckDB's table, rows only DuckDB has, rows only Spark has), as multisets."""
+    cols = [r[0] for r in con.execute(f"DESCRIBE d.{schema}.{table}").fetchall() if r[0] not in RUN_STAMPS]
+    sel = ", ".join(f'"{c}"' for c in cols)
+    n = con.execute(f"SELECT count(*) FROM d.{schema}.{table}").fetchone()[0]
+    only_d = con.execute(f"SELECT count(*) FROM (SELECT {sel} FROM d.{schema}.{table} EXCEPT ALL "
+                         f"SELECT {sel} FROM s.{schema}.{table})").fetchone()[0]
+    only_s = con.execute(f"SELECT count(*) FROM (SELECT {sel} FROM s.{schema}.{table} EXCEPT ALL "
+                         f"SELECT {sel} FROM d.{schema}.{table})").fetchone()[0]
+    return n, only_d, only_s
+
+
+def partition(con: duckdb.DuckDBPyConnection, db: str) -> set[frozenset[str]]:
+    """The clusters of an xref as sets of source records."""
+    rows = con.execute(f"SELECT golden_id, list(source_name || ':' || stream || ':' || source_key) FROM {db}.mdm.xref "
+                       "GROUP BY golden_id").fetchall()
+    return {frozenset(r[1]) for r in rows}
+
+
+def test_spark_engine_equals_duckdb_engine(built: dict[str, Any]) -> None:
+    summary = built["summary"]
+    assert summary.unsupported_marts == {} and not summary.problems
+    con = _connect(built["duckdb"], built["lake"])
+    # the same clusters (as partitions of the source records) ...
+    clusters = partition(con, "d")
+    assert partition(con, "s") == clusters
+    assert len(clusters) == summary.match.golden
+    assert any(len(c) > 2 for c in clusters)  # records of several systems were joined, not left alone
+    # ... and every contract table with the same columns, kinds and rows (golden IDs, survivors, marts)
+    for schema, table in COMPARED:
+        d = [(r[0], _kind(r[1])) for r in con.execute(f"DESCRIBE d.{schema}.{table}").fetchall()]
+        s = [(r[0], _kind(r[1])) for r in con.execute(f"DESCRIBE s.{schema}.{table}").fetchall()]
+        assert s == d, f"{schema}.{table}: columns or kinds differ"
+        n, only_duckdb, only_spark = differences(con, schema, table)
+        assert (only_duckdb, only_spark) == (0, 0), f"{schema}.{table}: {n} rows, {only_duckdb} only in DuckDB's, " \
+                                                    f"{only_spark} only in Spark's"
+    # the facts of every system reached the marts on both (a mart that is empty on both proves little)
+    for mart in ("fct_sales_orders", "fct_opportunities", "fct_leads", "win_loss", "customer_360"):
+        assert con.execute(f"SELECT count(*) FROM s.marts.{mart}").fetchone()[0] > 0, mart
+
+
+def _files(lake: Path) -> dict[str, float]:
+    return {str(p.relative_to(lake)): p.stat().st_mtime for p in lake.rglob("*.parquet")}
+
+
+def test_a_rerun_rebuilds_nothing_and_matching_again_keeps_every_golden_id(built: dict[str, Any], spark: Any) -> None:
+    from pipelines.spark_match import run_spark_match
+    from pipelines.spark_run import run_spark, spark_for
+    from warehouse.spark.lakehouse import Lakehouse
+
+    lake = built["lake"]
+    before = _files(lake)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in built["env"].items():
+            mp.setenv(name, value)
+        cfg = load_config(built["config"])
+        wh = Warehouse.from_config(cfg.warehouse)
+        again = run_spark(cfg, wh)
+        wh.dispose()
+    assert not again.rebuilt and again.marts == built["summary"].marts
+    assert _files(lake) == before  # not one table written again
+    # matching again over the previous run's xref: every record keeps its golden ID, nothing doubled, no history
+    session = spark_for(cfg, Lakehouse(lake))
+    Lakehouse(lake).register(session)
+    result = run_spark_match(cfg, session, Lakehouse(lake))
+    assert (result.new_ids, result.merged_ids, result.golden) == (0, 0, built["summary"].match.golden)
+    con = _connect(built["duckdb"], lake)
+    for schema, table in COMPARED[:3]:
+        assert differences(con, schema, table)[1:] == (0, 0), f"{schema}.{table} after matching again"
+    assert con.execute("SELECT count(*) FROM s.mdm.golden_id_history").fetchone()[0] == 0
+
+
+def test_a_run_killed_mid_way_then_run_again_loses_and_doubles_nothing(built: dict[str, Any], spark: Any) -> None:
+    from pipelines.spark_run import run_spark
+
+    root = built["root"] / "crash"
+    shutil.copytree(built["root"] / "data", root / "data")
+    config = spark_config(root / "data", "hub.yaml", "w.duckdb", "lake")
+    env = {**os.environ, **built["env"], "HUB_SPARK_LOG_LEVEL": "ERROR"}
+    proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "run", "-c", str(config), "--engine", "spark"],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    target = root / "lake" / "mdm" / "customer_records"  # matching is half done when it appears
+    deadline = time.monotonic() + 600
+    while not target.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its JVM
+    proc.wait()
+    assert not (root / "lake" / "marts").exists()  # killed before any mart
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in built["env"].items():
+            mp.setenv(name, value)
+        cfg = load_config(config)
+        wh = Warehouse.from_config(cfg.warehouse)
+        summary = run_spark(cfg, wh)
+        wh.dispose()
+    assert summary.rebuilt and not summary.problems
+    con = _connect(built["duckdb"], root / "lake")
+    assert partition(con, "s") == partition(con, "d")
+    for schema, table in COMPARED:
+        assert differences(con, schema, table)[1:] == (0, 0), f"{schema}.{table} after the crash and the rerun"
+    assert not list((root / "lake").glob("*/_building/*"))  # what the killed writes left was cleaned up
