@@ -660,7 +660,7 @@ def _golden_relation(golden_ids: str | None) -> str:
             + f" FROM {RECORDS} r{where})")
 
 
-# The golden phone in its standardized form (+86-21-51803117, +8613612345678; an extension as ` 转123`), as typed
+# The golden phone in its standardized form (+86-21-51803117, +8613628510947; an extension as ` 转123`), as typed
 # when it has none (not a phone number); the record named in phone_source keeps the value as typed.
 GOLDEN_PHONE_SQL = "COALESCE(r.phone_std || COALESCE(' 转' || r.phone_ext, ''), r.phone)"
 

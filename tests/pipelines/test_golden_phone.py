@@ -58,7 +58,7 @@ def test_an_extension_and_a_non_number_in_the_golden_phone(tmp_path: Path) -> No
     phone): parentheses, spaces, +86 with dashes, an extension, and text that is no phone at all (kept as typed)."""
     rows = [("上海瑞丰信息技术有限公司", "(021)51803117", "021-5180 3117"),
             ("北京华通科技有限公司", "010 82336141", "01082336141"),
-            ("深圳超瑞服饰有限公司", "+86-136-1234-5678", "13612345678"),
+            ("深圳超瑞服饰有限公司", "+86-136-2851-0947", "13628510947"),
             ("厦门优润包装材料有限公司", "0592-5012345转123", "0592-5012345"),
             ("杭州青木文化传播有限公司", "见备注", "")]
     a = pd.DataFrame({"编号": [f"A{i}" for i in range(5)], "名称": [r[0] for r in rows],
@@ -80,7 +80,7 @@ def test_an_extension_and_a_non_number_in_the_golden_phone(tmp_path: Path) -> No
     got = {r["name"]: (r["phone"], r["phone_source"]) for r in g.to_dict("records")}
     assert got == {"上海瑞丰信息技术有限公司": ("+86-21-51803117", "crm_a:customers:A0"),
                    "北京华通科技有限公司": ("+86-10-82336141", "crm_a:customers:A1"),
-                   "深圳超瑞服饰有限公司": ("+8613612345678", "crm_a:customers:A2"),
+                   "深圳超瑞服饰有限公司": ("+8613628510947", "crm_a:customers:A2"),
                    "厦门优润包装材料有限公司": ("+86-592-5012345 转123", "crm_a:customers:A3"),
                    "杭州青木文化传播有限公司": ("见备注", "crm_a:customers:A4")}
     wh.dispose()
