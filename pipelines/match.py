@@ -290,6 +290,7 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         conn.exec_driver_sql("DROP TABLE _hub_staged")
         counter.close(f"{n:,} customer records standardized")
         timings["standardize"] = time.perf_counter() - t0
+        log.debug("matching: peak memory %s MB after standardizing", _peak_mb())
         # The standardized records are committed (with no watermark: a crash before the end means a full run
         # next time), so that DuckDB can drop their pages while the engine holds the records in memory.
         conn.execute(sa.text("DELETE FROM raw._watermarks WHERE consumer = :c"), {"c": CONSUMER})
@@ -313,6 +314,7 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
             with wh.lend_memory(conn):
                 result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
         timings.update(result.timings)
+        log.debug("matching: peak memory %s MB after linking", _peak_mb())
         t1 = time.perf_counter()
         ids = pa.array(recs["record_id"].array).cast(pa.string())  # record ids stay Arrow strings
         rid = recs["record_id"].to_numpy(dtype=object)
@@ -330,7 +332,8 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         wh.recreate_table(conn, "mdm", "match_pairs", pair_kinds)
         wh.insert_frame(conn, "mdm", "match_pairs", stored)
         del stored
-        out = _publish(cfg, wh, conn, rid, result.labels, pairs, result.model, decisions, now, everything=True)
+        with wh.lend_memory(conn, keep="768MB"):  # (Python still holds the pairs while the golden records are built)
+            out = _publish(cfg, wh, conn, rid, result.labels, pairs, result.model, decisions, now, everything=True)
         _index_records(wh, conn, settings)
         if previous_model is None and result.model is not None:
             conn.execute(sa.text("UPDATE mdm.match_model SET active = FALSE WHERE active"))
@@ -340,6 +343,7 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         set_watermark(conn, CONSUMER, top, {"fingerprint": fp, **({"backfill": True} if backfill else {})})
         _trim_changes(conn, top)
         timings["golden_and_write"] = time.perf_counter() - t1
+        log.debug("matching: peak memory %s MB after writing", _peak_mb())
     wh.refresh_statistics(RECORDS, PAIRS, "mdm.xref", "mdm.golden_customer", "mdm.review_queue")
     out.changed = len(rid)
     out.stats = {**result.stats, "feedback": result.model.info.get("feedback") if result.model is not None else None}
@@ -484,6 +488,11 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     return out
 
 
+def _peak_mb() -> str:
+    """This process's peak memory so far, for the debug log."""
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024:,}"
+
+
 def _backfill_pending(wh: Warehouse) -> bool:
     with wh.begin() as conn:
         mark = watermark(conn, CONSUMER)
@@ -519,8 +528,7 @@ def _backfill(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, pr
             done += out.changed
             counter.update(done)
             log.debug("backfill step of %s records (s): %s; peak memory so far %s MB", f"{out.changed:,}",
-                      ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()),
-                      f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024:,}")
+                      ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()), _peak_mb())
     counter.close(f"{done:,} more customer records linked")
     if out is None:  # (resumed, and nothing was left)
         with wh.begin() as conn:
