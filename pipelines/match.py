@@ -272,9 +272,10 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         previous_model = model
         n = int(value(conn, "SELECT count(*) FROM staging.customer") or 0)
         backfill = limit is not None and n > limit
-        staged = (f"(SELECT * FROM staging.customer c ORDER BY md5({record_id_sql('c')}) LIMIT {int(limit)}) s"
-                  if backfill and limit is not None else "staging.customer s")
-        n = min(n, limit) if backfill and limit is not None else n
+        staged = "staging.customer s"
+        if limit is not None and backfill:
+            staged = f"(SELECT * FROM staging.customer c ORDER BY md5({record_id_sql('c')}) LIMIT {int(limit)}) s"
+            n = limit
         _ensure_records_table(wh, conn, fresh=True)
         counter = as_progress(prog, log).counter("standardizing customers", total=n)
         conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_staged")
@@ -366,15 +367,15 @@ def _nothing_to_link(settings: LinkSettings, n: int) -> LinkResult:
 
 def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: LinkSettings, model: FellegiSunter,
                  fp: str, after: int, prog: Callable[[str], None], keys: pd.DataFrame | None = None,
-                 mark: dict[str, object] | None = None) -> MatchResult:
+                 extra: dict[str, object] | None = None) -> MatchResult:
     """Link only what changed since change `after` (or the records `keys`, leaving the watermark at `after`);
-    see the module docstring. `mark`: more of the watermark's metadata."""
+    see the module docstring. `extra`: more of the watermark's metadata."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     now = _now()
     store = MatchStore(wh, conn)
     keys, top = store.changed_keys(after) if keys is None else (keys, after)
-    meta = {"fingerprint": fp, **(mark or {})}
+    meta = {"fingerprint": fp, **(extra or {})}
     staged = store.staged_rows(keys, content_hash_sql("s")) if len(keys) else pd.DataFrame(
         columns=["record_id", "record_hash"])
     old = store.stored(keys["record_id"].tolist(), ["record_hash", "golden_id", "name_key"]) if len(keys) \
@@ -524,7 +525,7 @@ def _backfill(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, pr
                 break
             with wh.lend_memory(conn, keep="512MB"):
                 out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], lambda _m: None, keys=keys,
-                                   mark={"backfill": True})
+                                   extra={"backfill": True})
             done += out.changed
             counter.update(done)
             log.debug("backfill step of %s records (s): %s; peak memory so far %s MB", f"{out.changed:,}",

@@ -61,13 +61,12 @@ def run_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
         return _run(cfg, wh, sources, prog, rebuild, allow_mass_delete)
 
 
-def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Progress, rebuild: bool,
-         allow_mass_delete: bool) -> RunSummary:
-    started = time.monotonic()
-    summary = RunSummary(warehouse=wh.location)
-    names = [n for n, s in cfg.sources.items() if s.enabled and (sources is None or n in sources)]
+def sync_and_stage(cfg: HubConfig, wh: Warehouse, summary: RunSummary, sources: list[str] | None,
+                   progress: Progress, allow_mass_delete: bool) -> None:
+    """The sync and stage phases of a run (every engine's), recorded in `summary`: each enabled source (or those
+    named), removed sources forgotten, staging, rep-list history and the reference files."""
     t = time.monotonic()
-    for name in names:
+    for name in [n for n, s in cfg.sources.items() if s.enabled and (sources is None or n in sources)]:
         progress(f"syncing {name} ({cfg.sources[name].connector})")
         result = sync_source(cfg, wh, name, progress=progress, allow_mass_delete=allow_mass_delete)
         summary.syncs.append(result)
@@ -85,6 +84,13 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
         summary.problems.append(str(e))
         progress(f"reference file FAILED: {e}")
     summary.phases["stage"] = time.monotonic() - t
+
+
+def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Progress, rebuild: bool,
+         allow_mass_delete: bool) -> RunSummary:
+    started = time.monotonic()
+    summary = RunSummary(warehouse=wh.location)
+    sync_and_stage(cfg, wh, summary, sources, progress, allow_mass_delete)
     t = time.monotonic()
     before = warehouse_version(wh)
     summary.match = run_match(cfg, wh, progress=progress, rebuild=rebuild)

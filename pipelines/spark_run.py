@@ -21,13 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.config import HubConfig
-from pipelines.history import stage_history
 from pipelines.progress import Progress, as_progress
 from pipelines.publish import MARTS, mart_sql
-from pipelines.reference import ReferenceFileError, stage_reference
-from pipelines.run import RunSummary
-from pipelines.stage import ensure_staging, stage_all
-from pipelines.sync import forget_removed, sync_source
+from pipelines.run import RunSummary, sync_and_stage
+from pipelines.stage import ensure_staging
 from warehouse.changes import versions
 from warehouse.contract import ensure_mdm
 from warehouse.engine import Warehouse
@@ -115,25 +112,7 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     assert cfg.engine.location, "engine.location"
     lake = Lakehouse(cfg.engine.location)
     summary = SparkSummary(warehouse=wh.location, location=str(lake.root))
-    t = time.monotonic()
-    for name in [n for n, s in cfg.sources.items() if s.enabled and (sources is None or n in sources)]:
-        progress(f"syncing {name} ({cfg.sources[name].connector})")
-        result = sync_source(cfg, wh, name, progress=progress, allow_mass_delete=allow_mass_delete)
-        summary.syncs.append(result)
-        if result.status == "failed":
-            progress(f"source {name} FAILED: {result.error}")
-    if sources is None:
-        summary.syncs += forget_removed(cfg, wh, allow_mass_delete, progress)
-    summary.phases["sync"] = time.monotonic() - t
-    t = time.monotonic()
-    summary.staged = stage_all(cfg, wh, progress=progress)
-    stage_history(cfg, wh, progress=progress)
-    try:
-        summary.staged += stage_reference(cfg, wh, progress=progress)
-    except ReferenceFileError as e:
-        summary.problems.append(str(e))
-        progress(f"reference file FAILED: {e}")
-    summary.phases["stage"] = time.monotonic() - t
+    sync_and_stage(cfg, wh, summary, sources, progress, allow_mass_delete)
     t = time.monotonic()
     lake.clean()
     state = lake.state()
