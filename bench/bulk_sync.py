@@ -53,7 +53,7 @@ def write_sources(folder: Path, n: int) -> tuple[Path, Path]:
 
 
 def sync_twice(cfg_data: dict, source: str, folder: Path) -> dict[str, float]:
-    from hub.config import HubConfig
+    from core.config import HubConfig
     from pipelines.sync import sync_source
     from warehouse.engine import Warehouse
 

@@ -82,7 +82,7 @@ def connector_config(vendor: str, url: str) -> dict[str, Any]:
 
 def sync_once(vendor: str, url: str, workdir: Path) -> dict[str, float | int]:
     """Sync every stream of the vendor's connector from its fake into a fresh DuckDB warehouse."""
-    from hub.config import HubConfig
+    from core.config import HubConfig
     from pipelines.sync import sync_source
     from warehouse.engine import Warehouse
 

@@ -39,7 +39,7 @@ def write_staging(recs: pd.DataFrame, lake: Path) -> None:
     """The records as the lakehouse's staging.customer, with every customer field (missing ones empty)."""
     import pyarrow.parquet as pq
 
-    from hub.entities import ENTITIES
+    from core.entities import ENTITIES
     from pipelines.stage import staging_columns, to_arrow
 
     cols = staging_columns(ENTITIES["customer"])
@@ -50,7 +50,7 @@ def write_staging(recs: pd.DataFrame, lake: Path) -> None:
 
 def child(lake: Path, master: str, driver_memory: str, output: Path) -> None:
     """One Spark run of the matching on the lakehouse (in its own process)."""
-    from hub.config import HubConfig
+    from core.config import HubConfig
     from pipelines.spark_match import run_spark_match
     from warehouse.spark.lakehouse import Lakehouse
     from warehouse.spark.session import spark_session

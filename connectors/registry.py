@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from airbyte_cdk.models import ConfiguredAirbyteCatalog
 from airbyte_cdk.sources import Source
 
-from hub.config import CONNECTOR_KINDS
+from core.config import CONNECTOR_KINDS
 
 CONNECTORS: dict[str, str] = {kind: f"connectors.{kind}" for kind in CONNECTOR_KINDS}
 DESCRIPTIONS: dict[str, str] = {

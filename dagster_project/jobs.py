@@ -6,8 +6,8 @@ from typing import Any, TypeAlias
 
 import dagster as dg
 
+from core.config import REFERENCE_FILES, HubConfig
 from dagster_project.keys import source_group, staging_key
-from hub.config import REFERENCE_FILES, HubConfig
 
 AssetJob: TypeAlias = Any  # what dg.define_asset_job returns; its class is not part of dagster's public API
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from hub.config import HubConfig, env_references, load_config
+from core.config import HubConfig, env_references, load_config
 from warehouse.engine import Warehouse
 from warehouse.lock import run_lock
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from core.config import HubConfig
 from dagster_project.jobs import AssetJob, refresh_job_name
-from hub.config import HubConfig
 
 DAILY_CRON = "0 2 * * *"
 TIMEZONE = "Asia/Shanghai"

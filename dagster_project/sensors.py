@@ -7,8 +7,8 @@ import os
 
 import dagster as dg
 
+from core.config import HubConfig
 from dagster_project.jobs import REFERENCE_JOB, AssetJob, file_sources, reference_files, refresh_job_name
-from hub.config import HubConfig
 
 # Runs in these states still write to the warehouse: wait for them (an embedded DuckDB file has one writer).
 _ACTIVE = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from demo.universe import (
+from connectors.fakes.universe import (
     CITIES,
     DISTRICT_NAMES,
     HOMOPHONES,

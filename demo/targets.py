@@ -48,7 +48,7 @@ def fx_rates(months: list[str], seed: int = 7) -> pd.DataFrame:
 def _fake_orders(n_entities: int, seed: int) -> pd.DataFrame:
     """The Kingdee and Fxiaoke fakes' booked orders: rep name, day, amount (CNY)."""
     from connectors.fakes import fxiaoke, kingdee
-    from demo.universe import make_sales_reps
+    from connectors.fakes.universe import make_sales_reps
 
     names = make_sales_reps(seed=seed).set_index("rep_id")["name"]
     kd = [r for r in kingdee.default_dataset(n_entities, seed).tables["SAL_SaleOrder"].records.values()

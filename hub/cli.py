@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from hub import exit_codes, secrets
-from hub.config import ConfigError, HubConfig, load_config
+from core import exit_codes, secrets
+from core.config import ConfigError, HubConfig, load_config
 
 CONFIG_OPT = click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False),
                           help="the hub YAML file")

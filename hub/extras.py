@@ -12,7 +12,7 @@ import importlib.util
 
 import click
 
-from hub.exit_codes import CONFIG
+from core.exit_codes import CONFIG
 
 # The modules each extra brings (import names, not distribution names), as pyproject.toml's extras install them.
 EXTRAS: dict[str, tuple[str, ...]] = {

@@ -67,7 +67,7 @@ CUSTOMER_ANCHORS: tuple[str, ...] = ("uscc_valid_code", "reg_no", "city_any")
 
 def specs_from_config(blocking: Sequence[Any], comparisons: Sequence[Any]) -> tuple[
         tuple[BlockingRule, ...], tuple[ComparisonSpec, ...]]:
-    """Blocking rules and comparisons from their config models (`hub.config.BlockingRuleConfig`,
+    """Blocking rules and comparisons from their config models (`core.config.BlockingRuleConfig`,
     `ComparisonConfig`): the spec is data, so any entity can be linked without code."""
     rules = tuple(BlockingRule(b.name, tuple(b.columns), b.max_block) for b in blocking)
     comps = tuple(ComparisonSpec(c.name, c.kind, c.column, tuple(c.thresholds), c.metric, tuple(c.extra),

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hub.config import CheckConfig, HubConfig
+from core.config import CheckConfig, HubConfig
 from pipelines.coerce import parse_date, parse_decimal
 from pipelines.stage import latest_sql, mapping_sql
 from predict.catalog import all_mart_docs

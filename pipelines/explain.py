@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hub.config import HubConfig
+from core.config import HubConfig
 from mdm.engine import explain
 from pipelines.match import _active_model, fingerprint, settings_of
 from warehouse.engine import Warehouse

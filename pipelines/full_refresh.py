@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 
-from hub.config import SourceConfig
+from core.config import SourceConfig
 from warehouse.engine import Warehouse
 
 TABLE = "_full_reads"

@@ -4,8 +4,8 @@ Before reading, `check_columns` compares the primary key, cursor field and mappe
 `file` stream with the columns the source offers (a typo or a case difference is an error that says "did you
 mean 'CustID'?"). While reading, `HealthWatch.observe` notes per stream the mapped columns missing from a batch
 (a later file of a glob that renamed its header) and how many of their values are empty; after reading,
-`HealthWatch.judge` turns the stream's `health` thresholds (`hub.config.HealthConfig`) into the sync's status:
-`succeeded`, `warning` or `failed` (exit codes 0, 5 and 1: `hub/exit_codes.py`).
+`HealthWatch.judge` turns the stream's `health` thresholds (`core.config.HealthConfig`) into the sync's status:
+`succeeded`, `warning` or `failed` (exit codes 0, 5 and 1: `core/exit_codes.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hub.config import HealthConfig, MappingValue, SourceConfig, StreamConfig, did_you_mean
+from core.config import HealthConfig, MappingValue, SourceConfig, StreamConfig, did_you_mean
 
 if TYPE_CHECKING:
     from connectors.python_source import Batch

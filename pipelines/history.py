@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from hub.config import HubConfig
-from hub.entities import ENTITIES
+from core.config import HubConfig
+from core.entities import ENTITIES
 from pipelines.stage import ensure_staging, fingerprint, mapping_sql, staging_columns, to_arrow, type_records
 from warehouse.changes import bump, set_watermark, watermark
 from warehouse.engine import Warehouse, value

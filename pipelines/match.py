@@ -38,8 +38,8 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.config import CustomerMdmConfig, HubConfig
-from hub.entities import ENTITIES
+from core.config import CustomerMdmConfig, HubConfig
+from core.entities import ENTITIES
 from mdm.blocking import candidate_pairs, rule_keys
 from mdm.classify import FellegiSunter
 from mdm.cluster import cluster

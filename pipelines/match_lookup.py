@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hub.config import HubConfig
+from core.config import HubConfig
 from mdm.blocking import BlockingRule
 from mdm.engine import LinkSettings
 from warehouse.changes import versions

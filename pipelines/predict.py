@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hub.config import HubConfig, PredictConfig
+from core.config import HubConfig, PredictConfig
 from pipelines.progress import Progress, as_progress
 from predict.catalog import predicted_mart_docs
 from predict.features import FEATURES

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hub.config import REFERENCE_FILES, REFERENCE_SOURCE, STATUS_CLASSES, HubConfig, ReferenceFileConfig
-from hub.entities import ENTITIES
+from core.config import REFERENCE_FILES, REFERENCE_SOURCE, STATUS_CLASSES, HubConfig, ReferenceFileConfig
+from core.entities import ENTITIES
 from pipelines.coerce import DEFAULT_TIMEZONE
 from pipelines.stage import StageResult, ensure_staging, type_records, write_staged
 from warehouse.changes import clear_watermarks, set_watermark, watermark

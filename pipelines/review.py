@@ -20,7 +20,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.config import HubConfig
+from core.config import HubConfig
 from mdm.stewardship import candidate_groups
 from pipelines.stage import to_arrow
 from pipelines.steward import (

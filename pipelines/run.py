@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hub.config import HubConfig
+from core.config import HubConfig
 from pipelines.checks import CheckOutcome, run_checks_if_changed
 from pipelines.history import stage_history
 from pipelines.match import MatchResult, run_match

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from hub.config import HubConfig
+from core.config import HubConfig
 from mdm.classify import FellegiSunter, fit_m_em, level_frequencies, pattern_keys, random_pairs, value_frequencies
 from mdm.cluster import cluster
 from mdm.compare import ComparisonSpec, compare, encode_column

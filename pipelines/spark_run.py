@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.config import HubConfig
+from core.config import HubConfig
 from pipelines.progress import Progress, as_progress
 from pipelines.publish import MARTS, mart_sql
 from pipelines.run import RunSummary, sync_and_stage

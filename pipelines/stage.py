@@ -28,8 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from hub.config import REFERENCE_SOURCE, HubConfig, MappingValue, StreamConfig
-from hub.entities import ENTITIES, LINEAGE_COLUMNS, Entity
+from core.config import REFERENCE_SOURCE, HubConfig, MappingValue, StreamConfig
+from core.entities import ENTITIES, LINEAGE_COLUMNS, Entity
 from pipelines.coerce import (
     DEFAULT_TIMEZONE,
     MAX_TEXT,

@@ -47,8 +47,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from hub.config import HubConfig
-from hub.entities import ENTITIES
+from core.config import HubConfig
+from core.entities import ENTITIES
 from mdm.engine import BANDS as ENGINE_BANDS
 from mdm.golden import FALLBACK_RULES, assign_ids, describe_rules, id_number
 from mdm.lookup import build_index

@@ -49,8 +49,8 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from connectors.file.source import ERRORS_FIELD
 from connectors.python_source import Batch, CheckpointedStream
 from connectors.registry import create_source, refused_endpoint
-from hub import secrets
-from hub.config import HubConfig, SourceConfig
+from core import secrets
+from core.config import HubConfig, SourceConfig
 from pipelines import full_refresh as full_refreshes
 from pipelines.errors import trace_text
 from pipelines.health import HealthWatch, check_columns, live_rows

@@ -1,6 +1,6 @@
 """The generated pages of the docs site, written from the code so that they cannot drift from it.
 
-- `docs/configuration.md`: the reference of every option, from the pydantic models in `hub/config.py` (their
+- `docs/configuration.md`: the reference of every option, from the pydantic models in `core/config.py` (their
   fields, types, defaults, `description=`s and docstrings).
 - `docs/marts.md`: the mart reference, from `warehouse/marts/marts.yaml` and `predict/marts.yaml`.
 - `docs/index.md`: the site's front page, which is `README.md` with its links made relative to `docs/`.
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIG_PAGE = Path("docs/configuration.md")
 MARTS_PAGE = Path("docs/marts.md")
 INDEX_PAGE = Path("docs/index.md")
-CONFIG_BEGIN = ("<!-- configuration reference: generated from the models in hub/config.py by "
+CONFIG_BEGIN = ("<!-- configuration reference: generated from the models in core/config.py by "
                 "`python -m scripts.docs_reference`; edit the models, not this section -->")
 CONFIG_END = "<!-- end of configuration reference -->"
 # A name standing for a key the user chooses (`sources.<source>`), per mapping field of the models.
@@ -110,7 +110,7 @@ def _sections(root: type[BaseModel]) -> list[tuple[str, type[BaseModel]]]:
 def config_reference_markdown(root: type[BaseModel] | None = None) -> str:
     """The configuration reference: one section per model, a row per option."""
     if root is None:
-        from hub.config import HubConfig
+        from core.config import HubConfig
         root = HubConfig
     sections = _sections(root)
     anchors = {model: (f"config-{path}" if path else "config-top-level").replace(".", "-").replace("<", "")

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.config import ConfigError, HubConfig, load_config
+from core.config import ConfigError, HubConfig, load_config
 from pipelines.coerce import clean_text, parse_date, parse_decimal, parse_integer, parse_timestamp
 from pipelines.stage import json_path
 
@@ -127,7 +127,7 @@ records = st.lists(st.fixed_dictionaries({"id": st.one_of(st.none(), st.integers
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records)
 def test_landing_and_staging_any_records_never_crash_and_lose_nothing(recs: list[dict]) -> None:
-    from hub.config import HubConfig
+    from core.config import HubConfig
     from pipelines.stage import stage_stream
     from warehouse.engine import Warehouse
     from warehouse.raw import RawStore, dumps

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from core.config import encode_url_credentials, load_config
 from hub.cli import main
-from hub.config import encode_url_credentials, load_config
 from warehouse.engine import Warehouse
 
 PASSWORD = "p@ss/w#rd:Secret9"

@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--sample",
         action="store_true",
-        help="use the small built-in sample universe instead of demo.universe",
+        help="use the small built-in sample universe instead of connectors.fakes.universe",
     )
     serve.add_argument(
         "--sizes",

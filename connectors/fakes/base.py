@@ -915,8 +915,8 @@ def rep_department(rep: Mapping[str, Any]) -> tuple[str, str]:
 def demo_dataset(
     build: Callable[[pd.DataFrame, pd.DataFrame, int, Any], Dataset], n_entities: int, seed: int, sizes: Any
 ) -> Dataset:
-    """``build`` over the demo universe; ``demo.universe`` is imported only here, when asked for."""
-    from demo.universe import make_sales_reps, make_universe
+    """``build`` over the demo universe; ``connectors.fakes.universe`` is imported only here, when asked for."""
+    from connectors.fakes.universe import make_sales_reps, make_universe
 
     return build(make_universe(n_entities=n_entities, seed=seed), make_sales_reps(seed=seed), seed, sizes)
 
@@ -990,7 +990,7 @@ _TEAMS = (
     ("华中大区", "武汉"),
     ("西南大区", "成都"),
 )
-"""(team, region) as ``demo.universe`` has them: a sales region (大区) and its city office."""
+"""(team, region) as ``connectors.fakes.universe`` has them: a sales region (大区) and its city office."""
 
 
 def uscc_for(rng: random.Random, region_code: str) -> str:
@@ -1008,7 +1008,7 @@ def uscc_for(rng: random.Random, region_code: str) -> str:
 def sample_universe(
     n_entities: int = 40, n_reps: int = 6, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A small universe and rep table with ``demo.universe``'s columns, for tests and offline use."""
+    """A small universe and rep table with ``connectors.fakes.universe``'s columns, for tests and offline use."""
     rng = random.Random(f"sample:{seed}")
     reps = []
     for rep_id in range(1, n_reps + 1):

@@ -449,7 +449,7 @@ def _stage_changes(rng: Any, deal: deals.Deal, opportunity: dict[str, Any], owne
 
 
 def default_dataset(n_entities: int = 2000, seed: int = 7, sizes: Sizes | None = None) -> Dataset:
-    """The dataset built from the demo universe (``demo.universe.make_universe``)."""
+    """The dataset built from the demo universe (``connectors.fakes.universe.make_universe``)."""
     return demo_dataset(build_dataset, n_entities, seed, sizes)
 
 

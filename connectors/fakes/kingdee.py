@@ -345,7 +345,7 @@ def build_dataset(
 
 
 def default_dataset(n_entities: int = 2000, seed: int = 7, sizes: Sizes | None = None) -> Dataset:
-    """The dataset built from the demo universe (``demo.universe.make_universe``)."""
+    """The dataset built from the demo universe (``connectors.fakes.universe.make_universe``)."""
     return demo_dataset(build_dataset, n_entities, seed, sizes)
 
 

@@ -4,7 +4,7 @@
 :func:`build_server`; `hub fakes serve-all` starts all four with :func:`start_all` on free
 loopback ports and hands the demo config its variables (:func:`demo_env`: base URLs and the
 fakes' built-in demo credentials) as shell `export` lines. Datasets come from the demo universe
-(`demo.universe`), so with the same `entities` and `seed` as `hub demo generate` the fakes serve
+(`connectors.fakes.universe`), so with the same `entities` and `seed` as `hub demo generate` the fakes serve
 the same companies as the demo's legacy CRMs and ERP.
 
 Nothing here prints: the command lines do.
@@ -56,7 +56,7 @@ def build_server(vendor: str, *, seed: int = 7, entities: int = 2000, sample: bo
                  token_ttl_s: float = 7200.0, universe: tuple[Any, Any] | None = None) -> Any:
     """A (not yet started) fake of `vendor` over the demo universe of `entities` companies.
 
-    `sample` uses the small built-in universe instead of `demo.universe`; `universe` passes an already
+    `sample` uses the small built-in universe instead of `connectors.fakes.universe`; `universe` passes an already
     built `(universe, reps)` pair (to build it once for several fakes). `sizes` overrides fields of the
     vendor's `Sizes`, `faults` fields of `Faults` (ValueError on an unknown or ill-typed one).
     """
@@ -78,7 +78,7 @@ def start_all(host: str = "127.0.0.1", *, seed: int = 7, entities: int = 2000) -
 
     If one fails to start, those already started are stopped before the error propagates.
     """
-    from demo.universe import make_sales_reps, make_universe
+    from connectors.fakes.universe import make_sales_reps, make_universe
 
     universe = (make_universe(n_entities=entities, seed=seed), make_sales_reps(seed=seed))
     servers: dict[str, Any] = {}

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import dagster as dg
 
+from core.config import HubConfig
 from dagster_project.assets.marts import mart_assets, mart_checks
 from dagster_project.assets.mdm import mdm_assets, mdm_checks
 from dagster_project.assets.predict import predict_assets
 from dagster_project.assets.raw import source_assets
 from dagster_project.assets.staging import staging_assets
-from hub.config import HubConfig
 
 __all__ = ["all_assets", "data_checks"]
 

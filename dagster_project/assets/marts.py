@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from core.config import ConfigError, HubConfig
 from dagster_project.assets.staging import STAGED_WITH, staged_entities
 from dagster_project.keys import GOLDEN_KEY, MARTS_GROUP, MDM_GROUP, METRICS_KEY, mart_key, staging_key
 from dagster_project.resources import HubResource
-from hub.config import ConfigError, HubConfig
 from pipelines.checks import CheckSpec, planned_checks
 from pipelines.metrics import record_run_metrics
 from pipelines.publish import MARTS, build_recorded, mart_columns, mart_inputs

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from core.config import HubConfig
 from dagster_project.keys import raw_key, source_group
 from dagster_project.resources import HubResource
-from hub.config import HubConfig
 from pipelines.sync import sync_source
 
 SYNC_CHECK = "sync_succeeded"

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from core.config import REFERENCE_FILES, HubConfig
 from dagster_project.keys import STAGING_GROUP, raw_key, staging_key
 from dagster_project.resources import HubResource
-from hub.config import REFERENCE_FILES, HubConfig
 from pipelines.history import TRACKED, stage_history
 from pipelines.reference import stage_reference
 from pipelines.stage import stage_all

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Header, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hub.config import HubConfig
+from core.config import HubConfig
 from hub.console.auth import valid_api_token
 from pipelines.steward import MatchService, StewardError
 

@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.config import HubConfig
+from core.config import HubConfig
 from hub.console.admin import admin_router
 from hub.console.api import api_router
 from hub.console.audit import audit_router

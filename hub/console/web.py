@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from hub.config import ROLES, HubConfig
+from core.config import ROLES, HubConfig
 from hub.console import labels
 from hub.console.auth import FLASH_COOKIE, SESSION_COOKIE, LoginThrottle, Sessions, User, UserStore, same_token
 from hub.console.i18n import pick_lang, text

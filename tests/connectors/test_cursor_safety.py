@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 from connectors.cursors import future_mask, is_future, looked_back, seconds
-from hub.config import HubConfig
+from core.config import HubConfig
 from pipelines.sync import sync_source
 from warehouse.engine import Warehouse
 from warehouse.raw import RawStore

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import Workbook
 
 from connectors.file.excel import serial_date
-from hub.config import HubConfig
+from core.config import HubConfig
 from pipelines.sync import sync_source
 from warehouse.engine import Warehouse
 

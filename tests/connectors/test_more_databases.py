@@ -12,8 +12,8 @@ import yaml
 from click.testing import CliRunner
 
 from connectors.sql.engines import source_engine
+from core.config import encode_url_credentials
 from hub.cli import main
-from hub.config import encode_url_credentials
 
 PASSWORD = "Crm@2024/#1"
 

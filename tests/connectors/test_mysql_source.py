@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 
-from hub import exit_codes
+from core import exit_codes
 from hub.cli import main
 from warehouse.engine import Warehouse
 

@@ -111,7 +111,7 @@ def test_an_unreachable_database_fails_with_a_clear_message(tmp_path: Path) -> N
 
 def test_a_postgresql_table_is_read_whole_through_its_server_side_cursor(tmp_path: Path, pg_url: str) -> None:
     """SQLAlchemy reads rows ahead of a server-side cursor: none of them may be lost (the first row was)."""
-    from hub.config import HubConfig
+    from core.config import HubConfig
     from pipelines.sync import sync_source
     from warehouse.engine import Warehouse
 

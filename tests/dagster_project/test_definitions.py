@@ -11,11 +11,11 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from core.config import ConfigError, load_config
+from core.entities import ENTITIES
 from dagster_project.assets.mdm import every_staged_customer_in_xref, golden_ids_are_unique
 from dagster_project.definitions import DEFAULT_CONFIG, build_definitions
 from dagster_project.resources import HubResource
-from hub.config import ConfigError, load_config
-from hub.entities import ENTITIES
 from pipelines.publish import MARTS
 from pipelines.run import run_all
 from pipelines.stage import ensure_staging, staging_columns, to_arrow

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.config import ConfigError, load_config
 from dagster_project.definitions import build_definitions
-from hub.config import ConfigError, load_config
 
 CONFIG = """
 warehouse: {{url: "duckdb:///w.duckdb"}}

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from connectors.fakes.universe import make_sales_reps, make_universe
 from demo.generate import DemoData, generate, main, scaled_customers, write_demo
-from demo.universe import make_sales_reps, make_universe
 
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from connectors.fakes import fxiaoke, kingdee
+from connectors.fakes.universe import make_sales_reps
 from demo.generate import generate, write_demo
 from demo.targets import write_reference
-from demo.universe import make_sales_reps
 
 
 def test_attainment_against_all_booked_orders_is_about_91_pct(tmp_path: Path) -> None:

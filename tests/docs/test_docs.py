@@ -11,7 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field
 
-from hub.config import HubConfig
+from core.config import HubConfig
 from scripts.docs_reference import (
     CONFIG_PAGE,
     INDEX_PAGE,

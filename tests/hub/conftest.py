@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from hub.config import load_config
+from core.config import load_config
 from hub.console import create_app
 from hub.users import hash_password
 
@@ -159,8 +159,8 @@ def forecast_demo(dashboard_demo: Path, tmp_path_factory: pytest.TempPathFactory
     import duckdb
     import pandas as pd
 
+    from core.config import HubConfig, PredictConfig
     from demo.deals import generated_inputs
-    from hub.config import HubConfig, PredictConfig
     from pipelines.predict import run_predictions
     from tests.predict.test_predict_marts import load_marts
     from warehouse.engine import Warehouse

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from core.config import ConfigError, load_config
 from hub.cli import main
-from hub.config import ConfigError, load_config
 from hub.users import verify_password
 
 QUEUE_ITEM_KEYS = {"item_id", "priority", "probability", "weight", "band", "reason", "reason_key", "revenue",

@@ -16,7 +16,7 @@ import yaml
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from hub.config import load_config
+from core.config import load_config
 from hub.console import create_app
 from pipelines import review as rv
 from pipelines import steward as st

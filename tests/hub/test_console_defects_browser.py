@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.config import load_config
+from core.config import load_config
 from warehouse.engine import Warehouse
 
 pytestmark = pytest.mark.browser

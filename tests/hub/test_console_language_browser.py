@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hub.config import load_config
+from core.config import load_config
 from pipelines import steward as st
 from warehouse.engine import Warehouse
 

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from hub.config import load_config
+from core.config import load_config
 from mdm.search import pinyin_of
 from pipelines import review as rv
 from pipelines import steward as st

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from hub.config import load_config
-from hub.entities import ENTITIES
+from core.config import load_config
+from core.entities import ENTITIES
 from pipelines.checks import golden_ids_unique, planned_checks, run_checks, staged_customers_in_xref
 from pipelines.predict import run_predictions
 from pipelines.publish import publish

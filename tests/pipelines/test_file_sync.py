@@ -11,7 +11,7 @@ import pytest
 from airbyte_cdk.models import SyncMode
 
 from connectors.file.source import FileSource, sha256_file
-from hub.config import HubConfig
+from core.config import HubConfig
 from pipelines.sync import connector_config, sync_source
 from warehouse.engine import Warehouse
 from warehouse.raw import RawStore

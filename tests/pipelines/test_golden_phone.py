@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hub.config import load_config
+from core.config import load_config
 from mdm.standardize import standardize_phones
 from pipelines import steward as st
 from pipelines.run import run_all

@@ -8,7 +8,7 @@ import hashlib
 from decimal import Decimal as D
 from pathlib import Path
 
-from hub.config import load_config
+from core.config import load_config
 from pipelines.run import run_all
 from warehouse.engine import Warehouse
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hub.config import load_config
+from core.config import load_config
 from pipelines.match import run_match
 from pipelines.run import run_all
 from warehouse.engine import Warehouse

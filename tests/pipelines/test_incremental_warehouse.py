@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hub.config import load_config
+from core.config import load_config
 from pipelines.match import run_match
 from pipelines.run import run_all
 from pipelines.steward import decide_pair

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hub.config import HubConfig
+from core.config import HubConfig
 from pipelines.stage import stage_all
 from pipelines.sync import sync_source
 from warehouse.engine import Warehouse

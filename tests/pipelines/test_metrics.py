@@ -10,8 +10,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from core.config import load_config
 from hub.cli import main
-from hub.config import load_config
 from pipelines import steward
 from pipelines.metrics import GLOBAL_MEASURES
 from warehouse.engine import Warehouse

@@ -10,7 +10,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from hub.config import ConfigError, load_config
+from core.config import ConfigError, load_config
 from pipelines.reference import ReferenceFileError, stage_reference
 from warehouse.engine import Warehouse
 

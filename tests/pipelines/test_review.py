@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from hub.config import HubConfig, load_config
+from core.config import HubConfig, load_config
 from mdm.stewardship import REASONS
 from pipelines import review as rv
 from pipelines import steward as st

@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pandas as pd
 
-from hub.entities import ENTITIES
+from core.entities import ENTITIES
 from pipelines.stage import type_records, write_staged
 from warehouse.engine import Warehouse
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hub.config import HubConfig, load_config
+from core.config import HubConfig, load_config
 from mdm.stewardship import pair_id
 from pipelines import steward as st
 from pipelines.match import run_match

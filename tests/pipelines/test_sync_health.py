@@ -11,9 +11,9 @@ from typing import Any
 import yaml
 from click.testing import CliRunner
 
-from hub import exit_codes
+from core import exit_codes
+from core.config import HubConfig
 from hub.cli import main
-from hub.config import HubConfig
 from pipelines.sync import sync_source
 from warehouse.engine import Warehouse
 

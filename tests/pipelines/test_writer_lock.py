@@ -19,10 +19,10 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
+from core.config import load_config
 from dagster_project.assets.raw import source_assets
 from dagster_project.resources import HubResource
 from hub.cli import main
-from hub.config import load_config
 from pipelines import steward as st
 from warehouse.engine import Warehouse
 from warehouse.lock import RunLocked, held_by, run_lock

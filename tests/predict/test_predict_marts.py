@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from core.config import HubConfig, PredictConfig
 from demo.deals import generated_inputs
 from hub.cli import main
-from hub.config import HubConfig, PredictConfig
 from pipelines.checks import planned_checks
 from pipelines.export import export_mart
 from pipelines.predict import run_predictions

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from hub.entities import ENTITIES
+from core.entities import ENTITIES
 from pipelines.publish import MARTS, mart_columns, mart_inputs, publish
 from pipelines.stage import ensure_staging, staging_columns, to_arrow
 from predict.catalog import all_mart_docs

@@ -30,9 +30,9 @@ from urllib.parse import quote, unquote
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from hub.entities import ENTITIES
-from hub.secrets import register
-from pipelines.transforms import check_transforms
+from core.entities import ENTITIES
+from core.secrets import register
+from core.transforms import check_transforms
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # The `connector:` kinds a source may name (each is a package of `connectors/`; connectors/registry.py).
