@@ -70,10 +70,28 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 
 @cache
 def _pinyin() -> Any:
+    """pypinyin's `lazy_pinyin` with our phrases, converting each segmented word once per process: brands repeat
+    their words (华信, 科技) and the per-word conversion is most of pypinyin's cost."""
     import pypinyin
+    from pypinyin.converter import DefaultConverter
+    from pypinyin.core import Pinyin
+
+    class WordCache(DefaultConverter):  # pypinyin's documented extension point: Pinyin(converter=...)
+        def __init__(self) -> None:
+            super().__init__()
+            self._done: dict[tuple[Any, ...], Any] = {}
+
+        def convert(self, words: str, style: Any, heteronym: bool, errors: Any, strict: bool, **kw: Any) -> Any:
+            key = (words, style, heteronym, errors, strict)
+            hit = self._done.get(key)
+            if hit is None:
+                if len(self._done) > 500_000:  # bounded: a pathological input never grows it for good
+                    self._done.clear()
+                hit = self._done[key] = super().convert(words, style, heteronym, errors, strict, **kw)
+            return hit
 
     pypinyin.load_phrases_dict(_PHRASES)
-    return pypinyin.lazy_pinyin
+    return Pinyin(WordCache()).lazy_pinyin
 
 
 @cache

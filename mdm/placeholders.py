@@ -7,7 +7,7 @@ digit repeated, a run of consecutive digits) with a few well-known values beside
 them into missing values. Values that are merely too common (a contact name shared by many companies)
 are the model's business: `mdm.classify.common_values` finds them by frequency.
 
-Vectorized: every test is an Arrow regex or hash lookup over the distinct values.
+Vectorized: every test is an Arrow regex, comparison or hash lookup.
 """
 
 from __future__ import annotations
@@ -58,11 +58,11 @@ def text_placeholder(values: pa.Array, kind: str = "text") -> pa.Array:
 
 
 def _one_char_repeated(x: pa.Array, at_least: int) -> pa.Array:
-    """True where a value is one character written `at_least` times or more (RE2 has no back-references: a
-    set per distinct value)."""
-    enc = x.dictionary_encode()
-    found = pa.array([len(v) >= at_least and len(set(v)) == 1 for v in enc.dictionary.to_pylist()], pa.bool_())
-    return pc.fill_null(pc.take(found, enc.indices), False)
+    """True where a value is one character written `at_least` times or more (RE2 has no back-references: the
+    first character repeated to the value's length is the value itself)."""
+    n = pc.utf8_length(x)
+    again = pc.binary_repeat(pc.utf8_slice_codeunits(x, 0, 1), n)
+    return pc.fill_null(pc.and_(pc.greater_equal(n, at_least), pc.equal(again, x)), False)
 
 
 def phone_placeholder(digits: pa.Array) -> pa.Array:
@@ -72,17 +72,16 @@ def phone_placeholder(digits: pa.Array) -> pa.Array:
     last8 = pc.utf8_slice_codeunits(d, -8)
     same = _full(last8, r"0+|1+|2+|3+|4+|5+|6+|7+|8+|9+")
     known = pc.fill_null(pc.is_in(d, value_set=pa.array(_PHONE_KNOWN, pa.string())), False)
-    run = pc.fill_null(pc.and_(pc.greater_equal(pc.utf8_length(last8), 6),
-                               pc.greater_equal(_in_sequences(last8), 0)), False)
+    run = _in_sequences(last8)
     return pc.or_(pc.or_(same, known), run)
 
 
 def _in_sequences(last8: pa.Array) -> pa.Array:
-    """Position of each value inside the runs of consecutive digits (up and down), -1 when not a run; looked up
-    once per distinct value."""
-    enc = last8.dictionary_encode()
-    found = pa.array([_SEQUENCES.find(v) if v else -1 for v in enc.dictionary.to_pylist()], pa.int64())
-    return pc.take(found, enc.indices)
+    """True where a value of six to eight digits is a run of consecutive digits (up or down)."""
+    return pc.fill_null(pc.is_in(last8, value_set=_RUNS), False)
+
+
+_RUNS = pa.array(sorted({_SEQUENCES[i:i + n] for n in (6, 7, 8) for i in range(len(_SEQUENCES) - n + 1)}), pa.string())
 
 
 def email_placeholder(emails: pa.Array) -> pa.Array:
