@@ -79,9 +79,10 @@ def _pinyin() -> Any:
     class WordCache(DefaultConverter):  # pypinyin's documented extension point: Pinyin(converter=...)
         def __init__(self) -> None:
             super().__init__()
-            self._done: dict[tuple[Any, ...], Any] = {}
+            self._done: dict[tuple[Any, ...], list[list[str]]] = {}
 
-        def convert(self, words: str, style: Any, heteronym: bool, errors: Any, strict: bool, **kw: Any) -> Any:
+        def convert(self, words: str, style: Any, heteronym: bool, errors: Any, strict: bool = True,
+                    **kw: Any) -> list[list[str]]:
             key = (words, style, heteronym, errors, strict)
             hit = self._done.get(key)
             if hit is None:

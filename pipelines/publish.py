@@ -1,9 +1,11 @@
 """Publish: build the marts from their SQL files, each swapped in atomically, only when its inputs changed.
 
 Each mart remembers the versions of the tables its SQL reads (`warehouse.changes`) when it was built; a
-mart whose inputs kept their versions (and whose SQL did not change) is not built again. A mart that is
-rebuilt gets a new version, so the marts reading it follow. Every build is one set-based
-`CREATE TABLE … AS SELECT` in the warehouse.
+mart whose inputs kept their versions (and whose SQL did not change) is not built again. It also remembers a
+digest of the columns it reads of each staging, mdm and mart input (the columns the warehouse's own plan of its
+SQL scans): an input whose version moved but whose digest did not (a phone changed, and the mart reads no
+phone) does not rebuild it. A mart that is rebuilt gets a new version, so the
+marts reading it follow. Every build is one set-based `CREATE TABLE … AS SELECT` in the warehouse.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import time
 from collections.abc import Callable
 from importlib import resources
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
 from pipelines.progress import Progress, as_progress
 from pipelines.stage import ensure_staging
 from warehouse.changes import bump, set_watermark, versions, watermark
@@ -25,6 +30,7 @@ from warehouse.marts.catalog import mart_docs
 log = logging.getLogger("hub.publish")
 
 _TABLE_REF = re.compile(r"\b(raw|staging|mdm|marts)\.([a-z_][a-z0-9_]*)\b")
+_DIGESTED = ("staging", "mdm", "marts")  # (raw tables: wide JSON documents, versions only)
 
 # Build order, the order of warehouse/marts/marts.yaml: a mart may read the marts before it.
 MARTS: tuple[str, ...] = tuple(mart_docs())
@@ -48,6 +54,39 @@ def _sql_hash(name: str) -> str:
 def _input_tables(name: str) -> list[str]:
     """`schema.table` of a mart's inputs, as `raw._versions` names them."""
     return sorted(f"{s}.{t}" for s, t in mart_inputs(name))
+
+
+def input_digests(wh: Warehouse, conn: Connection, name: str, tables: list[str],
+                  cache: dict[tuple[str, int, tuple[str, ...]], str] | None = None,
+                  seen: dict[str, int] | None = None) -> dict[str, str]:
+    """For each staging, mdm and mart input among `tables`: a digest of the columns of it that the warehouse's
+    plan of the mart reads (`Dialect.scanned_columns`); an input the plan does not scan gets none (it rebuilds the
+    mart whenever its version moves). `cache`: digests already computed in this publish, by table, version and
+    columns."""
+    wanted = [t for t in tables if t.partition(".")[0] in _DIGESTED]
+    if not wanted:
+        return {}
+    scanned = wh.dialect.scanned_columns(conn, mart_sql(name).strip().rstrip(";"))
+    out = {}
+    for table in wanted:
+        schema, _, bare = table.partition(".")
+        words = scanned.get(table)
+        if not words:
+            continue
+        columns = [r[0] for r in conn.execute(sa.text(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = :s AND table_name = :t "
+            "ORDER BY column_name"), {"s": schema, "t": bare}).fetchall() if r[0].lower() in words]
+        if not columns:
+            continue
+        key = (table, (seen or {}).get(table, -1), tuple(columns))
+        if cache is not None and key in cache and key[1] >= 0:
+            out[table] = cache[key]
+            continue
+        count, total = conn.exec_driver_sql(wh.dialect.digest_sql(table, columns)).fetchall()[0]
+        out[table] = f"{int(count)}:{total}"
+        if cache is not None:
+            cache[key] = out[table]
+    return out
 
 
 def build_mart(wh: Warehouse, name: str) -> int:
@@ -75,31 +114,49 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
     with wh.begin() as conn:  # the staging and mdm tables the marts read exist, even before any data
         ensure_staging(wh, conn)
         ensure_mdm(wh, conn)
-    counts = {}
+    counts: dict[str, int] = {}
+    cache: dict[tuple[str, int, tuple[str, ...]], str] = {}
     for name in marts:
+        tables = _input_tables(name)
         with wh.begin() as conn:
-            seen = versions(conn, _input_tables(name))
+            seen = versions(conn, tables)
             mark = watermark(conn, f"mart:{name}")
             exists = wh.table_exists(conn, "marts", name)
-        if (not force and exists and mark is not None and mark[1].get("inputs") == seen
-                and mark[1].get("sql") == _sql_hash(name)):
-            counts[name] = int(mark[1].get("rows", 0))
-            continue
+            same_sql = mark is not None and mark[1].get("sql") == _sql_hash(name)
+            if not force and exists and mark is not None and same_sql:
+                before = mark[1]
+                if before.get("inputs") == seen:
+                    counts[name] = int(before.get("rows", 0))
+                    continue
+                moved = [t for t in tables if (before.get("inputs") or {}).get(t) != seen[t]]
+                kept = before.get("digests") or {}
+                if all(t in kept for t in moved):
+                    now = input_digests(wh, conn, name, moved, cache, seen)
+                    if all(now.get(t) == kept[t] for t in moved):  # what it reads of them did not change
+                        set_watermark(conn, f"mart:{name}", 0, {**before, "inputs": seen})
+                        counts[name] = int(before.get("rows", 0))
+                        prog(f"marts.{name}: kept (the columns it reads of {', '.join(moved)} did not change)")
+                        continue
+            digests = input_digests(wh, conn, name, tables, cache, seen)
         started = time.monotonic()
-        counts[name] = build_recorded(wh, name, seen)
+        counts[name] = build_recorded(wh, name, seen, digests)
         prog(f"built marts.{name}: {counts[name]:,} rows in {time.monotonic() - started:.1f} s")
     return counts
 
 
-def build_recorded(wh: Warehouse, name: str, seen: dict[str, int] | None = None) -> int:
+def build_recorded(wh: Warehouse, name: str, seen: dict[str, int] | None = None,
+                   digests: dict[str, str] | None = None) -> int:
     """`build_mart`, then a new version for the mart and, as its watermark, the versions of the inputs it read
-    (`seen`, read now when not given): what `publish` checks to skip it next time (the Dagster asset builds
-    through here too, so a `hub run` after a materialization does not build the mart again)."""
-    if seen is None:
+    (`seen`, read now when not given) and the digests of the columns it reads of them: what `publish` checks to
+    skip it next time (the Dagster asset builds through here too, so a `hub run` after a materialization does
+    not build the mart again)."""
+    if seen is None or digests is None:
         with wh.begin() as conn:
-            seen = versions(conn, _input_tables(name))
+            seen = versions(conn, _input_tables(name)) if seen is None else seen
+            digests = input_digests(wh, conn, name, _input_tables(name), seen=seen)
     rows = build_mart(wh, name)
     with wh.begin() as conn:
         bump(conn, f"marts.{name}")
-        set_watermark(conn, f"mart:{name}", 0, {"inputs": seen, "sql": _sql_hash(name), "rows": rows})
+        set_watermark(conn, f"mart:{name}", 0, {"inputs": seen, "sql": _sql_hash(name), "rows": rows,
+                                                 "digests": digests})
     return rows

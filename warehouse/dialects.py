@@ -7,6 +7,8 @@ Everything else in the project writes portable SQL; the few things that cannot b
 from __future__ import annotations
 
 import io
+import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -63,6 +65,16 @@ class Dialect:
         """A text sort key ordered by code point, as Python and Arrow order strings."""
         return expr
 
+    def scanned_columns(self, conn: Connection, sql: str) -> dict[str, set[str]]:
+        """`schema.table` → the words (lower case) of each table scan in the backend's plan of `sql`: a superset
+        of the names of the columns the query reads of it. Empty where the backend cannot tell."""
+        return {}
+
+    def digest_sql(self, table: str, columns: list[str]) -> str:  # pragma: no cover - abstract
+        """One row (row count, sum of a 64-bit hash of each row's `columns`, as text): equal for equal multisets
+        of rows, whatever their order; what tells a mart its input's columns did not change."""
+        raise NotImplementedError(f"{self.name}: digest_sql")
+
     @contextmanager
     def arrow_relation(self, conn: Connection, name: str, data: pa.Table,
                        types: dict[str, str] | None = None) -> Iterator[str]:
@@ -82,6 +94,26 @@ class Dialect:
 class DuckDBDialect(Dialect):
     name = "duckdb"
     types: ClassVar[dict[str, str]] = {**Dialect.types, "text": "VARCHAR", "float": "DOUBLE"}
+
+    def scanned_columns(self, conn: Connection, sql: str) -> dict[str, set[str]]:
+        # Without statistics propagation: a filter the data at hand proves always true must still count.
+        conn.exec_driver_sql("SET disabled_optimizers = 'statistics_propagation'")
+        try:
+            rows = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}").fetchall()
+        finally:
+            conn.exec_driver_sql("RESET disabled_optimizers")
+        out: dict[str, set[str]] = {}
+        for plan in (json.loads(r[1]) for r in rows):
+            for node in _plan_nodes(plan, "children"):
+                info = node.get("extra_info")
+                if isinstance(info, dict) and isinstance(info.get("Table"), str):
+                    words = [v for k, v in info.items() if k != "Table"]
+                    out.setdefault(".".join(info["Table"].split(".")[-2:]), set()).update(_words(words))
+        return out
+
+    def digest_sql(self, table: str, columns: list[str]) -> str:
+        cols = ", ".join(quote(c) for c in columns)
+        return f"SELECT count(*), CAST(COALESCE(sum(CAST(hash({cols}) AS HUGEINT)), 0) AS VARCHAR) FROM {table}"
 
     def json_text(self, column_sql: str, path: list[str | int]) -> str:
         parts = "".join(f"[{p}]" if isinstance(p, int) else '."' + p.replace('"', '\\"') + '"' for p in path)
@@ -134,6 +166,21 @@ class PostgresDialect(Dialect):
 
     def analyze(self, conn: Connection, table: str) -> None:
         conn.exec_driver_sql(f"ANALYZE {table}")  # temp tables have no statistics: joins go nested-loop
+
+    def scanned_columns(self, conn: Connection, sql: str) -> dict[str, set[str]]:
+        rows = conn.exec_driver_sql(self.driver_sql(f"EXPLAIN (VERBOSE, FORMAT JSON) {sql}")).fetchall()
+        plans = rows[0][0] if not isinstance(rows[0][0], str) else json.loads(rows[0][0])
+        out: dict[str, set[str]] = {}
+        for node in _plan_nodes([p["Plan"] for p in plans], "Plans"):
+            if "Relation Name" in node and "Schema" in node:
+                words = [v for k, v in node.items() if k not in ("Plans", "Relation Name", "Schema", "Alias")]
+                out.setdefault(f"{node['Schema']}.{node['Relation Name']}", set()).update(_words(words))
+        return out
+
+    def digest_sql(self, table: str, columns: list[str]) -> str:
+        row = ", ".join(quote(c) for c in columns)
+        hashed = f"CAST(hashtextextended(CAST(ROW({row}) AS text), 0) AS numeric)"
+        return f"SELECT count(*), CAST(COALESCE(sum({hashed}), 0) AS text) FROM {table}"
 
     def text_order(self, expr: str) -> str:
         return f'{expr} COLLATE "C"'  # the database's collation would order by language rules
@@ -191,3 +238,17 @@ def dialect_for(url: str) -> Dialect:
 
 
 __all__ = ["Dialect", "DuckDBDialect", "PostgresDialect", "dialect_for", "quote", "quote_qualified"]
+
+
+def _plan_nodes(nodes: Any, children: str) -> Iterator[dict[str, Any]]:
+    """Every node of a JSON query plan (a node or a list of them; `children`: the key of its sub-plans)."""
+    stack = list(nodes) if isinstance(nodes, list) else [nodes]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.get(children) or [])
+
+
+def _words(value: Any) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", json.dumps(value, ensure_ascii=False))}
