@@ -104,14 +104,22 @@ def _factors(model: Trained, features: pd.DataFrame) -> tuple[list[str], list[st
     return model.classifier.factors(features)
 
 
-def opportunity_scores(inputs: Inputs, model: Trained) -> pd.DataFrame:
-    """One row per open opportunity: its probability, score, baseline and factors."""
-    o = inputs.opportunities
-    rows = np.flatnonzero((o["outcome"] == "open").to_numpy())
-    as_of = inputs.as_of()
+def open_opportunity_features(inputs: Inputs) -> tuple[np.ndarray, pd.DataFrame]:
+    """(rows of the open opportunities in `inputs.opportunities`, their features as of the inputs' date): what the
+    scores and the forecast both start from, computed once."""
     from predict.features import opportunity_features
 
-    features = opportunity_features(inputs, pd.DataFrame({"row": rows, "as_of": as_of})).reset_index(drop=True)
+    rows = np.flatnonzero((inputs.opportunities["outcome"] == "open").to_numpy())
+    frame = pd.DataFrame({"row": rows, "as_of": inputs.as_of()})
+    return rows, opportunity_features(inputs, frame).reset_index(drop=True)
+
+
+def opportunity_scores(inputs: Inputs, model: Trained,
+                       open_features: tuple[np.ndarray, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """One row per open opportunity: its probability, score, baseline and factors."""
+    o = inputs.opportunities
+    as_of = inputs.as_of()
+    rows, features = open_features or open_opportunity_features(inputs)
     open_ = o.iloc[rows].reset_index(drop=True)
     p = model.predict(features, features["stage"])
     ups, downs = _factors(model, features)
@@ -141,14 +149,11 @@ def lead_scores(inputs: Inputs, model: Trained) -> pd.DataFrame:
         "scored_as_of": inputs.as_of()})
 
 
-def pipeline_forecast(inputs: Inputs, model: Trained, simulations: int = 1000) -> pd.DataFrame:
+def pipeline_forecast(inputs: Inputs, model: Trained, simulations: int = 1000,
+                      open_features: tuple[np.ndarray, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Today's forecast from the open pipeline, then the forecasts of the model's backtest."""
-    from predict.features import opportunity_features
-
-    o = inputs.opportunities
-    rows = np.flatnonzero((o["outcome"] == "open").to_numpy())
     as_of = inputs.as_of()
-    features = opportunity_features(inputs, pd.DataFrame({"row": rows, "as_of": as_of})).reset_index(drop=True)
+    rows, features = open_features or open_opportunity_features(inputs)
     n = len(rows)
     samples = Samples("opportunity", features, np.full(n, np.nan), pd.Series([as_of] * n, dtype="datetime64[ns]"),
                       pd.Series([pd.NaT] * n, dtype="datetime64[ns]"), features["stage"], rows)
@@ -247,9 +252,10 @@ def run_predictions(wh: Warehouse, cfg: HubConfig | None = None,
         models[kind] = model
         fresh.append(model)
         prog(f"trained the {kind} model ({why}): {model.method}, {model.guard}; {model.seconds:.1f} s")
-    frames = {"opportunity_scores": opportunity_scores(inputs, models["opportunity"]),
+    open_now = open_opportunity_features(inputs)
+    frames = {"opportunity_scores": opportunity_scores(inputs, models["opportunity"], open_now),
               "lead_scores": lead_scores(inputs, models["lead"]),
-              "pipeline_forecast": pipeline_forecast(inputs, models["opportunity"], simulations)}
+              "pipeline_forecast": pipeline_forecast(inputs, models["opportunity"], simulations, open_now)}
     current = {m.model_id for m in models.values()}
     with wh.begin() as conn:
         has_models = wh.table_exists(conn, "marts", "prediction_models")
