@@ -98,13 +98,71 @@ def generate(records: int, folder: Path) -> Path:
     done = folder / "generated.json"
     if not done.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        write_demo(folder, make(n_entities=math.ceil(records / RECORDS_PER_ENTITY), seed=7))
+        entities = math.ceil(records / RECORDS_PER_ENTITY)
+        if entities <= CHUNK_ENTITIES:
+            write_demo(folder, make(n_entities=entities, seed=7))
+        else:
+            write_in_chunks(folder, entities)
         done.write_text(json.dumps({"records": records}), encoding="utf-8")
     for name in ("crm_a.sqlite", "crm_b_export.csv"):  # pristine copies: every benchmark starts from them
         pristine = folder / f"{name}.pristine"
         if not pristine.exists():
             pristine.write_bytes((folder / name).read_bytes())
     return folder
+
+
+CHUNK_ENTITIES = 1_300_000  # one generator call holds a whole universe: 4M companies took 18.8 GB and were killed
+
+
+def write_in_chunks(folder: Path, entities: int) -> None:
+    """The sources of `entities` companies as universes of at most CHUNK_ENTITIES each (seeds 7000, 7001, …),
+    appended to the same files with keys, order numbers and entity IDs made unique by the chunk's number. Companies
+    of different chunks are different companies (a few may share a name or a tax code by chance, as in life)."""
+    from demo.generate import _SCHEMAS
+    from demo.generate import generate as make
+
+    n_chunks = math.ceil(entities / CHUNK_ENTITIES)
+    for path in ("crm_a.sqlite", "erp.sqlite", "crm_b_export.csv", "truth.csv", "entities.csv"):
+        (folder / path).unlink(missing_ok=True)
+    with sqlite3.connect(folder / "crm_a.sqlite") as a, sqlite3.connect(folder / "erp.sqlite") as e:
+        for name, con in (("t_customer", a), ("t_user", a), ("T_BD_CUSTOMER", e), ("T_BD_SALESMAN", e),
+                          ("T_SAL_ORDER", e)):
+            con.execute(f"CREATE TABLE {name} ({_SCHEMAS[name]})")
+    for i in range(n_chunks):
+        n = min(CHUNK_ENTITIES, entities - i * CHUNK_ENTITIES)
+        print(f"  generating chunk {i + 1} of {n_chunks}: {n:,} companies ...", flush=True)
+        d = make(n_entities=n, seed=7000 + i)
+        off = i * 100_000_000
+        d.crm_a["cust_id"] += off
+        d.crm_b["客户编号"] = f"KH{i:02d}" + d.crm_b["客户编号"].str.removeprefix("KH")
+        d.erp_customers["FCUSTID"] += off
+        d.erp_customers["FNUMBER"] = f"CUST{i:02d}" + d.erp_customers["FNUMBER"].str.removeprefix("CUST")
+        d.erp_orders["FID"] += off
+        d.erp_orders["FCUSTID"] += off
+        d.erp_orders["FBILLNO"] = d.erp_orders["FBILLNO"] + f"-{i:02d}"
+        for src in ("crm_a", "crm_b", "erp"):
+            rows = d.truth["source_name"] == src
+            k = d.truth.loc[rows, "source_key"]
+            d.truth.loc[rows, "source_key"] = (f"KH{i:02d}" + k.str.removeprefix("KH") if src == "crm_b"
+                                               else (k.astype(int) + off).astype(str))
+        d.truth["entity_id"] = f"C{i:02d}" + d.truth["entity_id"]
+        u = d.universe[["entity_id", "legal_name", "uscc", "kind", "parent_entity_id", "city"]].copy()
+        u["entity_id"] = f"C{i:02d}" + u["entity_id"]
+        parent = u["parent_entity_id"]
+        u["parent_entity_id"] = (f"C{i:02d}" + parent.astype(str)).where(parent.notna(), None)
+        with sqlite3.connect(folder / "crm_a.sqlite") as a, sqlite3.connect(folder / "erp.sqlite") as e:
+            for name, con, df in (("t_customer", a, d.crm_a), ("T_BD_CUSTOMER", e, d.erp_customers),
+                                  ("T_SAL_ORDER", e, d.erp_orders)) + ((("t_user", a, d.crm_a_users),
+                                                                        ("T_BD_SALESMAN", e, d.erp_salesmen))
+                                                                       if i == 0 else ()):
+                con.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * df.shape[1])})",
+                                df.astype(object).itertuples(index=False, name=None))
+        first = i == 0
+        d.crm_b.to_csv(folder / "crm_b_export.csv", index=False, encoding="gbk", mode="w" if first else "a",
+                       header=first)
+        d.truth.to_csv(folder / "truth.csv", index=False, mode="w" if first else "a", header=first)
+        u.to_csv(folder / "entities.csv", index=False, mode="w" if first else "a", header=first)
+        del d, u
 
 
 def reset(folder: Path, url: str) -> Path:
