@@ -149,7 +149,7 @@ def write_in_chunks(folder: Path, entities: int) -> None:
         u = d.universe[["entity_id", "legal_name", "uscc", "kind", "parent_entity_id", "city"]].copy()
         u["entity_id"] = f"C{i:02d}" + u["entity_id"]
         parent = u["parent_entity_id"]
-        u["parent_entity_id"] = (f"C{i:02d}" + parent.astype(str)).where(parent.notna(), None)
+        u["parent_entity_id"] = (f"C{i:02d}" + parent.astype(str)).where(parent.notna() & (parent != ""), None)
         with sqlite3.connect(folder / "crm_a.sqlite") as a, sqlite3.connect(folder / "erp.sqlite") as e:
             for name, con, df in (("t_customer", a, d.crm_a), ("T_BD_CUSTOMER", e, d.erp_customers),
                                   ("T_SAL_ORDER", e, d.erp_orders)) + ((("t_user", a, d.crm_a_users),

@@ -1,4 +1,5 @@
-"""The one Dagster resource: the hub configuration and its warehouse, with the config's secrets from `dg.EnvVar`."""
+"""The Dagster resources: the hub configuration and its warehouse (the config's secrets from `dg.EnvVar`), and,
+when the config's engine is Spark, the PySpark session the golden records and marts are built with."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -40,6 +42,30 @@ class HubResource(dg.ConfigurableResource):
         waits its turn behind `hub run`, a sync, a steward's action or another step, and logs who it waits for."""
         with run_lock(wh, f"dagster {step}", wait=float("inf"), on_wait=log.info):
             yield
+
+
+class SparkResource(dg.ConfigurableResource):
+    """The PySpark session of `engine: {kind: spark}`: its master, its Spark settings and the lakehouse location
+    (checkpoints go there: a path every executor sees). One session per process, built on first use."""
+
+    master: str = "local[2]"
+    conf: dict[str, str] = Field(default_factory=dict)
+    location: str
+
+    def session(self) -> Any:
+        from warehouse.spark.lakehouse import CHECKPOINTS
+        from warehouse.spark.session import spark_session
+
+        spark = spark_session(self.master, self.conf)
+        spark.sparkContext.setCheckpointDir((Path(self.location) / CHECKPOINTS).as_uri())
+        return spark
+
+
+def spark_resource(cfg: HubConfig) -> SparkResource:
+    """The resource for a config whose engine is Spark."""
+    assert cfg.engine.location, "engine.location"
+    return SparkResource(master=cfg.engine.master, conf={k: str(v) for k, v in cfg.engine.conf.items()},
+                         location=str(cfg.engine.location))
 
 
 def hub_resource(config_path: str | Path) -> HubResource:

@@ -144,11 +144,51 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     summary.phases["marts"] = time.monotonic() - t
     lake.reader_catalog()
     lake.clean()  # the run's checkpoints
-    lake.save_state({"exported": exported, "built_from": inputs, "marts": summary.marts,
+    lake.save_state({"exported": exported, "built_from": inputs, "matched_from": inputs, "marts": summary.marts,
                      "golden": match.golden, "records": match.records})
     summary.match = _as_match_result(match)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def match_step(cfg: HubConfig, wh: Warehouse, spark: Any, progress: Callable[[str], None]) -> dict[str, Any]:
+    """The match of a Spark run as a step of its own (Dagster's golden asset): export what changed, then match
+    unless the lakehouse's golden records were already built from these inputs. Returns the lakehouse state."""
+    assert cfg.engine.location, "engine.location"
+    lake = Lakehouse(cfg.engine.location)
+    lake.clean()
+    state = lake.state()
+    exported, _ = export_changed(wh, lake, state.get("exported", {}), progress)
+    state = {**state, "exported": exported}
+    lake.save_state(state)
+    inputs = exported["versions"]
+    if inputs in (state.get("matched_from"), state.get("built_from")) and lake.exists("mdm", "golden_customer"):
+        progress("spark: no input changed since the golden records were built: nothing to match")
+        return state
+    from pipelines.spark_match import run_spark_match
+
+    lake.register(spark)
+    match = run_spark_match(cfg, spark, lake, progress)
+    lake.reader_catalog()
+    lake.clean()
+    state = {**state, "matched_from": inputs, "golden": match.golden, "records": match.records}
+    lake.save_state(state)
+    return state
+
+
+def mart_step(cfg: HubConfig, spark: Any, mart: str, progress: Callable[[str], None]) -> int:
+    """One mart built by Spark SQL into the lakehouse as a step of its own (Dagster's mart assets); returns its
+    rows. A mart Spark SQL cannot build is an error here (the step fails and says why)."""
+    assert cfg.engine.location, "engine.location"
+    lake = Lakehouse(cfg.engine.location)
+    lake.register(spark)
+    counts, failed = build_marts(spark, lake, progress, (mart,))
+    if failed:
+        raise RuntimeError(f"marts.{mart} not built on Spark: {failed[mart]}")
+    lake.reader_catalog()
+    state = lake.state()
+    lake.save_state({**state, "marts": {**state.get("marts", {}), mart: counts[mart]}})
+    return counts[mart]
 
 
 def spark_for(cfg: HubConfig, lake: Lakehouse):  # type: ignore[no-untyped-def]
