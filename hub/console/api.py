@@ -1,17 +1,20 @@
 """The match API: `POST /api/match` for systems that create customers (a CRM checking for a
 duplicate at entry). Token-authenticated (`Authorization: Bearer TOKEN`, `console.api_tokens`);
 the same standardization and model as the matching run (`pipelines.steward.MatchService`).
+Its documentation: the page `/api/docs` and `/api/openapi.json` (a session or a token).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Header, HTTPException
+from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.config import HubConfig
 from hub.console.auth import valid_api_token
+from hub.console.web import Console
 from pipelines.steward import MatchService, StewardError
 
 MAX_MATCH_BODY_BYTES = 64 * 1024
@@ -88,5 +91,24 @@ def api_router(cfg: HubConfig, matcher: MatchService) -> APIRouter:
             return matcher.match(record, limit=body.limit, include_low=body.include_low)
         except StewardError as e:
             raise HTTPException(status_code=503, detail=str(e)) from None
+
+    return router
+
+
+def api_docs_router(c: Console) -> APIRouter:
+    """The API's documentation: a console page, and its OpenAPI schema for a session or a valid token."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/api/docs", response_class=HTMLResponse)
+    def api_docs(request: Request) -> Response:
+        user = c.need(request)
+        return c.page(request, "api.html", user, schema=request.app.openapi(), nav="api")
+
+    @router.get("/api/openapi.json")
+    def api_schema(request: Request) -> Response:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if not (scheme.lower() == "bearer" and valid_api_token(c.cfg.console.api_tokens, token.strip())):
+            c.need(request)
+        return JSONResponse(request.app.openapi())
 
     return router

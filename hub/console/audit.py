@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
@@ -20,12 +21,16 @@ def audit_router(c: Console) -> APIRouter:
               page_no: str = "1") -> Response:
         user = c.need(request)
         number = page_number(page_no)
-        args = {"golden_id": golden_id or None, "actor": actor or None, "action": action or None, "limit": PAGE_SIZE}
-        data = steward.history(wh, **args, offset=(number - 1) * PAGE_SIZE)
+
+        def listed(number: int) -> dict[str, Any]:
+            return steward.history(wh, golden_id=golden_id or None, actor=actor or None, action=action or None,
+                                   limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+
+        data = listed(number)
         pages = max(1, -(-data["total"] // PAGE_SIZE))
         if number > pages:  # past the end: the last page
             number = pages
-            data = steward.history(wh, **args, offset=(number - 1) * PAGE_SIZE)
+            data = listed(number)
         filters = {k: v for k, v in {"actor": actor, "action": action, "golden_id": golden_id}.items() if v}
         return c.page(request, "audit.html", user, data=data, filters=filters, query=urlencode(filters),
                       page_no=number, pages=pages, nav="audit")

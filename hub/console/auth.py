@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -223,7 +224,8 @@ class LoginThrottle:
         if now - self._pruned < 60:
             return
         self._pruned = now
-        for table in (self._fails, self._client_fails):
+        tables: tuple[dict[Any, list[float]], ...] = (self._fails, self._client_fails)
+        for table in tables:
             for key in [k for k, v in table.items() if not self._recent(v, now)]:
                 del table[key]
 

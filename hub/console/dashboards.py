@@ -54,7 +54,8 @@ def dashboards_router(c: Console) -> APIRouter:
     def compute(page: Page, f: Filters, lang: str, units: bool,
                 only: str | None = None) -> tuple[Filters, list[Shown], Shown | None, dict[str, Any], float]:
         started = time.perf_counter()
-        shown, kpis, meta = [], None, {}
+        shown, kpis = [], None
+        meta: dict[str, Any] = {}
         with c.wh.begin() as conn:
             if page.period_default:
                 last = sales.last_month(conn)

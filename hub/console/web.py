@@ -6,6 +6,9 @@ from __future__ import annotations
 import difflib
 import json
 import logging
+import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,16 @@ from markupsafe import Markup, escape
 
 from core.config import ROLES, HubConfig
 from hub.console import labels
-from hub.console.auth import FLASH_COOKIE, SESSION_COOKIE, LoginThrottle, Sessions, User, UserStore, same_token
+from hub.console.auth import (
+    FLASH_COOKIE,
+    SESSION_COOKIE,
+    LoggedOut,
+    LoginThrottle,
+    Sessions,
+    User,
+    UserStore,
+    same_token,
+)
 from hub.console.i18n import pick_lang, text
 from pipelines.steward import CustomerSearch, MatchService
 from warehouse.engine import Warehouse
@@ -101,8 +113,17 @@ class Console:
     secure: bool
 
     @classmethod
-    def build(cls, cfg: HubConfig, wh: Warehouse, users: UserStore, sessions: Sessions, matcher: MatchService,
-              search: CustomerSearch) -> Console:
+    def build(cls, cfg: HubConfig, wh: Warehouse, reading: Callable[[], AbstractContextManager[Any]]) -> Console:
+        """The parts for one configuration and its warehouse; `reading` wraps the search index's reads outside a
+        request (`middleware.DuckDBRelease.holding`)."""
+        users = UserStore(cfg)
+        key = cfg.console.secret_key
+        if not key:
+            key = secrets.token_urlsafe(32)
+            log.warning("console.secret_key is not set: sessions end when the console restarts")
+        sessions = Sessions(key, cfg.console.session_ttl_minutes, LoggedOut(wh))
+        matcher = MatchService(cfg, wh)
+        search = CustomerSearch(wh, reading=reading)
         templates = Jinja2Templates(directory=str(HERE / "templates"))
         env = templates.env
         env.globals.update(roles=ROLES, thresholds=cfg.mdm.customer.thresholds, label=labels.label,

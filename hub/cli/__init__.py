@@ -1,0 +1,24 @@
+"""`hub`: the command line. Every command is a thin face over `pipelines/`, `connectors/` and `mdm/`; this
+module only assembles the command groups, one module each (`hub run` in `run.py`, `hub steward` in
+`steward.py`, ...; what they share in `common.py`)."""
+
+from __future__ import annotations
+
+import click
+
+from hub.cli import config, connectors, console, demo, mdm, predict, run, steward, tables
+from hub.cli.common import setup_logging
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="log debug output")
+@click.version_option(package_name="customer-hub")
+def main(verbose: bool) -> None:
+    """customer hub: connectors, master data and sales marts."""
+    setup_logging(verbose)
+
+
+for command in (config.config, connectors.connectors, run.run, tables.show, tables.export, tables.checks,
+                tables.docs, mdm.mdm, demo.demo, demo.fakes, predict.predict, steward.steward, console.users,
+                console.ui):
+    main.add_command(command)

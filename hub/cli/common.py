@@ -1,0 +1,95 @@
+"""What every `hub` command shares: the -c and --warehouse options, logging, loading the configuration and the
+warehouse (a bad one exits 2), progress lines, record references, and `fail` (an error line and an exit code of
+`core.exit_codes`)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from core import exit_codes, secrets
+from core.config import ConfigError, HubConfig, load_config
+
+CONFIG_OPT = click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False),
+                          help="the hub YAML file")
+WAREHOUSE_OPT = click.option("--warehouse", "warehouse_url", default=None, envvar="HUB_WAREHOUSE_URL",
+                             help="warehouse URL overriding the config (or HUB_WAREHOUSE_URL)")
+
+
+def setup_logging(verbose: bool | None = None) -> None:
+    """Human-readable logs on stderr, secrets masked. Call again after importing airbyte-cdk, which
+    replaces the root handler with its JSON one on import (`verbose` None: keep the current choice)."""
+    if verbose is None:
+        verbose = bool(click.get_current_context(silent=True)
+                       and click.get_current_context().find_root().params.get("verbose"))
+    root = logging.getLogger()
+    for h in list(root.handlers):  # airbyte-cdk installs a JSON handler on import: we print for humans
+        root.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for noisy in ("airbyte", "hub.sync"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    secrets.install_filter()
+
+
+def fail(message: object, code: int) -> NoReturn:
+    """Print `error: MESSAGE` on stderr and exit with `code` (one of `core.exit_codes`)."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def load(path: str, warehouse_url: str | None = None) -> HubConfig:
+    """The configuration file, or its errors (file, line, fix) and exit code 2."""
+    try:
+        return load_config(path, warehouse_url=warehouse_url)
+    except ConfigError as e:
+        click.echo(f"error: invalid configuration\n{e}", err=True)
+        sys.exit(exit_codes.CONFIG)
+
+
+def open_warehouse(cfg: HubConfig) -> Any:
+    """The configuration's warehouse, or an error (secrets masked) and exit code 2."""
+    from warehouse.engine import Warehouse
+
+    try:
+        return Warehouse.from_config(cfg.warehouse)
+    except Exception as e:
+        fail(f"warehouse {cfg.warehouse.url!r}: {secrets.mask(str(e))}", exit_codes.CONFIG)
+
+
+def chosen_sources(cfg: HubConfig, only: tuple[str, ...]) -> list[str]:
+    """The sources named by `--source` (all when none is), exit code 2 for a name the config does not have."""
+    for name in only:
+        if name not in cfg.sources:
+            fail(f"no source {name!r} in {cfg.path}; sources: {', '.join(cfg.sources)}", exit_codes.CONFIG)
+    return list(only) or list(cfg.sources)
+
+
+def progress(msg: str) -> None:
+    """One progress line on stderr, secrets masked."""
+    click.echo(f"  {secrets.mask(msg)}", err=True)
+
+
+def live_progress() -> Any:
+    """Progress on stderr: a live line on a terminal, a line every ten seconds otherwise."""
+    from pipelines.progress import Progress
+
+    return Progress(progress, live=sys.stderr.isatty())
+
+
+def record_id(cfg: HubConfig, ref: str) -> str:
+    """`SOURCE:KEY` or `SOURCE:STREAM:KEY` → the record id `SOURCE:STREAM:KEY`."""
+    parts = ref.split(":", 2)
+    if len(parts) == 3 and parts[0] in cfg.sources and parts[1] in cfg.sources[parts[0]].streams:
+        return ref
+    if len(parts) >= 2 and parts[0] in cfg.sources:
+        streams = [n for n, s in cfg.sources[parts[0]].streams.items() if s.entity == "customer"]
+        if len(streams) == 1:
+            return f"{parts[0]}:{streams[0]}:{ref.split(':', 1)[1]}"
+    fail(f"{ref!r}: expected SOURCE:KEY or SOURCE:STREAM:KEY of a customer record", exit_codes.CONFIG)
+
