@@ -2,8 +2,8 @@
 either way every mart equals its SQL run now (what a rebuild gives), on DuckDB and PostgreSQL.
 
 On PostgreSQL a plan may scan whole rows (physical target lists), so a mart there is kept less often, never
-wrongly. The warehouse is the demo's after `hub run`; staging rows are then changed the way a stage writes them (an update
-and a new version of `staging.customer`), so that only `publish` decides what to build.
+wrongly. The warehouse is the demo's after `hub run`; staging rows are then changed the way a stage writes them
+(an update and a new version of `staging.customer`), so that only `publish` decides what to build.
 """
 
 from __future__ import annotations
