@@ -66,8 +66,9 @@ from mdm.stewardship import (
     recluster,
 )
 from pipelines.explain import explain_records
-from pipelines.match import DEFAULT_SURVIVORSHIP, _active_model, fingerprint, refresh_golden, settings_of
+from pipelines.match import DEFAULT_SURVIVORSHIP, fingerprint, refresh_golden, settings_of
 from pipelines.match_lookup import follow_steward
+from pipelines.model_store import active_model, active_model_id
 from pipelines.settled import settled_pairs
 from pipelines.stage import to_arrow
 from warehouse.changes import bump
@@ -1160,7 +1161,7 @@ class MatchService:
     def _current_version(self) -> tuple[Any, ...]:
         with self.wh.begin() as conn:
             ensure_mdm(self.wh, conn)
-            model = value(conn, "SELECT max(model_id) FROM mdm.match_model WHERE active")
+            model = active_model_id(conn)
         return (model, self.store.meta().get("records_version"))
 
     def model(self) -> Any:
@@ -1172,7 +1173,7 @@ class MatchService:
                 version = self._current_version()
                 if self._model is None or version != self._version:
                     settings = settings_of(self.cfg.mdm.customer)
-                    model = _active_model(self.wh, fingerprint(settings))
+                    model = active_model(self.wh, fingerprint(settings))
                     if model is None:
                         raise StewardError("no matching model in this warehouse yet: run `hub run` first")
                     if not self.store.meta():
