@@ -746,7 +746,7 @@ def _print_json(obj: Any) -> None:
 
 def _steward_call(fn: Callable[[], Any]) -> Any:
     """Run a steward function; its refusal is exit code 1, a warehouse busy with a run exit code 3."""
-    from pipelines.steward import StewardBusy, StewardError
+    from pipelines.steward.errors import StewardBusy, StewardError
 
     try:
         return fn()
@@ -795,7 +795,8 @@ def steward_queue(config_path: str, warehouse_url: str | None, as_json: bool, li
                   sort: str) -> None:
     """The review queue, most urgent first (uncertainty × the customer's revenue)."""
     from pipelines.review import parse_day
-    from pipelines.steward import CustomerSearch, QueueFilter, list_queue
+    from pipelines.steward.customers import CustomerSearch
+    from pipelines.steward.review_queue import QueueFilter, list_queue
 
     cfg = _load(config_path, warehouse_url)
     wh = _warehouse(cfg)
@@ -827,7 +828,7 @@ def steward_queue(config_path: str, warehouse_url: str | None, as_json: bool, li
 def steward_show(config_path: str, warehouse_url: str | None, as_json: bool, item: str) -> None:
     """A review item: both records side by side and the explanation of its score."""
     from mdm.stewardship import RAW_FIELDS, STD_FIELDS
-    from pipelines.steward import queue_item
+    from pipelines.steward.review_queue import queue_item
 
     cfg = _load(config_path, warehouse_url)
     d = _steward_call(lambda: queue_item(cfg, _warehouse(cfg), item))
@@ -871,7 +872,7 @@ def steward_show(config_path: str, warehouse_url: str | None, as_json: bool, ite
 def steward_decide(config_path: str, warehouse_url: str | None, as_json: bool, item: str, verdict: str, by: str,
                    reason: str | None) -> None:
     """Decide a review item: the two records are the `same` company or `different` ones."""
-    from pipelines.steward import decide
+    from pipelines.steward.actions import decide
 
     cfg = _load(config_path, warehouse_url)
     _action_out(_steward_call(lambda: decide(cfg, _warehouse(cfg), item, verdict, by, reason)), as_json)
@@ -888,7 +889,7 @@ def steward_decide(config_path: str, warehouse_url: str | None, as_json: bool, i
 def steward_decide_many(config_path: str, warehouse_url: str | None, as_json: bool, items: tuple[str, ...],
                         verdict: str, by: str, reason: str | None) -> None:
     """Decide several review items the same way, as one action (one undo reverts them all)."""
-    from pipelines.steward import decide_items
+    from pipelines.steward.actions import decide_items
 
     cfg = _load(config_path, warehouse_url)
     _action_out(_steward_call(lambda: decide_items(cfg, _warehouse(cfg), items, verdict, by, reason)), as_json)
@@ -927,7 +928,7 @@ def steward_candidates(config_path: str, warehouse_url: str | None, as_json: boo
 def steward_resolve(config_path: str, warehouse_url: str | None, as_json: bool, record: str, golden_id: str | None,
                     none_: bool, by: str, reason: str | None) -> None:
     """Settle a short record matching several customers: it is GOLDEN_ID (one of its candidates), or --none."""
-    from pipelines.steward import resolve_record
+    from pipelines.steward.actions import resolve_record
 
     if bool(golden_id) == none_:
         click.echo("error: give the chosen GOLDEN_ID or --none", err=True)
@@ -984,7 +985,7 @@ def steward_comment(config_path: str, warehouse_url: str | None, subject: str, t
 def steward_merge(config_path: str, warehouse_url: str | None, as_json: bool, survivor: str, other: str, by: str,
                   reason: str | None) -> None:
     """Merge golden customer OTHER into SURVIVOR (SURVIVOR keeps its ID, OTHER is retired)."""
-    from pipelines.steward import merge
+    from pipelines.steward.actions import merge
 
     cfg = _load(config_path, warehouse_url)
     _action_out(_steward_call(lambda: merge(cfg, _warehouse(cfg), survivor, other, by, reason)), as_json)
@@ -1000,7 +1001,7 @@ def steward_merge(config_path: str, warehouse_url: str | None, as_json: bool, su
 def steward_unmerge(config_path: str, warehouse_url: str | None, as_json: bool, record: str, by: str,
                     reason: str | None) -> None:
     """Move a source record (SOURCE:KEY or SOURCE:STREAM:KEY) out into a golden customer of its own."""
-    from pipelines.steward import unmerge
+    from pipelines.steward.actions import unmerge
 
     cfg = _load(config_path, warehouse_url)
     rid = _record(cfg, record)
@@ -1017,7 +1018,7 @@ def steward_unmerge(config_path: str, warehouse_url: str | None, as_json: bool, 
 def steward_undo(config_path: str, warehouse_url: str | None, as_json: bool, action_id: str, by: str,
                  reason: str | None) -> None:
     """Undo a decide, merge or unmerge (ACTION_ID from `hub steward history`)."""
-    from pipelines.steward import undo
+    from pipelines.steward.actions import undo
 
     cfg = _load(config_path, warehouse_url)
     _action_out(_steward_call(lambda: undo(cfg, _warehouse(cfg), action_id, by, reason)), as_json)
@@ -1034,7 +1035,7 @@ def steward_undo(config_path: str, warehouse_url: str | None, as_json: bool, act
 def steward_history(config_path: str, warehouse_url: str | None, as_json: bool, subject: str | None,
                     actor: str | None, action: str | None, limit: int) -> None:
     """Steward actions, newest first; SUBJECT narrows to a golden ID or a record."""
-    from pipelines.steward import history
+    from pipelines.steward.audit import history
 
     cfg = _load(config_path, warehouse_url)
     golden = subject if subject and subject[:1] == "G" and subject[1:].isdigit() else None
@@ -1060,7 +1061,7 @@ def steward_history(config_path: str, warehouse_url: str | None, as_json: bool, 
 def steward_search(config_path: str, warehouse_url: str | None, as_json: bool, text: str, limit: int) -> None:
     """Golden customers by name (as written, in pinyin or by initials), contact, address, tax code (USCC), phone
     or golden ID; similar names too."""
-    from pipelines.steward import search_customers
+    from pipelines.steward.customers import search_customers
 
     cfg = _load(config_path, warehouse_url)
     rows = _steward_call(lambda: search_customers(_warehouse(cfg), text, limit))
@@ -1081,7 +1082,7 @@ def steward_search(config_path: str, warehouse_url: str | None, as_json: bool, t
 @click.argument("golden_id")
 def steward_customer(config_path: str, warehouse_url: str | None, as_json: bool, golden_id: str) -> None:
     """A golden customer: attributes and their sources, records, hierarchy, history."""
-    from pipelines.steward import golden_detail
+    from pipelines.steward.customers import golden_detail
 
     cfg = _load(config_path, warehouse_url)
     d = _steward_call(lambda: golden_detail(cfg, _warehouse(cfg), golden_id))

@@ -25,7 +25,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -71,7 +71,7 @@ def refresh(cfg: HubConfig, wh: Warehouse, changed: Sequence[str] = (), deleted:
     model = active_model(wh, fingerprint(settings))
     if model is None:
         return None
-    scope = list(model.info.get("calibration_scope") or [])  # type: ignore[arg-type]
+    scope = list(cast("list[str]", model.info.get("calibration_scope") or []))
     columns = index_columns(settings, model.specs, scope)
     meta = {"records_version": warehouse_version(wh),
             "model": hashlib.sha1(model.to_json().encode()).hexdigest()[:16], "columns": columns}

@@ -33,7 +33,8 @@ from hub.console.customers import customers_router
 from hub.console.dashboards import dashboards_router
 from hub.console.review import review_router
 from hub.console.web import HERE, Console, Forbidden, LoginRequired, safe_next
-from pipelines import steward
+from pipelines.steward import customers, match_service
+from pipelines.steward.errors import StewardBusy, StewardError
 from warehouse.engine import Warehouse
 
 log = logging.getLogger("hub.console")
@@ -133,9 +134,9 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
         key = secrets.token_urlsafe(32)
         log.warning("console.secret_key is not set: sessions end when the console restarts")
     sessions = Sessions(key, cfg.console.session_ttl_minutes, LoggedOut(wh))
-    matcher = steward.MatchService(cfg, wh)
+    matcher = match_service.MatchService(cfg, wh)
     release = _DuckDBRelease(wh)
-    c = Console.build(cfg, wh, users, sessions, matcher, steward.CustomerSearch(wh, reading=release.holding))
+    c = Console.build(cfg, wh, users, sessions, matcher, customers.CustomerSearch(wh, reading=release.holding))
 
     app = FastAPI(title="customer hub match API", version="1", docs_url=None, redoc_url=None, openapi_url=None,
                   description="Find the golden customers a new customer record may duplicate.",
@@ -160,9 +161,9 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
         return c.page(request, "error.html", c.user_of(request), http_status=403, title="Not allowed",
                       message="Your role may not do this (or the form expired: reload the page and try again).")
 
-    @app.exception_handler(steward.StewardError)
-    async def _steward_error(request: Request, exc: steward.StewardError) -> Response:
-        if isinstance(exc, steward.StewardBusy):
+    @app.exception_handler(StewardError)
+    async def _steward_error(request: Request, exc: StewardError) -> Response:
+        if isinstance(exc, StewardBusy):
             return c.page(request, "error.html", c.user_of(request), http_status=503, title="Warehouse busy",
                           message=str(exc))
         return c.page(request, "error.html", c.user_of(request), http_status=404, title="Not found",

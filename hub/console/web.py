@@ -19,7 +19,8 @@ from core.config import ROLES, HubConfig
 from hub.console import labels
 from hub.console.auth import FLASH_COOKIE, SESSION_COOKIE, LoginThrottle, Sessions, User, UserStore, same_token
 from hub.console.i18n import pick_lang, text
-from pipelines.steward import CustomerSearch, MatchService
+from pipelines.steward.customers import CustomerSearch
+from pipelines.steward.match_service import MatchService
 from warehouse.engine import Warehouse
 
 log = logging.getLogger("hub.console")
