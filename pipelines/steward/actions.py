@@ -1,8 +1,8 @@
-"""Stewardship workflow: the review queue, decisions, merge, unmerge, undo, history, search and the
-golden-customer view, plus one-record matching for the match API.
+"""The steward's actions: decide a review item or any pair of records, settle a record with several candidate
+customers, merge, unmerge, undo.
 
-These are the only functions the CLI (`hub steward`), the console and the API call, so every face
-behaves the same. Each action runs in one transaction and writes:
+The CLI (`hub steward`) and the console call these and nothing else to change master data, so every face
+behaves the same. Each action holds the writer lock, runs in one transaction and writes (`effects`):
 
 - `mdm.decisions`: the must-link (`same`) / cannot-link (`different`) pairs, keyed by the two
   record ids, that every later run honours (`pipelines.match._decisions` → `mdm.cluster`);

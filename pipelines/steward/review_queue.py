@@ -34,6 +34,7 @@ from warehouse.engine import Warehouse, value
 
 BANDS = tuple(reversed(ENGINE_BANDS))  # ("match", "review", "low"): best first, as the console lists them
 
+
 def item_json(row: Mapping[str, Any], match: float, review: float) -> dict[str, Any]:
     """A review item as the stable JSON shape (`hub steward queue --json`, the console, the README)."""
     def side(s: str) -> dict[str, Any]:
