@@ -4,7 +4,7 @@
 
 1. `hub run` on b2b_dev into a fresh DuckDB file: the baseline pairwise F1.
 2. A simulated steward decides the K highest-priority review items from the truth (same entity →
-   `same`, else `different`) through `pipelines.steward.decide_pair`, the function the CLI and
+   `same`, else `different`) through `pipelines.steward.actions.decide_pair`, the function the CLI and
    the console call.
 3. A full rebuild with the model refitted *without* the labels: what the decisions alone do.
 4. A full rebuild with the model refitted *with* the labels (`mdm.feedback`): what the labels add
@@ -43,7 +43,8 @@ def measure(data: Path = B2B, labels: int = 200, workdir: Path | None = None) ->
     from core.config import load_config
     from pipelines.match import run_match
     from pipelines.run import run_all
-    from pipelines.steward import decide_pair, list_queue
+    from pipelines.steward.actions import decide_pair
+    from pipelines.steward.review_queue import list_queue
     from warehouse.engine import Warehouse
 
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:

@@ -1,7 +1,7 @@
 """Finding golden customers the way stewards type: any record's name or short name as written, in pinyin
 (`shanghaihuaxin`, `shang hai hua xin`) or by its initials (`shhx`), the contact person, the address, and
 names that are only similar (a typo, a missing character). Pure: built from a frame of customer records,
-kept in memory by whoever searches (`pipelines.steward.CustomerSearch`).
+kept in memory by whoever searches (`pipelines.steward.customers.CustomerSearch`).
 
 Pinyin comes from pypinyin (phrase-aware, so 重庆 is chongqing and 厦门 xiamen), once per distinct name;
 an index rebuilt after a run converts only the names it has not seen.

@@ -1,6 +1,6 @@
 """Stewardship, the pure part: review-item identity and priority, record values for review, and
 the re-clustering of a few golden customers under steward decisions. Pure functions over frames;
-`pipelines/steward.py` reads and writes the warehouse around them.
+`pipelines/steward/` reads and writes the warehouse around them.
 
 Decisions are keyed by the two record ids (`SOURCE:STREAM:KEY`), never by positions or golden
 IDs, so they survive any rebuild. A pair is the same pair in either order: `pair_id` sorts it.

@@ -6,14 +6,15 @@ import pandas as pd
 
 from core.config import HubConfig
 from mdm.engine import explain
-from pipelines.match import _active_model, fingerprint, settings_of
+from pipelines.match import fingerprint, settings_of
+from pipelines.model_store import active_model
 from warehouse.engine import Warehouse
 
 
 def explain_records(cfg: HubConfig, wh: Warehouse, left: str, right: str) -> pd.DataFrame:
     """The per-comparison explanation of two record ids; LookupError when a record or the model is missing."""
     settings = settings_of(cfg.mdm.customer)
-    model = _active_model(wh, fingerprint(settings))
+    model = active_model(wh, fingerprint(settings))
     if model is None:
         raise LookupError("no matching model in this warehouse yet: run `hub run` first")
     recs = wh.read_frame("SELECT * FROM mdm.customer_records WHERE record_id IN (:a, :b)", {"a": left, "b": right})

@@ -59,6 +59,7 @@ from mdm.standardize import standardize_customers
 from mdm.stewardship import pair_ids, record_values
 from mdm.stewardship import priority as stewardship_priority
 from pipelines.match_store import PAIRS, RECORDS, MatchStore, as_arrow_strings, record_id_sql, sort_records
+from pipelines.model_store import activate_model, active_model
 from pipelines.progress import as_progress
 from pipelines.settled import settled_pairs
 from pipelines.stage import ensure_staging, to_arrow
@@ -156,12 +157,6 @@ def next_id_number(wh: Warehouse, conn: Connection | None = None) -> int:
     return int(id_number(ids).max()) + 1 if len(ids) else 1
 
 
-def _active_model(wh: Warehouse, fp: str, conn: Connection | None = None) -> FellegiSunter | None:
-    rows = wh.read_frame("SELECT model FROM mdm.match_model WHERE active AND spec_fingerprint = :f", {"f": fp},
-                         conn=conn)
-    return FellegiSunter.from_json(rows["model"].iloc[0]) if len(rows) else None
-
-
 def _decisions(wh: Warehouse, conn: Connection, pos: pd.Series, origin_review: bool = False) -> pd.DataFrame:
     """Active steward decisions between records of `pos` (record id → position), with both positions."""
     cond = " AND (origin IS NULL OR origin = 'review')" if origin_review else ""
@@ -235,7 +230,7 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
         ensure_staging(wh, conn)
         ensure_mdm(wh, conn)
         store = MatchStore(wh, conn)
-        model = _active_model(wh, fp, conn)
+        model = active_model(wh, fp, conn)
         mark = watermark(conn, CONSUMER)
         layout_ok = set(RECORD_COLUMNS) <= set(store.record_columns())
         incremental = (not rebuild and model is not None and mark is not None and layout_ok
@@ -251,7 +246,7 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
         with wh.begin() as conn:
             mark = watermark(conn, CONSUMER)
             if mark is not None and MatchStore(wh, conn).changed_since(mark[0]):
-                model = _active_model(wh, fp, conn)
+                model = active_model(wh, fp, conn)
                 assert model is not None
                 out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
     log.debug("matching steps (s): %s", ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()))
@@ -337,10 +332,7 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
             out = _publish(cfg, wh, conn, rid, result.labels, pairs, result.model, decisions, now, everything=True)
         _index_records(wh, conn, settings)
         if previous_model is None and result.model is not None:
-            conn.execute(sa.text("UPDATE mdm.match_model SET active = FALSE WHERE active"))
-            conn.execute(sa.text("INSERT INTO mdm.match_model (model_id, spec_fingerprint, created_at, active, model) "
-                                 "VALUES (:i, :f, :t, TRUE, :m)"),
-                         {"i": now.strftime("%Y%m%dT%H%M%S%f"), "f": fp, "t": now, "m": result.model.to_json()})
+            activate_model(conn, result.model, fp, now)
         set_watermark(conn, CONSUMER, top, {"fingerprint": fp, **({"backfill": True} if backfill else {})})
         _trim_changes(conn, top)
         timings["golden_and_write"] = time.perf_counter() - t1
@@ -515,7 +507,7 @@ def _backfill(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, pr
     while True:
         with wh.begin() as conn:
             store = MatchStore(wh, conn)
-            model = _active_model(wh, fp, conn)
+            model = active_model(wh, fp, conn)
             mark = watermark(conn, CONSUMER)
             if mark is None or model is None:
                 raise RuntimeError("matching: records left to link but no full run's model; run `hub run --rebuild`")

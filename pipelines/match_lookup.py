@@ -25,7 +25,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ import pandas as pd
 from core.config import HubConfig
 from mdm.blocking import BlockingRule
 from mdm.engine import LinkSettings
+from pipelines.model_store import active_model
 from warehouse.changes import versions
 from warehouse.engine import Warehouse
 
@@ -61,16 +62,16 @@ def refresh(cfg: HubConfig, wh: Warehouse, changed: Sequence[str] = (), deleted:
     match API is configured or an index exists; `before`: the records' version the index must reflect for an
     update to be enough (else it is rebuilt); `force`: also without the API configured. Says what it did (None:
     nothing to do)."""
-    from pipelines.match import _active_model, fingerprint, settings_of
+    from pipelines.match import fingerprint, settings_of
 
     store = LookupStore(store_path(cfg, wh))
     if not (force or cfg.console.api_tokens or store.exists()):
         return None
     settings = settings_of(cfg.mdm.customer)
-    model = _active_model(wh, fingerprint(settings))
+    model = active_model(wh, fingerprint(settings))
     if model is None:
         return None
-    scope = list(model.info.get("calibration_scope") or [])  # type: ignore[arg-type]
+    scope = list(cast("list[str]", model.info.get("calibration_scope") or []))
     columns = index_columns(settings, model.specs, scope)
     meta = {"records_version": warehouse_version(wh),
             "model": hashlib.sha1(model.to_json().encode()).hexdigest()[:16], "columns": columns}

@@ -23,23 +23,17 @@ from sqlalchemy.engine import Connection
 from core.config import HubConfig
 from mdm.stewardship import candidate_groups
 from pipelines.stage import to_arrow
-from pipelines.steward import (
-    _QUEUE_COLUMNS,
-    _QUEUE_FROM,
-    QUEUE_JSON_VERSION,
+from pipelines.steward.errors import StewardError
+from pipelines.steward.review_queue import (
+    QUEUE_COLUMNS,
+    QUEUE_FROM,
     QUEUE_SORTS,
     QueueFilter,
-    StewardError,
-    _bounded,
-    _frame,
-    _in,
-    _item,
-    _now,
-    _py,
-    _queue_where,
-    _rows,
+    item_json,
     kept_apart,
+    queue_where,
 )
+from pipelines.steward.sql import QUEUE_JSON_VERSION, bounded, frame, in_list, plain, plain_rows, utc_now
 from warehouse.contract import MDM_TABLES, ensure_mdm
 from warehouse.engine import Warehouse
 
@@ -54,23 +48,23 @@ def queue_page(cfg: HubConfig, wh: Warehouse, criteria: QueueFilter, limit: int 
                offset: int = 0) -> dict[str, Any]:
     """The filtered queue as entries, in the queue's order: an item, or a group of the items that pair one short
     record with each customer it may belong to (`{"kind": "group", "record_id", "record", "items"}`), which
-    a steward settles at once (`steward.resolve_record`). `total` counts entries, `items` the items in them."""
+    a steward settles at once (`steward.actions.resolve_record`). `total` counts entries, `items` the items in them."""
     mcfg = cfg.mdm.customer
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
-        cond, params = _queue_where(cfg, criteria)
-        light = _frame(wh, conn, f"SELECT q.item_id, q.left_record, q.right_record, q.reason FROM {_QUEUE_FROM} "
-                                 f"WHERE {cond} ORDER BY {QUEUE_SORTS[criteria.sort]}", params)
+        cond, params = queue_where(cfg, criteria)
+        light = frame(wh, conn, f"SELECT q.item_id, q.left_record, q.right_record, q.reason FROM {QUEUE_FROM} "
+                                f"WHERE {cond} ORDER BY {QUEUE_SORTS[criteria.sort]}", params)
         light["group"] = candidate_groups(light) if len(light) else pd.Series(dtype=object)
         key = light["group"].where(light["group"].notna(), light["item_id"])
         entries = list(dict.fromkeys(key))  # in queue order: a group where its first item would be
-        page_keys = entries[_bounded(offset, len(entries)):][:_bounded(limit, len(entries))]
+        page_keys = entries[bounded(offset, len(entries)):][:bounded(limit, len(entries))]
         chosen = light[key.isin(page_keys)]
-        sql, iparams = _in(chosen["item_id"], "i")
-        df = _frame(wh, conn, f"SELECT {_QUEUE_COLUMNS} FROM {_QUEUE_FROM} WHERE q.item_id IN {sql} "
-                              f"ORDER BY {QUEUE_SORTS[criteria.sort]}", iparams)
+        sql, iparams = in_list(chosen["item_id"], "i")
+        df = frame(wh, conn, f"SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM} WHERE q.item_id IN {sql} "
+                             f"ORDER BY {QUEUE_SORTS[criteria.sort]}", iparams)
         notes = _comment_counts(wh, conn, [*chosen["item_id"], *chosen["group"].dropna()])
-    items = {r["item_id"]: {**_item(r, mcfg.thresholds.match, mcfg.thresholds.review),
+    items = {r["item_id"]: {**item_json(r, mcfg.thresholds.match, mcfg.thresholds.review),
                             "comments": notes.get(r["item_id"], 0)} for r in df.to_dict("records")}
     group_of = dict(zip(chosen["item_id"], chosen["group"], strict=True))
     out: list[dict[str, Any]] = []
@@ -101,21 +95,21 @@ def candidates(cfg: HubConfig, wh: Warehouse, record_id: str) -> dict[str, Any]:
     mcfg = cfg.mdm.customer
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
-        df = _frame(wh, conn, f"SELECT {_QUEUE_COLUMNS} FROM {_QUEUE_FROM} WHERE q.status = 'open' AND "
-                              "(q.left_record = :r OR q.right_record = :r) ORDER BY q.probability DESC, q.item_id",
-                    {"r": record_id})
+        df = frame(wh, conn, f"SELECT {QUEUE_COLUMNS} FROM {QUEUE_FROM} WHERE q.status = 'open' AND "
+                             "(q.left_record = :r OR q.right_record = :r) ORDER BY q.probability DESC, q.item_id",
+                   {"r": record_id})
         if not len(df):
             raise StewardError(f"no open review item for record {record_id}")
-        items = [_item(r, mcfg.thresholds.match, mcfg.thresholds.review) for r in df.to_dict("records")]
+        items = [item_json(r, mcfg.thresholds.match, mcfg.thresholds.review) for r in df.to_dict("records")]
         own = items[0]["left"] if items[0]["left"]["record_id"] == record_id else items[0]["right"]
         others = [it["right"] if it["left"]["record_id"] == record_id else it["left"] for it in items]
         gids = list(dict.fromkeys(o["golden_id"] for o in others))
-        gsql, gparams = _in(gids, "g")
-        golden = {r["golden_id"]: r for r in _rows(_frame(
+        gsql, gparams = in_list(gids, "g")
+        golden = {r["golden_id"]: r for r in plain_rows(frame(
             wh, conn, f"SELECT golden_id, name, short_name, uscc, uscc_valid, phone, address, contact_name, city, "
                       f"source_count, system_count, is_branch FROM mdm.golden_customer WHERE golden_id IN {gsql}",
             gparams))}
-        rec = _frame(wh, conn, "SELECT * FROM mdm.customer_records WHERE record_id = :r", {"r": record_id})
+        rec = frame(wh, conn, "SELECT * FROM mdm.customer_records WHERE record_id = :r", {"r": record_id})
         notes = comments(wh, [record_id, *(it["item_id"] for it in items)], conn=conn)
         apart = kept_apart(cfg, wh, [(own["golden_id"], g) for g in gids], conn)
     cands = []
@@ -130,7 +124,8 @@ def candidates(cfg: HubConfig, wh: Warehouse, record_id: str) -> dict[str, Any]:
                       "assignees": sorted({it["assignee"] for it, _ in mine if it["assignee"]}),
                       "kept_apart": apart.get((own["golden_id"], g))})
     return {"version": QUEUE_JSON_VERSION, "record_id": record_id, "record": own, "golden_id": own["golden_id"],
-            "std": _rows(rec)[0] if len(rec) else {}, "candidates": cands, "items": [it["item_id"] for it in items],
+            "std": plain_rows(rec)[0] if len(rec) else {}, "candidates": cands,
+            "items": [it["item_id"] for it in items],
             "comments": notes}
 
 
@@ -149,14 +144,14 @@ def assign(wh: Warehouse, item_ids: Iterable[str], assignee: str | None, by: str
         raise StewardError("no review items selected")
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
-        sql, params = _in(ids, "i")
-        known = set(_frame(wh, conn, f"SELECT item_id FROM mdm.review_queue WHERE item_id IN {sql}", params)["item_id"])
+        sql, params = in_list(ids, "i")
+        known = set(frame(wh, conn, f"SELECT item_id FROM mdm.review_queue WHERE item_id IN {sql}", params)["item_id"])
         unknown = sorted(set(ids) - known)
         if unknown:
             raise StewardError(f"no review item {unknown[0]!r}")
         conn.execute(sa.text(f"DELETE FROM mdm.review_assignment WHERE item_id IN {sql}"), params)
         if assignee is not None:
-            now = _now()
+            now = utc_now()
             rows = pd.DataFrame({"item_id": ids, "assignee": assignee, "assigned_by": by, "assigned_at": now})
             wh.insert_frame(conn, "mdm", "review_assignment", to_arrow(rows, MDM_TABLES["review_assignment"][0]))
     return len(ids)
@@ -174,20 +169,20 @@ def add_comment(wh: Warehouse, subject: str, author: str, body: str) -> dict[str
         raise StewardError(f"a comment of {len(body):,} characters: at most {MAX_COMMENT:,}")
     if not author or not _USER.match(author):
         raise StewardError("say who writes (a user name)")
-    now = _now()
+    now = utc_now()
     row = {"comment_id": f"C{now:%Y%m%d%H%M%S}{secrets.token_hex(3)}", "subject": subject, "author": author,
            "written_at": now, "body": body}
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
         if ":" in subject:
-            hit = _frame(wh, conn, "SELECT 1 AS x FROM mdm.xref WHERE source_name || ':' || stream || ':' || "
-                                   "source_key = :s", {"s": subject})
+            hit = frame(wh, conn, "SELECT 1 AS x FROM mdm.xref WHERE source_name || ':' || stream || ':' || "
+                                  "source_key = :s", {"s": subject})
         else:
-            hit = _frame(wh, conn, "SELECT 1 AS x FROM mdm.review_queue WHERE item_id = :s", {"s": subject})
+            hit = frame(wh, conn, "SELECT 1 AS x FROM mdm.review_queue WHERE item_id = :s", {"s": subject})
         if not len(hit):
             raise StewardError(f"no review item or record {subject!r}")
         wh.insert_frame(conn, "mdm", "review_comment", to_arrow(pd.DataFrame([row]), MDM_TABLES["review_comment"][0]))
-    return {k: _py(v) for k, v in row.items()}
+    return {k: plain(v) for k, v in row.items()}
 
 
 def comments(wh: Warehouse, subjects: Iterable[str], conn: Connection | None = None) -> list[dict[str, Any]]:
@@ -197,15 +192,15 @@ def comments(wh: Warehouse, subjects: Iterable[str], conn: Connection | None = N
         with wh.begin() as c:
             ensure_mdm(wh, c)
             return comments(wh, subjects, c)
-    sql, params = _in(subjects, "s")
-    return _rows(_frame(wh, conn, f"SELECT * FROM mdm.review_comment WHERE subject IN {sql} "
-                                  "ORDER BY written_at, comment_id", params))
+    sql, params = in_list(subjects, "s")
+    return plain_rows(frame(wh, conn, f"SELECT * FROM mdm.review_comment WHERE subject IN {sql} "
+                                      "ORDER BY written_at, comment_id", params))
 
 
 def _comment_counts(wh: Warehouse, conn: Connection, subjects: Sequence[str]) -> dict[str, int]:
-    sql, params = _in(subjects, "s")
-    df = _frame(wh, conn, f"SELECT subject, count(*) AS n FROM mdm.review_comment WHERE subject IN {sql} "
-                          "GROUP BY subject", params)
+    sql, params = in_list(subjects, "s")
+    df = frame(wh, conn, f"SELECT subject, count(*) AS n FROM mdm.review_comment WHERE subject IN {sql} "
+                         "GROUP BY subject", params)
     return dict(zip(df["subject"], df["n"].astype(int), strict=True))
 
 

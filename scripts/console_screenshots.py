@@ -29,7 +29,8 @@ from core.config import ConsoleUser, load_config
 from hub.console import create_app
 from hub.users import hash_password
 from mdm.search import pinyin_of
-from pipelines import review, steward
+from pipelines import review
+from pipelines.steward import review_queue
 from warehouse.engine import Warehouse
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -73,9 +74,9 @@ def main() -> None:
                             "ORDER BY count(*) DESC, 1 LIMIT 1")["g"].tolist()
     name = wh.read_frame("SELECT name FROM mdm.golden_customer WHERE source_count >= 3 AND golden_id NOT IN (:a, :b) "
                          "ORDER BY source_count DESC, golden_id LIMIT 1", {"a": big[0], "b": big[1]})["name"].iloc[0]
-    entries = review.queue_page(cfg, wh, steward.QueueFilter(), limit=500)["entries"]
+    entries = review.queue_page(cfg, wh, review_queue.QueueFilter(), limit=500)["entries"]
     groups = [e for e in entries if e["kind"] == "group"]
-    hard = steward.list_queue(cfg, wh, criteria=steward.QueueFilter(reason="hard_rule"), limit=1)["items"]
+    hard = review_queue.list_queue(cfg, wh, criteria=review_queue.QueueFilter(reason="hard_rule"), limit=1)["items"]
     items = [e["item_id"] for e in entries if e["kind"] == "item"]
     # Some shared work to show: items claimed by two stewards, a comment.
     review.assign(wh, items[:2], "zhao.min", "wang.li")

@@ -24,7 +24,7 @@ def _print_json(obj: Any) -> None:
 
 def _steward_call(fn: Callable[[], Any]) -> Any:
     """Run a steward function; its refusal is exit code 1, a warehouse busy with a run exit code 3."""
-    from pipelines.steward import StewardBusy, StewardError
+    from pipelines.steward.errors import StewardBusy, StewardError
 
     try:
         return fn()
@@ -72,7 +72,8 @@ def steward_queue(config_path: str, warehouse_url: str | None, as_json: bool, li
                   sort: str) -> None:
     """The review queue, most urgent first (uncertainty × the customer's revenue)."""
     from pipelines.review import parse_day
-    from pipelines.steward import CustomerSearch, QueueFilter, list_queue
+    from pipelines.steward.customers import CustomerSearch
+    from pipelines.steward.review_queue import QueueFilter, list_queue
 
     cfg = load(config_path, warehouse_url)
     wh = open_warehouse(cfg)
@@ -104,7 +105,7 @@ def steward_queue(config_path: str, warehouse_url: str | None, as_json: bool, li
 def steward_show(config_path: str, warehouse_url: str | None, as_json: bool, item: str) -> None:
     """A review item: both records side by side and the explanation of its score."""
     from mdm.stewardship import RAW_FIELDS, STD_FIELDS
-    from pipelines.steward import queue_item
+    from pipelines.steward.review_queue import queue_item
 
     cfg = load(config_path, warehouse_url)
     d = _steward_call(lambda: queue_item(cfg, open_warehouse(cfg), item))
@@ -148,7 +149,7 @@ def steward_show(config_path: str, warehouse_url: str | None, as_json: bool, ite
 def steward_decide(config_path: str, warehouse_url: str | None, as_json: bool, item: str, verdict: str, by: str,
                    reason: str | None) -> None:
     """Decide a review item: the two records are the `same` company or `different` ones."""
-    from pipelines.steward import decide
+    from pipelines.steward.actions import decide
 
     cfg = load(config_path, warehouse_url)
     _action_out(_steward_call(lambda: decide(cfg, open_warehouse(cfg), item, verdict, by, reason)), as_json)
@@ -165,7 +166,7 @@ def steward_decide(config_path: str, warehouse_url: str | None, as_json: bool, i
 def steward_decide_many(config_path: str, warehouse_url: str | None, as_json: bool, items: tuple[str, ...],
                         verdict: str, by: str, reason: str | None) -> None:
     """Decide several review items the same way, as one action (one undo reverts them all)."""
-    from pipelines.steward import decide_items
+    from pipelines.steward.actions import decide_items
 
     cfg = load(config_path, warehouse_url)
     _action_out(_steward_call(lambda: decide_items(cfg, open_warehouse(cfg), items, verdict, by, reason)), as_json)
@@ -204,7 +205,7 @@ def steward_candidates(config_path: str, warehouse_url: str | None, as_json: boo
 def steward_resolve(config_path: str, warehouse_url: str | None, as_json: bool, record: str, golden_id: str | None,
                     none_: bool, by: str, reason: str | None) -> None:
     """Settle a short record matching several customers: it is GOLDEN_ID (one of its candidates), or --none."""
-    from pipelines.steward import resolve_record
+    from pipelines.steward.actions import resolve_record
 
     if bool(golden_id) == none_:
         fail("give the chosen GOLDEN_ID or --none", exit_codes.CONFIG)
@@ -260,7 +261,7 @@ def steward_comment(config_path: str, warehouse_url: str | None, subject: str, t
 def steward_merge(config_path: str, warehouse_url: str | None, as_json: bool, survivor: str, other: str, by: str,
                   reason: str | None) -> None:
     """Merge golden customer OTHER into SURVIVOR (SURVIVOR keeps its ID, OTHER is retired)."""
-    from pipelines.steward import merge
+    from pipelines.steward.actions import merge
 
     cfg = load(config_path, warehouse_url)
     _action_out(_steward_call(lambda: merge(cfg, open_warehouse(cfg), survivor, other, by, reason)), as_json)
@@ -276,7 +277,7 @@ def steward_merge(config_path: str, warehouse_url: str | None, as_json: bool, su
 def steward_unmerge(config_path: str, warehouse_url: str | None, as_json: bool, record: str, by: str,
                     reason: str | None) -> None:
     """Move a source record (SOURCE:KEY or SOURCE:STREAM:KEY) out into a golden customer of its own."""
-    from pipelines.steward import unmerge
+    from pipelines.steward.actions import unmerge
 
     cfg = load(config_path, warehouse_url)
     rid = record_id(cfg, record)
@@ -293,7 +294,7 @@ def steward_unmerge(config_path: str, warehouse_url: str | None, as_json: bool, 
 def steward_undo(config_path: str, warehouse_url: str | None, as_json: bool, action_id: str, by: str,
                  reason: str | None) -> None:
     """Undo a decide, merge or unmerge (ACTION_ID from `hub steward history`)."""
-    from pipelines.steward import undo
+    from pipelines.steward.actions import undo
 
     cfg = load(config_path, warehouse_url)
     _action_out(_steward_call(lambda: undo(cfg, open_warehouse(cfg), action_id, by, reason)), as_json)
@@ -310,7 +311,7 @@ def steward_undo(config_path: str, warehouse_url: str | None, as_json: bool, act
 def steward_history(config_path: str, warehouse_url: str | None, as_json: bool, subject: str | None,
                     actor: str | None, action: str | None, limit: int) -> None:
     """Steward actions, newest first; SUBJECT narrows to a golden ID or a record."""
-    from pipelines.steward import history
+    from pipelines.steward.audit import history
 
     cfg = load(config_path, warehouse_url)
     golden = subject if subject and subject[:1] == "G" and subject[1:].isdigit() else None
@@ -336,7 +337,7 @@ def steward_history(config_path: str, warehouse_url: str | None, as_json: bool, 
 def steward_search(config_path: str, warehouse_url: str | None, as_json: bool, text: str, limit: int) -> None:
     """Golden customers by name (as written, in pinyin or by initials), contact, address, tax code (USCC), phone
     or golden ID; similar names too."""
-    from pipelines.steward import search_customers
+    from pipelines.steward.customers import search_customers
 
     cfg = load(config_path, warehouse_url)
     rows = _steward_call(lambda: search_customers(open_warehouse(cfg), text, limit))
@@ -357,7 +358,7 @@ def steward_search(config_path: str, warehouse_url: str | None, as_json: bool, t
 @click.argument("golden_id")
 def steward_customer(config_path: str, warehouse_url: str | None, as_json: bool, golden_id: str) -> None:
     """A golden customer: attributes and their sources, records, hierarchy, history."""
-    from pipelines.steward import golden_detail
+    from pipelines.steward.customers import golden_detail
 
     cfg = load(config_path, warehouse_url)
     d = _steward_call(lambda: golden_detail(cfg, open_warehouse(cfg), golden_id))

@@ -1,6 +1,6 @@
 """The match API: `POST /api/match` for systems that create customers (a CRM checking for a
 duplicate at entry). Token-authenticated (`Authorization: Bearer TOKEN`, `console.api_tokens`);
-the same standardization and model as the matching run (`pipelines.steward.MatchService`).
+the same standardization and model as the matching run (`pipelines.steward.match_service.MatchService`).
 Its documentation: the page `/api/docs` and `/api/openapi.json` (a session or a token).
 """
 
@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.config import HubConfig
 from hub.console.auth import valid_api_token
 from hub.console.web import Console
-from pipelines.steward import MatchService, StewardError
+from pipelines.steward.errors import StewardError
+from pipelines.steward.match_service import MatchService
 
 MAX_MATCH_BODY_BYTES = 64 * 1024
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hub.console.web import PAGE_SIZE, Console, page_number, safe_next
-from pipelines import steward
+from pipelines.steward import actions, errors
+from pipelines.steward.audit import history
 
 
 def audit_router(c: Console) -> APIRouter:
@@ -21,16 +22,13 @@ def audit_router(c: Console) -> APIRouter:
               page_no: str = "1") -> Response:
         user = c.need(request)
         number = page_number(page_no)
-
-        def listed(number: int) -> dict[str, Any]:
-            return steward.history(wh, golden_id=golden_id or None, actor=actor or None, action=action or None,
-                                   limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
-
-        data = listed(number)
+        args: dict[str, Any] = {"golden_id": golden_id or None, "actor": actor or None, "action": action or None,
+                                "limit": PAGE_SIZE}
+        data = history(wh, **args, offset=(number - 1) * PAGE_SIZE)
         pages = max(1, -(-data["total"] // PAGE_SIZE))
         if number > pages:  # past the end: the last page
             number = pages
-            data = listed(number)
+            data = history(wh, **args, offset=(number - 1) * PAGE_SIZE)
         filters = {k: v for k, v in {"actor": actor, "action": action, "golden_id": golden_id}.items() if v}
         return c.page(request, "audit.html", user, data=data, filters=filters, query=urlencode(filters),
                       page_no=number, pages=pages, nav="audit")
@@ -41,8 +39,8 @@ def audit_router(c: Console) -> APIRouter:
         user = c.change(request, csrf)
         target = safe_next(back_to, "/audit")
         try:
-            result = steward.undo(cfg, wh, action_id, user.name, reason.strip() or None)
-        except steward.StewardError as e:
+            result = actions.undo(cfg, wh, action_id, user.name, reason.strip() or None)
+        except errors.StewardError as e:
             return c.back(target, str(e))
         c.changed()
         return c.back(target, result.message)

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from hub.console.web import Console
-from pipelines import steward
+from pipelines.steward import actions, errors
+from pipelines.steward.customers import golden_detail, search_customers
 
 
 def customers_router(c: Console) -> APIRouter:
@@ -17,13 +18,13 @@ def customers_router(c: Console) -> APIRouter:
     @router.get("/customers", response_class=HTMLResponse)
     def customers(request: Request, q: str = "") -> Response:
         user = c.need(request)
-        results = steward.search_customers(wh, q, limit=50, search=c.search) if q.strip() else []
+        results = search_customers(wh, q, limit=50, search=c.search) if q.strip() else []
         return c.page(request, "customers.html", user, q=q, results=results, nav="customers")
 
     @router.get("/customers/{golden_id}", response_class=HTMLResponse)
     def customer(request: Request, golden_id: str) -> Response:
         user = c.need(request)
-        detail = steward.golden_detail(cfg, wh, golden_id)
+        detail = golden_detail(cfg, wh, golden_id)
         if detail["retired"]:
             return c.back(f"/customers/{detail['survivor_id']}",
                           f"{golden_id} was retired into {detail['survivor_id']}")
@@ -34,8 +35,8 @@ def customers_router(c: Console) -> APIRouter:
                        csrf: str = Form("")) -> Response:
         user = c.change(request, csrf)
         try:
-            result = steward.merge(cfg, wh, golden_id, other.strip(), user.name, reason.strip() or None)
-        except steward.StewardError as e:
+            result = actions.merge(cfg, wh, golden_id, other.strip(), user.name, reason.strip() or None)
+        except errors.StewardError as e:
             return c.back(f"/customers/{golden_id}", str(e))
         c.changed()
         return c.back(f"/customers/{golden_id}", result.message)
@@ -45,8 +46,8 @@ def customers_router(c: Console) -> APIRouter:
                          csrf: str = Form("")) -> Response:
         user = c.change(request, csrf)
         try:
-            result = steward.unmerge(cfg, wh, record_id, user.name, reason.strip() or None, golden_id=golden_id)
-        except steward.StewardError as e:
+            result = actions.unmerge(cfg, wh, record_id, user.name, reason.strip() or None, golden_id=golden_id)
+        except errors.StewardError as e:
             return c.back(f"/customers/{golden_id}", str(e))
         c.changed()
         return c.back(f"/customers/{golden_id}", result.message)

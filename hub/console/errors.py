@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from hub.console.web import Console, Forbidden, LoginRequired
-from pipelines import steward
+from pipelines.steward.errors import StewardBusy, StewardError
 
 log = logging.getLogger("hub.console")
 
@@ -52,9 +52,9 @@ def add_error_handlers(app: FastAPI, c: Console) -> None:
         return c.page(request, "error.html", c.user_of(request), http_status=403, title="Not allowed",
                       message="Your role may not do this (or the form expired: reload the page and try again).")
 
-    @app.exception_handler(steward.StewardError)
-    async def _steward_error(request: Request, exc: steward.StewardError) -> Response:
-        if isinstance(exc, steward.StewardBusy):
+    @app.exception_handler(StewardError)
+    async def _steward_error(request: Request, exc: StewardError) -> Response:
+        if isinstance(exc, StewardBusy):
             return c.page(request, "error.html", c.user_of(request), http_status=503, title="Warehouse busy",
                           message=str(exc))
         return c.page(request, "error.html", c.user_of(request), http_status=404, title="Not found",

@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from hub.console.auth import User
 from hub.console.web import PAGE_SIZE, WHOLE_VALUE, Console, diff_marks, page_number, safe_next, value_status
-from mdm.stewardship import RAW_FIELDS, REASONS, STD_FIELDS
-from pipelines import review, steward
+from mdm.stewardship import RAW_FIELDS, REASONS, STD_FIELDS, VERDICTS
+from pipelines import review
+from pipelines.steward import actions, errors, review_queue
 
 FILTER_KEYS = ("q", "source", "band", "status", "reason", "decided_by", "assignee", "since", "until", "sort")
 SORT_LABELS = {"priority": "priority", "score": "score, high first", "score_asc": "score, low first",
@@ -23,28 +24,28 @@ SORT_LABELS = {"priority": "priority", "score": "score, high first", "score_asc"
 def _clean(params: dict[str, str]) -> dict[str, str]:
     """The filter parameters that are set and valid enough to keep in links (bad values are dropped)."""
     out = {k: str(params[k]).strip() for k in FILTER_KEYS if params.get(k) and str(params[k]).strip()}
-    if out.get("band") not in steward.BANDS:
+    if out.get("band") not in review_queue.BANDS:
         out.pop("band", None)
-    if out.get("status") not in steward.STATUSES or out.get("status") == "open":
+    if out.get("status") not in review_queue.STATUSES or out.get("status") == "open":
         out.pop("status", None)
     if out.get("reason") not in REASONS:
         out.pop("reason", None)
-    if out.get("sort") not in steward.QUEUE_SORTS or out.get("sort") == "priority":
+    if out.get("sort") not in review_queue.QUEUE_SORTS or out.get("sort") == "priority":
         out.pop("sort", None)
     for k in ("since", "until"):
         if k in out:
             try:
                 review.parse_day(out[k])
-            except steward.StewardError:
+            except errors.StewardError:
                 out.pop(k)
     return out
 
 
-def criteria_of(c: Console, user: User, params: dict[str, str]) -> steward.QueueFilter:
+def criteria_of(c: Console, user: User, params: dict[str, str]) -> review_queue.QueueFilter:
     """The QueueFilter of cleaned filter parameters (`assignee=me` is the user; `-` nobody)."""
     assignee = params.get("assignee")
     search = params.get("q")
-    return steward.QueueFilter(
+    return review_queue.QueueFilter(
         source=params.get("source"), band=params.get("band"), search=search, status=params.get("status", "open"),
         reason=params.get("reason"), decided_by=params.get("decided_by"),
         assignee=user.name if assignee == "me" else assignee, since=review.parse_day(params.get("since")),
@@ -95,14 +96,14 @@ def review_router(c: Console) -> APIRouter:
         where = f"/queue?{urlencode(filters)}"
         what = str(form.get("do", ""))
         if form.get("all_matching"):
-            ids = steward.queue_ids(cfg, wh, criteria=criteria_of(c, user, filters))
+            ids = review_queue.queue_ids(cfg, wh, criteria=criteria_of(c, user, filters))
         else:
             ids = [i for v in form.getlist("item") for i in str(v).split(",") if i]  # a group: its items
         if not ids:
             return c.back(where, "select some items first")
         try:
-            if what in steward.VERDICTS:
-                result = steward.decide_items(cfg, wh, ids, what, user.name, str(form.get("reason", "")).strip()
+            if what in VERDICTS:
+                result = actions.decide_items(cfg, wh, ids, what, user.name, str(form.get("reason", "")).strip()
                                               or None)
                 c.changed()
                 return c.back(where, result.message)
@@ -110,7 +111,7 @@ def review_router(c: Console) -> APIRouter:
                 who = {"claim": user.name, "release": None}.get(what, str(form.get("assignee", "")).strip() or None)
                 n = review.assign(wh, ids, who, user.name)
                 return c.back(where, f"{n} item(s) " + (f"assigned to {who}" if who else "released"))
-        except steward.StewardError as e:
+        except errors.StewardError as e:
             return c.back(where, str(e))
         return c.back(where, f"unknown bulk action {what!r}")
 
@@ -135,9 +136,9 @@ def review_router(c: Console) -> APIRouter:
     @router.get("/queue/{item_id}", response_class=HTMLResponse)
     def queue_item(request: Request, item_id: str) -> Response:
         user = c.need(request)
-        detail = steward.queue_item(cfg, wh, item_id)
+        detail = review_queue.queue_item(cfg, wh, item_id)
         filters = _clean(dict(request.query_params))
-        ids = steward.queue_ids(cfg, wh, criteria=criteria_of(c, user, filters))
+        ids = review_queue.queue_ids(cfg, wh, criteria=criteria_of(c, user, filters))
         return _pair_page(request, user, detail, filters, ids)
 
     @router.post("/queue/{item_id}/decide")
@@ -146,11 +147,11 @@ def review_router(c: Console) -> APIRouter:
         user = c.change(request, csrf)
         kept = _clean(dict(parse_qsl(filters)))
         try:
-            result = steward.decide(cfg, wh, item_id, verdict, user.name, reason.strip() or None)
-        except steward.StewardError as e:
+            result = actions.decide(cfg, wh, item_id, verdict, user.name, reason.strip() or None)
+        except errors.StewardError as e:
             return c.back(f"/queue/{item_id}?{urlencode(kept)}", str(e))
         c.changed()
-        ids = steward.queue_ids(cfg, wh, criteria=criteria_of(c, user, kept))
+        ids = review_queue.queue_ids(cfg, wh, criteria=criteria_of(c, user, kept))
         if ids:
             nxt = ids[min(max(pos, 0), len(ids) - 1)]
             return c.back(f"/queue/{nxt}?{urlencode(kept)}", result.message)
@@ -177,8 +178,8 @@ def review_router(c: Console) -> APIRouter:
                            reason: str = Form(""), csrf: str = Form("")) -> Response:
         user = c.change(request, csrf)
         try:
-            result = steward.resolve_record(cfg, wh, record, golden_id or None, user.name, reason.strip() or None)
-        except steward.StewardError as e:
+            result = actions.resolve_record(cfg, wh, record, golden_id or None, user.name, reason.strip() or None)
+        except errors.StewardError as e:
             return c.back(f"/candidates?{urlencode({'record': record})}", str(e))
         c.changed()
         return c.back("/queue", result.message)
@@ -192,7 +193,7 @@ def review_router(c: Console) -> APIRouter:
         who = {"claim": user.name, "release": None}.get(what, str(form.get("assignee", "")).strip() or None)
         try:
             n = review.assign(wh, [str(i) for i in form.getlist("item")], who, user.name)
-        except steward.StewardError as e:
+        except errors.StewardError as e:
             return c.back(target, str(e))
         return c.back(target, (f"claimed by {who}" if who == user.name else f"assigned to {who}" if who
                                else "released") + (f" ({n} items)" if n > 1 else ""))
@@ -204,14 +205,14 @@ def review_router(c: Console) -> APIRouter:
         target = safe_next(back_to, "/queue")
         try:
             review.add_comment(wh, subject, user.name, body)
-        except steward.StewardError as e:
+        except errors.StewardError as e:
             return c.back(target, str(e))
         return c.back(target, "comment added")
 
     @router.get("/pair", response_class=HTMLResponse)
     def pair(request: Request, left: str, right: str) -> Response:
         user = c.need(request)
-        return _pair_page(request, user, steward.pair_detail(cfg, wh, left, right), {})
+        return _pair_page(request, user, review_queue.pair_detail(cfg, wh, left, right), {})
 
     @router.post("/pair/decide")
     def pair_decide(request: Request, left: str = Form(...), right: str = Form(...), verdict: str = Form(...),
@@ -219,8 +220,8 @@ def review_router(c: Console) -> APIRouter:
         user = c.change(request, csrf)
         where = f"/pair?{urlencode({'left': left, 'right': right})}"
         try:
-            result = steward.decide_pair(cfg, wh, left, right, verdict, user.name, reason.strip() or None)
-        except steward.StewardError as e:
+            result = actions.decide_pair(cfg, wh, left, right, verdict, user.name, reason.strip() or None)
+        except errors.StewardError as e:
             return c.back(where, str(e))
         c.changed()
         return c.back(where, result.message)

@@ -31,7 +31,8 @@ from hub.console.auth import (
     same_token,
 )
 from hub.console.i18n import pick_lang, text
-from pipelines.steward import CustomerSearch, MatchService
+from pipelines.steward.customers import CustomerSearch
+from pipelines.steward.match_service import MatchService
 from warehouse.engine import Warehouse
 
 log = logging.getLogger("hub.console")

@@ -119,7 +119,7 @@ def dashboard_demo(tmp_path_factory: pytest.TempPathFactory, user_hashes: dict[s
     from demo.generate import generate, write_demo
     from demo.targets import write_reference
     from hub.cli import main
-    from pipelines import steward
+    from pipelines.steward import actions
     from tests.conftest import DEMO_CONFIG
     from warehouse.engine import Warehouse
 
@@ -137,7 +137,7 @@ def dashboard_demo(tmp_path_factory: pytest.TempPathFactory, user_hashes: dict[s
     cfg = load_config(cfg_path)
     wh = Warehouse(cfg.warehouse.url)
     g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id ORDER BY count(*) DESC, golden_id LIMIT 2")
-    steward.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "alice")
+    actions.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "alice")
     wh.dispose()
     second = runner.invoke(main, ["run", "-c", str(cfg_path)])
     assert second.exit_code == 0, second.output

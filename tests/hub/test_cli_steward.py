@@ -180,7 +180,7 @@ def test_console_secrets_are_masked(tmp_path: Path) -> None:
 
 def test_explain_names_bands_as_the_queue_console_and_api_do(steward_project: Path) -> None:
     """`hub mdm explain` says `low` below the review threshold, like the queue, the console and the API."""
-    from pipelines.steward import BANDS, pair_detail
+    from pipelines.steward.review_queue import BANDS, pair_detail
     from warehouse.engine import Warehouse
 
     cfg = load_config(steward_project)
@@ -212,7 +212,7 @@ def test_queue_filters_bulk_decisions_candidates_claims_and_comments(steward_pro
     decided = js("steward", "queue", "-c", c, "--status", "decided", "--decided-by", "alice")
     assert sorted(i["item_id"] for i in decided["items"]) == sorted(ids)
     from pipelines.review import queue_page
-    from pipelines.steward import QueueFilter
+    from pipelines.steward.review_queue import QueueFilter
     from warehouse.engine import Warehouse
 
     cfg = load_config(steward_project)

@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from core.config import load_config
 from hub.console import create_app
 from pipelines import review as rv
-from pipelines import steward as st
+from pipelines.steward import actions, audit, review_queue, sql
+from pipelines.steward.review_queue import QueueFilter
 from warehouse.engine import Warehouse
 
 
@@ -70,11 +71,11 @@ PUBLIC = {"/login", "/static"}
 
 def _params(cfg_path: Path) -> dict[str, str]:
     cfg, wh = wh_of(cfg_path)
-    item = st.list_queue(cfg, wh, limit=1)["items"][0]
+    item = review_queue.list_queue(cfg, wh, limit=1)["items"][0]
     g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")
-    short = next(e["record_id"] for e in rv.queue_page(cfg, wh, st.QueueFilter(), limit=500)["entries"]
+    short = next(e["record_id"] for e in rv.queue_page(cfg, wh, QueueFilter(), limit=500)["entries"]
                  if e["kind"] == "group")
-    a = st.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "setup")
+    a = actions.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "setup")
     wh.dispose()
     return {"item": item["item_id"], "left": item["left"]["record_id"], "right": item["right"]["record_id"],
             "golden": g["golden_id"].iloc[0], "action": a.action_id, "user": "vic", "short": short,
@@ -310,7 +311,7 @@ def test_reviewing_the_queue_moves_to_the_next_item_and_records_the_decision(con
     c = make_client(console_project)
     login(c, "alice")
     cfg, wh = wh_of(console_project)
-    ids = st.queue_ids(cfg, wh, source="crm_b")
+    ids = review_queue.queue_ids(cfg, wh, source="crm_b")
     queue = c.get("/queue?source=crm_b&band=")
     assert queue.status_code == 200 and ids[0] in queue.text
     item = c.get(f"/queue/{ids[0]}?source=crm_b")
@@ -320,14 +321,14 @@ def test_reviewing_the_queue_moves_to_the_next_item_and_records_the_decision(con
                                                 "reason": "different cities", "filters": "source=crm_b", "pos": "0"})
     # on to the next open item: the next one, unless the decision settled it too (the same record against
     # another record of the same customer is resolved with it)
-    left = st.queue_ids(cfg, wh, source="crm_b")
+    left = review_queue.queue_ids(cfg, wh, source="crm_b")
     assert left[0] == next(i for i in ids[1:] if i in left)
     assert r.status_code == 303 and r.headers["location"].startswith(f"/queue/{left[0]}?source=crm_b")
     nxt = c.get(r.headers["location"])
     assert "different: recorded" in nxt.text
     dec = wh.read_frame("SELECT verdict, decided_by, reason, item_id FROM mdm.decisions")
     assert dec.values.tolist() == [["different", "alice", "different cities", ids[0]]]
-    assert ids[0] not in st.queue_ids(cfg, wh)
+    assert ids[0] not in review_queue.queue_ids(cfg, wh)
     # filters: band and search
     assert c.get("/queue?band=match").status_code == 200
     assert c.get("/queue?q=" + left[0]).status_code == 200
@@ -349,7 +350,7 @@ def test_merge_unmerge_and_undo_from_the_customer_page(console_project: Path) ->
     rec = sorted(re.findall(r'data-unmerge="([^"]+)"', page.text))[0]
     r = c.post(f"/customers/{g1}/unmerge", data={"csrf": csrf_of(page.text), "record_id": rec})
     assert "moved out of" in c.get(r.headers["location"]).text
-    assert wh.read_frame(f"SELECT golden_id FROM mdm.xref WHERE {st.RECORD_ID_SQL} = :r",
+    assert wh.read_frame(f"SELECT golden_id FROM mdm.xref WHERE {sql.RECORD_ID_SQL} = :r",
                          {"r": rec})["golden_id"].iloc[0] not in (g1, g2)
     audit = c.get("/audit")
     assert audit.status_code == 200 and "unmerge" in audit.text and "merge" in audit.text
@@ -372,10 +373,10 @@ def test_page_numbers_past_the_end_or_not_numbers_show_a_page(console_project: P
             assert r.status_code == 200, (path, n)
             assert "<h1>" in r.text and "Something went wrong" not in r.text, (path, n)
     cfg, wh = wh_of(console_project)
-    total = st.list_queue(cfg, wh, limit=1)["total"]
-    far = st.list_queue(cfg, wh, limit=10**20, offset=10**20)
+    total = review_queue.list_queue(cfg, wh, limit=1)["total"]
+    far = review_queue.list_queue(cfg, wh, limit=10**20, offset=10**20)
     assert far["total"] == total and far["items"] == []
-    assert st.history(wh, limit=10**20, offset=10**20)["actions"] == []
+    assert audit.history(wh, limit=10**20, offset=10**20)["actions"] == []
 
 
 def test_unmerge_only_moves_a_record_of_the_customer_in_the_url(console_project: Path) -> None:
@@ -384,7 +385,7 @@ def test_unmerge_only_moves_a_record_of_the_customer_in_the_url(console_project:
     _, wh = wh_of(console_project)
     g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")
     g1, g2 = g["golden_id"].iloc[0], g["golden_id"].iloc[1]
-    foreign = sorted(wh.read_frame(f"SELECT {st.RECORD_ID_SQL} AS r FROM mdm.xref WHERE golden_id = :g",
+    foreign = sorted(wh.read_frame(f"SELECT {sql.RECORD_ID_SQL} AS r FROM mdm.xref WHERE golden_id = :g",
                                    {"g": g2})["r"])[0]
     before = wh.read_frame("SELECT * FROM mdm.xref ORDER BY 1, 2, 3")
     r = c.post(f"/customers/{g1}/unmerge", data={"csrf": csrf, "record_id": foreign})

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from core.config import load_config
-from pipelines import steward as st
+from pipelines.steward import review_queue
 from warehouse.engine import Warehouse
 
 pytestmark = pytest.mark.browser
@@ -20,7 +20,7 @@ def test_the_switch_turns_the_console_pages_chinese_and_back(server: str, consol
 
     cfg = load_config(console_project)
     wh = Warehouse(cfg.warehouse.url)
-    item = st.queue_ids(cfg, wh)[0]
+    item = review_queue.queue_ids(cfg, wh)[0]
     golden = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) >= 2 "
                            "ORDER BY golden_id LIMIT 1")["golden_id"].iloc[0]
     wh.dispose()

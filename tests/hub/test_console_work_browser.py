@@ -17,7 +17,8 @@ import pytest
 from core.config import load_config
 from mdm.search import pinyin_of
 from pipelines import review as rv
-from pipelines import steward as st
+from pipelines.steward import actions, review_queue, sql
+from pipelines.steward.review_queue import QueueFilter
 from warehouse.engine import Warehouse
 
 pytestmark = pytest.mark.browser
@@ -50,7 +51,7 @@ def test_a_short_record_is_settled_on_one_screen_with_all_its_candidates(
     from playwright.sync_api import expect
 
     cfg, wh = open_wh(console_project)
-    group = next(e for e in rv.queue_page(cfg, wh, st.QueueFilter(), limit=500)["entries"] if e["kind"] == "group")
+    group = next(e for e in rv.queue_page(cfg, wh, QueueFilter(), limit=500)["entries"] if e["kind"] == "group")
     wh.dispose()
     page = logged_in(browser, server, "alice", passwords["alice"])
     shot(page, "queue")
@@ -68,7 +69,7 @@ def test_a_short_record_is_settled_on_one_screen_with_all_its_candidates(
     expect(page.locator("#flash")).to_contain_text(f"{group['record_id']} joins {chosen}")
     assert group["record_id"] not in page.locator("table.queue").inner_text()
     _, wh = open_wh(console_project)
-    x = wh.read_frame(f"SELECT golden_id FROM mdm.xref WHERE {st.RECORD_ID_SQL} = :r", {"r": group["record_id"]})
+    x = wh.read_frame(f"SELECT golden_id FROM mdm.xref WHERE {sql.RECORD_ID_SQL} = :r", {"r": group["record_id"]})
     assert x["golden_id"].iloc[0] == chosen
     log = wh.read_frame("SELECT action, reason FROM mdm.merge_log")
     assert log.values.tolist() == [["decide", "same mobile as the ERP record"]]
@@ -79,7 +80,7 @@ def test_bulk_decisions_claims_comments_filters_and_sorts(server: str, console_p
     from playwright.sync_api import expect
 
     cfg, wh = open_wh(console_project)
-    review_band = st.queue_ids(cfg, wh, criteria=st.QueueFilter(reason="review_band"))
+    review_band = review_queue.queue_ids(cfg, wh, criteria=QueueFilter(reason="review_band"))
     wh.dispose()
     page = logged_in(browser, server, "alice", passwords["alice"])
     # Filter by reason and sort by score, lowest first.
@@ -136,7 +137,7 @@ def test_hard_rules_survivorship_audit_and_pinyin_search(server: str, console_pr
     from playwright.sync_api import expect
 
     cfg, wh = open_wh(console_project)
-    hard = st.list_queue(cfg, wh, criteria=st.QueueFilter(reason="hard_rule"))["items"][0]
+    hard = review_queue.list_queue(cfg, wh, criteria=QueueFilter(reason="hard_rule"))["items"][0]
     g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")
     g1, g2 = g["golden_id"].iloc[0], g["golden_id"].iloc[1]
     name = wh.read_frame("SELECT name FROM mdm.golden_customer WHERE golden_id = :g", {"g": g1})["name"].iloc[0]
@@ -178,10 +179,10 @@ def test_hard_rules_survivorship_audit_and_pinyin_search(server: str, console_pr
 def test_every_page_fits_a_phone_and_uses_a_wide_screen(server: str, console_project: Path,
                                                         passwords: dict[str, str], browser: Any, width: int) -> None:
     cfg, wh = open_wh(console_project)
-    item = st.list_queue(cfg, wh, criteria=st.QueueFilter(reason="hard_rule"))["items"][0]
-    group = next(e for e in rv.queue_page(cfg, wh, st.QueueFilter(), limit=500)["entries"] if e["kind"] == "group")
+    item = review_queue.list_queue(cfg, wh, criteria=QueueFilter(reason="hard_rule"))["items"][0]
+    group = next(e for e in rv.queue_page(cfg, wh, QueueFilter(), limit=500)["entries"] if e["kind"] == "group")
     g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")
-    st.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "alice")
+    actions.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "alice")
     wh.dispose()
     page = logged_in(browser, server, "alice", passwords["alice"], width=width)
     pages = {"queue": "/queue", "pair": f"/queue/{item['item_id']}",

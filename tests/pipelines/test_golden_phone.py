@@ -12,8 +12,8 @@ import pandas as pd
 
 from core.config import load_config
 from mdm.standardize import standardize_phones
-from pipelines import steward as st
 from pipelines.run import run_all
+from pipelines.steward import customers
 from warehouse.engine import Warehouse
 
 STANDARD = re.compile(r"^\+86-\d{2,3}-\d{7,8}( 转\d+)?$|^\+861[3-9]\d{9}$")
@@ -44,7 +44,7 @@ def test_golden_phones_are_standardized_and_keep_the_typed_value(demo_project: P
     assert len(valid) and valid["phone"].str.match(STANDARD).all(), valid[~valid["phone"].str.match(STANDARD)]
     # The customer view: the standardized value, and as the source typed it, from the record that supplied it.
     row = golden[golden["phone"] != golden["typed"]].iloc[0]
-    detail = st.golden_detail(cfg, wh, row["golden_id"])
+    detail = customers.golden_detail(cfg, wh, row["golden_id"])
     phone = next(a for a in detail["attributes"] if a["attribute"] == "phone")
     assert (phone["value"], phone["typed"], phone["source_record"]) == (row["phone"], row["typed"],
                                                                         row["phone_source"])

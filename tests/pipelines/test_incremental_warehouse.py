@@ -20,7 +20,7 @@ import pytest
 from core.config import load_config
 from pipelines.match import run_match
 from pipelines.run import run_all
-from pipelines.steward import decide_pair
+from pipelines.steward.actions import decide_pair
 from warehouse.engine import Warehouse
 
 TABLES = {

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from core.config import load_config
 from hub.cli import main
-from pipelines import steward
 from pipelines.metrics import GLOBAL_MEASURES
+from pipelines.steward import actions
 from warehouse.engine import Warehouse
 
 
@@ -93,7 +93,7 @@ def test_a_steward_decision_shows_in_the_next_runs_measures(steward_project: Pat
                          "AND reason = 'score in the review band' AND (SELECT count(*) FROM mdm.xref x "
                          "WHERE x.golden_id = q.left_golden_id) = 1 AND (SELECT count(*) FROM mdm.xref x "
                          "WHERE x.golden_id = q.right_golden_id) = 1 ORDER BY item_id LIMIT 1")["item_id"][0]
-    steward.decide(cfg, wh, item, "same", "li.wang")
+    actions.decide(cfg, wh, item, "same", "li.wang")
     result = CliRunner().invoke(main, ["run", "-c", str(steward_project)])
     assert result.exit_code == 0, result.output
     first, run2 = runs(wh)

@@ -13,9 +13,9 @@ import pandas as pd
 
 from core.config import HubConfig, load_config
 from mdm.stewardship import settled
-from pipelines import steward as st
 from pipelines.match import run_match
 from pipelines.run import run_all
+from pipelines.steward import actions, review_queue, sql
 from warehouse.engine import Warehouse
 
 
@@ -55,16 +55,16 @@ def open_items(wh: Warehouse) -> set[tuple[str, str]]:
 
 
 def gid(wh: Warehouse, record: str) -> str:
-    return wh.read_frame(f"SELECT golden_id FROM mdm.xref WHERE {st.RECORD_ID_SQL} = :r", {"r": record})[
+    return wh.read_frame(f"SELECT golden_id FROM mdm.xref WHERE {sql.RECORD_ID_SQL} = :r", {"r": record})[
         "golden_id"].iloc[0]
 
 
 def test_a_run_does_not_ask_again_about_a_record_the_steward_moved(steward_project: Path, tmp_path: Path) -> None:
     cfg, wh, data = own_sources(steward_project, tmp_path)
-    top = st.list_queue(cfg, wh, limit=1)["items"][0]
+    top = review_queue.list_queue(cfg, wh, limit=1)["items"][0]
     a, b = top["left"]["record_id"], top["right"]["record_id"]
     ga, gb = gid(wh, a), gid(wh, b)
-    st.decide(cfg, wh, top["item_id"], "same", "alice")
+    actions.decide(cfg, wh, top["item_id"], "same", "alice")
     # The steward put the two records together; one of them left its customer, whose other records it pairs
     # with in the match band (different valid tax codes keep the rest of the two customers apart).
     moved, former = (a, ga) if gid(wh, a) != ga else (b, gb)
@@ -102,7 +102,7 @@ def test_a_run_does_not_ask_again_about_a_record_the_steward_moved(steward_proje
 def test_a_different_decision_settles_the_records_relation_to_that_customer(steward_project: Path) -> None:
     cfg = load_config(steward_project)
     wh = Warehouse(cfg.warehouse.url)
-    items = st.list_queue(cfg, wh, limit=500)["items"]
+    items = review_queue.list_queue(cfg, wh, limit=500)["items"]
     # A record paired with two records of one customer: saying it is not the first settles the second too.
     by_pair: dict[tuple[str, str], list[dict]] = {}
     for it in items:
@@ -115,11 +115,11 @@ def test_a_different_decision_settles_the_records_relation_to_that_customer(stew
                           {"a": first["item_id"], "b": second["item_id"]})
         return dict(zip(q["item_id"], q["status"], strict=True))
 
-    r = st.decide(cfg, wh, first["item_id"], "different", "bob")
+    r = actions.decide(cfg, wh, first["item_id"], "different", "bob")
     assert statuses() == {first["item_id"]: "decided", second["item_id"]: "resolved"}
-    st.undo(cfg, wh, r.action_id, "bob")                      # no longer settled: asked again at once
+    actions.undo(cfg, wh, r.action_id, "bob")                      # no longer settled: asked again at once
     assert statuses() == {first["item_id"]: "open", second["item_id"]: "open"}
-    st.decide(cfg, wh, first["item_id"], "different", "bob")
+    actions.decide(cfg, wh, first["item_id"], "different", "bob")
     queue = open_items(wh)
     run_match(cfg, wh, rebuild=True, retrain=False)
     assert open_items(wh) == queue and statuses() == {first["item_id"]: "decided"}

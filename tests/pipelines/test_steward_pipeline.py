@@ -1,4 +1,4 @@
-"""Stewardship workflow (`pipelines/steward.py`): queue, decisions, merge, unmerge, undo, history, search,
+"""Stewardship workflow (`pipelines/steward/`): queue, decisions, merge, unmerge, undo, history, search,
 and that every later run (incremental, full rebuild, rebuild with a refitted model) honours all of it."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 
 from core.config import HubConfig, load_config
 from mdm.stewardship import pair_id
-from pipelines import steward as st
 from pipelines.match import run_match
 from pipelines.run import run_all
+from pipelines.steward import actions, audit, customers, errors, match_service, review_queue, sql
 from warehouse.engine import Warehouse
 
 
@@ -25,12 +25,12 @@ def open_(cfg_path: Path, url: str | None = None) -> tuple[HubConfig, Warehouse]
 
 
 def gid(wh: Warehouse, record: str) -> str:
-    return wh.read_frame(f"SELECT golden_id FROM mdm.xref WHERE {st.RECORD_ID_SQL} = :r", {"r": record})[
+    return wh.read_frame(f"SELECT golden_id FROM mdm.xref WHERE {sql.RECORD_ID_SQL} = :r", {"r": record})[
         "golden_id"].iloc[0]
 
 
 def members(wh: Warehouse, golden_id: str) -> set[str]:
-    return set(wh.read_frame(f"SELECT {st.RECORD_ID_SQL} AS r FROM mdm.xref WHERE golden_id = :g",
+    return set(wh.read_frame(f"SELECT {sql.RECORD_ID_SQL} AS r FROM mdm.xref WHERE golden_id = :g",
                              {"g": golden_id})["r"])
 
 
@@ -41,7 +41,7 @@ def multi_record_goldens(wh: Warehouse, n: int = 2) -> list[str]:
 
 
 def xref_map(wh: Warehouse) -> dict[str, str]:
-    x = wh.read_frame(f"SELECT {st.RECORD_ID_SQL} AS r, golden_id FROM mdm.xref")
+    x = wh.read_frame(f"SELECT {sql.RECORD_ID_SQL} AS r, golden_id FROM mdm.xref")
     return dict(zip(x["r"], x["golden_id"], strict=True))
 
 
@@ -70,7 +70,7 @@ def rerun_all_ways(cfg: HubConfig, wh: Warehouse, labels: tuple[int, int] | None
 
 def test_queue_items_carry_both_records_scores_explanations_and_priority(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
-    q = st.list_queue(cfg, wh, limit=500)
+    q = review_queue.list_queue(cfg, wh, limit=500)
     # The fixture's 1,000 generated companies (seed 5) leave 20 pairs to review: 13 short records (no city,
     # no valid tax code) that reach several customers, 4 pairs in the review band, 3 match-band pairs a hard
     # rule kept apart (4 before the frequency-aware weights of issue 19).
@@ -87,7 +87,7 @@ def test_queue_items_carry_both_records_scores_explanations_and_priority(steward
         assert it["left"]["values"].get("name") and it["right"]["values"].get("name")
         assert set(it["explanation"]) == {"uscc", "reg_no", "name", "pinyin", "phone", "address", "contact", "email",
                                           "form"}
-        assert 0 <= it["probability"] <= 1 and it["band"] in st.BANDS and it["status"] == "open"
+        assert 0 <= it["probability"] <= 1 and it["band"] in review_queue.BANDS and it["status"] == "open"
         assert 0 <= it["priority"] <= 2
     # Revenue raises the priority of equally uncertain pairs: the customer's orders count.
     rich = [it for it in q["items"] if it["revenue"]]
@@ -96,48 +96,48 @@ def test_queue_items_carry_both_records_scores_explanations_and_priority(steward
 
 def test_queue_filters(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
-    allq = st.list_queue(cfg, wh, limit=500)["items"]
-    crm_b = st.list_queue(cfg, wh, source="crm_b", limit=500)["items"]
+    allq = review_queue.list_queue(cfg, wh, limit=500)["items"]
+    crm_b = review_queue.list_queue(cfg, wh, source="crm_b", limit=500)["items"]
     assert crm_b and all("crm_b:" in it["left"]["record_id"] + it["right"]["record_id"] for it in crm_b)
-    for b in st.BANDS:
-        got = st.list_queue(cfg, wh, band_=b, limit=500)["items"]
+    for b in review_queue.BANDS:
+        got = review_queue.list_queue(cfg, wh, band_=b, limit=500)["items"]
         assert all(it["band"] == b for it in got)
     name = allq[0]["left"]["values"]["name"]
-    found = st.list_queue(cfg, wh, search=name, limit=500)["items"]
+    found = review_queue.list_queue(cfg, wh, search=name, limit=500)["items"]
     assert allq[0]["item_id"] in {it["item_id"] for it in found}
-    assert st.queue_ids(cfg, wh) == [it["item_id"] for it in allq]
-    with pytest.raises(st.StewardError, match="band"):
-        st.list_queue(cfg, wh, band_="maybe")
+    assert review_queue.queue_ids(cfg, wh) == [it["item_id"] for it in allq]
+    with pytest.raises(errors.StewardError, match="band"):
+        review_queue.list_queue(cfg, wh, band_="maybe")
 
 
 def test_queue_search_is_case_insensitive_and_literal(steward_project: Path) -> None:
     """Record ids have capitals (crm_b's keys are KH…); `%` and `_` are plain characters, not wildcards."""
     cfg, wh = open_(steward_project)
-    items = st.list_queue(cfg, wh, limit=500)["items"]
+    items = review_queue.list_queue(cfg, wh, limit=500)["items"]
     kh = next(it for it in items if it["left"]["record_id"].split(":")[-1].startswith("KH")
               or it["right"]["record_id"].split(":")[-1].startswith("KH"))
     rid = next(s["record_id"] for s in (kh["left"], kh["right"]) if s["record_id"].split(":")[-1].startswith("KH"))
     key = rid.split(":")[-1]
     for text in (key, rid, key.lower()):
-        found = {it["item_id"] for it in st.list_queue(cfg, wh, search=text, limit=500)["items"]}
+        found = {it["item_id"] for it in review_queue.list_queue(cfg, wh, search=text, limit=500)["items"]}
         assert kh["item_id"] in found, text
-    assert st.list_queue(cfg, wh, search="%", limit=500)["total"] == 0
-    assert st.list_queue(cfg, wh, search="crm%customers", limit=500)["total"] == 0
-    assert st.list_queue(cfg, wh, search="_ustomers", limit=500)["total"] == 0  # `_` is no wildcard
-    assert st.list_queue(cfg, wh, search=kh["left"]["golden_id"].lower(), limit=500)["total"] >= 1
-    assert st.search_customers(wh, "%") == [] and st.search_customers(wh, "_") == []
+    assert review_queue.list_queue(cfg, wh, search="%", limit=500)["total"] == 0
+    assert review_queue.list_queue(cfg, wh, search="crm%customers", limit=500)["total"] == 0
+    assert review_queue.list_queue(cfg, wh, search="_ustomers", limit=500)["total"] == 0  # `_` is no wildcard
+    assert review_queue.list_queue(cfg, wh, search=kh["left"]["golden_id"].lower(), limit=500)["total"] >= 1
+    assert customers.search_customers(wh, "%") == [] and customers.search_customers(wh, "_") == []
 
 
 def test_queue_item_detail_explains_the_pair(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
-    item = st.list_queue(cfg, wh, limit=1)["items"][0]
-    d = st.queue_item(cfg, wh, item["item_id"])
+    item = review_queue.list_queue(cfg, wh, limit=1)["items"][0]
+    d = review_queue.queue_item(cfg, wh, item["item_id"])
     assert d["item"]["item_id"] == item["item_id"]
     assert {e["comparison"] for e in d["explanation"]} >= {"name", "uscc", "prior"}
     assert d["score"]["probability"] == pytest.approx(item["probability"], abs=1e-6)
     assert d["left"]["name_key"] is not None and d["left"]["golden_id"] == item["left"]["golden_id"]
-    with pytest.raises(st.StewardError, match="no review item"):
-        st.queue_item(cfg, wh, "0000000000000000")
+    with pytest.raises(errors.StewardError, match="no review item"):
+        review_queue.queue_item(cfg, wh, "0000000000000000")
 
 
 # --- decisions -------------------------------------------------------------------------------------------------
@@ -145,11 +145,11 @@ def test_queue_item_detail_explains_the_pair(steward_project: Path) -> None:
 
 def test_decisions_survive_reruns_rebuilds_and_model_changes(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
-    items = st.list_queue(cfg, wh, limit=10)["items"]
+    items = review_queue.list_queue(cfg, wh, limit=10)["items"]
     same, diff = items[0], items[1]
     a, b = same["left"]["record_id"], same["right"]["record_id"]
     ga, gb = gid(wh, a), gid(wh, b)
-    r = st.decide(cfg, wh, same["item_id"], "same", "alice", "same tax office")
+    r = actions.decide(cfg, wh, same["item_id"], "same", "alice", "same tax office")
     # The two customers' records are clustered again under the decision, as the next run will: a and b
     # together under one of their IDs (records with another valid tax code may stay apart).
     survivor = gid(wh, a)
@@ -157,13 +157,13 @@ def test_decisions_survive_reruns_rebuilds_and_model_changes(steward_project: Pa
     hist = wh.read_frame("SELECT * FROM mdm.golden_id_history WHERE run_id = :a", {"a": r.action_id})
     assert set(hist["reason"]) <= {"merged", "split"}
     touched = members(wh, ga) | members(wh, gb)
-    st.decide(cfg, wh, diff["item_id"], "different", "bob")
+    actions.decide(cfg, wh, diff["item_id"], "different", "bob")
     c, d = diff["left"]["record_id"], diff["right"]["record_id"]
     dec = wh.read_frame("SELECT * FROM mdm.decisions ORDER BY decided_at")
     assert dec[["verdict", "decided_by", "active"]].values.tolist() == [["same", "alice", True],
                                                                         ["different", "bob", True]]
     assert dec["reason"].iloc[0] == "same tax office" and dec["origin"].tolist() == ["review", "review"]
-    open_ids = {it["item_id"] for it in st.list_queue(cfg, wh, limit=500)["items"]}
+    open_ids = {it["item_id"] for it in review_queue.list_queue(cfg, wh, limit=500)["items"]}
     assert same["item_id"] not in open_ids and diff["item_id"] not in open_ids
 
     before = {x: gid(wh, x) for x in touched}
@@ -174,16 +174,16 @@ def test_decisions_survive_reruns_rebuilds_and_model_changes(steward_project: Pa
     # change with a new model (a merge, below, holds whole customers).
     assert gid(wh, a) == gid(wh, b)
     assert gid(wh, c) != gid(wh, d)                       # cannot-link kept
-    open_ids = {it["item_id"] for it in st.list_queue(cfg, wh, limit=500)["items"]}
+    open_ids = {it["item_id"] for it in review_queue.list_queue(cfg, wh, limit=500)["items"]}
     assert same["item_id"] not in open_ids and diff["item_id"] not in open_ids  # decided items don't come back
 
 
 def test_a_new_decision_on_a_pair_replaces_the_old_one(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
-    item = st.list_queue(cfg, wh, limit=1)["items"][0]
+    item = review_queue.list_queue(cfg, wh, limit=1)["items"][0]
     a, b = item["left"]["record_id"], item["right"]["record_id"]
-    first = st.decide_pair(cfg, wh, a, b, "different", "alice")
-    second = st.decide_pair(cfg, wh, b, a, "same", "bob")  # either order is the same pair
+    first = actions.decide_pair(cfg, wh, a, b, "different", "alice")
+    second = actions.decide_pair(cfg, wh, b, a, "same", "bob")  # either order is the same pair
     assert second.decisions_deactivated == first.decisions_created
     dec = wh.read_frame("SELECT verdict, active, undone_by FROM mdm.decisions ORDER BY decided_at")
     assert dec.values.tolist() == [["different", False, "bob"], ["same", True, None]]
@@ -194,7 +194,7 @@ def test_different_inside_one_golden_customer_splits_it(steward_project: Path) -
     cfg, wh = open_(steward_project)
     g = multi_record_goldens(wh, 1)[0]
     recs = sorted(members(wh, g))
-    r = st.decide_pair(cfg, wh, recs[0], recs[1], "different", "alice")
+    r = actions.decide_pair(cfg, wh, recs[0], recs[1], "different", "alice")
     assert gid(wh, recs[0]) != gid(wh, recs[1]) and r.moved
     run_match(cfg, wh, rebuild=True)
     assert gid(wh, recs[0]) != gid(wh, recs[1])
@@ -202,13 +202,13 @@ def test_different_inside_one_golden_customer_splits_it(steward_project: Path) -
 
 def test_decision_errors(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
-    item = st.list_queue(cfg, wh, limit=1)["items"][0]
-    with pytest.raises(st.StewardError, match="verdict"):
-        st.decide(cfg, wh, item["item_id"], "maybe", "alice")
-    with pytest.raises(st.StewardError, match="--by"):
-        st.decide(cfg, wh, item["item_id"], "same", " ")
-    with pytest.raises(st.StewardError, match="no customer record"):
-        st.decide_pair(cfg, wh, "crm_a:customers:nope", item["left"]["record_id"], "same", "alice")
+    item = review_queue.list_queue(cfg, wh, limit=1)["items"][0]
+    with pytest.raises(errors.StewardError, match="verdict"):
+        actions.decide(cfg, wh, item["item_id"], "maybe", "alice")
+    with pytest.raises(errors.StewardError, match="--by"):
+        actions.decide(cfg, wh, item["item_id"], "same", " ")
+    with pytest.raises(errors.StewardError, match="no customer record"):
+        actions.decide_pair(cfg, wh, "crm_a:customers:nope", item["left"]["record_id"], "same", "alice")
     assert not len(wh.read_frame("SELECT * FROM mdm.decisions"))  # nothing half-written
 
 
@@ -220,20 +220,20 @@ def test_merge_keeps_the_survivor_id_and_retires_the_other(steward_project: Path
     g1, g2 = multi_record_goldens(wh, 2)
     m1, m2 = members(wh, g1), members(wh, g2)
     survivor, other = g2, g1  # the steward may keep the newer ID
-    r = st.merge(cfg, wh, survivor, other, "alice", "one company, two CRMs")
+    r = actions.merge(cfg, wh, survivor, other, "alice", "one company, two CRMs")
     assert members(wh, survivor) == m1 | m2 and not members(wh, other)
     golden = wh.read_frame("SELECT * FROM mdm.golden_customer WHERE golden_id IN (:a, :b)",
                            {"a": survivor, "b": other})
     assert golden["golden_id"].tolist() == [survivor] and golden["source_count"].iloc[0] == len(m1 | m2)
     hist = wh.read_frame("SELECT * FROM mdm.golden_id_history WHERE retired_id = :g", {"g": other})
     assert hist[["survivor_id", "reason", "run_id"]].values.tolist() == [[survivor, "manual_merge", r.action_id]]
-    log = st.history(wh, golden_id=other)["actions"][0]
+    log = audit.history(wh, golden_id=other)["actions"][0]
     assert log["action"] == "merge" and log["actor"] == "alice" and log["reason"] == "one company, two CRMs"
     assert set(log["before"]["goldens"]) == {g1, g2} and set(log["after"]["goldens"]) == {survivor}
     assert all(log["after"]["records"][x] == survivor for x in m1 | m2)
     xref = wh.read_frame(f"SELECT matched_by FROM mdm.xref WHERE golden_id = '{survivor}'")
     assert "steward" in set(xref["matched_by"])
-    detail = st.golden_detail(cfg, wh, other)
+    detail = customers.golden_detail(cfg, wh, other)
     assert detail["retired"] and detail["survivor_id"] == survivor
 
     links = wh.read_frame("SELECT left_record, right_record FROM mdm.decisions WHERE active AND origin = 'merge'")
@@ -244,14 +244,14 @@ def test_merge_keeps_the_survivor_id_and_retires_the_other(steward_project: Path
     # Unmerging any one record, even a representative (one that every link of its side points to), keeps the
     # rest of the merge together.
     rec = min(links["left_record"])
-    st.unmerge(cfg, wh, rec, "alice")
+    actions.unmerge(cfg, wh, rec, "alice")
     assert members(wh, survivor) == (m1 | m2) - {rec}
     run_match(cfg, wh, rebuild=True)
     assert members(wh, survivor) == (m1 | m2) - {rec}
-    with pytest.raises(st.StewardError, match="retired into"):
-        st.merge(cfg, wh, survivor, other, "alice")
-    with pytest.raises(st.StewardError, match="two different"):
-        st.merge(cfg, wh, survivor, survivor, "alice")
+    with pytest.raises(errors.StewardError, match="retired into"):
+        actions.merge(cfg, wh, survivor, other, "alice")
+    with pytest.raises(errors.StewardError, match="two different"):
+        actions.merge(cfg, wh, survivor, survivor, "alice")
 
 
 def test_a_merge_holds_against_the_hard_rules(steward_project: Path) -> None:
@@ -262,7 +262,7 @@ def test_a_merge_holds_against_the_hard_rules(steward_project: Path) -> None:
                       "WHERE g.uscc_valid GROUP BY x.golden_id HAVING count(*) >= 2 ORDER BY 1 LIMIT 2")
     s_id, o_id = g["golden_id"].tolist()
     both = members(wh, s_id) | members(wh, o_id)
-    st.merge(cfg, wh, s_id, o_id, "alice")
+    actions.merge(cfg, wh, s_id, o_id, "alice")
     rerun_all_ways(cfg, wh, labels=None)
     assert members(wh, s_id) == both
 
@@ -272,7 +272,7 @@ def test_unmerge_then_rerun_keeps_the_record_apart(steward_project: Path) -> Non
     g = multi_record_goldens(wh, 1)[0]
     recs = sorted(members(wh, g))
     out = recs[-1]
-    r = st.unmerge(cfg, wh, out, "alice", "another company")
+    r = actions.unmerge(cfg, wh, out, "alice", "another company")
     new = gid(wh, out)
     assert new != g and members(wh, new) == {out} and members(wh, g) == set(recs) - {out}
     assert wh.read_frame("SELECT count(*) AS n FROM mdm.golden_customer WHERE golden_id = :g",
@@ -284,35 +284,35 @@ def test_unmerge_then_rerun_keeps_the_record_apart(steward_project: Path) -> Non
     rerun_all_ways(cfg, wh, labels=None)
     assert gid(wh, out) == new and members(wh, new) == {out}
     assert members(wh, g) == set(recs) - {out}
-    with pytest.raises(st.StewardError, match="only record"):
-        st.unmerge(cfg, wh, out, "alice")
+    with pytest.raises(errors.StewardError, match="only record"):
+        actions.unmerge(cfg, wh, out, "alice")
 
 
 def test_undo_restores_merge_and_unmerge_and_runs_agree(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
     g1, g2 = multi_record_goldens(wh, 2)
     m1, m2 = members(wh, g1), members(wh, g2)
-    merged = st.merge(cfg, wh, g1, g2, "alice")
+    merged = actions.merge(cfg, wh, g1, g2, "alice")
     out = sorted(m1)[0]
-    un = st.unmerge(cfg, wh, out, "alice")
-    with pytest.raises(st.StewardError, match="moved since"):
-        st.undo(cfg, wh, merged.action_id, "bob")  # the unmerge moved one of its records: undo that first
-    st.undo(cfg, wh, un.action_id, "bob")
+    un = actions.unmerge(cfg, wh, out, "alice")
+    with pytest.raises(errors.StewardError, match="moved since"):
+        actions.undo(cfg, wh, merged.action_id, "bob")  # the unmerge moved one of its records: undo that first
+    actions.undo(cfg, wh, un.action_id, "bob")
     assert members(wh, g1) == m1 | m2
-    st.undo(cfg, wh, merged.action_id, "bob", "wrong customer")
+    actions.undo(cfg, wh, merged.action_id, "bob", "wrong customer")
     assert members(wh, g1) == m1 and members(wh, g2) == m2
     assert not len(wh.read_frame("SELECT * FROM mdm.golden_id_history WHERE retired_id = :g", {"g": g2}))
     assert not len(wh.read_frame("SELECT * FROM mdm.decisions WHERE active"))
-    acts = st.history(wh)["actions"]
+    acts = audit.history(wh)["actions"]
     assert [a["action"] for a in acts] == ["undo", "undo", "unmerge", "merge"]
     assert acts[0]["undo_of"] == merged.action_id and acts[0]["reason"] == "wrong customer"
     assert acts[3]["undone_by"] == "bob" and not acts[3]["undoable"] and not acts[0]["undoable"]
-    with pytest.raises(st.StewardError, match="already undone"):
-        st.undo(cfg, wh, merged.action_id, "bob")
-    with pytest.raises(st.StewardError, match="itself an undo"):
-        st.undo(cfg, wh, acts[0]["action_id"], "bob")
-    with pytest.raises(st.StewardError, match="no action"):
-        st.undo(cfg, wh, "A0", "bob")
+    with pytest.raises(errors.StewardError, match="already undone"):
+        actions.undo(cfg, wh, merged.action_id, "bob")
+    with pytest.raises(errors.StewardError, match="itself an undo"):
+        actions.undo(cfg, wh, acts[0]["action_id"], "bob")
+    with pytest.raises(errors.StewardError, match="no action"):
+        actions.undo(cfg, wh, "A0", "bob")
 
     run_match(cfg, wh, rebuild=True)
     assert members(wh, g1) == m1 and members(wh, g2) == m2  # same as before any of it, same IDs
@@ -320,13 +320,13 @@ def test_undo_restores_merge_and_unmerge_and_runs_agree(steward_project: Path) -
 
 def test_undo_of_a_decision_reopens_its_queue_item(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
-    item = st.list_queue(cfg, wh, limit=1)["items"][0]
+    item = review_queue.list_queue(cfg, wh, limit=1)["items"][0]
     a, b = item["left"]["record_id"], item["right"]["record_id"]
     ga, gb = gid(wh, a), gid(wh, b)
-    r = st.decide(cfg, wh, item["item_id"], "same", "alice")
-    assert item["item_id"] not in st.queue_ids(cfg, wh)
-    st.undo(cfg, wh, r.action_id, "alice")
-    assert item["item_id"] in st.queue_ids(cfg, wh)
+    r = actions.decide(cfg, wh, item["item_id"], "same", "alice")
+    assert item["item_id"] not in review_queue.queue_ids(cfg, wh)
+    actions.undo(cfg, wh, r.action_id, "alice")
+    assert item["item_id"] in review_queue.queue_ids(cfg, wh)
     assert (gid(wh, a), gid(wh, b)) == (ga, gb)
     dec = wh.read_frame("SELECT active, undone_by, undone_at FROM mdm.decisions")
     assert dec["active"].tolist() == [False] and dec["undone_by"].tolist() == ["alice"]
@@ -336,15 +336,15 @@ def test_undo_of_a_decision_reopens_its_queue_item(steward_project: Path) -> Non
 def test_history_filters(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
     g1, g2 = multi_record_goldens(wh, 2)
-    st.merge(cfg, wh, g1, g2, "alice")
+    actions.merge(cfg, wh, g1, g2, "alice")
     rec = sorted(members(wh, g1))[0]
-    st.unmerge(cfg, wh, rec, "bob")
-    assert st.history(wh)["total"] == 2
-    assert [a["action"] for a in st.history(wh, actor="bob")["actions"]] == ["unmerge"]
-    assert [a["action"] for a in st.history(wh, action="merge")["actions"]] == ["merge"]
-    assert st.history(wh, golden_id=g2)["total"] == 1
-    assert st.history(wh, record=rec)["total"] == 2
-    assert json.dumps(st.history(wh), default=str)  # JSON-able
+    actions.unmerge(cfg, wh, rec, "bob")
+    assert audit.history(wh)["total"] == 2
+    assert [a["action"] for a in audit.history(wh, actor="bob")["actions"]] == ["unmerge"]
+    assert [a["action"] for a in audit.history(wh, action="merge")["actions"]] == ["merge"]
+    assert audit.history(wh, golden_id=g2)["total"] == 1
+    assert audit.history(wh, record=rec)["total"] == 2
+    assert json.dumps(audit.history(wh), default=str)  # JSON-able
 
 
 # --- search and the golden customer ----------------------------------------------------------------------------
@@ -354,22 +354,22 @@ def test_search_by_name_tax_code_phone_and_id(steward_project: Path) -> None:
     _, wh = open_(steward_project)
     g = wh.read_frame("SELECT * FROM mdm.golden_customer WHERE uscc_valid AND phone IS NOT NULL "
                       "ORDER BY golden_id LIMIT 1").iloc[0]
-    by_name = st.search_customers(wh, g["name"][2:8])
+    by_name = customers.search_customers(wh, g["name"][2:8])
     assert g["golden_id"] in {r["golden_id"] for r in by_name} and by_name[0]["matched_on"] == "name"
-    by_uscc = st.search_customers(wh, g["uscc"].lower())
+    by_uscc = customers.search_customers(wh, g["uscc"].lower())
     assert [r["golden_id"] for r in by_uscc] == [g["golden_id"]] and by_uscc[0]["matched_on"] == "tax code"
-    by_id = st.search_customers(wh, g["golden_id"])
+    by_id = customers.search_customers(wh, g["golden_id"])
     assert [r["golden_id"] for r in by_id] == [g["golden_id"]]
     digits = "".join(ch for ch in g["phone"] if ch.isdigit())
-    by_phone = st.search_customers(wh, digits[-8:])
+    by_phone = customers.search_customers(wh, digits[-8:])
     assert g["golden_id"] in {r["golden_id"] for r in by_phone}
-    assert st.search_customers(wh, "   ") == []
+    assert customers.search_customers(wh, "   ") == []
 
 
 def test_golden_detail_shows_sources_records_hierarchy_and_history(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
     g = multi_record_goldens(wh, 1)[0]
-    d = st.golden_detail(cfg, wh, g)
+    d = customers.golden_detail(cfg, wh, g)
     assert d["golden_id"] == g and not d["retired"]
     assert {r["record_id"] for r in d["records"]} == members(wh, g)
     name = next(a for a in d["attributes"] if a["attribute"] == "name")
@@ -377,12 +377,12 @@ def test_golden_detail_shows_sources_records_hierarchy_and_history(steward_proje
     assert name["source"] == name["source_record"].split(":")[0]
     h = wh.read_frame("SELECT * FROM mdm.customer_hierarchy ORDER BY child_golden_id LIMIT 1")
     assert len(h) == 1, "the fixture's companies have branches"
-    child = st.golden_detail(cfg, wh, h["child_golden_id"].iloc[0])
+    child = customers.golden_detail(cfg, wh, h["child_golden_id"].iloc[0])
     assert child["parent"]["golden_id"] == h["parent_golden_id"].iloc[0]
-    parent = st.golden_detail(cfg, wh, h["parent_golden_id"].iloc[0])
+    parent = customers.golden_detail(cfg, wh, h["parent_golden_id"].iloc[0])
     assert h["child_golden_id"].iloc[0] in {b["golden_id"] for b in parent["branches"]}
-    with pytest.raises(st.StewardError, match="no golden customer"):
-        st.golden_detail(cfg, wh, "G9999999999")
+    with pytest.raises(errors.StewardError, match="no golden customer"):
+        customers.golden_detail(cfg, wh, "G9999999999")
 
 
 # --- match API service -----------------------------------------------------------------------------------------
@@ -391,7 +391,7 @@ def test_golden_detail_shows_sources_records_hierarchy_and_history(steward_proje
 def test_match_service_finds_the_golden_customer_of_a_known_record(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
     g = wh.read_frame("SELECT * FROM mdm.golden_customer WHERE uscc_valid ORDER BY golden_id LIMIT 1").iloc[0]
-    svc = st.MatchService(cfg, wh)
+    svc = match_service.MatchService(cfg, wh)
     out = svc.match({"name": g["name"], "uscc": g["uscc"], "phone": g["phone"]})
     assert out["candidates"][0]["golden_id"] == g["golden_id"]
     assert out["candidates"][0]["band"] == "match" and out["candidates"][0]["score"] > 0.99
@@ -414,23 +414,24 @@ def test_steward_cycle_on_each_warehouse(matched_demo: tuple[Path, Path], wareho
     cfg, wh = open_(cfg_path, warehouse_url)
     run_all(cfg, wh)
     started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    items = st.list_queue(cfg, wh, limit=2)["items"]
+    items = review_queue.list_queue(cfg, wh, limit=2)["items"]
     rid = items[0]["left"]["record_id"]
-    assert items[0]["item_id"] in st.queue_ids(cfg, wh, search=rid.upper())   # LIKE … ESCAPE on both warehouses
-    assert st.list_queue(cfg, wh, search="%")["total"] == 0 and st.search_customers(wh, "%") == []
-    st.decide(cfg, wh, items[0]["item_id"], "same", "alice")
-    st.decide(cfg, wh, items[1]["item_id"], "different", "alice")
+    # LIKE … ESCAPE on both warehouses
+    assert items[0]["item_id"] in review_queue.queue_ids(cfg, wh, search=rid.upper())
+    assert review_queue.list_queue(cfg, wh, search="%")["total"] == 0 and customers.search_customers(wh, "%") == []
+    actions.decide(cfg, wh, items[0]["item_id"], "same", "alice")
+    actions.decide(cfg, wh, items[1]["item_id"], "different", "alice")
     g1, g2 = multi_record_goldens(wh, 2)
     m1, m2 = members(wh, g1), members(wh, g2)
-    st.merge(cfg, wh, g1, g2, "alice")
+    actions.merge(cfg, wh, g1, g2, "alice")
     out = sorted(m1)[0]
-    st.unmerge(cfg, wh, out, "alice")
-    undo_me = st.merge(cfg, wh, g1, gid(wh, out), "alice")
-    st.undo(cfg, wh, undo_me.action_id, "alice")
-    before = wh.read_frame(f"SELECT {st.RECORD_ID_SQL} AS r, golden_id FROM mdm.xref").set_index("r")["golden_id"]
+    actions.unmerge(cfg, wh, out, "alice")
+    undo_me = actions.merge(cfg, wh, g1, gid(wh, out), "alice")
+    actions.undo(cfg, wh, undo_me.action_id, "alice")
+    before = wh.read_frame(f"SELECT {sql.RECORD_ID_SQL} AS r, golden_id FROM mdm.xref").set_index("r")["golden_id"]
     run_all(cfg, wh)
     run_all(cfg, wh, rebuild=True)
-    after = wh.read_frame(f"SELECT {st.RECORD_ID_SQL} AS r, golden_id FROM mdm.xref").set_index("r")["golden_id"]
+    after = wh.read_frame(f"SELECT {sql.RECORD_ID_SQL} AS r, golden_id FROM mdm.xref").set_index("r")["golden_id"]
     a, b = items[0]["left"]["record_id"], items[0]["right"]["record_id"]
     assert after[a] == after[b] and after[items[1]["left"]["record_id"]] != after[items[1]["right"]["record_id"]]
     assert members(wh, g1) == (m1 | m2) - {out} and after[out] == before[out] != g1
@@ -439,7 +440,7 @@ def test_steward_cycle_on_each_warehouse(matched_demo: tuple[Path, Path], wareho
     # Only records the steward did not touch may move, and only if the rebuild's new model moved them.
     assert not changed[list(m1 | m2 | {a, b})].any()
     # The audit log: six actions, newest first, each stamped (UTC) within the test.
-    acts = st.history(wh)["actions"]
+    acts = audit.history(wh)["actions"]
     assert [a["action"] for a in acts] == ["undo", "merge", "unmerge", "merge", "decide", "decide"]
     stamps = [pd.Timestamp(a["acted_at"]).to_pydatetime() for a in acts]
     assert started <= min(stamps) and max(stamps) <= dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -23,7 +23,7 @@ from core.config import load_config
 from dagster_project.assets.raw import source_assets
 from dagster_project.resources import HubResource
 from hub.cli import main
-from pipelines import steward as st
+from pipelines.steward import actions, errors, review_queue
 from warehouse.engine import Warehouse
 from warehouse.lock import RunLocked, held_by, run_lock
 
@@ -139,16 +139,16 @@ def test_a_steward_action_during_a_run_fails_clearly_and_saves_nothing(steward_p
                                                                          tmp_path: Path) -> None:
     cfg = load_config(steward_project)
     wh = Warehouse(cfg.warehouse.url)
-    item = st.list_queue(cfg, wh, limit=1)["items"][0]
+    item = review_queue.list_queue(cfg, wh, limit=1)["items"][0]
     g = wh.read_frame("SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) > 2 ORDER BY 1")
     before = wh.read_frame("SELECT * FROM mdm.xref ORDER BY 1, 2, 3")
     wh.dispose()
     with held(cfg.warehouse.url, "hub run", tmp_path) as proc:
         t0 = time.monotonic()
-        for act in (lambda: st.decide(cfg, wh, item["item_id"], "same", "alice"),
-                    lambda: st.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "alice"),
-                    lambda: st.unmerge(cfg, wh, item["left"]["record_id"], "alice")):
-            with pytest.raises(st.StewardBusy, match=rf"not saved: .* in use by hub run \(pid {proc.pid}"):
+        for act in (lambda: actions.decide(cfg, wh, item["item_id"], "same", "alice"),
+                    lambda: actions.merge(cfg, wh, g["golden_id"].iloc[0], g["golden_id"].iloc[1], "alice"),
+                    lambda: actions.unmerge(cfg, wh, item["left"]["record_id"], "alice")):
+            with pytest.raises(errors.StewardBusy, match=rf"not saved: .* in use by hub run \(pid {proc.pid}"):
                 act()
         assert time.monotonic() - t0 < 10  # no waiting for a run
         r = CliRunner().invoke(main, ["steward", "decide", "-c", str(steward_project), item["item_id"], "same",
@@ -157,7 +157,7 @@ def test_a_steward_action_during_a_run_fails_clearly_and_saves_nothing(steward_p
     assert wh.read_frame("SELECT * FROM mdm.xref ORDER BY 1, 2, 3").equals(before)
     for table in ("decisions", "merge_log"):
         assert not len(wh.read_frame(f"SELECT * FROM mdm.{table}")), table
-    st.decide(cfg, wh, item["item_id"], "same", "alice")  # once the run is over
+    actions.decide(cfg, wh, item["item_id"], "same", "alice")  # once the run is over
     assert len(wh.read_frame("SELECT * FROM mdm.merge_log")) == 1
 
 
