@@ -1,3 +1,4 @@
 """The ground floor every other package imports downward: the config model (`core.config`), the canonical
 entities (`core.entities`), the secrets registry (`core.secrets`), the vocabulary of mapping transforms
-(`core.transforms`) and the exit codes (`core.exit_codes`). It imports nothing of ours above it."""
+(`core.transforms`), the exit codes (`core.exit_codes`) and the vocabulary the config and the matching engine
+share (`core.vocabulary`: comparison kinds, string metrics, survivorship rules). It imports nothing of ours above it."""

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from core.entities import ENTITIES
 from core.secrets import register
 from core.transforms import check_transforms
+from core.vocabulary import SURVIVORSHIP_RULES, ComparisonKind, StringMetric
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # The `connector:` kinds a source may name (each is a package of `connectors/`; connectors/registry.py).
@@ -316,10 +317,6 @@ class Thresholds(_Strict):
         return self
 
 
-SURVIVORSHIP_RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only",
-                      "most_sources", "cleanest")
-
-
 class BlockingRuleConfig(_Strict):
     name: str
     columns: list[str]
@@ -328,10 +325,10 @@ class BlockingRuleConfig(_Strict):
 
 class ComparisonConfig(_Strict):
     name: str
-    kind: Literal["exact", "string", "uscc", "phone"]
+    kind: ComparisonKind
     column: str
     thresholds: list[float] = Field(default_factory=list)
-    metric: Literal["jaro_winkler", "jaro", "levenshtein", "damerau_levenshtein"] = "jaro_winkler"
+    metric: StringMetric = "jaro_winkler"
     extra: list[str] = Field(default_factory=list)
     context: str | None = None
     tf: bool = False

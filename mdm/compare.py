@@ -43,13 +43,15 @@ import pyarrow.compute as pc
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, Hamming, Jaro, JaroWinkler, Levenshtein
 
+from core.vocabulary import COMPARISON_KINDS
+
 METRICS: dict[str, Callable[..., float]] = {
     "jaro_winkler": JaroWinkler.normalized_similarity,
     "jaro": Jaro.normalized_similarity,
     "levenshtein": Levenshtein.normalized_similarity,
     "damerau_levenshtein": DamerauLevenshtein.normalized_similarity,
 }
-KINDS = ("exact", "string", "uscc", "phone")
+KINDS = COMPARISON_KINDS  # (core.vocabulary: the one list, which the config validates with)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.vocabulary import FALLBACK_RULES, SURVIVORSHIP_RULES
+
 ID_PREFIX = "G"
 ID_WIDTH = 10
 
@@ -109,8 +111,7 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_numbe
 
 # --- survivorship ---------------------------------------------------------------------------------------------
 
-RULES = ("source_priority", "most_recent", "most_frequent", "most_complete", "valid_only", "most_sources", "cleanest")
-FALLBACK_RULES = ("source_priority", "most_recent")  # an attribute without rules of its own
+RULES = SURVIVORSHIP_RULES  # (core.vocabulary: the one list, which the config validates with)
 _RULE_TEXT = {"source_priority": "the most trusted source", "most_recent": "the most recently changed record",
               "most_frequent": "the value most records agree on", "most_complete": "the longest (most complete) value",
               "valid_only": "valid values only",

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from core.config import HubConfig
 from core.entities import ENTITIES
-from mdm.golden import FALLBACK_RULES, describe_rules
+from core.vocabulary import FALLBACK_RULES
+from mdm.golden import describe_rules
 from mdm.search import SearchIndex
 from pipelines.match import DEFAULT_SURVIVORSHIP
 from pipelines.steward.audit import history
