@@ -247,7 +247,7 @@ class RefreshableSessionTokenAuthenticator(DeclarativeAuthenticator):
             requester = self.login_requester
             identity = json.dumps(
                 [
-                    requester.get_url_base(),
+                    requester.get_url_base(stream_state=None, stream_slice=None, next_page_token=None),
                     requester.get_path(stream_state=None, stream_slice=None, next_page_token=None),
                     requester.get_request_params(),
                     requester.get_request_body_json(),
@@ -361,7 +361,7 @@ class RefreshableSessionTokenAuthenticator(DeclarativeAuthenticator):
         if body_values and request.body:
             raw = request.body.decode() if isinstance(request.body, bytes) else request.body
             try:
-                body = json.loads(raw)
+                body = json.loads(raw) if isinstance(raw, str) else None  # (not a streamed body)
             except ValueError:
                 body = None
             if isinstance(body, dict):
@@ -389,7 +389,7 @@ class RefreshableSessionTokenAuthenticator(DeclarativeAuthenticator):
         retry = request.copy()
         self(retry)
         retry._hub_resent = True  # type: ignore[attr-defined]
-        resent: requests.Response = response.connection.send(retry, **send_kwargs)  # type: ignore[attr-defined]
+        resent: requests.Response = response.connection.send(retry, **send_kwargs)
         resent.history.append(response)
         resent.request = retry
         return resent

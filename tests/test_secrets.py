@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from connectors.fakes import wecom as fake
-from connectors.fakes.base import sample_universe
+from connectors.fakes.sample import sample_universe
 from warehouse.engine import Warehouse
 
 REPO = Path(__file__).resolve().parents[1]
