@@ -24,7 +24,7 @@ _SECRET_PARAMS = re.compile(
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
-_longest_first: list[str] = []
+_longest_first: tuple[str, ...] = ()
 _listeners: list[Callable[[list[str]], None]] = []
 
 
@@ -38,13 +38,13 @@ def register(values: Iterable[object]) -> None:
         if not new:
             return
         _secrets.update(new)
-        _longest_first = sorted(_secrets, key=len, reverse=True)
+        _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
         listeners = list(_listeners)
     for listener in listeners:
         listener(new)
 
 
-def registered() -> list[str]:
+def registered() -> tuple[str, ...]:
     """Every registered value, longest first."""
     return _longest_first
 
@@ -67,7 +67,7 @@ def mask(text: str, values: Iterable[str] | None = None) -> str:
     secret-looking URL query parameter (`token=`, `secret=`, `password=`…) replaced by `****`."""
     if not isinstance(text, str):
         return text
-    secrets = _longest_first if values is None else sorted((v for v in values if v), key=len, reverse=True)
+    secrets = _longest_first if values is None else tuple(sorted((v for v in values if v), key=len, reverse=True))
     for value in secrets:
         if value in text:
             text = text.replace(value, "****")
