@@ -15,7 +15,8 @@ classes by their dotted path (`connectors.cdk_components.<Class>`):
   on the sort key (`_id > last`) and restarting the offset at zero.
 - `TreePartitionRouter`: one partition per node of a tree listed one level at a time.
 - `HubDeclarativeSource` / `build_source`: the source the hub runs in-process, with every config
-  secret and session token redacted from the non-record messages it emits.
+  secret and session token registered in `core.secrets` (and shared with the CDK's list, see
+  `connectors.cdk_secrets`) and masked in the non-record messages it emits.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass, field
@@ -69,9 +69,12 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import (
     ResponseAction,
 )
 from airbyte_cdk.sources.types import Config, Record, StreamSlice
-from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secrets, get_secrets
+from airbyte_cdk.utils.airbyte_secrets_utils import get_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from isodate import parse_duration
+
+from connectors.cdk_secrets import share_with_cdk
+from core import secrets
 
 logger = logging.getLogger("airbyte.customer_hub")
 
@@ -85,23 +88,7 @@ __all__ = [
     "TreePartitionRouter",
     "build_source",
     "forget_sessions",
-    "redact",
 ]
-
-_SECRET_PARAMS = re.compile(
-    r"(?i)((?:access_token|corpsecret|appsecret|app_secret|secret|password|permanentcode|"
-    r"corpaccesstoken|token)=)[^&\s'\"]+"
-)
-
-
-def redact(text: str) -> str:
-    """Mask registered secrets, and secret-looking query parameters of any URL, in `text`."""
-    text = filter_secrets(_SECRET_PARAMS.sub(r"\1****", text))
-    with _REGISTERED_LOCK:
-        secrets = sorted(_REGISTERED, key=len, reverse=True)
-    for secret in secrets:
-        text = text.replace(secret, "****")
-    return text
 
 
 def _serialize_cdk_literal_eval() -> None:
@@ -128,30 +115,6 @@ def _serialize_cdk_literal_eval() -> None:
 
 
 _serialize_cdk_literal_eval()
-
-_REGISTERED: set[str] = set()
-_REGISTERED_LOCK = threading.Lock()
-
-
-def _register_secret(value: Any) -> None:
-    """Have `redact` and the CDK's `filter_secrets` (log formatter, traces) mask `value`."""
-    if value in (None, "") or isinstance(value, bool):
-        return
-    text = str(value)
-    with _REGISTERED_LOCK:
-        _REGISTERED.add(text)
-    if filter_secrets(text) != "****":
-        add_to_secrets(text)
-
-
-def _reregister_secrets() -> None:
-    """Register again what the CDK may have dropped: its entrypoint replaces the whole list."""
-    with _REGISTERED_LOCK:
-        secrets = list(_REGISTERED)
-    for secret in secrets:
-        if filter_secrets(secret) != "****":
-            add_to_secrets(secret)
-
 
 def _get_path(document: Any, path: list[str], default: Any = None) -> Any:
     """The value at `path` (keys of nested objects) in a decoded JSON document."""
@@ -284,7 +247,7 @@ class RefreshableSessionTokenAuthenticator(DeclarativeAuthenticator):
             requester = self.login_requester
             identity = json.dumps(
                 [
-                    requester.get_url_base(),
+                    requester.get_url_base(stream_state=None, stream_slice=None, next_page_token=None),
                     requester.get_path(stream_state=None, stream_slice=None, next_page_token=None),
                     requester.get_request_params(),
                     requester.get_request_body_json(),
@@ -321,8 +284,7 @@ class RefreshableSessionTokenAuthenticator(DeclarativeAuthenticator):
                 failure_type=FailureType.config_error,
             )
         cookies = response.cookies.get_dict()
-        for value in (token, *cookies.values()):
-            _register_secret(value)
+        secrets.register([token, *cookies.values()])
         ttl: dt.timedelta | None = self._ttl
         if self.expires_in_path:
             try:
@@ -399,7 +361,7 @@ class RefreshableSessionTokenAuthenticator(DeclarativeAuthenticator):
         if body_values and request.body:
             raw = request.body.decode() if isinstance(request.body, bytes) else request.body
             try:
-                body = json.loads(raw)
+                body = json.loads(raw) if isinstance(raw, str) else None  # (not a streamed body)
             except ValueError:
                 body = None
             if isinstance(body, dict):
@@ -427,7 +389,7 @@ class RefreshableSessionTokenAuthenticator(DeclarativeAuthenticator):
         retry = request.copy()
         self(retry)
         retry._hub_resent = True  # type: ignore[attr-defined]
-        resent: requests.Response = response.connection.send(retry, **send_kwargs)  # type: ignore[attr-defined]
+        resent: requests.Response = response.connection.send(retry, **send_kwargs)
         resent.history.append(response)
         resent.request = retry
         return resent
@@ -469,10 +431,10 @@ class RedactingErrorHandler(DefaultErrorHandler):
         path = ""
         if isinstance(response_or_exception, requests.Response) and response_or_exception.url:
             path = urlsplit(response_or_exception.url).path
-        message = redact(resolution.error_message or f"The API answered {status}.")
+        message = secrets.mask(resolution.error_message or f"The API answered {status}.")
         raise AirbyteTracedException(
             message=message,
-            internal_message=redact(f"{message} ({status} from {path})"),
+            internal_message=secrets.mask(f"{message} ({status} from {path})"),
             failure_type=resolution.failure_type or FailureType.system_error,
         )
 
@@ -656,16 +618,16 @@ def _redact_message(message: AirbyteMessage) -> AirbyteMessage:
     if message.type not in _REDACTED_TYPES:
         return message
     if message.log is not None:
-        message.log.message = redact(message.log.message)
+        message.log.message = secrets.mask(message.log.message)
     if message.trace is not None and message.trace.error is not None:
         error = message.trace.error
-        error.message = redact(error.message)
+        error.message = secrets.mask(error.message)
         if error.internal_message:
-            error.internal_message = redact(error.internal_message)
+            error.internal_message = secrets.mask(error.internal_message)
         if error.stack_trace:
-            error.stack_trace = redact(error.stack_trace)
+            error.stack_trace = secrets.mask(error.stack_trace)
     if message.connectionStatus is not None and message.connectionStatus.message:
-        message.connectionStatus.message = redact(message.connectionStatus.message)
+        message.connectionStatus.message = secrets.mask(message.connectionStatus.message)
     return message
 
 
@@ -679,20 +641,20 @@ class HubDeclarativeSource(ConcurrentDeclarativeSource):
         catalog: ConfiguredAirbyteCatalog,
         state: list[AirbyteStateMessage] | None = None,
     ) -> Iterator[AirbyteMessage]:
-        _reregister_secrets()
+        share_with_cdk()
         try:
             for message in super().read(logger, config, catalog, state):
                 yield _redact_message(message)
         except AirbyteTracedException as error:
-            error.message = redact(error.message) if error.message else error.message
-            error.internal_message = redact(error.internal_message or "")
+            error.message = secrets.mask(error.message) if error.message else error.message
+            error.internal_message = secrets.mask(error.internal_message or "")
             raise
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
-        _reregister_secrets()
+        share_with_cdk()
         status = super().check(logger, config)
         if status.message:
-            status.message = redact(status.message)
+            status.message = secrets.mask(status.message)
         return status
 
 
@@ -728,8 +690,8 @@ def build_source(
     """Build the source for a connector package's manifest, registering the config's secrets."""
     manifest = load_manifest(manifest_path)
     spec = manifest.get("spec", {}).get("connection_specification", {})
-    for secret in get_secrets(spec, dict(config)):
-        _register_secret(secret)
+    secrets.register(get_secrets(spec, dict(config)))
+    share_with_cdk()
     return HubDeclarativeSource(
         catalog=catalog, config=dict(config), state=state, source_config=manifest
     )

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from airbyte_cdk.models import ConfiguredAirbyteCatalog
 from airbyte_cdk.sources import Source
 
+from connectors.cdk_secrets import share_with_cdk
 from core.config import CONNECTOR_KINDS
 
 CONNECTORS: dict[str, str] = {kind: f"connectors.{kind}" for kind in CONNECTOR_KINDS}
@@ -31,9 +32,11 @@ class UnknownConnector(ValueError):
 
 def create_source(kind: str, config: Mapping[str, Any] | None = None,
                   catalog: ConfiguredAirbyteCatalog | None = None, state: list[Any] | None = None) -> Source:
-    """Instantiate the source for a connector kind; an unknown kind is an error listing the known ones."""
+    """Instantiate the source for a connector kind; an unknown kind is an error listing the known ones. The CDK
+    masks every secret of `core.secrets` from here on (`connectors.cdk_secrets`)."""
     if kind not in CONNECTORS:
         raise UnknownConnector(f"unknown connector {kind!r}; known: {', '.join(CONNECTORS)}")
+    share_with_cdk()
     module = importlib.import_module(CONNECTORS[kind])
     return module.create_source(config, catalog, state)
 
@@ -53,7 +56,8 @@ def refused_endpoint(config: Mapping[str, Any], timeout_s: float = 3.0) -> tuple
         url = urlsplit(value)
         if url.scheme not in ("http", "https") or not url.hostname:
             continue
-        if url.scheme in proxies and not urllib.request.proxy_bypass_environment(url.hostname):
+        # (`proxy_bypass_environment` is public in CPython's urllib.request, missing from typeshed's stubs)
+        if url.scheme in proxies and not urllib.request.proxy_bypass_environment(url.hostname):  # type: ignore[attr-defined]
             continue
         try:
             port = url.port or (443 if url.scheme == "https" else 80)

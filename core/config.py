@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from core.entities import ENTITIES
-from core.secrets import register
+from core.secrets import MIN_LENGTH, mask, register
 from core.transforms import check_transforms
 from core.vocabulary import SURVIVORSHIP_RULES, ComparisonKind, StringMetric
 
@@ -613,10 +613,6 @@ class HubConfig(_Strict):
             raise KeyError(f"no source {name!r} in {self._path}; sources: {', '.join(self.sources)}")
         return self.sources[name]
 
-    def mask(self, text: str) -> str:
-        """`text` with every known secret value replaced by `****`."""
-        return _mask_text(text, self._secret_values)
-
     def redacted(self) -> dict[str, Any]:
         """The configuration as plain data with secrets masked, for `hub config show`."""
         return _redact(self.model_dump(mode="json", exclude_none=True), self._secret_values)
@@ -630,15 +626,8 @@ def _redact(obj: Any, secrets: set[str], key: str = "") -> Any:
     if isinstance(obj, str):
         if any(h in key.lower() for h in SECRET_KEY_HINTS) and obj:
             return "****"
-        return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1****@", _mask_text(obj, secrets))
+        return re.sub(r"(://[^:/@]+:)[^@]+@", r"\1****@", mask(obj, secrets))
     return obj
-
-
-def _mask_text(text: str, secrets: set[str]) -> str:
-    for value in sorted(secrets, key=len, reverse=True):
-        if value:
-            text = text.replace(value, "****")
-    return text
 
 
 # --- loading -------------------------------------------------------------------------------------------
@@ -906,9 +895,9 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None,
                     line = lines[loc[:i]]
                     break
             out.append((".".join(loc), _describe(err), line))
-        raise ConfigError(path, _mask_problems(out, secrets)) from None
+        raise ConfigError(path, [(p, mask(m, secrets), line) for p, m, line in out]) from None
     cfg._path = path.resolve()
-    cfg._secret_values = {s for s in secrets if len(s) >= 4}
+    cfg._secret_values = {s for s in secrets if len(s) >= MIN_LENGTH}
     register(cfg._secret_values)
     return cfg
 
@@ -947,7 +936,3 @@ def _encode_credentials(data: dict[str, Any], secrets: set[str]) -> None:
             holder["url"], password = encode_url_credentials(holder["url"])
             if password:
                 secrets.update({password, quote(password, safe="")})
-
-
-def _mask_problems(problems: list[tuple[str, str, int | None]], secrets: set[str]) -> list[tuple[str, str, int | None]]:
-    return [(p, _mask_text(m, secrets), line) for p, m, line in problems]

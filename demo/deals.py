@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.fakes.base import Dataset, sample_universe
+from connectors.fakes.dataset import Dataset
+from connectors.fakes.sample import sample_universe
 from predict.inputs import Inputs
 
 SOURCE = "fxiaoke"

@@ -43,7 +43,6 @@ from airbyte_cdk.models import (
     Type,
 )
 from airbyte_cdk.models.airbyte_protocol_serializers import AirbyteMessageSerializer
-from airbyte_cdk.utils.airbyte_secrets_utils import update_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from connectors.file.source import ERRORS_FIELD
@@ -225,7 +224,6 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
     conf = connector_config(src)
     if batch_size and src.connector in CONFIG_STREAM_CONNECTORS:
         conf["batch_size"] = batch_size
-    update_secrets(sorted(cfg.secret_values))
     secrets.install_filter()
     try:
         refused = None if src.connector in CONFIG_STREAM_CONNECTORS else refused_endpoint(conf)

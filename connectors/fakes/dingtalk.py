@@ -50,34 +50,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.fakes.base import (
-    AS_OF,
+from connectors.fakes.dataset import AS_OF, Dataset, ObjectSpec, Table, format_time
+from connectors.fakes.generate import (
     POSITIONS,
-    Dataset,
-    ErrorStyle,
-    FakeServer,
-    ObjectSpec,
-    Table,
-    Token,
-    TokenState,
-    VendorError,
-    as_int,
     demo_dataset,
     draw_count,
     entity_created,
-    format_time,
     mobile_number,
     moment_between,
     name_variant,
     person_name,
     phone_variant,
-    read_json,
     rep_department,
     rep_of,
     reps_by_id,
     rng_for,
     sales_departments,
 )
+from connectors.fakes.server import ErrorStyle, FakeServer, VendorError, as_int, read_json
+from connectors.fakes.tokens import Token, TokenState
 
 APP_KEY = "dingfakeappkey0001"
 APP_SECRET = "dingtalk-fake-secret"

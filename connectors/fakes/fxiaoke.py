@@ -52,33 +52,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.fakes import deals
-from connectors.fakes.base import (
-    AS_OF,
+from connectors.fakes.dataset import AS_OF, TZ, Dataset, ObjectSpec, Table, format_time
+from connectors.fakes.generate import (
     POSITIONS,
-    TZ,
-    Dataset,
-    ErrorStyle,
-    FakeServer,
-    ObjectSpec,
-    Table,
-    Token,
-    TokenState,
-    VendorError,
-    as_int,
     demo_dataset,
     draw_count,
     entity_created,
-    format_time,
     mobile_number,
     moment_between,
     name_variant,
     person_name,
     phone_variant,
-    read_json,
     rep_of,
     reps_by_id,
     rng_for,
 )
+from connectors.fakes.server import ErrorStyle, FakeServer, VendorError, as_int, read_json
+from connectors.fakes.tokens import Token, TokenState
 
 APP_ID = "FSAID_FAKE0001"
 APP_SECRET = "fxiaoke-fake-secret"
@@ -226,8 +216,8 @@ def build_dataset(
                 )
             )
     _leads(entities, accounts, reps_map, seed, sizes, out)
-    for account in accounts.values():
-        _deals(account, seed, sizes, out)
+    for each in accounts.values():
+        _deals(each, seed, sizes, out)
     for rep in reps_map.values():  # the employees the owner fields point to
         rng = rng_for(seed, "fxiaoke", "personnel", int(rep["rep_id"]))
         out["PersonnelObj"].append(
@@ -308,8 +298,10 @@ def _deals(account: _Account, seed: int, sizes: Sizes, out: dict[str, list[dict[
     rng = rng_for(seed, "fxiaoke", "deals", account.entity["entity_id"])
     owner = [employee_id(account.rep)]
     ref = {"account_id": account.record["_id"], "account_id__r": account.record["name"]}
-    begun = [(moment_between(rng, account.created, AS_OF), None)
-             for _ in range(draw_count(rng, sizes.opportunities_per_account))]
+    begun: list[tuple[datetime, dict[str, Any] | None]] = [
+        (moment_between(rng, account.created, AS_OF), None)
+        for _ in range(draw_count(rng, sizes.opportunities_per_account))
+    ]
     begun += [(moment, lead) for moment, lead in account.leads]
     begun.sort(key=lambda b: b[0])
     skill = deals.rep_skill(seed, account.rep["rep_id"])
@@ -339,7 +331,7 @@ def _deals(account: _Account, seed: int, sizes: Sizes, out: dict[str, list[dict[
             when = deal.closed + timedelta(days=rng.uniform(0, 14))
             if when < AS_OF - timedelta(days=1):
                 orders.append((when, round(amount * rng.uniform(0.9, 1.0), 2), opportunity))
-    for moment, amount, won in sorted(orders, key=lambda o: o[0]):
+    for moment, total, won in sorted(orders, key=lambda o: o[0]):
         order = _record(
             rng,
             "SalesOrderObj",
@@ -349,13 +341,13 @@ def _deals(account: _Account, seed: int, sizes: Sizes, out: dict[str, list[dict[
                 "name": f"{moment:%Y%m%d}-{len(out['SalesOrderObj']) + 1:06d}",
                 **ref,
                 "new_opportunity_id": won["_id"] if won is not None else None,
-                "order_amount": f"{amount:.2f}",
+                "order_amount": f"{total:.2f}",
                 "order_time": format_time(moment.replace(hour=0, minute=0, second=0), "ms"),
                 "order_status": rng.choice(("已确认", "已发货", "已完成")),
             },
         )
         out["SalesOrderObj"].append(order)
-        left = amount
+        left = total
         for _ in range(draw_count(rng, sizes.payments_per_order)):
             paid = round(left * rng.choice((1.0, 1.0, 0.5, 0.3)), 2)
             if paid <= 0 or moment >= AS_OF:

@@ -41,34 +41,26 @@ import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import pandas as pd
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.fakes.base import (
-    AS_OF,
-    Dataset,
-    ErrorStyle,
-    FakeServer,
-    ObjectSpec,
-    Table,
-    Token,
-    TokenState,
-    VendorError,
-    as_int,
+from connectors.fakes.dataset import AS_OF, Dataset, ObjectSpec, Table, format_time
+from connectors.fakes.generate import (
     demo_dataset,
     draw_count,
     entity_created,
-    format_time,
     moment_between,
-    read_json,
     rep_of,
     reps_by_id,
     rng_for,
 )
+from connectors.fakes.server import ErrorStyle, FakeServer, VendorError, as_int, read_json
+from connectors.fakes.tokens import Token, TokenState
 
 ACCT_ID = "fakeacct0001"
 USERNAME = "demo"
@@ -174,7 +166,7 @@ MATERIALS = (
 
 
 def _next_id(table: Table) -> int:
-    return max((int(k) for k in table.records), default=100000) + 1
+    return max((int(cast(int, k)) for k in table.records), default=100000) + 1
 
 
 SPECS = {
@@ -730,7 +722,7 @@ class KingdeeFake(FakeServer):
         rows.sort(key=lambda r: r[pk])
         for name, descending in reversed(_orders(str(args.get("OrderString") or ""), lookup)):
             kind = fields[name]
-            rows.sort(key=lambda r, n=name, k=kind: _sort_value(_value(r, n, k)), reverse=descending)
+            rows.sort(key=partial(_sorted_by, field=name, kind=kind), reverse=descending)
         top = as_int(args.get("TopRowCount"), 0) or 0
         if top > 0:
             rows = rows[:top]
@@ -754,6 +746,11 @@ def _orders(text: str, lookup: Mapping[str, str]) -> list[tuple[str, bool]]:
             raise _FilterError(f"OrderString 语法错误: {part!r}")
         orders.append((name, len(words) == 2 and words[1].upper() == "DESC"))
     return orders
+
+
+def _sorted_by(record: Mapping[str, Any], field: str, kind: str) -> tuple[bool, Any]:
+    """The sort key of `record` by one field of its form."""
+    return _sort_value(_value(record, field, kind))
 
 
 def _sort_value(value: Any) -> tuple[bool, Any]:

@@ -60,7 +60,9 @@ def build_server(vendor: str, *, seed: int = 7, entities: int = 2000, sample: bo
     built `(universe, reps)` pair (to build it once for several fakes). `sizes` overrides fields of the
     vendor's `Sizes`, `faults` fields of `Faults` (ValueError on an unknown or ill-typed one).
     """
-    from connectors.fakes.base import Faults, make_server, sample_universe
+    from connectors.fakes.faults import Faults
+    from connectors.fakes.sample import sample_universe
+    from connectors.fakes.server import make_server
 
     module = vendor_module(vendor)
     vendor_sizes = module.Sizes(**(sizes or {}))

@@ -42,33 +42,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.fakes.base import (
-    AS_OF,
+from connectors.fakes.dataset import AS_OF, Dataset, ObjectSpec, format_time
+from connectors.fakes.generate import (
     POSITIONS,
-    Dataset,
-    ErrorStyle,
-    FakeServer,
-    ObjectSpec,
-    Token,
-    TokenState,
-    VendorError,
-    as_int,
     demo_dataset,
     draw_count,
     entity_created,
-    format_time,
     mobile_number,
     moment_between,
     name_variant,
     person_name,
     phone_variant,
-    read_json,
     rep_department,
     rep_of,
     reps_by_id,
     rng_for,
     sales_departments,
 )
+from connectors.fakes.server import ErrorStyle, FakeServer, VendorError, as_int, read_json
+from connectors.fakes.tokens import Token, TokenState
 
 DEFAULT_CORP_ID = "wwfakecorp00000001"
 CONTACT_SECRET = "wecom-contact-secret"
@@ -448,8 +440,8 @@ class WeComFake(FakeServer):
 
     def _subtree(self, root: int) -> set[int]:
         children: dict[int, list[int]] = {}
-        for dept in self.dataset.records("departments"):
-            children.setdefault(dept["parentid"], []).append(dept["id"])
+        for record in self.dataset.records("departments"):
+            children.setdefault(record["parentid"], []).append(record["id"])
         found, todo = set(), [root]
         while todo:
             dept = todo.pop()

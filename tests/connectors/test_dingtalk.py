@@ -15,7 +15,7 @@ from airbyte_cdk.test.state_builder import StateBuilder
 
 from connectors.dingtalk import create_source
 from connectors.fakes import dingtalk as fake
-from connectors.fakes.base import sample_universe
+from connectors.fakes.sample import sample_universe
 
 
 def _helpers() -> Any:

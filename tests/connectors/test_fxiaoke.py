@@ -13,7 +13,7 @@ import pytest
 from airbyte_cdk.models import SyncMode
 
 from connectors.fakes import fxiaoke as fake
-from connectors.fakes.base import sample_universe
+from connectors.fakes.sample import sample_universe
 from connectors.fxiaoke import create_source
 
 

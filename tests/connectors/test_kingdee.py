@@ -13,7 +13,7 @@ import pytest
 from airbyte_cdk.models import SyncMode
 
 from connectors.fakes import kingdee as fake
-from connectors.fakes.base import sample_universe
+from connectors.fakes.sample import sample_universe
 from connectors.kingdee import create_source
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from connectors.fakes import wecom as fake
-from connectors.fakes.base import sample_universe
+from connectors.fakes.sample import sample_universe
 from connectors.wecom import create_source
 
 

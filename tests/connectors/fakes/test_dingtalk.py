@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from connectors.fakes import dingtalk
-from connectors.fakes.base import sample_universe
 from connectors.fakes.dingtalk import ADMIN_USERID, APP_KEY, APP_SECRET, DingTalkFake
+from connectors.fakes.sample import sample_universe
 
 SEED = 7
 

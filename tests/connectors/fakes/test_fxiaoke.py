@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from connectors.fakes import fxiaoke
-from connectors.fakes.base import sample_universe
 from connectors.fakes.fxiaoke import (
     ADMIN_OPEN_USER_ID,
     APP_ID,
@@ -19,6 +18,7 @@ from connectors.fakes.fxiaoke import (
     PERMANENT_CODE,
     FxiaokeFake,
 )
+from connectors.fakes.sample import sample_universe
 
 SEED = 7
 BIG_LEADS = 10_200

@@ -10,8 +10,8 @@ import pytest
 import requests
 
 from connectors.fakes import kingdee
-from connectors.fakes.base import sample_universe
 from connectors.fakes.kingdee import ACCT_ID, PASSWORD, SESSION_LOST, USERNAME, KingdeeFake
+from connectors.fakes.sample import sample_universe
 
 SEED = 7
 

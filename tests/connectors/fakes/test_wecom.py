@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from connectors.fakes import wecom
-from connectors.fakes.base import sample_universe
+from connectors.fakes.sample import sample_universe
 from connectors.fakes.wecom import APP_SECRET, CONTACT_SECRET, DEFAULT_CORP_ID, DIRECTORY_SECRET, WeComFake
 
 SEED = 7

@@ -12,7 +12,9 @@ import pytest
 import requests
 
 from connectors.fakes import dingtalk, fxiaoke, kingdee, wecom
-from connectors.fakes.base import VENDORS, Faults, make_server, sample_universe
+from connectors.fakes.faults import Faults
+from connectors.fakes.sample import sample_universe
+from connectors.fakes.server import VENDORS, make_server
 
 REPO = Path(__file__).resolve().parents[3]
 
