@@ -7,6 +7,7 @@ the warehouse goes through one of these objects.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -76,6 +77,9 @@ class Warehouse:
         self.dialect: Dialect = dialect_for(url)
         self.engine = make_engine(url, settings)
         self._ensured: set[tuple[str, str]] = set()
+        # DuckDB's buffer pool as configured, exactly (its own display rounds: '1.9 GiB' read back and set again
+        # is 1.8 GiB, so a limit restored from it would shrink a little at every lend_memory)
+        self.memory_limit = str((settings or {}).get("memory_limit") or default_memory_limit())
 
     @classmethod
     def from_url(cls, url: str) -> Warehouse:
@@ -117,16 +121,23 @@ class Warehouse:
     def lend_memory(self, conn: Connection, keep: str = "256MB") -> Iterator[None]:
         """While Python holds a large working set (the matching engine's columns and pairs), DuckDB's buffer
         pool shrinks to `keep` (its cached pages are dropped, its transaction's data spills to the temporary
-        directory), so that the two do not peak together; the configured limit is back afterwards."""
+        directory), so that the two do not peak together; the configured limit is back afterwards, exactly, also
+        when the block fails (whose error is the one raised)."""
         if self.dialect.name != "duckdb":
             yield
             return
-        limit = value(conn, "SELECT current_setting('memory_limit')")
+        limit = self.memory_limit
         conn.exec_driver_sql(f"SET memory_limit = '{keep}'")
         try:
             yield
-        finally:
-            conn.exec_driver_sql(f"SET memory_limit = '{limit}'")
+        except BaseException:
+            try:
+                conn.exec_driver_sql(f"SET memory_limit = '{limit}'")
+            except Exception:  # an aborted transaction refuses it: another connection of the same database (the
+                with contextlib.suppress(Exception), self.engine.connect() as other:  # setting is the database's)
+                    other.exec_driver_sql(f"SET memory_limit = '{limit}'")
+            raise
+        conn.exec_driver_sql(f"SET memory_limit = '{limit}'")
 
     def dispose(self) -> None:
         self.engine.dispose()
