@@ -359,9 +359,11 @@ def _nothing_to_link(settings: LinkSettings, n: int) -> LinkResult:
 
 def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: LinkSettings, model: FellegiSunter,
                  fp: str, after: int, prog: Callable[[str], None], keys: pd.DataFrame | None = None,
-                 extra: dict[str, object] | None = None) -> MatchResult:
+                 extra: dict[str, object] | None = None,
+                 before_publish: Callable[[], None] | None = None) -> MatchResult:
     """Link only what changed since change `after` (or the records `keys`, leaving the watermark at `after`);
-    see the module docstring. `extra`: more of the watermark's metadata."""
+    see the module docstring. `extra`: more of the watermark's metadata. `before_publish`: called when the
+    linking is done, before the golden records are written (a lent buffer pool given back)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     now = _now()
@@ -466,6 +468,9 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     pairs = pairs.assign(rejected=res.rejected, ambiguous=res.ambiguous)
     timings["cluster"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    if before_publish is not None:
+        del subset, neighbours, new_pairs, enc_a
+        before_publish()
     out = _publish(cfg, wh, conn, rid, res.labels, pairs, model, decisions, now, everything=False,
                    deleted=deleted, previous_golden=old_golden, old_name_keys=old["name_key"].dropna().tolist())
     set_watermark(conn, CONSUMER, top, meta)
@@ -515,9 +520,9 @@ def _backfill(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, pr
             if not len(keys):
                 set_watermark(conn, CONSUMER, mark[0], {"fingerprint": fp})
                 break
-            with wh.lend_memory(conn, keep="512MB"):
+            with wh.lend_memory(conn, keep="512MB") as give_back:  # (the golden records: the whole pool)
                 out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], lambda _m: None, keys=keys,
-                                   extra={"backfill": True})
+                                   extra={"backfill": True}, before_publish=give_back)
             done += out.changed
             counter.update(done)
             log.debug("backfill step of %s records (s): %s; peak memory so far %s MB", f"{out.changed:,}",

@@ -6,6 +6,7 @@ Everything else in the project writes portable SQL; the few things that cannot b
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -137,8 +138,11 @@ class DuckDBDialect(Dialect):
         raw.register(name, data)
         try:
             yield quote(name)
-        finally:
-            raw.unregister(name)
+        except BaseException:
+            with contextlib.suppress(Exception):  # (an aborted transaction refuses it: the error is the one raised)
+                raw.unregister(name)
+            raise
+        raw.unregister(name)
 
     def read_arrow(self, conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         raw: Any = conn.connection.driver_connection  # the driver's own connection (DuckDB or psycopg)

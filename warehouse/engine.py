@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -118,26 +118,33 @@ class Warehouse:
         conn.exec_driver_sql("BEGIN")
 
     @contextmanager
-    def lend_memory(self, conn: Connection, keep: str = "256MB") -> Iterator[None]:
+    def lend_memory(self, conn: Connection, keep: str = "256MB") -> Iterator[Callable[[], None]]:
         """While Python holds a large working set (the matching engine's columns and pairs), DuckDB's buffer
         pool shrinks to `keep` (its cached pages are dropped, its transaction's data spills to the temporary
         directory), so that the two do not peak together; the configured limit is back afterwards, exactly, also
-        when the block fails (whose error is the one raised)."""
+        when the block fails (whose error is the one raised). The block gets a function that gives the pool back
+        early (before work that needs DuckDB's memory more than Python's)."""
         if self.dialect.name != "duckdb":
-            yield
+            yield lambda: None
             return
-        limit = self.memory_limit
+        limit, lent = self.memory_limit, [True]
+
+        def give_back() -> None:
+            if lent[0]:
+                conn.exec_driver_sql(f"SET memory_limit = '{limit}'")
+                lent[0] = False
+
         conn.exec_driver_sql(f"SET memory_limit = '{keep}'")
         try:
-            yield
+            yield give_back
         except BaseException:
             try:
-                conn.exec_driver_sql(f"SET memory_limit = '{limit}'")
+                give_back()
             except Exception:  # an aborted transaction refuses it: another connection of the same database (the
                 with contextlib.suppress(Exception), self.engine.connect() as other:  # setting is the database's)
                     other.exec_driver_sql(f"SET memory_limit = '{limit}'")
             raise
-        conn.exec_driver_sql(f"SET memory_limit = '{limit}'")
+        give_back()
 
     def dispose(self) -> None:
         self.engine.dispose()

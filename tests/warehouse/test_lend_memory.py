@@ -29,3 +29,27 @@ def test_the_pool_is_lent_and_given_back_and_an_error_inside_is_the_one_raised(t
     with wh.begin() as conn:
         assert limit(conn) == before  # the pooled connection got its limit back
     wh.dispose()
+
+
+def test_the_pool_can_be_given_back_before_the_block_ends(tmp_path: Path) -> None:
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}", {"memory_limit": "700MB"})
+    with wh.begin() as conn, wh.lend_memory(conn, "300MB") as give_back:
+        assert limit(conn).startswith("286")
+        give_back()
+        assert limit(conn).startswith("667")  # 700 MB as DuckDB shows it
+        give_back()  # (twice: nothing more)
+    with wh.begin() as conn:
+        assert limit(conn).startswith("667")
+    wh.dispose()
+
+
+def test_an_error_under_an_arrow_relation_is_the_one_raised(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    with pytest.raises(sa.exc.ProgrammingError) as e, wh.begin() as conn, \
+            wh.dialect.arrow_relation(conn, "_t", pa.table({"a": [1, 2]})) as t:
+        assert conn.exec_driver_sql(f"SELECT sum(a) FROM {t}").scalar() == 3
+        conn.exec_driver_sql("SELECT * FROM no_such_table")
+    assert "no_such_table" in str(e.value)
+    wh.dispose()
