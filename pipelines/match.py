@@ -468,6 +468,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     pairs = pairs.assign(rejected=res.rejected, ambiguous=res.ambiguous)
     timings["cluster"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    n_new_pairs = len(new_pairs)
     if before_publish is not None:
         del subset, neighbours, new_pairs, enc_a
         before_publish()
@@ -478,7 +479,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     timings["golden_and_write"] = time.perf_counter() - t0
     out.incremental, out.changed, out.deleted, out.affected = True, len(std), len(deleted), len(affected)
     out.changed_ids, out.deleted_ids, out.affected_ids = std["record_id"].astype(str).tolist(), list(deleted), affected
-    out.stats = {"new_pairs": len(new_pairs), "affected": len(affected), "neighbours": len(near),
+    out.stats = {"new_pairs": n_new_pairs, "affected": len(affected), "neighbours": len(near),
                  "skipped_blocks": skipped, **res.stats}
     out.timings = timings
     prog(f"matched {out.changed:,} changed and {out.deleted:,} deleted records ({out.affected:,} affected): "
