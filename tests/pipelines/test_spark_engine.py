@@ -49,8 +49,8 @@ def spark_config(data_dir: Path, name: str, warehouse: str, lake: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> Iterator[dict[str, Any]]:
+@pytest.fixture(scope="session")  # (not module: xdist may run other modules' tests between these on the worker,
+def built(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> Iterator[dict[str, Any]]:  # which rebuilt it)
     """The demo built by both engines: {"config", "duckdb": warehouse file, "lake": lakehouse dir, "summary"}.
 
     The Spark side is built the hard way, which costs one Spark run less than a clean build plus a crash test:
