@@ -27,7 +27,6 @@ from pipelines.run import run_all
 from warehouse.engine import Warehouse
 
 pytest.importorskip("pyspark")
-pytestmark = pytest.mark.xdist_group("spark")  # one worker builds the demo once for all of them (--dist loadgroup)
 
 REPO = Path(__file__).resolve().parents[2]
 # Contract tables compared row by row (every column but the run's own time stamp).
@@ -49,8 +48,8 @@ def spark_config(data_dir: Path, name: str, warehouse: str, lake: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")  # (not module: xdist may run other modules' tests between these on the worker,
-def built(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> Iterator[dict[str, Any]]:  # which rebuilt it)
+@pytest.fixture(scope="module")  # (make test runs a module's tests on one worker: --dist loadscope)
+def built(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> Iterator[dict[str, Any]]:
     """The demo built by both engines: {"config", "duckdb": warehouse file, "lake": lakehouse dir, "summary"}.
 
     The Spark side is built the hard way, which costs one Spark run less than a clean build plus a crash test:
