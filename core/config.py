@@ -354,10 +354,11 @@ class CustomerMdmConfig(_Strict):
     comparisons: list[ComparisonConfig] = Field(default_factory=list, description="replaces the default spec")
     u_pairs: int = Field(300_000, ge=1000, description="random pairs sampled for the starting u (EM refits it)")
     workers: int = Field(1, ge=1, description="threads for string comparisons")
-    link_in_memory: int = Field(
-        2_000_000, ge=2, description="a full run links at most this many records at once in memory (a sample "
-        "spread over every source, which trains the model); the others join through the incremental path")
-    link_chunk: int = Field(500_000, ge=1, description="records a full run adds per step beyond `link_in_memory`")
+    train_sample: int = Field(
+        2_000_000, ge=2, description="a full run over more records trains the model on a sample of this many "
+        "(spread over every source) and links every record with it in steps of `pairs_per_step`")
+    pairs_per_step: int = Field(5_000_000, ge=1, description="candidate pairs scored at a time beyond "
+                                "`train_sample`: memory follows the step")
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig,
                                      description="steward decisions refit the model on a rebuild")
 

@@ -12,7 +12,7 @@ matching blocks the new and changed records against everything.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -72,6 +72,64 @@ def candidate_pairs(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRul
     """Candidate pairs of row positions of `records` under the union of `rules`.
 
     Keys are integer codes of the values (`mdm.compare.encode`), so DuckDB joins integers."""
+    if only is None:
+        steps = list(candidate_steps(records, rules, threads=threads))
+        return Candidates(np.concatenate([c.left for c in steps]), np.concatenate([c.right for c in steps]),
+                          np.concatenate([c.rules for c in steps]), steps[0].skipped_blocks, steps[0].oversize)
+    enc, keys, skipped, oversize = _rule_keys(records, rules)
+    con = _connect(keys, len(enc.codes), threads)
+    con.register("chg", pa.table({"rid": pa.array(np.asarray(only, dtype=np.int64))}))
+    n = len(enc.codes)
+    parts = []
+    for bit in range(len(rules)):  # only the blocks of the changed records are joined, against everything
+        block = f"(SELECT rid, k{bit} AS k FROM recs WHERE k{bit} IS NOT NULL)"
+        parts.append(f"SELECT least(a.rid, b.rid) * {n} + greatest(a.rid, b.rid) AS p, {1 << bit} AS f "
+                     f"FROM (SELECT * FROM {block} WHERE rid IN (SELECT rid FROM chg)) a JOIN {block} b "
+                     f"ON a.k = b.k AND a.rid <> b.rid")
+    out = _pairs(con, parts, n, skipped, oversize)
+    con.close()
+    return out
+
+
+def candidate_steps(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRule], step_pairs: int | None = None,
+                    threads: int | None = None) -> Iterator[Candidates]:
+    """The candidate pairs of `candidate_pairs` (no `only`), about `step_pairs` at a time: the pairs whose left
+    record lies in a range of positions, ranges in order, so the steps concatenated are `candidate_pairs`'s
+    result. Memory follows the step, not the whole (`None`: one step)."""
+    enc, keys, skipped, oversize = _rule_keys(records, rules)
+    n = len(enc.codes)
+    con = _connect(keys, n, threads)
+    if step_pairs is None or n == 0:
+        ranges_of = n or 1
+    else:  # a first guess from the block sizes (pairs under several rules counted once per rule), then adapted
+        bound = sum(int((s * (s - 1) // 2).sum()) for s in _sizes(keys).values())
+        ranges_of = max(1, min(n, int(n * step_pairs / max(bound, 1))))
+    lo = 0
+    try:
+        while True:
+            hi = min(n, lo + ranges_of)
+            parts = []
+            for bit in range(len(rules)):
+                block = f"(SELECT rid, k{bit} AS k FROM recs WHERE k{bit} IS NOT NULL)"
+                parts.append(f"SELECT a.rid * {n} + b.rid AS p, {1 << bit} AS f FROM "
+                             f"(SELECT * FROM {block} WHERE rid >= {lo} AND rid < {hi}) a JOIN {block} b "
+                             f"ON a.k = b.k AND a.rid < b.rid")
+            step = _pairs(con, parts, n, skipped, oversize)
+            yield step
+            if hi >= n:
+                return
+            if step_pairs is not None:  # the next range sized on what this one gave
+                grow = step_pairs / max(len(step), 1)
+                ranges_of = max(1, int(ranges_of * min(max(grow, 0.5), 2.0)))
+            lo = hi
+    finally:
+        con.close()
+
+
+def _rule_keys(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRule]
+               ) -> tuple[Encoded, dict[str, np.ndarray], dict[str, int], dict[str, np.ndarray]]:
+    """Each rule's key per record (-1: none, or a block over the rule's size limit), the skipped blocks' count
+    and keys per rule."""
     if len(rules) > 31:
         raise ValueError("at most 31 blocking rules")
     cols = sorted({c for r in rules for c in r.columns})
@@ -82,9 +140,7 @@ def candidate_pairs(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRul
         if missing:
             raise KeyError(f"blocking columns not in the records: {', '.join(missing)}")
         enc = encode(records, columns=cols)
-    n = len(enc.codes)
-    data = {"rid": pa.array(np.arange(n, dtype=np.int64))}
-    skipped, oversize = {}, {}
+    out, skipped, oversize = {}, {}, {}
     for bit, rule in enumerate(rules):
         keys = rule_keys(enc.codes, rule)  # compact codes: block sizes are a bincount
         sizes = np.bincount(keys[keys >= 0]) if (keys >= 0).any() else np.zeros(0, np.int64)
@@ -95,27 +151,30 @@ def candidate_pairs(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRul
             log.info("blocking rule %s: %d blocks larger than %d records skipped (%d records)",
                      rule.name, len(big), rule.max_block, int(sizes[big].sum()))
             keys = np.where((keys >= 0) & (sizes[np.maximum(keys, 0)] > rule.max_block), -1, keys)
-        data[f"k{bit}"] = pa.array(keys, pa.int64(), mask=keys < 0)
+        out[f"k{bit}"] = keys
+    return enc, out, skipped, oversize
+
+
+def _sizes(keys: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.bincount(v[v >= 0]).astype(np.int64) if (v >= 0).any() else np.zeros(0, np.int64)
+            for k, v in keys.items()}
+
+
+def _connect(keys: dict[str, np.ndarray], n: int, threads: int | None) -> duckdb.DuckDBPyConnection:
+    data = {"rid": pa.array(np.arange(n, dtype=np.int64)),
+            **{k: pa.array(v, pa.int64(), mask=v < 0) for k, v in keys.items()}}
     con = duckdb.connect()
     if threads:
         con.execute(f"SET threads TO {int(threads)}")
     con.register("recs", pa.table(data))
-    if only is not None:
-        con.register("chg", pa.table({"rid": pa.array(np.asarray(only, dtype=np.int64))}))
-    parts = []
-    for bit in range(len(rules)):
-        block = f"(SELECT rid, k{bit} AS k FROM recs WHERE k{bit} IS NOT NULL)"
-        # Each pair as one BIGINT (left * n + right, left < right): the union groups a single integer.
-        if only is None:
-            parts.append(f"SELECT a.rid * {n} + b.rid AS p, {1 << bit} AS f FROM {block} a JOIN {block} b "
-                         f"ON a.k = b.k AND a.rid < b.rid")
-        else:  # only the blocks of the changed records are joined, against everything
-            parts.append(f"SELECT least(a.rid, b.rid) * {n} + greatest(a.rid, b.rid) AS p, {1 << bit} AS f "
-                         f"FROM (SELECT * FROM {block} WHERE rid IN (SELECT rid FROM chg)) a JOIN {block} b "
-                         f"ON a.k = b.k AND a.rid <> b.rid")
+    return con
+
+
+def _pairs(con: duckdb.DuckDBPyConnection, parts: list[str], n: int, skipped: dict[str, int],
+           oversize: dict[str, np.ndarray]) -> Candidates:
+    # Each pair as one BIGINT (left * n + right, left < right): the union groups a single integer.
     sql = f"SELECT p, bit_or(f)::INTEGER AS f FROM ({' UNION ALL '.join(parts)}) GROUP BY p ORDER BY p"
     res = con.execute(sql).fetchnumpy()
-    con.close()
     pair = np.asarray(res["p"], dtype=np.int64)  # sorted by DuckDB: by (left, right), whatever the threads did
     flags = np.asarray(res["f"], dtype=np.int32)
     return Candidates(pair // max(n, 1), pair % max(n, 1), flags, skipped, oversize)

@@ -27,7 +27,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
-from mdm.compare import ComparisonSpec, Encoded, compare, encode, value_texts
+from mdm.compare import ComparisonSpec, DistinctValues, Encoded, compare, encode, value_texts
 
 EPS = 1e-6
 
@@ -79,10 +79,19 @@ class FellegiSunter:
         for s in self.specs:
             if not (s.tf and s.name in self.tf and s.column in encoded.codes):
                 continue
-            uniq = encoded.uniques[s.column]
             default = self.tf_default[s.name]
-            per_value = (pd.Series(value_texts(uniq, np.arange(len(uniq))), dtype=object)
-                         .map(self.tf[s.name]).fillna(default).to_numpy(dtype=float))
+            table = self.tf[s.name]
+
+            def shares(column: str = s.column, table: dict[str, float] = table, default: float = default
+                       ) -> np.ndarray:
+                uniq = encoded.uniques[column]
+                return (pd.Series(value_texts(uniq, np.arange(len(uniq))), dtype=object)
+                        .map(table).fillna(default).to_numpy(dtype=float))
+
+            # once per encoding and table (kept alive with it, so its id is not reused), not once per call
+            uniques = encoded.uniques
+            per_value = (uniques.derived(("tf", s.column, id(table)), lambda f=shares, t=table: (t, f()))[1]
+                         if isinstance(uniques, DistinctValues) else shares())
             codes = encoded.codes[s.column].to_numpy()[np.asarray(left)]
             out[s.name] = np.where(codes >= 0, per_value[np.maximum(codes, 0)] if len(per_value) else default,
                                    default)

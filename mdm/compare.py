@@ -35,6 +35,7 @@ import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -120,7 +121,14 @@ class ComparisonSpec:
 
 class DistinctValues(dict):
     """Column → its distinct values. Arrow dictionaries become NumPy arrays of Python strings the first
-    time a column is looked up (for a similarity), once; columns only blocked on are never converted."""
+    time a column is looked up (for a similarity), once; columns only blocked on are never converted.
+    `derived` keeps what is computed once per distinct value (a linking in steps asks for it every step)."""
+
+    def derived(self, key: tuple[object, ...], compute: Callable[[], Any]) -> Any:
+        memo: dict[tuple[object, ...], Any] = self.__dict__.setdefault("memo", {})
+        if key not in memo:
+            memo[key] = compute()
+        return memo[key]
 
     def __getitem__(self, column: str) -> np.ndarray:
         values = super().__getitem__(column)
@@ -246,14 +254,19 @@ def _alias_levels(spec: ComparisonSpec, left: Sequence[np.ndarray], right: Seque
     with the names (once per distinct value), then compared as names."""
     plain = dataclasses.replace(spec, alias=None)
     best = levels(plain, left[:-1], right[:-1], uniques, workers)
-    names = np.asarray(uniques[spec.column], dtype=object)
     assert spec.alias is not None  # (only name comparisons with an alias column come here)
-    other = np.asarray(uniques[spec.alias], dtype=object)
-    pos = pd.Index(names).get_indexer(other) if len(names) else np.full(len(other), -1)
-    new = pos < 0
-    joint = np.concatenate([names, other[new]])
-    pos[new] = len(names) + np.arange(int(new.sum()))
-    as_name = np.append(pos, -1)  # code -1 (no alias) stays missing
+    column, alias = spec.column, spec.alias
+
+    def joined() -> tuple[np.ndarray, np.ndarray]:
+        names = np.asarray(uniques[column], dtype=object)
+        other = np.asarray(uniques[alias], dtype=object)
+        pos = pd.Index(names).get_indexer(other) if len(names) else np.full(len(other), -1)
+        new = pos < 0
+        pos[new] = len(names) + np.arange(int(new.sum()))
+        return np.concatenate([names, other[new]]), np.append(pos, -1)  # code -1 (no alias) stays missing
+
+    joint, as_name = (uniques.derived(("alias", column, alias), joined) if isinstance(uniques, DistinctValues)
+                      else joined())
     joint_uniques = {**uniques, spec.column: joint}
     for a, b in ((left, right), (right, left)):
         alias_codes = as_name[np.asarray(a[-1])]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from mdm.blocking import BlockingRule, candidate_pairs, rule_keys
+from mdm.blocking import BlockingRule, Candidates, candidate_pairs, candidate_steps, rule_keys
 from mdm.classify import FellegiSunter, common_values, drop_common, train
 from mdm.cluster import ClusterResult, cluster, pair_keys
 from mdm.compare import ComparisonSpec, Encoded, compare, encode
@@ -100,33 +100,14 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
     t0 = time.perf_counter()
     incremental = previous is not None and changed is not None and model is not None
     specs = settings.comparisons if model is None else model.specs
-    # Every compared, blocked, exclusive or anchor column is encoded once (Arrow dictionaries, "" = missing).
-    enc = encode(records, specs, columns=[*[c for r in settings.blocking for c in r.columns], *settings.exclusive,
-                                          *settings.anchors, *[s.owner for s in specs if s.owner and s.common]],
-                 workers=settings.workers)
+    enc = _encode(records, specs, settings)
     t["encode"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     cand = candidate_pairs(enc, settings.blocking, only=changed if incremental else None)
     t["block"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if model is None:
-        lv = compare(enc, cand.left, cand.right, settings.comparisons, settings.workers)
-        common = common_values(enc, settings.comparisons)  # values that identify nothing count as missing
-        lv = drop_common(lv, settings.comparisons, common, enc, cand.left, cand.right)
-        t["compare"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        model = train(records, settings.comparisons, lv, settings.seed, settings.u_pairs, settings.workers,
-                      encoded=enc, common=common)
-        if labelled is not None and len(labelled[0]):
-            ll, lr, ly = np.asarray(labelled[0]), np.asarray(labelled[1]), np.asarray(labelled[2], bool)
-            if settings.anchors:  # floaters' labels are skewed by ambiguity: learn on placed pairs only
-                placed = _placed(enc, settings.anchors)
-                keep = placed[ll] & placed[lr]
-                ll, lr, ly = ll[keep], lr[keep], ly[keep]
-            lab = model.drop_common(compare(enc, ll, lr, settings.comparisons), enc, ll, lr)
-            lab_prob = FellegiSunter.probability(model.match_weight(lab, tf_freqs=model.tf_frequencies(enc, ll)))
-            model = calibrate(model, lab, lab_prob, ly, settings.feedback_strength, scope=settings.anchors)
-        t["train"] = time.perf_counter() - t0
+        model, lv = _train(records, enc, cand, settings, labelled, t)
         t0 = time.perf_counter()
         w = model.match_weight(lv, scope=model.in_scope(records, cand.left, cand.right),
                                tf_freqs=model.tf_frequencies(enc, cand.left))
@@ -143,20 +124,109 @@ def link(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter | N
         scored = pd.concat([kept, scored], ignore_index=True)
     t["score"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    left, right = scored["left"].to_numpy(), scored["right"].to_numpy()
-    prob = scored["prob"].to_numpy()
-    exclusive = {c: enc.codes[c].to_numpy() for c in settings.exclusive}
-    anchored = _placed(enc, settings.anchors) if settings.anchors else np.ones(n, bool)
-    res: ClusterResult = cluster(n, left, right, prob, settings.match, settings.review, exclusive, anchored,
-                                 must=must, cannot=cannot)
+    res = _cluster(scored, enc, n, settings, must, cannot)
     t["cluster"] = time.perf_counter() - t0
-    scored["band"] = band_of(prob, settings.match, settings.review)
-    scored["rejected"] = res.rejected
-    scored["ambiguous"] = res.ambiguous
     stats: dict[str, object] = {"records": n, "candidate_pairs": len(scored), "new_pairs": len(cand),
                                 "skipped_blocks": cand.skipped_blocks, **res.stats,
                                 "clusters": int(res.labels.max() + 1) if n else 0, "incremental": incremental}
     return LinkResult(scored, res.labels, model, stats, t)
+
+
+def fit(records: pd.DataFrame, settings: LinkSettings,
+        labelled: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> FellegiSunter:
+    """The model `link(records, settings, labelled=labelled)` trains, without scoring or clustering: a large
+    run fits on a sample and links everything with `link_in_steps`."""
+    enc = _encode(records, settings.comparisons, settings)
+    cand = candidate_pairs(enc, settings.blocking)
+    return _train(records, enc, cand, settings, labelled, {})[0]
+
+
+def link_in_steps(records: pd.DataFrame, settings: LinkSettings, model: FellegiSunter,
+                  sink: Callable[[pd.DataFrame], None], must: tuple[np.ndarray, np.ndarray] | None = None,
+                  cannot: tuple[np.ndarray, np.ndarray] | None = None, step_pairs: int = 5_000_000,
+                  progress: Callable[[int, int], None] | None = None) -> LinkResult:
+    """`link(records, settings, model, must, cannot)` with the candidate pairs blocked and scored about
+    `step_pairs` at a time: every scored step goes to `sink` (left, right, rules, levels, weight, prob), and
+    only the pairs at review level or above stay for clustering (no other pair changes a cluster). The
+    result's pairs are those; labels and flags equal `link`'s (tested). `progress(records_done, n)` after
+    each step."""
+    t: dict[str, float] = {}
+    n = len(records)
+    t0 = time.perf_counter()
+    enc = _encode(records, model.specs, settings)
+    t["encode"] = time.perf_counter() - t0
+    kept, total, skipped, steps = [], 0, {}, 0
+    t["block"] = t["compare"] = 0.0
+    t0 = time.perf_counter()
+    for cand in candidate_steps(enc, settings.blocking, step_pairs):
+        t1 = time.perf_counter()
+        t["block"] += t1 - t0
+        scored = score_pairs(records, cand.left, cand.right, model, settings.workers, encoded=enc)
+        scored.insert(2, "rules", cand.rules)
+        t0 = time.perf_counter()
+        t["compare"] += t0 - t1
+        sink(scored)
+        kept.append(scored[scored["prob"].to_numpy() >= settings.review])
+        total, skipped, steps = total + len(scored), cand.skipped_blocks, steps + 1
+        if progress is not None:
+            progress(int(cand.left[-1]) + 1 if len(cand) else 0, n)
+        del scored
+        t0 = time.perf_counter()
+    t0 = time.perf_counter()
+    scored = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame()
+    res = _cluster(scored, enc, n, settings, must, cannot)
+    t["cluster"] = time.perf_counter() - t0
+    stats: dict[str, object] = {"records": n, "candidate_pairs": total, "new_pairs": total, "steps": steps,
+                                "skipped_blocks": skipped, **res.stats,
+                                "clusters": int(res.labels.max() + 1) if n else 0, "incremental": False}
+    return LinkResult(scored, res.labels, model, stats, t)
+
+
+def _encode(records: pd.DataFrame, specs: Sequence[ComparisonSpec], settings: LinkSettings) -> Encoded:
+    """Every compared, blocked, exclusive or anchor column encoded once (Arrow dictionaries, "" = missing)."""
+    return encode(records, specs, columns=[*[c for r in settings.blocking for c in r.columns], *settings.exclusive,
+                                           *settings.anchors, *[s.owner for s in specs if s.owner and s.common]],
+                  workers=settings.workers)
+
+
+def _train(records: pd.DataFrame, enc: Encoded, cand: Candidates, settings: LinkSettings,
+           labelled: tuple[np.ndarray, np.ndarray, np.ndarray] | None, t: dict[str, float]
+           ) -> tuple[FellegiSunter, pd.DataFrame]:
+    """A model trained on the candidate pairs `cand` (and steward labels), with the pairs' levels."""
+    t0 = time.perf_counter()
+    lv = compare(enc, cand.left, cand.right, settings.comparisons, settings.workers)
+    common = common_values(enc, settings.comparisons)  # values that identify nothing count as missing
+    lv = drop_common(lv, settings.comparisons, common, enc, cand.left, cand.right)
+    t["compare"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = train(records, settings.comparisons, lv, settings.seed, settings.u_pairs, settings.workers,
+                  encoded=enc, common=common)
+    if labelled is not None and len(labelled[0]):
+        ll, lr, ly = np.asarray(labelled[0]), np.asarray(labelled[1]), np.asarray(labelled[2], bool)
+        if settings.anchors:  # floaters' labels are skewed by ambiguity: learn on placed pairs only
+            placed = _placed(enc, settings.anchors)
+            keep = placed[ll] & placed[lr]
+            ll, lr, ly = ll[keep], lr[keep], ly[keep]
+        lab = model.drop_common(compare(enc, ll, lr, settings.comparisons), enc, ll, lr)
+        lab_prob = FellegiSunter.probability(model.match_weight(lab, tf_freqs=model.tf_frequencies(enc, ll)))
+        model = calibrate(model, lab, lab_prob, ly, settings.feedback_strength, scope=settings.anchors)
+    t["train"] = time.perf_counter() - t0
+    return model, lv
+
+
+def _cluster(scored: pd.DataFrame, enc: Encoded, n: int, settings: LinkSettings,
+             must: tuple[np.ndarray, np.ndarray] | None, cannot: tuple[np.ndarray, np.ndarray] | None
+             ) -> ClusterResult:
+    """Cluster the scored pairs; their band and the clustering's flags are added to `scored` in place."""
+    left, right = scored["left"].to_numpy(), scored["right"].to_numpy()
+    prob = scored["prob"].to_numpy()
+    exclusive = {c: enc.codes[c].to_numpy() for c in settings.exclusive}
+    anchored = _placed(enc, settings.anchors) if settings.anchors else np.ones(n, bool)
+    res = cluster(n, left, right, prob, settings.match, settings.review, exclusive, anchored, must=must, cannot=cannot)
+    scored["band"] = band_of(prob, settings.match, settings.review)
+    scored["rejected"] = res.rejected
+    scored["ambiguous"] = res.ambiguous
+    return res
 
 
 def _still_candidates(previous: pd.DataFrame, codes: pd.DataFrame, rules: Sequence[BlockingRule],
@@ -220,4 +290,5 @@ def explain(model: FellegiSunter, a: pd.Series, b: pd.Series, match: float, revi
     return out
 
 
-__all__ = ["BANDS", "LinkResult", "LinkSettings", "band_of", "explain", "link", "pair_keys", "score_pairs"]
+__all__ = ["BANDS", "LinkResult", "LinkSettings", "band_of", "explain", "fit", "link", "link_in_steps", "pair_keys",
+           "score_pairs"]

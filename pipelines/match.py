@@ -2,12 +2,15 @@
 
 The engine's memory lives in the warehouse (`pipelines.match_store`): `mdm.customer_records` (every
 staged customer standardized, with its content hash and golden ID), `mdm.match_pairs` (every scored
-candidate pair) and `mdm.match_model` (the fitted model). Matching keeps a watermark in staging's
-change log (`staging._changes`).
+candidate pair at review level or above: no other pair can change a cluster or reach the queue) and
+`mdm.match_model` (the fitted model). Matching keeps a watermark in staging's change log
+(`staging._changes`).
 
 - A **full run** (the first, `rebuild=True`, or a changed spec) standardizes staging a chunk at a time
   into `mdm.customer_records`, links every record (`mdm.engine.link`: block, compare, train unless
-  `retrain=False`, score, cluster) from the few columns the engine needs, and writes every output.
+  `retrain=False`, score, cluster) from the few columns the engine needs, and writes every output. Beyond
+  `train_sample` records the model is trained on a sample and the link runs in steps of candidate pairs
+  (`mdm.engine.link_in_steps`), each step's pairs written as it is scored.
 - An **incremental run** reads the customer records staged or removed since the watermark, keeps those
   whose content changed, standardizes them, blocks and compares them against the records sharing a
   blocking key with them (looked up in the warehouse), updates the stored pairs, and then re-clusters
@@ -44,7 +47,7 @@ from mdm.blocking import candidate_pairs, rule_keys
 from mdm.classify import FellegiSunter
 from mdm.cluster import cluster
 from mdm.compare import encode
-from mdm.engine import LinkResult, LinkSettings, link, score_pairs
+from mdm.engine import LinkResult, LinkSettings, fit, link, link_in_steps, score_pairs
 from mdm.golden import assign_ids, id_number, survivorship_sql
 from mdm.hierarchy import hierarchy_sql
 from mdm.specs import (
@@ -136,8 +139,9 @@ def settings_of(mcfg: CustomerMdmConfig) -> LinkSettings:
 
 
 def fingerprint(settings: LinkSettings) -> str:
-    """What must not change for earlier pairs to stay valid: blocking and comparisons."""
-    text = repr((settings.blocking, settings.comparisons, settings.exclusive, settings.anchors))
+    """What must not change for earlier pairs to stay valid: blocking and comparisons, and the review threshold
+    (the stored pairs are those at or above it)."""
+    text = repr((settings.blocking, settings.comparisons, settings.exclusive, settings.anchors, settings.review))
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -235,29 +239,24 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
         layout_ok = set(RECORD_COLUMNS) <= set(store.record_columns())
         incremental = (not rebuild and model is not None and mark is not None and layout_ok
                        and mark[1].get("fingerprint") == fp and wh.table_exists(conn, "mdm", "match_pairs"))
-        if incremental and not (mark is not None and mark[1].get("backfill")):
+        if mark is not None and mark[1].get("backfill"):  # an older version's unfinished steps: link anew
+            incremental = False
+        if incremental:
             assert mark is not None and model is not None
             out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
     if not incremental:
         out = _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog,
-                    limit=cfg.mdm.customer.link_in_memory)
-    if _backfill_pending(wh):  # a full run's others, or those a crashed run left, then what changed meanwhile
-        out = _backfill(cfg, wh, settings, fp, prog, cfg.mdm.customer.link_chunk, out if not incremental else None)
-        with wh.begin() as conn:
-            mark = watermark(conn, CONSUMER)
-            if mark is not None and MatchStore(wh, conn).changed_since(mark[0]):
-                model = active_model(wh, fp, conn)
-                assert model is not None
-                out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
+                    sample=cfg.mdm.customer.train_sample, step_pairs=cfg.mdm.customer.pairs_per_step)
     log.debug("matching steps (s): %s", ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()))
     return out
 
 
 def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model: FellegiSunter | None,
-          prog: Callable[[str], None], limit: int | None = None) -> MatchResult:
-    """Standardize and link every staged customer, or, when there are more than `limit`, a sample of `limit` of
-    them spread over every source (the order of their ids' MD5): the others are left to `_backfill`. Writes every
-    output of the records it linked."""
+          prog: Callable[[str], None], sample: int | None = None, step_pairs: int = 5_000_000) -> MatchResult:
+    """Standardize and link every staged customer; write every output. Up to `sample` records are linked at once
+    in memory (training the model unless `model` is given); beyond, the model is trained on `sample` of them
+    spread over every source (the order of their ids' MD5) and every record is linked with it `step_pairs`
+    candidate pairs at a time (`mdm.engine.link_in_steps`: the pairs go to the warehouse step by step)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     now = _now()
@@ -266,30 +265,31 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         top = int(value(conn, "SELECT COALESCE(MAX(seq), 0) FROM staging._changes WHERE entity = 'customer'") or 0)
         previous_model = model
         n = int(value(conn, "SELECT count(*) FROM staging.customer") or 0)
-        backfill = limit is not None and n > limit
-        staged = "staging.customer s"
-        if limit is not None and backfill:
-            staged = f"(SELECT * FROM staging.customer c ORDER BY md5({record_id_sql('c')}) LIMIT {int(limit)}) s"
-            n = limit
+        large = sample is not None and n > sample
+        # No watermark until the end: a crash before it means a full run next time. Each chunk of standardized
+        # records (and, beyond `sample`, each step's pairs) is committed as it is written: DuckDB holds what a
+        # transaction appends in memory beyond its limit, so one transaction of 10M records would not fit.
+        conn.execute(sa.text("DELETE FROM raw._watermarks WHERE consumer = :c"), {"c": CONSUMER})
         _ensure_records_table(wh, conn, fresh=True)
         counter = as_progress(prog, log).counter("standardizing customers", total=n)
         conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_staged")
         conn.exec_driver_sql("CREATE TEMPORARY TABLE _hub_staged AS SELECT ROW_NUMBER() OVER () AS _i, s.*, "
-                             f"{content_hash_sql('s')} AS record_hash FROM {staged}")
+                             f"{content_hash_sql('s')} AS record_hash FROM staging.customer s")
         cols = ", ".join(f'"{c}"' for c in ["source_name", "stream", "source_key", *ENTITY_FIELDS, "record_hash"])
         for lo in range(0, n, CHUNK):
             chunk = wh.read_frame(f"SELECT {cols} FROM _hub_staged WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn,
                                   arrow_strings=True)
             chunk["record_id"] = record_ids(chunk)
             wh.insert_frame(conn, "mdm", "customer_records", to_arrow(_record_rows(_standardize(chunk)), _RECORD_KINDS))
+            if large:
+                wh.commit_and_continue(conn)
             counter.update(min(lo + CHUNK, n))
         conn.exec_driver_sql("DROP TABLE _hub_staged")
         counter.close(f"{n:,} customer records standardized")
         timings["standardize"] = time.perf_counter() - t0
         log.debug("matching: peak memory %s MB after standardizing", _peak_mb())
-        # The standardized records are committed (with no watermark: a crash before the end means a full run
-        # next time), so that DuckDB can drop their pages while the engine holds the records in memory.
-        conn.execute(sa.text("DELETE FROM raw._watermarks WHERE consumer = :c"), {"c": CONSUMER})
+        # The standardized records are committed, so that DuckDB can drop their pages while the engine holds the
+        # records in memory.
         wh.commit_and_continue(conn)
         wh.dialect.analyze(conn, RECORDS)
         needed = link_columns(settings, previous_model)
@@ -297,43 +297,78 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         pos = pd.Series(np.arange(len(recs)), index=recs["record_id"].to_numpy())
         decisions = _decisions(wh, conn, pos)
         must, cannot = _must_cannot(decisions)
+        del pos
+        ids = pa.array(recs["record_id"].array).cast(pa.string())  # record ids stay Arrow strings
+        training = recs
+        if large and previous_model is None:
+            chosen = store.frame(f"SELECT record_id FROM {RECORDS} ORDER BY md5(record_id) LIMIT {int(sample or 0)}")
+            training = recs[recs["record_id"].isin(chosen["record_id"]).to_numpy()].reset_index(drop=True)
+            del chosen
         labelled = None
         if previous_model is None and cfg.mdm.customer.feedback.enabled:
-            lab = _decisions(wh, conn, pos, origin_review=True)
+            lab = _decisions(wh, conn, pd.Series(np.arange(len(training)), index=training["record_id"].to_numpy()),
+                             origin_review=True)
             if len(lab) >= cfg.mdm.customer.feedback.min_labels:
                 labelled = (lab["lp"].to_numpy(np.int64), lab["rp"].to_numpy(np.int64),
                             (lab["verdict"] == "same").to_numpy())
-        prog(f"linking {len(recs):,} customer records")
-        if len(recs) < 2 and previous_model is None:  # no pair to learn from: no model, each record alone
-            result = _nothing_to_link(settings, len(recs))
-        else:
-            with wh.lend_memory(conn):
-                result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
-        timings.update(result.timings)
-        log.debug("matching: peak memory %s MB after linking", _peak_mb())
-        t1 = time.perf_counter()
-        ids = pa.array(recs["record_id"].array).cast(pa.string())  # record ids stay Arrow strings
-        rid = recs["record_id"].to_numpy(dtype=object)
-        del recs
-        pairs = result.pairs
-        levels = [s.name for s in (result.model.specs if result.model is not None else settings.comparisons)]
-        stored = pa.table({"left_record": ids.take(pairs["left"].to_numpy()),
-                           "right_record": ids.take(pairs["right"].to_numpy()),
-                           "rules": pa.array(pairs["rules"].to_numpy(np.int64)),
-                           **{c: pa.array(pairs[c].to_numpy(np.int64)) for c in levels},
-                           "weight": pa.array(pairs["weight"].to_numpy(float)),
-                           "prob": pa.array(pairs["prob"].to_numpy(float))})
+        levels = [s.name for s in (previous_model.specs if previous_model is not None else settings.comparisons)]
         pair_kinds = {**dict.fromkeys(["left_record", "right_record"], "text"), "rules": "integer",
                       **dict.fromkeys(levels, "integer"), "weight": "float", "prob": "float"}
         wh.recreate_table(conn, "mdm", "match_pairs", pair_kinds)
-        wh.insert_frame(conn, "mdm", "match_pairs", stored)
-        del stored
+
+        def store_pairs(scored: pd.DataFrame) -> None:  # (those at review level or above: no other is ever read)
+            pairs = scored[scored["prob"].to_numpy() >= settings.review]
+            wh.insert_frame(conn, "mdm", "match_pairs", pa.table({
+                "left_record": ids.take(pairs["left"].to_numpy()),
+                "right_record": ids.take(pairs["right"].to_numpy()),
+                "rules": pa.array(pairs["rules"].to_numpy(np.int64)),
+                **{c: pa.array(pairs[c].to_numpy(np.int64)) for c in levels},
+                "weight": pa.array(pairs["weight"].to_numpy(float)), "prob": pa.array(pairs["prob"].to_numpy(float))}))
+            if large:
+                wh.commit_and_continue(conn)
+
+        if large:
+            if previous_model is None:
+                prog(f"training the model on {len(training):,} of {len(recs):,} customer records")
+                t2 = time.perf_counter()
+                with wh.lend_memory(conn):
+                    previous_model = fit(training, settings, labelled)
+                timings["train_on_sample"] = time.perf_counter() - t2
+                activate = previous_model
+            else:
+                activate = None
+            del training
+            prog(f"linking {len(recs):,} customer records in steps of about {step_pairs:,} candidate pairs")
+            steps = as_progress(prog, log).counter("linking customer records", total=len(recs))
+            with wh.lend_memory(conn, keep="512MB"):  # (DuckDB writes each step's pairs)
+                result = link_in_steps(recs, settings, previous_model, store_pairs, must=must, cannot=cannot,
+                                       step_pairs=step_pairs, progress=lambda done, _n: steps.update(done))
+            steps.close(f"{len(recs):,} records linked ({result.stats['candidate_pairs']:,} candidate pairs scored in "
+                        f"{result.stats['steps']} steps)")
+        else:
+            del training
+            prog(f"linking {len(recs):,} customer records")
+            activate = None
+            if len(recs) < 2 and previous_model is None:  # no pair to learn from: no model, each record alone
+                result = _nothing_to_link(settings, len(recs))
+            else:
+                with wh.lend_memory(conn):
+                    result = link(recs, settings, model=previous_model, must=must, cannot=cannot, labelled=labelled)
+            if previous_model is None:
+                activate = result.model
+            store_pairs(result.pairs)
+        timings.update(result.timings)
+        log.debug("matching: peak memory %s MB after linking", _peak_mb())
+        t1 = time.perf_counter()
+        rid = recs["record_id"].to_numpy(dtype=object)
+        del recs
+        pairs = result.pairs[result.pairs["prob"].to_numpy() >= settings.review]  # (no other pair is an output)
         with wh.lend_memory(conn, keep="768MB"):  # (Python still holds the pairs while the golden records are built)
             out = _publish(cfg, wh, conn, rid, result.labels, pairs, result.model, decisions, now, everything=True)
         _index_records(wh, conn, settings)
-        if previous_model is None and result.model is not None:
-            activate_model(conn, result.model, fp, now)
-        set_watermark(conn, CONSUMER, top, {"fingerprint": fp, **({"backfill": True} if backfill else {})})
+        if activate is not None:
+            activate_model(conn, activate, fp, now)
+        set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
         _trim_changes(conn, top)
         timings["golden_and_write"] = time.perf_counter() - t1
         log.debug("matching: peak memory %s MB after writing", _peak_mb())
@@ -358,18 +393,14 @@ def _nothing_to_link(settings: LinkSettings, n: int) -> LinkResult:
 
 
 def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: LinkSettings, model: FellegiSunter,
-                 fp: str, after: int, prog: Callable[[str], None], keys: pd.DataFrame | None = None,
-                 extra: dict[str, object] | None = None,
-                 before_publish: Callable[[], None] | None = None) -> MatchResult:
-    """Link only what changed since change `after` (or the records `keys`, leaving the watermark at `after`);
-    see the module docstring. `extra`: more of the watermark's metadata. `before_publish`: called when the
-    linking is done, before the golden records are written (a lent buffer pool given back)."""
+                 fp: str, after: int, prog: Callable[[str], None]) -> MatchResult:
+    """Link only what changed since change `after`; see the module docstring."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     now = _now()
     store = MatchStore(wh, conn)
-    keys, top = store.changed_keys(after) if keys is None else (keys, after)
-    meta = {"fingerprint": fp, **(extra or {})}
+    keys, top = store.changed_keys(after)
+    meta = {"fingerprint": fp}
     staged = store.staged_rows(keys, content_hash_sql("s")) if len(keys) else pd.DataFrame(
         columns=["record_id", "record_hash"])
     old = store.stored(keys["record_id"].tolist(), ["record_hash", "golden_id", "name_key"]) if len(keys) \
@@ -426,7 +457,8 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
             if members:
                 store.strip_rule(bit, members)
                 stripped.update(members)
-    ins = new_pairs[["left_record", "right_record", "rules", *spec_cols, "weight", "prob"]]
+    ins = new_pairs.loc[new_pairs["prob"].to_numpy(float) >= settings.review,
+                        ["left_record", "right_record", "rules", *spec_cols, "weight", "prob"]]
     kinds = {**dict.fromkeys(["left_record", "right_record"], "text"), "rules": "integer",
              **dict.fromkeys(spec_cols, "integer"), "weight": "float", "prob": "float"}
     wh.insert_frame(conn, "mdm", "match_pairs", to_arrow(ins, kinds))
@@ -469,9 +501,6 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     timings["cluster"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     n_new_pairs = len(new_pairs)
-    if before_publish is not None:
-        del subset, neighbours, new_pairs, enc_a
-        before_publish()
     out = _publish(cfg, wh, conn, rid, res.labels, pairs, model, decisions, now, everything=False,
                    deleted=deleted, previous_golden=old_golden, old_name_keys=old["name_key"].dropna().tolist())
     set_watermark(conn, CONSUMER, top, meta)
@@ -490,53 +519,6 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
 def _peak_mb() -> str:
     """This process's peak memory so far, for the debug log."""
     return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024:,}"
-
-
-def _backfill_pending(wh: Warehouse) -> bool:
-    with wh.begin() as conn:
-        mark = watermark(conn, CONSUMER)
-    return bool(mark is not None and mark[1].get("backfill"))
-
-
-def _backfill(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, prog: Callable[[str], None],
-              chunk: int, first: MatchResult | None) -> MatchResult:
-    """Link the staged customers a full run left out (more than `link_in_memory`), `chunk` of them at a time through
-    the incremental path with the full run's model: memory follows the chunk, not the whole, and the result is the
-    full link with that model (the incremental guarantee). Each step commits on its own; a crash resumes with the
-    next step (the watermark keeps `backfill` until none is left)."""
-    started = time.perf_counter()
-    with wh.begin() as conn:
-        left = MatchStore(wh, conn).unlinked_count()
-    counter = as_progress(prog, log).counter("linking the other customer records", total=left)
-    done, out = 0, first
-    first_changed = first.changed if first is not None else 0
-    while True:
-        with wh.begin() as conn:
-            store = MatchStore(wh, conn)
-            model = active_model(wh, fp, conn)
-            mark = watermark(conn, CONSUMER)
-            if mark is None or model is None:
-                raise RuntimeError("matching: records left to link but no full run's model; run `hub run --rebuild`")
-            keys = store.unlinked_keys(chunk)
-            if not len(keys):
-                set_watermark(conn, CONSUMER, mark[0], {"fingerprint": fp})
-                break
-            with wh.lend_memory(conn, keep="512MB") as give_back:  # (the golden records: the whole pool)
-                out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], lambda _m: None, keys=keys,
-                                   extra={"backfill": True}, before_publish=give_back)
-            done += out.changed
-            counter.update(done)
-            log.debug("backfill step of %s records (s): %s; peak memory so far %s MB", f"{out.changed:,}",
-                      ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()), _peak_mb())
-    counter.close(f"{done:,} more customer records linked")
-    if out is None:  # (resumed, and nothing was left)
-        with wh.begin() as conn:
-            out = _counts(conn, incremental=False)
-    out.incremental, out.changed = False, first_changed + done
-    out.changed_ids, out.deleted_ids, out.affected_ids = [], [], []
-    out.timings = {**(first.timings if first else {}), "backfill": time.perf_counter() - started}
-    out.stats = {**(first.stats if first else {}), "backfilled": done}
-    return out
 
 
 def _mates(store: MatchStore, golden_ids: Sequence[str]) -> pd.DataFrame:

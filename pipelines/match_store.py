@@ -1,8 +1,8 @@
 """The matching engine's memory in the warehouse, read and written set-based.
 
 `mdm.customer_records` holds every staged customer standardized (with its content hash and golden ID),
-`mdm.match_pairs` every scored candidate pair (record ids, the rules that blocked it, the comparison
-levels, weight and probability). An incremental run asks this module for what it needs and nothing
+`mdm.match_pairs` every scored candidate pair at review level or above (record ids, the rules that blocked
+it, the comparison levels, weight and probability). An incremental run asks this module for what it needs and nothing
 more: the records that changed since the last run, the records sharing a blocking key with them, the
 *affected* records (everything the changes can reach through review-band pairs, steward links and
 golden customers), and the pairs among those; then it writes back only rows that changed.
@@ -80,19 +80,6 @@ class MatchStore:
                           "FROM staging._changes WHERE entity = 'customer' AND seq > :a AND seq <= :t",
                           {"a": after, "t": top})
         return keys, top
-
-    def _unlinked_sql(self) -> str:
-        return (f"FROM staging.customer s WHERE NOT EXISTS (SELECT 1 FROM {RECORDS} r "
-                f"WHERE r.record_id = {record_id_sql('s')})")
-
-    def unlinked_count(self) -> int:
-        """Staged customers not in `mdm.customer_records` yet (what a full run over `link_in_memory` left)."""
-        return int(value(self.conn, f"SELECT count(*) {self._unlinked_sql()}") or 0)
-
-    def unlinked_keys(self, limit: int) -> pd.DataFrame:
-        """Up to `limit` of them (record_id, source_name, stream, source_key), in the order of their ids' MD5."""
-        return self.frame(f"SELECT {record_id_sql('s')} AS record_id, s.source_name, s.stream, s.source_key "
-                          f"{self._unlinked_sql()} ORDER BY md5({record_id_sql('s')}) LIMIT {int(limit)}")
 
     def changed_since(self, after: int) -> bool:
         """Whether staging logged a customer change after change `after`."""

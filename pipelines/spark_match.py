@@ -414,7 +414,7 @@ def _publish(cfg: HubConfig, spark: SparkSession, lake: Lakehouse, recs: DataFra
                         F.col("golden_id").alias("lg"))
     rg = pos_gid.select(F.col("pos").alias("r"), F.col("record_id").alias("right_record"),
                         F.col("golden_id").alias("rg"))
-    pairs = scored.join(lg, "l").join(rg, "r")
+    pairs = scored.where(F.col("prob") >= settings.review).join(lg, "l").join(rg, "r")  # (as pipelines.match)
     levels = [s.name for s in model.specs]
     lake.write_spark(pairs.select("left_record", "right_record", "rules", *[F.col(c).cast("bigint") for c in levels],
                                   "weight", "prob"), "mdm", "match_pairs")

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mdm.blocking import BlockingRule, candidate_pairs
+from mdm.blocking import BlockingRule, candidate_pairs, candidate_steps
 from mdm.classify import estimate_m_em, term_frequencies
 from mdm.cluster import cluster
 from mdm.compare import ComparisonSpec, compare, encode
-from mdm.engine import LinkSettings, explain, link
+from mdm.engine import LinkSettings, explain, fit, link, link_in_steps
 from mdm.evaluate import pairwise_scores
 from mdm.golden import assign_ids, survive
 from mdm.specs import (
@@ -277,3 +277,32 @@ def test_term_frequency_weights_agree_from_values_and_from_codes(generated: tupl
     np.testing.assert_allclose(model.match_weight(lv, values), pairs["weight"].to_numpy())
     # ... and the adjustment is not nothing: without it many exact names weigh differently.
     assert (np.abs(model.match_weight(lv) - pairs["weight"].to_numpy()) > 0.5).sum() > 100
+
+
+def test_linking_in_steps_equals_one_link_with_the_same_model(generated: tuple[pd.DataFrame, np.ndarray]) -> None:
+    """`link_in_steps` (candidate pairs blocked and scored a few hundred at a time, only review-level pairs
+    kept) gives `link`'s clusters, flags and scores; every scored pair reaches the sink once, in order; `fit`
+    trains the model `link` trains."""
+    std, _ = generated
+    settings = LinkSettings(CUSTOMER_BLOCKING, CUSTOMER_COMPARISONS, 0.8, 0.3, CUSTOMER_EXCLUSIVE, CUSTOMER_ANCHORS,
+                            u_pairs=100_000)
+    whole = link(std, settings)
+    assert fit(std, settings).to_json() == whole.model.to_json()
+    steps = list(candidate_steps(encode(std, columns=[c for r in CUSTOMER_BLOCKING for c in r.columns]),
+                                 CUSTOMER_BLOCKING, step_pairs=500))
+    assert len(steps) > 5 and max(len(s) for s in steps) < 4 * 500  # sized on what the last step gave
+    one = candidate_pairs(std, CUSTOMER_BLOCKING)
+    np.testing.assert_array_equal(np.concatenate([s.left for s in steps]), one.left)
+    np.testing.assert_array_equal(np.concatenate([s.right for s in steps]), one.right)
+    np.testing.assert_array_equal(np.concatenate([s.rules for s in steps]), one.rules)
+    sunk: list[pd.DataFrame] = []
+    stepped = link_in_steps(std, settings, whole.model, sunk.append, step_pairs=500)
+    assert stepped.stats["steps"] == len(sunk) > 5
+    every = pd.concat(sunk, ignore_index=True)
+    cols = ["left", "right", "rules", *[s.name for s in CUSTOMER_COMPARISONS], "weight", "prob"]
+    pd.testing.assert_frame_equal(every[cols], whole.pairs[cols])
+    np.testing.assert_array_equal(stepped.labels, whole.labels)
+    kept = whole.pairs[whole.pairs["prob"] >= settings.review].reset_index(drop=True)
+    assert 0 < len(kept) < len(whole.pairs)
+    pd.testing.assert_frame_equal(stepped.pairs, kept)
+    assert kept["ambiguous"].sum() > 0  # (the flags of the clustering are compared too)

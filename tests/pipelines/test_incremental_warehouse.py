@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 
 from core.config import load_config
-from pipelines.match import run_match
+from pipelines.match import CONSUMER, run_match
 from pipelines.run import run_all
 from pipelines.steward.actions import decide_pair
+from warehouse.changes import set_watermark, watermark
 from warehouse.engine import Warehouse
 
 TABLES = {
@@ -106,31 +107,49 @@ def test_an_incremental_run_equals_a_rebuild_with_the_same_model(demo_project: P
 
 @pytest.mark.parametrize("warehouse_url", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)],
                          indirect=True)
-def test_a_full_run_beyond_link_in_memory_equals_one_link_in_memory(demo_project: Path, warehouse_url: str) -> None:
-    """More staged records than `link_in_memory`: a sample is linked in memory (training the model), the others
-    join a chunk at a time through the incremental path; the result is the in-memory link of all of them with
-    that model, table by table."""
+def test_a_full_run_beyond_train_sample_equals_one_link_in_memory(demo_project: Path, warehouse_url: str) -> None:
+    """More staged records than `train_sample`: the model is trained on a sample, then every record is linked
+    with it a few hundred candidate pairs at a time; the result is the in-memory link of all of them with that
+    model, table by table (the pairs too)."""
     cfg = load_config(demo_project, warehouse_url=warehouse_url)
     wh = Warehouse(warehouse_url)
     run_all(cfg, wh)
     total = int(wh.scalar("SELECT count(*) FROM staging.customer"))
-    sample, chunk = total * 2 // 5, total // 7
     chunked = cfg.model_copy(deep=True)
-    chunked.mdm.customer.link_in_memory, chunked.mdm.customer.link_chunk = sample, chunk
+    chunked.mdm.customer.train_sample, chunked.mdm.customer.pairs_per_step = total * 2 // 5, 100
     out = run_match(chunked, wh, rebuild=True)  # a new model, trained on the sample
     assert not out.incremental and out.changed == total == out.records
-    assert out.stats["backfilled"] == total - sample
+    assert int(out.stats["steps"]) > 5  # type: ignore[call-overload]
     assert int(wh.scalar("SELECT count(*) FROM mdm.xref")) == total  # every staged record has its customer
     by_steps = snapshot(wh)
+    pairs = wh.read_frame("SELECT * FROM mdm.match_pairs")
 
     in_memory = run_match(cfg, wh, rebuild=True, retrain=False)  # the same model, every record at once
-    assert "backfilled" not in in_memory.stats
+    assert "steps" not in in_memory.stats
     full = snapshot(wh)
+    assert out.stats["candidate_pairs"] == in_memory.stats["candidate_pairs"] > len(pairs) > 0
+    assert pairs["prob"].min() >= cfg.mdm.customer.thresholds.review  # (only those are stored)
     for table in TABLES:
         a, b = by_steps[table], full[table]
         diff = a.merge(b, how="outer", indicator=True)
         assert (diff["_merge"] == "both").all(), f"{table} differs:\n{diff[diff['_merge'] != 'both'].head(10)}"
     assert int(wh.scalar("SELECT count(DISTINCT golden_id) FROM mdm.xref")) < total  # records were linked
+
+
+def test_a_watermark_an_older_version_left_mid_steps_means_a_full_run(demo_project: Path, tmp_path: Path) -> None:
+    """Versions before `link_in_steps` linked large sets in committed steps and marked the watermark `backfill`
+    until the last: such a warehouse is linked anew (never taken for finished)."""
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    cfg = load_config(demo_project, warehouse_url=url)
+    wh = Warehouse(url)
+    run_all(cfg, wh)
+    assert run_match(cfg, wh).incremental  # (nothing changed: an incremental run)
+    with wh.begin() as conn:
+        mark = watermark(conn, CONSUMER)
+        assert mark is not None
+        set_watermark(conn, CONSUMER, mark[0], {**mark[1], "backfill": True})
+    out = run_match(cfg, wh)
+    assert not out.incremental and out.changed == out.records == int(wh.scalar("SELECT count(*) FROM mdm.xref"))
 
 
 def _match_killed_at(url: str, cfg: object, kill_at: int, counted: Path) -> None:
@@ -143,7 +162,7 @@ def _match_killed_at(url: str, cfg: object, kill_at: int, counted: Path) -> None
     os._exit(0)
 
 
-def test_a_full_run_beyond_link_in_memory_killed_at_any_commit_resumes_to_the_same_result(
+def test_a_full_run_beyond_train_sample_killed_at_any_commit_resumes_to_the_same_result(
         demo_project: Path, tmp_path: Path) -> None:
     """Killed just before any commit of a first match that links in steps, the next run finishes it: every table
     as an uninterrupted run leaves it (nothing lost, nothing doubled)."""
@@ -157,7 +176,7 @@ def test_a_full_run_beyond_link_in_memory_killed_at_any_commit_resumes_to_the_sa
         conn.exec_driver_sql("DELETE FROM raw._watermarks WHERE consumer = 'match:customer'")
     wh.dispose()
     chunked = cfg.model_copy(deep=True)
-    chunked.mdm.customer.link_in_memory, chunked.mdm.customer.link_chunk = total // 2, total // 5
+    chunked.mdm.customer.train_sample, chunked.mdm.customer.pairs_per_step = total // 2, 300
     spawn = multiprocessing.get_context("spawn")  # (a fork after DuckDB ran can hang on its threads)
 
     def child(kill_at: int) -> tuple[str, int | None]:
@@ -171,7 +190,7 @@ def test_a_full_run_beyond_link_in_memory_killed_at_any_commit_resumes_to_the_sa
     url, status = child(0)
     assert status == 0
     commits = int((tmp_path / "n").read_text())
-    assert commits >= 5  # the standardized sample, the in-memory link, three steps or more, the end of the backfill
+    assert commits >= 2  # the standardized records, then the link and its outputs
     reference = snapshot(Warehouse(url))
     for k in range(1, commits + 1):
         url, status = child(k)
