@@ -110,8 +110,8 @@ def _serialize_cdk_literal_eval() -> None:
         with lock:
             return original(self, result, valid_types)
 
-    serialized._hub_serialized = True  # type: ignore[attr-defined]
-    jinja.JinjaInterpolation._literal_eval = serialized  # type: ignore[method-assign]
+    serialized._hub_serialized = True  # type: ignore[attr-defined]  # (a mark on our function: patched once)
+    jinja.JinjaInterpolation._literal_eval = serialized  # type: ignore[method-assign]  # (the CDK's, patched on purpose)
 
 
 _serialize_cdk_literal_eval()
@@ -371,7 +371,7 @@ class RefreshableSessionTokenAuthenticator(DeclarativeAuthenticator):
                 request.headers["Content-Length"] = str(len(encoded))
         token = self._state.token
         self._local.token = token
-        request._hub_session_token = token  # type: ignore[attr-defined]
+        request._hub_session_token = token  # type: ignore[attr-defined]  # (our note on the request, read on 401)
         if self.refresh_on and self._resend_if_expired not in request.hooks["response"]:
             request.register_hook("response", self._resend_if_expired)
         return request
@@ -388,7 +388,7 @@ class RefreshableSessionTokenAuthenticator(DeclarativeAuthenticator):
         response.close()
         retry = request.copy()
         self(retry)
-        retry._hub_resent = True  # type: ignore[attr-defined]
+        retry._hub_resent = True  # type: ignore[attr-defined]  # (our note: a request is resent once only)
         resent: requests.Response = response.connection.send(retry, **send_kwargs)
         resent.history.append(response)
         resent.request = retry

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -45,7 +45,7 @@ class Batch:
     first_row: int = 0
     table: pa.Table | None = None
     records: list[Mapping[str, Any]] | None = None
-    bad: list[Mapping[str, Any]] = field(default_factory=list)
+    bad: list[dict[str, Any]] = field(default_factory=list)
     rows: pa.Array | None = None
     part: int = 0
 
@@ -159,7 +159,7 @@ def unique_names(raw: list[Any]) -> list[str]:
     return out
 
 
-def rows_to_table(names: list[str], rows: list[tuple[Any, ...]]) -> pa.Table:
+def rows_to_table(names: list[str], rows: Sequence[Sequence[Any]]) -> pa.Table:
     """A driver's rows as an Arrow table, transposed by NumPy (one C loop, no Python tuple per column)."""
     grid = np.array(rows, dtype=object)
     if grid.shape != (len(rows), len(names)):  # a cell holding a sequence: transpose in Python

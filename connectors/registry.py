@@ -57,7 +57,8 @@ def refused_endpoint(config: Mapping[str, Any], timeout_s: float = 3.0) -> tuple
         if url.scheme not in ("http", "https") or not url.hostname:
             continue
         # (`proxy_bypass_environment` is public in CPython's urllib.request, missing from typeshed's stubs)
-        if url.scheme in proxies and not urllib.request.proxy_bypass_environment(url.hostname):  # type: ignore[attr-defined]
+        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # (see above)
+        if url.scheme in proxies and not bypass(url.hostname):
             continue
         try:
             port = url.port or (443 if url.scheme == "https" else 80)

@@ -32,6 +32,19 @@ from mdm.compare import ComparisonSpec, DistinctValues, Encoded, compare, encode
 EPS = 1e-6
 
 
+def _tf_shares(uniques: dict[str, np.ndarray], column: str, table: dict[str, float], default: float) -> np.ndarray:
+    """The term-frequency share of each distinct value of an encoded column."""
+    uniq = uniques[column]
+    return (pd.Series(value_texts(uniq, np.arange(len(uniq))), dtype=object).map(table).fillna(default)
+            .to_numpy(dtype=float))
+
+
+def _tf_shares_kept(uniques: dict[str, np.ndarray], column: str, table: dict[str, float], default: float
+                    ) -> tuple[dict[str, float], np.ndarray]:
+    """`_tf_shares` with the table it came from (kept alive with the result, so the id in its key is not reused)."""
+    return table, _tf_shares(uniques, column, table, default)
+
+
 @dataclass
 class FellegiSunter:
     specs: list[ComparisonSpec]
@@ -79,19 +92,13 @@ class FellegiSunter:
         for s in self.specs:
             if not (s.tf and s.name in self.tf and s.column in encoded.codes):
                 continue
-            default = self.tf_default[s.name]
-            table = self.tf[s.name]
-
-            def shares(column: str = s.column, table: dict[str, float] = table, default: float = default
-                       ) -> np.ndarray:
-                uniq = encoded.uniques[column]
-                return (pd.Series(value_texts(uniq, np.arange(len(uniq))), dtype=object)
-                        .map(table).fillna(default).to_numpy(dtype=float))
-
-            # once per encoding and table (kept alive with it, so its id is not reused), not once per call
-            uniques = encoded.uniques
-            per_value = (uniques.derived(("tf", s.column, id(table)), lambda f=shares, t=table: (t, f()))[1]
-                         if isinstance(uniques, DistinctValues) else shares())
+            args = (encoded.uniques, s.column, self.tf[s.name], self.tf_default[s.name])
+            if isinstance(encoded.uniques, DistinctValues):  # once per encoding and table, not once per call
+                key = ("tf", s.column, id(args[2]))
+                per_value = encoded.uniques.derived(key, functools.partial(_tf_shares_kept, *args))[1]
+            else:
+                per_value = _tf_shares(*args)
+            default = args[3]
             codes = encoded.codes[s.column].to_numpy()[np.asarray(left)]
             out[s.name] = np.where(codes >= 0, per_value[np.maximum(codes, 0)] if len(per_value) else default,
                                    default)

@@ -265,11 +265,13 @@ def load() -> Divisions:
     for p in provinces:
         if p.name.endswith("自治区") or p.name.endswith("特别行政区"):
             # common misspelling, e.g. 广西省 (a province always has its short name: the table's second column)
-            t.by_token.setdefault(p.short + "省", []).append(p)  # type: ignore[operator]
+            assert p.short is not None, p.name
+            t.by_token.setdefault(p.short + "省", []).append(p)
     for c in cities:
         # a city always has its area code (the table gives one per city)
-        t.city_by_area_code.setdefault(c.area_code, c.name)  # type: ignore[arg-type]
-        t.area_code_by_city[c.name] = c.area_code  # type: ignore[assignment]
+        assert c.area_code is not None, c.name
+        t.city_by_area_code.setdefault(c.area_code, c.name)
+        t.area_code_by_city[c.name] = c.area_code
         t.province_by_city[c.name] = c.province
         if c.short:
             t.city_by_short[c.short] = c.name

@@ -96,16 +96,16 @@ def _pinyin() -> Any:
 
 
 @cache
-def _city_pinyin() -> dict[str, tuple[str, str]]:
+def _city_pinyin() -> dict[str, tuple[str | None, str]]:
     """Upper-case pinyin of every province and city short name → (full city name or None, short name)."""
     t = divisions.load()
-    out: dict[str, tuple[str, str]] = {}
+    out: dict[str, tuple[str | None, str]] = {}
     for d in [*t.provinces, *t.cities]:
         if not d.short:
             continue
         py = "".join(_pinyin()(d.short)).upper()
         city = d.name if d in t.cities else (d.name if d.name in t.province_by_city else None)
-        out.setdefault(py, (city, d.short))  # type: ignore[arg-type]
+        out.setdefault(py, (city, d.short))
     return out
 
 
@@ -130,9 +130,9 @@ def brand_pinyin(core: str | None, context: str | None = None) -> str | None:
     character by character (memoized): most are, and pypinyin's phrase matching costs far more."""
     if not core:
         return None
-    simple = [_only_reading(ch) for ch in core]
-    if all(simple):
-        return "".join(simple)  # type: ignore[arg-type]
+    simple = [r for r in (_only_reading(ch) for ch in core) if r]
+    if len(simple) == len(core):
+        return "".join(simple)
     if not context or not context.startswith(core):
         context = core
     syllables = _pinyin()(context)
@@ -143,7 +143,7 @@ def brand_pinyin(core: str | None, context: str | None = None) -> str | None:
 
 def is_latin(name: str | None) -> bool:
     """A name written without Chinese characters, with at least two letters."""
-    return bool(name) and not _CJK.search(name) and len(re.findall(r"[A-Za-z]", name)) >= 2  # type: ignore[arg-type]
+    return bool(name) and not _CJK.search(name or "") and len(re.findall(r"[A-Za-z]", name or "")) >= 2
 
 
 def parse_latin(name: str) -> tuple[str | None, str | None, str | None, str | None, str | None]:

@@ -93,11 +93,9 @@ class CheckSpec:
         if conf is None:
             return self
         get = conf.get if isinstance(conf, dict) else lambda k: getattr(conf, k)
-        out = self
-        for key in ("severity", "max_failing", "max_failing_pct"):
-            if get(key) is not None:
-                out = replace(out, **{key: get(key)})
-        return out
+        changes: dict[str, Any] = {k: get(k) for k in ("severity", "max_failing", "max_failing_pct")
+                                   if get(k) is not None}
+        return replace(self, **changes) if changes else self
 
 
 def _examples(wh: Warehouse, sql: str) -> str:
@@ -267,11 +265,18 @@ RECONCILED: dict[str, tuple[str, str, str, str]] = {
 }
 
 
+def _reconciled(cfg: HubConfig, source: str, stream: str) -> tuple[str, str, str, str]:
+    """The mart, key, date field and month column a fact stream is reconciled with."""
+    entity = cfg.source(source).streams[stream].entity
+    assert entity is not None and entity in RECONCILED  # (reconciliation checks exist for those streams only)
+    return RECONCILED[entity]
+
+
 def _raw_records(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> pa.Table | None:
     """The latest landed version of each record of a stream: key, month (yyyymm) and amount in cents, read from the
     raw text as staging reads it (each distinct date text parsed once)."""
     sc = cfg.source(source).streams[stream]
-    _, _, date_field, _ = RECONCILED[sc.entity]
+    _, _, date_field, _ = _reconciled(cfg, source, stream)
     table = raw_table(source, stream)
     with wh.begin() as conn:
         if not wh.table_exists(conn, "raw", table):
@@ -309,7 +314,8 @@ def _raw_side(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> str | 
     table = raw_table(source, stream)
     kept = f"_reconcile__{table}"
     sc = cfg.source(source).streams[stream]
-    want = {"version": 0, "mapping": json.dumps([sc.mapping.get(RECONCILED[sc.entity][2]), sc.mapping.get("amount"),
+    want = {"version": 0, "mapping": json.dumps([sc.mapping.get(_reconciled(cfg, source, stream)[2]),
+                                                 sc.mapping.get("amount"),
                                                  cfg.timezone], sort_keys=True, default=str)}
     with wh.begin() as conn:
         if not wh.table_exists(conn, "raw", table):
@@ -328,8 +334,7 @@ def _raw_side(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> str | 
 
 
 def _reconcile(cfg: HubConfig, source: str, stream: str) -> Callable[[Warehouse], Count]:
-    entity = cfg.source(source).streams[stream].entity
-    mart, key, _, month = RECONCILED[entity]
+    mart, key, _, month = _reconciled(cfg, source, stream)
     mart_rows = (f"SELECT {key} AS k, CAST(EXTRACT(year FROM {month}) * 100 + EXTRACT(month FROM {month}) AS INTEGER) "
                  f"AS month, CAST(amount * 100 AS BIGINT) AS cents FROM marts.{mart} "
                  f"WHERE source_name = :s AND stream = :t")
@@ -424,7 +429,7 @@ def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None) -> dict[s
     from warehouse.changes import set_watermark, watermark
 
     with wh.begin() as conn:
-        seen = dict(conn.exec_driver_sql("SELECT table_name, version FROM raw._versions").fetchall())
+        seen: dict[str, int] = dict(conn.exec_driver_sql("SELECT table_name, version FROM raw._versions").fetchall())
         mark = watermark(conn, "checks")
     plan = sorted(planned_checks(cfg))
     if mark is not None and mark[1].get("versions") == seen and mark[1].get("plan") == plan:

@@ -84,12 +84,12 @@ def _write_xlsx(path: Path, head: list[tuple[str, str]], columns: list[tuple[str
 
     book = Workbook(write_only=True)
     about = book.create_sheet("about")
-    for row in head:
-        about.append(list(row))
+    for pair in head:
+        about.append(list(pair))
     about.append([])
     about.append(["column", "type", "description"])
-    for row in columns:
-        about.append(list(row))
+    for column in columns:
+        about.append(list(column))
     sheet = book.create_sheet("data")
     sheet.append(data.column_names)
     for batch in data.to_batches(max_chunksize=10_000):

@@ -74,7 +74,8 @@ def check_columns(source: str, src: SourceConfig, schemas: Mapping[str, Mapping[
         wanted = [("primary_key", k) for k in keys] + [("cursor_field", sc.cursor_field)] * bool(sc.cursor_field)
         wanted += [(f"mapping.{f}", p) for p, f in mapped_columns(sc).items()]
         found = [f"stream {name}: {what} {column!r} is not a column of the source{did_you_mean(column, props)} "
-                 f"(its columns: {_listing(props)})" for what, column in wanted if not _present(column, props)]
+                 f"(its columns: {_listing(props)})" for what, column in wanted
+                 if column is not None and not _present(column, props)]
         unnamed = sum(bool(re.fullmatch(r"column_\d+", c)) for c in props)
         if found and src.connector == "file" and (len(props) == 1 or unnamed * 2 >= len(props)):
             found.append(f"stream {name}: the first row looks like a title, not a header: set header_row to the "

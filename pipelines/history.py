@@ -41,6 +41,7 @@ def stream_history(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> i
     """Rebuild the history rows of one stream when versions landed since it was last built (else keep them);
     returns how many earlier versions it has."""
     sc = cfg.source(source).streams[stream]
+    assert sc.entity is not None  # (only streams with a tracked entity come here: `build_history`)
     history, tracked = TRACKED[sc.entity]
     entity = ENTITIES[sc.entity]
     table = raw_table(source, stream)

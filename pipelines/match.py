@@ -148,7 +148,7 @@ def fingerprint(settings: LinkSettings) -> str:
 def link_columns(settings: LinkSettings, model: FellegiSunter | None = None) -> list[str]:
     """The standardized columns the engine reads: compared, blocked, exclusive, anchors, steward scope."""
     specs = model.specs if model is not None else settings.comparisons
-    scope = list(model.info.get("calibration_scope") or []) if model is not None else []  # type: ignore[arg-type]
+    scope = _scope(model) if model is not None else []
     return list(dict.fromkeys([*[c for s in specs for c in s.columns], *[c for r in settings.blocking
                                                                         for c in r.columns],
                                *settings.exclusive, *settings.anchors, *scope, *CUSTOMER_ANCHORS]))
@@ -388,8 +388,9 @@ def _nothing_to_link(settings: LinkSettings, n: int) -> LinkResult:
     pairs = pd.DataFrame({c: pd.Series(dtype="int64") for c in ["left", "right", "rules", *levels]})
     pairs = pairs.assign(weight=pd.Series(dtype=float), prob=pd.Series(dtype=float), band=pd.Series(dtype=object),
                          rejected=pd.Series(dtype=bool), ambiguous=pd.Series(dtype=bool))
-    return LinkResult(pairs, np.arange(n, dtype=np.int64), None, {"records": n, "candidate_pairs": 0},  # type: ignore[arg-type]
-                      {})
+    no_model = None  # (what follows reads the model only for pairs, and there are none)
+    return LinkResult(pairs, np.arange(n, dtype=np.int64), no_model,  # type: ignore[arg-type]  # (see above)
+                      {"records": n, "candidate_pairs": 0}, {})
 
 
 def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: LinkSettings, model: FellegiSunter,
@@ -452,8 +453,8 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     stripped: set[str] = set()
     for bit, rule in enumerate(settings.blocking):
         if rule.name in oversize:
-            members = np.flatnonzero(np.isin(rule_keys(enc.codes, rule), oversize[rule.name]))
-            members = [r for r in sid[members].tolist() if r not in set(std["record_id"])]
+            at = np.flatnonzero(np.isin(rule_keys(enc.codes, rule), oversize[rule.name]))
+            members = sorted(set(sid[at].tolist()) - set(std["record_id"]))
             if members:
                 store.strip_rule(bit, members)
                 stripped.update(members)
@@ -527,7 +528,9 @@ def _mates(store: MatchStore, golden_ids: Sequence[str]) -> pd.DataFrame:
 
 
 def _scope(model: FellegiSunter) -> list[str]:
-    return list(model.info.get("calibration_scope") or [])  # type: ignore[arg-type]
+    """The columns the model's steward calibration is scoped by (none when it has none)."""
+    got = model.info.get("calibration_scope")
+    return [str(c) for c in got] if isinstance(got, list | tuple) else []
 
 
 def _q(c: str) -> str:
@@ -620,7 +623,8 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
             conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided' AND ("
                                  f"left_record IN (SELECT record_id FROM {t}) OR right_record IN "
                                  f"(SELECT record_id FROM {t}))")
-        wh.upsert_frame(conn, "mdm", "xref", to_arrow(xref, spec["xref"][0]), spec["xref"][1], spec["xref"][0])
+        wh.upsert_frame(conn, "mdm", "xref", to_arrow(xref, spec["xref"][0]), list(spec["xref"][1] or ()),
+                        spec["xref"][0])
         refresh_golden(cfg, wh, conn, golden_ids, old_name_keys, now, gone=sorted(old_ids - set(golden_ids)))
         if len(review):
             kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
@@ -802,7 +806,8 @@ def refresh_golden(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: 
 def split_ids(rid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Record ids `SOURCE:STREAM:KEY` split into their parts (the key may hold colons), by Arrow."""
     parts = pc.split_pattern(pa.array(rid, pa.string()), ":", max_splits=2)
-    return tuple(pc.list_element(parts, i).to_numpy(zero_copy_only=False) for i in range(3))  # type: ignore[return-value]
+    source, stream, key = (pc.list_element(parts, i).to_numpy(zero_copy_only=False) for i in range(3))
+    return source, stream, key
 
 
 __all__ = [

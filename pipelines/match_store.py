@@ -10,9 +10,10 @@ golden customers), and the pairs among those; then it writes back only rows that
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
@@ -202,15 +203,15 @@ class _Relation:
             if len(frame.columns) else pa.table({})
         if len(frame) == 0:
             self.table = pa.table({c: pa.array([], pa.string()) for c in frame.columns})
-        self._cm: Iterator[str] | None = None
+        self._cm: AbstractContextManager[str] | None = None
 
     def __enter__(self) -> str:
         self._cm = self.store.wh.dialect.arrow_relation(self.store.conn, self.name, _text_columns(self.table))
-        return self._cm.__enter__()  # type: ignore[attr-defined]
+        return self._cm.__enter__()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         assert self._cm is not None
-        self._cm.__exit__(*exc)  # type: ignore[attr-defined]
+        self._cm.__exit__(*exc)
 
 
 def _text_columns(table: pa.Table) -> pa.Table:
@@ -222,9 +223,3 @@ def _text_columns(table: pa.Table) -> pa.Table:
                 if not pa.types.is_null(col.type) else col.cast(pa.string())
         cols.append(col)
     return pa.table(cols, names=table.column_names)
-
-
-def block_members(codes: pd.DataFrame, rule: BlockingRule, keys: np.ndarray, rule_keys_of: object) -> np.ndarray:
-    """Positions of the records whose key under `rule` is one of `keys` (blocks skipped as oversize)."""
-    k = rule_keys_of(codes, rule)  # type: ignore[operator]
-    return np.flatnonzero(np.isin(k, keys))

@@ -92,7 +92,7 @@ def record_run_metrics(wh: Warehouse, now: dt.datetime | None = None) -> int:
         if not wh.table_exists(conn, "marts", "data_quality"):
             log.info("run metrics: no marts yet, nothing recorded")
             return 0
-        seen = dict(conn.exec_driver_sql("SELECT table_name, version FROM raw._versions").fetchall())
+        seen: dict[str, int] = dict(conn.exec_driver_sql("SELECT table_name, version FROM raw._versions").fetchall())
         mark = watermark(conn, "metrics")
         if mark is not None and mark[1].get("versions") == seen:
             return 0
@@ -102,7 +102,7 @@ def record_run_metrics(wh: Warehouse, now: dt.datetime | None = None) -> int:
                              f"FROM ({MEASURES_SQL}) m"), {"run_id": run_id, "run_at": run_at})
         rows = int(value(conn, f"SELECT count(*) FROM mdm.{TABLE} WHERE run_id = :r", {"r": run_id}) or 0)
         bump(conn, f"mdm.{TABLE}")
-        after = dict(conn.exec_driver_sql("SELECT table_name, version FROM raw._versions").fetchall())
+        after: dict[str, int] = dict(conn.exec_driver_sql("SELECT table_name, version FROM raw._versions").fetchall())
         set_watermark(conn, "metrics", 0, {"versions": after, "run_id": run_id})
     log.info("run metrics: %d measures recorded for run %s", rows, run_id)
     return rows

@@ -17,9 +17,11 @@ import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import Connection
 
 from core.config import HubConfig, PredictConfig
 from pipelines.progress import Progress, as_progress
@@ -170,7 +172,7 @@ def model_rows(models: list[Trained], current: set[str]) -> tuple[pd.DataFrame, 
     docs = predicted_mart_docs()
     out, cal = [], []
     for m in models:
-        row = {c: None for c in docs["prediction_models"].columns}
+        row: dict[str, Any] = dict.fromkeys(docs["prediction_models"].columns)
         row.update({k: v for k, v in m.stats.items() if k in row})
         row.update(model_id=m.model_id, kind=m.kind, is_current=m.model_id in current, trained_at=m.trained_at,
                    data_as_of=m.data_as_of, method=m.method, guard=m.guard, cutoff=m.cutoff,
@@ -209,10 +211,10 @@ def _typed(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
     return out
 
 
-def _write(wh: Warehouse, conn: object, name: str, frame: pd.DataFrame) -> int:
+def _write(wh: Warehouse, conn: Connection, name: str, frame: pd.DataFrame) -> int:
     kinds = _kinds(frame)
-    wh.replace_table(conn, "marts", name, kinds, None, _typed(frame, kinds))  # type: ignore[arg-type]
-    bump(conn, f"marts.{name}")  # type: ignore[arg-type]
+    wh.replace_table(conn, "marts", name, kinds, None, _typed(frame, kinds))
+    bump(conn, f"marts.{name}")
     return len(frame)
 
 

@@ -25,11 +25,12 @@ calibration) and the review queue; the DuckDB engine has them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -254,11 +255,15 @@ def pattern_counts(lv: DataFrame, specs: list[ComparisonSpec]) -> tuple[np.ndarr
     """The distinct comparison patterns of `lv` and how many rows have each, ordered as
     `mdm.classify.distinct_patterns` orders them."""
     names = [s.name for s in specs]
-    rows = lv.groupBy(*names).count().toPandas()
+    rows = cast(pd.DataFrame, lv.groupBy(*names).count().toPandas())
     if not len(rows):
         return np.zeros((0, len(specs)), np.int16), np.zeros(0)
     rows = rows.iloc[np.argsort(pattern_keys(rows, specs), kind="stable")]
     return rows[names].to_numpy(np.int16), rows["count"].to_numpy(float)
+
+
+def _texts_at(texts: np.ndarray, idx: np.ndarray) -> list[str]:
+    return list(texts[idx].tolist())
 
 
 def train_model(spark: SparkSession, recs: DataFrame, n: int, candidates: DataFrame, specs: list[ComparisonSpec],
@@ -279,12 +284,12 @@ def train_model(spark: SparkSession, recs: DataFrame, n: int, candidates: DataFr
         if not s.tf:
             continue
         col = F.col(s.column)
-        vals = (recs.where(col.isNotNull() & (col.cast("string") != ""))
-                .groupBy(col.cast("string").alias("v")).agg(F.count("*").alias("n"), F.min("pos").alias("first"))
-                .toPandas().sort_values("first", kind="stable"))
+        vals = cast(pd.DataFrame, recs.where(col.isNotNull() & (col.cast("string") != ""))
+                    .groupBy(col.cast("string").alias("v")).agg(F.count("*").alias("n"), F.min("pos").alias("first"))
+                    .toPandas()).sort_values("first", kind="stable")
         texts = vals["v"].to_numpy(dtype=object)
         tf[s.name], tf_default[s.name], tf_reference[s.name] = value_frequencies(
-            lambda idx, texts=texts: texts[idx].tolist(), vals["n"].to_numpy(np.int64))
+            functools.partial(_texts_at, texts), vals["n"].to_numpy(np.int64))
     return FellegiSunter(list(specs), m, u, prior, tf, tf_default, tf_reference,
                          {"em_iterations": iterations, "candidate_pairs": int(counts.sum()), "records": n})
 

@@ -191,7 +191,7 @@ def mart_step(cfg: HubConfig, spark: Any, mart: str, progress: Callable[[str], N
     return counts[mart]
 
 
-def spark_for(cfg: HubConfig, lake: Lakehouse):  # type: ignore[no-untyped-def]
+def spark_for(cfg: HubConfig, lake: Lakehouse):
     """The SparkSession of the config, with its checkpoints in the lakehouse (a path every executor sees)."""
     from warehouse.spark.session import spark_session
 
@@ -200,7 +200,7 @@ def spark_for(cfg: HubConfig, lake: Lakehouse):  # type: ignore[no-untyped-def]
     return spark
 
 
-def build_marts(spark, lake: Lakehouse, progress: Callable[[str], None],  # type: ignore[no-untyped-def]
+def build_marts(spark, lake: Lakehouse, progress: Callable[[str], None],
                 marts: tuple[str, ...] = MARTS) -> tuple[dict[str, int], dict[str, str]]:
     """Every mart by Spark SQL in build order, written to the lakehouse; a mart Spark SQL cannot build (or whose
     inputs it lacks) is reported, not written (its old table, if any, is removed: no stale mart)."""
@@ -230,7 +230,7 @@ def _remove(lake: Lakehouse, schema: str, table: str) -> None:
     shutil.rmtree(lake.path(schema, table), ignore_errors=True)
 
 
-def _as_match_result(m):  # type: ignore[no-untyped-def]
+def _as_match_result(m):
     from pipelines.match import MatchResult
 
     return MatchResult(records=m.records, golden=m.golden, merged_ids=m.merged_ids, new_ids=m.new_ids,

@@ -361,9 +361,9 @@ def unstage_removed(cfg: HubConfig, wh: Warehouse) -> list[StageResult]:
     with wh.begin() as conn:
         ensure_staging(wh, conn)
         present: set[tuple[str, str, str]] = set()
-        for entity in ENTITIES.values():
-            rows = conn.execute(sa.text(f"SELECT DISTINCT source_name, stream FROM staging.{quote(entity.name)}"))
-            present |= {(r[0], r[1], entity.name) for r in rows.fetchall()}
+        for kind in ENTITIES.values():
+            rows = conn.execute(sa.text(f"SELECT DISTINCT source_name, stream FROM staging.{quote(kind.name)}"))
+            present |= {(r[0], r[1], kind.name) for r in rows.fetchall()}
         for source, stream, entity in sorted(present):
             src = cfg.sources.get(source)
             if source == REFERENCE_SOURCE or (source, stream) in staged:
@@ -463,8 +463,9 @@ def stage_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
     longer staged leave staging."""
     prog = as_progress(progress, log)
     results = [] if sources is not None or entity is not None else unstage_removed(cfg, wh)
-    for r in results:
-        prog(f"removed {r.source}.{r.stream} from staging.{r.entity}: {r.deleted:,} records (no longer configured)")
+    for gone in results:
+        prog(f"removed {gone.source}.{gone.stream} from staging.{gone.entity}: {gone.deleted:,} records (no longer "
+             "configured)")
     for name, src in cfg.sources.items():
         if (sources is not None and name not in sources) or not src.enabled:
             continue

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,7 +153,7 @@ def build_catalog(src_name: str, src: SourceConfig, discovered: Any) -> tuple[Co
     return ConfiguredAirbyteCatalog(streams=streams), pks
 
 
-def extraction_errors(source: str, stream: str, sync_id: str, bad: list[Mapping[str, Any]],
+def extraction_errors(source: str, stream: str, sync_id: str, bad: Sequence[Mapping[str, Any]],
                       pk: list[list[str]]) -> list[dict[str, Any]]:
     """Quarantine rows for records the connector read but could not parse (they carry `_hub_errors`)."""
     return [quarantine_row(source, stream, sync_id, "extract", "; ".join(map(str, b.get(ERRORS_FIELD) or [])),

@@ -103,14 +103,14 @@ def scan_file(path: str, encoding: str | None) -> tuple[str, bool]:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-            if clean:
+            if decoder is not None and clean:
                 try:
-                    decoder.decode(chunk)  # type: ignore[union-attr]
+                    decoder.decode(chunk)
                 except UnicodeDecodeError:
                     clean = False
-    if clean:
+    if decoder is not None and clean:
         try:
-            decoder.decode(b"", final=True)  # type: ignore[union-attr]
+            decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             clean = False
     return h.hexdigest(), clean
@@ -253,8 +253,10 @@ class FileReader:
 
     def _xlsx(self, header_only: bool) -> Iterator[dict[str, Any]]:
         rows = xlsx_rows(self.path, self.sheet, self.options, header_only)
-        self._header = list(next(rows, []))  # type: ignore[arg-type]
-        yield from rows  # type: ignore[misc]
+        self._header = list(next(rows, []))
+        for row in rows:  # (after the header, every row is a dict)
+            if isinstance(row, dict):
+                yield row
 
     def _jsonl(self, header_only: bool) -> Iterator[dict[str, Any]]:
         keys: dict[str, None] = {}

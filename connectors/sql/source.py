@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -82,6 +82,8 @@ class SqlStream(CheckpointedStream):
         self._table, self._query, self._cursor = table, query, cursor_field
         self._lookback, self._future = lookback, future_tolerance
         self.warnings: list[str] = []  # of the last read: future cursor values (connectors/cursors.py)
+        self._future_rows = 0
+        self._future_max: Any = None  # the latest cursor value beyond now + tolerance (a date, a number...)
 
     @property
     def cursor_field(self) -> str | list[str]:
@@ -164,7 +166,7 @@ class SqlStream(CheckpointedStream):
                 cursor = result.cursor
                 # the first batch through SQLAlchemy: with a server-side cursor (PostgreSQL, MySQL) it has read
                 # rows ahead into its own buffer, which the driver's cursor no longer returns
-                fetch = result.fetchmany
+                fetch: Callable[[int], Sequence[Any]] = result.fetchmany
                 while True:
                     rows = fetch(self.batch_size)
                     fetch = cursor.fetchmany

@@ -12,6 +12,7 @@ the fact's date, for the open pipeline at the end of the month); targets are not
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -280,7 +281,8 @@ def funnel(conn: Connection, f: Filters) -> Table:
     where, params = _lead_scope(f)
     [sums] = fetch(conn, f"SELECT {', '.join(f'COALESCE(SUM({s}), 0)' for s in FUNNEL_STAGES)} "
                          f"FROM marts.lead_to_cash WHERE {where}", params)
-    rows, before = [], None
+    rows: list[tuple[str, int, Decimal | None, Decimal | None]] = []
+    before = None
     for stage, n in zip(FUNNEL_STAGES, sums, strict=True):
         rows.append((stage, int(n), pct(n, before) if before is not None else None, pct(n, sums[0])))
         before = n

@@ -100,5 +100,7 @@ def spark_schema(columns: dict[str, str]) -> Any:
     from pyspark.sql.types import StructType, _parse_datatype_string
 
     fields = ", ".join(f"`{name}` {SPARK_TYPES[kind]}" for name, kind in columns.items())
-    parsed = _parse_datatype_string(fields)
-    return parsed if isinstance(parsed, StructType) else StructType([parsed])
+    parsed = _parse_datatype_string(fields)  # (a list of fields parses to a StructType)
+    if not isinstance(parsed, StructType):
+        raise TypeError(f"not a list of columns: {fields}")
+    return parsed
