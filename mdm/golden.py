@@ -42,6 +42,13 @@ def id_number(golden_id: pd.Series) -> pd.Series:
     return pd.to_numeric(golden_id.str.slice(len(ID_PREFIX)), errors="coerce").fillna(0).astype("int64")
 
 
+def first_free_number(golden_ids: pd.Series) -> int:
+    """The number of the next new golden ID after these (ever issued: current and retired): one more than the
+    highest, 1 when there are none."""
+    ids = golden_ids.dropna().astype(str)
+    return int(id_number(ids).max()) + 1 if len(ids) else 1
+
+
 @dataclass
 class Assignment:
     ids: pd.DataFrame       # record_id, golden_id
@@ -78,7 +85,7 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_numbe
     if previous is not None and len(previous):
         prev = previous[["record_id", "golden_id"]].drop_duplicates("record_id")
         df = df.merge(prev, on="record_id", how="left")
-        next_number = max(next_number, int(id_number(prev["golden_id"]).max()) + 1)
+        next_number = max(next_number, first_free_number(prev["golden_id"]))
     else:
         df["golden_id"] = None
     cand = df.dropna(subset=["golden_id"]).groupby(["cluster", "golden_id"]).size().rename("n").reset_index()

@@ -48,7 +48,7 @@ from mdm.classify import FellegiSunter
 from mdm.cluster import cluster
 from mdm.compare import encode
 from mdm.engine import LinkResult, LinkSettings, fit, link, link_in_steps, score_pairs
-from mdm.golden import assign_ids, id_number, survivorship_sql
+from mdm.golden import assign_ids, first_free_number, survivorship_sql
 from mdm.hierarchy import hierarchy_sql
 from mdm.specs import (
     CUSTOMER_ANCHORS,
@@ -157,8 +157,8 @@ def link_columns(settings: LinkSettings, model: FellegiSunter | None = None) -> 
 def next_id_number(wh: Warehouse, conn: Connection | None = None) -> int:
     ids = wh.read_frame("SELECT max(golden_id) AS g FROM (SELECT golden_id FROM mdm.xref UNION ALL SELECT retired_id "
                         "FROM mdm.golden_id_history UNION ALL SELECT survivor_id FROM mdm.golden_id_history) i",
-                        conn=conn)["g"].dropna()
-    return int(id_number(ids).max()) + 1 if len(ids) else 1
+                        conn=conn)["g"]
+    return first_free_number(ids)
 
 
 def _decisions(wh: Warehouse, conn: Connection, pos: pd.Series, origin_review: bool = False) -> pd.DataFrame:

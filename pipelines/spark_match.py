@@ -40,7 +40,7 @@ from core.config import HubConfig
 from mdm.classify import FellegiSunter, fit_m_em, level_frequencies, pattern_keys, random_pairs, value_frequencies
 from mdm.cluster import cluster
 from mdm.compare import ComparisonSpec, compare, encode_column
-from mdm.golden import assign_ids, id_number
+from mdm.golden import assign_ids, first_free_number
 from mdm.hierarchy import hierarchy_sql
 from mdm.specs import derive_customer_columns
 from mdm.standardize import standardize_customers
@@ -388,8 +388,7 @@ def _previous_ids(lake: Lakehouse) -> tuple[pd.DataFrame, int, pd.DataFrame]:
                 else pd.DataFrame(columns=list(MDM_TABLES["golden_id_history"][0])))
     finally:
         con.close()
-    ids = pd.concat([prev["golden_id"], hist["retired_id"], hist["survivor_id"]]).dropna().astype(str)
-    return prev, (int(id_number(ids).max()) + 1 if len(ids) else 1), hist
+    return prev, first_free_number(pd.concat([prev["golden_id"], hist["retired_id"], hist["survivor_id"]])), hist
 
 
 def _publish(cfg: HubConfig, spark: SparkSession, lake: Lakehouse, recs: DataFrame, labels: DataFrame,

@@ -29,8 +29,8 @@ from core.config import ConsoleUser, load_config
 from hub.console import create_app
 from hub.users import hash_password
 from mdm.search import pinyin_of
-from pipelines import review
 from pipelines.steward import review_queue
+from pipelines.steward import teamwork as review
 from warehouse.engine import Warehouse
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -1,5 +1,5 @@
 """`hub steward`: the review queue, decisions, merge, unmerge, undo, comments, search and history; the
-same functions (`pipelines.steward`, `pipelines.review`) as the console's pages."""
+same functions (`pipelines.steward`) as the console's pages."""
 
 from __future__ import annotations
 
@@ -71,9 +71,9 @@ def steward_queue(config_path: str, warehouse_url: str | None, as_json: bool, li
                   assignee: str | None, decided_by: str | None, since: str | None, until: str | None,
                   sort: str) -> None:
     """The review queue, most urgent first (uncertainty × the customer's revenue)."""
-    from pipelines.review import parse_day
     from pipelines.steward.customers import CustomerSearch
     from pipelines.steward.review_queue import QueueFilter, list_queue
+    from pipelines.steward.teamwork import parse_day
 
     cfg = load(config_path, warehouse_url)
     wh = open_warehouse(cfg)
@@ -179,7 +179,7 @@ def steward_decide_many(config_path: str, warehouse_url: str | None, as_json: bo
 @click.argument("record")
 def steward_candidates(config_path: str, warehouse_url: str | None, as_json: bool, record: str) -> None:
     """The golden customers a short record (SOURCE:KEY or SOURCE:STREAM:KEY) may belong to, best first."""
-    from pipelines.review import candidates
+    from pipelines.steward.teamwork import candidates
 
     cfg = load(config_path, warehouse_url)
     d = _steward_call(lambda: candidates(cfg, open_warehouse(cfg), record_id(cfg, record)))
@@ -224,7 +224,7 @@ def steward_resolve(config_path: str, warehouse_url: str | None, as_json: bool, 
 def steward_assign(config_path: str, warehouse_url: str | None, items: tuple[str, ...], assignee: str | None,
                    release: bool, by: str) -> None:
     """Claim review items, give them to another steward, or release them."""
-    from pipelines.review import assign
+    from pipelines.steward.teamwork import assign
 
     cfg = load(config_path, warehouse_url)
     who = None if release else (assignee or by)
@@ -240,7 +240,7 @@ def steward_assign(config_path: str, warehouse_url: str | None, items: tuple[str
 @BY_OPT
 def steward_comment(config_path: str, warehouse_url: str | None, subject: str, text: str | None, by: str) -> None:
     """Comment on a review item (its id) or a record (SOURCE:STREAM:KEY); without TEXT, list the comments."""
-    from pipelines.review import add_comment, comments
+    from pipelines.steward.teamwork import add_comment, comments
 
     cfg = load(config_path, warehouse_url)
     wh = open_warehouse(cfg)

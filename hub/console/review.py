@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from hub.console.auth import User
 from hub.console.web import PAGE_SIZE, WHOLE_VALUE, Console, diff_marks, page_number, safe_next, value_status
 from mdm.stewardship import RAW_FIELDS, REASONS, STD_FIELDS, VERDICTS
-from pipelines import review
 from pipelines.steward import actions, errors, review_queue
+from pipelines.steward import teamwork as review
 
 FILTER_KEYS = ("q", "source", "band", "status", "reason", "decided_by", "assignee", "since", "until", "sort")
 SORT_LABELS = {"priority": "priority", "score": "score, high first", "score_asc": "score, low first",

@@ -10,5 +10,5 @@
 - `state`: where records are now (their golden IDs, the decisions in force, snapshots);
 - `sql`: the SQL and JSON plumbing they share; `errors`: the errors a steward sees.
 
-The stewards' shared work on the queue (questions, claims, comments) is `pipelines.review`.
+The stewards' shared work on the queue (questions, claims, comments) is `teamwork`.
 """

@@ -215,8 +215,8 @@ def test_queue_filters_bulk_decisions_candidates_claims_and_comments(steward_pro
     assert r["action"] == "decide" and len(r["decisions_created"]) == 2
     decided = js("steward", "queue", "-c", c, "--status", "decided", "--decided-by", "alice")
     assert sorted(i["item_id"] for i in decided["items"]) == sorted(ids)
-    from pipelines.review import queue_page
     from pipelines.steward.review_queue import QueueFilter
+    from pipelines.steward.teamwork import queue_page
     from warehouse.engine import Warehouse
 
     cfg = load_config(steward_project)

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 
 from core.config import load_config
 from hub.console import create_app
-from pipelines import review as rv
 from pipelines.steward import actions, audit, review_queue, sql
+from pipelines.steward import teamwork as rv
 from pipelines.steward.review_queue import QueueFilter
 from warehouse.engine import Warehouse
 

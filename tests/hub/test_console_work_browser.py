@@ -16,8 +16,8 @@ import pytest
 
 from core.config import load_config
 from mdm.search import pinyin_of
-from pipelines import review as rv
 from pipelines.steward import actions, review_queue, sql
+from pipelines.steward import teamwork as rv
 from pipelines.steward.review_queue import QueueFilter
 from warehouse.engine import Warehouse
 

@@ -12,7 +12,7 @@ from mdm.cluster import cluster
 from mdm.compare import ComparisonSpec, compare, encode
 from mdm.engine import LinkSettings, explain, fit, link, link_in_steps
 from mdm.evaluate import pairwise_scores
-from mdm.golden import assign_ids, survive
+from mdm.golden import assign_ids, first_free_number, survive
 from mdm.specs import (
     CUSTOMER_ANCHORS,
     CUSTOMER_BLOCKING,
@@ -138,6 +138,11 @@ def test_a_floater_attaches_to_a_unique_cluster_and_not_to_one_of_several() -> N
 
 
 # --- golden IDs ----------------------------------------------------------------------------------------------
+
+
+def test_the_first_free_id_number_follows_every_id_ever_issued() -> None:
+    assert first_free_number(pd.Series(["G0000000012", None, "G0000000003"])) == 13
+    assert first_free_number(pd.Series([], dtype=object)) == first_free_number(pd.Series([None])) == 1
 
 
 def test_ids_are_stable_and_merges_keep_the_oldest() -> None:

@@ -1,4 +1,4 @@
-"""The stewards' shared work on the queue (`pipelines/review.py` and the bulk actions of
+"""The stewards' shared work on the queue (`pipelines/steward/teamwork.py` and the bulk actions of
 `pipelines/steward/actions.py`): questions instead of pairs, a short record's candidates side by side and settled at
 once, bulk decisions, claims, comments, filters and sorts, and what keeps two customers apart."""
 
@@ -13,9 +13,9 @@ import pytest
 
 from core.config import HubConfig, load_config
 from mdm.stewardship import REASONS
-from pipelines import review as rv
 from pipelines.match import run_match
 from pipelines.steward import actions, audit, customers, errors, review_queue, sql
+from pipelines.steward import teamwork as rv
 from pipelines.steward.review_queue import QueueFilter
 from warehouse.engine import Warehouse
 
