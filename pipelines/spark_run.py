@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.config import HubConfig
+from pipelines.match import MatchResult
 from pipelines.progress import Progress, as_progress
 from pipelines.publish import MARTS, mart_sql
 from pipelines.run import RunSummary, sync_and_stage
@@ -114,11 +115,8 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     summary = SparkSummary(warehouse=wh.location, location=str(lake.root))
     sync_and_stage(cfg, wh, summary, sources, progress, allow_mass_delete)
     t = time.monotonic()
-    lake.clean()
-    state = lake.state()
-    exported, summary.exported = export_changed(wh, lake, {} if rebuild else state.get("exported", {}), progress)
-    # (the export's own record, kept apart from `built_from`: a crash after it still rebuilds what follows)
-    lake.save_state({**state, "exported": exported})
+    state, summary.exported = _export(wh, lake, rebuild, progress)
+    exported = state["exported"]
     inputs = exported["versions"]
     summary.phases["export"] = time.monotonic() - t
     if not rebuild and state.get("built_from") == inputs and state.get("marts"):
@@ -132,11 +130,8 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
         summary.problems.append(f"{decided:,} steward decision(s) in the warehouse are not applied by the Spark engine "
                                 "(it clusters from the model alone; the DuckDB engine applies them)")
     spark = spark_for(cfg, lake)
-    lake.register(spark)
     t = time.monotonic()
-    from pipelines.spark_match import run_spark_match
-
-    match = run_spark_match(cfg, spark, lake, progress)
+    match = _match(cfg, spark, lake, progress)
     summary.phases["match"] = time.monotonic() - t
     t = time.monotonic()
     summary.marts, summary.unsupported_marts = build_marts(spark, lake, progress)
@@ -156,24 +151,39 @@ def match_step(cfg: HubConfig, wh: Warehouse, spark: Any, progress: Callable[[st
     unless the lakehouse's golden records were already built from these inputs. Returns the lakehouse state."""
     assert cfg.engine.location, "engine.location"
     lake = Lakehouse(cfg.engine.location)
-    lake.clean()
-    state = lake.state()
-    exported, _ = export_changed(wh, lake, state.get("exported", {}), progress)
-    state = {**state, "exported": exported}
-    lake.save_state(state)
-    inputs = exported["versions"]
+    state, _ = _export(wh, lake, False, progress)
+    inputs = state["exported"]["versions"]
     if inputs in (state.get("matched_from"), state.get("built_from")) and lake.exists("mdm", "golden_customer"):
         progress("spark: no input changed since the golden records were built: nothing to match")
         return state
+    match = _match(cfg, spark, lake, progress)
+    state = {**state, "matched_from": inputs, "golden": match.golden, "records": match.records}
+    lake.save_state(state)
+    return state
+
+
+def _export(wh: Warehouse, lake: Lakehouse, rebuild: bool, progress: Callable[[str], None]
+            ) -> tuple[dict[str, Any], list[str]]:
+    """Export what changed (everything with `rebuild`) and record the export in the lakehouse's state, apart from
+    `built_from`/`matched_from` (a crash after it still rebuilds what follows); returns that state and the tables
+    copied."""
+    lake.clean()
+    state = lake.state()
+    exported, copied = export_changed(wh, lake, {} if rebuild else state.get("exported", {}), progress)
+    state = {**state, "exported": exported}
+    lake.save_state(state)
+    return state, copied
+
+
+def _match(cfg: HubConfig, spark: Any, lake: Lakehouse, progress: Callable[[str], None]) -> Any:
+    """Match on Spark into the lakehouse (`pipelines.spark_match`), readers' catalog updated, checkpoints removed."""
     from pipelines.spark_match import run_spark_match
 
     lake.register(spark)
     match = run_spark_match(cfg, spark, lake, progress)
     lake.reader_catalog()
-    lake.clean()
-    state = {**state, "matched_from": inputs, "golden": match.golden, "records": match.records}
-    lake.save_state(state)
-    return state
+    lake.clean()  # the match's checkpoints
+    return match
 
 
 def mart_step(cfg: HubConfig, spark: Any, mart: str, progress: Callable[[str], None]) -> int:
@@ -191,7 +201,7 @@ def mart_step(cfg: HubConfig, spark: Any, mart: str, progress: Callable[[str], N
     return counts[mart]
 
 
-def spark_for(cfg: HubConfig, lake: Lakehouse):
+def spark_for(cfg: HubConfig, lake: Lakehouse) -> Any:
     """The SparkSession of the config, with its checkpoints in the lakehouse (a path every executor sees)."""
     from warehouse.spark.session import spark_session
 
@@ -200,7 +210,7 @@ def spark_for(cfg: HubConfig, lake: Lakehouse):
     return spark
 
 
-def build_marts(spark, lake: Lakehouse, progress: Callable[[str], None],
+def build_marts(spark: Any, lake: Lakehouse, progress: Callable[[str], None],
                 marts: tuple[str, ...] = MARTS) -> tuple[dict[str, int], dict[str, str]]:
     """Every mart by Spark SQL in build order, written to the lakehouse; a mart Spark SQL cannot build (or whose
     inputs it lacks) is reported, not written (its old table, if any, is removed: no stale mart)."""
@@ -230,8 +240,6 @@ def _remove(lake: Lakehouse, schema: str, table: str) -> None:
     shutil.rmtree(lake.path(schema, table), ignore_errors=True)
 
 
-def _as_match_result(m):
-    from pipelines.match import MatchResult
-
+def _as_match_result(m: Any) -> MatchResult:
     return MatchResult(records=m.records, golden=m.golden, merged_ids=m.merged_ids, new_ids=m.new_ids,
                        stats=m.stats, timings=m.timings)
