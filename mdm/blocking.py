@@ -11,7 +11,10 @@ matching blocks the new and changed records against everything.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -124,6 +127,50 @@ def candidate_steps(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRul
             lo = hi
     finally:
         con.close()
+
+
+def ahead(steps: Iterator[Candidates]) -> Iterator[Candidates]:
+    """The steps of `steps`, the next one computed in a thread while the caller scores the current one (DuckDB
+    leaves Python's lock while it joins): blocking and scoring share the machine's cores. At most two steps are
+    held ahead; the thread ends with the caller, also when the caller stops early or fails."""
+    box: queue.Queue[Candidates | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for step in steps:
+                while not stop.is_set():
+                    try:
+                        box.put(step, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(None)
+        except BaseException as e:  # handed to the caller, raised there
+            box.put(e)
+        finally:
+            close = getattr(steps, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="hub-blocking", daemon=True)
+    worker.start()
+    try:
+        while True:
+            got = box.get()
+            if got is None:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        stop.set()
+        while worker.is_alive():  # (let a producer blocked on a full box finish)
+            with contextlib.suppress(queue.Empty):
+                box.get(timeout=0.1)
+        worker.join()
 
 
 def _rule_keys(records: pd.DataFrame | Encoded, rules: Sequence[BlockingRule]

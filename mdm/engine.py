@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mdm.blocking import BlockingRule, Candidates, candidate_pairs, candidate_steps, rule_keys
+from mdm.blocking import BlockingRule, Candidates, ahead, candidate_pairs, candidate_steps, rule_keys
 from mdm.classify import FellegiSunter, common_values, drop_common, train
 from mdm.cluster import ClusterResult, cluster, pair_keys
 from mdm.compare import ComparisonSpec, Encoded, compare, encode
@@ -156,16 +156,17 @@ def link_in_steps(records: pd.DataFrame, settings: LinkSettings, model: FellegiS
     enc = _encode(records, model.specs, settings)
     t["encode"] = time.perf_counter() - t0
     kept, total, skipped, steps = [], 0, {}, 0
-    t["block"] = t["compare"] = 0.0
+    t["block_waited"] = t["compare"] = t["write"] = 0.0
     t0 = time.perf_counter()
-    for cand in candidate_steps(enc, settings.blocking, step_pairs):
+    for cand in ahead(candidate_steps(enc, settings.blocking, step_pairs)):  # (the next step blocked meanwhile)
         t1 = time.perf_counter()
-        t["block"] += t1 - t0
+        t["block_waited"] += t1 - t0
         scored = score_pairs(records, cand.left, cand.right, model, settings.workers, encoded=enc)
         scored.insert(2, "rules", cand.rules)
-        t0 = time.perf_counter()
-        t["compare"] += t0 - t1
+        t2 = time.perf_counter()
+        t["compare"] += t2 - t1
         sink(scored)
+        t["write"] += time.perf_counter() - t2
         kept.append(scored[scored["prob"].to_numpy() >= settings.review])
         total, skipped, steps = total + len(scored), cand.skipped_blocks, steps + 1
         if progress is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from mdm.blocking import BlockingRule, candidate_pairs, candidate_steps
+from mdm.blocking import BlockingRule, Candidates, ahead, candidate_pairs, candidate_steps
 from mdm.classify import estimate_m_em, term_frequencies
 from mdm.cluster import cluster
 from mdm.compare import ComparisonSpec, compare, encode
@@ -311,3 +313,34 @@ def test_linking_in_steps_equals_one_link_with_the_same_model(generated: tuple[p
     assert 0 < len(kept) < len(whole.pairs)
     pd.testing.assert_frame_equal(stepped.pairs, kept)
     assert kept["ambiguous"].sum() > 0  # (the flags of the clustering are compared too)
+
+
+def test_blocking_ahead_hands_errors_over_and_ends_with_its_caller(generated: tuple[pd.DataFrame, np.ndarray]) -> None:
+    """The next step is blocked in a thread: an error there reaches the caller, and a caller that fails (its
+    sink) or stops early leaves no thread behind."""
+    import threading
+
+    def failing() -> Iterator[Candidates]:
+        yield from candidate_steps(std, CUSTOMER_BLOCKING, step_pairs=500)
+        raise RuntimeError("the blocking failed")
+
+    std, _ = generated
+    with pytest.raises(RuntimeError, match="the blocking failed"):
+        for _ in ahead(failing()):
+            pass
+    settings = LinkSettings(CUSTOMER_BLOCKING, CUSTOMER_COMPARISONS, 0.8, 0.3, CUSTOMER_EXCLUSIVE, CUSTOMER_ANCHORS,
+                            u_pairs=100_000)
+    model = fit(std, settings)
+    calls: list[int] = []
+
+    def sink(scored: pd.DataFrame) -> None:
+        calls.append(len(scored))
+        if len(calls) == 2:
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        link_in_steps(std, settings, model, sink, step_pairs=200)
+    assert len(calls) == 2
+    first = next(iter(ahead(candidate_steps(std, CUSTOMER_BLOCKING, step_pairs=200))))  # stops after one step
+    assert len(first) > 0
+    assert not [t for t in threading.enumerate() if t.name == "hub-blocking"]
