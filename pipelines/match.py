@@ -66,6 +66,7 @@ from pipelines.model_store import activate_model, active_model
 from pipelines.progress import as_progress
 from pipelines.settled import settled_pairs
 from pipelines.stage import ensure_staging, to_arrow
+from pipelines.steward.former_names import record_aliases
 from warehouse.changes import bump, set_watermark, watermark
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, STD_COLUMNS, ensure_mdm, primary_key
 from warehouse.engine import Warehouse, value
@@ -178,9 +179,17 @@ def _must_cannot(d: pd.DataFrame) -> tuple[tuple[np.ndarray, np.ndarray], tuple[
     return (lp[same], rp[same]), (lp[~same], rp[~same])
 
 
-def _standardize(df: pd.DataFrame) -> pd.DataFrame:
+def _standardize(df: pd.DataFrame, aliases: dict[str, str] | None = None) -> pd.DataFrame:
+    """Standardized records; `aliases` (record id → a former name stewards gave its golden customer) fill the
+    former name of records that hold none of their own (`pipelines.steward.former_names`)."""
     if not len(df):
         return pd.DataFrame(columns=[*df.columns, *STD_COLUMNS])
+    if aliases:
+        given = df["record_id"].astype(str).map(aliases)
+        own = df["former_name"].astype(object)
+        missing = own.isna() | (own.astype(str).str.strip() == "")
+        if (missing & given.notna()).any():
+            df = df.assign(former_name=own.where(~missing, given))
     return derive_customer_columns(standardize_customers(df))
 
 
@@ -276,11 +285,13 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         conn.exec_driver_sql("CREATE TEMPORARY TABLE _hub_staged AS SELECT ROW_NUMBER() OVER () AS _i, s.*, "
                              f"{content_hash_sql('s')} AS record_hash FROM staging.customer s")
         cols = ", ".join(f'"{c}"' for c in ["source_name", "stream", "source_key", *ENTITY_FIELDS, "record_hash"])
+        aliases = record_aliases(wh, conn)
         for lo in range(0, n, CHUNK):
             chunk = wh.read_frame(f"SELECT {cols} FROM _hub_staged WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn,
                                   arrow_strings=True)
             chunk["record_id"] = record_ids(chunk)
-            wh.insert_frame(conn, "mdm", "customer_records", to_arrow(_record_rows(_standardize(chunk)), _RECORD_KINDS))
+            wh.insert_frame(conn, "mdm", "customer_records", to_arrow(_record_rows(_standardize(chunk, aliases)),
+                                                                      _RECORD_KINDS))
             if large:
                 wh.commit_and_continue(conn)
             counter.update(min(lo + CHUNK, n))
@@ -420,7 +431,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     prog(f"linking {len(changed):,} new or changed and {len(deleted):,} deleted customer records")
     # 1. Standardize the changed records; find the stored records sharing a blocking key with them.
     t0 = time.perf_counter()
-    std = _standardize(changed) if len(changed) else pd.DataFrame(columns=RECORD_COLUMNS)
+    std = _standardize(changed, record_aliases(wh, conn)) if len(changed) else pd.DataFrame(columns=RECORD_COLUMNS)
     timings["standardize"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     gone = sorted(set(std["record_id"]) | set(deleted))

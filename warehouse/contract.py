@@ -41,6 +41,10 @@ MDM_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
                    # (`pipelines.settled`: a run does not ask again about what a decision settled)
                    "left_golden_id": "text", "right_golden_id": "text",
                    "left_record_hash": "text", "right_record_hash": "text"}, ["decision_id"]),
+    # Former names (曾用名) stewards added to a golden customer (`pipelines.steward.former_names`); an undone one
+    # stays, inactive.
+    "former_names": ({"action_id": "text", "golden_id": "text", "former_name": "text", "added_by": "text",
+                      "added_at": "timestamp", "reason": "text", "active": "boolean"}, ["action_id"]),
     # The stewards' audit log: every decide, merge, unmerge and undo with the state before and after.
     "merge_log": ({"action_id": "text", "action": "text", "actor": "text", "acted_at": "timestamp",
                    "golden_ids": "json", "records": "json", "decision_ids": "json", "reason": "text",

@@ -284,6 +284,25 @@ def steward_unmerge(config_path: str, warehouse_url: str | None, as_json: bool, 
     _action_out(_steward_call(lambda: unmerge(cfg, open_warehouse(cfg), rid, by, reason)), as_json)
 
 
+@steward.command("former-name")
+@CONFIG_OPT
+@WAREHOUSE_OPT
+@JSON_OPT
+@click.argument("golden_id")
+@click.argument("name")
+@BY_OPT
+@REASON_OPT
+def steward_former_name(config_path: str, warehouse_url: str | None, as_json: bool, golden_id: str, name: str,
+                        by: str, reason: str | None) -> None:
+    """Give GOLDEN_ID a former name (曾用名) NAME: from the next run its records are matched under it too
+    (records typed with the old name join it). Undo it with `hub steward undo`."""
+    from pipelines.steward.actions import add_former_name
+
+    cfg = load(config_path, warehouse_url)
+    _action_out(_steward_call(lambda: add_former_name(cfg, open_warehouse(cfg), golden_id, name, by, reason)),
+                as_json)
+
+
 @steward.command("undo")
 @CONFIG_OPT
 @WAREHOUSE_OPT
@@ -293,7 +312,7 @@ def steward_unmerge(config_path: str, warehouse_url: str | None, as_json: bool, 
 @REASON_OPT
 def steward_undo(config_path: str, warehouse_url: str | None, as_json: bool, action_id: str, by: str,
                  reason: str | None) -> None:
-    """Undo a decide, merge or unmerge (ACTION_ID from `hub steward history`)."""
+    """Undo a decide, merge, unmerge or former name (ACTION_ID from `hub steward history`)."""
     from pipelines.steward.actions import undo
 
     cfg = load(config_path, warehouse_url)
@@ -375,6 +394,10 @@ def steward_customer(config_path: str, warehouse_url: str | None, as_json: bool,
     click.echo(f"records ({len(d['records'])}):")
     for r in d["records"]:
         click.echo(f"  {r['record_id']:<32} {r['values'].get('name', '')}  ({r['matched_by']})")
+    for n in d["former_names"]["sources"]:
+        click.echo(f"former name: {n} (from a source record)")
+    for n in d["former_names"]["stewards"]:
+        click.echo(f"former name: {n['former_name']} (added by {n['added_by']}, {n['action_id']})")
     if d["parent"]:
         click.echo(f"branch of {d['parent']['golden_id']} {d['parent']['name']}")
     for b in d["branches"]:

@@ -1,5 +1,5 @@
 """Customer pages: search, a golden customer (attributes and where they came from, records, hierarchy,
-history), merging another customer in and moving a record out."""
+history, former names), merging another customer in, moving a record out and adding a former name."""
 
 from __future__ import annotations
 
@@ -36,6 +36,17 @@ def customers_router(c: Console) -> APIRouter:
         user = c.change(request, csrf)
         try:
             result = actions.merge(cfg, wh, golden_id, other.strip(), user.name, reason.strip() or None)
+        except errors.StewardError as e:
+            return c.back(f"/customers/{golden_id}", str(e))
+        c.changed()
+        return c.back(f"/customers/{golden_id}", result.message)
+
+    @router.post("/customers/{golden_id}/former-name")
+    def customer_former_name(request: Request, golden_id: str, name: str = Form(...), reason: str = Form(""),
+                             csrf: str = Form("")) -> Response:
+        user = c.change(request, csrf)
+        try:
+            result = actions.add_former_name(cfg, wh, golden_id, name, user.name, reason.strip() or None)
         except errors.StewardError as e:
             return c.back(f"/customers/{golden_id}", str(e))
         c.changed()

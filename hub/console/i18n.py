@@ -288,6 +288,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "ui.as_typed": ("as typed", "原始录入"),
     "ui.hierarchy": ("Hierarchy", "层级"),
     "ui.merge": ("Merge", "合并"),
+    "ui.former_names": ("Former names", "曾用名"),
     "ui.source_records": ("Source records", "源记录"),
     "ui.joined_by": ("joined by", "归并方式"),
     "ui.unmerge": ("Unmerge", "拆分"),

@@ -42,6 +42,7 @@ from sqlalchemy.engine import Connection
 
 from core.config import HubConfig
 from mdm.stewardship import VERDICTS, ordered_pair, pair_id
+from pipelines.stage import to_arrow
 from pipelines.steward.effects import (
     add_id_history,
     apply_moves,
@@ -52,8 +53,10 @@ from pipelines.steward.effects import (
     settle_queue,
 )
 from pipelines.steward.errors import StewardBusy, StewardError
+from pipelines.steward.former_names import active_former_names, current_ids, relink
 from pipelines.steward.sql import QUEUE_JSON_VERSION, frame, from_json, in_list, make_id, plain, utc_now
 from pipelines.steward.state import active_decisions, golden_of, member_records, ready, snapshot
+from warehouse.contract import MDM_TABLES
 from warehouse.engine import Warehouse, value
 from warehouse.lock import RunLocked, held_by, run_lock
 
@@ -330,6 +333,40 @@ def unmerge(cfg: HubConfig, wh: Warehouse, record_id: str, by: str, reason: str 
                         + (f"; {regrouped} other record(s) regrouped" if regrouped else ""), mapping)
 
 
+def add_former_name(cfg: HubConfig, wh: Warehouse, golden_id: str, name: str, by: str,
+                    reason: str | None = None) -> ActionResult:
+    """Give golden customer `golden_id` a former name (曾用名): from the next run on its records are matched
+    under it too (`pipelines.steward.former_names`)."""
+    by = _check_actor(by)
+    name = " ".join(str(name or "").split())
+    if not name:
+        raise StewardError("a former name cannot be empty")
+    now = utc_now()
+    action_id = make_id("A", now)
+    with _writing(wh, "former_name", by), wh.begin() as conn:
+        ready(wh, conn)
+        current = value(conn, "SELECT name FROM mdm.golden_customer WHERE golden_id = :g", {"g": golden_id})
+        if current is None:
+            raise StewardError(f"no golden customer {golden_id} (a retired ID names the customer it was merged into:"
+                               " see `hub steward customer`)")
+        if name == current:
+            raise StewardError(f"{name!r} is the current name of {golden_id}, not a former one")
+        known = active_former_names(wh, conn, golden_id)
+        if name in set(known["former_name"]):
+            raise StewardError(f"{golden_id} already has the former name {name!r}")
+        wh.insert_frame(conn, "mdm", "former_names", to_arrow(pd.DataFrame([{
+            "action_id": action_id, "golden_id": golden_id, "former_name": name, "added_by": by, "added_at": now,
+            "reason": reason, "active": True}]), MDM_TABLES["former_names"][0]))
+        records = relink(wh, conn, golden_id)
+        state = snapshot(wh, conn, records)
+        log_action(wh, conn, action_id, "former_name", by, now, records, [], [], reason,
+                   {**state, "former_names": known["former_name"].tolist()},
+                   {**state, "former_names": [name, *known["former_name"].tolist()]})
+    return ActionResult(action_id, "former_name", by, [golden_id], records, [], [],
+                        f"{golden_id} has the former name {name!r}: its {len(records)} record(s) are matched under it "
+                        "from the next run", {})
+
+
 def undo(cfg: HubConfig, wh: Warehouse, action_id: str, by: str, reason: str | None = None) -> ActionResult:
     """Undo an action: its decisions are deactivated (those it replaced come back) and its records
     return to their golden IDs before it. Refused when a later action or run moved those records."""
@@ -346,6 +383,17 @@ def undo(cfg: HubConfig, wh: Warehouse, action_id: str, by: str, reason: str | N
             raise StewardError(f"{action_id} is itself an undo; do the original action again instead")
         if isinstance(r["undone_by"], str):
             raise StewardError(f"{action_id} was already undone by {r['undone_by']} at {plain(r['undone_at'])}")
+        if r["action"] == "former_name":  # the name leaves the customer; its records are matched again
+            conn.execute(sa.text("UPDATE mdm.former_names SET active = FALSE WHERE action_id = :a"), {"a": action_id})
+            golden = (from_json(r["golden_ids"]) or [None])[0]
+            moved_to = current_ids(wh, conn, [golden])[golden] if golden else None
+            records = relink(wh, conn, moved_to) if moved_to else []
+            conn.execute(sa.text("UPDATE mdm.merge_log SET undone_by = :by, undone_at = :t WHERE action_id = :a"),
+                         {"by": by, "t": now, "a": action_id})
+            snap = snapshot(wh, conn, records)
+            log_action(wh, conn, undo_id, "undo", by, now, records, [], [], reason, snap, snap, undo_of=action_id)
+            return ActionResult(undo_id, "undo", by, [g for g in (moved_to,) if g], records, [], [],
+                                f"undid former_name {action_id}: its records are matched again from the next run", {})
         before, after = from_json(r["before"]), from_json(r["after"])
         ids = from_json(r["decision_ids"]) or {}
         records = list(before["records"])

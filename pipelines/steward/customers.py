@@ -23,6 +23,7 @@ from mdm.search import SearchIndex
 from pipelines.match import DEFAULT_SURVIVORSHIP
 from pipelines.steward.audit import history
 from pipelines.steward.errors import StewardError
+from pipelines.steward.former_names import active_former_names
 from pipelines.steward.sql import QUEUE_JSON_VERSION, RECORD_ID_SQL, frame, in_list, plain_rows
 from pipelines.steward.state import active_decisions, ready, record_rows
 from warehouse.contract import GOLDEN_ATTRIBUTES, ensure_mdm
@@ -164,6 +165,7 @@ def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, An
                                    "ON c.golden_id = h.child_golden_id WHERE h.parent_golden_id = :g "
                                    "ORDER BY 1", {"g": golden_id})
         dec = active_decisions(wh, conn, xref["record_id"].tolist())
+        named = active_former_names(wh, conn, golden_id)
         orders = frame(wh, conn, "SELECT count(*) AS n, sum(amount) AS amount FROM staging.sales_order "
                                  f"WHERE source_name || ':' || customer_stream || ':' || customer_key IN "
                                  f"(SELECT {RECORD_ID_SQL} FROM mdm.xref WHERE golden_id = :g)", {"g": golden_id}) \
@@ -185,9 +187,11 @@ def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, An
                         "values": {f: rec.get(f) for f in ENTITIES["customer"].field_names if rec.get(f) is not None},
                         "uscc_valid": rec.get("uscc_valid"), "city": rec.get("city_any")})
     acts = history(wh, golden_id=golden_id, limit=50)["actions"]
+    from_sources = sorted({str(r["values"]["former_name"]) for r in records if r["values"].get("former_name")})
     o = plain_rows(orders)[0] if len(orders) else {"n": 0, "amount": None}
     return {"version": QUEUE_JSON_VERSION, "golden_id": golden_id, "retired": False, "golden": row,
             "attributes": attributes, "records": records, "parent": next(iter(plain_rows(parent)), None),
             "branches": plain_rows(branches), "history": plain_rows(hist), "actions": acts,
             "decisions": plain_rows(dec),
+            "former_names": {"stewards": plain_rows(named), "sources": from_sources},
             "orders": {"count": int(o["n"] or 0), "amount": None if o["amount"] is None else float(o["amount"])}}

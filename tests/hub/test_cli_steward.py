@@ -88,6 +88,15 @@ def test_merge_unmerge_customer_and_search(steward_project: Path) -> None:
     assert g1 in {r["golden_id"] for r in found["results"]}
     code, out = hub("steward", "merge", "-c", c, g1, g1, "--by", "bob")
     assert code == 1 and "error:" in out
+    named = js("steward", "former-name", "-c", c, g1, "上海旧时光贸易有限公司", "--by", "bob", "--reason", "renamed")
+    assert named["action"] == "former_name" and named["golden_ids"] == [g1]
+    code, out = hub("steward", "customer", "-c", c, g1)
+    assert code == 0 and "former name: 上海旧时光贸易有限公司 (added by bob" in out
+    code, out = hub("steward", "former-name", "-c", c, g1, "上海旧时光贸易有限公司", "--by", "bob")
+    assert code == 1 and "already has the former name" in out
+    code, out = hub("steward", "undo", "-c", c, named["action_id"], "--by", "bob")
+    assert code == 0 and "undid former_name" in out
+    assert js("steward", "customer", "-c", c, g1)["former_names"]["stewards"] == []
     code, out = hub("steward", "decide", "-c", c, "ffffffffffffffff", "same", "--by", "bob")
     assert code == 1 and "no review item" in out
     code, out = hub("steward", "decide", "-c", c, "x", "same")

@@ -63,7 +63,8 @@ PAGES = ["/", "/queue", "/queue/{item}", "/pair?left={left}&right={right}", "/ca
          "/customers", "/customers?q=有限", "/customers/{golden}", "/audit", "/api/docs", "/api/openapi.json",
          "/cockpit", "/cockpit/{tab}", "/health", "/dashboards/{page}/{chart}"]
 CHANGES = ["/queue/{item}/decide", "/queue/bulk", "/pair/decide", "/candidates/resolve", "/assign", "/comments",
-           "/customers/{golden}/merge", "/customers/{golden}/unmerge", "/audit/{action}/undo"]
+           "/customers/{golden}/merge", "/customers/{golden}/unmerge", "/customers/{golden}/former-name",
+           "/audit/{action}/undo"]
 ADMIN_PAGES = ["/users"]
 ADMIN_CHANGES = ["/users", "/users/{user}/delete"]
 PUBLIC = {"/login", "/static"}
@@ -347,6 +348,11 @@ def test_merge_unmerge_and_undo_from_the_customer_page(console_project: Path) ->
     page = c.get(r.headers["location"])
     assert f"{g2} merged into {g1}" in page.text
     assert c.get(f"/customers/{g2}").headers["location"] == f"/customers/{g1}"  # retired → survivor
+    r = c.post(f"/customers/{g1}/former-name", data={"csrf": csrf_of(page.text), "name": "旧名称贸易有限公司",
+                                                     "reason": "renamed"})
+    page = c.get(r.headers["location"])
+    assert "has the former name" in page.text
+    assert re.search(r'id="former-names">.*旧名称贸易有限公司 <small class="muted">\(added by alice', page.text, re.S)
     rec = sorted(re.findall(r'data-unmerge="([^"]+)"', page.text))[0]
     r = c.post(f"/customers/{g1}/unmerge", data={"csrf": csrf_of(page.text), "record_id": rec})
     assert "moved out of" in c.get(r.headers["location"]).text
