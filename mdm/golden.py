@@ -78,42 +78,80 @@ def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_numbe
     `clusters`: record_id, cluster (any hashable label). `previous`: record_id, golden_id.
     `next_number`: the first number free for new IDs (one past the largest ever issued).
     """
-    df = clusters[["record_id", "cluster"]].copy()
-    # Record ids as sorted integer ranks: group minima on integers, not Python strings.
-    df["rank"] = sorted_codes(df["record_id"])[0]
-    cmin = df.groupby("cluster")["rank"].min().rename("cluster_min")
+    rid = clusters["record_id"]
+    labels = pd.factorize(clusters["cluster"], sort=True)[0].astype(np.int64)  # (history in label order)
+    rank = sorted_codes(rid)[0]  # record ids as sorted integer ranks: group minima on integers
+    prev_ids = pa.array([], pa.string())
+    prev = np.full(len(rid), -1, np.int64)
     if previous is not None and len(previous):
-        prev = previous[["record_id", "golden_id"]].drop_duplicates("record_id")
-        df = df.merge(prev, on="record_id", how="left")
-        next_number = max(next_number, first_free_number(prev["golden_id"]))
-    else:
-        df["golden_id"] = None
-    cand = df.dropna(subset=["golden_id"]).groupby(["cluster", "golden_id"]).size().rename("n").reset_index()
-    cand = cand.join(cmin, on="cluster")
+        p = previous[["record_id", "golden_id"]].drop_duplicates("record_id").dropna(subset=["golden_id"])
+        prev_ids = pc.unique(pa.array(p["golden_id"].astype(str), pa.string())).sort()
+        code = pd.Series(pc.index_in(pa.array(p["golden_id"].astype(str), pa.string()), value_set=prev_ids)
+                         .to_numpy(zero_copy_only=False), index=p["record_id"].to_numpy())
+        prev = code.reindex(rid.to_numpy()).fillna(-1).to_numpy(np.int64)
+    per_cluster, history = assign_codes(labels, rank, prev, prev_ids, next_number)
+    golden = per_cluster.take(pa.array(labels)).to_numpy(zero_copy_only=False)
+    return Assignment(ids=pd.DataFrame({"record_id": rid.to_numpy(), "golden_id": golden}), history=history)
+
+
+def format_ids(numbers: np.ndarray) -> pa.Array:
+    """`format_id` for many numbers, as Arrow strings."""
+    text = pc.utf8_lpad(pa.array(np.asarray(numbers, np.int64)).cast(pa.string()), ID_WIDTH, "0")
+    return pc.binary_join_element_wise(ID_PREFIX, text, "")
+
+
+def assign_codes(labels: np.ndarray, rank: np.ndarray, prev: np.ndarray, prev_ids: pa.Array,
+                 next_number: int = 1) -> tuple[pa.Array, pd.DataFrame]:
+    """`assign_ids` on integers, for millions of records (no Python string per record).
+
+    `labels`: each record's cluster, 0..k-1; `rank`: each record's rank in record-id order; `prev`: the position
+    in `prev_ids` (the distinct previous golden IDs, sorted) of the record's previous ID, -1 for none. Returns
+    the golden ID of each cluster (Arrow strings, k of them) and the history rows."""
+    k = int(labels.max()) + 1 if len(labels) else 0
+    cmin = pd.Series(rank).groupby(labels).min().reindex(range(k)).to_numpy(np.int64)
+    m = len(prev_ids)
+    nums = id_number(pd.Series(prev_ids.to_numpy(zero_copy_only=False), dtype=object)).to_numpy(np.int64)
+    if m:
+        next_number = max(next_number, int(nums.max()) + 1)
+    has = prev >= 0
+    keys, n = np.unique(labels[has] * max(m, 1) + prev[has], return_counts=True)  # (cluster, ID) by cluster, ID
+    c_cluster, c_code = keys // max(m, 1), keys % max(m, 1)
     # Each previous ID goes to the cluster with most of its records (then the oldest cluster).
-    owners = cand.sort_values(["golden_id", "n", "cluster_min"], ascending=[True, False, True]) \
-        .drop_duplicates("golden_id")
-    owners = owners.assign(num=id_number(owners["golden_id"])).sort_values(["cluster", "num"])
-    survivors = owners.drop_duplicates("cluster")[["cluster", "golden_id"]]
-    merged = owners[~owners.index.isin(survivors.index)][["cluster", "golden_id"]] \
-        .merge(survivors, on="cluster", suffixes=("", "_survivor"))
-    lost = cand[~cand.set_index(["cluster", "golden_id"]).index.isin(
-        owners.set_index(["cluster", "golden_id"]).index)]
+    order = np.lexsort((cmin[c_cluster], -n, c_code))
+    firsts = order[np.r_[True, c_code[order][1:] != c_code[order][:-1]]] if len(order) else order
+    o_cluster, o_code = c_cluster[firsts], c_code[firsts]
+    order = np.lexsort((o_code, nums[o_code], o_cluster))  # each cluster keeps the oldest ID it owns
+    o_cluster, o_code = o_cluster[order], o_code[order]
+    survivor = np.r_[True, o_cluster[1:] != o_cluster[:-1]] if len(o_cluster) else np.zeros(0, bool)
+    kept = np.full(k, -1, np.int64)
+    kept[o_cluster[survivor]] = o_code[survivor]
     # New IDs for clusters that own none, in order of their smallest record id.
-    need = cmin[~cmin.index.isin(survivors["cluster"])].sort_values(kind="stable")
-    new = pd.DataFrame({"cluster": need.index,
-                        "golden_id": format_id(pd.Series(range(next_number, next_number + len(need))))})
-    cluster_id = pd.concat([survivors, new], ignore_index=True)
-    ids = df[["record_id", "cluster"]].merge(cluster_id, on="cluster", how="left")[["record_id", "golden_id"]]
-    split = lost.merge(cluster_id, on="cluster", suffixes=("", "_survivor"))
-    split = split[~split["golden_id"].isin(merged["golden_id"])]
-    history = pd.DataFrame({"retired_id": merged["golden_id"], "survivor_id": merged["golden_id_survivor"],
-                            "reason": "merged"}).reset_index(drop=True)
-    if len(split):  # the split ID stays active: it is no retirement (a later merge back makes no cycle)
+    need = np.flatnonzero(kept < 0)
+    need = need[np.argsort(cmin[need], kind="stable")]
+    number = np.zeros(k, np.int64)
+    number[need] = np.arange(next_number, next_number + len(need))
+    combined = pa.concat_arrays([prev_ids.cast(pa.string()), format_ids(number[need])])
+    at = kept.copy()
+    at[need] = m + np.arange(len(need))
+    per_cluster = combined.take(pa.array(at))
+
+    def text(codes: np.ndarray) -> np.ndarray:
+        return prev_ids.take(pa.array(codes, pa.int64())).to_numpy(zero_copy_only=False)
+
+    m_cluster, m_code = o_cluster[~survivor], o_code[~survivor]
+    history = pd.DataFrame({"retired_id": text(m_code), "survivor_id": text(kept[m_cluster]), "reason": "merged"})
+    owner = np.full(max(m, 1), -1, np.int64)
+    owner[o_code] = o_cluster
+    lost = owner[c_code] != c_cluster
+    s_cluster, s_code = c_cluster[lost], c_code[lost]
+    keep = ~np.isin(s_code, m_code)
+    s_cluster, s_code = s_cluster[keep], s_code[keep]
+    if len(s_code):  # the split ID stays active: it is no retirement (a later merge back makes no cycle)
         history = pd.concat([history, pd.DataFrame({
-            "retired_id": None, "survivor_id": split["golden_id"].to_numpy(),
-            "split_id": split["golden_id_survivor"].to_numpy(), "reason": "split"})], ignore_index=True)
-    return Assignment(ids=ids, history=history)
+            "retired_id": None, "survivor_id": text(s_code),
+            "split_id": per_cluster.take(pa.array(s_cluster)).to_numpy(zero_copy_only=False), "reason": "split"})],
+            ignore_index=True)
+    return per_cluster, history
 
 
 # --- survivorship ---------------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from mdm.classify import FellegiSunter
 from mdm.cluster import cluster
 from mdm.compare import encode
 from mdm.engine import LinkResult, LinkSettings, fit, link, link_in_steps, score_pairs
-from mdm.golden import assign_ids, first_free_number, survivorship_sql
+from mdm.golden import assign_codes, assign_ids, first_free_number, survivorship_sql
 from mdm.hierarchy import hierarchy_sql
 from mdm.specs import (
     CUSTOMER_ANCHORS,
@@ -371,11 +371,12 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         timings.update(result.timings)
         log.debug("matching: peak memory %s MB after linking", _peak_mb())
         t1 = time.perf_counter()
-        rid = recs["record_id"].to_numpy(dtype=object)
+        n_records = len(recs)
         del recs
+        pa.default_memory_pool().release_unused()  # (the engine's Arrow columns: back to the system)
         pairs = result.pairs[result.pairs["prob"].to_numpy() >= settings.review]  # (no other pair is an output)
         with wh.lend_memory(conn, keep="768MB"):  # (Python still holds the pairs while the golden records are built)
-            out = _publish(cfg, wh, conn, rid, result.labels, pairs, result.model, decisions, now, everything=True)
+            out = _publish_all(cfg, wh, conn, ids, result.labels, pairs, result.model, decisions, now, large)
         _index_records(wh, conn, settings)
         if activate is not None:
             activate_model(conn, activate, fp, now)
@@ -384,7 +385,7 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         timings["golden_and_write"] = time.perf_counter() - t1
         log.debug("matching: peak memory %s MB after writing", _peak_mb())
     wh.refresh_statistics(RECORDS, PAIRS, "mdm.xref", "mdm.golden_customer", "mdm.review_queue")
-    out.changed = len(rid)
+    out.changed = n_records
     out.stats = {**result.stats, "feedback": result.model.info.get("feedback") if result.model is not None else None}
     out.timings = timings
     prog(f"matched {out.records:,} customer records into {out.golden:,} golden customers"
@@ -513,7 +514,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     timings["cluster"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     n_new_pairs = len(new_pairs)
-    out = _publish(cfg, wh, conn, rid, res.labels, pairs, model, decisions, now, everything=False,
+    out = _publish(cfg, wh, conn, rid, res.labels, pairs, model, decisions, now,
                    deleted=deleted, previous_golden=old_golden, old_name_keys=old["name_key"].dropna().tolist())
     set_watermark(conn, CONSUMER, top, meta)
     _trim_changes(conn, top)
@@ -569,16 +570,15 @@ def _counts(conn: Connection, incremental: bool) -> MatchResult:
 
 def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, labels: np.ndarray,
              pairs: pd.DataFrame, model: FellegiSunter, decisions: pd.DataFrame, now: dt.datetime,
-             everything: bool, deleted: Sequence[str] = (), previous_golden: Sequence[str] = (),
+             deleted: Sequence[str] = (), previous_golden: Sequence[str] = (),
              old_name_keys: Sequence[str] = ()) -> MatchResult:
-    """Golden IDs for the clusters of the records `rid` (all records, or the affected ones), then every output
-    for them. `pairs`: their pairs at review level or above (left/right positions into `rid`, prob, the level
-    columns, rejected, ambiguous)."""
+    """Golden IDs for the clusters of the affected records `rid`, then every output for them (an incremental
+    run; a full run publishes with `_publish_all`). `pairs`: their pairs at review level or above (left/right
+    positions into `rid`, prob, the level columns, rejected, ambiguous)."""
     mcfg = cfg.mdm.customer
     store = MatchStore(wh, conn)
     ids = pd.DataFrame({"record_id": rid})
-    prev_xref = (wh.read_frame(f"SELECT {record_id_sql()} AS record_id, golden_id FROM mdm.xref", conn=conn)
-                 if everything else store.stored(rid.tolist(), ["golden_id"]).dropna(subset=["golden_id"]))
+    prev_xref = store.stored(rid.tolist(), ["golden_id"]).dropna(subset=["golden_id"])
     assignment = assign_ids(ids.assign(cluster=labels), prev_xref, next_id_number(wh, conn))
     gid = assignment.ids.set_index("record_id")["golden_id"].reindex(rid).to_numpy()
     old_ids = set(prev_xref["golden_id"]) | set(previous_golden)
@@ -615,43 +615,128 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
     review = _review(cfg, wh, conn, rid, gid, pairs, model, now)
     touched = sorted(set(rid) | set(deleted))
     spec = MDM_TABLES
-    if everything:  # every row anew (decided queue items are the stewards' record: they stay)
-        decided = wh.read_frame("SELECT * FROM mdm.review_queue WHERE status = 'decided'", conn=conn)
-        if len(decided):
-            review = pd.concat([decided, review[~review["item_id"].isin(set(decided["item_id"]))]],
-                               ignore_index=True)
-        for name, frame in (("xref", xref), ("review_queue", review)):
-            wh.replace_table(conn, "mdm", name, spec[name][0], primary_key(wh, name), to_arrow(frame, spec[name][0]))
-        _golden_and_hierarchy(cfg, wh, conn, None, ())
-        for name, built in (("golden_customer", "_hub_golden"), ("customer_hierarchy", "_hub_hierarchy")):
-            wh.replace_table(conn, "mdm", name, spec[name][0], primary_key(wh, name),
-                             select=_with_time(built, spec[name][0]), params={"now": now})
-            conn.exec_driver_sql(f"DROP TABLE {built}")
-    else:
-        with store.relation("_hub_deleted", pd.DataFrame({"record_id": sorted(deleted)})) as d:
-            conn.exec_driver_sql(f"DELETE FROM mdm.xref WHERE {record_id_sql()} IN (SELECT record_id FROM {d})")
-        with store.relation("_hub_touched", pd.DataFrame({"record_id": touched})) as t:
-            conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided' AND ("
-                                 f"left_record IN (SELECT record_id FROM {t}) OR right_record IN "
-                                 f"(SELECT record_id FROM {t}))")
-        wh.upsert_frame(conn, "mdm", "xref", to_arrow(xref, spec["xref"][0]), list(spec["xref"][1] or ()),
-                        spec["xref"][0])
-        refresh_golden(cfg, wh, conn, golden_ids, old_name_keys, now, gone=sorted(old_ids - set(golden_ids)))
-        if len(review):
-            kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
-            wh.insert_frame(conn, "mdm", "review_queue", to_arrow(review[~review["item_id"].isin(kept)],
-                                                                  spec["review_queue"][0]))
+    with store.relation("_hub_deleted", pd.DataFrame({"record_id": sorted(deleted)})) as d:
+        conn.exec_driver_sql(f"DELETE FROM mdm.xref WHERE {record_id_sql()} IN (SELECT record_id FROM {d})")
+    with store.relation("_hub_touched", pd.DataFrame({"record_id": touched})) as t:
+        conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided' AND ("
+                             f"left_record IN (SELECT record_id FROM {t}) OR right_record IN "
+                             f"(SELECT record_id FROM {t}))")
+    wh.upsert_frame(conn, "mdm", "xref", to_arrow(xref, spec["xref"][0]), list(spec["xref"][1] or ()),
+                    spec["xref"][0])
+    refresh_golden(cfg, wh, conn, golden_ids, old_name_keys, now, gone=sorted(old_ids - set(golden_ids)))
+    if len(review):
+        kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
+        wh.insert_frame(conn, "mdm", "review_queue", to_arrow(review[~review["item_id"].isin(kept)],
+                                                              spec["review_queue"][0]))
+    return _history_and_counts(wh, conn, history, now, len(set(gid) - old_ids), incremental=True)
+
+
+def _history_and_counts(wh: Warehouse, conn: Connection, history: pd.DataFrame, now: dt.datetime, new_ids: int,
+                        incremental: bool) -> MatchResult:
+    """The run's golden-ID history written, the mdm tables marked changed, the counts."""
     if len(history):
         hist = history.assign(run_id=now.strftime("%Y%m%dT%H%M%S"), retired_at=now)
         wh.insert_frame(conn, "mdm", "golden_id_history", to_arrow(hist, MDM_TABLES["golden_id_history"][0]))
     bump(conn, "mdm.xref", "mdm.golden_customer", "mdm.customer_hierarchy", "mdm.review_queue",
          "mdm.golden_id_history", RECORDS, PAIRS)
-    new_ids = len(set(gid) - old_ids)
-    counts = _counts(conn, incremental=not everything)
+    counts = _counts(conn, incremental=incremental)
     counts.merged_ids = int((history["reason"] == "merged").sum())
     counts.new_ids = new_ids
     counts.review_items = int(value(conn, "SELECT count(*) FROM mdm.review_queue WHERE status = 'open'") or 0)
     return counts
+
+
+def _publish_all(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array, labels: np.ndarray,
+                 pairs: pd.DataFrame, model: FellegiSunter, decisions: pd.DataFrame, now: dt.datetime,
+                 large: bool) -> MatchResult:
+    """Every output of a full run: `ids` the record ids in the engine's order (sorted), `labels` their clusters.
+    Golden IDs are assigned on integers (`mdm.golden.assign_codes`), xref and the records' golden IDs are written
+    a chunk of Arrow rows at a time, golden records and hierarchy by SQL: no Python object per record, so 10M
+    records publish in the memory of a few columns. `large`: each chunk is committed (see `_full`)."""
+    mcfg = cfg.mdm.customer
+    spec = MDM_TABLES
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    n = len(ids)
+    labels = np.asarray(labels, np.int64)
+    old = wh.read_arrow(f"SELECT {record_id_sql()} AS record_id, golden_id FROM mdm.xref "
+                        "WHERE golden_id IS NOT NULL", conn=conn)
+    prev_ids = pc.unique(old["golden_id"]).sort() if old.num_rows else pa.array([], pa.string())
+    prev = np.full(n, -1, np.int64)
+    if old.num_rows:
+        at = pc.index_in(old["record_id"], value_set=ids).to_numpy(zero_copy_only=False)
+        code = pc.index_in(old["golden_id"], value_set=prev_ids).to_numpy(zero_copy_only=False)
+        found = ~np.isnan(at.astype(float))
+        prev[at[found].astype(np.int64)] = code[found].astype(np.int64)
+    del old
+    per_cluster, history = assign_codes(labels, np.arange(n, dtype=np.int64), prev, prev_ids,
+                                        next_id_number(wh, conn))
+    del prev
+    kept = pc.is_in(prev_ids, value_set=per_cluster).to_numpy(zero_copy_only=False)
+    retired = prev_ids.filter(pa.array(~kept & ~np.isin(prev_ids.to_numpy(zero_copy_only=False),
+                                                         history["retired_id"].dropna().to_numpy())))
+    if len(retired):
+        history = pd.concat([history, pd.DataFrame({"retired_id": retired.to_numpy(zero_copy_only=False),
+                                                    "survivor_id": None, "reason": "deleted"})], ignore_index=True)
+    new_ids = int(len(per_cluster) - pc.sum(pc.is_in(per_cluster, value_set=prev_ids)).as_py()) \
+        if len(prev_ids) else len(per_cluster)
+    # xref: how each record joined its cluster: its best match-band edge inside it, or a steward's link.
+    left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
+    prob = pairs["prob"].to_numpy(float)
+    inside = (labels[left] == labels[right]) & (prob >= mcfg.thresholds.match)
+    best = pd.concat([pd.Series(prob[inside], index=left[inside]), pd.Series(prob[inside], index=right[inside])])
+    best = best.groupby(level=0).max()
+    score = np.full(n, np.nan)
+    score[best.index.to_numpy(np.int64)] = best.to_numpy(float)
+    alone = np.bincount(labels, minlength=len(per_cluster))[labels] == 1
+    steward = np.zeros(n, bool)
+    same = decisions[decisions["verdict"] == "same"]
+    if len(same):
+        lp, rp = same["lp"].to_numpy(np.int64), same["rp"].to_numpy(np.int64)
+        joined = labels[lp] == labels[rp]
+        steward[lp[joined]] = steward[rp[joined]] = True
+    how = np.where(alone, 0, np.where(steward, 1, np.where(np.isnan(score), 2, 3))).astype(np.int8)
+    how_names = pa.array(["singleton", "steward", "rule", "model"])
+    score[alone] = 1.0
+    del steward, best
+    wh.replace_table(conn, "mdm", "xref", spec["xref"][0], primary_key(wh, "xref"))
+    stamp = pa.scalar(now, pa.timestamp("us"))
+    for lo in range(0, n, CHUNK * 5):
+        hi = min(n, lo + CHUNK * 5)
+        rid = ids.slice(lo, hi - lo)
+        parts = pc.split_pattern(rid, ":", max_splits=2)
+        chunk = pa.table({
+            **{c: pc.list_element(parts, i) for i, c in enumerate(["source_name", "stream", "source_key"])},
+            "golden_id": per_cluster.take(pa.array(labels[lo:hi])),
+            "match_score": pa.array(score[lo:hi]), "matched_by": how_names.take(pa.array(how[lo:hi])),
+            "updated_at": pa.array(np.full(hi - lo, stamp.value, np.int64)).cast(pa.timestamp("us"))})
+        wh.insert_frame(conn, "mdm", "xref", chunk)
+        with wh.dialect.arrow_relation(conn, "_hub_assign", pa.table({"record_id": rid,
+                                                                      "golden_id": chunk["golden_id"]})) as a:
+            conn.exec_driver_sql(f"UPDATE {RECORDS} AS r SET golden_id = a.golden_id FROM {a} a "
+                                 "WHERE r.record_id = a.record_id")
+        if large:
+            wh.commit_and_continue(conn)
+    del score, how
+    # Review items: the pairs across clusters, on the records they and their clusters hold (a small part).
+    across = labels[left] != labels[right]
+    want = across & ((prob >= mcfg.thresholds.review) | pairs["ambiguous"].to_numpy(bool)
+                     | pairs["rejected"].to_numpy(bool))
+    involved = np.unique(np.concatenate([left[want], right[want]]))
+    local = np.flatnonzero(np.isin(labels, labels[involved]))  # (their clusters' records: the revenue)
+    sel = pairs[want].assign(left=np.searchsorted(local, left[want]), right=np.searchsorted(local, right[want]))
+    review = _review(cfg, wh, conn, ids.take(pa.array(local)).to_numpy(zero_copy_only=False),
+                     per_cluster.take(pa.array(labels[local])).to_numpy(zero_copy_only=False), sel, model, now)
+    decided = wh.read_frame("SELECT * FROM mdm.review_queue WHERE status = 'decided'", conn=conn)
+    if len(decided):  # (decided queue items are the stewards' record: they stay)
+        review = pd.concat([decided, review[~review["item_id"].isin(set(decided["item_id"]))]], ignore_index=True)
+    wh.replace_table(conn, "mdm", "review_queue", spec["review_queue"][0], primary_key(wh, "review_queue"),
+                     to_arrow(review, spec["review_queue"][0]))
+    _golden_and_hierarchy(cfg, wh, conn, None, ())
+    for name, built in (("golden_customer", "_hub_golden"), ("customer_hierarchy", "_hub_hierarchy")):
+        wh.replace_table(conn, "mdm", name, spec[name][0], primary_key(wh, name),
+                         select=_with_time(built, spec[name][0]), params={"now": now})
+        conn.exec_driver_sql(f"DROP TABLE {built}")
+    return _history_and_counts(wh, conn, history, now, new_ids, incremental=False)
 
 
 def _golden_relation(golden_ids: str | None) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from mdm.blocking import BlockingRule, Candidates, ahead, candidate_pairs, candidate_steps
@@ -14,7 +15,7 @@ from mdm.cluster import cluster
 from mdm.compare import ComparisonSpec, compare, encode
 from mdm.engine import LinkSettings, explain, fit, link, link_in_steps
 from mdm.evaluate import pairwise_scores
-from mdm.golden import assign_ids, first_free_number, survive
+from mdm.golden import assign_codes, assign_ids, first_free_number, survive
 from mdm.specs import (
     CUSTOMER_ANCHORS,
     CUSTOMER_BLOCKING,
@@ -192,6 +193,29 @@ def test_a_split_and_its_merge_back_leave_a_chain_not_a_cycle() -> None:
 
 
 # --- survivorship --------------------------------------------------------------------------------------------
+
+
+def test_golden_ids_on_integers_as_a_full_run_assigns_them() -> None:
+    """`assign_codes` (the full run's assignment, no string per record): a split ID stays with the larger part
+    even when the smaller part holds the oldest record; merged IDs retire into the oldest; new clusters are
+    numbered after the highest ID ever issued, in order of their first record."""
+    prev_ids = pa.array(["G0000000002", "G0000000005", "G0000000009"])
+    # records in record-id order: 0 had G5, 1 and 2 had G2, 3 had G9, 4 to 6 are new
+    prev = np.array([1, 0, 0, 2, -1, -1, -1])
+    labels = np.array([1, 1, 1, 0, 0, 2, 2])  # {0, 1, 2}: G2 and G5 merge; {3, 4} keeps G9; {5, 6} is new
+    per_cluster, history = assign_codes(labels, np.arange(7), prev, prev_ids, next_number=7)
+    assert per_cluster.to_pylist() == ["G0000000009", "G0000000002", "G0000000010"]  # (10: after G9)
+    assert history.to_dict("records") == [{"retired_id": "G0000000005", "survivor_id": "G0000000002",
+                                           "reason": "merged"}]
+    # new IDs follow the clusters' first records, not their labels
+    per_cluster, _ = assign_codes(np.array([1, 1, 0]), np.arange(3), np.full(3, -1), pa.array([], pa.string()))
+    assert per_cluster.to_pylist() == ["G0000000002", "G0000000001"]
+    # G2's records split 1 : 2 with the older record in the smaller part: the larger part keeps G2
+    labels = np.array([0, 0, 1, 1])
+    per_cluster, history = assign_codes(labels, np.arange(4), np.array([0, -1, 0, 0]), prev_ids[:1], 3)
+    assert per_cluster.to_pylist() == ["G0000000003", "G0000000002"]
+    assert history[["survivor_id", "split_id", "reason"]].to_dict("records") == [
+        {"survivor_id": "G0000000002", "split_id": "G0000000003", "reason": "split"}]
 
 
 def test_survivorship_rules() -> None:
