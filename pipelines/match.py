@@ -374,10 +374,10 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         n_records = len(recs)
         del recs
         pa.default_memory_pool().release_unused()  # (the engine's Arrow columns: back to the system)
-        pairs = result.pairs[result.pairs["prob"].to_numpy() >= settings.review]  # (no other pair is an output)
-        with wh.lend_memory(conn, keep="768MB"):  # (Python still holds the pairs while the golden records are built)
-            out = _publish_all(cfg, wh, conn, ids, result.labels, pairs, result.model, decisions, now, large)
+        out = _publish_all(cfg, wh, conn, ids, result, decisions, now, large)
+        t2 = time.perf_counter()
         _index_records(wh, conn, settings)
+        log.debug("publishing: the records' lookup indexes built in %.1f s", time.perf_counter() - t2)
         if activate is not None:
             activate_model(conn, activate, fp, now)
         set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
@@ -646,18 +646,44 @@ def _history_and_counts(wh: Warehouse, conn: Connection, history: pd.DataFrame, 
     return counts
 
 
-def _publish_all(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array, labels: np.ndarray,
-                 pairs: pd.DataFrame, model: FellegiSunter, decisions: pd.DataFrame, now: dt.datetime,
-                 large: bool) -> MatchResult:
-    """Every output of a full run: `ids` the record ids in the engine's order (sorted), `labels` their clusters.
+def _publish_all(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array, result: LinkResult,
+                 decisions: pd.DataFrame, now: dt.datetime, large: bool) -> MatchResult:
+    """Every output of a full run: `ids` the record ids in the engine's order (sorted), `result` their link.
     Golden IDs are assigned on integers (`mdm.golden.assign_codes`), xref and the records' golden IDs are written
     a chunk of Arrow rows at a time, golden records and hierarchy by SQL: no Python object per record, so 10M
-    records publish in the memory of a few columns. `large`: each chunk is committed (see `_full`)."""
+    records publish in the memory of a few columns. The result's pairs are taken from it (and freed before the
+    golden records, which get DuckDB's whole memory). `large`: each chunk is committed (see `_full`)."""
+    with wh.lend_memory(conn, keep="768MB"):  # (Python holds the pairs until the review items are built)
+        history, new_ids = _publish_ids(cfg, wh, conn, ids, result, decisions, now, large)
+    pa.default_memory_pool().release_unused()
+    spec = MDM_TABLES
+    t0 = time.perf_counter()
+    _golden_and_hierarchy(cfg, wh, conn, None, ())
+    log.debug("publishing: golden records and hierarchy built in %.1f s", time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    for name, built in (("golden_customer", "_hub_golden"), ("customer_hierarchy", "_hub_hierarchy")):
+        wh.replace_table(conn, "mdm", name, spec[name][0], primary_key(wh, name),
+                         select=_with_time(built, spec[name][0]), params={"now": now})
+        conn.exec_driver_sql(f"DROP TABLE {built}")
+    log.debug("publishing: golden records and hierarchy written in %.1f s", time.perf_counter() - t0)
+    return _history_and_counts(wh, conn, history, now, new_ids, incremental=False)
+
+
+def _publish_ids(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array, result: LinkResult,
+                 decisions: pd.DataFrame, now: dt.datetime, large: bool) -> tuple[pd.DataFrame, int]:
+    """`_publish_all`'s golden IDs, xref, the records' golden IDs and review queue; returns the ID history and
+    the number of new IDs. Takes the pairs out of `result`."""
     mcfg = cfg.mdm.customer
     spec = MDM_TABLES
     ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
     n = len(ids)
-    labels = np.asarray(labels, np.int64)
+    labels = np.asarray(result.labels, np.int64)
+    pairs, model = result.pairs, result.model
+    result.pairs = pairs.iloc[:0]
+    kept = pairs["prob"].to_numpy() >= mcfg.thresholds.review  # (no other pair is an output)
+    if not kept.all():  # (in steps, only those were kept: no copy)
+        pairs = pairs[kept]
+    del kept
     old = wh.read_arrow(f"SELECT {record_id_sql()} AS record_id, golden_id FROM mdm.xref "
                         "WHERE golden_id IS NOT NULL", conn=conn)
     prev_ids = pc.unique(old["golden_id"]).sort() if old.num_rows else pa.array([], pa.string())
@@ -668,6 +694,7 @@ def _publish_all(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array,
         found = ~np.isnan(at.astype(float))
         prev[at[found].astype(np.int64)] = code[found].astype(np.int64)
     del old
+    t0 = time.perf_counter()
     per_cluster, history = assign_codes(labels, np.arange(n, dtype=np.int64), prev, prev_ids,
                                         next_id_number(wh, conn))
     del prev
@@ -698,6 +725,9 @@ def _publish_all(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array,
     how_names = pa.array(["singleton", "steward", "rule", "model"])
     score[alone] = 1.0
     del steward, best
+    log.debug("publishing: golden IDs of %s clusters assigned in %.1f s", f"{len(per_cluster):,}",
+              time.perf_counter() - t0)
+    t0, t_update = time.perf_counter(), 0.0
     wh.replace_table(conn, "mdm", "xref", spec["xref"][0], primary_key(wh, "xref"))
     stamp = pa.scalar(now, pa.timestamp("us"))
     for lo in range(0, n, CHUNK * 5):
@@ -710,13 +740,18 @@ def _publish_all(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array,
             "match_score": pa.array(score[lo:hi]), "matched_by": how_names.take(pa.array(how[lo:hi])),
             "updated_at": pa.array(np.full(hi - lo, stamp.value, np.int64)).cast(pa.timestamp("us"))})
         wh.insert_frame(conn, "mdm", "xref", chunk)
+        t1 = time.perf_counter()
         with wh.dialect.arrow_relation(conn, "_hub_assign", pa.table({"record_id": rid,
                                                                       "golden_id": chunk["golden_id"]})) as a:
             conn.exec_driver_sql(f"UPDATE {RECORDS} AS r SET golden_id = a.golden_id FROM {a} a "
                                  "WHERE r.record_id = a.record_id")
         if large:
             wh.commit_and_continue(conn)
+        t_update += time.perf_counter() - t1
     del score, how
+    log.debug("publishing: xref and the records' golden IDs written in %.1f s (the records' update %.1f s)",
+              time.perf_counter() - t0, t_update)
+    t0 = time.perf_counter()
     # Review items: the pairs across clusters, on the records they and their clusters hold (a small part).
     across = labels[left] != labels[right]
     want = across & ((prob >= mcfg.thresholds.review) | pairs["ambiguous"].to_numpy(bool)
@@ -731,12 +766,8 @@ def _publish_all(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array,
         review = pd.concat([decided, review[~review["item_id"].isin(set(decided["item_id"]))]], ignore_index=True)
     wh.replace_table(conn, "mdm", "review_queue", spec["review_queue"][0], primary_key(wh, "review_queue"),
                      to_arrow(review, spec["review_queue"][0]))
-    _golden_and_hierarchy(cfg, wh, conn, None, ())
-    for name, built in (("golden_customer", "_hub_golden"), ("customer_hierarchy", "_hub_hierarchy")):
-        wh.replace_table(conn, "mdm", name, spec[name][0], primary_key(wh, name),
-                         select=_with_time(built, spec[name][0]), params={"now": now})
-        conn.exec_driver_sql(f"DROP TABLE {built}")
-    return _history_and_counts(wh, conn, history, now, new_ids, incremental=False)
+    log.debug("publishing: %s review items in %.1f s", f"{len(review):,}", time.perf_counter() - t0)
+    return history, new_ids
 
 
 def _golden_relation(golden_ids: str | None) -> str:

@@ -3,6 +3,8 @@ re-clustering, learning from decisions (`mdm/feedback.py`) and one-record lookup
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +16,17 @@ from mdm.compare import ComparisonSpec, compare
 from mdm.engine import LinkSettings, explain, link, score_pairs
 from mdm.feedback import calibrate
 from mdm.lookup import build_index
-from mdm.stewardship import band, ordered_pair, pair_id, priority, recluster, record_values, split_record_id
+from mdm.stewardship import (
+    RAW_FIELDS,
+    STD_FIELDS,
+    band,
+    ordered_pair,
+    pair_id,
+    priority,
+    recluster,
+    record_values,
+    split_record_id,
+)
 
 
 def test_a_pair_is_the_same_item_in_either_order() -> None:
@@ -37,6 +49,38 @@ def test_priority_is_uncertainty_times_revenue() -> None:
 def test_record_values_leave_out_empty_fields() -> None:
     df = pd.DataFrame({"name": ["甲公司"], "uscc": [None], "phone": [""], "uscc_valid": [np.bool_(True)]})
     assert record_values(df) == ['{"name": "甲公司", "uscc_valid": true}']
+
+
+def test_record_values_write_what_json_dumps_writes() -> None:
+    """The Arrow-built JSON equals `json.dumps` of each record's non-empty values: quotes, backslashes, line
+    breaks, other control characters, CJK and emoji in text; booleans, numbers and times; Arrow-backed text."""
+    texts = ['华信"科技"', "a\\b", "line\nbreak\ttab\r", "bell\x07", "", None, "😀 北京 凯邦", " ", "\x1f\b\f"]
+    n = len(texts)
+    df = pd.DataFrame({
+        "name": texts,
+        # (no control character json.dumps writes as \\u00XX: Arrow escapes the whole column)
+        "phone": pd.array([t if t is None or t.isprintable() or "\n" in t else "x" for t in reversed(texts)],
+                          dtype=pd.StringDtype("pyarrow")),
+        "address": [t if t is None or t.isprintable() or "\n" in t else "y" for t in texts],
+        "uscc_valid": [True, False, None] * (n // 3),
+        "updated_at": [pd.Timestamp("2026-12-04 10:20:30"), None, pd.Timestamp("2026-01-01 00:00:00.5")] * (n // 3),
+        "industry": [1, 2.5, np.nan] * (n // 3),
+        "owner": ["x", 7, None] * (n // 3),
+    })
+
+    def expected(row: pd.Series) -> str:
+        d = {}
+        for c in [f for f in RAW_FIELDS + STD_FIELDS if f in row.index]:  # (the fields' order)
+            v = row[c]
+            if v is None or (not isinstance(v, str) and pd.isna(v)) or v == "":
+                continue
+            v = v.item() if isinstance(v, np.generic) else v
+            d[c] = v.isoformat(sep=" ") if isinstance(v, pd.Timestamp) else v
+        return json.dumps(d, ensure_ascii=False)
+
+    assert record_values(df) == [expected(row) for _, row in df.iterrows()]
+    assert json.loads(record_values(df)[2])["name"] == "line\nbreak\ttab\r"
+    assert record_values(df[["name"]].iloc[[4, 5]]) == ["{}", "{}"]
 
 
 def _cl(prob: list[float], edges: list[tuple[int, int]], n: int, **kw: object) -> np.ndarray:
