@@ -656,17 +656,32 @@ def _publish_all(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array,
     with wh.lend_memory(conn, keep="768MB"):  # (Python holds the pairs until the review items are built)
         history, new_ids = _publish_ids(cfg, wh, conn, ids, result, decisions, now, large)
     pa.default_memory_pool().release_unused()
-    spec = MDM_TABLES
     t0 = time.perf_counter()
-    _golden_and_hierarchy(cfg, wh, conn, None, ())
-    log.debug("publishing: golden records and hierarchy built in %.1f s", time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    for name, built in (("golden_customer", "_hub_golden"), ("customer_hierarchy", "_hub_hierarchy")):
-        wh.replace_table(conn, "mdm", name, spec[name][0], primary_key(wh, name),
-                         select=_with_time(built, spec[name][0]), params={"now": now})
-        conn.exec_driver_sql(f"DROP TABLE {built}")
-    log.debug("publishing: golden records and hierarchy written in %.1f s", time.perf_counter() - t0)
+    if large:  # survivorship a tenth of the golden IDs at a time (by their last character): linear, not spilled
+        wh.replace_table(conn, "mdm", "golden_customer", MDM_TABLES["golden_customer"][0],
+                         primary_key(wh, "golden_customer"))
+        last, digits = "RIGHT(r.golden_id, 1)", ", ".join(f"'{d}'" for d in range(9))
+        for where in [*(f"{last} = '{d}'" for d in range(9)), f"{last} NOT IN ({digits})"]:
+            select = f"({golden_sql(cfg, _golden_relation(None, where), wh.dialect.text_order)}) _bucket"
+            conn.execute(sa.text(f"INSERT INTO mdm.golden_customer ({', '.join(MDM_TABLES['golden_customer'][0])}) "
+                                 f"{_with_time(select, MDM_TABLES['golden_customer'][0])}"), {"now": now})
+            wh.commit_and_continue(conn)
+        _golden_and_hierarchy(cfg, wh, conn, None, (), golden=False)
+        _replace_from(wh, conn, "customer_hierarchy", "_hub_hierarchy", now)
+    else:
+        _golden_and_hierarchy(cfg, wh, conn, None, ())
+        _replace_from(wh, conn, "golden_customer", "_hub_golden", now)
+        _replace_from(wh, conn, "customer_hierarchy", "_hub_hierarchy", now)
+    log.debug("publishing: golden records and hierarchy in %.1f s", time.perf_counter() - t0)
     return _history_and_counts(wh, conn, history, now, new_ids, incremental=False)
+
+
+def _replace_from(wh: Warehouse, conn: Connection, name: str, built: str, now: dt.datetime) -> None:
+    """All rows of `mdm.<name>` replaced by those of the temporary table `built` (dropped)."""
+    wh.replace_table(conn, "mdm", name, MDM_TABLES[name][0], primary_key(wh, name),
+                     select=_with_time(built, MDM_TABLES[name][0]), params={"now": now})
+    conn.exec_driver_sql(f"DROP TABLE {built}")
+
 
 
 def _publish_ids(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array, result: LinkResult,
@@ -770,9 +785,11 @@ def _publish_ids(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array,
     return history, new_ids
 
 
-def _golden_relation(golden_ids: str | None) -> str:
-    """The records survivorship reads (of the golden IDs in table `golden_ids`, or all)."""
+def _golden_relation(golden_ids: str | None, condition: str | None = None) -> str:
+    """The records survivorship reads (of the golden IDs in table `golden_ids`, or all; those meeting the SQL
+    `condition` on `r`)."""
     where = f" WHERE r.golden_id IN (SELECT golden_id FROM {golden_ids})" if golden_ids else ""
+    where = (f"{where} AND {condition}" if where else f" WHERE {condition}") if condition else where
     return ("(SELECT r.golden_id, r.record_id, r.source_name, r.updated_at, r.created_at, r.is_branch, r.province, "
             "r.city_any, COALESCE(r.uscc_std, r.uscc) AS uscc, COALESCE(r.uscc_valid, FALSE) AS uscc_is_valid, "
             f"{GOLDEN_PHONE_SQL} AS phone, "
@@ -808,18 +825,20 @@ def _with_time(table: str, columns: dict[str, str]) -> str:
 
 
 def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: list[str] | None,
-                          old_name_keys: Sequence[str]) -> list[str]:
-    """Build `_hub_golden` (the golden records of `golden_ids`, or all) and `_hub_hierarchy` (branch → head links
-    of the golden customers whose name keys the affected records carry now or carried before: a link depends on
-    all records with the branch's name key and all records of their golden customers) as temporary tables.
-    Returns the golden IDs the hierarchy was computed for."""
+                          old_name_keys: Sequence[str], golden: bool = True) -> list[str]:
+    """Build `_hub_golden` (the golden records of `golden_ids`, or all; with all, not when `golden` is false) and
+    `_hub_hierarchy` (branch → head links of the golden customers whose name keys the affected records carry now
+    or carried before: a link depends on all records with the branch's name key and all records of their golden
+    customers) as temporary tables. Returns the golden IDs the hierarchy was computed for."""
     order = wh.dialect.text_order
     store = MatchStore(wh, conn)
     cols = ", ".join(f"r.{c}" for c in HIERARCHY_INPUTS)
     for t in ("_hub_golden", "_hub_hierarchy", "_hub_slice"):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t}")
     if golden_ids is None:
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_golden AS {golden_sql(cfg, _golden_relation(None), order)}")
+        if golden:
+            conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_golden AS "
+                                 f"{golden_sql(cfg, _golden_relation(None), order)}")
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_hierarchy AS "
                              f"{hierarchy_sql(f'(SELECT {cols} FROM {RECORDS} r)', order)}")
         return []
@@ -862,8 +881,10 @@ def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gi
     sel, l_id, r_id, ids = sel[keep], l_id[keep], r_id[keep], ids[keep]
     if not len(sel):
         return pd.DataFrame(columns=list(MDM_TABLES["review_queue"][0]))
-    values = store.stored(sorted(set(l_id) | set(r_id)), [c for c in RECORD_COLUMNS if c not in ("record_id",)])
-    values = values.set_index("record_id")
+    values = store.stored(pd.unique(np.concatenate([l_id, r_id])).tolist(),
+                          [c for c in RECORD_COLUMNS if c not in ("record_id",)])
+    texts = pd.Series(record_values(values), index=values["record_id"].to_numpy(), dtype=object)  # (once a record)
+    del values
     lg, rg = gid[sel["left"].to_numpy(np.int64)], gid[sel["right"].to_numpy(np.int64)]
     revenue = _revenue(wh, conn, sorted(set(lg) | set(rg)), rid, gid)
     reason = np.where(sel["rejected"], "kept apart by a hard rule",
@@ -872,12 +893,12 @@ def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gi
                                         "score in the review band")))
     names = [s.level_names() for s in model.specs]
     lv = sel[[s.name for s in model.specs]].to_numpy()
-    explanation = [json.dumps({s.name: names[j][int(x)] if x >= 0 else "missing" for j, (s, x) in
-                               enumerate(zip(model.specs, row, strict=True))}, ensure_ascii=False) for row in lv]
+    patterns, which = np.unique(lv, axis=0, return_inverse=True)  # (a few hundred level patterns: one text each)
+    explanation = np.array([json.dumps({s.name: names[j][int(x)] if x >= 0 else "missing" for j, (s, x) in
+                                        enumerate(zip(model.specs, row, strict=True))}, ensure_ascii=False)
+                            for row in patterns], dtype=object)[np.asarray(which).ravel()]
     pair_revenue = np.maximum(pd.Series(lg).map(revenue).fillna(0.0).to_numpy(float),
                               pd.Series(rg).map(revenue).fillna(0.0).to_numpy(float))
-    left_vals = values.reindex(l_id).reset_index()
-    right_vals = values.reindex(r_id).reset_index()
     return pd.DataFrame({
         "item_id": ids.to_numpy(), "left_record": l_id, "right_record": r_id,
         "left_golden_id": lg, "right_golden_id": rg,
@@ -885,7 +906,8 @@ def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gi
         "reason": reason, "explanation": explanation,
         "priority": stewardship_priority(sel["prob"].to_numpy(), pair_revenue),
         "status": "open", "created_at": now,
-        "left_values": record_values(left_vals), "right_values": record_values(right_vals),
+        "left_values": texts.reindex(l_id).fillna("{}").to_numpy(),
+        "right_values": texts.reindex(r_id).fillna("{}").to_numpy(),
         "revenue": pair_revenue,
     })
 
