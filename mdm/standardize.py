@@ -310,8 +310,17 @@ def _t2s(arr: pa.Array) -> pa.Array:
     if not pc.any(mask).as_py():
         return arr
     conv = _opencc().convert
+
+    def settled(v: str) -> str:  # OpenCC's tables chain (薴 → 苧 → 苎): convert until nothing changes (at most 3)
+        for _ in range(3):
+            out = conv(v)
+            if out == v:
+                break
+            v = out
+        return v
+
     subset = pc.filter(arr, mask).to_pylist()
-    return pc.replace_with_mask(arr, mask, pa.array([conv(v) for v in subset], pa.string()))
+    return pc.replace_with_mask(arr, mask, pa.array([settled(v) for v in subset], pa.string()))
 
 
 def _base_clean(arr: pa.Array) -> pa.Array:
