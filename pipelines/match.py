@@ -373,7 +373,6 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         t1 = time.perf_counter()
         n_records = len(recs)
         del recs
-        pa.default_memory_pool().release_unused()  # (the engine's Arrow columns: back to the system)
         out = _publish_all(cfg, wh, conn, ids, result, decisions, now, large)
         t2 = time.perf_counter()
         _index_records(wh, conn, settings)
@@ -681,7 +680,6 @@ def _replace_from(wh: Warehouse, conn: Connection, name: str, built: str, now: d
     wh.replace_table(conn, "mdm", name, MDM_TABLES[name][0], primary_key(wh, name),
                      select=_with_time(built, MDM_TABLES[name][0]), params={"now": now})
     conn.exec_driver_sql(f"DROP TABLE {built}")
-
 
 
 def _publish_ids(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array, result: LinkResult,
