@@ -675,6 +675,19 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """A timestamp-shaped value that is no real date (`0000-0-0T0:00:00`, `2024-02-30`) is a YAML error naming
+        its line, not a Python ValueError from deep inside the loader."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as e:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} looks like a date or time but is none ({e}); quote it to keep it as text",
+                node.start_mark) from None
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_yaml_timestamp)
+
 
 def parse_yaml(text: str) -> Any:
     """The YAML document, with a key given twice in one mapping an error."""

@@ -160,6 +160,14 @@ def test_given_invalid_yaml_then_the_error_has_the_line(tmp_path: Path) -> None:
     assert "not valid YAML" in str(e.value) and "hub.yaml:" in str(e.value)
 
 
+def test_given_a_date_that_does_not_exist_then_it_is_a_yaml_error_on_its_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as e:  # PyYAML itself raises a bare ValueError here
+        load_config(write(tmp_path, MINIMAL + "mdm:\n  customer:\n    since: 0000-0-0T0:00:00\n"), env={})
+    line = (MINIMAL + "mdm:\n  customer:\n    since:").count("\n") + 1
+    assert "not valid YAML" in str(e.value) and "'0000-0-0T0:00:00' looks like a date" in str(e.value)
+    assert f"hub.yaml:{line}" in str(e.value)
+
+
 def test_given_a_missing_file_then_the_error_says_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_config(tmp_path / "nope.yaml", env={})
