@@ -2,6 +2,7 @@
 
     python -m bench.mutation [--workers 1] [PATTERN ...]   # run (all core mutants, or those matching), then report
     python -m bench.mutation --report                      # report what mutants/ holds from earlier runs
+    python -m bench.mutation --only mdm/golden.py --tests tests/mdm/test_engine.py   # one module, its unit tests
 
 The modules and the tests are configured in `[tool.mutmut]` of pyproject.toml. Each mutant (an operator,
 a constant, a condition changed in one function) runs against the tests that reach the function; it is
@@ -59,8 +60,13 @@ def _mutmut(root: Path, workers: int, names: list[str]) -> None:
     subprocess.run([str(MUTMUT), "run", "--max-children", str(workers), *names], cwd=root, env=env, check=False)
 
 
-def fast_copy() -> Path:
-    """The repository's tracked files in a temporary directory, configured to run `FAST_TESTS` only."""
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(i) for i in items) + "]"
+
+
+def fast_copy(tests: list[str] | None = None, only: list[str] | None = None) -> Path:
+    """The repository's tracked files in a temporary directory, configured to run `tests` (default `FAST_TESTS`)
+    only, and to mutate the files `only` names (default: those of `[tool.mutmut]`)."""
     root = Path(tempfile.mkdtemp(prefix="hub-mutation-fast-"))
     files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
     for name in filter(None, files.decode().split("\0")):
@@ -69,11 +75,25 @@ def fast_copy() -> Path:
             shutil.copy2(REPO / name, root / name)
     cfg = root / "pyproject.toml"
     text, n = re.subn(r"pytest_add_cli_args_test_selection = \[.*?\]",
-                      "pytest_add_cli_args_test_selection = " + repr(FAST_TESTS).replace("'", '"'),
+                      "pytest_add_cli_args_test_selection = " + _toml_list(tests or FAST_TESTS),
                       cfg.read_text(encoding="utf-8"), flags=re.S)
     assert n == 1, "[tool.mutmut] pytest_add_cli_args_test_selection not found"
+    if only:
+        text, n = re.subn(r"only_mutate = \[.*?\]", "only_mutate = " + _toml_list(only), text, flags=re.S)
+        assert n == 1, "[tool.mutmut] only_mutate not found"
     cfg.write_text(text, encoding="utf-8")
     return root
+
+
+def run_unit(only: list[str], tests: list[str], workers: int) -> dict[str, str]:
+    """The mutants of the files `only` names against `tests` alone (a lower bound of the score: other tests that
+    reach them are not run), in a copy whose mutmut generates those files' mutants only (minutes, not the 18 of
+    every core module), kept for `mutmut show`; the statuses."""
+    copy = fast_copy(tests, only)
+    _mutmut(copy, workers, [])
+    print(f"mutation: the mutants are kept in {copy} (`cd {copy} && {MUTMUT} show NAME` prints one; remove the "
+          "folder when done)", file=sys.stderr, flush=True)
+    return {n: st for n, st in results(copy).items() if st != "not checked"}
 
 
 def run_two_stages(patterns: list[str], workers: int) -> dict[str, str]:
@@ -138,8 +158,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--report", action="store_true", help="only report the results mutants/ holds")
     ap.add_argument("--one-stage", action="store_true",
                     help="run the mutants against every test at once (e.g. to re-run survivors after adding tests)")
+    ap.add_argument("--only", nargs="+", metavar="FILE",
+                    help="mutate these files only, against --tests only (e.g. --only mdm/golden.py --tests "
+                         "tests/mdm/test_engine.py): a module's unit-level score in minutes")
+    ap.add_argument("--tests", nargs="+", metavar="PATH", help="with --only: the tests to run")
     args = ap.parse_args(argv)
-    if args.report:
+    if bool(args.only) != bool(args.tests):
+        ap.error("--only and --tests go together")
+    if args.only:
+        status = run_unit(args.only, args.tests, args.workers)
+    elif args.report:
         status = json.loads(STATUS.read_text(encoding="utf-8")) if STATUS.exists() else results()
     elif args.one_stage:
         _mutmut(REPO, args.workers, args.patterns)
