@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from itertools import pairwise
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
+from core.vocabulary import FALLBACK_RULES
 from mdm.golden import (
     assign_ids,
     describe_rules,
@@ -19,6 +22,7 @@ from mdm.golden import (
     id_number,
     sorted_codes,
     survive,
+    survivorship_sql,
 )
 
 
@@ -133,3 +137,88 @@ def test_survivorship_quotes_odd_column_and_source_names() -> None:
                          'we"ird': ["from a", "from b"], "updated_at": pd.to_datetime(["2024-01-01", "2023-01-01"])})
     out = survive(recs, ['we"ird'], {'we"ird': ["source_priority"]}, ["x", "o'brien"])
     assert out.to_dict("records") == [{"golden_id": "G1", 'we"ird': "from b", 'we"ird_source': "b"}]
+
+
+# --- survivorship against a plain chooser ---------------------------------------------------------------------
+
+SIMPLE_RULES = ["source_priority", "most_recent", "most_frequent", "most_complete", "cleanest"]
+
+
+def reference_survive(recs: pd.DataFrame, attr: str, rules: list[str], priority: list[str],
+                      valid: str | None) -> dict[str, tuple]:
+    """Per golden ID: (value, record that supplied it, its valid flag) by sorting the candidates in Python."""
+    out = {}
+    for g, grp in recs.groupby("golden_id"):
+        cand = grp[grp[attr].notna() & (grp[attr].astype(str).str.strip() != "")]
+        if "valid_only" in rules and valid:
+            cand = cand[cand[valid].eq(True)]
+        if not len(cand):
+            out[g] = (None, None, False if valid else None)
+            continue
+        freq = cand[attr].map(cand[attr].value_counts())
+
+        def key(i: int, c: pd.DataFrame = cand, f: pd.Series = freq) -> tuple:
+            r, parts = c.loc[i], []
+            for rule in rules:
+                if rule == "source_priority":
+                    parts.append(priority.index(r["source_name"]) if r["source_name"] in priority else len(priority))
+                elif rule == "most_recent":
+                    t = r["updated_at"]
+                    parts.append((1, 0) if pd.isna(t) else (0, -t.value))
+                elif rule == "most_frequent":
+                    parts.append(-f[i])
+                elif rule == "most_complete":
+                    parts.append(-len(r[attr]))
+                elif rule == "cleanest":
+                    v = r[attr]
+                    stray = v != v.strip() or "  " in v or any(
+                        (a == " " and "一" <= b <= "鿿") or (b == " " and "一" <= a <= "鿿") for a, b in pairwise(v))
+                    parts.append(int(stray))
+            return (*parts, r["record_id"])
+
+        best = cand.loc[min(cand.index, key=key)]
+        out[g] = (best[attr], best["record_id"], bool(best[valid]) if valid and pd.notna(best[valid]) else
+                  (False if valid else None))
+    return out
+
+
+def _records(rng: random.Random) -> pd.DataFrame:
+    rows = []
+    values = ["甲", "甲公司", "甲 公司", " 甲公司", "乙有限公司", "", "  ", None, "ab", "abc"]
+    for g in range(rng.randint(1, 4)):
+        for j in range(rng.randint(1, 6)):
+            rows.append({"golden_id": f"G{g}", "record_id": f"{rng.choice('abcd')}:{g}{j}",
+                         "source_name": rng.choice(["erp", "crm_a", "crm_b", "wecom"]),
+                         "updated_at": rng.choice([None, *pd.date_range("2024-01-01", periods=5, freq="D")]),
+                         "name": rng.choice(values), "name_ok": rng.choice([True, False, None]),
+                         "code": rng.choice([None, "c1", "c2"])})
+    return pd.DataFrame(rows).astype({"updated_at": "datetime64[ns]"})
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_survivorship_sql_chooses_as_the_rules_sort(seed: int) -> None:
+    rng = random.Random(seed)
+    recs = _records(rng)
+    rules = rng.sample(SIMPLE_RULES, rng.randint(0, 3))
+    if rng.random() < 0.5:
+        rules.insert(0, "valid_only")
+    priority = rng.sample(["erp", "crm_a", "crm_b"], rng.randint(0, 3))
+    with_valid = rng.random() < 0.7
+    sql = survivorship_sql("recs", ["name"], {"name": rules} if rules else {}, priority,
+                           valid={"name": "name_ok"} if with_valid else None, first={"first_code": "code"})
+    con = duckdb.connect()
+    con.register("recs", recs)
+    got = con.sql(sql).df()
+    con.close()
+    want = reference_survive(recs, "name", rules or list(FALLBACK_RULES), priority, "name_ok" if with_valid else None)
+    assert got["golden_id"].tolist() == sorted(want)
+    for row in got.to_dict("records"):
+        value, source, ok = want[row["golden_id"]]
+        assert (None if pd.isna(row["name"]) else row["name"], None if pd.isna(row["name_source"]) else
+                row["name_source"]) == (value, source), (rules, priority, row)
+        assert ("name_valid" in row) == with_valid
+        if with_valid:
+            assert bool(row["name_valid"]) is ok
+        grp = recs[(recs["golden_id"] == row["golden_id"]) & recs["code"].notna()].sort_values("record_id")
+        assert (None if pd.isna(row["first_code"]) else row["first_code"]) == (
+            grp["code"].iloc[0] if len(grp) else None)
