@@ -331,6 +331,8 @@ def fit_m_em(patterns: np.ndarray, counts: np.ndarray, specs: Sequence[Compariso
         m[s.name] = ramp / ramp.sum()
     u_fit = {s.name: np.asarray(u[s.name], dtype=float) for s in specs}
     it = 0
+    if not float(np.sum(counts)) > 0:  # no pair to learn from: the starting point, not a prior of NaN
+        return {k: v.tolist() for k, v in m.items()}, {k: v.tolist() for k, v in u_fit.items()}, prior, it
     for it in range(1, max_iter + 1):  # noqa: B007 - iteration count reported
         log_m = np.zeros(len(patterns))
         log_u = np.zeros(len(patterns))

@@ -244,6 +244,8 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
         ensure_mdm(wh, conn)
         store = MatchStore(wh, conn)
         model = active_model(wh, fp, conn)
+        if model is not None and model.info.get("candidate_pairs") == 0:
+            model = None  # learnt from no pair at all: a full run trains one on the pairs there are now
         mark = watermark(conn, CONSUMER)
         layout_ok = set(RECORD_COLUMNS) <= set(store.record_columns())
         incremental = (not rebuild and model is not None and mark is not None and layout_ok

@@ -95,7 +95,7 @@ def test_a_branch_linked_to_its_head_office_is_not_also_linked_to_a_group() -> N
             "group_key"]
     frame = pd.DataFrame([
         ["r1", "G1", "深圳骐骥科技有限公司", "骐骥科技", None, "深圳市", False, "骐骥", None],        # head office
-        ["r2", "G2", "深圳骐骥科技有限公司上海分公司", "骐骥科技", "深圳", "上海市", True, "骐骥", "member"],  # its branch
+        ["r2", "G2", "深圳骐骥科技有限公司上海分公司", "骐骥科技", "深圳", "上海市", True, "骐骥", "member"],  # branch
         ["r3", "G2", "骐骥科技", None, None, "上海市", False, "骐骥", "member"],   # the branch's other record
         ["r4", "G3", "上海骐骥集团有限公司", "骐骥集团", None, "上海市", False, "骐骥", "group"],  # a group in its city
         ["r5", "G4", "上海骐骥软件有限公司", "骐骥软件", None, "上海市", False, "骐骥", "member"],

@@ -3,6 +3,7 @@ exactly what a full rebuild with the same model gives."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -61,3 +62,34 @@ def test_incremental_equals_rebuild(demo_project: Path, tmp_path: Path) -> None:
     rebuilt = xref(wh)
     assert partition(rebuilt) == partition(incremental)
     assert rebuilt.equals(incremental)  # and with the same golden IDs
+
+
+def test_a_first_run_without_candidate_pairs_leaves_no_model_that_scores_nothing(tmp_path: Path) -> None:
+    """Three unrelated companies give EM no pair to learn from; the customers arriving later must still be linked
+    (a model fitted on no pairs had a prior of NaN, and every later pair scored NaN: no match, silently)."""
+    names = ["上海瑞丰信息技术有限公司", "北京华通科技有限公司", "深圳超瑞服饰有限公司"]
+    pd.DataFrame({"编号": ["A0", "A1", "A2"], "名称": names, "电话": ["021-51803117", "010-82336141", "13628510947"],
+                  "修改时间": "2024-06-01 10:00:00"}).to_csv(tmp_path / "a.csv", index=False)
+    stream = ("    streams:\n      customers:\n        primary_key: 编号\n        entity: customer\n"
+              "        mapping: {name: 名称, phone: 电话, updated_at: 修改时间}\n")
+    (tmp_path / "hub.yaml").write_text(
+        'warehouse: {url: "duckdb:///w.duckdb"}\nsources:\n'
+        f"  crm_a:\n    connector: file\n    config: {{path: a.csv}}\n{stream}", encoding="utf-8")
+    cfg = load_config(tmp_path / "hub.yaml")
+    wh = Warehouse(cfg.warehouse.url)
+    first = run_all(cfg, wh)
+    assert first.match is not None and len(xref(wh).unique()) == 3
+    more = pd.DataFrame({"编号": ["A3", "A4"], "名称": ["上海瑞丰信息技术有限公司", "北京华通科技有限公司"],
+                         "电话": ["021-51803117", "010-82336141"], "修改时间": "2024-06-02 10:00:00"})
+    more.to_csv(tmp_path / "a.csv", mode="a", header=False, index=False)
+    second = run_all(cfg, wh)
+    assert second.match is not None and not second.match.incremental  # a model is learnt now, on the new pairs
+    model = wh.read_frame("SELECT model FROM mdm.match_model WHERE active")["model"]
+    assert len(model) == 1 and json.loads(model.iloc[0])["info"]["candidate_pairs"] >= 2
+    ids = xref(wh)
+    assert ids["crm_a:customers:A3"] == ids["crm_a:customers:A0"]
+    assert ids["crm_a:customers:A4"] == ids["crm_a:customers:A1"]
+    assert len(ids.unique()) == 3
+    probs = wh.read_frame("SELECT prob FROM mdm.match_pairs")["prob"]
+    assert len(probs) and probs.notna().all()
+    wh.dispose()
