@@ -14,6 +14,7 @@ import pytest
 
 from core.vocabulary import FALLBACK_RULES
 from mdm.golden import (
+    assign_codes,
     assign_ids,
     describe_rules,
     first_free_number,
@@ -74,6 +75,7 @@ def test_ids_and_history_follow_the_rules_as_written(seed: int) -> None:
     ids, history = reference_assign(clusters, previous, next_number)
     assert got.ids["record_id"].tolist() == [r for r, _ in clusters]
     assert dict(zip(got.ids["record_id"], got.ids["golden_id"], strict=True)) == ids
+    assert got.history.index.tolist() == list(range(len(got.history)))  # merged rows, then split rows, numbered
     h = got.history.reindex(columns=["retired_id", "survivor_id", "reason", "split_id"])
     rows = [tuple(None if pd.isna(v) else v for v in row) for row in h.itertuples(index=False)]
     assert rows == history
@@ -85,6 +87,15 @@ def test_a_record_given_twice_in_the_previous_xref_counts_once_and_missing_ids_c
     got = assign_ids(pd.DataFrame({"record_id": ["a", "b", "c"], "cluster": [1, 2, 1]}), previous)
     assert got.ids["golden_id"].tolist() == ["G0000000004", "G0000000005", "G0000000004"]
     assert got.history.empty
+
+
+def test_no_cluster_gets_no_id() -> None:
+    got = assign_ids(pd.DataFrame({"record_id": pd.Series([], dtype=object), "cluster": pd.Series([], dtype=int)}),
+                     pd.DataFrame({"record_id": ["a"], "golden_id": ["G0000000003"]}))
+    assert got.ids.empty and got.history.empty
+    per_cluster, history = assign_codes(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                                        pa.array(["G0000000003"]), 4)
+    assert len(per_cluster) == 0 and history.empty
 
 
 def test_id_text_and_numbers() -> None:
@@ -133,9 +144,9 @@ def test_rules_read_as_a_sentence() -> None:
 
 
 def test_survivorship_quotes_odd_column_and_source_names() -> None:
-    recs = pd.DataFrame({"golden_id": ["G1", "G1"], "record_id": ["a", "b"], "source_name": ["o'brien", "x"],
+    recs = pd.DataFrame({"golden_id": ["G1", "G1"], "record_id": ["a", "b"], "source_name": ["x", "o'brien"],
                          'we"ird': ["from a", "from b"], "updated_at": pd.to_datetime(["2024-01-01", "2023-01-01"])})
-    out = survive(recs, ['we"ird'], {'we"ird': ["source_priority"]}, ["x", "o'brien"])
+    out = survive(recs, ['we"ird'], {'we"ird': ["source_priority"]}, ["o'brien", "x"])
     assert out.to_dict("records") == [{"golden_id": "G1", 'we"ird': "from b", 'we"ird_source': "b"}]
 
 
@@ -205,7 +216,8 @@ def test_survivorship_sql_chooses_as_the_rules_sort(seed: int) -> None:
     priority = rng.sample(["erp", "crm_a", "crm_b"], rng.randint(0, 3))
     with_valid = rng.random() < 0.7
     sql = survivorship_sql("recs", ["name"], {"name": rules} if rules else {}, priority,
-                           valid={"name": "name_ok"} if with_valid else None, first={"first_code": "code"})
+                           valid={"name": "name_ok"} if with_valid else None,
+                           first={"first_code": "code", "first_source": "source_name"})
     con = duckdb.connect()
     con.register("recs", recs)
     got = con.sql(sql).df()
@@ -222,3 +234,5 @@ def test_survivorship_sql_chooses_as_the_rules_sort(seed: int) -> None:
         grp = recs[(recs["golden_id"] == row["golden_id"]) & recs["code"].notna()].sort_values("record_id")
         assert (None if pd.isna(row["first_code"]) else row["first_code"]) == (
             grp["code"].iloc[0] if len(grp) else None)
+        mine = recs[recs["golden_id"] == row["golden_id"]].sort_values("record_id")
+        assert row["first_source"] == mine["source_name"].iloc[0]
