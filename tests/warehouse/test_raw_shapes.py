@@ -1,0 +1,116 @@
+"""The raw layer's record shaping, key and canonical JSON, checked value by value (no warehouse needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+import random
+
+import pyarrow as pa
+import pytest
+
+from warehouse.raw import (
+    LoadStats,
+    MassDeleteRefused,
+    dumps,
+    key_of,
+    md5_hex,
+    quarantine_row,
+    quarantine_table,
+    raw_table,
+    resolve_key_columns,
+    shape_batch,
+    shape_records,
+)
+
+
+def plain_key(row: dict, pk: list[str]) -> tuple[str | None, str | None]:
+    parts = []
+    for k in pk:
+        v = row.get(k)
+        if v is None or str(v).strip() == "":
+            return None, k
+        parts.append(str(v).strip())
+    return "|".join(parts), None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bulk_and_record_shaping_agree_with_the_plain_rules(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randint(0, 12)
+    rows = [{"id": rng.choice(["1", " 2 ", "", None, "x|y", "三"]), "sub": rng.choice(["a", None, "  "]),
+             "name": rng.choice(["华信", 'q"uote', "back\\slash", None]), "n": rng.choice([1, -7, None])}
+            for _ in range(n)]
+    pk = rng.choice([["id"], ["id", "sub"], []])
+    table = pa.Table.from_pylist(rows, schema=pa.schema([("id", pa.string()), ("sub", pa.string()),
+                                                         ("name", pa.string()), ("n", pa.int64())]))
+    first = rng.randint(0, 100)
+    bulk = shape_batch(table, pk, first).to_pylist()
+    recs = shape_records(rows, [[k] for k in pk], first).to_pylist()
+    assert [b["_row"] for b in bulk] == [r["_row"] for r in recs] == list(range(first, first + n))
+    for row, b, r in zip(rows, bulk, recs, strict=True):
+        want = plain_key(row, pk) if pk else (str(b["_row"]), None)
+        assert (b["_key"], b["_missing"]) == want == (r["_key"], r["_missing"])
+        assert json.loads(b["_data"]) == json.loads(r["_data"]) == row
+        assert list(json.loads(b["_data"])) == sorted(row)  # keys sorted: one text per record
+        assert b["_hash"] == hashlib.md5(b["_data"].encode()).hexdigest()
+        assert r["_hash"] == hashlib.md5(r["_data"].encode()).hexdigest()
+
+
+def test_rows_given_out_of_order_keep_their_positions() -> None:
+    table = pa.table({"id": ["a", "b", "c"]})
+    out = shape_batch(table, ["id"], 0, rows=pa.array([7, 3, 9], pa.int64()))
+    assert out.column("_row").to_pylist() == [7, 3, 9] and out.column("_key").to_pylist() == ["a", "b", "c"]
+    assert shape_batch(pa.table({"x": pa.array([], pa.string())}), ["x"], 0).num_rows == 0
+
+
+def test_exact_json_of_decimals_times_binary_and_nulls() -> None:
+    table = pa.table({"amount": pa.array([decimal.Decimal("1234.565")], pa.decimal128(10, 3)),
+                      "at": pa.array([dt.datetime(2024, 2, 17, 19, 48, 23)], pa.timestamp("s")),
+                      "raw": pa.array([b"\xff\x00"], pa.binary()), "text": pa.array([b"ok"], pa.binary()),
+                      "nothing": pa.nulls(1)})
+    data = json.loads(shape_batch(table, [], 0).column("_data")[0].as_py())
+    assert data == {"amount": "1234.565", "at": "2024-02-17 19:48:23", "raw": "ff00", "text": "ok", "nothing": None}
+    assert dumps({"b": decimal.Decimal("0.125"), "a": dt.date(2024, 1, 2), "c": b"\x01", "d": 2 ** 70}) == (
+        '{"a":"2024-01-02","b":"0.125","c":"01","d":1180591620717411303424}')
+    assert dumps({"z": "北京", "t": dt.time(9, 30)}) == '{"t":"09:30:00","z":"北京"}'
+
+
+def test_record_keys_from_nested_paths() -> None:
+    rec = {"id": 42, "owner": {"userid": " u1 "}, "blank": "  ", "list": [1]}
+    assert key_of(rec, [["id"], ["owner", "userid"]]) == ("42|u1", None)
+    assert key_of(rec, [["id"], ["blank"]]) == (None, "blank")
+    assert key_of(rec, [["owner", "missing", "deeper"]]) == (None, "owner.missing.deeper")
+    assert key_of(rec, [["list", "x"]]) == (None, "list.x")
+    assert key_of({"id": 0}, [["id"]]) == ("0", None)
+    assert shape_records([rec], [], 5).column("_key").to_pylist() == ["5"]
+
+
+def test_key_columns_and_their_errors() -> None:
+    assert resolve_key_columns(["a", "B"], ["B", "a"], "crm.customers") == ["B", "a"]
+    with pytest.raises(KeyError, match=r"crm.customers: primary_key column 'b' is not in the data; did you mean 'B'"):
+        resolve_key_columns(["a", "B"], ["b"], "crm.customers")
+    with pytest.raises(KeyError, match=r"primary_key column 'z' is not in the data; the columns are: a, B"):
+        resolve_key_columns(["a", "B"], ["z"], "crm.customers")
+
+
+def test_quarantine_rows_stats_and_refusals() -> None:
+    row = quarantine_row("crm", "customers", "s1", "stage", "bad date", record_key="7", field="d", value="x" * 1500,
+                         record={"b": 1, "a": 2})
+    assert row["value"] == "x" * 1000 and row["record"] == '{"a":2,"b":1}' and row["action"] == "rejected"
+    assert quarantine_row("crm", "c", None, "sync", "r", record="{raw}")["record"] == "{raw}"
+    assert quarantine_row("crm", "c", None, "sync", "r")["value"] is None
+    table = quarantine_table([row])
+    assert table.num_rows == 1 and table.schema.field("quarantined_at").type == pa.timestamp("us")
+    stats = LoadStats(1, 2, 3, 4, 5)
+    stats.add(LoadStats(10, 20, 30, 40, 50))
+    assert stats == LoadStats(11, 22, 33, 44, 55)
+    err = MassDeleteRefused("crm", "customers", 600, 1000, 0.5, "they are missing from a full read")
+    assert str(err) == ("crm.customers: 600 of 1,000 records (60%) would be deleted because they are missing from a "
+                        "full read; a run deletes at most 50% of a stream (max_delete_share), so none were. If this "
+                        "is intended, run again with --allow-mass-delete")
+    assert (err.deleting, err.live, err.max_share) == (600, 1000, 0.5)
+    assert raw_table("crm_a", "customers") == "crm_a__customers"
+    assert md5_hex(pa.array(["a", None])).to_pylist() == [hashlib.md5(b"a").hexdigest(), None]
