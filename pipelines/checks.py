@@ -421,9 +421,23 @@ def unknown_check_names(cfg: HubConfig) -> list[str]:
     return [n for n in cfg.marts.checks if n not in known]
 
 
+def _mart_tables(spec: CheckSpec) -> list[str] | None:
+    """The tables a check generated from marts.yaml reads (its mart and the marts it refers to); None for the
+    others (reconciliations read raw too)."""
+    if spec.name.startswith("reconcile."):
+        return None
+    return sorted({f"marts.{spec.asset}", *(f"marts.{m}" for m in spec.reads)})
+
+
+def _signature(spec: CheckSpec) -> list[Any]:
+    return [spec.description, spec.severity, spec.max_failing, spec.max_failing_pct]
+
+
 def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None) -> dict[str, CheckOutcome]:
-    """`run_checks`, unless no table of the warehouse changed (through the pipeline) since the checks last ran:
-    then their outcomes stand and are returned as they were (a nightly run with nothing new reads nothing)."""
+    """`run_checks`, for the checks whose tables changed (through the pipeline) since the checks last ran: a mart
+    check whose mart (and the marts it refers to) kept its version, with the same severity and thresholds, keeps
+    its outcome; the golden checks and the reconciliations run again whenever anything changed, and nothing runs
+    when nothing changed (a nightly run with nothing new reads nothing)."""
     import json
 
     from warehouse.changes import set_watermark, watermark
@@ -431,23 +445,35 @@ def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None) -> dict[s
     with wh.begin() as conn:
         seen: dict[str, int] = dict(conn.exec_driver_sql("SELECT table_name, version FROM raw._versions").fetchall())
         mark = watermark(conn, "checks")
-    plan = sorted(planned_checks(cfg))
-    if mark is not None and mark[1].get("versions") == seen and mark[1].get("plan") == plan:
-        return {name: CheckOutcome(**o) for name, o in mark[1]["outcomes"].items()}
-    out = run_checks(wh, cfg)
+    specs = planned_checks(cfg)
+    plan = sorted(specs)
+    before = mark[1] if mark is not None else {}
+    if mark is not None and before.get("versions") == seen and before.get("plan") == plan:
+        return {name: CheckOutcome(**o) for name, o in before["outcomes"].items()}
+    kept: dict[str, CheckOutcome] = {}
+    earlier, signatures = before.get("versions") or {}, before.get("signatures") or {}
+    for name, spec in specs.items():
+        tables = _mart_tables(spec)
+        if (tables is not None and name in (before.get("outcomes") or {}) and signatures.get(name) == _signature(spec)
+                and all(t in seen and seen[t] == earlier.get(t) for t in tables)):
+            kept[name] = CheckOutcome(**before["outcomes"][name])
+    out = run_checks(wh, cfg, kept)
     with wh.begin() as conn:
         set_watermark(conn, "checks", 0, {"versions": seen, "plan": plan, "outcomes": {
             n: {"passed": o.passed, "description": o.description, "severity": o.severity,
-                "metadata": json.loads(json.dumps(o.metadata, default=str))} for n, o in out.items()}})
+                "metadata": json.loads(json.dumps(o.metadata, default=str))} for n, o in out.items()},
+            "signatures": {n: _signature(s) for n, s in specs.items()}})
     return out
 
 
-def run_checks(wh: Warehouse, cfg: HubConfig | None = None) -> dict[str, CheckOutcome]:
-    """The golden-record checks, then every mart check (and, given the config, the reconciliations), by name."""
+def run_checks(wh: Warehouse, cfg: HubConfig | None = None,
+               kept: dict[str, CheckOutcome] | None = None) -> dict[str, CheckOutcome]:
+    """The golden-record checks, then every mart check (and, given the config, the reconciliations), by name;
+    those in `kept` are not run again (their outcome stands)."""
     out = {name: check(wh) for name, check in GOLDEN_CHECKS.items()}
     if cfg is not None:
         for name in unknown_check_names(cfg):
             out[f"config.marts.checks.{name}"] = CheckOutcome(
                 False, f"marts.checks: there is no check named {name!r} (see `hub checks list`)")
-    out.update({name: spec.run(wh) for name, spec in planned_checks(cfg).items()})
+    out.update({name: (kept or {}).get(name) or spec.run(wh) for name, spec in planned_checks(cfg).items()})
     return out

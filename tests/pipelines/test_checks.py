@@ -10,12 +10,19 @@ import pandas as pd
 
 from core.config import load_config
 from core.entities import ENTITIES
-from pipelines.checks import golden_ids_unique, planned_checks, run_checks, staged_customers_in_xref
+from pipelines.checks import (
+    golden_ids_unique,
+    planned_checks,
+    run_checks,
+    run_checks_if_changed,
+    staged_customers_in_xref,
+)
 from pipelines.predict import run_predictions
 from pipelines.publish import publish
 from pipelines.run import run_all
 from pipelines.stage import ensure_staging, staging_columns, to_arrow
 from predict.catalog import all_mart_docs
+from warehouse.changes import bump
 from warehouse.contract import MDM_TABLES, ensure_mdm
 from warehouse.engine import Warehouse
 
@@ -201,3 +208,34 @@ def test_a_mart_s_declared_defaults_apply_and_the_config_overrides_them(tmp_path
                                        encoding="utf-8")
     overridden = planned_checks(load_config(tmp_path / "hub.yaml"))["fct_sales_orders.unique"]
     assert (overridden.severity, overridden.max_failing) == ("warn", 0)
+
+
+def test_a_mart_check_runs_again_only_when_its_marts_changed(tmp_path: Path, warehouse_url: str) -> None:
+    """After a change, the checks of a mart that kept its version (and of the marts it refers to) keep their
+    outcome; the others, the golden checks included, look again. Shown by breaking marts outside the pipeline."""
+    wh = sound_warehouse(warehouse_url)
+    first = run_checks_if_changed(wh)
+    assert all(o.passed for o in first.values())
+    execute(wh, "UPDATE marts.fct_sales_orders SET order_key = 'O1' WHERE order_key = 'O2'")  # no new version
+    execute(wh, "DELETE FROM mdm.golden_customer WHERE golden_id = 'G2'")
+    with wh.begin() as conn:
+        bump(conn, "mdm.golden_customer")
+    second = run_checks_if_changed(wh)
+    assert second["fct_sales_orders.unique"].passed  # its mart kept its version: the outcome stands
+    golden = second["golden_ids_unique"]  # the golden checks always look again
+    assert (golden.passed, golden.metadata["xref_ids_without_record"]) == (False, 1)
+    with wh.begin() as conn:
+        bump(conn, "marts.fct_sales_orders")
+    third = run_checks_if_changed(wh)
+    assert not third["fct_sales_orders.unique"].passed
+    assert third["fct_sales_orders.unique"].metadata["examples"] == "erp:orders:O1"
+    execute(wh, "UPDATE marts.fct_sales_orders SET order_key = 'O2' WHERE order_number = 'O2'")  # repaired, quietly
+    with wh.begin() as conn:
+        bump(conn, "mdm.golden_customer")
+    assert not run_checks_if_changed(wh)["fct_sales_orders.unique"].passed  # (kept: its version did not move)
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text("marts:\n  checks:\n    fct_sales_orders.unique: {severity: warn}\n", encoding="utf-8")
+    with wh.begin() as conn:
+        bump(conn, "mdm.golden_customer")
+    warned = run_checks_if_changed(wh, load_config(cfg))["fct_sales_orders.unique"]
+    assert (warned.passed, warned.severity) == (True, "warn")  # another severity: run again, on the repaired mart
