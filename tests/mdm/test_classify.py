@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
@@ -173,3 +174,144 @@ def test_values_held_by_many_owners_count_as_missing() -> None:
     out = drop_common(lv, spec, common, enc, left, right)
     assert out["contact"].tolist() == [-1, 1, -1, -1] and lv["contact"].tolist() == [1, 1, 0, -1]
     assert drop_common(lv, spec, {}, enc, left, right) is lv
+
+
+def plain_em(patterns: list[list[int]], counts: list[float], specs: list[ComparisonSpec], u: dict[str, list[float]],
+             prior: float, max_iter: int, tol: float, fit_u: bool) -> tuple[dict, dict, float, int]:
+    """EM written out pattern by pattern, with the module's starting point, smoothing and stopping rule."""
+    m = {s.name: [math.exp(1.5 * i) / sum(math.exp(1.5 * j) for j in range(s.n_levels)) for i in range(s.n_levels)]
+         for s in specs}
+    u = {k: list(v) for k, v in u.items()}
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        g = []
+        for p in patterns:
+            a, b = math.log(prior), math.log(1 - prior)
+            for s, lv in zip(specs, p, strict=True):
+                if lv >= 0:
+                    a += math.log(min(max(m[s.name][lv], EPS), 1))
+                    b += math.log(min(max(u[s.name][lv], EPS), 1))
+            g.append(1 / (1 + math.exp(min(max(b - a, -700), 700))))
+        new_prior = min(max(sum(x * c for x, c in zip(g, counts, strict=True)) / sum(counts), EPS), 1 - EPS)
+        delta = abs(new_prior - prior)
+        for j, s in enumerate(specs):
+            cm, cu = [0.01] * s.n_levels, [0.01] * s.n_levels
+            for p, x, c in zip(patterns, g, counts, strict=True):
+                if p[j] >= 0:
+                    cm[p[j]] += x * c
+                    cu[p[j]] += (1 - x) * c
+            new = [v / sum(cm) for v in cm]
+            delta = max(delta, max(abs(a - b) for a, b in zip(new, m[s.name], strict=True)))
+            m[s.name] = new
+            if fit_u and s.gate is None:
+                u[s.name] = [v / sum(cu) for v in cu]
+        prior = new_prior
+        if delta < tol:
+            break
+    return m, u, prior, it
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_em_equals_em_written_out(seed: int) -> None:
+    rng = random.Random(seed)
+    specs = [ComparisonSpec("a", "exact", "a"), ComparisonSpec("b", "phone", "b", gate="g" if seed % 2 else None),
+             ComparisonSpec("c", "uscc", "c")]
+    patterns = sorted({tuple(rng.randint(-1, s.n_levels - 1) for s in specs) for _ in range(15)})
+    counts = [float(rng.randint(1, 50)) for _ in patterns]
+    u = {s.name: [1 / s.n_levels] * s.n_levels for s in specs}
+    fit_u, max_iter = bool(seed % 3), rng.choice([3, 100])
+    got = fit_m_em(np.array(patterns, np.int16), np.array(counts), specs, u, 0.2, max_iter, 1e-6, fit_u)
+    want = plain_em([list(p) for p in patterns], counts, specs, u, 0.2, max_iter, 1e-6, fit_u)
+    assert got[3] == want[3]  # iterations
+    assert got[2] == pytest.approx(want[2], rel=1e-9)
+    for k in ("a", "b", "c"):
+        assert got[0][k] == pytest.approx(want[0][k], rel=1e-9) and got[1][k] == pytest.approx(want[1][k], rel=1e-9)
+    lv = pd.DataFrame(np.repeat(np.array(patterns), [int(c) for c in counts], axis=0), columns=["a", "b", "c"])
+    again = estimate_m_em(lv.astype(np.int8), specs, u, 0.2, max_iter, 1e-6, fit_u)
+    assert again[3] == want[3] and again[2] == pytest.approx(want[2], rel=1e-9)
+    assert estimate_m_em(lv.astype(np.int8), specs, u)[1] == u  # by default u is held fixed
+
+
+def test_u_is_the_level_frequencies_of_the_random_pairs_gate_ignored() -> None:
+    from mdm.classify import estimate_u
+    from mdm.compare import compare
+
+    records = pd.DataFrame({"x": list("aabbbcdd") * 3, "g": [None] * 24})
+    specs = [ComparisonSpec("x", "exact", "x", gate="g")]
+    got = estimate_u(records, specs, n_pairs=50, seed=3)
+    a, b = random_pairs(24, 50, 3)
+    lv = compare(records, a, b, [ComparisonSpec("x", "exact", "x")])
+    same = int((lv["x"] == 1).sum())
+    assert got == {"x": pytest.approx([(len(a) - same + 1) / (len(a) + 2), (same + 1) / (len(a) + 2)])}
+    assert estimate_u(encode(records, specs), specs, n_pairs=50, seed=3) == got
+
+
+def test_random_pairs_are_the_seeded_draws_without_self_pairs() -> None:
+    rng = np.random.default_rng(7)
+    a, b = rng.integers(0, 10, 45), rng.integers(0, 10, 45)  # 45 = all pairs of ten records, fewer than asked
+    got = random_pairs(10, 1000, seed=7)
+    assert got[0].tolist() == a[a != b].tolist() and got[1].tolist() == b[a != b].tolist()
+    rng = np.random.default_rng(42)
+    a, b = rng.integers(0, 1000, 30), rng.integers(0, 1000, 30)
+    assert random_pairs(1000, 30)[0].tolist() == a[a != b].tolist()
+    assert len(random_pairs(2, 5, seed=1)[0]) <= 1  # one pair at most to draw from two records
+
+
+def test_a_model_survives_its_json_and_an_older_json_loads() -> None:
+    model = _model(random.Random(5), calibration=True)
+    model.common = {"phone": ["13800000000"]}
+    model.info["em_iterations"] = 7
+    again = FellegiSunter.from_json(model.to_json())
+    assert again == model
+    old = json.loads(model.to_json())
+    for k in ("tf", "tf_default", "tf_reference", "info", "common"):
+        old.pop(k)
+    legacy = FellegiSunter.from_json(json.dumps(old))
+    assert (legacy.tf, legacy.tf_default, legacy.tf_reference, legacy.info, legacy.common) == ({}, {}, {}, {}, {})
+
+
+def test_training_records_what_it_learnt_from() -> None:
+    from mdm.classify import train
+    from mdm.compare import compare
+
+    records = pd.DataFrame({"name": ["甲", "甲", "乙", "乙", "丙", "丁"], "phone": ["1", "1", "2", "3", None, "4"],
+                            "p8": ["1", "1", "2", "3", None, "4"], "city": ["京", "京", "沪", "沪", None, "京"],
+                            "form": ["有限", "有限", "股份", "股份", "有限", None]})
+    left, right = np.array([0, 2, 0, 1]), np.array([1, 3, 2, 5])
+    lv = compare(records, left, right, SPECS)
+    enc = encode(records, SPECS)
+    model = train(records, SPECS, lv, u_pairs=100, common={"phone": ["9"]}, encoded=enc)
+    assert model.info == {"em_iterations": model.info["em_iterations"], "candidate_pairs": 4, "records": 6}
+    assert 1 <= model.info["em_iterations"] <= 100 and model.common == {"phone": ["9"]}
+    assert model.tf["name"] == {"甲": pytest.approx(2 / 6), "乙": pytest.approx(2 / 6)}
+    assert model.tf_default["name"] == pytest.approx(1 / 6)
+    same = train(records, SPECS, lv, u_pairs=100, common={"phone": ["9"]})
+    assert same.u == model.u and same.m == model.m and same.prior == model.prior and same.tf == model.tf
+    assert train(records, SPECS, lv, u_pairs=100, seed=9).u != model.u  # another draw of random pairs
+
+
+def test_common_values_per_spec_and_missing_owner_or_column() -> None:
+    specs = [ComparisonSpec("plain", "exact", "contact"),  # no `common`: never looked at
+             ComparisonSpec("nocol", "exact", "zzz", common=2, owner="brand"),
+             ComparisonSpec("contact", "exact", "contact", common=2, owner="brand"),
+             ComparisonSpec("phone", "exact", "phone", common=2, owner="brand")]
+    records = pd.DataFrame({"contact": ["张三", "张三", "李四", None], "phone": ["1", "1", "2", "2"],
+                            "brand": ["甲", "乙", "丙", "丁"]})
+    enc = encode(records, specs[2:], columns=["brand"])
+    assert common_values(enc, specs) == {"contact": ["张三"], "phone": ["1", "2"]}
+    lv = pd.DataFrame({"contact": [1, 0, -1], "phone": [1, 1, 0]}).astype(np.int8)
+    left, right = np.array([0, 2, 3]), np.array([1, 0, 2])
+    model = FellegiSunter(specs[2:], {}, {}, 0.1, common={"contact": ["张三"], "phone": ["2"]})
+    out = model.drop_common(lv, enc, left, right)
+    assert out["contact"].tolist() == [-1, -1, -1] and out["phone"].tolist() == [1, -1, -1]
+    # a record without the value (missing) is not "common"
+    assert drop_common(lv.head(1), specs[2:3], {"contact": ["张三"]}, enc, np.array([3]), np.array([2]))[
+        "contact"].tolist() == [1]
+
+
+def test_frequencies_tie_order_one_record_and_the_adjustment_floor() -> None:
+    table, single, _ = value_frequencies(lambda idx: [f"v{i}" for i in idx], np.array([2, 3, 2, 0]))
+    assert list(table) == ["v1", "v0", "v2"] and single == pytest.approx(1 / 7)  # ties: first appearance first
+    assert value_frequencies(lambda idx: [f"v{i}" for i in idx], np.array([1]))[1] == 1.0
+    assert value_frequencies(lambda idx: [], np.array([], dtype=np.int64))[1] == 1.0
+    assert tf_adjustment(np.array([0.5]), 1e-9).tolist() == [-TF_LIMIT]
