@@ -315,3 +315,44 @@ def test_frequencies_tie_order_one_record_and_the_adjustment_floor() -> None:
     assert value_frequencies(lambda idx: [f"v{i}" for i in idx], np.array([1]))[1] == 1.0
     assert value_frequencies(lambda idx: [], np.array([], dtype=np.int64))[1] == 1.0
     assert tf_adjustment(np.array([0.5]), 1e-9).tolist() == [-TF_LIMIT]
+
+
+def test_term_frequency_shares_of_each_pair_from_the_codes() -> None:
+    records = pd.DataFrame({"name": ["华信", "凯邦", None, "其他", "华信"], "phone": ["123", "456", "123", None, "9"],
+                            "city": [None] * 5, "p8": [None] * 5, "form": ["a"] * 5})
+    model = _model(random.Random(2), calibration=False)
+    left = np.array([0, 1, 2, 3, 4])
+    enc = encode(records, SPECS)
+    plain = type(enc)(enc.codes, dict(enc.uniques))  # uniques as a plain dict: looked up every time
+    for e in (enc, plain, enc):  # (the DistinctValues one twice: from its memo the second time)
+        got = model.tf_frequencies(e, left)
+        assert set(got) == {"name", "phone"}
+        assert got["name"].tolist() == [0.2, 0.01, 0.001, 0.001, 0.2]  # missing and unknown: the default
+        assert got["phone"].tolist() == [0.5, 0.002, 0.5, 0.002, 0.002]
+    lv = pd.DataFrame({s.name: [s.exact_levels()[-1]] * 5 for s in SPECS}).astype(np.int8)
+    freqs = model.tf_frequencies(encode(records, SPECS), left)
+    values = {"name": records["name"].to_numpy(), "phone": records["phone"].to_numpy()}
+    assert model.weights(lv, tf_freqs=freqs).to_numpy() == pytest.approx(model.weights(lv, tf_values=values).to_numpy())
+    no_tf = FellegiSunter([ComparisonSpec("form", "exact", "form")], {"form": [0.5, 0.5]}, {"form": [0.5, 0.5]}, 0.1,
+                          tf={"form": {"a": 0.5}}, tf_default={"form": 0.1})
+    assert no_tf.tf_frequencies(encode(records, SPECS), left) == {}  # a comparison without `tf`
+
+
+def test_one_pair_is_enough_to_run_em_and_steward_scope_takes_any_placing_column() -> None:
+    spec = [ComparisonSpec("a", "exact", "a")]
+    _, _, _, it = fit_m_em(np.array([[1]], np.int16), np.array([1.0]), spec, {"a": [0.9, 0.1]})
+    assert it >= 1
+    model = _model(random.Random(3), calibration=True)
+    model.info["calibration_scope"] = ["uscc", "city"]
+    records = pd.DataFrame({"uscc": ["x", None, None], "city": [None, "京", None]})
+    assert model.in_scope(records, np.array([0, 0]), np.array([1, 2])).tolist() == [True, False]
+
+
+def test_dropping_common_values_skips_comparisons_without_any() -> None:
+    specs = [ComparisonSpec("a", "exact", "a"), ComparisonSpec("gone", "exact", "gone"),
+             ComparisonSpec("b", "exact", "b")]
+    records = pd.DataFrame({"a": ["x", "x"], "b": ["9", "9"]})
+    enc = encode(records, [specs[0], specs[2]])
+    lv = pd.DataFrame({"a": [1], "gone": [1], "b": [1]}).astype(np.int8)
+    out = drop_common(lv, specs, {"a": [], "gone": ["9"], "b": ["9"]}, enc, np.array([0]), np.array([1]))
+    assert out.iloc[0].tolist() == [1, 1, -1]  # no common value of a; no column gone in the records
