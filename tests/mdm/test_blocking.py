@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import numpy as np
@@ -68,6 +69,7 @@ def test_candidate_pairs_equal_brute_force(seed: int) -> None:
     only = np.array(sorted(rng.sample(range(len(records)), min(len(records), rng.randint(0, 5)))), np.int64)
     touched = candidate_pairs(records, rules, only=only)
     assert as_dict(touched) == {p: f for p, f in want.items() if p[0] in only or p[1] in only}
+    assert touched.skipped_blocks == skipped and {k: len(v) for k, v in touched.oversize.items()} == skipped
 
 
 def test_block_keys_are_null_for_a_missing_or_empty_column() -> None:
@@ -79,10 +81,19 @@ def test_block_keys_are_null_for_a_missing_or_empty_column() -> None:
 
 def test_too_many_rules_and_missing_columns_are_errors() -> None:
     records = pd.DataFrame({"a": ["x", "x"]})
-    with pytest.raises(ValueError, match="at most 31"):
+    assert len(candidate_pairs(records, [BlockingRule(f"r{i}", ("a",)) for i in range(31)])) == 1  # 31 fit a mask
+    with pytest.raises(ValueError, match=r"^at most 31 blocking rules$"):
         candidate_pairs(records, [BlockingRule(f"r{i}", ("a",)) for i in range(32)])
-    with pytest.raises(KeyError, match="not in the records: zz"):
-        candidate_pairs(records, [BlockingRule("r", ("a", "zz"))])
+    with pytest.raises(KeyError, match=r"'blocking columns not in the records: yy, zz'"):  # sorted
+        candidate_pairs(records, [BlockingRule("r", ("a", "zz", "yy"))])
+
+
+def test_one_block_over_the_limit_gives_no_pair_and_is_reported(caplog: pytest.LogCaptureFixture) -> None:
+    records = pd.DataFrame({"a": ["x"] * 5})
+    with caplog.at_level(logging.INFO, logger="hub.mdm.blocking"):
+        got = candidate_pairs(records, [BlockingRule("same", ("a",), max_block=4)])
+    assert len(got) == 0 and got.skipped_blocks == {"same": 1} and got.oversize["same"].tolist() == [0]
+    assert caplog.messages == ["blocking rule same: 1 blocks larger than 4 records skipped (5 records)"]
 
 
 def test_an_error_while_blocking_ahead_reaches_the_caller() -> None:

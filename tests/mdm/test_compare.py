@@ -93,6 +93,8 @@ SPECS = [
     ComparisonSpec("gated", "exact", "name", gate="latin"),
     ComparisonSpec("former", "string", "name", (0.85,), context="city", alias="former"),
     ComparisonSpec("former_exact", "exact", "name", alias="former"),
+    ComparisonSpec("extra_ctx", "string", "name", (0.8,), extra=("latin",), context="city"),  # context after extra
+    ComparisonSpec("gated_ctx", "string", "name", (0.9,), context="city", gate="latin"),  # the gate is the last
 ]
 
 
@@ -137,9 +139,10 @@ def test_level_names_and_counts() -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"kind": "fuzzy"}, "unknown kind 'fuzzy'"),
-    ({"kind": "string", "metric": "cosine"}, "unknown metric 'cosine'"),
-    ({"kind": "string", "thresholds": (0.8, 0.9)}, "thresholds must be in descending order"),
+    ({"kind": "fuzzy"}, r"^comparison c: unknown kind 'fuzzy'; expected one of exact, string, uscc, phone$"),
+    ({"kind": "string", "metric": "cosine"}, r"^comparison c: unknown metric 'cosine'; expected one of jaro_winkler, "
+                                             r"jaro, levenshtein, damerau_levenshtein$"),
+    ({"kind": "string", "thresholds": (0.8, 0.9)}, r"^comparison c: thresholds must be in descending order$"),
 ])
 def test_a_wrong_spec_is_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
