@@ -59,6 +59,11 @@ def test_bulk_and_record_shaping_agree_with_the_plain_rules(seed: int) -> None:
         assert r["_hash"] == hashlib.md5(r["_data"].encode()).hexdigest()
 
 
+def test_a_key_column_named_with_a_quote_is_named_when_missing() -> None:
+    out = shape_batch(pa.table({"o'id": ["1", None], "x": ["a", "b"]}), ["o'id"], 0)
+    assert out.column("_missing").to_pylist() == [None, "o'id"] and out.column("_key").to_pylist() == ["1", None]
+
+
 def test_rows_given_out_of_order_keep_their_positions() -> None:
     table = pa.table({"id": ["a", "b", "c"]})
     out = shape_batch(table, ["id"], 0, rows=pa.array([7, 3, 9], pa.int64()))
@@ -76,6 +81,9 @@ def test_exact_json_of_decimals_times_binary_and_nulls() -> None:
     assert dumps({"b": decimal.Decimal("0.125"), "a": dt.date(2024, 1, 2), "c": b"\x01", "d": 2 ** 70}) == (
         '{"a":"2024-01-02","b":"0.125","c":"01","d":1180591620717411303424}')
     assert dumps({"z": "北京", "t": dt.time(9, 30)}) == '{"t":"09:30:00","z":"北京"}'
+    assert dumps({"big": 2 ** 64, "name": "华信"}) == '{"big":18446744073709551616,"name":"华信"}'  # (json's path)
+    odd = pa.table({"raw": pa.array([b"\xff", None, b"ok"], pa.binary())})
+    assert [json.loads(d)["raw"] for d in shape_batch(odd, [], 0).column("_data").to_pylist()] == ["ff", None, "6f6b"]
 
 
 def test_record_keys_from_nested_paths() -> None:
@@ -101,7 +109,11 @@ def test_quarantine_rows_stats_and_refusals() -> None:
                          record={"b": 1, "a": 2})
     assert row["value"] == "x" * 1000 and row["record"] == '{"a":2,"b":1}' and row["action"] == "rejected"
     assert quarantine_row("crm", "c", None, "sync", "r", record="{raw}")["record"] == "{raw}"
-    assert quarantine_row("crm", "c", None, "sync", "r")["value"] is None
+    bare = quarantine_row("crm", "c", None, "sync", "r")
+    assert (bare["value"], bare["record"], bare["action"]) == (None, None, "rejected")
+    assert sorted(row) == sorted(["source", "stream", "sync_id", "stage", "record_key", "field", "value", "reason",
+                                  "action", "record", "quarantined_at"]) and row["sync_id"] == "s1"
+    assert isinstance(row["quarantined_at"], dt.datetime) and row["quarantined_at"].tzinfo is None
     table = quarantine_table([row])
     assert table.num_rows == 1 and table.schema.field("quarantined_at").type == pa.timestamp("us")
     stats = LoadStats(1, 2, 3, 4, 5)
@@ -112,5 +124,6 @@ def test_quarantine_rows_stats_and_refusals() -> None:
                         "full read; a run deletes at most 50% of a stream (max_delete_share), so none were. If this "
                         "is intended, run again with --allow-mass-delete")
     assert (err.deleting, err.live, err.max_share) == (600, 1000, 0.5)
+    assert "1 of 1 records (100%)" in str(MassDeleteRefused("a", "b", 1, 1, 0.5, "x"))
     assert raw_table("crm_a", "customers") == "crm_a__customers"
     assert md5_hex(pa.array(["a", None])).to_pylist() == [hashlib.md5(b"a").hexdigest(), None]
