@@ -39,7 +39,8 @@ COUNTED = KILLED | {"survived", "no tests", "suspicious", "segfault"}
 _LINE = re.compile(r"^\s*(?P<name>\S+?): (?P<status>.+)$")
 # Unit-level tests that reach the core modules in seconds: the first stage's selection.
 FAST_TESTS = ["tests/mdm", "tests/pipelines/test_sync.py", "tests/pipelines/test_incremental_match.py",
-              "tests/pipelines/test_checks.py", "tests/warehouse/test_contract.py", "tests/test_properties.py",
+              "tests/pipelines/test_checks.py", "tests/warehouse/test_contract.py",
+              "tests/warehouse/test_raw_shapes.py", "tests/warehouse/test_raw_store.py", "tests/test_properties.py",
               "tests/connectors/test_file_source.py"]
 SURVIVING = ("survived", "no tests", "suspicious")
 STATUS = REPO / "mutants" / "two-stage-status.json"  # the merged statuses of the runs so far
