@@ -24,3 +24,25 @@ def test_the_score_counts_timeouts_as_killed_and_leaves_unchecked_mutants_out() 
     assert "| **all run** | 6 | 5 | 3 (1) | 1 | 1 | 60.0% |" in rows
     assert "- `mdm.a.x_f__mutmut_3` (survived)" in rows and "- `mdm.a.x_f__mutmut_4` (no tests)" in rows
     assert "Surviving mutants (2):" in rows
+
+
+def test_a_unit_run_copies_the_repository_with_its_files_and_tests_only() -> None:
+    import shutil
+    import tomllib
+
+    from bench.mutation import FAST_TESTS, fast_copy
+
+    root = fast_copy(["tests/mdm/test_golden.py"], ["mdm/golden.py", "mdm/hierarchy.py"])
+    try:
+        cfg = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+        assert cfg["pytest_add_cli_args_test_selection"] == ["tests/mdm/test_golden.py"]
+        assert cfg["only_mutate"] == ["mdm/golden.py", "mdm/hierarchy.py"]
+        assert (root / "mdm" / "golden.py").is_file() and (root / "tests" / "mdm" / "test_golden.py").is_file()
+    finally:
+        shutil.rmtree(root)
+    root = fast_copy()
+    try:
+        cfg = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]
+        assert cfg["pytest_add_cli_args_test_selection"] == FAST_TESTS and "mdm/*.py" in cfg["only_mutate"]
+    finally:
+        shutil.rmtree(root)
