@@ -106,3 +106,16 @@ def test_an_error_while_blocking_ahead_reaches_the_caller() -> None:
         for s in ahead(steps()):
             got.append(as_dict(s))
     assert got == [{(0, 1): 1}]
+
+
+def test_steps_hold_about_the_pairs_asked_for() -> None:
+    """Memory follows the step: 100 records in pairs and 100 in blocks of five (50 + 200 candidate pairs), asked
+    for 25 pairs a step, come in about ten steps, none above three times 25 pairs."""
+    keys = [f"p{i // 2}" for i in range(100)] + [f"q{i // 5}" for i in range(100)]
+    records = pd.DataFrame({"a": keys})
+    steps = list(candidate_steps(records, [BlockingRule("r", ("a",))], step_pairs=25))
+    sizes = [len(s) for s in steps]
+    assert sum(sizes) == 250 and 6 <= len(steps) <= 15 and max(sizes) <= 75, sizes  # (steps adapt as they go)
+    assert len(list(candidate_steps(records, [BlockingRule("r", ("a",))], step_pairs=None))) == 1
+    empty = pd.DataFrame({"a": pd.Series([], dtype=object)})
+    assert [len(s) for s in candidate_steps(empty, [BlockingRule("r", ("a",))], step_pairs=5)] == [0]

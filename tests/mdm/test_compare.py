@@ -163,3 +163,17 @@ def test_encoding_counts_empty_as_missing_and_mixed_types_by_their_text() -> Non
     assert list(enc.codes.columns) == ["a", "b", "city"]  # compared and asked-for columns, sorted; no others
     assert enc.codes["b"].tolist() == [0, -1] and enc.codes["city"].tolist() == [0, 0]
     assert list(enc.uniques["a"]) == ["x", "y"]
+
+
+def test_a_former_name_equal_to_the_first_name_and_names_all_missing() -> None:
+    from mdm.compare import levels
+
+    spec = ComparisonSpec("former", "exact", "name", alias="former")
+    records = pd.DataFrame({"name": ["甲公司", "乙公司"], "former": [None, "甲公司"]})  # 乙's former name is 甲's name
+    assert compare(records, np.array([0]), np.array([1]), [spec])["former"].tolist() == [1]
+    enc = encode(records, [spec])
+    plain = dict(enc.uniques)  # a plain dict of distinct values works as well as the memoizing one
+    cols = [enc.codes[c].to_numpy() for c in spec.columns]
+    assert levels(spec, [c[[0]] for c in cols], [c[[1]] for c in cols], plain).tolist() == [1]
+    nameless = pd.DataFrame({"name": [None, None], "former": ["甲公司", "甲公司"]})
+    assert compare(nameless, np.array([0]), np.array([1]), [spec])["former"].tolist() == [-1]
