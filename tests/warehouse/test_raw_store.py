@@ -104,3 +104,35 @@ def test_the_mass_delete_guard_and_a_stream_leaving_the_config(warehouse_url: st
     assert wh.read_frame("SELECT stream, reason FROM raw._quarantine").to_dict("records") == [
         {"stream": "x", "reason": "bad"}]
     wh.dispose()
+
+
+def test_a_warehouse_from_before_sql_hashes_gets_them_once(warehouse_url: str) -> None:
+    """Hashes written by an older version (another canonical text) are recomputed as md5 of the landed JSON when
+    a newer version first opens the warehouse, so unchanged records do not land again; tombstones stay."""
+    wh = Warehouse(warehouse_url)
+    store = RawStore(wh)
+    s = store.start_sync("crm")
+    store.load_table("crm", "customers", s, pa.table({"id": ["1", "2", "3"], "name": ["a", "b", "c"]}), ["id"], 0)
+    store.load_table("crm", "customers", store.start_sync("crm"), pa.table({"id": ["2"], "name": ["B"]}), ["id"], 0)
+    with wh.begin() as conn:
+        conn.exec_driver_sql("UPDATE raw.crm__customers SET _hash = 'old'")
+        conn.exec_driver_sql("UPDATE raw._record_index SET record_hash = 'old' WHERE record_key <> '3'")
+        conn.exec_driver_sql("UPDATE raw._record_index SET record_hash = NULL WHERE record_key = '3'")  # deleted
+        conn.exec_driver_sql("DELETE FROM raw._meta WHERE key = 'hash'")
+    wh.dispose()
+    newer = Warehouse(warehouse_url)
+    again = RawStore(newer)
+    with newer.begin() as conn:
+        again.ensure(conn)
+    got = newer.read_frame("SELECT _key, _hash = md5(_data) AS ok FROM raw.crm__customers ORDER BY _key, _batch")
+    assert got["ok"].tolist() == [True, True, True, True]
+    idx = newer.read_frame("SELECT i.record_key, i.record_hash, r._data FROM raw._record_index i LEFT JOIN "
+                           "(SELECT _key, _data, ROW_NUMBER() OVER (PARTITION BY _key ORDER BY _batch DESC) AS n "
+                           "FROM raw.crm__customers) r ON r._key = i.record_key AND r.n = 1 ORDER BY 1")
+    assert idx["record_hash"].tolist()[:2] == [newer.scalar("SELECT md5(:d)", {"d": d}) for d in idx["_data"][:2]]
+    assert idx["record_hash"].isna().tolist() == [False, False, True]  # the deleted record stays deleted
+    assert newer.scalar("SELECT value FROM raw._meta WHERE key = 'hash'") == "md5-of-canonical-json"
+    stats = again.load_table("crm", "customers", again.start_sync("crm"),
+                             pa.table({"id": ["1", "2"], "name": ["a", "B"]}), ["id"], 0)
+    assert (stats.loaded, stats.unchanged) == (0, 2)  # unchanged records do not land again
+    newer.dispose()
