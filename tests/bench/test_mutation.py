@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bench.mutation import module_of, summary
+import shutil
+import tomllib
+
+from bench.mutation import FAST_TESTS, fast_copy, module_of, summary
 
 
 def test_the_module_of_a_function_and_of_a_method_mutant() -> None:
@@ -27,11 +30,6 @@ def test_the_score_counts_timeouts_as_killed_and_leaves_unchecked_mutants_out() 
 
 
 def test_a_unit_run_copies_the_repository_with_its_files_and_tests_only() -> None:
-    import shutil
-    import tomllib
-
-    from bench.mutation import FAST_TESTS, fast_copy
-
     root = fast_copy(["tests/mdm/test_golden.py"], ["mdm/golden.py", "mdm/hierarchy.py"])
     try:
         cfg = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]

@@ -18,14 +18,16 @@ from mdm.classify import (
     distinct_patterns,
     drop_common,
     estimate_m_em,
+    estimate_u,
     fit_m_em,
     level_frequencies,
     pattern_keys,
     random_pairs,
     tf_adjustment,
+    train,
     value_frequencies,
 )
-from mdm.compare import ComparisonSpec, encode
+from mdm.compare import ComparisonSpec, compare, encode
 
 SPECS = [ComparisonSpec("name", "string", "name", (0.9,), context="city", tf=True),
          ComparisonSpec("phone", "phone", "phone", extra=("p8",), tf=True),
@@ -233,9 +235,6 @@ def test_em_equals_em_written_out(seed: int) -> None:
 
 
 def test_u_is_the_level_frequencies_of_the_random_pairs_gate_ignored() -> None:
-    from mdm.classify import estimate_u
-    from mdm.compare import compare
-
     records = pd.DataFrame({"x": list("aabbbcdd") * 3, "g": [None] * 24})
     specs = [ComparisonSpec("x", "exact", "x", gate="g")]
     got = estimate_u(records, specs, n_pairs=50, seed=3)
@@ -271,9 +270,6 @@ def test_a_model_survives_its_json_and_an_older_json_loads() -> None:
 
 
 def test_training_records_what_it_learnt_from() -> None:
-    from mdm.classify import train
-    from mdm.compare import compare
-
     records = pd.DataFrame({"name": ["甲", "甲", "乙", "乙", "丙", "丁"], "phone": ["1", "1", "2", "3", None, "4"],
                             "p8": ["1", "1", "2", "3", None, "4"], "city": ["京", "京", "沪", "沪", None, "京"],
                             "form": ["有限", "有限", "股份", "股份", "有限", None]})

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from rapidfuzz.distance import DamerauLevenshtein, Jaro, JaroWinkler, Levenshtein
 
-from mdm.compare import ComparisonSpec, compare, encode, encode_column
+from mdm.compare import ComparisonSpec, compare, encode, encode_column, levels
 
 SIM = {"jaro_winkler": JaroWinkler.normalized_similarity, "jaro": Jaro.normalized_similarity,
        "levenshtein": Levenshtein.normalized_similarity,
@@ -166,8 +166,6 @@ def test_encoding_counts_empty_as_missing_and_mixed_types_by_their_text() -> Non
 
 
 def test_a_former_name_equal_to_the_first_name_and_names_all_missing() -> None:
-    from mdm.compare import levels
-
     spec = ComparisonSpec("former", "exact", "name", alias="former")
     records = pd.DataFrame({"name": ["甲公司", "乙公司"], "former": [None, "甲公司"]})  # 乙's former name is 甲's name
     assert compare(records, np.array([0]), np.array([1]), [spec])["former"].tolist() == [1]
