@@ -255,6 +255,9 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
         if incremental:
             assert mark is not None and model is not None
             out = _incremental(cfg, wh, conn, settings, model, fp, mark[0], prog)
+            committing = time.perf_counter()
+    if incremental:
+        out.timings["commit"] = time.perf_counter() - committing
     if not incremental:
         out = _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog,
                     sample=cfg.mdm.customer.train_sample, step_pairs=cfg.mdm.customer.pairs_per_step)
@@ -612,7 +615,7 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
     # The engine's records take their golden IDs first: the hierarchy reads them.
     with store.relation("_hub_assign", pd.DataFrame({"record_id": rid, "golden_id": gid})) as a:
         conn.exec_driver_sql(f"UPDATE {RECORDS} AS r SET golden_id = a.golden_id FROM {a} a "
-                             "WHERE r.record_id = a.record_id")
+                             "WHERE r.record_id = a.record_id AND r.golden_id IS DISTINCT FROM a.golden_id")
     review = _review(cfg, wh, conn, rid, gid, pairs, model, now)
     touched = sorted(set(rid) | set(deleted))
     spec = MDM_TABLES
@@ -623,7 +626,7 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
                              f"left_record IN (SELECT record_id FROM {t}) OR right_record IN "
                              f"(SELECT record_id FROM {t}))")
     wh.upsert_frame(conn, "mdm", "xref", to_arrow(xref, spec["xref"][0]), list(spec["xref"][1] or ()),
-                    spec["xref"][0])
+                    spec["xref"][0], unless_same=_compared(spec["xref"]))  # (only the rows that changed)
     refresh_golden(cfg, wh, conn, golden_ids, old_name_keys, now, gone=sorted(old_ids - set(golden_ids)))
     if len(review):
         kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
@@ -945,11 +948,19 @@ def refresh_golden(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: 
                              "AND golden_id NOT IN (SELECT golden_id FROM _hub_golden)")
         conn.exec_driver_sql(f"DELETE FROM mdm.customer_hierarchy WHERE child_golden_id IN (SELECT golden_id FROM {c})")
     wh.upsert_from(conn, "mdm", "golden_customer", _with_time("_hub_golden", spec["golden_customer"][0]),
-                   list(spec["golden_customer"][0]), spec["golden_customer"][1], {"now": now})
+                   list(spec["golden_customer"][0]), spec["golden_customer"][1], {"now": now},
+                   unless_same=_compared(spec["golden_customer"]))
     conn.execute(sa.text(f"INSERT INTO mdm.customer_hierarchy ({', '.join(spec['customer_hierarchy'][0])}) "
                          f"{_with_time('_hub_hierarchy', spec['customer_hierarchy'][0])}"), {"now": now})
     conn.exec_driver_sql("DROP TABLE _hub_golden")
     conn.exec_driver_sql("DROP TABLE _hub_hierarchy")
+
+
+def _compared(table: tuple[dict[str, str], list[str] | None]) -> list[str]:
+    """The columns of an mdm table that say whether a row changed: all but its key and when it was written (a row
+    recomputed to the same values is not written again, and keeps the time it last changed)."""
+    columns, key = table
+    return [c for c in columns if c not in (key or ()) and c != "updated_at"]
 
 
 def split_ids(rid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -137,11 +137,20 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
                         counts[name] = int(before.get("rows", 0))
                         prog(f"marts.{name}: kept (the columns it reads of {', '.join(moved)} did not change)")
                         continue
-            digests = input_digests(wh, conn, name, tables, cache, seen)
+            kept_digests = _unmoved_digests(mark[1], seen) if mark is not None and same_sql else {}
+            digests = {**kept_digests, **input_digests(wh, conn, name, [t for t in tables if t not in kept_digests],
+                                                       cache, seen)}
         started = time.monotonic()
         counts[name] = build_recorded(wh, name, seen, digests)
         prog(f"built marts.{name}: {counts[name]:,} rows in {time.monotonic() - started:.1f} s")
     return counts
+
+
+def _unmoved_digests(before: dict, seen: dict[str, int]) -> dict[str, str]:
+    """The digests a mart's last build recorded for the inputs that kept their versions since (the same rows: the
+    same digest, not computed again)."""
+    inputs = before.get("inputs") or {}
+    return {t: d for t, d in (before.get("digests") or {}).items() if t in seen and inputs.get(t) == seen[t]}
 
 
 def build_recorded(wh: Warehouse, name: str, seen: dict[str, int] | None = None,

@@ -39,12 +39,19 @@ _SQL = {
         SELECT golden_id, source_name, CAST(order_date AS TIMESTAMP) AS at,
                CAST(COALESCE(reporting_amount, 0) AS DOUBLE PRECISION) AS amount
         FROM marts.fct_sales_orders
-        WHERE golden_id IS NOT NULL AND order_date IS NOT NULL AND is_revenue""",
+        WHERE golden_id IS NOT NULL AND order_date IS NOT NULL AND is_revenue
+          AND golden_id IN (SELECT golden_id FROM marts.fct_opportunities)""",
     "payments": """
         SELECT golden_id, source_name, CAST(payment_date AS TIMESTAMP) AS at,
                CAST(COALESCE(reporting_amount, 0) AS DOUBLE PRECISION) AS amount
         FROM marts.fct_payments
-        WHERE golden_id IS NOT NULL AND payment_date IS NOT NULL""",
+        WHERE golden_id IS NOT NULL AND payment_date IS NOT NULL
+          AND golden_id IN (SELECT golden_id FROM marts.fct_opportunities)""",
+    "latest": """
+        SELECT (SELECT MAX(CAST(order_date AS TIMESTAMP)) FROM marts.fct_sales_orders
+                WHERE golden_id IS NOT NULL AND is_revenue) AS orders,
+               (SELECT MAX(CAST(payment_date AS TIMESTAMP)) FROM marts.fct_payments
+                WHERE golden_id IS NOT NULL) AS payments""",
     "customers": """
         SELECT golden_id, name, industry, parent_golden_id
         FROM marts.dim_customer""",
@@ -66,6 +73,10 @@ class Inputs:
     payments: pd.DataFrame
     customers: pd.DataFrame
     reps: pd.DataFrame
+    latest: pd.DataFrame | None = None
+    """The latest order and payment of any customer (one row, columns `orders`, `payments`), when `orders` and
+    `payments` hold only those of the customers with opportunities (all the features read: a warehouse of a
+    million orders and few deals reads few); None when they hold every one."""
 
     def __post_init__(self) -> None:
         for frame, cols in ((self.opportunities, ("created_at", "closed_at", "updated_at")),
@@ -81,13 +92,16 @@ class Inputs:
         moments = [o["created_at"].max(), o.loc[o["outcome"] != "open", "closed_at"].max(), o["updated_at"].max(),
                    self.stages["entered_at"].max(), self.leads["created_at"].max(), self.orders["at"].max(),
                    self.payments["at"].max()]
+        if self.latest is not None and len(self.latest):
+            moments += [pd.to_datetime(self.latest["orders"].iloc[0]), pd.to_datetime(self.latest["payments"].iloc[0])]
         known = [m for m in moments if pd.notna(m)]
         return max(known) if known else pd.Timestamp("1970-01-01")
 
     def sizes(self) -> dict[str, int]:
-        return {f.name: len(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: len(getattr(self, f.name)) for f in fields(self) if f.name != "latest"}
 
 
 def read_inputs(wh: Warehouse) -> Inputs:
-    """The prediction inputs, read from the marts (each frame one query)."""
+    """The prediction inputs, read from the marts (each frame one query): orders and payments of the customers with
+    opportunities, and the latest of all of them."""
     return Inputs(**{name: wh.read_frame(" ".join(sql.split())) for name, sql in _SQL.items()})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -261,33 +261,45 @@ class Warehouse:
                          params or {})
 
     def upsert_from(self, conn: Connection, schema: str, table: str, select: str, columns: list[str],
-                    key: list[str] | None, params: dict[str, Any] | None = None) -> None:
+                    key: list[str] | None, params: dict[str, Any] | None = None,
+                    unless_same: Sequence[str] = ()) -> None:
         """Insert the rows of `select` (the `columns` in order), replacing the rows with the same `key`: an
         `ON CONFLICT` update on PostgreSQL; on DuckDB the rows are deleted and inserted again (its large tables
-        keep no primary-key index: see `drop_primary_key`)."""
+        keep no primary-key index: see `drop_primary_key`). `unless_same`: a stored row whose values of these
+        columns equal the new row's (nulls equal) is left as it is (with its other columns, such as when it last
+        changed): only the rows that differ are written."""
         assert key, f"{schema}.{table}: an upsert needs the key"
         target, cols = f"{quote(schema)}.{quote(table)}", ", ".join(quote(c) for c in columns)
+        same = " AND ".join(f"t.{quote(c)} IS NOT DISTINCT FROM r.{quote(c)}" for c in unless_same)
         if self.dialect.name == "duckdb":
             conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_upsert_rows")
             conn.execute(sa.text(f"CREATE TEMPORARY TABLE _hub_upsert_rows AS {select}"), params or {})
+            if same:
+                on = " AND ".join(f"t.{quote(k)} = r.{quote(k)}" for k in key)
+                conn.exec_driver_sql(f"DELETE FROM _hub_upsert_rows r WHERE EXISTS (SELECT 1 FROM {target} t "
+                                     f"WHERE {on} AND {same})")
             match = " AND ".join(f"r.{quote(k)} = {target}.{quote(k)}" for k in key)
             conn.exec_driver_sql(f"DELETE FROM {target} WHERE EXISTS (SELECT 1 FROM _hub_upsert_rows r WHERE {match})")
             conn.exec_driver_sql(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM _hub_upsert_rows")
             conn.exec_driver_sql("DROP TABLE _hub_upsert_rows")
             return
         sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in key)
-        conn.execute(sa.text(f"INSERT INTO {target} ({cols}) {select} ON CONFLICT ({', '.join(quote(k) for k in key)}) "
-                             f"DO UPDATE SET {sets}"), params or {})
+        differs = ("" if not unless_same else " WHERE NOT (" + " AND ".join(
+            f"t.{quote(c)} IS NOT DISTINCT FROM excluded.{quote(c)}" for c in unless_same) + ")")
+        conn.execute(sa.text(f"INSERT INTO {target} AS t ({cols}) {select} "
+                             f"ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {sets}{differs}"),
+                     params or {})
 
     def upsert_frame(self, conn: Connection, schema: str, table: str, df: pd.DataFrame | pa.Table,
-                     key: list[str], kinds: dict[str, str]) -> None:
+                     key: list[str], kinds: dict[str, str], unless_same: Sequence[str] = ()) -> None:
         """`upsert_from` for a frame. `kinds`: the table's portable column kinds (for the temporary copy)."""
         data = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
         if not data.num_rows:
             return
         cols = data.column_names
         with self.dialect.arrow_relation(conn, "_hub_upsert", data, kinds) as rel:
-            self.upsert_from(conn, schema, table, f"SELECT {', '.join(quote(c) for c in cols)} FROM {rel}", cols, key)
+            self.upsert_from(conn, schema, table, f"SELECT {', '.join(quote(c) for c in cols)} FROM {rel}", cols, key,
+                             unless_same=unless_same)
 
     def drop_primary_key(self, conn: Connection, schema: str, table: str) -> None:
         """DuckDB: recreate a table that has a primary key without it (DuckDB cannot drop one). Its index makes

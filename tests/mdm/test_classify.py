@@ -269,6 +269,18 @@ def test_a_model_survives_its_json_and_an_older_json_loads() -> None:
     assert (legacy.tf, legacy.tf_default, legacy.tf_reference, legacy.info, legacy.common) == ({}, {}, {}, {}, {})
 
 
+def test_a_model_with_numpy_numbers_or_nan_survives_its_json() -> None:
+    model = _model(random.Random(6), calibration=True)
+    model.tf_reference = {k: np.float64(v) for k, v in model.tf_reference.items()}  # numpy scalars: plain numbers
+    model.info["pairs"] = np.int64(12)
+    text = model.to_json()
+    assert json.loads(text)["info"]["pairs"] == 12
+    assert FellegiSunter.from_json(text) == model
+    model.prior = float("nan")  # (a model from before EM kept its starting point on no pairs)
+    again = FellegiSunter.from_json(model.to_json())
+    assert np.isnan(again.prior) and again.m == model.m and again.tf == model.tf
+
+
 def test_training_records_what_it_learnt_from() -> None:
     records = pd.DataFrame({"name": ["甲", "甲", "乙", "乙", "丙", "丁"], "phone": ["1", "1", "2", "3", None, "4"],
                             "p8": ["1", "1", "2", "3", None, "4"], "city": ["京", "京", "沪", "沪", None, "京"],

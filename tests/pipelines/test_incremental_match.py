@@ -31,6 +31,8 @@ def test_incremental_equals_rebuild(demo_project: Path, tmp_path: Path) -> None:
     first = run_all(cfg, wh)
     assert first.match and not first.match.incremental
     before = xref(wh)
+    rows_before = wh.read_frame("SELECT * FROM mdm.xref")
+    golden_before = wh.read_frame("SELECT * FROM mdm.golden_customer")
 
     # New records (variants of ERP customers typed into CRM A) and edits to existing ones.
     db = demo_project.parent / "data" / "crm_a.sqlite"
@@ -46,16 +48,40 @@ def test_incremental_equals_rebuild(demo_project: Path, tmp_path: Path) -> None:
                 "WHERE cust_id IN (SELECT cust_id FROM t_customer ORDER BY cust_id LIMIT 3)")
     con.commit()
     con.close()
+    # ... and in CRM B's export, the owner of two customers (not a golden attribute): relinked, nothing to write
+    export = demo_project.parent / "data" / "crm_b_export.csv"
+    crm_b = pd.read_csv(export, dtype=str, encoding="gbk", keep_default_na=False)
+    crm_b.loc[:1, "所属销售"] = crm_b.loc[:1, "所属销售"].map(lambda o: "rep_other" if o != "rep_other" else "rep001")
+    crm_b.to_csv(export, index=False, encoding="gbk")
+    moved_owner = [f"crm_b:customers:{k}" for k in crm_b.loc[:1, "客户编号"]]
 
     second = run_all(cfg, wh)
     assert second.match and second.match.incremental
-    assert second.match.changed == 15
+    assert second.match.changed == 17
     incremental = xref(wh)
     # Unchanged records kept their golden IDs unless their cluster merged (history says which).
     history = wh.read_frame("SELECT retired_id FROM mdm.golden_id_history")
     kept = before.index[~before.isin(history["retired_id"])]
     moved = (incremental.reindex(kept) != before.reindex(kept)).sum()
     assert moved <= 3  # only the three edited records may have moved
+    # Only the rows that changed were written: a row the run computed again to the same values kept its time.
+    for table, key, rows in (("xref", ["source_name", "stream", "source_key"], rows_before),
+                             ("golden_customer", ["golden_id"], golden_before)):
+        now = wh.read_frame(f"SELECT * FROM mdm.{table}")
+        both = rows.merge(now, on=key, suffixes=("_was", ""))
+        values = [c for c in now.columns if c not in key and c != "updated_at"]
+        same = pd.concat([both[f"{c}_was"].isna() & both[c].isna() | (both[f"{c}_was"] == both[c]) for c in values],
+                         axis=1).all(axis=1)
+        written = both["updated_at"] != both["updated_at_was"]
+        assert (written == ~same).all(), (table, both.loc[written == same, [*key, "updated_at"]])
+        assert written.sum() >= 3 and same.sum() > 100, table
+    unwritten = rows_before.assign(r=lambda d: d["source_name"] + ":" + d["stream"] + ":" + d["source_key"])
+    unwritten = unwritten.set_index("r").loc[moved_owner, ["golden_id", "updated_at"]]
+    now = wh.read_frame("SELECT source_name || ':' || stream || ':' || source_key AS r, updated_at FROM mdm.xref")
+    assert (now.set_index("r").loc[moved_owner, "updated_at"] == unwritten["updated_at"]).all()
+    golden_now = wh.read_frame("SELECT golden_id, updated_at FROM mdm.golden_customer").set_index("golden_id")
+    golden_was = golden_before.set_index("golden_id")["updated_at"]
+    assert (golden_now.loc[unwritten["golden_id"], "updated_at"] == golden_was.loc[unwritten["golden_id"]]).all()
 
     rebuilt_result = run_match(cfg, wh, rebuild=True, retrain=False)
     assert not rebuilt_result.incremental

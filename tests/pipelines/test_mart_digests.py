@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from hub.cli import main
@@ -64,6 +65,7 @@ def test_marts_follow_the_columns_they_read(demo_project: Path, warehouse_url: s
     # 2. the owner of those customers (a rep of the ERP): read by fct_sales_orders, which is rebuilt
     rep = wh.scalar("SELECT min(rep_ref) FROM marts.bridge_sales_rep WHERE source_name = 'erp'")
     assert rep is not None
+    owners_before = wh.read_frame(f"SELECT source_key, owner FROM staging.customer WHERE {ordering}")
     assert change_staging(wh, f"owner = '{rep}'", ordering) > 10
     publish(wh)
     again = mart_versions(wh)
@@ -77,4 +79,15 @@ def test_marts_follow_the_columns_they_read(demo_project: Path, warehouse_url: s
     messages.clear()
     publish(wh, progress=messages.append)
     assert messages == [] and mart_versions(wh) == again
+
+    # 4. the owners back as they were: the digest recorded in 2 is of the changed owners (the inputs that had not
+    # moved kept theirs), so the marts reading owners are built again, not kept on a digest from before 2
+    with wh.begin() as conn:
+        for key, owner in zip(owners_before["source_key"], owners_before["owner"], strict=True):
+            conn.execute(sa.text("UPDATE staging.customer SET owner = :o WHERE source_name = 'erp' "
+                                 "AND stream = 'customers' AND source_key = :k"), {"o": owner, "k": key})
+        bump(conn, "staging.customer")
+    publish(wh)
+    assert mart_versions(wh)["marts.fct_sales_orders"] > again["marts.fct_sales_orders"]
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
     wh.dispose()

@@ -14,9 +14,9 @@ from demo.deals import generated_inputs
 from hub.cli import main
 from pipelines.checks import planned_checks
 from pipelines.export import export_mart
-from pipelines.predict import run_predictions
+from pipelines.predict import open_opportunity_features, run_predictions
 from predict.catalog import predicted_mart_docs
-from predict.inputs import Inputs
+from predict.inputs import Inputs, read_inputs
 from warehouse.changes import bump, versions
 from warehouse.engine import Warehouse
 from warehouse.raw import RawStore
@@ -157,3 +157,30 @@ def test_hub_predict_run_then_report_prints_the_backtest(tmp_path: Path, inputs:
     exported = export_mart(Warehouse(url), "marts.opportunity_scores", tmp_path / "scores.csv")
     assert exported.rows == n_open
     assert "top_positive" in (tmp_path / "scores.columns.csv").read_text(encoding="utf-8-sig")
+
+
+def test_read_inputs_reads_the_orders_of_customers_with_deals_and_the_features_stay(warehouse_url: str,
+                                                                                    inputs: Inputs) -> None:
+    """Orders and payments of customers without opportunities are not read, yet the date the data speaks for and
+    every feature of the open opportunities are those of all the orders."""
+    with_deals = set(inputs.opportunities["golden_id"].dropna())
+    latest = inputs.orders["at"].max() + pd.Timedelta(days=40)  # the newest order of all: a customer without deals
+    others = pd.DataFrame({"golden_id": ["G-NO-DEALS-1", "G-NO-DEALS-2", "G-NO-DEALS-2"],
+                           "source_name": ["erp", "erp", "shop"], "at": [latest, latest - pd.Timedelta(days=3),
+                                                                         latest - pd.Timedelta(days=9)],
+                           "amount": [100.0, 200.0, 50.0]})
+    paid = others.iloc[:1].assign(at=latest + pd.Timedelta(days=2))  # and the newest payment too
+    full = Inputs(inputs.opportunities, inputs.stages, inputs.leads,
+                  pd.concat([inputs.orders, others], ignore_index=True),
+                  pd.concat([inputs.payments, paid], ignore_index=True), inputs.customers, inputs.reps)
+    wh = Warehouse(warehouse_url)
+    load_marts(wh, full)
+    read = read_inputs(wh)
+    wh.dispose()
+    assert set(read.orders["golden_id"]) <= with_deals and "G-NO-DEALS-2" not in set(read.payments["golden_id"])
+    assert len(read.orders) == int(full.orders["golden_id"].isin(with_deals).sum()) > 100
+    assert read.as_of() == full.as_of() == latest + pd.Timedelta(days=2)
+    got = open_opportunity_features(read)
+    want = open_opportunity_features(full)
+    assert len(got[0]) > 20 and (got[0] == want[0]).all()
+    pd.testing.assert_frame_equal(got[1], want[1], check_dtype=False)
