@@ -67,7 +67,7 @@ from pipelines.progress import as_progress
 from pipelines.settled import settled_pairs
 from pipelines.stage import ensure_staging, to_arrow
 from pipelines.steward.former_names import record_aliases
-from warehouse.changes import bump, set_watermark, watermark
+from warehouse.changes import GOLDEN_TABLES, bump, bump_golden, set_watermark, watermark
 from warehouse.contract import GOLDEN_ATTRIBUTES, MDM_TABLES, STD_COLUMNS, ensure_mdm, primary_key
 from warehouse.engine import Warehouse, value
 
@@ -627,22 +627,27 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
                              f"(SELECT record_id FROM {t}))")
     wh.upsert_frame(conn, "mdm", "xref", to_arrow(xref, spec["xref"][0]), list(spec["xref"][1] or ()),
                     spec["xref"][0], unless_same=_compared(spec["xref"]))  # (only the rows that changed)
-    refresh_golden(cfg, wh, conn, golden_ids, old_name_keys, now, gone=sorted(old_ids - set(golden_ids)))
+    rewritten = refresh_golden(cfg, wh, conn, golden_ids, old_name_keys, now, gone=sorted(old_ids - set(golden_ids)))
     if len(review):
         kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
         wh.insert_frame(conn, "mdm", "review_queue", to_arrow(review[~review["item_id"].isin(kept)],
                                                               spec["review_queue"][0]))
-    return _history_and_counts(wh, conn, history, now, len(set(gid) - old_ids), incremental=True)
+    return _history_and_counts(wh, conn, history, now, len(set(gid) - old_ids), incremental=True,
+                               changed=sorted(rewritten | old_ids))
 
 
 def _history_and_counts(wh: Warehouse, conn: Connection, history: pd.DataFrame, now: dt.datetime, new_ids: int,
-                        incremental: bool) -> MatchResult:
-    """The run's golden-ID history written, the mdm tables marked changed, the counts."""
+                        incremental: bool, changed: Sequence[str] | None = None) -> MatchResult:
+    """The run's golden-ID history written, the mdm tables marked changed (an incremental run logs the golden IDs
+    it `changed`: `warehouse.changes.bump_golden`), the counts."""
     if len(history):
         hist = history.assign(run_id=now.strftime("%Y%m%dT%H%M%S"), retired_at=now)
         wh.insert_frame(conn, "mdm", "golden_id_history", to_arrow(hist, MDM_TABLES["golden_id_history"][0]))
-    bump(conn, "mdm.xref", "mdm.golden_customer", "mdm.customer_hierarchy", "mdm.review_queue",
-         "mdm.golden_id_history", RECORDS, PAIRS)
+    others = ("mdm.review_queue", "mdm.golden_id_history", RECORDS, PAIRS)
+    if changed is not None:
+        bump_golden(wh, conn, changed, *others)
+    else:
+        bump(conn, *GOLDEN_TABLES, *others)
     counts = _counts(conn, incremental=incremental)
     counts.merged_ids = int((history["reason"] == "merged").sum())
     counts.new_ids = new_ids
@@ -934,10 +939,11 @@ def _revenue(wh: Warehouse, conn: Connection, golden_ids: Sequence[str], rid: np
 
 
 def refresh_golden(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: Sequence[str],
-                   old_name_keys: Sequence[str], now: dt.datetime, gone: Sequence[str] = ()) -> None:
+                   old_name_keys: Sequence[str], now: dt.datetime, gone: Sequence[str] = ()) -> set[str]:
     """Rewrite the golden records and hierarchy links of `golden_ids` from their records as they are now (a run's
     affected customers, a steward's action): golden IDs left without records, and those in `gone`, are
-    removed; `old_name_keys`: name keys the changed records carried before (their old links are redone)."""
+    removed; `old_name_keys`: name keys the changed records carried before (their old links are redone; only the
+    links that differ are written). Returns `golden_ids`, `gone` and the children whose hierarchy link changed."""
     spec = MDM_TABLES
     store = MatchStore(wh, conn)
     slice_ids = _golden_and_hierarchy(cfg, wh, conn, sorted(set(golden_ids)), old_name_keys)
@@ -946,14 +952,26 @@ def refresh_golden(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: 
                                                                               | set(slice_ids))})) as c:
         conn.exec_driver_sql(f"DELETE FROM mdm.golden_customer WHERE golden_id IN (SELECT golden_id FROM {g}) "
                              "AND golden_id NOT IN (SELECT golden_id FROM _hub_golden)")
-        conn.exec_driver_sql(f"DELETE FROM mdm.customer_hierarchy WHERE child_golden_id IN (SELECT golden_id FROM {c})")
+        # the links of these children computed again: only those that differ are written (and reported)
+        link = ", ".join([*_compared(spec["customer_hierarchy"]), "child_golden_id"])
+        old = f"SELECT {link} FROM mdm.customer_hierarchy WHERE child_golden_id IN (SELECT golden_id FROM {c})"
+        conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_relinked")
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_relinked AS SELECT DISTINCT child_golden_id FROM ("
+                             f"SELECT * FROM ({old}) o EXCEPT SELECT {link} FROM _hub_hierarchy) gone_or_changed "
+                             f"UNION SELECT child_golden_id FROM (SELECT {link} FROM _hub_hierarchy "
+                             f"EXCEPT SELECT * FROM ({old}) o) new_or_changed")
+    relinked = {r[0] for r in conn.exec_driver_sql("SELECT child_golden_id FROM _hub_relinked").fetchall()}
+    conn.exec_driver_sql("DELETE FROM mdm.customer_hierarchy WHERE child_golden_id IN "
+                         "(SELECT child_golden_id FROM _hub_relinked)")
     wh.upsert_from(conn, "mdm", "golden_customer", _with_time("_hub_golden", spec["golden_customer"][0]),
                    list(spec["golden_customer"][0]), spec["golden_customer"][1], {"now": now},
                    unless_same=_compared(spec["golden_customer"]))
     conn.execute(sa.text(f"INSERT INTO mdm.customer_hierarchy ({', '.join(spec['customer_hierarchy'][0])}) "
-                         f"{_with_time('_hub_hierarchy', spec['customer_hierarchy'][0])}"), {"now": now})
-    conn.exec_driver_sql("DROP TABLE _hub_golden")
-    conn.exec_driver_sql("DROP TABLE _hub_hierarchy")
+                         f"{_with_time('_hub_hierarchy', spec['customer_hierarchy'][0])} "
+                         "WHERE child_golden_id IN (SELECT child_golden_id FROM _hub_relinked)"), {"now": now})
+    for t in ("_hub_golden", "_hub_hierarchy", "_hub_relinked"):
+        conn.exec_driver_sql(f"DROP TABLE {t}")
+    return set(golden_ids) | set(gone) | relinked
 
 
 def _compared(table: tuple[dict[str, str], list[str] | None]) -> list[str]:

@@ -4,8 +4,10 @@ Each mart remembers the versions of the tables its SQL reads (`warehouse.changes
 mart whose inputs kept their versions (and whose SQL did not change) is not built again. It also remembers a
 digest of the columns it reads of each staging, mdm and mart input (the columns the warehouse's own plan of its
 SQL scans): an input whose version moved but whose digest did not (a phone changed, and the mart reads no
-phone) does not rebuild it. A mart that is rebuilt gets a new version, so the
-marts reading it follow. Every build is one set-based `CREATE TABLE … AS SELECT` in the warehouse.
+phone) does not rebuild it. A mart refreshed by golden ID (`pipelines.mart_refresh`) whose only moved inputs
+are the golden tables gets the rows of the changed golden customers selected again instead. A mart that is
+rebuilt or refreshed gets a new version, so the marts reading it follow. Every build is one set-based
+`CREATE TABLE … AS SELECT` in the warehouse.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pipelines.mart_refresh import golden_chain, refresh_changed, refreshed_by
 from pipelines.progress import Progress, as_progress
 from pipelines.stage import ensure_staging
-from warehouse.changes import bump, set_watermark, versions, watermark
+from warehouse.changes import GOLDEN_TABLES, bump, set_watermark, versions, watermark
 from warehouse.contract import ensure_mdm
 from warehouse.engine import Warehouse, value
 from warehouse.marts.catalog import mart_docs
@@ -118,6 +121,7 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
     cache: dict[tuple[str, int, tuple[str, ...]], str] = {}
     for name in marts:
         tables = _input_tables(name)
+        chain = None
         with wh.begin() as conn:
             seen = versions(conn, tables)
             mark = watermark(conn, f"mart:{name}")
@@ -137,9 +141,23 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
                         counts[name] = int(before.get("rows", 0))
                         prog(f"marts.{name}: kept (the columns it reads of {', '.join(moved)} did not change)")
                         continue
+                if refreshed_by(name):  # only the golden tables changed what it reads: their changed golden IDs
+                    others = [t for t in moved if t not in GOLDEN_TABLES]
+                    now = input_digests(wh, conn, name, others, cache, seen)
+                    if all(t in kept and now.get(t) == kept[t] for t in others):
+                        chain = golden_chain(conn, tables, before.get("inputs") or {}, seen)
             kept_digests = _unmoved_digests(mark[1], seen) if mark is not None and same_sql else {}
             digests = {**kept_digests, **input_digests(wh, conn, name, [t for t in tables if t not in kept_digests],
                                                        cache, seen)}
+            if chain is not None:
+                started = time.monotonic()
+                done = refresh_changed(wh, conn, name, mart_sql(name).strip().rstrip(";"), chain)
+                if done is not None:
+                    counts[name] = done[1]
+                    _record(conn, name, seen, digests, done[1])
+                    prog(f"refreshed marts.{name}: the rows of {done[0]:,} changed golden customers "
+                         f"({done[1]:,} rows) in {time.monotonic() - started:.1f} s")
+                    continue
         started = time.monotonic()
         counts[name] = build_recorded(wh, name, seen, digests)
         prog(f"built marts.{name}: {counts[name]:,} rows in {time.monotonic() - started:.1f} s")
@@ -165,7 +183,11 @@ def build_recorded(wh: Warehouse, name: str, seen: dict[str, int] | None = None,
             digests = input_digests(wh, conn, name, _input_tables(name), seen=seen)
     rows = build_mart(wh, name)
     with wh.begin() as conn:
-        bump(conn, f"marts.{name}")
-        set_watermark(conn, f"mart:{name}", 0, {"inputs": seen, "sql": _sql_hash(name), "rows": rows,
-                                                 "digests": digests})
+        _record(conn, name, seen, digests, rows)
     return rows
+
+
+def _record(conn: Connection, name: str, seen: dict[str, int], digests: dict[str, str], rows: int) -> None:
+    """A new version for a mart just written, and its watermark: the inputs' versions and digests it read."""
+    bump(conn, f"marts.{name}")
+    set_watermark(conn, f"mart:{name}", 0, {"inputs": seen, "sql": _sql_hash(name), "rows": rows, "digests": digests})

@@ -5,6 +5,12 @@ across tables); a step that reads tables remembers the versions it read, and ski
 moved (the marts). Watermarks are a consumer's position in a producer's numbering (staging's in the raw
 batches of a stream, matching's in staging's change log), with a `detail` document for what else must
 hold for the position to stay valid (a mapping's fingerprint).
+
+The golden customers also keep a log of which golden IDs each write changed (`log_golden_changes`): a write of
+`GOLDEN_TABLES` under version v, from version p, names the golden IDs whose record, members or hierarchy link it
+changed. A reader that last saw version p' follows the chain back from the current version to p'
+(`golden_changes_since`); a write that logged nothing (a full rebuild) breaks the chain, and the reader reads
+everything.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from warehouse.engine import value
+from warehouse.engine import Warehouse, value
 
 
 def _now() -> dt.datetime:
@@ -61,3 +68,40 @@ def clear_watermarks(conn: Connection, prefix: str) -> None:
     """Forget every consumer whose name starts with `prefix` (their next run starts over)."""
     conn.execute(sa.text("DELETE FROM raw._watermarks WHERE substr(consumer, 1, :n) = :p"),
                  {"p": prefix, "n": len(prefix)})
+
+
+GOLDEN_TABLES = ("mdm.golden_customer", "mdm.xref", "mdm.customer_hierarchy")
+"""The tables a write of golden customers changes together, under one version, logging the golden IDs."""
+KEEP_GOLDEN_WRITES = 30  # writes kept in the log: a reader further behind reads everything
+
+
+def bump_golden(wh: Warehouse, conn: Connection, golden_ids: Iterable[str], *others: str) -> int:
+    """A new version for `GOLDEN_TABLES` (and `others`), logging the golden IDs this write changed: those whose
+    golden record, members or hierarchy link may differ now (retired ones included). Returns the version."""
+    previous = versions(conn, GOLDEN_TABLES)
+    version = bump(conn, *GOLDEN_TABLES, *others)
+    before = set(previous.values())
+    chained = before.pop() if len(before) == 1 else -1  # (tables written apart before: no chain through them)
+    ids = sorted(set(golden_ids))
+    wh.insert_frame(conn, "raw", "_golden_log", pa.table({
+        "version": pa.array([version] * (len(ids) + 1), pa.int64()),
+        "previous": pa.array([chained] * (len(ids) + 1), pa.int64()),
+        "golden_id": pa.array([None, *ids], pa.string())}))
+    kept = [r[0] for r in conn.execute(sa.text(
+        "SELECT DISTINCT version FROM raw._golden_log ORDER BY version DESC")).fetchall()][:KEEP_GOLDEN_WRITES]
+    conn.execute(sa.text("DELETE FROM raw._golden_log WHERE version < :v"), {"v": min(kept)})
+    return version
+
+
+def golden_changes_since(conn: Connection, seen: int, now: int) -> list[int] | None:
+    """The logged writes (versions) that took the golden tables from version `seen` to `now`, newest first;
+    None when a write between them logged nothing (the caller reads everything)."""
+    links = dict(conn.execute(sa.text("SELECT version, previous FROM raw._golden_log WHERE golden_id IS NULL"))
+                 .fetchall())
+    chain, at = [], now
+    while at != seen:
+        if at not in links or at < seen:
+            return None
+        chain.append(at)
+        at = int(links[at])
+    return chain

@@ -79,6 +79,9 @@ CONTROL_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
     "_versions": ({"table_name": "text", "version": "integer", "changed_at": "timestamp"}, ["table_name"]),
     "_watermarks": ({"consumer": "text", "position": "integer", "detail": "json", "updated_at": "timestamp"},
                     ["consumer"]),
+    # The golden IDs each write of the golden customers changed (`version`, from `previous`): the marts keyed
+    # by golden ID refresh those rows only (warehouse/changes.py). A row with no golden ID marks a write.
+    "_golden_log": ({"version": "integer", "previous": "integer", "golden_id": "text"}, None),
 }
 
 QUARANTINE_COLUMNS = list(CONTROL_TABLES["_quarantine"][0])

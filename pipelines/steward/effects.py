@@ -23,7 +23,7 @@ from pipelines.settled import settled_pairs
 from pipelines.stage import to_arrow
 from pipelines.steward.sql import RECORD_ID_SQL, case_when, frame, in_list, plain
 from pipelines.steward.state import golden_of
-from warehouse.changes import bump
+from warehouse.changes import bump_golden
 from warehouse.contract import MDM_TABLES
 from warehouse.engine import Warehouse
 
@@ -68,8 +68,6 @@ def apply_moves(cfg: HubConfig, wh: Warehouse, conn: Connection, mapping: Mappin
     engine's records, survivorship of every touched golden customer, the hierarchy, the queue."""
     if not mapping:
         return
-    bump(conn, "mdm.xref", "mdm.customer_records", "mdm.golden_customer", "mdm.customer_hierarchy",
-         "mdm.review_queue")  # the marts reading them rebuild on the next run
     old = golden_of(wh, conn, mapping)
     touched = sorted(set(old.values()) | set(mapping.values()))
     keys, kparams = in_list(mapping, "m")
@@ -80,7 +78,9 @@ def apply_moves(cfg: HubConfig, wh: Warehouse, conn: Connection, mapping: Mappin
     conn.execute(sa.text(f"UPDATE mdm.customer_records SET golden_id = {case} WHERE record_id IN {keys}"),
                  {**cparams, **kparams})
     # Survivorship and hierarchy links again for every golden customer that gained or lost records (as a run).
-    refresh_golden(cfg, wh, conn, touched, (), now)
+    rewritten = refresh_golden(cfg, wh, conn, touched, (), now)
+    # the marts reading them follow on the next run (those keyed by golden ID: these golden IDs only)
+    bump_golden(wh, conn, rewritten, "mdm.customer_records", "mdm.review_queue")
     follow_steward(cfg, wh, conn, dict(mapping), touched)  # the match API's index follows
     # Queue items follow their records; a pair now in one customer is resolved, apart again reopened.
     for side in ("left", "right"):

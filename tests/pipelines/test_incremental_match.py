@@ -11,7 +11,9 @@ import pandas as pd
 
 from core.config import load_config
 from pipelines.match import run_match
+from pipelines.publish import MARTS
 from pipelines.run import run_all
+from tests.pipelines.test_mart_digests import differing_rows
 from warehouse.engine import Warehouse
 
 
@@ -55,9 +57,13 @@ def test_incremental_equals_rebuild(demo_project: Path, tmp_path: Path) -> None:
     crm_b.to_csv(export, index=False, encoding="gbk")
     moved_owner = [f"crm_b:customers:{k}" for k in crm_b.loc[:1, "客户编号"]]
 
-    second = run_all(cfg, wh)
+    messages: list[str] = []
+    second = run_all(cfg, wh, progress=messages.append)
     assert second.match and second.match.incremental
     assert second.match.changed == 17
+    # the marts of golden customers followed the golden IDs the run changed, and equal a build
+    assert any(m.startswith("refreshed marts.dim_customer") for m in messages), messages
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
     incremental = xref(wh)
     # Unchanged records kept their golden IDs unless their cluster merged (history says which).
     history = wh.read_frame("SELECT retired_id FROM mdm.golden_id_history")
@@ -118,4 +124,41 @@ def test_a_first_run_without_candidate_pairs_leaves_no_model_that_scores_nothing
     assert len(ids.unique()) == 3
     probs = wh.read_frame("SELECT prob FROM mdm.match_pairs")["prob"]
     assert len(probs) and probs.notna().all()
+    wh.dispose()
+
+
+def test_a_branch_link_comes_and_goes_with_its_record(demo_project: Path, tmp_path: Path) -> None:
+    """A new branch of a known head office gets its hierarchy link in an incremental run; when its record is
+    deleted, the link goes too (the links that changed are written, those that did not are left), as a rebuild
+    has it."""
+    url = f"duckdb:///{tmp_path / 'branch.duckdb'}"
+    cfg = load_config(demo_project, warehouse_url=url)
+    wh = Warehouse(url)
+    run_all(cfg, wh)
+    head = wh.read_frame("SELECT h.parent_golden_id AS id, g.name FROM mdm.customer_hierarchy h JOIN "
+                         "mdm.golden_customer g ON g.golden_id = h.parent_golden_id ORDER BY h.child_golden_id").iloc[0]
+    links_before = wh.read_frame("SELECT * FROM mdm.customer_hierarchy")
+    export = demo_project.parent / "data" / "crm_b_export.csv"
+    crm_b = pd.read_csv(export, dtype=str, encoding="gbk", keep_default_na=False)
+    branch = {c: "" for c in crm_b.columns} | {"客户编号": "KH-BRANCH-1", "客户名称": f"{head['name']}成都分公司",
+                                               "最后修改时间": "2030-01-01 00:00:00"}
+    pd.concat([crm_b, pd.DataFrame([branch])], ignore_index=True).to_csv(export, index=False, encoding="gbk")
+
+    assert run_all(cfg, wh).match.incremental
+    child = wh.scalar("SELECT golden_id FROM mdm.xref WHERE source_key = 'KH-BRANCH-1'")
+    assert wh.scalar("SELECT parent_golden_id FROM mdm.customer_hierarchy WHERE child_golden_id = :c",
+                     {"c": child}) == head["id"]
+    links = wh.read_frame("SELECT * FROM mdm.customer_hierarchy")
+    kept = links_before.merge(links, on=list(links.columns))  # the other links: not written again
+    assert len(kept) == len(links_before) == len(links) - 1
+
+    crm_b.to_csv(export, index=False, encoding="gbk")  # the branch's record deleted from the export
+    assert run_all(cfg, wh).match.deleted == 1
+    assert wh.scalar("SELECT count(*) FROM mdm.customer_hierarchy WHERE child_golden_id = :c", {"c": child}) == 0
+    incremental = wh.read_frame("SELECT child_golden_id, parent_golden_id, relation, evidence "
+                                "FROM mdm.customer_hierarchy ORDER BY child_golden_id")
+    run_match(cfg, wh, rebuild=True, retrain=False)
+    rebuilt = wh.read_frame("SELECT child_golden_id, parent_golden_id, relation, evidence "
+                            "FROM mdm.customer_hierarchy ORDER BY child_golden_id")
+    pd.testing.assert_frame_equal(incremental, rebuilt)
     wh.dispose()

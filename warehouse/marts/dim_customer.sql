@@ -1,8 +1,11 @@
 -- One row per golden customer: the survived attributes, its parent in the customer hierarchy, when and where
 -- it is known. first_seen / last_seen also count its orders.
+--
+-- The `changed:` comments after TRUE: where a refresh narrows the inputs to the changed golden customers
+-- (pipelines/mart_refresh.py); TRUE in a whole build.
 WITH systems AS (  -- distinct first: an aggregate's DISTINCT ... ORDER BY sorts every row of mdm.xref
     SELECT golden_id, string_agg(source_name, ', ' ORDER BY source_name) AS systems
-    FROM (SELECT DISTINCT golden_id, source_name FROM mdm.xref) x
+    FROM (SELECT DISTINCT golden_id, source_name FROM mdm.xref WHERE TRUE /* changed: golden_id */) x
     GROUP BY golden_id
 ),
 orders AS (
@@ -10,6 +13,7 @@ orders AS (
     FROM staging.sales_order o
     JOIN mdm.xref x
         ON x.source_name = o.source_name AND x.stream = o.customer_stream AND x.source_key = o.customer_key
+    WHERE TRUE /* changed: x.golden_id */
     GROUP BY x.golden_id
 )
 SELECT
@@ -43,3 +47,4 @@ LEFT JOIN mdm.customer_hierarchy h ON h.child_golden_id = g.golden_id
 LEFT JOIN mdm.golden_customer p ON p.golden_id = h.parent_golden_id
 LEFT JOIN systems s ON s.golden_id = g.golden_id
 LEFT JOIN orders o ON o.golden_id = g.golden_id
+WHERE TRUE /* changed: g.golden_id */

@@ -5,6 +5,9 @@
 -- Status classes come from the config's marts.order_status (staging.order_status): a source listed there has
 -- its statuses classed booked, draft or cancelled, and a status it does not list is 'unknown'; a source not
 -- listed has booked orders only. The classes that count as revenue are marts.revenue (default: booked).
+--
+-- The `changed:` comments after TRUE: where a refresh narrows the orders to those of the changed golden customers
+-- (pipelines/mart_refresh.py); TRUE in a whole build.
 WITH setting AS (
     SELECT COALESCE(MAX(CASE WHEN name = 'currency' THEN value END), 'CNY') AS reporting_currency
     FROM staging.mart_setting
@@ -73,3 +76,4 @@ LEFT JOIN staging.customer_owner_history h
    AND o.order_date >= COALESCE(h.valid_from, TIMESTAMP '1900-01-01 00:00:00') AND o.order_date < h.valid_to
 LEFT JOIN marts.bridge_sales_rep ob
     ON ob.source_name = o.source_name AND ob.rep_ref = CASE WHEN h.valid_to IS NOT NULL THEN h.owner ELSE c.owner END
+WHERE TRUE /* changed: x.golden_id */

@@ -1,0 +1,74 @@
+"""Refresh a mart for the golden customers that changed, instead of building it again.
+
+A mart whose rows each belong to one golden customer (`refresh: <column>` in marts.yaml) marks in its SQL where
+its inputs can be narrowed to the changed golden customers: each `TRUE /* changed: EXPR */` is `TRUE` in a whole
+build and, in a refresh, tests that the golden ID `EXPR` is one that changed (or empty). When only the golden
+tables moved (`warehouse.changes.GOLDEN_TABLES`; every other input kept what the mart reads of it) and their log
+covers every write since the mart was built, the rows of the changed golden customers (and of the children of
+changed parents in the hierarchy, and the rows without a golden ID) are deleted and selected again, in one
+transaction. A refresh leaves the mart equal to a whole build (tests/pipelines/test_mart_refresh.py holds it so).
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.engine import Connection
+
+from warehouse.changes import GOLDEN_TABLES, golden_changes_since
+from warehouse.engine import Warehouse, value
+from warehouse.identifiers import quote
+from warehouse.marts.catalog import mart_docs
+
+CHANGED = re.compile(r"TRUE\s*/\*\s*changed:\s*(?P<expr>[^*]+?)\s*\*/")
+REFRESH_SHARE = 0.3
+"""Beyond this share of a mart's rows changed, it is built whole (one pass costs less than finding them)."""
+
+
+def refreshed_by(name: str) -> str | None:
+    """The column holding the golden ID of a mart refreshed by golden ID, or None."""
+    doc = mart_docs().get(name)
+    return doc.refresh if doc is not None else None
+
+
+def changed_sql(sql: str) -> str:
+    """A mart's SELECT narrowed to the golden IDs of the temporary table `_hub_changed` (and rows with none)."""
+    return CHANGED.sub(lambda m: f"({m['expr']} IN (SELECT golden_id FROM _hub_changed) OR {m['expr']} IS NULL)",
+                       sql)
+
+
+def golden_chain(conn: Connection, tables: list[str], before: dict[str, int], seen: dict[str, int]
+                 ) -> list[int] | None:
+    """The logged writes of the golden tables among a mart's inputs `tables` since it read them at versions
+    `before` (now `seen`), or None when they cannot be followed: tables written apart, or a write that logged
+    nothing."""
+    golden = [t for t in tables if t in GOLDEN_TABLES]
+    old, new = {before.get(t) for t in golden}, {seen[t] for t in golden}
+    if not golden or len(old) != 1 or len(new) != 1 or None in old:
+        return None
+    return golden_changes_since(conn, int(old.pop() or 0), new.pop())
+
+
+def refresh_changed(wh: Warehouse, conn: Connection, name: str, sql: str, chain: list[int]) -> tuple[int, int] | None:
+    """Delete and select again the rows of `marts.<name>` of the golden IDs the writes `chain` changed (with the
+    children of changed parents); returns (golden IDs refreshed, rows now), or None, having changed nothing, when
+    more than `REFRESH_SHARE` of the mart changed."""
+    column = refreshed_by(name)
+    assert column is not None and CHANGED.search(sql), f"marts.{name}: no `refresh` column or no changed marker"
+    written = ", ".join(str(int(v)) for v in chain)
+    logged = f"SELECT golden_id FROM raw._golden_log WHERE version IN ({written}) AND golden_id IS NOT NULL"
+    conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_changed")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_changed AS {logged} UNION SELECT child_golden_id "
+                         f"FROM mdm.customer_hierarchy WHERE parent_golden_id IN ({logged})")
+    changed = int(value(conn, "SELECT count(*) FROM _hub_changed") or 0)
+    rows = int(value(conn, f"SELECT count(*) FROM marts.{quote(name)}") or 0)
+    if changed > REFRESH_SHARE * rows:
+        conn.exec_driver_sql("DROP TABLE _hub_changed")
+        return None
+    col = quote(column)
+    conn.exec_driver_sql(f"DELETE FROM marts.{quote(name)} WHERE {col} IN (SELECT golden_id FROM _hub_changed) "
+                         f"OR {col} IS NULL")
+    conn.exec_driver_sql(f"INSERT INTO marts.{quote(name)} {changed_sql(sql)}")
+    conn.exec_driver_sql("DROP TABLE _hub_changed")
+    wh.dialect.analyze(conn, f"marts.{name}")
+    return changed, int(value(conn, f"SELECT count(*) FROM marts.{quote(name)}") or 0)

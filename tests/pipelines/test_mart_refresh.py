@@ -1,0 +1,144 @@
+"""Marts refreshed by golden ID (`pipelines/mart_refresh.py`): after writes of the golden tables that log the
+golden IDs they changed, `dim_customer` and `fct_sales_orders` get the rows of those golden customers selected
+again, and every mart equals its SQL run now (what a rebuild gives), on DuckDB and PostgreSQL; a write that logged
+nothing, or one that changed most of a mart, builds it whole.
+
+The writes here are made by hand in the golden tables (a golden name, a record moved to another golden customer, a
+record gone), so that each case a refresh must follow is there for sure; tests/pipelines/test_incremental_match.py
+checks the same after real runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hub.cli import main
+from pipelines.mart_refresh import CHANGED, changed_sql, refreshed_by
+from pipelines.publish import MARTS, mart_sql, publish
+from tests.pipelines.test_mart_digests import differing_rows, mart_versions
+from warehouse.changes import GOLDEN_TABLES, KEEP_GOLDEN_WRITES, bump, bump_golden, golden_changes_since, versions
+from warehouse.engine import Warehouse
+
+REFRESHED = ("dim_customer", "fct_sales_orders")
+
+
+def refreshed(messages: list[str]) -> set[str]:
+    return {m.split()[1].removeprefix("marts.").rstrip(":") for m in messages if m.startswith("refreshed ")}
+
+
+def built(messages: list[str]) -> set[str]:
+    return {m.split()[1].removeprefix("marts.").rstrip(":") for m in messages if m.startswith("built ")}
+
+
+def test_the_refreshed_marts_declare_a_golden_column_and_mark_their_sql() -> None:
+    assert {m for m in MARTS if refreshed_by(m)} == set(REFRESHED)
+    for name in REFRESHED:
+        sql = mart_sql(name)
+        assert len(CHANGED.findall(sql)) >= 1 and "_hub_changed" in changed_sql(sql)
+        assert "_hub_changed" not in sql and not CHANGED.search(changed_sql(sql))
+
+
+def test_a_refresh_equals_a_build(demo_project: Path, warehouse_url: str) -> None:
+    run = CliRunner().invoke(main, ["run", "-c", str(demo_project), "--warehouse", warehouse_url])
+    assert run.exit_code == 0, run.output
+    wh = Warehouse(warehouse_url)
+    parent, child = wh.read_frame("SELECT parent_golden_id, child_golden_id FROM mdm.customer_hierarchy "
+                                  "ORDER BY child_golden_id").iloc[0]
+    movers = wh.read_frame(  # two customer records with orders, of two golden customers (not the above)
+        "SELECT DISTINCT x.source_name, x.stream, x.source_key, x.golden_id FROM mdm.xref x JOIN staging.sales_order o "
+        "ON o.source_name = x.source_name AND o.customer_stream = x.stream AND o.customer_key = x.source_key "
+        f"WHERE x.golden_id NOT IN ('{parent}', '{child}') ORDER BY x.golden_id LIMIT 40")
+    moved, gone = movers.iloc[0], movers[movers["golden_id"] != movers.iloc[0]["golden_id"]].iloc[0]
+    target = wh.scalar(f"SELECT min(golden_id) FROM mdm.golden_customer WHERE golden_id NOT IN "
+                       f"('{parent}', '{child}', '{moved.golden_id}', '{gone.golden_id}')")
+    with wh.begin() as conn:
+        # the parent's name (its child's row shows it), a record moved to `target`, a record gone from xref
+        conn.exec_driver_sql(f"UPDATE mdm.golden_customer SET name = name || '（更名）' WHERE golden_id = '{parent}'")
+        conn.exec_driver_sql(f"UPDATE mdm.xref SET golden_id = '{target}' WHERE source_name = '{moved.source_name}' "
+                             f"AND stream = '{moved.stream}' AND source_key = '{moved.source_key}'")
+        conn.exec_driver_sql(f"DELETE FROM mdm.xref WHERE source_name = '{gone.source_name}' "
+                             f"AND stream = '{gone.stream}' AND source_key = '{gone.source_key}'")
+        bump_golden(wh, conn, [parent, moved.golden_id, target, gone.golden_id])
+    messages: list[str] = []
+    publish(wh, progress=messages.append)
+    assert refreshed(messages) == set(REFRESHED), messages
+    assert not built(messages) & set(REFRESHED)
+    assert wh.scalar(f"SELECT parent_name FROM marts.dim_customer WHERE golden_id = '{child}'").endswith("（更名）")
+    assert wh.scalar("SELECT count(*) FROM marts.fct_sales_orders WHERE golden_id IS NULL") > 0  # the gone record's
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+
+    # two logged writes in a row: both followed
+    with wh.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE mdm.golden_customer SET city = '上海' WHERE golden_id = '{target}'")
+        bump_golden(wh, conn, [target])
+        conn.exec_driver_sql(f"UPDATE mdm.xref SET golden_id = '{moved.golden_id}' WHERE source_name = "
+                             f"'{moved.source_name}' AND stream = '{moved.stream}' "
+                             f"AND source_key = '{moved.source_key}'")
+        bump_golden(wh, conn, [target, moved.golden_id])
+    messages.clear()
+    publish(wh, progress=messages.append)
+    assert refreshed(messages) == {"dim_customer", "fct_sales_orders"}, messages
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+
+    # a write that logged nothing (as a full run's): built whole
+    with wh.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE mdm.golden_customer SET city = '北京' WHERE golden_id = '{target}'")
+        bump(conn, *GOLDEN_TABLES)
+    messages.clear()
+    publish(wh, progress=messages.append)
+    assert "dim_customer" in built(messages) and not refreshed(messages), messages
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+
+    # most golden customers changed: built whole (cheaper than finding them)
+    with wh.begin() as conn:
+        conn.exec_driver_sql("UPDATE mdm.golden_customer SET industry = '制造业'")
+        every = [r[0] for r in conn.exec_driver_sql("SELECT golden_id FROM mdm.golden_customer").fetchall()]
+        bump_golden(wh, conn, every)
+    before = mart_versions(wh)
+    messages.clear()
+    publish(wh, progress=messages.append)
+    assert "dim_customer" in built(messages) and not refreshed(messages), messages
+    assert mart_versions(wh)["marts.dim_customer"] > before["marts.dim_customer"]
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+    wh.dispose()
+
+
+@pytest.mark.parametrize("writes", [1, 3])
+def test_the_log_chain(tmp_path: Path, writes: int) -> None:
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    from warehouse.raw import RawStore
+
+    with wh.begin() as conn:
+        RawStore(wh).ensure(conn)
+        start = bump(conn, *GOLDEN_TABLES)
+        chain = [bump_golden(wh, conn, [f"G{i}", "G0"]) for i in range(writes)]
+        now = versions(conn, ["mdm.xref"])["mdm.xref"]
+        assert golden_changes_since(conn, start, now) == chain[::-1]
+        assert golden_changes_since(conn, chain[0], now) == chain[:0:-1]
+        assert golden_changes_since(conn, now, now) == []
+        assert golden_changes_since(conn, start - 1, now) is None  # from before a write that logged nothing
+        logged = conn.exec_driver_sql("SELECT version, golden_id FROM raw._golden_log WHERE golden_id IS NOT NULL "
+                                      "ORDER BY version, golden_id").fetchall()
+        assert logged == [(v, g) for i, v in enumerate(chain) for g in sorted({f"G{i}", "G0"})]
+        bump(conn, "mdm.xref")  # one golden table written apart: the next write chains from nothing
+        bump_golden(wh, conn, ["G9"])
+        assert golden_changes_since(conn, start, versions(conn, ["mdm.xref"])["mdm.xref"]) is None
+        for _ in range(KEEP_GOLDEN_WRITES + 2):
+            bump_golden(wh, conn, ["G1"])
+        kept = conn.exec_driver_sql("SELECT count(DISTINCT version) FROM raw._golden_log").fetchall()[0][0]
+        assert kept == KEEP_GOLDEN_WRITES
+    wh.dispose()
+
+
+def test_a_refresh_column_must_be_a_column_of_the_mart_and_the_reference_says_so() -> None:
+    from warehouse.marts.catalog import parse_docs, reference_markdown
+
+    text = ("m:\n  description: d\n  grain: g\n  refresh: {col}\n  columns:\n    golden_id: its golden customer\n")
+    docs = parse_docs(text.format(col="golden_id"), "test.yaml")
+    assert docs["m"].refresh == "golden_id"
+    assert "the rows of the changed golden customers (`golden_id`)" in reference_markdown(docs)
+    with pytest.raises(ValueError, match=r"test.yaml: m: .*refresh name unknown column\(s\) \['customer_id'\]"):
+        parse_docs(text.format(col="customer_id"), "test.yaml")
