@@ -96,12 +96,12 @@ def bump_golden(wh: Warehouse, conn: Connection, golden_ids: Iterable[str], *oth
 def golden_changes_since(conn: Connection, seen: int, now: int) -> list[int] | None:
     """The logged writes (versions) that took the golden tables from version `seen` to `now`, newest first;
     None when a write between them logged nothing (the caller reads everything)."""
-    links = dict(conn.execute(sa.text("SELECT version, previous FROM raw._golden_log WHERE golden_id IS NULL"))
-                 .fetchall())
+    links: dict[int, int] = {int(v): int(p) for v, p in conn.execute(sa.text(
+        "SELECT version, previous FROM raw._golden_log WHERE golden_id IS NULL")).fetchall()}
     chain, at = [], now
     while at != seen:
         if at not in links or at < seen:
             return None
         chain.append(at)
-        at = int(links[at])
+        at = links[at]
     return chain
