@@ -6,7 +6,9 @@ build and, in a refresh, tests that the golden ID `EXPR` is one that changed (or
 tables moved (`warehouse.changes.GOLDEN_TABLES`; every other input kept what the mart reads of it) and their log
 covers every write since the mart was built, the rows of the changed golden customers (and of the children of
 changed parents in the hierarchy, and the rows without a golden ID) are deleted and selected again, in one
-transaction. A refresh leaves the mart equal to a whole build (tests/pipelines/test_mart_refresh.py holds it so).
+transaction. `staging.customer` counts as a golden table once matching consumed its changes (a changed record's
+golden customers are logged). A refresh leaves the mart equal to a whole build (tests/pipelines/test_mart_refresh.py
+holds it so).
 """
 
 from __future__ import annotations
@@ -37,6 +39,16 @@ def changed_sql(sql: str) -> str:
                        sql)
 
 
+def follows_golden_log(conn: Connection, table: str) -> bool:
+    """Whether the golden log covers what changed in `table`: the golden tables are logged; `staging.customer`
+    too once matching consumed every customer change staged (each one reached the golden IDs of its record, which
+    the match run logged)."""
+    if table in GOLDEN_TABLES:
+        return True
+    return table == "staging.customer" and not value(
+        conn, "SELECT count(*) FROM staging._changes WHERE entity = 'customer'")
+
+
 def golden_chain(conn: Connection, tables: list[str], before: dict[str, int], seen: dict[str, int]
                  ) -> list[int] | None:
     """The logged writes of the golden tables among a mart's inputs `tables` since it read them at versions
@@ -55,7 +67,7 @@ def refresh_changed(wh: Warehouse, conn: Connection, name: str, sql: str, chain:
     more than `REFRESH_SHARE` of the mart changed."""
     column = refreshed_by(name)
     assert column is not None and CHANGED.search(sql), f"marts.{name}: no `refresh` column or no changed marker"
-    written = ", ".join(str(int(v)) for v in chain)
+    written = ", ".join(str(int(v)) for v in chain) or "NULL"  # (no write: nothing logged to refresh)
     logged = f"SELECT golden_id FROM raw._golden_log WHERE version IN ({written}) AND golden_id IS NOT NULL"
     conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_changed")
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_changed AS {logged} UNION SELECT child_golden_id "

@@ -22,10 +22,10 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.mart_refresh import golden_chain, refresh_changed, refreshed_by
+from pipelines.mart_refresh import follows_golden_log, golden_chain, refresh_changed, refreshed_by
 from pipelines.progress import Progress, as_progress
 from pipelines.stage import ensure_staging
-from warehouse.changes import GOLDEN_TABLES, bump, set_watermark, versions, watermark
+from warehouse.changes import bump, set_watermark, versions, watermark
 from warehouse.contract import ensure_mdm
 from warehouse.engine import Warehouse, value
 from warehouse.marts.catalog import mart_docs
@@ -142,7 +142,7 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
                         prog(f"marts.{name}: kept (the columns it reads of {', '.join(moved)} did not change)")
                         continue
                 if refreshed_by(name):  # only the golden tables changed what it reads: their changed golden IDs
-                    others = [t for t in moved if t not in GOLDEN_TABLES]
+                    others = [t for t in moved if not follows_golden_log(conn, t)]
                     now = input_digests(wh, conn, name, others, cache, seen)
                     if all(t in kept and now.get(t) == kept[t] for t in others):
                         chain = golden_chain(conn, tables, before.get("inputs") or {}, seen)

@@ -142,3 +142,57 @@ def test_a_refresh_column_must_be_a_column_of_the_mart_and_the_reference_says_so
     assert "the rows of the changed golden customers (`golden_id`)" in reference_markdown(docs)
     with pytest.raises(ValueError, match=r"test.yaml: m: .*refresh name unknown column\(s\) \['customer_id'\]"):
         parse_docs(text.format(col="customer_id"), "test.yaml")
+
+
+def test_a_customer_record_deleted_refreshes_its_orders_once_matching_consumed_the_change(demo_project: Path,
+                                                                                         tmp_path: Path) -> None:
+    """A deleted ERP customer (its stream read whole, so the delete is seen): `fct_sales_orders` reads
+    `staging.customer`, which moved; matching consumed the change and logged the record's golden customer, so the
+    mart is refreshed, its orders now without a golden customer. A change staged but not matched yet is not
+    covered: the mart is built whole."""
+    import sqlite3
+
+    import yaml
+
+    from core.config import load_config
+    from pipelines.run import run_all
+    from warehouse.changes import bump
+
+    raw = yaml.safe_load(demo_project.read_text(encoding="utf-8"))
+    raw["sources"]["erp"]["streams"]["customers"].pop("cursor_field")  # read whole: deletes are seen
+    demo_project.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    cfg = load_config(demo_project, warehouse_url=url)
+    wh = Warehouse(url)
+    run_all(cfg, wh)
+    erp = sqlite3.connect(demo_project.parent / "data" / "erp.sqlite")
+    buyer = erp.execute("SELECT min(FCUSTID) FROM T_SAL_ORDER").fetchone()[0]
+    orders = erp.execute("SELECT count(*) FROM T_SAL_ORDER WHERE FCUSTID = ?", (buyer,)).fetchone()[0]
+    erp.execute("DELETE FROM T_BD_CUSTOMER WHERE FCUSTID = ?", (buyer,))
+    erp.commit()
+    erp.close()
+    without = wh.scalar("SELECT count(*) FROM marts.fct_sales_orders WHERE golden_id IS NULL")
+    messages: list[str] = []
+    summary = run_all(cfg, wh, progress=messages.append)
+    assert summary.match.deleted == 1 and orders > 0
+    assert "fct_sales_orders" in refreshed(messages), messages
+    assert wh.scalar("SELECT count(*) FROM marts.fct_sales_orders WHERE golden_id IS NULL") == without + orders
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+
+    # a change of staging.customer that matching has not consumed yet: built whole
+    key = wh.scalar("SELECT min(source_key) FROM staging.customer WHERE source_name = 'erp' AND source_key IN "
+                    "(SELECT customer_key FROM staging.sales_order)")
+    rep = wh.scalar("SELECT min(rep_ref) FROM marts.bridge_sales_rep WHERE source_name = 'erp'")  # (a known rep:
+    with wh.begin() as conn:  # the rep bridge stays as it is)
+        conn.exec_driver_sql(f"UPDATE staging.customer SET owner = '{rep}' WHERE source_name = 'erp' "
+                             f"AND stream = 'customers' AND source_key = '{key}'")
+        conn.exec_driver_sql("INSERT INTO staging._changes (seq, entity, source_name, stream, source_key, op) "
+                             f"VALUES (999999, 'customer', 'erp', 'customers', '{key}', 'upsert')")
+        bump(conn, "staging.customer")
+    messages.clear()
+    publish(wh, progress=messages.append)
+    assert "fct_sales_orders" in built(messages) and "fct_sales_orders" not in refreshed(messages), messages
+    assert wh.scalar(f"SELECT count(*) FROM marts.fct_sales_orders WHERE source_name = 'erp' AND customer_key = "
+                     f"'{key}' AND customer_owner_rep_id IS NOT NULL") > 0
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+    wh.dispose()
