@@ -39,14 +39,14 @@ def changed_sql(sql: str) -> str:
                        sql)
 
 
-def follows_golden_log(conn: Connection, table: str) -> bool:
-    """Whether the golden log covers what changed in `table`: the golden tables are logged; `staging.customer`
-    too once matching consumed every customer change staged (each one reached the golden IDs of its record, which
-    the match run logged)."""
+def follows_golden_log(conn: Connection, table: str, version: int, chain: list[int]) -> bool:
+    """Whether the logged writes `chain` (newest first) cover what changed in `table` (now at `version`): the golden
+    tables are logged; `staging.customer` too when a logged write came after its last change and matching consumed
+    every customer change staged (each one reached the golden IDs of its record, which the match logged)."""
     if table in GOLDEN_TABLES:
         return True
-    return table == "staging.customer" and not value(
-        conn, "SELECT count(*) FROM staging._changes WHERE entity = 'customer'")
+    return (table == "staging.customer" and bool(chain) and version < chain[0]
+            and not value(conn, "SELECT count(*) FROM staging._changes WHERE entity = 'customer'"))
 
 
 def golden_chain(conn: Connection, tables: list[str], before: dict[str, int], seen: dict[str, int]

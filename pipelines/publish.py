@@ -142,10 +142,12 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
                         prog(f"marts.{name}: kept (the columns it reads of {', '.join(moved)} did not change)")
                         continue
                 if refreshed_by(name):  # only the golden tables changed what it reads: their changed golden IDs
-                    others = [t for t in moved if not follows_golden_log(conn, t)]
-                    now = input_digests(wh, conn, name, others, cache, seen)
-                    if all(t in kept and now.get(t) == kept[t] for t in others):
-                        chain = golden_chain(conn, tables, before.get("inputs") or {}, seen)
+                    chain = golden_chain(conn, tables, before.get("inputs") or {}, seen)
+                    if chain is not None:
+                        others = [t for t in moved if not follows_golden_log(conn, t, seen[t], chain)]
+                        now = input_digests(wh, conn, name, others, cache, seen)
+                        if not all(t in kept and now.get(t) == kept[t] for t in others):
+                            chain = None
             kept_digests = _unmoved_digests(mark[1], seen) if mark is not None and same_sql else {}
             digests = {**kept_digests, **input_digests(wh, conn, name, [t for t in tables if t not in kept_digests],
                                                        cache, seen)}
