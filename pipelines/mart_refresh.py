@@ -6,9 +6,9 @@ build and, in a refresh, tests that the golden ID `EXPR` is one that changed (or
 tables moved (`warehouse.changes.GOLDEN_TABLES`; every other input kept what the mart reads of it) and their log
 covers every write since the mart was built, the rows of the changed golden customers (and of the children of
 changed parents in the hierarchy, and the rows without a golden ID) are deleted and selected again, in one
-transaction. `staging.customer` counts as a golden table once matching consumed its changes (a changed record's
-golden customers are logged). A refresh leaves the mart equal to a whole build (tests/pipelines/test_mart_refresh.py
-holds it so).
+transaction. `staging.customer` counts as a golden table when a logged match came after its last change and
+consumed every staged customer change (a changed record's golden customers are logged). A refresh leaves the
+mart equal to a whole build (tests/pipelines/test_mart_refresh.py holds it so).
 """
 
 from __future__ import annotations

@@ -633,7 +633,7 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
         wh.insert_frame(conn, "mdm", "review_queue", to_arrow(review[~review["item_id"].isin(kept)],
                                                               spec["review_queue"][0]))
     return _history_and_counts(wh, conn, history, now, len(set(gid) - old_ids), incremental=True,
-                               changed=sorted(rewritten | old_ids))
+                               changed=sorted(rewritten))  # (old_ids: in golden_ids or gone)
 
 
 def _history_and_counts(wh: Warehouse, conn: Connection, history: pd.DataFrame, now: dt.datetime, new_ids: int,

@@ -6,7 +6,7 @@ moved (the marts). Watermarks are a consumer's position in a producer's numberin
 batches of a stream, matching's in staging's change log), with a `detail` document for what else must
 hold for the position to stay valid (a mapping's fingerprint).
 
-The golden customers also keep a log of which golden IDs each write changed (`log_golden_changes`): a write of
+The golden customers also keep a log of which golden IDs each write changed (`bump_golden`): a write of
 `GOLDEN_TABLES` under version v, from version p, names the golden IDs whose record, members or hierarchy link it
 changed. A reader that last saw version p' follows the chain back from the current version to p'
 (`golden_changes_since`); a write that logged nothing (a full rebuild) breaks the chain, and the reader reads
