@@ -20,6 +20,7 @@ from pipelines.publish import publish
 from pipelines.reference import ReferenceFileError, stage_reference
 from pipelines.stage import StageResult, stage_all
 from pipelines.sync import SyncResult, forget_removed, sync_source
+from warehouse.compaction import compact
 from warehouse.engine import Warehouse
 from warehouse.lock import held_by, run_lock
 
@@ -37,6 +38,7 @@ class RunSummary:
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # wall seconds of sync, stage, match, marts, checks
+    compacted: list[str] = field(default_factory=list)  # tables rewritten for their dead rows (warehouse.compaction)
 
     @property
     def failed_sources(self) -> list[SyncResult]:
@@ -107,5 +109,9 @@ def _run(cfg: HubConfig, wh: Warehouse, sources: list[str] | None, progress: Pro
     t = time.monotonic()
     summary.checks = run_checks_if_changed(wh, cfg)
     summary.phases["checks"] = time.monotonic() - t
+    t = time.monotonic()
+    summary.compacted = [b.table for b in compact(wh, progress)]
+    if summary.compacted:
+        summary.phases["compact"] = time.monotonic() - t
     summary.seconds = time.monotonic() - started
     return summary

@@ -49,7 +49,10 @@ def make_engine(url: str, settings: dict[str, Any] | None = None) -> Engine:
     if url.startswith("postgresql"):
         kwargs["pool_pre_ping"] = True
     if url.startswith("duckdb"):
-        config = {"memory_limit": default_memory_limit(), **{k: v for k, v in (settings or {}).items() if v}}
+        # No row-group merging at checkpoints: it rewrote whole tables after bulk builds; the hub compacts tables
+        # itself when their dead rows pass a share (warehouse.compaction)
+        config = {"memory_limit": default_memory_limit(), "max_vacuum_tasks": 0,
+                  **{k: v for k, v in (settings or {}).items() if v}}
         kwargs["connect_args"] = {"config": {k: str(v) for k, v in config.items()}}
     return sa.create_engine(url, **kwargs)
 
