@@ -7,6 +7,8 @@ import decimal
 import hashlib
 import json
 import random
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
 import pytest
@@ -17,6 +19,7 @@ from warehouse.raw import (
     dumps,
     key_of,
     md5_hex,
+    now_utc,
     quarantine_row,
     quarantine_table,
     raw_table,
@@ -127,3 +130,77 @@ def test_quarantine_rows_stats_and_refusals() -> None:
     assert "1 of 1 records (100%)" in str(MassDeleteRefused("a", "b", 1, 1, 0.5, "x"))
     assert raw_table("crm_a", "customers") == "crm_a__customers"
     assert md5_hex(pa.array(["a", None])).to_pylist() == [hashlib.md5(b"a").hexdigest(), None]
+
+
+def test_names_of_raw_tables_are_checked_and_the_error_says_which() -> None:
+    rule = "must be a letter or _ followed by letters, digits or _"
+    with pytest.raises(ValueError, match=rf"^source name 'crm-x' {rule}$"):
+        raw_table("crm-x", "customers")
+    with pytest.raises(ValueError, match=rf"^stream name '2nd' {rule}$"):
+        raw_table("crm", "2nd")
+
+
+def test_canonical_json_of_not_a_number_and_small_floats_is_orjsons() -> None:
+    """NaN is not JSON: it lands as null; floats in their shortest form (json's path would write NaN and 1e-07)."""
+    got = dumps({"y": 1e-7, "x": float("nan"), "amount": decimal.Decimal("1.5")})
+    assert got == '{"amount":"1.5","x":null,"y":1e-7}'
+
+
+def test_the_time_of_the_raw_layer_is_utc_whatever_the_machine_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        got, utc = now_utc(), dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert got.tzinfo is None and abs((utc - got).total_seconds()) < 60
+
+
+def test_quarantine_tables_have_the_quarantine_columns_even_without_values() -> None:
+    want = pa.schema([(c, pa.timestamp("us") if c == "quarantined_at" else pa.string()) for c in [
+        "source", "stream", "sync_id", "stage", "record_key", "field", "value", "reason", "action", "record",
+        "quarantined_at"]])
+    assert quarantine_table([]).schema == want
+    bare = quarantine_table([quarantine_row("crm", "c", None, "sync", "r")])  # nulls stay text, not Arrow's null
+    assert bare.schema == want and bare.column("sync_id").to_pylist() == [None]
+
+
+def test_shaping_in_threads_of_their_own() -> None:
+    """Each thread shapes with an in-process DuckDB of its own (made on its first batch)."""
+    table = pa.table({"id": ["1", "2"], "name": ["华信", None]})
+    want = (shape_batch(table, ["id"], 0).to_pylist(), md5_hex(pa.array(["a"])).to_pylist())
+
+    def shape(_: int) -> tuple[list, list]:
+        return shape_batch(table, ["id"], 0).to_pylist(), md5_hex(pa.array(["a"])).to_pylist()
+
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(shape, range(4))) == [want] * 4
+
+
+def test_shaping_keeps_no_reference_to_the_batch() -> None:
+    """Once shaped, a batch is freed with its last reference: the in-process DuckDB lets go of it."""
+    shape_batch(pa.table({"id": ["1"]}), ["id"], 0)
+    md5_hex(pa.array(["1"]))  # (this thread's connection made)
+    before = pa.total_allocated_bytes()
+    big = pa.table({"id": [f"customer-{i}" for i in range(100_000)]})
+    assert pa.total_allocated_bytes() - before > 1_000_000
+    out = shape_batch(big, ["id"], 0)
+    assert out.num_rows == 100_000
+    del big, out
+    assert pa.total_allocated_bytes() - before < 100_000
+    texts = pa.array([f"customer-{i}" for i in range(100_000)])
+    assert len(md5_hex(texts)) == 100_000
+    del texts
+    assert pa.total_allocated_bytes() - before < 100_000
+
+
+def test_record_shaping_gives_the_bulk_shapes_types_also_for_no_records_or_no_keys() -> None:
+    """Both shapes take one path into the warehouse: the same Arrow types, whatever the batch holds (an empty page,
+    keys all missing, none missing), never Arrow's null type."""
+    want = shape_batch(pa.table({"id": pa.array([], pa.string())}), ["id"], 0).schema
+    assert want == pa.schema([("_row", pa.int64()), ("_key", pa.string()), ("_missing", pa.string()),
+                              ("_data", pa.string()), ("_hash", pa.string())])
+    for records in ([], [{"id": 1}], [{"x": 1}, {"x": 2}], [{"id": 1}, {"x": 2}]):
+        for pk in ([["id"]], []):
+            assert shape_records(records, pk, 0).schema == want, (records, pk)
