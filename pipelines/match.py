@@ -87,6 +87,8 @@ DEFAULT_SURVIVORSHIP: dict[str, list[str]] = {
 # What the hierarchy reads of each record.
 HIERARCHY_INPUTS = ["record_id", "golden_id", "name", "name_key", "name_region", "city_any", "is_branch", "name_core",
                     "group_key"]
+HIERARCHY_KEYS = ("name_key", "name_core", "city_any", "group_key")
+"""The columns by which a record's hierarchy links reach other golden customers' (`_hierarchy_slice`)."""
 
 
 @dataclass
@@ -420,8 +422,8 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     meta = {"fingerprint": fp}
     staged = store.staged_rows(keys, content_hash_sql("s")) if len(keys) else pd.DataFrame(
         columns=["record_id", "record_hash"])
-    old = store.stored(keys["record_id"].tolist(), ["record_hash", "golden_id", "name_key"]) if len(keys) \
-        else pd.DataFrame(columns=["record_id", "record_hash", "golden_id", "name_key"])
+    old = store.stored(keys["record_id"].tolist(), ["record_hash", "golden_id", *HIERARCHY_KEYS]) if len(keys) \
+        else pd.DataFrame(columns=["record_id", "record_hash", "golden_id", *HIERARCHY_KEYS])
     known = dict(zip(old["record_id"], old["record_hash"], strict=True))
     previous = staged["record_id"].astype(object).map(known)
     changed = staged[(previous.isna() | (previous != staged["record_hash"].astype(object))).to_numpy(bool)]
@@ -519,7 +521,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     t0 = time.perf_counter()
     n_new_pairs = len(new_pairs)
     out = _publish(cfg, wh, conn, rid, res.labels, pairs, model, decisions, now,
-                   deleted=deleted, previous_golden=old_golden, old_name_keys=old["name_key"].dropna().tolist())
+                   deleted=deleted, previous_golden=old_golden, old_keys=old[list(HIERARCHY_KEYS)])
     set_watermark(conn, CONSUMER, top, meta)
     _trim_changes(conn, top)
     timings["golden_and_write"] = time.perf_counter() - t0
@@ -575,7 +577,7 @@ def _counts(conn: Connection, incremental: bool) -> MatchResult:
 def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, labels: np.ndarray,
              pairs: pd.DataFrame, model: FellegiSunter, decisions: pd.DataFrame, now: dt.datetime,
              deleted: Sequence[str] = (), previous_golden: Sequence[str] = (),
-             old_name_keys: Sequence[str] = ()) -> MatchResult:
+             old_keys: pd.DataFrame | None = None) -> MatchResult:
     """Golden IDs for the clusters of the affected records `rid`, then every output for them (an incremental
     run; a full run publishes with `_publish_all`). `pairs`: their pairs at review level or above (left/right
     positions into `rid`, prob, the level columns, rejected, ambiguous)."""
@@ -627,7 +629,7 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
                              f"(SELECT record_id FROM {t}))")
     wh.upsert_frame(conn, "mdm", "xref", to_arrow(xref, spec["xref"][0]), list(spec["xref"][1] or ()),
                     spec["xref"][0], unless_same=_compared(spec["xref"]))  # (only the rows that changed)
-    rewritten = refresh_golden(cfg, wh, conn, golden_ids, old_name_keys, now, gone=sorted(old_ids - set(golden_ids)))
+    rewritten = refresh_golden(cfg, wh, conn, golden_ids, old_keys, now, gone=sorted(old_ids - set(golden_ids)))
     if len(review):
         kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
         wh.insert_frame(conn, "mdm", "review_queue", to_arrow(review[~review["item_id"].isin(kept)],
@@ -675,10 +677,10 @@ def _publish_all(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array,
             conn.execute(sa.text(f"INSERT INTO mdm.golden_customer ({', '.join(MDM_TABLES['golden_customer'][0])}) "
                                  f"{_with_time(select, MDM_TABLES['golden_customer'][0])}"), {"now": now})
             wh.commit_and_continue(conn)
-        _golden_and_hierarchy(cfg, wh, conn, None, (), golden=False)
+        _golden_and_hierarchy(cfg, wh, conn, None, None, golden=False)
         _replace_from(wh, conn, "customer_hierarchy", "_hub_hierarchy", now)
     else:
-        _golden_and_hierarchy(cfg, wh, conn, None, ())
+        _golden_and_hierarchy(cfg, wh, conn, None, None)
         _replace_from(wh, conn, "golden_customer", "_hub_golden", now)
         _replace_from(wh, conn, "customer_hierarchy", "_hub_hierarchy", now)
     log.debug("publishing: golden records and hierarchy in %.1f s", time.perf_counter() - t0)
@@ -833,15 +835,16 @@ def _with_time(table: str, columns: dict[str, str]) -> str:
 
 
 def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: list[str] | None,
-                          old_name_keys: Sequence[str], golden: bool = True) -> list[str]:
+                          old_keys: pd.DataFrame | None, golden: bool = True) -> list[str]:
     """Build `_hub_golden` (the golden records of `golden_ids`, or all; with all, not when `golden` is false) and
-    `_hub_hierarchy` (branch → head links of the golden customers whose name keys the affected records carry now
-    or carried before: a link depends on all records with the branch's name key and all records of their golden
-    customers) as temporary tables. Returns the golden IDs the hierarchy was computed for."""
+    `_hub_hierarchy` (branch → head and member → group links) as temporary tables. With `golden_ids`, the links are
+    those of the golden customers whose links may have changed (`_hierarchy_slice`); `old_keys`: the
+    `HIERARCHY_KEYS` the changed and deleted records carried before. Returns the golden IDs the links were
+    computed for (none for all)."""
     order = wh.dialect.text_order
     store = MatchStore(wh, conn)
     cols = ", ".join(f"r.{c}" for c in HIERARCHY_INPUTS)
-    for t in ("_hub_golden", "_hub_hierarchy", "_hub_slice"):
+    for t in ("_hub_golden", "_hub_hierarchy", "_hub_slice", "_hub_targets"):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t}")
     if golden_ids is None:
         if golden:
@@ -852,17 +855,10 @@ def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golde
         return []
     with store.relation("_hub_gids", pd.DataFrame({"golden_id": golden_ids})) as g:
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_golden AS {golden_sql(cfg, _golden_relation(g), order)}")
-        keys = f"(SELECT name_key FROM {RECORDS} WHERE golden_id IN (SELECT golden_id FROM {g}))"
-        with store.relation("_hub_old_keys", pd.DataFrame({"name_key": sorted(set(old_name_keys))})) as k:
-            conn.exec_driver_sql(
-                f"CREATE TEMPORARY TABLE _hub_slice AS SELECT {cols} FROM {RECORDS} r WHERE r.golden_id IN "
-                f"(SELECT golden_id FROM {RECORDS} WHERE name_key IN (SELECT name_key FROM {keys} k) "
-                f"OR name_key IN (SELECT name_key FROM {k}) "
-                # group links (issue 19): the golden customers of the affected brands, and the children of the
-                # affected golden customers
-                f"OR name_core IN (SELECT name_core FROM {RECORDS} WHERE golden_id IN (SELECT golden_id FROM {g})) "
-                f"OR golden_id IN (SELECT child_golden_id FROM mdm.customer_hierarchy WHERE parent_golden_id IN "
-                f"(SELECT golden_id FROM {g})))")
+        before = (old_keys if old_keys is not None else pd.DataFrame(columns=list(HIERARCHY_KEYS)))[
+            list(HIERARCHY_KEYS)].drop_duplicates()
+        with store.relation("_hub_old_keys", before.astype(object).where(before.notna(), None)) as k:
+            _hierarchy_slice(conn, g, k, cols)
     if wh.dialect.name == "postgresql":  # its plans of the hierarchy SQL go quadratic (35–98 s for a 1M warehouse's
         # slice): the slice's links by an in-process DuckDB instead (`branch_parents`, the same SQL; 0.3 s)
         links = branch_parents(wh.read_frame("SELECT * FROM _hub_slice", conn=conn))
@@ -872,9 +868,41 @@ def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golde
             links.astype(object).where(links.notna(), None), preserve_index=False))
     else:
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_hierarchy AS {hierarchy_sql('_hub_slice', order)}")
-    ids = [r[0] for r in conn.exec_driver_sql("SELECT DISTINCT golden_id FROM _hub_slice").fetchall()]
+    # (the slice's other golden customers are there for what the targets' links read: their links are not these)
+    conn.exec_driver_sql("DELETE FROM _hub_hierarchy WHERE child_golden_id NOT IN (SELECT golden_id FROM _hub_targets)")
+    ids = [r[0] for r in conn.exec_driver_sql("SELECT golden_id FROM _hub_targets").fetchall()]
     conn.exec_driver_sql("DROP TABLE _hub_slice")
+    conn.exec_driver_sql("DROP TABLE _hub_targets")
     return ids
+
+
+def _hierarchy_slice(conn: Connection, gids: str, old_keys: str, cols: str) -> None:
+    """`_hub_targets`: the golden customers whose hierarchy links may differ after a change of the golden customers
+    `gids` (whose records changed, moved or were deleted; `old_keys`: the `HIERARCHY_KEYS` their changed and
+    deleted records carried before): those, the golden customers with a record of a name key they carry or carried
+    (a branch's head office is found by name key), those with a group or member record of a brand and city they
+    carry or carried (a member's group), and the children of their links. `_hub_slice`: every record a target's
+    link reads: the targets' own, those of their name keys, the group records of their members' brand and city."""
+    grouped = "group_key IN ('group', 'member')"
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE _hub_targets AS WITH keys AS ("
+        f"SELECT name_key, name_core, city_any, group_key FROM {RECORDS} WHERE golden_id IN (SELECT golden_id FROM "
+        f"{gids}) UNION SELECT name_key, name_core, city_any, group_key FROM {old_keys}) "
+        f"SELECT golden_id FROM {gids} "
+        f"UNION SELECT golden_id FROM {RECORDS} WHERE name_key IN (SELECT name_key FROM keys) "
+        f"UNION SELECT r.golden_id FROM {RECORDS} r JOIN (SELECT DISTINCT name_core, city_any FROM keys WHERE "
+        f"{grouped}) p ON r.name_core = p.name_core AND r.city_any = p.city_any WHERE r.{grouped} "
+        f"UNION SELECT child_golden_id FROM mdm.customer_hierarchy WHERE parent_golden_id IN "
+        f"(SELECT golden_id FROM {gids})")
+    theirs = (f"(SELECT {', '.join(HIERARCHY_KEYS)} FROM {RECORDS} "
+              "WHERE golden_id IN (SELECT golden_id FROM _hub_targets))")
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE _hub_slice AS "
+        f"SELECT {cols} FROM {RECORDS} r WHERE r.golden_id IN (SELECT golden_id FROM _hub_targets) "
+        f"UNION SELECT {cols} FROM {RECORDS} r WHERE r.name_key IN (SELECT name_key FROM {theirs} t) "
+        f"UNION SELECT {cols} FROM {RECORDS} r JOIN (SELECT DISTINCT name_core, city_any FROM {theirs} t "
+        f"WHERE group_key = 'member') p ON r.name_core = p.name_core AND r.city_any = p.city_any "
+        f"WHERE r.group_key = 'group'")
 
 
 def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gid: np.ndarray, pairs: pd.DataFrame,
@@ -947,14 +975,15 @@ def _revenue(wh: Warehouse, conn: Connection, golden_ids: Sequence[str], rid: np
 
 
 def refresh_golden(cfg: HubConfig, wh: Warehouse, conn: Connection, golden_ids: Sequence[str],
-                   old_name_keys: Sequence[str], now: dt.datetime, gone: Sequence[str] = ()) -> set[str]:
+                   old_keys: pd.DataFrame | None, now: dt.datetime, gone: Sequence[str] = ()) -> set[str]:
     """Rewrite the golden records and hierarchy links of `golden_ids` from their records as they are now (a run's
     affected customers, a steward's action): golden IDs left without records, and those in `gone`, are
-    removed; `old_name_keys`: name keys the changed records carried before (their old links are redone; only the
-    links that differ are written). Returns `golden_ids`, `gone` and the children whose hierarchy link changed."""
+    removed; `old_keys`: the `HIERARCHY_KEYS` the changed and deleted records carried before (the links they reached
+    are redone; only the links that differ are written). Returns `golden_ids`, `gone` and the children whose
+    hierarchy link changed."""
     spec = MDM_TABLES
     store = MatchStore(wh, conn)
-    slice_ids = _golden_and_hierarchy(cfg, wh, conn, sorted(set(golden_ids)), old_name_keys)
+    slice_ids = _golden_and_hierarchy(cfg, wh, conn, sorted(set(golden_ids)), old_keys)
     with store.relation("_hub_gids", pd.DataFrame({"golden_id": sorted(set(golden_ids) | set(gone))})) as g, \
             store.relation("_hub_children", pd.DataFrame({"golden_id": sorted(set(golden_ids) | set(gone)
                                                                               | set(slice_ids))})) as c:

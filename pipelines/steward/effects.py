@@ -78,7 +78,7 @@ def apply_moves(cfg: HubConfig, wh: Warehouse, conn: Connection, mapping: Mappin
     conn.execute(sa.text(f"UPDATE mdm.customer_records SET golden_id = {case} WHERE record_id IN {keys}"),
                  {**cparams, **kparams})
     # Survivorship and hierarchy links again for every golden customer that gained or lost records (as a run).
-    rewritten = refresh_golden(cfg, wh, conn, touched, (), now)
+    rewritten = refresh_golden(cfg, wh, conn, touched, None, now)
     # the marts reading them follow on the next run (those keyed by golden ID: these golden IDs only)
     bump_golden(wh, conn, rewritten, "mdm.customer_records", "mdm.review_queue")
     follow_steward(cfg, wh, conn, dict(mapping), touched)  # the match API's index follows

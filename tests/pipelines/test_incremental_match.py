@@ -162,3 +162,70 @@ def test_a_branch_link_comes_and_goes_with_its_record(demo_project: Path, tmp_pa
                             "FROM mdm.customer_hierarchy ORDER BY child_golden_id")
     pd.testing.assert_frame_equal(incremental, rebuilt)
     wh.dispose()
+
+
+def _links(wh: Warehouse) -> pd.DataFrame:
+    return wh.read_frame("SELECT child_golden_id, parent_golden_id, relation, evidence FROM mdm.customer_hierarchy "
+                         "ORDER BY child_golden_id").astype(object)
+
+
+def _links_rebuilt(wh: Warehouse) -> pd.DataFrame:
+    """The links a rebuild gives: the hierarchy SQL over every record as it is now."""
+    from mdm.hierarchy import branch_parents
+    from pipelines.match import HIERARCHY_INPUTS
+
+    records = wh.read_frame(f"SELECT {', '.join(HIERARCHY_INPUTS)} FROM mdm.customer_records")
+    links = branch_parents(records)
+    return links.sort_values("child_golden_id").reset_index(drop=True).astype(object)
+
+
+def test_group_links_follow_the_groups_of_their_brand_and_city(demo_project: Path, tmp_path: Path) -> None:
+    """A company of a group's brand in the group's city is linked to the group when the city has one group of the
+    brand: a second group there unlinks it, the second group's record deleted links it again (the member's own
+    records and name key did not change: what reaches it is the deleted record's old brand and city), and the
+    member moved to another city loses the link; after each incremental run the links are those of a rebuild."""
+    from demo.hard_cases import _org_check
+    from mdm.standardize import uscc_check_char, uscc_is_valid
+
+    def uscc(serial: str) -> str:  # a valid code (an exclusive attribute: different codes are different companies)
+        body = f"91310000{serial}"
+        body += _org_check(body[8:16]) or "0"
+        code = body + (uscc_check_char(body) or "")
+        assert uscc_is_valid(code)
+        return code
+
+    url = f"duckdb:///{tmp_path / 'group.duckdb'}"
+    cfg = load_config(demo_project, warehouse_url=url)
+    wh = Warehouse(url)
+    run_all(cfg, wh)
+    export = demo_project.parent / "data" / "crm_b_export.csv"
+    crm_b = pd.read_csv(export, dtype=str, encoding="gbk", keep_default_na=False)
+
+    def write(*rows: tuple[str, str, str, str]) -> None:
+        new = [{c: "" for c in crm_b.columns} | {"客户编号": key, "客户名称": name, "统一社会信用代码": code,
+                                                 "详细地址": address, "最后修改时间": "2030-01-01 00:00:00"}
+               for key, name, code, address in rows]
+        pd.concat([crm_b, pd.DataFrame(new)], ignore_index=True).to_csv(export, index=False, encoding="gbk")
+
+    group = ("KH-G1", "上海鸿骞集团有限公司", uscc("MA1G0001"), "上海市浦东新区世纪大道100号")
+    second = ("KH-G2", "上海鸿骞物流集团有限公司", uscc("MA1G0002"), "上海市黄浦区中山东一路12号")
+    member = ("KH-M1", "上海鸿骞医疗器械有限公司", uscc("MA1G0003"), "上海市徐汇区漕溪北路88号")
+    moved = ("KH-M1", "上海鸿骞医疗器械有限公司", uscc("MA1G0003"), "北京市海淀区中关村大街1号")
+
+    def golden(key: str) -> str:
+        return str(wh.scalar("SELECT golden_id FROM mdm.xref WHERE source_key = :k", {"k": key}))
+
+    def parent(key: str) -> str | None:
+        return wh.scalar("SELECT parent_golden_id FROM mdm.customer_hierarchy WHERE child_golden_id = :c "
+                         "AND relation = 'group'", {"c": golden(key)})
+
+    for rows, expected in (((group, member), "KH-G1"),            # the one group of 鸿骞 in 上海
+                           ((group, second, member), None),       # two groups there: none is the member's
+                           ((group, member), "KH-G1"),            # the second one's record deleted
+                           ((group, moved), None)):               # the member moved to 北京
+        write(*rows)
+        assert run_all(cfg, wh).match.incremental
+        assert len({golden(r[0]) for r in rows}) == len(rows)    # (each its own golden customer)
+        assert parent("KH-M1") == (golden(expected) if expected else None)
+        pd.testing.assert_frame_equal(_links(wh), _links_rebuilt(wh))
+    wh.dispose()
