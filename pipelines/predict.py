@@ -28,7 +28,7 @@ from pipelines.progress import Progress, as_progress
 from predict.catalog import predicted_mart_docs
 from predict.features import FEATURES
 from predict.forecast import forecast
-from predict.inputs import INPUT_MARTS, Inputs, read_inputs
+from predict.inputs import INPUT_MARTS, Inputs, inputs_digest, read_inputs
 from predict.samples import Samples, current_leads
 from predict.train import Minimums, Trained, crm_probability, forecast_rows, train, won_opportunities
 from warehouse.changes import bump, set_watermark, versions, watermark
@@ -245,9 +245,20 @@ def run_predictions(wh: Warehouse, cfg: HubConfig | None = None,
     inputs = read_inputs(wh)
     now = (now or pd.Timestamp.now()).floor("s")
     models = stored_models(wh)
+    reasons = {kind: "requested" if retrain else _needs_training(models.get(kind), inputs, now, settings, floor)
+               for kind in KINDS}
+    digest = inputs_digest(inputs, repr((settings, simulations)))
+    if (not force and exists and mark is not None and mark[1].get("digest") == digest
+            and not any(reasons.values())):  # the versions moved, the rows the predictions read did not
+        with wh.begin() as conn:
+            set_watermark(conn, "predict", 0, {**mark[1], "inputs": seen})
+        result.rows = {k: int(v) for k, v in mark[1].get("rows", {}).items()}
+        result.skipped = True
+        prog("predictions: kept (the rows they read did not change)")
+        return result
     fresh: list[Trained] = []
     for kind in KINDS:
-        why = "requested" if retrain else _needs_training(models.get(kind), inputs, now, settings, floor)
+        why = reasons[kind]
         if why is None:
             continue
         model = train(kind, inputs, floor, now=now, simulations=simulations)
@@ -276,7 +287,7 @@ def run_predictions(wh: Warehouse, cfg: HubConfig | None = None,
                 result.rows[name] = _write(wh, conn, name, frames[name])
             else:
                 result.rows[name] = int(mark[1].get("rows", {}).get(name, 0)) if mark else 0
-        set_watermark(conn, "predict", 0, {"inputs": seen, "rows": result.rows})
+        set_watermark(conn, "predict", 0, {"inputs": seen, "rows": result.rows, "digest": digest})
     result.trained = [m.model_id for m in fresh]
     prog(f"predictions: {result.rows['opportunity_scores']:,} opportunities and {result.rows['lead_scores']:,} "
          f"leads scored as of {inputs.as_of():%Y-%m-%d} in {time.monotonic() - started:.1f} s")

@@ -7,8 +7,10 @@ closed, orders, payments, leads converting) keeps its time, so the features can 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields
 
+import numpy as np
 import pandas as pd
 
 from warehouse.engine import Warehouse
@@ -54,7 +56,8 @@ _SQL = {
                 WHERE golden_id IS NOT NULL) AS payments""",
     "customers": """
         SELECT golden_id, name, industry, parent_golden_id
-        FROM marts.dim_customer""",
+        FROM marts.dim_customer
+        WHERE golden_id IN (SELECT golden_id FROM marts.fct_opportunities)""",
     "reps": """
         SELECT rep_id, name, team, region
         FROM marts.dim_sales_rep
@@ -102,6 +105,21 @@ class Inputs:
 
 
 def read_inputs(wh: Warehouse) -> Inputs:
-    """The prediction inputs, read from the marts (each frame one query): orders and payments of the customers with
-    opportunities, and the latest of all of them."""
+    """The prediction inputs, read from the marts (each frame one query): the customers, orders and payments of the
+    customers with opportunities, and the latest order and payment of all of them."""
     return Inputs(**{name: wh.read_frame(" ".join(sql.split())) for name, sql in _SQL.items()})
+
+
+def inputs_digest(inputs: Inputs, *also: str) -> str:
+    """A digest of every row the predictions read, in any order (and of `also`: the settings they ran with): equal
+    digests, equal predictions (scores are as of the data's own date)."""
+    h = hashlib.sha1("\x1f".join(also).encode())
+    for f in fields(inputs):
+        frame = getattr(inputs, f.name)
+        if frame is None:
+            h.update(f"{f.name}:none".encode())
+            continue
+        rows = pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64)  # (a sum: the rows' order aside)
+        total = int(rows.sum(dtype=np.uint64)) if len(rows) else 0
+        h.update(f"{f.name}:{list(frame.columns)}:{len(frame)}:{total}".encode())
+    return h.hexdigest()

@@ -97,8 +97,24 @@ def test_the_marts_are_written_checked_and_rebuilt_only_when_their_inputs_change
         assert again.skipped and again.trained == [] and versions(conn, list(before)) == before
     assert again.rows == first.rows
 
+    # an input written again, the rows they read the same (a mart refreshed, another customer's rows): kept
+    with wh.begin() as conn:
+        bump(conn, "marts.fct_payments")
+    kept = run_predictions(wh, cfg, now=now + pd.Timedelta(days=2), simulations=200)
+    with wh.begin() as conn:
+        assert kept.skipped and kept.trained == [] and versions(conn, list(before)) == before
+    assert kept.rows == first.rows
+    # …unless they run with other settings
+    with wh.begin() as conn:
+        bump(conn, "marts.fct_payments")
+    assert not run_predictions(wh, cfg, now=now + pd.Timedelta(days=2), simulations=150).skipped
+    with wh.begin() as conn:
+        before = versions(conn, [f"marts.{m}" for m in predicted_mart_docs()])
+
     # an input changed: scored again with the same models (younger than retrain_days)
     with wh.begin() as conn:
+        conn.exec_driver_sql("UPDATE marts.fct_payments SET reporting_amount = reporting_amount + 1 "
+                             "WHERE golden_id IN (SELECT golden_id FROM marts.fct_opportunities)")
         bump(conn, "marts.fct_payments")
     changed = run_predictions(wh, cfg, now=now + pd.Timedelta(days=2), simulations=200)
     assert not changed.skipped and changed.trained == []
