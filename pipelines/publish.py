@@ -13,6 +13,7 @@ rebuilt or refreshed gets a new version, so the marts reading it follow. Every b
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import time
@@ -59,37 +60,73 @@ def _input_tables(name: str) -> list[str]:
     return sorted(f"{s}.{t}" for s, t in mart_inputs(name))
 
 
-def input_digests(wh: Warehouse, conn: Connection, name: str, tables: list[str],
-                  cache: dict[tuple[str, int, tuple[str, ...]], str] | None = None,
-                  seen: dict[str, int] | None = None) -> dict[str, str]:
-    """For each staging, mdm and mart input among `tables`: a digest of the columns of it that the warehouse's
-    plan of the mart reads (`Dialect.scanned_columns`); an input the plan does not scan gets none (it rebuilds the
-    mart whenever its version moves). `cache`: digests already computed in this publish, by table, version and
-    columns."""
-    wanted = [t for t in tables if t.partition(".")[0] in _DIGESTED]
-    if not wanted:
-        return {}
-    scanned = wh.dialect.scanned_columns(conn, mart_sql(name).strip().rstrip(";"))
-    out = {}
-    for table in wanted:
-        schema, _, bare = table.partition(".")
-        words = scanned.get(table)
-        if not words:
-            continue
-        columns = [r[0] for r in conn.execute(sa.text(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = :s AND table_name = :t "
-            "ORDER BY column_name"), {"s": schema, "t": bare}).fetchall() if r[0].lower() in words]
-        if not columns:
-            continue
-        key = (table, (seen or {}).get(table, -1), tuple(columns))
-        if cache is not None and key in cache and key[1] >= 0:
-            out[table] = cache[key]
-            continue
-        count, total = conn.exec_driver_sql(wh.dialect.digest_sql(table, columns)).fetchall()[0]
-        out[table] = f"{int(count)}:{total}"
-        if cache is not None:
-            cache[key] = out[table]
-    return out
+Key = tuple[str, int, tuple[str, ...]]
+
+
+class Digests:
+    """Digests of the columns each mart reads of its staging, mdm and mart inputs, for one publish. What a mart
+    reads of a table comes from the warehouse's plan of its SQL (`Dialect.scanned_columns`), or from its last build
+    when its SQL and the table's columns are the same (the plan is not asked again); a table at a version is
+    scanned once for all the column sets the marts read of it (as their last builds recorded them)."""
+
+    def __init__(self, wh: Warehouse, conn: Connection) -> None:
+        self.wh = wh
+        self.known: dict[Key, str] = {}
+        self.columns: dict[str, list[str]] = {}
+        self.wanted: dict[str, set[tuple[str, ...]]] = {}
+        rows = conn.execute(sa.text("SELECT detail FROM raw._watermarks WHERE substr(consumer, 1, 5) = 'mart:'")
+                            ).fetchall()
+        for (detail,) in rows:
+            for table, read in (json.loads(detail or "{}").get("read") or {}).items():
+                if read.get("columns"):
+                    self.wanted.setdefault(table, set()).add(tuple(read["columns"]))
+
+    def read(self, conn: Connection, name: str, tables: list[str], before: dict | None) -> dict[str, dict]:
+        """For each staging, mdm and mart input among `tables`: the columns the mart reads of it (empty when the plan
+        does not scan it: then the mart is built whenever its version moves) and a fingerprint of the table's
+        columns. `before`: the mart's last watermark."""
+        wanted = [t for t in tables if t.partition(".")[0] in _DIGESTED]
+        missing = [t for t in wanted if t not in self.columns]
+        if missing:
+            for schema, table, column in conn.execute(sa.text(
+                    "SELECT table_schema, table_name, column_name FROM information_schema.columns WHERE "
+                    "table_schema IN ('staging', 'mdm', 'marts') ORDER BY column_name")).fetchall():
+                if f"{schema}.{table}" in missing:
+                    self.columns.setdefault(f"{schema}.{table}", []).append(column)
+        last = (before or {}).get("read") or {} if (before or {}).get("sql") == _sql_hash(name) else {}
+        out: dict[str, dict] = {}
+        scanned: dict[str, set[str]] | None = None
+        for table in wanted:
+            have = self.columns.get(table, [])
+            print_ = hashlib.sha1("\x1f".join(have).encode()).hexdigest()[:12]
+            if table in last and last[table].get("all") == print_:
+                out[table] = last[table]
+                continue
+            if scanned is None:
+                scanned = self.wh.dialect.scanned_columns(conn, mart_sql(name).strip().rstrip(";"))
+            words = scanned.get(table) or set()
+            out[table] = {"columns": [c for c in have if c.lower() in words], "all": print_}
+        return out
+
+    def digests(self, conn: Connection, read: dict[str, dict], seen: dict[str, int]) -> dict[str, str]:
+        """The digest of the columns read of each table of `read` (those with any) at its version in `seen`; a table
+        not digested yet at that version is digested for every column set the marts read of it, in one scan."""
+        out = {}
+        for table, what in read.items():
+            cols = tuple(what["columns"])
+            if not cols:
+                continue
+            version = seen.get(table, -1)
+            key = (table, version, cols)
+            if version < 0 or key not in self.known:
+                have = set(self.columns.get(table, []))
+                others = sorted(c for c in self.wanted.get(table, set()) - {cols} if set(c) <= have)
+                sets = [cols, *(others if version >= 0 else [])]
+                row = conn.exec_driver_sql(self.wh.dialect.digest_sql(table, [list(c) for c in sets])).fetchall()[0]
+                for c, total in zip(sets, row[1:], strict=True):
+                    self.known[(table, version, c)] = f"{int(row[0])}:{total}"
+            out[table] = self.known[key]
+        return out
 
 
 def build_mart(wh: Warehouse, name: str) -> int:
@@ -118,7 +155,8 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
         ensure_staging(wh, conn)
         ensure_mdm(wh, conn)
     counts: dict[str, int] = {}
-    cache: dict[tuple[str, int, tuple[str, ...]], str] = {}
+    with wh.begin() as conn:
+        digester = Digests(wh, conn)
     for name in marts:
         tables = _input_tables(name)
         chain = None
@@ -127,6 +165,7 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
             mark = watermark(conn, f"mart:{name}")
             exists = wh.table_exists(conn, "marts", name)
             same_sql = mark is not None and mark[1].get("sql") == _sql_hash(name)
+            read = digester.read(conn, name, tables, mark[1] if mark is not None else None)
             if not force and exists and mark is not None and same_sql:
                 before = mark[1]
                 if before.get("inputs") == seen:
@@ -135,7 +174,7 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
                 moved = [t for t in tables if (before.get("inputs") or {}).get(t) != seen[t]]
                 kept = before.get("digests") or {}
                 if all(t in kept for t in moved):
-                    now = input_digests(wh, conn, name, moved, cache, seen)
+                    now = digester.digests(conn, {t: read[t] for t in moved if t in read}, seen)
                     if all(now.get(t) == kept[t] for t in moved):  # what it reads of them did not change
                         set_watermark(conn, f"mart:{name}", 0, {**before, "inputs": seen})
                         counts[name] = int(before.get("rows", 0))
@@ -145,23 +184,24 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
                     chain = golden_chain(conn, tables, before.get("inputs") or {}, seen)
                     if chain is not None:
                         others = [t for t in moved if not follows_golden_log(conn, t, seen[t], chain)]
-                        now = input_digests(wh, conn, name, others, cache, seen)
+                        now = digester.digests(conn, {t: read[t] for t in others if t in read}, seen)
                         if not all(t in kept and now.get(t) == kept[t] for t in others):
                             chain = None
             kept_digests = _unmoved_digests(mark[1], seen) if mark is not None and same_sql else {}
-            digests = {**kept_digests, **input_digests(wh, conn, name, [t for t in tables if t not in kept_digests],
-                                                       cache, seen)}
+            digests = {**kept_digests, **digester.digests(
+                conn, {t: r for t, r in read.items() if t not in kept_digests}, seen)}
             if chain is not None:
                 started = time.monotonic()
                 done = refresh_changed(wh, conn, name, mart_sql(name).strip().rstrip(";"), chain)
                 if done is not None:
                     counts[name] = done[1]
-                    _record(conn, name, seen, digests, done[1])
+                    _record(conn, name, seen, digests, done[1], read)
                     prog(f"refreshed marts.{name}: the rows of {done[0]:,} changed golden customers "
                          f"({done[1]:,} rows) in {time.monotonic() - started:.1f} s")
                     continue
         started = time.monotonic()
-        counts[name] = build_recorded(wh, name, seen, digests)
+        counts[name] = build_recorded(wh, name, seen, digests, read)
+        digester.columns.pop(f"marts.{name}", None)  # (built again: its columns as its SQL makes them now)
         prog(f"built marts.{name}: {counts[name]:,} rows in {time.monotonic() - started:.1f} s")
     return counts
 
@@ -174,22 +214,27 @@ def _unmoved_digests(before: dict, seen: dict[str, int]) -> dict[str, str]:
 
 
 def build_recorded(wh: Warehouse, name: str, seen: dict[str, int] | None = None,
-                   digests: dict[str, str] | None = None) -> int:
+                   digests: dict[str, str] | None = None, read: dict[str, dict] | None = None) -> int:
     """`build_mart`, then a new version for the mart and, as its watermark, the versions of the inputs it read
     (`seen`, read now when not given) and the digests of the columns it reads of them: what `publish` checks to
     skip it next time (the Dagster asset builds through here too, so a `hub run` after a materialization does
     not build the mart again)."""
-    if seen is None or digests is None:
+    if seen is None or digests is None or read is None:
         with wh.begin() as conn:
             seen = versions(conn, _input_tables(name)) if seen is None else seen
-            digests = input_digests(wh, conn, name, _input_tables(name), seen=seen)
+            digester = Digests(wh, conn)
+            read = digester.read(conn, name, _input_tables(name), None)
+            digests = digester.digests(conn, read, seen)
     rows = build_mart(wh, name)
     with wh.begin() as conn:
-        _record(conn, name, seen, digests, rows)
+        _record(conn, name, seen, digests, rows, read)
     return rows
 
 
-def _record(conn: Connection, name: str, seen: dict[str, int], digests: dict[str, str], rows: int) -> None:
-    """A new version for a mart just written, and its watermark: the inputs' versions and digests it read."""
+def _record(conn: Connection, name: str, seen: dict[str, int], digests: dict[str, str], rows: int,
+            read: dict[str, dict]) -> None:
+    """A new version for a mart just written, and its watermark: the inputs' versions, the columns it reads of them
+    and their digests."""
     bump(conn, f"marts.{name}")
-    set_watermark(conn, f"mart:{name}", 0, {"inputs": seen, "sql": _sql_hash(name), "rows": rows, "digests": digests})
+    set_watermark(conn, f"mart:{name}", 0, {"inputs": seen, "sql": _sql_hash(name), "rows": rows, "digests": digests,
+                                            "read": read})

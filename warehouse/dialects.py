@@ -71,9 +71,10 @@ class Dialect:
         of the names of the columns the query reads of it. Empty where the backend cannot tell."""
         return {}
 
-    def digest_sql(self, table: str, columns: list[str]) -> str:  # pragma: no cover - abstract
-        """One row (row count, sum of a 64-bit hash of each row's `columns`, as text): equal for equal multisets
-        of rows, whatever their order; what tells a mart its input's columns did not change."""
+    def digest_sql(self, table: str, column_sets: list[list[str]]) -> str:  # pragma: no cover - abstract
+        """One row: the row count, then for each of `column_sets` the sum of a 64-bit hash of each row's columns, as
+        text (equal for equal multisets of rows, whatever their order; what tells a mart its input's columns did not
+        change). One scan of the table, whatever the number of sets."""
         raise NotImplementedError(f"{self.name}: digest_sql")
 
     @contextmanager
@@ -112,9 +113,10 @@ class DuckDBDialect(Dialect):
                     out.setdefault(".".join(info["Table"].split(".")[-2:]), set()).update(_words(words))
         return out
 
-    def digest_sql(self, table: str, columns: list[str]) -> str:
-        cols = ", ".join(quote(c) for c in columns)
-        return f"SELECT count(*), CAST(COALESCE(sum(CAST(hash({cols}) AS HUGEINT)), 0) AS VARCHAR) FROM {table}"
+    def digest_sql(self, table: str, column_sets: list[list[str]]) -> str:
+        sums = ", ".join(f"CAST(COALESCE(sum(CAST(hash({', '.join(quote(c) for c in cols)}) AS HUGEINT)), 0) "
+                         "AS VARCHAR)" for cols in column_sets)
+        return f"SELECT count(*), {sums} FROM {table}"
 
     def json_text(self, column_sql: str, path: list[str | int]) -> str:
         parts = "".join(f"[{p}]" if isinstance(p, int) else '."' + p.replace('"', '\\"') + '"' for p in path)
@@ -181,10 +183,10 @@ class PostgresDialect(Dialect):
                 out.setdefault(f"{node['Schema']}.{node['Relation Name']}", set()).update(_words(words))
         return out
 
-    def digest_sql(self, table: str, columns: list[str]) -> str:
-        row = ", ".join(quote(c) for c in columns)
-        hashed = f"CAST(hashtextextended(CAST(ROW({row}) AS text), 0) AS numeric)"
-        return f"SELECT count(*), CAST(COALESCE(sum({hashed}), 0) AS text) FROM {table}"
+    def digest_sql(self, table: str, column_sets: list[list[str]]) -> str:
+        sums = ", ".join(f"CAST(COALESCE(sum(CAST(hashtextextended(CAST(ROW({', '.join(quote(c) for c in cols)}) "
+                         "AS text), 0) AS numeric)), 0) AS text)" for cols in column_sets)
+        return f"SELECT count(*), {sums} FROM {table}"
 
     def text_order(self, expr: str) -> str:
         return f'{expr} COLLATE "C"'  # the database's collation would order by language rules

@@ -8,13 +8,14 @@ wrongly. The warehouse is the demo's after `hub run`; staging rows are then chan
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from hub.cli import main
-from pipelines.publish import MARTS, mart_sql, publish
+from pipelines.publish import MARTS, mart_inputs, mart_sql, publish
 from warehouse.changes import bump
 from warehouse.engine import Warehouse
 
@@ -89,5 +90,40 @@ def test_marts_follow_the_columns_they_read(demo_project: Path, warehouse_url: s
         bump(conn, "staging.customer")
     publish(wh)
     assert mart_versions(wh)["marts.fct_sales_orders"] > again["marts.fct_sales_orders"]
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+    wh.dispose()
+
+
+def test_a_publish_asks_the_plan_once_per_changed_sql_or_schema_and_scans_a_table_once(demo_project: Path,
+                                                                                      tmp_path: Path) -> None:
+    """What each mart reads of its inputs is recorded with its build: the next publish does not ask the warehouse's
+    plan again, unless an input's columns changed (then the plan is asked, and a column no mart reads is not
+    digested); a table at a version is digested in one scan for all the marts that read it."""
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    run = CliRunner().invoke(main, ["run", "-c", str(demo_project), "--warehouse", url])
+    assert run.exit_code == 0, run.output
+    wh = Warehouse(url)
+    statements: list[str] = []
+    sa.event.listen(wh.engine, "before_cursor_execute", lambda c, cur, sql, *a: statements.append(sql))
+    readers = [m for m in MARTS if "staging.customer" in {f"{s}.{t}" for s, t in mart_inputs(m)}]
+    assert len(readers) >= 4
+
+    def publish_after_a_change() -> tuple[int, int]:
+        statements.clear()
+        change_staging(wh, "phone = '010-5555-0102'", "source_name = 'erp'")
+        publish(wh)
+        plans = [s for s in statements if s.startswith("EXPLAIN")]
+        scans = [s for s in statements if s.startswith("SELECT count(*)") and "FROM staging.customer" in s]
+        return len(plans), len(scans)
+
+    assert publish_after_a_change() == (0, 1)  # every mart's reads known from its build; staging.customer once
+    with wh.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE staging.customer ADD COLUMN note VARCHAR")
+    plans, scans = publish_after_a_change()
+    assert plans == len(readers) and scans == 1  # its columns changed: each reader's plan asked again
+    read = [json.loads(d) for (d,) in wh.read_frame(
+        "SELECT detail FROM raw._watermarks WHERE consumer LIKE 'mart:%'").itertuples(index=False)]
+    columns = {c for r in read for c in (r.get("read") or {}).get("staging.customer", {}).get("columns", [])}
+    assert "phone" in columns and "note" not in columns
     assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
     wh.dispose()
