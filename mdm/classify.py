@@ -34,10 +34,12 @@ EPS = 1e-6
 
 
 def _tf_shares(uniques: dict[str, np.ndarray], column: str, table: dict[str, float], default: float) -> np.ndarray:
-    """The term-frequency share of each distinct value of an encoded column."""
+    """The term-frequency share of each distinct value of an encoded column: one dict look-up per distinct value
+    (a pandas `map` would first index the whole table: hundreds of thousands of values for a few thousand)."""
     uniq = uniques[column]
-    return (pd.Series(value_texts(uniq, np.arange(len(uniq))), dtype=object).map(table).fillna(default)
-            .to_numpy(dtype=float))
+    get = table.get
+    return np.fromiter((get(v, default) for v in value_texts(uniq, np.arange(len(uniq)))), dtype=float,
+                       count=len(uniq))
 
 
 def _tf_shares_kept(uniques: dict[str, np.ndarray], column: str, table: dict[str, float], default: float

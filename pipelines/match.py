@@ -443,8 +443,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     t0 = time.perf_counter()
     gone = sorted(set(std["record_id"]) | set(deleted))
     needed = link_columns(settings, model)
-    near = store.neighbours(std, settings.blocking, gone)
-    neighbours = store.stored(near, needed)
+    neighbours = store.neighbours(std, settings.blocking, gone, needed)
     subset = sort_records(pd.concat([as_arrow_strings(std[["record_id", *needed]]), neighbours[["record_id", *needed]]],
                                     ignore_index=True))
     is_changed = subset["record_id"].isin(set(std["record_id"])).to_numpy()
@@ -527,7 +526,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     timings["golden_and_write"] = time.perf_counter() - t0
     out.incremental, out.changed, out.deleted, out.affected = True, len(std), len(deleted), len(affected)
     out.changed_ids, out.deleted_ids, out.affected_ids = std["record_id"].astype(str).tolist(), list(deleted), affected
-    out.stats = {"new_pairs": n_new_pairs, "affected": len(affected), "neighbours": len(near),
+    out.stats = {"new_pairs": n_new_pairs, "affected": len(affected), "neighbours": len(neighbours),
                  "skipped_blocks": skipped, **res.stats}
     out.timings = timings
     prog(f"matched {out.changed:,} changed and {out.deleted:,} deleted records ({out.affected:,} affected): "

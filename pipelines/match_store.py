@@ -101,21 +101,24 @@ class MatchStore:
 
     # --- neighbourhoods and closure -----------------------------------------------------------------------
 
-    def neighbours(self, records: pd.DataFrame, rules: Sequence[BlockingRule], exclude: Sequence[str]) -> list[str]:
-        """Ids of stored records (not in `exclude`) that share a blocking key with `records` under some rule."""
+    def neighbours(self, records: pd.DataFrame, rules: Sequence[BlockingRule], exclude: Sequence[str],
+                   columns: Sequence[str] = ()) -> pd.DataFrame:
+        """`columns` of the stored records (not in `exclude`) that share a blocking key with `records` under some
+        rule, by record id: one query (the rules' joins a union inside it; no id list through Python)."""
         cols = sorted({c for r in rules for c in r.columns})
         probe = records[["record_id", *cols]].copy()
-        found: set[str] = set()
+        wanted = ", ".join(quote(c) for c in dict.fromkeys(["record_id", *columns]))
         with self.relation("_hub_probe", probe) as p, self.relation(
                 "_hub_exclude", pd.DataFrame({"record_id": list(exclude)})) as x:
+            joins = []
             for rule in rules:
                 on = " AND ".join(f"r.{quote(c)} = p.{quote(c)}" for c in rule.columns)
                 present = " AND ".join(f"p.{quote(c)} IS NOT NULL AND p.{quote(c)} <> ''" for c in rule.columns)
-                rows = self.conn.execute(sa.text(
-                    f"SELECT DISTINCT r.record_id FROM {RECORDS} r JOIN {p} p ON {on} WHERE {present} "
-                    f"AND r.record_id NOT IN (SELECT record_id FROM {x})")).fetchall()
-                found.update(r[0] for r in rows)
-        return sorted(found)
+                joins.append(f"SELECT r.record_id FROM {RECORDS} r JOIN {p} p ON {on} WHERE {present}")
+            if not joins:
+                return pd.DataFrame(columns=list(dict.fromkeys(["record_id", *columns])))
+            return self.frame(f"SELECT {wanted} FROM {RECORDS} WHERE record_id IN ({' UNION '.join(joins)}) "
+                              f"AND record_id NOT IN (SELECT record_id FROM {x}) ORDER BY record_id")
 
     def closure(self, seeds: Sequence[str], review: float) -> list[str]:
         """Every record the seeds reach through pairs at or above `review`, active `same` decisions and shared

@@ -62,6 +62,7 @@ def test_neighbours_are_the_records_sharing_a_blocking_key_with_the_changed_ones
     changed = pd.DataFrame({"record_id": ["r1", "new"], "name_key": ["华信科技", ""],
                             "phone_digits": ["12345678", "87654321"]})
     with wh.begin() as c:
-        near = MatchStore(wh, c).neighbours(changed, rules, exclude=["r1", "new"])
-    # r2 by name, r3 by phone (r1's), r5 by phone (new's); an empty key blocks nothing (r4, r6)
-    assert near == ["r2", "r3", "r5"]
+        near = MatchStore(wh, c).neighbours(changed, rules, exclude=["r1", "new"], columns=["name_key"])
+    # r2 by name, r3 by phone (r1's), r5 by phone (new's); an empty key blocks nothing (r4, r6); with their columns
+    assert near["record_id"].tolist() == ["r2", "r3", "r5"]
+    assert near["name_key"].fillna("-").tolist() == ["华信科技", "同腾建设", "-"]
