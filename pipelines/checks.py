@@ -113,7 +113,7 @@ def golden_ids_unique(wh: Warehouse) -> CheckOutcome:
     orphans = int(wh.scalar("SELECT COUNT(DISTINCT x.golden_id) FROM mdm.xref x LEFT JOIN mdm.golden_customer g "
                             "ON g.golden_id = x.golden_id WHERE g.golden_id IS NULL") or 0)
     dupes = _examples(wh, "SELECT golden_id FROM mdm.golden_customer GROUP BY golden_id HAVING COUNT(*) > 1 "
-                          "ORDER BY golden_id")
+                          "ORDER BY golden_id") if n != ids else ""
     passed = n == ids and orphans == 0
     desc = (f"{ids:,} golden IDs, each with one golden record" if passed else
             f"{n - ids:,} duplicate golden record(s), {orphans:,} golden ID(s) of mdm.xref without a golden record")
@@ -126,12 +126,13 @@ def staged_customers_in_xref(wh: Warehouse) -> CheckOutcome:
     missing_sql = ("SELECT c.source_name || ':' || c.stream || ':' || c.source_key AS record FROM staging.customer c "
                    "LEFT JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream "
                    "AND x.source_key = c.source_key WHERE x.golden_id IS NULL")
-    missing = int(wh.scalar(f"SELECT COUNT(*) FROM ({missing_sql}) m") or 0)
-    staged = int(wh.scalar("SELECT COUNT(*) FROM staging.customer") or 0)
+    counts = wh.read_frame(f"SELECT (SELECT COUNT(*) FROM staging.customer) AS staged, "
+                           f"(SELECT COUNT(*) FROM ({missing_sql}) m) AS missing")
+    staged, missing = int(counts["staged"][0]), int(counts["missing"][0])
     desc = (f"all {staged:,} staged customer records have a golden ID" if not missing else
             f"{missing:,} of {staged:,} staged customer records are not in mdm.xref")
     return CheckOutcome(missing == 0, desc, {"staged": staged, "missing": missing,
-                                             "examples": _examples(wh, missing_sql + " ORDER BY 1")})
+                                             "examples": _examples(wh, missing_sql + " ORDER BY 1") if missing else ""})
 
 
 GOLDEN_CHECKS: dict[str, Callable[[Warehouse], CheckOutcome]] = {
