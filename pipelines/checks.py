@@ -76,6 +76,7 @@ class CheckSpec:
     max_failing: int = 0
     max_failing_pct: float = 0.0
     reads: tuple[str, ...] = ()  # other marts it reads (a reference's target)
+    fingerprint: Callable[[Warehouse], str] | None = None  # of what it reads, where the marts' versions do not tell
 
     def run(self, wh: Warehouse) -> CheckOutcome:
         c = self.count(wh)
@@ -396,11 +397,35 @@ def _money(cents: Any) -> Decimal:
     return (Decimal(int(cents)) / 100).quantize(Decimal("0.01"))
 
 
+def _reconcile_fingerprint(cfg: HubConfig, source: str, stream: str) -> Callable[[Warehouse], str]:
+    """What a reconciliation reads: the raw table's version, the stream's date and amount mapping, and a digest of
+    the mart's key, month and amount (a mart refreshed for other golden customers reads the same)."""
+    import json
+
+    from warehouse.changes import versions
+
+    mart, key, date_field, month = _reconciled(cfg, source, stream)
+    sc = cfg.source(source).streams[stream]
+
+    def fingerprint(wh: Warehouse) -> str:
+        table = raw_table(source, stream)
+        with wh.begin() as conn:
+            raw = versions(conn, [f"raw.{table}"])[f"raw.{table}"]
+            digest = conn.exec_driver_sql(wh.dialect.digest_sql(
+                f"marts.{mart}", [["source_name", "stream", key, month, "amount"]])).fetchall()[0] if \
+                wh.table_exists(conn, "marts", mart) else ("no mart",)
+        return json.dumps([raw, sc.mapping.get(date_field), sc.mapping.get("amount"), cfg.timezone,
+                           [str(v) for v in digest]], sort_keys=True, default=str)
+
+    return fingerprint
+
+
 def reconcile_checks(cfg: HubConfig) -> list[CheckSpec]:
     """A reconciliation check for every enabled stream of sales orders, payments and opportunities."""
     return [CheckSpec(f"reconcile.{name}.{stream}", RECONCILED[sc.entity][0],
                       f"raw {name}.{stream} record by record and month by month against marts."
-                      f"{RECONCILED[sc.entity][0]}", _reconcile(cfg, name, stream))
+                      f"{RECONCILED[sc.entity][0]}", _reconcile(cfg, name, stream),
+                      fingerprint=_reconcile_fingerprint(cfg, name, stream))
             for name, src in cfg.sources.items() if src.enabled
             for stream, sc in src.streams.items() if sc.entity in RECONCILED]
 
@@ -436,9 +461,10 @@ def _signature(spec: CheckSpec) -> list[Any]:
 
 def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None) -> dict[str, CheckOutcome]:
     """`run_checks`, for the checks whose tables changed (through the pipeline) since the checks last ran: a mart
-    check whose mart (and the marts it refers to) kept its version, with the same severity and thresholds, keeps
-    its outcome; the golden checks and the reconciliations run again whenever anything changed, and nothing runs
-    when nothing changed (a nightly run with nothing new reads nothing)."""
+    check whose mart (and the marts it refers to) kept its version, and a reconciliation whose raw table, mapping
+    and mart rows (`_reconcile_fingerprint`) are the same, with the same severity and thresholds, keeps its
+    outcome; the golden checks run again whenever anything changed, and nothing runs when nothing changed (a
+    nightly run with nothing new reads nothing)."""
     import json
 
     from warehouse.changes import set_watermark, watermark
@@ -453,17 +479,20 @@ def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None) -> dict[s
         return {name: CheckOutcome(**o) for name, o in before["outcomes"].items()}
     kept: dict[str, CheckOutcome] = {}
     earlier, signatures = before.get("versions") or {}, before.get("signatures") or {}
+    prints = {name: spec.fingerprint(wh) for name, spec in specs.items() if spec.fingerprint is not None}
     for name, spec in specs.items():
+        if name not in (before.get("outcomes") or {}) or signatures.get(name) != _signature(spec):
+            continue
         tables = _mart_tables(spec)
-        if (tables is not None and name in (before.get("outcomes") or {}) and signatures.get(name) == _signature(spec)
-                and all(t in seen and seen[t] == earlier.get(t) for t in tables)):
+        if (name in prints and prints[name] == (before.get("fingerprints") or {}).get(name)) or (
+                tables is not None and all(t in seen and seen[t] == earlier.get(t) for t in tables)):
             kept[name] = CheckOutcome(**before["outcomes"][name])
     out = run_checks(wh, cfg, kept)
     with wh.begin() as conn:
         set_watermark(conn, "checks", 0, {"versions": seen, "plan": plan, "outcomes": {
             n: {"passed": o.passed, "description": o.description, "severity": o.severity,
                 "metadata": json.loads(json.dumps(o.metadata, default=str))} for n, o in out.items()},
-            "signatures": {n: _signature(s) for n, s in specs.items()}})
+            "signatures": {n: _signature(s) for n, s in specs.items()}, "fingerprints": prints})
     return out
 
 

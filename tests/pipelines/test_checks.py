@@ -239,3 +239,31 @@ def test_a_mart_check_runs_again_only_when_its_marts_changed(tmp_path: Path, war
         bump(conn, "mdm.golden_customer")
     warned = run_checks_if_changed(wh, load_config(cfg))["fct_sales_orders.unique"]
     assert (warned.passed, warned.severity) == (True, "warn")  # another severity: run again, on the repaired mart
+
+
+def test_a_reconciliation_runs_again_only_when_what_it_reads_changed(demo_project: Path, tmp_path: Path) -> None:
+    """A reconciliation keeps its outcome while its raw table, its mapping and the mart's key, month and amount
+    are the same (a mart written again for other columns: the golden IDs of a refresh), and looks again when an
+    amount changed. Shown by breaking the kept raw side outside the pipeline: a run would see it."""
+    from warehouse.raw import raw_table
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    cfg = load_config(demo_project, warehouse_url=url)
+    wh = Warehouse(url)
+    assert run_all(cfg, wh).checks["reconcile.erp.sales_orders"].passed
+    side = f'raw."_reconcile__{raw_table("erp", "sales_orders")}"'
+    key = wh.scalar(f"SELECT min(k) FROM {side}")
+    execute(wh, f"UPDATE {side} SET cents = cents + 1 WHERE k = '{key}'")  # (no new version of raw)
+    execute(wh, "UPDATE marts.fct_sales_orders SET golden_id = NULL WHERE source_name = 'erp' AND order_key IN "
+                "(SELECT min(order_key) FROM marts.fct_sales_orders)")
+    with wh.begin() as conn:
+        bump(conn, "marts.fct_sales_orders")
+    assert run_checks_if_changed(wh, cfg)["reconcile.erp.sales_orders"].passed  # what it reads: the same
+    execute(wh, f"UPDATE marts.fct_sales_orders SET amount = amount + 1 WHERE source_name = 'erp' "
+                f"AND order_key <> '{key}' AND order_key IN (SELECT max(order_key) FROM marts.fct_sales_orders "
+                "WHERE source_name = 'erp')")
+    with wh.begin() as conn:
+        bump(conn, "marts.fct_sales_orders")
+    again = run_checks_if_changed(wh, cfg)["reconcile.erp.sales_orders"]
+    assert not again.passed and again.metadata["different"] == 2  # the amount, and the broken raw side
+    wh.dispose()
