@@ -76,7 +76,8 @@ class CheckSpec:
     max_failing: int = 0
     max_failing_pct: float = 0.0
     reads: tuple[str, ...] = ()  # other marts it reads (a reference's target)
-    fingerprint: Callable[[Warehouse], str] | None = None  # of what it reads, where the marts' versions do not tell
+    # of what it reads, where the marts' versions do not tell (the dict: digests shared by the checks of one pass)
+    fingerprint: Callable[[Warehouse, dict[str, list[str]]], str] | None = None
 
     def run(self, wh: Warehouse) -> CheckOutcome:
         c = self.count(wh)
@@ -397,9 +398,11 @@ def _money(cents: Any) -> Decimal:
     return (Decimal(int(cents)) / 100).quantize(Decimal("0.01"))
 
 
-def _reconcile_fingerprint(cfg: HubConfig, source: str, stream: str) -> Callable[[Warehouse], str]:
+def _reconcile_fingerprint(cfg: HubConfig, source: str, stream: str
+                           ) -> Callable[[Warehouse, dict[str, list[str]]], str]:
     """What a reconciliation reads: the raw table's version, the stream's date and amount mapping, and a digest of
-    the mart's key, month and amount (a mart refreshed for other golden customers reads the same)."""
+    the mart's key, month and amount (a mart refreshed for other golden customers reads the same), computed once
+    per pass for the streams of one mart (`digests`)."""
     import json
 
     from warehouse.changes import versions
@@ -407,15 +410,16 @@ def _reconcile_fingerprint(cfg: HubConfig, source: str, stream: str) -> Callable
     mart, key, date_field, month = _reconciled(cfg, source, stream)
     sc = cfg.source(source).streams[stream]
 
-    def fingerprint(wh: Warehouse) -> str:
+    def fingerprint(wh: Warehouse, digests: dict[str, list[str]]) -> str:
         table = raw_table(source, stream)
+        sql = wh.dialect.digest_sql(f"marts.{mart}", [["source_name", "stream", key, month, "amount"]])
         with wh.begin() as conn:
             raw = versions(conn, [f"raw.{table}"])[f"raw.{table}"]
-            digest = conn.exec_driver_sql(wh.dialect.digest_sql(
-                f"marts.{mart}", [["source_name", "stream", key, month, "amount"]])).fetchall()[0] if \
-                wh.table_exists(conn, "marts", mart) else ("no mart",)
-        return json.dumps([raw, sc.mapping.get(date_field), sc.mapping.get("amount"), cfg.timezone,
-                           [str(v) for v in digest]], sort_keys=True, default=str)
+            if sql not in digests:
+                digests[sql] = [str(v) for v in conn.exec_driver_sql(sql).fetchall()[0]] if \
+                    wh.table_exists(conn, "marts", mart) else ["no mart"]
+        return json.dumps([raw, sc.mapping.get(date_field), sc.mapping.get("amount"), cfg.timezone, digests[sql]],
+                          sort_keys=True, default=str)
 
     return fingerprint
 
@@ -479,7 +483,8 @@ def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None) -> dict[s
         return {name: CheckOutcome(**o) for name, o in before["outcomes"].items()}
     kept: dict[str, CheckOutcome] = {}
     earlier, signatures = before.get("versions") or {}, before.get("signatures") or {}
-    prints = {name: spec.fingerprint(wh) for name, spec in specs.items() if spec.fingerprint is not None}
+    shared: dict[str, list[str]] = {}
+    prints = {name: spec.fingerprint(wh, shared) for name, spec in specs.items() if spec.fingerprint is not None}
     for name, spec in specs.items():
         if name not in (before.get("outcomes") or {}) or signatures.get(name) != _signature(spec):
             continue

@@ -81,10 +81,10 @@ class Digests:
                 if read.get("columns"):
                     self.wanted.setdefault(table, set()).add(tuple(read["columns"]))
 
-    def read(self, conn: Connection, name: str, tables: list[str], before: dict | None) -> dict[str, dict]:
+    def read(self, conn: Connection, name: str, tables: list[str], last: dict | None) -> dict[str, dict]:
         """For each staging, mdm and mart input among `tables`: the columns the mart reads of it (empty when the plan
         does not scan it: then the mart is built whenever its version moves) and a fingerprint of the table's
-        columns. `before`: the mart's last watermark."""
+        columns. `last`: what its last build of the same SQL recorded (taken while a table's columns are the same)."""
         wanted = [t for t in tables if t.partition(".")[0] in _DIGESTED]
         missing = [t for t in wanted if t not in self.columns]
         if missing:
@@ -93,7 +93,7 @@ class Digests:
                     "table_schema IN ('staging', 'mdm', 'marts') ORDER BY column_name")).fetchall():
                 if f"{schema}.{table}" in missing:
                     self.columns.setdefault(f"{schema}.{table}", []).append(column)
-        last = (before or {}).get("read") or {} if (before or {}).get("sql") == _sql_hash(name) else {}
+        last = last or {}
         out: dict[str, dict] = {}
         scanned: dict[str, set[str]] | None = None
         for table in wanted:
@@ -165,12 +165,12 @@ def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
             mark = watermark(conn, f"mart:{name}")
             exists = wh.table_exists(conn, "marts", name)
             same_sql = mark is not None and mark[1].get("sql") == _sql_hash(name)
-            read = digester.read(conn, name, tables, mark[1] if mark is not None else None)
+            if not force and exists and mark is not None and same_sql and mark[1].get("inputs") == seen:
+                counts[name] = int(mark[1].get("rows", 0))
+                continue
+            read = digester.read(conn, name, tables, mark[1].get("read") if mark is not None and same_sql else None)
             if not force and exists and mark is not None and same_sql:
                 before = mark[1]
-                if before.get("inputs") == seen:
-                    counts[name] = int(before.get("rows", 0))
-                    continue
                 moved = [t for t in tables if (before.get("inputs") or {}).get(t) != seen[t]]
                 kept = before.get("digests") or {}
                 if all(t in kept for t in moved):

@@ -89,27 +89,28 @@ def test_the_marts_are_written_checked_and_rebuilt_only_when_their_inputs_change
     failed = {n: o.description for n, s in checks.items() if not (o := s.run(wh)).passed}
     assert failed == {}
 
+    def predicted_versions() -> dict[str, int]:
+        with wh.begin() as conn:
+            return versions(conn, [f"marts.{m}" for m in predicted_mart_docs()])
+
+    def assert_kept(days: int) -> None:
+        result = run_predictions(wh, cfg, now=now + pd.Timedelta(days=days), simulations=200)
+        assert result.skipped and result.trained == [] and predicted_versions() == before
+        assert result.rows == first.rows
+
     # nothing changed: nothing is read, trained or written
-    with wh.begin() as conn:
-        before = versions(conn, [f"marts.{m}" for m in predicted_mart_docs()])
-    again = run_predictions(wh, cfg, now=now + pd.Timedelta(days=1), simulations=200)
-    with wh.begin() as conn:
-        assert again.skipped and again.trained == [] and versions(conn, list(before)) == before
-    assert again.rows == first.rows
+    before = predicted_versions()
+    assert_kept(days=1)
 
     # an input written again, the rows they read the same (a mart refreshed, another customer's rows): kept
     with wh.begin() as conn:
         bump(conn, "marts.fct_payments")
-    kept = run_predictions(wh, cfg, now=now + pd.Timedelta(days=2), simulations=200)
-    with wh.begin() as conn:
-        assert kept.skipped and kept.trained == [] and versions(conn, list(before)) == before
-    assert kept.rows == first.rows
+    assert_kept(days=2)
     # …unless they run with other settings
     with wh.begin() as conn:
         bump(conn, "marts.fct_payments")
     assert not run_predictions(wh, cfg, now=now + pd.Timedelta(days=2), simulations=150).skipped
-    with wh.begin() as conn:
-        before = versions(conn, [f"marts.{m}" for m in predicted_mart_docs()])
+    before = predicted_versions()
 
     # an input changed: scored again with the same models (younger than retrain_days)
     with wh.begin() as conn:
