@@ -80,7 +80,7 @@ def refresh_changed(wh: Warehouse, conn: Connection, name: str, sql: str, chain:
     col = quote(column)
     conn.exec_driver_sql(f"DELETE FROM marts.{quote(name)} WHERE {col} IN (SELECT golden_id FROM _hub_changed) "
                          f"OR {col} IS NULL")
-    conn.exec_driver_sql(f"INSERT INTO marts.{quote(name)} {changed_sql(sql)}")
+    conn.exec_driver_sql(wh.dialect.driver_sql(f"INSERT INTO marts.{quote(name)} {changed_sql(sql)}"))
     conn.exec_driver_sql("DROP TABLE _hub_changed")
     wh.dialect.analyze(conn, f"marts.{name}")
     return changed, int(value(conn, f"SELECT count(*) FROM marts.{quote(name)}") or 0)

@@ -435,6 +435,23 @@ def test_data_quality(built: Warehouse) -> None:
     assert got == [("currency", 5, 5, 5), ("customer_key", 5, 5, 4), ("rep_key", 5, 5, 4), ("status", 0, 0, None)]
 
 
+def test_customer_record_quality(built: Warehouse) -> None:
+    """Each staged customer record's checks, what test_data_quality's figures count: G1 holds C1 (ERP) and A1, A4
+    (CRM), so it is known to 2 systems and A4 repeats it in the CRM stream (A1 has the smaller key)."""
+    got = rows(built, "SELECT source_name, source_key, golden_id, golden_system_count, is_duplicate_in_source, "
+                      "has_name, has_short_name, has_uscc, has_phone, has_owner, uscc_valid, phone_valid, "
+                      "mobile_valid, email_valid, owner_valid FROM marts.customer_record_quality "
+                      "ORDER BY source_name, source_key")
+    assert got == [
+        ("crm", "A1", "G1", 2, False, True, True, False, True, True, None, True, None, None, True),  # +86 mobile; 李娜
+        ("crm", "A2", "G3", 1, False, True, False, False, True, True, None, True, None, None, False),  # ghost: no rep
+        ("crm", "A3", "G4", 1, False, True, False, False, True, False, None, True, None, None, None),  # extension
+        ("crm", "A4", "G1", 2, True, True, False, False, True, False, None, False, None, None, None),  # 'n/a'
+        ("erp", "C1", "G1", 2, False, True, False, True, True, False, True, True, None, None, None),
+        ("erp", "C2", "G2", 1, False, True, False, True, True, False, False, False, None, None, None),  # 12345
+    ]
+
+
 def test_every_mart_builds_empty_from_an_empty_warehouse(warehouse_url: str) -> None:
     wh = Warehouse(warehouse_url)
     counts = publish(wh)

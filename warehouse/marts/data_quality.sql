@@ -8,96 +8,27 @@
 -- date never updated).
 --
 -- Each table is read once: a record's checks are columns, counted per stream in one pass (filled: f_<field>,
--- checked and valid: c_ and v_), and only the per-stream counts become one row per field.
-WITH customer_value AS (
+-- checked and valid: c_ and v_), and only the per-stream counts become one row per field. The customer records'
+-- checks come from marts.customer_record_quality (refreshed for the changed golden customers only).
+WITH customer_stat AS (  -- a customer record's checks are columns of marts.customer_record_quality
     SELECT
-        c.source_name, c.stream, c.name, c.short_name, c.uscc, c.phone, c.mobile, c.email, c.address,
-        c.contact_name, c.owner, c.customer_number, c.industry, c.channel, c.created_at, c.updated_at,
-        x.golden_id,
-        b.rep_id AS owner_rep_id,
-        UPPER(REPLACE(REPLACE(TRIM(c.uscc), ' ', ''), '-', '')) AS code,
-        regexp_replace(regexp_replace(c.phone, '(转|分机|ext|EXT|Ext|x|X|#) *[0-9]+ *$', ''), '[^0-9]', '', 'g') AS phone_digits,
-        regexp_replace(regexp_replace(c.mobile, '(转|分机|ext|EXT|Ext|x|X|#) *[0-9]+ *$', ''), '[^0-9]', '', 'g') AS mobile_digits
-    FROM staging.customer c
-    LEFT JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
-    LEFT JOIN marts.bridge_sales_rep b ON b.source_name = c.source_name AND b.rep_ref = c.owner
-),
-customer_number AS (
-    SELECT
-        v.*,
-        CASE WHEN phone_digits LIKE '0086%' THEN SUBSTR(phone_digits, 5) WHEN phone_digits LIKE '86%' AND LENGTH(phone_digits) >= 12 THEN SUBSTR(phone_digits, 3) ELSE phone_digits END AS phone_national,
-        phone_digits LIKE '0086%' OR (phone_digits LIKE '86%' AND LENGTH(phone_digits) >= 12) AS phone_intl,
-        CASE WHEN mobile_digits LIKE '0086%' THEN SUBSTR(mobile_digits, 5) WHEN mobile_digits LIKE '86%' AND LENGTH(mobile_digits) >= 12 THEN SUBSTR(mobile_digits, 3) ELSE mobile_digits END AS mobile_national,
-        mobile_digits LIKE '0086%' OR (mobile_digits LIKE '86%' AND LENGTH(mobile_digits) >= 12) AS mobile_intl
-    FROM customer_value v
-),
-customer AS (
-    SELECT
-        n.*,
-        CASE WHEN n.uscc IS NOT NULL THEN COALESCE(
-            n.code SIMILAR TO '[0-9A-HJ-NPQRTUWXY]{18}'
-            AND SUBSTR(n.code, 18, 1) = SUBSTR('0123456789ABCDEFGHJKLMNPQRTUWXY', CAST(MOD(31 - MOD(
-                  (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  1, 1)) - 1) * 1
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  2, 1)) - 1) * 3
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  3, 1)) - 1) * 9
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  4, 1)) - 1) * 27
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  5, 1)) - 1) * 19
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  6, 1)) - 1) * 26
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  7, 1)) - 1) * 16
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  8, 1)) - 1) * 17
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code,  9, 1)) - 1) * 20
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 10, 1)) - 1) * 29
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 11, 1)) - 1) * 25
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 12, 1)) - 1) * 13
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 13, 1)) - 1) * 8
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 14, 1)) - 1) * 24
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 15, 1)) - 1) * 10
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 16, 1)) - 1) * 30
-                + (strpos('0123456789ABCDEFGHJKLMNPQRTUWXY', SUBSTR(code, 17, 1)) - 1) * 28
-            , 31), 31) + 1 AS INTEGER), 1), FALSE) END AS uscc_ok,
-        CASE WHEN n.phone IS NOT NULL THEN phone_national SIMILAR TO '1[3-9][0-9]{9}'
-            OR (NOT phone_intl AND phone_national SIMILAR TO '0[1-9][0-9]{8,10}')
-            OR (phone_intl AND phone_national SIMILAR TO '[1-9][0-9]{8,10}') END AS phone_ok,
-        CASE WHEN n.mobile IS NOT NULL THEN mobile_national SIMILAR TO '1[3-9][0-9]{9}' END AS mobile_ok
-    FROM customer_number n
-),
-golden_system AS (
-    SELECT golden_id, COUNT(DISTINCT source_name) AS systems
-    FROM mdm.xref
-    GROUP BY golden_id
-),
-customer_duplicate AS (  -- records of a stream beyond the first of each golden customer
-    SELECT source_name, stream, SUM(n) - COUNT(*) AS duplicates_in_source
-    FROM (
-        SELECT c.source_name, c.stream, x.golden_id, COUNT(*) AS n
-        FROM staging.customer c
-        JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
-        GROUP BY c.source_name, c.stream, x.golden_id
-    ) d
+        'customer' AS entity, source_name, stream, COUNT(*) AS staged,
+        COUNT(*) FILTER (WHERE golden_system_count > 1) AS matched_other_system,
+        COUNT(*) FILTER (WHERE is_duplicate_in_source) AS duplicates_in_source,
+        COUNT(*) FILTER (WHERE has_name) AS f_name, COUNT(*) FILTER (WHERE has_short_name) AS f_short_name,
+        COUNT(*) FILTER (WHERE has_uscc) AS f_uscc, COUNT(*) FILTER (WHERE has_phone) AS f_phone,
+        COUNT(*) FILTER (WHERE has_mobile) AS f_mobile, COUNT(*) FILTER (WHERE has_email) AS f_email,
+        COUNT(*) FILTER (WHERE has_address) AS f_address, COUNT(*) FILTER (WHERE has_contact_name) AS f_contact_name,
+        COUNT(*) FILTER (WHERE has_owner) AS f_owner, COUNT(*) FILTER (WHERE has_customer_number) AS f_customer_number,
+        COUNT(*) FILTER (WHERE has_industry) AS f_industry, COUNT(*) FILTER (WHERE has_channel) AS f_channel,
+        COUNT(*) FILTER (WHERE has_created_at) AS f_created_at, COUNT(*) FILTER (WHERE has_updated_at) AS f_updated_at,
+        COUNT(*) FILTER (WHERE uscc_valid) AS v_uscc,
+        COUNT(phone_valid) AS c_phone, COUNT(*) FILTER (WHERE phone_valid) AS v_phone,
+        COUNT(mobile_valid) AS c_mobile, COUNT(*) FILTER (WHERE mobile_valid) AS v_mobile,
+        COUNT(*) FILTER (WHERE email_valid) AS v_email,
+        COUNT(*) FILTER (WHERE owner_valid) AS v_owner
+    FROM marts.customer_record_quality
     GROUP BY source_name, stream
-),
-customer_count AS (
-    SELECT
-        c.source_name, c.stream, COUNT(*) AS staged,
-        COUNT(*) FILTER (WHERE g.systems > 1) AS matched_other_system,
-        COUNT(c.name) AS f_name, COUNT(c.short_name) AS f_short_name, COUNT(c.uscc) AS f_uscc,
-        COUNT(c.phone) AS f_phone, COUNT(c.mobile) AS f_mobile, COUNT(c.email) AS f_email,
-        COUNT(c.address) AS f_address, COUNT(c.contact_name) AS f_contact_name, COUNT(c.owner) AS f_owner,
-        COUNT(c.customer_number) AS f_customer_number, COUNT(c.industry) AS f_industry,
-        COUNT(c.channel) AS f_channel, COUNT(c.created_at) AS f_created_at, COUNT(c.updated_at) AS f_updated_at,
-        COUNT(*) FILTER (WHERE c.uscc_ok) AS v_uscc,
-        COUNT(c.phone_ok) AS c_phone, COUNT(*) FILTER (WHERE c.phone_ok) AS v_phone,
-        COUNT(c.mobile_ok) AS c_mobile, COUNT(*) FILTER (WHERE c.mobile_ok) AS v_mobile,
-        COUNT(*) FILTER (WHERE c.email LIKE '%_@_%._%') AS v_email,
-        COUNT(*) FILTER (WHERE c.owner IS NOT NULL AND c.owner_rep_id IS NOT NULL) AS v_owner
-    FROM customer c
-    LEFT JOIN golden_system g ON g.golden_id = c.golden_id
-    GROUP BY c.source_name, c.stream
-),
-customer_stat AS (
-    SELECT 'customer' AS entity, c.*, COALESCE(d.duplicates_in_source, 0) AS duplicates_in_source
-    FROM customer_count c
-    LEFT JOIN customer_duplicate d ON d.source_name = c.source_name AND d.stream = c.stream
 ),
 contact AS (
     SELECT
