@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
@@ -153,16 +154,28 @@ def stage_reference(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], Non
     return results
 
 
-def _stage_rows(wh: Warehouse, stream: str, entity: str, rows: list[dict[str, str]]) -> StageResult:
+Rows = list[dict[str, str]]
+
+
+def _stage_rows(wh: Warehouse, stream: str, entity: str, rows: Rows | Callable[[], Rows],
+                made_from: str | None = None) -> StageResult:
     """Stage rows of text values (`source_key` and one key per field) as stream `stream` of marts_config; the
-    same rows as last time are not staged again (nothing downstream is rebuilt for them)."""
+    same rows as last time are not staged again (nothing downstream is rebuilt for them). `rows` may be a function
+    making them, with `made_from` naming all it reads: when that is what the staged rows were made from, the rows
+    are not made again."""
     ent = ENTITIES[entity]
-    digest = hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     consumer = f"stage:{REFERENCE_SOURCE}.{stream}"
     with wh.begin() as conn:
         ensure_staging(wh, conn)
         mark = watermark(conn, consumer)
+    if made_from is not None and mark is not None and mark[1].get("made_from") == made_from:
+        return StageResult(REFERENCE_SOURCE, stream, ent.name, total=int(mark[1].get("rows", 0)), full=False)
+    rows = rows() if callable(rows) else rows
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
     if mark is not None and mark[1].get("digest") == digest:
+        if made_from is not None and mark[1].get("made_from") != made_from:
+            with wh.begin() as conn:
+                set_watermark(conn, consumer, 0, {**mark[1], "made_from": made_from})
         return StageResult(REFERENCE_SOURCE, stream, ent.name, total=int(mark[1].get("rows", 0)), full=False)
     raw = pd.DataFrame(rows, columns=["source_key", *ent.field_names])
     raw = raw.rename(columns={f: "f_" + f for f in ent.field_names})
@@ -171,7 +184,8 @@ def _stage_rows(wh: Warehouse, stream: str, entity: str, rows: list[dict[str, st
     staged, quarantine = type_records(REFERENCE_SOURCE, stream, ent, raw, dict.fromkeys(ent.field_names))
     result = write_staged(wh, REFERENCE_SOURCE, stream, ent, staged, quarantine)
     with wh.begin() as conn:
-        set_watermark(conn, consumer, 0, {"digest": digest, "rows": result.total})
+        set_watermark(conn, consumer, 0, {"digest": digest, "rows": result.total,
+                                          **({"made_from": made_from} if made_from is not None else {})})
     return result
 
 
@@ -180,19 +194,24 @@ HOLIDAY_YEARS = (1990, 10)  # public holidays from this year to this many years 
 
 def stage_holidays(wh: Warehouse, country: str | None) -> StageResult:
     """The public holidays and make-up working days (调休) of `country` from the `holidays` package, as stream
-    `holidays` of marts_config. Years beyond a government's published schedule are the package's estimate."""
-    rows: list[dict[str, str]] = []
-    if country:
+    `holidays` of marts_config. Years beyond a government's published schedule are the package's estimate. The days
+    are worked out again only when the country, the years or the package's version changed since they were staged."""
+    first, ahead = HOLIDAY_YEARS
+    years = range(first, dt.date.today().year + ahead + 1)
+
+    def days() -> list[dict[str, str]]:
+        if not country:
+            return []
         import holidays
 
-        first, ahead = HOLIDAY_YEARS
-        years = range(first, dt.date.today().year + ahead + 1)
-        days = holidays.country_holidays(country, years=years, language="zh_CN" if country == "CN" else None)
+        found = holidays.country_holidays(country, years=years, language="zh_CN" if country == "CN" else None)
         rows = [{"source_key": str(d), "day": str(d), "name": name, "kind": "holiday"}
-                for d, name in sorted(days.items())]
-        rows += [{"source_key": str(d), "day": str(d), "name": "调休上班" if country == "CN" else "working day",
-                  "kind": "workday"} for d in sorted(days.weekend_workdays) if d.year in years]
-    return _stage_rows(wh, "holidays", "holiday", rows)
+                for d, name in sorted(found.items())]
+        return rows + [{"source_key": str(d), "day": str(d), "name": "调休上班" if country == "CN" else "working day",
+                        "kind": "workday"} for d in sorted(found.weekend_workdays) if d.year in years]
+
+    made_from = f"{country or ''}:{years.start}-{years.stop - 1}:holidays {metadata.version('holidays')}"
+    return _stage_rows(wh, "holidays", "holiday", days, made_from if country else None)
 
 
 def stage_settings(cfg: HubConfig, wh: Warehouse) -> None:

@@ -159,3 +159,24 @@ def test_the_order_statuses_currency_and_calendar_are_validated(tmp_path: Path) 
     with pytest.raises(ConfigError, match="unknown entity 'order_status'"):  # filled from the config only
         load_config(config(tmp_path, "  freshness_hours: 1\nsources:\n  erp: {connector: sql, config: {url: "
                                      "'sqlite:///x.sqlite'}, streams: {s: {table: t, entity: order_status}}}\n"))
+
+
+def test_the_holidays_are_worked_out_again_only_when_what_they_are_made_from_changed(tmp_path: Path) -> None:
+    """The staged days record the country, the years and the package version they came from; a stage with the same
+    reads nothing (even a digest of the rows that no longer matches is not looked at), another country stages anew."""
+    from importlib import metadata
+
+    from warehouse.changes import set_watermark, watermark
+
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    first = stage_reference(load_config(config(tmp_path, "  calendar: {country: CN}\n")), wh)[-1]
+    years = f"1990-{dt.date.today().year + 10}"
+    with wh.begin() as conn:
+        mark = watermark(conn, "stage:marts_config.holidays")
+        assert mark is not None and mark[1]["made_from"] == f"CN:{years}:holidays {metadata.version('holidays')}"
+        set_watermark(conn, "stage:marts_config.holidays", 0, {**mark[1], "digest": "not these rows"})
+    again = stage_reference(load_config(config(tmp_path, "  calendar: {country: CN}\n")), wh)[-1]
+    assert first.full and not again.full and again.total == first.total > 900
+    other = stage_reference(load_config(config(tmp_path, "  calendar: {country: HK}\n")), wh)[-1]
+    assert other.full and rows(wh, "SELECT name FROM staging.holiday WHERE day = DATE '2024-12-26'") == [
+        ("The first weekday after Christmas Day",)]
