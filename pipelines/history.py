@@ -10,7 +10,8 @@ rep's team and region, and the customer's owner, as they were on the fact's date
 
 A version begins when the source says it changed (its `updated_at`), else when it was landed; the first
 version of a record is valid from the beginning (`valid_from` empty). Consecutive versions that agree on
-what is tracked are one. Only records with more than one landed version are read and typed.
+what is tracked are one. Only records with more than one landed version are read and typed, and of those
+only the ones with a version landed since the history was last written (the others' rows stay as they are).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 from collections.abc import Callable
 
 import pandas as pd
+import sqlalchemy as sa
 
 from core.config import HubConfig
 from core.entities import ENTITIES
@@ -38,8 +40,9 @@ TRACKED: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def stream_history(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> int:
-    """Rebuild the history rows of one stream when versions landed since it was last built (else keep them);
-    returns how many earlier versions it has."""
+    """Write the history rows of one stream's records that landed versions since it was last written (all of
+    them the first time, or when the stream's mapping changed; none when nothing landed); returns how many
+    earlier versions the stream has."""
     sc = cfg.source(source).streams[stream]
     assert sc.entity is not None  # (only streams with a tracked entity come here: `build_history`)
     history, tracked = TRACKED[sc.entity]
@@ -54,29 +57,47 @@ def stream_history(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> i
     fp = fingerprint(cfg, source, stream)
     if exists and mark is not None and mark[0] == top and mark[1].get("fingerprint") == fp:
         return int(mark[1].get("rows", 0))  # nothing landed since: the history stands
-    versions = _versions(wh, table, sc.mapping, entity.name, source, stream) if exists else pd.DataFrame()
+    since = mark[0] if exists and mark is not None and mark[1].get("fingerprint") == fp and mark[0] < top else None
+    versions = _versions(wh, table, sc.mapping, entity.name, source, stream, since) if exists else pd.DataFrame()
     rows = _earlier(versions, tracked) if len(versions) else pd.DataFrame()
     out = pd.DataFrame({"source_name": source, "stream": stream, **{c: rows.get(c) for c in (
         "source_key", *ENTITIES[history].field_names)}}) if len(rows) else pd.DataFrame(columns=["source_key"])
+    data = to_arrow(out, staging_columns(ENTITIES[history]))
+    where = {"source_name": source, "stream": stream}
     with wh.begin() as conn:
-        wh.replace_rows(conn, "staging", history, to_arrow(out, staging_columns(ENTITIES[history])),
-                        {"source_name": source, "stream": stream})
-        set_watermark(conn, consumer, top, {"fingerprint": fp, "rows": len(out)})
+        if since is None:
+            wh.replace_rows(conn, "staging", history, data, where)
+        else:  # the records that landed a version since: their history replaced, the others' kept
+            conn.execute(sa.text(f"DELETE FROM staging.{quote(history)} WHERE source_name = :source_name AND "
+                                 f"stream = :stream AND source_key IN ({_landed_since(table)})"),
+                         {**where, "since": since})
+            wh.insert_frame(conn, "staging", history, data)
+        total = int(value(conn, f"SELECT count(*) FROM staging.{quote(history)} WHERE source_name = :source_name "
+                                "AND stream = :stream", where) or 0)
+        set_watermark(conn, consumer, top, {"fingerprint": fp, "rows": total})
         bump(conn, f"staging.{history}")
-    return len(out)
+    return total
 
 
-def _versions(wh: Warehouse, table: str, mapping: dict, entity: str, source: str, stream: str) -> pd.DataFrame:
-    """Every landed version of the records with more than one, typed (versions that fail typing are left out)."""
+def _landed_since(table: str) -> str:
+    """The keys of `raw.<table>` with a version landed after batch `:since`."""
+    return f"SELECT _key FROM raw.{quote(table)} WHERE _batch > :since"
+
+
+def _versions(wh: Warehouse, table: str, mapping: dict, entity: str, source: str, stream: str,
+              since: int | None = None) -> pd.DataFrame:
+    """Every landed version of the records with more than one (of those with a version landed after batch `since`,
+    if given), typed (versions that fail typing are left out)."""
     raw_t = f"raw.{quote(table)}"
     selects, formats = ["_key AS source_key", "_sync_id", "_row", "_extracted_at"], {}
     for field, path in mapping.items():
         expr, fmt = mapping_sql(wh, path)
         selects.append(f"{expr} AS {quote('f_' + field)}")
         formats[field] = fmt
+    landed = "" if since is None else f" AND _key IN ({_landed_since(table)})"
     raw = wh.read_frame(f"SELECT {', '.join(selects)} FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE) AND _key IN "
-                        f"(SELECT _key FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE) GROUP BY _key "
-                        "HAVING COUNT(*) > 1)")
+                        f"(SELECT _key FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE){landed} GROUP BY _key "
+                        "HAVING COUNT(*) > 1)", None if since is None else {"since": since})
     if not len(raw):
         return raw
     typed, _ = type_records(source, stream, ENTITIES[entity], raw, formats)

@@ -69,3 +69,47 @@ def test_changes_between_runs_become_history_and_facts_keep_what_was_true_then(t
     assert orders == [("O1", zhao), ("O2", qian)]  # C1's owner on each order's date
     # O1 (February) is 华北's: rep 1 was there then; O2 (July) is rep 2's, 华南
     assert teams == [(dt.date(2024, 2, 1), "华北", D("100.00")), (dt.date(2024, 7, 1), "华南", D("50.00"))]
+
+
+def test_a_run_rewrites_the_history_of_the_records_that_landed_and_equals_a_rebuild(tmp_path: Path) -> None:
+    """Each run writes the history of the records with a version landed since the last (a canary row planted on
+    another record stays), and the history then equals one written whole from raw."""
+    from pipelines.history import stage_history
+    from warehouse.changes import clear_watermarks
+
+    (tmp_path / "hub.yaml").write_text(CONFIG, encoding="utf-8")
+    cfg = load_config(tmp_path / "hub.yaml")
+    wh = Warehouse(cfg.warehouse.url)
+    query = ("SELECT source_name, stream, source_key, owner, valid_from, valid_to FROM staging.customer_owner_history "
+             "ORDER BY source_key, valid_from NULLS FIRST")
+    reps = "1,赵一,华北,2024-01-01\n2,钱二,华南,2024-01-01\n"
+    steps = [  # customers.csv of each run: C1's owner changes twice, C2 only its name, C3 goes away, C4 late
+        "C1,甲,1,2024-01-01\nC2,乙,1,2024-01-01\nC3,丙,2,2024-01-01\nC4,丁,1,2024-01-01\n",
+        "C1,甲,2,2024-03-01\nC2,乙二,1,2024-03-01\nC4,丁,1,2024-01-01\n",
+        "C1,甲,1,2024-05-01\nC2,乙二,2,2024-05-01\nC4,丁,2,2024-05-01\n",
+        "C1,甲,1,2024-05-01\nC2,乙二,2,2024-05-01\nC4,丁,1,2024-07-01\n",  # only C4 lands
+    ]
+    canary = ("erp", "customers", "C9", "2", dt.datetime(2023, 1, 1), dt.datetime(2023, 2, 1))
+    for n, customers in enumerate(steps):
+        write(tmp_path, reps, customers, "O1,C1,2024-02-10,100.00\n")
+        if n:
+            with wh.begin() as c:  # a row of a record that lands nothing: an incremental run leaves it
+                c.exec_driver_sql("INSERT INTO staging.customer_owner_history (source_name, stream, source_key, "
+                                  "owner, valid_from, valid_to) VALUES ('erp', 'customers', 'C9', '2', "
+                                  "TIMESTAMP '2023-01-01 00:00:00', TIMESTAMP '2023-02-01 00:00:00')")
+        run_all(cfg, wh)
+        with wh.begin() as c:
+            incremental = [tuple(r) for r in c.exec_driver_sql(query).fetchall()]
+            assert (canary in incremental) == bool(n), incremental
+            c.exec_driver_sql("DELETE FROM staging.customer_owner_history WHERE source_key = 'C9'")
+            incremental = [r for r in incremental if r != canary]
+            clear_watermarks(c, "history:")
+        stage_history(cfg, wh)
+        with wh.begin() as c:
+            assert incremental == [tuple(r) for r in c.exec_driver_sql(query).fetchall()], n
+    # C1: owner 1 until 2024-03-01, 2 until 2024-05-01; C2: owner 1 until 2024-05-01 (its rename is no new owner);
+    # C4: 1, then 2 from 2024-05-01 to 2024-07-01
+    assert [r[2:] for r in incremental] == [
+        ("C1", "1", None, dt.datetime(2024, 3, 1)), ("C1", "2", dt.datetime(2024, 3, 1), dt.datetime(2024, 5, 1)),
+        ("C2", "1", None, dt.datetime(2024, 5, 1)), ("C4", "1", None, dt.datetime(2024, 5, 1)),
+        ("C4", "2", dt.datetime(2024, 5, 1), dt.datetime(2024, 7, 1))]
