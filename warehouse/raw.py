@@ -25,7 +25,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import threading
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -104,14 +106,35 @@ def _json_default(value: Any) -> Any:
     return str(value)  # Decimal and anything else exact as text
 
 
+_JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+_INT64 = (-(2 ** 63), 2 ** 64 - 1)  # (orjson writes unsigned 64-bit integers too)
+
+
 def dumps(record: Mapping[str, Any]) -> str:
-    """Canonical JSON of a record (sorted keys, UTF-8, exact decimals as text)."""
+    """Canonical JSON of a record (sorted keys, UTF-8, exact decimals as text, NaN as null, floats in their
+    shortest form). Integers beyond 64 bits, which orjson refuses, are written as the exact numbers they are in
+    the same canonical form."""
     try:
-        return orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
-                            default=_json_default).decode()
-    except TypeError:  # e.g. integers beyond 64 bits
-        return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-                          default=_json_default)
+        return orjson.dumps(record, option=_JSON_OPTIONS, default=_json_default).decode()
+    except TypeError:
+        marker = f"\ue000{uuid.uuid4().hex}:"
+        text = orjson.dumps(_big_ints_marked(record, marker), option=_JSON_OPTIONS, default=_json_default).decode()
+        return re.sub(f'"{re.escape(marker)}(-?[0-9]+)"', r"\1", text)
+
+
+def _big(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]
+
+
+def _big_ints_marked(value: Any, marker: str) -> Any:
+    """`value` with every integer beyond 64 bits as the text `marker` + its digits (nested mappings and lists)."""
+    if _big(value):
+        return f"{marker}{value}"
+    if isinstance(value, Mapping):  # (a key beyond 64 bits is written as its digits, as keys are text)
+        return {str(k) if _big(k) else k: _big_ints_marked(v, marker) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_big_ints_marked(v, marker) for v in value]
+    return value
 
 
 def key_of(record: Mapping[str, Any], pk_paths: list[list[str]]) -> tuple[str | None, str | None]:

@@ -204,3 +204,15 @@ def test_record_shaping_gives_the_bulk_shapes_types_also_for_no_records_or_no_ke
     for records in ([], [{"id": 1}], [{"x": 1}, {"x": 2}], [{"id": 1}, {"x": 2}]):
         for pk in ([["id"]], []):
             assert shape_records(records, pk, 0).schema == want, (records, pk)
+
+
+def test_a_record_with_an_integer_beyond_64_bits_is_written_in_the_same_canonical_form() -> None:
+    """orjson refuses integers beyond 64 bits; such a record is still valid JSON with NaN as null, floats in their
+    shortest form and the big integers exact, wherever they sit (nested, negative, as a key)."""
+    got = dumps({"y": 1e-7, "x": float("nan"), "big": 2 ** 64, "n": [-(2 ** 70), {"z": 2 ** 100}], 2 ** 65: "k",
+                 "edge": 2 ** 64 - 1, "low": -(2 ** 63), "name": "华信"})
+    assert got == ('{"36893488147419103232":"k","big":18446744073709551616,"edge":18446744073709551615,'
+                   '"low":-9223372036854775808,"n":[-1180591620717411303424,{"z":1267650600228229401496703205376}],'
+                   '"name":"华信","x":null,"y":1e-7}')
+    assert json.loads(got)["n"][1]["z"] == 2 ** 100
+    assert dumps({"s": "a\ue000b", "big": 2 ** 64}) == '{"big":18446744073709551616,"s":"a\ue000b"}'
