@@ -160,7 +160,11 @@ def unique_names(raw: list[Any]) -> list[str]:
 
 
 def rows_to_table(names: list[str], rows: Sequence[Sequence[Any]]) -> pa.Table:
-    """A driver's rows as an Arrow table, transposed by NumPy (one C loop, no Python tuple per column)."""
+    """A driver's rows as an Arrow table, transposed by NumPy (one C loop, no Python tuple per column). Rows that
+    are not tuples (SQLAlchemy's `Row`) become tuples first: NumPy would probe each one for array attributes, which a
+    `Row` answers by raising an exception per probe (seconds for 200,000 rows)."""
+    if len(rows) and not isinstance(rows[0], tuple):
+        rows = [tuple(r) for r in rows]
     grid = np.array(rows, dtype=object)
     if grid.shape != (len(rows), len(names)):  # a cell holding a sequence: transpose in Python
         return columns_to_table(names, list(zip(*rows, strict=True)))
