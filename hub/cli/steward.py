@@ -15,7 +15,7 @@ from hub.cli.common import CONFIG_OPT, WAREHOUSE_OPT, fail, load, open_warehouse
 BY_OPT = click.option("--by", "by", required=True, envvar="HUB_STEWARD",
                       help="who decides (recorded in mdm.decisions and mdm.merge_log; or HUB_STEWARD)")
 REASON_OPT = click.option("--reason", default=None, help="why (recorded with the decision)")
-JSON_OPT = click.option("--json", "as_json", is_flag=True, help="print JSON (stable; see the README)")
+JSON_OPT = click.option("--json", "as_json", is_flag=True, help="print JSON (stable; see docs/stewardship.md)")
 
 
 def _print_json(obj: Any) -> None:

@@ -47,11 +47,18 @@ FIELDS_ZH: dict[str, str] = {
     "city_any": "城市（最佳推断）", "district": "区县",
     "source_count": "源记录数", "system_count": "系统数", "first_seen": "首次出现", "last_seen": "最近出现",
     "uscc_valid_code": "有效税号", "branch_key": "分支标识",
+    # the hard cases (issue 19)
+    "former_name": "曾用名", "former_name_key": "曾用名键", "reg_no": "工商注册号",
+    "contact_std": "联系人（规范化）", "email_std": "电子邮件（规范化）", "name_district": "区县（事业单位）",
+    "group_key": "集团或集团成员", "brand_pinyin": "字号拼音", "brand_trade": "字号与行业",
+    "name_latin": "英文名称", "name_trade_head": "行业主词", "org_kind": "组织类型",
+    "name_or_former_key": "名称键或曾用名键",
 }
 
 COMPARISONS_ZH: dict[str, str] = {"uscc": "税号", "name": "名称", "phone": "电话", "address": "地址",
                                   "contact": "联系人", "form": "组织形式", "prior": "先验（基础比率）",
-                                  "stewards": "从数据管家学习"}
+                                  "stewards": "从数据管家学习", "reg_no": "工商注册号",
+                                  "pinyin": "英文名 ↔ 字号拼音", "email": "电子邮件"}
 
 COMPARISONS: dict[str, str] = {"uscc": "Tax code", "name": "Name", "phone": "Phone", "address": "Address",
                                "contact": "Contact person", "form": "Legal form", "prior": "Prior (base rate)",

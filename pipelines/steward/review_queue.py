@@ -36,7 +36,7 @@ BANDS = tuple(reversed(ENGINE_BANDS))  # ("match", "review", "low"): best first,
 
 
 def item_json(row: Mapping[str, Any], match: float, review: float) -> dict[str, Any]:
-    """A review item as the stable JSON shape (`hub steward queue --json`, the console, the README)."""
+    """A review item as the stable JSON shape (`hub steward queue --json`, the console, docs/stewardship.md)."""
     def side(s: str) -> dict[str, Any]:
         rid = row[f"{s}_record"]
         return {"record_id": rid, "source": rid.split(":", 1)[0], "golden_id": row[f"{s}_golden_id"],

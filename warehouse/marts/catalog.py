@@ -1,8 +1,8 @@
 """The mart reference, written once in `marts.yaml`: each mart's description, grain, key, references and columns.
 
-Read by the README generator (`hub docs marts`), by the Dagster mart assets (column metadata), by the data checks
-(`pipelines/checks.py`: unique, not-null and referential checks generated from the key and references) and by
-the test that holds the built marts and this file to the same columns.
+Read by the docs generator (`hub docs marts`, `scripts/docs_reference.py`: docs/marts.md), by the Dagster mart
+assets (column metadata), by the data checks (`pipelines/checks.py`: unique, not-null and referential checks
+generated from the key and references) and by the test that holds the built marts and this file to the same columns.
 """
 
 from __future__ import annotations
