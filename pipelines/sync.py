@@ -3,7 +3,8 @@
 Every connector speaks the Airbyte protocol for spec, check, discover and state. How records travel
 depends on the kind:
 - bulk sources (`sql`, `file`) hand over Arrow batches (`CheckpointedStream.read_batches`): no Python
-  object per record, keys, JSON and hashes computed set-based (`RawStore.load_table`);
+  object per record, keys, JSON and hashes computed set-based (`RawStore.load_table`); the next batch is
+  read by a thread while the current one lands (`pipelines.read_ahead`);
 - API connectors stream RECORD and STATE messages; records are buffered per stream and a STATE
   message flushes its stream's buffer.
 Either way a batch, the records the connector could not parse (to quarantine) and the state that
@@ -22,6 +23,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +56,7 @@ from pipelines import full_refresh as full_refreshes
 from pipelines.errors import trace_text
 from pipelines.health import HealthWatch, check_columns, live_rows
 from pipelines.progress import Progress, as_progress
+from pipelines.read_ahead import read_ahead
 from warehouse.engine import Warehouse
 from warehouse.raw import LoadStats, MassDeleteRefused, RawStore, dumps, key_of, quarantine_row, raw_table
 
@@ -286,9 +289,10 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
             run.store.start_complete_read(run.source, name)
         counter = run.progress.counter(f"{run.source}.{name}", unit="records")
         try:
-            for batch in stream.read_batches(cs.sync_mode, state):
-                run.land(name, batch, detect)
-                counter.update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
+            with closing(read_ahead(stream.read_batches(cs.sync_mode, state))) as batches:
+                for batch in batches:
+                    run.land(name, batch, detect)
+                    counter.update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
             counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
             run.watch.stream_read(name, stream)
         except AirbyteTracedException as e:
