@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,spark,bench]'
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.predict
+	$(BIN)/python -m bench.bulk_sync --rows 1000000
 	$(BIN)/python -m bench.spark_match --records 1000000
 
 # Runs at scale (about 30 minutes on 2 cores): 1M and 3M records, first run, no-change, 1% changed,

@@ -1,18 +1,22 @@
-"""Bulk connector throughput: a CSV export and a SQLite table of N rows synced into DuckDB.
+"""Bulk connector throughput: a CSV export, a SQLite table and a PostgreSQL table of N rows synced into DuckDB.
 
-    python -m bench.bulk_sync [--rows 1000000]
+    python -m bench.bulk_sync [--rows 1000000] [--no-postgres]
 
 Each source is synced twice through `pipelines.sync.sync_source` into a fresh DuckDB warehouse: the first
 sync lands every row, the second (nothing changed) reads the table again (no cursor) or skips the unchanged
-file. The CSV is GBK-encoded with Chinese headers, as the legacy exports are. CPU seconds (all threads of
-the process) are printed beside wall seconds: on a shared machine they are the steadier figure.
+file. The CSV is GBK-encoded with Chinese headers, as the legacy exports are. The PostgreSQL table is on a
+throw-away server on loopback (`scripts/pg-test-server.sh`, as the tests start it). CPU seconds (all threads of
+the process, not the database server's) are printed beside wall seconds: on a shared machine they are the steadier
+figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +56,22 @@ def write_sources(folder: Path, n: int) -> tuple[Path, Path]:
     return csv, db
 
 
+def fill_postgres(url: str, n: int) -> None:
+    """The same rows in a PostgreSQL table `t_customer`, loaded by COPY."""
+    import psycopg
+
+    table = make_rows(n)
+    buf = pa.BufferOutputStream()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as con:
+        con.execute("DROP TABLE IF EXISTS t_customer")
+        con.execute("CREATE TABLE t_customer (cust_id TEXT PRIMARY KEY, cust_name TEXT, tel TEXT, amount NUMERIC, "
+                    "updated_at TEXT)")
+        with con.cursor().copy("COPY t_customer FROM STDIN (FORMAT csv)") as copy:
+            copy.write(buf.getvalue().to_pybytes())
+        con.execute("ANALYZE t_customer")
+
+
 def sync_twice(cfg_data: dict, source: str, folder: Path) -> dict[str, float]:
     from core.config import HubConfig
     from pipelines.sync import sync_source
@@ -78,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bulk_sync", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL table")
     args = parser.parse_args(argv)
     import pipelines.sync  # noqa: F401 - importing airbyte-cdk sets its logger to INFO
 
@@ -93,6 +114,18 @@ def main(argv: list[str] | None = None) -> int:
                 "url": f"sqlite:///{db}"}, "streams": {"customers": {"table": "t_customer",
                                                                       "primary_key": "cust_id"}}}}}, "crm", folder),
         }
+        if not args.no_postgres:
+            from bench.scale import REPO, postgres_url
+
+            os.chmod(folder, 0o755)  # (the server runs as the postgres user when we are root)
+            url, pg = postgres_url(folder)
+            try:
+                fill_postgres(url, args.rows)
+                runs["postgresql table"] = sync_twice({"sources": {"pg": {"connector": "sql", "config": {
+                    "url": url}, "streams": {"customers": {"table": "t_customer", "primary_key": "cust_id"}}}}},
+                    "pg", folder)
+            finally:
+                subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "stop", str(pg)], check=False)
     print("| source | rows | first sync: wall s | CPU s | rows/s | unchanged re-sync: wall s | CPU s |\n"
           "|---|---:|---:|---:|---:|---:|---:|")
     for name, r in runs.items():
