@@ -12,17 +12,19 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 _END = object()
 
 
-def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """`items`, produced by a thread up to `depth` items ahead of the consumer. A consumer that stops early (an
-    error while landing, a `break`) stops the thread, which closes `items` (a generator's `finally` runs there)."""
+def read_ahead(items: Iterator[T], prepare: Callable[[T], U], depth: int = 1) -> Generator[U, None, None]:
+    """`prepare(item)` of each of `items`, both done by a thread up to `depth` items ahead of the consumer (an error
+    of either is raised to the consumer in its place). A consumer that stops early (an error while landing, a
+    `break`) stops the thread, which closes `items` (a generator's `finally` runs there)."""
     handoff: queue.Queue[tuple[object, BaseException | None]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -38,7 +40,7 @@ def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     def produce() -> None:
         try:
             for item in items:
-                if not put(item):
+                if not put(prepare(item)):
                     return
             put(_END)
         except BaseException as e:  # handed to the consumer, raised there
@@ -58,7 +60,7 @@ def read_ahead(items: Iterator[T], depth: int = 1) -> Iterator[T]:
                 raise error
             if item is _END:
                 return
-            yield item  # type: ignore[misc]  # (an item of `items`: only _END is not)
+            yield item  # type: ignore[misc]  # (a prepared item: only _END is not)
     finally:
         stop.set()
         thread.join()

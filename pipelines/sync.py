@@ -19,6 +19,7 @@ so an emptied export cannot wipe a CRM; `allow_mass_delete` overrides).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -27,6 +28,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 import sqlalchemy as sa
 from airbyte_cdk.models import (
     AirbyteMessage,
@@ -58,7 +60,16 @@ from pipelines.health import HealthWatch, check_columns, live_rows
 from pipelines.progress import Progress, as_progress
 from pipelines.read_ahead import read_ahead
 from warehouse.engine import Warehouse
-from warehouse.raw import LoadStats, MassDeleteRefused, RawStore, dumps, key_of, quarantine_row, raw_table
+from warehouse.raw import (
+    LoadStats,
+    MassDeleteRefused,
+    RawStore,
+    dumps,
+    key_of,
+    quarantine_row,
+    raw_table,
+    shape_table,
+)
 
 log = logging.getLogger("hub.sync")
 
@@ -178,14 +189,22 @@ class _Sync:
     allow_mass_delete: bool
     watch: HealthWatch
 
-    def land(self, stream: str, batch: Batch, track_seen: bool) -> None:
+    def shape(self, stream: str, batch: Batch) -> tuple[Batch, pa.Table | None]:
+        """A batch with its table shaped for landing (keys, canonical JSON, hashes; `warehouse.raw.shape_table`):
+        done in the thread reading ahead, while the batch before it lands."""
+        if batch.table is None:
+            return batch, None
+        return batch, shape_table(self.source, stream, batch.table, [".".join(p) for p in self.pks.get(stream, [])],
+                                  batch.first_row, batch.rows)
+
+    def land(self, stream: str, batch: Batch, track_seen: bool, shaped: pa.Table | None = None) -> None:
         self.watch.observe(stream, batch)
         bad = extraction_errors(self.source, stream, self.sync_id, batch.bad, self.pks.get(stream, []))
         if batch.table is not None:
-            stats = self.store.load_table(self.source, stream, self.sync_id, batch.table,
-                                          [".".join(p) for p in self.pks.get(stream, [])], batch.first_row,
-                                          state=batch.state, bad=bad, track_seen=track_seen, rows=batch.rows,
-                                          part=batch.part)
+            if shaped is None:
+                _, shaped = self.shape(stream, batch)
+            stats = self.store.load_shaped(self.source, stream, self.sync_id, shaped, state=batch.state, bad=bad,
+                                           track_seen=track_seen, part=batch.part)
         else:
             stats = self.store.load(self.source, stream, self.sync_id, list(batch.records or []),
                                     self.pks.get(stream, []), batch.first_row, state=batch.state, bad=bad,
@@ -289,9 +308,10 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
             run.store.start_complete_read(run.source, name)
         counter = run.progress.counter(f"{run.source}.{name}", unit="records")
         try:
-            with closing(read_ahead(stream.read_batches(cs.sync_mode, state))) as batches:
-                for batch in batches:
-                    run.land(name, batch, detect)
+            with closing(read_ahead(stream.read_batches(cs.sync_mode, state),
+                                    functools.partial(run.shape, name))) as batches:
+                for batch, shaped in batches:
+                    run.land(name, batch, detect, shaped)
                     counter.update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
             counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
             run.watch.stream_read(name, stream)

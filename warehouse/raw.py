@@ -275,6 +275,14 @@ def shape_batch(table: pa.Table, pk: Sequence[str], first_row: int, rows: pa.Arr
     return out
 
 
+def shape_table(source: str, stream: str, table: pa.Table, pk_columns: Sequence[str], first_row: int,
+                rows: pa.Array | None = None) -> pa.Table:
+    """`shape_batch` of a bulk source's batch, its key columns found by name (a missing one: KeyError); touches no
+    warehouse, so it can run in another thread than the landing."""
+    pk = resolve_key_columns(table.column_names, pk_columns, f"{source}.{stream}") if pk_columns else []
+    return shape_batch(table, pk, first_row, rows)
+
+
 def shape_records(records: Sequence[Mapping[str, Any]], pk_paths: list[list[str]], first_row: int) -> pa.Table:
     """The same columns as `shape_batch` for record dicts (API connectors: nested JSON, dotted key paths)."""
     keys, missing, datas = [], [], []
@@ -422,9 +430,14 @@ class RawStore:
                    rows: pa.Array | None = None, part: int = 0) -> LoadStats:
         """Land an Arrow table of a bulk source (flat columns) and save `state`, in one transaction. `part`: the
         file of the read the batch comes from (see `_append_changed`)."""
-        pk = resolve_key_columns(table.column_names, pk_columns, f"{source}.{stream}") if pk_columns else []
-        return self._land(source, stream, sync_id, shape_batch(table, pk, first_row, rows), state, extracted_at, bad,
-                          track_seen, part)
+        shaped = shape_table(source, stream, table, pk_columns, first_row, rows)
+        return self.load_shaped(source, stream, sync_id, shaped, state, extracted_at, bad, track_seen, part)
+
+    def load_shaped(self, source: str, stream: str, sync_id: str, shaped: pa.Table, state: Any = None,
+                    extracted_at: dt.datetime | None = None, bad: Sequence[Mapping[str, Any]] = (),
+                    track_seen: bool = False, part: int = 0) -> LoadStats:
+        """`load_table` of a table `shape_table` has shaped already (e.g. in the thread reading the next batch)."""
+        return self._land(source, stream, sync_id, shaped, state, extracted_at, bad, track_seen, part)
 
     def _land(self, source: str, stream: str, sync_id: str, shaped: pa.Table, state: Any,
               extracted_at: dt.datetime | None, bad: Sequence[Mapping[str, Any]], track_seen: bool,
