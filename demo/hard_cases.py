@@ -35,7 +35,7 @@ import pandas as pd
 
 from demo.generate import scaled_customers
 from mdm.latin_names import pinyin_of
-from mdm.standardize import reg_no_check_digit, uscc_check_char
+from mdm.standardize.codes import reg_no_check_digit, uscc_check_char
 
 CASE_KINDS = ("base", "placeholder", "renamed", "english", "reg_no", "institution", "group")
 DEFAULT_RATES = {k: 0.01 for k in CASE_KINDS[1:]}

@@ -7,7 +7,7 @@ import numpy as np
 from bench.hard_cases import markdown, measure
 from demo.hard_cases import CASE_KINDS, hard_case_customers
 from mdm.evaluate import pairwise_scores, scores_by_group
-from mdm.standardize import reg_no_is_valid, uscc_is_valid
+from mdm.standardize.codes import reg_no_is_valid, uscc_is_valid
 
 
 def test_scores_by_group_count_every_pair_touching_the_group() -> None:

@@ -25,13 +25,9 @@ from mdm.specs import (
     CUSTOMER_EXCLUSIVE,
     derive_customer_columns,
 )
-from mdm.standardize import (
-    reg_no_check_digit,
-    reg_no_is_valid,
-    standardize_customers,
-    standardize_names,
-    standardize_uscc,
-)
+from mdm.standardize import standardize_customers
+from mdm.standardize.codes import reg_no_check_digit, reg_no_is_valid, standardize_uscc
+from mdm.standardize.names import standardize_names
 from warehouse.engine import Warehouse
 
 SETTINGS = LinkSettings(CUSTOMER_BLOCKING, CUSTOMER_COMPARISONS, 0.8, 0.3, CUSTOMER_EXCLUSIVE, CUSTOMER_ANCHORS)

@@ -10,15 +10,11 @@ import phonenumbers
 import pytest
 
 from mdm import divisions
-from mdm.standardize import (
-    standardize_addresses,
-    standardize_customers,
-    standardize_names,
-    standardize_phones,
-    standardize_uscc,
-    uscc_check_char,
-    uscc_is_valid,
-)
+from mdm.standardize import standardize_customers
+from mdm.standardize.addresses import standardize_addresses
+from mdm.standardize.codes import standardize_uscc, uscc_check_char, uscc_is_valid
+from mdm.standardize.names import standardize_names
+from mdm.standardize.phones import standardize_phones
 
 NA = pd.NA
 

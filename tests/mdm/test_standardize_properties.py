@@ -10,15 +10,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mdm import divisions
-from mdm.standardize import (
-    standardize_addresses,
-    standardize_customers,
-    standardize_names,
-    standardize_phones,
-    standardize_uscc,
-    uscc_check_char,
-    uscc_is_valid,
-)
+from mdm.standardize import standardize_customers
+from mdm.standardize.addresses import standardize_addresses
+from mdm.standardize.codes import standardize_uscc, uscc_check_char, uscc_is_valid
+from mdm.standardize.names import standardize_names
+from mdm.standardize.phones import standardize_phones
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 STANDARDIZERS = [standardize_names, standardize_uscc, standardize_phones, standardize_addresses]

@@ -185,7 +185,7 @@ def test_group_links_follow_the_groups_of_their_brand_and_city(demo_project: Pat
     records and name key did not change: what reaches it is the deleted record's old brand and city), and the
     member moved to another city loses the link; after each incremental run the links are those of a rebuild."""
     from demo.hard_cases import _org_check
-    from mdm.standardize import uscc_check_char, uscc_is_valid
+    from mdm.standardize.codes import uscc_check_char, uscc_is_valid
 
     def uscc(serial: str) -> str:  # a valid code (an exclusive attribute: different codes are different companies)
         body = f"91310000{serial}"
