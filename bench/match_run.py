@@ -31,7 +31,7 @@ from mdm.specs import (
     derive_customer_columns,
 )
 from mdm.standardize import standardize_customers
-from pipelines.match import DEFAULT_SURVIVORSHIP
+from pipelines.match_outputs import DEFAULT_SURVIVORSHIP
 from warehouse.contract import GOLDEN_ATTRIBUTES
 
 

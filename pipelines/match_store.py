@@ -19,12 +19,22 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from core.entities import ENTITIES
 from mdm.blocking import BlockingRule
+from warehouse.contract import STD_COLUMNS
 from warehouse.engine import Warehouse, value
 from warehouse.identifiers import quote
 
 RECORDS = "mdm.customer_records"
 PAIRS = "mdm.match_pairs"
+CHUNK = 200_000  # records standardized at a time by a full run (its xref is written CHUNK * 5 rows at a time)
+ENTITY_FIELDS = ENTITIES["customer"].field_names
+RECORD_COLUMNS = ["record_id", "record_hash", "source_name", "stream", "source_key", *ENTITY_FIELDS, *STD_COLUMNS,
+                  "golden_id"]
+
+
+def _q(c: str) -> str:
+    return '"' + c.replace('"', '""') + '"'
 
 
 def record_id_sql(alias: str = "") -> str:

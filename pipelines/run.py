@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from core.config import HubConfig
 from pipelines.checks import CheckOutcome, run_checks_if_changed
 from pipelines.history import stage_history
-from pipelines.match import MatchResult, run_match
+from pipelines.match import run_match
 from pipelines.match_lookup import refresh as refresh_lookup
 from pipelines.match_lookup import warehouse_version
+from pipelines.match_outputs import MatchResult
 from pipelines.metrics import record_run_metrics
 from pipelines.predict import run_predictions
 from pipelines.progress import Progress, as_progress

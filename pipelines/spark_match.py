@@ -15,7 +15,8 @@ The same steps as `mdm.engine.link` and `pipelines.match`, each where it scales:
 - clustering: `mdm.cluster.cluster` (hard rules, floaters) on the components, a bucket of them per call
   (`cogroup().applyInPandas`);
 - golden IDs: `mdm.golden.assign_ids` against the previous run's xref (on the driver: two columns per record);
-- golden records and the hierarchy: `pipelines.match.golden_sql` and `mdm.hierarchy.hierarchy_sql`, run by Spark SQL.
+- golden records and the hierarchy: `pipelines.match_outputs.golden_sql` and `mdm.hierarchy.hierarchy_sql`, run by
+  Spark SQL.
 
 Every run matches all records again (a rebuild, retraining the model, deterministic): unchanged input gives the
 same clusters, golden IDs and golden records. Not on Spark yet: steward decisions (must/cannot links, feedback
@@ -44,15 +45,9 @@ from mdm.golden import assign_ids, first_free_number
 from mdm.hierarchy import hierarchy_sql
 from mdm.specs import derive_customer_columns
 from mdm.standardize import standardize_customers
-from pipelines.match import (
-    _RECORD_KINDS,
-    HIERARCHY_INPUTS,
-    RECORD_COLUMNS,
-    _golden_relation,
-    golden_sql,
-    record_ids,
-    settings_of,
-)
+from pipelines.match import _RECORD_KINDS, record_ids, settings_of
+from pipelines.match_outputs import HIERARCHY_INPUTS, _golden_relation, golden_sql
+from pipelines.match_store import RECORD_COLUMNS
 from pipelines.stage import to_arrow
 from warehouse.contract import MDM_TABLES
 from warehouse.spark.dialect import spark_schema, spark_sql
@@ -418,7 +413,7 @@ def _publish(cfg: HubConfig, spark: SparkSession, lake: Lakehouse, recs: DataFra
                         F.col("golden_id").alias("lg"))
     rg = pos_gid.select(F.col("pos").alias("r"), F.col("record_id").alias("right_record"),
                         F.col("golden_id").alias("rg"))
-    pairs = scored.where(F.col("prob") >= settings.review).join(lg, "l").join(rg, "r")  # (as pipelines.match)
+    pairs = scored.where(F.col("prob") >= settings.review).join(lg, "l").join(rg, "r")  # (as pipelines.match_outputs)
     levels = [s.name for s in model.specs]
     lake.write_spark(pairs.select("left_record", "right_record", "rules", *[F.col(c).cast("bigint") for c in levels],
                                   "weight", "prob"), "mdm", "match_pairs")
@@ -426,7 +421,7 @@ def _publish(cfg: HubConfig, spark: SparkSession, lake: Lakehouse, recs: DataFra
                               "created_at": [now], "active": [True], "model": [model.to_json()]})
     lake.write_spark(spark.createDataFrame(to_arrow(model_row, MDM_TABLES["match_model"][0]).to_pandas(),
                                            spark_schema(MDM_TABLES["match_model"][0])), "mdm", "match_model")
-    # xref: a record's score is its best match-band edge inside its golden customer (as pipelines.match does)
+    # xref: a record's score is its best match-band edge inside its golden customer (as pipelines.match_outputs does)
     inside = pairs.where((F.col("lg") == F.col("rg")) & (F.col("prob") >= settings.match))
     best = inside.select(F.col("left_record").alias("record_id"), "prob").unionAll(
         inside.select(F.col("right_record").alias("record_id"), "prob")).groupBy("record_id").agg(

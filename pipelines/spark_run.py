@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.config import HubConfig
-from pipelines.match import MatchResult
+from pipelines.match_outputs import MatchResult
 from pipelines.progress import Progress, as_progress
 from pipelines.publish import MARTS, mart_sql
 from pipelines.run import RunSummary, sync_and_stage

@@ -20,7 +20,7 @@ from core.entities import ENTITIES
 from core.vocabulary import FALLBACK_RULES
 from mdm.golden import describe_rules
 from mdm.search import SearchIndex
-from pipelines.match import DEFAULT_SURVIVORSHIP
+from pipelines.match_outputs import DEFAULT_SURVIVORSHIP
 from pipelines.steward.audit import history
 from pipelines.steward.errors import StewardError
 from pipelines.steward.former_names import active_former_names
@@ -131,7 +131,7 @@ class CustomerSearch:
 
 
 def survivorship_rules(cfg: HubConfig) -> tuple[dict[str, list[str]], list[str]]:
-    """The survivorship rules in force per golden attribute (as `pipelines.match.golden_sql` applies them)
+    """The survivorship rules in force per golden attribute (as `pipelines.match_outputs.golden_sql` applies them)
     and the source priority."""
     mcfg = cfg.mdm.customer
     configured = {k: [v] if isinstance(v, str) else list(v) for k, v in mcfg.survivorship.items()}

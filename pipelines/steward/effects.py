@@ -17,8 +17,9 @@ from sqlalchemy.engine import Connection
 from core.config import HubConfig
 from mdm.golden import assign_ids
 from mdm.stewardship import ordered_pair, pair_id, recluster
-from pipelines.match import next_id_number, refresh_golden, settings_of
+from pipelines.match import settings_of
 from pipelines.match_lookup import follow_steward
+from pipelines.match_outputs import next_id_number, refresh_golden
 from pipelines.settled import settled_pairs
 from pipelines.stage import to_arrow
 from pipelines.steward.sql import RECORD_ID_SQL, case_when, frame, in_list, plain

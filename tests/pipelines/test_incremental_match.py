@@ -172,7 +172,7 @@ def _links(wh: Warehouse) -> pd.DataFrame:
 def _links_rebuilt(wh: Warehouse) -> pd.DataFrame:
     """The links a rebuild gives: the hierarchy SQL over every record as it is now."""
     from mdm.hierarchy import branch_parents
-    from pipelines.match import HIERARCHY_INPUTS
+    from pipelines.match_outputs import HIERARCHY_INPUTS
 
     records = wh.read_frame(f"SELECT {', '.join(HIERARCHY_INPUTS)} FROM mdm.customer_records")
     links = branch_parents(records)
