@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python -m bench.predict
 	$(BIN)/python -m bench.bulk_sync --rows 1000000
 	$(BIN)/python -m bench.spark_match --records 1000000
+	$(BIN)/python -m bench.spark_b2b
 
 # Runs at scale (about 30 minutes on 2 cores): 1M and 3M records, first run, no-change, 1% changed,
 # 0.1% deleted, the 1M on PostgreSQL too, Splink 5 on the same files.

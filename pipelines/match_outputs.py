@@ -282,7 +282,9 @@ def _publish_ids(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array,
         chunk = pa.table({
             **{c: pc.list_element(parts, i) for i, c in enumerate(["source_name", "stream", "source_key"])},
             "golden_id": per_cluster.take(pa.array(labels[lo:hi])),
-            "match_score": pa.array(score[lo:hi]), "matched_by": how_names.take(pa.array(how[lo:hi])),
+            # a record joined by the rules alone has no score: NULL (as the incremental path writes it), not NaN
+            "match_score": pa.array(score[lo:hi], from_pandas=True),
+            "matched_by": how_names.take(pa.array(how[lo:hi])),
             "updated_at": pa.array(np.full(hi - lo, stamp.value, np.int64)).cast(pa.timestamp("us"))})
         wh.insert_frame(conn, "mdm", "xref", chunk)
         t1 = time.perf_counter()
