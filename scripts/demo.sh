@@ -18,12 +18,15 @@ rm -f "$ENV_FILE"
 fakes=$!
 stop_fakes() { kill "$fakes" 2>/dev/null && wait "$fakes" 2>/dev/null || true; }
 trap stop_fakes EXIT
-for _ in $(seq 300); do                          # serve-all writes the file once all four listen
+# serve-all writes the file once all four listen: seconds on a quiet machine, more on a loaded one (each fake
+# builds its share of the 2,000 companies first); DEMO_FAKES_WAIT (seconds) sets how long to wait.
+WAIT=${DEMO_FAKES_WAIT:-180}
+for _ in $(seq $((WAIT * 10))); do
   [ -s "$ENV_FILE" ] && break
   kill -0 "$fakes" 2>/dev/null || { echo "the fake API servers did not start:" >&2; cat "$DATA/fakes.log" >&2; exit 1; }
   sleep 0.1
 done
-[ -s "$ENV_FILE" ] || { echo "the fake API servers did not start within 30 s (see $DATA/fakes.log)" >&2; exit 1; }
+[ -s "$ENV_FILE" ] || { echo "the fake API servers did not start within $WAIT s (see $DATA/fakes.log; DEMO_FAKES_WAIT=600 waits longer)" >&2; exit 1; }
 echo "fake API servers (variables in $ENV_FILE):"
 grep -v '^export\|^#' "$DATA/fakes.log" | sed 's/^/  /'
 # shellcheck disable=SC1090
