@@ -280,7 +280,7 @@ def crash_sweep(tmp: Path, cfg: Path, env: dict[str, str], reference: dict[str, 
     just before commit k, then a whole sync; the source's records are accounted against the reference.
     Returns the summed account and the crash points that lost or doubled records."""
     from bench.crash_point import KILLED
-    from core.config import load_config
+    from core.config_file import load_config
     from pipelines.sync import sync_source
     from warehouse.engine import Warehouse
 

@@ -76,7 +76,7 @@ def build(folder: Path, records: int) -> float | None:
 def measure(folder: Path, repeat: int) -> list[dict]:
     from fastapi.testclient import TestClient
 
-    from core.config import load_config
+    from core.config_file import load_config
     from hub.console import create_app
 
     client = TestClient(create_app(load_config(folder / "hub.yaml")), follow_redirects=False)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     run_wall = build(folder, args.records)
     built = json.loads((folder / "built.json").read_text(encoding="utf-8"))
-    from core.config import load_config
+    from core.config_file import load_config
     from warehouse.engine import Warehouse
 
     wh = Warehouse(load_config(folder / "hub.yaml").warehouse.url)

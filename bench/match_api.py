@@ -52,7 +52,7 @@ def measure(data: Path = B2B, requests: int = 1000, warehouse_url: str | None = 
     import requests as http
     import uvicorn
 
-    from core.config import load_config
+    from core.config_file import load_config
     from hub.console import create_app
     from pipelines.run import run_all
     from warehouse.engine import Warehouse

@@ -30,7 +30,7 @@ RUN_STAMPS = {"updated_at"}
 
 def config_for(data: Path, tmp: Path, master: str) -> Path:
     """b2b_dev's hub.yaml with its paths made absolute, the warehouse in `tmp` and the Spark engine."""
-    from core.config import _resolve_paths
+    from core.config_file import _resolve_paths
 
     cfg = yaml.safe_load((data / "hub.yaml").read_text(encoding="utf-8"))
     _resolve_paths(cfg, data)

@@ -40,7 +40,7 @@ def _score(wh: Any, truth: pd.DataFrame) -> dict[str, float]:
 
 def measure(data: Path = B2B, labels: int = 200, workdir: Path | None = None) -> dict[str, Any]:
     """Baseline, decisions only, decisions + refitted model: F1, precision, recall, open queue."""
-    from core.config import load_config
+    from core.config_file import load_config
     from pipelines.match import run_match
     from pipelines.run import run_all
     from pipelines.steward.actions import decide_pair

@@ -13,7 +13,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from core.config import HubConfig, env_references, load_config
+from core.config import HubConfig
+from core.config_file import env_references, load_config
 from warehouse.engine import Warehouse
 from warehouse.lock import run_lock
 

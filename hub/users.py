@@ -24,7 +24,8 @@ require("console", "console users (hub users)")
 from argon2 import PasswordHasher  # noqa: E402  (after the check: argon2 comes with customer-hub[console])
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError  # noqa: E402
 
-from core.config import ROLES, USER_NAME, ConfigError, load_config  # noqa: E402
+from core.config import ROLES, USER_NAME, ConfigError  # noqa: E402
+from core.config_file import load_config  # noqa: E402
 
 __all__ = ["MIN_PASSWORD", "UserError", "hash_password", "list_users", "remove_user", "set_user",
            "verify_password"]

@@ -25,7 +25,8 @@ import pandas as pd
 import uvicorn
 from playwright.sync_api import Page, sync_playwright
 
-from core.config import ConsoleUser, load_config
+from core.config import ConsoleUser
+from core.config_file import load_config
 from hub.console import create_app
 from hub.users import hash_password
 from mdm.search import pinyin_of

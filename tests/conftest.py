@@ -177,7 +177,7 @@ mdm:
 @pytest.fixture(scope="session")
 def matched_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The legacy demo sources (1,000 companies) run once per test process: (config, DuckDB file)."""
-    from core.config import load_config
+    from core.config_file import load_config
     from demo.generate import generate, write_demo
     from pipelines.run import run_all
     from warehouse.engine import Warehouse

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 import yaml
 from click.testing import CliRunner
 
-from core.config import ConfigError, load_config
+from core.config import ConfigError
+from core.config_file import load_config
 from hub.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -234,7 +235,7 @@ def test_given_a_key_twice_in_one_mapping_then_it_is_an_error_with_both_lines(tm
     # YAML merge keys (<<) stay allowed: an explicit key overrides a merged one
     merged = "x-map: &m {name: cust_name, uscc: tax_code}\n" + MINIMAL.replace(
         "{name: cust_name, uscc: tax_code}", "{<<: *m, uscc: tax_no}")
-    from core.config import parse_yaml
+    from core.config_file import parse_yaml
     assert parse_yaml(merged)["sources"]["crm_a"]["streams"]["customers"]["mapping"] == {
         "name": "cust_name", "uscc": "tax_no"}
 

@@ -12,7 +12,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from core.config import ConfigError, HubConfig, load_config
+from core.config import ConfigError, HubConfig
+from core.config_file import load_config
 from pipelines.coerce import clean_text, parse_date, parse_decimal, parse_integer, parse_timestamp
 from pipelines.stage import json_path
 

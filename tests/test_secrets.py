@@ -154,7 +154,7 @@ def test_the_cdk_masks_the_hubs_secrets_once_a_source_is_built_even_after_its_en
 
     from connectors.registry import create_source
     from core import secrets
-    from core.config import load_config
+    from core.config_file import load_config
 
     cfg = tmp_path / "hub.yaml"
     cfg.write_text(CONFIG, encoding="utf-8")
@@ -175,7 +175,8 @@ def test_the_cdk_masks_the_hubs_secrets_once_a_source_is_built_even_after_its_en
 
 
 def test_a_config_error_quoting_a_secret_masks_it(tmp_path: Path) -> None:
-    from core.config import ConfigError, load_config
+    from core.config import ConfigError
+    from core.config_file import load_config
 
     cfg = tmp_path / "hub.yaml"
     cfg.write_text('warehouse: {url: "duckdb:///w.duckdb"}\ntimezone: "${TZ_SECRET}"\n', encoding="utf-8")

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from core.config import encode_url_credentials, load_config
+from core.config_file import encode_url_credentials, load_config
 from hub.cli import main
 from warehouse.engine import Warehouse
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from core import vocabulary
-from core.config import ConfigError, load_config
+from core.config import ConfigError
+from core.config_file import load_config
 from mdm import compare, golden
 
 

@@ -11,7 +11,8 @@ from typing import Any, NoReturn
 import click
 
 from core import exit_codes, secrets
-from core.config import ConfigError, HubConfig, load_config
+from core.config import ConfigError, HubConfig
+from core.config_file import load_config
 
 CONFIG_OPT = click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False),
                           help="the hub YAML file")

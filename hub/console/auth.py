@@ -32,7 +32,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from core.config import ROLES, ConfigError, ConsoleConfig, ConsoleUser, HubConfig, load_config
+from core.config import ROLES, ConfigError, ConsoleConfig, ConsoleUser, HubConfig
+from core.config_file import load_config
 from hub.users import hash_password, verify_password
 from warehouse.contract import ensure_mdm
 from warehouse.engine import Warehouse

@@ -11,7 +11,7 @@ import pytest
 
 from bench.chaos import account, ledger, main
 from bench.crash_point import KILLED
-from core.config import load_config
+from core.config_file import load_config
 from pipelines.sync import sync_source
 from warehouse.engine import Warehouse
 

@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from connectors.sql.engines import source_engine
-from core.config import encode_url_credentials
+from core.config_file import encode_url_credentials
 from hub.cli import main
 
 PASSWORD = "Crm@2024/#1"

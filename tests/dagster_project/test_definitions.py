@@ -11,7 +11,8 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from core.config import ConfigError, load_config
+from core.config import ConfigError
+from core.config_file import load_config
 from core.entities import ENTITIES
 from dagster_project.assets.mdm import every_staged_customer_in_xref, golden_ids_are_unique
 from dagster_project.definitions import DEFAULT_CONFIG, build_definitions

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError, load_config
+from core.config import ConfigError
+from core.config_file import load_config
 from dagster_project.definitions import build_definitions
 
 CONFIG = """

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from core.config import load_config
+from core.config_file import load_config
 from hub.console import create_app
 from hub.users import hash_password
 

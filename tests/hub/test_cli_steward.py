@@ -11,7 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from core.config import ConfigError, load_config
+from core.config import ConfigError
+from core.config_file import load_config
 from hub.cli import main
 from hub.users import verify_password
 

@@ -16,7 +16,7 @@ import yaml
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from core.config import load_config
+from core.config_file import load_config
 from hub.console import create_app
 from pipelines.steward import actions, audit, review_queue, sql
 from pipelines.steward import teamwork as rv

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from core.config import load_config
+from core.config_file import load_config
 from warehouse.engine import Warehouse
 
 pytestmark = pytest.mark.browser

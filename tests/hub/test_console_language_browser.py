@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core.config import load_config
+from core.config_file import load_config
 from pipelines.steward import review_queue
 from warehouse.engine import Warehouse
 

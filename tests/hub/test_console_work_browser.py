@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from core.config import load_config
+from core.config_file import load_config
 from mdm.search import pinyin_of
 from pipelines.steward import actions, review_queue, sql
 from pipelines.steward import teamwork as rv

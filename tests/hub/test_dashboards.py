@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from core.config import load_config
+from core.config_file import load_config
 from hub.console import create_app
 from hub.console.i18n import number, pick_lang
 from warehouse.engine import Warehouse

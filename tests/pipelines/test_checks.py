@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.config import load_config
+from core.config_file import load_config
 from core.entities import ENTITIES
 from pipelines.checks import (
     golden_ids_unique,

@@ -59,7 +59,8 @@ def test_the_currency_an_amount_names_and_the_currency_field() -> None:
 
 
 def test_unknown_time_zone_is_a_config_error(tmp_path: Path) -> None:
-    from core.config import ConfigError, load_config
+    from core.config import ConfigError
+    from core.config_file import load_config
 
     p = tmp_path / "hub.yaml"
     p.write_text("timezone: Mars/Olympus\n", encoding="utf-8")

@@ -185,7 +185,7 @@ def test_without_the_fakes_the_api_sources_fail_at_once_and_the_rest_runs(
 
 
 def test_the_demo_config_loads_without_any_of_its_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.config import load_config
+    from core.config_file import load_config
 
     for variables in DEMO_VARIABLES.values():
         for name in variables:

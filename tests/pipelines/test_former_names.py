@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_config
+from core.config_file import load_config
 from pipelines.run import run_all
 from pipelines.steward import actions
 from pipelines.steward.customers import golden_detail

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.config import load_config
+from core.config_file import load_config
 from mdm.standardize.phones import standardize_phones
 from pipelines.run import run_all
 from pipelines.steward import customers

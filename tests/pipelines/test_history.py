@@ -8,7 +8,7 @@ import hashlib
 from decimal import Decimal as D
 from pathlib import Path
 
-from core.config import load_config
+from core.config_file import load_config
 from pipelines.run import run_all
 from warehouse.engine import Warehouse
 

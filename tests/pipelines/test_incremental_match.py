@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.config import load_config
+from core.config_file import load_config
 from pipelines.match import run_match
 from pipelines.publish import MARTS
 from pipelines.run import run_all

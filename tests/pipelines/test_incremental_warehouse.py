@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.config import load_config
+from core.config_file import load_config
 from pipelines.match import CONSUMER, run_match
 from pipelines.run import run_all
 from pipelines.steward.actions import decide_pair

@@ -154,7 +154,7 @@ def test_a_customer_record_deleted_refreshes_its_orders_once_matching_consumed_t
 
     import yaml
 
-    from core.config import load_config
+    from core.config_file import load_config
     from pipelines.run import run_all
     from warehouse.changes import bump
 

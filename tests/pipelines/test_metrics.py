@@ -10,7 +10,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from core.config import load_config
+from core.config_file import load_config
 from hub.cli import main
 from pipelines.metrics import GLOBAL_MEASURES
 from pipelines.steward import actions

@@ -10,7 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from core.config import ConfigError, load_config
+from core.config import ConfigError
+from core.config_file import load_config
 from pipelines.reference import ReferenceFileError, stage_reference
 from warehouse.engine import Warehouse
 

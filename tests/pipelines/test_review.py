@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from core.config import HubConfig, load_config
+from core.config import HubConfig
+from core.config_file import load_config
 from mdm.stewardship import REASONS
 from pipelines.match import run_match
 from pipelines.steward import actions, audit, customers, errors, review_queue, sql

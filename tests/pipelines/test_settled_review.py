@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.config import HubConfig, load_config
+from core.config import HubConfig
+from core.config_file import load_config
 from mdm.stewardship import settled
 from pipelines.match import run_match
 from pipelines.run import run_all

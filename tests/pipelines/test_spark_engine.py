@@ -21,7 +21,7 @@ import duckdb
 import pytest
 import yaml
 
-from core.config import load_config
+from core.config_file import load_config
 from pipelines.publish import MARTS
 from pipelines.run import run_all
 from warehouse.engine import Warehouse

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.config import HubConfig, load_config
+from core.config import HubConfig
+from core.config_file import load_config
 from mdm.stewardship import pair_id
 from pipelines.match import run_match
 from pipelines.run import run_all

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
-from core.config import load_config
+from core.config_file import load_config
 from pipelines.stage import stage_all
 from pipelines.sync import SyncResult, sync_source
 from warehouse.engine import Warehouse

@@ -19,7 +19,7 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from core.config import load_config
+from core.config_file import load_config
 from dagster_project.assets.raw import source_assets
 from dagster_project.resources import HubResource
 from hub.cli import main

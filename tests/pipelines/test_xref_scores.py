@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import load_config
+from core.config_file import load_config
 from demo.generate import generate, write_demo
 from pipelines.run import run_all
 from tests.conftest import DEMO_CONFIG

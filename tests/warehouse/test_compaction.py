@@ -68,7 +68,7 @@ def test_a_bloated_table_is_rewritten_with_the_same_rows_and_definition(tmp_path
 
 
 def test_a_run_compacts_at_its_end(demo_project: Path, tmp_path: Path) -> None:
-    from core.config import load_config
+    from core.config_file import load_config
     from pipelines.run import run_all
 
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
