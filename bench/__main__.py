@@ -33,6 +33,14 @@ B2B = REPO.parent / "shared" / "data" / "b2b_dev"
 RESULTS = REPO / "bench" / "results"
 
 
+def save_results(name: str, text: str, data: object) -> None:
+    """A benchmark's table and figures as `bench/results/<name>-<YYYYmmdd-HHMM>.md` and `.json`."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
+    (RESULTS / f"{name}-{stamp}.md").write_text(text, encoding="utf-8")
+    (RESULTS / f"{name}-{stamp}.json").write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+
+
 def run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Run a command; its wall seconds, its own peak RSS in MB, and its output.
 
@@ -263,12 +271,7 @@ def main() -> None:
                             + connectors.markdown(thr)}
     text = table(result)
     print(text)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
-    suffix = "quick" if args.quick else f"{args.records}"
-    (RESULTS / f"matching-{suffix}-{stamp}.md").write_text(text, encoding="utf-8")
-    (RESULTS / f"matching-{suffix}-{stamp}.json").write_text(json.dumps(result, indent=2, default=str),
-                                                            encoding="utf-8")
+    save_results(f"matching-{'quick' if args.quick else args.records}", text, result)
 
 
 if __name__ == "__main__":

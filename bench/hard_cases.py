@@ -12,11 +12,9 @@ counts against the kind. Prints a table and writes it to bench/results/.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import time
-from pathlib import Path
 
+from bench.__main__ import save_results
 from demo.hard_cases import CASE_KINDS, hard_case_customers
 from mdm.engine import LinkSettings, link
 from mdm.evaluate import pairwise_scores, scores_by_group
@@ -28,8 +26,6 @@ from mdm.specs import (
     derive_customer_columns,
 )
 from mdm.standardize import standardize_customers
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def measure(n_records: int = 20_000, seed: int = 11, workers: int = 2) -> dict:
@@ -72,10 +68,7 @@ def main() -> None:
     r = measure(args.records, args.seed, args.workers)
     text = markdown(r)
     print(text)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
-    (RESULTS / f"hard-cases-{stamp}.md").write_text(text, encoding="utf-8")
-    (RESULTS / f"hard-cases-{stamp}.json").write_text(json.dumps(r, indent=2), encoding="utf-8")
+    save_results("hard-cases", text, r)
 
 
 if __name__ == "__main__":

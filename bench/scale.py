@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.__main__ import RESULTS, machine, run_child
+from bench.__main__ import machine, run_child, save_results
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS_PER_ENTITY = 2.4515  # the generator's customer records per company (CRM A + CRM B + ERP, duplicates incl.)
@@ -320,11 +320,7 @@ def main() -> None:
                     subprocess.run([str(REPO / "scripts" / "pg-test-server.sh"), "stop", str(pg)], check=False)
     text = markdown(results, sp, "python -m bench.scale " + " ".join(sys.argv[1:]))
     print(text)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
-    (RESULTS / f"scale-{stamp}.md").write_text(text, encoding="utf-8")
-    (RESULTS / f"scale-{stamp}.json").write_text(json.dumps({"results": results, "splink": sp}, indent=2,
-                                                             default=str), encoding="utf-8")
+    save_results("scale", text, {"results": results, "splink": sp})
 
 
 if __name__ == "__main__":

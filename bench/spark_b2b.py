@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,6 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 B2B = REPO.parent / "shared" / "data" / "b2b_dev"
-RESULTS = REPO / "bench" / "results"
 RUN_STAMPS = {"updated_at"}
 
 
@@ -100,7 +98,7 @@ def main() -> None:
     if not (args.data / "hub.yaml").exists():
         print(f"no b2b_dev at {args.data}: skipped")
         return
-    from bench.__main__ import machine
+    from bench.__main__ import machine, save_results
 
     r: dict = {"machine": machine(), "when": dt.datetime.now().strftime("%Y-%m-%d %H:%M"), "master": args.master}
     with tempfile.TemporaryDirectory(prefix="hub-bench-spark-b2b-") as tmp_:
@@ -119,10 +117,7 @@ def main() -> None:
         r["rerun_wall_s"], r["rerun_exit"], out_r = hub_run(["-c", str(config), "--engine", "spark"])
         r["rerun_nothing_rebuilt"] = "nothing rebuilt" in out_r
     text = table(r)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
-    (RESULTS / f"spark-b2b_dev-{stamp}.md").write_text(text + "\n", encoding="utf-8")
-    (RESULTS / f"spark-b2b_dev-{stamp}.json").write_text(json.dumps(r, indent=1), encoding="utf-8")
+    save_results("spark-b2b_dev", text + "\n", r)
     print(text)
     if any(t.get("only_duckdb") != 0 or t.get("only_spark") != 0 for t in r["tables"]):
         sys.exit(1)

@@ -24,7 +24,6 @@ from pathlib import Path
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results"
 ZINGG = {"records": 9_000_000, "seconds": 45 * 60, "cores": 96}  # Zingg's published sizing: 9M in 45 min on 96 cores
 ESTIMATE_RECORDS = 100_000_000
 ESTIMATE_CORES = (32, 96, 256)
@@ -136,7 +135,7 @@ def main() -> None:
     if args.child:
         child(Path(args.child[0]), args.child[1], args.driver_memory, Path(args.child[2]))
         return
-    from bench.__main__ import machine, run_child
+    from bench.__main__ import machine, run_child, save_results
     from demo.generate import scaled_customers
 
     result: dict = {"records": args.records, "machine": machine(),
@@ -162,10 +161,7 @@ def main() -> None:
             ours = json.loads((tmp / "ours.json").read_text())
             result["duckdb"] = {"wall_s": ours["wall_s"], "peak_mb": peak, "pairs": ours["candidate_pairs"]}
     text = table(result)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
-    (RESULTS / f"spark-{args.records}-{stamp}.md").write_text(text + "\n", encoding="utf-8")
-    (RESULTS / f"spark-{args.records}-{stamp}.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    save_results(f"spark-{args.records}", text + "\n", result)
     print(text)
 
 
