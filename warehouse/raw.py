@@ -492,11 +492,14 @@ class RawStore:
             # version: it lands when it differs, so later files supersede earlier ones. Only the keys of rows
             # that land or are duplicates are kept: an unchanged re-read costs one join, and the JSON is copied
             # once, from the batch into the raw table.
+            # (A batch whose keys are all distinct, as most are, needs no ranking: each row is its key's first.)
+            distinct = pc.count_distinct(batch_cols.column("_key"), mode="all").as_py() == batch_cols.num_rows
+            rank = ("1 AS _rn, b._hash AS _first_hash" if distinct else
+                    "ROW_NUMBER() OVER (PARTITION BY b._key ORDER BY b._row) AS _rn, "
+                    "FIRST_VALUE(b._hash) OVER (PARTITION BY b._key ORDER BY b._row) AS _first_hash")
             conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_ranked")
             conn.execute(sa.text(
-                "CREATE TEMPORARY TABLE _hub_ranked AS SELECT * FROM (SELECT b._row, b._key, b._hash, "
-                "ROW_NUMBER() OVER (PARTITION BY b._key ORDER BY b._row) AS _rn, "
-                "FIRST_VALUE(b._hash) OVER (PARTITION BY b._key ORDER BY b._row) AS _first_hash, "
+                f"CREATE TEMPORARY TABLE _hub_ranked AS SELECT * FROM (SELECT b._row, b._key, b._hash, {rank}, "
                 "i.record_hash AS _landed_hash, i.sync_id AS _landed_sync, COALESCE(i.part, 0) AS _landed_part "
                 f"FROM {batch} b LEFT JOIN raw._record_index i ON i.source = :source AND i.stream = :stream "
                 "AND i.record_key = b._key) r "
@@ -517,7 +520,8 @@ class RawStore:
                 self._index_landed(conn, params, f"SELECT _key, _hash FROM _hub_ranked WHERE NOT {dup}")
             if track_seen:
                 conn.execute(sa.text("INSERT INTO raw._seen (source, stream, record_key) "
-                                     f"SELECT DISTINCT :source, :stream, _key FROM {batch}"), params)
+                                     f"SELECT {'' if distinct else 'DISTINCT '}:source, :stream, _key FROM {batch}"),
+                             params)
         conn.exec_driver_sql("DROP TABLE _hub_ranked")
         unchanged = shaped.num_rows - loaded - len(dups)  # identical repeats inside the batch count as unchanged
         return loaded, unchanged, [(str(k), str(d)) for k, d in dups]
