@@ -197,22 +197,24 @@ class _Sync:
         return batch, shape_table(self.source, stream, batch.table, [".".join(p) for p in self.pks.get(stream, [])],
                                   batch.first_row, batch.rows)
 
-    def land(self, stream: str, batch: Batch, track_seen: bool, shaped: pa.Table | None = None) -> None:
+    def land(self, stream: str, batch: Batch, track_seen: bool, shaped: pa.Table | None = None,
+             seen_if_landed: bool = False) -> None:
         self.watch.observe(stream, batch)
         bad = extraction_errors(self.source, stream, self.sync_id, batch.bad, self.pks.get(stream, []))
         if batch.table is not None:
             if shaped is None:
                 _, shaped = self.shape(stream, batch)
             stats = self.store.load_shaped(self.source, stream, self.sync_id, shaped, state=batch.state, bad=bad,
-                                           track_seen=track_seen, part=batch.part)
+                                           track_seen=track_seen, part=batch.part, seen_if_landed=seen_if_landed)
         else:
             stats = self.store.load(self.source, stream, self.sync_id, list(batch.records or []),
                                     self.pks.get(stream, []), batch.first_row, state=batch.state, bad=bad,
                                     track_seen=track_seen, part=batch.part)
         self.result.streams.setdefault(stream, StreamResult()).stats.add(stats)
 
-    def finish_stream(self, stream: str, detect: bool) -> None:
-        """A stream read to its end: with delete detection, tombstone what the read did not see."""
+    def finish_stream(self, stream: str, detect: bool, landed_seen: bool = False) -> None:
+        """A stream read to its end: with delete detection, tombstone what the read did not see (`landed_seen`: a
+        read that noted only the keys it did not land, see `RawStore.load_shaped`)."""
         if not detect:
             return
         sc = self.cfg.sources[self.source].streams.get(stream)
@@ -220,7 +222,7 @@ class _Sync:
         sr = self.result.streams.setdefault(stream, StreamResult())
         try:
             sr.stats.deleted += self.store.delete_unseen(self.source, stream, self.sync_id, share,
-                                                         self.allow_mass_delete)
+                                                         self.allow_mass_delete, landed_seen)
         except MassDeleteRefused as e:
             sr.error = str(e)
             self.store.reset_state(self.source, stream)  # the next sync reads it whole again and asks again
@@ -292,6 +294,14 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
     return result
 
 
+def reads_in_one_sync(stream: Any, state: Mapping[str, Any]) -> bool:
+    """Whether a read of `stream` starts and ends in one sync: a stream that cannot resume (a table read whole
+    starts over), not resuming now. Such a read notes in raw._seen only the keys it does not land: the record index
+    tells which keys this sync landed. A resumable read (a file read part-way) notes every key, since a later sync
+    may finish it."""
+    return not stream.is_resumable and not state.get("current")
+
+
 def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: ConfiguredAirbyteCatalog,
                states: dict[str, Any], full_refresh: bool) -> None:
     """Read each stream of a bulk source in Arrow batches and land them; a failing stream does not stop the
@@ -307,11 +317,12 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
         if detect and not state.get("current"):  # a fresh read (not resuming a half-read file)
             run.store.start_complete_read(run.source, name)
         counter = run.progress.counter(f"{run.source}.{name}", unit="records")
+        once = reads_in_one_sync(stream, state)
         try:
             with closing(read_ahead(stream.read_batches(cs.sync_mode, state),
                                     functools.partial(run.shape, name))) as batches:
                 for batch, shaped in batches:
-                    run.land(name, batch, detect, shaped)
+                    run.land(name, batch, detect, shaped, seen_if_landed=once)
                     counter.update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
             counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
             run.watch.stream_read(name, stream)
@@ -325,7 +336,7 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
             continue
         if detect and not stream.read_whole:  # e.g. unchanged files were skipped: no deletes can be told
             run.store.start_complete_read(run.source, name)
-        run.finish_stream(name, detect and stream.read_whole)
+        run.finish_stream(name, detect and stream.read_whole, landed_seen=once)
         if sr.stats.loaded > 10_000:
             run.store.wh.refresh_statistics(f"raw.{raw_table(run.source, name)}", "raw._record_index")
 

@@ -435,13 +435,15 @@ class RawStore:
 
     def load_shaped(self, source: str, stream: str, sync_id: str, shaped: pa.Table, state: Any = None,
                     extracted_at: dt.datetime | None = None, bad: Sequence[Mapping[str, Any]] = (),
-                    track_seen: bool = False, part: int = 0) -> LoadStats:
-        """`load_table` of a table `shape_table` has shaped already (e.g. in the thread reading the next batch)."""
-        return self._land(source, stream, sync_id, shaped, state, extracted_at, bad, track_seen, part)
+                    track_seen: bool = False, part: int = 0, seen_if_landed: bool = False) -> LoadStats:
+        """`load_table` of a table `shape_table` has shaped already (e.g. in the thread reading the next batch).
+        `seen_if_landed`: a read that never resumes in a later sync (a table read whole) need not note the keys it
+        lands in `raw._seen`: the record index says they landed in this sync (`delete_unseen` counts them seen)."""
+        return self._land(source, stream, sync_id, shaped, state, extracted_at, bad, track_seen, part, seen_if_landed)
 
     def _land(self, source: str, stream: str, sync_id: str, shaped: pa.Table, state: Any,
               extracted_at: dt.datetime | None, bad: Sequence[Mapping[str, Any]], track_seen: bool,
-              part: int = 0) -> LoadStats:
+              part: int = 0, seen_if_landed: bool = False) -> LoadStats:
         extracted_at = extracted_at or now_utc()
         stats = LoadStats(read=shaped.num_rows + len(bad))
         no_key = pc.is_null(shaped.column("_key"))
@@ -458,7 +460,7 @@ class RawStore:
             table = self.ensure_stream(conn, source, stream)
             if shaped.num_rows:
                 loaded, unchanged, dups = self._append_changed(conn, table, source, stream, sync_id, shaped,
-                                                               extracted_at, track_seen, part)
+                                                               extracted_at, track_seen, part, seen_if_landed)
                 stats.loaded, stats.unchanged = loaded, unchanged
                 quarantine += [quarantine_row(source, stream, sync_id, "load",
                                               f"duplicate primary key {k!r}: read again in this sync with "
@@ -479,9 +481,10 @@ class RawStore:
         return batch
 
     def _append_changed(self, conn: Connection, table: str, source: str, stream: str, sync_id: str,
-                        shaped: pa.Table, extracted_at: dt.datetime, track_seen: bool, part: int = 0
-                        ) -> tuple[int, int, list[tuple[str, str]]]:
-        """Append the new or changed rows of a shaped batch; (loaded, unchanged, duplicate keys with their JSON)."""
+                        shaped: pa.Table, extracted_at: dt.datetime, track_seen: bool, part: int = 0,
+                        seen_if_landed: bool = False) -> tuple[int, int, list[tuple[str, str]]]:
+        """Append the new or changed rows of a shaped batch; (loaded, unchanged, duplicate keys with their JSON).
+        `track_seen`: note the batch's keys in `raw._seen` (with `seen_if_landed`, those that did not land)."""
         params = {"source": source, "stream": stream, "sync": sync_id, "part": int(part)}
         batch_cols = shaped.select(["_row", "_key", "_data", "_hash"])
         dup = "(_rn > 1 OR COALESCE(_landed_sync = :sync AND _landed_part = :part, FALSE))"
@@ -519,9 +522,10 @@ class RawStore:
                              {"n": loaded, "b": batch_id})
                 self._index_landed(conn, params, f"SELECT _key, _hash FROM _hub_ranked WHERE NOT {dup}")
             if track_seen:
+                landed = f" WHERE _row NOT IN (SELECT _row FROM _hub_ranked WHERE NOT {dup})" if seen_if_landed else ""
                 conn.execute(sa.text("INSERT INTO raw._seen (source, stream, record_key) "
-                                     f"SELECT {'' if distinct else 'DISTINCT '}:source, :stream, _key FROM {batch}"),
-                             params)
+                                     f"SELECT {'' if distinct else 'DISTINCT '}:source, :stream, _key FROM {batch}"
+                                     f"{landed}"), params)
         conn.exec_driver_sql("DROP TABLE _hub_ranked")
         unchanged = shaped.num_rows - loaded - len(dups)  # identical repeats inside the batch count as unchanged
         return loaded, unchanged, [(str(k), str(d)) for k, d in dups]
@@ -567,12 +571,15 @@ class RawStore:
                                "AND record_hash IS NOT NULL", {"s": source, "t": stream}) or 0)
 
     def delete_unseen(self, source: str, stream: str, sync_id: str, max_share: float = 0.5,
-                      allow_mass_delete: bool = False) -> int:
-        """After a complete read of a full-refresh stream: tombstone every live record it did not read.
-        Raises `MassDeleteRefused` (and deletes nothing) when that is more than `max_share` of the stream."""
+                      allow_mass_delete: bool = False, landed_seen: bool = False) -> int:
+        """After a complete read of a full-refresh stream: tombstone every live record it did not read (noted in
+        `raw._seen`; with `landed_seen`, also those sync `sync_id` landed: the read was all this sync landed of the
+        stream, and it noted only the keys that did not land, see `load_shaped`). Raises `MassDeleteRefused` (and
+        deletes nothing) when that is more than `max_share` of the stream."""
+        landed = " AND i.sync_id IS DISTINCT FROM :sync" if landed_seen else ""
         unseen = ("SELECT i.record_key FROM raw._record_index i WHERE i.source = :s AND i.stream = :t "
-                  "AND i.record_hash IS NOT NULL AND NOT EXISTS (SELECT 1 FROM raw._seen x WHERE x.source = :s "
-                  "AND x.stream = :t AND x.record_key = i.record_key)")
+                  f"AND i.record_hash IS NOT NULL{landed} AND NOT EXISTS (SELECT 1 FROM raw._seen x WHERE "
+                  "x.source = :s AND x.stream = :t AND x.record_key = i.record_key)")
         with self.wh.begin() as conn:
             self.ensure(conn)
             # fresh statistics of the keys just read: planned blind, PostgreSQL's anti-join loops over both

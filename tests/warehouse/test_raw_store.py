@@ -76,6 +76,38 @@ def test_landing_changes_duplicates_state_and_deletes(warehouse_url: str) -> Non
     wh.dispose()
 
 
+def test_a_read_in_one_sync_notes_only_the_keys_it_does_not_land(warehouse_url: str) -> None:
+    """`seen_if_landed` (a table read whole, within one sync): raw._seen holds only the keys that did not land, and
+    `delete_unseen(landed_seen=True)` counts the keys the sync landed as seen."""
+    wh = Warehouse(warehouse_url)
+    store = RawStore(wh)
+    from warehouse.raw import shape_table
+
+    def read(sync_id: str, ids: list[str], names: list[str]) -> LoadStats:
+        store.start_complete_read("crm", "customers")
+        shaped = shape_table("crm", "customers", pa.table({"id": ids, "name": names}), ["id"], 0)
+        return store.load_shaped("crm", "customers", sync_id, shaped, track_seen=True, seen_if_landed=True)
+
+    def seen() -> list[str]:
+        return sorted(wh.read_frame("SELECT record_key FROM raw._seen")["record_key"])
+
+    s1 = store.start_sync("crm")
+    assert read(s1, ["1", "2", "3", "4"], ["a", "b", "c", "d"]).loaded == 4
+    assert seen() == []  # every key landed: none noted
+    assert store.delete_unseen("crm", "customers", s1, landed_seen=True) == 0
+    assert index(wh) == {"1": True, "2": True, "3": True, "4": True}
+
+    s2 = store.start_sync("crm")  # 2 changed, 3 gone, 1 and 4 unchanged, 5 new
+    stats = read(s2, ["1", "2", "4", "5"], ["a", "B", "d", "e"])
+    assert (stats.loaded, stats.unchanged) == (2, 2)
+    assert seen() == ["1", "4"]  # the unchanged keys only
+    assert store.delete_unseen("crm", "customers", s2, landed_seen=True) == 1
+    assert index(wh) == {"1": True, "2": True, "3": False, "4": True, "5": True}
+    assert seen() == []
+
+    wh.dispose()
+
+
 def test_the_mass_delete_guard_and_a_stream_leaving_the_config(warehouse_url: str) -> None:
     wh = Warehouse(warehouse_url)
     store = RawStore(wh)
