@@ -28,12 +28,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Connected-component label of each of `n` nodes given undirected edges."""
+    """Connected-component label of each of `n` nodes given undirected edges. (SciPy is imported here, on first
+    use: a run with nothing to cluster, such as a nightly one with nothing new, never pays for its import.)"""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
     return connected_components(graph, directed=False)[1]
 

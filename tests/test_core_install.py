@@ -138,3 +138,15 @@ def test_a_core_install_does_not_pull_in_the_extras() -> None:
     assert faces >= {"dagster", "fastapi", "starlette", "uvicorn", "argon2-cffi", "itsdangerous"}
     # jinja2 is the one face dependency the core has anyway (airbyte-cdk's templates)
     assert core & faces == {"jinja2"}
+
+
+def test_starting_a_run_imports_no_matching_library_until_there_is_something_to_match() -> None:
+    """`hub run`'s modules load without SciPy, scikit-learn or recordlinkage (seconds of start-up): a nightly run
+    with nothing new never imports them; clustering and comparing import them on first use."""
+    code = ("import sys, hub.cli.run, pipelines.run\n"
+            "print(sorted(m for m in ('scipy', 'sklearn', 'recordlinkage') if m in sys.modules))\n"
+            "from mdm.cluster import components\n"
+            "import numpy as np\n"
+            "print(components(3, np.array([0]), np.array([1])).tolist(), 'scipy' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == ["[]", "[0, 0, 1] True"]
