@@ -294,14 +294,6 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
     return result
 
 
-def reads_in_one_sync(stream: Any, state: Mapping[str, Any]) -> bool:
-    """Whether a read of `stream` starts and ends in one sync: a stream that cannot resume (a table read whole
-    starts over), not resuming now. Such a read notes in raw._seen only the keys it does not land: the record index
-    tells which keys this sync landed. A resumable read (a file read part-way) notes every key, since a later sync
-    may finish it."""
-    return not stream.is_resumable and not state.get("current")
-
-
 def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: ConfiguredAirbyteCatalog,
                states: dict[str, Any], full_refresh: bool) -> None:
     """Read each stream of a bulk source in Arrow batches and land them; a failing stream does not stop the
@@ -312,17 +304,20 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
         name = cs.stream.name
         stream = streams[name]
         state = states.get(name) or {}
-        detect = _detects_deletes(src, name) and stream.can_read_whole(cs.sync_mode, state)
+        # (a read resuming a half-read file is not whole: only a read started in this sync tells deletes)
+        detect = (_detects_deletes(src, name) and stream.can_read_whole(cs.sync_mode, state)
+                  and not state.get("current"))
         sr = run.result.streams.setdefault(name, StreamResult())
-        if detect and not state.get("current"):  # a fresh read (not resuming a half-read file)
+        # A complete read starts in this sync and notes in raw._seen only the keys it does not land: the record
+        # index tells which keys this sync landed
+        if detect:
             run.store.start_complete_read(run.source, name)
         counter = run.progress.counter(f"{run.source}.{name}", unit="records")
-        once = reads_in_one_sync(stream, state)
         try:
             with closing(read_ahead(stream.read_batches(cs.sync_mode, state),
                                     functools.partial(run.shape, name))) as batches:
                 for batch, shaped in batches:
-                    run.land(name, batch, detect, shaped, seen_if_landed=once)
+                    run.land(name, batch, detect, shaped, seen_if_landed=True)
                     counter.update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
             counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
             run.watch.stream_read(name, stream)
@@ -336,7 +331,7 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
             continue
         if detect and not stream.read_whole:  # e.g. unchanged files were skipped: no deletes can be told
             run.store.start_complete_read(run.source, name)
-        run.finish_stream(name, detect and stream.read_whole, landed_seen=once)
+        run.finish_stream(name, detect and stream.read_whole, landed_seen=True)
         if sr.stats.loaded > 10_000:
             run.store.wh.refresh_statistics(f"raw.{raw_table(run.source, name)}", "raw._record_index")
 

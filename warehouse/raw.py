@@ -437,8 +437,8 @@ class RawStore:
                     extracted_at: dt.datetime | None = None, bad: Sequence[Mapping[str, Any]] = (),
                     track_seen: bool = False, part: int = 0, seen_if_landed: bool = False) -> LoadStats:
         """`load_table` of a table `shape_table` has shaped already (e.g. in the thread reading the next batch).
-        `seen_if_landed`: a read that never resumes in a later sync (a table read whole) need not note the keys it
-        lands in `raw._seen`: the record index says they landed in this sync (`delete_unseen` counts them seen)."""
+        `seen_if_landed`: the keys that land are not noted in `raw._seen` (the record index says they landed in this
+        sync, and `delete_unseen(landed_seen=True)` counts them seen: for a complete read started in this sync)."""
         return self._land(source, stream, sync_id, shaped, state, extracted_at, bad, track_seen, part, seen_if_landed)
 
     def _land(self, source: str, stream: str, sync_id: str, shaped: pa.Table, state: Any,

@@ -361,27 +361,3 @@ def test_a_full_read_failing_part_way_keeps_what_it_read_and_deletes_nothing(tmp
     assert (third.status, third.stats.read, third.stats.unchanged, third.stats.deleted) == ("failed", 5, 5, 0)
     assert wh.scalar("SELECT count(*) FROM raw.dingtalk__departments WHERE _deleted") == 0
 
-
-def test_only_a_table_read_whole_is_read_in_one_sync(tmp_path: Path) -> None:
-    """A table without a cursor is read whole by every sync (nothing to resume): it notes only the keys it does not
-    land. A table with a cursor, or a file (read part-way, resumed by the next sync), notes every key."""
-    import sqlite3
-
-    from connectors.file.source import FileSource
-    from connectors.sql.source import SqlSource
-    from pipelines.sync import reads_in_one_sync
-
-    db = tmp_path / "crm.sqlite"
-    with sqlite3.connect(db) as con:
-        con.execute("CREATE TABLE t (id TEXT PRIMARY KEY, updated_at TEXT)")
-    url = f"sqlite:///{db}"
-    (whole,) = SqlSource().streams({"url": url, "streams": [{"name": "t", "table": "t", "primary_key": "id"}]})
-    (cursor,) = SqlSource().streams({"url": url, "streams": [{"name": "t", "table": "t", "primary_key": "id",
-                                                               "cursor_field": "updated_at"}]})
-    project(tmp_path, {"a.csv": CSV})
-    (file,) = FileSource().streams({"path": str(tmp_path / "data" / "*.csv"),
-                                    "streams": [{"name": "customers", "primary_key": "id"}]})
-    assert reads_in_one_sync(whole, {}) is True
-    assert reads_in_one_sync(whole, {"current": {"file": "x"}}) is False
-    assert reads_in_one_sync(cursor, {}) is False
-    assert reads_in_one_sync(file, {}) is False
