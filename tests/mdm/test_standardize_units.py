@@ -7,8 +7,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
 import pytest
 
+from mdm.standardize.codes import (
+    _ascii_matrix,
+    _org_check_char,
+    reg_no_check_digit,
+    reg_no_is_valid,
+    standardize_uscc,
+    uscc_check_char,
+    uscc_is_valid,
+)
 from mdm.standardize.phones import standardize_phones
 
 NA = pd.NA
@@ -22,6 +32,32 @@ def one(frame: pd.DataFrame) -> dict[str, object]:
 
 def phone(value: object) -> dict[str, object]:
     return one(standardize_phones(pd.Series([value])))
+
+
+# GB 32100-2015 and GB 11714 written out plainly (as in test_standardize.py), to compute the expected codes.
+ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+ORG_VALUE = {**{str(i): i for i in range(10)}, **{chr(65 + i): 10 + i for i in range(26)}}
+
+
+def reference_uscc_check(first17: str) -> str:
+    total = sum(ALPHABET.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
+    return ALPHABET[(31 - total % 31) % 31]
+
+
+def reference_org_check(first8: str) -> str:
+    c = 11 - sum(ORG_VALUE[ch] * w for ch, w in zip(first8, [3, 7, 9, 10, 5, 8, 4, 2], strict=True)) % 11
+    return {10: "X", 11: "0"}.get(c, str(c))
+
+
+def reference_reg_no_valid(code: str) -> bool:
+    """GB/T 17710 (ISO 7064 MOD 11,10) as the standard states it: run the recursion over all 15 digits; valid when
+    the last step leaves 1."""
+    p = 10
+    for ch in code[:14]:
+        s = (p + int(ch)) % 10
+        p = (10 if s == 0 else s) * 2 % 11
+    return (p + int(code[14])) % 10 == 1
 
 
 # ----------------------------------------------------------------------------------------------
@@ -95,3 +131,121 @@ def test_service_numbers_block_on_their_seven_digits() -> None:
     assert phone("400-123-4567") == {"phone": "+86-400-1234567", "phone_type": "landline", "area_code": None,
                                      "extension": None, "phone_digits": "1234567", "phone_city": None}
     assert phone("800 810 8888")["phone_digits"] == "8108888"
+
+
+# ----------------------------------------------------------------------------------------------
+# Codes: USCC, organization code, 注册号
+# ----------------------------------------------------------------------------------------------
+
+# Organization codes whose GB 11714 check is 10 (written X) and 11 (written 0): 4·3 = 12 ≡ 1 (mod 11), so 11 - 1 = 10;
+# 1·3 + 4·2 = 11 ≡ 0, so 11 - 0 = 11. The USCCs around them end with their GB 32100 check characters.
+ORG_X, USCC_ORG_X = "40000000X", "9111000040000000XM"
+ORG_0, USCC_ORG_0 = "100000040", "91110000100000040X"
+
+
+def test_the_codes_written_here_pass_the_reference_checks() -> None:
+    assert reference_org_check(ORG_X[:8]) == "X" and reference_org_check(ORG_0[:8]) == "0"
+    for code, org in ((USCC_ORG_X, ORG_X), (USCC_ORG_0, ORG_0)):
+        assert code[8:17] == org and reference_uscc_check(code[:17]) == code[17]
+
+
+@pytest.mark.parametrize("code, org", [(USCC_ORG_X, ORG_X), (USCC_ORG_0, ORG_0)])
+def test_organization_check_characters_x_and_0(code: str, org: str) -> None:
+    assert uscc_is_valid(code) and uscc_is_valid(code.lower())
+    assert _org_check_char(org[:8]) == org[8]
+    assert one(standardize_uscc(pd.Series([code]))) == {"uscc": code, "reg_no": None, "uscc_valid": True,
+                                                         "org_code": org, "org_code_valid": True}
+    assert one(standardize_uscc(pd.Series([org])))["org_code_valid"] is True
+    # every other check character is wrong
+    for other in "0123456789X":
+        if other != org[8]:
+            assert not uscc_is_valid(code[:16] + other + code[17])
+            assert one(standardize_uscc(pd.Series([org[:8] + other])))["org_code_valid"] is False
+
+
+def test_organization_check_of_something_else_than_eight_code_characters() -> None:
+    assert _org_check_char("5513850") is None  # seven
+    assert _org_check_char("5513850a") is None  # lower-case is not a code character
+    assert _org_check_char("55138508") == "2"
+
+
+def test_uscc_check_character_zero_and_lower_case_letters() -> None:
+    # 91110108551385007: weighted sum 2387 = 77·31, so the check is (31 - 0) mod 31 = 0
+    assert sum(ALPHABET.index(c) * w for c, w in zip("91110108551385007", USCC_WEIGHTS, strict=True)) % 31 == 0
+    assert uscc_check_char("91110108551385007") == "0"
+    assert uscc_check_char("91350100m000100y4") == reference_uscc_check("91350100M000100Y4") == "3"
+
+
+@pytest.mark.parametrize("first17", [None, 91110108551385082, "9111010855138508", "911101085513850822",
+                                     "９１１１０１０８５５１３８５０８２", "9111010855138508I", "91110108551385O82"])
+def test_no_uscc_check_character_for_what_cannot_be_a_uscc(first17: object) -> None:
+    # not text, 16 or 18 characters, full-width digits, I and O (not in the alphabet)
+    assert uscc_check_char(first17) is None  # type: ignore[arg-type]
+
+
+def test_registration_number_check_digit_of_what_is_not_fourteen_digits() -> None:
+    assert reg_no_check_digit("11010800000001") == "6" and reference_reg_no_valid("110108000000016")
+    for bad in (None, 11010800000001, "1101080000000", "110108000000012", "11010800000A01"):
+        assert reg_no_check_digit(bad) is None  # type: ignore[arg-type]
+    assert not reg_no_is_valid(None) and not reg_no_is_valid("11010800000001")  # type: ignore[arg-type]
+
+
+def test_registration_numbers_with_a_letter_are_not_registration_numbers() -> None:
+    # 440300199000017 is valid (check digit 7); a letter in place of one of its 9s is no registration number, even
+    # where reading the letter as a 9 would pass the check, and it does not spoil the valid numbers beside it.
+    assert reference_reg_no_valid("440300199000017")
+    got = standardize_uscc(pd.Series(["440300199000017", "44030019A000017", "4403001Z9000017", "310115000123456"]))
+    assert got["reg_no"].tolist() == ["440300199000017", NA, NA, "310115000123456"]
+    assert got["uscc"].tolist() == ["440300199000017", "44030019A000017", "4403001Z9000017", "310115000123456"]
+
+
+def test_keying_slips_i_for_1_are_fixed_when_the_fix_validates() -> None:
+    got = standardize_uscc(pd.Series(["91II0108551385082Q", "9IIIOIO8551385082Q"]))
+    assert got["uscc"].tolist() == ["91110108551385082Q", "91110108551385082Q"]
+    assert got["uscc_valid"].tolist() == [True, True]
+
+
+def test_a_fix_that_passes_the_uscc_check_only_is_not_taken() -> None:
+    # 91110000123456789Q passes GB 32100 but its organization code 123456789 does not (GB 11714 gives 12345678-8)
+    assert reference_uscc_check("91110000123456789") == "Q" and reference_org_check("12345678") == "8"
+    got = standardize_uscc(pd.Series(["9111OOOO123456789Q", "9111O1O8551385082Q"]))
+    assert got["uscc"].tolist() == ["9111OOOO123456789Q", "91110108551385082Q"]
+    assert got["uscc_valid"].tolist() == [False, True]
+    assert got["org_code_valid"].tolist() == [False, True]
+
+
+def test_ascii_matrix_reads_the_strings_the_array_holds_whatever_its_layout() -> None:
+    def rows(arr: pa.Array, width: int) -> list[str]:
+        return [bytes(r).decode("ascii") for r in _ascii_matrix(arr, width)]
+
+    three = pa.array(["AB", "CD", "EF"], pa.string())
+    assert rows(three, 2) == ["AB", "CD", "EF"]
+    assert rows(three.slice(1), 2) == ["CD", "EF"]  # an offset into the array
+    assert rows(three.slice(0, 2), 2) == ["AB", "CD"]  # buffers longer than the array
+    # offsets that do not start at 0 (an array made of another's buffers)
+    offsets = pa.py_buffer(np.array([2, 4, 6], np.int32).tobytes())
+    shifted = pa.Array.from_buffers(pa.string(), 2, [None, offsets, pa.py_buffer(b"ABCDEF")])
+    assert shifted.to_pylist() == ["CD", "EF"] and rows(shifted, 2) == ["CD", "EF"]
+
+
+def test_vectorized_uscc_check_zero_and_a_bad_character_beside_good_codes() -> None:
+    # 91110113 + 551385082 (a valid organization code): the weighted sum of the 17 is a multiple of 31, check 0
+    code0 = "911101135513850820"
+    assert reference_uscc_check(code0[:17]) == "0" and reference_org_check(code0[8:16]) == code0[16]
+    # Z is not in the USCC alphabet: that code is invalid, the others beside it are not
+    got = standardize_uscc(pd.Series([code0, "91110108551385082Q", "91110108551385082Z"]))
+    assert got["uscc_valid"].tolist() == [True, True, False]
+    assert got["org_code_valid"].tolist() == [True, True, True]
+
+
+def test_every_uscc_column_keeps_the_index() -> None:
+    s = pd.Series(["91110108551385082Q", None, "110108000000016", "55138508-2"], index=[10, 20, 30, 40])
+    got = standardize_uscc(s)
+    assert list(got.index) == [10, 20, 30, 40]
+    assert got.to_dict("list") == {  # missing values as None
+        "uscc": ["91110108551385082Q", None, "110108000000016", "551385082"],
+        "reg_no": [None, None, "110108000000016", None],
+        "uscc_valid": [True, False, False, False],
+        "org_code": ["551385082", None, None, "551385082"],
+        "org_code_valid": [True, False, False, True],
+    }
