@@ -20,6 +20,7 @@ from mdm.standardize.codes import (
     uscc_is_valid,
 )
 from mdm.standardize.phones import standardize_phones
+from mdm.standardize.text import _base_clean
 
 NA = pd.NA
 
@@ -249,3 +250,19 @@ def test_every_uscc_column_keeps_the_index() -> None:
         "org_code": ["551385082", None, None, "551385082"],
         "org_code_valid": [True, False, False, True],
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# Text: NFKC, traditional → simplified, upper-case Latin
+# ----------------------------------------------------------------------------------------------
+
+
+def test_base_clean_of_missing_values_beside_traditional_text() -> None:
+    # 華為技術 is 华为技术 in simplified characters; ｈｕａｗｅｉ１２３ is full-width (NFKC: huawei123), upper-cased
+    got = _base_clean(pa.array([None, "華為技術", "ｈｕａｗｅｉ１２３", None, "华为"], pa.string()))
+    assert got.to_pylist() == [None, "华为技术", "HUAWEI123", None, "华为"]
+
+
+def test_traditional_characters_are_converted_until_they_settle() -> None:
+    # OpenCC's t2s maps 薴 to 苧, itself traditional for 苎: one pass is not enough
+    assert _base_clean(pa.array(["薴麻", "苧麻"], pa.string())).to_pylist() == ["苎麻", "苎麻"]
