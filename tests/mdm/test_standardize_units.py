@@ -10,6 +10,7 @@ import phonenumbers
 import pyarrow as pa
 import pytest
 
+from mdm.standardize.addresses import standardize_addresses
 from mdm.standardize.codes import (
     _ascii_matrix,
     _org_check_char,
@@ -33,6 +34,11 @@ def one(frame: pd.DataFrame) -> dict[str, object]:
 
 def phone(value: object) -> dict[str, object]:
     return one(standardize_phones(pd.Series([value])))
+
+
+def address(value: object) -> tuple[object, ...]:
+    got = one(standardize_addresses(pd.Series([value])))
+    return got["province"], got["city"], got["district"], got["address_norm"]
 
 
 # GB 32100-2015 and GB 11714 written out plainly (as in test_standardize.py), to compute the expected codes.
@@ -266,3 +272,29 @@ def test_base_clean_of_missing_values_beside_traditional_text() -> None:
 def test_traditional_characters_are_converted_until_they_settle() -> None:
     # OpenCC's t2s maps 薴 to 苧, itself traditional for 苎: one pass is not enough
     assert _base_clean(pa.array(["薴麻", "苧麻"], pa.string())).to_pylist() == ["苎麻", "苎麻"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Addresses
+# ----------------------------------------------------------------------------------------------
+
+
+def test_a_long_division_name_at_the_very_start() -> None:
+    # 大兴安岭地区 (黑龙江省) has six characters, more than the vectorized look-up reads; 加格达奇区 is no
+    # district of the national table, so it stays in the street part
+    assert address("大兴安岭地区加格达奇区人民路1号") == ("黑龙江省", "大兴安岭地区", None, "加格达奇区人民路1号")
+
+
+def test_a_minority_word_that_is_no_division() -> None:
+    # 民族 triggers the reading of long names (…族自治州), but 民族大道 is a street
+    assert address("民族大道1号") == (None, None, None, "民族大道1号")
+
+
+def test_a_short_city_name_before_a_road_after_a_long_division_name() -> None:
+    # 包头 is the short name of 包头市, but 包头路 is a street of 呼和浩特's 新城区
+    assert address("内蒙古自治区呼和浩特市新城区包头路1号") == ("内蒙古自治区", "呼和浩特市", "新城区", "包头路1号")
+
+
+def test_a_street_starting_like_a_road_after_a_full_district_name() -> None:
+    # 道前街 (苏州 姑苏区) starts with 道, but the district before it is written in full: it stays the district
+    assert address("江苏省苏州市姑苏区道前街100号") == ("江苏省", "苏州市", "姑苏区", "道前街100号")
