@@ -20,7 +20,9 @@ from mdm.standardize.codes import (
     uscc_check_char,
     uscc_is_valid,
 )
+from mdm.standardize.names import standardize_names
 from mdm.standardize.phones import standardize_phones
+from mdm.standardize.regions import _district_in_front
 from mdm.standardize.text import _base_clean
 
 NA = pd.NA
@@ -34,6 +36,10 @@ def one(frame: pd.DataFrame) -> dict[str, object]:
 
 def phone(value: object) -> dict[str, object]:
     return one(standardize_phones(pd.Series([value])))
+
+
+def names(value: object) -> dict[str, object]:
+    return one(standardize_names(pd.Series([value])))
 
 
 def address(value: object) -> tuple[object, ...]:
@@ -298,3 +304,32 @@ def test_a_short_city_name_before_a_road_after_a_long_division_name() -> None:
 def test_a_street_starting_like_a_road_after_a_full_district_name() -> None:
     # 道前街 (苏州 姑苏区) starts with 道, but the district before it is written in full: it stays the district
     assert address("江苏省苏州市姑苏区道前街100号") == ("江苏省", "苏州市", "姑苏区", "道前街100号")
+
+
+# ----------------------------------------------------------------------------------------------
+# Regions
+# ----------------------------------------------------------------------------------------------
+
+
+def test_a_district_written_short_in_front_of_an_institutions_core() -> None:
+    assert _district_in_front("北京市", "海淀妇幼") == ("海淀区", "妇幼")
+    assert _district_in_front("北京市", "海淀区妇幼") == ("海淀区", "妇幼")
+    assert _district_in_front("北京市", "海淀") == ("海淀区", None)  # nothing left of the core
+    assert _district_in_front("北京市", "妇幼") == (None, "妇幼")
+    assert _district_in_front("上海市", "海淀妇幼") == (None, "海淀妇幼")  # 海淀 is no district of 上海
+    assert _district_in_front("东莞市", "虎门医") == (None, "虎门医")  # 东莞 has towns, no districts
+    assert _district_in_front(None, "海淀妇幼") == (None, "海淀妇幼")
+    assert _district_in_front("北京市", None) == (None, None)
+
+
+def test_an_institution_named_by_its_district_written_short_after_the_city() -> None:
+    # 北京 + 海淀 (海淀区 written short) + 妇幼保健院: the district is the institution's, and part of its name key
+    got = names("北京海淀妇幼保健院")
+    assert (got["region"], got["name_city"], got["institution_district"]) == ("北京", "北京市", "海淀区")
+    assert (got["core"], got["form"], got["name_key"]) == (None, "妇幼保健院", "海淀妇幼保健院")
+
+
+def test_a_district_name_of_two_cities_stays_as_written() -> None:
+    # 朝阳区 is in 北京 and in 长春 (and 朝阳 is a city of 辽宁): no city, the region as written
+    got = names("朝阳区同腾科技有限公司")
+    assert (got["region"], got["name_city"], got["name_key"]) == ("朝阳区", None, "同腾科技")
