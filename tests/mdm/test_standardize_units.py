@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from mdm.standardize.addresses import standardize_addresses
+from mdm.standardize.arrow import _flag_arrow, _lengths, _np, _slice_rows, _sub, _to_arrow, _to_str, _vocab
 from mdm.standardize.codes import (
     _ascii_matrix,
     _org_check_char,
@@ -333,3 +334,81 @@ def test_a_district_name_of_two_cities_stays_as_written() -> None:
     # 朝阳区 is in 北京 and in 长春 (and 朝阳 is a city of 辽宁): no city, the region as written
     got = names("朝阳区同腾科技有限公司")
     assert (got["region"], got["name_city"], got["name_key"]) == ("朝阳区", None, "同腾科技")
+
+
+# ----------------------------------------------------------------------------------------------
+# Arrow plumbing
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (None, None), (NA, None), (pd.NaT, None), (float("nan"), None), (float("inf"), None), (float("-inf"), None),
+        (13812345678.0, "13812345678"), (np.float32(2.0), "2"), (1.5, "1.5"), (np.float64(-0.25), "-0.25"),
+        (42, "42"), ("北京", "北京"),
+        ("北京".encode(), "北京"),  # UTF-8 bytes decoded
+        (b"ab\xff", "ab\ufffd"),  # an invalid byte becomes U+FFFD
+        ("a\ud800b", "a?b"),  # a lone surrogate cannot be written as UTF-8
+    ],
+)
+def test_one_value_as_text(value: object, text: str | None) -> None:
+    assert _to_str(value) == text
+
+
+def test_a_flag_column_with_missing_values_is_false_there() -> None:
+    assert _flag_arrow(pd.Series([True, None, False, NA], dtype=object)).to_pylist() == [True, False, False, False]
+
+
+def test_vocabularies_by_length_longest_first() -> None:
+    tokens = ["北京", "", "上海市", "北京", "内蒙古自治区", "上海", "黑龙江省"]
+    got = _vocab(tokens, max_len=4)
+    assert list(got) == [4, 3, 2]  # longest first: the look-ups try the longest token first
+    assert {n: v.to_pylist() for n, v in got.items()} == {4: ["黑龙江省"], 3: ["上海市"], 2: ["上海", "北京"]}
+    assert all(v.type == pa.string() for v in got.values())
+    assert list(_vocab(tokens)) == [6, 4, 3, 2]  # no bound: every non-empty token
+    assert _vocab([]) == {}
+
+
+def test_trade_words_of_some_names_only() -> None:
+    # the run of trade words is read for the names that have one, and for those only
+    got = standardize_names(pd.Series(["同腾科技有限公司", "同腾有限公司", "华为技术有限公司",
+                                       "同腾信息技术服务有限公司"]))
+    assert got["trade"].tolist() == ["科技", NA, "技术", "信息技术服务"]
+    assert got["core"].tolist() == ["同腾", "同腾", "华为", "同腾"]
+
+
+def test_a_boolean_array_as_numpy_with_missing_as_false() -> None:
+    got = _np(pa.array([True, None, False], pa.bool_()))
+    assert got.dtype == bool and got.tolist() == [True, False, False]
+
+
+def test_each_row_sliced_at_its_own_start_and_end() -> None:
+    arr = pa.array(["abcdef", "xyz", "hello", "world", None, "ab"], pa.string())
+    got = _slice_rows(arr, start=np.array([1, 0, 1, 2, 1, 1]), drop_end=np.array([2, 0, 2, 0, 1, 0]))
+    assert got.to_pylist() == ["bcd", "xyz", "el", "rld", None, "b"]
+    assert _slice_rows(arr, start=np.array([1, 0, 0, 0, 0, 0])).to_pylist() == ["bcdef", "xyz", "hello", "world",
+                                                                                  None, "ab"]
+    assert _slice_rows(arr, drop_end=np.array([0, 1, 0, 0, 0, 2])).to_pylist() == ["abcdef", "xy", "hello",
+                                                                                     "world", None, ""]
+    assert _slice_rows(arr) is arr
+
+
+def test_a_column_of_missing_numbers_is_a_column_of_missing_strings() -> None:
+    # Arrow refuses floats as strings: the value-by-value path must still give a string column, not Arrow's null type
+    for s in (pd.Series([np.nan, np.nan]), pd.Series([None, float("inf")], dtype=object),
+              pd.Series([np.nan, 1.5, 2.0])):
+        got = _to_arrow(s)
+        assert got.type == pa.string()
+    assert _to_arrow(pd.Series([np.nan, 1.5, 2.0])).to_pylist() == [None, "1.5", "2"]
+
+
+def test_lengths_of_missing_strings_are_zero() -> None:
+    got = _lengths(pa.array(["ab", None, "北京市", ""], pa.string()))
+    assert got.dtype == np.int64 and got.tolist() == [2, 0, 3, 0]
+
+
+def test_a_bounded_number_of_replacements() -> None:
+    arr = pa.array(["(北京)同腾(集团)", "同腾"], pa.string())
+    assert _sub(arr, r"\([^()]+\)", max_replacements=1).to_pylist() == ["同腾(集团)", "同腾"]
+    assert _sub(arr, r"\([^()]+\)").to_pylist() == ["同腾", "同腾"]
