@@ -10,6 +10,7 @@ import phonenumbers
 import pyarrow as pa
 import pytest
 
+from mdm.standardize import standardize_customers
 from mdm.standardize.addresses import standardize_addresses
 from mdm.standardize.arrow import _flag_arrow, _lengths, _np, _slice_rows, _sub, _to_arrow, _to_str, _vocab
 from mdm.standardize.codes import (
@@ -37,6 +38,11 @@ def one(frame: pd.DataFrame) -> dict[str, object]:
 
 def phone(value: object) -> dict[str, object]:
     return one(standardize_phones(pd.Series([value])))
+
+
+def values(column: pd.Series) -> list[object]:
+    """A column's values, with <NA> as None."""
+    return [None if v is NA else v for v in column.tolist()]
 
 
 def names(value: object) -> dict[str, object]:
@@ -412,3 +418,124 @@ def test_a_bounded_number_of_replacements() -> None:
     arr = pa.array(["(北京)同腾(集团)", "同腾"], pa.string())
     assert _sub(arr, r"\([^()]+\)", max_replacements=1).to_pylist() == ["同腾(集团)", "同腾"]
     assert _sub(arr, r"\([^()]+\)").to_pylist() == ["同腾", "同腾"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Whole records
+# ----------------------------------------------------------------------------------------------
+
+# A public institution's USCC (category 12: 事业单位) around the organization code 40000000-X
+USCC_INSTITUTION = "1211000040000000XT"
+
+
+def test_the_institution_uscc_passes_the_reference_checks() -> None:
+    assert reference_uscc_check(USCC_INSTITUTION[:17]) == "T" and reference_org_check("40000000") == "X"
+
+
+def test_contacts_and_e_mails_standardized_and_placeholders_dropped() -> None:
+    df = pd.DataFrame({
+        "name": ["同腾科技有限公司"] * 6,
+        "contact_name": ["张 三", "Zhang San.", "新联系人", "某某", "王总", None],
+        "email": [" Wang.Jun@TongTeng.com.cn ", "ｗａｎｇ＠ｑｑ．ｃｏｍ", "test@test.com", "none", "a@example.com",
+                  None],
+    })
+    out = standardize_customers(df)
+    # contacts: NFKC, no spaces or punctuation, upper-case; a role or 某某 is no person (a surname and a title is)
+    assert values(out["contact_std"]) == ["张三", "ZHANGSAN", None, None, "王总", None]
+    # e-mails: NFKC, trimmed, lower-case; test@test.com, no address at all and example.com are placeholders
+    assert values(out["email_std"]) == ["wang.jun@tongteng.com.cn", "wang@qq.com", None, None, None, None]
+
+
+def test_placeholder_phones_and_addresses_are_missing() -> None:
+    df = pd.DataFrame({
+        "name": ["同腾科技有限公司"] * 4,
+        "phone": ["13800000000", "13912873645", None, "0571-86972351"],
+        "address": ["北京市海淀区详见合同", "详见合同", "北京市海淀区无", "北京市海淀区中关村大街1号"],
+    })
+    out = standardize_customers(df)
+    # 13800000000: its last eight digits are one digit repeated, a placeholder
+    assert values(out["phone_std"]) == [None, "+8613912873645", None, "+86-571-86972351"]
+    assert values(out["phone_digits"]) == [None, "12873645", None, "86972351"]
+    assert values(out["phone_city"]) == [None, None, None, "杭州市"]
+    # the rest of an address that says nothing is missing; the divisions read in front of it stay
+    assert values(out["address_norm"]) == [None, None, None, "中关村大街1号"]
+    assert values(out["district"]) == ["海淀区", None, "海淀区", "海淀区"]
+
+
+def test_a_landline_without_area_code_takes_the_code_of_the_records_city() -> None:
+    df = pd.DataFrame({
+        "name": ["同腾科技有限公司", "杭州同腾科技有限公司", "同腾科技有限公司", "同腾科技有限公司",
+                 "同腾科技有限公司"],
+        "address": ["杭州市西湖区文三路1号", None, None, "杭州市西湖区文三路1号", None],
+        "phone": ["8697 2351", "8697 2351", "8697 2351", "400-820-8820", "0571-86972351"],
+    })
+    out = standardize_customers(df)
+    # the address's city, else the name's; no city known: the bare number; a service number has no area code
+    assert values(out["phone_std"]) == ["+86-571-86972351", "+86-571-86972351", "86972351", "+86-400-8208820",
+                                         "+86-571-86972351"]
+    assert values(out["area_code"]) == ["0571", "0571", None, None, "0571"]
+    assert values(out["phone_city"]) == ["杭州市", "杭州市", None, None, "杭州市"]
+    assert values(out["phone_digits"]) == ["86972351", "86972351", "86972351", "8208820", "86972351"]
+
+
+def test_a_district_of_two_cities_keeps_the_city_the_address_names() -> None:
+    # 长春市朝阳区: the address names its city; the name's 北京 (which has a 朝阳区 too) does not replace it
+    out = standardize_customers(pd.DataFrame({"name": ["北京同腾科技有限公司"],
+                                              "address": ["长春市朝阳区人民大街1号"]}))
+    assert (out["province"].iloc[0], out["city"].iloc[0], out["district"].iloc[0]) == ("吉林省", "长春市", "朝阳区")
+    assert out["city_any"].iloc[0] == "长春市"
+
+
+def test_former_names_from_the_field_or_from_the_name() -> None:
+    df = pd.DataFrame({
+        "name": ["北京华信科技有限公司", "北京华信科技有限公司（原北京化信电子有限公司）", "北京华信科技有限公司"],
+        "former_name": ["北京化信电子有限公司", "  ", None],
+    })
+    out = standardize_customers(df)
+    assert values(out["former_name_key"]) == ["化信电子", "化信电子", None]
+    assert values(out["name_or_former_key"]) == ["化信电子", "化信电子", "华信科技"]
+    assert values(out["name_key"]) == ["华信科技"] * 3
+
+
+def test_kinds_of_organization() -> None:
+    df = pd.DataFrame({
+        "name": ["北京同腾科技有限公司", "北京市海淀区中医医院", "同腾", "北京同腾科技有限公司", "北京大学"],
+        "uscc": [None, None, None, USCC_INSTITUTION, None],
+    })
+    out = standardize_customers(df)
+    # a company form: company; an institution's kind, or a USCC of category 12: institution; neither: unknown
+    assert values(out["org_kind"]) == ["company", "institution", None, "institution", "institution"]
+
+
+def test_a_blank_name_takes_the_short_name() -> None:
+    df = pd.DataFrame({"name": ["  ", None, "上海同腾科技有限公司"], "short_name": ["同腾科技", "华信科技", "同腾"]})
+    assert values(standardize_customers(df)["name_key"]) == ["同腾科技", "华信科技", "同腾科技"]
+
+
+def test_missing_columns_on_another_index() -> None:
+    df = pd.DataFrame({"name": ["北京同腾科技有限公司", "上海同腾科技有限公司"]}, index=[7, 3])
+    out = standardize_customers(df)
+    assert list(out.index) == [7, 3]
+    assert values(out["name_city"]) == ["北京市", "上海市"]
+    assert values(out["city_any"]) == ["北京市", "上海市"]
+    for col in ("address_norm", "phone_std", "uscc_std", "contact_std", "email_std", "former_name_key", "district"):
+        assert out[col].isna().all(), col
+
+
+def test_many_records_on_threads_give_what_one_thread_gives() -> None:
+    base = pd.DataFrame({
+        "name": ["北京同腾科技有限公司", "同腾科技（武汉）有限公司", None, "北京市海淀区中医医院"],
+        "uscc": ["91110108551385082Q", None, "bad", USCC_INSTITUTION],
+        "phone": ["13912873645", "8697 2351", None, "010-62345678"],
+        "address": ["上海市黄浦区中山东一路1号", None, "杭州市西湖区文三路1号", None],
+    })
+    df = pd.concat([base] * 2_500, ignore_index=True)  # 10,000 records: the size from which threads are used
+    one_thread = standardize_customers(df, workers=1)
+    pd.testing.assert_frame_equal(standardize_customers(df, workers=2), one_thread)
+    assert values(one_thread["phone_std"])[:4] == ["+8613912873645", "+86-27-86972351", None, "+86-10-62345678"]
+
+
+def test_replaced_input_columns_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="mdm.standardize.customers"):
+        standardize_customers(pd.DataFrame({"name": ["上海同腾科技有限公司"], "city": ["stale"]}))
+    assert caplog.messages == ["standardize_customers: replacing input columns ['city']"]
