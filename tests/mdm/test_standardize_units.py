@@ -22,7 +22,7 @@ from mdm.standardize.codes import (
     uscc_check_char,
     uscc_is_valid,
 )
-from mdm.standardize.names import standardize_names
+from mdm.standardize.names import _cn_to_int, standardize_names
 from mdm.standardize.phones import standardize_phones
 from mdm.standardize.regions import _district_in_front
 from mdm.standardize.text import _base_clean
@@ -539,3 +539,62 @@ def test_replaced_input_columns_are_logged(caplog: pytest.LogCaptureFixture) -> 
     with caplog.at_level("WARNING", logger="mdm.standardize.customers"):
         standardize_customers(pd.DataFrame({"name": ["上海同腾科技有限公司"], "city": ["stale"]}))
     assert caplog.messages == ["standardize_customers: replacing input columns ['city']"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Names
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, number",
+    [("十", 10), ("十二", 12), ("二十", 20), ("一二三", 123), ("一百二十", 120), ("一百零五", 105), ("一百十", 110),
+     ("两千零八", 2008), ("〇", 0), ("三", 3), ("", None), ("十a", None)],
+)
+def test_chinese_numerals(text: str, number: int | None) -> None:
+    # 十 alone is 1·10; a unit without a digit before it counts one of it (一百十 = 100 + 10); digits alone are read
+    # digit by digit (一二三 = 123)
+    assert _cn_to_int(text) == number
+
+
+def test_branches_numbered_in_chinese() -> None:
+    got = names("同腾科技有限公司第十二分公司")
+    assert (got["branch"], got["name_key"], got["form"]) == ("第12分公司", "同腾科技", "有限公司")
+    assert names("同腾科技有限公司一百二十号营业部")["branch"] == "120号营业部"
+
+
+def test_whatever_follows_the_legal_form_is_the_branch() -> None:
+    # 华东区 is no place of the division table: after the form it is still part of the branch
+    got = names("同腾科技有限公司华东区分公司")
+    assert (got["branch"], got["is_branch"], got["name_key"]) == ("华东区分公司", True, "同腾科技")
+    assert got["name_city"] is None
+
+
+def test_a_three_character_city_before_the_branch_suffix() -> None:
+    # no legal form: the place names are peeled off the end of the parent name, 杭州市 (3 characters) included
+    got = names("同腾建设杭州市分公司")
+    assert (got["branch"], got["name_key"], got["name_city"]) == ("杭州市分公司", "同腾建设", "杭州市")
+
+
+@pytest.mark.parametrize(
+    "raw, region, city",
+    [("同腾武汉有限公司", "武汉", "武汉市"),  # a two-character brand before the place
+     ("同腾广西壮族自治区有限公司", "广西", None)],  # a place name longer than five characters
+)
+def test_a_place_just_before_the_legal_form(raw: str, region: str, city: str | None) -> None:
+    got = names(raw)
+    assert (got["region"], got["name_city"], got["core"], got["name_key"]) == (region, city, "同腾", "同腾")
+
+
+def test_only_the_bracket_that_names_a_place_is_dropped() -> None:
+    # （北京） is the region; （集团） is part of the legal form and stays
+    got = names("同腾（北京）科技（集团）有限公司")
+    assert (got["region"], got["form"], got["name_key"]) == ("北京", "集团有限公司", "同腾科技")
+    assert got["name_norm"] == "同腾北京科技集团有限公司"
+
+
+def test_a_former_name_in_other_brackets_in_the_middle() -> None:
+    # 【原华信】: 【】 read as brackets; the former name goes, and the legal form after it stays
+    got = names("同腾科技【原华信】有限公司")
+    assert (got["former"], got["name_norm"], got["form"], got["name_key"]) == ("华信", "同腾科技有限公司", "有限公司",
+                                                                              "同腾科技")
