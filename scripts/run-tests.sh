@@ -59,8 +59,10 @@ $BIN/mypy
 # The docs site: a broken link or anchor, or a page left out of mkdocs.yml's nav, fails the build.
 $BIN/mkdocs build --strict --quiet --site-dir "$tmp/site"
 # loadscope: a module's tests run on one worker, so a module fixture (the Spark demo build) is built once
-# (xdist 3.8's loadgroup did not keep a group together under pytest 9: the Spark demo was built on both workers)
-$BIN/python -m pytest -n 2 --dist loadscope -p no:cacheprovider "$@"
+# (xdist 3.8's loadgroup did not keep a group together under pytest 9: the Spark demo was built on both workers).
+# --no-loadscope-reorder: modules are handed out in collection order, the longest first (LONGEST_FIRST in
+# tests/conftest.py); xdist's own order (most tests first) left the 3-test Spark module, the longest, for last.
+$BIN/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder -p no:cacheprovider "$@"
 # The fault-injection suite, short form: kills, faulty APIs, PostgreSQL restarts; nothing lost.
 $BIN/python -m bench.chaos --quick
 # Known vulnerabilities in the pinned dependencies (needs a vulnerability service; where this
