@@ -61,13 +61,21 @@ def pg_url() -> Iterator[str]:
 
 
 @contextmanager
-def _fresh_pg_database() -> Iterator[str]:
+def _fresh_pg_database(template: str | None = None) -> Iterator[str]:
+    """A new database on the test server, empty or a copy of the database at URL `template` (whose sessions
+    are ended first: PostgreSQL copies a database nobody is connected to); dropped afterwards."""
     admin = _pg_admin_url()
     assert admin
     name = f"hub_t_{uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        if template is None:
+            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        else:
+            source = template.rsplit("/", 1)[1]
+            c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :d AND pid <> pg_backend_pid()"), {"d": source})
+            c.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
     base = admin.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
@@ -112,18 +120,24 @@ def legacy_sources_only(config_text: str) -> str:
 DEMO_CONFIG = legacy_sources_only((REPO / "demo" / "hub.yaml").read_text(encoding="utf-8"))
 
 
-@pytest.fixture
-def demo_project(tmp_path: Path) -> Path:
-    """A small generated demo (150 companies) with the demo's own config, legacy sources only; returns its path."""
+def make_demo_project(root: Path) -> Path:
+    """A small generated demo (150 companies) in `root` with the demo's own config, legacy sources only; returns
+    the config's path."""
     from demo.generate import generate, write_demo
     from demo.targets import write_reference
 
-    write_demo(tmp_path / "data", generate(n_entities=150, seed=11))
-    write_reference(tmp_path / "data", n_entities=150, seed=11)
-    cfg = tmp_path / "hub.yaml"
+    write_demo(root / "data", generate(n_entities=150, seed=11))
+    write_reference(root / "data", n_entities=150, seed=11)
+    cfg = root / "hub.yaml"
     cfg.write_text(DEMO_CONFIG.replace("duckdb:///../warehouse/demo.duckdb", "duckdb:///w.duckdb"),
                    encoding="utf-8")
     return cfg
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path) -> Path:
+    """A small generated demo (150 companies) with the demo's own config, legacy sources only; returns its path."""
+    return make_demo_project(tmp_path)
 
 
 # --- stewardship: one matched warehouse per test process, copied per test ---------------------------------

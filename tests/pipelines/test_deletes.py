@@ -2,19 +2,24 @@
 keeps its history; the mass-delete guard refuses to empty a stream; removing a source is deliberate.
 
 Each test runs `hub run` on the small generated demo (CRM A with a cursor, CRM B as a CSV snapshot, the ERP's
-orders read whole), on DuckDB and on PostgreSQL.
+orders read whole), on DuckDB and on PostgreSQL. The first run, the same for every test that starts from it, is
+done once per backend (`first_run`) and copied for each test (sources, config and warehouse).
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from hub.cli import main
+from tests.conftest import _fresh_pg_database, make_demo_project
 from warehouse.engine import Warehouse
 
 
@@ -33,10 +38,38 @@ def drop_csv_rows(path: Path, keys: set[str]) -> None:
                      .encode("gbk"))
 
 
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def first_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """The demo project (as `demo_project`) after one `hub run`, once per backend: (its config, warehouse URL)."""
+    root = tmp_path_factory.mktemp("first_run")
+    config = make_demo_project(root)
+    if request.param == "duckdb":
+        url = f"duckdb:///{root / 'w.duckdb'}"
+        code, out = hub_run(config, url)
+        assert code == 0, out
+        yield config, url
+    else:
+        with _fresh_pg_database() as url:
+            code, out = hub_run(config, url)
+            assert code == 0, out
+            yield config, url
+
+
+@pytest.fixture
+def ran(first_run: tuple[Path, str], tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A copy of `first_run` for one test to change: (config, warehouse URL)."""
+    config, url = first_run
+    shutil.copytree(config.parent, tmp_path, dirs_exist_ok=True)
+    if url.startswith("duckdb:"):
+        yield tmp_path / config.name, f"duckdb:///{tmp_path / 'w.duckdb'}"
+    else:
+        with _fresh_pg_database(template=url) as copy:
+            yield tmp_path / config.name, copy
+
+
 def test_a_record_deleted_in_a_snapshot_leaves_staging_its_golden_customer_and_the_marts(
-        demo_project: Path, warehouse_url: str) -> None:
-    code, out = hub_run(demo_project, warehouse_url)
-    assert code == 0, out
+        ran: tuple[Path, str]) -> None:
+    demo_project, warehouse_url = ran  # after a first `hub run`
     wh = Warehouse(warehouse_url)
     csv = demo_project.parent / "data" / "crm_b_export.csv"
     keys = pd.read_csv(csv, encoding="gbk", dtype=str)["客户编号"]
@@ -76,9 +109,8 @@ def test_a_record_deleted_in_a_snapshot_leaves_staging_its_golden_customer_and_t
     assert int(one(wh, "SELECT count(*) FROM raw.crm_b__customers")) == raw_before + 2
 
 
-def test_an_order_deleted_from_a_table_read_whole_leaves_the_facts(demo_project: Path, warehouse_url: str) -> None:
-    code, out = hub_run(demo_project, warehouse_url)
-    assert code == 0, out
+def test_an_order_deleted_from_a_table_read_whole_leaves_the_facts(ran: tuple[Path, str]) -> None:
+    demo_project, warehouse_url = ran  # after a first `hub run`
     wh = Warehouse(warehouse_url)
     db = demo_project.parent / "data" / "erp.sqlite"
     con = sqlite3.connect(db)
@@ -127,9 +159,8 @@ def test_a_soft_deleted_record_leaves_staging_and_comes_back_when_undeleted(demo
                    {"k": str(cid)})) == 1
 
 
-def test_an_emptied_export_is_refused_unless_allowed(demo_project: Path, warehouse_url: str) -> None:
-    code, out = hub_run(demo_project, warehouse_url)
-    assert code == 0, out
+def test_an_emptied_export_is_refused_unless_allowed(ran: tuple[Path, str]) -> None:
+    demo_project, warehouse_url = ran  # after a first `hub run`
     wh = Warehouse(warehouse_url)
     csv = demo_project.parent / "data" / "crm_b_export.csv"
     n = len(pd.read_csv(csv, encoding="gbk", dtype=str))
@@ -150,9 +181,8 @@ def test_an_emptied_export_is_refused_unless_allowed(demo_project: Path, warehou
     assert not int(one(wh, "SELECT count(*) FROM mdm.xref WHERE source_name = 'crm_b'"))
 
 
-def test_a_source_removed_from_the_config_is_deleted_only_when_allowed(demo_project: Path, warehouse_url: str) -> None:
-    code, out = hub_run(demo_project, warehouse_url)
-    assert code == 0, out
+def test_a_source_removed_from_the_config_is_deleted_only_when_allowed(ran: tuple[Path, str]) -> None:
+    demo_project, warehouse_url = ran  # after a first `hub run`
     wh = Warehouse(warehouse_url)
     n = int(one(wh, "SELECT count(*) FROM staging.customer WHERE source_name = 'crm_b'"))
     cfg = yaml.safe_load(demo_project.read_text(encoding="utf-8"))
