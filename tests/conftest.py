@@ -140,6 +140,33 @@ def demo_project(tmp_path: Path) -> Path:
     return make_demo_project(tmp_path)
 
 
+@pytest.fixture(scope="session")
+def demo_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`demo_project` after one `run_all` on DuckDB (its warehouse `w.duckdb` beside the config), once per test
+    process; returns the config's path. Tests change a copy: `demo_run`."""
+    from core.config_file import load_config
+    from pipelines.run import run_all
+    from warehouse.engine import Warehouse
+
+    cfg_path = make_demo_project(tmp_path_factory.mktemp("demo_built"))
+    url = f"duckdb:///{cfg_path.parent / 'w.duckdb'}"
+    wh = Warehouse(url)
+    first = run_all(load_config(cfg_path, warehouse_url=url), wh)
+    wh.dispose()
+    assert first.match is not None and not first.match.incremental  # a first run: every record matched
+    return cfg_path
+
+
+@pytest.fixture
+def demo_run(demo_built: Path, tmp_path: Path) -> Path:
+    """A copy of `demo_built` in `tmp_path` (sources, config and the warehouse `tmp_path / "w.duckdb"`) for one
+    test to change; returns the config's path."""
+    import shutil
+
+    shutil.copytree(demo_built.parent, tmp_path, dirs_exist_ok=True)
+    return tmp_path / demo_built.name
+
+
 # --- stewardship: one matched warehouse per test process, copied per test ---------------------------------
 
 STEWARD_CONFIG = """\

@@ -26,12 +26,11 @@ def partition(ids: pd.Series) -> set[frozenset[str]]:
     return {frozenset(g.index) for _, g in ids.groupby(ids)}
 
 
-def test_incremental_equals_rebuild(demo_project: Path, tmp_path: Path) -> None:
-    url = f"duckdb:///{tmp_path / 'inc.duckdb'}"
+def test_incremental_equals_rebuild(demo_run: Path, tmp_path: Path) -> None:
+    demo_project = demo_run  # after a first run_all (a full match: the fixture checks)
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     cfg = load_config(demo_project, warehouse_url=url)
     wh = Warehouse(url)
-    first = run_all(cfg, wh)
-    assert first.match and not first.match.incremental
     before = xref(wh)
     rows_before = wh.read_frame("SELECT * FROM mdm.xref")
     golden_before = wh.read_frame("SELECT * FROM mdm.golden_customer")
@@ -127,14 +126,14 @@ def test_a_first_run_without_candidate_pairs_leaves_no_model_that_scores_nothing
     wh.dispose()
 
 
-def test_a_branch_link_comes_and_goes_with_its_record(demo_project: Path, tmp_path: Path) -> None:
+def test_a_branch_link_comes_and_goes_with_its_record(demo_run: Path, tmp_path: Path) -> None:
     """A new branch of a known head office gets its hierarchy link in an incremental run; when its record is
     deleted, the link goes too (the links that changed are written, those that did not are left), as a rebuild
     has it."""
-    url = f"duckdb:///{tmp_path / 'branch.duckdb'}"
+    demo_project = demo_run  # after a first run_all
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     cfg = load_config(demo_project, warehouse_url=url)
     wh = Warehouse(url)
-    run_all(cfg, wh)
     head = wh.read_frame("SELECT h.parent_golden_id AS id, g.name FROM mdm.customer_hierarchy h JOIN "
                          "mdm.golden_customer g ON g.golden_id = h.parent_golden_id ORDER BY h.child_golden_id").iloc[0]
     links_before = wh.read_frame("SELECT * FROM mdm.customer_hierarchy")
@@ -179,7 +178,7 @@ def _links_rebuilt(wh: Warehouse) -> pd.DataFrame:
     return links.sort_values("child_golden_id").reset_index(drop=True).astype(object)
 
 
-def test_group_links_follow_the_groups_of_their_brand_and_city(demo_project: Path, tmp_path: Path) -> None:
+def test_group_links_follow_the_groups_of_their_brand_and_city(demo_run: Path, tmp_path: Path) -> None:
     """A company of a group's brand in the group's city is linked to the group when the city has one group of the
     brand: a second group there unlinks it, the second group's record deleted links it again (the member's own
     records and name key did not change: what reaches it is the deleted record's old brand and city), and the
@@ -194,10 +193,10 @@ def test_group_links_follow_the_groups_of_their_brand_and_city(demo_project: Pat
         assert uscc_is_valid(code)
         return code
 
-    url = f"duckdb:///{tmp_path / 'group.duckdb'}"
+    demo_project = demo_run  # after a first run_all
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     cfg = load_config(demo_project, warehouse_url=url)
     wh = Warehouse(url)
-    run_all(cfg, wh)
     export = demo_project.parent / "data" / "crm_b_export.csv"
     crm_b = pd.read_csv(export, dtype=str, encoding="gbk", keep_default_na=False)
 

@@ -136,13 +136,12 @@ def test_a_full_run_beyond_train_sample_equals_one_link_in_memory(demo_project: 
     assert int(wh.scalar("SELECT count(DISTINCT golden_id) FROM mdm.xref")) < total  # records were linked
 
 
-def test_a_watermark_an_older_version_left_mid_steps_means_a_full_run(demo_project: Path, tmp_path: Path) -> None:
+def test_a_watermark_an_older_version_left_mid_steps_means_a_full_run(demo_run: Path, tmp_path: Path) -> None:
     """Versions before `link_in_steps` linked large sets in committed steps and marked the watermark `backfill`
     until the last: such a warehouse is linked anew (never taken for finished)."""
-    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
-    cfg = load_config(demo_project, warehouse_url=url)
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"  # after a first run_all
+    cfg = load_config(demo_run, warehouse_url=url)
     wh = Warehouse(url)
-    run_all(cfg, wh)
     assert run_match(cfg, wh).incremental  # (nothing changed: an incremental run)
     with wh.begin() as conn:
         mark = watermark(conn, CONSUMER)
@@ -163,13 +162,12 @@ def _match_killed_at(url: str, cfg: object, kill_at: int, counted: Path) -> None
 
 
 def test_a_full_run_beyond_train_sample_killed_at_any_commit_resumes_to_the_same_result(
-        demo_project: Path, tmp_path: Path) -> None:
+        demo_run: Path, tmp_path: Path) -> None:
     """Killed just before any commit of a first match that links in steps, the next run finishes it: every table
     as an uninterrupted run leaves it (nothing lost, nothing doubled)."""
-    base = tmp_path / "base.duckdb"
-    cfg = load_config(demo_project, warehouse_url=f"duckdb:///{base}")
+    base = tmp_path / "w.duckdb"  # after a first run_all
+    cfg = load_config(demo_run, warehouse_url=f"duckdb:///{base}")
     wh = Warehouse(f"duckdb:///{base}")
-    run_all(cfg, wh)
     total = int(wh.scalar("SELECT count(*) FROM staging.customer"))
     with wh.begin() as conn:  # staged, never matched: the next match is a first one
         conn.exec_driver_sql("DELETE FROM mdm.match_model")
