@@ -23,10 +23,10 @@ def _golden_of(wh: Warehouse, key: str) -> str:
     return str(wh.scalar("SELECT golden_id FROM mdm.xref WHERE source_name = 'crm_a' AND source_key = :k", {"k": key}))
 
 
-def test_a_former_name_a_steward_adds_brings_records_with_the_old_name_in(demo_project: Path) -> None:
+def test_a_former_name_a_steward_adds_brings_records_with_the_old_name_in(demo_run: Path) -> None:
+    demo_project = demo_run  # after a first run_all
     cfg = load_config(demo_project)
     wh = Warehouse(cfg.warehouse.url)
-    run_all(cfg, wh)
     data = demo_project.parent / "data"
     crm = sqlite3.connect(data / "crm_a.sqlite")
     # A Beijing company of the CRM, with its contact and address; the same company typed again under its old name.
