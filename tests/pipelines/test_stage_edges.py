@@ -1,0 +1,102 @@
+"""Staging's edges that its main tests pass by (written for the mutants of `pipelines/stage.py` that survived
+them, issue 20): how rejections and nulled fields are counted, a fact stream that maps no amount, a stream
+that landed nothing, and the quarantine of a run without issues."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pandas as pd
+
+from core.entities import ENTITIES
+from pipelines import stage
+from pipelines.progress import Progress
+from tests.pipelines.test_stage import CUSTOMERS, hub, land, result_of, rows
+from warehouse.changes import versions
+from warehouse.engine import Warehouse
+from warehouse.raw import QUARANTINE_COLUMNS, RawStore
+
+ORDER_FIELDS = ["order_number", "customer_key", "order_date", "amount", "updated_at"]
+
+
+def orders_frame(**columns: list[str | None]) -> pd.DataFrame:
+    """Mapped raw values of sales orders (keys 1, 2, …), as `stage_stream` reads them."""
+    n = len(next(iter(columns.values())))
+    return pd.DataFrame({"source_key": [str(i + 1) for i in range(n)], "_sync_id": "file-1",
+                         "_extracted_at": pd.Timestamp("2024-03-01"),
+                         **{f"f_{k}": v for k, v in columns.items()}})
+
+
+def test_written_rows_count_rejected_records_once_and_every_nulled_field(warehouse_url: str) -> None:
+    wh = Warehouse(warehouse_url)
+    entity = ENTITIES["sales_order"]
+    # 1: two required fields bad (one record rejected, two quarantine rows); 2: amount bad (rejected);
+    # 3: two optional fields bad (staged, both nulled); 4: clean
+    raw = orders_frame(order_number=[None, "B", "C", "D"], customer_key=["C1"] * 4,
+                       order_date=["2024-03-01"] * 4, amount=["abc", "x", "3", "4"],
+                       updated_at=[None, None, "bad", None], status=[None, None, "x" * 4001, None])
+    formats = dict.fromkeys([*ORDER_FIELDS, "status"])
+    staged, quarantine = stage.type_records("marts_config", "orders", entity, raw, formats)
+    assert sorted(map(tuple, quarantine[["record_key", "field", "action"]].values.tolist())) == [
+        ("1", "amount", "rejected"), ("1", "order_number", "rejected"), ("2", "amount", "rejected"),
+        ("3", "status", "field_nulled"), ("3", "updated_at", "field_nulled")]
+    quarantine["record"] = "{}"
+    written = stage.write_staged(wh, "marts_config", "orders", entity, staged, quarantine)
+    assert result_of(written) == ("marts_config", "orders", "sales_order", 2, 2, 2, 0, 2, True)
+    assert rows(wh, "SELECT source_key, amount, status, updated_at FROM staging.sales_order ORDER BY 1") == [
+        ("3", D("3.00"), None, None), ("4", D("4.00"), None, None)]
+    assert rows(wh, "SELECT record_key, field, action FROM raw._quarantine ORDER BY 1, 2") == [
+        ("1", "amount", "rejected"), ("1", "order_number", "rejected"), ("2", "amount", "rejected"),
+        ("3", "status", "field_nulled"), ("3", "updated_at", "field_nulled")]
+    wh.dispose()
+
+
+def test_records_without_issues_give_an_empty_quarantine_of_its_columns(warehouse_url: str) -> None:
+    entity = ENTITIES["sales_order"]
+    raw = orders_frame(order_number=["A"], customer_key=["C1"], order_date=["2024-03-01"], amount=["1"],
+                       updated_at=[None])
+    staged, quarantine = stage.type_records("marts_config", "orders", entity, raw, dict.fromkeys(ORDER_FIELDS))
+    assert len(staged) == 1 and len(quarantine) == 0
+    assert list(quarantine.columns) == QUARANTINE_COLUMNS
+    wh = Warehouse(warehouse_url)  # and it is written as it is: the counts read its (empty) columns
+    written = stage.write_staged(wh, "marts_config", "orders", entity, staged, quarantine)
+    assert result_of(written) == ("marts_config", "orders", "sales_order", 1, 0, 0, 0, 1, True)
+    assert rows(wh, "SELECT count(*) FROM raw._quarantine") == [(0,)]
+    wh.dispose()
+
+
+def test_an_opportunity_stream_without_an_amount_keeps_the_currency_it_maps(warehouse_url: str) -> None:
+    # (the currency is read from the amount's text only where an amount is mapped)
+    wh = Warehouse(warehouse_url)
+    spec = {"primary_key": "id", "entity": "opportunity",
+            "mapping": {"name": "name", "currency": "cur", "created_at": {"path": "at", "format": "%Y-%m-%d"}}}
+    cfg = hub(crm={"streams": {"opportunities": spec}})
+    land(wh, "crm", "opportunities", [{"id": "P1", "name": "项目", "cur": "USD", "at": "2024-03-01"},
+                                      {"id": "P2", "name": "项目二", "at": "2024-03-02"}])
+    got = stage.stage_stream(cfg, wh, "crm", "opportunities")
+    assert result_of(got) == ("crm", "opportunities", "opportunity", 2, 0, 0, 0, 2, True)
+    assert rows(wh, "SELECT source_key, name, amount, currency, created_at FROM staging.opportunity ORDER BY 1") == [
+        ("P1", "项目", None, "USD", dt.datetime(2024, 3, 1)), ("P2", "项目二", None, None, dt.datetime(2024, 3, 2))]
+    wh.dispose()
+
+
+def test_a_stream_that_landed_nothing_is_staged_whole_without_reading_a_chunk(warehouse_url: str) -> None:
+    wh = Warehouse(warehouse_url)
+    cfg = hub(crm={"streams": {"customers": CUSTOMERS}})
+    with wh.begin() as c:
+        stage.ensure_staging(wh, c)
+        RawStore(wh).ensure_stream(c, "crm", "customers")  # the raw table, no records
+        before = versions(c, ["staging.customer", "raw._quarantine", "staging._changes"])
+    said: list[str] = []
+    got = stage.stage_stream(cfg, wh, "crm", "customers", progress=Progress(said.append, interval=0))
+    assert result_of(got) == ("crm", "customers", "customer", 0, 0, 0, 0, 0, True)
+    assert [m.split(" in ")[0] for m in said] == ["staging crm.customers: 0 staged, 0 removed (whole stream)"]
+    with wh.begin() as c:
+        after = versions(c, before)
+    # the staging table moves (staged whole: its rows of this stream are what they should be), the quarantine
+    # does not (no chunk was typed), and nothing was logged
+    assert after["staging.customer"] > before["staging.customer"]
+    assert after["raw._quarantine"] == before["raw._quarantine"]
+    assert rows(wh, "SELECT count(*) FROM staging._changes") == [(0,)]
+    wh.dispose()
