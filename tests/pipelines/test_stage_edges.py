@@ -100,3 +100,16 @@ def test_a_stream_that_landed_nothing_is_staged_whole_without_reading_a_chunk(wa
     assert after["raw._quarantine"] == before["raw._quarantine"]
     assert rows(wh, "SELECT count(*) FROM staging._changes") == [(0,)]
     wh.dispose()
+
+
+def test_a_path_with_an_index_and_no_dot_reads_the_list_unless_a_column_has_that_name(warehouse_url: str) -> None:
+    wh = Warehouse(warehouse_url)
+    spec = {"primary_key": "id", "entity": "customer", "mapping": {"name": "name", "phone": "phones[1]"}}
+    cfg = hub(crm={"streams": {"customers": spec}})
+    land(wh, "crm", "customers", [{"id": "C1", "name": "甲", "phones": ["0592-1", "0592-2"]},
+                                  {"id": "C2", "name": "乙", "phones": ["0592-3"]},
+                                  {"id": "C3", "name": "丙", "phones": ["0592-4", "0592-5"], "phones[1]": "literal"}])
+    assert result_of(stage.stage_stream(cfg, wh, "crm", "customers"))[3:5] == (3, 0)
+    assert rows(wh, "SELECT source_key, phone FROM staging.customer ORDER BY 1") == [
+        ("C1", "0592-2"), ("C2", None), ("C3", "literal")]
+    wh.dispose()
