@@ -113,3 +113,9 @@ def test_a_path_with_an_index_and_no_dot_reads_the_list_unless_a_column_has_that
     assert rows(wh, "SELECT source_key, phone FROM staging.customer ORDER BY 1") == [
         ("C1", "0592-2"), ("C2", None), ("C3", "literal")]
     wh.dispose()
+
+
+def test_a_missing_flag_read_by_pandas_as_nan_becomes_null_in_arrow() -> None:
+    # (pandas writes a missing value of an object column as NaN: a flag column with a gap must still convert)
+    df = pd.DataFrame({"b": pd.Series([True, float("nan"), False], dtype=object)})
+    assert stage.to_arrow(df, {"b": "boolean"}).to_pylist() == [{"b": True}, {"b": None}, {"b": False}]
