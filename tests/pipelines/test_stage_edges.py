@@ -8,11 +8,12 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pandas as pd
+import pytest
 
 from core.entities import ENTITIES
 from pipelines import stage
 from pipelines.progress import Progress
-from tests.pipelines.test_stage import CUSTOMERS, hub, land, result_of, rows
+from tests.pipelines.test_stage import CUSTOMERS, changes, hub, land, result_of, rows
 from warehouse.changes import versions
 from warehouse.engine import Warehouse
 from warehouse.raw import QUARANTINE_COLUMNS, RawStore
@@ -119,3 +120,26 @@ def test_a_missing_flag_read_by_pandas_as_nan_becomes_null_in_arrow() -> None:
     # (pandas writes a missing value of an object column as NaN: a flag column with a gap must still convert)
     df = pd.DataFrame({"b": pd.Series([True, float("nan"), False], dtype=object)})
     assert stage.to_arrow(df, {"b": "boolean"}).to_pylist() == [{"b": True}, {"b": None}, {"b": False}]
+
+
+def test_a_run_counts_what_every_chunk_staged_rejected_nulled_and_removed(
+        warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stage, "CHUNK", 1)  # one record a chunk: every count below adds up over two chunks at least
+    wh = Warehouse(warehouse_url)
+    spec = {**CUSTOMERS, "mapping": {**CUSTOMERS["mapping"], "created_at": "t"}, "soft_delete": {"field": "del"}}
+    cfg = hub(crm={"streams": {"customers": spec}})
+    land(wh, "crm", "customers", [
+        {"id": "C1", "name": "甲"}, {"id": "C2", "name": "乙", "t": "x"},  # staged (C2's date nulled)
+        {"id": "C3", "name": " "}, {"id": "C4", "t": "y"},  # rejected (C4's date nulled too)
+        {"id": "C5", "name": "戊", "del": "1"}, {"id": "C6", "name": "己", "del": "1"}])  # removed
+    got = stage.stage_stream(cfg, wh, "crm", "customers")
+    assert result_of(got) == ("crm", "customers", "customer", 2, 2, 2, 2, 2, True)
+    assert rows(wh, "SELECT source_key, name, created_at FROM staging.customer ORDER BY 1") == [
+        ("C1", "甲", None), ("C2", "乙", None)]
+    assert rows(wh, "SELECT record_key, field, action FROM raw._quarantine ORDER BY 1, 2") == [
+        ("C2", "created_at", "field_nulled"), ("C3", "name", "rejected"), ("C4", "created_at", "field_nulled"),
+        ("C4", "name", "rejected")]
+    seq = changes(wh)[0][0]
+    assert changes(wh) == [(seq, "customer", "crm", "customers", k, "delete") for k in ("C3", "C4", "C5", "C6")] + [
+        (seq, "customer", "crm", "customers", k, "upsert") for k in ("C1", "C2")]
+    wh.dispose()
