@@ -10,7 +10,7 @@ from decimal import Decimal as D
 import pandas as pd
 import pytest
 
-from core.entities import ENTITIES
+from core.entities import ENTITIES, Entity, Field
 from pipelines import stage
 from pipelines.progress import Progress
 from tests.pipelines.test_stage import CUSTOMERS, changes, hub, land, result_of, rows
@@ -143,3 +143,11 @@ def test_a_run_counts_what_every_chunk_staged_rejected_nulled_and_removed(
     assert changes(wh) == [(seq, "customer", "crm", "customers", k, "delete") for k in ("C3", "C4", "C5", "C6")] + [
         (seq, "customer", "crm", "customers", k, "upsert") for k in ("C1", "C2")]
     wh.dispose()
+
+
+def test_a_day_first_format_of_a_timestamp_field_is_the_one_read() -> None:
+    entity = Entity("t", (Field("n", required=True), Field("at", "timestamp")))
+    raw = pd.DataFrame({"source_key": ["A"], "_sync_id": ["s1"], "_extracted_at": pd.Timestamp("2024-01-01"),
+                        "f_n": ["x"], "f_at": ["02/03/2024 10:00"]})
+    staged, _ = stage.type_records("src", "st", entity, raw, {"n": None, "at": "%d/%m/%Y %H:%M"})
+    assert staged["at"].tolist() == [pd.Timestamp("2024-03-02 10:00")]  # 2 March (without it: 3 February)
