@@ -151,3 +151,11 @@ def test_a_day_first_format_of_a_timestamp_field_is_the_one_read() -> None:
                         "f_n": ["x"], "f_at": ["02/03/2024 10:00"]})
     staged, _ = stage.type_records("src", "st", entity, raw, {"n": None, "at": "%d/%m/%Y %H:%M"})
     assert staged["at"].tolist() == [pd.Timestamp("2024-03-02 10:00")]  # 2 March (without it: 3 February)
+
+
+def test_a_date_written_with_a_zone_is_the_day_it_was_in_the_configured_zone() -> None:
+    entity = Entity("t", (Field("n", required=True), Field("d", "date")))
+    raw = pd.DataFrame({"source_key": ["A"], "_sync_id": ["s1"], "_extracted_at": pd.Timestamp("2024-01-01"),
+                        "f_n": ["x"], "f_d": ["2024-03-01T02:00:00Z"]})
+    staged, _ = stage.type_records("src", "st", entity, raw, {"n": None, "d": None}, tz="America/New_York")
+    assert staged["d"].tolist() == [pd.Timestamp("2024-02-29")]  # 21:00 the day before in New York
