@@ -26,14 +26,7 @@ from mdm.standardize.names import _cn_to_int, standardize_names
 from mdm.standardize.phones import standardize_phones
 from mdm.standardize.regions import _district_in_front
 from mdm.standardize.text import _base_clean
-
-NA = pd.NA
-
-
-def one(frame: pd.DataFrame) -> dict[str, object]:
-    """The single row of a result as a dict, with <NA> as None."""
-    assert len(frame) == 1
-    return {k: None if v is NA else bool(v) if isinstance(v, np.bool_) else v for k, v in frame.iloc[0].items()}
+from tests.mdm.test_standardize import NA, one
 
 
 def phone(value: object) -> dict[str, object]:
