@@ -197,24 +197,25 @@ class _Sync:
         return batch, shape_table(self.source, stream, batch.table, [".".join(p) for p in self.pks.get(stream, [])],
                                   batch.first_row, batch.rows)
 
-    def land(self, stream: str, batch: Batch, track_seen: bool, shaped: pa.Table | None = None,
-             seen_if_landed: bool = False) -> None:
+    def land(self, stream: str, batch: Batch, track_seen: bool, shaped: pa.Table | None = None) -> None:
         self.watch.observe(stream, batch)
         bad = extraction_errors(self.source, stream, self.sync_id, batch.bad, self.pks.get(stream, []))
         if batch.table is not None:
             if shaped is None:
                 _, shaped = self.shape(stream, batch)
+            # a bulk read (tables and files) notes in raw._seen only the keys it does not land: a read that tells
+            # deletes starts in its sync, and the record index tells which keys the sync landed
             stats = self.store.load_shaped(self.source, stream, self.sync_id, shaped, state=batch.state, bad=bad,
-                                           track_seen=track_seen, part=batch.part, seen_if_landed=seen_if_landed)
+                                           track_seen=track_seen, part=batch.part, seen_if_landed=True)
         else:
             stats = self.store.load(self.source, stream, self.sync_id, list(batch.records or []),
                                     self.pks.get(stream, []), batch.first_row, state=batch.state, bad=bad,
                                     track_seen=track_seen, part=batch.part)
         self.result.streams.setdefault(stream, StreamResult()).stats.add(stats)
 
-    def finish_stream(self, stream: str, detect: bool, landed_seen: bool = False) -> None:
-        """A stream read to its end: with delete detection, tombstone what the read did not see (`landed_seen`: a
-        read that noted only the keys it did not land, see `RawStore.load_shaped`)."""
+    def finish_stream(self, stream: str, detect: bool) -> None:
+        """A stream read to its end: with delete detection, tombstone what the read did not see: the keys noted in
+        raw._seen and those this sync landed (a bulk read notes only the others; an API read notes them all)."""
         if not detect:
             return
         sc = self.cfg.sources[self.source].streams.get(stream)
@@ -222,7 +223,7 @@ class _Sync:
         sr = self.result.streams.setdefault(stream, StreamResult())
         try:
             sr.stats.deleted += self.store.delete_unseen(self.source, stream, self.sync_id, share,
-                                                         self.allow_mass_delete, landed_seen)
+                                                         self.allow_mass_delete, landed_seen=True)
         except MassDeleteRefused as e:
             sr.error = str(e)
             self.store.reset_state(self.source, stream)  # the next sync reads it whole again and asks again
@@ -308,16 +309,14 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
         detect = (_detects_deletes(src, name) and stream.can_read_whole(cs.sync_mode, state)
                   and not state.get("current"))
         sr = run.result.streams.setdefault(name, StreamResult())
-        # A complete read starts in this sync and notes in raw._seen only the keys it does not land: the record
-        # index tells which keys this sync landed
-        if detect:
+        if detect:  # a complete read starts in this sync
             run.store.start_complete_read(run.source, name)
         counter = run.progress.counter(f"{run.source}.{name}", unit="records")
         try:
             with closing(read_ahead(stream.read_batches(cs.sync_mode, state),
                                     functools.partial(run.shape, name))) as batches:
                 for batch, shaped in batches:
-                    run.land(name, batch, detect, shaped, seen_if_landed=True)
+                    run.land(name, batch, detect, shaped)
                     counter.update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
             counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
             run.watch.stream_read(name, stream)
@@ -331,7 +330,7 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
             continue
         if detect and not stream.read_whole:  # e.g. unchanged files were skipped: no deletes can be told
             run.store.start_complete_read(run.source, name)
-        run.finish_stream(name, detect and stream.read_whole, landed_seen=True)
+        run.finish_stream(name, detect and stream.read_whole)
         if sr.stats.loaded > 10_000:
             run.store.wh.refresh_statistics(f"raw.{raw_table(run.source, name)}", "raw._record_index")
 
