@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,7 +55,20 @@ def make_engine(url: str, settings: dict[str, Any] | None = None) -> Engine:
         config = {"memory_limit": default_memory_limit(), "max_vacuum_tasks": 0,
                   **{k: v for k, v in (settings or {}).items() if v}}
         kwargs["connect_args"] = {"config": {k: str(v) for k, v in config.items()}}
-    return sa.create_engine(url, **kwargs)
+    engine = sa.create_engine(url, **kwargs)
+    _ENGINES.add(engine)
+    return engine
+
+
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def dispose_all() -> None:
+    """Close the pooled connections of every warehouse engine this process made: a DuckDB file writes its log
+    into the file when its last connection closes (for a process about to leave without tearing down,
+    `hub.cli.leave`)."""
+    for engine in list(_ENGINES):
+        engine.dispose()
 
 
 def value(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Any:

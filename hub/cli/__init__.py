@@ -8,6 +8,7 @@ import click
 
 from hub.cli import config, connectors, console, demo, mdm, predict, run, steward, tables
 from hub.cli.common import setup_logging
+from hub.cli.leave import leave
 
 
 @click.group()
@@ -22,3 +23,12 @@ for command in (config.config, connectors.connectors, run.run, tables.show, tabl
                 tables.docs, mdm.mdm, demo.demo, demo.fakes, predict.predict, steward.steward, console.users,
                 console.ui):
     main.add_command(command)
+
+
+def entry() -> None:
+    """The `hub` console command: `main`, then leave without tearing the interpreter down (`hub.cli.leave`)."""
+    try:
+        main()
+    except SystemExit as e:
+        leave(e.code if e.code is None or isinstance(e.code, int) else str(e.code))
+    leave(0)
