@@ -1,0 +1,715 @@
+"""`pipelines/sync.py` piece by piece, on DuckDB: the config a connector is handed, the catalog chosen from what it
+offers, state messages both ways, quarantine rows of unparsable records, schema changes, streams and sources that
+left the configuration, and what a sync does with a mass delete, its progress and an API connector's messages.
+Written from the survivors of its mutation run (`bench/results/mutation-sync-unit-20261205.md`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airbyte_cdk.models import (
+    AirbyteCatalog,
+    AirbyteMessage,
+    AirbyteStream,
+    DestinationSyncMode,
+    SyncMode,
+    Type,
+)
+
+from core.config import HubConfig
+from pipelines.sync import (
+    StreamResult,
+    SyncResult,
+    _detects_deletes,
+    _pk_paths,
+    _state_messages,
+    _state_of,
+    build_catalog,
+    connector_config,
+    detect_schema_changes,
+    extraction_errors,
+    forget_removed,
+    sync_source,
+)
+from warehouse.engine import Warehouse
+from warehouse.raw import LoadStats, RawStore
+
+
+def hub(sources: dict[str, Any]) -> HubConfig:
+    return HubConfig.model_validate({"sources": sources})
+
+
+@pytest.fixture
+def wh(tmp_path: Path) -> Any:
+    w = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    yield w
+    w.dispose()
+
+
+# --- the connector's config ----------------------------------------------------------------------------------
+
+
+def test_a_file_source_hands_its_connector_each_stream_with_the_keys_it_sets() -> None:
+    cfg = hub(
+        {
+            "erp": {
+                "connector": "file",
+                "config": {"path": "exports/*.csv", "encoding": "gbk"},
+                "streams": {
+                    "customers": {
+                        "path": "c/*.xlsx",
+                        "format": "xlsx",
+                        "sheet": ["1月", "2月"],
+                        "header_row": 3,
+                        "fill_down": ["区域"],
+                        "excel_dates": ["签约日期"],
+                        "order": "mtime",
+                        "primary_key": "编号",
+                        "detect_deletes": False,
+                        "max_delete_share": 0.2,
+                    },
+                    "orders": {"primary_key": ["单号", "行号"], "encoding": "utf-8", "fill_down": []},
+                },
+            }
+        }
+    )
+    src = cfg.sources["erp"]
+    assert connector_config(src) == {
+        "path": "exports/*.csv",
+        "encoding": "gbk",
+        "streams": [
+            {
+                "name": "customers",
+                "path": "c/*.xlsx",
+                "format": "xlsx",
+                "sheet": ["1月", "2月"],
+                "order": "mtime",
+                "header_row": 3,
+                "fill_down": ["区域"],
+                "excel_dates": ["签约日期"],
+                "primary_key": "编号",
+            },
+            {"name": "orders", "encoding": "utf-8", "primary_key": ["单号", "行号"]},
+        ],
+    }
+    assert src.config == {"path": "exports/*.csv", "encoding": "gbk"}  # the source's own config is not changed
+
+
+def test_a_sql_stream_hands_over_its_table_query_cursor_and_windows() -> None:
+    cfg = hub(
+        {
+            "crm": {
+                "connector": "sql",
+                "config": {"url": "sqlite:///crm.db"},
+                "streams": {
+                    "customers": {
+                        "table": "t_customer",
+                        "primary_key": "id",
+                        "cursor_field": "updated_at",
+                        "lookback": "1h",
+                        "future_tolerance": "10m",
+                    },
+                    "recent": {"query": "SELECT * FROM t_customer"},
+                },
+            }
+        }
+    )
+    assert connector_config(cfg.sources["crm"]) == {
+        "url": "sqlite:///crm.db",
+        "streams": [
+            {
+                "name": "customers",
+                "table": "t_customer",
+                "lookback": "1h",
+                "future_tolerance": "10m",
+                "primary_key": "id",
+                "cursor_field": "updated_at",
+            },
+            {"name": "recent", "query": "SELECT * FROM t_customer"},
+        ],
+    }
+
+
+def test_an_api_source_hands_over_its_config_alone() -> None:
+    cfg = hub(
+        {
+            "wecom": {
+                "connector": "wecom",
+                "config": {"corp_id": "c", "secret": "s"},
+                "streams": {"users": {"primary_key": "userid"}},
+            }
+        }
+    )
+    assert connector_config(cfg.sources["wecom"]) == {"corp_id": "c", "secret": "s"}
+
+
+# --- keys, catalog, state ------------------------------------------------------------------------------------
+
+
+def test_primary_key_paths_of_a_connector_split_dotted_names_and_keep_lists() -> None:
+    assert _pk_paths(None) == [] and _pk_paths([]) == [] and _pk_paths("") == []
+    assert _pk_paths("id") == [["id"]]
+    assert _pk_paths("contact.id") == [["contact", "id"]]
+    assert _pk_paths([["a", "b"], "c.d", "e"]) == [["a", "b"], ["c", "d"], ["e"]]
+    assert _pk_paths([1]) == [["1"]]
+
+
+def stream(name: str, modes: list[SyncMode], pk: Any = None, cursor: list[str] | None = None) -> AirbyteStream:
+    return AirbyteStream(
+        name=name,
+        json_schema={"properties": {"id": {}}},
+        supported_sync_modes=modes,
+        source_defined_primary_key=pk,
+        default_cursor_field=cursor,
+    )
+
+
+OFFERED = AirbyteCatalog(
+    streams=[
+        stream("users", [SyncMode.full_refresh], pk=[["userid"]]),
+        stream(
+            "contacts",
+            [SyncMode.full_refresh, SyncMode.incremental],
+            pk=[["contact", "id"], ["owner"]],
+            cursor=["updated"],
+        ),
+        stream("logs", [SyncMode.incremental], pk=None, cursor=None),
+        stream("tags", [], pk=None),
+    ]
+)
+
+
+def test_the_catalog_reads_incrementally_what_the_connector_can_with_its_cursor_and_keys() -> None:
+    src = hub(
+        {"w": {"connector": "wecom", "streams": {"contacts": {}, "users": {"primary_key": "a.b"}, "logs": {}}}}
+    ).sources["w"]
+    catalog, pks = build_catalog("w", src, OFFERED)
+    assert pks == {"contacts": [["contact", "id"], ["owner"]], "users": [["a", "b"]], "logs": []}
+    got = [
+        (s.stream.name, s.sync_mode, s.destination_sync_mode, s.cursor_field, s.primary_key) for s in catalog.streams
+    ]
+    assert got == [
+        ("contacts", SyncMode.incremental, DestinationSyncMode.append, ["updated"], [["contact", "id"], ["owner"]]),
+        ("users", SyncMode.full_refresh, DestinationSyncMode.append, None, [["a", "b"]]),
+        ("logs", SyncMode.incremental, DestinationSyncMode.append, [], None),
+    ]
+
+
+def test_without_streams_configured_the_catalog_takes_every_stream_offered() -> None:
+    catalog, pks = build_catalog("w", hub({"w": {"connector": "wecom"}}).sources["w"], OFFERED)
+    assert [s.stream.name for s in catalog.streams] == ["users", "contacts", "logs", "tags"]
+    assert [s.sync_mode for s in catalog.streams][-1] == SyncMode.full_refresh  # no modes given: read whole
+    assert catalog.streams[-1].cursor_field is None
+    assert pks["tags"] == [] and pks["users"] == [["userid"]]
+
+
+def test_streams_not_offered_fail_naming_each_and_what_is_offered() -> None:
+    from pipelines.sync import SyncError
+
+    src = hub({"w": {"connector": "wecom", "streams": {"users": {}, "mars": {}, "venus": {}}}}).sources["w"]
+    with pytest.raises(SyncError) as e:
+        build_catalog("w", src, OFFERED)
+    assert str(e.value) == (
+        "source w: stream(s) mars, venus not offered by connector wecom; it offers: users, contacts, logs, tags"
+    )
+
+
+def test_state_messages_name_their_stream_and_read_back_as_they_were_saved() -> None:
+    msgs = _state_messages({"users": {"cursor": "2024-01-01", "n": 2}, "tags": {}})
+    assert [m.stream.stream_descriptor.name for m in msgs] == ["users", "tags"]
+    assert [m.type.value for m in msgs] == ["STREAM", "STREAM"]
+    back = [_state_of(AirbyteMessage(type=Type.STATE, state=m)) for m in msgs]
+    assert back == [("users", {"cursor": "2024-01-01", "n": 2}), ("tags", {})]
+
+
+def test_a_legacy_state_message_has_no_stream_and_keeps_its_data() -> None:
+    from airbyte_cdk.models import AirbyteStateMessage
+
+    msg = AirbyteMessage(type=Type.STATE, state=AirbyteStateMessage(data={"users": {"cursor": 3}}))
+    assert _state_of(msg) == (None, {"users": {"cursor": 3}})
+
+
+def test_records_a_connector_could_not_parse_are_quarantined_whole_with_their_key_and_reasons() -> None:
+    bad = [
+        {"id": " K1 ", "name": "甲", "_hub_errors": ["field 'name': bad bytes", "line 3: 4 cells"], "_hub_row": 7},
+        {"name": "乙", "_hub_errors": []},
+    ]
+    rows = extraction_errors("erp", "customers", "s1", bad, [["id"]])
+    assert [
+        {k: r[k] for k in ("source", "stream", "sync_id", "stage", "record_key", "reason", "action", "field")}
+        for r in rows
+    ] == [
+        {
+            "source": "erp",
+            "stream": "customers",
+            "sync_id": "s1",
+            "stage": "extract",
+            "record_key": "K1",
+            "reason": "field 'name': bad bytes; line 3: 4 cells",
+            "action": "rejected",
+            "field": None,
+        },
+        {
+            "source": "erp",
+            "stream": "customers",
+            "sync_id": "s1",
+            "stage": "extract",
+            "record_key": None,
+            "reason": "",
+            "action": "rejected",
+            "field": None,
+        },
+    ]
+    assert [json.loads(r["record"]) for r in rows] == [
+        {"id": " K1 ", "name": "甲", "_hub_errors": ["field 'name': bad bytes", "line 3: 4 cells"]},
+        {"name": "乙", "_hub_errors": []},
+    ]
+
+
+def test_deletes_are_detected_unless_a_configured_stream_turns_them_off() -> None:
+    src = hub(
+        {
+            "f": {
+                "connector": "file",
+                "config": {"path": "x"},
+                "streams": {"a": {}, "b": {"detect_deletes": False}, "c": {"detect_deletes": True}},
+            }
+        }
+    ).sources["f"]
+    assert [_detects_deletes(src, s) for s in ("a", "b", "c", "other")] == [True, False, True, True]
+
+
+def test_a_sync_result_adds_up_its_streams() -> None:
+    r = SyncResult(
+        "s",
+        "id",
+        streams={"a": StreamResult(LoadStats(5, 3, 2, 1, 4)), "b": StreamResult(LoadStats(10, 20, 30, 40, 50))},
+    )
+    assert r.stats == LoadStats(15, 23, 32, 41, 54)
+    assert SyncResult("s", "id").stats == LoadStats()
+
+
+# --- schema changes ------------------------------------------------------------------------------------------
+
+
+def columns(*names: str) -> dict[str, Any]:
+    return {"type": "object", "properties": {n: {"type": "string"} for n in names}}
+
+
+def catalog_of(**streams: dict[str, Any] | None) -> Any:
+    from airbyte_cdk.models import ConfiguredAirbyteCatalog, ConfiguredAirbyteStream
+
+    return ConfiguredAirbyteCatalog(
+        streams=[
+            ConfiguredAirbyteStream(
+                stream=AirbyteStream(name=n, json_schema=s, supported_sync_modes=[SyncMode.full_refresh]),
+                sync_mode=SyncMode.full_refresh,
+                destination_sync_mode=DestinationSyncMode.append,
+            )
+            for n, s in streams.items()
+        ]
+    )
+
+
+def schema_rows(wh: Warehouse) -> list[tuple[str, str, str, str]]:
+    return [
+        tuple(r)
+        for r in wh.read_frame(
+            "SELECT source, stream, columns, sync_id FROM raw._schema ORDER BY source, stream"
+        ).itertuples(index=False)
+    ]
+
+
+def test_schema_changes_are_reported_per_stream_and_source_and_remembered(
+    wh: Warehouse, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RawStore(wh)
+    first = SyncResult("erp", "s1")
+    detect_schema_changes(store, "erp", "s1", catalog_of(a=columns("id", "名称"), b=columns("x"), c=None), first)
+    assert {n: s.schema_changes for n, s in first.streams.items()} == {"a": [], "b": [], "c": []}
+    assert schema_rows(wh) == [("erp", "a", '["id", "名称"]', "s1"), ("erp", "b", '["x"]', "s1")]
+    # another source with a stream of the same name is its own
+    detect_schema_changes(store, "crm", "s2", catalog_of(a=columns("id")), SyncResult("crm", "s2"))
+    caplog.set_level(logging.WARNING, logger="hub.sync")
+    second = SyncResult("erp", "s3")
+    detect_schema_changes(
+        store, "erp", "s3", catalog_of(a=columns("id", "电话", "地址"), b=columns("x"), c=columns()), second
+    )
+    assert {n: s.schema_changes for n, s in second.streams.items()} == {
+        "a": ["new column(s): 地址, 电话", "dropped column(s): 名称"],
+        "b": [],
+        "c": [],
+    }
+    assert [r.getMessage() for r in caplog.records] == [
+        "erp.a: schema changed: new column(s): 地址, 电话; dropped column(s): 名称"
+    ]
+    assert schema_rows(wh) == [
+        ("crm", "a", '["id"]', "s2"),
+        ("erp", "a", '["id", "地址", "电话"]', "s3"),
+        ("erp", "b", '["x"]', "s1"),
+    ]
+    third = SyncResult("erp", "s4")  # columns only dropped, or only added
+    detect_schema_changes(store, "erp", "s4", catalog_of(a=columns("id"), b=columns("x", "y")), third)
+    assert {n: s.schema_changes for n, s in third.streams.items()} == {
+        "a": ["dropped column(s): 地址, 电话"],
+        "b": ["new column(s): y"],
+    }
+
+
+# --- streams and sources that left the configuration ---------------------------------------------------------
+
+
+def land(store: RawStore, source: str, stream: str, keys: list[str]) -> None:
+    sync = store.start_sync(source)
+    store.load(source, stream, sync, [{"id": k} for k in keys], [["id"]], 0)
+    store.finish_sync(sync, "succeeded", LoadStats())
+
+
+def live(wh: Warehouse) -> list[tuple[str, str, int]]:
+    return [
+        tuple(r)
+        for r in wh.read_frame(
+            "SELECT source, stream, count(*) AS n FROM raw._record_index WHERE record_hash IS NOT NULL "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        ).itertuples(index=False)
+    ]
+
+
+def test_records_of_removed_streams_and_sources_are_deleted_only_when_allowed(wh: Warehouse) -> None:
+    store = RawStore(wh)
+    land(store, "crm", "customers", ["C1", "C2"])
+    land(store, "crm", "orders", ["O1", "O2", "O3"])
+    land(store, "old", "customers", ["X1"])
+    land(store, "all", "users", ["U1"])  # a source without `streams` reads every stream of its connector
+    land(store, "off", "users", ["U2"])  # a disabled source keeps its records
+    cfg = hub(
+        {
+            "crm": {"connector": "file", "config": {"path": "x"}, "streams": {"customers": {}}},
+            "all": {"connector": "wecom"},
+            "off": {"connector": "wecom", "enabled": False},
+        }
+    )
+    said: list[str] = []
+    refused = forget_removed(cfg, wh, progress=said.append)
+    assert [
+        (r.source, r.status, {n: (s.stats.deleted, s.error is not None) for n, s in r.streams.items()}) for r in refused
+    ] == [("crm", "failed", {"orders": (0, True)}), ("old", "failed", {"customers": (0, True)})]
+    assert refused[0].error == (
+        "orders: crm.orders: 3 of 3 records (100%) would be deleted because the stream is no "
+        "longer in the configuration; a run deletes at most 50% of a stream "
+        "(max_delete_share), so none were. If this is intended, run again with "
+        "--allow-mass-delete"
+    )
+    assert said == [f"crm: {refused[0].error}", f"old: {refused[1].error}"]
+    assert "because the source is no longer in the configuration" in (refused[1].error or "")
+    assert live(wh) == [
+        ("all", "users", 1),
+        ("crm", "customers", 2),
+        ("crm", "orders", 3),
+        ("off", "users", 1),
+        ("old", "customers", 1),
+    ]
+
+    said.clear()
+    done = forget_removed(cfg, wh, allow_mass_delete=True, progress=said.append)
+    assert [(r.source, r.status, r.error, r.stats.deleted) for r in done] == [
+        ("crm", "succeeded", None, 3),
+        ("old", "succeeded", None, 1),
+    ]
+    assert said == [
+        "crm: 3 records deleted (the stream is no longer in the configuration)",
+        "old: 1 records deleted (the source is no longer in the configuration)",
+    ]
+    assert live(wh) == [("all", "users", 1), ("crm", "customers", 2), ("off", "users", 1)]
+    syncs = wh.read_frame(
+        "SELECT source, status, records_deleted, error FROM raw._syncs WHERE sync_id IN "
+        f"('{done[0].sync_id}', '{done[1].sync_id}', '{refused[0].sync_id}') ORDER BY started_at"
+    )
+    assert syncs.values.tolist() == [
+        ["crm", "failed", 0, refused[0].error],
+        ["crm", "succeeded", 3, None],
+        ["old", "succeeded", 1, None],
+    ]
+    assert forget_removed(cfg, wh, allow_mass_delete=True) == []  # nothing left to forget
+
+
+# --- a complete read that would delete too much, and what a sync says as it goes ----------------------------
+
+HEADER = "客户编号,客户名称\n"
+
+
+def file_hub(path: Path, **stream: Any) -> HubConfig:
+    return hub(
+        {
+            "daily": {
+                "connector": "file",
+                "config": {"path": str(path)},
+                "streams": {"customers": {"primary_key": "客户编号", **stream}},
+            }
+        }
+    )
+
+
+def states(wh: Warehouse) -> list[str]:
+    return wh.read_frame("SELECT stream FROM raw._state ORDER BY stream")["stream"].tolist()
+
+
+def test_a_complete_read_deleting_more_than_the_streams_share_fails_and_forgets_its_state(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    f = tmp_path / "export.csv"
+    f.write_text(HEADER + "".join(f"K{i},客户{i}\n" for i in range(1, 6)), encoding="utf-8")
+    said: list[str] = []
+    first = sync_source(file_hub(f, max_delete_share=0.5), wh, "daily", progress=said.append)
+    assert (first.status, first.stats.loaded, first.stats.deleted) == ("succeeded", 5, 0)
+    assert said == ["daily.customers: 5 read, 5 new or changed"]
+    assert states(wh) == ["customers"]
+    f.write_text(HEADER + "K1,客户1\nK2,客户2\n", encoding="utf-8")  # 3 of 5 gone: 60%
+    refused = sync_source(file_hub(f, max_delete_share=0.5), wh, "daily")
+    why = (
+        "daily.customers: 3 of 5 records (60%) would be deleted because they are missing from a complete read of "
+        "the source; a run deletes at most 50% of a stream (max_delete_share), so none were. If this is "
+        "intended, run again with --allow-mass-delete"
+    )
+    assert (refused.status, refused.error, refused.stats.deleted) == ("failed", f"source daily: customers: {why}", 0)
+    assert refused.streams["customers"].error == why
+    assert states(wh) == []  # the next sync reads the stream whole again, and asks again
+    assert wh.scalar("SELECT count(*) FROM raw._record_index WHERE record_hash IS NOT NULL") == 5
+    said.clear()
+    allowed = sync_source(file_hub(f, max_delete_share=0.6), wh, "daily", progress=said.append)
+    assert (allowed.status, allowed.error, allowed.stats.deleted) == ("succeeded", None, 3)
+    assert said == ["daily.customers: 2 read, 0 new or changed", "daily.customers: 3 records deleted in the source"]
+    assert wh.read_frame(
+        "SELECT status, records_deleted, error FROM raw._syncs ORDER BY started_at"
+    ).values.tolist() == [
+        ["succeeded", 0, None],
+        ["failed", 0, f"source daily: customers: {why}"],
+        ["succeeded", 3, None],
+    ]
+
+
+def test_a_stream_that_does_not_detect_deletes_keeps_what_a_complete_read_misses(tmp_path: Path, wh: Warehouse) -> None:
+    f = tmp_path / "export.csv"
+    f.write_text(HEADER + "K1,甲\nK2,乙\n", encoding="utf-8")
+    assert sync_source(file_hub(f, detect_deletes=False), wh, "daily").stats.loaded == 2
+    f.write_text(HEADER + "K1,甲\n", encoding="utf-8")
+    r = sync_source(file_hub(f, detect_deletes=False), wh, "daily")
+    assert (r.status, r.stats.read, r.stats.deleted) == ("succeeded", 1, 0)
+    assert wh.scalar("SELECT count(*) FROM raw._seen") == 0  # nothing noted for a read that tells no deletes
+    r = sync_source(file_hub(f), wh, "daily")  # the file is done: not read again
+    assert (r.status, r.stats.read, r.stats.deleted) == ("succeeded", 0, 0)
+    r = sync_source(file_hub(f), wh, "daily", full_refresh=True)  # read whole, with detection (the default): K2 goes
+    assert (r.status, r.stats.read, r.stats.unchanged, r.stats.deleted) == ("succeeded", 1, 1, 1)
+
+
+# --- an API connector: batches, checkpoints, deletes of full reads -------------------------------------------
+
+WECOM = {
+    "connector": "wecom",
+    "config": {"corp_id": "${WECOM_CORP_ID}", "secret": "${WECOM_SECRET}", "base_url": "${WECOM_BASE_URL}"},
+}
+
+
+@pytest.fixture
+def wecom() -> Any:
+    """A WeCom fake over 20 companies (40 users, 27 departments), its own: tests remove its records."""
+    from connectors.fakes.serve import build_server
+
+    server = build_server("wecom", entities=20, seed=3)
+    server.start()
+    yield server
+    server.stop()
+
+
+def wecom_hub(server: Any, tmp_path: Path, streams: dict[str, Any] | None = None) -> HubConfig:
+    import yaml
+
+    from connectors.fakes.serve import demo_env
+    from core.config_file import load_config
+
+    src = {**WECOM, **({"streams": streams} if streams is not None else {})}
+    (tmp_path / "hub.yaml").write_text(yaml.safe_dump({"sources": {"wecom": src}}), encoding="utf-8")
+    return load_config(tmp_path / "hub.yaml", env=demo_env({"wecom": server.url}))
+
+
+def test_an_api_source_lands_every_batch_size_records_and_its_full_reads_tell_deletes(
+    tmp_path: Path, wh: Warehouse, wecom: Any
+) -> None:
+    cfg = wecom_hub(wecom, tmp_path, {"users": {}, "departments": {}})
+    said: list[str] = []
+    first = sync_source(cfg, wh, "wecom", batch_size=15, progress=said.append)
+    assert first.status == "succeeded"
+    assert {n: (s.stats.read, s.stats.loaded, s.stats.deleted) for n, s in first.streams.items()} == {
+        "users": (40, 40, 0),
+        "departments": (27, 27, 0),
+    }
+    # (the connector reads its streams concurrently: the order of the streams' lines is not fixed)
+    assert [m for m in said if m.startswith("wecom.users")] == [
+        "wecom.users: 15 read, 15 new or changed",
+        "wecom.users: 30 read, 30 new or changed",
+        "wecom.users: 40 read, 40 new or changed",
+    ]
+    assert [m for m in said if m.startswith("wecom.departments")] == [
+        "wecom.departments: 15 read, 15 new or changed",
+        "wecom.departments: 27 read, 27 new or changed",
+    ]
+    assert len(said) == 5
+    rows = wh.read_frame("SELECT _key, _row FROM raw.wecom__users ORDER BY _row")
+    assert rows["_row"].tolist() == list(range(40))  # the rows of a stream count on across its batches
+    users = wecom.dataset.tables["users"].records
+    gone = sorted(users)[:2]
+    for key in gone:
+        users.pop(key)
+    said.clear()
+    second = sync_source(cfg, wh, "wecom", progress=said.append)
+    assert {n: (s.stats.read, s.stats.unchanged, s.stats.deleted) for n, s in second.streams.items()} == {
+        "users": (38, 38, 2),
+        "departments": (27, 27, 0),
+    }
+    assert sorted(said[:2]) == [
+        "wecom.departments: 27 read, 0 new or changed",
+        "wecom.users: 38 read, 0 new or changed",
+    ]
+    assert said[2:] == ["wecom.users: 2 records deleted in the source"]
+    deleted = wh.read_frame("SELECT _key FROM raw.wecom__users WHERE _deleted ORDER BY _key")["_key"].tolist()
+    assert deleted == sorted(str(k) for k in gone)
+
+
+def test_an_api_stream_without_config_may_delete_half_of_it_not_more(tmp_path: Path, wh: Warehouse, wecom: Any) -> None:
+    cfg = wecom_hub(wecom, tmp_path)  # every stream the connector offers, none configured: the default 50%
+    assert sync_source(cfg, wh, "wecom").status == "succeeded"
+    users = wecom.dataset.tables["users"].records
+    for key in sorted(users)[:21]:  # 21 of 40
+        users.pop(key)
+    r = sync_source(cfg, wh, "wecom")
+    assert r.status == "failed" and r.streams["users"].stats.deleted == 0
+    assert r.error == (
+        "source wecom: users: wecom.users: 21 of 40 records (52%) would be deleted because they are "
+        "missing from a complete read of the source; a run deletes at most 50% of a stream "
+        "(max_delete_share), so none were. If this is intended, run again with --allow-mass-delete"
+    )
+    assert "users" not in states(wh)
+    r = sync_source(cfg, wh, "wecom", allow_mass_delete=True)
+    assert (r.status, r.streams["users"].stats.deleted) == ("succeeded", 21)
+
+
+# --- failures, and how a sync reports them -------------------------------------------------------------------
+
+
+def test_failures_before_reading_name_the_source_and_what_went_wrong(tmp_path: Path, wh: Warehouse) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sources = {
+        "refused": {
+            "connector": "wecom",
+            "config": {"corp_id": "c", "secret": "s", "base_url": f"http://127.0.0.1:{port}"},
+        },
+        "nodb": {
+            "connector": "sql",
+            "config": {"url": f"sqlite:///{tmp_path}/missing/x.db"},
+            "streams": {"t": {"table": "t", "primary_key": "id"}},
+        },
+        "nodriver": {
+            "connector": "sql",
+            "config": {"url": "nosuch://x"},
+            "streams": {"t": {"table": "t", "primary_key": "id"}},
+        },
+        "nofile": {
+            "connector": "file",
+            "config": {"path": f"{tmp_path}/none/*.csv"},
+            "streams": {"t": {"primary_key": "id"}},
+        },
+    }
+    cfg = hub(sources)
+    got = {name: sync_source(cfg, wh, name) for name in sources}
+    expected = {
+        "refused": f"source refused: cannot connect to base_url http://127.0.0.1:{port} (connection refused): is the "
+        "server running?",
+        "nodb": f"source nodb: database sqlite:///{tmp_path}/missing/x.db: unable to open database file",
+        "nodriver": "source nodriver: NoSuchModuleError: Can't load plugin: sqlalchemy.dialects:nosuch",
+        "nofile": f"source nofile: stream t: no file matches {tmp_path}/none/*.csv",
+    }
+    assert {n: (r.status, r.error, r.streams) for n, r in got.items()} == {
+        n: ("failed", e, {}) for n, e in expected.items()
+    }
+    assert all(0 <= r.seconds < 30 for r in got.values())  # the time the sync took, not a clock reading
+    logged = wh.read_frame("SELECT source, status, error, records_read FROM raw._syncs ORDER BY started_at")
+    assert logged.values.tolist() == [[n, "failed", e, 0] for n, e in expected.items()]
+
+
+def test_a_failing_stream_does_not_stop_the_others_and_each_failure_is_named(tmp_path: Path, wh: Warehouse) -> None:
+    (tmp_path / "a.csv").write_text("id,name\nA1,甲\nA2,乙\nA3,丙\nA4,丁\nA5,戊\n", encoding="utf-8")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "1.csv").write_text("id,name\nB1,甲\n", encoding="utf-8")
+    (tmp_path / "b" / "2.dat").write_text("id,name\nB2,乙\n", encoding="utf-8")  # a format the reader cannot tell
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "1.csv").write_text("id,name\nC1,甲\n", encoding="utf-8")
+    (tmp_path / "c" / "2.csv").write_text("name\n乙\n", encoding="utf-8")  # without the key column
+    (tmp_path / "d.csv").write_text("id,name\nD1,甲\n", encoding="utf-8")
+    cfg = hub(
+        {
+            "daily": {
+                "connector": "file",
+                "config": {"path": str(tmp_path / "a.csv")},
+                "streams": {
+                    "a": {"primary_key": "id"},
+                    "b": {"primary_key": "id", "path": str(tmp_path / "b" / "*")},
+                    "c": {"primary_key": "id", "path": str(tmp_path / "c" / "*.csv")},
+                    "d": {"primary_key": "id", "path": str(tmp_path / "d.csv")},
+                },
+            }
+        }
+    )
+    said: list[str] = []
+    r = sync_source(cfg, wh, "daily", batch_size=2, progress=said.append)
+    b_error = f"stream b: cannot tell the format of {tmp_path}/b/2.dat; set format: csv|xlsx|jsonl"
+    c_error = "daily.c: primary_key column 'id' is not in the data; the columns are: name"
+    assert (r.status, r.error) == ("failed", f"source daily: b: {b_error}; c: {c_error}")
+    assert {n: (s.stats.read, s.stats.loaded, s.error) for n, s in r.streams.items()} == {
+        "a": (5, 5, None),
+        "b": (1, 1, b_error),
+        "c": (1, 1, c_error),
+        "d": (1, 1, None),
+    }
+    assert said == [
+        "daily.a: 5 read, 5 new or changed",
+        "daily.b: FAILED after 1 records",
+        "daily.c: FAILED",
+        "daily.d: 1 read, 1 new or changed",
+    ]
+    # batches of 2 records (a bulk source is handed the batch size): a's five records land in three batches
+    batches = wh.read_frame("SELECT stream, count(*) AS n FROM raw._batches GROUP BY stream ORDER BY stream")
+    assert batches.values.tolist() == [["a", 3], ["b", 1], ["c", 1], ["d", 1]]
+
+
+def test_a_sync_fails_on_its_failures_naming_its_warnings_too_and_logs_its_warnings(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    (tmp_path / "bad.csv").write_text("id,name\n,甲\n,乙\nK3,丙\n", encoding="utf-8")  # 2 of 3 without a key
+    (tmp_path / "empty.csv").write_text("id,name\n", encoding="utf-8")
+    (tmp_path / "empty2.csv").write_text("id,name\n", encoding="utf-8")
+    streams = {
+        "bad": {"primary_key": "id", "path": str(tmp_path / "bad.csv")},
+        "empty": {"primary_key": "id", "path": str(tmp_path / "empty.csv")},
+        "empty2": {"primary_key": "id", "path": str(tmp_path / "empty2.csv")},
+    }
+    cfg = hub({"daily": {"connector": "file", "config": {"path": str(tmp_path / "bad.csv")}, "streams": streams}})
+    r = sync_source(cfg, wh, "daily")
+    failure = "bad: 2 of 3 rows read were quarantined (67%; see raw._quarantine), more than max_quarantined_share 20%"
+    warnings = ["empty: the stream holds no record after the sync", "empty2: the stream holds no record after the sync"]
+    assert (r.status, r.error, r.warnings) == ("failed", "source daily: " + "; ".join([failure, *warnings]), warnings)
+    del streams["bad"]
+    r = sync_source(hub({"daily": {"connector": "file", "config": {"path": "x"}, "streams": streams}}), wh, "daily")
+    assert (r.status, r.error, r.warnings) == ("warning", None, warnings)
+    logged = wh.read_frame("SELECT status, error FROM raw._syncs ORDER BY started_at")
+    assert logged.values.tolist() == [
+        ["failed", "source daily: " + "; ".join([failure, *warnings])],
+        ["warning", "; ".join(warnings)],
+    ]
