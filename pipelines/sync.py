@@ -273,7 +273,10 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         if src.connector in CONFIG_STREAM_CONNECTORS:
             _read_bulk(run, source, conf, catalog, states, full_refresh)
         else:
-            _read_protocol(run, source, conf, catalog, states, batch_size or 10000)
+            # a declarative source's concurrent streams take their state when the source is built: the one that
+            # discovered has none, and read()'s state alone would read every incremental stream from its start
+            reader = create_source(src.connector, conf, catalog, _state_messages(states))
+            _read_protocol(run, reader, conf, catalog, states, batch_size or 10000)
         failed = [f"{n}: {s.error}" for n, s in result.streams.items() if s.error]
         if failed:
             raise SyncError(f"source {source_name}: " + "; ".join(failed))

@@ -597,6 +597,54 @@ def test_an_api_stream_without_config_may_delete_half_of_it_not_more(tmp_path: P
     assert (r.status, r.streams["users"].stats.deleted) == ("succeeded", 21)
 
 
+DINGTALK = {
+    "connector": "dingtalk",
+    "config": {
+        "app_key": "${DINGTALK_APP_KEY}",
+        "app_secret": "${DINGTALK_APP_SECRET}",
+        "operator_user_id": "${DINGTALK_OPERATOR_USER_ID}",
+        "base_url": "${DINGTALK_BASE_URL}",
+        "oapi_base_url": "${DINGTALK_OAPI_BASE_URL}",
+        "page_size": 10,
+        "num_workers": 1,
+    },
+    "streams": {"crm_customers": {}},
+}
+
+
+def test_an_incremental_api_stream_reads_from_its_saved_cursor_on(tmp_path: Path, wh: Warehouse) -> None:
+    # The bug this found: the source that reads was the one built to discover, without the saved state, and a
+    # declarative source's concurrent streams take their state when built: every sync read the stream whole.
+    import yaml
+
+    from connectors.fakes.serve import build_server, demo_env
+    from core.config_file import load_config
+
+    server = build_server("dingtalk", entities=300, seed=3, sample=True)  # 72 CRM customers
+    server.start()
+    try:
+        (tmp_path / "hub.yaml").write_text(yaml.safe_dump({"sources": {"dingtalk": DINGTALK}}), encoding="utf-8")
+        cfg = load_config(tmp_path / "hub.yaml", env=demo_env({"dingtalk": server.url}))
+        first = sync_source(cfg, wh, "dingtalk")
+        assert (first.status, first.stats.read, first.stats.loaded) == ("succeeded", 72, 72)
+        latest = max(r["modifyTime"] for r in server.dataset.records("crm_customer"))
+        assert json.loads(wh.scalar("SELECT state FROM raw._state")) == {"modifyTime": latest}
+        # from the cursor on, that value included: the last modified customer alone
+        second = sync_source(cfg, wh, "dingtalk")
+        assert (second.status, second.stats.read, second.stats.unchanged) == ("succeeded", 1, 1)
+        some = server.dataset.records("crm_customer")[5]
+        changed = server.dataset.upsert(
+            "crm_customer", {"instanceId": some["instanceId"], "data": {**some["data"], "customer_name": "改名公司"}}
+        )
+        third = sync_source(cfg, wh, "dingtalk")  # the changed one, and the one at the cursor again
+        assert (third.status, third.stats.read, third.stats.loaded, third.stats.unchanged) == ("succeeded", 2, 1, 1)
+        assert json.loads(wh.scalar("SELECT state FROM raw._state")) == {"modifyTime": changed["modifyTime"]}
+        whole = sync_source(cfg, wh, "dingtalk", full_refresh=True)  # no saved state: from the start
+        assert (whole.status, whole.stats.read, whole.stats.unchanged) == ("succeeded", 72, 72)
+    finally:
+        server.stop()
+
+
 # --- failures, and how a sync reports them -------------------------------------------------------------------
 
 
