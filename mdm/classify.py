@@ -152,12 +152,13 @@ class FellegiSunter:
 
     # --- persistence ---------------------------------------------------------------------------------------
 
-    def to_json(self) -> str:
-        """The model as JSON text. Written by orjson (its term-frequency tables are large: 30 MB at 1M records,
-        a second with the standard library); a model holding a number JSON cannot spell (NaN, infinity) is
-        written by the standard library, which writes them as JavaScript does, so it reads back the same."""
+    def to_json(self, tf: bool = True) -> str:
+        """The model as JSON text; `tf=False`: without the term-frequency tables (stored apart, they are most of it:
+        30 MB at 1M records). Written by orjson (a second with the standard library at 1M records); a model holding
+        a number JSON cannot spell (NaN, infinity) is written by the standard library, which writes them as
+        JavaScript does, so it reads back the same."""
         d = {"specs": [s.__dict__ | {"thresholds": list(s.thresholds), "extra": list(s.extra)} for s in self.specs],
-             "m": self.m, "u": self.u, "prior": self.prior, "tf": self.tf, "tf_default": self.tf_default,
+             "m": self.m, "u": self.u, "prior": self.prior, "tf": self.tf if tf else {}, "tf_default": self.tf_default,
              "tf_reference": self.tf_reference, "info": self.info, "common": self.common}
         small = [self.prior, *self.tf_default.values(), *self.tf_reference.values(),
                  *(x for v in (*self.m.values(), *self.u.values()) for x in v)]

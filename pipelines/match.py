@@ -215,7 +215,7 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
         ensure_staging(wh, conn)
         ensure_mdm(wh, conn)
         store = MatchStore(wh, conn)
-        model = active_model(wh, fp, conn)
+        model = active_model(wh, fp, conn, tf_values={})  # (an incremental run reads the frequencies it needs)
         if model is not None and model.info.get("candidate_pairs") == 0:
             model = None  # learnt from no pair at all: a full run trains one on the pairs there are now
         mark = watermark(conn, CONSUMER)
@@ -231,7 +231,7 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
     if incremental:
         out.timings["commit"] = time.perf_counter() - committing
     if not incremental:
-        out = _full(cfg, wh, settings, fp, None if (retrain or model is None) else model, prog,
+        out = _full(cfg, wh, settings, fp, None if (retrain or model is None) else active_model(wh, fp), prog,
                     sample=cfg.mdm.customer.train_sample, step_pairs=cfg.mdm.customer.pairs_per_step)
     log.debug("matching steps (s): %s", ", ".join(f"{k} {v:.2f}" for k, v in out.timings.items()))
     return out
@@ -355,7 +355,7 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         _index_records(wh, conn, settings)
         log.debug("publishing: the records' lookup indexes built in %.1f s", time.perf_counter() - t2)
         if activate is not None:
-            activate_model(conn, activate, fp, now)
+            activate_model(wh, conn, activate, fp, now)
         set_watermark(conn, CONSUMER, top, {"fingerprint": fp})
         _trim_changes(conn, top)
         timings["golden_and_write"] = time.perf_counter() - t1
@@ -417,6 +417,8 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     subset = sort_records(pd.concat([as_arrow_strings(std[["record_id", *needed]]), neighbours[["record_id", *needed]]],
                                     ignore_index=True))
     is_changed = subset["record_id"].isin(set(std["record_id"])).to_numpy()
+    # the term frequencies of the values compared here (the pairs are among these records), not all of them
+    model = active_model(wh, fp, conn, tf_values={s.name: subset[s.column] for s in model.specs if s.tf}) or model
     # 2. Block and score the changed records against their neighbourhood with the stored model.
     sid = subset["record_id"].to_numpy()
     spec_cols = [s.name for s in model.specs]

@@ -68,7 +68,7 @@ def refresh(cfg: HubConfig, wh: Warehouse, changed: Sequence[str] = (), deleted:
     if not (force or cfg.console.api_tokens or store.exists()):
         return None
     settings = settings_of(cfg.mdm.customer)
-    model = active_model(wh, fingerprint(settings))
+    model = active_model(wh, fingerprint(settings), tf_values={})  # (its specs and scope: no frequencies)
     if model is None:
         return None
     scope = list(cast("list[str]", model.info.get("calibration_scope") or []))

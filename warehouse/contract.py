@@ -61,6 +61,10 @@ MDM_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
                         "expires_at": "timestamp"}, ["session_hash"]),
     "match_model": ({"model_id": "text", "spec_fingerprint": "text", "created_at": "timestamp",
                      "active": "boolean", "model": "json"}, ["model_id"]),
+    # A model's term frequencies (`pipelines.model_store`): the share of records holding each value held more than
+    # once, per comparison; one row with no value marks each comparison the model adjusts by frequency. Kept
+    # apart from the model's JSON, so that a run reads those of the values it compares, not all of them.
+    "match_model_tf": ({"model_id": "text", "comparison": "text", "value": "text", "share": "float"}, None),
 }
 
 # Standardized columns the engine keeps per record in mdm.customer_records (its memory between runs).
