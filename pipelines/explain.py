@@ -14,7 +14,7 @@ from warehouse.engine import Warehouse
 def explain_records(cfg: HubConfig, wh: Warehouse, left: str, right: str) -> pd.DataFrame:
     """The per-comparison explanation of two record ids; LookupError when a record or the model is missing."""
     settings = settings_of(cfg.mdm.customer)
-    model = active_model(wh, fingerprint(settings))
+    model = active_model(wh, fingerprint(settings), tf_values={})
     if model is None:
         raise LookupError("no matching model in this warehouse yet: run `hub run` first")
     recs = wh.read_frame("SELECT * FROM mdm.customer_records WHERE record_id IN (:a, :b)", {"a": left, "b": right})
@@ -22,6 +22,9 @@ def explain_records(cfg: HubConfig, wh: Warehouse, left: str, right: str) -> pd.
     for ref in (left, right):
         if ref not in found:
             raise LookupError(f"no customer record {ref} in mdm.customer_records")
+    # the term frequencies of the two records' values, not the model's whole tables
+    model = active_model(wh, fingerprint(settings), tf_values={s.name: recs[s.column] for s in model.specs
+                                                               if s.tf and s.column in recs}) or model
     a = recs.set_index("record_id").loc[left]
     b = recs.set_index("record_id").loc[right]
     table = explain(model, a, b, settings.match, settings.review)

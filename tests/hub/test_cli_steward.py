@@ -210,6 +210,20 @@ def test_explain_names_bands_as_the_queue_console_and_api_do(steward_project: Pa
     assert BANDS == ("match", "review", "low")
 
 
+def test_explain_weighs_a_pair_as_the_run_scored_it(steward_project: Path) -> None:
+    """An explanation reads the term frequencies of its two records' values only; the weights are the run's."""
+    from pipelines.explain import explain_records
+    from warehouse.engine import Warehouse
+
+    cfg = load_config(steward_project)
+    wh = Warehouse(cfg.warehouse.url)
+    pairs = wh.read_frame("SELECT left_record, right_record, weight, name FROM mdm.match_pairs ORDER BY prob DESC, "
+                          "left_record, right_record LIMIT 20")
+    assert pairs["name"].isin([4, 5, 6]).sum() >= 10  # exact names: where the name's frequency adjusts the weight
+    explained = [explain_records(cfg, wh, p.left_record, p.right_record).attrs["weight"] for p in pairs.itertuples()]
+    assert explained == pytest.approx(pairs["weight"].tolist(), abs=1e-6)
+
+
 def test_queue_filters_bulk_decisions_candidates_claims_and_comments(steward_project: Path) -> None:
     c = str(steward_project)
     band = js("steward", "queue", "-c", c, "--reason", "review_band", "--sort", "score_asc", "--limit", "500")
