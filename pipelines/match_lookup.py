@@ -9,6 +9,8 @@ folder, `.hub/`, for PostgreSQL) in WAL mode, so the API reads it while a run up
   and its key values (`key_hashes`), so a lookup is a B-tree probe;
 - `records(rid, record_id, golden_id, <compared, exclusive and scope columns>)`;
 - `golden(golden_id, name, uscc, phone, city)`: what an answer shows of a candidate;
+- `tf(comparison, value, share)`: the model's term frequencies, looked up for the query's values (a model's
+  tables hold every value held more than once: millions at 10M records, too many to hold in the API's memory);
 - `meta`: the model and the warehouse version of `mdm.customer_records` the index reflects.
 
 `hub run` keeps it current when the match API is configured (`console.api_tokens`): a full match rebuilds it
@@ -29,11 +31,12 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from core.config import HubConfig
 from mdm.blocking import BlockingRule
 from mdm.engine import LinkSettings
-from pipelines.model_store import active_model
+from pipelines.model_store import active_model, model_tf
 from warehouse.changes import versions
 from warehouse.engine import Warehouse
 
@@ -74,15 +77,15 @@ def refresh(cfg: HubConfig, wh: Warehouse, changed: Sequence[str] = (), deleted:
     scope = list(cast("list[str]", model.info.get("calibration_scope") or []))
     columns = index_columns(settings, model.specs, scope)
     meta = {"records_version": warehouse_version(wh),
-            "model": hashlib.sha1(model.to_json().encode()).hexdigest()[:16], "columns": columns}
+            "model": hashlib.sha1(model.to_json().encode()).hexdigest()[:16], "columns": columns, "tf": True}
     old = store.meta()
     if old == meta:
         return None  # nothing matched since the index was written
     if (not everything and old.get("records_version") == before and old.get("model") == meta["model"]
-            and old.get("columns") == columns):
+            and old.get("columns") == columns and old.get("tf")):
         store.update(wh, settings.blocking, columns, changed, deleted, affected, meta)
         return f"match API index: {len(changed) + len(deleted):,} records rewritten, {len(affected):,} re-pointed"
-    store.build(wh, settings.blocking, columns, meta)
+    store.build(wh, settings.blocking, columns, meta, model_tf(wh, fingerprint(settings)))
     return f"match API index built: {store.path}"
 
 
@@ -161,6 +164,18 @@ class LookupStore:
         names = [d[0] for d in cur.description]
         return pd.DataFrame(cur.fetchall(), columns=names).drop(columns=["rid"])
 
+    def tf(self, values: dict[str, Any]) -> dict[str, dict[str, float]]:
+        """The term-frequency shares of one value per comparison (`{comparison: value}`), for those the model's
+        tables hold: `{comparison: {value: share}}`."""
+        asked = [(c, str(v)) for c, v in values.items() if not pd.isna(v) and str(v) != ""]
+        out: dict[str, dict[str, float]] = {c: {} for c in values}
+        if asked:
+            where = " OR ".join("(comparison = ? AND value = ?)" for _ in asked)
+            for c, v, share in self._conn().execute(f"SELECT comparison, value, share FROM tf WHERE {where}",
+                                                    [x for pair in asked for x in pair]):
+                out[c][v] = float(share)
+        return out
+
     def golden(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not ids:
             return {}
@@ -172,8 +187,9 @@ class LookupStore:
     # --- writing ---------------------------------------------------------------------------------------------
 
     def build(self, wh: Warehouse, rules: Sequence[BlockingRule], columns: Sequence[str],
-              meta: dict[str, Any]) -> None:
-        """The whole index from the warehouse, a chunk of records at a time, into a new file swapped in."""
+              meta: dict[str, Any], tf: pa.Table | None = None) -> None:
+        """The whole index from the warehouse, a chunk of records at a time, into a new file swapped in; `tf`: the
+        model's term frequencies (`pipelines.model_store.model_tf`)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".building")
         tmp.unlink(missing_ok=True)
@@ -194,6 +210,9 @@ class LookupStore:
                     _insert(con, part.assign(rid=np.arange(lo, lo + len(part))), rules, columns)
                 golden = wh.read_frame(f"SELECT {', '.join(GOLDEN_COLUMNS)} FROM mdm.golden_customer", conn=wconn)
             _golden(con, golden)
+            for batch in (tf.to_batches(CHUNK) if tf is not None else []):
+                con.executemany("INSERT INTO tf VALUES (?, ?, ?)", zip(*(batch.column(i).to_pylist() for i in range(3)),
+                                                                     strict=True))
             con.execute("CREATE INDEX keys_by_rid ON keys (rid)")
             _meta(con, meta)
             con.commit()
@@ -251,6 +270,8 @@ def _schema(con: sqlite3.Connection, columns: Sequence[str]) -> None:
     con.execute("CREATE TABLE keys (k INTEGER, rid INTEGER, PRIMARY KEY (k, rid)) WITHOUT ROWID")
     con.execute(f"CREATE TABLE golden ({', '.join(c + ' TEXT' for c in GOLDEN_COLUMNS)}, PRIMARY KEY (golden_id))")
     con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+    con.execute("CREATE TABLE tf (comparison TEXT, value TEXT, share REAL, PRIMARY KEY (comparison, value)) "
+                "WITHOUT ROWID")
 
 
 def _insert(con: sqlite3.Connection, part: pd.DataFrame, rules: Sequence[BlockingRule], columns: Sequence[str]) -> None:

@@ -112,3 +112,23 @@ def _stored_tf(wh: Warehouse, conn: Connection, model_id: str, tf_values: Mappin
         rows = got.filter(pc.equal(got.column("comparison"), name))
         out[name] = dict(zip(rows.column("value").to_pylist(), rows.column("share").to_pylist(), strict=True))
     return out
+
+
+def model_tf(wh: Warehouse, fingerprint: str) -> pa.Table:
+    """The term frequencies of the model in force (comparison, value, share), as stored (its rows of
+    `mdm.match_model_tf`, or the tables of a model stored with them in its JSON); empty without a model."""
+    empty = pa.table({"comparison": pa.array([], pa.string()), "value": pa.array([], pa.string()),
+                      "share": pa.array([], pa.float64())})
+    with wh.begin() as conn:
+        rows = wh.read_frame("SELECT model_id, model FROM mdm.match_model WHERE active AND spec_fingerprint = :f",
+                             {"f": fingerprint}, conn=conn)
+        if not len(rows):
+            return empty
+        model_id = str(rows["model_id"].iloc[0])
+        if wh.table_exists(conn, "mdm", "match_model_tf") and value(
+                conn, f"SELECT count(*) FROM {TF_TABLE} WHERE model_id = :m AND value IS NULL", {"m": model_id}):
+            return wh.read_arrow(f"SELECT comparison, value, share FROM {TF_TABLE} WHERE model_id = :m AND value IS "
+                                 "NOT NULL", {"m": model_id}, conn=conn).cast(empty.schema)
+    model = FellegiSunter.from_json(rows["model"].iloc[0])
+    rows_ = tf_rows(model_id, model.tf).drop(["model_id"])
+    return rows_.filter(pc.is_valid(rows_.column("value"))).cast(empty.schema)

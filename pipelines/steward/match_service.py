@@ -3,6 +3,7 @@ model in force (`MatchService`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Mapping
@@ -65,7 +66,7 @@ class MatchService:
                 version = self._current_version()
                 if self._model is None or version != self._version:
                     settings = settings_of(self.cfg.mdm.customer)
-                    model = active_model(self.wh, fingerprint(settings))
+                    model = active_model(self.wh, fingerprint(settings), tf_values={})  # (frequencies: the index's)
                     if model is None:
                         raise StewardError("no matching model in this warehouse yet: run `hub run` first")
                     if not self.store.meta():
@@ -84,6 +85,10 @@ class MatchService:
         row.update({"source_name": "api", "stream": "api", "source_key": "query"})
         std = derive_customer_columns(standardize_customers(pd.DataFrame([row])))
         found = self.store.candidates(std, settings.blocking)
+        # the term frequencies of the query's values (an exact match takes the share of the value both hold), from
+        # the index: the model's tables are not held in memory
+        shares = self.store.tf({s.name: std[s.column].iloc[0] for s in model.specs if s.tf and s.name in model.tf})
+        model = dataclasses.replace(model, tf={n: {**t, **shares.get(n, {})} for n, t in model.tf.items()})
         index = build_index(found, (), model, settings.exclusive)  # the candidates only: scored in memory
         cand = np.arange(len(found))
         golden = self.store.golden(sorted(set(found["golden_id"].dropna())))

@@ -402,6 +402,43 @@ def test_match_service_finds_the_golden_customer_of_a_known_record(steward_proje
     assert nothing["candidates"] == []
 
 
+def test_match_service_weighs_with_the_models_term_frequencies_from_its_index(steward_project: Path) -> None:
+    """The service reads the frequencies of the query's values from the index, not the model's tables: its weights
+    are those of the whole model; without the frequencies they would not be."""
+    import dataclasses
+
+    from mdm.lookup import build_index
+    from mdm.specs import derive_customer_columns
+    from mdm.standardize import standardize_customers
+    from pipelines.match import fingerprint, settings_of
+    from pipelines.model_store import active_model
+
+    cfg, wh = open_(steward_project)
+    settings = settings_of(cfg.mdm.customer)
+    whole = active_model(wh, fingerprint(settings))
+    assert whole is not None and len(whole.tf["name"]) >= 10  # names held by several records: shares to look up
+    # a record whose standardized name is one of those: the exact-name candidates take its share
+    recs = wh.read_frame("SELECT * FROM mdm.customer_records ORDER BY record_id")
+    row = recs[recs["name_key"].isin(list(whole.tf["name"]))].iloc[0]
+    svc = match_service.MatchService(cfg, wh)
+    query = {"name": row["name"], "phone": row["phone"], "address": row["address"]}
+    out = svc.match(query, limit=50, include_low=True)
+    std = derive_customer_columns(standardize_customers(pd.DataFrame([{**dict.fromkeys(
+        ["short_name", "uscc", "mobile", "email", "contact_name"]), **query, "source_name": "api", "stream": "api",
+        "source_key": "query"}])))
+    found = svc.store.candidates(std, settings.blocking)
+    cand = list(range(len(found)))
+
+    def weights(model: object) -> dict[str, float]:
+        scored = build_index(found, (), model, settings.exclusive).score(std, cand)
+        return dict(zip(found["record_id"], scored["weight"].round(4), strict=True))
+
+    full, bare = weights(whole), weights(dataclasses.replace(whole, tf={n: {} for n in whole.tf}))
+    got = {c["matched_record"]: c["weight"] for c in out["candidates"]}
+    assert got and got == {r: full[r] for r in got}
+    assert any(bare[r] != full[r] for r in got)
+
+
 # --- the whole cycle on both warehouses ------------------------------------------------------------------------
 
 
