@@ -398,6 +398,7 @@ def test_records_of_removed_streams_and_sources_are_deleted_only_when_allowed(wh
     store = RawStore(wh)
     land(store, "crm", "customers", ["C1", "C2"])
     land(store, "crm", "orders", ["O1", "O2", "O3"])
+    land(store, "crm", "contacts", ["P1"])
     land(store, "old", "customers", ["X1"])
     land(store, "all", "users", ["U1"])  # a source without `streams` reads every stream of its connector
     land(store, "off", "users", ["U2"])  # a disabled source keeps its records
@@ -412,17 +413,22 @@ def test_records_of_removed_streams_and_sources_are_deleted_only_when_allowed(wh
     refused = forget_removed(cfg, wh, progress=said.append)
     assert [
         (r.source, r.status, {n: (s.stats.deleted, s.error is not None) for n, s in r.streams.items()}) for r in refused
-    ] == [("crm", "failed", {"orders": (0, True)}), ("old", "failed", {"customers": (0, True)})]
+    ] == [
+        ("crm", "failed", {"contacts": (0, True), "orders": (0, True)}),
+        ("old", "failed", {"customers": (0, True)}),
+    ]
+    why = (
+        "would be deleted because the stream is no longer in the configuration; a run deletes at most 50% of a "
+        "stream (max_delete_share), so none were. If this is intended, run again with --allow-mass-delete"
+    )
     assert refused[0].error == (
-        "orders: crm.orders: 3 of 3 records (100%) would be deleted because the stream is no "
-        "longer in the configuration; a run deletes at most 50% of a stream "
-        "(max_delete_share), so none were. If this is intended, run again with "
-        "--allow-mass-delete"
+        f"contacts: crm.contacts: 1 of 1 records (100%) {why}; orders: crm.orders: 3 of 3 records (100%) {why}"
     )
     assert said == [f"crm: {refused[0].error}", f"old: {refused[1].error}"]
     assert "because the source is no longer in the configuration" in (refused[1].error or "")
     assert live(wh) == [
         ("all", "users", 1),
+        ("crm", "contacts", 1),
         ("crm", "customers", 2),
         ("crm", "orders", 3),
         ("off", "users", 1),
@@ -432,11 +438,11 @@ def test_records_of_removed_streams_and_sources_are_deleted_only_when_allowed(wh
     said.clear()
     done = forget_removed(cfg, wh, allow_mass_delete=True, progress=said.append)
     assert [(r.source, r.status, r.error, r.stats.deleted) for r in done] == [
-        ("crm", "succeeded", None, 3),
+        ("crm", "succeeded", None, 4),
         ("old", "succeeded", None, 1),
     ]
     assert said == [
-        "crm: 3 records deleted (the stream is no longer in the configuration)",
+        "crm: 4 records deleted (the stream is no longer in the configuration)",
         "old: 1 records deleted (the source is no longer in the configuration)",
     ]
     assert live(wh) == [("all", "users", 1), ("crm", "customers", 2), ("off", "users", 1)]
@@ -446,9 +452,11 @@ def test_records_of_removed_streams_and_sources_are_deleted_only_when_allowed(wh
     )
     assert syncs.values.tolist() == [
         ["crm", "failed", 0, refused[0].error],
-        ["crm", "succeeded", 3, None],
+        ["crm", "succeeded", 4, None],
         ["old", "succeeded", 1, None],
     ]
+    tombstones = wh.read_frame("SELECT DISTINCT _sync_id FROM raw.crm__orders WHERE _deleted")["_sync_id"]
+    assert tombstones.tolist() == [done[0].sync_id]  # each deletion is the removing sync's
     assert forget_removed(cfg, wh, allow_mass_delete=True) == []  # nothing left to forget
 
 
