@@ -47,6 +47,7 @@ from airbyte_cdk.models import (
     Type,
 )
 from airbyte_cdk.models.airbyte_protocol_serializers import AirbyteMessageSerializer
+from airbyte_cdk.sources.streams.core import NO_CURSOR_STATE_KEY
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from connectors.file.source import ERRORS_FIELD
@@ -236,6 +237,12 @@ def _detects_deletes(src: SourceConfig, stream: str) -> bool:
     return True if sc is None or sc.detect_deletes is None else sc.detect_deletes
 
 
+def _resumes(state: Any) -> bool:
+    """A saved state a full read resumes from: one that is not empty, nor the CDK's mark of a full read that ended
+    (which the CDK itself reads as no state: the next read starts from the beginning)."""
+    return bool(state) and state != {NO_CURSOR_STATE_KEY: True}
+
+
 def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_size: int | None = None,
                 progress: Callable[[str], None] | None = None, full_refresh: bool = False,
                 allow_mass_delete: bool = False) -> SyncResult:
@@ -354,7 +361,7 @@ def _read_protocol(run: _Sync, source: Any, conf: dict[str, Any], catalog: Confi
     full = {cs.stream.name for cs in catalog.streams if cs.sync_mode == SyncMode.full_refresh}
     detect = {name: _detects_deletes(src, name) for name in full}
     for name in full:
-        if detect[name] and not states.get(name):  # a fresh full read of the stream
+        if detect[name] and not _resumes(states.get(name)):  # a fresh full read of the stream
             run.store.start_complete_read(run.source, name)
     buffers: dict[str, Batch] = {}
     rows: dict[str, int] = {}

@@ -680,6 +680,48 @@ def test_an_incremental_api_stream_reads_from_its_saved_cursor_on(tmp_path: Path
         server.stop()
 
 
+def test_a_full_api_read_after_one_that_failed_part_way_deletes_what_the_failed_read_saw(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    # The bug this found: the state the CDK saves at the end of a full read ({"__ab_no_cursor_state_message": true},
+    # which it reads itself as no state) was taken for a read to resume, so a full read after one that failed
+    # part-way kept the keys the failed read had noted as seen: a department that read saw and the source deleted
+    # afterwards was tombstoned a sync late.
+    import yaml
+
+    from connectors.fakes.serve import build_server, demo_env
+    from core.config_file import load_config
+
+    server = build_server("dingtalk", entities=300, seed=3, sample=True)  # 11 departments below the root
+    server.start()
+    try:
+        conf = {**DINGTALK, "streams": {"departments": {}}}
+        (tmp_path / "hub.yaml").write_text(yaml.safe_dump({"sources": {"dingtalk": conf}}), encoding="utf-8")
+        cfg = load_config(tmp_path / "hub.yaml", env=demo_env({"dingtalk": server.url}))
+        first = sync_source(cfg, wh, "dingtalk")
+        assert (first.status, first.stats.read, first.stats.loaded) == ("succeeded", 11, 11)
+        assert json.loads(wh.scalar("SELECT state FROM raw._state")) == {"__ab_no_cursor_state_message": True}
+        server.set_faults(quota_after=13)  # the quota runs out when 5 departments were read (test_sync.py)
+        failed = sync_source(cfg, wh, "dingtalk")
+        assert (failed.status, failed.stats.read, failed.stats.deleted) == ("failed", 5, 0)
+        seen = wh.read_frame("SELECT record_key FROM raw._seen")["record_key"].tolist()
+        assert len(seen) == 5
+        server.set_faults(quota_after=None)
+        records = server.dataset.tables["departments"].records
+        popped = next(k for k in records if str(k) == seen[0])
+        gone, children = {popped}, {popped}
+        while children:  # the connector walks the tree: what was below the deleted department is not read either
+            children = {r["dept_id"] for r in records.values() if r["parent_id"] in children}
+            gone |= children
+        records.pop(popped)
+        third = sync_source(cfg, wh, "dingtalk")
+        assert (third.status, third.stats.read, third.stats.deleted) == ("succeeded", 11 - len(gone), len(gone))
+        deleted = wh.read_frame("SELECT _key FROM raw.dingtalk__departments WHERE _deleted")["_key"].tolist()
+        assert sorted(deleted) == sorted(str(k) for k in gone) and seen[0] in deleted
+    finally:
+        server.stop()
+
+
 # --- failures, and how a sync reports them -------------------------------------------------------------------
 
 
