@@ -1,30 +1,11 @@
 -- Cross-sell: for each golden customer, its related customers and what they buy that it does not. Related: its
 -- parent company, its branches and the other branches of its parent (mdm hierarchy, dim_customer), and customers
--- sharing a phone or mobile number with it in any system (customer or contact records; the last 11 digits, numbers
--- of at least 7 digits, shared by at most 5 golden customers: a switchboard shared by dozens says nothing). What they
--- buy: the products of their revenue orders (fct_sales_orders.product, where the source says).
-WITH numbers AS (
-    SELECT x.golden_id, regexp_replace(n.number, '[^0-9]', '', 'g') AS digits
-    FROM (
-        SELECT source_name, stream, source_key, phone AS number FROM staging.customer WHERE phone IS NOT NULL
-        UNION ALL
-        SELECT source_name, stream, source_key, mobile FROM staging.customer WHERE mobile IS NOT NULL
-    ) n
-    JOIN mdm.xref x ON x.source_name = n.source_name AND x.stream = n.stream AND x.source_key = n.source_key
-    UNION ALL
-    SELECT x.golden_id, regexp_replace(n.number, '[^0-9]', '', 'g')
-    FROM (
-        SELECT source_name, customer_stream, customer_key, phone AS number FROM staging.contact WHERE phone IS NOT NULL
-        UNION ALL
-        SELECT source_name, customer_stream, customer_key, mobile FROM staging.contact WHERE mobile IS NOT NULL
-    ) n
-    JOIN mdm.xref x
-        ON x.source_name = n.source_name AND x.stream = n.customer_stream AND x.source_key = n.customer_key
-),
-phone AS (
-    SELECT DISTINCT golden_id, RIGHT(digits, 11) AS phone
-    FROM numbers
-    WHERE LENGTH(digits) >= 7
+-- sharing a phone or mobile number with it in any system (marts.golden_phone: customer or contact records, the last
+-- 11 digits of numbers of at least 7 digits), numbers shared by at most 5 golden customers (a switchboard shared by
+-- dozens says nothing). What they buy: the products of their revenue orders (fct_sales_orders.product, where the
+-- source says).
+WITH phone AS (
+    SELECT golden_id, phone FROM marts.golden_phone
 ),
 telling AS (
     SELECT phone FROM phone GROUP BY phone HAVING COUNT(*) BETWEEN 2 AND 5
