@@ -414,8 +414,9 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     gone = sorted(set(std["record_id"]) | set(deleted))
     needed = link_columns(settings, model)
     neighbours = store.neighbours(std, settings.blocking, gone, needed)
-    subset = sort_records(pd.concat([as_arrow_strings(std[["record_id", *needed]]), neighbours[["record_id", *needed]]],
-                                    ignore_index=True))
+    parts = [as_arrow_strings(std[["record_id", *needed]]), neighbours[["record_id", *needed]]]
+    # (an empty side, e.g. no changed record when only deletes came, is left out: it has no dtypes to give)
+    subset = sort_records(pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True))
     is_changed = subset["record_id"].isin(set(std["record_id"])).to_numpy()
     # the term frequencies of the values compared here (the pairs are among these records), not all of them
     model = active_model(wh, fp, conn, tf_values={s.name: subset[s.column] for s in model.specs if s.tf}) or model
