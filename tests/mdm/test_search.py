@@ -58,3 +58,71 @@ def test_a_rebuild_converts_only_new_names() -> None:
     more = pd.concat([RECORDS, pd.DataFrame([{"golden_id": "G5", "name": "杭州鸿丰光电有限公司"}])], ignore_index=True)
     again = SearchIndex.build(more, first)
     assert ids(again.find("cachedpinyin")) == ["G3"] and ids(again.find("hangzhouhongfeng")) == ["G5"]
+
+
+MORE = pd.DataFrame([
+    # golden_id, name, short_name, name_norm, contact_name, address, address_norm (G4's record first: the order found)
+    ("G4", "华信2厂", None, "华信2厂", None, None, None),
+    ("G1", "中国石油化工股份有限公司", "中石化", "中国石油化工股份有限公司", "张伟", "北京朝阳区朝阳门北大街22号",
+     "北京市朝阳区朝阳门北大街22号"),
+    ("G2", "華信機械有限公司", None, "华信机械有限公司", None, None, None),  # traditional: name_norm is simplified
+    ("G3", "华信达", None, "华信达", None, None, None),
+    ("G3", "华信达", None, "华信达", None, None, None),
+    ("G6", "朝阳食品有限公司", None, "朝阳食品有限公司", None, None, None),
+], columns=RECORDS.columns)
+
+
+def test_each_name_and_address_of_a_record_is_searched() -> None:
+    ix = SearchIndex.build(MORE)
+    assert ix.find("中石化") == [("G1", "name", 100.0)]                # the short name, not part of the name
+    assert ix.find("zhongshihua") == [("G1", "pinyin", 100.0)]        # the short name's pinyin
+    assert ix.find("zsh") == [("G1", "initials", 100.0)]              # and its initials
+    assert ix.find("华信机械")[0] == ("G2", "name", 100.0)            # the standardized name
+    assert ix.find("北京市朝阳区朝阳门") == [("G1", "address", 100.0)]  # the standardized address
+    assert ix.find("石") == [("G1", "name", 100.0)]                   # one character: names, no similar names
+
+
+def test_hits_ranked_by_how_then_size_then_id() -> None:
+    ix = SearchIndex.build(MORE)
+    # all by name: G3 has two records, then G2 before G4 (by ID, not in the order found)
+    assert ix.find("华信") == [("G3", "name", 100.0), ("G2", "name", 100.0), ("G4", "name", 100.0)]
+    assert ix.find("朝阳") == [("G6", "name", 100.0), ("G1", "address", 100.0)]  # a name before an address
+
+
+def test_pinyin_and_initials_for_letters_only() -> None:
+    # 华信2厂's initials are hx2c, but a query with a digit is no pinyin: it searches names (and similar names) only
+    ix = SearchIndex.build(MORE)
+    assert ix.find("hxc") == [] and ix.find("hx2") == [] and ix.find("xin2") == []  # (pinyin: huaxin2chang)
+    assert ix.find("华信2") == [("G4", "name", 100.0)]
+
+
+def test_similar_names_ranked_by_similarity() -> None:
+    # rapidfuzz's WRatio: 91.67 and 81.82 (12 of 12 and 9 of 11 characters in order), rounded to one place
+    ix = SearchIndex.build(pd.DataFrame({"golden_id": ["G1", "G2", "G3"],
+                                         "name": ["上海华信机械有限公司", "上海华信机械设备有限公司", "华信达"]}))
+    assert ix.find("上海华新机械设备有限公司") == [("G2", "similar name", 91.7), ("G1", "similar name", 81.8)]
+    assert ix.find("华达") == [("G3", "similar name", 80.0)]          # two characters: 2 of 3 in order
+    # the cutoff, 75 by default: 华新机械设备 against 华信机械设备有限公司 scores 75 exactly (6 characters in 10)
+    assert ix.find("华新机械设备") == [("G2", "similar name", 75.0)]
+    assert ix.find("华新机械设备", fuzzy_cutoff=76) == []
+
+
+def test_at_most_twenty_hits_by_default_and_as_many_similar_names() -> None:
+    many = pd.DataFrame({"golden_id": [f"G{i:02d}" for i in range(25)],
+                         "name": [f"华信机械设备有限公司{i}厂" for i in range(25)]})
+    ix = SearchIndex.build(many)
+    assert ids(ix.find("华信机械")) == [f"G{i:02d}" for i in range(20)]
+    similar = ix.find("华新机械设备有限公司")                          # no exact hit: 20 similar names
+    assert len(similar) == 20 and {h for _, h, _ in similar} == {"similar name"}
+
+
+def test_missing_columns_and_values_hold_nothing() -> None:
+    # names only, on another index: no contact, address or short name to find, and a missing value is no text
+    ix = SearchIndex.build(pd.DataFrame({"golden_id": ["G1", "G2", "G3"], "name": ["华信机械", None, "ABC Trading"]},
+                                        index=[5, 7, 9]))
+    assert ix.find("华信机械") == [("G1", "name", 100.0)]
+    assert ix.find("huaxin") == [("G1", "pinyin", 100.0)]
+    assert ix.find("abctrading") == [("G3", "name", 100.0)]
+    assert ix.find("xx") == [] and ix.find("xxxx") == []
+    nameless = SearchIndex.build(pd.DataFrame({"golden_id": ["G1"], "name": [None], "contact_name": ["王芳"]}))
+    assert nameless.find("王芳") == [("G1", "contact", 100.0)] and nameless.find("华信") == []
