@@ -591,3 +591,81 @@ def test_a_former_name_in_other_brackets_in_the_middle() -> None:
     got = names("同腾科技【原华信】有限公司")
     assert (got["former"], got["name_norm"], got["form"], got["name_key"]) == ("华信", "同腾科技有限公司", "有限公司",
                                                                               "同腾科技")
+
+
+@pytest.mark.parametrize(
+    "raw, region, city, key",
+    [("广西壮族自治区南宁市同腾科技有限公司", "南宁", "南宁市", "同腾科技"),  # a province longer than five characters
+     ("延边朝鲜族自治州同腾贸易有限公司", "延边", "延边朝鲜族自治州", "同腾贸易"),
+     ("大兴安岭地区同腾林业有限公司", "大兴安岭", "大兴安岭地区", "同腾林业")],  # the long name's mark in front
+)
+def test_a_long_division_name_in_front(raw: str, region: str, city: str, key: str) -> None:
+    # the whole division is taken off the front, not only its short form (广西, 延边, 大兴安岭)
+    got = names(raw)
+    assert (got["region"], got["name_city"], got["core"], got["name_key"]) == (region, city, "同腾", key)
+
+
+def test_the_last_of_long_division_names_before_trade_words_is_the_brand() -> None:
+    # as 瑞安文化传媒: after 内蒙古自治区, 包头市 followed by trade words only is the brand, not a place
+    got = names("内蒙古自治区包头市建设工程有限公司")
+    assert (got["region"], got["core"], got["trade"], got["name_key"]) == ("内蒙古", "包头市", "建设工程",
+                                                                           "包头市建设工程")
+    assert got["name_city"] is None
+
+
+def test_a_place_between_brand_and_trade_words() -> None:
+    # what name_norm makes of 同腾（北京）建设工程有限公司: the place is the region, not part of the brand
+    got = names("同腾北京建设工程有限公司")
+    assert (got["region"], got["name_city"], got["core"], got["trade"], got["name_key"]) == (
+        "北京", "北京市", "同腾", "建设工程", "同腾建设工程")
+
+
+def test_a_place_followed_by_trade_words_only_names_no_region() -> None:
+    # 瑞安 is the brand (瑞安文化传媒), so the name says nothing of where the company is
+    got = names("瑞安文化传媒有限公司")
+    assert (got["region"], got["name_city"], got["core"], got["name_key"]) == (None, None, "瑞安", "瑞安文化传媒")
+
+
+@pytest.mark.parametrize(
+    "raw, district, key",
+    [("北京市海淀区中医医院", "海淀区", "海淀中医医院"),              # district short + core + kind
+     ("北京市海淀区同腾科技研究所", "海淀区", "海淀同腾科技研究所"),  # + trade words
+     ("石家庄市赵县人民医院", "赵县", "赵县人民医院"),                # a two-character county stays whole
+     ("同腾中医医院", None, "同腾中医医院")],                        # no district: core + kind
+)
+def test_an_institutions_name_key_holds_its_district(raw: str, district: str | None, key: str) -> None:
+    got = names(raw)
+    assert (got["institution_district"], got["name_key"]) == (district, key)
+
+
+@pytest.mark.parametrize(
+    "raw, group",
+    [("同腾科技集团有限公司", "group"), ("同腾集团", "group"), ("同腾科技有限公司", "member"),
+     ("北京市海淀区中医医院", None),  # an institution: neither
+     ("同腾科技", None)],            # no legal form: neither
+)
+def test_a_group_and_the_members_of_its_brand(raw: str, group: str | None) -> None:
+    assert names(raw)["group_key"] == group
+
+
+@pytest.mark.parametrize(
+    "raw, brand, head, brand_trade, group",
+    [("HUAXIN TECHNOLOGY (SHANGHAI) CO., LTD", "HUAXIN", "科技", "HUAXIN|科技", "member"),  # TECHNOLOGY → 科技
+     ("Huaxin Medical Equipment Group", "HUAXIN", "器械", "HUAXIN|器械", "group"),          # MEDICAL EQUIPMENT → 器械
+     ("同腾环保科技有限公司", "TONGTENG", "科技", "TONGTENG|科技", "member"),               # 环保科技 ends in 科技
+     ("同腾有限公司", "TONGTENG", None, "TONGTENG|", "member")],                            # no trade: the brand alone
+)
+def test_brand_and_trade_head_of_english_and_chinese_names(raw: str, brand: str, head: str | None, brand_trade: str,
+                                                           group: str) -> None:
+    got = names(raw)
+    assert (got["brand_pinyin"], got["trade_head"], got["brand_trade"], got["group_key"]) == (brand, head, brand_trade,
+                                                                                               group)
+
+
+def test_english_and_chinese_names_in_one_column() -> None:
+    # the English reading replaces the Chinese one on the English names only
+    got = standardize_names(pd.Series(["北京同腾科技集团有限公司", "HUAXIN TECHNOLOGY (SHANGHAI) CO., LTD"]))
+    cols = ["region", "name_city", "core", "trade", "form", "name_key", "group_key", "latin"]
+    assert [values(got[c]) for c in cols] == [
+        ["北京", "上海"], ["北京市", "上海市"], ["同腾", "HUAXIN"], ["科技", "TECHNOLOGY"],
+        ["集团有限公司", "有限公司"], ["同腾科技", None], ["group", "member"], [None, "Y"]]
