@@ -3,6 +3,7 @@ re-clustering, learning from decisions (`mdm/feedback.py`) and one-record lookup
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 
@@ -491,3 +492,62 @@ def test_settled_pairs() -> None:
     assert settled(left, right, lg, rg, d).tolist() == want
     assert settled([], [], [], [], d).tolist() == []
     assert settled(["a"], ["b"], ["GA"], ["GB"], d.iloc[:0]).tolist() == [False]
+
+
+def test_record_values_of_few_fields_and_of_values_that_are_not_text() -> None:
+    assert record_values(pd.DataFrame({"other": [1, 2]})) == ["{}", "{}"]  # no field a steward sees
+    assert record_values(pd.DataFrame({"name": ["甲"], "phone": ["1"]})) == ['{"name": "甲", "phone": "1"}']
+    # a column of text and numbers goes through json.dumps value by value: empty left out, CJK as it is, a date as
+    # its ISO text
+    df = pd.DataFrame({"owner": ["", 7, None, "北京"], "updated_at": [dt.date(2026, 12, 4)] * 4})
+    assert record_values(df) == ['{"updated_at": "2026-12-04"}', '{"owner": 7, "updated_at": "2026-12-04"}',
+                                 '{"updated_at": "2026-12-04"}', '{"owner": "北京", "updated_at": "2026-12-04"}']
+
+
+def test_priority_scales_revenue_below_one_to_the_largest() -> None:
+    # the largest revenue is the top of the scale whatever its size: a coin flip of it scores 2
+    assert priority(np.array([0.5, 0.5]), np.array([0.5, 0.0])).tolist() == [2.0, 1.0]
+
+
+def test_recluster_without_anchors_applies_same_decisions_and_ignores_other_records() -> None:
+    # every record placed (no anchor columns); a steward's `same` joins a and c without any pair; the pair with x
+    # and the decisions on d, e and on z (records not reclustered here) are left out
+    recs = pd.DataFrame({"record_id": ["a", "b", "c"]})
+    pairs = pd.DataFrame({"left_record": ["a", "b"], "right_record": ["b", "x"], "prob": [0.1, 0.9]})
+    dec = pd.DataFrame({"left_record": ["a", "d", "a"], "right_record": ["c", "e", "z"],
+                        "verdict": ["same", "different", "different"]})
+    labels = recluster(recs, pairs, dec, 0.8, 0.3, [], [])
+    assert labels[0] == labels[2] != labels[1]
+
+
+def test_several_customers_grouped_under_the_record_shared_most_or_the_left_one() -> None:
+    several = REASONS["several_customers"]
+    items = pd.DataFrame({"left_record": ["A", "A", "D", "E"], "right_record": ["B", "C", "B", "F"],
+                          "reason": [several] * 4})
+    # A and B are in two items each: a tie goes to the left record; E–F shares no record: no group
+    assert candidate_groups(items).tolist() == ["A", "A", "B", None]
+
+
+def test_settled_is_a_boolean_mask_even_without_decisions() -> None:
+    got = settled(["a"], ["b"], ["GA"], ["GB"], pd.DataFrame(columns=["left_record", "right_record"]))
+    assert got.dtype == np.bool_ and got.tolist() == [False]
+    d = _decisions(("a", "b", "GA", "GB", None, None, "GA", "GB", "h", "h"))
+    assert settled([], [], [], [], d).dtype == np.bool_
+
+
+def test_an_empty_value_is_no_side_of_a_hard_rule() -> None:
+    members = pd.DataFrame({"record_id": ["r1", "r2"], "golden_id": ["G1", "G2"], "reg_no": ["R1", ""]})
+    assert hard_rule_conflicts(members, "G1", "G2", ["reg_no"]) == []
+
+
+def test_recluster_places_records_by_any_anchor_column() -> None:
+    # a is placed by its city, b by its tax code; c (empty city) and d (none) are not placed, and each matches both
+    # customers: a record that could be either stays alone. Without anchor columns every record is placed, and the
+    # match-band pairs join all four
+    recs = pd.DataFrame({"record_id": ["a", "b", "c", "d"], "city": ["武汉市", None, "", None],
+                         "uscc": [None, "U2", None, None]})
+    pairs = pd.DataFrame({"left_record": ["a", "b", "a", "b", "a"], "right_record": ["c", "c", "d", "d", "b"],
+                          "prob": [0.9, 0.9, 0.9, 0.9, 0.1]})
+    none = pd.DataFrame(columns=["left_record", "right_record", "verdict"])
+    assert recluster(recs, pairs, none, 0.8, 0.3, [], ["city", "uscc"]).tolist() == [0, 1, 2, 3]
+    assert recluster(recs, pairs, none, 0.8, 0.3, [], []).tolist() == [0, 0, 0, 0]
