@@ -725,7 +725,9 @@ def test_a_full_api_read_after_one_that_failed_part_way_deletes_what_the_failed_
 # --- failures, and how a sync reports them -------------------------------------------------------------------
 
 
-def test_failures_before_reading_name_the_source_and_what_went_wrong(tmp_path: Path, wh: Warehouse) -> None:
+def test_failures_before_reading_name_the_source_and_what_went_wrong(
+    tmp_path: Path, wh: Warehouse, caplog: pytest.LogCaptureFixture
+) -> None:
     import socket
 
     with socket.socket() as s:  # a port nothing listens on
@@ -753,6 +755,7 @@ def test_failures_before_reading_name_the_source_and_what_went_wrong(tmp_path: P
         },
     }
     cfg = hub(sources)
+    caplog.set_level(logging.DEBUG, logger="hub.sync")
     got = {name: sync_source(cfg, wh, name) for name in sources}
     expected = {
         "refused": f"source refused: cannot connect to base_url http://127.0.0.1:{port} (connection refused): is the "
@@ -767,6 +770,9 @@ def test_failures_before_reading_name_the_source_and_what_went_wrong(tmp_path: P
     assert all(0 <= r.seconds < 600 for r in got.values())  # the time the sync took, not a clock reading
     logged = wh.read_frame("SELECT source, status, error, records_read FROM raw._syncs ORDER BY started_at")
     assert logged.values.tolist() == [[n, "failed", e, 0] for n, e in expected.items()]
+    # an unexpected error is logged with its traceback, for debugging; the expected ones are not
+    debug = [(r.getMessage(), r.exc_info[0].__name__) for r in caplog.records if r.name == "hub.sync" and r.exc_info]
+    assert debug == [("sync of nodriver failed", "NoSuchModuleError")]
 
 
 def test_a_failing_stream_does_not_stop_the_others_and_each_failure_is_named(tmp_path: Path, wh: Warehouse) -> None:
