@@ -668,6 +668,7 @@ def test_an_incremental_api_stream_reads_from_its_saved_cursor_on(tmp_path: Path
         # from the cursor on, that value included: the last modified customer alone
         second = sync_source(cfg, wh, "dingtalk")
         assert (second.status, second.stats.read, second.stats.unchanged) == ("succeeded", 1, 1)
+        assert wh.scalar("SELECT count(*) FROM raw._seen") == 0  # an incremental read tells no deletes: notes none
         some = server.dataset.records("crm_customer")[5]
         changed = server.dataset.upsert(
             "crm_customer", {"instanceId": some["instanceId"], "data": {**some["data"], "customer_name": "改名公司"}}
