@@ -846,3 +846,77 @@ def test_a_sync_fails_on_its_failures_naming_its_warnings_too_and_logs_its_warni
         ["failed", "source daily: " + "; ".join([failure, *warnings])],
         ["warning", "; ".join(warnings)],
     ]
+
+
+class ScriptedConnector:
+    """An Airbyte source that emits the protocol messages it is given, as a connector may that logs and reports its
+    errors as messages (today's declarative connectors log through Python logging and raise their errors)."""
+
+    def __init__(self, messages: list[AirbyteMessage]) -> None:
+        self.messages = messages
+
+    def read(self, logger: Any, config: Any, catalog: Any, state: Any = None) -> Any:
+        yield from self.messages
+
+
+def test_a_connectors_log_and_error_messages_are_logged_at_their_level_and_fail_the_sync_once_each(
+    wh: Warehouse, caplog: pytest.LogCaptureFixture
+) -> None:
+    from airbyte_cdk.models import (
+        AirbyteErrorTraceMessage,
+        AirbyteLogMessage,
+        AirbyteRecordMessage,
+        AirbyteTraceMessage,
+        Level,
+        TraceType,
+    )
+
+    from pipelines.health import HealthWatch
+    from pipelines.sync import SyncError, _read_protocol, _Sync
+
+    def log_(level: Level, text: str) -> AirbyteMessage:
+        return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=level, message=text))
+
+    def error(text: str) -> AirbyteMessage:
+        trace = AirbyteTraceMessage(type=TraceType.ERROR, emitted_at=0, error=AirbyteErrorTraceMessage(message=text))
+        return AirbyteMessage(type=Type.TRACE, trace=trace)
+
+    record = AirbyteMessage(
+        type=Type.RECORD, record=AirbyteRecordMessage(stream="users", data={"id": "U1"}, emitted_at=0)
+    )
+    messages = [
+        record,
+        log_(Level.INFO, "reading"),
+        log_(Level.WARN, "slow"),
+        error("page 3: 502"),
+        log_(Level.ERROR, "retry failed"),
+        log_(Level.FATAL, "giving up"),
+        error("page 3: 502"),
+        error("quota"),
+    ]
+    cfg = hub({"s": {"connector": "wecom"}})
+    store = RawStore(wh)
+    sync_id = store.start_sync("s")
+    result = SyncResult("s", sync_id)
+    run = _Sync(
+        cfg,
+        store,
+        "s",
+        sync_id,
+        result,
+        {"users": [["id"]]},
+        Progress(lambda _: None),
+        False,
+        HealthWatch(cfg.sources["s"]),
+    )
+    caplog.set_level(logging.DEBUG, logger="hub.sync")
+    with pytest.raises(SyncError) as e:
+        _read_protocol(run, ScriptedConnector(messages), {}, catalog_of(users=columns("id")), {}, 10_000)
+    assert str(e.value) == "source s: page 3: 502; quota"  # each error once, in the order first reported
+    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "hub.sync"] == [
+        (logging.DEBUG, "s: reading"),
+        (logging.WARNING, "s: slow"),
+        (logging.ERROR, "s: retry failed"),
+        (logging.ERROR, "s: giving up"),
+    ]
+    assert (result.streams["users"].stats.read, result.streams["users"].stats.loaded) == (1, 1)  # what was read stays
