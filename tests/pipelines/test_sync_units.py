@@ -920,3 +920,14 @@ def test_a_connectors_log_and_error_messages_are_logged_at_their_level_and_fail_
         (logging.ERROR, "s: giving up"),
     ]
     assert (result.streams["users"].stats.read, result.streams["users"].stats.loaded) == (1, 1)  # what was read stays
+
+
+def test_a_bulk_record_keeps_its_place_in_the_stream_past_the_rows_quarantined_before_it(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    f = tmp_path / "export.csv"
+    f.write_text(HEADER + "K1,甲\nK2,乙,多余\nK3,丙\n,无编号\nK5,戊\n", encoding="utf-8")  # lines 3 and 5 are bad
+    r = sync_source(file_hub(f), wh, "daily")
+    assert (r.status, r.stats.read, r.stats.loaded, r.stats.quarantined) == ("failed", 5, 3, 2)  # 40% quarantined
+    rows = wh.read_frame("SELECT _key, _row FROM raw.daily__customers ORDER BY _row")
+    assert rows.values.tolist() == [["K1", 0], ["K3", 2], ["K5", 4]]  # the row of each in the file, not in the batch
