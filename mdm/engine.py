@@ -149,13 +149,13 @@ def link_in_steps(records: pd.DataFrame, settings: LinkSettings, model: FellegiS
     `step_pairs` at a time: every scored step goes to `sink` (left, right, rules, levels, weight, prob), and
     only the pairs at review level or above stay for clustering (no other pair changes a cluster). The
     result's pairs are those; labels and flags equal `link`'s (tested). `progress(records_done, n)` after
-    each step."""
+    each step: the records up to the last left record of a pair so far (a step without pairs moves it on by none)."""
     t: dict[str, float] = {}
     n = len(records)
     t0 = time.perf_counter()
     enc = _encode(records, model.specs, settings)
     t["encode"] = time.perf_counter() - t0
-    kept, total, skipped, steps = [], 0, {}, 0
+    kept, total, skipped, steps, done = [], 0, {}, 0, 0
     t["block_waited"] = t["compare"] = t["write"] = 0.0
     t0 = time.perf_counter()
     for cand in ahead(candidate_steps(enc, settings.blocking, step_pairs)):  # (the next step blocked meanwhile)
@@ -170,7 +170,8 @@ def link_in_steps(records: pd.DataFrame, settings: LinkSettings, model: FellegiS
         kept.append(scored[scored["prob"].to_numpy() >= settings.review])
         total, skipped, steps = total + len(scored), cand.skipped_blocks, steps + 1
         if progress is not None:
-            progress(int(cand.left[-1]) + 1 if len(cand) else 0, n)
+            done = max(done, int(cand.left[-1]) + 1) if len(cand) else done  # (a step without pairs reported 0)
+            progress(done, n)
         del scored
         t0 = time.perf_counter()
     t0 = time.perf_counter()

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from mdm.blocking import BlockingRule, Candidates, ahead, candidate_pairs, candidate_steps
-from mdm.classify import estimate_m_em, term_frequencies
+from mdm.classify import FellegiSunter, estimate_m_em, term_frequencies
 from mdm.cluster import cluster
 from mdm.compare import ComparisonSpec, compare, encode
 from mdm.engine import LinkSettings, explain, fit, link, link_in_steps
@@ -368,3 +368,113 @@ def test_blocking_ahead_hands_errors_over_and_ends_with_its_caller(generated: tu
     first = next(iter(ahead(candidate_steps(std, CUSTOMER_BLOCKING, step_pairs=200))))  # stops after one step
     assert len(first) > 0
     assert not [t for t in threading.enumerate() if t.name == "hub-blocking"]
+
+
+def test_explain_writes_out_each_weight() -> None:
+    # m and u by hand: name exact 0.9/0.4 → log2 2.25 = 1.169925, different 0.1/0.6 → −log2 6; phone exact 0.8/0.1 →
+    # 3; prior 0.1 → log2(1/9) = −3.169925. 400-800 is a common phone (compared as missing, its raw level shown); the
+    # pattern name exact + phone missing (key (1+1)·3 + 0 = 6) carries a steward correction of −1.5 for placed pairs
+    specs = [ComparisonSpec("name", "exact", "name", alias="former"),
+             ComparisonSpec("phone", "exact", "phone", common=2, owner="name")]
+    model = FellegiSunter(specs, m={"name": [0.1, 0.9], "phone": [0.2, 0.8]},
+                          u={"name": [0.6, 0.4], "phone": [0.9, 0.1]}, prior=0.1, common={"phone": ["400-800"]},
+                          info={"calibration": {"6": -1.5}, "calibration_scope": ["city"]})
+
+    def rec(name: str | None, former: str | None, phone: str | None, city: str | None) -> pd.Series:
+        return pd.Series({"name": name, "former": former, "phone": phone, "city": city})
+
+    def rows(table: pd.DataFrame) -> list[tuple[object, ...]]:
+        return [(r["comparison"], r["column"], r["left"], r["right"], r["level"], round(r["weight"], 6))
+                for r in table.to_dict("records")]
+
+    a = rec("华信机械", "华信科技", "400-800", "上海市")
+    t = explain(model, a, rec("华信机械", None, "400-800", "上海市"), 0.8, 0.3)
+    assert rows(t) == [
+        ("name", "name", "华信机械 (former: 华信科技)", "华信机械", "exact", 1.169925),
+        ("phone", "phone", "400-800", "400-800", "common value: identifies nothing (exact)", 0.0),
+        ("prior", "", None, None, "", -3.169925),
+        ("stewards", "", None, None, "learned from steward decisions on this pattern", -1.5)]
+    assert t.attrs["weight"] == pytest.approx(-3.5) and t.attrs["band"] == "low"
+    assert t.attrs["probability"] == pytest.approx(1 / (1 + 2**3.5))
+    # a missing phone, a different name, no correction (the right record has no city: not placed)
+    t = explain(model, a, rec("华兴机械", None, None, None), 0.8, 0.3)
+    assert rows(t) == [("name", "name", "华信机械 (former: 华信科技)", "华兴机械", "different", -2.584963),
+                       ("phone", "phone", "400-800", None, "missing", 0.0), ("prior", "", None, None, "", -3.169925)]
+    assert t.attrs["probability"] == pytest.approx(1 / 55)             # odds 1/9 · 1/6
+    # the same pattern with the common phone on the left only, whose record has no city: the raw level shown, and no
+    # correction (the pair is not placed)
+    t = explain(model, rec("华信机械", None, "400-800", None), rec("华信机械", None, "021-1", "上海市"), 0.8, 0.3)
+    assert rows(t) == [("name", "name", "华信机械", "华信机械", "exact", 1.169925),
+                       ("phone", "phone", "400-800", "021-1", "common value: identifies nothing (different)", 0.0),
+                       ("prior", "", None, None, "", -3.169925)]
+    assert t.attrs["weight"] == pytest.approx(-2.0) and t.attrs["probability"] == pytest.approx(0.2)
+    # a record known by its former name only: matched through it, shown with an empty name
+    t = explain(model, rec(None, "华信科技", "021-1", None), rec("华信科技", None, "021-1", None), 0.8, 0.3)
+    assert rows(t)[:2] == [("name", "name", " (former: 华信科技)", "华信科技", "exact", 1.169925),
+                           ("phone", "phone", "021-1", "021-1", "exact", 3.0)]
+    assert t.attrs["weight"] == pytest.approx(1.0) and t.attrs["band"] == "review"   # probability 2/3
+
+
+def test_an_incremental_link_drops_the_rules_of_blocks_grown_too_large() -> None:
+    # name blocks of at most 3 records. Record 4's phone changes (3 → 4) and two records are added: 华信 grows to 4
+    # (skipped now), 东方 stays at 3. Of the earlier pairs, (0, 2) and (1, 2) came by name only and go; (0, 1) keeps
+    # its phone rule (bit 2) only; (3, 4) touches the changed record and is blocked again, by name only now. New:
+    # (2, 6) and (4, 5) by phone, (3, 7) and (4, 7) by name.
+    specs = [ComparisonSpec("name", "exact", "name"), ComparisonSpec("phone", "exact", "phone")]
+    rules = [BlockingRule("name", ("name",), max_block=3), BlockingRule("phone", ("phone",))]
+    v1 = pd.DataFrame({"name": ["华信", "华信", "华信", "东方", "东方", "南方"],
+                       "phone": ["1", "1", "2", "3", "3", "4"]})
+    v2 = pd.concat([v1, pd.DataFrame({"name": ["华信", "东方"], "phone": ["2", "5"]})], ignore_index=True)
+    v2.loc[4, "phone"] = "4"
+    settings = LinkSettings(rules, specs, u_pairs=1000)
+    first = link(v1, settings)
+    assert sorted(map(tuple, first.pairs[["left", "right", "rules"]].to_numpy().tolist())) == [
+        (0, 1, 3), (0, 2, 1), (1, 2, 1), (3, 4, 3)]
+    previous = first.pairs.drop(columns=["band", "rejected", "ambiguous"])
+    inc = link(v2, settings, model=first.model, previous=previous, changed=np.array([4, 6, 7]))
+    full = link(v2, settings, model=first.model)
+
+    def pairs(p: pd.DataFrame) -> list[tuple[int, int, int, float]]:
+        return sorted(zip(p["left"].tolist(), p["right"].tolist(), p["rules"].tolist(), p["weight"].round(9).tolist(),
+                          strict=True))
+
+    assert [p[:3] for p in pairs(inc.pairs)] == [(0, 1, 2), (2, 6, 2), (3, 4, 1), (3, 7, 1), (4, 5, 2), (4, 7, 1)]
+    assert pairs(inc.pairs) == pairs(full.pairs) and (inc.labels == full.labels).all()
+    assert (inc.stats["candidate_pairs"], inc.stats["new_pairs"], inc.stats["skipped_blocks"]) == (6, 5, {"name": 1})
+
+
+def test_fit_trains_what_link_trains_with_labels_and_steps_count_every_pair() -> None:
+    specs = [ComparisonSpec("name", "exact", "name"), ComparisonSpec("phone", "exact", "phone")]
+    rules = [BlockingRule("name", ("name",)), BlockingRule("phone", ("phone",))]
+    recs = pd.DataFrame({"name": ["华信", "华信", "华信", "东方", "东方", "南方"],
+                         "phone": ["1", "1", "2", "3", "3", "4"]})
+    settings = LinkSettings(rules, specs, u_pairs=1000)
+    labelled = (np.array([0, 0, 3]), np.array([1, 2, 4]), np.array([True, False, True]))
+    model = fit(recs, settings, labelled)
+    assert model.to_json() == link(recs, settings, labelled=labelled).model.to_json()
+    assert (model.info["feedback"]["labels"], model.info["feedback"]["same"]) == (3, 2)
+    # blocked and scored one pair at a time: every pair counted once, in as many steps
+    sunk: list[int] = []
+    res = link_in_steps(recs, settings, model, lambda p: sunk.append(len(p)), step_pairs=1)
+    # a record a step: 0 has (0,1), (0,2), 1 has (1,2), 3 has (3,4); 2, 4 and 5 none
+    assert sunk == [2, 1, 0, 1, 0, 0]
+    assert sum(sunk) == res.stats["candidate_pairs"] == res.stats["new_pairs"] == 4
+    assert (res.stats["records"], res.stats["steps"], res.stats["skipped_blocks"], res.stats["incremental"]) == (
+        6, 6, {}, False)
+    assert res.stats["clusters"] == len(set(res.labels.tolist()))
+    assert sorted(res.timings) == ["block_waited", "cluster", "compare", "encode", "write"]
+
+
+def test_the_progress_of_linking_in_steps_never_goes_back() -> None:
+    # a record a step (0 has (0,1), (0,2); 1 has (1,2); 3 has (3,4); 2, 4 and 5 none): the records done are those up
+    # to the last left record of a pair so far. A step without pairs reported 0 before, and the progress bar of
+    # pipelines.match, which shows the position it is given, went back to the start.
+    specs = [ComparisonSpec("name", "exact", "name"), ComparisonSpec("phone", "exact", "phone")]
+    rules = [BlockingRule("name", ("name",)), BlockingRule("phone", ("phone",))]
+    recs = pd.DataFrame({"name": ["华信", "华信", "华信", "东方", "东方", "南方"],
+                         "phone": ["1", "1", "2", "3", "3", "4"]})
+    settings = LinkSettings(rules, specs, u_pairs=1000)
+    done: list[tuple[int, int]] = []
+    link_in_steps(recs, settings, fit(recs, settings), lambda p: None, step_pairs=1,
+                  progress=lambda d, n: done.append((d, n)))
+    assert done == [(1, 6), (2, 6), (2, 6), (4, 6), (4, 6), (4, 6)]
