@@ -931,3 +931,31 @@ def test_a_bulk_record_keeps_its_place_in_the_stream_past_the_rows_quarantined_b
     assert (r.status, r.stats.read, r.stats.loaded, r.stats.quarantined) == ("failed", 5, 3, 2)  # 40% quarantined
     rows = wh.read_frame("SELECT _key, _row FROM raw.daily__customers ORDER BY _row")
     assert rows.values.tolist() == [["K1", 0], ["K3", 2], ["K5", 4]]  # the row of each in the file, not in the batch
+
+
+def test_a_complete_bulk_read_after_one_that_failed_part_way_deletes_what_the_failed_read_saw(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    d = tmp_path / "exports"
+    d.mkdir()
+    (d / "1.csv").write_text(HEADER + "K1,甲\nK2,乙\n", encoding="utf-8")
+    (d / "2.csv").write_text(HEADER + "K3,丙\n", encoding="utf-8")
+    cfg = file_hub(d / "*")
+    assert sync_source(cfg, wh, "daily").stats.loaded == 3
+    (d / "3.dat").write_text(HEADER, encoding="utf-8")  # a format the reader cannot tell: the read fails after 2.csv
+    failed = sync_source(cfg, wh, "daily", full_refresh=True)
+    assert (failed.status, failed.stats.read, failed.stats.unchanged, failed.stats.deleted) == ("failed", 3, 3, 0)
+    (d / "3.dat").unlink()
+    (d / "1.csv").write_text(HEADER + "K2,乙\n", encoding="utf-8")  # K1 deleted in the source since
+    r = sync_source(cfg, wh, "daily", full_refresh=True)
+    assert (r.status, r.stats.read, r.stats.deleted) == ("succeeded", 2, 1)
+    assert wh.read_frame("SELECT _key FROM raw.daily__customers WHERE _deleted")["_key"].tolist() == ["K1"]
+
+
+def test_a_key_column_with_a_dot_in_its_name_is_found(tmp_path: Path, wh: Warehouse) -> None:
+    f = tmp_path / "export.csv"
+    f.write_text("No.,名称\nK1,甲\nK2,乙\n", encoding="utf-8")  # e.g. an Excel export's "No." column
+    cfg = hub({"daily": {"connector": "file", "config": {"path": str(f)}, "streams": {"c": {"primary_key": "No."}}}})
+    r = sync_source(cfg, wh, "daily")
+    assert (r.status, r.error, r.stats.loaded) == ("succeeded", None, 2)
+    assert sorted(wh.read_frame("SELECT _key FROM raw.daily__c")["_key"]) == ["K1", "K2"]
