@@ -31,6 +31,7 @@ from typing import Any
 import pyarrow as pa
 import sqlalchemy as sa
 from airbyte_cdk.models import (
+    AirbyteCatalog,
     AirbyteMessage,
     AirbyteStateBlob,
     AirbyteStateMessage,
@@ -144,11 +145,26 @@ def _pk_paths(pk: Any) -> list[list[str]]:
     return out
 
 
-def build_catalog(src_name: str, src: SourceConfig, discovered: Any) -> tuple[ConfiguredAirbyteCatalog,
-                                                                             dict[str, list[list[str]]]]:
-    """Select the configured streams from the discovered catalog; an unknown stream is an error."""
+def _discover(source: Any, conf: dict[str, Any], result: SyncResult) -> AirbyteCatalog:
+    """The catalog of a file source, stream by stream: a stream that cannot be discovered (no file, or one that
+    cannot be opened) fails alone, its error in its result, and the others are read. (A database that cannot be
+    reached fails the whole source: discovering a SQL source stays one step.)"""
+    found = []
+    for stream in source.streams(conf):
+        try:
+            found.append(stream.as_airbyte_stream())
+        except AirbyteTracedException as e:
+            message = (e.message or str(e)).removeprefix(f"stream {stream.name}: ")  # (named with the source's)
+            result.streams.setdefault(stream.name, StreamResult()).error = secrets.mask(message)
+    return AirbyteCatalog(streams=found)
+
+
+def build_catalog(src_name: str, src: SourceConfig, discovered: Any, skip: set[str] | None = None
+                  ) -> tuple[ConfiguredAirbyteCatalog, dict[str, list[list[str]]]]:
+    """Select the configured streams from the discovered catalog (but those in `skip`, failed already); an unknown
+    stream is an error."""
     by_name = {s.name: s for s in discovered.streams}
-    wanted = list(src.streams) or list(by_name)
+    wanted = [w for w in (list(src.streams) or list(by_name)) if w not in (skip or set())]
     unknown = [w for w in wanted if w not in by_name]
     if unknown:
         raise SyncError(f"source {src_name}: stream(s) {', '.join(unknown)} not offered by connector "
@@ -264,10 +280,10 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
                             "is the server running?")
         source = create_source(src.connector, conf)
         try:
-            discovered = source.discover(log, conf)
+            discovered = _discover(source, conf, result) if src.connector == "file" else source.discover(log, conf)
         except AirbyteTracedException as e:
             raise SyncError(f"source {source_name}: {e.message or e}") from None
-        catalog, pks = build_catalog(source_name, src, discovered)
+        catalog, pks = build_catalog(source_name, src, discovered, skip=set(result.streams))
         problems = check_columns(source_name, src, {s.name: s.json_schema for s in discovered.streams})
         if problems:
             raise SyncError(f"source {source_name}: " + "; ".join(problems))

@@ -123,14 +123,16 @@ class _Calamine:
 
 
 def open_workbook(path: str) -> _Openpyxl | _Calamine:
-    """python-calamine where it is installed, else openpyxl; a file neither can open is an error naming it."""
+    """python-calamine where it is installed, else openpyxl; a file neither can open is the connector's error naming
+    it (a sync fails that stream and reads the others)."""
     try:
         try:
             return _Calamine(path)
         except ImportError:
             return _Openpyxl(path)
     except Exception as e:  # (python-calamine's ZipError, XlsxError, … and openpyxl's BadZipFile alike)
-        raise ValueError(f"{path}: not a readable Excel workbook ({type(e).__name__}: {e})") from e
+        raise AirbyteTracedException(message=f"{path}: not a readable Excel workbook ({type(e).__name__}: {e})",
+                                     failure_type=FailureType.config_error) from e
 
 
 def xlsx_rows(path: str, sheet: str | Sequence[str] | None, options: FileOptions, header_only: bool = False,

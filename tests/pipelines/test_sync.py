@@ -92,6 +92,22 @@ def test_a_corrupt_workbook_fails_naming_the_file(tmp_path: Path) -> None:
     assert result.status == "failed" and "b.xlsx" in (result.error or "")
 
 
+def test_a_corrupt_workbook_fails_its_stream_and_the_other_streams_are_read(tmp_path: Path) -> None:
+    cfg_path = project(tmp_path, {"a.csv": CSV, "b.xlsx": b"PK\x03\x04 not a workbook"})
+    cfg_path.write_text(CONFIG.replace('config: {path: "data/*", batch_size: 2}', "config: {batch_size: 2}").replace(
+        "      customers:\n", "      customers:\n        path: data/a.csv\n") + (
+        "      orders:\n        path: data/b.xlsx\n        primary_key: id\n"), encoding="utf-8")
+    cfg = load_config(cfg_path)
+    wh = Warehouse(cfg.warehouse.url)
+    result = sync_source(cfg, wh, "crm")
+    # the orders stream fails at discovery (its header cannot be read), alone: the customers are read whole
+    assert result.status == "failed" and result.error and "orders: " in result.error
+    assert "b.xlsx: not a readable Excel workbook" in (result.streams["orders"].error or "")
+    assert (result.streams["customers"].error, result.streams["customers"].stats.loaded) == (None, 5)
+    assert sorted(landed(wh)) == [f"A{i}" for i in range(1, 6)]
+    assert wh.read_frame("SELECT stream FROM raw._state")["stream"].tolist() == ["customers"]
+
+
 def test_broken_records_are_quarantined_at_extraction_with_the_whole_record(tmp_path: Path,
                                                                             warehouse_url: str) -> None:
     gbk = ("id,name,phone\nK1,甲,1\n".encode("gbk") + b"K2,\xff\xfe bad,2\n" + "K3,丙,3\n".encode("gbk"))

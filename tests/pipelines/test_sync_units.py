@@ -764,11 +764,12 @@ def test_failures_before_reading_name_the_source_and_what_went_wrong(
         "server running?",
         "nodb": f"source nodb: database sqlite:///{tmp_path}/missing/x.db: unable to open database file",
         "nodriver": "source nodriver: NoSuchModuleError: Can't load plugin: sqlalchemy.dialects:nosuch",
-        "nofile": f"source nofile: stream t: no file matches {tmp_path}/none/*.csv",
+        "nofile": f"source nofile: t: no file matches {tmp_path}/none/*.csv",
     }
-    assert {n: (r.status, r.error, r.streams) for n, r in got.items()} == {
-        n: ("failed", e, {}) for n, e in expected.items()
-    }
+    assert {n: (r.status, r.error) for n, r in got.items()} == {n: ("failed", e) for n, e in expected.items()}
+    # a file stream fails alone at discovery (the others of its source would be read): its error is its own
+    assert {n: {s: r.error for s, r in res.streams.items()} for n, res in got.items()} == {
+        "refused": {}, "nodb": {}, "nodriver": {}, "nofile": {"t": f"no file matches {tmp_path}/none/*.csv"}}
     assert all(0 <= r.seconds < 600 for r in got.values())  # the time the sync took, not a clock reading
     logged = wh.read_frame("SELECT source, status, error, records_read FROM raw._syncs ORDER BY started_at")
     assert logged.values.tolist() == [[n, "failed", e, 0] for n, e in expected.items()]
