@@ -443,12 +443,17 @@ def test_an_incremental_link_drops_the_rules_of_blocks_grown_too_large() -> None
     assert (inc.stats["candidate_pairs"], inc.stats["new_pairs"], inc.stats["skipped_blocks"]) == (6, 5, {"name": 1})
 
 
-def test_fit_trains_what_link_trains_with_labels_and_steps_count_every_pair() -> None:
+def six_records() -> tuple[pd.DataFrame, LinkSettings]:
+    """Six records blocked by name and by phone, compared exactly: pairs (0,1), (0,2), (1,2) and (3,4)."""
     specs = [ComparisonSpec("name", "exact", "name"), ComparisonSpec("phone", "exact", "phone")]
     rules = [BlockingRule("name", ("name",)), BlockingRule("phone", ("phone",))]
     recs = pd.DataFrame({"name": ["华信", "华信", "华信", "东方", "东方", "南方"],
                          "phone": ["1", "1", "2", "3", "3", "4"]})
-    settings = LinkSettings(rules, specs, u_pairs=1000)
+    return recs, LinkSettings(rules, specs, u_pairs=1000)
+
+
+def test_fit_trains_what_link_trains_with_labels_and_steps_count_every_pair() -> None:
+    recs, settings = six_records()
     labelled = (np.array([0, 0, 3]), np.array([1, 2, 4]), np.array([True, False, True]))
     model = fit(recs, settings, labelled)
     assert model.to_json() == link(recs, settings, labelled=labelled).model.to_json()
@@ -469,11 +474,7 @@ def test_the_progress_of_linking_in_steps_never_goes_back() -> None:
     # a record a step (0 has (0,1), (0,2); 1 has (1,2); 3 has (3,4); 2, 4 and 5 none): the records done are those up
     # to the last left record of a pair so far. A step without pairs reported 0 before, and the progress bar of
     # pipelines.match, which shows the position it is given, went back to the start.
-    specs = [ComparisonSpec("name", "exact", "name"), ComparisonSpec("phone", "exact", "phone")]
-    rules = [BlockingRule("name", ("name",)), BlockingRule("phone", ("phone",))]
-    recs = pd.DataFrame({"name": ["华信", "华信", "华信", "东方", "东方", "南方"],
-                         "phone": ["1", "1", "2", "3", "3", "4"]})
-    settings = LinkSettings(rules, specs, u_pairs=1000)
+    recs, settings = six_records()
     done: list[tuple[int, int]] = []
     link_in_steps(recs, settings, fit(recs, settings), lambda p: None, step_pairs=1,
                   progress=lambda d, n: done.append((d, n)))
