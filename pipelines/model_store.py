@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 
 import pandas as pd
 import pyarrow as pa
@@ -36,11 +37,8 @@ def active_model(wh: Warehouse, fingerprint: str, conn: Connection | None = None
     if not len(rows):
         return None
     model = FellegiSunter.from_json(rows["model"].iloc[0])
-    if conn is None:
-        with wh.begin() as c:
-            stored = _stored_tf(wh, c, str(rows["model_id"].iloc[0]), tf_values)
-    else:
-        stored = _stored_tf(wh, conn, str(rows["model_id"].iloc[0]), tf_values)
+    with nullcontext(conn) if conn is not None else wh.begin() as c:
+        stored = _stored_tf(wh, c, str(rows["model_id"].iloc[0]), tf_values)
     if stored is not None:
         model.tf = stored
     return model
@@ -115,20 +113,8 @@ def _stored_tf(wh: Warehouse, conn: Connection, model_id: str, tf_values: Mappin
 
 
 def model_tf(wh: Warehouse, fingerprint: str) -> pa.Table:
-    """The term frequencies of the model in force (comparison, value, share), as stored (its rows of
-    `mdm.match_model_tf`, or the tables of a model stored with them in its JSON); empty without a model."""
-    empty = pa.table({"comparison": pa.array([], pa.string()), "value": pa.array([], pa.string()),
-                      "share": pa.array([], pa.float64())})
-    with wh.begin() as conn:
-        rows = wh.read_frame("SELECT model_id, model FROM mdm.match_model WHERE active AND spec_fingerprint = :f",
-                             {"f": fingerprint}, conn=conn)
-        if not len(rows):
-            return empty
-        model_id = str(rows["model_id"].iloc[0])
-        if wh.table_exists(conn, "mdm", "match_model_tf") and value(
-                conn, f"SELECT count(*) FROM {TF_TABLE} WHERE model_id = :m AND value IS NULL", {"m": model_id}):
-            return wh.read_arrow(f"SELECT comparison, value, share FROM {TF_TABLE} WHERE model_id = :m AND value IS "
-                                 "NOT NULL", {"m": model_id}, conn=conn).cast(empty.schema)
-    model = FellegiSunter.from_json(rows["model"].iloc[0])
-    rows_ = tf_rows(model_id, model.tf).drop(["model_id"])
-    return rows_.filter(pc.is_valid(rows_.column("value"))).cast(empty.schema)
+    """The term frequencies of the model in force (comparison, value, share), wherever they are stored (rows of
+    `mdm.match_model_tf`, or the JSON of a model stored before); empty without a model."""
+    model = active_model(wh, fingerprint)
+    rows = tf_rows("", model.tf if model is not None else {})
+    return rows.filter(pc.is_valid(rows.column("value"))).select(["comparison", "value", "share"])
