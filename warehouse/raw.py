@@ -513,14 +513,18 @@ class RawStore:
             loaded = int(value(conn, f"SELECT count(*) FROM _hub_ranked WHERE NOT {dup}", params) or 0)
             if loaded:
                 batch_id = self._next_batch(conn, source, stream, sync_id)
+                # every row lands (a first read, a whole new batch): straight from the batch, without the join
+                landing = (f"{batch} b" if loaded == batch_cols.num_rows else
+                           f"_hub_ranked r JOIN {batch} b ON b._row = r._row WHERE NOT {dup}")
                 conn.execute(sa.text(
                     f"INSERT INTO raw.{quote(table)} (_sync_id, _row, _source, _stream, _key, _hash, _extracted_at, "
-                    "_data, _batch, _deleted) SELECT :sync, r._row, :source, :stream, r._key, r._hash, :at, b._data, "
-                    f":batch, FALSE FROM _hub_ranked r JOIN {batch} b ON b._row = r._row WHERE NOT {dup}"),
+                    "_data, _batch, _deleted) SELECT :sync, b._row, :source, :stream, b._key, b._hash, :at, b._data, "
+                    f":batch, FALSE FROM {landing}"),
                     {**params, "at": extracted_at, "batch": batch_id})
                 conn.execute(sa.text("UPDATE raw._batches SET loaded = :n WHERE batch_id = :b"),
                              {"n": loaded, "b": batch_id})
-                self._index_landed(conn, params, f"SELECT _key, _hash FROM _hub_ranked WHERE NOT {dup}")
+                self._index_landed(conn, params, f"SELECT _key, _hash FROM {batch}" if loaded == batch_cols.num_rows
+                                   else f"SELECT _key, _hash FROM _hub_ranked WHERE NOT {dup}")
             if track_seen:
                 landed = f" WHERE _row NOT IN (SELECT _row FROM _hub_ranked WHERE NOT {dup})" if seen_if_landed else ""
                 conn.execute(sa.text("INSERT INTO raw._seen (source, stream, record_key) "
