@@ -372,8 +372,7 @@ def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golde
         if golden:
             conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_golden AS "
                                  f"{golden_sql(cfg, _golden_relation(None), order)}")
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_hierarchy AS "
-                             f"{hierarchy_sql(f'(SELECT {cols} FROM {RECORDS} r)', order)}")
+        _hierarchy_table(wh, conn, f"(SELECT {cols} FROM {RECORDS} r)")
         return []
     with store.relation("_hub_gids", pd.DataFrame({"golden_id": golden_ids})) as g:
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_golden AS {golden_sql(cfg, _golden_relation(g), order)}")
@@ -381,21 +380,28 @@ def _golden_and_hierarchy(cfg: HubConfig, wh: Warehouse, conn: Connection, golde
             list(HIERARCHY_KEYS)].drop_duplicates()
         with store.relation("_hub_old_keys", before.astype(object).where(before.notna(), None)) as k:
             _hierarchy_slice(conn, g, k, cols)
-    if wh.dialect.name == "postgresql":  # its plans of the hierarchy SQL go quadratic (35–98 s for a 1M warehouse's
-        # slice): the slice's links by an in-process DuckDB instead (`branch_parents`, the same SQL; 0.3 s)
-        links = branch_parents(wh.read_frame("SELECT * FROM _hub_slice", conn=conn))
-        conn.exec_driver_sql("CREATE TEMPORARY TABLE _hub_hierarchy (child_golden_id TEXT, parent_golden_id TEXT, "
-                             "relation TEXT, evidence TEXT)")
-        wh.insert_frame(conn, "pg_temp", "_hub_hierarchy", pa.Table.from_pandas(
-            links.astype(object).where(links.notna(), None), preserve_index=False))
-    else:
-        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_hierarchy AS {hierarchy_sql('_hub_slice', order)}")
+    _hierarchy_table(wh, conn, "_hub_slice")
     # (the slice's other golden customers are there for what the targets' links read: their links are not these)
     conn.exec_driver_sql("DELETE FROM _hub_hierarchy WHERE child_golden_id NOT IN (SELECT golden_id FROM _hub_targets)")
     ids = [r[0] for r in conn.exec_driver_sql("SELECT golden_id FROM _hub_targets").fetchall()]
     conn.exec_driver_sql("DROP TABLE _hub_slice")
     conn.exec_driver_sql("DROP TABLE _hub_targets")
     return ids
+
+
+def _hierarchy_table(wh: Warehouse, conn: Connection, relation: str) -> None:
+    """`_hub_hierarchy`: the links (`hierarchy_sql`) of the records of `relation`. PostgreSQL's plans of that SQL go
+    quadratic (35–98 s for a 1M warehouse's slice, 3 minutes for its whole records): there, the records are read
+    and linked by an in-process DuckDB (`branch_parents`, the same SQL; seconds) and the links written back."""
+    if wh.dialect.name != "postgresql":
+        sql = hierarchy_sql(relation, wh.dialect.text_order)
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_hierarchy AS {sql}")
+        return
+    links = branch_parents(wh.read_frame(f"SELECT * FROM {relation} _hub_r", conn=conn, arrow_strings=True))
+    conn.exec_driver_sql("CREATE TEMPORARY TABLE _hub_hierarchy (child_golden_id TEXT, parent_golden_id TEXT, "
+                         "relation TEXT, evidence TEXT)")
+    wh.insert_frame(conn, "pg_temp", "_hub_hierarchy", pa.Table.from_pandas(
+        links.astype(object).where(links.notna(), None), preserve_index=False))
 
 
 def _hierarchy_slice(conn: Connection, gids: str, old_keys: str, cols: str) -> None:
