@@ -186,10 +186,14 @@ def _references(doc: MartDoc, ref: Any) -> Callable[[Warehouse], Count]:
     on = " AND ".join(f"r.{quote(t)} = f.{quote(c)}" for c, t in zip(ref.columns, ref.columns_to, strict=True))
     to = ", ".join(quote(t) for t in ref.columns_to)
     target = f"{ref.mart}({', '.join(ref.columns_to)})"
-    orphan = (f"FROM marts.{doc.name} f LEFT JOIN (SELECT DISTINCT {to} FROM marts.{ref.mart}) r ON {on} "
+    # (the same rows two ways: DuckDB joins the distinct targets faster; PostgreSQL's anti-join of NOT EXISTS takes a
+    # third of the time of its join to the distinct targets, 0.4 against 1.2 s for 1M orders)
+    joined = (f"FROM marts.{doc.name} f LEFT JOIN (SELECT DISTINCT {to} FROM marts.{ref.mart}) r ON {on} "
               f"WHERE {filled} AND r.{quote(ref.columns_to[0])} IS NULL")
+    anti = f"FROM marts.{doc.name} f WHERE {filled} AND NOT EXISTS (SELECT 1 FROM marts.{ref.mart} r WHERE {on})"
 
     def count(wh: Warehouse) -> Count:
+        orphan = anti if wh.dialect.name == "postgresql" else joined
         got = wh.read_frame(f"SELECT (SELECT COUNT(*) FROM marts.{doc.name} f WHERE {filled}) AS n, "
                             f"(SELECT COUNT(*) {orphan}) AS orphans")
         n, orphans = int(got["n"][0]), int(got["orphans"][0])
