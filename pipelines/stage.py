@@ -115,29 +115,45 @@ def json_path(expr: str) -> list[str | int]:
     return [int(i) if i else k for k, i in _SEGMENT.findall(expr)]
 
 
-def _path_sql(wh: Warehouse, column: str) -> str:
-    literal = wh.dialect.json_text("_data", [column])
+def _path_sql(wh: Warehouse, column: str, doc: str = "_data") -> str:
+    literal = wh.dialect.json_text(doc, [column])
     if "." not in column and "[" not in column:
         return f"NULLIF(TRIM({literal}), '')"
-    nested = wh.dialect.json_text("_data", json_path(column))
+    nested = wh.dialect.json_text(doc, json_path(column))
     return f"COALESCE(NULLIF(TRIM({literal}), ''), NULLIF(TRIM({nested}), ''))"
 
 
-def mapping_sql(wh: Warehouse, value: MappingValue) -> tuple[str, str | None]:
-    """SQL text expression for one mapping value, and its strptime format if given."""
+PARSED = "_hub_doc"
+"""The column of `parsed_records` holding each record's parsed JSON (where the warehouse parses it apart)."""
+
+
+def parsed_records(wh: Warehouse, relation_sql: str) -> tuple[str, str]:
+    """`relation_sql` (raw records, `_data` their JSON text) with each record's JSON parsed once, and the column the
+    mapping reads (`mapping_sql(..., doc=)`): on PostgreSQL a field read of the text parses the whole record, so
+    staging a mapping of 7 fields parsed each record 7 times (7.1 against 2.7 s for 400,000 records). (`OFFSET 0`
+    keeps the planner from folding the subquery back, which would repeat the parse in each field's expression.)"""
+    parse = wh.dialect.parsed_json("r._data")
+    if parse is None:
+        return relation_sql, "_data"
+    return f"SELECT r.*, {parse} AS {PARSED} FROM ({relation_sql}) r OFFSET 0", PARSED
+
+
+def mapping_sql(wh: Warehouse, value: MappingValue, doc: str = "_data") -> tuple[str, str | None]:
+    """SQL text expression for one mapping value, and its strptime format if given; `doc`: the column holding
+    the record's JSON (its text, or the parse of `parsed_records`)."""
     fmt = None
     if isinstance(value, dict):
         fmt = value.get("format")
         default = value.get("default")
-        expr = _path_sql(wh, value["path"]) if value.get("path") else "NULL"
+        expr = _path_sql(wh, value["path"], doc) if value.get("path") else "NULL"
         expr = transform_sql(wh.dialect.name, expr, value)  # strip, replace, regex, split (pipelines/transforms.py)
         if default is not None:
             lit = str(default).replace("'", "''")
             expr = f"COALESCE({expr}, '{lit}')"
         return expr, fmt
     if isinstance(value, list):
-        return "COALESCE(" + ", ".join(_path_sql(wh, v) for v in value) + ")", None
-    return _path_sql(wh, value), None
+        return "COALESCE(" + ", ".join(_path_sql(wh, v, doc) for v in value) + ")", None
+    return _path_sql(wh, value, doc), None
 
 
 def latest_sql(table: str, after_batch: int | None = None) -> str:
@@ -237,13 +253,14 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str,
         return _count(wh, result)  # nothing landed since
     selects, formats = ["_key AS source_key", "_sync_id", "_extracted_at",
                         "COALESCE(_deleted, FALSE) AS _deleted"], {}
+    after = None if full else (mark[0] if mark else 0)
+    records, doc = parsed_records(wh, latest_sql(table, after))
     for fname, value_ in sc.mapping.items():
-        expr, fmt = mapping_sql(wh, value_)
+        expr, fmt = mapping_sql(wh, value_, doc)
         selects.append(f"{expr} AS {quote('f_' + fname)}")
         formats[fname] = fmt
     if sc.soft_delete:
-        selects.append(f"{_path_sql(wh, sc.soft_delete.field)} AS _soft_delete")
-    after = None if full else (mark[0] if mark else 0)
+        selects.append(f"{_path_sql(wh, sc.soft_delete.field, doc)} AS _soft_delete")
     prog = as_progress(progress, log)
     with wh.begin() as conn:
         seq = _next_seq(conn)
@@ -251,7 +268,7 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str,
             _remove_stream(conn, source, stream, seq)
         conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_stage_src")
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_stage_src AS SELECT ROW_NUMBER() OVER () AS _i, "
-                             f"{', '.join(selects)}, _data FROM ({latest_sql(table, after)}) r")
+                             f"{', '.join(selects)}, _data FROM ({records}) r")
         n = int(value(conn, "SELECT count(*) FROM _hub_stage_src") or 0)
         counter = prog.counter(f"staging {source}.{stream}", total=n)
         for lo in range(0, n, CHUNK):

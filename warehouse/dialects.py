@@ -51,6 +51,11 @@ class Dialect:
     def json_text(self, column_sql: str, path: list[str | int]) -> str:  # pragma: no cover - abstract
         raise NotImplementedError(f"{self.name}: json_text")
 
+    def parsed_json(self, column_sql: str) -> str | None:
+        """SQL parsing a JSON text column once, for a query reading many fields of it (`json_text` of the result);
+        None where `json_text` of the text itself costs no more (DuckDB)."""
+        return None
+
     def bulk_insert(self, conn: Connection, table: str, data: pa.Table) -> None:  # pragma: no cover
         raise NotImplementedError(f"{self.name}: bulk_insert")
 
@@ -193,6 +198,10 @@ class PostgresDialect(Dialect):
 
     def text_order(self, expr: str) -> str:
         return f'{expr} COLLATE "C"'  # the database's collation would order by language rules
+
+    def parsed_json(self, column_sql: str) -> str | None:
+        # (`json_text` casts its column to jsonb: of the text, a parse per field; of a jsonb, nothing)
+        return f"({column_sql})::jsonb"
 
     def json_text(self, column_sql: str, path: list[str | int]) -> str:
         parts = ",".join('"' + str(p).replace('"', '\\"') + '"' for p in path)
