@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from core.config import CheckConfig, HubConfig
 from pipelines.coerce import parse_date, parse_decimal
-from pipelines.stage import latest_sql, mapping_sql
+from pipelines.stage import latest_sql, mapping_sql, parsed_records
 from predict.catalog import all_mart_docs
 from warehouse.engine import Warehouse
 from warehouse.identifiers import quote
@@ -288,10 +288,11 @@ def _raw_records(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> pa.
     with wh.begin() as conn:
         if not wh.table_exists(conn, "raw", table):
             return None
-    date_sql, date_fmt = mapping_sql(wh, sc.mapping[date_field])
-    amount_sql = mapping_sql(wh, sc.mapping["amount"])[0] if "amount" in sc.mapping else "NULL"
+    records, doc = parsed_records(wh, latest_sql(table))
+    date_sql, date_fmt = mapping_sql(wh, sc.mapping[date_field], doc)
+    amount_sql = mapping_sql(wh, sc.mapping["amount"], doc)[0] if "amount" in sc.mapping else "NULL"
     raw = wh.read_arrow(f"SELECT _key AS k, CAST({date_sql} AS VARCHAR) AS d, CAST({amount_sql} AS VARCHAR) AS a "
-                        f"FROM ({latest_sql(table)}) r WHERE NOT COALESCE(_deleted, FALSE)")
+                        f"FROM ({records}) r WHERE NOT COALESCE(_deleted, FALSE)")
     dates = pc.dictionary_encode(raw.column("d").combine_chunks().cast(pa.string()))
     day, _ = parse_date(pd.Series(dates.dictionary.to_pylist(), dtype=object), date_fmt, cfg.timezone)
     day = pd.to_datetime(day)

@@ -24,7 +24,15 @@ import sqlalchemy as sa
 
 from core.config import HubConfig
 from core.entities import ENTITIES
-from pipelines.stage import ensure_staging, fingerprint, mapping_sql, staging_columns, to_arrow, type_records
+from pipelines.stage import (
+    ensure_staging,
+    fingerprint,
+    mapping_sql,
+    parsed_records,
+    staging_columns,
+    to_arrow,
+    type_records,
+)
 from warehouse.changes import bump, set_watermark, watermark
 from warehouse.engine import Warehouse, value
 from warehouse.identifiers import quote
@@ -90,14 +98,15 @@ def _versions(wh: Warehouse, table: str, mapping: dict, entity: str, source: str
     if given), typed (versions that fail typing are left out)."""
     raw_t = f"raw.{quote(table)}"
     selects, formats = ["_key AS source_key", "_sync_id", "_row", "_extracted_at"], {}
+    landed = "" if since is None else f" AND _key IN ({_landed_since(table)})"
+    records, doc = parsed_records(wh, f"SELECT * FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE) AND _key IN "
+                                      f"(SELECT _key FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE){landed} "
+                                      "GROUP BY _key HAVING COUNT(*) > 1)")
     for field, path in mapping.items():
-        expr, fmt = mapping_sql(wh, path)
+        expr, fmt = mapping_sql(wh, path, doc)
         selects.append(f"{expr} AS {quote('f_' + field)}")
         formats[field] = fmt
-    landed = "" if since is None else f" AND _key IN ({_landed_since(table)})"
-    raw = wh.read_frame(f"SELECT {', '.join(selects)} FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE) AND _key IN "
-                        f"(SELECT _key FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE){landed} GROUP BY _key "
-                        "HAVING COUNT(*) > 1)", None if since is None else {"since": since})
+    raw = wh.read_frame(f"SELECT {', '.join(selects)} FROM ({records}) r", None if since is None else {"since": since})
     if not len(raw):
         return raw
     typed, _ = type_records(source, stream, ENTITIES[entity], raw, formats)
