@@ -163,12 +163,19 @@ class DuckDBDialect(Dialect):
         return arrow_of(raw.sql(sql))
 
 
+MATERIALIZED = "AS /* materialized */ ("
+"""How a mart's SQL asks for a common table expression computed once (`PostgresDialect.driver_sql`)."""
+
+
 class PostgresDialect(Dialect):
     name = "postgresql"
 
     def driver_sql(self, sql: str) -> str:
-        """psycopg reads `%` as a placeholder even when no parameters are passed: double it (`LIKE 'a%'`)."""
-        return sql.replace("%", "%%")
+        """psycopg reads `%` as a placeholder even when no parameters are passed: double it (`LIKE 'a%'`). A mart's
+        `AS /* materialized */ (` common table expression is computed once (`AS MATERIALIZED`): PostgreSQL folds a
+        CTE read once into its reader, repeating each of its expressions wherever a column of it is named
+        (`marts.customer_record_quality` computed its USCC code 18 times a record: 34 against 18 s at 1M)."""
+        return sql.replace("%", "%%").replace(MATERIALIZED, "AS MATERIALIZED (")
 
     def prepare_table_build(self, conn: Connection) -> None:
         """No JIT: compiling a one-off analytic query costs seconds (4 s of 5 for marts.data_quality on b2b_dev)

@@ -8,7 +8,7 @@
 -- The `changed:` comments after TRUE: where a refresh narrows the records to those of the changed golden customers
 -- (pipelines/mart_refresh.py); TRUE in a whole build. A record's duplicate flag and system count read only the
 -- records of its own golden customer, so a refresh of that customer recomputes them.
-WITH customer_value AS (
+WITH customer_value AS /* materialized */ (
     SELECT
         c.source_name, c.stream, c.source_key, c.name, c.short_name, c.uscc, c.phone, c.mobile, c.email, c.address,
         c.contact_name, c.owner, c.customer_number, c.industry, c.channel, c.created_at, c.updated_at,
