@@ -1,5 +1,5 @@
-"""The hub's PostgreSQL sessions run without JIT (`warehouse.engine.POSTGRES_OPTIONS`), unless the warehouse URL
-sets its own `options`; a mart's materialized expressions are computed once there."""
+"""The hub's PostgreSQL sessions: without JIT (`warehouse.engine.POSTGRES_OPTIONS`) unless the warehouse URL sets its
+own `options`; a mart's materialized expressions computed once; results read in chunks."""
 
 from __future__ import annotations
 
@@ -43,3 +43,32 @@ def test_a_mart_s_materialized_expression_is_computed_once_on_postgresql() -> No
     assert "WITH customer_value AS MATERIALIZED (" in pg and "/* materialized */" not in pg
     assert "LIKE '%%_@_%%._%%'" in pg  # (and `%` still doubled for psycopg)
     assert DuckDBDialect().driver_sql(sql) == sql
+
+
+@pytest.mark.postgres
+def test_a_read_in_chunks_equals_the_whole_result_read_at_once(pg_url: str) -> None:
+    """`PostgresDialect.read_arrow` reads `READ_CHUNK` rows at a time (Python holds one chunk's objects); a column
+    empty in the first chunks, or integers with a gap in a later one, read as the whole result read at once."""
+    import pandas as pd
+    import pyarrow as pa
+    import sqlalchemy as sa
+
+    from warehouse.dialects import READ_CHUNK
+
+    n = READ_CHUNK * 2 + 7
+    sql = ("SELECT i, CASE WHEN i > :late THEN 'x' || i END AS late_text, "
+           "CASE WHEN i > :gap AND i % 2 = 0 THEN NULL ELSE i END AS gap_int, "
+           "CAST(i AS NUMERIC) / 4 AS quarter FROM generate_series(1, :n) i ORDER BY i")
+    params = {"late": READ_CHUNK + 5, "gap": READ_CHUNK * 2, "n": n}
+    wh = Warehouse(pg_url)
+    try:
+        chunked = wh.read_arrow(sql, params)
+        with wh.begin() as conn:
+            result = conn.execute(sa.text(sql), params)
+            whole = pa.Table.from_pandas(pd.DataFrame(result.fetchall(), columns=list(result.keys())),
+                                         preserve_index=False)
+    finally:
+        wh.dispose()
+    assert chunked.num_rows == n and chunked.column("late_text").null_count == READ_CHUNK + 5
+    assert chunked.schema == whole.schema and chunked.equals(whole)
+    assert chunked.column("gap_int").type == pa.float64()  # (NaN for the gaps, as at once)
