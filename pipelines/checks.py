@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from core.config import CheckConfig, HubConfig
 from pipelines.coerce import parse_date, parse_decimal
-from pipelines.stage import latest_sql, mapping_sql, parsed_records
+from pipelines.stage import JsonFields, latest_sql, mapping_sql
 from predict.catalog import all_mart_docs
 from warehouse.engine import Warehouse
 from warehouse.identifiers import quote
@@ -288,9 +288,10 @@ def _raw_records(cfg: HubConfig, wh: Warehouse, source: str, stream: str) -> pa.
     with wh.begin() as conn:
         if not wh.table_exists(conn, "raw", table):
             return None
-    records, doc = parsed_records(wh, latest_sql(table))
-    date_sql, date_fmt = mapping_sql(wh, sc.mapping[date_field], doc)
-    amount_sql = mapping_sql(wh, sc.mapping["amount"], doc)[0] if "amount" in sc.mapping else "NULL"
+    fields = JsonFields(wh)
+    date_sql, date_fmt = mapping_sql(wh, sc.mapping[date_field], fields)
+    amount_sql = mapping_sql(wh, sc.mapping["amount"], fields)[0] if "amount" in sc.mapping else "NULL"
+    records = fields.records(latest_sql(table))
     raw = wh.read_arrow(f"SELECT _key AS k, CAST({date_sql} AS VARCHAR) AS d, CAST({amount_sql} AS VARCHAR) AS a "
                         f"FROM ({records}) r WHERE NOT COALESCE(_deleted, FALSE)")
     dates = pc.dictionary_encode(raw.column("d").combine_chunks().cast(pa.string()))

@@ -25,10 +25,10 @@ import sqlalchemy as sa
 from core.config import HubConfig
 from core.entities import ENTITIES
 from pipelines.stage import (
+    JsonFields,
     ensure_staging,
     fingerprint,
     mapping_sql,
-    parsed_records,
     staging_columns,
     to_arrow,
     type_records,
@@ -99,13 +99,14 @@ def _versions(wh: Warehouse, table: str, mapping: dict, entity: str, source: str
     raw_t = f"raw.{quote(table)}"
     selects, formats = ["_key AS source_key", "_sync_id", "_row", "_extracted_at"], {}
     landed = "" if since is None else f" AND _key IN ({_landed_since(table)})"
-    records, doc = parsed_records(wh, f"SELECT * FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE) AND _key IN "
-                                      f"(SELECT _key FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE){landed} "
-                                      "GROUP BY _key HAVING COUNT(*) > 1)")
+    fields = JsonFields(wh)
     for field, path in mapping.items():
-        expr, fmt = mapping_sql(wh, path, doc)
+        expr, fmt = mapping_sql(wh, path, fields)
         selects.append(f"{expr} AS {quote('f_' + field)}")
         formats[field] = fmt
+    records = fields.records(f"SELECT * FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE) AND _key IN (SELECT _key "
+                             f"FROM {raw_t} WHERE NOT COALESCE(_deleted, FALSE){landed} GROUP BY _key "
+                             "HAVING COUNT(*) > 1)")
     raw = wh.read_frame(f"SELECT {', '.join(selects)} FROM ({records}) r", None if since is None else {"since": since})
     if not len(raw):
         return raw

@@ -53,7 +53,12 @@ class Dialect:
 
     def parsed_json(self, column_sql: str) -> str | None:
         """SQL parsing a JSON text column once, for a query reading many fields of it (`json_text` of the result);
-        None where `json_text` of the text itself costs no more (DuckDB)."""
+        None where the dialect reads fields otherwise (`json_list`) or each from the text."""
+        return None
+
+    def json_list(self, column_sql: str, paths: list[list[str | int]]) -> str | None:
+        """SQL of the list of the texts at `paths` of a JSON text column, read with one parse (1-based items), or
+        None where the dialect has no such read."""
         return None
 
     def bulk_insert(self, conn: Connection, table: str, data: pa.Table) -> None:  # pragma: no cover
@@ -124,8 +129,10 @@ class DuckDBDialect(Dialect):
         return f"SELECT count(*), {sums} FROM {table}"
 
     def json_text(self, column_sql: str, path: list[str | int]) -> str:
-        parts = "".join(f"[{p}]" if isinstance(p, int) else '."' + p.replace('"', '\\"') + '"' for p in path)
-        return f"json_extract_string({column_sql}, '$" + parts.replace("'", "''") + "')"
+        return f"json_extract_string({column_sql}, {_duck_path(path)})"
+
+    def json_list(self, column_sql: str, paths: list[list[str | int]]) -> str | None:
+        return f"json_extract_string({column_sql}, [{', '.join(_duck_path(p) for p in paths)}])"
 
     def bulk_insert(self, conn: Connection, table: str, data: pa.Table) -> None:
         """Insert an Arrow table by name, through DuckDB's zero-copy Arrow scan."""
@@ -259,6 +266,12 @@ def arrow_of(result: Any) -> pa.Table:
 
 READ_CHUNK = 100_000
 _QUERY = re.compile(r"\s*(SELECT|WITH|\()", re.IGNORECASE)
+
+
+def _duck_path(path: list[str | int]) -> str:
+    """A JSON path as DuckDB's `'$."a"[0]'` literal."""
+    parts = "".join(f"[{p}]" if isinstance(p, int) else '."' + p.replace('"', '\\"') + '"' for p in path)
+    return "'$" + parts.replace("'", "''") + "'"
 
 
 def _text(sql: str) -> Any:
