@@ -1,0 +1,452 @@
+"""`pipelines.match` on warehouses of a few records (DuckDB, a file source synced and staged for real): what a full
+run, an incremental run and a run with nothing to do write and report, exactly; when a run is full and when it is
+incremental; and the small parts (the content hash, the settings, the fingerprint, the columns the engine reads,
+steward decisions, former names). Each test takes a few seconds: the unit-level tests of the mutation round of
+`pipelines/match.py` (docs/testing.md, "Mutation testing")."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from core.config import CustomerMdmConfig, HubConfig
+from core.config_file import load_config
+from mdm.blocking import BlockingRule
+from mdm.classify import FellegiSunter
+from mdm.compare import ComparisonSpec
+from mdm.engine import LinkSettings
+from mdm.specs import CUSTOMER_ANCHORS, CUSTOMER_BLOCKING, CUSTOMER_COMPARISONS, CUSTOMER_EXCLUSIVE
+from pipelines.match import (
+    CONSUMER,
+    _decisions,
+    _must_cannot,
+    _scope,
+    _standardize,
+    content_hash_sql,
+    fingerprint,
+    link_columns,
+    load_customers,
+    record_ids,
+    run_match,
+    settings_of,
+)
+from pipelines.match_store import ENTITY_FIELDS
+from pipelines.model_store import active_model
+from pipelines.stage import stage_all
+from pipelines.sync import sync_source
+from warehouse.changes import watermark
+from warehouse.contract import ensure_mdm
+from warehouse.engine import Warehouse
+
+# Two pairs of duplicates (same name and phone) and a company alone: three golden customers.
+ROWS = [("A0", "上海瑞丰信息技术有限公司", "021-51803117"), ("A1", "北京华通科技有限公司", "010-82336141"),
+        ("A2", "深圳超瑞服饰有限公司", "13628510947"), ("A3", "上海瑞丰信息技术有限公司", "021-51803117"),
+        ("A4", "北京华通科技有限公司", "010-82336141")]
+STREAM = ("    streams:\n      customers:\n        primary_key: 编号\n        entity: customer\n"
+          "        mapping: {name: 名称, phone: 电话, updated_at: 修改时间}\n")
+
+
+def rid(key: str) -> str:
+    return f"crm_a:customers:{key}"
+
+
+def write_rows(tmp_path: Path, rows: list[tuple[str, str, str]], note: str = "") -> None:
+    pd.DataFrame({"编号": [r[0] for r in rows], "名称": [r[1] for r in rows], "电话": [r[2] for r in rows],
+                  "修改时间": "2024-06-01 10:00:00", "备注": note}).to_csv(tmp_path / "a.csv", index=False)
+
+
+def project(tmp_path: Path, rows: list[tuple[str, str, str]] = ROWS, mdm: str = "") -> tuple[HubConfig, Warehouse]:
+    """A file source of customers (`rows`: key, name, phone; an unmapped note column) synced and staged."""
+    write_rows(tmp_path, rows)
+    (tmp_path / "hub.yaml").write_text(
+        'warehouse: {url: "duckdb:///w.duckdb"}\nsources:\n'
+        f"  crm_a:\n    connector: file\n    config: {{path: a.csv}}\n{STREAM}{mdm}", encoding="utf-8")
+    cfg = load_config(tmp_path / "hub.yaml")
+    wh = Warehouse(cfg.warehouse.url)
+    stage(cfg, wh)
+    return cfg, wh
+
+
+def stage(cfg: HubConfig, wh: Warehouse) -> None:
+    assert sync_source(cfg, wh, "crm_a").status == "succeeded"
+    stage_all(cfg, wh)
+
+
+def lines(messages: list[str]) -> list[str]:
+    """Progress lines without the time a slow counter appends."""
+    return [re.sub(r" in \d+\.\d s \([^)]*\)$", "", m) for m in messages]
+
+
+def golden_of(wh: Warehouse) -> dict[str, str]:
+    x = wh.read_frame("SELECT source_key, golden_id FROM mdm.xref")
+    return dict(zip(x["source_key"], x["golden_id"], strict=True))
+
+
+def groups(wh: Warehouse) -> set[frozenset[str]]:
+    by: dict[str, set[str]] = {}
+    for key, g in golden_of(wh).items():
+        by.setdefault(g, set()).add(key)
+    return {frozenset(v) for v in by.values()}
+
+
+def models(wh: Warehouse) -> list[tuple[str, bool]]:
+    m = wh.read_frame("SELECT model_id, active FROM mdm.match_model ORDER BY model_id")
+    return list(zip(m["model_id"], m["active"].astype(bool), strict=True))
+
+
+# --- the small parts ------------------------------------------------------------------------------------------
+
+
+def test_the_content_hash_is_the_md5_of_the_canonical_fields_joined_by_bars_with_nulls_marked(tmp_path: Path) -> None:
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    values = {c: None for c in ENTITY_FIELDS} | {"name": "上海瑞丰", "phone": "021-1", "owner": ""}
+    with wh.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (" + ", ".join(f'"{c}" VARCHAR' for c in ENTITY_FIELDS) + ")")
+        wh.insert_frame(conn, "main", "t", pa.Table.from_pylist([values],
+                                                                 pa.schema([(c, pa.string()) for c in ENTITY_FIELDS])))
+    expected = hashlib.md5("|".join("\x01" if values[c] is None else values[c] for c in ENTITY_FIELDS).encode()
+                           ).hexdigest()
+    assert wh.scalar(f"SELECT {content_hash_sql('s')} FROM t s") == expected
+    assert wh.scalar(f"SELECT {content_hash_sql()} FROM t") == expected
+    assert content_hash_sql().startswith("md5(COALESCE(CAST(\"name\" AS VARCHAR)")
+    wh.dispose()
+
+
+def test_record_ids_and_the_customers_loaded_in_record_order(tmp_path: Path) -> None:
+    df = pd.DataFrame({"source_name": ["erp", "crm"], "stream": ["c", "k"], "source_key": [12, 3]})
+    assert record_ids(df).tolist() == ["erp:c:12", "crm:k:3"]
+    wh = Warehouse(f"duckdb:///{tmp_path / 'empty.duckdb'}")
+    empty = load_customers(wh)  # (staging and mdm created on the way)
+    assert len(empty) == 0 and "record_id" in empty.columns
+    wh.dispose()
+    _, wh = project(tmp_path, [("B2", "深圳超瑞服饰有限公司", "1"), ("A1", "北京华通科技有限公司", "2"),
+                               ("B10", "上海瑞丰信息技术有限公司", "3")])
+    got = load_customers(wh)
+    assert got["record_id"].tolist() == [rid("A1"), rid("B10"), rid("B2")]
+    assert got["name"].tolist() == ["北京华通科技有限公司", "上海瑞丰信息技术有限公司", "深圳超瑞服饰有限公司"]
+    assert got.index.tolist() == [0, 1, 2]
+    wh.dispose()
+
+
+def test_the_settings_come_from_the_config_with_the_default_spec_where_none_is_given() -> None:
+    default = settings_of(CustomerMdmConfig())
+    assert default == LinkSettings(CUSTOMER_BLOCKING, CUSTOMER_COMPARISONS, 0.8, 0.3, CUSTOMER_EXCLUSIVE,
+                                   CUSTOMER_ANCHORS, u_pairs=300_000, workers=1, feedback_strength=5.0)
+    mcfg = CustomerMdmConfig.model_validate({
+        "thresholds": {"match": 0.9, "review": 0.4}, "u_pairs": 5000, "workers": 2, "feedback": {"strength": 2.5},
+        "blocking": [{"name": "by_name", "columns": ["name_key"], "max_block": 50}],
+        "comparisons": [{"name": "name", "kind": "string", "column": "name_norm", "thresholds": [0.9]}]})
+    got = settings_of(mcfg)
+    assert got == LinkSettings((BlockingRule("by_name", ("name_key",), 50),),
+                               (ComparisonSpec("name", "string", "name_norm", (0.9,)),), 0.9, 0.4, CUSTOMER_EXCLUSIVE,
+                               CUSTOMER_ANCHORS, u_pairs=5000, workers=2, feedback_strength=2.5)
+    only_blocking = settings_of(CustomerMdmConfig.model_validate({"blocking": [{"name": "b", "columns": ["x"]}]}))
+    assert only_blocking.comparisons == CUSTOMER_COMPARISONS and only_blocking.blocking == (BlockingRule("b", ("x",)),)
+
+
+def test_the_fingerprint_follows_what_makes_stored_pairs_valid_and_nothing_else() -> None:
+    base = settings_of(CustomerMdmConfig())
+    fp = fingerprint(base)
+    assert re.fullmatch(r"[0-9a-f]{16}", fp) and fingerprint(settings_of(CustomerMdmConfig())) == fp
+    rule = BlockingRule("b", ("name_key",))
+    spec = ComparisonSpec("n", "exact", "name_key")
+    for changed in (LinkSettings(base.blocking[:-1], base.comparisons, base.match, base.review, base.exclusive,
+                                 base.anchors),
+                    LinkSettings((*base.blocking, rule), base.comparisons, base.match, base.review, base.exclusive,
+                                 base.anchors),
+                    LinkSettings(base.blocking, (*base.comparisons, spec), base.match, base.review, base.exclusive,
+                                 base.anchors),
+                    LinkSettings(base.blocking, base.comparisons, base.match, 0.31, base.exclusive, base.anchors),
+                    LinkSettings(base.blocking, base.comparisons, base.match, base.review, base.exclusive[1:],
+                                 base.anchors),
+                    LinkSettings(base.blocking, base.comparisons, base.match, base.review, base.exclusive,
+                                 base.anchors[1:])):
+        assert fingerprint(changed) != fp
+    # the match threshold, the sample of u pairs, the threads: the stored pairs stay valid
+    assert fingerprint(LinkSettings(base.blocking, base.comparisons, 0.95, base.review, base.exclusive, base.anchors,
+                                    u_pairs=1000, workers=3, feedback_strength=1.0)) == fp
+
+
+def test_the_columns_the_engine_reads_are_the_specs_blocking_exclusive_anchors_and_scope_once_each() -> None:
+    settings = LinkSettings((BlockingRule("n", ("name_key",)), BlockingRule("p", ("phone_digits", "area_code"))),
+                            (ComparisonSpec("name", "string", "name_norm", (0.9,), extra=("name_key",)),
+                             ComparisonSpec("phone", "exact", "phone_digits")),
+                            exclusive=("uscc_valid_code", "city_any"), anchors=("uscc_valid_code", "reg_no"))
+    assert link_columns(settings) == ["name_norm", "name_key", "phone_digits", "area_code", "uscc_valid_code",
+                                      "city_any", "reg_no"]
+
+    model = FellegiSunter([ComparisonSpec("addr", "exact", "address_norm")], {"addr": [0.9, 0.1]},
+                          {"addr": [0.1, 0.9]}, 0.1, info={"calibration_scope": ("org_kind", "name_city")})
+    assert link_columns(settings, model) == ["address_norm", "name_key", "phone_digits", "area_code",
+                                             "uscc_valid_code", "city_any", "reg_no", "org_kind", "name_city"]
+    assert _scope(model) == ["org_kind", "name_city"]
+    model.info = {"calibration_scope": ["org_kind"]}
+    assert _scope(model) == ["org_kind"]
+    for info in ({}, {"calibration_scope": "org_kind"}, {"calibration_scope": None}):
+        model.info = info
+        assert _scope(model) == []
+    assert link_columns(settings, model)[-1] == "reg_no"
+
+
+def test_steward_decisions_between_known_records_with_their_positions(tmp_path: Path) -> None:
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    rows = [("d1", "r1", "r2", "same", True, None), ("d2", "r3", "r1", "different", True, "review"),
+            ("d3", "r2", "r3", "same", False, "review"), ("d4", "r1", "gone", "same", True, None),
+            ("d5", "r2", "r3", "different", True, "merge"), ("d6", "r3", "r2", "same", True, "review")]
+    with wh.begin() as conn:
+        ensure_mdm(wh, conn)
+        pos = pd.Series([0, 1, 2], index=["r1", "r2", "r3"])
+        assert len(_decisions(wh, conn, pos)) == 0 and _decisions(wh, conn, pos)["lp"].dtype == np.int64
+        wh.insert_frame(conn, "mdm", "decisions", pa.Table.from_pylist(
+            [dict(zip(("decision_id", "left_record", "right_record", "verdict", "active", "origin"), r, strict=True))
+             for r in rows]))
+        d = _decisions(wh, conn, pos).sort_values(["lp", "rp"])
+        assert list(zip(d["lp"], d["rp"], d["verdict"], strict=True)) == [
+            (0, 1, "same"), (1, 2, "different"), (2, 0, "different"), (2, 1, "same")]
+        assert d["lp"].dtype == np.int64 and d["rp"].dtype == np.int64
+        review = _decisions(wh, conn, pos, origin_review=True).sort_values(["lp", "rp"])
+        assert list(zip(review["lp"], review["rp"], strict=True)) == [(0, 1), (2, 0), (2, 1)]
+        (ml, mr), (cl, cr) = _must_cannot(d)
+        assert (ml.tolist(), mr.tolist(), cl.tolist(), cr.tolist()) == ([0, 2], [1, 1], [1, 2], [2, 0])
+    wh.dispose()
+
+
+def test_standardizing_fills_a_former_name_stewards_gave_where_a_record_has_none() -> None:
+    df = pd.DataFrame({c: [None] * 3 for c in ["source_name", "stream", "source_key", *ENTITY_FIELDS]})
+    df["record_id"] = ["r1", "r2", "r3"]
+    df["name"] = ["北京华通科技有限公司", "上海瑞丰信息技术有限公司", "深圳超瑞服饰有限公司"]
+    df["former_name"] = [None, " ", "深圳超瑞商贸有限公司"]
+    std = _standardize(df, {"r1": "北京华通电子有限公司", "r2": "上海瑞丰软件有限公司", "r3": "深圳某某有限公司"})
+    assert std["former_name"].tolist() == ["北京华通电子有限公司", "上海瑞丰软件有限公司", "深圳超瑞商贸有限公司"]
+    assert std["former_name_key"].notna().all()
+    plain = _standardize(df)
+    assert plain["former_name"].tolist()[2] == "深圳超瑞商贸有限公司" and pd.isna(plain["former_name_key"].iloc[0])
+    assert _standardize(df, {"r9": "某某有限公司"})["former_name"].tolist()[2] == "深圳超瑞商贸有限公司"
+    empty = _standardize(df.iloc[:0], {"r1": "x"})
+    assert len(empty) == 0 and {"name_key", "phone_digits", "record_id"} <= set(empty.columns)
+
+
+# --- runs -----------------------------------------------------------------------------------------------------
+
+
+def test_a_full_run_writes_every_record_pair_model_and_watermark_and_reports_them(tmp_path: Path) -> None:
+    cfg, wh = project(tmp_path)
+    with wh.begin() as conn:  # another entity's changes are not matching's to consume
+        conn.exec_driver_sql("INSERT INTO staging._changes (seq, entity, source_name, stream, source_key, op) "
+                             "VALUES (1000, 'sales_order', 'erp', 'orders', 'SO1', 'upsert')")
+        top = int(conn.exec_driver_sql("SELECT max(seq) FROM staging._changes WHERE entity = 'customer'").scalar())
+    messages: list[str] = []
+    out = run_match(cfg, wh, progress=messages.append)
+    assert lines(messages) == ["standardizing customers: 5 customer records standardized", "linking 5 customer records",
+                               "matched 5 customer records into 3 golden customers (0 pairs for review)"]
+    assert (out.records, out.golden, out.new_ids, out.merged_ids, out.incremental, out.changed, out.deleted) == (
+        5, 3, 3, 0, False, 5, 0)
+    assert out.stats["records"] == 5 and out.stats["candidate_pairs"] == 2 and out.stats["feedback"] is None
+    assert {"standardize", "golden_and_write", "compare"} <= set(out.timings)
+    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
+    pairs = wh.read_frame("SELECT left_record, right_record, rules, prob FROM mdm.match_pairs ORDER BY left_record")
+    assert pairs[["left_record", "right_record"]].values.tolist() == [[rid("A0"), rid("A3")], [rid("A1"), rid("A4")]]
+    assert (pairs["prob"] > 0.99).all() and (pairs["rules"] > 0).all()
+    recs = wh.read_frame("SELECT record_id, record_hash, golden_id, name_key, phone_digits FROM mdm.customer_records "
+                         "ORDER BY record_id")
+    assert recs["record_id"].tolist() == [rid(r[0]) for r in ROWS]
+    assert recs["record_hash"].tolist() == wh.read_frame(
+        f"SELECT {content_hash_sql('s')} AS h FROM staging.customer s ORDER BY source_key")["h"].tolist()
+    assert recs["golden_id"].tolist() == [golden_of(wh)[r[0]] for r in ROWS]
+    assert recs["phone_digits"].tolist() == ["51803117", "82336141", "28510947", "51803117", "82336141"]
+    fp = fingerprint(settings_of(cfg.mdm.customer))
+    with wh.begin() as conn:
+        assert watermark(conn, CONSUMER) == (top, {"fingerprint": fp})
+        assert active_model(wh, fp, conn) is not None
+    assert [m[1] for m in models(wh)] == [True]
+    left = wh.read_frame("SELECT entity, seq FROM staging._changes")
+    assert left.values.tolist() == [["sales_order", 1000]]
+    wh.dispose()
+
+
+def test_nothing_changed_reads_nothing_and_a_change_outside_the_fields_changes_nothing(tmp_path: Path) -> None:
+    cfg, wh = project(tmp_path)
+    run_match(cfg, wh)
+    before = wh.read_frame("SELECT * FROM mdm.xref ORDER BY source_key")
+    messages: list[str] = []
+    out = run_match(cfg, wh, progress=messages.append)
+    assert out.incremental and (out.records, out.golden, out.changed, out.deleted, out.review_items) == (5, 3, 0, 0, 0)
+    assert messages == ["matching: no customer record changed (5 records, 3 golden customers)"]
+    # a column no customer field maps changes: the records are staged again, their content is the same
+    write_rows(tmp_path, ROWS, note="备注")
+    stage(cfg, wh)
+    assert int(wh.scalar("SELECT count(*) FROM staging._changes WHERE entity = 'customer'")) == 5
+    top = int(wh.scalar("SELECT max(seq) FROM staging._changes"))
+    messages.clear()
+    out = run_match(cfg, wh, progress=messages.append)
+    assert out.incremental and out.changed == 0
+    assert messages == ["matching: no customer record changed (5 records, 3 golden customers)"]
+    assert int(wh.scalar("SELECT count(*) FROM staging._changes WHERE entity = 'customer'")) == 0
+    with wh.begin() as conn:
+        assert watermark(conn, CONSUMER) == (top, {"fingerprint": fingerprint(settings_of(cfg.mdm.customer))})
+    pd.testing.assert_frame_equal(wh.read_frame("SELECT * FROM mdm.xref ORDER BY source_key"), before)
+    wh.dispose()
+
+
+def test_an_incremental_run_links_the_new_relinks_the_changed_drops_the_deleted_as_a_rebuild_does(
+        tmp_path: Path) -> None:
+    cfg, wh = project(tmp_path)
+    run_match(cfg, wh)
+    first = golden_of(wh)
+    # A5: a duplicate of A2; A1 moves to A0's name and phone; A4 is deleted
+    rows = [ROWS[0], ("A1", "上海瑞丰信息技术有限公司", "021-51803117"), ROWS[2], ROWS[3],
+            ("A5", "深圳超瑞服饰有限公司", "13628510947")]
+    write_rows(tmp_path, rows)
+    stage(cfg, wh)
+    messages: list[str] = []
+    out = run_match(cfg, wh, progress=messages.append)
+    assert out.incremental
+    assert (out.changed, out.deleted, out.affected, out.records, out.golden) == (2, 1, 5, 5, 2)
+    assert out.changed_ids == [rid("A1"), rid("A5")] and out.deleted_ids == [rid("A4")]
+    assert out.affected_ids == [rid(k) for k in ("A0", "A1", "A2", "A3", "A5")]
+    assert out.stats["new_pairs"] == 3 and out.stats["affected"] == 5 and out.stats["skipped_blocks"] == {}
+    assert out.stats["neighbours"] == 3
+    assert lines(messages) == [
+        "linking 2 new or changed and 1 deleted customer records",
+        "matched 2 changed and 1 deleted records (5 affected): 2 golden customers (0 pairs for review)"]
+    now = golden_of(wh)
+    assert groups(wh) == {frozenset({"A0", "A1", "A3"}), frozenset({"A2", "A5"})}
+    assert now["A0"] == first["A0"] and now["A2"] == first["A2"]
+    pairs = wh.read_frame("SELECT left_record, right_record FROM mdm.match_pairs ORDER BY 1, 2").values.tolist()
+    assert pairs == [[rid("A0"), rid("A1")], [rid("A0"), rid("A3")], [rid("A1"), rid("A3")], [rid("A2"), rid("A5")]]
+    recs = wh.read_frame("SELECT record_id, golden_id, phone_digits FROM mdm.customer_records ORDER BY record_id")
+    assert recs["record_id"].tolist() == [rid(k) for k in ("A0", "A1", "A2", "A3", "A5")]
+    assert recs["golden_id"].tolist() == [now[k] for k in ("A0", "A1", "A2", "A3", "A5")]
+    assert recs["phone_digits"].tolist()[1] == "51803117"
+    assert int(wh.scalar("SELECT count(*) FROM staging._changes WHERE entity = 'customer'")) == 0
+    incremental = golden_of(wh)
+    assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
+    assert golden_of(wh) == incremental
+    wh.dispose()
+
+
+def test_only_deleted_records_are_unlinked_and_their_golden_customer_mates_clustered_again(tmp_path: Path) -> None:
+    cfg, wh = project(tmp_path)
+    run_match(cfg, wh)
+    first = golden_of(wh)
+    write_rows(tmp_path, [r for r in ROWS if r[0] != "A3"])
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert out.incremental and (out.changed, out.deleted, out.affected, out.golden) == (0, 1, 1, 3)
+    assert out.deleted_ids == [rid("A3")] and out.affected_ids == [rid("A0")] and out.changed_ids == []
+    assert out.stats["new_pairs"] == 0
+    assert golden_of(wh) == {k: v for k, v in first.items() if k != "A3"}
+    assert wh.read_frame("SELECT left_record FROM mdm.match_pairs")["left_record"].tolist() == [rid("A1")]
+    assert int(wh.scalar("SELECT count(*) FROM mdm.customer_records")) == 4
+    wh.dispose()
+
+
+@pytest.mark.parametrize("how", ["rebuild", "review", "backfill", "layout", "no_pairs", "no_model"])
+def test_when_a_run_links_everything_again(tmp_path: Path, how: str) -> None:
+    cfg, wh = project(tmp_path)
+    run_match(cfg, wh)
+    (model_id, _), = models(wh)
+    kwargs: dict[str, bool] = {}
+    if how == "rebuild":
+        kwargs = {"rebuild": True, "retrain": False}
+    elif how == "review":  # a review threshold changes which pairs are stored: a new fingerprint
+        cfg = cfg.model_copy(deep=True)
+        cfg.mdm.customer.thresholds.review = 0.35
+    with wh.begin() as conn:
+        if how == "backfill":  # an older version's unfinished steps
+            conn.exec_driver_sql("UPDATE raw._watermarks SET detail = json_object('fingerprint', json_extract_string("
+                                 f"detail, '$.fingerprint'), 'backfill', 1) WHERE consumer = '{CONSUMER}'")
+        elif how == "layout":  # the records of an older version, without a column of today's
+            conn.exec_driver_sql("ALTER TABLE mdm.customer_records DROP COLUMN name_latin")
+        elif how == "no_pairs":
+            conn.exec_driver_sql("DROP TABLE mdm.match_pairs")
+        elif how == "no_model":
+            conn.exec_driver_sql("UPDATE mdm.match_model SET active = FALSE")
+    out = run_match(cfg, wh, **kwargs)
+    assert not out.incremental and out.changed == 5 and out.golden == 3
+    got = models(wh)
+    if how == "rebuild":
+        assert got == [(model_id, True)]  # retrain=False: the model in force links
+    else:
+        assert len(got) == 2 and got[0] == (model_id, False) and got[1][1]
+    fp = fingerprint(settings_of(cfg.mdm.customer))
+    with wh.begin() as conn:
+        assert watermark(conn, CONSUMER)[1] == {"fingerprint": fp}
+    assert run_match(cfg, wh).incremental  # and the next run is incremental again
+    wh.dispose()
+
+
+def test_a_new_match_threshold_keeps_the_pairs_and_runs_incrementally(tmp_path: Path) -> None:
+    cfg, wh = project(tmp_path)
+    run_match(cfg, wh)
+    cfg = cfg.model_copy(deep=True)
+    cfg.mdm.customer.thresholds.match = 0.9
+    out = run_match(cfg, wh)
+    assert out.incremental and out.changed == 0
+    wh.dispose()
+
+
+def test_a_rebuild_trains_a_new_model_unless_told_not_to(tmp_path: Path) -> None:
+    cfg, wh = project(tmp_path)
+    run_match(cfg, wh)
+    (first, _), = models(wh)
+    assert not run_match(cfg, wh, rebuild=True).incremental
+    got = models(wh)
+    assert len(got) == 2 and got[0] == (first, False) and got[1][1]
+    assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
+    assert models(wh) == got
+    wh.dispose()
+
+
+def test_a_single_first_record_is_its_own_customer_and_leaves_no_model(tmp_path: Path) -> None:
+    cfg, wh = project(tmp_path, ROWS[:1])
+    messages: list[str] = []
+    out = run_match(cfg, wh, progress=messages.append)
+    assert (out.records, out.golden, out.changed, out.incremental) == (1, 1, 1, False)
+    assert out.stats == {"records": 1, "candidate_pairs": 0, "feedback": None}
+    assert lines(messages) == ["standardizing customers: 1 customer records standardized", "linking 1 customer records",
+                               "matched 1 customer records into 1 golden customers (0 pairs for review)"]
+    assert models(wh) == [] and int(wh.scalar("SELECT count(*) FROM mdm.match_pairs")) == 0
+    with wh.begin() as conn:
+        assert watermark(conn, CONSUMER) is not None
+    out = run_match(cfg, wh)  # no model yet: full again
+    assert not out.incremental and out.golden == 1
+    wh.dispose()
+
+
+def test_beyond_train_sample_the_model_learns_on_a_sample_and_links_in_steps_as_in_memory(tmp_path: Path) -> None:
+    cfg, wh = project(tmp_path, mdm="mdm:\n  customer:\n    train_sample: 4\n    pairs_per_step: 1\n")
+    messages: list[str] = []
+    out = run_match(cfg, wh, progress=messages.append)
+    assert lines(messages)[:1] + lines(messages)[2:] == [
+        "standardizing customers: 5 customer records standardized",
+        "linking 5 customer records in steps of about 1 candidate pairs",
+        "linking customer records: 5 records linked (2 candidate pairs scored in 5 steps)",
+        "matched 5 customer records into 3 golden customers (0 pairs for review)"]
+    assert messages[1] == "training the model on 4 of 5 customer records"
+    assert (out.records, out.golden, out.changed) == (5, 3, 5) and out.stats["steps"] == 5
+    stepped = golden_of(wh)
+    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
+    model = json.loads(wh.scalar("SELECT model FROM mdm.match_model WHERE active"))
+    assert model["info"]["records"] == 4  # trained on the sample
+    pairs = wh.read_frame("SELECT left_record, right_record FROM mdm.match_pairs ORDER BY 1").values.tolist()
+    assert pairs == [[rid("A0"), rid("A3")], [rid("A1"), rid("A4")]]
+    # the same model in memory, every record at once
+    in_memory = cfg.model_copy(deep=True)
+    in_memory.mdm.customer.train_sample = 100
+    assert not run_match(in_memory, wh, rebuild=True, retrain=False).incremental
+    assert golden_of(wh) == stepped
+    assert len(models(wh)) == 1
+    # and with the model in force, beyond the sample: no training
+    messages.clear()
+    run_match(cfg, wh, rebuild=True, retrain=False, progress=messages.append)
+    assert not any(m.startswith("training") for m in messages) and len(models(wh)) == 1
+    assert golden_of(wh) == stepped
+    wh.dispose()
