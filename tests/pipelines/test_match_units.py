@@ -6,6 +6,7 @@ steward decisions, former names). Each test takes a few seconds: the unit-level 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -449,4 +450,46 @@ def test_beyond_train_sample_the_model_learns_on_a_sample_and_links_in_steps_as_
     run_match(cfg, wh, rebuild=True, retrain=False, progress=messages.append)
     assert not any(m.startswith("training") for m in messages) and len(models(wh)) == 1
     assert golden_of(wh) == stepped
+    wh.dispose()
+
+
+def test_steward_decisions_and_former_names_hold_in_full_and_incremental_runs_and_train_the_model(
+        tmp_path: Path) -> None:
+    cfg, wh = project(tmp_path, mdm="mdm:\n  customer:\n    feedback: {min_labels: 2}\n")
+    run_match(cfg, wh)
+    first = golden_of(wh)
+    decisions = [("d1", "A0", "A3", "different", True, "review"), ("d2", "A2", "A1", "same", True, None),
+                 ("d3", "A0", "A1", "same", False, None), ("d4", "A2", "A4", "different", True, "merge")]
+    with wh.begin() as conn:
+        wh.insert_frame(conn, "mdm", "decisions", pa.Table.from_pylist(
+            [dict(zip(("decision_id", "left_record", "right_record", "verdict", "active", "origin"),
+                      (d, rid(a), rid(b), v, act, o), strict=True)) for d, a, b, v, act, o in decisions]))
+        wh.insert_frame(conn, "mdm", "former_names", pa.Table.from_pylist(
+            [{"action_id": "a1", "golden_id": first["A2"], "former_name": "深圳超瑞商贸有限公司",
+              "added_at": dt.datetime(2026, 1, 1), "active": True}]))
+    out = run_match(cfg, wh, rebuild=True)  # (retrained: with the two labels of review or no origin)
+    assert out.stats["feedback"] == {"labels": 2, "same": 1, "different": 1, "patterns": 0, "strength": 5.0,
+                                     "min_pattern": 3}
+    assert groups(wh) == {frozenset({"A0"}), frozenset({"A3"}), frozenset({"A1", "A2"}), frozenset({"A4"})}
+    former = wh.read_frame("SELECT source_key, former_name, former_name_key FROM mdm.customer_records "
+                           "ORDER BY source_key")
+    assert former["former_name"].tolist() == [None, None, "深圳超瑞商贸有限公司", None, None]
+    assert former["former_name_key"].tolist() == [None, None, "超瑞商贸", None, None]
+    # A3 and A2 written again (the same content but the phone's spacing): the decisions hold for them
+    rows = [ROWS[0], ROWS[1], ("A2", "深圳超瑞服饰有限公司", "136 2851 0947"), ("A3", ROWS[3][1], "021 51803117"),
+            ROWS[4]]
+    write_rows(tmp_path, rows)
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert out.incremental and sorted(out.changed_ids) == [rid("A2"), rid("A3")]
+    assert out.affected_ids == [rid(k) for k in ("A0", "A1", "A2", "A3", "A4")]
+    assert out.stats["conflicting_components"] == 1
+    assert groups(wh) == {frozenset({"A0"}), frozenset({"A3"}), frozenset({"A1", "A2"}), frozenset({"A4"})}
+    former = wh.read_frame("SELECT former_name FROM mdm.customer_records ORDER BY source_key")["former_name"]
+    assert former.tolist() == [None, None, "深圳超瑞商贸有限公司", None, None]
+    # too few labels, or feedback turned off: the model is fitted without them
+    for mdm in ({"feedback": {"min_labels": 3}}, {"feedback": {"enabled": False, "min_labels": 1}}):
+        other = cfg.model_copy(deep=True)
+        other.mdm.customer = CustomerMdmConfig.model_validate(mdm)
+        assert run_match(other, wh, rebuild=True).stats["feedback"] is None
     wh.dispose()
