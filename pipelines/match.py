@@ -44,7 +44,7 @@ from core.entities import ENTITIES
 from mdm.blocking import candidate_pairs, rule_keys
 from mdm.classify import FellegiSunter
 from mdm.cluster import cluster
-from mdm.compare import encode
+from mdm.compare import ComparisonSpec, encode
 from mdm.engine import LinkResult, LinkSettings, fit, link, link_in_steps, score_pairs
 from mdm.specs import (
     CUSTOMER_ANCHORS,
@@ -125,12 +125,19 @@ def fingerprint(settings: LinkSettings) -> str:
 
 
 def link_columns(settings: LinkSettings, model: FellegiSunter | None = None) -> list[str]:
-    """The standardized columns the engine reads: compared, blocked, exclusive, anchors, steward scope."""
+    """The standardized columns the engine reads: compared, blocked, exclusive, anchors, steward scope, and the
+    owners of values compared as missing when too many owners share them."""
     specs = model.specs if model is not None else settings.comparisons
     scope = _scope(model) if model is not None else []
     return list(dict.fromkeys([*[c for s in specs for c in s.columns], *[c for r in settings.blocking
                                                                         for c in r.columns],
-                               *settings.exclusive, *settings.anchors, *scope, *CUSTOMER_ANCHORS]))
+                               *settings.exclusive, *settings.anchors, *scope, *CUSTOMER_ANCHORS, *_owners(specs)]))
+
+
+def _owners(specs: Sequence[ComparisonSpec]) -> list[str]:
+    """The columns that say whose a compared value is, for the comparisons that compare a value held by `common`
+    owners or more as missing (`mdm.classify.common_values`; the engine encodes them, `mdm.engine._encode`)."""
+    return [s.owner for s in specs if s.owner and s.common]
 
 
 
@@ -427,7 +434,8 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     skipped: dict[str, int] = {}
     if is_changed.any():
         enc = encode(subset, model.specs, columns=[*[c for r in settings.blocking for c in r.columns],
-                                                   *settings.exclusive, *settings.anchors], workers=settings.workers)
+                                                   *settings.exclusive, *settings.anchors, *_owners(model.specs)],
+                     workers=settings.workers)
         cand = candidate_pairs(enc, settings.blocking, only=np.flatnonzero(is_changed))
         scored = score_pairs(subset, cand.left, cand.right, model, settings.workers, encoded=enc)
         new_pairs = scored.assign(left_record=sid[cand.left], right_record=sid[cand.right], rules=cand.rules)

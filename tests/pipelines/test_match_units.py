@@ -493,3 +493,33 @@ def test_steward_decisions_and_former_names_hold_in_full_and_incremental_runs_an
         other.mdm.customer = CustomerMdmConfig.model_validate(mdm)
         assert run_match(other, wh, rebuild=True).stats["feedback"] is None
     wh.dispose()
+
+
+def test_a_configured_blocking_without_the_owner_column_still_links_and_incrementally_as_a_rebuild(
+        tmp_path: Path) -> None:
+    """The default comparisons count a phone, address, contact or e-mail held by records of ten brands (`name_core`)
+    or more as missing; `name_core` was read only when a blocking rule read it (the default's `core_city`), so a
+    configured blocking without it failed the first run (KeyError 'name_core'). (An incremental run encoded no owner
+    either, so it would have compared such a shared value, a hotline, as agreeing; it encodes them now, as the engine
+    does: shown here only as an incremental run equal to a rebuild.)"""
+    mdm = ("mdm:\n  customer:\n    blocking:\n      - {name: name_key, columns: [name_key]}\n"
+           "      - {name: phone, columns: [phone_digits]}\n")
+    brands = ["瑞丰", "华通", "超瑞", "鸿骞", "同腾", "优润", "金桥", "恒达", "新宇", "博远", "嘉禾", "天晟"]
+    hotline = [(f"H{i}", f"上海{b}贸易有限公司", "021-51809999") for i, b in enumerate(brands)]
+    cfg, wh = project(tmp_path, ROWS + hotline[:11], mdm=mdm)
+    assert "name_core" in link_columns(settings_of(cfg.mdm.customer))
+    out = run_match(cfg, wh)
+    assert (out.records, out.stats["candidate_pairs"]) == (16, 57)
+    write_rows(tmp_path, ROWS + hotline)
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert out.incremental and out.changed_ids == [rid("H11")] and out.stats["neighbours"] == 11
+    assert out.stats["new_pairs"] == 11
+    incremental = wh.read_frame("SELECT left_record, right_record, rules, phone, prob FROM mdm.match_pairs "
+                                "ORDER BY 1, 2")
+    groups_incremental = groups(wh)
+    run_match(cfg, wh, rebuild=True, retrain=False)
+    pd.testing.assert_frame_equal(wh.read_frame("SELECT left_record, right_record, rules, phone, prob "
+                                                "FROM mdm.match_pairs ORDER BY 1, 2"), incremental)
+    assert groups(wh) == groups_incremental
+    wh.dispose()
