@@ -250,7 +250,8 @@ def test_a_full_run_writes_every_record_pair_model_and_watermark_and_reports_the
     assert (out.records, out.golden, out.new_ids, out.merged_ids, out.incremental, out.changed, out.deleted) == (
         5, 3, 3, 0, False, 5, 0)
     assert out.stats["records"] == 5 and out.stats["candidate_pairs"] == 2 and out.stats["feedback"] is None
-    assert {"standardize", "golden_and_write", "compare"} <= set(out.timings)
+    assert set(out.timings) == {"standardize", "encode", "block", "compare", "train", "score", "cluster",
+                                "golden_and_write"}
     assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
     pairs = wh.read_frame("SELECT left_record, right_record, rules, prob FROM mdm.match_pairs ORDER BY left_record")
     assert pairs[["left_record", "right_record"]].values.tolist() == [[rid("A0"), rid("A3")], [rid("A1"), rid("A4")]]
@@ -280,6 +281,7 @@ def test_nothing_changed_reads_nothing_and_a_change_outside_the_fields_changes_n
     out = run_match(cfg, wh, progress=messages.append)
     assert out.incremental and (out.records, out.golden, out.changed, out.deleted, out.review_items) == (5, 3, 0, 0, 0)
     assert messages == ["matching: no customer record changed (5 records, 3 golden customers)"]
+    assert set(out.timings) == {"commit"}
     # a column no customer field maps changes: the records are staged again, their content is the same
     write_rows(tmp_path, ROWS, note="备注")
     stage(cfg, wh)
@@ -314,6 +316,8 @@ def test_an_incremental_run_links_the_new_relinks_the_changed_drops_the_deleted_
     assert out.affected_ids == [rid(k) for k in ("A0", "A1", "A2", "A3", "A5")]
     assert out.stats["new_pairs"] == 3 and out.stats["affected"] == 5 and out.stats["skipped_blocks"] == {}
     assert out.stats["neighbours"] == 3
+    assert set(out.timings) == {"changes", "standardize", "block_and_compare", "pairs", "closure", "cluster",
+                                "golden_and_write", "commit"}
     assert lines(messages) == [
         "linking 2 new or changed and 1 deleted customer records",
         "matched 2 changed and 1 deleted records (5 affected): 2 golden customers (0 pairs for review)"]
@@ -433,6 +437,8 @@ def test_beyond_train_sample_the_model_learns_on_a_sample_and_links_in_steps_as_
         "matched 5 customer records into 3 golden customers (0 pairs for review)"]
     assert messages[1] == "training the model on 4 of 5 customer records"
     assert (out.records, out.golden, out.changed) == (5, 3, 5) and out.stats["steps"] == 5
+    assert set(out.timings) == {"standardize", "train_on_sample", "encode", "block_waited", "compare", "write",
+                                "cluster", "golden_and_write"}
     stepped = golden_of(wh)
     assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
     model = json.loads(wh.scalar("SELECT model FROM mdm.match_model WHERE active"))
