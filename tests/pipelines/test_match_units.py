@@ -40,6 +40,7 @@ from pipelines.match import (
 )
 from pipelines.match_store import ENTITY_FIELDS
 from pipelines.model_store import active_model
+from pipelines.progress import Progress
 from pipelines.stage import stage_all
 from pipelines.sync import sync_source
 from warehouse.changes import watermark
@@ -563,4 +564,21 @@ def test_a_block_outgrowing_its_limit_in_an_incremental_run_strips_its_rule_from
     incremental = golden_of(wh)
     run_match(cfg, wh, rebuild=True, retrain=False)
     assert pairs() == [[rid("A0"), rid("A3"), 2], [rid("A1"), rid("A4"), 3]] and golden_of(wh) == incremental
+    wh.dispose()
+
+
+def test_a_full_run_counts_its_records_as_it_standardizes_and_links_them_in_steps(tmp_path: Path) -> None:
+    """With a progress that writes every update (`interval=0`): the counts of standardizing and of the linking steps
+    (each step's records done), then the closing lines."""
+    cfg, wh = project(tmp_path, mdm="mdm:\n  customer:\n    train_sample: 4\n    pairs_per_step: 1\n")
+    messages: list[str] = []
+    run_match(cfg, wh, progress=Progress(messages.append, interval=0))
+    assert [re.sub(r" \([^)]*/s\)$| \(-\)$", "", m) for m in lines(messages)] == [
+        "standardizing customers: 5 of 5 records",
+        "standardizing customers: 5 customer records standardized",
+        "training the model on 4 of 5 customer records",
+        "linking 5 customer records in steps of about 1 candidate pairs",
+        *[f"linking customer records: {n} of 5 records" for n in (1, 2, 2, 2, 2)],  # (records up to the last pair)
+        "linking customer records: 5 records linked (2 candidate pairs scored in 5 steps)",
+        "matched 5 customer records into 3 golden customers (0 pairs for review)"]
     wh.dispose()
