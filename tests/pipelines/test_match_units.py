@@ -534,11 +534,11 @@ def test_a_configured_blocking_without_the_owner_column_still_links_and_incremen
 
 def test_a_block_outgrowing_its_limit_in_an_incremental_run_strips_its_rule_from_the_stored_pairs(
         tmp_path: Path) -> None:
-    """A name block of at most two: A6 joins A2's name (a pair by name alone), then A5 and A7 make both name blocks
-    three: the name rule goes from A0 - A3's pair (kept by phone) and A2 - A6's (by name alone: deleted), as a
-    rebuild has it."""
-    mdm = ("mdm:\n  customer:\n    blocking:\n      - {name: name_key, columns: [name_key], max_block: 2}\n"
-           "      - {name: phone, columns: [phone_digits]}\n")
+    """The default rules with blocks of at most two: A6 joins A2's name (a pair by the name rules alone), then A5 and
+    A7 make both names' blocks three: the name rules go from A0 - A3's pair (kept by phone) and from A2 - A6's
+    (deleted), as a rebuild has it."""
+    mdm = "mdm:\n  customer:\n    blocking:\n" + "".join(
+        f"      - {{name: {r.name}, columns: [{', '.join(r.columns)}], max_block: 2}}\n" for r in CUSTOMER_BLOCKING)
     cfg, wh = project(tmp_path, mdm=mdm)
     run_match(cfg, wh)
     rows = [*ROWS, ("A6", "深圳超瑞服饰有限公司", "0755-26001234")]
@@ -551,19 +551,21 @@ def test_a_block_outgrowing_its_limit_in_an_incremental_run_strips_its_rule_from
         return wh.read_frame("SELECT left_record, right_record, rules FROM mdm.match_pairs ORDER BY 1, 2"
                              ).values.tolist()
 
-    assert pairs() == [[rid("A0"), rid("A3"), 3], [rid("A1"), rid("A4"), 3], [rid("A2"), rid("A6"), 1]]
+    # (rules 812: name_key, phone, core_city, former_name, pinyin_city; 804: the same without phone)
+    assert pairs() == [[rid("A0"), rid("A3"), 812], [rid("A1"), rid("A4"), 812], [rid("A2"), rid("A6"), 804]]
     write_rows(tmp_path, [*rows, ("A5", "上海瑞丰信息技术有限公司", "021-51803119"),
                           ("A7", "深圳超瑞服饰有限公司", "0755-26005678")])
     stage(cfg, wh)
     out = run_match(cfg, wh)
-    assert out.incremental and out.stats["skipped_blocks"] == {"name_key": 2} and out.stats["new_pairs"] == 0
+    assert out.incremental and out.stats["new_pairs"] == 0
+    assert out.stats["skipped_blocks"] == {"name_key": 2, "core_city": 2, "former_name": 2, "pinyin_city": 2}
     assert out.affected_ids == [rid(k) for k in ("A0", "A2", "A3", "A5", "A6", "A7")]
-    assert pairs() == [[rid("A0"), rid("A3"), 2], [rid("A1"), rid("A4"), 3]]
+    assert pairs() == [[rid("A0"), rid("A3"), 8], [rid("A1"), rid("A4"), 812]]  # (A0 - A3: phone alone)
     assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"}), frozenset({"A5"}),
                           frozenset({"A6"}), frozenset({"A7"})}
     incremental = golden_of(wh)
     run_match(cfg, wh, rebuild=True, retrain=False)
-    assert pairs() == [[rid("A0"), rid("A3"), 2], [rid("A1"), rid("A4"), 3]] and golden_of(wh) == incremental
+    assert pairs() == [[rid("A0"), rid("A3"), 8], [rid("A1"), rid("A4"), 812]] and golden_of(wh) == incremental
     wh.dispose()
 
 
