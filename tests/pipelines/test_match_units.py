@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
+import resource
 from pathlib import Path
 
 import numpy as np
@@ -583,4 +585,21 @@ def test_a_full_run_counts_its_records_as_it_standardizes_and_links_them_in_step
         *[f"linking customer records: {n} of 5 records" for n in (1, 2, 2, 2, 2)],  # (records up to the last pair)
         "linking customer records: 5 records linked (2 candidate pairs scored in 5 steps)",
         "matched 5 customer records into 3 golden customers (0 pairs for review)"]
+    wh.dispose()
+
+
+def test_a_run_logs_its_peak_memory_and_the_time_of_each_step_at_debug_level(tmp_path: Path,
+                                                                             caplog: pytest.LogCaptureFixture) -> None:
+    cfg, wh = project(tmp_path)
+    with caplog.at_level(logging.DEBUG, logger="hub.match"):
+        run_match(cfg, wh)
+    logged = [r.getMessage() for r in caplog.records if r.name == "hub.match" and r.module == "match"]
+    assert [re.sub(r"\d+\.\d+", "T", re.sub(r"peak memory \d{1,3}(,\d{3})* MB", "peak memory M MB", m))
+            for m in logged] == [
+        "matching: peak memory M MB after standardizing", "matching: peak memory M MB after linking",
+        "publishing: the records' lookup indexes built in T s", "matching: peak memory M MB after writing",
+        "matching steps (s): standardize T, encode T, block T, compare T, train T, score T, cluster T, "
+        "golden_and_write T"]
+    peak = int(re.search(r"\d[\d,]*", logged[-2]).group().replace(",", ""))
+    assert 0 < peak <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     wh.dispose()
