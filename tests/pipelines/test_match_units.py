@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import resource
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from pipelines.match import (
     CONSUMER,
     _decisions,
     _must_cannot,
+    _nothing_to_link,
     _scope,
     _standardize,
     content_hash_sql,
@@ -81,6 +83,11 @@ def project(tmp_path: Path, rows: list[tuple[str, str, str]] = ROWS, mdm: str = 
 def stage(cfg: HubConfig, wh: Warehouse) -> None:
     assert sync_source(cfg, wh, "crm_a").status == "succeeded"
     stage_all(cfg, wh)
+
+
+def counted(messages: list[str]) -> Progress:
+    """A progress whose counters write their closing lines only (however slow the machine)."""
+    return Progress(messages.append, interval=float("inf"))
 
 
 def lines(messages: list[str]) -> list[str]:
@@ -247,7 +254,9 @@ def test_a_full_run_writes_every_record_pair_model_and_watermark_and_reports_the
                              "VALUES (1000, 'sales_order', 'erp', 'orders', 'SO1', 'upsert')")
         top = int(conn.exec_driver_sql("SELECT max(seq) FROM staging._changes WHERE entity = 'customer'").scalar())
     messages: list[str] = []
-    out = run_match(cfg, wh, progress=messages.append)
+    started = time.perf_counter()
+    out = run_match(cfg, wh, progress=counted(messages))
+    elapsed = time.perf_counter() - started
     assert lines(messages) == ["standardizing customers: 5 customer records standardized", "linking 5 customer records",
                                "matched 5 customer records into 3 golden customers (0 pairs for review)"]
     assert (out.records, out.golden, out.new_ids, out.merged_ids, out.incremental, out.changed, out.deleted) == (
@@ -255,6 +264,7 @@ def test_a_full_run_writes_every_record_pair_model_and_watermark_and_reports_the
     assert out.stats["records"] == 5 and out.stats["candidate_pairs"] == 2 and out.stats["feedback"] is None
     assert set(out.timings) == {"standardize", "encode", "block", "compare", "train", "score", "cluster",
                                 "golden_and_write"}
+    assert all(0 <= t <= elapsed for t in out.timings.values())  # (the time of each step, not a clock's reading)
     assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
     pairs = wh.read_frame("SELECT left_record, right_record, rules, prob FROM mdm.match_pairs ORDER BY left_record")
     assert pairs[["left_record", "right_record"]].values.tolist() == [[rid("A0"), rid("A3")], [rid("A1"), rid("A4")]]
@@ -281,7 +291,7 @@ def test_nothing_changed_reads_nothing_and_a_change_outside_the_fields_changes_n
     run_match(cfg, wh)
     before = wh.read_frame("SELECT * FROM mdm.xref ORDER BY source_key")
     messages: list[str] = []
-    out = run_match(cfg, wh, progress=messages.append)
+    out = run_match(cfg, wh, progress=counted(messages))
     assert out.incremental and (out.records, out.golden, out.changed, out.deleted, out.review_items) == (5, 3, 0, 0, 0)
     assert messages == ["matching: no customer record changed (5 records, 3 golden customers)"]
     assert set(out.timings) == {"commit"}
@@ -291,7 +301,7 @@ def test_nothing_changed_reads_nothing_and_a_change_outside_the_fields_changes_n
     assert int(wh.scalar("SELECT count(*) FROM staging._changes WHERE entity = 'customer'")) == 5
     top = int(wh.scalar("SELECT max(seq) FROM staging._changes"))
     messages.clear()
-    out = run_match(cfg, wh, progress=messages.append)
+    out = run_match(cfg, wh, progress=counted(messages))
     assert out.incremental and out.changed == 0
     assert messages == ["matching: no customer record changed (5 records, 3 golden customers)"]
     assert int(wh.scalar("SELECT count(*) FROM staging._changes WHERE entity = 'customer'")) == 0
@@ -312,7 +322,9 @@ def test_an_incremental_run_links_the_new_relinks_the_changed_drops_the_deleted_
     write_rows(tmp_path, rows)
     stage(cfg, wh)
     messages: list[str] = []
-    out = run_match(cfg, wh, progress=messages.append)
+    started = time.perf_counter()
+    out = run_match(cfg, wh, progress=counted(messages))
+    elapsed = time.perf_counter() - started
     assert out.incremental
     assert (out.changed, out.deleted, out.affected, out.records, out.golden) == (2, 1, 5, 5, 2)
     assert out.changed_ids == [rid("A1"), rid("A5")] and out.deleted_ids == [rid("A4")]
@@ -321,6 +333,7 @@ def test_an_incremental_run_links_the_new_relinks_the_changed_drops_the_deleted_
     assert out.stats["neighbours"] == 3
     assert set(out.timings) == {"changes", "standardize", "block_and_compare", "pairs", "closure", "cluster",
                                 "golden_and_write", "commit"}
+    assert all(0 <= t <= elapsed for t in out.timings.values())
     assert lines(messages) == [
         "linking 2 new or changed and 1 deleted customer records",
         "matched 2 changed and 1 deleted records (5 affected): 2 golden customers (0 pairs for review)"]
@@ -413,10 +426,22 @@ def test_a_rebuild_trains_a_new_model_unless_told_not_to(tmp_path: Path) -> None
     wh.dispose()
 
 
+def test_the_link_of_fewer_than_two_records_has_the_shape_of_a_link_without_pairs() -> None:
+    settings = settings_of(CustomerMdmConfig())
+    got = _nothing_to_link(settings, 3)
+    levels = [s.name for s in CUSTOMER_COMPARISONS]
+    assert list(got.pairs.columns) == ["left", "right", "rules", *levels, "weight", "prob", "band", "rejected",
+                                       "ambiguous"]
+    assert len(got.pairs) == 0 and got.pairs["left"].dtype == np.int64 and got.pairs["prob"].dtype == float
+    assert got.pairs["band"].dtype == object and got.pairs["rejected"].dtype == bool
+    assert got.labels.tolist() == [0, 1, 2] and got.labels.dtype == np.int64 and got.model is None
+    assert got.stats == {"records": 3, "candidate_pairs": 0} and got.timings == {}
+
+
 def test_a_single_first_record_is_its_own_customer_and_leaves_no_model(tmp_path: Path) -> None:
     cfg, wh = project(tmp_path, ROWS[:1])
     messages: list[str] = []
-    out = run_match(cfg, wh, progress=messages.append)
+    out = run_match(cfg, wh, progress=counted(messages))
     assert (out.records, out.golden, out.changed, out.incremental) == (1, 1, 1, False)
     assert out.stats == {"records": 1, "candidate_pairs": 0, "feedback": None}
     assert lines(messages) == ["standardizing customers: 1 customer records standardized", "linking 1 customer records",
@@ -432,7 +457,9 @@ def test_a_single_first_record_is_its_own_customer_and_leaves_no_model(tmp_path:
 def test_beyond_train_sample_the_model_learns_on_a_sample_and_links_in_steps_as_in_memory(tmp_path: Path) -> None:
     cfg, wh = project(tmp_path, mdm="mdm:\n  customer:\n    train_sample: 4\n    pairs_per_step: 1\n")
     messages: list[str] = []
-    out = run_match(cfg, wh, progress=messages.append)
+    started = time.perf_counter()
+    out = run_match(cfg, wh, progress=counted(messages))
+    elapsed = time.perf_counter() - started
     assert lines(messages)[:1] + lines(messages)[2:] == [
         "standardizing customers: 5 customer records standardized",
         "linking 5 customer records in steps of about 1 candidate pairs",
@@ -442,6 +469,7 @@ def test_beyond_train_sample_the_model_learns_on_a_sample_and_links_in_steps_as_
     assert (out.records, out.golden, out.changed) == (5, 3, 5) and out.stats["steps"] == 5
     assert set(out.timings) == {"standardize", "train_on_sample", "encode", "block_waited", "compare", "write",
                                 "cluster", "golden_and_write"}
+    assert all(0 <= t <= elapsed for t in out.timings.values())
     stepped = golden_of(wh)
     assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
     model = json.loads(wh.scalar("SELECT model FROM mdm.match_model WHERE active"))
@@ -456,7 +484,7 @@ def test_beyond_train_sample_the_model_learns_on_a_sample_and_links_in_steps_as_
     assert len(models(wh)) == 1
     # and with the model in force, beyond the sample: no training
     messages.clear()
-    run_match(cfg, wh, rebuild=True, retrain=False, progress=messages.append)
+    run_match(cfg, wh, rebuild=True, retrain=False, progress=counted(messages))
     assert not any(m.startswith("training") for m in messages) and len(models(wh)) == 1
     assert golden_of(wh) == stepped
     wh.dispose()
