@@ -3,6 +3,8 @@
     python -m bench.mutation [--workers 1] [PATTERN ...]   # run (all core mutants, or those matching), then report
     python -m bench.mutation --report                      # report what mutants/ holds from earlier runs
     python -m bench.mutation --only mdm/golden.py --tests tests/mdm/test_engine.py   # one module, its unit tests
+    python -m bench.mutation 'pipelines.sync.x_sync_source__mutmut_*' --only pipelines/sync.py --tests T.py
+                                                           # some of its functions (mutmut's name patterns)
 
 The modules and the tests are configured in `[tool.mutmut]` of pyproject.toml. Each mutant (an operator,
 a constant, a condition changed in one function) runs against the tests that reach the function; it is
@@ -86,12 +88,13 @@ def fast_copy(tests: list[str] | None = None, only: list[str] | None = None) -> 
     return root
 
 
-def run_unit(only: list[str], tests: list[str], workers: int) -> dict[str, str]:
-    """The mutants of the files `only` names against `tests` alone (a lower bound of the score: other tests that
+def run_unit(only: list[str], tests: list[str], workers: int, patterns: list[str] | None = None) -> dict[str, str]:
+    """The mutants of the files `only` names (those matching `patterns` if given, e.g.
+    'pipelines.sync.x_sync_source__mutmut_*') against `tests` alone (a lower bound of the score: other tests that
     reach them are not run), in a copy whose mutmut generates those files' mutants only (minutes, not the 18 of
     every core module), kept for `mutmut show`; the statuses."""
     copy = fast_copy(tests, only)
-    _mutmut(copy, workers, [])
+    _mutmut(copy, workers, patterns or [])
     print(f"mutation: the mutants are kept in {copy} (`cd {copy} && {MUTMUT} show NAME` prints one; remove the "
           "folder when done)", file=sys.stderr, flush=True)
     return {n: st for n, st in results(copy).items() if st != "not checked"}
@@ -167,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     if bool(args.only) != bool(args.tests):
         ap.error("--only and --tests go together")
     if args.only:
-        status = run_unit(args.only, args.tests, args.workers)
+        status = run_unit(args.only, args.tests, args.workers, args.patterns)
     elif args.report:
         status = json.loads(STATUS.read_text(encoding="utf-8")) if STATUS.exists() else results()
     elif args.one_stage:
