@@ -960,3 +960,64 @@ def test_a_key_column_with_a_dot_in_its_name_is_found(tmp_path: Path, wh: Wareho
     r = sync_source(cfg, wh, "daily")
     assert (r.status, r.error, r.stats.loaded) == ("succeeded", None, 2)
     assert sorted(wh.read_frame("SELECT _key FROM raw.daily__c")["_key"]) == ["K1", "K2"]
+
+
+# --- written from the survivors of the second round (the functions the first did not reach) ------------------
+
+
+def seen_keys(wh: Warehouse) -> list[str]:
+    return wh.read_frame("SELECT record_key FROM raw._seen ORDER BY record_key")["record_key"].tolist()
+
+
+def test_a_read_that_skipped_unchanged_files_tells_no_deletes_and_leaves_no_key_noted(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    d = tmp_path / "exports"
+    d.mkdir()
+    (d / "1.csv").write_text(HEADER + "K1,甲\nK2,乙\n", encoding="utf-8")
+    (d / "2.csv").write_text(HEADER + "K3,丙\n", encoding="utf-8")
+    assert sync_source(file_hub(d / "*"), wh, "daily").stats.loaded == 3
+    # 1.csv is unchanged (not read again); 2.csv now repeats K2 as it was, drops K3 and adds K4
+    (d / "2.csv").write_text(HEADER + "K2,乙\nK4,丁\n", encoding="utf-8")
+    r = sync_source(file_hub(d / "*"), wh, "daily")
+    assert (r.status, r.stats.read, r.stats.loaded, r.stats.unchanged, r.stats.deleted) == ("succeeded", 2, 1, 1, 0)
+    assert seen_keys(wh) == []  # the unchanged K2 was noted as seen, and forgotten: the read was not whole
+    live_keys = wh.read_frame("SELECT _key FROM raw.daily__customers WHERE NOT _deleted ORDER BY _key")["_key"]
+    assert live_keys.tolist() == ["K1", "K2", "K3", "K4"]  # K3 is kept: 1.csv was not read, so nothing is told
+
+
+def test_a_stream_landing_more_than_ten_thousand_records_refreshes_its_statistics_and_succeeds(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    # (the planner's statistics are PostgreSQL's: on DuckDB the refresh is a no-op, the sync's result is the same)
+    f = tmp_path / "export.csv"
+    f.write_text(HEADER + "".join(f"K{i},客户{i}\n" for i in range(10_001)), encoding="utf-8")
+    r = sync_source(file_hub(f), wh, "daily")
+    assert (r.status, r.error, r.stats.read, r.stats.loaded) == ("succeeded", None, 10_001, 10_001)
+    assert wh.scalar("SELECT count(*) FROM raw.daily__customers") == 10_001
+
+
+def test_a_syncs_result_names_its_source_and_the_sync_logged_in_raw(tmp_path: Path, wh: Warehouse) -> None:
+    f = tmp_path / "export.csv"
+    f.write_text(HEADER + "K1,甲\n", encoding="utf-8")
+    r = sync_source(file_hub(f), wh, "daily")
+    logged = wh.read_frame("SELECT sync_id, source, status, records_loaded FROM raw._syncs").values.tolist()
+    assert (r.source, r.status) == ("daily", "succeeded")
+    assert logged == [[r.sync_id, "daily", "succeeded", 1]]
+    assert wh.scalar("SELECT DISTINCT _sync_id FROM raw.daily__customers") == r.sync_id
+
+
+def test_configured_columns_the_source_lacks_fail_the_sync_before_it_reads_naming_each(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    f = tmp_path / "export.csv"
+    f.write_text(HEADER + "K1,甲\n", encoding="utf-8")
+    r = sync_source(file_hub(f, primary_key="客户号", cursor_field="updated"), wh, "daily")
+    columns_ = "(its columns: '客户编号', '客户名称')"
+    error = (
+        f"source daily: stream customers: primary_key '客户号' is not a column of the source; did you mean "
+        f"'客户编号'? {columns_}; stream customers: cursor_field 'updated' is not a column of the source {columns_}"
+    )
+    assert (r.status, r.error, r.stats.read) == ("failed", error, 0)
+    assert wh.read_frame("SELECT status, error FROM raw._syncs").values.tolist() == [["failed", error]]
+    assert wh.scalar("SELECT count(*) FROM raw._schema") == 0  # checked before anything is remembered or read
