@@ -1021,3 +1021,21 @@ def test_configured_columns_the_source_lacks_fail_the_sync_before_it_reads_namin
     assert (r.status, r.error, r.stats.read) == ("failed", error, 0)
     assert wh.read_frame("SELECT status, error FROM raw._syncs").values.tolist() == [["failed", error]]
     assert wh.scalar("SELECT count(*) FROM raw._schema") == 0  # checked before anything is remembered or read
+
+
+def test_a_bulk_sync_stopped_after_a_batch_keeps_that_batchs_checkpoint_and_resumes_after_it(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    f = tmp_path / "export.csv"
+    f.write_text(HEADER + "".join(f"K{i},客户{i}\n" for i in range(1, 6)), encoding="utf-8")
+
+    def stop(line: str) -> None:  # the sync is stopped by its first progress line: after its first batch of 2
+        raise RuntimeError(f"stopped at {line.split(' (')[0]}")
+
+    r = sync_source(file_hub(f), wh, "daily", batch_size=2, progress=Progress(stop, interval=0))
+    assert (r.status, r.error, r.stats.loaded) == ("failed", "source daily: RuntimeError: stopped at "
+                                                   "daily.customers: 2 records", 2)
+    current = json.loads(wh.scalar("SELECT state FROM raw._state WHERE stream = 'customers'"))["current"]
+    assert (current["file"], current["rows"]) == ("export.csv", 2)
+    r = sync_source(file_hub(f), wh, "daily")  # from the checkpoint on: the other 3
+    assert (r.status, r.stats.read, r.stats.loaded) == ("succeeded", 3, 3)
