@@ -184,11 +184,21 @@ def link_in_steps(records: pd.DataFrame, settings: LinkSettings, model: FellegiS
     return LinkResult(scored, res.labels, model, stats, t)
 
 
+def owner_columns(specs: Sequence[ComparisonSpec]) -> list[str]:
+    """The columns that say whose a compared value is, for the comparisons that count a value held by `common` owners
+    or more as missing (`mdm.classify.common_values`)."""
+    return [s.owner for s in specs if s.owner and s.common]
+
+
+def encoded_columns(specs: Sequence[ComparisonSpec], settings: LinkSettings) -> list[str]:
+    """The columns encoded besides the compared ones: blocked, exclusive, anchors and the owners of common values."""
+    return [*[c for r in settings.blocking for c in r.columns], *settings.exclusive, *settings.anchors,
+            *owner_columns(specs)]
+
+
 def _encode(records: pd.DataFrame, specs: Sequence[ComparisonSpec], settings: LinkSettings) -> Encoded:
     """Every compared, blocked, exclusive or anchor column encoded once (Arrow dictionaries, "" = missing)."""
-    return encode(records, specs, columns=[*[c for r in settings.blocking for c in r.columns], *settings.exclusive,
-                                           *settings.anchors, *[s.owner for s in specs if s.owner and s.common]],
-                  workers=settings.workers)
+    return encode(records, specs, columns=encoded_columns(specs, settings), workers=settings.workers)
 
 
 def _train(records: pd.DataFrame, enc: Encoded, cand: Candidates, settings: LinkSettings,

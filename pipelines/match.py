@@ -44,8 +44,17 @@ from core.entities import ENTITIES
 from mdm.blocking import candidate_pairs, rule_keys
 from mdm.classify import FellegiSunter
 from mdm.cluster import cluster
-from mdm.compare import ComparisonSpec, encode
-from mdm.engine import LinkResult, LinkSettings, fit, link, link_in_steps, score_pairs
+from mdm.compare import encode
+from mdm.engine import (
+    LinkResult,
+    LinkSettings,
+    encoded_columns,
+    fit,
+    link,
+    link_in_steps,
+    owner_columns,
+    score_pairs,
+)
 from mdm.specs import (
     CUSTOMER_ANCHORS,
     CUSTOMER_BLOCKING,
@@ -131,13 +140,8 @@ def link_columns(settings: LinkSettings, model: FellegiSunter | None = None) -> 
     scope = _scope(model) if model is not None else []
     return list(dict.fromkeys([*[c for s in specs for c in s.columns], *[c for r in settings.blocking
                                                                         for c in r.columns],
-                               *settings.exclusive, *settings.anchors, *scope, *CUSTOMER_ANCHORS, *_owners(specs)]))
-
-
-def _owners(specs: Sequence[ComparisonSpec]) -> list[str]:
-    """The columns that say whose a compared value is, for the comparisons that compare a value held by `common`
-    owners or more as missing (`mdm.classify.common_values`; the engine encodes them, `mdm.engine._encode`)."""
-    return [s.owner for s in specs if s.owner and s.common]
+                               *settings.exclusive, *settings.anchors, *scope, *CUSTOMER_ANCHORS,
+                               *owner_columns(specs)]))
 
 
 
@@ -433,9 +437,7 @@ def _incremental(cfg: HubConfig, wh: Warehouse, conn: Connection, settings: Link
     oversize: dict[str, np.ndarray] = {}
     skipped: dict[str, int] = {}
     if is_changed.any():
-        enc = encode(subset, model.specs, columns=[*[c for r in settings.blocking for c in r.columns],
-                                                   *settings.exclusive, *settings.anchors, *_owners(model.specs)],
-                     workers=settings.workers)
+        enc = encode(subset, model.specs, columns=encoded_columns(model.specs, settings), workers=settings.workers)
         cand = candidate_pairs(enc, settings.blocking, only=np.flatnonzero(is_changed))
         scored = score_pairs(subset, cand.left, cand.right, model, settings.workers, encoded=enc)
         new_pairs = scored.assign(left_record=sid[cand.left], right_record=sid[cand.right], rules=cand.rules)

@@ -514,8 +514,8 @@ class RawStore:
             if loaded:
                 batch_id = self._next_batch(conn, source, stream, sync_id)
                 # every row lands (a first read, a whole new batch): straight from the batch, without the join
-                landing = (f"{batch} b" if loaded == batch_cols.num_rows else
-                           f"_hub_ranked r JOIN {batch} b ON b._row = r._row WHERE NOT {dup}")
+                whole = loaded == batch_cols.num_rows
+                landing = f"{batch} b" if whole else f"_hub_ranked r JOIN {batch} b ON b._row = r._row WHERE NOT {dup}"
                 conn.execute(sa.text(
                     f"INSERT INTO raw.{quote(table)} (_sync_id, _row, _source, _stream, _key, _hash, _extracted_at, "
                     "_data, _batch, _deleted) SELECT :sync, b._row, :source, :stream, b._key, b._hash, :at, b._data, "
@@ -523,7 +523,7 @@ class RawStore:
                     {**params, "at": extracted_at, "batch": batch_id})
                 conn.execute(sa.text("UPDATE raw._batches SET loaded = :n WHERE batch_id = :b"),
                              {"n": loaded, "b": batch_id})
-                self._index_landed(conn, params, f"SELECT _key, _hash FROM {batch}" if loaded == batch_cols.num_rows
+                self._index_landed(conn, params, f"SELECT _key, _hash FROM {batch}" if whole
                                    else f"SELECT _key, _hash FROM _hub_ranked WHERE NOT {dup}")
             if track_seen:
                 landed = f" WHERE _row NOT IN (SELECT _row FROM _hub_ranked WHERE NOT {dup})" if seen_if_landed else ""
