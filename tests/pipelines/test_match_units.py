@@ -631,3 +631,29 @@ def test_a_run_logs_its_peak_memory_and_the_time_of_each_step_at_debug_level(tmp
     peak = int(re.search(r"\d[\d,]*", logged[-2]).group().replace(",", ""))
     assert 0 < peak <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     wh.dispose()
+
+
+def test_the_match_api_with_a_configured_blocking_without_the_owner_column_scores_as_the_run_does(
+        tmp_path: Path) -> None:
+    """The match API's index holds the compared, blocked, exclusive and scope columns, not the owners of common
+    values: the values held by ten brands or more are the model's (`FellegiSunter.common`), so a configured blocking
+    without `name_core` still scores a query's shared hotline as missing, as the run scored its pairs."""
+    from pipelines.steward.match_service import MatchService
+
+    mdm = ("mdm:\n  customer:\n    blocking:\n      - {name: name_key, columns: [name_key]}\n"
+           "      - {name: phone, columns: [phone_digits]}\n")
+    brands = ["瑞丰", "华通", "超瑞", "鸿骞", "同腾", "优润", "金桥", "恒达", "新宇", "博远", "嘉禾", "天晟"]
+    hotline = [(f"H{i}", f"上海{b}贸易有限公司", "021-51809999") for i, b in enumerate(brands)]
+    cfg, wh = project(tmp_path, ROWS + hotline, mdm=mdm)
+    run_match(cfg, wh)
+    model = active_model(wh, fingerprint(settings_of(cfg.mdm.customer)))
+    assert model is not None and model.common.get("phone") == ["+86-21-51809999"]  # the run's: held by 12 brands
+    found = MatchService(cfg, wh).match({"name": "上海瑞丰贸易有限公司", "phone": "021-51809999"}, limit=20,
+                                        include_low=True)
+    by_record = {c["matched_record"]: c for c in found["candidates"]}
+    assert set(by_record) == {rid(f"H{i}") for i in range(12)}  # one golden customer each, all by the phone's key
+    assert by_record[rid("H0")]["explanation"]["phone"] == "missing"  # the same name: found, the phone no evidence
+    assert {c["explanation"]["phone"] for c in found["candidates"]} == {"missing"}
+    assert by_record[rid("H0")]["explanation"]["name"].startswith("exact")
+    assert max(by_record.values(), key=lambda c: c["weight"])["matched_record"] == rid("H0")
+    wh.dispose()
