@@ -35,6 +35,7 @@ from connectors.python_source import (
     unique_names,
 )
 from connectors.sql.engines import source_engine
+from connectors.sql.postgres_copy import CopyFailed, copy_types, read_copy
 from warehouse.identifiers import quote, quote_qualified
 
 SPEC: dict[str, Any] = {
@@ -84,6 +85,7 @@ class SqlStream(CheckpointedStream):
         self.warnings: list[str] = []  # of the last read: future cursor values (connectors/cursors.py)
         self._future_rows = 0
         self._future_max: Any = None  # the latest cursor value beyond now + tolerance (a date, a number...)
+        self.transfer = ""  # how the last read moved its rows: "copy" (PostgreSQL's COPY) or "cursor"
 
     @property
     def cursor_field(self) -> str | list[str]:
@@ -138,8 +140,7 @@ class SqlStream(CheckpointedStream):
         return object_schema({c: json_type(types.get(c)) for c in cols})
 
     def read_batches(self, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None = None) -> Iterator[Batch]:
-        """The table or query in batches of `batch_size` rows, straight from the driver's cursor into Arrow
-        (a server-side cursor where the driver has one, so a large table never sits in memory)."""
+        """The table or query in batches of `batch_size` rows, as Arrow tables (`_tables`)."""
         incremental = sync_mode == SyncMode.incremental and bool(self._cursor)
         self.warnings, self._future_rows, self._future_max = [], 0, None
         state = dict(stream_state or {}) if incremental else {}
@@ -160,26 +161,13 @@ class SqlStream(CheckpointedStream):
         try:
             with self._engine.connect() as conn:
                 statement, args = _driver_statement(self._engine, sql, params)
-                result = conn.execution_options(stream_results=True, max_row_buffer=self.batch_size) \
-                    .exec_driver_sql(statement, args)
-                names = unique_names([d[0] for d in result.cursor.description])
-                cursor = result.cursor
-                # the first batch through SQLAlchemy: with a server-side cursor (PostgreSQL, MySQL) it has read
-                # rows ahead into its own buffer, which the driver's cursor no longer returns
-                fetch: Callable[[int], Sequence[Any]] = result.fetchmany
-                while True:
-                    rows = fetch(self.batch_size)
-                    fetch = cursor.fetchmany
-                    if not rows:
-                        break
-                    table = rows_to_table(names, rows)
+                for table in self._tables(conn, statement, args):
                     if incremental:
                         state = _advance(state, self._cursor or "", self._not_future(table))
                     self._state = state
                     yield Batch(state=dict(state), first_row=first, table=table)
-                    first += len(rows)
-                result.close()
-        except sa.exc.SQLAlchemyError as e:
+                    first += table.num_rows
+        except (sa.exc.SQLAlchemyError, CopyFailed) as e:
             raise AirbyteTracedException(message=f"stream {self._name}: " + _describe_db_error(self._url, e),
                                          failure_type=FailureType.system_error) from None
         self.read_whole = not incremental  # a full read: records it did not see are gone from the source
@@ -190,10 +178,43 @@ class SqlStream(CheckpointedStream):
             self._state = state
             yield Batch(state=dict(state), first_row=0, table=None, records=[])
 
+    def _tables(self, conn: sa.Connection, statement: str, args: Any) -> Iterator[pa.Table]:
+        """The rows in Arrow tables of `batch_size` rows: by COPY from PostgreSQL when it reads every column's type
+        (`connectors.sql.postgres_copy`), else straight from the driver's cursor (a server-side cursor where the
+        driver has one, so a large table never sits in memory)."""
+        if self._engine.dialect.name == "postgresql" and self._engine.dialect.driver == "psycopg":
+            probe = conn.exec_driver_sql(f"SELECT * FROM ({statement}) hub_probe LIMIT 0", args)
+            names, types = unique_names([d[0] for d in probe.cursor.description]), copy_types(probe.cursor.description)
+            probe.close()
+            if types is not None:
+                self.transfer = "copy"
+                yield from read_copy(conn.connection.driver_connection, statement, args, names, types,
+                                     self.batch_size)
+                return
+        self.transfer = "cursor"
+        result = conn.execution_options(stream_results=True, max_row_buffer=self.batch_size) \
+            .exec_driver_sql(statement, args)
+        names = unique_names([d[0] for d in result.cursor.description])
+        cursor = result.cursor
+        # the first batch through SQLAlchemy: with a server-side cursor (PostgreSQL, MySQL) it has read rows ahead
+        # into its own buffer, which the driver's cursor no longer returns
+        fetch: Callable[[int], Sequence[Any]] = result.fetchmany
+        while True:
+            rows = fetch(self.batch_size)
+            fetch = cursor.fetchmany
+            if not rows:
+                break
+            yield rows_to_table(names, rows)
+        result.close()
+
 
 def _driver_statement(engine: sa.Engine, sql: str, params: dict[str, Any]) -> tuple[str, Any]:
-    """SQL and parameters in the driver's own paramstyle, for reading through its cursor."""
-    stmt = sa.text(sql).bindparams(**params) if params else sa.text(sql)
+    """SQL and parameters in the driver's own paramstyle, for reading through its cursor. The parameters are untyped
+    (the saved cursor is JSON: a timestamp is a text), so the database reads them as the column they meet: typed
+    from the Python value, SQLAlchemy's PostgreSQL dialect cast a saved timestamp `::VARCHAR`, and the next read
+    of an incremental stream failed (`timestamp >= character varying`)."""
+    binds = [sa.bindparam(k, v, type_=sa.types.NullType()) for k, v in params.items()]
+    stmt = sa.text(sql).bindparams(*binds) if binds else sa.text(sql)
     compiled = stmt.compile(dialect=engine.dialect)
     if compiled.positional:
         return str(compiled), tuple(compiled.params[n] for n in (compiled.positiontup or []))

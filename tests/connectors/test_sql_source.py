@@ -129,3 +129,101 @@ def test_a_postgresql_table_is_read_whole_through_its_server_side_cursor(tmp_pat
         keys = sorted(wh.read_frame("SELECT _key FROM raw.crm__customers")["_key"])
         assert keys == sorted(f"C{i}" for i in range(1, 8))
         wh.dispose()
+
+
+TYPED_ROWS = """
+(1, 1, 9007199254740993, 1.1, 0.1, '', 'a', 'ab', true, '2024-02-29', '2024-06-01 10:00:00', 12.5, 1.5),
+(2, -2, NULL, NULL, 'NaN', NULL, NULL, NULL, false, NULL, '2024-06-01 10:00:00.123456', 3.25, NULL),
+(3, NULL, 0, -0.5, 'Infinity', E'\\\\N', 'x,"y"', NULL, NULL, '0001-01-01', NULL, NULL, 0),
+(4, 4, -1, 3.4e38, '-Infinity', E'line 1\\nline 2', '中文 客户', '中文', true, '2024-01-01', '2024-01-02 03:04:05',
+    -0.0000001, -7.25),
+(5, 5, 5, 0, 1e300, ' spaced ', '\\"', ' ', false, '1999-12-31', '2024-01-02 03:04:05', 100.000, 1),
+(6, 6, 6, 1, 2, 'NaN', '', 'z', true, '2000-01-01', '2000-01-01 00:00:00', 'NaN', 2),
+(7, 7, 7, 1, 2, 'x', 'y', 'z', true, '2000-01-01', '2000-01-01 00:00:00',
+    123456789012345678901234567890123456789012.5, 3)
+"""
+
+
+def test_a_postgresql_stream_is_read_by_copy_exactly_as_through_the_drivers_cursor(pg_url: str) -> None:
+    """A stream whose columns all have types COPY reads exactly (numbers, texts, dates, timestamps, booleans) is read
+    by COPY; the same rows with one more column of another type (a UUID) through the driver's cursor. Batch by batch
+    the two give the same Arrow types (a numeric's scale is its batch's widest, as the driver's Decimals make it) and
+    the same raw JSON and hashes: NULL against empty and `\\N` texts, quotes, commas, new lines, NaN and infinities,
+    integers beyond 2^53, numerics wider than 38 digits and NaN numerics."""
+    from connectors.sql.source import SqlStream
+    from warehouse.raw import shape_batch
+
+    crm = sa.create_engine(pg_url)
+    with crm.begin() as c:
+        c.exec_driver_sql("CREATE TABLE t (id int4 PRIMARY KEY, small int2, big int8, f4 float4, f8 float8, tx text, "
+                          "vc varchar(20), ch char(4), b boolean, d date, ts timestamp, n numeric, n2 numeric(12, 2))")
+        c.exec_driver_sql(f"INSERT INTO t VALUES {TYPED_ROWS}")
+    crm.dispose()
+    conf = {"url": pg_url, "batch_size": 3, "streams": [
+        {"name": "copy", "query": "SELECT * FROM t", "primary_key": "id", "cursor_field": "ts"},
+        {"name": "cursor", "query": "SELECT t.*, '6ba7b810-9dad-11d1-80b4-00c04fd430c8'::uuid AS u FROM t",
+         "primary_key": "id", "cursor_field": "ts"}]}
+    by_copy, by_cursor = SqlSource().streams(conf)
+    assert isinstance(by_copy, SqlStream) and isinstance(by_cursor, SqlStream)
+    for state in ({}, {"ts": "2024-01-02 03:04:05"}):  # whole, then from a saved cursor (a COPY with a parameter)
+        copied = list(by_copy.read_batches(SyncMode.incremental, state))
+        fetched = list(by_cursor.read_batches(SyncMode.incremental, state))
+        assert (by_copy.transfer, by_cursor.transfer) == ("copy", "cursor")
+        assert [b.table.num_rows for b in copied] == [b.table.num_rows for b in fetched] == (
+            [3, 3, 1] if not state else [3, 1])
+        assert [b.state for b in copied] == [b.state for b in fetched]
+        for a, b in zip(copied, fetched, strict=True):
+            theirs = b.table.drop_columns(["u"])
+            assert a.table.schema == theirs.schema
+            assert shape_batch(a.table, ["id"], a.first_row).equals(shape_batch(theirs, ["id"], b.first_row))
+    first = shape_batch(copied[0].table, ["id"], 0).column("_data").to_pylist()
+    assert '"n":"-1E-7"' in first[0] and '"n2":"-7.25"' in first[0]  # (row 4: the first of the cursor's read)
+    assert '"tx":"line 1\\nline 2"' in first[0]
+
+
+def test_a_postgresql_copy_that_fails_names_the_stream_and_the_database(pg_url: str) -> None:
+    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+    conf = {"url": pg_url, "batch_size": 3, "streams": [
+        {"name": "bad", "query": "SELECT 1 / (3 - i) AS x FROM generate_series(1, 5) i"}]}
+    (stream,) = SqlSource().streams(conf)
+    try:
+        list(stream.read_batches(SyncMode.full_refresh, {}))
+    except AirbyteTracedException as e:
+        assert e.message.startswith("stream bad: database postgresql+psycopg://") and "division by zero" in e.message
+    else:
+        raise AssertionError("a failing COPY must fail the stream")
+
+
+def test_a_postgresql_stream_with_a_timestamp_cursor_syncs_again_from_its_saved_cursor(tmp_path: Path,
+                                                                                      pg_url: str) -> None:
+    """The saved cursor is JSON (a timestamp is a text): typed from the Python value it was cast `::VARCHAR`, and
+    the second sync of every incremental PostgreSQL stream with a timestamp cursor failed. Both transfers: COPY,
+    and the driver's cursor (a JSON column)."""
+    from core.config import HubConfig
+    from pipelines.sync import sync_source
+    from warehouse.engine import Warehouse
+
+    crm = sa.create_engine(pg_url)
+    with crm.begin() as c:
+        c.exec_driver_sql("CREATE TABLE t (id int4 PRIMARY KEY, name text, doc jsonb, changed timestamp)")
+        c.exec_driver_sql("INSERT INTO t SELECT i, '客户' || i, '{\"a\": 1}', timestamp '2024-06-01' + i * interval "
+                          "'1 hour' FROM generate_series(1, 6) i")
+    streams = {"plain": {"query": "SELECT id, name, changed FROM t", "primary_key": "id", "cursor_field": "changed"},
+               "with_json": {"table": "t", "primary_key": "id", "cursor_field": "changed"}}
+    cfg = HubConfig.model_validate({"sources": {"crm": {"connector": "sql", "config": {"url": pg_url},
+                                                        "streams": streams}}})
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    first = sync_source(cfg, wh, "crm")
+    assert first.status == "succeeded" and {s: r.stats.read for s, r in first.streams.items()} == {
+        "plain": 6, "with_json": 6}
+    with crm.begin() as c:
+        c.exec_driver_sql("UPDATE t SET name = '新名', changed = timestamp '2024-06-02' WHERE id = 2")
+    crm.dispose()
+    second = sync_source(cfg, wh, "crm")
+    assert second.status == "succeeded", second.error
+    # from the saved cursor (`>=`: the last row again, unchanged) and the changed row
+    assert {s: (r.stats.read, r.stats.loaded) for s, r in second.streams.items()} == {
+        "plain": (2, 1), "with_json": (2, 1)}
+    assert wh.read_frame("SELECT count(*) AS n FROM raw.crm__plain WHERE _data LIKE '%新名%'")["n"].iloc[0] == 1
+    wh.dispose()
