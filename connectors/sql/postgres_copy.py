@@ -49,13 +49,17 @@ def decimals(col: pa.Array) -> pa.Array:
     valid = pc.drop_null(col)
     if not len(valid):
         return pa.nulls(len(col))
-    if not pc.all(pc.match_substring_regex(valid, r"^-?[0-9]+(\.[0-9]+)?$")).as_py():
+    if pc.any(pc.or_(pc.match_substring(valid, "N"), pc.match_substring(valid, "I"))).as_py():  # NaN, ±Infinity
         return pa.array([None if v is None else str(decimal.Decimal(v)) for v in col.to_pylist()], pa.string())
-    scale = int(pc.max(pc.utf8_length(pc.replace_substring_regex(valid, r"^-?[0-9]+\.?", ""))).as_py())
-    # Arrow's inference: a value's whole digits are its digits before the point without leading zeros (at least
-    # one when it has no fraction: "0"); the array's precision is the most whole digits plus the widest scale
-    digits = pc.utf8_length(pc.replace_substring_regex(valid, r"^-?0*([0-9]*)(\.[0-9]*)?$", r"\1"))
-    whole = int(pc.max(pc.if_else(pc.match_substring(valid, "."), digits, pc.max_element_wise(digits, 1))).as_py())
+    # Arrow's inference from Decimals: the scale is the widest fraction; a value's whole digits are its digits
+    # before the point without leading zeros ("0.5": none; "0": one), and the precision the most whole digits plus
+    # the scale. (PostgreSQL writes no leading zero but the one of "0.…" and "0".)
+    length, point = pc.utf8_length(valid), pc.find_substring(valid, ".")
+    fraction = pc.greater_equal(point, 0)
+    scale = int(pc.max(pc.if_else(fraction, pc.subtract(pc.subtract(length, point), 1), 0)).as_py())
+    before = pc.subtract(pc.if_else(fraction, point, length), pc.cast(pc.starts_with(valid, "-"), pa.int32()))
+    zero = pc.and_(fraction, pc.or_(pc.starts_with(valid, "0."), pc.starts_with(valid, "-0.")))
+    whole = int(pc.max(pc.subtract(before, pc.cast(zero, pa.int32()))).as_py())
     precision = max(whole + scale, 1)
     if precision > 76:
         return pa.array([None if v is None else str(decimal.Decimal(v)) for v in col.to_pylist()], pa.string())
@@ -63,28 +67,30 @@ def decimals(col: pa.Array) -> pa.Array:
 
 
 class _CopyReader(io.RawIOBase):
-    """The bytes of a psycopg COPY TO (one row per `read()`) as a readable stream."""
+    """The bytes of a psycopg COPY TO (one row per `read()`) as a readable stream: each row copied once, into the
+    reader's buffer."""
 
     def __init__(self, copy: Any):
-        self._copy, self._rest = copy, b""
+        self._copy, self._rest = copy, memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        want, parts = len(buffer), [self._rest] if self._rest else []
-        have = len(self._rest)
-        while have < want:
-            row = self._copy.read()
+        out, read = memoryview(buffer).cast("B"), self._copy.read
+        want = len(out)
+        pos = min(want, len(self._rest))
+        out[:pos], self._rest = self._rest[:pos], self._rest[pos:]
+        while pos < want:
+            row = read()  # (a new buffer each time: kept as it is, not copied)
             if not row:
                 break
-            parts.append(bytes(row))
-            have += len(row)
-        data = b"".join(parts)
-        n = min(want, len(data))
-        buffer[:n] = data[:n]
-        self._rest = data[n:]
-        return n
+            take = min(want - pos, len(row))
+            out[pos:pos + take] = row[:take]
+            pos += take
+            if take < len(row):
+                self._rest = memoryview(row)[take:]
+        return pos
 
 
 def read_copy(connection: Any, statement: str, params: Mapping[str, Any] | Sequence[Any] | None, names: list[str],

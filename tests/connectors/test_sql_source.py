@@ -227,3 +227,27 @@ def test_a_postgresql_stream_with_a_timestamp_cursor_syncs_again_from_its_saved_
         "plain": (2, 1), "with_json": (2, 1)}
     assert wh.read_frame("SELECT count(*) AS n FROM raw.crm__plain WHERE _data LIKE '%新名%'")["n"].iloc[0] == 1
     wh.dispose()
+
+
+def test_a_postgresql_copy_larger_than_the_readers_blocks_reads_every_row_once(pg_url: str) -> None:
+    """Over 8 MB of rows (several of Arrow's read blocks; rows cut at every block's edge, with quoted new lines):
+    COPY gives the rows the driver's cursor gives, in the same batches."""
+    from warehouse.raw import shape_batch
+
+    crm = sa.create_engine(pg_url)
+    with crm.begin() as c:
+        c.exec_driver_sql("CREATE TABLE big AS SELECT i AS id, repeat(md5(i::text), 12 + mod(i, 7)) || E'\\n\"' || i AS "
+                          "body, mod(i, 1000) / 7.0 AS amount FROM generate_series(1, 24000) i")
+    crm.dispose()
+    conf = {"url": pg_url, "batch_size": 7000, "streams": [
+        {"name": "copy", "query": "SELECT * FROM big ORDER BY id", "primary_key": "id"},
+        {"name": "cursor", "query": "SELECT big.*, NULL::uuid AS u FROM big ORDER BY id", "primary_key": "id"}]}
+    by_copy, by_cursor = SqlSource().streams(conf)
+    copied = list(by_copy.read_batches(SyncMode.full_refresh, {}))
+    fetched = list(by_cursor.read_batches(SyncMode.full_refresh, {}))
+    assert (by_copy.transfer, by_cursor.transfer) == ("copy", "cursor")
+    assert sum(b.table.column("body").nbytes for b in copied) > 9 * 2**20
+    assert [b.table.num_rows for b in copied] == [b.table.num_rows for b in fetched] == [7000, 7000, 7000, 3000]
+    for a, b in zip(copied, fetched, strict=True):
+        assert shape_batch(a.table, ["id"], a.first_row).equals(
+            shape_batch(b.table.drop_columns(["u"]), ["id"], b.first_row))
