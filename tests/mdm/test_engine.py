@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -441,6 +442,9 @@ def test_an_incremental_link_drops_the_rules_of_blocks_grown_too_large() -> None
     assert [p[:3] for p in pairs(inc.pairs)] == [(0, 1, 2), (2, 6, 2), (3, 4, 1), (3, 7, 1), (4, 5, 2), (4, 7, 1)]
     assert pairs(inc.pairs) == pairs(full.pairs) and (inc.labels == full.labels).all()
     assert (inc.stats["candidate_pairs"], inc.stats["new_pairs"], inc.stats["skipped_blocks"]) == (6, 5, {"name": 1})
+    assert inc.stats["incremental"] and not full.stats["incremental"]
+    # the pairs kept and the new ones are numbered afresh, as a full link numbers its pairs (no index label twice)
+    assert inc.pairs.index.equals(pd.RangeIndex(6))
 
 
 def six_records() -> tuple[pd.DataFrame, LinkSettings]:
@@ -479,3 +483,69 @@ def test_the_progress_of_linking_in_steps_never_goes_back() -> None:
     link_in_steps(recs, settings, fit(recs, settings), lambda p: None, step_pairs=1,
                   progress=lambda d, n: done.append((d, n)))
     assert done == [(1, 6), (2, 6), (2, 6), (4, 6), (4, 6), (4, 6)]
+
+
+def _exact_model(specs: list[ComparisonSpec]) -> FellegiSunter:
+    """Every comparison exact with m 0.9/0.1 and u 0.1/0.9 (±log2 9 = ±3.169925 a comparison), prior 0.5 (no
+    prior weight): both equal 0.987805, one of two 0.5, none 0.012195."""
+    return FellegiSunter(specs, m={s.name: [0.1, 0.9] for s in specs}, u={s.name: [0.9, 0.1] for s in specs},
+                         prior=0.5)
+
+
+def test_link_with_a_given_model_passes_steward_constraints_on_and_reports_stats_and_timings() -> None:
+    # six_records' pairs under the hand model: (0,1) and (3,4) equal in both (match), (0,2) and (1,2) in name only
+    # (review, 0.5): clusters {0,1}, {2}, {3,4}, {5}. No anchors configured: every record counts as placed (no floaters)
+    recs, settings = six_records()
+    model = _exact_model(list(settings.comparisons))
+    t0 = time.perf_counter()
+    res = link(recs, settings, model=model)
+    elapsed = time.perf_counter() - t0
+    assert res.model is model
+    assert res.pairs[["left", "right", "rules", "band"]].to_numpy().tolist() == [
+        [0, 1, 3, "match"], [0, 2, 1, "review"], [1, 2, 1, "review"], [3, 4, 3, "match"]]
+    assert res.pairs["prob"].round(6).tolist() == [0.987805, 0.5, 0.5, 0.987805]
+    assert res.labels.tolist() == [0, 0, 1, 2, 2, 3]
+    assert res.stats == {"records": 6, "candidate_pairs": 4, "new_pairs": 4, "skipped_blocks": {},
+                         "conflicting_components": 0, "rejected_edges": 0, "floaters": 0, "floaters_attached": 0,
+                         "ambiguous_floater_groups": 0, "clusters": 4, "incremental": False}
+    # each stage's time is a duration of this call (a clock reading added instead of subtracted is not)
+    assert sorted(res.timings) == ["block", "cluster", "compare", "encode", "score"]
+    assert all(isinstance(v, float) and 0 <= v <= elapsed for v in res.timings.values()), res.timings
+    trained = link(recs, settings)
+    assert sorted(trained.timings) == ["block", "cluster", "compare", "encode", "score", "train"]
+    # a steward's cannot-link parts 0 and 1 (a match), a must-link joins 2 and 5 (no pair at all)
+    held = link(recs, settings, model=model, must=(np.array([2]), np.array([5])), cannot=(np.array([0]), np.array([1])))
+    assert held.labels.tolist() == [0, 1, 2, 3, 3, 2]
+    # no records: no pairs, no clusters
+    none = link(recs.iloc[:0], settings, model=model)
+    assert (len(none.pairs), none.labels.tolist(), none.stats["clusters"], none.stats["records"]) == (0, [], 0, 0)
+
+
+def test_steward_labels_with_anchors_correct_placed_pairs_only_when_trained_and_when_given() -> None:
+    # Blocked by name; 6 has no city (not placed). The three labels of the pattern name and phone equal (key 8) say
+    # "different": a correction is learned for it (3 labels, the least). The label (0, 6) touches an unplaced record
+    # and is dropped (floaters' labels are skewed), so the feedback counts 3 labels, none "same". The correction then
+    # applies to the pairs of that pattern whose records are both placed, (0,1), (2,3), (4,5), and not to (0,6), (1,6).
+    specs = [ComparisonSpec("name", "exact", "name"), ComparisonSpec("phone", "exact", "phone")]
+    recs = pd.DataFrame({"name": ["华信", "华信", "东方", "东方", "南方", "南方", "华信", "北方"],
+                         "phone": ["1", "1", "2", "2", "3", "3", "1", "4"],
+                         "city": ["上海", "上海", "北京", "北京", "广州", "广州", None, "沈阳"]})
+    settings = LinkSettings([BlockingRule("name", ("name",))], specs, u_pairs=1000, anchors=("city",))
+    labelled = (np.array([0, 2, 4, 0]), np.array([1, 3, 5, 6]), np.array([False, False, False, True]))
+    res = link(recs, settings, labelled=labelled)
+    info = res.model.info
+    assert (info["feedback"]["labels"], info["feedback"]["same"], info["feedback"]["different"]) == (3, 0, 3)
+    assert info["calibration_scope"] == ["city"] and list(info["calibration"]) == ["8"]
+    pairs = res.pairs
+    assert list(zip(pairs["left"], pairs["right"], strict=True)) == [(0, 1), (0, 6), (1, 6), (2, 3), (4, 5)]
+    w = pairs["weight"].to_numpy()
+    base = w[1]  # an unplaced pair: the model's weight of the pattern, uncorrected
+    assert w[2] == base
+    # the labelled pairs' mean probability p (all uncorrected: base); none of 3 same: π = (5·p + 0)/(5 + 3)
+    p = 1 / (1 + 2 ** -base)
+    delta = np.log2(5 * p / 8 / (1 - 5 * p / 8)) - np.log2(p / (1 - p))
+    assert info["calibration"]["8"] == pytest.approx(delta, abs=1e-6) and delta < -1
+    np.testing.assert_allclose(w[[0, 3, 4]], base + info["calibration"]["8"])
+    # linking again with the model learned reproduces the weights (the scope read from the records there too)
+    again = link(recs, settings, model=res.model)
+    pd.testing.assert_frame_equal(again.pairs, pairs)
