@@ -14,7 +14,7 @@ from mdm.blocking import BlockingRule, Candidates, ahead, candidate_pairs, candi
 from mdm.classify import FellegiSunter, estimate_m_em, term_frequencies
 from mdm.cluster import cluster
 from mdm.compare import ComparisonSpec, compare, encode
-from mdm.engine import LinkSettings, explain, fit, link, link_in_steps
+from mdm.engine import LinkSettings, encoded_columns, explain, fit, link, link_in_steps, owner_columns
 from mdm.evaluate import pairwise_scores
 from mdm.golden import assign_codes, assign_ids, first_free_number, survive
 from mdm.specs import (
@@ -511,11 +511,20 @@ def test_link_with_a_given_model_passes_steward_constraints_on_and_reports_stats
     # each stage's time is a duration of this call (a clock reading added instead of subtracted is not)
     assert sorted(res.timings) == ["block", "cluster", "compare", "encode", "score"]
     assert all(isinstance(v, float) and 0 <= v <= elapsed for v in res.timings.values()), res.timings
+    t0 = time.perf_counter()
     trained = link(recs, settings)
+    elapsed = time.perf_counter() - t0
     assert sorted(trained.timings) == ["block", "cluster", "compare", "encode", "score", "train"]
+    assert all(isinstance(v, float) and 0 <= v <= elapsed for v in trained.timings.values()), trained.timings
     # a steward's cannot-link parts 0 and 1 (a match), a must-link joins 2 and 5 (no pair at all)
     held = link(recs, settings, model=model, must=(np.array([2]), np.array([5])), cannot=(np.array([0]), np.array([1])))
     assert held.labels.tolist() == [0, 1, 2, 3, 3, 2]
+    # two valid tax codes (an exclusive column) on 0 and 1: their match is rejected, they stay apart
+    excl = link(recs.assign(uscc=["A", "B", None, None, None, None]),
+                LinkSettings(settings.blocking, settings.comparisons, exclusive=("uscc",)), model=model)
+    assert excl.pairs["rejected"].tolist() == [True, False, False, False]
+    assert excl.labels.tolist() == [0, 1, 2, 3, 3, 4]
+    assert (excl.stats["rejected_edges"], excl.stats["clusters"]) == (1, 5)
     # no records: no pairs, no clusters
     none = link(recs.iloc[:0], settings, model=model)
     assert (len(none.pairs), none.labels.tolist(), none.stats["clusters"], none.stats["records"]) == (0, [], 0, 0)
@@ -538,6 +547,9 @@ def test_steward_labels_with_anchors_correct_placed_pairs_only_when_trained_and_
     assert info["calibration_scope"] == ["city"] and list(info["calibration"]) == ["8"]
     pairs = res.pairs
     assert list(zip(pairs["left"], pairs["right"], strict=True)) == [(0, 1), (0, 6), (1, 6), (2, 3), (4, 5)]
+    # 6 floats (no city) between 0 and 1, which are not one cluster (review level): both its pairs ambiguous
+    assert pairs["ambiguous"].tolist() == [False, True, True, False, False]
+    assert res.stats["floaters"] == 1 and not pairs["rejected"].any()
     w = pairs["weight"].to_numpy()
     base = w[1]  # an unplaced pair: the model's weight of the pattern, uncorrected
     assert w[2] == base
@@ -549,3 +561,20 @@ def test_steward_labels_with_anchors_correct_placed_pairs_only_when_trained_and_
     # linking again with the model learned reproduces the weights (the scope read from the records there too)
     again = link(recs, settings, model=res.model)
     pd.testing.assert_frame_equal(again.pairs, pairs)
+
+
+def test_the_columns_encoded_besides_the_compared_ones() -> None:
+    # an owner counts only with `common` (a value of that many owners identifies nothing): a spec with an owner and
+    # no `common`, or `common` and no owner (as hub.yaml may write them), encodes no owner column
+    specs = [ComparisonSpec("phone", "exact", "phone", common=2, owner="name_core"),
+             ComparisonSpec("email", "exact", "email", owner="name"),
+             ComparisonSpec("address", "exact", "address", common=3),
+             ComparisonSpec("contact", "exact", "contact", common=2, owner="group")]
+    assert owner_columns(specs) == ["name_core", "group"]
+    settings = LinkSettings([BlockingRule("name", ("name_core",)), BlockingRule("city_phone", ("city", "phone"))],
+                            specs, exclusive=("uscc",), anchors=("uscc", "city"))
+    assert encoded_columns(specs, settings) == ["name_core", "city", "phone", "uscc", "uscc", "city", "name_core",
+                                                "group"]
+    recs = pd.DataFrame({c: ["a", "a", None] for c in ["name_core", "city", "phone", "uscc", "email", "address",
+                                                          "contact", "group"]})
+    assert link(recs, settings, model=_exact_model(specs)).pairs[["left", "right"]].to_numpy().tolist() == [[0, 1]]
