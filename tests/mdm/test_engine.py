@@ -11,10 +11,10 @@ import pyarrow as pa
 import pytest
 
 from mdm.blocking import BlockingRule, Candidates, ahead, candidate_pairs, candidate_steps
-from mdm.classify import FellegiSunter, estimate_m_em, term_frequencies
+from mdm.classify import FellegiSunter, estimate_m_em, estimate_u, term_frequencies
 from mdm.cluster import cluster
 from mdm.compare import ComparisonSpec, compare, encode
-from mdm.engine import LinkSettings, encoded_columns, explain, fit, link, link_in_steps, owner_columns
+from mdm.engine import LinkSettings, encoded_columns, explain, fit, link, link_in_steps, owner_columns, score_pairs
 from mdm.evaluate import pairwise_scores
 from mdm.golden import assign_codes, assign_ids, first_free_number, survive
 from mdm.specs import (
@@ -525,39 +525,42 @@ def test_link_with_a_given_model_passes_steward_constraints_on_and_reports_stats
     assert excl.pairs["rejected"].tolist() == [True, False, False, False]
     assert excl.labels.tolist() == [0, 1, 2, 3, 3, 4]
     assert (excl.stats["rejected_edges"], excl.stats["clusters"]) == (1, 5)
+    # two anchor columns: a record placed by either is no floater (0 by its tax code only, the others by their city)
+    two = recs.assign(uscc=["A", None, None, None, None, None], city=[None, "上海", "上海", "北京", "北京", "广州"])
+    placed = link(two, LinkSettings(settings.blocking, settings.comparisons, anchors=("uscc", "city")), model=model)
+    assert (placed.stats["floaters"], placed.labels.tolist()) == (0, [0, 0, 1, 2, 2, 3])
     # no records: no pairs, no clusters
     none = link(recs.iloc[:0], settings, model=model)
     assert (len(none.pairs), none.labels.tolist(), none.stats["clusters"], none.stats["records"]) == (0, [], 0, 0)
 
 
 def test_steward_labels_with_anchors_correct_placed_pairs_only_when_trained_and_when_given() -> None:
-    # Blocked by name; 6 has no city (not placed). The three labels of the pattern name and phone equal (key 8) say
-    # "different": a correction is learned for it (3 labels, the least). The label (0, 6) touches an unplaced record
-    # and is dropped (floaters' labels are skewed), so the feedback counts 3 labels, none "same". The correction then
-    # applies to the pairs of that pattern whose records are both placed, (0,1), (2,3), (4,5), and not to (0,6), (1,6).
+    # Blocked by name; 6 has no city (not placed). The three labels of the pattern name equal, phone different (key
+    # 7) say "different": a correction is learned for it (3 labels, the least). The label (0, 6) touches an unplaced
+    # record and is dropped (floaters' labels are skewed), so the feedback counts 3 labels, none "same". The
+    # correction then applies to the pairs of that pattern whose records are both placed, (0,1), (2,3), (4,5), and
+    # not to (1,6); (0,6), name and phone equal (key 8), has no correction.
     specs = [ComparisonSpec("name", "exact", "name"), ComparisonSpec("phone", "exact", "phone")]
     recs = pd.DataFrame({"name": ["华信", "华信", "东方", "东方", "南方", "南方", "华信", "北方"],
-                         "phone": ["1", "1", "2", "2", "3", "3", "1", "4"],
+                         "phone": ["1", "2", "3", "4", "5", "6", "1", "7"],
                          "city": ["上海", "上海", "北京", "北京", "广州", "广州", None, "沈阳"]})
     settings = LinkSettings([BlockingRule("name", ("name",))], specs, u_pairs=1000, anchors=("city",))
     labelled = (np.array([0, 2, 4, 0]), np.array([1, 3, 5, 6]), np.array([False, False, False, True]))
     res = link(recs, settings, labelled=labelled)
     info = res.model.info
     assert (info["feedback"]["labels"], info["feedback"]["same"], info["feedback"]["different"]) == (3, 0, 3)
-    assert info["calibration_scope"] == ["city"] and list(info["calibration"]) == ["8"]
+    assert info["calibration_scope"] == ["city"] and list(info["calibration"]) == ["7"]
     pairs = res.pairs
     assert list(zip(pairs["left"], pairs["right"], strict=True)) == [(0, 1), (0, 6), (1, 6), (2, 3), (4, 5)]
-    # 6 floats (no city) between 0 and 1, which are not one cluster (review level): both its pairs ambiguous
-    assert pairs["ambiguous"].tolist() == [False, True, True, False, False]
+    assert pairs["phone"].tolist() == [0, 1, 0, 0, 0]
     assert res.stats["floaters"] == 1 and not pairs["rejected"].any()
     w = pairs["weight"].to_numpy()
-    base = w[1]  # an unplaced pair: the model's weight of the pattern, uncorrected
-    assert w[2] == base
+    base = w[2]  # an unplaced pair: the model's weight of the pattern, uncorrected
     # the labelled pairs' mean probability p (all uncorrected: base); none of 3 same: π = (5·p + 0)/(5 + 3)
     p = 1 / (1 + 2 ** -base)
     delta = np.log2(5 * p / 8 / (1 - 5 * p / 8)) - np.log2(p / (1 - p))
-    assert info["calibration"]["8"] == pytest.approx(delta, abs=1e-6) and delta < -1
-    np.testing.assert_allclose(w[[0, 3, 4]], base + info["calibration"]["8"])
+    assert info["calibration"]["7"] == pytest.approx(delta, abs=1e-6) and delta < -0.5
+    np.testing.assert_allclose(w[[0, 3, 4]], base + info["calibration"]["7"])
     # linking again with the model learned reproduces the weights (the scope read from the records there too)
     again = link(recs, settings, model=res.model)
     pd.testing.assert_frame_equal(again.pairs, pairs)
@@ -578,3 +581,43 @@ def test_the_columns_encoded_besides_the_compared_ones() -> None:
     recs = pd.DataFrame({c: ["a", "a", None] for c in ["name_core", "city", "phone", "uscc", "email", "address",
                                                           "contact", "group"]})
     assert link(recs, settings, model=_exact_model(specs)).pairs[["left", "right"]].to_numpy().tolist() == [[0, 1]]
+
+
+def test_steward_labels_are_scored_with_term_frequencies_and_common_values_before_the_correction() -> None:
+    # 400 is held by three companies (common=2: identifies nothing) and compared as missing; 华信 is twice as frequent
+    # as 东方 and 西方, so its exact name weighs log2 2 = 1 less. The three labels (one "different", two "same") share
+    # the pattern name exact + phone missing: key (1+1)·3 + (−1+1) = 6. The correction is computed from the labelled
+    # pairs' probabilities as score_pairs gives them (from the records' values), at the settings' strength 2 (the
+    # pseudo-labels the model's own probability counts for): mean p, π = (2·p + 2)/(2 + 3).
+    specs = [ComparisonSpec("name", "exact", "name", tf=True),
+             ComparisonSpec("phone", "exact", "phone", common=2, owner="name")]
+    recs = pd.DataFrame({"name": ["华信", "华信", "华信", "华信", "东方", "东方", "西方", "西方", "北方"],
+                         "phone": ["400", "400", "1", "1", "400", "400", "400", "400", "4"]})
+    settings = LinkSettings([BlockingRule("name", ("name",))], specs, u_pairs=1000, feedback_strength=2.0)
+    ll, lr, same = np.array([0, 4, 6]), np.array([1, 5, 7]), np.array([False, True, True])
+    plain = link(recs, settings).model
+    fed = link(recs, settings, labelled=(ll, lr, same)).model
+    assert plain.common == {"phone": ["400"]}
+    scored = score_pairs(recs, ll, lr, plain)
+    assert scored["phone"].tolist() == [-1, -1, -1]
+    w = scored["weight"].to_numpy()
+    assert w[0] == pytest.approx(w[1] - 1) and w[1] == pytest.approx(w[2])
+    p = scored["prob"].mean()
+    post = (2 * p + 2) / 5
+    assert fed.info["calibration"] == {"6": round(float(np.log2(post / (1 - post)) - np.log2(p / (1 - p))), 6)}
+    assert fed.info["feedback"] == {"labels": 3, "same": 2, "different": 1, "patterns": 1, "strength": 2.0,
+                                    "min_pattern": 3}
+
+
+def test_a_gated_comparison_keeps_the_u_of_random_pairs_drawn_by_the_settings_seed_and_count() -> None:
+    # the brand is compared only where one record has a Latin name (the gate): EM does not refit its u, which stays
+    # the level shares among u_pairs random pairs drawn with the settings' seed (with a pseudo count): 0.8/0.2 with
+    # seed 7, 0.9/0.1 with the default seed 42
+    specs = [ComparisonSpec("name", "exact", "name"), ComparisonSpec("brand", "exact", "brand", gate="latin")]
+    recs = pd.DataFrame({"name": ["华信", "华信", "华信", "东方", "东方", "南方", "北方", "西方"],
+                         "brand": ["HX", "HX", "HX", "DF", "DF", "NF", "BF", "XF"],
+                         "latin": [None, "HX", None, None, None, None, None, None]})
+    rules = [BlockingRule("name", ("name",))]
+    model = link(recs, LinkSettings(rules, specs, u_pairs=10, seed=7)).model
+    assert model.u["brand"] == estimate_u(recs, specs, 10, 7)["brand"] == pytest.approx([0.8, 0.2])
+    assert link(recs, LinkSettings(rules, specs, u_pairs=10)).model.u["brand"] == pytest.approx([0.9, 0.1])
