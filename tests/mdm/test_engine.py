@@ -483,6 +483,12 @@ def test_the_progress_of_linking_in_steps_never_goes_back() -> None:
     link_in_steps(recs, settings, fit(recs, settings), lambda p: None, step_pairs=1,
                   progress=lambda d, n: done.append((d, n)))
     assert done == [(1, 6), (2, 6), (2, 6), (4, 6), (4, 6), (4, 6)]
+    # 南方 (no pair) first: the first step has no pairs and reports no record done
+    recs = recs.iloc[[5, 0, 1, 2, 3, 4]].reset_index(drop=True)
+    done.clear()
+    link_in_steps(recs, settings, fit(recs, settings), lambda p: None, step_pairs=1,
+                  progress=lambda d, n: done.append((d, n)))
+    assert done == [(0, 6), (2, 6), (3, 6), (3, 6), (5, 6), (5, 6)]
 
 
 def _exact_model(specs: list[ComparisonSpec]) -> FellegiSunter:
