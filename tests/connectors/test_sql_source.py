@@ -236,8 +236,8 @@ def test_a_postgresql_copy_larger_than_the_readers_blocks_reads_every_row_once(p
 
     crm = sa.create_engine(pg_url)
     with crm.begin() as c:
-        c.exec_driver_sql("CREATE TABLE big AS SELECT i AS id, repeat(md5(i::text), 12 + mod(i, 7)) || E'\\n\"' || i AS "
-                          "body, mod(i, 1000) / 7.0 AS amount FROM generate_series(1, 24000) i")
+        c.exec_driver_sql("CREATE TABLE big AS SELECT i AS id, repeat(md5(i::text), 12 + mod(i, 7)) || E'\\n\"' "
+                          "|| i AS body, mod(i, 1000) / 7.0 AS amount FROM generate_series(1, 24000) i")
     crm.dispose()
     conf = {"url": pg_url, "batch_size": 7000, "streams": [
         {"name": "copy", "query": "SELECT * FROM big ORDER BY id", "primary_key": "id"},
