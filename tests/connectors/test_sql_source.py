@@ -251,3 +251,37 @@ def test_a_postgresql_copy_larger_than_the_readers_blocks_reads_every_row_once(p
     for a, b in zip(copied, fetched, strict=True):
         assert shape_batch(a.table, ["id"], a.first_row).equals(
             shape_batch(b.table.drop_columns(["u"]), ["id"], b.first_row))
+
+
+def test_a_postgresql_copy_stopped_after_a_batch_resumes_from_its_checkpoint_with_nothing_lost_or_doubled(
+        tmp_path: Path, pg_url: str) -> None:
+    """A sync by COPY stopped after its first batch has committed that batch and its cursor; the next sync reads
+    from that cursor on (`>=`: the batch's last row again, unchanged, not landed twice)."""
+    import json
+
+    from core.config import HubConfig
+    from pipelines.progress import Progress
+    from pipelines.sync import sync_source
+    from warehouse.engine import Warehouse
+
+    crm = sa.create_engine(pg_url)
+    with crm.begin() as c:
+        c.exec_driver_sql("CREATE TABLE t AS SELECT i AS id, '客户' || i AS name, timestamp '2024-06-01' + i * "
+                          "interval '1 minute' AS changed FROM generate_series(1, 7) i")
+    crm.dispose()
+    cfg = HubConfig.model_validate({"sources": {"crm": {"connector": "sql", "config": {"url": pg_url}, "streams": {
+        "customers": {"table": "t", "primary_key": "id", "cursor_field": "changed"}}}}})
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+
+    def stop(line: str) -> None:  # the first progress line comes after the first batch of 3
+        raise RuntimeError("stopped")
+
+    r = sync_source(cfg, wh, "crm", batch_size=3, progress=Progress(stop, interval=0))
+    assert (r.status, r.stats.loaded) == ("failed", 3)
+    state = json.loads(wh.scalar("SELECT state FROM raw._state WHERE stream = 'customers'"))
+    assert state == {"changed": "2024-06-01T00:03:00"}
+    r = sync_source(cfg, wh, "crm", batch_size=3)
+    assert (r.status, r.stats.read, r.stats.loaded) == ("succeeded", 5, 4)  # rows 3..7: row 3 again, unchanged
+    keys = wh.read_frame("SELECT _key FROM raw.crm__customers ORDER BY CAST(_key AS INTEGER)")["_key"].tolist()
+    assert keys == [str(i) for i in range(1, 8)]
+    wh.dispose()
