@@ -1039,3 +1039,52 @@ def test_a_bulk_sync_stopped_after_a_batch_keeps_that_batchs_checkpoint_and_resu
     assert (current["file"], current["rows"]) == ("export.csv", 2)
     r = sync_source(file_hub(f), wh, "daily")  # from the checkpoint on: the other 3
     assert (r.status, r.stats.read, r.stats.loaded) == ("succeeded", 3, 3)
+
+
+# --- written from the survivors of the third round (`_Sync.land` 36–78, `_Sync.finish_stream` 13–34) ------------
+
+
+def test_json_lines_read_row_by_row_land_a_later_files_version_and_quarantine_what_is_not_json(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    # JSON lines (like XLSX) reach the raw layer as record dicts, not as an Arrow table: the other way of landing
+    d = tmp_path / "exports"
+    d.mkdir()
+    first = [{"客户编号": "K1", "客户名称": "甲"}, {"客户编号": "K2", "客户名称": "乙"}]
+    (d / "1.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in first), encoding="utf-8")
+    later = json.dumps({"客户编号": "K1", "客户名称": "甲二"}, ensure_ascii=False)
+    (d / "2.jsonl").write_text(later + "\nnot json\n", encoding="utf-8")
+    r = sync_source(file_hub(d / "*.jsonl"), wh, "daily")
+    assert (r.status, r.error) == (
+        "failed",
+        "source daily: customers: 1 of 4 rows read were quarantined (25%; see raw._quarantine), more than "
+        "max_quarantined_share 20%",
+    )
+    assert (r.stats.read, r.stats.loaded, r.stats.unchanged, r.stats.quarantined) == (4, 3, 0, 1)
+    # K1 of 2.jsonl is a later version (the next part of the read), not a duplicate of 1.jsonl's
+    rows = wh.read_frame("SELECT _key, _row, _sync_id, _data FROM raw.daily__customers ORDER BY _row").values.tolist()
+    assert [[key, row, sync, json.loads(data)["客户名称"]] for key, row, sync, data in rows] == [
+        ["K1", 0, r.sync_id, "甲"],
+        ["K2", 1, r.sync_id, "乙"],
+        ["K1", 2, r.sync_id, "甲二"],
+    ]
+    quarantined = wh.read_frame("SELECT stage, sync_id, reason FROM raw._quarantine").values.tolist()
+    assert quarantined == [
+        ["extract", r.sync_id, "line 2: not a JSON object (Expecting value: line 1 column 1 (char 0))"]
+    ]
+
+
+def test_a_complete_bulk_read_notes_as_seen_only_the_keys_it_did_not_land(tmp_path: Path, wh: Warehouse) -> None:
+    # the keys a complete read lands are told by the record index (landed in this sync), not noted in raw._seen:
+    # a first read of a million rows writes no million keys there (as a failed read shows, which keeps what it noted)
+    d = tmp_path / "exports"
+    d.mkdir()
+    (d / "1.csv").write_text(HEADER + "K1,甲\nK2,乙\n", encoding="utf-8")
+    (d / "2.csv").write_text(HEADER + "K3,丙\n", encoding="utf-8")
+    assert sync_source(file_hub(d / "*"), wh, "daily").stats.loaded == 3
+    assert seen_keys(wh) == []  # a complete read that ended forgets what it noted
+    (d / "1.csv").write_text(HEADER + "K1,甲改\nK2,乙\n", encoding="utf-8")  # K1 changed
+    (d / "3.dat").write_text(HEADER, encoding="utf-8")  # a format the reader cannot tell: the read fails after 2.csv
+    failed = sync_source(file_hub(d / "*"), wh, "daily", full_refresh=True)
+    assert (failed.status, failed.stats.read, failed.stats.loaded, failed.stats.unchanged) == ("failed", 3, 1, 2)
+    assert seen_keys(wh) == ["K2", "K3"]  # K1 landed
