@@ -656,4 +656,27 @@ def test_the_match_api_with_a_configured_blocking_without_the_owner_column_score
     assert {c["explanation"]["phone"] for c in found["candidates"]} == {"missing"}
     assert by_record[rid("H0")]["explanation"]["name"].startswith("exact")
     assert max(by_record.values(), key=lambda c: c["weight"])["matched_record"] == rid("H0")
+
+
+def test_a_deleted_record_held_by_a_steward_decision_alone_leaves_its_golden_customer_to_its_mates(
+        tmp_path: Path) -> None:
+    # A2 is in A0's golden customer by a steward's decision alone (no pair joins them): when A2 is deleted, no pair
+    # leads to A0 and A3, its old golden customer's other records, yet they are clustered again and keep it
+    cfg, wh = project(tmp_path)
+    with wh.begin() as conn:
+        ensure_mdm(wh, conn)
+        wh.insert_frame(conn, "mdm", "decisions", pa.Table.from_pylist(
+            [{"decision_id": "d1", "left_record": rid("A0"), "right_record": rid("A2"), "verdict": "same",
+              "active": True, "origin": None}]))
+    run_match(cfg, wh)
+    assert groups(wh) == {frozenset({"A0", "A2", "A3"}), frozenset({"A1", "A4"})}
+    first = golden_of(wh)
+    write_rows(tmp_path, [r for r in ROWS if r[0] != "A2"])
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert out.incremental and out.deleted_ids == [rid("A2")] and out.changed_ids == []
+    assert golden_of(wh) == {k: v for k, v in first.items() if k != "A2"}
+    golden = wh.read_frame("SELECT golden_id, name FROM mdm.golden_customer ORDER BY golden_id").values.tolist()
+    assert golden == sorted([[first["A0"], ROWS[0][1]], [first["A1"], ROWS[1][1]]])
+    assert wh.read_frame("SELECT retired_id FROM mdm.golden_id_history")["retired_id"].tolist() == []
     wh.dispose()
