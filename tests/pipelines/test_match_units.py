@@ -680,3 +680,40 @@ def test_a_deleted_record_held_by_a_steward_decision_alone_leaves_its_golden_cus
     assert golden == sorted([[first["A0"], ROWS[0][1]], [first["A1"], ROWS[1][1]]])
     assert wh.read_frame("SELECT retired_id FROM mdm.golden_id_history")["retired_id"].tolist() == []
     wh.dispose()
+
+
+def test_an_incremental_run_keeps_records_its_cities_place_apart_as_a_rebuild_does(tmp_path: Path) -> None:
+    # A5, the same brand in Beijing with A0's phone, scores at match level with A0 and A3 (Shanghai): every record
+    # is placed by the city in its name, and the cities keep A5 apart, its two pairs rejected and sent to review
+    cfg, wh = project(tmp_path)
+    run_match(cfg, wh)
+    write_rows(tmp_path, [*ROWS, ("A5", "北京瑞丰信息技术有限公司", ROWS[0][2])])
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert out.incremental and out.changed_ids == [rid("A5")] and out.review_items == 2
+    assert {k: out.stats[k] for k in ("conflicting_components", "rejected_edges", "floaters")} == {
+        "conflicting_components": 1, "rejected_edges": 2, "floaters": 0}
+    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"}), frozenset({"A5"})}
+    incremental = golden_of(wh)
+    assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
+    assert golden_of(wh) == incremental
+    wh.dispose()
+
+
+def test_a_deleted_head_office_takes_its_branchs_hierarchy_link_along_in_an_incremental_run(tmp_path: Path) -> None:
+    # no pair joins the branch A5 to its head office (A0 and A3): the head's records, deleted, carried the name key
+    # by which the branch's link reached it, and the links reached by the keys deleted records carried are redone
+    rows = [*ROWS, ("A5", "上海瑞丰信息技术有限公司北京分公司", "010-62345678")]
+    cfg, wh = project(tmp_path, rows)
+    run_match(cfg, wh)
+    first = golden_of(wh)
+    links = "SELECT child_golden_id, parent_golden_id, relation FROM mdm.customer_hierarchy"
+    assert wh.read_frame(links).values.tolist() == [[first["A5"], first["A0"], "branch"]]
+    write_rows(tmp_path, [r for r in rows if r[0] not in ("A0", "A3")])
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert out.incremental and out.deleted_ids == [rid("A0"), rid("A3")] and out.affected_ids == []
+    assert wh.read_frame(links).values.tolist() == []
+    assert wh.read_frame("SELECT golden_id FROM mdm.golden_customer ORDER BY 1")["golden_id"].tolist() == [
+        first["A1"], first["A2"], first["A5"]]
+    wh.dispose()
