@@ -717,3 +717,16 @@ def test_a_deleted_head_office_takes_its_branchs_hierarchy_link_along_in_an_incr
     assert wh.read_frame("SELECT golden_id FROM mdm.golden_customer ORDER BY 1")["golden_id"].tolist() == [
         first["A1"], first["A2"], first["A5"]]
     wh.dispose()
+
+
+def test_beyond_train_sample_a_stewards_cannot_link_keeps_duplicates_apart_as_in_memory(tmp_path: Path) -> None:
+    cfg, wh = project(tmp_path, mdm="mdm:\n  customer:\n    train_sample: 4\n    pairs_per_step: 1\n")
+    with wh.begin() as conn:
+        ensure_mdm(wh, conn)
+        wh.insert_frame(conn, "mdm", "decisions", pa.Table.from_pylist(
+            [{"decision_id": "d1", "left_record": rid("A0"), "right_record": rid("A3"), "verdict": "different",
+              "active": True, "origin": None}]))
+    out = run_match(cfg, wh)
+    assert out.stats["steps"] == 5 and out.golden == 4  # linked in steps, and A0 and A3 kept apart
+    assert groups(wh) == {frozenset({"A0"}), frozenset({"A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
+    wh.dispose()
