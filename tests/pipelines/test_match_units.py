@@ -214,7 +214,8 @@ def test_steward_decisions_between_known_records_with_their_positions(tmp_path: 
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
         pos = pd.Series([0, 1, 2], index=["r1", "r2", "r3"])
-        assert len(_decisions(wh, conn, pos)) == 0 and _decisions(wh, conn, pos)["lp"].dtype == np.int64
+        none = _decisions(wh, conn, pos)
+        assert len(none) == 0 and none["lp"].dtype == np.int64 and none["rp"].dtype == np.int64
         wh.insert_frame(conn, "mdm", "decisions", pa.Table.from_pylist(
             [dict(zip(("decision_id", "left_record", "right_record", "verdict", "active", "origin"), r, strict=True))
              for r in rows]))
