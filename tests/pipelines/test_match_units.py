@@ -731,3 +731,23 @@ def test_beyond_train_sample_a_stewards_cannot_link_keeps_duplicates_apart_as_in
     assert out.stats["steps"] == 5 and out.golden == 4  # linked in steps, and A0 and A3 kept apart
     assert groups(wh) == {frozenset({"A0"}), frozenset({"A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
     wh.dispose()
+
+
+def test_an_incremental_run_scores_its_pairs_with_the_models_term_frequencies_as_a_rebuild_does(
+        tmp_path: Path) -> None:
+    # the model in force is read without its term frequencies, then with those of the values the changed records
+    # are compared on: a new pair's weight is the one a rebuild with the same model gives it
+    cfg, wh = project(tmp_path)
+    run_match(cfg, wh)
+    # a third A0: its name and phone are in the model's term-frequency tables (held by two records when it was
+    # trained), so they weigh less than a value held by one record would
+    write_rows(tmp_path, [*ROWS, ("A5", ROWS[0][1], ROWS[0][2])])
+    stage(cfg, wh)
+    assert run_match(cfg, wh).incremental
+    query = "SELECT left_record, right_record, weight, prob FROM mdm.match_pairs ORDER BY 1, 2"
+    incremental = wh.read_frame(query).values.tolist()
+    assert [p[:2] for p in incremental] == [[rid("A0"), rid("A3")], [rid("A0"), rid("A5")], [rid("A1"), rid("A4")],
+                                            [rid("A3"), rid("A5")]]
+    assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
+    assert wh.read_frame(query).values.tolist() == incremental
+    wh.dispose()
