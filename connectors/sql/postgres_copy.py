@@ -50,7 +50,7 @@ def decimals(col: pa.Array) -> pa.Array:
     if not len(valid):
         return pa.nulls(len(col))
     if pc.any(pc.or_(pc.match_substring(valid, "N"), pc.match_substring(valid, "I"))).as_py():  # NaN, ±Infinity
-        return pa.array([None if v is None else str(decimal.Decimal(v)) for v in col.to_pylist()], pa.string())
+        return _decimal_texts(col)
     # Arrow's inference from Decimals: the scale is the widest fraction; a value's whole digits are its digits
     # before the point without leading zeros ("0.5": none; "0": one), and the precision the most whole digits plus
     # the scale. (PostgreSQL writes no leading zero but the one of "0.…" and "0".)
@@ -61,9 +61,14 @@ def decimals(col: pa.Array) -> pa.Array:
     zero = pc.and_(fraction, pc.or_(pc.starts_with(valid, "0."), pc.starts_with(valid, "-0.")))
     whole = int(pc.max(pc.subtract(before, pc.cast(zero, pa.int32()))).as_py())
     precision = max(whole + scale, 1)
-    if precision > 76:
-        return pa.array([None if v is None else str(decimal.Decimal(v)) for v in col.to_pylist()], pa.string())
+    if precision > 76:  # (beyond Arrow's widest decimal)
+        return _decimal_texts(col)
     return pc.cast(col, pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale))
+
+
+def _decimal_texts(col: pa.Array) -> pa.Array:
+    """Each value's `Decimal` text: what the driver's path writes for a column no Arrow decimal holds."""
+    return pa.array([None if v is None else str(decimal.Decimal(v)) for v in col.to_pylist()], pa.string())
 
 
 class _CopyReader(io.RawIOBase):

@@ -1,5 +1,5 @@
-"""The match API index's blocking-key hashes: text columns joined by Arrow give exactly the hashes of the pandas
-path (a query's keys must find the keys stored for the same values, whichever way either was computed)."""
+"""The match API index's blocking-key hashes: text columns and object columns give exactly the hashes of the texts
+written out record by record (a query's keys must find the keys stored for the same values)."""
 
 from __future__ import annotations
 
@@ -29,15 +29,15 @@ def expected(frame: pd.DataFrame) -> tuple[list[int], list[int], list[int]]:
     return rows, hashes.tolist(), which
 
 
-def test_text_columns_hash_by_arrow_exactly_as_object_columns_by_pandas() -> None:
+def test_text_columns_and_object_columns_hash_as_their_texts_written_out_record_by_record() -> None:
     as_text = pd.DataFrame({c: pd.array(v, dtype="string[pyarrow]") for c, v in VALUES.items()})
     as_objects = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in VALUES.items()})
-    by_arrow = [a.tolist() for a in key_hashes(as_text, RULES)]
-    by_pandas = [a.tolist() for a in key_hashes(as_objects, RULES)]
-    assert by_arrow == by_pandas == list(expected(as_objects))
-    assert by_arrow[0] == [0, 3, 4, 5, 0, 1, 4, 5]  # (rule by rule: no key where a value is missing or empty)
+    of_text = [a.tolist() for a in key_hashes(as_text, RULES)]
+    of_objects = [a.tolist() for a in key_hashes(as_objects, RULES)]
+    assert of_text == of_objects == list(expected(as_objects))
+    assert of_text[0] == [0, 3, 4, 5, 0, 1, 4, 5]  # (rule by rule: no key where a value is missing or empty)
     one = key_hashes(as_text.iloc[[4]].reset_index(drop=True), RULES)  # a query of one record: the stored keys
-    assert one[1].tolist() == [by_arrow[1][2], by_arrow[1][6]]
+    assert one[1].tolist() == [of_text[1][2], of_text[1][6]]
 
 
 def test_no_record_with_a_key_gives_empty_arrays() -> None:
