@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mdm import divisions
+from mdm.arrow_regex import has as _has
 
 # Readings company and place names need that pypinyin's own tables get wrong or leave to chance.
 _PHRASES: dict[str, list[list[str]]] = {
@@ -199,8 +200,8 @@ def chinese_trade_head(trade: str | None, vocabulary: frozenset[str]) -> str | N
 def latin_columns(names: pa.Array) -> dict[str, pa.Array]:
     """For the distinct names `names`: is_latin flag and, for Latin names, brand, trade, form, city and city
     short name (null elsewhere). Python per distinct Latin name: they are few."""
-    no_cjk = pc.invert(pc.fill_null(pc.match_substring_regex(names, "[\u3400-\u9fff]"), True))
-    letters = pc.fill_null(pc.match_substring_regex(names, "[A-Za-z].*[A-Za-z]"), False)
+    no_cjk = pc.invert(pc.fill_null(_has(names, "[\u3400-\u9fff]"), True))
+    letters = pc.fill_null(_has(names, "[A-Za-z].*[A-Za-z]"), False)
     latin = pc.and_(no_cjk, letters)
     rows = np.flatnonzero(latin.to_numpy(zero_copy_only=False))
     keys = ("brand", "trade", "form", "city", "region")

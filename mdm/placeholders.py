@@ -15,6 +15,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mdm.arrow_regex import has as _has
+from mdm.arrow_regex import sub as _sub
+
 # Words that mean "nothing here" in any text field (after NFKC, lower-case, no spaces or punctuation).
 _EMPTY_WORDS = "|".join([
     "无", "没有", "暂无", "未知", "不详", "不清楚", "不知道", "空", "待定", "待补充", "待完善", "未填", "未填写",
@@ -36,11 +39,11 @@ _EMAIL_DOMAIN = r"(?:test|example|xxx+|abc|none|null|email|mail)\.(?:com|cn|net|
 def _clean(values: pa.Array) -> pa.Array:
     """NFKC, lower case, without whitespace and the punctuation people type around a placeholder."""
     x = pc.utf8_lower(pc.utf8_normalize(values, "NFKC"))
-    return pc.replace_substring_regex(x, r"[\s　.,;:'\"()（）\[\]【】、，。；：·_*#~]+", "")
+    return _sub(x, r"[\s　.,;:'\"()（）\[\]【】、，。；：·_*#~]+", "")
 
 
 def _full(arr: pa.Array, pattern: str) -> pa.Array:
-    return pc.fill_null(pc.match_substring_regex(arr, f"^(?:{pattern})$"), False)
+    return pc.fill_null(_has(arr, f"^(?:{pattern})$"), False)
 
 
 def text_placeholder(values: pa.Array, kind: str = "text") -> pa.Array:
@@ -68,7 +71,7 @@ def _one_char_repeated(x: pa.Array, at_least: int) -> pa.Array:
 def phone_placeholder(digits: pa.Array) -> pa.Array:
     """True where a phone number (its digits, any format) is a placeholder: its last eight digits one digit
     repeated (13800000000, 88888888), a run of consecutive digits (12345678), or a well-known service number."""
-    d = pc.replace_substring_regex(digits, r"\D+", "")
+    d = _sub(digits, r"\D+", "")
     last8 = pc.utf8_slice_codeunits(d, -8)
     same = _full(last8, r"0+|1+|2+|3+|4+|5+|6+|7+|8+|9+")
     known = pc.fill_null(pc.is_in(d, value_set=pa.array(_PHONE_KNOWN, pa.string())), False)
@@ -90,6 +93,6 @@ def email_placeholder(emails: pa.Array) -> pa.Array:
     x = pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(emails, "NFKC")))
     shape = _full(x, r"[^@\s]+@[^@\s]+\.[a-z]{2,}")
     same_digit = "|".join(f"{d}+" for d in range(10))
-    local = pc.fill_null(pc.match_substring_regex(x, rf"^(?:{_EMAIL_LOCAL}|{same_digit}|0?123456789?)@"), False)
-    domain = pc.fill_null(pc.match_substring_regex(x, rf"@{_EMAIL_DOMAIN}$"), False)
+    local = pc.fill_null(_has(x, rf"^(?:{_EMAIL_LOCAL}|{same_digit}|0?123456789?)@"), False)
+    domain = pc.fill_null(_has(x, rf"@{_EMAIL_DOMAIN}$"), False)
     return pc.or_(pc.invert(shape), pc.or_(local, domain))

@@ -88,5 +88,5 @@ def derive_customer_columns(std: pd.DataFrame) -> pd.DataFrame:
     """Add the hard-rule columns to standardized customers: the tax code only when valid, and a
     branch identity that is never null (a head office and its branch may not share a cluster)."""
     valid = flag(std["uscc_valid"])
-    out = std.assign(uscc_valid_code=std["uscc_std"].where(valid))
-    return out.assign(branch_key=out["branch"].astype(object).where(out["branch"].notna(), NO_BRANCH))
+    return std.assign(uscc_valid_code=std["uscc_std"].where(valid),  # (one assign: the frame is copied once)
+                      branch_key=std["branch"].astype(object).where(std["branch"].notna(), NO_BRANCH))

@@ -17,17 +17,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mdm.standardize.arrow import (
-    _col,
-    _distinct,
+    _frame,
     _has,
     _lengths,
     _map_distinct,
     _nonempty,
     _np,
     _prefix_offsets,
+    _rows,
     _slice_rows,
     _sub,
+    _to_arrow,
     _vocab,
+    none_once,
 )
 from mdm.standardize.regions import _LONG_NAME_RE, _all_tokens, _resolve, _short_forms, _tokenize
 from mdm.standardize.text import _base_clean
@@ -60,6 +62,7 @@ def _admin_split(x: pa.Array, vocab: dict[int, pa.Array], tokens: frozenset[str]
     return total
 
 
+@none_once
 def _addresses_distinct(u: pa.Array) -> dict[str, pa.Array]:
     x = _sub(_base_clean(u), r"[^\p{L}\p{N}]+")
     x = _sub(x, r"^(?:中华人民共和国|中国)")
@@ -79,9 +82,13 @@ def _addresses_distinct(u: pa.Array) -> dict[str, pa.Array]:
     }
 
 
+def address_columns(addresses: pa.Array) -> dict[str, pa.Array]:
+    """Addresses (Arrow) → the columns of `standardize_addresses`, row-aligned Arrow arrays."""
+    enc = addresses.dictionary_encode()
+    return {k: _rows(v, enc.indices) for k, v in _addresses_distinct(enc.dictionary).items()}
+
+
 def standardize_addresses(s: pd.Series) -> pd.DataFrame:
     """Address column → province, city, district, address_norm (see module doc)."""
     s = pd.Series(s)
-    ind, u = _distinct(s)
-    out = _addresses_distinct(u)
-    return pd.DataFrame({k: _col(v, ind, s.index) for k, v in out.items()}, index=s.index)
+    return _frame(address_columns(_to_arrow(s)), s.index)

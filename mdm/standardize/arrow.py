@@ -1,11 +1,13 @@
 """Arrow plumbing of the standardizers: a column's distinct values in, columns aligned to its rows out.
 
-Regex helpers over Arrow arrays, slicing each string at its own offsets, and the vectorized look-ups of token
-vocabularies at the start and at the end of strings that the name and address readers share.
+Regex helpers over Arrow arrays (`mdm.arrow_regex`), slicing each string at its own
+offsets, and the vectorized look-ups of token vocabularies at the start and at the end of strings that the
+name and address readers share.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -15,8 +17,29 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mdm import arrow_regex
+
 _NULL = pa.scalar(None, pa.string())
 
+
+
+Columns = dict[str, pa.Array]
+
+
+def none_once(fn: Callable[[pa.Array], Columns]) -> Callable[[pa.Array], Columns]:
+    """A reader of distinct values whose result for no values at all (a column of nulls: a record without
+    a former name, a query without an address) is computed once; its arrays are immutable."""
+    kept: list[Columns] = []
+
+    @functools.wraps(fn)
+    def read(u: pa.Array) -> Columns:
+        if len(u):
+            return fn(u)
+        if not kept:
+            kept.append(fn(u))
+        return dict(kept[0])
+
+    return read
 
 
 def _to_str(v: object) -> str | None:
@@ -48,16 +71,41 @@ def _distinct(s: pd.Series) -> tuple[pa.Array, pa.Array]:
     return enc.indices, enc.dictionary
 
 
+def _rows(values: pa.Array, indices: pa.Array) -> pa.Array:
+    """Per-distinct-value results back to the rows."""
+    return pc.take(values, indices) if len(values) else pa.nulls(len(indices), pa.string())
+
+
+def _rows_flag(values: pa.Array | np.ndarray, indices: pa.Array) -> pa.Array:
+    """Per-distinct-value flags back to the rows, nulls as False."""
+    vals = pa.array(values, pa.bool_()) if not isinstance(values, pa.Array) else values
+    taken = pc.take(vals, indices) if len(vals) else pa.nulls(len(indices), pa.bool_())
+    return pc.fill_null(taken, False)
+
+
 def _col(values: pa.Array, indices: pa.Array, index: pd.Index) -> pd.Series:
     """Expand per-distinct-value results back to the rows as string[pyarrow]."""
-    taken = pc.take(values, indices) if len(values) else pa.nulls(len(indices), pa.string())
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([taken], pa.string())), index=index)
+    return _series(_rows(values, indices), index)
 
 
 def _flag(values: pa.Array | np.ndarray, indices: pa.Array, index: pd.Index) -> pd.Series:
-    vals = pa.array(values, pa.bool_()) if not isinstance(values, pa.Array) else values
-    taken = pc.take(vals, indices) if len(vals) else pa.nulls(len(indices), pa.bool_())
-    return pd.Series(pc.fill_null(taken, False).to_numpy(zero_copy_only=False), index=index, dtype=bool)
+    return pd.Series(_rows_flag(values, indices).to_numpy(zero_copy_only=False), index=index, dtype=bool)
+
+
+def _pandas(arr: pa.Array) -> pd.api.extensions.ExtensionArray | np.ndarray:
+    """A string column as string[pyarrow], a flag column as numpy bool."""
+    if arr.type == pa.bool_():
+        return arr.to_numpy(zero_copy_only=False)
+    return pd.arrays.ArrowStringArray(pa.chunked_array([arr], pa.string()))
+
+
+def _series(arr: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(_pandas(arr), index=index)
+
+
+def _frame(cols: dict[str, pa.Array], index: pd.Index) -> pd.DataFrame:
+    """Row-aligned Arrow columns (strings, flags) as one frame, built once, without copies."""
+    return pd.DataFrame({k: _pandas(v) for k, v in cols.items()}, index=index, copy=False)
 
 
 def _flag_arrow(s: pd.Series) -> pa.Array:
@@ -70,16 +118,11 @@ def _np(mask: pa.Array) -> np.ndarray:
     return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
 
 
-def _sub(arr: pa.Array, pattern: str, repl: str = "", max_replacements: int | None = None) -> pa.Array:
-    return pc.replace_substring_regex(arr, pattern, repl, max_replacements=max_replacements)
-
-
-def _has(arr: pa.Array, pattern: str) -> pa.Array:
-    return pc.match_substring_regex(arr, pattern)
+_sub, _has, _groups = arrow_regex.sub, arrow_regex.has, arrow_regex.groups
 
 
 def _extract(arr: pa.Array, pattern: str, group: str) -> pa.Array:
-    return pc.struct_field(pc.extract_regex(arr, pattern), group)
+    return pc.struct_field(_groups(arr, pattern), group)
 
 
 def _nonempty(arr: pa.Array) -> pa.Array:

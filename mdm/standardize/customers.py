@@ -24,11 +24,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mdm.placeholders import email_placeholder, phone_placeholder, text_placeholder
-from mdm.standardize.addresses import standardize_addresses
-from mdm.standardize.arrow import _NULL, _flag_arrow, _has, _nonempty, _np, _sub, _to_arrow
-from mdm.standardize.codes import standardize_uscc
-from mdm.standardize.names import _INSTITUTION_RE, standardize_names
-from mdm.standardize.phones import standardize_phones
+from mdm.standardize.addresses import address_columns
+from mdm.standardize.arrow import _NULL, _frame, _has, _nonempty, _np, _sub, _to_arrow
+from mdm.standardize.codes import uscc_columns
+from mdm.standardize.names import _INSTITUTION_RE, name_columns
+from mdm.standardize.phones import phone_columns
 from mdm.standardize.regions import _tables
 
 log = logging.getLogger(__name__)
@@ -46,36 +46,34 @@ def standardize_customers(df: pd.DataFrame, workers: int | None = None) -> pd.Da
     """Canonical customer columns → the same columns plus every standardized column (see module doc).
 
     Names, tax codes, phones and addresses are standardized side by side on `workers` threads (default:
-    the machine's cores, at most 4): most of the work is Arrow compute, which runs outside the GIL."""
+    the machine's cores, at most 4): most of the work is Arrow compute, which runs outside the GIL. The
+    columns stay Arrow arrays until one frame is built at the end (for the match API's one record, pandas'
+    frames would cost more than the reading)."""
     idx = df.index
 
-    def column(name: str) -> pd.Series:
-        if name in df.columns:
-            return df[name]
-        return pd.Series([None] * len(df), index=idx, dtype=object)
+    def column(name: str) -> pa.Array:
+        return _to_arrow(df[name]) if name in df.columns else pa.nulls(len(df), pa.string())
 
     name_src = column("name")
     if "short_name" in df.columns:  # a record known by its short name only
-        full, short = _to_arrow(name_src), _to_arrow(df["short_name"])
-        blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(full), ""), True)
-        name_src = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pc.if_else(blank, short, full)])), index=idx)
-    jobs = [(standardize_names, name_src), (standardize_addresses, column("address")),
-            (standardize_phones, column("phone")), (standardize_uscc, column("uscc"))]
+        short = column("short_name")
+        blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(name_src), ""), True)
+        name_src = pc.if_else(blank, short, name_src)
+    jobs = [(name_columns, name_src), (address_columns, column("address")),
+            (phone_columns, column("phone")), (uscc_columns, column("uscc"))]
     threads = min(workers or os.cpu_count() or 1, 4, len(jobs))
     if threads > 1 and len(df) >= 10_000:
         with ThreadPoolExecutor(threads) as pool:
             done = list(pool.map(lambda job: job[0](job[1]), jobs))
     else:
         done = [fn(col) for fn, col in jobs]
-    names, addr, phones, uscc = done
-    names = names.rename(columns=_RENAMES["names"])
-    uscc = uscc.rename(columns=_RENAMES["uscc"])
-    phones = phones.rename(columns=_RENAMES["phones"])
+    names, addr, phones, uscc = ({_RENAMES.get(kind, {}).get(k, k): v for k, v in cols.items()}
+                                 for kind, cols in zip(("names", "addresses", "phones", "uscc"), done, strict=True))
 
     t = _tables()
-    a = {c: _to_arrow(addr[c]) for c in ("province", "city", "district")}
-    name_city = _to_arrow(names["name_city"])
-    phone_city = _to_arrow(phones["phone_city"])
+    a = {c: addr[c] for c in ("province", "city", "district")}
+    name_city = names["name_city"]
+    phone_city = phones["phone_city"]
 
     # An ambiguous district (朝阳区: 北京 or 长春) takes the city the name or phone points to.
     pairs = pa.array(sorted(f"{d.city}|{d.name}" for d in t.districts), pa.string())
@@ -93,13 +91,13 @@ def standardize_customers(df: pd.DataFrame, workers: int | None = None) -> pd.Da
     # A landline without area code takes the area code of the record's city.
     city_any = pc.coalesce(a["city"], name_city, phone_city)
     known_city = pc.coalesce(a["city"], name_city)
-    area = _to_arrow(phones["area_code"])
-    phone = _to_arrow(phones["phone_std"])
+    area = phones["area_code"]
+    phone = phones["phone_std"]
     codes = pc.take(
         pa.array(list(t.area_code_by_city.values()), pa.string()),
         pc.index_in(known_city, value_set=pa.array(list(t.area_code_by_city), pa.string())),
     )
-    fill = _np(pc.equal(_to_arrow(phones["phone_type"]), "landline")) & _np(pc.is_null(area))
+    fill = _np(pc.equal(phones["phone_type"], "landline")) & _np(pc.is_null(area))
     fill &= _np(_has(phone, r"^\d+$")) & _np(pc.is_valid(codes))
     if fill.any():
         mask = pa.array(fill)
@@ -108,44 +106,36 @@ def standardize_customers(df: pd.DataFrame, workers: int | None = None) -> pd.Da
         phone = pc.if_else(mask, joined, phone)
         phone_city = pc.if_else(mask, known_city, phone_city)
 
-    def ser(arr: pa.Array) -> pd.Series:
-        return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr], pa.string())), index=idx)
-
     # Placeholders (新联系人, 无, 13800000000, test@test.com) are missing values, not evidence.
     fake_phone = phone_placeholder(pc.fill_null(phone, ""))
     phone = pc.if_else(fake_phone, _NULL, phone)
-    digits = pc.if_else(fake_phone, _NULL, _to_arrow(phones["phone_digits"]))
-    contact = _to_arrow(column("contact_name"))
+    digits = pc.if_else(fake_phone, _NULL, phones["phone_digits"])
+    contact = column("contact_name")
     contact_std = pc.utf8_upper(_sub(pc.utf8_normalize(contact, "NFKC"), r"[\s\p{P}]+"))
     contact_std = pc.if_else(text_placeholder(contact, "contact"), _NULL, contact_std)
-    email = pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(_to_arrow(column("email")), "NFKC")))
+    email = pc.utf8_lower(pc.utf8_trim_whitespace(pc.utf8_normalize(column("email"), "NFKC")))
     email_std = pc.if_else(pc.fill_null(email_placeholder(email), True), _NULL, email)
-    raw_address = _to_arrow(column("address"))
-    address_norm = pc.if_else(pc.or_(text_placeholder(raw_address, "address"),
-                                     text_placeholder(_to_arrow(addr["address_norm"]), "address")),
-                              _NULL, _to_arrow(addr["address_norm"]))
+    address_norm = pc.if_else(pc.or_(text_placeholder(column("address"), "address"),
+                                     text_placeholder(addr["address_norm"], "address")),
+                              _NULL, addr["address_norm"])
     # Former names (曾用名): the source's own field, else one written in the name: 华信科技（原化信电子）.
-    former_src = pc.coalesce(_nonempty(pc.utf8_trim_whitespace(_to_arrow(column("former_name")))),
-                             _to_arrow(names["former"]))
-    former_key = _to_arrow(standardize_names(pd.Series(pd.arrays.ArrowStringArray(
-        pa.chunked_array([former_src], pa.string())), index=idx))["name_key"])
+    former_src = pc.coalesce(_nonempty(pc.utf8_trim_whitespace(column("former_name"))), names["former"])
+    former_key = name_columns(former_src)["name_key"]
     # Public institutions: a USCC of category 12 (事业单位) or a name of an institution's kind.
-    uscc_arr = _to_arrow(uscc["uscc_std"])
-    inst = pc.or_(pc.and_(_flag_arrow(uscc["uscc_valid"]), pc.fill_null(pc.starts_with(uscc_arr, "12"), False)),
-                  pc.is_valid(_to_arrow(names["name_district"])))
-    inst = pc.or_(inst, pc.fill_null(_has(_to_arrow(names["name_form"]), f"^{_INSTITUTION_RE}"), False))
+    inst = pc.or_(pc.and_(uscc["uscc_valid"], pc.fill_null(pc.starts_with(uscc["uscc_std"], "12"), False)),
+                  pc.is_valid(names["name_district"]))
+    inst = pc.or_(inst, pc.fill_null(_has(names["name_form"], f"^{_INSTITUTION_RE}"), False))
 
-    new = pd.concat([names.drop(columns=["former"]), uscc, phones, addr], axis=1)
-    new["phone_std"], new["area_code"], new["phone_city"] = ser(phone), ser(area), ser(phone_city)
-    new["phone_digits"], new["contact_std"], new["email_std"] = ser(digits), ser(contact_std), ser(email_std)
-    new["address_norm"], new["former_name_key"] = ser(address_norm), ser(former_key)
+    new = {k: v for k, v in names.items() if k != "former"} | uscc | phones | addr
+    new["phone_std"], new["area_code"], new["phone_city"] = phone, area, phone_city
+    new["phone_digits"], new["contact_std"], new["email_std"] = digits, contact_std, email_std
+    new["address_norm"], new["former_name_key"] = address_norm, former_key
     # A blocking key that pairs a record holding a former name with the records still named so.
-    new["name_or_former_key"] = ser(pc.coalesce(former_key, _to_arrow(names["name_key"])))
-    new["org_kind"] = ser(pc.if_else(inst, "institution", pc.if_else(pc.is_valid(_to_arrow(names["name_form"])),
-                                                                      "company", _NULL)))
-    new["province"], new["city"] = ser(a["province"]), ser(a["city"])
-    new["city_any"] = ser(city_any)
-    clash = [c for c in new.columns if c in df.columns]
+    new["name_or_former_key"] = pc.coalesce(former_key, names["name_key"])
+    new["org_kind"] = pc.if_else(inst, "institution", pc.if_else(pc.is_valid(names["name_form"]), "company", _NULL))
+    new["province"], new["city"] = a["province"], a["city"]
+    new["city_any"] = city_any
+    clash = [c for c in new if c in df.columns]
     if clash:
         log.warning("standardize_customers: replacing input columns %s", clash)
-    return pd.concat([df.drop(columns=clash), new], axis=1)
+    return pd.concat([df.drop(columns=clash), _frame(new, idx)], axis=1)

@@ -28,21 +28,23 @@ import pyarrow.compute as pc
 from mdm.latin_names import chinese_trade_head, english_trade_head, latin_columns, pinyin_column
 from mdm.standardize.arrow import (
     _NULL,
-    _col,
-    _distinct,
     _extract,
-    _flag,
+    _frame,
     _has,
     _lengths,
     _map_distinct,
     _nonempty,
     _np,
     _prefix_offsets,
+    _rows,
+    _rows_flag,
     _slice_rows,
     _sub,
     _suffix_lengths,
     _suffix_run,
+    _to_arrow,
     _vocab,
+    none_once,
 )
 from mdm.standardize.regions import (
     _LONG_NAME_RE,
@@ -182,6 +184,7 @@ def _region_suffix_lengths(arr: pa.Array) -> np.ndarray:
     return got
 
 
+@none_once
 def _names_distinct(u: pa.Array) -> dict[str, pa.Array]:
     x = _sub(_base_clean(u), rf"[^\p{{L}}\p{{N}}(){_BRACKETS}]+")  # spaces, punctuation, emoji
     n = len(x)
@@ -332,10 +335,14 @@ def _with_latin(u: pa.Array, out: dict[str, pa.Array]) -> dict[str, pa.Array]:
     return out
 
 
+def name_columns(names: pa.Array) -> dict[str, pa.Array]:
+    """Company names (Arrow) → the columns of `standardize_names`, row-aligned Arrow arrays."""
+    enc = names.dictionary_encode()
+    out = _names_distinct(enc.dictionary)
+    return {k: _rows_flag(v, enc.indices) if k == "is_branch" else _rows(v, enc.indices) for k, v in out.items()}
+
+
 def standardize_names(s: pd.Series) -> pd.DataFrame:
     """Company-name column → name_norm, region, core, trade, form, branch, is_branch, name_key, name_city."""
     s = pd.Series(s)
-    ind, u = _distinct(s)
-    out = _names_distinct(u)
-    cols = {k: _flag(v, ind, s.index) if k == "is_branch" else _col(v, ind, s.index) for k, v in out.items()}
-    return pd.DataFrame(cols, index=s.index)
+    return _frame(name_columns(_to_arrow(s)), s.index)

@@ -22,7 +22,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mdm.standardize.arrow import _NULL, _col, _distinct, _extract, _has, _lengths, _np, _slice_rows, _sub
+from mdm.standardize.arrow import (
+    _NULL,
+    _extract,
+    _frame,
+    _groups,
+    _has,
+    _lengths,
+    _np,
+    _rows,
+    _slice_rows,
+    _sub,
+    _to_arrow,
+    none_once,
+)
 from mdm.standardize.regions import _tables
 
 _EXT_RE = r"(?:转|分机|ext\.?|x|#|\*)\s*[:：]?\s*(\d{1,6})\s*$"
@@ -47,6 +60,7 @@ def _intl(raw: str) -> tuple[str | None, ...]:
     return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164), ptype, national[-8:]
 
 
+@none_once
 def _phones_distinct(u: pa.Array) -> dict[str, pa.Array]:
     x = pc.utf8_trim_whitespace(pc.utf8_lower(pc.utf8_normalize(u, "NFKC")))
     x = _sub(x, r"[^\x20-\x7e转分机或]+", " ")  # CJK text, controls, emoji → separators
@@ -77,11 +91,11 @@ def _phones_distinct(u: pa.Array) -> dict[str, pa.Array]:
     national = pc.if_else(pa.array(add0), pc.binary_join_element_wise("0", national, ""), national)
 
     mobile = _extract(national, _MOBILE_RE.replace("(1", "(?P<m>1"), "m")
-    land = pc.extract_regex(national, _LANDLINE_RE)
+    land = _groups(national, _LANDLINE_RE)
     area, sub_ = pc.struct_field(land, "a"), pc.struct_field(land, "s")
     area_ok = _np(pc.is_in(area, value_set=pa.array(sorted(_area_codes()), pa.string())))
     bare = _np(_has(national, r"^[2-9]\d{6,7}$"))
-    svc = pc.extract_regex(national, _SERVICE_RE)
+    svc = _groups(national, _SERVICE_RE)
     svc_a, svc_s = pc.struct_field(svc, "a"), pc.struct_field(svc, "s")
 
     is_mobile = _np(pc.is_valid(mobile)) & ~intl
@@ -138,9 +152,13 @@ def _area_codes() -> dict[str, str]:
     return dict(_tables().city_by_area_code)
 
 
+def phone_columns(phones: pa.Array) -> dict[str, pa.Array]:
+    """Phone numbers (Arrow) → the columns of `standardize_phones`, row-aligned Arrow arrays."""
+    enc = phones.dictionary_encode()
+    return {k: _rows(v, enc.indices) for k, v in _phones_distinct(enc.dictionary).items()}
+
+
 def standardize_phones(s: pd.Series) -> pd.DataFrame:
     """Phone column → phone, phone_type, area_code, extension, phone_digits, phone_city."""
     s = pd.Series(s)
-    ind, u = _distinct(s)
-    out = _phones_distinct(u)
-    return pd.DataFrame({k: _col(v, ind, s.index) for k, v in out.items()}, index=s.index)
+    return _frame(phone_columns(_to_arrow(s)), s.index)
