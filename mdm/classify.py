@@ -208,6 +208,20 @@ def common_values(encoded: Encoded, specs: Sequence[ComparisonSpec]) -> dict[str
     return out
 
 
+_VALUE_SETS: dict[int, tuple[list[str], frozenset[str]]] = {}
+
+
+def _value_set(values: list[str]) -> frozenset[str]:
+    """`values` as a set, built once per list (a model's common values; the entry holds the list, so its id
+    is not reused while kept)."""
+    hit = _VALUE_SETS.get(id(values))
+    if hit is None or hit[0] is not values:
+        if len(_VALUE_SETS) >= 64:
+            _VALUE_SETS.clear()
+        hit = _VALUE_SETS[id(values)] = (values, frozenset(values))
+    return hit[1]
+
+
 def drop_common(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], common: dict[str, list[str]], encoded: Encoded,
                 left: np.ndarray, right: np.ndarray) -> pd.DataFrame:
     """`lv` with each comparison's level missing (-1) where either record holds one of its `common` values;
@@ -218,7 +232,12 @@ def drop_common(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], common: dict[
         if not values or s.column not in encoded.codes or not len(lv):
             continue
         uniq = np.asarray(encoded.uniques[s.column], dtype=object)
-        is_common = np.append(pd.Index(uniq).isin(values), False)  # code -1 (missing) → last: not common
+        if len(uniq) <= 64:  # a query and its candidates: a kept set, not a hash table of thousands per call
+            kept = _value_set(values)
+            held = np.fromiter((u in kept for u in uniq.tolist()), bool, len(uniq))
+        else:
+            held = pd.Index(uniq).isin(values)
+        is_common = np.append(held, False)  # code -1 (missing) → last: not common
         codes = encoded.codes[s.column].to_numpy()
         hit = is_common[codes[np.asarray(left)]] | is_common[codes[np.asarray(right)]]
         if hit.any():

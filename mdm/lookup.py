@@ -94,6 +94,13 @@ class LookupIndex:
         return out
 
 
+def _objects(s: pd.Series) -> np.ndarray:
+    """A column as an object array, None for every missing value (NaN, NA, NaT)."""
+    values = s.to_numpy(dtype=object)
+    values[pd.isna(values)] = None
+    return values
+
+
 def build_index(records: pd.DataFrame, rules: Sequence[BlockingRule], model: FellegiSunter,
                 exclusive: Sequence[str] = ()) -> LookupIndex:
     """Index standardized records by every blocking rule; oversize blocks are left out as in blocking."""
@@ -110,5 +117,5 @@ def build_index(records: pd.DataFrame, rules: Sequence[BlockingRule], model: Fel
                              if c <= rule.max_block}
     scope = cast("list[str]", model.info.get("calibration_scope") or [])
     cols = {c for s in model.specs for c in s.columns} | set(exclusive) | set(scope)
-    columns = {c: records[c].astype(object).where(records[c].notna(), None).to_numpy() for c in cols}
+    columns = {c: _objects(records[c]) for c in cols}
     return LookupIndex(records, blocks, tuple(rules), model, columns)

@@ -91,14 +91,22 @@ def refresh(cfg: HubConfig, wh: Warehouse, changed: Sequence[str] = (), deleted:
     return f"match API index built: {store.path}"
 
 
+def _texts(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """A column's values as text: str() of each, as pandas' "string" dtype writes them (Arrow-backed text as it is:
+    the standardized columns of a query)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return pa.array(values.array).cast(pa.string())
+    return pa.array(values.astype("string").array, pa.string())
+
+
 def key_hashes(records: pd.DataFrame, rules: Sequence[BlockingRule]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row positions, 64-bit key hashes, rule positions) of every record and rule that gives it a key,
     vectorized: a rule's key is its name and its columns' values as text (`name␞value␟value…`); a record without a
     value (or an empty one) in a column has none for that rule, as in blocking. The texts are joined by Arrow, a
     handful of calls per rule whatever the number of records (a query's keys in under a millisecond)."""
-    rows, hashes, which = [], [], []
+    rows, texts, which = [], [], []
     for r, rule in enumerate(rules):
-        cols = [pa.array(records[c].astype("string").array, pa.string()) for c in rule.columns]  # (str of each)
+        cols = [_texts(records[c]) for c in rule.columns]
         present = functools.reduce(pc.and_, [pc.greater(pc.utf8_length(c), 0) for c in cols])
         idx = np.flatnonzero(pc.fill_null(present, False).to_numpy(zero_copy_only=False))
         if not len(idx):
@@ -106,11 +114,12 @@ def key_hashes(records: pd.DataFrame, rules: Sequence[BlockingRule]) -> tuple[np
         taken = [c.take(pa.array(idx, pa.int64())) for c in cols]
         text = pc.binary_join_element_wise(rule.name + "\x1e", pc.binary_join_element_wise(*taken, "\x1f"), "")
         rows.append(idx)
-        hashes.append(pd.util.hash_array(text.to_numpy(zero_copy_only=False)).view(np.int64))
+        texts.append(text.to_numpy(zero_copy_only=False))
         which.append(np.full(len(idx), r, np.int64))
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(rows), np.concatenate(hashes), np.concatenate(which)
+    hashes = pd.util.hash_array(np.concatenate(texts)).view(np.int64)  # (one call: a query's keys are a handful)
+    return np.concatenate(rows), hashes, np.concatenate(which)
 
 
 class LookupStore:
