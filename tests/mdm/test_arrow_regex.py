@@ -90,14 +90,15 @@ def records() -> pd.DataFrame:
     cols = ["name", "short_name", "uscc", "phone", "address", "contact_name"]
     recs = pd.concat([p.reindex(columns=cols) for p in parts], ignore_index=True).astype(object)
     odd = pd.DataFrame({
-        "name": ["上海瑞丰信息技术有限公司\n", "北京１２３科技有限公司", "ABC Trading Co., Ltd.", "华信科技（原化信电子）", "\u3000",
-                 "深圳市南山区分公司", "test", "x\vy有限公司", None, "中国银行股份有限公司北京分行"],
+        "name": ["上海瑞丰信息技术有限公司\n", "北京１２３科技有限公司", "ABC Trading Co., Ltd.",
+                 "华信科技（原化信电子）", "\u3000", "深圳市南山区分公司", "test", "x\vy有限公司", None,
+                 "中国银行股份有限公司北京分行"],
         "uscc": ["91310115MA1H7XXX0X\n", "９１３１０１１５ＭＡ１Ｈ７", "I2345678O", None, "", "12100000400000624D",
                  "abc", "0", "911100001000000000", "\t"],
         "phone": ["021-51803117转8\n", "０２１ ５１８０ ３１１７", "+86 138 0013 8000", "400-820-8820", "13800000000",
                   "010-8888888 / 13912345678", "ext.12", "٣٤٥٦٧٨٩٠", "(0755)1234567#99", None],
-        "address": ["上海市浦东新区张江路88号\n", "北京市朝阳区", "中国广东省深圳市南山区科技园", "无", "见合同", "吉林省长春市朝阳区",
-                    "  ", "123", None, "朝阳区建国路1号"],
+        "address": ["上海市浦东新区张江路88号\n", "北京市朝阳区", "中国广东省深圳市南山区科技园", "无", "见合同",
+                    "吉林省长春市朝阳区", "  ", "123", None, "朝阳区建国路1号"],
         "contact_name": ["张三", "新联系人", "王 经理", "某某", "", None, "Mr. Li", "李\n", "啊啊", "x"],
         "email": ["test@test.com", "A.B@Corp.CN ", "x", None, "123456@qq.com", "li@example.com", "无@a.cn",
                   "a@b.c", "z@zz.com\n", ""],

@@ -353,6 +353,16 @@ def test_lookup_index_blocks() -> None:
     assert index.candidates(q, limit=1).tolist() == [3]
 
 
+def test_lookup_index_columns_hold_none_for_every_kind_of_missing_value() -> None:
+    recs = pd.DataFrame({"name": pd.array(["华信机械", pd.NA, "东方电气"], dtype="string"),
+                         "phone": [np.nan, "021-1", None], "city": pd.array(["上海市", None, pd.NA], dtype="string")})
+    index = build_index(recs, LOOKUP_RULES, _model(), exclusive=["city"])
+    assert index.columns["name"].tolist() == ["华信机械", None, "东方电气"]
+    assert index.columns["phone"].tolist() == [None, "021-1", None]
+    assert index.columns["city"].tolist() == ["上海市", None, None]
+    assert index.columns["name"].dtype == object
+
+
 def test_lookup_candidates_are_at_most_two_thousand_by_default() -> None:
     recs = pd.DataFrame({"name": [f"公司{i}" for i in range(2100)], "phone": ["021-1"] * 2100, "city": "上海市"})
     index = build_index(recs, [BlockingRule("phone", ("phone",), max_block=5000)], _model())
