@@ -26,7 +26,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -34,13 +34,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlalchemy import Connection
 
 from core.config import HubConfig
 from mdm.blocking import BlockingRule
 from mdm.engine import LinkSettings
 from pipelines.model_store import active_model, model_tf
 from warehouse.changes import versions
-from warehouse.engine import Warehouse
+from warehouse.engine import Warehouse, value
 
 CHUNK = 200_000
 GOLDEN_COLUMNS = ("golden_id", "name", "uscc", "phone", "city")
@@ -209,16 +210,12 @@ class LookupStore:
             _schema(con, columns)
             cols = ", ".join(f'"{c}"' for c in ["record_id", "golden_id", *columns])
             with wh.begin() as wconn:
-                n = int(wh.scalar("SELECT count(*) FROM mdm.customer_records") or 0)
-                wconn.exec_driver_sql("DROP TABLE IF EXISTS _hub_lookup_src")
-                wconn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_lookup_src AS SELECT ROW_NUMBER() OVER () AS _i, "
-                                      f"{cols} FROM mdm.customer_records")
-                for lo in range(0, n, CHUNK):
-                    part = wh.read_frame(f"SELECT {cols} FROM _hub_lookup_src WHERE _i > {lo} AND _i <= {lo + CHUNK}",
-                                         conn=wconn)
+                lo = 0
+                for part in _chunks(wh, wconn, cols, "mdm.customer_records"):
                     _insert(con, part.assign(rid=np.arange(lo, lo + len(part))), rules, columns)
-                golden = wh.read_frame(f"SELECT {', '.join(GOLDEN_COLUMNS)} FROM mdm.golden_customer", conn=wconn)
-            _golden(con, golden)
+                    lo += len(part)
+                for golden in _chunks(wh, wconn, ", ".join(GOLDEN_COLUMNS), "mdm.golden_customer"):
+                    _golden(con, golden)
             for batch in (tf.to_batches(CHUNK) if tf is not None else []):
                 con.executemany("INSERT INTO tf VALUES (?, ?, ?)", zip(*(batch.column(i).to_pylist() for i in range(3)),
                                                                      strict=True))
@@ -294,6 +291,17 @@ def _insert(con: sqlite3.Connection, part: pd.DataFrame, rules: Sequence[Blockin
     pos, hashes, _ = key_hashes(part, rules)
     con.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)",
                     zip(hashes.tolist(), part["rid"].to_numpy()[pos].tolist(), strict=True))
+
+
+def _chunks(wh: Warehouse, conn: Connection, cols: str, table: str) -> Iterator[pd.DataFrame]:
+    """`cols` of every row of `table`, CHUNK rows at a time (numbered once in a temporary table)."""
+    n = int(value(conn, f"SELECT count(*) FROM {table}") or 0)
+    conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_lookup_src")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_lookup_src AS SELECT ROW_NUMBER() OVER () AS _i, {cols} "
+                         f"FROM {table}")
+    for lo in range(0, n, CHUNK):
+        yield wh.read_frame(f"SELECT {cols} FROM _hub_lookup_src WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn)
+    conn.exec_driver_sql("DROP TABLE _hub_lookup_src")
 
 
 def _golden(con: sqlite3.Connection, golden: pd.DataFrame) -> None:

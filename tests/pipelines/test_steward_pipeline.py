@@ -483,3 +483,33 @@ def test_steward_cycle_on_each_warehouse(matched_demo: tuple[Path, Path], wareho
     stamps = [pd.Timestamp(a["acted_at"]).to_pydatetime() for a in acts]
     assert started <= min(stamps) and max(stamps) <= dt.datetime.now(dt.UTC).replace(tzinfo=None)
     assert stamps == sorted(stamps, reverse=True)
+
+
+def test_the_match_api_index_built_a_few_rows_at_a_time_holds_what_one_chunk_gives(
+        steward_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records and golden customers are read into the index in chunks (bounded memory at 10M records): chunks of 7
+    rows give the same records, keys and golden rows as one chunk."""
+    import sqlite3
+
+    from pipelines import match_lookup
+
+    cfg, wh = open_(steward_project)
+    store = match_lookup.LookupStore(match_lookup.store_path(cfg, wh))
+
+    def built() -> dict[str, list[tuple[object, ...]]]:
+        store.path.unlink(missing_ok=True)
+        assert match_lookup.refresh(cfg, wh, force=True) == f"match API index built: {store.path}"
+        con = sqlite3.connect(store.path)
+        cols = [r[1] for r in con.execute("PRAGMA table_info(records)") if r[1] != "rid"]
+        out = {"records": sorted(con.execute(f"SELECT {', '.join(map(repr, cols))} FROM records")),
+               "keys": sorted(con.execute("SELECT k, record_id FROM keys JOIN records USING (rid)")),
+               "golden": sorted(con.execute("SELECT * FROM golden"))}
+        con.close()
+        return out
+
+    whole = built()
+    monkeypatch.setattr(match_lookup, "CHUNK", 7)
+    assert built() == whole
+    n_golden = wh.scalar("SELECT count(*) FROM mdm.golden_customer")
+    assert len(whole["golden"]) == n_golden > 7 and len(whole["records"]) > 7
+    assert len(whole["keys"]) > len(whole["records"])  # every record has keys, most several
