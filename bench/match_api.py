@@ -117,7 +117,7 @@ def main() -> None:
     ap.add_argument("--warehouse", default=None, help="a warehouse that already holds the b2b_dev run")
     ap.add_argument("--data", type=Path, default=B2B)
     args = ap.parse_args()
-    r = measure(args.data, args.requests, args.warehouse)
+    r = measure(args.data, args.requests, args.warehouse) | {"name": args.data.resolve().name}
     print(markdown(r))
     print(json.dumps(r, indent=2))
 
