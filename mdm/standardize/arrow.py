@@ -65,12 +65,6 @@ def _to_arrow(s: pd.Series) -> pa.Array:
     return arr
 
 
-def _distinct(s: pd.Series) -> tuple[pa.Array, pa.Array]:
-    """Indices (null for missing) into the distinct non-null values of ``s``."""
-    enc = _to_arrow(pd.Series(s)).dictionary_encode()
-    return enc.indices, enc.dictionary
-
-
 def _rows(values: pa.Array, indices: pa.Array) -> pa.Array:
     """Per-distinct-value results back to the rows."""
     return pc.take(values, indices) if len(values) else pa.nulls(len(indices), pa.string())
@@ -83,15 +77,6 @@ def _rows_flag(values: pa.Array | np.ndarray, indices: pa.Array) -> pa.Array:
     return pc.fill_null(taken, False)
 
 
-def _col(values: pa.Array, indices: pa.Array, index: pd.Index) -> pd.Series:
-    """Expand per-distinct-value results back to the rows as string[pyarrow]."""
-    return _series(_rows(values, indices), index)
-
-
-def _flag(values: pa.Array | np.ndarray, indices: pa.Array, index: pd.Index) -> pd.Series:
-    return pd.Series(_rows_flag(values, indices).to_numpy(zero_copy_only=False), index=index, dtype=bool)
-
-
 def _pandas(arr: pa.Array) -> pd.api.extensions.ExtensionArray | np.ndarray:
     """A string column as string[pyarrow], a flag column as numpy bool."""
     if arr.type == pa.bool_():
@@ -99,18 +84,9 @@ def _pandas(arr: pa.Array) -> pd.api.extensions.ExtensionArray | np.ndarray:
     return pd.arrays.ArrowStringArray(pa.chunked_array([arr], pa.string()))
 
 
-def _series(arr: pa.Array, index: pd.Index) -> pd.Series:
-    return pd.Series(_pandas(arr), index=index)
-
-
 def _frame(cols: dict[str, pa.Array], index: pd.Index) -> pd.DataFrame:
     """Row-aligned Arrow columns (strings, flags) as one frame, built once, without copies."""
     return pd.DataFrame({k: _pandas(v) for k, v in cols.items()}, index=index, copy=False)
-
-
-def _flag_arrow(s: pd.Series) -> pa.Array:
-    """A boolean column as an Arrow array, nulls as False."""
-    return pa.array(s.astype("boolean").fillna(False).to_numpy(dtype=bool), pa.bool_())
 
 
 def _np(mask: pa.Array) -> np.ndarray:

@@ -12,7 +12,7 @@ import pytest
 
 from mdm.standardize import standardize_customers
 from mdm.standardize.addresses import standardize_addresses
-from mdm.standardize.arrow import _flag_arrow, _lengths, _np, _slice_rows, _sub, _to_arrow, _to_str, _vocab
+from mdm.standardize.arrow import _lengths, _np, _rows_flag, _slice_rows, _sub, _to_arrow, _to_str, _vocab
 from mdm.standardize.codes import (
     _ascii_matrix,
     _org_check_char,
@@ -355,8 +355,11 @@ def test_one_value_as_text(value: object, text: str | None) -> None:
     assert _to_str(value) == text
 
 
-def test_a_flag_column_with_missing_values_is_false_there() -> None:
-    assert _flag_arrow(pd.Series([True, None, False, NA], dtype=object)).to_pylist() == [True, False, False, False]
+def test_a_flag_taken_back_to_the_rows_is_false_where_the_row_has_no_value() -> None:
+    rows = pa.array([1, None, 0, 1], pa.int32())
+    assert _rows_flag(np.array([False, True]), rows).to_pylist() == [True, False, False, True]
+    assert _rows_flag(pa.array([None, True], pa.bool_()), rows).to_pylist() == [True, False, False, True]
+    assert _rows_flag(np.array([], bool), pa.array([None, None], pa.int32())).to_pylist() == [False, False]
 
 
 def test_vocabularies_by_length_longest_first() -> None:
