@@ -82,8 +82,7 @@ class FellegiSunter:
                     if tf_freqs is not None and s.name in tf_freqs:
                         freq = np.asarray(tf_freqs[s.name], dtype=float)[exact]
                     else:
-                        vals = pd.Series((tf_values or {})[s.name][exact])  # not None: checked above
-                        freq = vals.map(self.tf[s.name]).fillna(self.tf_default[s.name]).to_numpy(dtype=float)
+                        freq = _shares((tf_values or {})[s.name][exact], self.tf[s.name], self.tf_default[s.name])
                     col[exact] += tf_adjustment(freq, self.tf_reference[s.name])
             out[s.name] = col
         return out
@@ -206,6 +205,14 @@ def common_values(encoded: Encoded, specs: Sequence[ComparisonSpec]) -> dict[str
         owners = np.bincount(held // width, minlength=len(encoded.uniques[s.column]))
         out[s.name] = value_texts(encoded.uniques[s.column], np.flatnonzero(owners >= s.common))
     return out
+
+
+def _shares(values: np.ndarray, table: dict[str, float], default: float) -> np.ndarray:
+    """The term-frequency share of each value (`default` for a value not in `table`)."""
+    if len(values) <= 64:  # a query's candidates: a dict look-up each, not a Series built from the whole table
+        got = [table.get(v) for v in values.tolist()]
+        return np.array([default if x is None or x != x else x for x in got], dtype=float)
+    return pd.Series(values).map(table).fillna(default).to_numpy(dtype=float)
 
 
 _VALUE_SETS: dict[int, tuple[list[str], frozenset[str]]] = {}

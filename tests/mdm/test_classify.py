@@ -364,3 +364,15 @@ def test_dropping_common_values_skips_comparisons_without_any() -> None:
     lv = pd.DataFrame({"a": [1], "gone": [1], "b": [1]}).astype(np.int8)
     out = drop_common(lv, specs, {"a": [], "gone": ["9"], "b": ["9"]}, enc, np.array([0]), np.array([1]))
     assert out.iloc[0].tolist() == [1, 1, -1]  # no common value of a; no column gone in the records
+
+
+def test_term_frequency_shares_are_the_same_for_a_handful_of_values_as_for_many() -> None:
+    """A query's few candidates look their shares up one by one, a run's pairs through pandas: the same shares, the
+    default for a value the table lacks and for every kind of missing value."""
+    from mdm.classify import _shares
+
+    table = {"华信": 0.25, "东方": 0.5, "nan": 0.75}
+    few = np.array(["华信", None, np.nan, pd.NA, "东方", "其他", "nan"], dtype=object)
+    assert _shares(few, table, 0.01).tolist() == [0.25, 0.01, 0.01, 0.01, 0.5, 0.01, 0.75]
+    many = np.concatenate([few] * 10)
+    assert _shares(many, table, 0.01).tolist() == _shares(few, table, 0.01).tolist() * 10
