@@ -207,18 +207,22 @@ class LookupStore:
         try:
             con.execute("PRAGMA journal_mode = OFF")
             con.execute("PRAGMA synchronous = OFF")
+            con.execute("PRAGMA cache_size = -262144")  # 256 MB for the sorts of the keys and indexes at the end
             _schema(con, columns)
             cols = ", ".join(f'"{c}"' for c in ["record_id", "golden_id", *columns])
             with wh.begin() as wconn:
                 lo = 0
                 for part in _chunks(wh, wconn, cols, "mdm.customer_records"):
-                    _insert(con, part.assign(rid=np.arange(lo, lo + len(part))), rules, columns)
+                    _insert(con, part.assign(rid=np.arange(lo, lo + len(part))), rules, columns, "keys_unsorted")
                     lo += len(part)
                 for golden in _chunks(wh, wconn, ", ".join(GOLDEN_COLUMNS), "mdm.golden_customer"):
                     _golden(con, golden)
             for batch in (tf.to_batches(CHUNK) if tf is not None else []):
                 con.executemany("INSERT INTO tf VALUES (?, ?, ?)", zip(*(batch.column(i).to_pylist() for i in range(3)),
                                                                      strict=True))
+            con.execute("INSERT INTO keys SELECT DISTINCT k, rid FROM keys_unsorted ORDER BY k, rid")
+            con.execute("DROP TABLE keys_unsorted")
+            con.execute("CREATE UNIQUE INDEX records_by_record_id ON records (record_id)")
             con.execute("CREATE INDEX keys_by_rid ON keys (rid)")
             _meta(con, meta)
             con.commit()
@@ -272,15 +276,19 @@ class LookupStore:
 
 def _schema(con: sqlite3.Connection, columns: Sequence[str]) -> None:
     extra = "".join(f', "{c}" TEXT' for c in columns)
-    con.execute(f"CREATE TABLE records (rid INTEGER PRIMARY KEY, record_id TEXT UNIQUE, golden_id TEXT{extra})")
+    con.execute(f"CREATE TABLE records (rid INTEGER PRIMARY KEY, record_id TEXT, golden_id TEXT{extra})")
     con.execute("CREATE TABLE keys (k INTEGER, rid INTEGER, PRIMARY KEY (k, rid)) WITHOUT ROWID")
+    con.execute("CREATE TEMPORARY TABLE keys_unsorted (k INTEGER, rid INTEGER)")
     con.execute(f"CREATE TABLE golden ({', '.join(c + ' TEXT' for c in GOLDEN_COLUMNS)}, PRIMARY KEY (golden_id))")
     con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
     con.execute("CREATE TABLE tf (comparison TEXT, value TEXT, share REAL, PRIMARY KEY (comparison, value)) "
                 "WITHOUT ROWID")
 
 
-def _insert(con: sqlite3.Connection, part: pd.DataFrame, rules: Sequence[BlockingRule], columns: Sequence[str]) -> None:
+def _insert(con: sqlite3.Connection, part: pd.DataFrame, rules: Sequence[BlockingRule], columns: Sequence[str],
+            keys: str = "keys") -> None:
+    """Records (with their `rid`) and their blocking keys, into `keys` (a build: the unsorted keys, put in order
+    once at the end: inserting millions of random hashes into a B-tree touches a page each)."""
     if not len(part):
         return
     part = part.reset_index(drop=True)
@@ -289,7 +297,7 @@ def _insert(con: sqlite3.Connection, part: pd.DataFrame, rules: Sequence[Blockin
     con.executemany(f"INSERT INTO records ({', '.join(repr(c) for c in cols)}) VALUES ({','.join('?' * len(cols))})",
                     values.itertuples(index=False, name=None))
     pos, hashes, _ = key_hashes(part, rules)
-    con.executemany("INSERT OR IGNORE INTO keys VALUES (?, ?)",
+    con.executemany(f"INSERT OR IGNORE INTO {keys} VALUES (?, ?)",
                     zip(hashes.tolist(), part["rid"].to_numpy()[pos].tolist(), strict=True))
 
 
