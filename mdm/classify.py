@@ -209,7 +209,7 @@ def common_values(encoded: Encoded, specs: Sequence[ComparisonSpec]) -> dict[str
 
 def _shares(values: np.ndarray, table: dict[str, float], default: float) -> np.ndarray:
     """The term-frequency share of each value (`default` for a value not in `table`)."""
-    if len(values) <= 64:  # a query's candidates: a dict look-up each, not a Series built from the whole table
+    if len(values) <= 4096:  # a query's candidates: a dict look-up each, not a Series built from the whole table
         got = [table.get(v) for v in values.tolist()]
         return np.array([default if x is None or x != x else x for x in got], dtype=float)
     return pd.Series(values).map(table).fillna(default).to_numpy(dtype=float)
@@ -239,7 +239,7 @@ def drop_common(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], common: dict[
         if not values or s.column not in encoded.codes or not len(lv):
             continue
         uniq = np.asarray(encoded.uniques[s.column], dtype=object)
-        if len(uniq) <= 64:  # a query and its candidates: a kept set, not a hash table of thousands per call
+        if len(uniq) <= 4096:  # a query and its candidates: a kept set, not a hash table of thousands per call
             kept = _value_set(values)
             held = np.fromiter((u in kept for u in uniq.tolist()), bool, len(uniq))
         else:

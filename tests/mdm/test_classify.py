@@ -374,5 +374,23 @@ def test_term_frequency_shares_are_the_same_for_a_handful_of_values_as_for_many(
     table = {"华信": 0.25, "东方": 0.5, "nan": 0.75}
     few = np.array(["华信", None, np.nan, pd.NA, "东方", "其他", "nan"], dtype=object)
     assert _shares(few, table, 0.01).tolist() == [0.25, 0.01, 0.01, 0.01, 0.5, 0.01, 0.75]
-    many = np.concatenate([few] * 10)
-    assert _shares(many, table, 0.01).tolist() == _shares(few, table, 0.01).tolist() * 10
+    many = np.concatenate([few] * 600)  # past 4,096 values: through pandas
+    assert _shares(many, table, 0.01).tolist() == _shares(few, table, 0.01).tolist() * 600
+
+
+def test_common_values_are_dropped_alike_for_a_few_distinct_values_and_for_many() -> None:
+    """A query's candidates look their values up in a kept set, a run's pairs through pandas: the same levels dropped
+    on either side of the 4,096 distinct values where one gives way to the other."""
+    spec = [ComparisonSpec("contact", "exact", "contact")]
+    for n in (50, 5000):
+        contacts = [f"联系人{i % n}" for i in range(n)] + ["", None]
+        enc = encode(pd.DataFrame({"contact": contacts}), spec)
+        common = {"contact": [f"联系人{i}" for i in range(0, n, 7)] + ["不在其中"]}
+        rng = np.random.default_rng(n)
+        left, right = rng.integers(0, n + 2, 300), rng.integers(0, n + 2, 300)
+        lv = pd.DataFrame({"contact": np.ones(300, np.int8)})
+        out = drop_common(lv, spec, common, enc, left, right)
+        held = {i for i, c in enumerate(contacts) if c in set(common["contact"])}
+        want = [-1 if a in held or b in held else 1 for a, b in zip(left.tolist(), right.tolist(), strict=True)]
+        assert out["contact"].tolist() == want, n
+        assert min(want) == -1 and max(want) == 1
