@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mdm import arrow_regex
+from mdm.arrow_regex import FEW
 
 _NULL = pa.scalar(None, pa.string())
 
@@ -122,6 +123,9 @@ def _slice_rows(arr: pa.Array, start: np.ndarray | None = None, drop_end: np.nda
     change = np.flatnonzero((start != 0) | (drop_end != 0))
     if len(change) == 0:
         return arr
+    if n <= FEW:  # a few strings: sliced in Python (code points, as Arrow's utf8 slices)
+        return pa.array([None if v is None else v[s0:max(len(v) - d0, 0)] for v, s0, d0
+                         in zip(arr.to_pylist(), start.tolist(), drop_end.tolist(), strict=True)], pa.string())
     codes, keys = pd.factorize(start[change] * (1 << 32) + drop_end[change])
     order = np.argsort(codes.astype(np.int16 if len(keys) < 30000 else np.int64), kind="stable")
     bounds = np.cumsum(np.bincount(codes, minlength=len(keys)))[:-1]
@@ -149,6 +153,20 @@ def _vocab(tokens: Iterable[str], max_len: int | None = None) -> dict[int, pa.Ar
     return {n: pa.array(sorted(v), pa.string()) for n, v in sorted(by_len.items(), reverse=True)}
 
 
+_VOCAB_SETS: dict[int, tuple[dict[int, pa.Array], list[tuple[int, frozenset[str]]]]] = {}
+
+
+def _vocab_sets(vocab: dict[int, pa.Array]) -> list[tuple[int, frozenset[str]]]:
+    """A vocabulary (`_vocab`, longest first) as Python sets, made once per vocabulary (they are cached; the entry
+    holds the vocabulary, so its id is not reused while kept)."""
+    hit = _VOCAB_SETS.get(id(vocab))
+    if hit is None or hit[0] is not vocab:
+        if len(_VOCAB_SETS) >= 64:
+            _VOCAB_SETS.clear()
+        hit = _VOCAB_SETS[id(vocab)] = (vocab, [(n, frozenset(v.to_pylist())) for n, v in vocab.items()])
+    return hit[1]
+
+
 def _prefix_offsets(arr: pa.Array, vocab: dict[int, pa.Array], rounds: int) -> tuple[np.ndarray, np.ndarray]:
     """Length of the run of vocabulary tokens at the start of each string (longest token first).
 
@@ -158,6 +176,17 @@ def _prefix_offsets(arr: pa.Array, vocab: dict[int, pa.Array], rounds: int) -> t
     n = len(arr)
     total = np.zeros(n, np.int64)
     last = np.zeros(n, np.int64)
+    if n <= FEW:  # a few strings: each head looked up in Python sets
+        sets = _vocab_sets(vocab)
+        for i, v in enumerate(arr.to_pylist()):
+            for _ in range(rounds if v is not None else 0):
+                head = next((length for length, tokens in sets if v[:length] in tokens), 0)
+                if not head:
+                    break
+                total[i] += head
+                last[i] = head
+                v = v[head:]
+        return total, last
     active = np.arange(n)
     cur = arr
     for _ in range(rounds):
@@ -179,6 +208,11 @@ def _prefix_offsets(arr: pa.Array, vocab: dict[int, pa.Array], rounds: int) -> t
 
 def _suffix_lengths(arr: pa.Array, vocab: dict[int, pa.Array], keep: int) -> np.ndarray:
     """Length of the longest vocabulary token that ends each string and leaves ``keep`` chars."""
+    if len(arr) <= FEW:  # a few strings: each tail looked up in Python sets
+        sets = _vocab_sets(vocab)
+        return np.array([0 if v is None else next((length for length, tokens in sets
+                                                   if len(v) - length >= keep and v[-length:] in tokens), 0)
+                         for v in arr.to_pylist()], np.int64)
     lens = _lengths(arr)
     got = np.zeros(len(arr), np.int64)
     for length, values in vocab.items():

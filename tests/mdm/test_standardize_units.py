@@ -672,3 +672,14 @@ def test_english_and_chinese_names_in_one_column() -> None:
     assert [values(got[c]) for c in cols] == [
         ["北京", "上海"], ["北京市", "上海市"], ["同腾", "HUAXIN"], ["科技", "TECHNOLOGY"],
         ["集团有限公司", "有限公司"], ["同腾科技", None], ["group", "member"], [None, "Y"]]
+
+
+def test_slicing_a_few_strings_in_python_gives_what_arrow_gives_for_many() -> None:
+    """Start and drop counted in code points, a drop beyond the string's length leaving it empty, nulls kept."""
+    values = ["北京市朝阳区", "ab😀cd", None, "", "上海", "x", "abcdef"]
+    start = np.array([2, 1, 3, 0, 5, 0, 0])
+    drop = np.array([1, 0, 2, 9, 0, 3, 8])
+    few = _slice_rows(pa.array(values, pa.string()), start=start, drop_end=drop).to_pylist()
+    many = _slice_rows(pa.array(values * 5, pa.string()), start=np.tile(start, 5), drop_end=np.tile(drop, 5))
+    assert few == ["市朝阳", "b😀cd", None, "", "", "", ""]
+    assert many.to_pylist() == few * 5
