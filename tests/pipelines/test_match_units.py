@@ -751,3 +751,43 @@ def test_an_incremental_run_scores_its_pairs_with_the_models_term_frequencies_as
     assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
     assert wh.read_frame(query).values.tolist() == incremental
     wh.dispose()
+
+
+def test_a_full_run_of_no_staged_customer_writes_nothing_and_says_so(tmp_path: Path) -> None:
+    # a warehouse nothing was staged into yet: the first run counts 0 records standardized, links none, writes none
+    cfg, staged = project(tmp_path, ROWS[:1])
+    staged.dispose()
+    wh = Warehouse(f"duckdb:///{tmp_path / 'empty.duckdb'}")
+    messages: list[str] = []
+    out = run_match(cfg, wh, progress=counted(messages))
+    assert lines(messages) == ["standardizing customers: 0 customer records standardized", "linking 0 customer records",
+                               "matched 0 customer records into 0 golden customers (0 pairs for review)"]
+    assert (out.records, out.golden, out.changed, out.incremental) == (0, 0, 0, False)
+    assert out.stats == {"records": 0, "candidate_pairs": 0, "feedback": None}
+    assert int(wh.scalar("SELECT count(*) FROM mdm.customer_records")) == 0
+    assert models(wh) == []
+    wh.dispose()
+
+
+def test_a_deleted_record_lets_the_short_record_it_made_ambiguous_join_its_other_customer(tmp_path: Path) -> None:
+    # B3, a name without a city and no phone (a floater), reaches B1 (Shanghai) and B2 (Beijing): ambiguous, on its
+    # own. B1 deleted: its pair with B3 goes, and B3, the other end of that pair (in no golden customer of B1's),
+    # is clustered again: B2's customer reaches it alone now, and takes it, as a rebuild does
+    rows = [*ROWS, ("B1", "上海鸿骞信息技术有限公司", "021-62345678"),
+            ("B2", "北京鸿骞信息技术有限公司", "010-62345679"), ("B3", "鸿骞信息技术有限公司", "")]
+    cfg, wh = project(tmp_path, rows)
+    run_match(cfg, wh)
+    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"}), frozenset({"B1"}),
+                          frozenset({"B2"}), frozenset({"B3"})}
+    first = golden_of(wh)
+    write_rows(tmp_path, [r for r in rows if r[0] != "B1"])
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert out.incremental and out.deleted_ids == [rid("B1")] and out.affected_ids == [rid("B2"), rid("B3")]
+    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"}),
+                          frozenset({"B2", "B3"})}
+    assert golden_of(wh)["B3"] == first["B2"]
+    incremental = golden_of(wh)
+    assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
+    assert golden_of(wh) == incremental
+    wh.dispose()
