@@ -791,3 +791,34 @@ def test_a_deleted_record_lets_the_short_record_it_made_ambiguous_join_its_other
     assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
     assert golden_of(wh) == incremental
     wh.dispose()
+
+
+def test_a_model_learnt_from_no_pair_is_replaced_by_a_full_run_once_pairs_exist(tmp_path: Path) -> None:
+    # A1 and A2 share no blocking key: the first run's model has seen no candidate pair. When A4, A1's duplicate,
+    # comes, the next run links everything again and trains a model on the pair there is now (not incrementally
+    # with the empty one)
+    cfg, wh = project(tmp_path, [ROWS[1], ROWS[2]])
+    out = run_match(cfg, wh)
+    assert (out.stats["candidate_pairs"], out.golden) == (0, 2)
+    (first, _), = models(wh)
+    write_rows(tmp_path, [ROWS[1], ROWS[2], ROWS[4]])
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert not out.incremental and (out.changed, out.stats["candidate_pairs"], out.golden) == (3, 1, 2)
+    assert groups(wh) == {frozenset({"A1", "A4"}), frozenset({"A2"})}
+    got = models(wh)
+    assert len(got) == 2 and got[0] == (first, False) and got[1][1]
+    wh.dispose()
+
+
+def test_the_first_run_of_two_records_compares_them_and_keeps_the_model_it_trains(tmp_path: Path) -> None:
+    # two records are something to learn from (one candidate pair), unlike fewer: they are blocked, compared and a
+    # model is trained on them and kept. (One pair teaches EM little: its prior falls to the floor, and the two
+    # duplicates score below review; a question for the matching, not for this test)
+    cfg, wh = project(tmp_path, [ROWS[0], ROWS[3]])
+    out = run_match(cfg, wh)
+    assert (out.records, out.stats["records"], out.stats["candidate_pairs"]) == (2, 2, 1)
+    assert [m[1] for m in models(wh)] == [True]
+    info = json.loads(wh.scalar("SELECT model FROM mdm.match_model WHERE active"))["info"]
+    assert (info["candidate_pairs"], info["records"]) == (1, 2)
+    wh.dispose()
