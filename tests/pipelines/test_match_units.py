@@ -822,3 +822,18 @@ def test_the_first_run_of_two_records_compares_them_and_keeps_the_model_it_train
     info = json.loads(wh.scalar("SELECT model FROM mdm.match_model WHERE active"))["info"]
     assert (info["candidate_pairs"], info["records"]) == (1, 2)
     wh.dispose()
+
+
+def test_a_changed_record_alone_in_its_customer_keeps_its_golden_id(tmp_path: Path) -> None:
+    # A2, alone in its golden customer, gets a new phone: its stored record carries its old golden ID into the
+    # assignment (a vote for it), so it keeps it: no new ID, none retired
+    cfg, wh = project(tmp_path)
+    run_match(cfg, wh)
+    first = golden_of(wh)
+    write_rows(tmp_path, [*ROWS[:2], ("A2", ROWS[2][1], "13628510948"), *ROWS[3:]])
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert out.incremental and out.changed_ids == [rid("A2")] and (out.new_ids, out.golden) == (0, 3)
+    assert golden_of(wh) == first
+    assert wh.read_frame("SELECT retired_id FROM mdm.golden_id_history")["retired_id"].tolist() == []
+    wh.dispose()
