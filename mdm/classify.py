@@ -29,6 +29,7 @@ import orjson
 import pandas as pd
 
 from mdm.compare import ComparisonSpec, DistinctValues, Encoded, compare, encode, value_texts
+from mdm.per_object import PerObject
 
 EPS = 1e-6
 
@@ -215,18 +216,7 @@ def _shares(values: np.ndarray, table: dict[str, float], default: float) -> np.n
     return pd.Series(values).map(table).fillna(default).to_numpy(dtype=float)
 
 
-_VALUE_SETS: dict[int, tuple[list[str], frozenset[str]]] = {}
-
-
-def _value_set(values: list[str]) -> frozenset[str]:
-    """`values` as a set, built once per list (a model's common values; the entry holds the list, so its id
-    is not reused while kept)."""
-    hit = _VALUE_SETS.get(id(values))
-    if hit is None or hit[0] is not values:
-        if len(_VALUE_SETS) >= 64:
-            _VALUE_SETS.clear()
-        hit = _VALUE_SETS[id(values)] = (values, frozenset(values))
-    return hit[1]
+_value_set: PerObject[list[str], frozenset[str]] = PerObject(frozenset)  # a model's common values, as a set
 
 
 def drop_common(lv: pd.DataFrame, specs: Sequence[ComparisonSpec], common: dict[str, list[str]], encoded: Encoded,
