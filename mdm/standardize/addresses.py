@@ -17,19 +17,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mdm.standardize.arrow import (
-    _frame,
     _has,
     _lengths,
     _map_distinct,
     _nonempty,
     _np,
     _prefix_offsets,
-    _rows,
     _slice_rows,
     _sub,
-    _to_arrow,
     _vocab,
     none_once,
+    per_row,
+    standardized,
 )
 from mdm.standardize.regions import _LONG_NAME_RE, _all_tokens, _resolve, _short_forms, _tokenize
 from mdm.standardize.text import _base_clean
@@ -84,11 +83,9 @@ def _addresses_distinct(u: pa.Array) -> dict[str, pa.Array]:
 
 def address_columns(addresses: pa.Array) -> dict[str, pa.Array]:
     """Addresses (Arrow) → the columns of `standardize_addresses`, row-aligned Arrow arrays."""
-    enc = addresses.dictionary_encode()
-    return {k: _rows(v, enc.indices) for k, v in _addresses_distinct(enc.dictionary).items()}
+    return per_row(_addresses_distinct, addresses)
 
 
 def standardize_addresses(s: pd.Series) -> pd.DataFrame:
     """Address column → province, city, district, address_norm (see module doc)."""
-    s = pd.Series(s)
-    return _frame(address_columns(_to_arrow(s)), s.index)
+    return standardized(_addresses_distinct, s)

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from mdm import arrow_regex
 from mdm.arrow_regex import FEW
+from mdm.per_object import PerObject
 
 _NULL = pa.scalar(None, pa.string())
 
@@ -76,6 +77,24 @@ def _rows_flag(values: pa.Array | np.ndarray, indices: pa.Array) -> pa.Array:
     vals = pa.array(values, pa.bool_()) if not isinstance(values, pa.Array) else values
     taken = pc.take(vals, indices) if len(vals) else pa.nulls(len(indices), pa.bool_())
     return pc.fill_null(taken, False)
+
+
+def per_row(read: Callable[[pa.Array], dict[str, pa.Array | np.ndarray]], values: pa.Array) -> Columns:
+    """A reader of distinct values applied to a column: its results taken back to the rows (flags: False where the
+    row has no value)."""
+    enc = values.dictionary_encode()
+    out = read(enc.dictionary)
+    return {k: _rows_flag(v, enc.indices) if _is_flag(v) else _rows(v, enc.indices) for k, v in out.items()}
+
+
+def _is_flag(v: pa.Array | np.ndarray) -> bool:
+    return v.dtype == np.bool_ if isinstance(v, np.ndarray) else v.type == pa.bool_()
+
+
+def standardized(read: Callable[[pa.Array], dict[str, pa.Array | np.ndarray]], s: pd.Series) -> pd.DataFrame:
+    """A reader of distinct values applied to a pandas column: a frame on its index."""
+    s = pd.Series(s)
+    return _frame(per_row(read, _to_arrow(s)), s.index)
 
 
 def _pandas(arr: pa.Array) -> pd.api.extensions.ExtensionArray | np.ndarray:
@@ -153,18 +172,9 @@ def _vocab(tokens: Iterable[str], max_len: int | None = None) -> dict[int, pa.Ar
     return {n: pa.array(sorted(v), pa.string()) for n, v in sorted(by_len.items(), reverse=True)}
 
 
-_VOCAB_SETS: dict[int, tuple[dict[int, pa.Array], list[tuple[int, frozenset[str]]]]] = {}
-
-
-def _vocab_sets(vocab: dict[int, pa.Array]) -> list[tuple[int, frozenset[str]]]:
-    """A vocabulary (`_vocab`, longest first) as Python sets, made once per vocabulary (they are cached; the entry
-    holds the vocabulary, so its id is not reused while kept)."""
-    hit = _VOCAB_SETS.get(id(vocab))
-    if hit is None or hit[0] is not vocab:
-        if len(_VOCAB_SETS) >= 64:
-            _VOCAB_SETS.clear()
-        hit = _VOCAB_SETS[id(vocab)] = (vocab, [(n, frozenset(v.to_pylist())) for n, v in vocab.items()])
-    return hit[1]
+_vocab_sets: PerObject[dict[int, pa.Array], list[tuple[int, frozenset[str]]]] = PerObject(
+    lambda vocab: [(n, frozenset(v.to_pylist())) for n, v in vocab.items()])
+"""A vocabulary (`_vocab`, longest first) as Python sets, made once per vocabulary (they are cached)."""
 
 
 def _prefix_offsets(arr: pa.Array, vocab: dict[int, pa.Array], rounds: int) -> tuple[np.ndarray, np.ndarray]:

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mdm.standardize.arrow import _NULL, _frame, _lengths, _nonempty, _rows, _rows_flag, _sub, _to_arrow, _to_str
+from mdm.standardize.arrow import _NULL, _lengths, _nonempty, _sub, _to_str, per_row, standardized
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], np.int64)
@@ -164,16 +164,16 @@ def _reg_no_distinct(x: pa.Array) -> pa.Array:
     return pc.if_else(pa.array(ok), x, _NULL)
 
 
+def _codes_distinct(u: pa.Array) -> dict[str, pa.Array | np.ndarray]:
+    x, ok, org, org_ok = _uscc_distinct(u)
+    return {"uscc": x, "reg_no": _reg_no_distinct(x), "uscc_valid": ok, "org_code": org, "org_code_valid": org_ok}
+
+
 def uscc_columns(codes: pa.Array) -> dict[str, pa.Array]:
     """Tax codes (Arrow) → the columns of `standardize_uscc`, row-aligned Arrow arrays."""
-    enc = codes.dictionary_encode()
-    ind = enc.indices
-    x, ok, org, org_ok = _uscc_distinct(enc.dictionary)
-    return {"uscc": _rows(x, ind), "reg_no": _rows(_reg_no_distinct(x), ind), "uscc_valid": _rows_flag(ok, ind),
-            "org_code": _rows(org, ind), "org_code_valid": _rows_flag(org_ok, ind)}
+    return per_row(_codes_distinct, codes)
 
 
 def standardize_uscc(s: pd.Series) -> pd.DataFrame:
     """USCC / org code column → uscc, uscc_valid, org_code, org_code_valid (see module doc)."""
-    s = pd.Series(s)
-    return _frame(uscc_columns(_to_arrow(s)), s.index)
+    return standardized(_codes_distinct, s)

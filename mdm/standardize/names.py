@@ -29,22 +29,20 @@ from mdm.latin_names import chinese_trade_head, english_trade_head, latin_column
 from mdm.standardize.arrow import (
     _NULL,
     _extract,
-    _frame,
     _has,
     _lengths,
     _map_distinct,
     _nonempty,
     _np,
     _prefix_offsets,
-    _rows,
-    _rows_flag,
     _slice_rows,
     _sub,
     _suffix_lengths,
     _suffix_run,
-    _to_arrow,
     _vocab,
     none_once,
+    per_row,
+    standardized,
 )
 from mdm.standardize.regions import (
     _LONG_NAME_RE,
@@ -337,12 +335,9 @@ def _with_latin(u: pa.Array, out: dict[str, pa.Array]) -> dict[str, pa.Array]:
 
 def name_columns(names: pa.Array) -> dict[str, pa.Array]:
     """Company names (Arrow) → the columns of `standardize_names`, row-aligned Arrow arrays."""
-    enc = names.dictionary_encode()
-    out = _names_distinct(enc.dictionary)
-    return {k: _rows_flag(v, enc.indices) if k == "is_branch" else _rows(v, enc.indices) for k, v in out.items()}
+    return per_row(_names_distinct, names)
 
 
 def standardize_names(s: pd.Series) -> pd.DataFrame:
     """Company-name column → name_norm, region, core, trade, form, branch, is_branch, name_key, name_city."""
-    s = pd.Series(s)
-    return _frame(name_columns(_to_arrow(s)), s.index)
+    return standardized(_names_distinct, s)

@@ -25,16 +25,15 @@ import pyarrow.compute as pc
 from mdm.standardize.arrow import (
     _NULL,
     _extract,
-    _frame,
     _groups,
     _has,
     _lengths,
     _np,
-    _rows,
     _slice_rows,
     _sub,
-    _to_arrow,
     none_once,
+    per_row,
+    standardized,
 )
 from mdm.standardize.regions import _tables
 
@@ -154,11 +153,9 @@ def _area_codes() -> dict[str, str]:
 
 def phone_columns(phones: pa.Array) -> dict[str, pa.Array]:
     """Phone numbers (Arrow) → the columns of `standardize_phones`, row-aligned Arrow arrays."""
-    enc = phones.dictionary_encode()
-    return {k: _rows(v, enc.indices) for k, v in _phones_distinct(enc.dictionary).items()}
+    return per_row(_phones_distinct, phones)
 
 
 def standardize_phones(s: pd.Series) -> pd.DataFrame:
     """Phone column → phone, phone_type, area_code, extension, phone_digits, phone_city."""
-    s = pd.Series(s)
-    return _frame(phone_columns(_to_arrow(s)), s.index)
+    return standardized(_phones_distinct, s)
