@@ -31,7 +31,7 @@ import hashlib
 import logging
 import resource
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -86,6 +86,7 @@ from pipelines.model_store import activate_model, active_model
 from pipelines.progress import as_progress
 from pipelines.stage import ensure_staging, to_arrow
 from pipelines.steward.former_names import record_aliases
+from pipelines.write_behind import write_behind
 from warehouse.changes import set_watermark, watermark
 from warehouse.contract import STD_COLUMNS, ensure_mdm
 from warehouse.engine import Warehouse, value
@@ -274,15 +275,24 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
                              f"{content_hash_sql('s')} AS record_hash FROM staging.customer s")
         cols = ", ".join(f'"{c}"' for c in ["source_name", "stream", "source_key", *ENTITY_FIELDS, "record_hash"])
         aliases = record_aliases(wh, conn)
-        for lo in range(0, n, CHUNK):
-            chunk = wh.read_frame(f"SELECT {cols} FROM _hub_staged WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn,
-                                  arrow_strings=True)
+
+        def chunks() -> Iterator[pd.DataFrame]:
+            for lo in range(0, n, CHUNK):
+                yield wh.read_frame(f"SELECT {cols} FROM _hub_staged WHERE _i > {lo} AND _i <= {lo + CHUNK}",
+                                    conn=conn, arrow_strings=True)
+
+        def standardized(chunk: pd.DataFrame) -> pa.Table:
             chunk["record_id"] = record_ids(chunk)
-            wh.insert_frame(conn, "mdm", "customer_records", to_arrow(_record_rows(_standardize(chunk, aliases)),
-                                                                      _RECORD_KINDS))
+            return to_arrow(_record_rows(_standardize(chunk, aliases)), _RECORD_KINDS)
+
+        def write_records(rows: pa.Table) -> None:
+            wh.insert_frame(conn, "mdm", "customer_records", rows)
             if large:
                 wh.commit_and_continue(conn)
-            counter.update(min(lo + CHUNK, n))
+            counter.add(rows.num_rows)
+
+        # (a chunk's records written while the next is standardized: DuckDB compresses them outside the GIL)
+        write_behind(chunks(), standardized, write_records)
         conn.exec_driver_sql("DROP TABLE _hub_staged")
         counter.close(f"{n:,} customer records standardized")
         timings["standardize"] = time.perf_counter() - t0

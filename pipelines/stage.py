@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,7 @@ from pipelines.coerce import (
 )
 from pipelines.progress import as_progress
 from pipelines.transforms import transform_sql
+from pipelines.write_behind import write_behind
 from warehouse.changes import bump, set_watermark, watermark
 from warehouse.engine import Warehouse, value
 from warehouse.identifiers import quote
@@ -291,11 +292,18 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str,
                              f"{', '.join(selects)}, _data FROM ({records}) r")
         n = int(value(conn, "SELECT count(*) FROM _hub_stage_src") or 0)
         counter = prog.counter(f"staging {source}.{stream}", total=n)
-        for lo in range(0, n, CHUNK):
-            raw = wh.read_frame(f"SELECT {', '.join(_alias(x) for x in selects)} FROM _hub_stage_src "
-                                f"WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn, arrow_strings=True)
-            _stage_chunk(cfg, wh, conn, source, stream, entity, sc, raw, formats, seq, result)
-            counter.update(min(lo + CHUNK, n))
+
+        def chunks() -> Iterator[pd.DataFrame]:
+            for lo in range(0, n, CHUNK):
+                yield wh.read_frame(f"SELECT {', '.join(_alias(x) for x in selects)} FROM _hub_stage_src "
+                                    f"WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn, arrow_strings=True)
+
+        def write(chunk: _TypedChunk) -> None:
+            _write_chunk(wh, conn, source, stream, entity, chunk, result)
+            counter.add(chunk.rows)
+
+        # (a chunk written while the next is typed: the warehouse's insert runs outside the GIL)
+        write_behind(chunks(), lambda raw: _type_chunk(cfg, source, stream, entity, sc, raw, formats, seq), write)
         conn.exec_driver_sql("DROP TABLE _hub_stage_src")
         set_watermark(conn, consumer, top, {"fingerprint": fp, "entity": entity.name})
         if n or full:
@@ -311,10 +319,21 @@ def _alias(select: str) -> str:
     return select.rsplit(" AS ", 1)[-1]
 
 
-def _stage_chunk(cfg: HubConfig, wh: Warehouse, conn: sa.Connection, source: str, stream: str, entity: Entity,
-                 sc: StreamConfig, raw: pd.DataFrame, formats: dict[str, str | None], seq: int,
-                 result: StageResult) -> None:
-    """Type one chunk of latest versions and upsert it: staging rows, staging quarantine, change log."""
+@dataclass
+class _TypedChunk:
+    """One chunk of latest versions typed for staging (`_type_chunk`), not written yet."""
+
+    rows: int  # the chunk's latest versions, deleted ones too
+    keys: pa.Table  # the source keys of every row (their staging and quarantine rows are replaced)
+    staged: pa.Table
+    quarantine: pd.DataFrame  # without the raw records (`_attach_records` reads them when written)
+    changes: pa.Table | None  # the change log's rows, for entities that log changes
+    deleted: int
+
+
+def _type_chunk(cfg: HubConfig, source: str, stream: str, entity: Entity, sc: StreamConfig, raw: pd.DataFrame,
+                formats: dict[str, str | None], seq: int) -> _TypedChunk:
+    """Type one chunk of latest versions (no warehouse: it runs while the chunk before it is written)."""
     gone = raw["_deleted"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     if sc.soft_delete is not None:
         flags = {v.strip().lower() for v in sc.soft_delete.values}
@@ -323,29 +342,39 @@ def _stage_chunk(cfg: HubConfig, wh: Warehouse, conn: sa.Connection, source: str
     staged, quarantine = type_records(source, stream, entity, live, formats, cfg.timezone)
     if "customer_key" in entity.field_names:
         staged[CUSTOMER_STREAM] = customer_stream_of(cfg, source, stream)
+    all_keys = raw["source_key"].astype(str)
+    changes = None
+    if entity.name in CHANGE_ENTITIES:
+        staged_now = all_keys.isin(set(staged["source_key"].astype(str))).to_numpy()
+        changes = to_arrow(pd.DataFrame({"seq": seq, "entity": entity.name, "source_name": source, "stream": stream,
+                                         "source_key": all_keys.to_numpy(),
+                                         "op": np.where(staged_now, "upsert", "delete")}), CHANGES_TABLE)
+    return _TypedChunk(len(raw), pa.table({"k": pa.array(all_keys.to_numpy(), pa.string())}),
+                       to_arrow(staged, staging_columns(entity)), quarantine, changes, int(gone.sum()))
+
+
+def _write_chunk(wh: Warehouse, conn: sa.Connection, source: str, stream: str, entity: Entity, chunk: _TypedChunk,
+                 result: StageResult) -> None:
+    """Upsert one typed chunk: staging rows, staging quarantine, change log; counted in `result`."""
+    quarantine = chunk.quarantine
     if len(quarantine):
         quarantine = _attach_records(wh, conn, quarantine)
-    keys = pa.table({"k": pa.array(raw["source_key"].astype(str).to_numpy(), pa.string())})
     params = {"s": source, "t": stream}
     # statistics that count this transaction's rows: planned as empty, PostgreSQL would loop over both sides
     wh.dialect.analyze(conn, f"staging.{quote(entity.name)}")
-    with wh.dialect.arrow_relation(conn, "_hub_stage_keys", keys) as k:
+    with wh.dialect.arrow_relation(conn, "_hub_stage_keys", chunk.keys) as k:
         conn.execute(sa.text(f"DELETE FROM staging.{quote(entity.name)} WHERE source_name = :s AND stream = :t "
                              f"AND source_key IN (SELECT k FROM {k})"), params)
         conn.execute(sa.text("DELETE FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging' "
                              f"AND record_key IN (SELECT k FROM {k})"), params)
-    wh.insert_frame(conn, "staging", entity.name, to_arrow(staged, staging_columns(entity)))
+    wh.insert_frame(conn, "staging", entity.name, chunk.staged)
     if len(quarantine):
         wh.insert_frame(conn, "raw", "_quarantine", to_arrow(quarantine, _QUARANTINE_KINDS))
     bump(conn, "raw._quarantine")  # (rows of these records may also have left it)
-    if entity.name in CHANGE_ENTITIES:
-        all_keys = raw["source_key"].astype(str)
-        staged_now = all_keys.isin(set(staged["source_key"].astype(str))).to_numpy()
-        changes = pd.DataFrame({"seq": seq, "entity": entity.name, "source_name": source, "stream": stream,
-                                "source_key": all_keys.to_numpy(), "op": np.where(staged_now, "upsert", "delete")})
-        wh.insert_frame(conn, "staging", "_changes", to_arrow(changes, CHANGES_TABLE))
-    result.staged += len(staged)
-    result.deleted += int(gone.sum())
+    if chunk.changes is not None:
+        wh.insert_frame(conn, "staging", "_changes", chunk.changes)
+    result.staged += chunk.staged.num_rows
+    result.deleted += chunk.deleted
     result.rejected += int(quarantine.loc[quarantine["action"] == "rejected", "record_key"].nunique()) \
         if len(quarantine) else 0
     result.fields_nulled += int((quarantine["action"] == "field_nulled").sum()) if len(quarantine) else 0

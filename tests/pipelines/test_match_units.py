@@ -837,3 +837,36 @@ def test_a_changed_record_alone_in_its_customer_keeps_its_golden_id(tmp_path: Pa
     assert golden_of(wh) == first
     assert wh.read_frame("SELECT retired_id FROM mdm.golden_id_history")["retired_id"].tolist() == []
     wh.dispose()
+
+
+def test_a_full_run_standardizing_in_chunks_writes_what_one_chunk_writes(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two records a chunk (each chunk written while the next is standardized, `pipelines.write_behind`): the same
+    standardized records, golden customers and pairs as one chunk, and the count of records written goes up chunk
+    by chunk."""
+    import pipelines.match as match
+
+    def tables(wh: Warehouse) -> dict[str, pd.DataFrame]:
+        return {t: wh.read_frame(f"SELECT * EXCLUDE (updated_at) FROM mdm.{t}" if t == "xref" else
+                                 f"SELECT * FROM mdm.{t}").sort_values(k).reset_index(drop=True)
+                for t, k in (("customer_records", "record_id"), ("xref", ["source_name", "source_key"]),
+                             ("match_pairs", ["left_record", "right_record"]))}
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "chunks").mkdir()
+    cfg, wh = project(tmp_path / "one")
+    run_match(cfg, wh)
+    whole = tables(wh)
+    wh.dispose()
+    monkeypatch.setattr(match, "CHUNK", 2)
+    cfg, wh = project(tmp_path / "chunks")
+    messages: list[str] = []
+    run_match(cfg, wh, progress=Progress(messages.append, interval=0))
+    assert [re.sub(r" \([^)]*/s\)$| \(-\)$", "", m) for m in lines(messages)][:4] == [
+        "standardizing customers: 2 of 5 records", "standardizing customers: 4 of 5 records",
+        "standardizing customers: 5 of 5 records", "standardizing customers: 5 customer records standardized"]
+    chunked = tables(wh)
+    assert len(chunked["customer_records"]) == 5 and len(chunked["match_pairs"]) == 2
+    for name, frame in whole.items():
+        pd.testing.assert_frame_equal(chunked[name], frame, obj=name)
+    wh.dispose()
