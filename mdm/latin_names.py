@@ -215,9 +215,21 @@ def latin_columns(names: pa.Array) -> dict[str, pa.Array]:
     return out
 
 
+_READ: dict[str, str | None] = {}  # "core\x1fcontext" → its brand pinyin, kept across calls (bounded)
+_READ_MOST = 500_000
+
+
 def pinyin_column(core: pa.Array, context: pa.Array) -> pa.Array:
-    """Brand pinyin of each distinct (core, context) pair."""
+    """Brand pinyin of each distinct (core, context) pair, each pair read once per process: the chunks of a full
+    run repeat most of their brands and trades (at 1M records 63% of a 200,000-record chunk's pairs were read in an
+    earlier chunk; the names of 1M records in five chunks: 13.7 → 12.7 s)."""
     key = pc.binary_join_element_wise(pc.fill_null(core, ""), pc.fill_null(context, ""), "\x1f")
     enc = key.dictionary_encode()  # once per distinct pair
-    read = [brand_pinyin(*(v.split("\x1f") if v else (None, None))) or None for v in enc.dictionary.to_pylist()]
+    read = []
+    for v in enc.dictionary.to_pylist():
+        if v not in _READ:
+            if len(_READ) >= _READ_MOST:  # bounded: a pathological input never grows it for good
+                _READ.clear()
+            _READ[v] = brand_pinyin(*(v.split("\x1f") if v else (None, None))) or None
+        read.append(_READ[v])
     return pc.take(pa.array(read, pa.string()), enc.indices)
