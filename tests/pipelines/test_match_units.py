@@ -25,7 +25,7 @@ from core.config_file import load_config
 from mdm.blocking import BlockingRule
 from mdm.classify import FellegiSunter
 from mdm.compare import ComparisonSpec
-from mdm.engine import LinkSettings
+from mdm.engine import LinkSettings, score_pairs
 from mdm.specs import CUSTOMER_ANCHORS, CUSTOMER_BLOCKING, CUSTOMER_COMPARISONS, CUSTOMER_EXCLUSIVE
 from pipelines.match import (
     CONSUMER,
@@ -733,6 +733,20 @@ def test_beyond_train_sample_a_stewards_cannot_link_keeps_duplicates_apart_as_in
     wh.dispose()
 
 
+def test_beyond_train_sample_a_stewards_same_link_joins_records_no_pair_joins_as_in_memory(tmp_path: Path) -> None:
+    # a `same` decision between A2 and A1 (no candidate pair): linked in steps, A2 joins A1's customer
+    cfg, wh = project(tmp_path, mdm="mdm:\n  customer:\n    train_sample: 4\n    pairs_per_step: 1\n")
+    with wh.begin() as conn:
+        ensure_mdm(wh, conn)
+        wh.insert_frame(conn, "mdm", "decisions", pa.Table.from_pylist(
+            [{"decision_id": "d1", "left_record": rid("A2"), "right_record": rid("A1"), "verdict": "same",
+              "active": True, "origin": None}]))
+    out = run_match(cfg, wh)
+    assert out.stats["steps"] == 5 and out.golden == 2
+    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A2", "A4"})}
+    wh.dispose()
+
+
 def test_an_incremental_run_scores_its_pairs_with_the_models_term_frequencies_as_a_rebuild_does(
         tmp_path: Path) -> None:
     # the model in force is read without its term frequencies, then with those of the values the changed records
@@ -814,13 +828,40 @@ def test_a_model_learnt_from_no_pair_is_replaced_by_a_full_run_once_pairs_exist(
 def test_the_first_run_of_two_records_compares_them_and_keeps_the_model_it_trains(tmp_path: Path) -> None:
     # two records are something to learn from (one candidate pair), unlike fewer: they are blocked, compared and a
     # model is trained on them and kept. (One pair teaches EM little: its prior falls to the floor, and the two
-    # duplicates score below review; a question for the matching, not for this test)
+    # duplicates score below review; the next run trains anew: `…_learnt_from_one_pair_is_replaced_by_a_full_run`)
     cfg, wh = project(tmp_path, [ROWS[0], ROWS[3]])
     out = run_match(cfg, wh)
     assert (out.records, out.stats["records"], out.stats["candidate_pairs"]) == (2, 2, 1)
     assert [m[1] for m in models(wh)] == [True]
     info = json.loads(wh.scalar("SELECT model FROM mdm.match_model WHERE active"))["info"]
     assert (info["candidate_pairs"], info["records"]) == (1, 2)
+    wh.dispose()
+
+
+def test_a_model_learnt_from_one_pair_is_replaced_by_a_full_run(tmp_path: Path) -> None:
+    # two duplicates alone: their one pair is both the candidates and the random pairs u is estimated from, and EM
+    # puts the prior at its floor (no candidate pair a match): they stay apart. Kept, that model scored every later
+    # pair below review (five records, two pairs of duplicates: five golden customers, incrementally, until a
+    # rebuild): the next run links everything again and trains on the records there are now
+    cfg, wh = project(tmp_path, [ROWS[0], ROWS[3]])
+    out = run_match(cfg, wh)
+    assert (out.stats["candidate_pairs"], out.golden) == (1, 2)
+    (first, _), = models(wh)
+    assert json.loads(wh.scalar("SELECT model FROM mdm.match_model"))["prior"] == 1e-06
+    write_rows(tmp_path, ROWS)
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert not out.incremental and (out.changed, out.stats["candidate_pairs"], out.golden) == (5, 2, 3)
+    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
+    got = models(wh)
+    assert len(got) == 2 and got[0] == (first, False) and got[1][1]
+    assert json.loads(wh.scalar("SELECT model FROM mdm.match_model WHERE active"))["prior"] > 0.5
+    # a model that found matches is kept: the next change is linked incrementally with it
+    write_rows(tmp_path, [*ROWS, ("A5", ROWS[2][1], ROWS[2][2])])
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert out.incremental and out.changed_ids == [rid("A5")] and len(models(wh)) == 2
+    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2", "A5"})}
     wh.dispose()
 
 
@@ -869,4 +910,49 @@ def test_a_full_run_standardizing_in_chunks_writes_what_one_chunk_writes(tmp_pat
     assert len(chunked["customer_records"]) == 5 and len(chunked["match_pairs"]) == 2
     for name, frame in whole.items():
         pd.testing.assert_frame_equal(chunked[name], frame, obj=name)
+
+
+def test_an_incremental_run_scores_its_pairs_with_the_models_steward_corrections_as_a_rebuild_does(
+        tmp_path: Path) -> None:
+    # three duplicate pairs, each labelled `same` from review: one comparison pattern, every record placed by the
+    # city in its name, so the model retrained with them corrects that pattern's weight. A7, a third A0, comes: its
+    # pairs are corrected too (the records, read for the scope, show both ends placed) and weigh what A0 and A3's
+    # pair weighs, as a rebuild with the same model has it. (A6, A0's brand in Beijing, gives EM a second pattern)
+    rows = [*ROWS, ("A5", ROWS[2][1], ROWS[2][2]), ("A6", "北京瑞丰信息技术有限公司", "010-62345678")]
+    cfg, wh = project(tmp_path, rows, mdm="mdm:\n  customer:\n    feedback: {min_labels: 3}\n")
+    run_match(cfg, wh)
+    with wh.begin() as conn:
+        wh.insert_frame(conn, "mdm", "decisions", pa.Table.from_pylist(
+            [{"decision_id": f"d{i}", "left_record": rid(a), "right_record": rid(b), "verdict": "same",
+              "active": True, "origin": "review"} for i, (a, b) in enumerate([("A0", "A3"), ("A1", "A4"),
+                                                                               ("A2", "A5")])]))
+    out = run_match(cfg, wh, rebuild=True)
+    assert out.stats["feedback"] == {"labels": 3, "same": 3, "different": 0, "patterns": 1, "strength": 5.0,
+                                     "min_pattern": 3}
+    info = json.loads(wh.scalar("SELECT model FROM mdm.match_model WHERE active"))["info"]
+    (delta,) = info["calibration"].values()
+    assert delta > 0.5 and info["calibration_scope"] == list(CUSTOMER_ANCHORS)
+    query = "SELECT left_record, right_record, weight FROM mdm.match_pairs ORDER BY 1, 2"
+    (a0_a3,) = [w for a, b, w in wh.read_frame(query).values.tolist() if (a, b) == (rid("A0"), rid("A3"))]
+    write_rows(tmp_path, [*rows, ("A7", ROWS[0][1], ROWS[0][2])])
+    stage(cfg, wh)
+    out = run_match(cfg, wh)
+    assert out.incremental and out.changed_ids == [rid("A7")] and out.stats["new_pairs"] == 3  # (A6: below review)
+    incremental = wh.read_frame(query).values.tolist()
+    new = {(a, b): w for a, b, w in incremental if rid("A7") in (a, b)}
+    assert list(new) == [(rid("A0"), rid("A7")), (rid("A3"), rid("A7"))]
+    assert new[(rid("A0"), rid("A7"))] == pytest.approx(a0_a3, abs=1e-9)
+    assert new[(rid("A3"), rid("A7"))] == pytest.approx(a0_a3, abs=1e-9)
+    assert groups(wh) == {frozenset({"A0", "A3", "A7"}), frozenset({"A1", "A4"}), frozenset({"A2", "A5"}),
+                          frozenset({"A6"})}
+    # that weight is the model's with the correction: without it, the pair weighs `delta` less
+    model = active_model(wh, fingerprint(settings_of(cfg.mdm.customer)))
+    assert model is not None
+    recs = wh.read_frame("SELECT * FROM mdm.customer_records WHERE source_key IN ('A0', 'A7') ORDER BY source_key")
+    one = (np.array([0]), np.array([1]))
+    assert score_pairs(recs, *one, model)["weight"].tolist() == pytest.approx([a0_a3], abs=1e-9)
+    model.info = {k: v for k, v in model.info.items() if k != "calibration"}
+    assert score_pairs(recs, *one, model)["weight"].tolist() == pytest.approx([a0_a3 - delta], abs=1e-9)
+    assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
+    assert wh.read_frame(query).values.tolist() == incremental
     wh.dispose()
