@@ -32,6 +32,7 @@ from pipelines.match import (
     _decisions,
     _must_cannot,
     _nothing_to_link,
+    _now,
     _scope,
     _standardize,
     content_hash_sql,
@@ -733,6 +734,48 @@ def test_beyond_train_sample_a_stewards_cannot_link_keeps_duplicates_apart_as_in
     wh.dispose()
 
 
+def test_beyond_train_sample_the_model_learns_from_the_stewards_labels_of_its_sample(tmp_path: Path) -> None:
+    # the model is trained on the 4 records of the sample (the first by the MD5 of their ids), with the labels
+    # between them: three review decisions, of which those with both records in the sample count
+    cfg, wh = project(tmp_path, mdm="mdm:\n  customer:\n    train_sample: 4\n    feedback: {min_labels: 1}\n")
+    labels = [("A0", "A3", "different"), ("A1", "A4", "same"), ("A2", "A0", "different")]
+    with wh.begin() as conn:
+        ensure_mdm(wh, conn)
+        wh.insert_frame(conn, "mdm", "decisions", pa.Table.from_pylist(
+            [{"decision_id": f"d{i}", "left_record": rid(a), "right_record": rid(b), "verdict": v, "active": True,
+              "origin": "review"} for i, (a, b, v) in enumerate(labels)]))
+    sample = sorted((r[0] for r in ROWS), key=lambda k: hashlib.md5(rid(k).encode()).hexdigest())[:4]
+    counted_labels = [v for a, b, v in labels if a in sample and b in sample]
+    assert 0 < len(counted_labels) < 3
+    out = run_match(cfg, wh)
+    assert out.stats["steps"] >= 1
+    assert out.stats["feedback"] == {"labels": len(counted_labels), "same": counted_labels.count("same"),
+                                     "different": counted_labels.count("different"), "patterns": 0,
+                                     "strength": 5.0, "min_pattern": 3}
+    wh.dispose()
+
+
+def test_the_runs_clock_is_utc_whatever_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        got, utc = _now(), dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        assert got.tzinfo is None and abs((got - utc).total_seconds()) < 60
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_run_of_as_many_records_as_train_sample_links_them_in_memory(tmp_path: Path) -> None:
+    # `train_sample` records or fewer are linked at once in memory (the model trained on all of them); beyond, in steps
+    cfg, wh = project(tmp_path, mdm="mdm:\n  customer:\n    train_sample: 5\n    pairs_per_step: 1\n")
+    messages: list[str] = []
+    out = run_match(cfg, wh, progress=counted(messages))
+    assert "steps" not in out.stats and lines(messages)[1] == "linking 5 customer records"
+    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
+    wh.dispose()
+
+
 def test_beyond_train_sample_a_stewards_same_link_joins_records_no_pair_joins_as_in_memory(tmp_path: Path) -> None:
     # a `same` decision between A2 and A1 (no candidate pair): linked in steps, A2 joins A1's customer
     cfg, wh = project(tmp_path, mdm="mdm:\n  customer:\n    train_sample: 4\n    pairs_per_step: 1\n")
@@ -804,6 +847,46 @@ def test_a_deleted_record_lets_the_short_record_it_made_ambiguous_join_its_other
     incremental = golden_of(wh)
     assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
     assert golden_of(wh) == incremental
+    wh.dispose()
+
+
+def test_an_incremental_run_flags_a_floater_matching_two_customers_and_takes_a_tax_code_alone_as_placing(
+        tmp_path: Path) -> None:
+    # B3, a name without a city and no phone, comes after B1 (Shanghai) and B2 (Beijing): a floater reaching both,
+    # alone, its two pairs in review as "short record matching several customers". Then B3 gets a valid tax code
+    # (no city still): the code places it, it is a floater no more, and its pairs (weaker now: a code against none)
+    # are in the review band, no longer "several customers". Both as a rebuild has them
+    def write(rows: list[tuple[str, str, str, str]]) -> None:
+        pd.DataFrame({"编号": [r[0] for r in rows], "名称": [r[1] for r in rows], "电话": [r[2] for r in rows],
+                      "代码": [r[3] for r in rows], "修改时间": "2024-06-01 10:00:00"}).to_csv(tmp_path / "a.csv",
+                                                                                          index=False)
+
+    rows = [(*r, "") for r in ROWS] + [("B1", "上海鸿骞信息技术有限公司", "021-62345678", ""),
+                                      ("B2", "北京鸿骞信息技术有限公司", "010-62345679", "")]
+    cfg, wh = project(tmp_path, ROWS)
+    (tmp_path / "hub.yaml").write_text((tmp_path / "hub.yaml").read_text(encoding="utf-8").replace(
+        "phone: 电话,", "phone: 电话, uscc: 代码,"), encoding="utf-8")
+    cfg = load_config(tmp_path / "hub.yaml")
+    write(rows)
+    stage(cfg, wh)
+    run_match(cfg, wh, rebuild=True)
+    reasons = "SELECT left_record, right_record, reason FROM mdm.review_queue ORDER BY 1, 2"
+    for b3 in ("", "91310000MA1K3Y4X1X"):  # (a valid code: check characters right)
+        write([*rows, ("B3", "鸿骞信息技术有限公司", "", b3)])
+        stage(cfg, wh)
+        out = run_match(cfg, wh)
+        assert out.incremental and out.changed_ids == [rid("B3")]
+        incremental, queue = groups(wh), wh.read_frame(reasons).values.tolist()
+        assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
+        assert groups(wh) == incremental and wh.read_frame(reasons).values.tolist() == queue
+        if not b3:
+            assert frozenset({"B3"}) in incremental and out.stats["floaters"] == 1
+            assert queue == [[rid("B1"), rid("B3"), "short record matching several customers"],
+                             [rid("B2"), rid("B3"), "short record matching several customers"]]
+        else:
+            assert frozenset({"B3"}) in incremental and out.stats["floaters"] == 0
+            assert queue == [[rid("B1"), rid("B3"), "score in the review band"],
+                             [rid("B2"), rid("B3"), "score in the review band"]]
     wh.dispose()
 
 
