@@ -810,6 +810,30 @@ def test_an_incremental_run_scores_its_pairs_with_the_models_term_frequencies_as
     wh.dispose()
 
 
+def test_a_new_pair_exactly_at_the_review_threshold_is_stored_by_an_incremental_run_as_by_a_rebuild(
+        tmp_path: Path) -> None:
+    # both thresholds set to the probability of A0 and A3's pair (the model trained again on the same records is the
+    # same model): A7, a third A0, comes; its pairs score exactly that (the same values, the same term frequencies),
+    # are stored (at or above review) and merge it into A0's customer, as a rebuild with the same model does
+    cfg, wh = project(tmp_path)
+    run_match(cfg, wh)
+    query = "SELECT left_record, right_record, prob FROM mdm.match_pairs ORDER BY 1, 2"
+    (p,) = [pr for a, b, pr in wh.read_frame(query).values.tolist() if (a, b) == (rid("A0"), rid("A3"))]
+    at = cfg.model_copy(deep=True)
+    at.mdm.customer = CustomerMdmConfig.model_validate({"thresholds": {"match": p, "review": p}})
+    assert not run_match(at, wh).incremental  # (a new review threshold: a new fingerprint)
+    assert [pr for a, b, pr in wh.read_frame(query).values.tolist() if (a, b) == (rid("A0"), rid("A3"))] == [p]
+    write_rows(tmp_path, [*ROWS, ("A7", ROWS[0][1], ROWS[0][2])])
+    stage(at, wh)
+    assert run_match(at, wh).incremental
+    incremental = wh.read_frame(query).values.tolist()
+    assert [pr for a, b, pr in incremental if rid("A7") in (a, b)] == [p, p]
+    assert frozenset({"A0", "A3", "A7"}) in groups(wh)
+    assert not run_match(at, wh, rebuild=True, retrain=False).incremental
+    assert wh.read_frame(query).values.tolist() == incremental
+    wh.dispose()
+
+
 def test_a_full_run_of_no_staged_customer_writes_nothing_and_says_so(tmp_path: Path) -> None:
     # a warehouse nothing was staged into yet: the first run counts 0 records standardized, links none, writes none
     cfg, staged = project(tmp_path, ROWS[:1])
