@@ -721,16 +721,23 @@ def test_a_deleted_head_office_takes_its_branchs_hierarchy_link_along_in_an_incr
     wh.dispose()
 
 
-def test_beyond_train_sample_a_stewards_cannot_link_keeps_duplicates_apart_as_in_memory(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("left", "right", "verdict", "golden", "want"), [
+    # a `different` decision between duplicates: A0 and A3 kept apart
+    ("A0", "A3", "different", 4, {frozenset({"A0"}), frozenset({"A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}),
+    # a `same` decision between A2 and A1 (no candidate pair): A2 joins A1's customer
+    ("A2", "A1", "same", 2, {frozenset({"A0", "A3"}), frozenset({"A1", "A2", "A4"})}),
+])
+def test_beyond_train_sample_a_stewards_decision_holds_as_in_memory(tmp_path: Path, left: str, right: str, verdict: str,
+                                                                     golden: int, want: set[frozenset[str]]) -> None:
     cfg, wh = project(tmp_path, mdm="mdm:\n  customer:\n    train_sample: 4\n    pairs_per_step: 1\n")
     with wh.begin() as conn:
         ensure_mdm(wh, conn)
         wh.insert_frame(conn, "mdm", "decisions", pa.Table.from_pylist(
-            [{"decision_id": "d1", "left_record": rid("A0"), "right_record": rid("A3"), "verdict": "different",
+            [{"decision_id": "d1", "left_record": rid(left), "right_record": rid(right), "verdict": verdict,
               "active": True, "origin": None}]))
     out = run_match(cfg, wh)
-    assert out.stats["steps"] == 5 and out.golden == 4  # linked in steps, and A0 and A3 kept apart
-    assert groups(wh) == {frozenset({"A0"}), frozenset({"A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
+    assert out.stats["steps"] == 5 and out.golden == golden  # linked in steps
+    assert groups(wh) == want
     wh.dispose()
 
 
@@ -773,20 +780,6 @@ def test_a_run_of_as_many_records_as_train_sample_links_them_in_memory(tmp_path:
     out = run_match(cfg, wh, progress=counted(messages))
     assert "steps" not in out.stats and lines(messages)[1] == "linking 5 customer records"
     assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
-    wh.dispose()
-
-
-def test_beyond_train_sample_a_stewards_same_link_joins_records_no_pair_joins_as_in_memory(tmp_path: Path) -> None:
-    # a `same` decision between A2 and A1 (no candidate pair): linked in steps, A2 joins A1's customer
-    cfg, wh = project(tmp_path, mdm="mdm:\n  customer:\n    train_sample: 4\n    pairs_per_step: 1\n")
-    with wh.begin() as conn:
-        ensure_mdm(wh, conn)
-        wh.insert_frame(conn, "mdm", "decisions", pa.Table.from_pylist(
-            [{"decision_id": "d1", "left_record": rid("A2"), "right_record": rid("A1"), "verdict": "same",
-              "active": True, "origin": None}]))
-    out = run_match(cfg, wh)
-    assert out.stats["steps"] == 5 and out.golden == 2
-    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A2", "A4"})}
     wh.dispose()
 
 
