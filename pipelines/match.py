@@ -32,7 +32,7 @@ import hashlib
 import logging
 import resource
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -280,11 +280,6 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
         cols = ", ".join(f'"{c}"' for c in ["source_name", "stream", "source_key", *ENTITY_FIELDS, "record_hash"])
         aliases = record_aliases(wh, conn)
 
-        def chunks() -> Iterator[pd.DataFrame]:
-            for lo in range(0, n, CHUNK):
-                yield wh.read_frame(f"SELECT {cols} FROM _hub_staged WHERE _i > {lo} AND _i <= {lo + CHUNK}",
-                                    conn=conn, arrow_strings=True)
-
         def standardized(chunk: pd.DataFrame) -> pa.Table:
             chunk["record_id"] = record_ids(chunk)
             return to_arrow(_record_rows(_standardize(chunk, aliases)), _RECORD_KINDS)
@@ -296,7 +291,8 @@ def _full(cfg: HubConfig, wh: Warehouse, settings: LinkSettings, fp: str, model:
             counter.add(rows.num_rows)
 
         # (a chunk's records written while the next is standardized: DuckDB compresses them outside the GIL)
-        write_behind(chunks(), standardized, write_records)
+        write_behind(wh.read_chunks(conn, "_hub_staged", cols, n, CHUNK, arrow_strings=True), standardized,
+                     write_records)
         conn.exec_driver_sql("DROP TABLE _hub_staged")
         counter.close(f"{n:,} customer records standardized")
         timings["standardize"] = time.perf_counter() - t0

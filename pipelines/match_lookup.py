@@ -307,8 +307,7 @@ def _chunks(wh: Warehouse, conn: Connection, cols: str, table: str) -> Iterator[
     conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_lookup_src")
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_lookup_src AS SELECT ROW_NUMBER() OVER () AS _i, {cols} "
                          f"FROM {table}")
-    for lo in range(0, n, CHUNK):
-        yield wh.read_frame(f"SELECT {cols} FROM _hub_lookup_src WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn)
+    yield from wh.read_chunks(conn, "_hub_lookup_src", cols, n, CHUNK)
     conn.exec_driver_sql("DROP TABLE _hub_lookup_src")
 
 

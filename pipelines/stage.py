@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -293,17 +293,14 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str,
         n = int(value(conn, "SELECT count(*) FROM _hub_stage_src") or 0)
         counter = prog.counter(f"staging {source}.{stream}", total=n)
 
-        def chunks() -> Iterator[pd.DataFrame]:
-            for lo in range(0, n, CHUNK):
-                yield wh.read_frame(f"SELECT {', '.join(_alias(x) for x in selects)} FROM _hub_stage_src "
-                                    f"WHERE _i > {lo} AND _i <= {lo + CHUNK}", conn=conn, arrow_strings=True)
-
         def write(chunk: _TypedChunk) -> None:
             _write_chunk(wh, conn, source, stream, entity, chunk, result)
             counter.add(chunk.rows)
 
         # (a chunk written while the next is typed: the warehouse's insert runs outside the GIL)
-        write_behind(chunks(), lambda raw: _type_chunk(cfg, source, stream, entity, sc, raw, formats, seq), write)
+        write_behind(wh.read_chunks(conn, "_hub_stage_src", ", ".join(_alias(x) for x in selects), n, CHUNK,
+                                    arrow_strings=True),
+                     lambda raw: _type_chunk(cfg, source, stream, entity, sc, raw, formats, seq), write)
         conn.exec_driver_sql("DROP TABLE _hub_stage_src")
         set_watermark(conn, consumer, top, {"fingerprint": fp, "entity": entity.name})
         if n or full:

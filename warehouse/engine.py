@@ -243,6 +243,14 @@ class Warehouse:
                                                  pa.large_string(): pd.StringDtype("pyarrow")}.get)
         return table.to_pandas()
 
+    def read_chunks(self, conn: Connection, table: str, columns: str, rows: int, size: int,
+                    arrow_strings: bool = False) -> Iterator[pd.DataFrame]:
+        """`columns` of a table whose `rows` rows are numbered 1.. in a column `_i` (a temporary table made with
+        `ROW_NUMBER() OVER () AS _i`), `size` rows at a time, in order (`read_frame` each)."""
+        for lo in range(0, rows, size):
+            yield self.read_frame(f"SELECT {columns} FROM {table} WHERE _i > {lo} AND _i <= {lo + size}", conn=conn,
+                                  arrow_strings=arrow_strings)
+
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         with self.begin() as c:
             return value(c, sql, params)
