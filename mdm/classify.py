@@ -5,7 +5,8 @@ incremental run scores new pairs with exactly the weights the earlier pairs were
 
 - u(level) is the level's frequency among random record pairs (nearly all non-matches).
 - m(level) and the prior λ = P(match | candidate pair) are fitted by EM on the candidate pairs'
-  comparison patterns, with u held fixed (anchoring the two classes).
+  comparison patterns; u is fitted with them (`train`), anchored by the random-pair u counted as
+  `U_ANCHOR_PAIRS` pairs, so that a handful of candidates cannot all be explained as non-matches.
 - Term-frequency adjustment (Splink's): on an exact match of a `tf` comparison, the weight uses
   the frequency of the shared value instead of the average u, so a common name says less.
 - A missing level (-1) contributes nothing.
@@ -32,6 +33,10 @@ from mdm.compare import ComparisonSpec, DistinctValues, Encoded, compare, encode
 from mdm.per_object import PerObject
 
 EPS = 1e-6
+# Fitting u on the candidates (see `train`) is anchored by the random-pair u, counted as this many pairs: nothing
+# against millions of candidates, but on a handful (three identical records; two pairs of duplicates) it keeps EM
+# from explaining every candidate as a non-match with a u fitted to them (a prior at its floor, nothing linked).
+U_ANCHOR_PAIRS = 50.0
 
 
 def _tf_shares(uniques: dict[str, np.ndarray], column: str, table: dict[str, float], default: float) -> np.ndarray:
@@ -370,6 +375,7 @@ def fit_m_em(patterns: np.ndarray, counts: np.ndarray, specs: Sequence[Compariso
         ramp = np.exp(np.arange(s.n_levels, dtype=float) * 1.5)
         m[s.name] = ramp / ramp.sum()
     u_fit = {s.name: np.asarray(u[s.name], dtype=float) for s in specs}
+    u_anchor = {k: v * U_ANCHOR_PAIRS for k, v in u_fit.items()}
     it = 0
     if not float(np.sum(counts)) > 0:  # no pair to learn from: the starting point, not a prior of NaN
         return {k: v.tolist() for k, v in m.items()}, {k: v.tolist() for k, v in u_fit.items()}, prior, it
@@ -397,7 +403,8 @@ def fit_m_em(patterns: np.ndarray, counts: np.ndarray, specs: Sequence[Compariso
             m[s.name] = new
             if fit_u and s.gate is None:  # a gated comparison keeps its random-pair u (see `train`)
                 wn = (1 - g) * counts
-                c = np.bincount(lev[ok].astype(np.int64), weights=wn[ok], minlength=s.n_levels)[: s.n_levels] + 0.01
+                c = (np.bincount(lev[ok].astype(np.int64), weights=wn[ok], minlength=s.n_levels)[: s.n_levels]
+                     + u_anchor[s.name] + 0.01)
                 u_fit[s.name] = c / c.sum()
         prior = new_prior
         if delta < tol:

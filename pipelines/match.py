@@ -6,8 +6,8 @@ candidate pair at review level or above: no other pair can change a cluster or r
 `mdm.match_model` (the fitted model). Matching keeps a watermark in staging's change log
 (`staging._changes`).
 
-- A **full run** (the first, `rebuild=True`, a changed spec, or a model in force learnt from fewer than two
-  candidate pairs) standardizes staging a chunk at a time
+- A **full run** (the first, `rebuild=True`, a changed spec, or a model in force learnt from no
+  candidate pair) standardizes staging a chunk at a time
   into `mdm.customer_records`, links every record (`mdm.engine.link`: block, compare, train unless
   `retrain=False`, score, cluster) from the few columns the engine needs, and writes every output. Beyond
   `train_sample` records the model is trained on a sample and the link runs in steps of candidate pairs
@@ -229,11 +229,8 @@ def run_match(cfg: HubConfig, wh: Warehouse, progress: Callable[[str], None] | N
         ensure_mdm(wh, conn)
         store = MatchStore(wh, conn)
         model = active_model(wh, fp, conn, tf_values={})  # (an incremental run reads the frequencies it needs)
-        if model is not None and model.info.get("candidate_pairs") in (0, 1):
-            # learnt from no pair at all, or from one (two records: their pair is also every random pair u is
-            # estimated from, and EM puts the prior at its floor, so the model links nothing): a full run trains
-            # one on the pairs there are now
-            model = None
+        if model is not None and model.info.get("candidate_pairs") == 0:
+            model = None  # learnt from no pair at all: a full run trains one on the pairs there are now
         mark = watermark(conn, CONSUMER)
         layout_ok = set(RECORD_COLUMNS) <= set(store.record_columns())
         incremental = (not rebuild and model is not None and mark is not None and layout_ok

@@ -13,6 +13,7 @@ import pytest
 from mdm.classify import (
     EPS,
     TF_LIMIT,
+    U_ANCHOR_PAIRS,
     FellegiSunter,
     common_values,
     distinct_patterns,
@@ -126,8 +127,10 @@ def test_em_recovers_two_classes_exactly_separable() -> None:
     patterns = np.array([[1, 1], [0, 0]], dtype=np.int16)
     m, u, prior, it = fit_m_em(patterns, np.array([30.0, 70.0]), spec, {"a": [0.9, 0.1], "b": [0.9, 0.1]},
                                fit_u=True)
-    assert prior == pytest.approx(0.3, abs=1e-3) and 1 < it < 100
-    assert m["a"][1] == pytest.approx(1, abs=1e-3) and u["a"][0] == pytest.approx(1, abs=1e-3)
+    assert prior == pytest.approx(0.3, abs=2e-3) and 1 < it < 100  # (the anchor's few agreeing pseudo-pairs)
+    assert m["a"][1] == pytest.approx(1, abs=1e-3)
+    # u: the 70 non-matches disagree, the random-pair u (0.9 disagreeing) counts as U_ANCHOR_PAIRS pairs
+    assert u["a"][0] == pytest.approx((70 + 0.9 * U_ANCHOR_PAIRS) / (70 + U_ANCHOR_PAIRS), abs=2e-3)
     gated = [ComparisonSpec("a", "exact", "a", gate="g"), spec[1]]
     _, u_gated, _, _ = fit_m_em(patterns, np.array([30.0, 70.0]), gated, {"a": [0.9, 0.1], "b": [0.9, 0.1]},
                                 fit_u=True)
@@ -178,11 +181,28 @@ def test_values_held_by_many_owners_count_as_missing() -> None:
     assert drop_common(lv, spec, {}, enc, left, right) is lv
 
 
+@pytest.mark.parametrize("pairs", [1, 3, 12])
+def test_em_on_a_handful_of_identical_pairs_calls_them_matches(pairs: int) -> None:
+    """A few candidate pairs agreeing on everything, records this few that random pairs agree half the time: a u
+    fitted to the candidates alone explains every one as a non-match (the prior at its floor, nothing linked); the
+    random-pair u, counted as pairs, keeps them matches."""
+    spec = [ComparisonSpec("name", "exact", "name"), ComparisonSpec("phone", "exact", "phone")]
+    u = {"name": [0.5, 0.5], "phone": [0.5, 0.5]}
+    m, u_fit, prior, _ = fit_m_em(np.array([[1, 1]], np.int16), np.array([float(pairs)]), spec, u, fit_u=True)
+    assert prior > 0.99 and m["name"][1] > 0.99
+    assert u_fit["name"][1] == pytest.approx(0.5, abs=0.01)  # (all the candidates are matches: u stays random)
+    # with many candidates the anchor counts for nothing: 30% matches found, u fitted to the other 70%
+    patterns = np.array([[1, 1], [0, 0]], np.int16)
+    _, u_many, prior, _ = fit_m_em(patterns, np.array([30_000.0, 70_000.0]), spec, u, fit_u=True)
+    assert prior == pytest.approx(0.3, abs=1e-3) and u_many["name"][0] == pytest.approx(1, abs=1e-3)
+
+
 def plain_em(patterns: list[list[int]], counts: list[float], specs: list[ComparisonSpec], u: dict[str, list[float]],
              prior: float, max_iter: int, tol: float, fit_u: bool) -> tuple[dict, dict, float, int]:
     """EM written out pattern by pattern, with the module's starting point, smoothing and stopping rule."""
     m = {s.name: [math.exp(1.5 * i) / sum(math.exp(1.5 * j) for j in range(s.n_levels)) for i in range(s.n_levels)]
          for s in specs}
+    anchor = {k: [U_ANCHOR_PAIRS * x for x in v] for k, v in u.items()}  # the random-pair u, as pseudo-pairs
     u = {k: list(v) for k, v in u.items()}
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
@@ -197,7 +217,7 @@ def plain_em(patterns: list[list[int]], counts: list[float], specs: list[Compari
         new_prior = min(max(sum(x * c for x, c in zip(g, counts, strict=True)) / sum(counts), EPS), 1 - EPS)
         delta = abs(new_prior - prior)
         for j, s in enumerate(specs):
-            cm, cu = [0.01] * s.n_levels, [0.01] * s.n_levels
+            cm, cu = [0.01] * s.n_levels, [0.01 + a for a in anchor[s.name]]
             for p, x, c in zip(patterns, g, counts, strict=True):
                 if p[j] >= 0:
                     cm[p[j]] += x * c

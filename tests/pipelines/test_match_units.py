@@ -871,8 +871,9 @@ def test_an_incremental_run_flags_a_floater_matching_two_customers_and_takes_a_t
         tmp_path: Path) -> None:
     # B3, a name without a city and no phone, comes after B1 (Shanghai) and B2 (Beijing): a floater reaching both,
     # alone, its two pairs in review as "short record matching several customers". Then B3 gets a valid tax code
-    # (no city still): the code places it, it is a floater no more, and its pairs (weaker now: a code against none)
-    # are in the review band, no longer "several customers". Both as a rebuild has them
+    # (no city still): the code places it, it is a floater no more, and its pairs (a code against none: no evidence
+    # either way) are in the review band, no longer "several customers". Both as a rebuild has them. (Seven records
+    # teach the model nothing of a name without its city: its pairs score 0.21, so the review threshold is 0.1.)
     def write(rows: list[tuple[str, str, str, str]]) -> None:
         pd.DataFrame({"编号": [r[0] for r in rows], "名称": [r[1] for r in rows], "电话": [r[2] for r in rows],
                       "代码": [r[3] for r in rows], "修改时间": "2024-06-01 10:00:00"}).to_csv(tmp_path / "a.csv",
@@ -880,7 +881,7 @@ def test_an_incremental_run_flags_a_floater_matching_two_customers_and_takes_a_t
 
     rows = [(*r, "") for r in ROWS] + [("B1", "上海鸿骞信息技术有限公司", "021-62345678", ""),
                                       ("B2", "北京鸿骞信息技术有限公司", "010-62345679", "")]
-    cfg, wh = project(tmp_path, ROWS)
+    cfg, wh = project(tmp_path, ROWS, mdm="mdm:\n  customer:\n    thresholds: {review: 0.1}\n")
     (tmp_path / "hub.yaml").write_text((tmp_path / "hub.yaml").read_text(encoding="utf-8").replace(
         "phone: 电话,", "phone: 电话, uscc: 代码,"), encoding="utf-8")
     cfg = load_config(tmp_path / "hub.yaml")
@@ -927,8 +928,7 @@ def test_a_model_learnt_from_no_pair_is_replaced_by_a_full_run_once_pairs_exist(
 
 def test_the_first_run_of_two_records_compares_them_and_keeps_the_model_it_trains(tmp_path: Path) -> None:
     # two records are something to learn from (one candidate pair), unlike fewer: they are blocked, compared and a
-    # model is trained on them and kept. (One pair teaches EM little: its prior falls to the floor, and the two
-    # duplicates score below review; the next run trains anew: `…_learnt_from_one_pair_is_replaced_by_a_full_run`)
+    # model is trained on them and kept
     cfg, wh = project(tmp_path, [ROWS[0], ROWS[3]])
     out = run_match(cfg, wh)
     assert (out.records, out.stats["records"], out.stats["candidate_pairs"]) == (2, 2, 1)
@@ -938,30 +938,30 @@ def test_the_first_run_of_two_records_compares_them_and_keeps_the_model_it_train
     wh.dispose()
 
 
-def test_a_model_learnt_from_one_pair_is_replaced_by_a_full_run(tmp_path: Path) -> None:
-    # two duplicates alone: their one pair is both the candidates and the random pairs u is estimated from, and EM
-    # puts the prior at its floor (no candidate pair a match): they stay apart. Kept, that model scored every later
-    # pair below review (five records, two pairs of duplicates: five golden customers, incrementally, until a
-    # rebuild): the next run links everything again and trains on the records there are now
-    cfg, wh = project(tmp_path, [ROWS[0], ROWS[3]])
+SAME = [("B0", ROWS[0][1], ROWS[0][2]), ("B1", ROWS[0][1], ROWS[0][2]), ("B2", ROWS[0][1], ROWS[0][2])]
+
+
+@pytest.mark.parametrize(("rows", "want"), [
+    ([ROWS[0], ROWS[3]], [{"A0", "A3"}]),                                    # their pair is every random pair too
+    (SAME, [{"B0", "B1", "B2"}]),                                            # three identical records
+    ([*ROWS, ("A5", *ROWS[2][1:])], [{"A0", "A3"}, {"A1", "A4"}, {"A2", "A5"}]),  # six records, three pairs
+])
+def test_a_handful_of_duplicates_are_linked_by_the_model_their_first_run_learns(
+        tmp_path: Path, rows: list[tuple[str, str, str]], want: list[set[str]]) -> None:
+    # so few records that random pairs of them agree as often as the candidates: EM with a u fitted to the
+    # candidates alone explained every candidate as a non-match (the prior at its floor, 1e-06) and the model, kept,
+    # linked nothing, then or in any later incremental run. u fitted there is anchored by the random pairs' now
+    # (`mdm.classify.U_ANCHOR_PAIRS`): the duplicates are one customer, and a later duplicate joins incrementally
+    cfg, wh = project(tmp_path, rows)
     out = run_match(cfg, wh)
-    assert (out.stats["candidate_pairs"], out.golden) == (1, 2)
-    (first, _), = models(wh)
-    assert json.loads(wh.scalar("SELECT model FROM mdm.match_model"))["prior"] == 1e-06
-    write_rows(tmp_path, ROWS)
-    stage(cfg, wh)
-    out = run_match(cfg, wh)
-    assert not out.incremental and (out.changed, out.stats["candidate_pairs"], out.golden) == (5, 2, 3)
-    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"})}
-    got = models(wh)
-    assert len(got) == 2 and got[0] == (first, False) and got[1][1]
+    assert groups(wh) == {frozenset(g) for g in want} and out.golden == len(want)
     assert json.loads(wh.scalar("SELECT model FROM mdm.match_model WHERE active"))["prior"] > 0.5
-    # a model that found matches is kept: the next change is linked incrementally with it
-    write_rows(tmp_path, [*ROWS, ("A5", ROWS[2][1], ROWS[2][2])])
+    later = ("杭州远景建材有限公司", "0571-88776655")
+    write_rows(tmp_path, [*rows, ("C8", *later), ("C9", *later)])
     stage(cfg, wh)
     out = run_match(cfg, wh)
-    assert out.incremental and out.changed_ids == [rid("A5")] and len(models(wh)) == 2
-    assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2", "A5"})}
+    assert out.incremental and sorted(out.changed_ids) == [rid("C8"), rid("C9")] and len(models(wh)) == 1
+    assert groups(wh) - {frozenset({k}) for k, _, _ in rows} == {frozenset(g) for g in [*want, {"C8", "C9"}]}
     wh.dispose()
 
 
