@@ -840,6 +840,8 @@ def test_a_full_run_of_no_staged_customer_writes_nothing_and_says_so(tmp_path: P
     assert out.stats == {"records": 0, "candidate_pairs": 0, "feedback": None}
     assert int(wh.scalar("SELECT count(*) FROM mdm.customer_records")) == 0
     assert models(wh) == []
+    with wh.begin() as conn:  # its position: the top of an empty change log, 0 (no change consumed, not change 1)
+        assert watermark(conn, CONSUMER) == (0, {"fingerprint": fingerprint(settings_of(cfg.mdm.customer))})
     wh.dispose()
 
 
