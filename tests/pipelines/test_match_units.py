@@ -364,7 +364,7 @@ def test_only_deleted_records_are_unlinked_and_their_golden_customer_mates_clust
     out = run_match(cfg, wh)
     assert out.incremental and (out.changed, out.deleted, out.affected, out.golden) == (0, 1, 1, 3)
     assert out.deleted_ids == [rid("A3")] and out.affected_ids == [rid("A0")] and out.changed_ids == []
-    assert out.stats["new_pairs"] == 0
+    assert out.stats["new_pairs"] == 0 and out.stats["skipped_blocks"] == {}  # (no block was built)
     assert golden_of(wh) == {k: v for k, v in first.items() if k != "A3"}
     assert wh.read_frame("SELECT left_record FROM mdm.match_pairs")["left_record"].tolist() == [rid("A1")]
     assert int(wh.scalar("SELECT count(*) FROM mdm.customer_records")) == 4
@@ -436,6 +436,7 @@ def test_the_link_of_fewer_than_two_records_has_the_shape_of_a_link_without_pair
                                        "ambiguous"]
     assert len(got.pairs) == 0 and got.pairs["left"].dtype == np.int64 and got.pairs["prob"].dtype == float
     assert got.pairs["band"].dtype == object and got.pairs["rejected"].dtype == bool
+    assert got.pairs["weight"].dtype == float and got.pairs["ambiguous"].dtype == bool
     assert got.labels.tolist() == [0, 1, 2] and got.labels.dtype == np.int64 and got.model is None
     assert got.stats == {"records": 3, "candidate_pairs": 0} and got.timings == {}
 
