@@ -16,8 +16,10 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from importlib import resources
 
 import sqlalchemy as sa
@@ -67,10 +69,13 @@ class Digests:
     """Digests of the columns each mart reads of its staging, mdm and mart inputs, for one publish. What a mart
     reads of a table comes from the warehouse's plan of its SQL (`Dialect.scanned_columns`), or from its last build
     when its SQL and the table's columns are the same (the plan is not asked again); a table at a version is
-    scanned once for all the column sets the marts read of it (as their last builds recorded them)."""
+    scanned once for all the column sets the marts read of it (as their last builds recorded them). Safe for marts
+    published at once: the columns are read under a lock, and a table is digested by one session at a time."""
 
     def __init__(self, wh: Warehouse, conn: Connection) -> None:
         self.wh = wh
+        self._lock = threading.Lock()
+        self._table_locks: dict[str, threading.Lock] = {}
         self.known: dict[Key, str] = {}
         self.columns: dict[str, list[str]] = {}
         self.wanted: dict[str, set[tuple[str, ...]]] = {}
@@ -86,18 +91,20 @@ class Digests:
         does not scan it: then the mart is built whenever its version moves) and a fingerprint of the table's
         columns. `last`: what its last build of the same SQL recorded (taken while a table's columns are the same)."""
         wanted = [t for t in tables if t.partition(".")[0] in _DIGESTED]
-        missing = [t for t in wanted if t not in self.columns]
-        if missing:
-            for schema, table, column in conn.execute(sa.text(
-                    "SELECT table_schema, table_name, column_name FROM information_schema.columns WHERE "
-                    "table_schema IN ('staging', 'mdm', 'marts') ORDER BY column_name")).fetchall():
-                if f"{schema}.{table}" in missing:
-                    self.columns.setdefault(f"{schema}.{table}", []).append(column)
+        with self._lock:
+            missing = [t for t in wanted if t not in self.columns]
+            if missing:
+                for schema, table, column in conn.execute(sa.text(
+                        "SELECT table_schema, table_name, column_name FROM information_schema.columns WHERE "
+                        "table_schema IN ('staging', 'mdm', 'marts') ORDER BY column_name")).fetchall():
+                    if f"{schema}.{table}" in missing:
+                        self.columns.setdefault(f"{schema}.{table}", []).append(column)
+            columns = {t: self.columns.get(t, []) for t in wanted}
         last = last or {}
         out: dict[str, dict] = {}
         scanned: dict[str, set[str]] | None = None
         for table in wanted:
-            have = self.columns.get(table, [])
+            have = columns[table]
             print_ = hashlib.sha1("\x1f".join(have).encode()).hexdigest()[:12]
             if table in last and last[table].get("all") == print_:
                 out[table] = last[table]
@@ -118,15 +125,25 @@ class Digests:
                 continue
             version = seen.get(table, -1)
             key = (table, version, cols)
-            if version < 0 or key not in self.known:
-                have = set(self.columns.get(table, []))
-                others = sorted(c for c in self.wanted.get(table, set()) - {cols} if set(c) <= have)
-                sets = [cols, *(others if version >= 0 else [])]
-                row = conn.exec_driver_sql(self.wh.dialect.digest_sql(table, [list(c) for c in sets])).fetchall()[0]
-                for c, total in zip(sets, row[1:], strict=True):
-                    self.known[(table, version, c)] = f"{int(row[0])}:{total}"
-            out[table] = self.known[key]
+            with self._lock:
+                table_lock = self._table_locks.setdefault(table, threading.Lock())
+            with table_lock:
+                if version < 0 or key not in self.known:
+                    with self._lock:
+                        have = set(self.columns.get(table, []))
+                    others = sorted(c for c in self.wanted.get(table, set()) - {cols} if set(c) <= have)
+                    sets = [cols, *(others if version >= 0 else [])]
+                    row = conn.exec_driver_sql(self.wh.dialect.digest_sql(table, [list(c) for c in sets])
+                                               ).fetchall()[0]
+                    for c, total in zip(sets, row[1:], strict=True):
+                        self.known[(table, version, c)] = f"{int(row[0])}:{total}"
+                out[table] = self.known[key]
         return out
+
+    def forget(self, table: str) -> None:
+        """Read the columns of `table` again when next asked (it was built again)."""
+        with self._lock:
+            self.columns.pop(table, None)
 
 
 def build_mart(wh: Warehouse, name: str) -> int:
@@ -146,64 +163,122 @@ def mart_columns(wh: Warehouse, name: str) -> list[tuple[str, str]]:
     return list(zip(rows["column_name"], rows["data_type"], strict=True))
 
 
+MART_SESSIONS = {"postgresql": 4, "duckdb": 2}
+"""Marts one publish builds at once, by warehouse: a mart starts when the marts it reads are done, on a session of
+its own (PostgreSQL runs each session's statements on a core of their own; DuckDB's smaller refreshes leave cores
+idle)."""
+
+
 def publish(wh: Warehouse, marts: tuple[str, ...] = MARTS,
             progress: Callable[[str], None] | Progress | None = None, force: bool = False) -> dict[str, int]:
     """Build the marts whose inputs changed since they were built (all of them with `force`); returns the row
-    count of every mart."""
+    count of every mart. Marts that do not read each other are built at once (`MART_SESSIONS`); a failed mart
+    stops those reading it, the others finish, and its error is raised."""
     prog = as_progress(progress, log)
     with wh.begin() as conn:  # the staging and mdm tables the marts read exist, even before any data
         ensure_staging(wh, conn)
         ensure_mdm(wh, conn)
-    counts: dict[str, int] = {}
+        conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS marts")
     with wh.begin() as conn:
         digester = Digests(wh, conn)
-    for name in marts:
-        tables = _input_tables(name)
-        chain = None
-        with wh.begin() as conn:
-            seen = versions(conn, tables)
-            mark = watermark(conn, f"mart:{name}")
-            exists = wh.table_exists(conn, "marts", name)
-            same_sql = mark is not None and mark[1].get("sql") == _sql_hash(name)
-            if not force and exists and mark is not None and same_sql and mark[1].get("inputs") == seen:
-                counts[name] = int(mark[1].get("rows", 0))
-                continue
-            read = digester.read(conn, name, tables, mark[1].get("read") if mark is not None and same_sql else None)
-            if not force and exists and mark is not None and same_sql:
-                before = mark[1]
-                moved = [t for t in tables if (before.get("inputs") or {}).get(t) != seen[t]]
-                kept = before.get("digests") or {}
-                if all(t in kept for t in moved):
-                    now = digester.digests(conn, {t: read[t] for t in moved if t in read}, seen)
-                    if all(now.get(t) == kept[t] for t in moved):  # what it reads of them did not change
-                        set_watermark(conn, f"mart:{name}", 0, {**before, "inputs": seen})
-                        counts[name] = int(before.get("rows", 0))
-                        prog(f"marts.{name}: kept (the columns it reads of {', '.join(moved)} did not change)")
-                        continue
-                if refreshed_by(name):  # only the golden tables changed what it reads: their changed golden IDs
-                    chain = golden_chain(conn, tables, before.get("inputs") or {}, seen)
-                    if chain is not None:
-                        others = [t for t in moved if not follows_golden_log(conn, t, seen[t], chain)]
-                        now = digester.digests(conn, {t: read[t] for t in others if t in read}, seen)
-                        if not all(t in kept and now.get(t) == kept[t] for t in others):
-                            chain = None
-            kept_digests = _unmoved_digests(mark[1], seen) if mark is not None and same_sql else {}
-            digests = {**kept_digests, **digester.digests(
-                conn, {t: r for t, r in read.items() if t not in kept_digests}, seen)}
-            if chain is not None:
-                started = time.monotonic()
-                done = refresh_changed(wh, conn, name, mart_sql(name).strip().rstrip(";"), chain)
-                if done is not None:
-                    counts[name] = done[1]
-                    _record(conn, name, seen, digests, done[1], read)
-                    prog(f"refreshed marts.{name}: the rows of {done[0]:,} changed golden customers "
-                         f"({done[1]:,} rows) in {time.monotonic() - started:.1f} s")
-                    continue
-        started = time.monotonic()
-        counts[name] = build_recorded(wh, name, seen, digests, read)
-        digester.columns.pop(f"marts.{name}", None)  # (built again: its columns as its SQL makes them now)
-        prog(f"built marts.{name}: {counts[name]:,} rows in {time.monotonic() - started:.1f} s")
-    return counts
+    said = threading.Lock()
+
+    def say(message: str) -> None:
+        with said:
+            prog(message)
+
+    counts = run_in_order(marts, {m: [t for s, t in mart_inputs(m) if s == "marts"] for m in marts},
+                          lambda name: _publish_one(wh, name, digester, force, say),
+                          MART_SESSIONS.get(wh.dialect.name, 1))
+    return {name: counts[name] for name in marts}
+
+
+def run_in_order(names: tuple[str, ...], reads: dict[str, list[str]], work: Callable[[str], int],
+                 sessions: int) -> dict[str, int]:
+    """`work(name)` for each name, at most `sessions` at once, each once the names it reads (among `names`) are
+    done, taken in `names`' order; the results by name. The first error (in `names`' order) is raised after the
+    work under way finished, and nothing that reads a failed name starts."""
+    if sessions <= 1:
+        return {name: work(name) for name in names}
+    done: dict[str, int] = {}
+    failed: dict[str, BaseException] = {}
+    running: dict[Future[int], str] = {}
+    waiting = list(names)
+    with ThreadPoolExecutor(sessions, thread_name_prefix="mart") as pool:
+        while waiting or running:
+            for name in list(waiting):
+                deps = [d for d in reads.get(name, []) if d in names]
+                if any(d in failed for d in deps):
+                    waiting.remove(name)  # (reads a name that failed: not worked on)
+                    failed[name] = _Skipped(name)
+                elif len(running) < sessions and all(d in done for d in deps):
+                    waiting.remove(name)
+                    running[pool.submit(work, name)] = name
+            if not running:
+                assert not waiting, f"names that read each other in a circle: {waiting}"
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                name = running.pop(future)
+                try:
+                    done[name] = future.result()
+                except BaseException as exc:  # (raised below, after the work under way)
+                    failed[name] = exc
+    for name in names:
+        if name in failed and not isinstance(failed[name], _Skipped):
+            raise failed[name]
+    return done
+
+
+class _Skipped(Exception):
+    """A name not worked on: it reads one that failed."""
+
+
+def _publish_one(wh: Warehouse, name: str, digester: Digests, force: bool, prog: Callable[[str], None]) -> int:
+    """Build, refresh or keep one mart; returns its row count."""
+    tables = _input_tables(name)
+    chain = None
+    with wh.begin() as conn:
+        seen = versions(conn, tables)
+        mark = watermark(conn, f"mart:{name}")
+        exists = wh.table_exists(conn, "marts", name)
+        same_sql = mark is not None and mark[1].get("sql") == _sql_hash(name)
+        if not force and exists and mark is not None and same_sql and mark[1].get("inputs") == seen:
+            return int(mark[1].get("rows", 0))
+        read = digester.read(conn, name, tables, mark[1].get("read") if mark is not None and same_sql else None)
+        if not force and exists and mark is not None and same_sql:
+            before = mark[1]
+            moved = [t for t in tables if (before.get("inputs") or {}).get(t) != seen[t]]
+            kept = before.get("digests") or {}
+            if all(t in kept for t in moved):
+                now = digester.digests(conn, {t: read[t] for t in moved if t in read}, seen)
+                if all(now.get(t) == kept[t] for t in moved):  # what it reads of them did not change
+                    set_watermark(conn, f"mart:{name}", 0, {**before, "inputs": seen})
+                    prog(f"marts.{name}: kept (the columns it reads of {', '.join(moved)} did not change)")
+                    return int(before.get("rows", 0))
+            if refreshed_by(name):  # only the golden tables changed what it reads: their changed golden IDs
+                chain = golden_chain(conn, tables, before.get("inputs") or {}, seen)
+                if chain is not None:
+                    others = [t for t in moved if not follows_golden_log(conn, t, seen[t], chain)]
+                    now = digester.digests(conn, {t: read[t] for t in others if t in read}, seen)
+                    if not all(t in kept and now.get(t) == kept[t] for t in others):
+                        chain = None
+        kept_digests = _unmoved_digests(mark[1], seen) if mark is not None and same_sql else {}
+        digests = {**kept_digests, **digester.digests(
+            conn, {t: r for t, r in read.items() if t not in kept_digests}, seen)}
+        if chain is not None:
+            started = time.monotonic()
+            done = refresh_changed(wh, conn, name, mart_sql(name).strip().rstrip(";"), chain)
+            if done is not None:
+                _record(conn, name, seen, digests, done[1], read)
+                prog(f"refreshed marts.{name}: the rows of {done[0]:,} changed golden customers "
+                     f"({done[1]:,} rows) in {time.monotonic() - started:.1f} s")
+                return done[1]
+    started = time.monotonic()
+    rows = build_recorded(wh, name, seen, digests, read)
+    digester.forget(f"marts.{name}")  # (built again: its columns as its SQL makes them now)
+    prog(f"built marts.{name}: {rows:,} rows in {time.monotonic() - started:.1f} s")
+    return rows
 
 
 def _unmoved_digests(before: dict, seen: dict[str, int]) -> dict[str, str]:

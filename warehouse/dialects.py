@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
@@ -107,13 +108,17 @@ class DuckDBDialect(Dialect):
     name = "duckdb"
     types: ClassVar[dict[str, str]] = {**Dialect.types, "text": "VARCHAR", "float": "DOUBLE"}
 
+    _explaining = threading.Lock()
+
     def scanned_columns(self, conn: Connection, sql: str) -> dict[str, set[str]]:
-        # Without statistics propagation: a filter the data at hand proves always true must still count.
-        conn.exec_driver_sql("SET disabled_optimizers = 'statistics_propagation'")
-        try:
-            rows = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}").fetchall()
-        finally:
-            conn.exec_driver_sql("RESET disabled_optimizers")
+        # Without statistics propagation: a filter the data at hand proves always true must still count. The
+        # setting is the database's, not the session's: one plan at a time (marts are published at once)
+        with self._explaining:
+            conn.exec_driver_sql("SET disabled_optimizers = 'statistics_propagation'")
+            try:
+                rows = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) {sql}").fetchall()
+            finally:
+                conn.exec_driver_sql("RESET disabled_optimizers")
         out: dict[str, set[str]] = {}
         for plan in (json.loads(r[1]) for r in rows):
             for node in _plan_nodes(plan, "children"):
