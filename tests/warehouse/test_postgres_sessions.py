@@ -1,5 +1,5 @@
-"""The hub's PostgreSQL sessions: without JIT (`warehouse.engine.POSTGRES_OPTIONS`) unless the warehouse URL sets its
-own `options`; a mart's materialized expressions computed once; results read in chunks."""
+"""The hub's PostgreSQL sessions: without JIT and with SSD page costs (`warehouse.engine.POSTGRES_OPTIONS`) unless the
+warehouse URL sets its own `options`; a mart's materialized expressions computed once; results read in chunks."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ def setting(wh: Warehouse, name: str) -> str:
 
 
 @pytest.mark.postgres
-def test_the_hub_s_sessions_run_without_jit(pg_url: str) -> None:
+def test_the_hub_s_sessions_run_without_jit_and_cost_a_random_page_as_on_an_ssd(pg_url: str) -> None:
     wh = Warehouse(pg_url)
     try:
         assert setting(wh, "jit") == "off"
+        assert setting(wh, "random_page_cost") == "1.1"
     finally:
         wh.dispose()
 
@@ -28,6 +29,7 @@ def test_a_url_with_its_own_options_keeps_the_server_s_jit(pg_url: str) -> None:
     try:
         assert setting(server, "work_mem") == "8MB"  # the URL's options reach the server
         assert setting(server, "jit") == "on"  # PostgreSQL 15's default, untouched
+        assert setting(server, "random_page_cost") == "4"
     finally:
         server.dispose()
 
