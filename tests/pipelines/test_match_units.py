@@ -126,6 +126,8 @@ def test_the_content_hash_is_the_md5_of_the_canonical_fields_joined_by_bars_with
     expected = hashlib.md5("|".join("\x01" if values[c] is None else values[c] for c in ENTITY_FIELDS).encode()
                            ).hexdigest()
     assert wh.scalar(f"SELECT {content_hash_sql('s')} FROM t s") == expected
+    # (the alias qualifies every column: the hash reads its table's row beside another with the same columns)
+    assert wh.scalar(f"SELECT {content_hash_sql('s')} FROM t s, t u") == expected
     assert wh.scalar(f"SELECT {content_hash_sql()} FROM t") == expected
     assert content_hash_sql().startswith("md5(COALESCE(CAST(\"name\" AS VARCHAR)")
     wh.dispose()
@@ -623,7 +625,9 @@ def test_a_run_logs_its_peak_memory_and_the_time_of_each_step_at_debug_level(tmp
                                                                              caplog: pytest.LogCaptureFixture) -> None:
     cfg, wh = project(tmp_path)
     with caplog.at_level(logging.DEBUG, logger="hub.match"):
+        started = time.perf_counter()
         run_match(cfg, wh)
+        elapsed = time.perf_counter() - started
     logged = [r.getMessage() for r in caplog.records if r.name == "hub.match" and r.module == "match"]
     assert [re.sub(r"\d+\.\d+", "T", re.sub(r"peak memory \d{1,3}(,\d{3})* MB", "peak memory M MB", m))
             for m in logged] == [
@@ -631,6 +635,9 @@ def test_a_run_logs_its_peak_memory_and_the_time_of_each_step_at_debug_level(tmp
         "publishing: the records' lookup indexes built in T s", "matching: peak memory M MB after writing",
         "matching steps (s): standardize T, encode T, block T, compare T, train T, score T, cluster T, "
         "golden_and_write T"]
+    # the index build's time and each step's: durations within the run's, not a clock's reading
+    times = [float(t) for m in (logged[2], logged[-1]) for t in re.findall(r"\d+\.\d+", m)]
+    assert len(times) == 9 and all(0 <= t <= elapsed + 0.05 for t in times)
     peak = int(re.search(r"\d[\d,]*", logged[-2]).group().replace(",", ""))
     assert 0 < peak <= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     wh.dispose()
@@ -698,8 +705,18 @@ def test_an_incremental_run_keeps_records_its_cities_place_apart_as_a_rebuild_do
         "conflicting_components": 1, "rejected_edges": 2, "floaters": 0}
     assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"}), frozenset({"A5"})}
     incremental = golden_of(wh)
+
+    def queue() -> list[tuple[tuple[str, str], str]]:
+        q = wh.read_frame("SELECT left_record, right_record, reason FROM mdm.review_queue")
+        return sorted((tuple(sorted((a, b))), why) for a, b, why in q.values.tolist())
+
+    # (the pairs go to review as kept apart by a hard rule, as a rebuild sends them)
+    assert queue() == [((rid("A0"), rid("A5")), "kept apart by a hard rule"),
+                       ((rid("A3"), rid("A5")), "kept apart by a hard rule")]
     assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
     assert golden_of(wh) == incremental
+    assert queue() == [((rid("A0"), rid("A5")), "kept apart by a hard rule"),
+                       ((rid("A3"), rid("A5")), "kept apart by a hard rule")]
     wh.dispose()
 
 
@@ -846,24 +863,33 @@ def test_a_full_run_of_no_staged_customer_writes_nothing_and_says_so(tmp_path: P
     wh.dispose()
 
 
-def test_a_deleted_record_lets_the_short_record_it_made_ambiguous_join_its_other_customer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("floater", ["B3", "B0"])
+def test_a_deleted_record_lets_the_short_record_it_made_ambiguous_join_its_other_customer(tmp_path: Path,
+                                                                                           floater: str) -> None:
     # B3, a name without a city and no phone (a floater), reaches B1 (Shanghai) and B2 (Beijing): ambiguous, on its
     # own. B1 deleted: its pair with B3 goes, and B3, the other end of that pair (in no golden customer of B1's),
-    # is clustered again: B2's customer reaches it alone now, and takes it, as a rebuild does
+    # is clustered again: B2's customer reaches it alone now, and takes it, as a rebuild does. As B0, the floater's
+    # id comes before B1's: it is the left end of the removed pair (as B3, the right end)
     rows = [*ROWS, ("B1", "上海鸿骞信息技术有限公司", "021-62345678"),
-            ("B2", "北京鸿骞信息技术有限公司", "010-62345679"), ("B3", "鸿骞信息技术有限公司", "")]
+            ("B2", "北京鸿骞信息技术有限公司", "010-62345679"), (floater, "鸿骞信息技术有限公司", "")]
     cfg, wh = project(tmp_path, rows)
     run_match(cfg, wh)
     assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"}), frozenset({"B1"}),
-                          frozenset({"B2"}), frozenset({"B3"})}
+                          frozenset({"B2"}), frozenset({floater})}
+    removed = wh.read_frame("SELECT left_record, right_record FROM mdm.match_pairs WHERE left_record = :b OR "
+                            "right_record = :b", {"b": rid("B1")})
+    assert tuple(sorted([rid("B1"), rid(floater)])) in set(zip(removed["left_record"], removed["right_record"],
+                                                                strict=True))
     first = golden_of(wh)
     write_rows(tmp_path, [r for r in rows if r[0] != "B1"])
     stage(cfg, wh)
     out = run_match(cfg, wh)
-    assert out.incremental and out.deleted_ids == [rid("B1")] and out.affected_ids == [rid("B2"), rid("B3")]
+    assert out.incremental and out.deleted_ids == [rid("B1")]
+    assert out.affected_ids == sorted([rid("B2"), rid(floater)])
     assert groups(wh) == {frozenset({"A0", "A3"}), frozenset({"A1", "A4"}), frozenset({"A2"}),
-                          frozenset({"B2", "B3"})}
-    assert golden_of(wh)["B3"] == first["B2"]
+                          frozenset({"B2", floater})}
+    # (merged, the customer keeps the older ID: B2's, or B0's, numbered first as its record comes first)
+    assert golden_of(wh)[floater] == first["B2" if floater == "B3" else "B0"]
     incremental = golden_of(wh)
     assert not run_match(cfg, wh, rebuild=True, retrain=False).incremental
     assert golden_of(wh) == incremental
