@@ -23,7 +23,29 @@ CASES = [  # (pattern, replacement for sub)
     (r"a|b$", "-"), (r"(?:转|ext\.?)\s*(\d{1,6})\s*$", ""), (r"\\", "/"), (r"\$", "S"), (r"a\z", "Z"),
     (r"[\d\s]+", "+"), (r"[$]", "D"), (r"\p{Han}+", "H"), (r"a", "\\\\"),
 ]
-UNRENDERED = [r"(?i)ab", r"\bab", r"a{,2}", r"[[:alpha:]]", r"\Qa.b\E", r"(a)\1", r"[\D]", r"\C", r"(?P=x)"]
+UNRENDERED = [r"(?i)ab", r"\bab", r"a{,2}", r"[[:alpha:]]", r"\Qa.b\E", r"(a)\1", r"[\D]", r"\C", r"(?P=x)",
+              # cut short: an escape or a class left open
+              "a\\", r"\p{L", r"a\p{L", r"a\p", r"\x{41", r"[a", r"[^]a"]
+# RE2 patterns and their exact `regex` renderings: ASCII classes inside and outside brackets, `$` and `\z` as the
+# very end, Unicode properties and hex escapes as written (`\x{…}` as `\U…`), brackets that are literals escaped.
+TRANSLATED = [
+    (r"\d\D[\d\s\w]\S\W\w$", r"[0-9][^0-9][0-9\t\n\f\r 0-9A-Za-z_][^\t\n\f\r ][^0-9A-Za-z_][0-9A-Za-z_]\Z"),
+    (r"\p{Han}\pL\PN\P{Lu}\x41\x{5317}a\z", r"\p{Han}\pL\PN\P{Lu}\x41\U00005317a\Z"),
+    (r"\x{4EAC}+\p{Han}", r"\U00004eac+\p{Han}"),
+    (r"a{2}\p{Han}\x{4EAC}{1,2}\p{L}{3}", r"a{2}\p{Han}\U00004eac{1,2}\p{L}{3}"),  # a `}` before and after
+    (r"[\pL\PN]\pN", r"[\pL\PN]\pN"),
+    (r"[]a][^]b][a[b][$]x", r"[\]a][^\]b][a\[b][$]x"),
+    (r"[]\d][^]]", r"[\]0-9][^\]]"),  # an escape or `]` right after the leading `]`
+    (r"(?:a)(?P<n>b)(c)a{2,}\.\t\\\$", r"(?:a)(?P<n>b)(c)a{2,}\.\t\\\$"),
+    (r"[^\s-]{1,3}", r"[^\t\n\f\r -]{1,3}"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _translated_afresh() -> None:
+    """Each test translates and compiles its patterns itself: none reads another test's cached translation."""
+    arrow_regex.compiled.cache_clear()
+    arrow_regex._template.cache_clear()
 
 
 def arrow_sub(arr: pa.Array, pattern: str, repl: str) -> pa.Array:
@@ -51,6 +73,12 @@ def test_named_groups_are_extracted_as_arrow_does_including_groups_that_take_no_
     assert few.to_pylist()[1] == {"a": "", "s": "51803117"}  # the area code takes no part: "" as in Arrow
     assert few.to_pylist()[4] is None  # `$` is the very end: not before the new line
     assert arrow_regex._few_groups(arr, r"(\d+)") is None  # Arrow wants every group named
+    # the fields in the order of the groups, not of their names
+    later = r"(?P<s>[2-9]\d{6,7})(?P<a>\d)?$"
+    few = arrow_regex._few_groups(arr, later)
+    assert few.equals(pc.extract_regex(arr, later))
+    assert [f.name for f in few.type] == ["s", "a"]
+    assert few.to_pylist()[0] == {"s": "51803117", "a": ""}
 
 
 @pytest.mark.parametrize("pattern", UNRENDERED)
@@ -58,6 +86,39 @@ def test_patterns_the_translation_cannot_render_exactly_stay_with_arrow(pattern:
     assert arrow_regex.translate(pattern) is None
     arr = pa.array(["ab", "AB"], pa.string())
     assert arrow_regex._few_has(arr, pattern) is None
+    assert arrow_regex._few_sub(arr, pattern, "-", None) is None
+    assert arrow_regex._few_groups(arr, pattern) is None
+
+
+def test_a_few_values_with_a_pattern_left_to_arrow_give_arrows_results() -> None:
+    arr = pa.array(["ab cd", "AB", None, "xab"], pa.string())
+    assert arrow_regex.has(arr, r"\bab").to_pylist() == [True, False, None, False]
+    assert arrow_regex.sub(arr, r"(?i)ab", "-").to_pylist() == ["- cd", "-", None, "x-"]
+    assert arrow_regex.groups(arr, r"(?i)(?P<x>a)(?P<y>b)").to_pylist() == [
+        {"x": "a", "y": "b"}, {"x": "A", "y": "B"}, None, {"x": "a", "y": "b"}]
+
+
+def test_a_replacement_the_template_cannot_render_is_left_to_arrow_which_refuses_it() -> None:
+    arr = pa.array(["ab"], pa.string())
+    assert arrow_regex._few_sub(arr, "a", r"\x", None) is None
+    with pytest.raises(pa.ArrowInvalid, match="Rewrite schema"):
+        arrow_regex.sub(arr, "a", r"\x")
+
+
+def test_no_values_or_only_nulls_keep_arrows_types() -> None:
+    pattern = r"(?P<b>a)(?P<a>b)?"
+    for arr in (pa.array([], pa.string()), pa.array([None, None], pa.string())):
+        assert arrow_regex._few_sub(arr, "a", "b", None).equals(pc.replace_substring_regex(arr, "a", "b"))
+        assert arrow_regex._few_has(arr, "a").equals(pc.match_substring_regex(arr, "a"))
+        assert arrow_regex._few_groups(arr, pattern).equals(pc.extract_regex(arr, pattern))
+        assert arrow_regex._few_groups(arr, pattern).type == pa.struct([("b", pa.string()), ("a", pa.string())])
+
+
+@pytest.mark.parametrize(("pattern", "expected"), TRANSLATED)
+def test_patterns_are_translated_exactly(pattern: str, expected: str) -> None:
+    assert arrow_regex.translate(pattern) == expected
+    arr = pa.array(["x", "]a", "$", "[b", "北京", None], pa.string())
+    assert arrow_regex._few_has(arr, pattern).equals(pc.match_substring_regex(arr, pattern)), pattern
 
 
 def test_a_replacement_that_can_match_nothing_stays_with_arrow_whose_empty_matches_differ() -> None:
@@ -73,6 +134,14 @@ def test_many_values_go_to_arrow_and_a_few_to_python_with_the_same_results() -> 
     assert arrow_regex.has(many, r"\d$").to_pylist() == pc.match_substring_regex(many, r"\d$").to_pylist()
     assert arrow_regex.sub(many[:3], r"c$", "C").to_pylist() == ["abC", "abc\n", "a\nb"]
     assert arrow_regex.has(pa.chunked_array([many[:2]]), "b").to_pylist() == [True, True]  # chunked: Arrow's
+    assert arrow_regex._few_sub(many, r"\d", "#", None) is None
+    assert arrow_regex._few_groups(many, r"(?P<d>\d)") is None
+    assert arrow_regex.sub(many, r"\d", "#", 1).equals(pc.replace_substring_regex(many, r"\d", "#", max_replacements=1))
+    assert arrow_regex.sub(many, r"\d").equals(pc.replace_substring_regex(many, r"\d", ""))
+    assert arrow_regex.groups(many, r"(?P<d>\d)(?P<e>\d)?").equals(pc.extract_regex(many, r"(?P<d>\d)(?P<e>\d)?"))
+    few = pa.array(["a1b22", None], pa.string())
+    assert arrow_regex.sub(few, r"\d").to_pylist() == ["ab", None]  # the replacement by default: ""
+    assert arrow_regex.sub(few, r"\d", "#", 1).to_pylist() == ["a#b22", None]
 
 
 def records() -> pd.DataFrame:
