@@ -245,14 +245,14 @@ def settle(url: str, limit: float = 600.0) -> float:
         return 0.0
     import time
 
-    import sqlalchemy as sa
+    from warehouse.engine import make_engine, value
 
-    engine = sa.create_engine(url.replace("postgresql:", "postgresql+psycopg:", 1))
+    engine = make_engine(url)
     started, quiet = time.monotonic(), 0
     try:
         while time.monotonic() - started < limit and quiet < 2:
             with engine.connect() as conn:
-                pending = int(conn.exec_driver_sql(PENDING_AUTOVACUUM).scalar() or 0)
+                pending = int(value(conn, PENDING_AUTOVACUUM) or 0)
             quiet = quiet + 1 if not pending else 0
             time.sleep(5)
     finally:
