@@ -422,15 +422,18 @@ def _hierarchy_slice(conn: Connection, gids: str, old_keys: str, cols: str) -> N
         f"{grouped}) p ON r.name_core = p.name_core AND r.city_any = p.city_any WHERE r.{grouped} "
         f"UNION SELECT child_golden_id FROM mdm.customer_hierarchy WHERE parent_golden_id IN "
         f"(SELECT golden_id FROM {gids})")
-    theirs = (f"(SELECT {', '.join(HIERARCHY_KEYS)} FROM {RECORDS} "
-              "WHERE golden_id IN (SELECT golden_id FROM _hub_targets))")
+    # (the targets' records are read once: they are part of the slice and give the keys of the rest)
+    conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_theirs")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_theirs AS SELECT {cols} FROM {RECORDS} r "
+                         "WHERE r.golden_id IN (SELECT golden_id FROM _hub_targets)")
     conn.exec_driver_sql(
         f"CREATE TEMPORARY TABLE _hub_slice AS "
-        f"SELECT {cols} FROM {RECORDS} r WHERE r.golden_id IN (SELECT golden_id FROM _hub_targets) "
-        f"UNION SELECT {cols} FROM {RECORDS} r WHERE r.name_key IN (SELECT name_key FROM {theirs} t) "
-        f"UNION SELECT {cols} FROM {RECORDS} r JOIN (SELECT DISTINCT name_core, city_any FROM {theirs} t "
+        f"SELECT * FROM _hub_theirs "
+        f"UNION SELECT {cols} FROM {RECORDS} r WHERE r.name_key IN (SELECT name_key FROM _hub_theirs) "
+        f"UNION SELECT {cols} FROM {RECORDS} r JOIN (SELECT DISTINCT name_core, city_any FROM _hub_theirs "
         f"WHERE group_key = 'member') p ON r.name_core = p.name_core AND r.city_any = p.city_any "
         f"WHERE r.group_key = 'group'")
+    conn.exec_driver_sql("DROP TABLE _hub_theirs")
 
 
 def _review(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, gid: np.ndarray, pairs: pd.DataFrame,
