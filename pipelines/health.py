@@ -135,9 +135,9 @@ class HealthWatch:
         if notes:
             self.streams.setdefault(stream, StreamWatch()).notes += notes
 
-    def judge(self, result: SyncResult, live_rows: Callable[[str], int]) -> tuple[str, list[str], list[str]]:
-        """(status, failures, warnings) of the sync by each stream's health thresholds; `live_rows(stream)`:
-        the records the stream holds after the sync."""
+    def judge(self, result: SyncResult, holds_live: Callable[[str], bool]) -> tuple[str, list[str], list[str]]:
+        """(status, failures, warnings) of the sync by each stream's health thresholds; `holds_live(stream)`:
+        whether the stream holds any record after the sync."""
         failures: list[str] = []
         warnings: list[str] = []
         for name, sr in result.streams.items():
@@ -170,16 +170,16 @@ class HealthWatch:
                                     f"{seen:,} rows read ({share:.0%})")
             warnings += [f"{name}: {n}" for n in w.notes]
             # (a stream emptied by deletes the run was allowed to make is no surprise)
-            if h.zero_rows != "ignore" and not sr.error and not st.deleted and live_rows(name) == 0:
+            if h.zero_rows != "ignore" and not sr.error and not st.deleted and not holds_live(name):
                 text = f"{name}: the stream holds no record after the sync"
                 (failures if h.zero_rows == "fail" else warnings).append(text)
         status = "failed" if failures else "warning" if warnings else "succeeded"
         return status, failures, warnings
 
 
-def live_rows(store: RawStore, source: str) -> Callable[[str], int]:
-    """stream → the live records the raw layer holds for it."""
-    def count(stream: str) -> int:
+def holds_live(store: RawStore, source: str) -> Callable[[str], bool]:
+    """stream → whether the raw layer holds any live record of it."""
+    def holds(stream: str) -> bool:
         with store.wh.begin() as conn:
-            return store.live_keys(conn, source, stream)
-    return count
+            return store.holds_live(conn, source, stream)
+    return holds

@@ -432,7 +432,7 @@ def unstage_removed(cfg: HubConfig, wh: Warehouse) -> list[StageResult]:
             if source == REFERENCE_SOURCE or (source, stream) in staged:
                 continue
             configured = src is not None and (stream in src.streams or not src.streams)
-            if not configured and store.live_keys(conn, source, stream):
+            if not configured and store.holds_live(conn, source, stream):
                 continue  # removed from the config, but its deletion was refused: it stays until allowed
             n = int(value(conn, f"SELECT count(*) FROM staging.{quote(entity)} WHERE source_name = :s AND stream = :t",
                           {"s": source, "t": stream}) or 0)

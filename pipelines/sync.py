@@ -58,7 +58,7 @@ from core import secrets
 from core.config import HubConfig, SourceConfig
 from pipelines import full_refresh as full_refreshes
 from pipelines.errors import trace_text
-from pipelines.health import HealthWatch, check_columns, live_rows
+from pipelines.health import HealthWatch, check_columns, holds_live
 from pipelines.progress import Progress, as_progress
 from pipelines.read_ahead import read_ahead
 from warehouse.engine import Warehouse
@@ -303,7 +303,7 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
         failed = [f"{n}: {s.error}" for n, s in result.streams.items() if s.error]
         if failed:
             raise SyncError(f"source {source_name}: " + "; ".join(failed))
-        result.status, failures, result.warnings = run.watch.judge(result, live_rows(store, source_name))
+        result.status, failures, result.warnings = run.watch.judge(result, holds_live(store, source_name))
         if failures:
             raise SyncError(f"source {source_name}: " + "; ".join(failures + result.warnings))
         full_refreshes.record(warehouse, source_name, src, unsaved)

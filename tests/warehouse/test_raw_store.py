@@ -288,6 +288,7 @@ def test_deletes_refused_by_default_above_half_and_why(warehouse_url: str) -> No
     store.load_table("crm", "customers", s, pa.table({"id": [str(i) for i in range(10)]}), ["id"], 0)
     with wh.begin() as conn:
         assert store.live_keys(conn, "crm", "customers") == 10 and store.live_keys(conn, "crm", "none") == 0
+        assert store.holds_live(conn, "crm", "customers") and not store.holds_live(conn, "crm", "none")
     store.start_complete_read("crm", "customers")
     store.load_table("crm", "customers", s, pa.table({"id": ["0", "1", "2", "3"]}), ["id"], 0, track_seen=True)
     with pytest.raises(MassDeleteRefused) as refused:
@@ -314,6 +315,7 @@ def test_deletes_refused_by_default_above_half_and_why(warehouse_url: str) -> No
         .values.tolist() == [["customers", deleting, 0, 6], ["orders", gone, 0, 1]]
     with wh.begin() as conn:
         assert store.live_keys(conn, "crm", "customers") == 4
+        assert store.holds_live(conn, "crm", "customers") and not store.holds_live(conn, "crm", "orders")  # tombstoned
     wh.dispose()
 
 
