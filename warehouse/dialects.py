@@ -245,8 +245,15 @@ class PostgresDialect(Dialect):
             cp.write(buf.getvalue())
 
     def read_arrow(self, conn: Connection, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
-        """A query's rows as Arrow, `READ_CHUNK` rows at a time from a server-side cursor (a query, not a command):
-        Python holds one chunk's objects, not the whole result's (1M rows of 9 text columns: 1.7 GB at once)."""
+        """A query's rows as Arrow: by `COPY (query) TO STDOUT` parsed by Arrow (`warehouse.postgres_copy`; 100,000
+        rows of 40 columns in 0.5 s against 2.7 s through the cursor) when every column's type reads so, else
+        `READ_CHUNK` rows at a time from a server-side cursor (a query, not a command): Python holds one chunk's
+        objects, not the whole result's (1M rows of 9 text columns: 1.7 GB at once)."""
+        if _QUERY.match(sql) and not any(
+                isinstance(v, list | tuple | set | dict) for v in (params or {}).values()):
+            copied = _read_by_copy(conn, sql, params or {})
+            if copied is not None:
+                return copied
         stmt = _text(sql)
         if _QUERY.match(sql):
             stmt = stmt.execution_options(stream_results=True, max_row_buffer=READ_CHUNK)
@@ -271,6 +278,30 @@ def arrow_of(result: Any) -> pa.Table:
 
 READ_CHUNK = 100_000
 _QUERY = re.compile(r"\s*(SELECT|WITH|\()", re.IGNORECASE)
+
+
+def _read_by_copy(conn: Connection, sql: str, params: dict[str, Any]) -> pa.Table | None:
+    """A PostgreSQL query's rows through `COPY`, or None (having run nothing but its description) when a column's
+    type does not read so or two columns share a name. The parameters become literals, as the server types them."""
+    import psycopg
+
+    from warehouse.postgres_copy import copy_types, read_copy
+
+    sql = sql.strip().rstrip(";")
+    described = conn.execute(_text(f"SELECT * FROM ({sql}\n) _hub_q LIMIT 0"), params)  # (a last `--` comment ends)
+    description = described.cursor.description if described.cursor is not None else None
+    described.close()
+    names = [str(d[0]) for d in description or []]
+    types = copy_types(description or [])
+    if types is None or len(set(names)) != len(names):
+        return None
+    compiled = _text(sql).compile(dialect=conn.dialect)
+    raw: Any = conn.connection.driver_connection
+    statement = psycopg.ClientCursor(raw).mogrify(compiled.string, compiled.construct_params(params))
+    parts = list(read_copy(raw, statement, None, names, types, READ_CHUNK))
+    if not parts:  # (as the cursor's path makes an empty result)
+        return pa.Table.from_pandas(pd.DataFrame([], columns=names), preserve_index=False)
+    return parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
 
 
 def _duck_path(path: list[str | int]) -> str:

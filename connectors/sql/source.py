@@ -35,8 +35,8 @@ from connectors.python_source import (
     unique_names,
 )
 from connectors.sql.engines import source_engine
-from connectors.sql.postgres_copy import CopyFailed, copy_types, read_copy
 from warehouse.identifiers import quote, quote_qualified
+from warehouse.postgres_copy import CopyFailed, copy_types, read_copy
 
 SPEC: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
@@ -180,7 +180,7 @@ class SqlStream(CheckpointedStream):
 
     def _tables(self, conn: sa.Connection, statement: str, args: Any) -> Iterator[pa.Table]:
         """The rows in Arrow tables of `batch_size` rows: by COPY from PostgreSQL when it reads every column's type
-        (`connectors.sql.postgres_copy`), else straight from the driver's cursor (a server-side cursor where the
+        (`warehouse.postgres_copy`), else straight from the driver's cursor (a server-side cursor where the
         driver has one, so a large table never sits in memory)."""
         if self._engine.dialect.name == "postgresql" and self._engine.dialect.driver == "psycopg":
             probe = conn.exec_driver_sql(f"SELECT * FROM ({statement}) hub_probe LIMIT 0", args)

@@ -49,8 +49,9 @@ def test_a_mart_s_materialized_expression_is_computed_once_on_postgresql() -> No
 
 @pytest.mark.postgres
 def test_a_read_in_chunks_equals_the_whole_result_read_at_once(pg_url: str) -> None:
-    """`PostgresDialect.read_arrow` reads `READ_CHUNK` rows at a time (Python holds one chunk's objects); a column
-    empty in the first chunks, or integers with a gap in a later one, read as the whole result read at once."""
+    """`PostgresDialect.read_arrow` reads a result COPY cannot type (here: a UUID column) `READ_CHUNK` rows at a time
+    (Python holds one chunk's objects); a column empty in the first chunks, or integers with a gap in a later one,
+    read as the whole result read at once."""
     import pandas as pd
     import pyarrow as pa
     import sqlalchemy as sa
@@ -60,7 +61,7 @@ def test_a_read_in_chunks_equals_the_whole_result_read_at_once(pg_url: str) -> N
     n = READ_CHUNK * 2 + 7
     sql = ("SELECT i, CASE WHEN i > :late THEN 'x' || i END AS late_text, "
            "CASE WHEN i > :gap AND i % 2 = 0 THEN NULL ELSE i END AS gap_int, "
-           "CAST(i AS NUMERIC) / 4 AS quarter FROM generate_series(1, :n) i ORDER BY i")
+           "CAST(i AS NUMERIC) / 4 AS quarter, CAST(NULL AS uuid) AS other FROM generate_series(1, :n) i ORDER BY i")
     params = {"late": READ_CHUNK + 5, "gap": READ_CHUNK * 2, "n": n}
     wh = Warehouse(pg_url)
     try:
@@ -74,3 +75,43 @@ def test_a_read_in_chunks_equals_the_whole_result_read_at_once(pg_url: str) -> N
     assert chunked.num_rows == n and chunked.column("late_text").null_count == READ_CHUNK + 5
     assert chunked.schema == whole.schema and chunked.equals(whole)
     assert chunked.column("gap_int").type == pa.float64()  # (NaN for the gaps, as at once)
+
+
+@pytest.mark.postgres
+def test_a_result_of_types_copy_reads_is_read_by_copy_with_the_cursor_s_values(pg_url: str) -> None:
+    """A query whose every column COPY reads (`warehouse.postgres_copy`) is read so: the values the cursor gives, in
+    more than one block of rows; integers with a gap stay integers (as DuckDB reads them; through the cursor they
+    become floats) and timestamps are in microseconds. Its parameters become literals (quotes, `%`), a last `--`
+    comment is ended, an empty result has the cursor's columns, and a command (`INSERT … RETURNING`) keeps the
+    cursor."""
+    import pyarrow as pa
+
+    from warehouse.dialects import READ_CHUNK
+
+    n = READ_CHUNK + 11
+    sql = ("SELECT i, 'x' || i || :tail AS label, CASE WHEN i % 3 = 0 THEN NULL ELSE i END AS gap_int, "
+           "CAST(i AS NUMERIC) / 4 AS quarter, DATE '2026-01-01' + i % 365 AS day, i % 2 = 0 AS even, "
+           "TIMESTAMP '2026-01-01 00:00:00' + i * INTERVAL '1 second' AS at, CAST(NULL AS TEXT) AS nothing "
+           "FROM generate_series(1, :n) i WHERE 'a%' LIKE 'a%' ORDER BY i -- the last line, a comment")
+    wh = Warehouse(pg_url)
+    try:
+        copied = wh.read_arrow(sql, {"tail": "'s 100%", "n": n})
+        with_uuid = sql.replace(" FROM generate_series", ", CAST(NULL AS uuid) AS other FROM generate_series")
+        cursor = wh.read_arrow(with_uuid, {"tail": "'s 100%", "n": n})
+        empty = wh.read_arrow("SELECT i, 'x' AS t FROM generate_series(1, 3) i WHERE i > :n", {"n": 5})
+        with wh.begin() as conn:
+            conn.exec_driver_sql("CREATE TEMPORARY TABLE w (k INT)")
+            written = wh.read_arrow("INSERT INTO w VALUES (7) RETURNING k", conn=conn)
+            kept = wh.read_arrow("SELECT k FROM w", conn=conn)
+    finally:
+        wh.dispose()
+    assert copied.num_rows == n and copied.column("label")[0].as_py() == "x1's 100%"
+    assert copied.column("gap_int").type == pa.int64() and copied.column("gap_int").null_count == n // 3
+    assert cursor.column("gap_int").type == pa.float64()  # (the cursor's path: NaN for the gaps)
+    assert copied.column("at").type == pa.timestamp("us") and cursor.column("at").type == pa.timestamp("ns")
+    same = ["i", "label", "quarter", "day", "even", "nothing"]
+    assert copied.select(same).equals(cursor.select(same))
+    assert copied.column("gap_int").to_pylist() == [None if v is None else int(v) for v in cursor["gap_int"].to_pylist()]
+    assert copied.column("at").cast(pa.timestamp("ns")).equals(cursor.column("at"))
+    assert empty.num_rows == 0 and empty.column_names == ["i", "t"]
+    assert written.column("k").to_pylist() == [7] and kept.column("k").to_pylist() == [7]

@@ -1,4 +1,5 @@
-"""Reading a PostgreSQL table or query by `COPY (…) TO STDOUT` into Arrow, for the `sql` source.
+"""Reading a PostgreSQL table or query by `COPY (…) TO STDOUT` into Arrow: the `sql` source's PostgreSQL tables
+and the PostgreSQL warehouse's own reads (`PostgresDialect.read_arrow`).
 
 A server-side cursor hands every value to Python as an object (a tuple per row, a `Decimal` per amount) before
 Arrow takes them back: 139,000 rows/s at best on the project's machine. `COPY` streams the rows as CSV, which
@@ -75,8 +76,8 @@ class _CopyReader(io.RawIOBase):
     """The bytes of a psycopg COPY TO (one row per `read()`) as a readable stream: each row copied once, into the
     reader's buffer."""
 
-    def __init__(self, copy: Any):
-        self._copy, self._rest = copy, memoryview(b"")
+    def __init__(self, copy: Any, first: bytes = b""):
+        self._copy, self._rest = copy, memoryview(first)
 
     def readable(self) -> bool:
         return True
@@ -114,9 +115,12 @@ def read_copy(connection: Any, statement: str, params: Mapping[str, Any] | Seque
     try:
         if params:  # (as untyped literals, as the server types a bound parameter; COPY takes no parameters)
             statement = psycopg.ClientCursor(connection).mogrify(statement, params)
-        sql = f"COPY ({statement}) TO STDOUT (FORMAT csv, NULL '{NULL}')"
+        sql = f"COPY ({statement}\n) TO STDOUT (FORMAT csv, NULL '{NULL}')"  # (a last `--` comment ends)
         with connection.cursor() as cur, cur.copy(sql) as copy:
-            reader = pacsv.open_csv(io.BufferedReader(_CopyReader(copy), 1 << 20), *options)
+            first = copy.read()
+            if not first:  # no row (Arrow's reader refuses an empty stream)
+                return
+            reader = pacsv.open_csv(io.BufferedReader(_CopyReader(copy, first), 1 << 20), *options)
             pending: list[pa.RecordBatch] = []
             count = 0
             for part in reader:
