@@ -1,6 +1,7 @@
 """Win/loss analysis and cross-sell marts (issue 15) on a small hand-made warehouse, on DuckDB and PostgreSQL.
 
-Three golden customers: G3 is a branch of G2 (the hierarchy), G1 shares a mobile number with G2 through a contact.
+Three golden customers: G3 is a branch of G2 (the hierarchy), G1 shares a mobile number with G2 through a contact
+(and a switchboard number with five more customers, G4-G8, which relates none of them).
 G2 buys ERP and maintenance, G3 maintenance, G1 cloud servers. Opportunities: OP1 won (展会, 100k, 30 days), OP2
 lost in 需求确定 (展会, 20k, 10 days, 价格过高), OP3 lost with no stage log and no reason (广告, 30k, 30 days), OP4
 open. The comments give the arithmetic.
@@ -34,8 +35,10 @@ def opp(key: str, status: str, stage: str, created: str, closed: str | None, amo
 
 
 STAGING: dict[str, list[dict[str, Any]]] = {
-    "customer": [erp("customers", "C1", name="甲公司", mobile="138 0013 8000"),
-                 erp("customers", "C2", name="乙集团"), erp("customers", "C3", name="乙集团上海分公司")],
+    "customer": [erp("customers", "C1", name="甲公司", mobile="138 0013 8000", phone="010-12345678"),
+                 erp("customers", "C2", name="乙集团"), erp("customers", "C3", name="乙集团上海分公司"),
+                 # a switchboard of six customers (G1 and G4-G8) tells nothing: it relates none of them
+                 *(erp("customers", f"C{i}", name=f"丙{i}公司", phone="010 1234 5678") for i in range(4, 9))],
     "contact": [erp("contacts", "K1", name="王五", customer_key="C2", customer_stream="customers",
                     mobile="+86 13800138000")],
     "sales_order": [order("O1", "C2", "ERP实施", "300000"), order("O2", "C2", "年度维保", "50000"),
@@ -51,9 +54,11 @@ STAGING: dict[str, list[dict[str, Any]]] = {
                                                       ("需求确定", "2024-01-05 09:00:00"),
                                                       ("输单", "2024-01-11 09:00:00")))],
 }
-XREF = [("erp", "customers", "C1", "G1"), ("erp", "customers", "C2", "G2"), ("erp", "customers", "C3", "G3")]
+XREF = [("erp", "customers", "C1", "G1"), ("erp", "customers", "C2", "G2"), ("erp", "customers", "C3", "G3"),
+        *(("erp", "customers", f"C{i}", f"G{i}") for i in range(4, 9))]
 GOLDEN = [{"golden_id": g, "name": n, "industry": "制造业", "source_count": 1, "system_count": 1}
-          for g, n in (("G1", "甲公司"), ("G2", "乙集团"), ("G3", "乙集团上海分公司"))]
+          for g, n in (("G1", "甲公司"), ("G2", "乙集团"), ("G3", "乙集团上海分公司"),
+                       *((f"G{i}", f"丙{i}公司") for i in range(4, 9)))]
 
 
 @pytest.fixture(scope="module")

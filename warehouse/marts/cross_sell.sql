@@ -10,6 +10,9 @@ WITH phone AS (
 telling AS (
     SELECT phone FROM phone GROUP BY phone HAVING COUNT(*) BETWEEN 2 AND 5
 ),
+told AS (  -- the customers of those numbers: both ends of every shared-phone pair
+    SELECT golden_id, phone FROM phone WHERE phone IN (SELECT phone FROM telling)
+),
 pairs AS (
     SELECT golden_id, parent_golden_id AS related_id, 'parent company' AS relation
     FROM marts.dim_customer WHERE parent_golden_id IS NOT NULL
@@ -22,9 +25,8 @@ pairs AS (
     JOIN marts.dim_customer b ON b.parent_golden_id = a.parent_golden_id AND b.golden_id <> a.golden_id
     UNION ALL
     SELECT a.golden_id, b.golden_id, 'shared phone'
-    FROM phone a
-    JOIN phone b ON b.phone = a.phone AND b.golden_id <> a.golden_id
-    WHERE a.phone IN (SELECT phone FROM telling)
+    FROM told a
+    JOIN told b ON b.phone = a.phone AND b.golden_id <> a.golden_id
 ),
 related AS (
     SELECT golden_id, related_id, string_agg(DISTINCT relation, ', ' ORDER BY relation) AS relations
