@@ -511,15 +511,20 @@ def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None) -> dict[s
 SESSIONS = 4
 """PostgreSQL sessions the checks of one pass run on at once: each check is a read-only query or two of its own,
 and a server runs each session's on its own core (on DuckDB they run one after another: each query already uses
-every core)."""
+every core). Those sessions plan no parallel workers (`max_parallel_workers_per_gather = 0`): beside three other
+sessions a query's workers only share the same cores (the 40 checks of a 1% rerun at 1M: 6.1–6.4 → 4.8–4.9 s)."""
 
 
 def _each(wh: Warehouse, checks: list[Callable[[Warehouse], CheckOutcome]]) -> list[CheckOutcome]:
     """The outcome of each check, in order: on PostgreSQL `SESSIONS` at a time."""
     if wh.dialect.name != "postgresql" or len(checks) < 2:
         return [check(wh) for check in checks]
-    with ThreadPoolExecutor(SESSIONS, thread_name_prefix="check") as pool:
-        return list(pool.map(lambda check: check(wh), checks))
+    serial = wh.with_postgres_settings(max_parallel_workers_per_gather="0")
+    try:
+        with ThreadPoolExecutor(SESSIONS, thread_name_prefix="check") as pool:
+            return list(pool.map(lambda check: check(serial), checks))
+    finally:
+        serial.dispose()
 
 
 def run_checks(wh: Warehouse, cfg: HubConfig | None = None,

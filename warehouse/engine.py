@@ -45,9 +45,10 @@ cached data; the default 4 is a spinning disk's, with which the planner scanned 
 records' name keys instead of using their index). A URL with its own `options` keeps the server's."""
 
 
-def make_engine(url: str, settings: dict[str, Any] | None = None) -> Engine:
+def make_engine(url: str, settings: dict[str, Any] | None = None, postgres: dict[str, str] | None = None) -> Engine:
     """A SQLAlchemy engine for a warehouse URL; a DuckDB file's folder is created if missing. `settings`:
-    DuckDB's `memory_limit`, `temp_directory`, `threads`."""
+    DuckDB's `memory_limit`, `temp_directory`, `threads`; `postgres`: PostgreSQL session settings beside
+    `POSTGRES_OPTIONS` (a URL with its own `options` keeps those)."""
     if url.startswith("duckdb:///") and not url.startswith("duckdb:///:memory:"):
         path = url[len("duckdb:///"):].split("?", 1)[0]
         if path:
@@ -58,7 +59,8 @@ def make_engine(url: str, settings: dict[str, Any] | None = None) -> Engine:
     if url.startswith("postgresql"):
         kwargs["pool_pre_ping"] = True
         if "options=" not in url:  # (a URL's own `options` are the server settings it wants, JIT among them)
-            kwargs["connect_args"] = {"options": POSTGRES_OPTIONS}
+            more = "".join(f" -c {name}={value}" for name, value in (postgres or {}).items())
+            kwargs["connect_args"] = {"options": POSTGRES_OPTIONS + more}
     if url.startswith("duckdb"):
         # No row-group merging at checkpoints: it rewrote whole tables after bulk builds; the hub compacts tables
         # itself when their dead rows pass a share (warehouse.compaction)
@@ -99,10 +101,11 @@ def display_url(url: str) -> str:
 class Warehouse:
     """An engine and its dialect. Cheap to create; holds a connection pool."""
 
-    def __init__(self, url: str, settings: dict[str, Any] | None = None):
+    def __init__(self, url: str, settings: dict[str, Any] | None = None, postgres: dict[str, str] | None = None):
         self.url = url
         self.dialect: Dialect = dialect_for(url)
-        self.engine = make_engine(url, settings)
+        self.engine = make_engine(url, settings, postgres)
+        self._settings = settings
         self._ensured: set[tuple[str, str]] = set()
         # DuckDB's buffer pool as configured, exactly (its own display rounds: '1.9 GiB' read back and set again
         # is 1.8 GiB, so a limit restored from it would shrink a little at every lend_memory)
@@ -175,6 +178,12 @@ class Warehouse:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def with_postgres_settings(self, **postgres: str) -> Warehouse:
+        """The same PostgreSQL warehouse through a pool of its own whose sessions also set `postgres` (a URL with its
+        own `options` keeps those); dispose of it after use."""
+        assert self.dialect.name == "postgresql", "PostgreSQL session settings of a DuckDB warehouse"
+        return Warehouse(self.url, self._settings, postgres)
 
     def refresh_statistics(self, *tables: str) -> None:
         """After a bulk load: the planner's statistics of these `schema.table`s (PostgreSQL; DuckDB keeps them

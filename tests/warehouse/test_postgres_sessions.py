@@ -1,5 +1,6 @@
 """The hub's PostgreSQL sessions: without JIT and with SSD page costs (`warehouse.engine.POSTGRES_OPTIONS`) unless the
-warehouse URL sets its own `options`; a mart's materialized expressions computed once; results read in chunks."""
+warehouse URL sets its own `options`, the checks' without parallel workers; a mart's materialized expressions computed
+once; results read by COPY, else in chunks."""
 
 from __future__ import annotations
 
@@ -32,6 +33,27 @@ def test_a_url_with_its_own_options_keeps_the_server_s_jit(pg_url: str) -> None:
         assert setting(server, "random_page_cost") == "4"
     finally:
         server.dispose()
+
+
+@pytest.mark.postgres
+def test_the_checks_sessions_plan_no_parallel_workers_and_the_warehouse_s_keep_the_server_s(pg_url: str) -> None:
+    """The data checks run four PostgreSQL sessions at once (`pipelines.checks._each`): theirs plan no parallel
+    workers, JIT still off; the warehouse's own sessions keep the server's 2; a URL with its own `options` keeps
+    those on the checks' sessions too."""
+    from pipelines.checks import CheckOutcome, _each
+
+    def seen(w: Warehouse) -> CheckOutcome:
+        return CheckOutcome(True, f"{setting(w, 'max_parallel_workers_per_gather')} {setting(w, 'jit')}")
+
+    wh = Warehouse(pg_url)
+    own = Warehouse(pg_url + "?options=-c%20work_mem%3D8MB")
+    try:
+        assert [o.description for o in _each(wh, [seen, seen, seen])] == ["0 off"] * 3
+        assert setting(wh, "max_parallel_workers_per_gather") == "2"  # PostgreSQL 15's default, untouched
+        assert [o.description for o in _each(own, [seen, seen])] == ["2 on"] * 2
+    finally:
+        wh.dispose()
+        own.dispose()
 
 
 def test_a_mart_s_materialized_expression_is_computed_once_on_postgresql() -> None:
