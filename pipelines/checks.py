@@ -512,7 +512,7 @@ SESSIONS = 4
 """PostgreSQL sessions the checks of one pass run on at once: each check is a read-only query or two of its own,
 and a server runs each session's on its own core (on DuckDB they run one after another: each query already uses
 every core). Those sessions plan no parallel workers (`max_parallel_workers_per_gather = 0`): beside three other
-sessions a query's workers only share the same cores (the 40 checks of a 1% rerun at 1M: 6.1–6.4 → 4.8–4.9 s)."""
+sessions a query's workers only share the same cores (the 40 checks of a 1% rerun at 1M: 6.1–6.4 → 4.7–5.6 s)."""
 
 
 def _each(wh: Warehouse, checks: list[Callable[[Warehouse], CheckOutcome]]) -> list[CheckOutcome]:
