@@ -101,9 +101,9 @@ class _CopyReader(io.RawIOBase):
 
 def read_copy(connection: Any, statement: str, params: Mapping[str, Any] | Sequence[Any] | None, names: list[str],
               types: list[int], batch_size: int) -> Iterator[pa.Table]:
-    """The rows of `statement` (the driver's SQL and parameters) in tables of `batch_size` rows (the last may be
-    shorter; none when there are no rows), through psycopg's COPY on `connection`. `names`: the columns' names,
-    unique; `types`: their OIDs (`copy_types`)."""
+    """The rows of `statement` (the driver's SQL and parameters; None: a statement taken as it is) in tables of
+    `batch_size` rows (the last may be shorter; none when there are no rows), through psycopg's COPY on
+    `connection`. `names`: the columns' names, unique; `types`: their OIDs (`copy_types`)."""
     column_types = {n: ARROW_TYPES[t] for n, t in zip(names, types, strict=True)}
     numeric = [n for n, t in zip(names, types, strict=True) if t == NUMERIC]
     options = (pacsv.ReadOptions(column_names=names, block_size=BLOCK),
@@ -113,7 +113,10 @@ def read_copy(connection: Any, statement: str, params: Mapping[str, Any] | Seque
     import psycopg  # (only PostgreSQL sources need it)
 
     try:
-        if params:  # (as untyped literals, as the server types a bound parameter; COPY takes no parameters)
+        # (as untyped literals, as the server types a bound parameter; COPY takes no parameters). Even with none the
+        # statement is the driver's, in which `%%` is a `%`, as the cursor reads it: a query's literal `100%` came
+        # through COPY as `100%%`
+        if params is not None:
             statement = psycopg.ClientCursor(connection).mogrify(statement, params)
         sql = f"COPY ({statement}\n) TO STDOUT (FORMAT csv, NULL '{NULL}')"  # (a last `--` comment ends)
         with connection.cursor() as cur, cur.copy(sql) as copy:

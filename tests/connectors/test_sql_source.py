@@ -149,7 +149,8 @@ def test_a_postgresql_stream_is_read_by_copy_exactly_as_through_the_drivers_curs
     by COPY; the same rows with one more column of another type (a UUID) through the driver's cursor. Batch by batch
     the two give the same Arrow types (a numeric's scale is its batch's widest, as the driver's Decimals make it) and
     the same raw JSON and hashes: NULL against empty and `\\N` texts, quotes, commas, new lines, NaN and infinities,
-    integers beyond 2^53, numerics wider than 38 digits and NaN numerics."""
+    integers beyond 2^53, numerics wider than 38 digits and NaN numerics; a literal `%` in the query, read with and
+    without the cursor's parameter."""
     from connectors.sql.source import SqlStream
     from warehouse.raw import shape_batch
 
@@ -160,9 +161,9 @@ def test_a_postgresql_stream_is_read_by_copy_exactly_as_through_the_drivers_curs
         c.exec_driver_sql(f"INSERT INTO t VALUES {TYPED_ROWS}")
     crm.dispose()
     conf = {"url": pg_url, "batch_size": 3, "streams": [
-        {"name": "copy", "query": "SELECT * FROM t", "primary_key": "id", "cursor_field": "ts"},
-        {"name": "cursor", "query": "SELECT t.*, '6ba7b810-9dad-11d1-80b4-00c04fd430c8'::uuid AS u FROM t",
-         "primary_key": "id", "cursor_field": "ts"}]}
+        {"name": "copy", "query": "SELECT t.*, '100%' AS pct FROM t", "primary_key": "id", "cursor_field": "ts"},
+        {"name": "cursor", "query": "SELECT t.*, '100%' AS pct, '6ba7b810-9dad-11d1-80b4-00c04fd430c8'::uuid AS u "
+                                    "FROM t", "primary_key": "id", "cursor_field": "ts"}]}
     by_copy, by_cursor = SqlSource().streams(conf)
     assert isinstance(by_copy, SqlStream) and isinstance(by_cursor, SqlStream)
     for state in ({}, {"ts": "2024-01-02 03:04:05"}):  # whole, then from a saved cursor (a COPY with a parameter)
@@ -179,6 +180,7 @@ def test_a_postgresql_stream_is_read_by_copy_exactly_as_through_the_drivers_curs
     first = shape_batch(copied[0].table, ["id"], 0).column("_data").to_pylist()
     assert '"n":"-1E-7"' in first[0] and '"n2":"-7.25"' in first[0]  # (row 4: the first of the cursor's read)
     assert '"tx":"line 1\\nline 2"' in first[0]
+    assert copied[0].table.column("pct").to_pylist() == ["100%"] * 3  # (a literal `%`, with and without parameters)
 
 
 def test_a_postgresql_copy_that_fails_names_the_stream_and_the_database(pg_url: str) -> None:
