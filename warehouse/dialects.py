@@ -285,8 +285,6 @@ _QUERY = re.compile(r"\s*(SELECT|WITH|\()", re.IGNORECASE)
 def _read_by_copy(conn: Connection, sql: str, params: dict[str, Any]) -> pa.Table | None:
     """A PostgreSQL query's rows through `COPY`, or None (having run nothing but its description) when a column's
     type does not read so or two columns share a name. The parameters become literals, as the server types them."""
-    import psycopg
-
     from warehouse.postgres_copy import copy_types, read_copy
 
     sql = sql.strip().rstrip(";")
@@ -297,10 +295,9 @@ def _read_by_copy(conn: Connection, sql: str, params: dict[str, Any]) -> pa.Tabl
     types = copy_types(description or [])
     if types is None or len(set(names)) != len(names):
         return None
-    compiled = _text(sql).compile(dialect=conn.dialect)
-    raw: Any = conn.connection.driver_connection
-    statement = psycopg.ClientCursor(raw).mogrify(compiled.string, compiled.construct_params(params))
-    parts = list(read_copy(raw, statement, None, names, types, READ_CHUNK))
+    compiled = _text(sql).compile(dialect=conn.dialect)  # (the driver's SQL and parameters: read_copy inlines them)
+    parts = list(read_copy(conn.connection.driver_connection, compiled.string, compiled.construct_params(params),
+                           names, types, READ_CHUNK))
     if not parts:  # (as the cursor's path makes an empty result)
         return pa.Table.from_pandas(pd.DataFrame([], columns=names), preserve_index=False)
     return parts[0] if len(parts) == 1 else pa.concat_tables(parts, promote_options="permissive")
