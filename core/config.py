@@ -338,7 +338,8 @@ class CustomerMdmConfig(_Strict):
     blocking: list[BlockingRuleConfig] = Field(default_factory=list, description="replaces the default rules")
     comparisons: list[ComparisonConfig] = Field(default_factory=list, description="replaces the default spec")
     u_pairs: int = Field(300_000, ge=1000, description="random pairs sampled for the starting u (EM refits it)")
-    workers: int = Field(1, ge=1, description="threads for string comparisons")
+    workers: int | None = Field(None, ge=1, description="threads that compare and score pairs (default: the "
+                                "machine's cores, at most 4)")
     train_sample: int = Field(
         2_000_000, ge=2, description="a full run over more records trains the model on a sample of this many "
         "(spread over every source) and links every record with it in steps of `pairs_per_step`")

@@ -315,13 +315,35 @@ def _recordlinkage_classes() -> tuple[type, type]:
     return LevelFeature, PairOrderCompare
 
 
+# Pairs a thread takes at least: below, one thread does all (a query's handful of candidates, a small rerun).
+MIN_PART_PAIRS = 100_000
+
+
+def in_parts(work: Callable[[np.ndarray, np.ndarray], pd.DataFrame], left: np.ndarray, right: np.ndarray,
+             workers: int) -> pd.DataFrame:
+    """`work(left, right)` over consecutive parts of the pairs on up to `workers` threads, the parts' rows
+    concatenated in the pairs' order: the same frame as one call. Each part is a pair-at-a-time computation
+    (levels, weights) whose NumPy, pandas hashing and rapidfuzz work runs outside the GIL, so on two cores two
+    parts take little more than one."""
+    parts = max(1, min(workers, len(left) // MIN_PART_PAIRS))
+    if parts == 1:
+        return work(left, right)
+    cuts = np.linspace(0, len(left), parts + 1).astype(np.int64)
+    with ThreadPoolExecutor(parts) as pool:
+        done = list(pool.map(lambda i: work(left[cuts[i]:cuts[i + 1]], right[cuts[i]:cuts[i + 1]]), range(parts)))
+    return pd.concat(done, ignore_index=True)
+
+
 def compare(records: pd.DataFrame | Encoded, left: np.ndarray, right: np.ndarray,
             specs: Sequence[ComparisonSpec], workers: int = 1) -> pd.DataFrame:
-    """Comparison levels of each pair (rows aligned with `left`/`right`), one int8 column per spec."""
+    """Comparison levels of each pair (rows aligned with `left`/`right`), one int8 column per spec; with
+    `workers` > 1 the pairs are compared in parts on that many threads (`in_parts`)."""
     if len(left) == 0:
         return pd.DataFrame({s.name: pd.Series(dtype=np.int8) for s in specs})
     enc = records if isinstance(records, Encoded) else encode(records, specs)
     level_feature, pair_order_compare = _recordlinkage_classes()
+    if workers > 1 and len(left) >= 2 * MIN_PART_PAIRS:
+        return in_parts(lambda a, b: compare(enc, a, b, specs), np.asarray(left), np.asarray(right), workers)
     comp = pair_order_compare([level_feature(s, enc.uniques, workers) for s in specs])
     n = len(enc.codes)  # positions 0..n-1: the pair index is built from its codes, no factorizing
     pairs = pd.MultiIndex(levels=[pd.RangeIndex(n), pd.RangeIndex(n)],

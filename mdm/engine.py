@@ -20,7 +20,7 @@ import pandas as pd
 from mdm.blocking import BlockingRule, Candidates, ahead, candidate_pairs, candidate_steps, rule_keys
 from mdm.classify import FellegiSunter, common_values, drop_common, train
 from mdm.cluster import ClusterResult, cluster, pair_keys
-from mdm.compare import ComparisonSpec, Encoded, compare, encode
+from mdm.compare import MIN_PART_PAIRS, ComparisonSpec, Encoded, compare, encode, in_parts
 from mdm.feedback import calibrate
 
 log = logging.getLogger("hub.mdm")
@@ -66,7 +66,11 @@ def _placed(enc: Encoded, anchors: Sequence[str]) -> np.ndarray:
 
 def score_pairs(records: pd.DataFrame, left: np.ndarray, right: np.ndarray, model: FellegiSunter,
                 workers: int = 1, encoded: Encoded | None = None) -> pd.DataFrame:
-    """Levels, match weight and probability of pairs under a fitted model."""
+    """Levels, match weight and probability of pairs under a fitted model; with `workers` > 1 and the records
+    `encoded`, in parts of the pairs on that many threads (`mdm.compare.in_parts`: the same rows)."""
+    if encoded is not None and workers > 1 and len(left) >= 2 * MIN_PART_PAIRS:
+        return in_parts(lambda a, b: score_pairs(records, a, b, model, encoded=encoded), np.asarray(left),
+                        np.asarray(right), workers)
     enc = encoded if encoded is not None else encode(records, model.specs)
     lv = model.drop_common(compare(enc, left, right, model.specs, workers), enc, left, right)
     scope = model.in_scope(records, left, right)

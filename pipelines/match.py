@@ -30,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import os
 import resource
 import time
 from collections.abc import Callable, Sequence
@@ -123,8 +124,9 @@ def settings_of(mcfg: CustomerMdmConfig) -> LinkSettings:
     blocking, comparisons = specs_from_config(mcfg.blocking, mcfg.comparisons)
     blocking = blocking or CUSTOMER_BLOCKING
     comparisons = comparisons or CUSTOMER_COMPARISONS
+    workers = mcfg.workers or min(os.cpu_count() or 1, 4)
     return LinkSettings(blocking, comparisons, mcfg.thresholds.match, mcfg.thresholds.review,
-                        CUSTOMER_EXCLUSIVE, CUSTOMER_ANCHORS, u_pairs=mcfg.u_pairs, workers=mcfg.workers,
+                        CUSTOMER_EXCLUSIVE, CUSTOMER_ANCHORS, u_pairs=mcfg.u_pairs, workers=workers,
                         feedback_strength=mcfg.feedback.strength)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Iterator
 
@@ -14,7 +15,7 @@ import pytest
 from mdm.blocking import BlockingRule, Candidates, ahead, candidate_pairs, candidate_steps
 from mdm.classify import EPS, FellegiSunter, estimate_m_em, estimate_u, term_frequencies
 from mdm.cluster import cluster
-from mdm.compare import ComparisonSpec, compare, encode
+from mdm.compare import MIN_PART_PAIRS, ComparisonSpec, compare, encode, in_parts
 from mdm.engine import LinkSettings, encoded_columns, explain, fit, link, link_in_steps, owner_columns, score_pairs
 from mdm.evaluate import pairwise_scores
 from mdm.golden import assign_codes, assign_ids, first_free_number, survive
@@ -339,6 +340,47 @@ def test_linking_in_steps_equals_one_link_with_the_same_model(generated: tuple[p
     assert 0 < len(kept) < len(whole.pairs)
     pd.testing.assert_frame_equal(stepped.pairs, kept)
     assert kept["ambiguous"].sum() > 0  # (the flags of the clustering are compared too)
+
+
+def test_pairs_compared_and_scored_on_threads_equal_one_thread(generated: tuple[pd.DataFrame, np.ndarray]) -> None:
+    """With `workers` > 1 the pairs are compared and scored in consecutive parts on as many threads: the same
+    levels, weights and probabilities in the same order as one thread (random pairs of real records, so many
+    distinct value pairs, aliases and missing values in each part)."""
+    std, _ = generated
+    settings = LinkSettings(CUSTOMER_BLOCKING, CUSTOMER_COMPARISONS, 0.8, 0.3, CUSTOMER_EXCLUSIVE, CUSTOMER_ANCHORS,
+                            u_pairs=100_000)
+    model = link(std, settings).model
+    rng = np.random.default_rng(5)
+    n = 2 * MIN_PART_PAIRS + 12_345
+    left, right = rng.integers(0, len(std), n), rng.integers(0, len(std), n)
+    enc = encode(std, CUSTOMER_COMPARISONS, columns=encoded_columns(CUSTOMER_COMPARISONS, settings))
+    one = compare(enc, left, right, CUSTOMER_COMPARISONS)
+    assert (one.to_numpy() > 0).sum() > 10_000  # (pairs that agree in something, not only differences)
+    pd.testing.assert_frame_equal(compare(enc, left, right, CUSTOMER_COMPARISONS, workers=3), one)
+    scored = score_pairs(std, left, right, model, encoded=enc)
+    pd.testing.assert_frame_equal(score_pairs(std, left, right, model, workers=2, encoded=enc), scored)
+    assert (scored["prob"] >= 0.3).sum() > 0
+
+
+def test_in_parts_splits_pairs_in_order_over_threads() -> None:
+    """Consecutive parts, none smaller than MIN_PART_PAIRS, at most `workers`, concatenated in order."""
+    seen: list[tuple[int, int, int]] = []
+
+    def work(a: np.ndarray, b: np.ndarray) -> pd.DataFrame:
+        seen.append((int(a[0]), len(a), threading.get_ident()))
+        return pd.DataFrame({"a": a, "b": b})
+
+    n = 3 * MIN_PART_PAIRS - 1
+    left, right = np.arange(n), np.arange(n)[::-1].copy()
+    out = in_parts(work, left, right, workers=4)
+    np.testing.assert_array_equal(out["a"].to_numpy(), left)
+    np.testing.assert_array_equal(out["b"].to_numpy(), right)
+    assert out.index.equals(pd.RangeIndex(n))
+    assert sorted(s[:2] for s in seen) == [(0, n // 2), (n // 2, n - n // 2)]  # two parts: not three of < MIN
+    assert len({s[2] for s in seen}) == 2 and threading.get_ident() not in {s[2] for s in seen}
+    seen.clear()
+    in_parts(work, left[:MIN_PART_PAIRS], right[:MIN_PART_PAIRS], workers=4)
+    assert seen == [(0, MIN_PART_PAIRS, threading.get_ident())]  # too few for two parts: here, at once
 
 
 def test_blocking_ahead_hands_errors_over_and_ends_with_its_caller(generated: tuple[pd.DataFrame, np.ndarray]) -> None:
