@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import re
 import resource
 import time
@@ -152,7 +153,9 @@ def test_record_ids_and_the_customers_loaded_in_record_order(tmp_path: Path) -> 
 def test_the_settings_come_from_the_config_with_the_default_spec_where_none_is_given() -> None:
     default = settings_of(CustomerMdmConfig())
     assert default == LinkSettings(CUSTOMER_BLOCKING, CUSTOMER_COMPARISONS, 0.8, 0.3, CUSTOMER_EXCLUSIVE,
-                                   CUSTOMER_ANCHORS, u_pairs=300_000, workers=1, feedback_strength=5.0)
+                                   CUSTOMER_ANCHORS, u_pairs=300_000, workers=min(os.cpu_count() or 1, 4),
+                                   feedback_strength=5.0)  # (threads for the pairs: the machine's cores, at most 4)
+    assert settings_of(CustomerMdmConfig(workers=1)).workers == 1
     mcfg = CustomerMdmConfig.model_validate({
         "thresholds": {"match": 0.9, "review": 0.4}, "u_pairs": 5000, "workers": 2, "feedback": {"strength": 2.5},
         "blocking": [{"name": "by_name", "columns": ["name_key"], "max_block": 50}],
