@@ -20,7 +20,7 @@ import pytest
 from core.config_file import load_config
 from mdm.hierarchy import branch_parents
 from pipelines.match import CONSUMER, run_match
-from pipelines.match_outputs import HIERARCHY_INPUTS
+from pipelines.match_outputs import HIERARCHY_INPUTS, HIERARCHY_KEYS, _golden_and_hierarchy
 from pipelines.run import run_all
 from pipelines.steward.actions import decide_pair
 from warehouse.changes import set_watermark, watermark
@@ -116,6 +116,32 @@ def test_an_incremental_run_equals_a_rebuild_with_the_same_model(demo_project: P
         assert list(a.columns) == list(b.columns), table
         diff = a.merge(b, how="outer", indicator=True)
         assert (diff["_merge"] == "both").all(), f"{table} differs:\n{diff[diff['_merge'] != 'both'].head(10)}"
+
+
+def test_the_links_of_many_changed_customers_from_every_record_equal_those_from_their_slice(
+        demo_project: Path, warehouse_url: str) -> None:
+    """When the golden customers whose hierarchy links may change are most of them, an incremental run links every
+    record instead of gathering the records those links read: the same links for the same golden customers."""
+    cfg = load_config(demo_project, warehouse_url=warehouse_url)
+    wh = Warehouse(warehouse_url)
+    run_all(cfg, wh)
+    stored = hierarchy_links(wh)
+    changed = sorted(set(stored["child_golden_id"][:8]) | set(stored["parent_golden_id"][:8]))
+    old_keys = wh.read_frame(f"SELECT {', '.join(HIERARCHY_KEYS)} FROM mdm.customer_records ORDER BY record_id LIMIT 5")
+    got = {}
+    for share in (1.0, 0.0):  # the slice, then every record
+        with wh.begin() as conn:
+            ids = _golden_and_hierarchy(cfg, wh, conn, changed, old_keys, whole_share=share)
+            links = wh.read_frame("SELECT child_golden_id, parent_golden_id, relation, evidence FROM _hub_hierarchy",
+                                  conn=conn).astype(str).sort_values(["child_golden_id", "parent_golden_id"],
+                                                                     ignore_index=True)
+            got[share] = (sorted(ids), links)
+    (ids, links), (ids_all, links_all) = got[1.0], got[0.0]
+    assert set(changed) <= set(ids) and len(ids) < wh.scalar("SELECT count(*) FROM mdm.golden_customer")
+    assert ids == ids_all and links.equals(links_all)
+    # the links of those customers, as the first run stored them (nothing changed since)
+    assert links.equals(stored[stored["child_golden_id"].isin(ids)].reset_index(drop=True)) and len(links) > 0
+    wh.dispose()
 
 
 def lookup_index(path: Path) -> dict[str, list[tuple[object, ...]]]:
