@@ -363,11 +363,16 @@ def test_pairs_compared_and_scored_on_threads_equal_one_thread(generated: tuple[
 
 
 def test_in_parts_splits_pairs_in_order_over_threads() -> None:
-    """Consecutive parts, none smaller than MIN_PART_PAIRS, at most `workers`, concatenated in order."""
+    """Consecutive parts, none smaller than MIN_PART_PAIRS, at most `workers`, at the same time on other threads,
+    concatenated in order."""
     seen: list[tuple[int, int, int]] = []
+    here = threading.get_ident()
+    together = threading.Barrier(2, timeout=30)  # (two parts one after the other would never pass it)
 
     def work(a: np.ndarray, b: np.ndarray) -> pd.DataFrame:
         seen.append((int(a[0]), len(a), threading.get_ident()))
+        if threading.get_ident() != here:
+            together.wait()
         return pd.DataFrame({"a": a, "b": b})
 
     n = 3 * MIN_PART_PAIRS - 1
