@@ -9,15 +9,23 @@ changed parents in the hierarchy, and the rows without a golden ID) are deleted 
 transaction. `staging.customer` counts as a golden table when a logged match came after its last change and
 consumed every staged customer change (a changed record's golden customers are logged). A refresh leaves the
 mart equal to a whole build (tests/pipelines/test_mart_refresh.py holds it so).
+
+A mart that reads only marts (`cross_sell`) follows the same log: when none of them was built whole since it read
+them (each records the version of its last whole build), every row that changed in them belongs to a golden ID
+logged since the golden version they reflected then. A row may name several golden IDs (`refresh: golden_id,
+related_golden_id`): it is selected again when any of them changed. What a mart's rows depend on beyond its own
+golden IDs adds to the changed ones (`pipelines.cross_sell_state`: numbers that began or stopped relating
+customers).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sqlalchemy.engine import Connection
 
-from warehouse.changes import GOLDEN_TABLES, golden_changes_since
+from warehouse.changes import GOLDEN_TABLES, golden_changes_since, watermark
 from warehouse.engine import Warehouse, value
 from warehouse.identifiers import quote
 from warehouse.marts.catalog import mart_docs
@@ -27,10 +35,10 @@ REFRESH_SHARE = 0.3
 """Beyond this share of a mart's rows changed, it is built whole (one pass costs less than finding them)."""
 
 
-def refreshed_by(name: str) -> str | None:
-    """The column holding the golden ID of a mart refreshed by golden ID, or None."""
+def refreshed_by(name: str) -> tuple[str, ...]:
+    """The columns holding the golden IDs of a row of a mart refreshed by golden ID (empty for other marts)."""
     doc = mart_docs().get(name)
-    return doc.refresh if doc is not None else None
+    return doc.refresh if doc is not None else ()
 
 
 def changed_sql(sql: str) -> str:
@@ -61,25 +69,61 @@ def golden_chain(conn: Connection, tables: list[str], before: dict[str, int], se
     return golden_changes_since(conn, int(old.pop() or 0), new.pop())
 
 
-def refresh_changed(wh: Warehouse, conn: Connection, name: str, sql: str, chain: list[int]) -> tuple[int, int] | None:
+def reflected_golden(conn: Connection, tables: list[str]) -> int | None:
+    """The golden version the marts `tables` were last written from, when they agree (None otherwise)."""
+    found: set[int] = set()
+    for table in tables:
+        mark = watermark(conn, f"mart:{table.removeprefix('marts.')}")
+        if mark is None:
+            return None
+        inputs = mark[1].get("inputs") or {}
+        found |= {int(inputs[t]) for t in GOLDEN_TABLES if t in inputs}
+        found |= {int(mark[1]["golden"])} if mark[1].get("golden") is not None else set()
+    return found.pop() if len(found) == 1 else None
+
+
+def reads_marts_only(tables: list[str]) -> bool:
+    """Whether a mart's inputs `tables` are all marts (its refresh follows theirs: `marts_chain`)."""
+    return bool(tables) and all(t.startswith("marts.") for t in tables)
+
+
+def marts_chain(conn: Connection, tables: list[str], before: dict) -> list[int] | None:
+    """For a mart reading only the marts `tables`, last written as `before` (its watermark): the logged golden
+    writes since the golden version its inputs reflected then, or None when they cannot be followed (an input
+    built whole since the mart read it, inputs reflecting different versions, a write that logged nothing)."""
+    golden, now = before.get("golden"), reflected_golden(conn, tables)
+    if golden is None or now is None:
+        return None
+    read = before.get("inputs") or {}
+    for table in tables:
+        mark = watermark(conn, f"mart:{table.removeprefix('marts.')}")
+        whole = mark[1].get("whole") if mark is not None else None
+        if whole is None or int(whole) > int(read.get(table, -1)):  # (built whole since: rows beyond the log)
+            return None
+    return golden_changes_since(conn, int(golden), now)
+
+
+def refresh_changed(wh: Warehouse, conn: Connection, name: str, sql: str, chain: list[int],
+                    more: Callable[[Connection], None] | None = None) -> tuple[int, int] | None:
     """Delete and select again the rows of `marts.<name>` of the golden IDs the writes `chain` changed (with the
-    children of changed parents); returns (golden IDs refreshed, rows now), or None, having changed nothing, when
-    more than `REFRESH_SHARE` of the mart changed."""
-    column = refreshed_by(name)
-    assert column is not None and CHANGED.search(sql), f"marts.{name}: no `refresh` column or no changed marker"
+    children of changed parents, and those `more` adds to `_hub_changed`); returns (golden IDs refreshed, rows
+    now), or None, having changed nothing, when more than `REFRESH_SHARE` of the mart changed."""
+    columns = refreshed_by(name)
+    assert columns and CHANGED.search(sql), f"marts.{name}: no `refresh` column or no changed marker"
     written = ", ".join(str(int(v)) for v in chain) or "NULL"  # (no write: nothing logged to refresh)
     logged = f"SELECT golden_id FROM raw._golden_log WHERE version IN ({written}) AND golden_id IS NOT NULL"
     conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_changed")
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_changed AS {logged} UNION SELECT child_golden_id "
                          f"FROM mdm.customer_hierarchy WHERE parent_golden_id IN ({logged})")
+    if more is not None:
+        more(conn)
     changed = int(value(conn, "SELECT count(*) FROM _hub_changed") or 0)
     rows = int(value(conn, f"SELECT count(*) FROM marts.{quote(name)}") or 0)
     if changed > REFRESH_SHARE * rows:
         conn.exec_driver_sql("DROP TABLE _hub_changed")
         return None
-    col = quote(column)
-    conn.exec_driver_sql(f"DELETE FROM marts.{quote(name)} WHERE {col} IN (SELECT golden_id FROM _hub_changed) "
-                         f"OR {col} IS NULL")
+    which = " OR ".join(f"{quote(c)} IN (SELECT golden_id FROM _hub_changed) OR {quote(c)} IS NULL" for c in columns)
+    conn.exec_driver_sql(f"DELETE FROM marts.{quote(name)} WHERE {which}")
     conn.exec_driver_sql(wh.dialect.driver_sql(f"INSERT INTO marts.{quote(name)} {changed_sql(sql)}"))
     conn.exec_driver_sql("DROP TABLE _hub_changed")
     wh.dialect.analyze(conn, f"marts.{name}")

@@ -5,7 +5,8 @@ mart whose inputs kept their versions (and whose SQL did not change) is not buil
 digest of the columns it reads of each staging, mdm and mart input (the columns the warehouse's own plan of its
 SQL scans): an input whose version moved but whose digest did not (a phone changed, and the mart reads no
 phone) does not rebuild it. A mart refreshed by golden ID (`pipelines.mart_refresh`) whose only moved inputs
-are the golden tables gets the rows of the changed golden customers selected again instead. A mart that is
+are the golden tables (or marts that were refreshed so) gets the rows of the changed golden customers selected
+again instead. A mart that is
 rebuilt or refreshed gets a new version, so the marts reading it follow. Every build is one set-based
 `CREATE TABLE … AS SELECT` in the warehouse.
 """
@@ -25,7 +26,16 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines.mart_refresh import follows_golden_log, golden_chain, refresh_changed, refreshed_by
+from pipelines import cross_sell_state
+from pipelines.mart_refresh import (
+    follows_golden_log,
+    golden_chain,
+    marts_chain,
+    reads_marts_only,
+    reflected_golden,
+    refresh_changed,
+    refreshed_by,
+)
 from pipelines.progress import Progress, as_progress
 from pipelines.stage import ensure_staging
 from warehouse.changes import bump, set_watermark, versions, watermark
@@ -153,6 +163,8 @@ def build_mart(wh: Warehouse, name: str) -> int:
         conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS marts")
         wh.swap_table(conn, "marts", name, sql)
         wh.dialect.analyze(conn, f"marts.{name}")  # PostgreSQL: statistics, or the marts after it plan blind
+        if name == cross_sell_state.MART:
+            cross_sell_state.keep_telling(wh, conn)  # (what its next refresh compares with)
         return int(value(conn, f"SELECT count(*) FROM marts.{name}") or 0)
 
 
@@ -256,7 +268,9 @@ def _publish_one(wh: Warehouse, name: str, digester: Digests, force: bool, prog:
                     set_watermark(conn, f"mart:{name}", 0, {**before, "inputs": seen})
                     prog(f"marts.{name}: kept (the columns it reads of {', '.join(moved)} did not change)")
                     return int(before.get("rows", 0))
-            if refreshed_by(name):  # only the golden tables changed what it reads: their changed golden IDs
+            if refreshed_by(name) and reads_marts_only(tables):  # its marts were refreshed: their golden IDs
+                chain = marts_chain(conn, tables, before)
+            elif refreshed_by(name):  # only the golden tables changed what it reads: their changed golden IDs
                 chain = golden_chain(conn, tables, before.get("inputs") or {}, seen)
                 if chain is not None:
                     others = [t for t in moved if not follows_golden_log(conn, t, seen[t], chain)]
@@ -266,11 +280,17 @@ def _publish_one(wh: Warehouse, name: str, digester: Digests, force: bool, prog:
         kept_digests = _unmoved_digests(mark[1], seen) if mark is not None and same_sql else {}
         digests = {**kept_digests, **digester.digests(
             conn, {t: r for t, r in read.items() if t not in kept_digests}, seen)}
-        if chain is not None:
+        if chain is not None and mark is not None:
             started = time.monotonic()
-            done = refresh_changed(wh, conn, name, mart_sql(name).strip().rstrip(";"), chain)
+            pairs = name == cross_sell_state.MART
+            done = refresh_changed(wh, conn, name, mart_sql(name).strip().rstrip(";"), chain,
+                                   cross_sell_state.add_changed_holders if pairs else None)
+            if pairs and done is not None:
+                cross_sell_state.keep_telling(wh, conn, "_hub_telling")
+            elif pairs:
+                conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_telling")
             if done is not None:
-                _record(conn, name, seen, digests, done[1], read)
+                _record(conn, name, seen, digests, done[1], read, refreshed=mark[1])
                 prog(f"refreshed marts.{name}: the rows of {done[0]:,} changed golden customers "
                      f"({done[1]:,} rows) in {time.monotonic() - started:.1f} s")
                 return done[1]
@@ -307,9 +327,13 @@ def build_recorded(wh: Warehouse, name: str, seen: dict[str, int] | None = None,
 
 
 def _record(conn: Connection, name: str, seen: dict[str, int], digests: dict[str, str], rows: int,
-            read: dict[str, dict]) -> None:
+            read: dict[str, dict], refreshed: dict | None = None) -> None:
     """A new version for a mart just written, and its watermark: the inputs' versions, the columns it reads of them
-    and their digests."""
-    bump(conn, f"marts.{name}")
-    set_watermark(conn, f"mart:{name}", 0, {"inputs": seen, "sql": _sql_hash(name), "rows": rows, "digests": digests,
-                                            "read": read})
+    and their digests, the version of its last whole build (this one unless it was `refreshed` from that
+    watermark) and, for a mart reading marts only, the golden version they reflect (`mart_refresh.marts_chain`)."""
+    version = bump(conn, f"marts.{name}")
+    tables = _input_tables(name)
+    set_watermark(conn, f"mart:{name}", 0, {
+        "inputs": seen, "sql": _sql_hash(name), "rows": rows, "digests": digests, "read": read,
+        "whole": version if refreshed is None else refreshed.get("whole"),
+        "golden": reflected_golden(conn, tables) if reads_marts_only(tables) else None})

@@ -22,7 +22,8 @@ from tests.pipelines.test_mart_digests import differing_rows, mart_versions
 from warehouse.changes import GOLDEN_TABLES, KEEP_GOLDEN_WRITES, bump, bump_golden, golden_changes_since, versions
 from warehouse.engine import Warehouse
 
-REFRESHED = ("dim_customer", "fct_sales_orders", "golden_phone", "customer_record_quality")
+REFRESHED = ("dim_customer", "fct_sales_orders", "golden_phone", "customer_record_quality", "cross_sell")
+BY_LOG = REFRESHED[:-1]  # (cross_sell follows them: the demo's 12 rows are refreshed for at most 3 golden IDs)
 
 
 def refreshed(messages: list[str]) -> set[str]:
@@ -64,8 +65,8 @@ def test_a_refresh_equals_a_build(demo_project: Path, warehouse_url: str) -> Non
         bump_golden(wh, conn, [parent, moved.golden_id, target, gone.golden_id])
     messages: list[str] = []
     publish(wh, progress=messages.append)
-    assert refreshed(messages) == set(REFRESHED), messages
-    assert not built(messages) & set(REFRESHED)
+    assert refreshed(messages) == set(BY_LOG), messages
+    assert not built(messages) & set(BY_LOG)
     assert wh.scalar(f"SELECT parent_name FROM marts.dim_customer WHERE golden_id = '{child}'").endswith("（更名）")
     assert wh.scalar("SELECT count(*) FROM marts.fct_sales_orders WHERE golden_id IS NULL") > 0  # the gone record's
     assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
@@ -80,7 +81,7 @@ def test_a_refresh_equals_a_build(demo_project: Path, warehouse_url: str) -> Non
         bump_golden(wh, conn, [target, moved.golden_id])
     messages.clear()
     publish(wh, progress=messages.append)
-    assert refreshed(messages) == set(REFRESHED), messages
+    assert refreshed(messages) == set(REFRESHED), messages  # (two golden customers: cross_sell's refresh too)
     assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
 
     # a write that logged nothing (as a full run's): built whole
@@ -138,8 +139,11 @@ def test_a_refresh_column_must_be_a_column_of_the_mart_and_the_reference_says_so
 
     text = ("m:\n  description: d\n  grain: g\n  refresh: {col}\n  columns:\n    golden_id: its golden customer\n")
     docs = parse_docs(text.format(col="golden_id"), "test.yaml")
-    assert docs["m"].refresh == "golden_id"
-    assert "the rows of the changed golden customers (`golden_id`)" in reference_markdown(docs)
+    assert docs["m"].refresh == ("golden_id",)
+    assert "the rows of those golden customers (`golden_id`)" in reference_markdown(docs)
+    two = parse_docs(text.format(col="golden_id, other_id") + "    other_id: another\n", "test.yaml")
+    assert two["m"].refresh == ("golden_id", "other_id")
+    assert "the rows of those golden customers (`golden_id` or `other_id`)" in reference_markdown(two)
     with pytest.raises(ValueError, match=r"test.yaml: m: .*refresh name unknown column\(s\) \['customer_id'\]"):
         parse_docs(text.format(col="customer_id"), "test.yaml")
 
@@ -195,4 +199,89 @@ def test_a_customer_record_deleted_refreshes_its_orders_once_matching_consumed_t
     assert wh.scalar(f"SELECT count(*) FROM marts.fct_sales_orders WHERE source_name = 'erp' AND customer_key = "
                      f"'{key}' AND customer_owner_rep_id IS NOT NULL") > 0
     assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+    wh.dispose()
+
+
+def test_cross_sell_follows_its_marts_and_the_numbers_that_begin_or_stop_relating_customers(
+        demo_project: Path, warehouse_url: str) -> None:
+    """`cross_sell` reads only marts; when they were refreshed, its rows of the changed golden customers (on either
+    side of a pair) are selected again, with those of every customer holding a number that began or stopped being
+    telling: six customers share a number (it tells nothing); the record of one moves to another of the six, and the
+    four that did not change become related to each other; the record moves back, and they are not any more. A
+    renamed customer's name changes in the rows of the customers related to it, which did not change. An input
+    built whole (orders changed in staging) builds cross_sell whole."""
+    run = CliRunner().invoke(main, ["run", "-c", str(demo_project), "--warehouse", warehouse_url])
+    assert run.exit_code == 0, run.output
+    wh = Warehouse(warehouse_url)
+    golden = [g for (g,) in wh.read_frame(  # golden customers with a customer record, not in the hierarchy
+        "SELECT DISTINCT x.golden_id FROM mdm.xref x WHERE x.golden_id NOT IN (SELECT child_golden_id FROM "
+        "mdm.customer_hierarchy) AND x.golden_id NOT IN (SELECT parent_golden_id FROM mdm.customer_hierarchy "
+        "WHERE parent_golden_id IS NOT NULL) ORDER BY x.golden_id").itertuples(index=False)]
+    buyer = wh.scalar("SELECT min(golden_id) FROM marts.fct_sales_orders WHERE is_revenue AND golden_id IN "
+                      f"({', '.join(repr(g) for g in golden)})")
+    golden.remove(buyer)
+    parent, group, six, two = golden[0], [buyer, *golden[1:40]], golden[41:47], golden[47:49]
+    holders = [wh.read_frame(f"SELECT source_name, stream, source_key FROM mdm.xref WHERE golden_id = '{g}' "
+                             "ORDER BY source_key LIMIT 1").iloc[0] for g in (*six, *two)]
+
+    def record(of: list) -> str:
+        return " OR ".join(f"(source_name = '{r.source_name}' AND stream = '{r.stream}' "
+                           f"AND source_key = '{r.source_key}')" for r in of)
+
+    with wh.begin() as conn:  # a group of 40 branches (1,560 pairs: a mart large enough to refresh); one number
+        for child in group:
+            conn.exec_driver_sql("INSERT INTO mdm.customer_hierarchy (child_golden_id, parent_golden_id, relation) "
+                                 f"VALUES ('{child}', '{parent}', 'branch')")
+        bump_golden(wh, conn, [parent, *group])
+        conn.exec_driver_sql(f"UPDATE staging.customer SET phone = '021-5550-0199' WHERE {record(holders[:6])}")
+        conn.exec_driver_sql(f"UPDATE staging.customer SET mobile = '13900001234' WHERE {record(holders[6:])}")
+        bump(conn, "staging.customer")
+    messages: list[str] = []
+    publish(wh, progress=messages.append)
+    assert "cross_sell" in built(messages), messages  # (golden_phone built whole: the staged numbers moved)
+    shared = ("SELECT count(*) FROM marts.cross_sell WHERE relations = 'shared phone' AND golden_id IN "
+              f"({', '.join(repr(g) for g in six[1:5])})")
+    assert wh.scalar(shared) == 0  # six share the number: it tells nothing
+    rows = wh.scalar("SELECT count(*) FROM marts.cross_sell")
+    assert rows >= 40 * 39
+
+    # one of two customers sharing a mobile number renamed: the other's row of the pair shows the new name
+    with wh.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE mdm.golden_customer SET name = '改名公司' WHERE golden_id = '{two[1]}'")
+        bump_golden(wh, conn, [two[1]])
+    messages.clear()
+    publish(wh, progress=messages.append)
+    assert "cross_sell" in refreshed(messages), messages
+    assert wh.scalar(f"SELECT related_name FROM marts.cross_sell WHERE golden_id = '{two[0]}'") == "改名公司"
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+
+    # the products of the buyer's orders named in staging: fct_sales_orders built whole, so cross_sell too (its
+    # rows changed beyond the golden log), and its parent and the other branches of its group are offered them
+    with wh.begin() as conn:
+        conn.exec_driver_sql("UPDATE staging.sales_order SET product = '新品' WHERE customer_key IN "
+                             f"(SELECT source_key FROM mdm.xref WHERE golden_id = '{buyer}')")
+        bump(conn, "staging.sales_order")
+    messages.clear()
+    publish(wh, progress=messages.append)
+    assert {"fct_sales_orders", "cross_sell"} <= built(messages), messages
+    assert wh.scalar("SELECT count(*) FROM marts.cross_sell WHERE product_names = '新品'") == 40  # (and the parent)
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+
+    def move(to: str) -> None:
+        last = holders[5]
+        with wh.begin() as conn:
+            old = conn.exec_driver_sql(f"SELECT golden_id FROM mdm.xref WHERE source_name = '{last.source_name}' AND "
+                                       f"stream = '{last.stream}' AND source_key = '{last.source_key}'").scalar()
+            conn.exec_driver_sql(f"UPDATE mdm.xref SET golden_id = '{to}' WHERE source_name = '{last.source_name}' "
+                                 f"AND stream = '{last.stream}' AND source_key = '{last.source_key}'")
+            bump_golden(wh, conn, [old, to])
+        messages.clear()
+        publish(wh, progress=messages.append)
+        assert "cross_sell" in refreshed(messages), messages
+        assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+
+    move(six[0])  # the sixth customer's record (and number) to the first: five share it
+    assert wh.scalar(shared) == 4 * 4  # the four that did not change, related to each other and to the first
+    move(six[-1])  # back: six again
+    assert wh.scalar(shared) == 0
     wh.dispose()

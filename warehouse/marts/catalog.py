@@ -59,7 +59,7 @@ class MartDoc:
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # default severity / thresholds per check
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # column → (lowest, highest) allowed
     complete: Completeness | None = None
-    refresh: str | None = None  # the column of the golden ID a row belongs to: refreshed for changed ones only
+    refresh: tuple[str, ...] = ()  # the columns of the golden IDs a row belongs to: refreshed for changed ones only
 
     @property
     def required(self) -> tuple[str, ...]:
@@ -99,10 +99,10 @@ def _doc(name: str, doc: dict[str, Any], origin: str = "marts.yaml") -> MartDoc:
                   references=tuple(_reference(name, c, t) for c, t in (doc.get("references") or {}).items()),
                   checks=dict(doc.get("checks") or {}),
                   ranges={c: (float(lo), float(hi)) for c, (lo, hi) in (doc.get("ranges") or {}).items()},
-                  complete=_complete(name, doc.get("complete")), refresh=doc.get("refresh"))
+                  complete=_complete(name, doc.get("complete")), refresh=_columns(doc.get("refresh") or ""))
     unknown = [c for c in (*out.key, *out.nullable, *out.not_null, *(c for r in out.references for c in r.columns),
                            *out.ranges, *(out.complete.columns if out.complete else ()),
-                           *([out.refresh] if out.refresh else [])) if c not in columns]
+                           *out.refresh) if c not in columns]
     if unknown:
         raise ValueError(f"{origin}: {name}: key, not_null, references, ranges, complete or refresh name unknown "
                          f"column(s) {unknown}")
@@ -141,8 +141,9 @@ def reference_markdown(docs: dict[str, MartDoc] | None = None) -> str:
             out += ["", "Ranges: " + "; ".join(f"`{c}` from {lo:g} to {hi:g}" for c, (lo, hi) in doc.ranges.items())
                     + "."]
         if doc.refresh:
-            out += ["", f"Refreshed by golden customer: when only the golden tables changed, the rows of the changed "
-                        f"golden customers (`{doc.refresh}`) are selected again."]
+            cols = " or ".join(f"`{c}`" for c in doc.refresh)
+            out += ["", f"Refreshed by golden customer: when what it reads changed for some golden customers only, the "
+                        f"rows of those golden customers ({cols}) are selected again."]
         if doc.complete:
             c = doc.complete
             out += ["", f"Complete: a row for every row of `{c.mart}` where `{c.where}` "
