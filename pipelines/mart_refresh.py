@@ -87,15 +87,16 @@ def reads_marts_only(tables: list[str]) -> bool:
     return bool(tables) and all(t.startswith("marts.") for t in tables)
 
 
-def marts_chain(conn: Connection, tables: list[str], before: dict) -> list[int] | None:
-    """For a mart reading only the marts `tables`, last written as `before` (its watermark): the logged golden
-    writes since the golden version its inputs reflected then, or None when they cannot be followed (an input
-    built whole since the mart read it, inputs reflecting different versions, a write that logged nothing)."""
+def marts_chain(conn: Connection, tables: list[str], before: dict, seen: dict[str, int]) -> list[int] | None:
+    """For a mart reading only the marts `tables` (now at versions `seen`), last written as `before` (its
+    watermark): the logged golden writes since the golden version its inputs reflected then, or None when they
+    cannot be followed (an input built whole since the mart read it, inputs reflecting different versions, a write
+    that logged nothing)."""
     golden, now = before.get("golden"), reflected_golden(conn, tables)
     if golden is None or now is None:
         return None
     read = before.get("inputs") or {}
-    for table in tables:
+    for table in (t for t in tables if seen[t] != read.get(t)):  # (written since it read them)
         mark = watermark(conn, f"mart:{table.removeprefix('marts.')}")
         whole = mark[1].get("whole") if mark is not None else None
         if whole is None or int(whole) > int(read.get(table, -1)):  # (built whole since: rows beyond the log)

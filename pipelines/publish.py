@@ -269,7 +269,7 @@ def _publish_one(wh: Warehouse, name: str, digester: Digests, force: bool, prog:
                     prog(f"marts.{name}: kept (the columns it reads of {', '.join(moved)} did not change)")
                     return int(before.get("rows", 0))
             if refreshed_by(name) and reads_marts_only(tables):  # its marts were refreshed: their golden IDs
-                chain = marts_chain(conn, tables, before)
+                chain = marts_chain(conn, tables, before, seen)
             elif refreshed_by(name):  # only the golden tables changed what it reads: their changed golden IDs
                 chain = golden_chain(conn, tables, before.get("inputs") or {}, seen)
                 if chain is not None:
@@ -335,5 +335,5 @@ def _record(conn: Connection, name: str, seen: dict[str, int], digests: dict[str
     tables = _input_tables(name)
     set_watermark(conn, f"mart:{name}", 0, {
         "inputs": seen, "sql": _sql_hash(name), "rows": rows, "digests": digests, "read": read,
-        "whole": version if refreshed is None else refreshed.get("whole"),
+        "whole": version if refreshed is None else refreshed.get("whole") or version,  # (unknown: not since now)
         "golden": reflected_golden(conn, tables) if reads_marts_only(tables) else None})

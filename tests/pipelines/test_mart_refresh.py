@@ -285,3 +285,34 @@ def test_cross_sell_follows_its_marts_and_the_numbers_that_begin_or_stop_relatin
     move(six[-1])  # back: six again
     assert wh.scalar(shared) == 0
     wh.dispose()
+
+
+def test_a_warehouse_from_before_whole_builds_were_recorded_refreshes_cross_sell_from_its_second_run(
+        demo_project: Path, tmp_path: Path) -> None:
+    """Mart watermarks without `whole` and `golden` and no kept numbers (a warehouse an older version wrote): the
+    first publish builds cross_sell whole while its inputs are refreshed, the second refreshes it too."""
+    import json
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    run = CliRunner().invoke(main, ["run", "-c", str(demo_project), "--warehouse", url])
+    assert run.exit_code == 0, run.output
+    wh = Warehouse(url)
+    with wh.begin() as conn:
+        for consumer, detail in conn.exec_driver_sql("SELECT consumer, detail FROM raw._watermarks "
+                                                     "WHERE consumer LIKE 'mart:%'").fetchall():
+            old = {k: v for k, v in json.loads(detail).items() if k not in ("whole", "golden")}
+            conn.exec_driver_sql("UPDATE raw._watermarks SET detail = ? WHERE consumer = ?",
+                                 (json.dumps(old), consumer))
+        conn.exec_driver_sql("DROP TABLE raw._cross_sell_telling")
+    golden = [g for (g,) in wh.read_frame("SELECT golden_id FROM mdm.golden_customer ORDER BY golden_id "
+                                          "LIMIT 2").itertuples(index=False)]
+    for nth, expect in ((0, built), (1, refreshed)):
+        with wh.begin() as conn:
+            conn.exec_driver_sql(f"UPDATE mdm.golden_customer SET name = name || '（{nth}）' "
+                                 f"WHERE golden_id = '{golden[nth]}'")
+            bump_golden(wh, conn, [golden[nth]])
+        messages: list[str] = []
+        publish(wh, progress=messages.append)
+        assert "dim_customer" in refreshed(messages) and "cross_sell" in expect(messages), messages
+        assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+    wh.dispose()
