@@ -30,6 +30,13 @@ def telling_sql() -> str:
     return found["select"]
 
 
+def counted_sql(sql: str) -> str:
+    """The mart's SELECT reading the numbers `add_changed_holders` counted (`_hub_telling`) instead of counting them
+    again (for a refresh, after it)."""
+    assert telling_sql() in sql, "cross_sell: the SELECT to refresh has no `telling` count"
+    return sql.replace(telling_sql(), "SELECT phone FROM _hub_telling")
+
+
 def keep_telling(wh: Warehouse, conn: Connection, counted: str | None = None) -> None:
     """Keep the telling numbers of the mart just written (`counted`: the temporary table holding them, dropped)."""
     conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {STATE} (phone VARCHAR)")

@@ -283,7 +283,8 @@ def _publish_one(wh: Warehouse, name: str, digester: Digests, force: bool, prog:
         if chain is not None and mark is not None:
             started = time.monotonic()
             pairs = name == cross_sell_state.MART
-            done = refresh_changed(wh, conn, name, mart_sql(name).strip().rstrip(";"), chain,
+            sql = mart_sql(name).strip().rstrip(";")
+            done = refresh_changed(wh, conn, name, cross_sell_state.counted_sql(sql) if pairs else sql, chain,
                                    cross_sell_state.add_changed_holders if pairs else None)
             if pairs and done is not None:
                 cross_sell_state.keep_telling(wh, conn, "_hub_telling")
