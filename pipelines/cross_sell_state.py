@@ -37,9 +37,14 @@ def counted_sql(sql: str) -> str:
     return sql.replace(telling_sql(), "SELECT phone FROM _hub_telling")
 
 
+def _ensure_state(conn: Connection) -> None:
+    """The kept numbers' table (a warehouse written before it existed has none)."""
+    conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {STATE} (phone VARCHAR)")
+
+
 def keep_telling(wh: Warehouse, conn: Connection, counted: str | None = None) -> None:
     """Keep the telling numbers of the mart just written (`counted`: the temporary table holding them, dropped)."""
-    conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {STATE} (phone VARCHAR)")
+    _ensure_state(conn)
     conn.exec_driver_sql(f"DELETE FROM {STATE}")
     conn.exec_driver_sql(f"INSERT INTO {STATE} {f'SELECT phone FROM {counted}' if counted else telling_sql()}")
     if counted:
@@ -51,7 +56,7 @@ def add_changed_holders(conn: Connection) -> None:
     """Count the telling numbers again (into `_hub_telling`, for `keep_telling` once the mart is written) and add
     to `_hub_changed` the golden customers holding a number that began or stopped being telling since the mart was
     last written."""
-    conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {STATE} (phone VARCHAR)")
+    _ensure_state(conn)
     conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_telling")
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_telling AS {telling_sql()}")
     conn.exec_driver_sql(

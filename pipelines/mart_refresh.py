@@ -69,17 +69,27 @@ def golden_chain(conn: Connection, tables: list[str], before: dict[str, int], se
     return golden_changes_since(conn, int(old.pop() or 0), new.pop())
 
 
-def reflected_golden(conn: Connection, tables: list[str]) -> int | None:
-    """The golden version the marts `tables` were last written from, when they agree (None otherwise)."""
+def _input_marks(conn: Connection, tables: list[str]) -> dict[str, dict | None]:
+    """The watermark of each mart among `tables` (None for one never written)."""
+    marks = {t: watermark(conn, f"mart:{t.removeprefix('marts.')}") for t in tables}
+    return {t: mark[1] if mark is not None else None for t, mark in marks.items()}
+
+
+def _agreed_golden(marks: dict[str, dict | None]) -> int | None:
+    """The golden version the marts of `marks` were last written from, when they agree (None otherwise)."""
     found: set[int] = set()
-    for table in tables:
-        mark = watermark(conn, f"mart:{table.removeprefix('marts.')}")
+    for mark in marks.values():
         if mark is None:
             return None
-        inputs = mark[1].get("inputs") or {}
+        inputs = mark.get("inputs") or {}
         found |= {int(inputs[t]) for t in GOLDEN_TABLES if t in inputs}
-        found |= {int(mark[1]["golden"])} if mark[1].get("golden") is not None else set()
+        found |= {int(mark["golden"])} if mark.get("golden") is not None else set()
     return found.pop() if len(found) == 1 else None
+
+
+def reflected_golden(conn: Connection, tables: list[str]) -> int | None:
+    """The golden version the marts `tables` were last written from, when they agree (None otherwise)."""
+    return _agreed_golden(_input_marks(conn, tables))
 
 
 def reads_marts_only(tables: list[str]) -> bool:
@@ -92,13 +102,13 @@ def marts_chain(conn: Connection, tables: list[str], before: dict, seen: dict[st
     watermark): the logged golden writes since the golden version its inputs reflected then, or None when they
     cannot be followed (an input built whole since the mart read it, inputs reflecting different versions, a write
     that logged nothing)."""
-    golden, now = before.get("golden"), reflected_golden(conn, tables)
+    marks = _input_marks(conn, tables)
+    golden, now = before.get("golden"), _agreed_golden(marks)
     if golden is None or now is None:
         return None
     read = before.get("inputs") or {}
     for table in (t for t in tables if seen[t] != read.get(t)):  # (written since it read them)
-        mark = watermark(conn, f"mart:{table.removeprefix('marts.')}")
-        whole = mark[1].get("whole") if mark is not None else None
+        whole = (marks[table] or {}).get("whole")
         if whole is None or int(whole) > int(read.get(table, -1)):  # (built whole since: rows beyond the log)
             return None
     return golden_changes_since(conn, int(golden), now)
