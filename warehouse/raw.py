@@ -468,6 +468,12 @@ class RawStore:
                                               record_key=k, record=d) for k, d in dups]
             stats.quarantined = len(quarantine)
             self._quarantine_new(conn, quarantine)
+            if track_seen:  # a record read but malformed (its key known) is still in the source: not deleted
+                malformed = sorted({str(q["record_key"]) for q in bad if q.get("record_key")})
+                if malformed:
+                    self.wh.dialect.bulk_insert(conn, "raw._seen", pa.table({
+                        "source": [source] * len(malformed), "stream": [stream] * len(malformed),
+                        "record_key": malformed}))
             if state is not None:
                 self._save_state(conn, source, stream, state, sync_id)
         return stats

@@ -14,8 +14,11 @@ change); a file being read is checkpointed every `batch_size` rows (`{"current":
 
 Records are emitted as text exactly as written (no type guessing, so codes keep their
 leading zeros). A row that cannot be decoded in the file's encoding, a row with more cells
-than the header, or a line that is not JSON is emitted with a `_hub_errors` list; the hub
-quarantines such records with that reason instead of losing them.
+than the header or fewer (trailing unnamed header columns, `a,b,c,`, may be left out), or a
+line that is not JSON is emitted with a `_hub_errors` list; the hub quarantines such records
+with that reason instead of losing them or landing them with empty fields. A CSV file in which a
+quoted value is never closed (the rest of the file would be that one value, and its records
+missing) fails the stream, naming the line, before anything of it is read.
 """
 
 from __future__ import annotations
@@ -95,14 +98,20 @@ def sha256_file(path: str) -> str:
     return scan_file(path, None)[0]
 
 
-def scan_file(path: str, encoding: str | None) -> tuple[str, bool]:
-    """The file's SHA-256 and, for an `encoding`, whether all of it decodes in that encoding (one pass)."""
+def scan_file(path: str, encoding: str | None) -> tuple[str, bool, bool]:
+    """The file's SHA-256 and, for an `encoding` (a CSV file), whether all of it decodes in that encoding and whether
+    it holds an even number of quote characters (one pass; an odd number: a quoted value may run to the end of the
+    file, `unclosed_quote_line` tells)."""
     h = hashlib.sha256()
     decoder = codecs.getincrementaldecoder(_codec(encoding))() if encoding else None
     clean = decoder is not None
+    counted = encoding is not None and _ascii_quotes(encoding)
+    quotes = 0
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
+            if counted:
+                quotes += chunk.count(b'"')
             if decoder is not None and clean:
                 try:
                     decoder.decode(chunk)
@@ -113,7 +122,39 @@ def scan_file(path: str, encoding: str | None) -> tuple[str, bool]:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             clean = False
-    return h.hexdigest(), clean
+    return h.hexdigest(), clean, quotes % 2 == 0
+
+
+def _ascii_quotes(encoding: str) -> bool:
+    """Whether a quote character is the byte `"` and that byte is never part of another character in `encoding`:
+    UTF-8, GBK, GB 18030, Big5, Shift JIS, Latin-1 (their multi-byte characters use bytes from 0x30 up), not UTF-16
+    or the 7-bit ISO 2022 and HZ encodings."""
+    try:
+        name = codecs.lookup(_codec(encoding)).name
+    except LookupError:
+        return False
+    return 'a"'.encode(name.removesuffix("-sig")) == b'a"' and not name.startswith(("iso2022", "hz", "utf-7"))
+
+
+def unclosed_quote_line(path: str, encoding: str, delimiter: str) -> int | None:
+    """The line on which the file's last record starts when a quoted value of it is never closed (the rest of the
+    file would be read as that one value), else None. Only asked when `scan_file` counted an odd number of quotes
+    (a quote inside an unquoted value, `12" pipe`, is text and closes nothing)."""
+    with open(path, encoding=_codec(encoding), errors="surrogateescape", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        start = end = 0
+        for _ in reader:
+            start, end = end + 1, reader.line_num
+        if end - start < 1:  # (the last record is one line: its quotes closed or it is text)
+            return None
+        f.seek(0)
+        tail = "".join(line for n, line in enumerate(f, start=1) if n >= start)
+    try:
+        for _ in csv.reader(io.StringIO(tail, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as e:
+        return start if "unexpected end of data" in str(e) else None
+    return None
 
 
 def _codec(encoding: str | None) -> str:
@@ -152,8 +193,9 @@ class FileReader:
     def csv_tables(self, batch_size: int) -> Iterator[tuple[pa.Table, np.ndarray, list[dict[str, Any]], int]]:
         """A CSV file that decodes cleanly, parsed by Arrow in batches of about `batch_size` rows: (table of
         text columns, each row's ordinal among the file's data rows (1-based), records to quarantine with
-        their `_hub_errors`, ordinals consumed so far). Rows with fewer cells than the header are kept with
-        the missing cells empty (null); rows with more cells are quarantined; blank rows are skipped."""
+        their `_hub_errors`, ordinals consumed so far). Rows with more cells than the header, or fewer than its
+        named columns (`_named_width`), are quarantined; rows leaving out trailing unnamed columns are kept with
+        those cells empty (null); blank rows are skipped."""
         header = self.header()
         invalid: list[tuple[int, int, str]] = []
 
@@ -193,15 +235,16 @@ class FileReader:
 
     def _with_refused(self, table: pa.Table, ordinals: np.ndarray, refused: list[tuple[int, int, str]],
                       header: list[str]) -> tuple[pa.Table, np.ndarray, list[dict[str, Any]], int]:
-        """A batch with the rows Arrow refused inside its range: short rows join the table (missing cells
-        null), long rows become records to quarantine, blank rows are dropped."""
-        width = len(header)
+        """A batch with the rows Arrow refused inside its range: rows leaving out only trailing unnamed columns
+        join the table (those cells null), longer or shorter rows become records to quarantine, blank rows are
+        dropped."""
+        width, named = len(header), _named_width(header)
         extra_rows, extra_ord, bad = [], [], []
         for ordinal, cells_n, text in refused:
             if cells_n <= 1 and not text.strip():
                 continue  # a blank row
             cells = next(csv.reader([text], delimiter=self.delimiter), [])
-            if len(cells) > width:
+            if len(cells) > width or len(cells) < named:
                 rec: dict[str, Any] = dict(zip(header, cells, strict=False))
                 line = ordinal + self.options.header_row
                 rec[ERRORS_FIELD] = [f"line {line}: {len(cells)} cells but the header has {width}"]
@@ -232,12 +275,12 @@ class FileReader:
             self._header = unique_names([_undecodable(h, enc) for h in first])
             if header_only:
                 return
-            width = len(self._header)
+            width, named = len(self._header), _named_width(self._header)
             for line_no, cells in enumerate(reader, start=self.options.header_row + 1):
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue
                 errors = []
-                if len(cells) > width:
+                if len(cells) > width or len(cells) < named:
                     errors.append(f"line {line_no}: {len(cells)} cells but the header has {width}")
                 rec: dict[str, Any] = {}
                 for i, h in enumerate(self._header):
@@ -279,6 +322,13 @@ class FileReader:
                     continue
                 yield rec
         self._header = list(keys)
+
+
+def _named_width(header: list[str]) -> int:
+    """The cells a CSV row must have: up to the header's last named column (a header ending in empty cells,
+    `a,b,c,`, gets unnamed `column_4`...: rows may leave those out)."""
+    named = [i for i, h in enumerate(header) if h != f"column_{i + 1}"]
+    return named[-1] + 1 if named else 0
 
 
 def _empty(header: list[str]) -> pa.Table:
@@ -352,7 +402,14 @@ class FileStream(CheckpointedStream):
         reading = False  # a file was read: every later one is read too
         for part, (path, key) in enumerate(zip(files, keys, strict=True)):
             reader = self.reader(path)
-            sha, clean = scan_file(path, reader.encoding if reader.fmt == "csv" else None)
+            sha, clean, balanced = scan_file(path, reader.encoding if reader.fmt == "csv" else None)
+            unclosed = None if balanced else unclosed_quote_line(path, reader.encoding, reader.delimiter)
+            if unclosed is not None:  # (read, the records after it would be missing: deleted from a complete read)
+                raise AirbyteTracedException(
+                    message=f"stream {self._name}: {path}: line {unclosed}: a quoted value opens on this line and is "
+                            "never closed, so the rest of the file would be read as that one value; nothing of the "
+                            "file was read (close the quote, or write a quote inside a quoted value as \"\")",
+                    failure_type=FailureType.config_error)
             if done.get(key) == sha and not reading:
                 whole = False
                 continue
