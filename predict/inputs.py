@@ -26,29 +26,34 @@ _SQL = {
                o.channel, o.customer_channel, o.created_at, o.closed_at,
                CAST(o.probability AS DOUBLE PRECISION) AS probability, o.lost_reason, o.updated_at
         FROM marts.fct_opportunities o
-        WHERE o.created_at IS NOT NULL""",
+        WHERE o.created_at IS NOT NULL
+        ORDER BY o.source_name, o.stream, o.opportunity_key""",
     "stages": """
         SELECT source_name, stream, opportunity_key, stage_number, stage, entered_at,
                CAST(probability AS DOUBLE PRECISION) AS probability
-        FROM marts.fct_opportunity_stages""",
+        FROM marts.fct_opportunity_stages
+        ORDER BY source_name, stream, opportunity_key, stage_number""",
     "leads": """
         SELECT l.source_name, l.stream, l.lead_key, l.company_name, l.contact_name, l.phone, l.channel, l.status,
                l.is_open, l.owner, l.rep_id, l.opportunity_key, l.created_at, l.converted_at,
                l.opportunity_credited
         FROM marts.fct_leads l
-        WHERE l.created_at IS NOT NULL""",
+        WHERE l.created_at IS NOT NULL
+        ORDER BY l.source_name, l.stream, l.lead_key""",
     "orders": """
         SELECT golden_id, source_name, CAST(order_date AS TIMESTAMP) AS at,
                CAST(COALESCE(reporting_amount, 0) AS DOUBLE PRECISION) AS amount
         FROM marts.fct_sales_orders
         WHERE golden_id IS NOT NULL AND order_date IS NOT NULL AND is_revenue
-          AND golden_id IN (SELECT golden_id FROM marts.fct_opportunities)""",
+          AND golden_id IN (SELECT golden_id FROM marts.fct_opportunities)
+        ORDER BY 1, 2, 3, 4""",
     "payments": """
         SELECT golden_id, source_name, CAST(payment_date AS TIMESTAMP) AS at,
                CAST(COALESCE(reporting_amount, 0) AS DOUBLE PRECISION) AS amount
         FROM marts.fct_payments
         WHERE golden_id IS NOT NULL AND payment_date IS NOT NULL
-          AND golden_id IN (SELECT golden_id FROM marts.fct_opportunities)""",
+          AND golden_id IN (SELECT golden_id FROM marts.fct_opportunities)
+        ORDER BY 1, 2, 3, 4""",
     "latest": """
         SELECT (SELECT MAX(CAST(order_date AS TIMESTAMP)) FROM marts.fct_sales_orders
                 WHERE golden_id IS NOT NULL AND is_revenue) AS orders,
@@ -57,11 +62,13 @@ _SQL = {
     "customers": """
         SELECT golden_id, name, industry, parent_golden_id
         FROM marts.dim_customer
-        WHERE golden_id IN (SELECT golden_id FROM marts.fct_opportunities)""",
+        WHERE golden_id IN (SELECT golden_id FROM marts.fct_opportunities)
+        ORDER BY golden_id""",
     "reps": """
         SELECT rep_id, name, team, region
         FROM marts.dim_sales_rep
-        WHERE is_current""",
+        WHERE is_current
+        ORDER BY rep_id""",
 }
 
 
@@ -106,7 +113,9 @@ class Inputs:
 
 def read_inputs(wh: Warehouse) -> Inputs:
     """The prediction inputs, read from the marts (each frame one query): the customers, orders and payments of the
-    customers with opportunities, and the latest order and payment of all of them."""
+    customers with opportunities, and the latest order and payment of all of them. Each frame in the order of its
+    key (rows equal in the order's columns are equal rows): the forecast's seeded simulation follows the rows'
+    order, and a mart refreshed in place keeps its rows in another physical order than a rebuild."""
     return Inputs(**{name: wh.read_frame(" ".join(sql.split())) for name, sql in _SQL.items()})
 
 

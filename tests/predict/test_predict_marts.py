@@ -201,3 +201,30 @@ def test_read_inputs_reads_the_orders_of_customers_with_deals_and_the_features_s
     want = open_opportunity_features(full)
     assert len(got[0]) > 20 and (got[0] == want[0]).all()
     pd.testing.assert_frame_equal(got[1], want[1], check_dtype=False)
+
+
+def test_the_same_rows_in_another_physical_order_predict_the_same(warehouse_url: str, tmp_path: Path,
+                                                                   inputs: Inputs) -> None:
+    """A mart refreshed in place holds its rows in another physical order than a rebuild: the inputs are read in
+    their key's order, so the scores and the forecast's seeded simulation are the same either way."""
+    shuffled = Inputs(*(getattr(inputs, n).sample(frac=1, random_state=3).reset_index(drop=True) for n in
+                        ("opportunities", "stages", "leads", "orders", "payments", "customers", "reps")))
+    got = []
+    for i, frames in enumerate((inputs, shuffled)):
+        wh = Warehouse(warehouse_url if i == 0 else f"duckdb:///{tmp_path}/shuffled.duckdb")
+        load_marts(wh, frames)
+        read = read_inputs(wh)
+        run_predictions(wh, config(min_leads=200, min_converted=30), now=pd.Timestamp("2026-10-01 08:00"),
+                        simulations=100)
+        got.append((read, wh.read_frame("SELECT * FROM marts.pipeline_forecast WHERE forecast_type = 'current' "
+                                        "ORDER BY period_type, period_start, level, group_key"),
+                    wh.read_frame("SELECT opportunity_key, probability FROM marts.opportunity_scores "
+                                  "ORDER BY opportunity_key")))
+        wh.dispose()
+    (first, forecast, scores), (second, forecast2, scores2) = got
+    for name in ("opportunities", "stages", "leads", "orders", "payments", "customers", "reps"):
+        pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name), check_dtype=False)
+    pd.testing.assert_frame_equal(forecast.drop(columns=["model_id", "computed_at"], errors="ignore"),
+                                  forecast2.drop(columns=["model_id", "computed_at"], errors="ignore"),
+                                  check_dtype=False)
+    pd.testing.assert_frame_equal(scores, scores2, check_dtype=False)
