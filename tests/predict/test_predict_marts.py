@@ -197,10 +197,15 @@ def test_read_inputs_reads_the_orders_of_customers_with_deals_and_the_features_s
     assert set(read.orders["golden_id"]) <= with_deals and "G-NO-DEALS-2" not in set(read.payments["golden_id"])
     assert len(read.orders) == int(full.orders["golden_id"].isin(with_deals).sum()) > 100
     assert read.as_of() == full.as_of() == latest + pd.Timedelta(days=2)
-    got = open_opportunity_features(read)
-    want = open_opportunity_features(full)
-    assert len(got[0]) > 20 and (got[0] == want[0]).all()
-    pd.testing.assert_frame_equal(got[1], want[1], check_dtype=False)
+
+    def by_key(inputs: Inputs) -> pd.DataFrame:  # (read in key order: rows compared by opportunity)
+        rows, features = open_opportunity_features(inputs)
+        keys = inputs.opportunities.iloc[rows][["source_name", "stream", "opportunity_key"]].reset_index(drop=True)
+        return pd.concat([keys, features], axis=1).sort_values(list(keys.columns)).reset_index(drop=True)
+
+    got, want = by_key(read), by_key(full)
+    assert len(got) > 20
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
 
 
 def test_the_same_rows_in_another_physical_order_predict_the_same(warehouse_url: str, tmp_path: Path,
