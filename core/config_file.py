@@ -6,7 +6,8 @@ inside the document (`sources.crm_b.streams.customers.mapping`), the line where 
 Secrets: `${VAR}` reads the environment, `${file:PATH}` reads a secret file (relative to the config file) and
 `${cmd:COMMAND}` takes the output of a command (an external secret store's client:
 `${cmd:vault kv get -field=password secret/crm}`). Every value obtained that way is remembered in
-`HubConfig.secret_values` so that logs, errors and `hub config show` can mask it. Credentials in a URL are
+`HubConfig.secret_values` so that logs, errors and `hub config show` can mask it, but for a `${VAR}` holding a plain
+setting (a user name, host, port, database or folder: `plain_setting`). Credentials in a URL are
 percent-encoded. A key given twice in one YAML mapping is an error (YAML itself would keep the last silently).
 """
 
@@ -124,6 +125,24 @@ def run_secret_command(command: str, base: Path) -> tuple[str | None, str | None
     return value, None
 
 
+_PLAIN_KEYS = frozenset({"username", "user", "user_name", "login", "host", "port", "database", "dbname", "db",
+                         "path", "schema", "corpid", "corp_id", "agentid", "agent_id", "tenant"})
+_PLAIN_NAME = re.compile(r"(?i)_(USER|USERNAME|USER_NAME|LOGIN|HOST|PORT|DATABASE|DB|DBNAME|PATH|DIR|SCHEMA|CORPID|"
+                         r"CORP_ID|AGENTID|AGENT_ID|TENANT)$")
+_SECRET_WORD = re.compile(r"(?i)PASS|PWD|SECRET|TOKEN|KEY|CREDENTIAL|AUTH|SIGN|CERT")
+
+
+def plain_setting(name: str, path: tuple[str, ...]) -> bool:
+    """Whether the environment variable `name`, read at `path` of the config, holds a plain setting rather than a
+    secret: a user name, host, port, database or folder (the key `username`, `host`… of a connector's config, or a
+    variable named `…_USER`, `…_HOST`, `…_PATH`…) whose variable name has no secret word in it (PASS, SECRET, TOKEN,
+    KEY…); URLs stay secrets (a password or token may be in one). Masking such a value would garble every text
+    holding it (`KINGDEE_USERNAME=demo` masked every path with `demo` in it); every other `${VAR}` is a secret."""
+    if _SECRET_WORD.search(name):
+        return False
+    return bool(path and path[-1].lower() in _PLAIN_KEYS) or bool(_PLAIN_NAME.search(name))
+
+
 def _expand(obj: Any, path: tuple[str, ...], env: Mapping[str, str], base: Path,
             secrets: set[str], problems: list[tuple[tuple[str, ...], str]], commands: bool = True) -> Any:
     if isinstance(obj, dict):
@@ -160,7 +179,8 @@ def _expand(obj: Any, path: tuple[str, ...], env: Mapping[str, str], base: Path,
             return ""
         if name in env:
             value = env[name]
-            secrets.add(value)
+            if not plain_setting(name, path):
+                secrets.add(value)
             return value
         if ":-" in expr:
             return default

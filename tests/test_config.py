@@ -304,3 +304,34 @@ def test_given_run_engine_spark_without_a_location_then_the_cli_says_what_is_mis
     result = CliRunner().invoke(main, ["run", "-c", str(path), "--engine", "spark"])
     assert result.exit_code == 2
     assert f"{path}: engine.location: --engine spark needs the lakehouse directory" in result.output
+
+
+def test_a_variable_holding_a_user_name_or_host_is_not_masked_a_password_is(tmp_path: Path) -> None:
+    """A `${VAR}` user name is not a secret: masked, `KINGDEE_USERNAME=demo` garbled every path holding `demo`."""
+    text = MINIMAL.replace("sqlite:///data/crm.sqlite", "postgresql+psycopg://${CRM_USER}:${CRM_PW}@${CRM_HOST}/crm")
+    text += """  kd:
+    connector: kingdee
+    config: {base_url: "http://127.0.0.1:1/k3cloud", acct_id: "1", username: "${KINGDEE_USERNAME}",
+             password: "${KINGDEE_PASSWORD}"}
+"""
+    env = {"CRM_USER": "sales", "CRM_PW": "s3cr3t-pw", "CRM_HOST": "dbhost", "KINGDEE_USERNAME": "demo",
+           "KINGDEE_PASSWORD": "kd-pass-99"}
+    cfg = load_config(write(tmp_path, text), env=env)
+    assert cfg.sources["kd"].config["username"] == "demo"
+    assert {"s3cr3t-pw", "kd-pass-99"} <= cfg.secret_values
+    assert not {"sales", "dbhost", "demo"} & cfg.secret_values
+    shown = yaml.safe_dump(cfg.redacted(), allow_unicode=True)
+    assert "username: demo" in shown and "sales" in shown and "kd-pass-99" not in shown and "s3cr3t-pw" not in shown
+    # a secret word in the variable's name keeps it a secret, whatever key holds it
+    cfg = load_config(write(tmp_path, text.replace("${KINGDEE_USERNAME}", "${KINGDEE_TOKEN_USER}")),
+                      env={**env, "KINGDEE_TOKEN_USER": "tok-user-1"})
+    assert "tok-user-1" in cfg.secret_values
+
+
+@pytest.mark.parametrize(("name", "key", "plain"), [
+    ("KINGDEE_USERNAME", "username", True), ("PG_HOST", "url", True), ("X", "host", True),
+    ("CRM_PASSWORD", "username", False), ("WECOM_CORPSECRET", "corpsecret", False), ("API_KEY", "key", False),
+    ("CRM_URL", "url", False), ("X", "token", False), ("DB_PASS_PATH", "path", False)])
+def test_which_variables_are_plain_settings(name: str, key: str, plain: bool) -> None:
+    from core.config_file import plain_setting
+    assert plain_setting(name, ("sources", "s", "config", key)) is plain
