@@ -60,6 +60,9 @@ STAGING_EXTRA = {"_sync_id": "text", "_extracted_at": "timestamp"}
 CHANGE_ENTITIES = ("customer",)
 CHANGES_TABLE = {"seq": "integer", "entity": "text", "source_name": "text", "stream": "text", "source_key": "text",
                  "op": "text"}
+DELETED_TABLE = {"source_name": "text", "stream": "text", "source_key": "text", "entity": "text"}
+"""`staging._deleted`: the records of each staged stream deleted in the source (a tombstone in raw: gone from a complete
+read; or flagged by the stream's `soft_delete` column) and not back since: what `marts.data_quality` counts."""
 CHUNK = 200_000  # records typed at a time: memory stays bounded whatever the stream's size
 # Facts that point at a customer also say which stream of their source holds that customer.
 CUSTOMER_STREAM = "customer_stream"
@@ -95,6 +98,7 @@ def ensure_staging(wh: Warehouse, conn: sa.Connection) -> None:
     for entity in ENTITIES.values():
         wh.create_table(conn, "staging", entity.name, staging_columns(entity))
     wh.create_table(conn, "staging", "_changes", CHANGES_TABLE)
+    wh.create_table(conn, "staging", "_deleted", DELETED_TABLE)
     if fresh and wh.dialect.name == "postgresql":  # upserts and matching look records up by key
         for entity in ENTITIES.values():
             conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {quote(entity.name + '__key')} ON "
@@ -326,6 +330,7 @@ class _TypedChunk:
     quarantine: pd.DataFrame  # without the raw records (`_attach_records` reads them when written)
     changes: pa.Table | None  # the change log's rows, for entities that log changes
     deleted: int
+    gone: pa.Table  # the source keys of the rows deleted in the source (tombstones, soft deletes)
 
 
 def _type_chunk(cfg: HubConfig, source: str, stream: str, entity: Entity, sc: StreamConfig, raw: pd.DataFrame,
@@ -347,7 +352,11 @@ def _type_chunk(cfg: HubConfig, source: str, stream: str, entity: Entity, sc: St
                                          "source_key": all_keys.to_numpy(),
                                          "op": np.where(staged_now, "upsert", "delete")}), CHANGES_TABLE)
     return _TypedChunk(len(raw), pa.table({"k": pa.array(all_keys.to_numpy(), pa.string())}),
-                       to_arrow(staged, staging_columns(entity)), quarantine, changes, int(gone.sum()))
+                       to_arrow(staged, staging_columns(entity)), quarantine, changes, int(gone.sum()),
+                       pa.table({"source_name": pa.array([source] * int(gone.sum()), pa.string()),
+                                 "stream": pa.array([stream] * int(gone.sum()), pa.string()),
+                                 "source_key": pa.array(all_keys.to_numpy()[gone], pa.string()),
+                                 "entity": pa.array([entity.name] * int(gone.sum()), pa.string())}))
 
 
 def _write_chunk(wh: Warehouse, conn: sa.Connection, source: str, stream: str, entity: Entity, chunk: _TypedChunk,
@@ -364,6 +373,14 @@ def _write_chunk(wh: Warehouse, conn: sa.Connection, source: str, stream: str, e
                              f"AND source_key IN (SELECT k FROM {k})"), params)
         conn.execute(sa.text("DELETE FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging' "
                              f"AND record_key IN (SELECT k FROM {k})"), params)
+        were = int(value(conn, "SELECT count(*) FROM staging._deleted WHERE source_name = :s AND stream = :t "
+                               f"AND source_key IN (SELECT k FROM {k})", params) or 0)
+        if were:
+            conn.execute(sa.text("DELETE FROM staging._deleted WHERE source_name = :s AND stream = :t "
+                                 f"AND source_key IN (SELECT k FROM {k})"), params)
+    if were or chunk.gone.num_rows:
+        wh.insert_frame(conn, "staging", "_deleted", chunk.gone)
+        bump(conn, "staging._deleted")
     wh.insert_frame(conn, "staging", entity.name, chunk.staged)
     if len(quarantine):
         wh.insert_frame(conn, "raw", "_quarantine", to_arrow(quarantine, _QUARANTINE_KINDS))
@@ -399,6 +416,9 @@ def _remove_stream(conn: sa.Connection, source: str, stream: str, seq: int | Non
                                  "WHERE source_name = :s AND stream = :t"), params)
         conn.execute(sa.text(f"DELETE FROM {t} WHERE source_name = :s AND stream = :t"), params)
         bump(conn, f"staging.{entity.name}")
+    if value(conn, "SELECT count(*) FROM staging._deleted WHERE source_name = :s AND stream = :t", params):
+        conn.execute(sa.text("DELETE FROM staging._deleted WHERE source_name = :s AND stream = :t"), params)
+        bump(conn, "staging._deleted")
     if value(conn, "SELECT count(*) FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging'",
              params):
         conn.execute(sa.text("DELETE FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging'"),

@@ -32,6 +32,12 @@ def one(wh: Warehouse, sql: str, params: dict | None = None) -> object:
     return wh.read_frame(sql, params).iloc[0, 0]
 
 
+def deleted_in_quality(wh: Warehouse, source: str, stream: str = "customers") -> set[int]:
+    """The `deleted` measure of a stream in marts.data_quality (one value, repeated on each of its rows)."""
+    return set(wh.read_frame("SELECT deleted FROM marts.data_quality WHERE source_name = :s AND stream = :t",
+                             {"s": source, "t": stream})["deleted"].astype(int))
+
+
 def drop_csv_rows(path: Path, keys: set[str]) -> None:
     text = path.read_bytes().decode("gbk").splitlines(keepends=True)
     path.write_bytes("".join([text[0], *[line for line in text[1:] if line.split(",", 1)[0] not in keys]])
@@ -103,6 +109,9 @@ def test_a_record_deleted_in_a_snapshot_leaves_staging_its_golden_customer_and_t
     assert not int(one(wh, "SELECT count(*) FROM marts.dim_customer WHERE golden_id = :g", {"g": alone["golden_id"]}))
     assert int(one(wh, "SELECT source_count FROM marts.dim_customer WHERE golden_id = :g",
                    {"g": shared["golden_id"]})) == int(shared["source_count"]) - 1
+    # data_quality counts them, on each row of the stream
+    assert deleted_in_quality(wh, "crm_b") == {2}
+    assert deleted_in_quality(wh, "crm_a") == {0}
     # and a third run changes nothing
     code, out = hub_run(demo_project, warehouse_url)
     assert code == 0 and "0 deleted" in out, out
@@ -150,6 +159,7 @@ def test_a_soft_deleted_record_leaves_staging_and_comes_back_when_undeleted(demo
     assert not int(one(wh, "SELECT count(*) FROM mdm.xref WHERE source_name = 'crm_a' AND source_key = :k",
                        {"k": str(cid)}))
     assert int(one(wh, "SELECT count(*) FROM raw.crm_a__customers WHERE _key = :k", {"k": str(cid)})) == 2
+    assert deleted_in_quality(wh, "crm_a") == {1}
     con.execute("UPDATE t_customer SET is_deleted = '0', updated_at = '2025-12-02 00:00:00' WHERE cust_id = ?", (cid,))
     con.commit()
     con.close()
@@ -157,6 +167,7 @@ def test_a_soft_deleted_record_leaves_staging_and_comes_back_when_undeleted(demo
     assert code == 0, out
     assert int(one(wh, "SELECT count(*) FROM mdm.xref WHERE source_name = 'crm_a' AND source_key = :k",
                    {"k": str(cid)})) == 1
+    assert deleted_in_quality(wh, "crm_a") == {0}  # back: no longer counted
 
 
 def test_an_emptied_export_is_refused_unless_allowed(ran: tuple[Path, str]) -> None:
@@ -179,6 +190,9 @@ def test_an_emptied_export_is_refused_unless_allowed(ran: tuple[Path, str]) -> N
     assert int(one(wh, "SELECT count(*) FROM raw.crm_b__customers WHERE _deleted")) == n
     assert not int(one(wh, "SELECT count(*) FROM staging.customer WHERE source_name = 'crm_b'"))
     assert not int(one(wh, "SELECT count(*) FROM mdm.xref WHERE source_name = 'crm_b'"))
+    # the emptied stream stays in data_quality: one row, nothing staged, every record deleted
+    dq = wh.read_frame("SELECT entity, staged, deleted, field FROM marts.data_quality WHERE source_name = 'crm_b'")
+    assert dq.values.tolist() == [["customer", 0, n, None]]
 
 
 def test_a_source_removed_from_the_config_is_deleted_only_when_allowed(ran: tuple[Path, str]) -> None:

@@ -1,5 +1,5 @@
--- Data quality per source stream and field. Stream measures (records, quarantined, matched, duplicates) repeat on
--- each field row of the stream. Validity rules: USCC check character (GB 32100: 18 characters of the code's set,
+-- Data quality per source stream and field. Stream measures (records, quarantined, deleted, matched, duplicates)
+-- repeat on each field row of the stream. Validity rules: USCC check character (GB 32100: 18 characters of the code's set,
 -- the last the check of the first 17); phone: a mobile (1[3-9] + 9 digits) or a number with its area code (0 + 9
 -- to 11 digits), after removing separators, +86 and an extension; e-mail: text@text.text; a customer key must
 -- resolve to a golden customer; a rep key or owner must resolve to a sales rep; an order's status must have a
@@ -288,16 +288,23 @@ quarantine AS (
     FROM raw._quarantine
     GROUP BY source, stream
 ),
+deleted AS (  -- records deleted in the source (tombstoned in raw, or soft-deleted) and not back since
+    SELECT source_name, stream, MIN(entity) AS entity, COUNT(*) AS deleted
+    FROM staging._deleted
+    GROUP BY source_name, stream
+),
 stream_row AS (
-    SELECT f.*, q.rejected, q.refused_at_landing, q.fields_nulled
+    SELECT f.*, q.rejected, q.refused_at_landing, q.fields_nulled, d.deleted
     FROM field_stat f
     LEFT JOIN quarantine q ON q.source_name = f.source_name AND q.stream = f.stream
-    UNION ALL  -- streams of which every record was refused
-    SELECT NULL, q.source_name, q.stream, 0, NULL, NULL, NULL, NULL, NULL, NULL, q.rejected, q.refused_at_landing,
-           q.fields_nulled
+    LEFT JOIN deleted d ON d.source_name = f.source_name AND d.stream = f.stream
+    UNION ALL  -- streams of which every record was refused or deleted
+    SELECT d.entity, COALESCE(q.source_name, d.source_name), COALESCE(q.stream, d.stream), 0, NULL, NULL, NULL, NULL,
+           NULL, NULL, q.rejected, q.refused_at_landing, q.fields_nulled, d.deleted
     FROM quarantine q
+    FULL OUTER JOIN deleted d ON d.source_name = q.source_name AND d.stream = q.stream
     LEFT JOIN (SELECT DISTINCT source_name, stream FROM field_stat) s
-        ON s.source_name = q.source_name AND s.stream = q.stream
+        ON s.source_name = COALESCE(q.source_name, d.source_name) AND s.stream = COALESCE(q.stream, d.stream)
     WHERE s.stream IS NULL
 )
 SELECT
@@ -307,6 +314,7 @@ SELECT
     CAST(staged + COALESCE(rejected, 0) AS BIGINT) AS records,
     CAST(staged AS BIGINT) AS staged,
     CAST(COALESCE(rejected, 0) + COALESCE(refused_at_landing, 0) AS BIGINT) AS quarantined,
+    CAST(COALESCE(deleted, 0) AS BIGINT) AS deleted,
     CAST(COALESCE(fields_nulled, 0) AS BIGINT) AS fields_nulled,
     CAST(CAST(matched_other_system AS DECIMAL(18, 2)) * 100 / NULLIF(staged, 0) AS DECIMAL(9, 2))
         AS matched_other_system_pct,
