@@ -300,7 +300,8 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
             # discovered has none, and read()'s state alone would read every incremental stream from its start
             reader = create_source(src.connector, conf, catalog, _state_messages(states))
             _read_protocol(run, reader, conf, catalog, states, batch_size or 10000)
-        failed = [f"{n}: {s.error}" for n, s in result.streams.items() if s.error]
+        failed = [s.error if s.error.startswith((f"{source_name}.{n}:", f"stream {n}:")) else f"{n}: {s.error}"
+                  for n, s in result.streams.items() if s.error]  # (the stream named once)
         if failed:
             raise SyncError(f"source {source_name}: " + "; ".join(failed))
         result.status, failures, result.warnings = run.watch.judge(result, holds_live(store, source_name))
@@ -453,7 +454,7 @@ def forget_removed(cfg: HubConfig, wh: Warehouse, allow_mass_delete: bool = Fals
                                                        why=why)
             except MassDeleteRefused as e:
                 sr.error = str(e)
-        errors = [f"{n}: {s.error}" for n, s in res.streams.items() if s.error]
+        errors = [s.error for s in res.streams.values() if s.error]  # (each names its source.stream)
         res.status = "failed" if errors else "succeeded"
         res.error = "; ".join(errors) or None
         store.finish_sync(sync_id, res.status, res.stats, res.error)

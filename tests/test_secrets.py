@@ -69,7 +69,7 @@ def test_secrets_stay_out_of_output_errors_warehouse_and_config_show(server: fak
     cfg.write_text(CONFIG, encoding="utf-8")
     hub = [sys.executable, "-m", "hub.cli"]
     env = _env(server)
-    run = subprocess.run([*hub, "-v", "run", "-c", str(cfg)], capture_output=True, text=True, env=env, cwd=REPO,
+    run = subprocess.run([*hub, "-vv", "run", "-c", str(cfg)], capture_output=True, text=True, env=env, cwd=REPO,
                          timeout=300)
     output = run.stdout + run.stderr
     # The run did real work and real failures: the good source landed, the others failed with their messages.

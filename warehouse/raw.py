@@ -169,12 +169,14 @@ class LoadStats:
 class MassDeleteRefused(RuntimeError):
     """Applying the deletes would remove more of a stream than allowed; nothing was deleted."""
 
-    def __init__(self, source: str, stream: str, deleting: int, live: int, max_share: float, why: str):
+    def __init__(self, source: str, stream: str, deleting: int, live: int, max_share: float | None, why: str):
+        """`max_share` None: a stream removed from the configuration, whose records go only when allowed."""
         self.source, self.stream, self.deleting, self.live, self.max_share = source, stream, deleting, live, max_share
+        rule = (f"a run deletes at most {max_share:.0%} of a stream (max_delete_share)" if max_share is not None
+                else "a removed source's or stream's records are deleted only when a run is told to")
         super().__init__(
             f"{source}.{stream}: {deleting:,} of {live:,} records ({deleting / max(live, 1):.0%}) would be deleted "
-            f"because {why}; a run deletes at most {max_share:.0%} of a stream (max_delete_share), so none were. "
-            "If this is intended, run again with --allow-mass-delete")
+            f"because {why}; {rule}, so none were. If this is intended, run again with --allow-mass-delete")
 
 
 def now_utc() -> dt.datetime:
@@ -606,9 +608,10 @@ class RawStore:
                          {"s": source, "t": stream})
         return n
 
-    def delete_stream(self, source: str, stream: str, sync_id: str, max_share: float = 0.5,
+    def delete_stream(self, source: str, stream: str, sync_id: str, max_share: float | None = None,
                       allow_mass_delete: bool = False, why: str = "the stream left the configuration") -> int:
-        """Tombstone every live record of a stream (its stream or source was removed from the config)."""
+        """Tombstone every live record of a stream (its stream or source was removed from the config): only with
+        `allow_mass_delete` (or, given a `max_share`, up to that share of it)."""
         every = ("SELECT i.record_key FROM raw._record_index i WHERE i.source = :s AND i.stream = :t "
                  "AND i.record_hash IS NOT NULL")
         with self.wh.begin() as conn:
@@ -619,13 +622,13 @@ class RawStore:
         return n
 
     def _tombstone(self, conn: Connection, source: str, stream: str, sync_id: str, keys_sql: str,
-                   max_share: float, allow: bool, why: str) -> int:
+                   max_share: float | None, allow: bool, why: str) -> int:
         params = {"s": source, "t": stream, "sync": sync_id}
         n = int(value(conn, f"SELECT count(*) FROM ({keys_sql}) k", params) or 0)
         if not n:
             return 0
         live = self.live_keys(conn, source, stream)
-        if not allow and n > max_share * live:
+        if not allow and (max_share is None or n > max_share * live):
             raise MassDeleteRefused(source, stream, n, live, max_share, why)
         table = self.ensure_stream(conn, source, stream)
         batch = self._next_batch(conn, source, stream, sync_id)

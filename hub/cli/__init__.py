@@ -12,9 +12,10 @@ from hub.cli.leave import leave
 
 
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="log debug output")
+@click.option("-v", "--verbose", count=True,
+              help="-v: log the hub's debug output (what each mart did, matching steps); -vv: the libraries' too")
 @click.version_option(package_name="customer-hub")
-def main(verbose: bool) -> None:
+def main(verbose: int) -> None:
     """customer hub: connectors, master data and sales marts."""
     setup_logging(verbose)
 

@@ -20,21 +20,24 @@ WAREHOUSE_OPT = click.option("--warehouse", "warehouse_url", default=None, envva
                              help="warehouse URL overriding the config (or HUB_WAREHOUSE_URL)")
 
 
-def setup_logging(verbose: bool | None = None) -> None:
-    """Human-readable logs on stderr, secrets masked. Call again after importing airbyte-cdk, which
-    replaces the root handler with its JSON one on import (`verbose` None: keep the current choice)."""
+def setup_logging(verbose: int | None = None) -> None:
+    """Human-readable logs on stderr, secrets masked: `verbose` 0 warnings only, 1 (`-v`) the hub's debug output
+    with the libraries' warnings, 2 (`-vv`) every library's debug output too (HTTP requests, airbyte-cdk). Call
+    again after importing airbyte-cdk, which replaces the root handler with its JSON one on import (`verbose` None:
+    keep the current choice)."""
     if verbose is None:
-        verbose = bool(click.get_current_context(silent=True)
-                       and click.get_current_context().find_root().params.get("verbose"))
+        ctx = click.get_current_context(silent=True)
+        verbose = int(ctx.find_root().params.get("verbose") or 0) if ctx is not None else 0
     root = logging.getLogger()
     for h in list(root.handlers):  # airbyte-cdk installs a JSON handler on import: we print for humans
         root.removeHandler(h)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    for noisy in ("airbyte", "hub.sync"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
+    root.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    logging.getLogger("hub").setLevel(logging.DEBUG if verbose else logging.NOTSET)
+    for library in ("airbyte", "recordlinkage"):  # (their own levels: at INFO they would speak past WARNING)
+        logging.getLogger(library).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     secrets.install_filter()
 
 

@@ -418,11 +418,12 @@ def test_records_of_removed_streams_and_sources_are_deleted_only_when_allowed(wh
         ("old", "failed", {"customers": (0, True)}),
     ]
     why = (
-        "would be deleted because the stream is no longer in the configuration; a run deletes at most 50% of a "
-        "stream (max_delete_share), so none were. If this is intended, run again with --allow-mass-delete"
+        "would be deleted because the stream is no longer in the configuration; a removed source's or stream's "
+        "records are deleted only when a run is told to, so none were. If this is intended, run again with "
+        "--allow-mass-delete"
     )
     assert refused[0].error == (
-        f"contacts: crm.contacts: 1 of 1 records (100%) {why}; orders: crm.orders: 3 of 3 records (100%) {why}"
+        f"crm.contacts: 1 of 1 records (100%) {why}; crm.orders: 3 of 3 records (100%) {why}"
     )
     assert said == [f"crm: {refused[0].error}", f"old: {refused[1].error}"]
     assert "because the source is no longer in the configuration" in (refused[1].error or "")
@@ -505,7 +506,7 @@ def test_a_complete_read_deleting_more_than_the_streams_share_fails_and_forgets_
         "the source; a run deletes at most 50% of a stream (max_delete_share), so none were. If this is "
         "intended, run again with --allow-mass-delete"
     )
-    assert (refused.status, refused.error, refused.stats.deleted) == ("failed", f"source daily: customers: {why}", 0)
+    assert (refused.status, refused.error, refused.stats.deleted) == ("failed", f"source daily: {why}", 0)
     assert refused.streams["customers"].error == why
     assert states(wh) == ["orders"]  # the next sync reads customers whole again, and asks again; orders is done
     assert wh.scalar("SELECT count(*) FROM raw._record_index WHERE record_hash IS NOT NULL") == 6
@@ -521,7 +522,7 @@ def test_a_complete_read_deleting_more_than_the_streams_share_fails_and_forgets_
         "SELECT status, records_deleted, error FROM raw._syncs ORDER BY started_at"
     ).values.tolist() == [
         ["succeeded", 0, None],
-        ["failed", 0, f"source daily: customers: {why}"],
+        ["failed", 0, f"source daily: {why}"],
         ["succeeded", 3, None],
     ]
 
@@ -624,7 +625,7 @@ def test_an_api_stream_without_config_may_delete_half_of_it_not_more(tmp_path: P
     r = sync_source(cfg, wh, "wecom")
     assert r.status == "failed" and r.streams["users"].stats.deleted == 0
     assert r.error == (
-        "source wecom: users: wecom.users: 21 of 40 records (52%) would be deleted because they are "
+        "source wecom: wecom.users: 21 of 40 records (52%) would be deleted because they are "
         "missing from a complete read of the source; a run deletes at most 50% of a stream "
         "(max_delete_share), so none were. If this is intended, run again with --allow-mass-delete"
     )
@@ -805,7 +806,7 @@ def test_a_failing_stream_does_not_stop_the_others_and_each_failure_is_named(tmp
     r = sync_source(cfg, wh, "daily", batch_size=2, progress=unthrottled(said))
     b_error = f"stream b: cannot tell the format of {tmp_path}/b/2.dat; set format: csv|xlsx|jsonl"
     c_error = "daily.c: primary_key column 'id' is not in the data; the columns are: name"
-    assert (r.status, r.error) == ("failed", f"source daily: b: {b_error}; c: {c_error}")
+    assert (r.status, r.error) == ("failed", f"source daily: {b_error}; {c_error}")
     assert {n: (s.stats.read, s.stats.loaded, s.error) for n, s in r.streams.items()} == {
         "a": (5, 5, None),
         "b": (1, 1, b_error),
