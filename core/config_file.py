@@ -20,13 +20,14 @@ import shlex
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 from urllib.parse import quote, unquote
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from core.config import REFERENCE_FILES, ConfigError, HubConfig
+from core.config import REFERENCE_FILES, ConfigError, HubConfig, did_you_mean
 from core.secrets import MIN_LENGTH, mask, register
 
 _VAR = re.compile(r"\$\{([^}]*)\}")
@@ -262,10 +263,41 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
                 ref["path"] = resolve_path(ref["path"], base)
 
 
+def allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the config allows beside the last element of `loc` (a pydantic error's location): the fields of the
+    model holding it, found by walking `HubConfig`'s fields (through mappings, lists and optional values)."""
+    node: Any = HubConfig
+    for part in loc[:-1]:
+        if get_origin(_unwrapped(node)) in (dict, list, Mapping):  # `part` is a key or index of it
+            node = get_args(_unwrapped(node))[-1]
+            continue
+        model = _model_of(node)
+        field = None if model is None else model.model_fields.get(str(part)) or next(
+            (f for f in model.model_fields.values() if f.alias == str(part)), None)
+        if field is None:
+            return []
+        node = field.annotation
+    model = _model_of(node)
+    return sorted(f.alias or n for n, f in model.model_fields.items()) if model is not None else []
+
+
+def _unwrapped(tp: Any) -> Any:
+    """`X` of `X | None`."""
+    args = [a for a in get_args(tp) if a is not type(None)] if get_origin(tp) in (Union, UnionType) else []
+    return args[0] if len(args) == 1 else tp
+
+
+def _model_of(tp: Any) -> type[BaseModel] | None:
+    tp = _unwrapped(tp)
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
 def _describe(err: Mapping[str, Any]) -> str:
     t, msg = err["type"], err["msg"]
     if t == "extra_forbidden":
-        return "unknown key (not allowed here; check the spelling)"
+        loc = tuple(err["loc"])
+        hint = did_you_mean(str(loc[-1]), allowed_keys(loc)) if loc else ""
+        return f"unknown key (not allowed here; check the spelling{hint.replace(';', ':', 1) if hint else ''})"
     if t == "missing":
         return "required key is missing"
     if msg.startswith("Value error, "):

@@ -105,6 +105,18 @@ def test_given_an_unknown_key_when_loaded_then_it_is_an_error_not_ignored(tmp_pa
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, text), env={})
     assert "sources.crm_a.streams.customers.primry_key: unknown key" in str(e.value)
+    assert "did you mean 'primary_key'?" in str(e.value)  # the keys allowed there, the closest named
+
+
+@pytest.mark.parametrize(("typo", "where", "meant"), [
+    ("warehouse: {url: x, memry_limit: 1GB}", "warehouse.memry_limit", "memory_limit"),
+    ("mdm: {customer: {thresholds: {mach: 0.9}}}", "mdm.customer.thresholds.mach", "match"),
+    ("sources: {crm_a: {connector: sql, config: {}, streams: {c: {entity: customer, cursor_feild: u}}}}",
+     "sources.crm_a.streams.c.cursor_feild", "cursor_field")])
+def test_an_unknown_key_names_the_closest_allowed_one(tmp_path: Path, typo: str, where: str, meant: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, typo), env={})
+    assert f"{where}: unknown key (not allowed here; check the spelling: did you mean {meant!r}?)" in str(e.value)
 
 
 def test_given_an_unknown_mapping_field_when_loaded_then_the_error_lists_the_fields(tmp_path: Path) -> None:
