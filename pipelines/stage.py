@@ -290,6 +290,10 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str,
     with wh.begin() as conn:
         seq = _next_seq(conn)
         if full:  # the stream's earlier staging rows may be of another entity or mapping: start over
+            conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_was_staged")  # (what it held: `removed` counts those)
+            conn.execute(sa.text(f"CREATE TEMPORARY TABLE _hub_was_staged AS SELECT source_key FROM "
+                                 f"staging.{quote(entity.name)} WHERE source_name = :s AND stream = :t"),
+                         {"s": source, "t": stream})
             _remove_stream(conn, source, stream, seq)
         conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_stage_src")
         conn.exec_driver_sql(f"CREATE TEMPORARY TABLE _hub_stage_src AS SELECT ROW_NUMBER() OVER () AS _i, "
@@ -298,7 +302,7 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str,
         counter = prog.counter(f"staging {source}.{stream}", total=n)
 
         def write(chunk: _TypedChunk) -> None:
-            _write_chunk(wh, conn, source, stream, entity, chunk, result)
+            _write_chunk(wh, conn, source, stream, entity, chunk, result, full)
             counter.add(chunk.rows)
 
         # (a chunk written while the next is typed: the warehouse's insert runs outside the GIL)
@@ -306,6 +310,7 @@ def stage_stream(cfg: HubConfig, wh: Warehouse, source: str, stream: str,
                                     arrow_strings=True),
                      lambda raw: _type_chunk(cfg, source, stream, entity, sc, raw, formats, seq), write)
         conn.exec_driver_sql("DROP TABLE _hub_stage_src")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_was_staged")
         set_watermark(conn, consumer, top, {"fingerprint": fp, "entity": entity.name})
         if n or full:
             bump(conn, f"staging.{entity.name}")
@@ -329,7 +334,6 @@ class _TypedChunk:
     staged: pa.Table
     quarantine: pd.DataFrame  # without the raw records (`_attach_records` reads them when written)
     changes: pa.Table | None  # the change log's rows, for entities that log changes
-    deleted: int
     gone: pa.Table  # the source keys of the rows deleted in the source (tombstones, soft deletes)
 
 
@@ -352,7 +356,7 @@ def _type_chunk(cfg: HubConfig, source: str, stream: str, entity: Entity, sc: St
                                          "source_key": all_keys.to_numpy(),
                                          "op": np.where(staged_now, "upsert", "delete")}), CHANGES_TABLE)
     return _TypedChunk(len(raw), pa.table({"k": pa.array(all_keys.to_numpy(), pa.string())}),
-                       to_arrow(staged, staging_columns(entity)), quarantine, changes, int(gone.sum()),
+                       to_arrow(staged, staging_columns(entity)), quarantine, changes,
                        pa.table({"source_name": pa.array([source] * int(gone.sum()), pa.string()),
                                  "stream": pa.array([stream] * int(gone.sum()), pa.string()),
                                  "source_key": pa.array(all_keys.to_numpy()[gone], pa.string()),
@@ -360,8 +364,10 @@ def _type_chunk(cfg: HubConfig, source: str, stream: str, entity: Entity, sc: St
 
 
 def _write_chunk(wh: Warehouse, conn: sa.Connection, source: str, stream: str, entity: Entity, chunk: _TypedChunk,
-                 result: StageResult) -> None:
-    """Upsert one typed chunk: staging rows, staging quarantine, change log; counted in `result`."""
+                 result: StageResult, full: bool = False) -> None:
+    """Upsert one typed chunk: staging rows, staging quarantine, change log, deleted records; counted in `result`
+    (`removed`: the deleted records that were staged, in `_hub_was_staged` when the stream is `full`y staged
+    again)."""
     quarantine = chunk.quarantine
     if len(quarantine):
         quarantine = _attach_records(wh, conn, quarantine)
@@ -369,6 +375,12 @@ def _write_chunk(wh: Warehouse, conn: sa.Connection, source: str, stream: str, e
     # statistics that count this transaction's rows: planned as empty, PostgreSQL would loop over both sides
     wh.dialect.analyze(conn, f"staging.{quote(entity.name)}")
     with wh.dialect.arrow_relation(conn, "_hub_stage_keys", chunk.keys) as k:
+        if chunk.gone.num_rows:
+            held = "_hub_was_staged" if full else (f"staging.{quote(entity.name)} WHERE source_name = :s "
+                                                   "AND stream = :t")
+            with wh.dialect.arrow_relation(conn, "_hub_gone_keys", chunk.gone.select(["source_key"])) as g:
+                result.deleted += int(value(conn, f"SELECT count(*) FROM (SELECT source_key FROM {held}) h "
+                                                  f"WHERE source_key IN (SELECT source_key FROM {g})", params) or 0)
         conn.execute(sa.text(f"DELETE FROM staging.{quote(entity.name)} WHERE source_name = :s AND stream = :t "
                              f"AND source_key IN (SELECT k FROM {k})"), params)
         conn.execute(sa.text("DELETE FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging' "
@@ -388,7 +400,6 @@ def _write_chunk(wh: Warehouse, conn: sa.Connection, source: str, stream: str, e
     if chunk.changes is not None:
         wh.insert_frame(conn, "staging", "_changes", chunk.changes)
     result.staged += chunk.staged.num_rows
-    result.deleted += chunk.deleted
     result.rejected += int(quarantine.loc[quarantine["action"] == "rejected", "record_key"].nunique()) \
         if len(quarantine) else 0
     result.fields_nulled += int((quarantine["action"] == "field_nulled").sum()) if len(quarantine) else 0
@@ -401,8 +412,8 @@ def _next_seq(conn: sa.Connection) -> int:
 
 
 def _remove_stream(conn: sa.Connection, source: str, stream: str, seq: int | None = None) -> None:
-    """Remove a stream's rows from every staging table (and its staging quarantine), logging each removal (under
-    change number `seq`, or a new one when there is something to log)."""
+    """Remove a stream's rows from every staging table (and its staging quarantine and deleted records), logging
+    each removal (under change number `seq`, or a new one when there is something to log)."""
     params: dict[str, object] = {"s": source, "t": stream, "q": seq}
     for entity in ENTITIES.values():
         t = f"staging.{quote(entity.name)}"

@@ -143,7 +143,7 @@ def test_records_deleted_by_a_tombstone_or_a_soft_delete_flag_leave_staging(ware
                for k in ("C1", "C2", "C3", "C4", "C5")]
     land(wh, "crm", "customers", records)
     first = stage_stream(cfg, wh, "crm", "customers")
-    assert result_of(first) == ("crm", "customers", "customer", 3, 0, 0, 2, 3, True)
+    assert result_of(first) == ("crm", "customers", "customer", 3, 0, 0, 0, 3, True)  # (C2, C3 never staged)
     assert [r[0] for r in rows(wh, "SELECT source_key FROM staging.customer ORDER BY 1")] == ["C1", "C4", "C5"]
     seq = changes(wh)[0][0]
     assert changes(wh) == [(seq, "customer", "crm", "customers", k, "delete") for k in ("C2", "C3")] + [
@@ -476,9 +476,9 @@ def test_a_stream_larger_than_a_chunk_is_typed_chunk_by_chunk_and_loses_nothing(
     land(wh, "crm", "customers", records)
     said: list[str] = []
     assert result_of(stage_all(cfg, wh, progress=Progress(said.append, interval=0))[0]) == (
-        "crm", "customers", "customer", 3, 1, 1, 1, 3, True)
+        "crm", "customers", "customer", 3, 1, 1, 0, 3, True)  # (C2, deleted, was never staged: none removed)
     assert [m.split(" (")[0] for m in said[:3]] == [f"staging crm.customers: {n} of 5 records" for n in (2, 4, 5)]
-    assert said[3].startswith("staging crm.customers: 3 staged, 1 removed (whole stream)")
+    assert said[3].startswith("staging crm.customers: 3 staged, 0 removed (whole stream)")
     assert rows(wh, "SELECT source_key, name, phone FROM staging.customer ORDER BY 1") == [
         (f"C{i}", f"公司{i}", str(i)) for i in (1, 3, 5)]
     got = rows(wh, "SELECT record_key, field, reason, record FROM raw._quarantine ORDER BY 1")
@@ -572,4 +572,29 @@ def test_written_reference_rows_replace_the_streams_and_move_the_versions_of_wha
     again = stage.write_staged(wh, "marts_config", "orders", entity, staged.iloc[:1], quarantine.iloc[:0])
     assert result_of(again) == ("marts_config", "orders", "sales_order", 1, 0, 0, 0, 1, True)
     assert rows(wh, "SELECT stream, source_key FROM staging.sales_order") == [("orders", "1")]
+    wh.dispose()
+
+
+def test_removed_counts_the_deleted_records_that_leave_staging_and_deleted_keeps_every_one(warehouse_url: str
+                                                                                          ) -> None:
+    """`removed` is what left staging in this staging (not a deleted record read again when a stream is staged whole
+    again); `staging._deleted` holds every record deleted in the source and not back (what data_quality counts)."""
+    wh = Warehouse(warehouse_url)
+    spec = {**CUSTOMERS, "soft_delete": {"field": "del"}}
+    records = [{"id": f"C{i}", "name": f"公司{i}", "tel": str(i), "del": "1" if i == 2 else "0"} for i in range(1, 5)]
+    land(wh, "crm", "customers", records)
+
+    def staged(cfg: HubConfig) -> tuple[int, int, list[str]]:
+        r = stage_all(cfg, wh)[0]
+        gone = [k for (k,) in rows(wh, "SELECT source_key FROM staging._deleted ORDER BY 1")]
+        return r.staged, r.deleted, gone
+
+    assert staged(hub(crm={"streams": {"customers": spec}})) == (3, 0, ["C2"])  # C2 never staged: none removed
+    land(wh, "crm", "customers", [{**records[2], "del": "1"}])  # C3 deleted
+    assert staged(hub(crm={"streams": {"customers": spec}})) == (0, 1, ["C2", "C3"])
+    # staged whole again (another mapping): the two are read again, deleted, but were not staged: none removed
+    wider = {**spec, "mapping": {**spec["mapping"], "email": "mail"}}
+    assert staged(hub(crm={"streams": {"customers": wider}})) == (2, 0, ["C2", "C3"])
+    land(wh, "crm", "customers", [{**records[1], "del": "0"}])  # C2 back
+    assert staged(hub(crm={"streams": {"customers": wider}})) == (1, 0, ["C3"])
     wh.dispose()

@@ -131,9 +131,9 @@ def test_a_run_counts_what_every_chunk_staged_rejected_nulled_and_removed(
     land(wh, "crm", "customers", [
         {"id": "C1", "name": "甲"}, {"id": "C2", "name": "乙", "t": "x"},  # staged (C2's date nulled)
         {"id": "C3", "name": " "}, {"id": "C4", "t": "y"},  # rejected (C4's date nulled too)
-        {"id": "C5", "name": "戊", "del": "1"}, {"id": "C6", "name": "己", "del": "1"}])  # removed
+        {"id": "C5", "name": "戊", "del": "1"}, {"id": "C6", "name": "己", "del": "1"}])  # deleted, never staged
     got = stage.stage_stream(cfg, wh, "crm", "customers")
-    assert result_of(got) == ("crm", "customers", "customer", 2, 2, 2, 2, 2, True)
+    assert result_of(got) == ("crm", "customers", "customer", 2, 2, 2, 0, 2, True)
     assert rows(wh, "SELECT source_key, name, created_at FROM staging.customer ORDER BY 1") == [
         ("C1", "甲", None), ("C2", "乙", None)]
     assert rows(wh, "SELECT record_key, field, action FROM raw._quarantine ORDER BY 1, 2") == [
@@ -142,6 +142,9 @@ def test_a_run_counts_what_every_chunk_staged_rejected_nulled_and_removed(
     seq = changes(wh)[0][0]
     assert changes(wh) == [(seq, "customer", "crm", "customers", k, "delete") for k in ("C3", "C4", "C5", "C6")] + [
         (seq, "customer", "crm", "customers", k, "upsert") for k in ("C1", "C2")]
+    # the two staged ones deleted, one a chunk: both removed
+    land(wh, "crm", "customers", [{"id": "C1", "name": "甲", "del": "1"}, {"id": "C2", "name": "乙", "del": "1"}])
+    assert result_of(stage.stage_stream(cfg, wh, "crm", "customers"))[3:8] == (0, 0, 0, 2, 0)
     wh.dispose()
 
 
