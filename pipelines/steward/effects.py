@@ -83,15 +83,17 @@ def apply_moves(cfg: HubConfig, wh: Warehouse, conn: Connection, mapping: Mappin
     # the marts reading them follow on the next run (those keyed by golden ID: these golden IDs only)
     bump_golden(wh, conn, rewritten, "mdm.customer_records", "mdm.review_queue")
     follow_steward(cfg, wh, conn, dict(mapping), touched)  # the match API's index follows
-    # Queue items follow their records; a pair now in one customer is resolved, apart again reopened.
+    # Queue items follow their records; a pair now in one customer is resolved, apart again reopened unless the
+    # decisions in force settle it (`settle_queue`).
     for side in ("left", "right"):
         case, cparams = case_when(f"{side}_record", mapping, "q")
         conn.execute(sa.text(f"UPDATE mdm.review_queue SET {side}_golden_id = {case} "
                              f"WHERE {side}_record IN {keys}"), {**cparams, **kparams})
-    conn.execute(sa.text("UPDATE mdm.review_queue SET status = 'resolved' "
-                         "WHERE status = 'open' AND left_golden_id = right_golden_id"))
-    conn.execute(sa.text("UPDATE mdm.review_queue SET status = 'open' "
-                         "WHERE status = 'resolved' AND left_golden_id <> right_golden_id"))
+    # (the items of the moved records only: an item a decision settled stays resolved, whatever moved elsewhere)
+    conn.execute(sa.text("UPDATE mdm.review_queue SET status = 'resolved' WHERE status = 'open' "
+                         f"AND left_golden_id = right_golden_id AND (left_record IN {keys} OR right_record IN {keys})"),
+                 kparams)
+    settle_queue(wh, conn, list(mapping))
 
 
 def settle_queue(wh: Warehouse, conn: Connection, records: Iterable[str]) -> None:

@@ -334,6 +334,34 @@ def test_undo_of_a_decision_reopens_its_queue_item(steward_project: Path) -> Non
     assert dec["undone_at"].notna().all()
 
 
+def test_an_item_a_decision_settled_stays_resolved_through_other_actions_and_runs(steward_project: Path) -> None:
+    """Deciding one pair `different` settles the other open pairs of the same two customers (resolved); a later
+    action elsewhere (a merge of two other customers) and the next run leave them resolved."""
+    cfg, wh = open_(steward_project)
+
+    def resolved_apart() -> set[str]:
+        q = wh.read_frame("SELECT item_id FROM mdm.review_queue WHERE status = 'resolved' "
+                          "AND left_golden_id <> right_golden_id")
+        return set(q["item_id"])
+
+    settled: set[str] = set()
+    for item in review_queue.list_queue(cfg, wh, limit=40)["items"]:
+        if item["item_id"] in review_queue.queue_ids(cfg, wh):
+            actions.decide(cfg, wh, item["item_id"], "different", "alice")
+            settled = resolved_apart()
+            if settled:
+                break
+    assert settled, "no decision settled another item of the queue"
+    involved = set(wh.read_frame("SELECT left_golden_id AS g FROM mdm.review_queue WHERE status <> 'open' UNION "
+                                 "SELECT right_golden_id FROM mdm.review_queue WHERE status <> 'open'")["g"])
+    g1, g2 = [g for g in multi_record_goldens(wh, 40) if g not in involved][:2]
+    actions.merge(cfg, wh, g1, g2, "bob")  # elsewhere
+    assert resolved_apart() >= settled
+    run_match(cfg, wh)
+    assert resolved_apart() >= settled
+    assert not settled & set(review_queue.queue_ids(cfg, wh))
+
+
 def test_history_filters(steward_project: Path) -> None:
     cfg, wh = open_(steward_project)
     g1, g2 = multi_record_goldens(wh, 2)
