@@ -18,6 +18,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -82,6 +83,23 @@ def run_lock(wh: Warehouse, what: str = "hub run", wait: float = 0.0,
     else:
         with _advisory_lock(wh, what, waiting):
             yield
+
+
+_DUCKDB_BUSY = re.compile(r'Could not set lock on file "([^"]+)"')
+
+
+def busy_message(exc: BaseException) -> str | None:
+    """For DuckDB's refusal to open a warehouse file another process holds (`Could not set lock on file`): who
+    holds it, from the writer lock's description (`<file>.lock`); None for any other error."""
+    m = _DUCKDB_BUSY.search(str(exc))
+    if m is None:
+        return None
+    try:
+        holder = json.loads(Path(m.group(1) + ".lock").read_text(encoding="utf-8") or "{}")
+    except (OSError, ValueError):
+        holder = {}
+    who = _describe(holder) if holder else "another process"
+    return f"the warehouse {m.group(1)} is in use by {who}; wait for it to finish"
 
 
 def held_by(*prefixes: str) -> Callable[[dict[str, object]], bool]:

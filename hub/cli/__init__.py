@@ -7,11 +7,11 @@ from __future__ import annotations
 import click
 
 from hub.cli import config, connectors, console, demo, mdm, predict, run, steward, tables
-from hub.cli.common import setup_logging
+from hub.cli.common import BusyAware, setup_logging
 from hub.cli.leave import leave
 
 
-@click.group()
+@click.group(cls=BusyAware)
 @click.option("-v", "--verbose", count=True,
               help="-v: log the hub's debug output (what each mart did, matching steps); -vv: the libraries' too")
 @click.version_option(package_name="customer-hub")

@@ -41,6 +41,22 @@ def setup_logging(verbose: int | None = None) -> None:
     secrets.install_filter()
 
 
+class BusyAware(click.Group):
+    """A command group whose commands, finding the DuckDB warehouse held open by another process (a `hub run`),
+    exit with code 3 naming the holder (`warehouse.lock.busy_message`) instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as e:
+            from warehouse.lock import busy_message
+
+            message = busy_message(e)
+            if message is None:
+                raise
+            fail(f"not done: {secrets.mask(message)}", exit_codes.LOCKED)
+
+
 def fail(message: object, code: int) -> NoReturn:
     """Print `error: MESSAGE` on stderr and exit with `code` (one of `core.exit_codes`)."""
     click.echo(f"error: {message}", err=True)

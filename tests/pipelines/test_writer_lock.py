@@ -32,19 +32,24 @@ HOLD = """
 import sys, time
 from warehouse.engine import Warehouse
 from warehouse.lock import run_lock
-with run_lock(Warehouse(sys.argv[1]), sys.argv[2]):
+wh = Warehouse(sys.argv[1])
+with run_lock(wh, sys.argv[2]):
+    if sys.argv[4:] == ["open"]:  # the warehouse open too, as a run holds it (DuckDB: no other process opens it)
+        conn = wh.engine.connect()
+        conn.exec_driver_sql("SELECT 1")
     print("locked", flush=True)
     time.sleep(float(sys.argv[3]))
 """
 
 
 @contextmanager
-def held(url: str, what: str, tmp_path: Path, seconds: float = 60) -> Iterator[subprocess.Popen[str]]:
-    """Another process holding the warehouse's writer lock as `what`."""
+def held(url: str, what: str, tmp_path: Path, seconds: float = 60, open_too: bool = False
+         ) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the warehouse's writer lock as `what` (and, `open_too`, the warehouse open)."""
     script = tmp_path / "hold.py"
     script.write_text(HOLD, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(script), url, what, str(seconds)], stdout=subprocess.PIPE,
-                            text=True, cwd=REPO)
+    proc = subprocess.Popen([sys.executable, str(script), url, what, str(seconds), *(["open"] if open_too else [])],
+                            stdout=subprocess.PIPE, text=True, cwd=REPO)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
     try:
         yield proc
@@ -159,6 +164,25 @@ def test_a_steward_action_during_a_run_fails_clearly_and_saves_nothing(steward_p
         assert not len(wh.read_frame(f"SELECT * FROM mdm.{table}")), table
     actions.decide(cfg, wh, item["item_id"], "same", "alice")  # once the run is over
     assert len(wh.read_frame("SELECT * FROM mdm.merge_log")) == 1
+
+
+def test_a_steward_command_finding_the_duckdb_file_held_by_a_run_exits_3_naming_it(steward_project: Path,
+                                                                                     tmp_path: Path) -> None:
+    """A run holds its DuckDB file open: another process cannot even read it. Every `hub steward` command (an
+    action looking its item up first, a listing) says who holds it and exits 3, with no traceback."""
+    cfg = load_config(steward_project)
+    assert cfg.warehouse.url.startswith("duckdb")
+    wh = Warehouse(cfg.warehouse.url)
+    item = review_queue.list_queue(cfg, wh, limit=1)["items"][0]
+    wh.dispose()
+    with held(cfg.warehouse.url, "hub run", tmp_path, open_too=True) as proc:
+        for args in (["decide", item["item_id"], "different", "--by", "alice"], ["queue"],
+                     ["show", item["item_id"]]):
+            r = CliRunner().invoke(main, ["steward", args[0], "-c", str(steward_project), *args[1:]])
+            assert r.exit_code == 3, (args, r.output)
+            assert f"not done: the warehouse {cfg.warehouse.url.removeprefix('duckdb:///')} is in use by hub run " \
+                   f"(pid {proc.pid}" in r.output, r.output
+            assert "Traceback" not in r.output
 
 
 def test_hub_run_waits_for_a_stewards_action_but_not_for_another_run(tmp_path: Path) -> None:
