@@ -17,17 +17,21 @@ from hub.cli.common import CONFIG_OPT, WAREHOUSE_OPT, fail, load, open_warehouse
 @click.argument("table")
 @click.option("--limit", type=int, default=10, show_default=True)
 def show(config_path: str, warehouse_url: str | None, table: str, limit: int) -> None:
-    """Print the first rows of a warehouse table, e.g. `marts.dim_customer`."""
+    """Print the first rows of a warehouse table, e.g. `marts.dim_customer` (in the order of its first column: the
+    same rows whatever order a refresh left them in)."""
     import pandas as pd
 
     from warehouse.identifiers import quote_qualified
+    from warehouse.lock import busy_message
 
     cfg = load(config_path, warehouse_url)
     wh = open_warehouse(cfg)
     try:
-        df = wh.read_frame(f"SELECT * FROM {quote_qualified(table)} LIMIT {int(limit)}")
+        df = wh.read_frame(f"SELECT * FROM {quote_qualified(table)} ORDER BY 1 LIMIT {int(limit)}")
     except Exception as e:
-        fail(f"cannot read {table}: {str(e).splitlines()[0]}", exit_codes.FAILED)
+        busy = busy_message(e)
+        fail(f"cannot read {table}: {busy or str(e).splitlines()[0]}",
+             exit_codes.LOCKED if busy else exit_codes.FAILED)
     with pd.option_context("display.max_columns", 12, "display.width", 160, "display.max_colwidth", 28):
         click.echo(df.to_string(index=False))
 

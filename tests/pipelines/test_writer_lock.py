@@ -183,6 +183,18 @@ def test_a_steward_command_finding_the_duckdb_file_held_by_a_run_exits_3_naming_
             assert f"not done: the warehouse {cfg.warehouse.url.removeprefix('duckdb:///')} is in use by hub run " \
                    f"(pid {proc.pid}" in r.output, r.output
             assert "Traceback" not in r.output
+        r = CliRunner().invoke(main, ["show", "marts.dim_customer", "-c", str(steward_project)])
+        assert r.exit_code == 3 and "cannot read marts.dim_customer: the warehouse" in r.output and \
+            f"in use by hub run (pid {proc.pid}" in r.output, r.output
+    # free again: the first rows in the order of the first column, whatever order the rows are stored in
+    r = CliRunner().invoke(main, ["show", "marts.dim_customer", "-c", str(steward_project), "--limit", "3"])
+    with Warehouse(cfg.warehouse.url).begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE marts.dim_customer__r AS SELECT * FROM marts.dim_customer "
+                             "ORDER BY golden_id DESC")
+        conn.exec_driver_sql("DROP TABLE marts.dim_customer")
+        conn.exec_driver_sql("ALTER TABLE marts.dim_customer__r RENAME TO dim_customer")
+    again = CliRunner().invoke(main, ["show", "marts.dim_customer", "-c", str(steward_project), "--limit", "3"])
+    assert r.exit_code == again.exit_code == 0 and r.output == again.output and "G0000000001" in r.output
 
 
 def test_hub_run_waits_for_a_stewards_action_but_not_for_another_run(tmp_path: Path) -> None:
