@@ -403,6 +403,9 @@ class FileStream(CheckpointedStream):
         for part, (path, key) in enumerate(zip(files, keys, strict=True)):
             reader = self.reader(path)
             sha, clean, balanced = scan_file(path, reader.encoding if reader.fmt == "csv" else None)
+            if done.get(key) == sha and not reading:
+                whole = False
+                continue
             unclosed = None if balanced else unclosed_quote_line(path, reader.encoding, reader.delimiter)
             if unclosed is not None:  # (read, the records after it would be missing: deleted from a complete read)
                 raise AirbyteTracedException(
@@ -410,9 +413,6 @@ class FileStream(CheckpointedStream):
                             "never closed, so the rest of the file would be read as that one value; nothing of the "
                             "file was read (close the quote, or write a quote inside a quoted value as \"\")",
                     failure_type=FailureType.config_error)
-            if done.get(key) == sha and not reading:
-                whole = False
-                continue
             if not reading:  # the files from here on are read again: a crash now must not leave them as done
                 reading = True
                 for later in keys[part:]:
