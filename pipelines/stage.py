@@ -357,10 +357,9 @@ def _type_chunk(cfg: HubConfig, source: str, stream: str, entity: Entity, sc: St
                                          "op": np.where(staged_now, "upsert", "delete")}), CHANGES_TABLE)
     return _TypedChunk(len(raw), pa.table({"k": pa.array(all_keys.to_numpy(), pa.string())}),
                        to_arrow(staged, staging_columns(entity)), quarantine, changes,
-                       pa.table({"source_name": pa.array([source] * int(gone.sum()), pa.string()),
-                                 "stream": pa.array([stream] * int(gone.sum()), pa.string()),
-                                 "source_key": pa.array(all_keys.to_numpy()[gone], pa.string()),
-                                 "entity": pa.array([entity.name] * int(gone.sum()), pa.string())}))
+                       to_arrow(pd.DataFrame({"source_name": source, "stream": stream,
+                                              "source_key": all_keys.to_numpy()[gone], "entity": entity.name}),
+                                DELETED_TABLE))
 
 
 def _write_chunk(wh: Warehouse, conn: sa.Connection, source: str, stream: str, entity: Entity, chunk: _TypedChunk,
