@@ -77,7 +77,6 @@ def api_router(cfg: HubConfig, matcher: MatchService) -> APIRouter:
                                 headers={"WWW-Authenticate": "Bearer"})
 
     @router.post("/match", response_model=MatchResponse, summary="Candidate golden customers for a new record",
-                 max_body_size=MAX_MATCH_BODY_BYTES,
                  responses={401: {"description": "missing or wrong token"},
                             413: {"description": f"a body over {MAX_MATCH_BODY_BYTES // 1024} KiB"},
                             422: {"description": "a body that is not a valid record: `detail` lists each field's "

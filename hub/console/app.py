@@ -18,13 +18,13 @@ from fastapi.staticfiles import StaticFiles
 
 from core.config import HubConfig
 from hub.console.admin import admin_router
-from hub.console.api import api_docs_router, api_router
+from hub.console.api import MAX_MATCH_BODY_BYTES, api_docs_router, api_router
 from hub.console.audit import audit_router
 from hub.console.customers import customers_router
 from hub.console.dashboards import dashboards_router
 from hub.console.errors import add_error_handlers
 from hub.console.login import login_router
-from hub.console.middleware import DuckDBRelease, Guard
+from hub.console.middleware import BodyLimit, DuckDBRelease, Guard
 from hub.console.review import review_router
 from hub.console.web import HERE, Console
 from warehouse.engine import Warehouse
@@ -39,8 +39,7 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
     c = Console.build(cfg, wh, reading=release.holding)
 
     app = FastAPI(title="customer hub match API", version="1", docs_url=None, redoc_url=None, openapi_url=None,
-                  description="Find the golden customers a new customer record may duplicate.",
-                  max_body_size=MAX_BODY_BYTES)
+                  description="Find the golden customers a new customer record may duplicate.")
     app.state.cfg, app.state.wh, app.state.matcher, app.state.users = cfg, wh, c.matcher, c.users
     app.state.search = c.search
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -48,6 +47,7 @@ def create_app(cfg: HubConfig, wh: Warehouse | None = None) -> FastAPI:
     for router in (dashboards_router(c), review_router(c), customers_router(c), audit_router(c), admin_router(c),
                    login_router(c), api_docs_router(c)):
         app.include_router(router)
-    app.add_middleware(Guard, release=release)
+    app.add_middleware(BodyLimit, default=MAX_BODY_BYTES, limits={"/api/match": MAX_MATCH_BODY_BYTES})
+    app.add_middleware(Guard, release=release)  # (added last: outermost, so its headers are on every answer)
     add_error_handlers(app, c)
     return app

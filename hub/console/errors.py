@@ -1,6 +1,7 @@
 """How the console and the API answer what went wrong: no session (to the login page), a role that may not (403),
-a steward refusal (404) or a busy warehouse (503), a request that failed validation (422, never echoing the input)
-and anything else (500, the details only in the log). The API (`/api/...`) answers JSON, the pages HTML."""
+a steward refusal (404) or a busy warehouse (503), a body over the limit (413), a request that failed validation
+(422, never echoing the input) and anything else (500, the details only in the log). The API (`/api/...`) answers
+JSON, the pages HTML."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
 
 from hub.console.web import Console, Forbidden, LoginRequired
 from pipelines.steward.errors import StewardBusy, StewardError
@@ -59,6 +62,13 @@ def add_error_handlers(app: FastAPI, c: Console) -> None:
                           message=str(exc))
         return c.page(request, "error.html", c.user_of(request), http_status=404, title="Not found",
                       message=str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 413 and not is_api(request):  # (a form over the body limit: a page, like the rest)
+            return c.page(request, "error.html", c.user_of(request), http_status=413, title="Too large",
+                          message=f"{str(exc.detail)[:1].upper()}{str(exc.detail)[1:]}.")
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

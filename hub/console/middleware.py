@@ -1,5 +1,6 @@
-"""What wraps every request: security headers, `no-store` on everything but static files, and with a DuckDB
-warehouse the file released between requests (so that `hub run` in another process can take its lock)."""
+"""What wraps every request: security headers, `no-store` on everything but static files, a limit on the body,
+and with a DuckDB warehouse the file released between requests (so that `hub run` in another process can take its
+lock)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from warehouse.engine import Warehouse
@@ -75,3 +77,33 @@ class Guard:
             await self.app(scope, receive, send_with_headers)
         finally:
             self.release.leave()
+
+
+class BodyLimit:
+    """Pure ASGI middleware: a request body over its path's limit (`limits`, else `default` bytes) fails where the
+    app reads it, with an HTTPException 413, before more than the limit is read. Raised there, it reaches the app's
+    error handlers: the API answers JSON and the console its error page, with the security headers (Starlette's own
+    limit answers plain text from outside every handler and middleware)."""
+
+    def __init__(self, app: ASGIApp, default: int, limits: dict[str, int] | None = None):
+        self.app, self.default, self.limits = app, default, dict(limits or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limits.get(scope["path"], self.default)
+        declared = Headers(scope=scope).get("content-length")
+        total = int(declared) if declared and declared.isdigit() else 0
+
+        async def limited() -> Message:
+            nonlocal total
+            if total <= limit:
+                message = await receive()
+                if message["type"] == "http.request" and declared is None:  # (chunked: counted as it comes)
+                    total += len(message.get("body", b""))
+                if total <= limit:
+                    return message
+            raise HTTPException(413, detail=f"the request body is over the limit of {limit // 1024} KiB")
+
+        await self.app(scope, limited, send)
