@@ -397,7 +397,8 @@ class ConsoleConfig(_Strict):
     users: list[ConsoleUser] = Field(default_factory=list)
     session_ttl_minutes: int = Field(480, ge=1, le=7 * 24 * 60, description="a session expires this long after login")
     secret_key: str | None = Field(None, min_length=16, description="signs session cookies; use ${VAR}")
-    api_tokens: list[str] = Field(default_factory=list, description="bearer tokens of the match API; use ${VAR}")
+    api_tokens: list[str] = Field(default_factory=list, description="bearer tokens of the match API; use ${VAR} "
+                                  "(an empty one, e.g. an unset `${HUB_API_TOKEN:-}`, is none)")
     secure_cookies: bool = Field(False, description="mark cookies Secure (serve the console over HTTPS)")
 
     @field_validator("users")
@@ -412,6 +413,7 @@ class ConsoleConfig(_Strict):
     @field_validator("api_tokens")
     @classmethod
     def _long_tokens(cls, v: list[str]) -> list[str]:
+        v = [t for t in v if t]  # (an unset ${VAR:-}: no token, so the API stays closed)
         if any(len(t) < 16 for t in v):
             raise ValueError("every API token needs at least 16 characters")
         return v

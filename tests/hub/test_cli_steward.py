@@ -181,6 +181,16 @@ def test_console_config_is_strict(tmp_path: Path, console: str, message: str) ->
         load_config(cfg)
 
 
+def test_an_unset_api_token_with_an_empty_default_is_no_token(tmp_path: Path) -> None:
+    """The demo's `api_tokens: ["${HUB_API_TOKEN:-}"]`: the API stays closed until the variable is set."""
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text('console: {api_tokens: ["${HUB_API_TOKEN:-}"]}\n', encoding="utf-8")
+    assert load_config(cfg, env={}).console.api_tokens == []
+    assert load_config(cfg, env={"HUB_API_TOKEN": "t" * 20}).console.api_tokens == ["t" * 20]
+    with pytest.raises(ConfigError, match="at least 16 characters"):
+        load_config(cfg, env={"HUB_API_TOKEN": "short"})
+
+
 def test_console_secrets_are_masked(tmp_path: Path) -> None:
     cfg = tmp_path / "hub.yaml"
     cfg.write_text("console: {secret_key: '${K}', api_tokens: ['${T}']}\n", encoding="utf-8")
