@@ -18,7 +18,9 @@ than the header or fewer (trailing unnamed header columns, `a,b,c,`, may be left
 line that is not JSON is emitted with a `_hub_errors` list; the hub quarantines such records
 with that reason instead of losing them or landing them with empty fields. A CSV file in which a
 quoted value is never closed (the rest of the file would be that one value, and its records
-missing) fails the stream, naming the line, before anything of it is read.
+missing) fails the stream, naming the line, before anything of it is read; so does one whose quoted
+value closes inside a value or runs over lines that read like rows (a stray quote), before anything
+from that value on is read.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from airbyte_cdk.models import ConfiguredAirbyteCatalog, SyncMode
 from airbyte_cdk.sources.streams import Stream
@@ -157,6 +160,38 @@ def unclosed_quote_line(path: str, encoding: str, delimiter: str) -> int | None:
     return None
 
 
+class StrayQuote(ValueError):
+    """A CSV file in which a quoted value runs over lines it should not hold (`quote_trouble`)."""
+
+
+def quote_trouble(path: str, encoding: str, delimiter: str, cells: int) -> str | None:
+    """Why a CSV file that holds values over several lines cannot be trusted, naming the lines, or None: a quoted
+    value whose closing quote stands inside a value (`…"s shop`: the quote that opened it was a stray one), or one
+    whose later lines read like rows of their own (as many delimiters as a row of `cells` cells, for files of four
+    cells or more). Such a value swallows the records on its lines, which a complete read would then delete. One
+    pass of Python's csv (strict) over the file: asked only when a value read holds a line break."""
+    with open(path, encoding=_codec(encoding), errors="surrogateescape", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter, strict=True)
+        end = 0
+        while True:
+            start = end + 1
+            try:
+                row = next(reader, None)
+            except csv.Error:
+                if reader.line_num > start:  # (on one line, `"abc"def` reads as abcdef and swallows nothing)
+                    return (f"lines {start}–{reader.line_num}: a quoted value opens on line {start} and a quote inside "
+                            f"a value on line {reader.line_num} closes it (a stray quote?)")
+                end = reader.line_num
+                continue
+            if row is None:
+                return None
+            end = reader.line_num
+            if end > start and cells >= 4 and any(
+                    line.count(delimiter) >= cells - 1 for v in row if "\n" in v for line in v.splitlines()[1:]):
+                return (f"lines {start}–{end}: a quoted value opens on line {start} and runs to line {end} over lines "
+                        "that read like rows of their own (a stray quote?)")
+
+
 def _codec(encoding: str | None) -> str:
     """utf-8 (any spelling) reads with or without a BOM."""
     enc = encoding or "utf-8"
@@ -215,8 +250,13 @@ class FileReader:
         next_ordinal = 1
         pending: list[tuple[int, int, str]] = []  # rows Arrow refused that the batches have not reached yet
         parts = _rebatch(reader, batch_size)
+        checked = False
         while True:
             part = next(parts, None)
+            if part is not None and not checked and any(pc.any(pc.match_substring(c, "\n")).as_py()
+                                                         for c in part.columns):
+                checked = True  # (a value over several lines: is the file's quoting sound?)
+                self._check_quotes(_named_width(header))
             pending += invalid
             invalid.clear()
             pending.sort()
@@ -232,6 +272,12 @@ class FileReader:
             pending = [p for p in pending if p[0] > last]
             next_ordinal = last + 1
             yield self._with_refused(pa.Table.from_batches([part]), ordinals, mine, header)
+
+    def _check_quotes(self, cells: int) -> None:
+        trouble = quote_trouble(self.path, self.encoding, self.delimiter, cells)
+        if trouble:
+            raise StrayQuote(f"{trouble}; the records on those lines would be lost, so nothing from there on was read "
+                             "(write a quote inside a quoted value as \"\")")
 
     def _with_refused(self, table: pa.Table, ordinals: np.ndarray, refused: list[tuple[int, int, str]],
                       header: list[str]) -> tuple[pa.Table, np.ndarray, list[dict[str, Any]], int]:
@@ -276,9 +322,13 @@ class FileReader:
             if header_only:
                 return
             width, named = len(self._header), _named_width(self._header)
+            checked = False
             for line_no, cells in enumerate(reader, start=self.options.header_row + 1):
                 if not cells or (len(cells) == 1 and not cells[0].strip()):
                     continue
+                if not checked and any("\n" in c for c in cells):
+                    checked = True
+                    self._check_quotes(named)
                 errors = []
                 if len(cells) > width or len(cells) < named:
                     errors.append(f"line {line_no}: {len(cells)} cells but the header has {width}")
@@ -432,7 +482,7 @@ class FileStream(CheckpointedStream):
                                         else consumed - len(records or []) - len(bad))
                     yield Batch(state=dict(self._state), first_row=first, table=table, records=records, bad=bad,
                                 rows=rows, part=part)
-            except (OSError, LookupError, pa.ArrowInvalid) as e:
+            except (OSError, LookupError, pa.ArrowInvalid, StrayQuote) as e:
                 raise AirbyteTracedException(message=f"stream {self._name}: {path}: {e}",
                                              failure_type=FailureType.config_error) from None
             position += consumed

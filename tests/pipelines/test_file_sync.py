@@ -206,6 +206,49 @@ def test_a_quote_never_closed_fails_the_stream_naming_the_line_and_deletes_nothi
     wh.dispose()
 
 
+WIDE = "客户编号,客户名称,联系电话,地址,销售\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_stray_quotes_that_swallow_rows_fail_the_stream_and_delete_nothing(tmp_path: Path, warehouse_url: str,
+                                                                          encoding: str) -> None:
+    """Two stray quotes: the value opened by the first runs to the second, over the rows between. Read, those rows'
+    records would be missing and a complete read would delete them. (GBK with a byte not valid in it: the rows are
+    read one by one by Python's csv, the same check.)"""
+    f = tmp_path / "all.csv"
+    rows = [f"K{i},公司{i},13{i:09d},北京市海淀区{i}号,rep{i}\n" for i in range(1, 10)]
+
+    def write(lines: list[str]) -> None:
+        body = WIDE + "".join(lines)
+        f.write_bytes(body.encode(encoding) + (b"K9x,\xff\xfe,1,2,3\n" if encoding == "gbk" else b""))
+
+    write(rows)
+    cfg = config(f, encoding=encoding)
+    wh = Warehouse(warehouse_url)
+    first = sync_source(cfg, wh, "daily")
+    ok_status = "succeeded" if encoding == "utf-8" else "warning"  # (the row with the bad byte: quarantined)
+    assert first.status == ok_status and first.stats.loaded == 9, first.error
+    before = latest(wh)
+    opened = [*rows[:3], rows[3].replace("K4,公司4", 'K4,"公司4'), *rows[4:6]]
+    # the second quote inside a value (公司7"s): Python's csv (strict) finds it
+    mid = [*opened, rows[6].replace("公司7", '公司7"s'), *rows[7:]]
+    # the second quote ending a value (公司7"): the lines between hold a row's four delimiters
+    end = [*opened, rows[6].replace("公司7", '公司7"'), *rows[7:]]
+    for lines, lines_named in ((mid, "lines 5–8"), (end, "lines 5–8")):
+        write(lines)
+        r = sync_source(cfg, wh, "daily")
+        assert r.status == "failed" and lines_named in (r.error or "") and "stray quote" in (r.error or ""), r.error
+        assert r.stats.deleted == 0 and latest(wh) == before  # K5..K7 still there, K4 not overwritten
+    # values over several lines that are sound: an address on two lines (one comma), and `"abc"def` on one line
+    ok = [*rows[:2], rows[2].replace("北京市海淀区3号", '"北京市海淀区\n3号楼, 2单元"'),
+          rows[3].replace("公司4", '"公司"4'), *rows[4:]]
+    write(ok)
+    r = sync_source(cfg, wh, "daily")
+    assert (r.status, r.stats.deleted) == (ok_status, 0), r.error
+    assert latest(wh)["K4"] == "公司4" and len(latest(wh)) == 9
+    wh.dispose()
+
+
 def test_a_row_short_of_cells_is_quarantined_not_landed_with_empty_fields(tmp_path: Path, warehouse_url: str
                                                                           ) -> None:
     d = tmp_path / "exports"
