@@ -6,6 +6,7 @@ CONFIG = 2  # the configuration or the command line is wrong: nothing ran
 LOCKED = 3  # another run or steward action holds the warehouse
 CHECKS_FAILED = 4  # everything ran, but a data check failed
 WARNING = 5  # everything ran, but a source's health thresholds gave a warning (`health:` of a stream)
+WAREHOUSE = 6  # the warehouse could not be reached or failed during the command: what was committed stands
 
 
 def of_run(failed: bool, checks_failed: bool, warned: bool) -> int:

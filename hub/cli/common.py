@@ -43,7 +43,9 @@ def setup_logging(verbose: int | None = None) -> None:
 
 class BusyAware(click.Group):
     """A command group whose commands, finding the DuckDB warehouse held open by another process (a `hub run`),
-    exit with code 3 naming the holder (`warehouse.lock.busy_message`) instead of a traceback."""
+    exit with code 3 naming the holder (`warehouse.lock.busy_message`), and finding the warehouse unreachable or
+    losing it (a server down, a wrong password, a connection cut) exit with code 6 (`warehouse_failure`): one
+    error line each instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -52,9 +54,30 @@ class BusyAware(click.Group):
             from warehouse.lock import busy_message
 
             message = busy_message(e)
-            if message is None:
+            if message is not None:
+                fail(f"not done: {secrets.mask(message)}", exit_codes.LOCKED)
+            lost = warehouse_failure(e)
+            if lost is None:
                 raise
-            fail(f"not done: {secrets.mask(message)}", exit_codes.LOCKED)
+            fail(secrets.mask(lost), exit_codes.WAREHOUSE)
+
+
+def warehouse_failure(exc: BaseException) -> str | None:
+    """For an error of the connection to the warehouse (anywhere in the chain of `exc`: refused, authentication
+    failed, the server shut down, the connection cut): what happened, in one line; None for any other error."""
+    import sqlalchemy.exc as sa_exc
+
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, sa_exc.OperationalError | sa_exc.InterfaceError) or (
+                isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated):
+            detail = str(getattr(e, "orig", None) or e).strip().splitlines()
+            return (f"the warehouse cannot be reached or failed: {detail[0] if detail else type(e).__name__}; "
+                    "what was committed before stands, and the next run goes on from there")
+        e = e.__cause__ or e.__context__
+    return None
 
 
 def fail(message: object, code: int) -> NoReturn:

@@ -1,8 +1,9 @@
-"""`hub run` and `hub connectors sync` from the command line, on both warehouses: exit codes 0, 1, 2, 3 and 4, what
+"""`hub run` and `hub connectors sync` from the command line, on both warehouses: exit codes 0, 1, 2, 3, 4 and 6, what
 each command writes, and amounts at the rounding edge carried from a source file to `marts.fct_sales_orders`."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
@@ -159,6 +160,21 @@ def test_connectors_sync_is_refused_while_a_run_holds_the_warehouse(
     r = hub("connectors", "sync", "-c", str(write_project(tmp_path)), "--warehouse", warehouse_url)
     assert r.exit_code == 3 and f"is in use by hub run (pid {holder.pid} on " in r.output
     assert "erp__orders" not in tables(warehouse_url, "raw")
+
+
+def test_an_unreachable_warehouse_is_one_error_line_and_exit_code_6(tmp_path: Path) -> None:
+    """A PostgreSQL warehouse nobody listens for (as a server down or a wrong password): one `error:` line naming
+    what happened, the password masked, exit code 6; not a traceback with exit code 1 ("a source failed")."""
+    cfg = str(write_project(tmp_path))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # (closed again: nothing listens there)
+    url = f"postgresql+psycopg://hub:pw-secret-42@127.0.0.1:{port}/hub"
+    for args in (("run",), ("connectors", "sync"), ("steward", "queue")):
+        r = hub(*args, "-c", cfg, "--warehouse", url)
+        assert r.exit_code == 6, (args, r.output)
+        assert "error: the warehouse cannot be reached or failed: " in r.output and str(port) in r.output, r.output
+        assert "Traceback" not in r.output and "pw-secret-42" not in r.output
 
 
 def test_connectors_sync_exit_codes(tmp_path: Path) -> None:
