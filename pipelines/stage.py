@@ -410,15 +410,24 @@ def _next_seq(conn: sa.Connection) -> int:
     return bump(conn, "staging._changes")
 
 
-def _remove_stream(conn: sa.Connection, source: str, stream: str, seq: int | None = None) -> None:
-    """Remove a stream's rows from every staging table (and its staging quarantine and deleted records), logging
-    each removal (under change number `seq`, or a new one when there is something to log)."""
+def _remove_stream(conn: sa.Connection, source: str, stream: str, seq: int | None = None,
+                   deleted: bool = False) -> None:
+    """Remove a stream's rows from every staging table (and its staging quarantine), logging each removal (under
+    change number `seq`, or a new one when there is something to log). Its records in `staging._deleted` go too,
+    unless the stream is removed because its records were `deleted` (a source or stream gone from the config):
+    then those it still staged join them."""
     params: dict[str, object] = {"s": source, "t": stream, "q": seq}
     for entity in ENTITIES.values():
         t = f"staging.{quote(entity.name)}"
         n = int(value(conn, f"SELECT count(*) FROM {t} WHERE source_name = :s AND stream = :t", params) or 0)
         if not n:
             continue
+        if deleted:
+            conn.execute(sa.text(f"INSERT INTO staging._deleted (source_name, stream, source_key, entity) SELECT "
+                                 f"source_name, stream, source_key, '{entity.name}' FROM {t} WHERE source_name = :s "
+                                 "AND stream = :t AND source_key NOT IN (SELECT source_key FROM staging._deleted "
+                                 "WHERE source_name = :s AND stream = :t)"), params)
+            bump(conn, "staging._deleted")
         if entity.name in CHANGE_ENTITIES:
             params["q"] = params["q"] if params["q"] is not None else _next_seq(conn)
             conn.execute(sa.text("INSERT INTO staging._changes (seq, entity, source_name, stream, source_key, op) "
@@ -426,7 +435,8 @@ def _remove_stream(conn: sa.Connection, source: str, stream: str, seq: int | Non
                                  "WHERE source_name = :s AND stream = :t"), params)
         conn.execute(sa.text(f"DELETE FROM {t} WHERE source_name = :s AND stream = :t"), params)
         bump(conn, f"staging.{entity.name}")
-    if value(conn, "SELECT count(*) FROM staging._deleted WHERE source_name = :s AND stream = :t", params):
+    if not deleted and value(conn, "SELECT count(*) FROM staging._deleted WHERE source_name = :s AND stream = :t",
+                             params):
         conn.execute(sa.text("DELETE FROM staging._deleted WHERE source_name = :s AND stream = :t"), params)
         bump(conn, "staging._deleted")
     if value(conn, "SELECT count(*) FROM raw._quarantine WHERE source = :s AND stream = :t AND stage = 'staging'",
@@ -466,7 +476,7 @@ def unstage_removed(cfg: HubConfig, wh: Warehouse) -> list[StageResult]:
                 continue  # removed from the config, but its deletion was refused: it stays until allowed
             n = int(value(conn, f"SELECT count(*) FROM staging.{quote(entity)} WHERE source_name = :s AND stream = :t",
                           {"s": source, "t": stream}) or 0)
-            _remove_stream(conn, source, stream)
+            _remove_stream(conn, source, stream, deleted=not configured)
             clear_watermarks(conn, f"stage:{source}.{stream}")
             out.append(StageResult(source, stream, entity, deleted=n, full=True))
     return out

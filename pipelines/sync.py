@@ -332,9 +332,10 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
         name = cs.stream.name
         stream = streams[name]
         state = states.get(name) or {}
-        # (a read resuming a half-read file is not whole: only a read started in this sync tells deletes)
+        # (a read resuming a half-read file is not whole: only a read started in this sync tells deletes; a stream
+        # holding no live record, read for the first time, has nothing to delete)
         detect = (_detects_deletes(src, name) and stream.can_read_whole(cs.sync_mode, state)
-                  and not state.get("current"))
+                  and not state.get("current") and holds_live(run.store, run.source)(name))
         sr = run.result.streams.setdefault(name, StreamResult())
         if detect:  # a complete read starts in this sync
             run.store.start_complete_read(run.source, name)

@@ -95,6 +95,11 @@ class SqlStream(CheckpointedStream):
     def supports_incremental(self) -> bool:
         return bool(self._cursor)
 
+    def can_read_whole(self, sync_mode: SyncMode, stream_state: Mapping[str, Any] | None = None) -> bool:
+        """A table read without a saved cursor value (its first read, `--full-refresh`, `full_refresh_every`) reads
+        every row: its keys are tracked, and the rows it does not see are gone from the source."""
+        return super().can_read_whole(sync_mode, stream_state) or (stream_state or {}).get(self._cursor or "") is None
+
     @property
     def is_resumable(self) -> bool:
         # Without a cursor a table is re-read whole: the raw layer drops unchanged rows.
@@ -147,6 +152,7 @@ class SqlStream(CheckpointedStream):
         self.read_whole = False
         sql = f"SELECT * FROM {self._from()}"
         params: dict[str, Any] = {}
+        last = None
         if incremental:
             cur = quote(self._cursor or "")
             last = state.get(self._cursor or "")
@@ -170,7 +176,7 @@ class SqlStream(CheckpointedStream):
         except (sa.exc.SQLAlchemyError, CopyFailed) as e:
             raise AirbyteTracedException(message=f"stream {self._name}: " + _describe_db_error(self._url, e),
                                          failure_type=FailureType.system_error) from None
-        self.read_whole = not incremental  # a full read: records it did not see are gone from the source
+        self.read_whole = last is None  # every row read: records it did not see are gone from the source
         if self._future_rows:
             self.warnings.append(f"{self._future_rows:,} rows have {self._cursor} beyond now + {self._future} (up "
                                  f"to {self._future_max}): read, but the saved cursor stays before them")

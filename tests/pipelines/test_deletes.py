@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,6 +137,45 @@ def test_an_order_deleted_from_a_table_read_whole_leaves_the_facts(ran: tuple[Pa
     assert not int(one(wh, "SELECT count(*) FROM staging.sales_order WHERE source_key = :k", {"k": str(fid)}))
 
 
+def test_a_record_deleted_from_a_table_read_by_cursor_leaves_when_the_table_is_read_whole(ran: tuple[Path, str]
+                                                                                           ) -> None:
+    """An incremental read (`cursor_field`) cannot see a row deleted from the table; a read without a saved cursor
+    (`--full-refresh`, `full_refresh_every`) reads every row, so it tells deletes as a table without cursor does."""
+    demo_project, warehouse_url = ran  # after a first `hub run`
+    wh = Warehouse(warehouse_url)
+    con = sqlite3.connect(demo_project.parent / "data" / "crm_a.sqlite")
+    first, second = [str(r[0]) for r in con.execute("SELECT cust_id FROM t_customer ORDER BY cust_id LIMIT 2")]
+    con.execute("DELETE FROM t_customer WHERE cust_id IN (?, ?)", (first, second))
+    con.commit()
+    con.close()
+
+    def staged(key: str) -> int:
+        return int(one(wh, "SELECT count(*) FROM staging.customer WHERE source_name = 'crm_a' AND source_key = :k",
+                       {"k": key}))
+
+    assert hub_run(demo_project, warehouse_url)[0] == 0
+    assert staged(first) == staged(second) == 1  # read by cursor: not seen
+    sync = CliRunner().invoke(main, ["connectors", "sync", "-c", str(demo_project), "--warehouse", warehouse_url,
+                                     "--source", "crm_a", "--full-refresh"])
+    assert sync.exit_code == 0 and ", 2 deleted," in sync.output, sync.output
+    code, out = hub_run(demo_project, warehouse_url)
+    assert code == 0, out
+    assert staged(first) == staged(second) == 0 and deleted_in_quality(wh, "crm_a") == {2}
+    # and through `full_refresh_every`, in a run: one more row deleted
+    con = sqlite3.connect(demo_project.parent / "data" / "crm_a.sqlite")
+    third = str(con.execute("SELECT cust_id FROM t_customer ORDER BY cust_id LIMIT 1").fetchone()[0])
+    con.execute("DELETE FROM t_customer WHERE cust_id = ?", (third,))
+    con.commit()
+    con.close()
+    cfg = yaml.safe_load(demo_project.read_text(encoding="utf-8"))
+    cfg["sources"]["crm_a"]["streams"]["customers"]["full_refresh_every"] = "1s"
+    demo_project.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    time.sleep(1.1)
+    code, out = hub_run(demo_project, warehouse_url)
+    assert code == 0, out
+    assert staged(third) == 0 and deleted_in_quality(wh, "crm_a") == {3}
+
+
 def test_a_soft_deleted_record_leaves_staging_and_comes_back_when_undeleted(demo_project: Path,
                                                                             warehouse_url: str) -> None:
     cfg = yaml.safe_load(demo_project.read_text(encoding="utf-8"))
@@ -215,3 +255,6 @@ def test_a_source_removed_from_the_config_is_deleted_only_when_allowed(ran: tupl
     assert not int(one(wh, "SELECT count(*) FROM mdm.xref WHERE source_name = 'crm_b'"))
     assert not int(one(wh, "SELECT count(*) FROM marts.dim_customer WHERE systems LIKE '%crm_b%'"))
     assert int(one(wh, "SELECT count(*) FROM raw.crm_b__customers WHERE NOT _deleted")) == n  # history stays
+    assert deleted_in_quality(wh, "crm_b") == {n}  # counted as deleted, as an emptied export is
+    # and an unchanged rerun keeps it so
+    assert hub_run(demo_project, warehouse_url)[0] == 0 and deleted_in_quality(wh, "crm_b") == {n}
