@@ -28,6 +28,7 @@ import pandas as pd
 import yaml
 
 from bench.__main__ import RESULTS, machine, run_child
+from core.config_file import keep_sources
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS_PER_ENTITY = 2.4515  # as bench/scale.py
@@ -62,9 +63,7 @@ def build(folder: Path, records: int) -> float | None:
     rates.to_csv(data / "fx_rates.csv", index=False, encoding="utf-8-sig")
     cfg = yaml.safe_load((REPO / "demo" / "hub.yaml").read_text(encoding="utf-8"))
     cfg["warehouse"]["url"] = "duckdb:///w.duckdb"
-    cfg["sources"] = {n: s for n, s in cfg["sources"].items() if s["connector"] in ("sql", "file")}
-    statuses = cfg.get("marts", {}).get("order_status", {})
-    cfg.get("marts", {})["order_status"] = {n: s for n, s in statuses.items() if n in cfg["sources"]}
+    keep_sources(cfg, lambda _, s: s["connector"] in ("sql", "file"))
     cfg["console"] = {"users": [{"name": "viewer", "role": "viewer", "password_hash": hash_password(PASSWORD)}],
                       "secret_key": "bench-dashboards-secret"}
     (folder / "hub.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")

@@ -333,7 +333,8 @@ class FeedbackConfig(_Strict):
 
 class CustomerMdmConfig(_Strict):
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    source_priority: list[str] = Field(default_factory=list, description="most trusted source first")
+    source_priority: list[str] = Field(default_factory=list,
+                                       description="most trusted source first (sources of this file)")
     survivorship: dict[str, str | list[str]] = Field(default_factory=dict)
     blocking: list[BlockingRuleConfig] = Field(default_factory=list, description="replaces the default rules")
     comparisons: list[ComparisonConfig] = Field(default_factory=list, description="replaces the default spec")
@@ -580,6 +581,16 @@ class HubConfig(_Strict):
         unknown = [n for n in self.marts.order_status if n not in self.sources]
         if unknown:
             raise ValueError(f"marts.order_status: no source {', '.join(map(repr, unknown))}; "
+                             f"the sources are: {', '.join(self.sources) or '(none)'}")
+        return self
+
+    @model_validator(mode="after")
+    def _priority_sources_exist(self) -> HubConfig:
+        """A misspelt source in `source_priority` would silently drop that source to the back of survivorship."""
+        unknown = [n for n in self.mdm.customer.source_priority if n not in self.sources]
+        if unknown:
+            hint = did_you_mean(unknown[0], list(self.sources))
+            raise ValueError(f"mdm.customer.source_priority: no source {', '.join(map(repr, unknown))}{hint}; "
                              f"the sources are: {', '.join(self.sources) or '(none)'}")
         return self
 

@@ -18,7 +18,7 @@ import os
 import re
 import shlex
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
@@ -306,6 +306,19 @@ def _describe(err: Mapping[str, Any]) -> str:
     if t != "value_error" and not isinstance(inp, dict | list):
         return f"{msg}, got {inp!r}"
     return msg
+
+
+def keep_sources(data: dict[str, Any], keep: Callable[[str, dict[str, Any]], bool]) -> dict[str, Any]:
+    """A config mapping (as parsed from YAML) with only the sources `keep(name, source)` accepts, and without the
+    others' mentions: `marts.order_status` and `mdm.customer.source_priority` name configured sources only."""
+    data["sources"] = {n: s for n, s in (data.get("sources") or {}).items() if keep(n, s)}
+    marts = data.get("marts") or {}
+    if "order_status" in marts:
+        marts["order_status"] = {n: s for n, s in marts["order_status"].items() if n in data["sources"]}
+    customer = (data.get("mdm") or {}).get("customer") or {}
+    if "source_priority" in customer:
+        customer["source_priority"] = [n for n in customer["source_priority"] if n in data["sources"]]
+    return data
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None,

@@ -110,10 +110,9 @@ def legacy_sources_only(config_text: str) -> str:
     """A hub config without its API sources (those need the fake servers; see test_demo_api_sources.py)."""
     import yaml
 
-    data = yaml.safe_load(config_text)
-    data["sources"] = {n: s for n, s in data["sources"].items() if s["connector"] not in API_CONNECTORS}
-    statuses = data.get("marts", {}).get("order_status", {})
-    data.get("marts", {})["order_status"] = {n: s for n, s in statuses.items() if n in data["sources"]}
+    from core.config_file import keep_sources
+
+    data = keep_sources(yaml.safe_load(config_text), lambda _, s: s["connector"] not in API_CONNECTORS)
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 
 

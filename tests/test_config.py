@@ -119,6 +119,15 @@ def test_an_unknown_key_names_the_closest_allowed_one(tmp_path: Path, typo: str,
     assert f"{where}: unknown key (not allowed here; check the spelling: did you mean {meant!r}?)" in str(e.value)
 
 
+def test_a_misspelt_source_in_source_priority_is_an_error(tmp_path: Path) -> None:
+    """Else survivorship would silently put the source it meant last."""
+    with pytest.raises(ConfigError) as e:
+        load_config(write(tmp_path, MINIMAL + "mdm: {customer: {source_priority: [crm_aa]}}\n"), env={})
+    assert "mdm.customer.source_priority: no source 'crm_aa'; did you mean 'crm_a'?; the sources are: crm_a" in str(
+        e.value)
+    assert load_config(write(tmp_path, MINIMAL + "mdm: {customer: {source_priority: [crm_a]}}\n"), env={})
+
+
 def test_given_an_unknown_mapping_field_when_loaded_then_the_error_lists_the_fields(tmp_path: Path) -> None:
     text = MINIMAL.replace("uscc: tax_code", "tax: tax_code")
     with pytest.raises(ConfigError) as e:
