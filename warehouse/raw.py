@@ -372,6 +372,10 @@ class RawStore:
             f"{source}{now.timestamp()}".encode(), digest_size=3).hexdigest()
         with self.wh.begin() as conn:
             self.ensure(conn)
+            # a sync of this source still `running` was cut off (killed, the warehouse lost): one writer at a time
+            conn.execute(sa.text("UPDATE raw._syncs SET status = 'interrupted', finished_at = :t, error = "
+                                 "'stopped before it finished; a later sync went on from its last checkpoint' "
+                                 "WHERE source = :s AND status = 'running'"), {"s": source, "t": now})
             conn.execute(sa.text("INSERT INTO raw._syncs (sync_id, source, started_at, status, records_read, "
                                  "records_loaded, records_quarantined, records_deleted) "
                                  "VALUES (:i, :s, :t, 'running', 0, 0, 0, 0)"),

@@ -387,3 +387,19 @@ def test_an_older_record_index_with_a_primary_key_loses_it_on_duckdb_and_keeps_i
     got = wh.read_frame("SELECT record_key, record_hash, sync_id, part IS NULL AS no_part FROM raw._record_index")
     assert got.values.tolist() == [["k", "h", "s", True]]  # (a column added since: part)
     wh.dispose()
+
+
+def test_a_sync_cut_off_is_marked_interrupted_by_the_next_sync_of_its_source(warehouse_url: str) -> None:
+    """A sync killed mid-way (or whose warehouse went away) never finishes its row: the next sync of that source
+    says so, instead of it showing `running` for ever; another source's running sync is not touched."""
+    wh = Warehouse(warehouse_url)
+    store = RawStore(wh)
+    cut, other = store.start_sync("crm"), store.start_sync("erp")
+    later = store.start_sync("crm")
+    got = wh.read_frame("SELECT sync_id, status, finished_at IS NOT NULL AS done, error FROM raw._syncs "
+                        "ORDER BY sync_id").set_index("sync_id")
+    assert got.loc[cut, "status"] == "interrupted" and bool(got.loc[cut, "done"])
+    assert "stopped before it finished" in got.loc[cut, "error"]
+    assert got.loc[other, "status"] == "running" and got.loc[later, "status"] == "running"
+    store.finish_sync(later, "succeeded", LoadStats())
+    assert wh.scalar("SELECT status FROM raw._syncs WHERE sync_id = :i", {"i": later}) == "succeeded"
