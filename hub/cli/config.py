@@ -25,9 +25,16 @@ def config_validate(config_path: str, live: bool) -> None:
     """Check the file: YAML, keys, types, mappings, environment variables (and with --live the sources)."""
     cfg = load(config_path)
     streams = sum(len(s.streams) for s in cfg.sources.values())
-    click.echo(f"{config_path}: valid ({len(cfg.sources)} sources, {streams} streams)")
-    if live:
-        sys.exit(_validate_live(cfg))
+    counts = f"{len(cfg.sources)} sources, {streams} streams"
+    if not live:
+        click.echo(f"{config_path}: valid ({counts})")
+        return
+    click.echo(f"{config_path}: the file is valid ({counts}); against the sources:")
+    code = _validate_live(cfg)
+    click.echo(f"{config_path}: " + ("valid against its sources" if code == exit_codes.OK else
+                                     "not valid: the file does not fit its sources" if code == exit_codes.CONFIG else
+                                     "not checked: a source cannot be reached"))
+    sys.exit(code)
 
 
 def _validate_live(cfg: HubConfig) -> int:

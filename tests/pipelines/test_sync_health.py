@@ -169,9 +169,11 @@ def test_config_validate_live_checks_the_config_against_the_sources(tmp_path: Pa
         return r.exit_code, r.output
 
     code, out = validate(sql_config(url))
-    assert (code, out.splitlines()[-1]) == (0, "crm: OK (1 streams)")
+    assert (code, out.splitlines()[-2:]) == (0, ["crm: OK (1 streams)", f"{cfg}: valid against its sources"])
     code, out = validate(sql_config(url, primary_key="custid", mapping={"name": "CustName", "uscc": "TaxN0"}))
-    assert code == exit_codes.CONFIG, out
+    assert code == exit_codes.CONFIG and out.splitlines()[-1] == f"{cfg}: not valid: the file does not fit its " \
+        "sources", out
+    assert ": valid" not in out, out  # (the file alone is, the first line says so in other words)
     assert "crm: stream customers: primary_key 'custid' is not a column of the source; did you mean 'CustID'?" in out
     assert "crm: stream customers: mapping.uscc 'TaxN0' is not a column of the source; did you mean 'TaxNo'?" in out
     conf = sql_config(url)
