@@ -38,11 +38,17 @@ class HubResource(dg.ConfigurableResource):
         return Warehouse.from_config((cfg or self.load()).warehouse)
 
     @contextmanager
-    def writing(self, wh: Warehouse, step: str, log: logging.Logger | dg.DagsterLogManager) -> Iterator[None]:
-        """Hold the warehouse's writer lock (`warehouse.lock`, as `hub run` does) while a step writes; a step
-        waits its turn behind `hub run`, a sync, a steward's action or another step, and logs who it waits for."""
+    def holding(self, wh: Warehouse, step: str, log: logging.Logger | dg.DagsterLogManager) -> Iterator[None]:
+        """Hold the warehouse's writer lock (`warehouse.lock`, as `hub run` does) while a step works in it, and close
+        a DuckDB file before letting go (DuckDB lets one process at a time open it: a step keeping it open would
+        refuse `hub run`, a steward's action or the next step). A step, the checks included, waits its turn behind
+        `hub run`, a sync, a steward's action or another step, and logs who it waits for."""
         with run_lock(wh, f"dagster {step}", wait=float("inf"), on_wait=log.info):
-            yield
+            try:
+                yield
+            finally:
+                if wh.dialect.name == "duckdb":
+                    wh.dispose()
 
 
 class SparkResource(dg.ConfigurableResource):

@@ -15,7 +15,8 @@ from dagster_project.keys import GOLDEN_KEY, MARTS_GROUP, MDM_GROUP, METRICS_KEY
 from dagster_project.resources import HubResource
 from pipelines.checks import CheckSpec, planned_checks
 from pipelines.metrics import record_run_metrics
-from pipelines.publish import MARTS, build_recorded, mart_columns, mart_inputs
+from pipelines.publish import MARTS, mart_columns, mart_inputs, publish
+from predict.catalog import predicted_mart_docs
 from warehouse.compaction import compact
 from warehouse.marts.catalog import mart_docs
 
@@ -58,21 +59,30 @@ def _mart_asset(mart: str, deps: list[dg.AssetKey], freshness: dg.FreshnessPolic
               metadata={"dagster/column_schema": column_schema(mart), "dagster/table_name": f"marts.{mart}"})
     def _mart(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         wh = hub.warehouse()
-        with hub.writing(wh, f"build marts.{mart}", context.log):
-            rows = build_recorded(wh, mart)
-        types = dict(mart_columns(wh, mart))
-        return dg.MaterializeResult(metadata={"dagster/row_count": rows,
+        said: list[str] = []
+
+        def say(message: str) -> None:
+            said.append(message)
+            context.log.info(message)
+
+        with hub.holding(wh, f"build marts.{mart}", context.log):
+            rows = publish(wh, (mart,), progress=say)[mart]  # (as `hub run`: kept, refreshed or built)
+            types = dict(mart_columns(wh, mart))
+        done = "built" if any(m.startswith("built ") for m in said) else \
+            "refreshed" if any(m.startswith("refreshed ") for m in said) else "kept"
+        return dg.MaterializeResult(metadata={"dagster/row_count": rows, "action": done,
                                               "dagster/column_schema": column_schema(mart, types)})
 
     return _mart
 
 
-@dg.asset(key=METRICS_KEY, deps=[GOLDEN_KEY, mart_key("data_quality")], group_name=MDM_GROUP, kinds={"sql"},
+@dg.asset(key=METRICS_KEY, group_name=MDM_GROUP, kinds={"sql"},
+          deps=[GOLDEN_KEY, *(mart_key(m) for m in (*MARTS, *predicted_mart_docs()))],  # (the end of the graph)
           description="The master data's health after each run that changed something (mdm.run_metrics): the "
                       "history the console's MDM health page draws.")
 def run_metrics(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
     wh = hub.warehouse()
-    with hub.writing(wh, "record mdm.run_metrics", context.log):
+    with hub.holding(wh, "record mdm.run_metrics", context.log):
         rows = record_run_metrics(wh)
         compacted = compact(wh, context.log.info)  # the end of the graph: what `hub run` does after its checks
     return dg.MaterializeResult(metadata={"measures_recorded": rows,
@@ -100,11 +110,13 @@ def _mart_check(mart: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
         specs=[dg.AssetCheckSpec(check_name(s), asset=mart_key(mart), description=s.description,
                                  blocking=s.severity == "error",
                                  additional_deps=[mart_key(m) for m in s.reads if m != mart]) for s in specs])
-    def _checks(hub: HubResource) -> Iterator[dg.AssetCheckResult]:
+    def _checks(context: dg.AssetCheckExecutionContext, hub: HubResource) -> Iterator[dg.AssetCheckResult]:
         cfg = hub.load()
         wh, current = hub.warehouse(cfg), planned_checks(cfg)
+        with hub.holding(wh, f"check marts.{mart}", context.log):
+            outcomes = {name: current[name].run(wh) for name in names.values()}
         for dagster_name, name in names.items():
-            outcome = current[name].run(wh)
+            outcome = outcomes[name]
             yield dg.AssetCheckResult(
                 asset_key=mart_key(mart), check_name=dagster_name, passed=outcome.passed,
                 severity=dg.AssetCheckSeverity.WARN if outcome.severity == "warn" else dg.AssetCheckSeverity.ERROR,

@@ -28,7 +28,7 @@ def predict_assets() -> list[dg.AssetsDefinition]:
     def _predictions(context: dg.AssetExecutionContext, hub: HubResource) -> Iterator[dg.MaterializeResult]:
         cfg = hub.load()
         wh = hub.warehouse(cfg)
-        with hub.writing(wh, "predictions", context.log):
+        with hub.holding(wh, "predictions", context.log):
             result = run_predictions(wh, cfg, progress=context.log.info, retrain=bool(context.op_config["retrain"]))
         for name in docs:
             yield dg.MaterializeResult(asset_key=mart_key(name),

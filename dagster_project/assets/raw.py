@@ -25,7 +25,7 @@ def _sync_asset(source: str, streams: list[str], specs: list[dg.AssetSpec]) -> d
               hub: HubResource) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         cfg = hub.load()
         wh = hub.warehouse(cfg)
-        with hub.writing(wh, f"sync {source}", context.log):
+        with hub.holding(wh, f"sync {source}", context.log):
             result = sync_source(cfg, wh, source, progress=context.log.info)
         ok = result.status != "failed"  # a health warning is in the metadata
         if not ok:

@@ -20,7 +20,7 @@ from warehouse.marts.catalog import mart_docs
 def spark_golden(context: dg.AssetExecutionContext, hub: HubResource, spark: SparkResource) -> dg.MaterializeResult:
     cfg = hub.load()
     wh = hub.warehouse(cfg)
-    with hub.writing(wh, "match customers on Spark", context.log):
+    with hub.holding(wh, "match customers on Spark", context.log):
         state = match_step(cfg, wh, spark.session(), context.log.info)
     return dg.MaterializeResult(metadata={"records": int(state.get("records") or 0),
                                           "golden": int(state.get("golden") or 0), "location": spark.location})
@@ -34,7 +34,7 @@ def _spark_mart(mart: str, deps: list[dg.AssetKey], freshness: dg.FreshnessPolic
               metadata={"dagster/column_schema": column_schema(mart), "dagster/table_name": f"marts.{mart}"})
     def _mart(context: dg.AssetExecutionContext, hub: HubResource, spark: SparkResource) -> dg.MaterializeResult:
         wh = hub.warehouse()
-        with hub.writing(wh, f"build marts.{mart} on Spark", context.log):
+        with hub.holding(wh, f"build marts.{mart} on Spark", context.log):
             rows = mart_step(hub.load(), spark.session(), mart, context.log.info)
         return dg.MaterializeResult(metadata={"dagster/row_count": rows})
 

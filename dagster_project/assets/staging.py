@@ -43,7 +43,7 @@ def _staging_asset(entity: str, deps: list[dg.AssetKey], files: list[str]) -> dg
     def _stage(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         cfg = hub.load()
         wh = hub.warehouse(cfg)
-        with hub.writing(wh, f"stage {entity}", context.log):
+        with hub.holding(wh, f"stage {entity}", context.log):
             results = stage_all(cfg, wh, entity=entity, progress=context.log.info)
             results += stage_reference(cfg, wh, progress=context.log.info, entity=entity)
             if entity in TRACKED:

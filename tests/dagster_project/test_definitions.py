@@ -4,7 +4,12 @@ and materializing every asset builds the same warehouse as `hub run`."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import subprocess
+import sys
+import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -43,8 +48,9 @@ def test_the_demo_definitions_load_with_the_expected_graph() -> None:
             dg.AssetKey(["staging", "target", "records"])} <= parents
     assert dg.AssetKey(["mdm", "customer", "golden"]) in graph.get(dg.AssetKey(["marts", "dim_customer"])).parent_keys
     # the MDM health history after the golden records and the data-quality mart
-    assert graph.get(dg.AssetKey(["mdm", "health", "run_metrics"])).parent_keys == {
-        dg.AssetKey(["mdm", "customer", "golden"]), dg.AssetKey(["marts", "data_quality"])}
+    assert graph.get(dg.AssetKey(["mdm", "health", "run_metrics"])).parent_keys == {  # (the end of the graph)
+        dg.AssetKey(["mdm", "customer", "golden"]),
+        *(dg.AssetKey(["marts", m]) for m in (*MARTS, *predicted_mart_docs()))}
     assert graph.get(dg.AssetKey(["raw", "erp", "sales_orders"])).group_name == "source_erp"
     # checks beside their assets, generated from marts.yaml and the sources; severity error: blocking
     checks = {(k.asset_key.path[-1], k.name): k for k in graph.asset_check_keys}
@@ -153,6 +159,35 @@ def test_the_golden_checks_fail_on_broken_data(tmp_path: Path) -> None:
     assert not in_xref.passed and in_xref.metadata["examples"].value == "erp:customers:C2"
 
 
+def test_a_step_waits_for_the_writer_lock_and_closes_the_duckdb_file_after(
+        tmp_path: Path, hold_run_lock: Callable[[str], subprocess.Popen[str]]) -> None:
+    """DuckDB lets one process at a time open its file: a step (a check too) waits while `hub run` holds the
+    warehouse, and closes the file when done, so that `hub run` can open it between steps."""
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text("warehouse: {url: 'duckdb:///w.duckdb'}\n", encoding="utf-8")
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    broken_warehouse(url).dispose()
+    hub = HubResource(config_path=str(cfg))
+    holder = hold_run_lock(url)
+    done: list[dg.AssetCheckResult] = []
+    check = threading.Thread(target=lambda: done.append(golden_ids_are_unique(hub=hub)))
+    check.start()
+    check.join(2.0)
+    assert not done  # waiting its turn, not failing on the file
+    holder.kill()
+    holder.wait()
+    check.join(30)
+    assert done and done[0].passed
+    # the file is closed again: another process opens it for writing
+    probe = "import duckdb, sys; duckdb.connect(sys.argv[1]).execute('CREATE TABLE t AS SELECT 1 AS x')"
+    subprocess.run([sys.executable, "-c", probe, str(tmp_path / "w.duckdb")], check=True, timeout=60)
+    defs = build_definitions(cfg)
+    assert defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        asset_selection=[dg.AssetKey(["marts", "dim_date"])]).success
+    again = probe.replace("CREATE TABLE t", "CREATE TABLE u")
+    subprocess.run([sys.executable, "-c", again, str(tmp_path / "w.duckdb")], check=True, timeout=60)
+
+
 def test_materializing_everything_equals_hub_run(demo_project: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_WAREHOUSE_URL", f"duckdb:///{tmp_path / 'dagster.duckdb'}")
@@ -189,12 +224,33 @@ def test_materializing_everything_equals_hub_run(demo_project: Path, tmp_path: P
     run_all(load_config(demo_project, warehouse_url=via_dagster.url), via_dagster)
     assert via_dagster.read_frame(marts_versions).equals(before)
 
+    # And as `hub run`, a materialization costs what changed: nothing changed, every mart kept (none built again)...
+    def actions(result: dg.ExecuteInProcessResult) -> dict[str, str]:
+        events = [e.event_specific_data.materialization for e in result.get_asset_materialization_events()]
+        return {m.asset_key.path[-1]: m.metadata["action"].value for m in events if "action" in m.metadata}
+
+    again = defs.resolve_job_def("hub_all").execute_in_process()
+    assert again.success and actions(again) == dict.fromkeys(MARTS, "kept"), actions(again)
+    assert via_dagster.read_frame(marts_versions).equals(before)
+    # ... one customer renamed: the marts of its golden customer refreshed, equal to `hub run` after the same change
+    con = sqlite3.connect(demo_project.parent / "data" / "crm_a.sqlite")
+    con.execute("UPDATE t_customer SET cust_name = cust_name || '（改）', updated_at = '2030-01-01 00:00:00' "
+                "WHERE cust_id = (SELECT MIN(cust_id) FROM t_customer)")
+    con.commit()
+    con.close()
+    changed = defs.resolve_job_def("hub_all").execute_in_process()
+    assert changed.success
+    assert actions(changed)["dim_customer"] == "refreshed" and actions(changed)["dim_date"] == "kept", actions(changed)
+    run_all(load_config(demo_project, warehouse_url=cli.url), cli)
+    for table in sorted(set(tables) - BOOKKEEPING - {"raw._syncs"}):  # (a row per sync: the Dagster side ran more)
+        assert content(via_dagster, table).equals(content(cli, table)), table
+
 
 RUN_STAMPS = {"_sync_id", "_extracted_at", "sync_id", "started_at", "finished_at", "updated_at", "created_at",
               "model_id", "quarantined_at", "landed_at",
               "trained_at", "seconds", "payload",  # a prediction model: when it was trained, how long it took, itself
               "run_id", "run_at"}  # mdm.run_metrics: which run measured
-BOOKKEEPING = {"raw._versions", "raw._watermarks"}
+BOOKKEEPING = {"raw._versions", "raw._watermarks", "raw._golden_log"}  # (the golden log: by those version numbers)
 
 
 def content(wh: Warehouse, table: str) -> pd.DataFrame:
