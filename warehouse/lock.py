@@ -98,8 +98,27 @@ def busy_message(exc: BaseException) -> str | None:
         holder = json.loads(Path(m.group(1) + ".lock").read_text(encoding="utf-8") or "{}")
     except (OSError, ValueError):
         holder = {}
-    who = _describe(holder) if holder else "another process"
-    return f"the warehouse {m.group(1)} is in use by {who}; wait for it to finish"
+    # The description is of the last process that took the lock: this one (it took the lock, then found the file
+    # open) or one that has ended, and the file is held by a process that does not take the hub's lock.
+    here = holder.get("host") == socket.gethostname()
+    gone = here and (holder.get("pid") == os.getpid() or not _alive(holder.get("pid")))
+    if holder and not gone:
+        return f"the warehouse {m.group(1)} is in use by {_describe(holder)}; wait for it to finish"
+    return (f"the warehouse {m.group(1)} is open in another process, one that does not take the hub's writer lock "
+            "(a DuckDB client, a notebook, a BI tool reading the file?); close it there and try again")
+
+
+def _alive(pid: object) -> bool:
+    """Whether a process of this machine with that id runs (a pid this process may not signal: yes)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def held_by(*prefixes: str) -> Callable[[dict[str, object]], bool]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -60,3 +61,32 @@ def test_the_lock_is_released_after_each_run(warehouse_url: str) -> None:
         pass
     with run_lock(wh, "second"):
         pass
+
+
+def test_a_file_held_open_without_the_lock_is_not_blamed_on_the_last_lock_holder(tmp_path: Path) -> None:
+    """The DuckDB file open in a process that does not take the hub's lock (a DuckDB client): the message names
+    neither this process (which took the lock, then found the file open) nor an ended holder, but says so."""
+    import duckdb
+
+    from warehouse.lock import busy_message
+
+    path = tmp_path / "w.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                               "c.execute('CREATE TABLE t AS SELECT 1'); print('open', flush=True); time.sleep(60)",
+                               str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        wh = Warehouse(f"duckdb:///{path}")
+        for last in ("this", "ended"):
+            with run_lock(wh, "hub run"):  # (this process's description in the lock file)
+                if last == "ended":  # (the description of a process that has ended)
+                    Path(str(path) + ".lock").write_text('{"what": "hub run", "pid": 999999999, "host": "'
+                                                         + socket.gethostname() + '"}')
+                with pytest.raises(duckdb.IOException) as e:
+                    duckdb.connect(str(path))
+                message = busy_message(e.value)
+            assert message is not None and "open in another process, one that does not take" in message, message
+            assert f"pid {os.getpid()}" not in message and "999999999" not in message
+    finally:
+        holder.kill()
+        holder.wait()
