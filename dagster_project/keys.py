@@ -9,6 +9,8 @@ MDM_GROUP = "mdm"
 MARTS_GROUP = "marts"
 GOLDEN_KEY = dg.AssetKey(["mdm", "customer", "golden"])
 METRICS_KEY = dg.AssetKey(["mdm", "health", "run_metrics"])  # mdm.run_metrics, after the marts
+REMOVED_KEY = dg.AssetKey(["raw", "removed_sources"])  # the records of sources gone from the config, before staging
+REMOVED_GROUP = "sources_removed"
 
 
 def source_group(source: str) -> str:

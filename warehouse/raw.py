@@ -176,7 +176,8 @@ class MassDeleteRefused(RuntimeError):
                 else "a removed source's or stream's records are deleted only when a run is told to")
         super().__init__(
             f"{source}.{stream}: {deleting:,} of {live:,} records ({deleting / max(live, 1):.0%}) would be deleted "
-            f"because {why}; {rule}, so none were. If this is intended, run again with --allow-mass-delete")
+            f"because {why}; {rule}, so none were. If this is intended, run again with --allow-mass-delete "
+            "(Dagster: the run config `allow_mass_delete: true` of the source's sync or of raw/removed_sources)")
 
 
 def now_utc() -> dt.datetime:

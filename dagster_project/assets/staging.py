@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from core.config import REFERENCE_FILES, HubConfig
-from dagster_project.keys import STAGING_GROUP, raw_key, staging_key
+from dagster_project.keys import REMOVED_KEY, STAGING_GROUP, raw_key, staging_key
 from dagster_project.resources import HubResource
 from pipelines.history import TRACKED, stage_history
 from pipelines.reference import stage_reference
@@ -39,7 +39,8 @@ def _staging_asset(entity: str, deps: list[dg.AssetKey], files: list[str]) -> dg
     if files:
         description += "; and the file(s) " + ", ".join(files)
 
-    @dg.asset(key=staging_key(entity), deps=deps, group_name=STAGING_GROUP, kinds={"sql"}, description=description)
+    @dg.asset(key=staging_key(entity), deps=[*deps, REMOVED_KEY], group_name=STAGING_GROUP, kinds={"sql"},
+              description=description)
     def _stage(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         cfg = hub.load()
         wh = hub.warehouse(cfg)

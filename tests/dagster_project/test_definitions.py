@@ -246,6 +246,37 @@ def test_materializing_everything_equals_hub_run(demo_project: Path, tmp_path: P
         assert content(via_dagster, table).equals(content(cli, table)), table
 
 
+def test_a_source_removed_from_the_config_is_deleted_in_dagster_only_when_the_run_allows_it(
+        demo_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As `hub run`: the removed source's records stay (its check fails, saying how to allow it) until a run's config
+    says `allow_mass_delete: true`; then they leave raw's live records, staging and the golden records."""
+    import yaml
+
+    url = f"duckdb:///{tmp_path / 'dagster.duckdb'}"
+    monkeypatch.setenv("HUB_WAREHOUSE_URL", url)
+    assert build_definitions(demo_project).resolve_job_def("hub_all").execute_in_process().success
+    wh = Warehouse(url)
+    staged = "SELECT count(*) AS n FROM staging.customer WHERE source_name = 'crm_b'"
+    n = int(wh.read_frame(staged)["n"][0])
+    assert n > 0
+    data = yaml.safe_load(demo_project.read_text(encoding="utf-8"))
+    del data["sources"]["crm_b"]
+    data["mdm"]["customer"]["source_priority"].remove("crm_b")
+    removed = demo_project.parent / "hub_removed.yaml"
+    removed.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    job = build_definitions(removed).resolve_job_def("hub_all")
+    kept = job.execute_in_process(raise_on_error=False)
+    check = {e.check_name: e for e in kept.get_asset_check_evaluations()}["removed_sources_deleted"]
+    assert not check.passed and "allow_mass_delete: true" in (check.description or "")
+    assert int(wh.read_frame(staged)["n"][0]) == n
+    allowed = job.execute_in_process(run_config={"ops": {"raw__removed_sources": {"config": {
+        "allow_mass_delete": True}}}})
+    assert allowed.success
+    assert int(wh.read_frame(staged)["n"][0]) == 0
+    assert not int(wh.read_frame("SELECT count(*) AS n FROM mdm.xref WHERE source_name = 'crm_b'")["n"][0])
+    assert int(wh.read_frame("SELECT count(*) AS n FROM raw.crm_b__customers WHERE NOT _deleted")["n"][0]) == n
+
+
 RUN_STAMPS = {"_sync_id", "_extracted_at", "sync_id", "started_at", "finished_at", "updated_at", "created_at",
               "model_id", "quarantined_at", "landed_at",
               "trained_at", "seconds", "payload",  # a prediction model: when it was trained, how long it took, itself

@@ -420,7 +420,8 @@ def test_records_of_removed_streams_and_sources_are_deleted_only_when_allowed(wh
     why = (
         "would be deleted because the stream is no longer in the configuration; a removed source's or stream's "
         "records are deleted only when a run is told to, so none were. If this is intended, run again with "
-        "--allow-mass-delete"
+        "--allow-mass-delete (Dagster: the run config `allow_mass_delete: true` of the source's sync or of "
+        "raw/removed_sources)"
     )
     assert refused[0].error == (
         f"crm.contacts: 1 of 1 records (100%) {why}; crm.orders: 3 of 3 records (100%) {why}"
@@ -505,6 +506,7 @@ def test_a_complete_read_deleting_more_than_the_streams_share_fails_and_forgets_
         "daily.customers: 3 of 5 records (60%) would be deleted because they are missing from a complete read of "
         "the source; a run deletes at most 50% of a stream (max_delete_share), so none were. If this is "
         "intended, run again with --allow-mass-delete"
+        " (Dagster: the run config `allow_mass_delete: true` of the source's sync or of raw/removed_sources)"
     )
     assert (refused.status, refused.error, refused.stats.deleted) == ("failed", f"source daily: {why}", 0)
     assert refused.streams["customers"].error == why
@@ -628,6 +630,7 @@ def test_an_api_stream_without_config_may_delete_half_of_it_not_more(tmp_path: P
         "source wecom: wecom.users: 21 of 40 records (52%) would be deleted because they are "
         "missing from a complete read of the source; a run deletes at most 50% of a stream "
         "(max_delete_share), so none were. If this is intended, run again with --allow-mass-delete"
+        " (Dagster: the run config `allow_mass_delete: true` of the source's sync or of raw/removed_sources)"
     )
     assert "users" not in states(wh)
     r = sync_source(cfg, wh, "wecom", allow_mass_delete=True)

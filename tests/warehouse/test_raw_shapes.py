@@ -125,7 +125,8 @@ def test_quarantine_rows_stats_and_refusals() -> None:
     err = MassDeleteRefused("crm", "customers", 600, 1000, 0.5, "they are missing from a full read")
     assert str(err) == ("crm.customers: 600 of 1,000 records (60%) would be deleted because they are missing from a "
                         "full read; a run deletes at most 50% of a stream (max_delete_share), so none were. If this "
-                        "is intended, run again with --allow-mass-delete")
+                        "is intended, run again with --allow-mass-delete"
+        " (Dagster: the run config `allow_mass_delete: true` of the source's sync or of raw/removed_sources)")
     assert (err.deleting, err.live, err.max_share) == (600, 1000, 0.5)
     assert "1 of 1 records (100%)" in str(MassDeleteRefused("a", "b", 1, 1, 0.5, "x"))
     assert raw_table("crm_a", "customers") == "crm_a__customers"
