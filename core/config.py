@@ -9,13 +9,14 @@ This module imports nothing of ours except the canonical model, so every layer m
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from core.entities import ENTITIES
 from core.secrets import mask
@@ -163,6 +164,16 @@ class StreamConfig(_Strict):
             raise ValueError(f"{v!r}: expected a number of seconds or e.g. 90s, 30m, 2h, 1d")
         return v
 
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                codecs.lookup(v)
+            except LookupError:
+                raise ValueError(f"unknown encoding {v!r} (a Python codec: utf-8, gbk, gb18030, big5, …)") from None
+        return v
+
     @field_validator("entity")
     @classmethod
     def _known_entity(cls, v: str | None) -> str | None:
@@ -217,6 +228,7 @@ def did_you_mean(name: str, known: Sequence[str]) -> str:
 
 
 _CRON_FIELD = r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*|[A-Za-z]{3}(-[A-Za-z]{3})?"
+_CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
 
 
 class ScheduleConfig(_Strict):
@@ -231,6 +243,10 @@ class ScheduleConfig(_Strict):
         fields = v.split()
         if len(fields) != 5 or not all(re.fullmatch(_CRON_FIELD, f) for f in fields):
             raise ValueError(f"{v!r}: expected five cron fields: minute hour day-of-month month day-of-week")
+        for f, (name, low, high) in zip(fields, _CRON_RANGES, strict=True):
+            bad = [int(n) for n in re.findall(r"(?<![/\d])\d+", f) if not low <= int(n) <= high]
+            if bad:
+                raise ValueError(f"{v!r}: {name} {bad[0]} is outside {low}–{high}")
         return v
 
     @field_validator("timezone")
@@ -279,6 +295,14 @@ class SourceConfig(_Strict):
             for name, s in self.streams.items():
                 if bool(s.table) == bool(s.query):
                     raise ValueError(f"streams.{name}: a sql stream needs exactly one of `table` or `query`")
+        if self.connector == "file":  # the source's settings are its streams' defaults: checked as theirs are
+            shared = {k: v for k, v in self.config.items() if k in StreamConfig.model_fields and k != "path"}
+            try:
+                StreamConfig.model_validate(shared)
+            except ValidationError as e:
+                err = e.errors()[0]
+                where = ".".join(str(x) for x in err["loc"])
+                raise ValueError(f"config.{where}: {err['msg'].removeprefix('Value error, ')}") from None
         if self.connector == "file" and "path" not in self.config:
             for name, s in self.streams.items():
                 if not s.path:
@@ -504,7 +528,16 @@ class MartsConfig(_Strict):
                                           "only booked orders, a status not listed for a listed source is unknown")
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     checks: dict[str, CheckConfig] = Field(default_factory=dict, description="per check name: severity, thresholds")
-    freshness_hours: float = Field(26, gt=0, description="a mart not rebuilt for this long fails its freshness check")
+    freshness_hours: float = Field(26, description="a mart not rebuilt for this long fails its freshness "
+                                   "(Dagster: at least a minute, 1/60 hour)")
+
+    @field_validator("freshness_hours")
+    @classmethod
+    def _a_minute_or_more(cls, v: float) -> float:
+        if v < 1 / 60:
+            raise ValueError(f"{v:g} is less than a minute, the shortest freshness window Dagster evaluates; expected "
+                             "at least 0.0167 (hours: 1/60)")
+        return v
 
     @field_validator("currency")
     @classmethod

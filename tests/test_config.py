@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -117,6 +118,23 @@ def test_an_unknown_key_names_the_closest_allowed_one(tmp_path: Path, typo: str,
     with pytest.raises(ConfigError) as e:
         load_config(write(tmp_path, typo), env={})
     assert f"{where}: unknown key (not allowed here; check the spelling: did you mean {meant!r}?)" in str(e.value)
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ("format: csvv", "sources.f: config.format: Input should be 'csv', 'xlsx' or 'jsonl'"),
+    ("encoding: gbkk", "sources.f: config.encoding: unknown encoding 'gbkk'"),
+    ("order: newest", "sources.f: config.order: Input should be 'name' or 'mtime'"),
+])
+def test_a_file_sources_settings_are_checked_as_its_streams_are(tmp_path: Path, setting: str, message: str) -> None:
+    """A file source's `config` holds its streams' defaults: a bad one is a config error, not a CSV read as JSON
+    Lines (every row quarantined) or a stream failing at the first sync."""
+    text = f"sources:\n  f:\n    connector: file\n    config: {{path: a.csv, {setting}}}\n" \
+           "    streams: {customers: {primary_key: id}}\n"
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(write(tmp_path, text), env={})
+    with pytest.raises(ConfigError, match="unknown encoding 'gbkk'"):  # (a stream's own too)
+        load_config(write(tmp_path, text.replace(setting, "format: csv").replace(
+            "primary_key: id}", "primary_key: id, encoding: gbkk}")), env={})
 
 
 def test_a_misspelt_source_in_source_priority_is_an_error(tmp_path: Path) -> None:

@@ -46,6 +46,8 @@ def test_a_source_schedule_runs_its_refresh_job_at_its_times(tmp_path: Path) -> 
     ('{cron: "every day"}', "expected five cron fields"),
     ('{cron: "0 2 * *"}', "expected five cron fields"),
     ('{cron: "0 2 * * *", timezone: Asia/Beijing}', "unknown time zone 'Asia/Beijing'"),
+    ('{cron: "61 * * * *"}', "minute 61 is outside 0–59"),  # (Dagster refused it when loading the code location)
+    ('{cron: "0 2 0 * 1-5"}', "day of month 0 is outside 1–31"),
 ])
 def test_a_bad_schedule_is_a_config_error(tmp_path: Path, schedule: str, message: str) -> None:
     (tmp_path / "hub.yaml").write_text(CONFIG.format(schedule=schedule), encoding="utf-8")
