@@ -95,10 +95,19 @@ def load(path: str, warehouse_url: str | None = None) -> HubConfig:
         sys.exit(exit_codes.CONFIG)
 
 
-def open_warehouse(cfg: HubConfig) -> Any:
-    """The configuration's warehouse, or an error (secrets masked) and exit code 2."""
+def open_warehouse(cfg: HubConfig, create: bool = False) -> Any:
+    """The configuration's warehouse, or an error (secrets masked) and exit code 2. A DuckDB file that does not exist
+    is made only by the commands that write one (`create`: `hub run`, a sync, the console); the others would leave an
+    empty file at a mistyped path."""
+    from pathlib import Path
+
     from warehouse.engine import Warehouse
 
+    url = cfg.warehouse.url
+    file = url.removeprefix("duckdb:///").split("?", 1)[0] if url.startswith("duckdb:///") else ""
+    if not create and file and file != ":memory:" and not Path(file).exists():  # (before the engine makes its folder)
+        fail(f"no warehouse at {file}: `hub run` makes it (or check the config's warehouse.url, --warehouse or "
+             "HUB_WAREHOUSE_URL)", exit_codes.CONFIG)
     try:
         return Warehouse.from_config(cfg.warehouse)
     except Exception as e:

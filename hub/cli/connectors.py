@@ -124,7 +124,7 @@ def connectors_sync(config_path: str, warehouse_url: str | None, only: tuple[str
     from warehouse.lock import RunLocked, held_by, run_lock
 
     cfg = load(config_path, warehouse_url)
-    wh = open_warehouse(cfg)
+    wh = open_warehouse(cfg, create=True)
     failed = warned = False
     try:  # one writer at a time, as `hub run` (a steward's action of a second or so is waited for)
         with run_lock(wh, "hub connectors sync", wait=STEWARD_ACTION_WAIT, keep_waiting=held_by("hub steward")):

@@ -78,7 +78,7 @@ def ui(config_path: str, warehouse_url: str | None, host: str, port: int) -> Non
     if not cfg.console.users:
         click.echo(f"warning: no console users in {config_path}; add one with `hub users add -c {config_path} "
                    "NAME --role admin`", err=True)
-    app = create_app(cfg, open_warehouse(cfg))
+    app = create_app(cfg, open_warehouse(cfg, create=True))
     app.state.search.warm()  # the customer search's pinyin index, built while the first pages are served
     click.echo(f"hub ui: http://{host}:{port}/ (warehouse {app.state.wh.location})", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)

@@ -44,7 +44,7 @@ def run(config_path: str, warehouse_url: str | None, only: tuple[str, ...], rebu
     if kind == "spark" and not cfg.engine.location:
         fail(f"{cfg.path}: engine.location: --engine spark needs the lakehouse directory the tables are written to "
              "(engine: {kind: spark, location: DIR})", exit_codes.CONFIG)
-    wh = open_warehouse(cfg)
+    wh = open_warehouse(cfg, create=True)
     click.echo(f"hub run: {cfg.path} → {wh.location}" + (f" (Spark {cfg.engine.master} → {cfg.engine.location})"
                                                          if kind == "spark" else ""), err=True)
     summary: RunSummary

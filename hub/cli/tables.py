@@ -26,7 +26,13 @@ def show(config_path: str, warehouse_url: str | None, table: str, limit: int) ->
 
     cfg = load(config_path, warehouse_url)
     wh = open_warehouse(cfg)
+    schema, _, name = table.rpartition(".")
     try:
+        with wh.begin() as conn:
+            exists = bool(schema) and wh.table_exists(conn, schema, name)
+        if not exists:  # (the command line names no table: exit code 2, as for any wrong argument)
+            fail(f"no table {table!r} in the warehouse: name it SCHEMA.TABLE, e.g. marts.dim_customer (the marts: "
+                 "`hub docs marts`)", exit_codes.CONFIG)
         df = wh.read_frame(f"SELECT * FROM {quote_qualified(table)} ORDER BY 1 LIMIT {int(limit)}")
     except Exception as e:
         busy = busy_message(e)
@@ -49,9 +55,12 @@ def export(config_path: str, warehouse_url: str | None, mart: str, fmt: str | No
     from pipelines.export import ExportError, export_mart, mart_name
 
     cfg = load(config_path, warehouse_url)
-    wh = open_warehouse(cfg)
     try:
         name = mart_name(mart)
+    except ExportError as e:  # (a wrong argument: exit code 2)
+        fail(e, exit_codes.CONFIG)
+    wh = open_warehouse(cfg)
+    try:
         fmt = fmt or (Path(out).suffix.lower().lstrip(".") if out else "xlsx")
         done = export_mart(wh, name, out or f"{name}.{fmt}", fmt)
     except ExportError as e:

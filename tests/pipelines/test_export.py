@@ -69,4 +69,18 @@ def test_an_unknown_mart_or_format_is_an_error(built: Path) -> None:
     with pytest.raises(ExportError, match="cannot tell the format; use --format xlsx or csv"):
         export_mart(wh, "dim_date", built / "x.parquet")
     r = CliRunner().invoke(main, ["export", "-c", str(built / "hub.yaml"), "nothing"])
-    assert r.exit_code == 1 and "error: no mart 'nothing'" in r.output
+    assert r.exit_code == 2 and "error: no mart 'nothing'" in r.output  # (a wrong argument)
+
+
+def test_show_and_export_name_a_missing_table_or_warehouse_and_create_nothing(built: Path, tmp_path: Path) -> None:
+    cfg = str(built / "hub.yaml")
+    r = CliRunner().invoke(main, ["show", "-c", cfg, "marts.dim_custmer"])
+    assert r.exit_code == 2 and "error: no table 'marts.dim_custmer' in the warehouse" in r.output, r.output
+    assert CliRunner().invoke(main, ["show", "-c", cfg, "dim_customer"]).exit_code == 2  # (no schema)
+    typo = tmp_path / "nowhere" / "x.duckdb"
+    for args in (["show", "-c", cfg, "marts.dim_customer"], ["export", "-c", cfg, "dim_date"],
+                 ["steward", "queue", "-c", cfg]):
+        r = CliRunner().invoke(main, [*args, "--warehouse", f"duckdb:///{typo}"])
+        assert r.exit_code == 2 and f"error: no warehouse at {typo}: `hub run` makes it" in r.output, (args, r.output)
+    assert not typo.exists() and not typo.parent.exists()  # (a read made no empty warehouse)
+    assert CliRunner().invoke(main, ["show", "-c", cfg, "marts.dim_date", "--limit", "1"]).exit_code == 0

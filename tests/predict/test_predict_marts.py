@@ -152,6 +152,9 @@ def test_hub_predict_run_then_report_prints_the_backtest(tmp_path: Path, inputs:
     config_file.write_text(f"warehouse: {{url: '{url}'}}\npredict: {{min_leads: 200, min_converted: 30}}\n",
                            encoding="utf-8")
     runner = CliRunner()
+    nothing = runner.invoke(main, ["predict", "report", "-c", str(config_file)])
+    assert nothing.exit_code == 2 and "no warehouse at" in nothing.output and not (tmp_path / "w.duckdb").exists()
+    Warehouse(url).scalar("SELECT 1")  # (an empty warehouse)
     before = runner.invoke(main, ["predict", "report", "-c", str(config_file)])
     assert before.exit_code == 2 and "no predictions in this warehouse yet" in before.output
     wh = Warehouse(url)
