@@ -94,7 +94,10 @@ def parse_timestamp(s: pd.Series, fmt: str | None = None, tz: str = DEFAULT_TIME
         out[epoch] = _naive_local(stamp, tz).astype("datetime64[ns]")
     rest = present & ~epoch
     if rest.any():
-        norm = text[rest].str.replace(_DATE_SEPS, "-", regex=True).str.replace(_CN_DAY, "", regex=True)
+        # (a dot after the seconds is a decimal point, not a date's separator: 10:09:47.433 keeps it)
+        norm = _replace(text[rest], r"(:\d{2})\.(\d)", "\\1\x01\\2")
+        norm = norm.str.replace(_DATE_SEPS, "-", regex=True).str.replace(_CN_DAY, "", regex=True)
+        norm = norm.str.replace("\x01", ".", regex=False)
         for _ in range(2):  # one-digit month and day (twice: a match takes the `-` of the next part)
             norm = _replace(norm, r"-(\d)(\D|$)", r"-0\1\2")
         norm = norm.str.replace(r"\s+", " ", regex=True)

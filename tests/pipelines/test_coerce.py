@@ -19,6 +19,16 @@ def test_text_dates_in_the_forms_sources_write() -> None:
     assert bad.tolist() == [False, False, False, False, False, False, True]  # an impossible date is flagged
 
 
+def test_fractions_of_a_second_are_kept_not_read_as_a_dates_separator() -> None:
+    """APIs write milliseconds (Kingdee's FModifyDate, ISO stamps): the dot after the seconds is a decimal point,
+    while 2024.01.08 is still a date."""
+    ts, bad = parse_timestamp(pd.Series(["2024-01-08T10:09:47.433", "2024/01/08 10:09:47.5", "2024.01.08 10:09:47",
+                                         "2024-01-08 10:09:47.123456"]))
+    assert not bad.any()
+    assert ts.tolist() == [pd.Timestamp("2024-01-08 10:09:47.433"), pd.Timestamp("2024-01-08 10:09:47.500"),
+                           pd.Timestamp("2024-01-08 10:09:47"), pd.Timestamp("2024-01-08 10:09:47.123456")]
+
+
 def test_epochs_and_zoned_text_become_wall_clock_time_of_the_configured_zone() -> None:
     # 2023-07-05 23:30 UTC is 2023-07-06 07:30 in Beijing: an order placed that morning is dated the 6th.
     s = pd.Series(["1688599800000", "1688599800", "2023-07-05T23:30:00Z", "2023-07-06T07:30:00+08:00"])
