@@ -118,8 +118,9 @@ def _versions(wh: Warehouse, table: str, mapping: dict, entity: str, source: str
 def _earlier(versions: pd.DataFrame, tracked: tuple[str, ...]) -> pd.DataFrame:
     """The versions before each record's latest, consecutive equal ones merged, with valid_from and valid_to."""
     v = versions.sort_values(["source_key", "_sync_id", "_row"], kind="stable").reset_index(drop=True)
-    began = v["updated_at"].fillna(v["_extracted_at"]) if "updated_at" in v else v["_extracted_at"]
-    v["began"] = pd.to_datetime(began)
+    extracted = pd.to_datetime(v["_extracted_at"])
+    # (typed first: an `updated_at` of no value at all is an object column, which fillna would downcast)
+    v["began"] = pd.to_datetime(v["updated_at"]).fillna(extracted) if "updated_at" in v else extracted
     same_key = v["source_key"].eq(v["source_key"].shift())
     cols = [v[c].astype("string").fillna("\x00") for c in tracked]
     state = cols[0].str.cat(cols[1:], sep="\x1f") if len(cols) > 1 else cols[0]

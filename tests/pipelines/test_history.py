@@ -113,3 +113,18 @@ def test_a_run_rewrites_the_history_of_the_records_that_landed_and_equals_a_rebu
         ("C1", "1", None, dt.datetime(2024, 3, 1)), ("C1", "2", dt.datetime(2024, 3, 1), dt.datetime(2024, 5, 1)),
         ("C2", "1", None, dt.datetime(2024, 5, 1)), ("C4", "1", None, dt.datetime(2024, 5, 1)),
         ("C4", "2", dt.datetime(2024, 5, 1), dt.datetime(2024, 7, 1))]
+
+
+def test_versions_of_a_stream_without_update_times_begin_when_they_were_read() -> None:
+    """A stream that maps no `updated_at` value (an object column of nothing): its versions begin when landed, with
+    no pandas downcasting warning (an error in the tests) on the way."""
+    import pandas as pd
+
+    from pipelines.history import _earlier
+
+    v = pd.DataFrame({"source_key": ["a", "a"], "_sync_id": ["1", "2"], "_row": [0, 0],
+                      "_extracted_at": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+                      "updated_at": pd.Series([None, None], dtype=object), "owner": ["x", "y"]})
+    earlier = _earlier(v, ("owner",))
+    assert earlier[["owner", "began", "valid_to"]].values.tolist() == [
+        ["x", pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-02")]]
