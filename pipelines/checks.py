@@ -470,20 +470,24 @@ def _signature(spec: CheckSpec) -> list[Any]:
     return [spec.description, spec.severity, spec.max_failing, spec.max_failing_pct]
 
 
-def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None) -> dict[str, CheckOutcome]:
+def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None, names: list[str] | None = None,
+                          consumer: str = "checks") -> dict[str, CheckOutcome]:
     """`run_checks`, for the checks whose tables changed (through the pipeline) since the checks last ran: a mart
     check whose mart (and the marts it refers to) kept its version, and a reconciliation whose raw table, mapping
     and mart rows (`_reconcile_fingerprint`) are the same, with the same severity and thresholds, keeps its
     outcome; the golden checks run again whenever anything changed, and nothing runs when nothing changed (a
-    nightly run with nothing new reads nothing)."""
+    nightly run with nothing new reads nothing). `names`: only those mart checks (no golden one), remembered under
+    `consumer` (Dagster runs each mart's checks after it)."""
     import json
 
     from warehouse.changes import set_watermark, watermark
 
     with wh.begin() as conn:
         seen: dict[str, int] = dict(conn.exec_driver_sql("SELECT table_name, version FROM raw._versions").fetchall())
-        mark = watermark(conn, "checks")
+        mark = watermark(conn, consumer)
     specs = planned_checks(cfg)
+    if names is not None:
+        specs = {n: specs[n] for n in names}
     plan = sorted(specs)
     before = mark[1] if mark is not None else {}
     if mark is not None and before.get("versions") == seen and before.get("plan") == plan:
@@ -499,9 +503,9 @@ def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None) -> dict[s
         if (name in prints and prints[name] == (before.get("fingerprints") or {}).get(name)) or (
                 tables is not None and all(t in seen and seen[t] == earlier.get(t) for t in tables)):
             kept[name] = CheckOutcome(**before["outcomes"][name])
-    out = run_checks(wh, cfg, kept)
+    out = run_checks(wh, cfg, kept, names)
     with wh.begin() as conn:
-        set_watermark(conn, "checks", 0, {"versions": seen, "plan": plan, "outcomes": {
+        set_watermark(conn, consumer, 0, {"versions": seen, "plan": plan, "outcomes": {
             n: {"passed": o.passed, "description": o.description, "severity": o.severity,
                 "metadata": json.loads(json.dumps(o.metadata, default=str))} for n, o in out.items()},
             "signatures": {n: _signature(s) for n, s in specs.items()}, "fingerprints": prints})
@@ -527,16 +531,20 @@ def _each(wh: Warehouse, checks: list[Callable[[Warehouse], CheckOutcome]]) -> l
         serial.dispose()
 
 
-def run_checks(wh: Warehouse, cfg: HubConfig | None = None,
-               kept: dict[str, CheckOutcome] | None = None) -> dict[str, CheckOutcome]:
+def run_checks(wh: Warehouse, cfg: HubConfig | None = None, kept: dict[str, CheckOutcome] | None = None,
+               names: list[str] | None = None) -> dict[str, CheckOutcome]:
     """The golden-record checks, then every mart check (and, given the config, the reconciliations), by name;
-    those in `kept` are not run again (their outcome stands)."""
-    out = dict(zip(GOLDEN_CHECKS, _each(wh, list(GOLDEN_CHECKS.values())), strict=True))
-    if cfg is not None:
+    those in `kept` are not run again (their outcome stands). `names`: only those mart checks."""
+    out: dict[str, CheckOutcome] = {}
+    if names is None:
+        out.update(zip(GOLDEN_CHECKS, _each(wh, list(GOLDEN_CHECKS.values())), strict=True))
+    if cfg is not None and names is None:
         for name in unknown_check_names(cfg):
             out[f"config.marts.checks.{name}"] = CheckOutcome(
                 False, f"marts.checks: there is no check named {name!r} (see `hub checks list`)")
     specs = planned_checks(cfg)
+    if names is not None:
+        specs = {n: specs[n] for n in names}
     kept = kept or {}
     todo = [name for name in specs if name not in kept]
     ran = dict(zip(todo, _each(wh, [specs[name].run for name in todo]), strict=True))

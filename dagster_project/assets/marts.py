@@ -13,7 +13,7 @@ from core.config import HubConfig
 from dagster_project.assets.staging import STAGED_WITH, staged_entities
 from dagster_project.keys import GOLDEN_KEY, MARTS_GROUP, MDM_GROUP, METRICS_KEY, mart_key, staging_key
 from dagster_project.resources import HubResource
-from pipelines.checks import CheckSpec, planned_checks
+from pipelines.checks import CheckSpec, planned_checks, run_checks_if_changed
 from pipelines.metrics import record_run_metrics
 from pipelines.publish import MARTS, mart_columns, mart_inputs, publish
 from predict.catalog import predicted_mart_docs
@@ -107,9 +107,9 @@ def _mart_check(mart: str, specs: list[CheckSpec]) -> dg.AssetChecksDefinition:
                                  additional_deps=[mart_key(m) for m in s.reads if m != mart]) for s in specs])
     def _checks(context: dg.AssetCheckExecutionContext, hub: HubResource) -> Iterator[dg.AssetCheckResult]:
         cfg = hub.load()
-        wh, current = hub.warehouse(cfg), planned_checks(cfg)
-        with hub.holding(wh, f"check marts.{mart}", context.log):
-            outcomes = {name: current[name].run(wh) for name in names.values()}
+        wh = hub.warehouse(cfg)
+        with hub.holding(wh, f"check marts.{mart}", context.log):  # (those whose tables did not change: kept)
+            outcomes = run_checks_if_changed(wh, cfg, list(names.values()), consumer=f"checks:{mart}")
         for dagster_name, name in names.items():
             outcome = outcomes[name]
             yield dg.AssetCheckResult(

@@ -210,6 +210,24 @@ def test_a_mart_s_declared_defaults_apply_and_the_config_overrides_them(tmp_path
     assert (overridden.severity, overridden.max_failing) == ("warn", 0)
 
 
+def test_one_marts_checks_run_again_only_when_its_marts_changed(warehouse_url: str) -> None:
+    """Dagster runs each mart's checks after the mart: the same rule for that mart's checks alone, remembered apart
+    (no golden check among them)."""
+    wh = sound_warehouse(warehouse_url)
+    mine = [n for n in planned_checks() if n.startswith("fct_sales_orders.")]
+    first = run_checks_if_changed(wh, names=mine, consumer="checks:fct_sales_orders")
+    assert sorted(first) == sorted(mine) and all(o.passed for o in first.values())
+    execute(wh, "UPDATE marts.fct_sales_orders SET order_key = 'O1' WHERE order_key = 'O2'")  # no new version
+    with wh.begin() as conn:
+        bump(conn, "mdm.golden_customer")  # (something else changed)
+    assert run_checks_if_changed(wh, names=mine, consumer="checks:fct_sales_orders")["fct_sales_orders.unique"].passed
+    with wh.begin() as conn:
+        bump(conn, "marts.fct_sales_orders")
+    again = run_checks_if_changed(wh, names=mine, consumer="checks:fct_sales_orders")
+    assert not again["fct_sales_orders.unique"].passed
+    assert run_checks_if_changed(wh)["fct_sales_orders.unique"].passed is False  # (`hub run`'s own memory agrees)
+
+
 def test_a_mart_check_runs_again_only_when_its_marts_changed(tmp_path: Path, warehouse_url: str) -> None:
     """After a change, the checks of a mart that kept its version (and of the marts it refers to) keep their
     outcome; the others, the golden checks included, look again. Shown by breaking marts outside the pipeline."""
