@@ -132,6 +132,22 @@ def test_given_state_and_changed_bills_when_incremental_read_then_only_changes_a
     assert after["SAL_SaleOrder"]["FModifyDate"] > before["SAL_SaleOrder"]["FModifyDate"]
 
 
+def test_given_a_modify_time_in_the_last_second_of_a_window_when_read_then_it_is_read(
+    kingdee: fake.KingdeeFake,
+) -> None:
+    """FModifyDate has fractions of a second: 2018-09-28 23:59:59.500 lies after the first window's last second
+    (2018-06-01 + 120 days − 1 s) and before the next window's start; each window ends where the next begins."""
+    late = kingdee.dataset.upsert("BD_Customer", {"FCUSTID": 900001, "FNumber": "GAP0001",
+                                                  "FModifyDate": "2018-09-28T23:59:59.500"})
+    inside = kingdee.dataset.upsert("BD_Customer", {"FCUSTID": 900002, "FNumber": "GAP0002",
+                                                    "FModifyDate": "2018-09-28T23:59:58.500"})
+    output = h.read_streams(create_source, config_for(kingdee), {"BD_Customer": SyncMode.incremental})
+    assert not output.errors, h.error_text(output)
+    got = keys(output, "BD_Customer")
+    assert late["FCUSTID"] in got and inside["FCUSTID"] in got
+    h.assert_exactly(got, expected(kingdee, "BD_Customer"))  # (and nothing twice at a window's edge)
+
+
 def test_given_session_lost_mid_paging_when_read_then_login_again_and_nothing_lost(kingdee: fake.KingdeeFake) -> None:
     h.set_faults(kingdee.url, revoke_token_after=20)
 
