@@ -506,10 +506,12 @@ class ScalarRecordExtractor(RecordExtractor):
 class OffsetThenKeysetPagination(PaginationStrategy):
     """Offset paging that keeps going past the API's maximum offset.
 
-    The query must be sorted ascending on `key_field`. Pages advance the offset by the page size;
-    when the next offset would pass `max_offset`, the token switches to
+    The query must be sorted ascending on `key_field` (interpolated: `{{ parameters.primary_key }}`). Pages
+    advance the offset by the page size; when the next offset would pass `max_offset`, the token switches to
     `{"offset": 0, "after": <key of the last record>}` and the manifest adds the filter
     `key_field > after` to the query. The token is `{"offset": int, "after": str | None}`.
+    `max_offset: 0` pages by key from the second page on: a record that leaves the query while it is read
+    (modified after its window) shifts no later record back past an offset, where it would never be read.
     """
 
     config: Config
@@ -525,6 +527,7 @@ class OffsetThenKeysetPagination(PaginationStrategy):
         self._max_offset = int(
             InterpolatedString.create(str(self.max_offset), parameters=parameters).eval(self.config)
         )
+        self._key_field = str(InterpolatedString.create(self.key_field, parameters=parameters).eval(self.config))
 
     @property
     def initial_token(self) -> Any | None:
@@ -545,7 +548,7 @@ class OffsetThenKeysetPagination(PaginationStrategy):
         token = last_page_token_value or {"offset": 0, "after": None}
         next_offset = int(token.get("offset", 0)) + page_size
         if next_offset + page_size > self._max_offset:
-            return {"offset": 0, "after": last_record.data.get(self.key_field)}
+            return {"offset": 0, "after": last_record.data.get(self._key_field)}
         return {"offset": next_offset, "after": token.get("after")}
 
     def get_page_size(self) -> int | None:

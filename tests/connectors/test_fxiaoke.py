@@ -98,6 +98,32 @@ def test_given_fake_dataset_when_full_read_then_every_record_exactly_once(fxiaok
     assert len(output.state_messages) > 6 * 20
 
 
+def test_given_a_record_modified_while_its_window_is_paged_when_read_then_no_other_record_is_skipped(
+    fxiaoke: fake.FxiaokeFake, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An account edited while the sync reads its window leaves the window; with offset paging every later record
+    moved back one and the one at a page's edge was never read. Paged by `_id > last`, none is skipped."""
+    want = expected(fxiaoke, "AccountObj")
+    queries = fxiaoke.dataset.records
+
+    def records(name: str) -> list[dict[str, Any]]:
+        out = queries(name)
+        if name == "AccountObj" and not getattr(records, "edited", False):  # (the first page is served from `out`)
+            records.edited = True  # type: ignore[attr-defined]
+            fxiaoke.dataset.upsert(name, {"_id": min(want), "last_modified_time": 4_070_908_800_000})  # 2099
+        return out
+
+    before = next(dict(r) for r in queries("AccountObj") if r["_id"] == min(want))
+    monkeypatch.setattr(fxiaoke.dataset, "records", records)
+    try:
+        output = h.read_streams(create_source, config_for(fxiaoke, page_size=30, slice_step="P20000D"),
+                                {"AccountObj": SyncMode.incremental})
+    finally:  # (the module's server serves the other tests: the account back in its window)
+        fxiaoke.dataset.upsert("AccountObj", before)
+    assert not output.errors, h.error_text(output)
+    h.assert_exactly(ids(h.records_of(output, "AccountObj")), want)
+
+
 def test_given_more_than_10000_rows_in_a_window_when_read_then_keyset_paging_past_the_offset_limit() -> None:
     universe, reps = sample_universe(n_entities=2200, n_reps=20, seed=3)
     dataset = fake.build_dataset(universe, reps, seed=3, sizes=fake.Sizes(account_share=0.05, leads_per_entity=4.7))
