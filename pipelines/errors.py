@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 _EMPTY = {"", "None", "error"}
@@ -18,5 +19,19 @@ def trace_text(error: Any) -> str:
     if internal in _EMPTY:
         internal = ""
     if message and internal and internal not in message:
-        return f"{message} (cause: {internal})"
-    return message or internal or (str(getattr(error, "stack_trace", "") or "").strip().splitlines() or ["error"])[-1]
+        return _tidy(f"{message} (cause: {internal})")
+    return _tidy(message or internal
+                 or (str(getattr(error, "stack_trace", "") or "").strip().splitlines() or ["error"])[-1])
+
+
+_SYNC_FAILED = "During the sync, the following streams did not sync successfully: "
+_TRACED = re.compile(r"AirbyteTracedException\((['\"])(.*?)\1\)")
+
+
+def _tidy(text: str) -> str:
+    """The CDK's list of failed streams, once per failure: it names a stream's error again for every slice that
+    failed (a login refused: nineteen times), each as `AirbyteTracedException('…')`."""
+    text = _TRACED.sub(r"\2", text)
+    head = _SYNC_FAILED if text.startswith(_SYNC_FAILED) else ""
+    parts = [p.strip() for p in text[len(head):].splitlines() if p.strip()]
+    return head + "; ".join(dict.fromkeys(parts))

@@ -21,10 +21,11 @@ WAREHOUSE_OPT = click.option("--warehouse", "warehouse_url", default=None, envva
 
 
 def setup_logging(verbose: int | None = None) -> None:
-    """Human-readable logs on stderr, secrets masked: `verbose` 0 warnings only, 1 (`-v`) the hub's debug output
-    with the libraries' warnings, 2 (`-vv`) every library's debug output too (HTTP requests, airbyte-cdk). Call
-    again after importing airbyte-cdk, which replaces the root handler with its JSON one on import (`verbose` None:
-    keep the current choice)."""
+    """Human-readable logs on stderr, secrets masked: `verbose` 0 warnings only (none of airbyte-cdk's: a stream's
+    failure is in the summary, its retries and tracebacks are not news), 1 (`-v`) the hub's debug output with the
+    libraries' warnings, 2 (`-vv`) every library's debug output too (HTTP requests, airbyte-cdk). Call again after
+    importing airbyte-cdk, which replaces the root handler with its JSON one on import (`verbose` None: keep the
+    current choice)."""
     if verbose is None:
         ctx = click.get_current_context(silent=True)
         verbose = int(ctx.find_root().params.get("verbose") or 0) if ctx is not None else 0
@@ -37,7 +38,8 @@ def setup_logging(verbose: int | None = None) -> None:
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     logging.getLogger("hub").setLevel(logging.DEBUG if verbose else logging.NOTSET)
     for library in ("airbyte", "recordlinkage"):  # (their own levels: at INFO they would speak past WARNING)
-        logging.getLogger(library).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+        logging.getLogger(library).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING if verbose or
+                                            library != "airbyte" else logging.CRITICAL)
     secrets.install_filter()
 
 

@@ -273,3 +273,32 @@ def test_given_password_and_session_when_sync_then_neither_in_messages_or_logs(k
         text = run.visible_text()
         assert secret not in text
         assert not [session for session in sessions if session in text]
+
+
+def test_given_a_server_failing_every_call_when_synced_from_the_cli_then_one_error_line_no_traceback(
+    kingdee: fake.KingdeeFake, tmp_path: Path,
+) -> None:
+    """`hub connectors sync` without -v: the stream's error once in the summary, not airbyte-cdk's tracebacks of
+    every retry nor the same error once per time slice."""
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    kingdee.set_faults(error_5xx_rate=1.0)
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(f"""warehouse: {{url: "duckdb:///{tmp_path / 'w.duckdb'}"}}
+sources:
+  kingdee:
+    connector: kingdee
+    config: {{base_url: "{kingdee.url}", acct_id: {fake.ACCT_ID}, username: {fake.USERNAME},
+             password: "{fake.PASSWORD}", backoff_factor: 0.01, max_retries: 1, slice_step: P700D,
+             start_date: "2018-06-01"}}
+    streams:
+      BD_Customer: {{primary_key: FNumber}}
+""", encoding="utf-8")
+    r = CliRunner().invoke(main, ["connectors", "sync", "-c", str(cfg)])
+    assert r.exit_code == 1, r.output
+    assert "Traceback" not in r.output and "AirbyteTracedException(" not in r.output, r.output[:2000]
+    failure = [line for line in r.output.splitlines() if "did not sync successfully" in line]
+    entries = failure[0].split("successfully: ", 1)[1].split("; ") if len(failure) == 1 else []
+    assert entries and len(entries) == len(set(entries)) < 5, r.output[:2000]  # (the slices: 5xx of three kinds)

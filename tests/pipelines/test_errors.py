@@ -24,3 +24,15 @@ def test_the_cause_is_in_the_text() -> None:
         == "no file matches x"
     assert trace_text(AirbyteErrorTraceMessage(message="", stack_trace="Traceback …\nValueError: bad cursor")) \
         == "ValueError: bad cursor"
+
+
+def test_a_streams_failure_is_named_once_however_many_slices_failed() -> None:
+    """The CDK lists a stream's error once per failed time slice, as `AirbyteTracedException('…')`: a refused login
+    of Kingdee was nineteen lines of the summary."""
+    login = "Kingdee login failed (LoginResultType 0): 数据中心不存在"
+    listed = "\n".join([f"BD_Customer: AirbyteTracedException('{login}')"] * 19
+                       + ['salesmen: AirbyteTracedException("gone")'])
+    trace = AirbyteErrorTraceMessage(message="During the sync, the following streams did not sync successfully: "
+                                     + listed, failure_type=FailureType.config_error)
+    assert trace_text(trace) == ("During the sync, the following streams did not sync successfully: "
+                                 f"BD_Customer: {login}; salesmen: gone")
