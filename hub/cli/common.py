@@ -34,6 +34,8 @@ def setup_logging(verbose: int | None = None) -> None:
         root.removeHandler(h)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    if not verbose:  # (a filter as well as the level: airbyte-cdk's own loggers may carry levels of their own)
+        handler.addFilter(lambda r: not r.name.startswith("airbyte") or r.levelno >= logging.CRITICAL)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     logging.getLogger("hub").setLevel(logging.DEBUG if verbose else logging.NOTSET)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,3 +322,28 @@ def assert_resumes_exactly(
 def _same_instant(value: Any, other: Any) -> bool:
     """Equal cursor values, whether written with a "T" or a space between date and time."""
     return str(value).replace("T", " ") == str(other).replace("T", " ")
+
+
+@contextmanager
+def edited_during_read(dataset: Any, name: str, key: str, value: Any, changes: Mapping[str, Any]) -> Iterator[None]:
+    """A user editing a record while a sync reads: once the fake has answered its first query of `name` (that
+    page already computed), the record `key` = `value` gets `changes`; put back as it was afterwards (the
+    module's server serves the other tests)."""
+    queries = dataset.records
+    before = next(dict(r) for r in queries(name) if r[key] == value)
+    edited = False
+
+    def records(asked: str) -> list[dict[str, Any]]:
+        nonlocal edited
+        out = queries(asked)
+        if asked == name and not edited:
+            edited = True
+            dataset.upsert(name, {key: value, **changes})
+        return out
+
+    dataset.records = records
+    try:
+        yield
+    finally:
+        del dataset.records  # (the class's method again)
+        dataset.upsert(name, before)

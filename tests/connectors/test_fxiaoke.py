@@ -99,27 +99,15 @@ def test_given_fake_dataset_when_full_read_then_every_record_exactly_once(fxiaok
 
 
 def test_given_a_record_modified_while_its_window_is_paged_when_read_then_no_other_record_is_skipped(
-    fxiaoke: fake.FxiaokeFake, monkeypatch: pytest.MonkeyPatch,
+    fxiaoke: fake.FxiaokeFake,
 ) -> None:
     """An account edited while the sync reads its window leaves the window; with offset paging every later record
     moved back one and the one at a page's edge was never read. Paged by `_id > last`, none is skipped."""
     want = expected(fxiaoke, "AccountObj")
-    queries = fxiaoke.dataset.records
-
-    def records(name: str) -> list[dict[str, Any]]:
-        out = queries(name)
-        if name == "AccountObj" and not getattr(records, "edited", False):  # (the first page is served from `out`)
-            records.edited = True  # type: ignore[attr-defined]
-            fxiaoke.dataset.upsert(name, {"_id": min(want), "last_modified_time": 4_070_908_800_000})  # 2099
-        return out
-
-    before = next(dict(r) for r in queries("AccountObj") if r["_id"] == min(want))
-    monkeypatch.setattr(fxiaoke.dataset, "records", records)
-    try:
+    with h.edited_during_read(fxiaoke.dataset, "AccountObj", "_id", min(want),
+                              {"last_modified_time": 4_070_908_800_000}):  # (2099)
         output = h.read_streams(create_source, config_for(fxiaoke, page_size=30, slice_step="P20000D"),
                                 {"AccountObj": SyncMode.incremental})
-    finally:  # (the module's server serves the other tests: the account back in its window)
-        fxiaoke.dataset.upsert("AccountObj", before)
     assert not output.errors, h.error_text(output)
     h.assert_exactly(ids(h.records_of(output, "AccountObj")), want)
 

@@ -149,28 +149,16 @@ def test_given_a_modify_time_in_the_last_second_of_a_window_when_read_then_it_is
 
 
 def test_given_a_record_modified_while_its_window_is_paged_when_read_then_no_other_record_is_skipped(
-    kingdee: fake.KingdeeFake, monkeypatch: pytest.MonkeyPatch,
+    kingdee: fake.KingdeeFake,
 ) -> None:
     """Someone edits the first customer while the sync reads its window: the customer leaves the window (its new
     FModifyDate is after it), and with StartRow paging every later row moved back one, the row at the edge of the
     first page never read (nor by later incremental syncs: the cursor passed it). Paged by key, none is skipped."""
     want = expected(kingdee, "BD_Customer")
-    queries = kingdee.dataset.records
-
-    def records(name: str) -> list[dict[str, Any]]:
-        out = queries(name)
-        if name == "BD_Customer" and not getattr(records, "edited", False):  # (the first page is served from `out`)
-            records.edited = True  # type: ignore[attr-defined]
-            kingdee.dataset.upsert(name, {"FCUSTID": min(want), "FModifyDate": "2099-01-01T00:00:00"})
-        return out
-
-    before = next(dict(r) for r in queries("BD_Customer") if r["FCUSTID"] == min(want))
-    monkeypatch.setattr(kingdee.dataset, "records", records)
     config = config_for(kingdee, page_size=40, slice_step="P20000D")  # one window, several pages
-    try:
+    with h.edited_during_read(kingdee.dataset, "BD_Customer", "FCUSTID", min(want),
+                              {"FModifyDate": "2099-01-01T00:00:00"}):
         output = h.read_streams(create_source, config, {"BD_Customer": SyncMode.incremental})
-    finally:  # (the module's server serves the other tests: the customer back in its window)
-        kingdee.dataset.upsert("BD_Customer", before)
     assert not output.errors, h.error_text(output)
     h.assert_exactly(keys(output, "BD_Customer"), want)
 
