@@ -383,6 +383,7 @@ def _read_protocol(run: _Sync, source: Any, conf: dict[str, Any], catalog: Confi
             run.store.start_complete_read(run.source, name)
     buffers: dict[str, Batch] = {}
     rows: dict[str, int] = {}
+    counters: dict[str, Any] = {}  # (a stream's progress: a line every few seconds, not one per time slice)
 
     def flush(stream: str, state: Any = None) -> None:
         batch = buffers.pop(stream, None) or Batch(state={}, records=[])
@@ -394,7 +395,9 @@ def _read_protocol(run: _Sync, source: Any, conf: dict[str, Any], catalog: Confi
         run.land(stream, batch, detect.get(stream, False))
         sr = run.result.streams[stream]
         if batch.records:
-            run.progress(f"{run.source}.{stream}: {sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
+            if stream not in counters:
+                counters[stream] = run.progress.counter(f"{run.source}.{stream}", unit="records")
+            counters[stream].update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
 
     errors: list[str] = []
     completed: list[str] = []
@@ -424,6 +427,9 @@ def _read_protocol(run: _Sync, source: Any, conf: dict[str, Any], catalog: Confi
     finally:
         for stream in list(buffers):  # what was read is kept, also on failure; its state was not advanced
             flush(stream)
+        for stream, counter in counters.items():
+            sr = run.result.streams[stream]
+            counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
     if errors:
         raise SyncError(f"source {run.source}: " + "; ".join(dict.fromkeys(errors)))
     for stream in completed:

@@ -263,6 +263,32 @@ def test_given_password_and_session_when_sync_then_neither_in_messages_or_logs(k
         assert not [session for session in sessions if session in text]
 
 
+def test_given_many_time_windows_when_synced_from_the_cli_then_a_streams_progress_is_one_line(
+    kingdee: fake.KingdeeFake, tmp_path: Path,
+) -> None:
+    """Twenty-odd 120-day windows since 2018: a progress counter per stream (a line every ten seconds and its total),
+    not a line per window (a first run printed over a hundred)."""
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(f"""warehouse: {{url: "duckdb:///{tmp_path / 'w.duckdb'}"}}
+sources:
+  kingdee:
+    connector: kingdee
+    config: {{base_url: "{kingdee.url}", acct_id: {fake.ACCT_ID}, username: {fake.USERNAME},
+             password: "{fake.PASSWORD}", slice_step: P120D, start_date: "2018-06-01"}}
+    streams:
+      BD_Customer: {{primary_key: FNumber}}
+""", encoding="utf-8")
+    r = CliRunner().invoke(main, ["connectors", "sync", "-c", str(cfg)])
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.output.splitlines() if line.strip().startswith("kingdee.BD_Customer:")]
+    n = len(expected(kingdee, "BD_Customer"))
+    assert len(lines) == 1 and lines[0].strip().startswith(f"kingdee.BD_Customer: {n:,} read, {n:,} new"), lines
+
+
 def test_given_a_server_failing_every_call_when_synced_from_the_cli_then_one_error_line_no_traceback(
     kingdee: fake.KingdeeFake, tmp_path: Path,
 ) -> None:

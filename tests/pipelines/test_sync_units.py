@@ -584,16 +584,10 @@ def test_an_api_source_lands_every_batch_size_records_and_its_full_reads_tell_de
         "users": (40, 40, 0),
         "departments": (27, 27, 0),
     }
-    # (the connector reads its streams concurrently: the order of the streams' lines is not fixed)
-    assert [m for m in said if m.startswith("wecom.users")] == [
-        "wecom.users: 20 read, 20 new or changed",
-        "wecom.users: 40 read, 40 new or changed",
-    ]
-    assert [m for m in said if m.startswith("wecom.departments")] == [
-        "wecom.departments: 20 read, 20 new or changed",
-        "wecom.departments: 27 read, 27 new or changed",
-    ]
-    assert len(said) == 4
+    # (the connector reads its streams concurrently: the order of the streams' lines is not fixed; a stream's
+    # progress is a counter: a line every few seconds while it reads, and its total at the end, not one per batch)
+    assert sorted(untimed(said)) == ["wecom.departments: 27 read, 27 new or changed",
+                                     "wecom.users: 40 read, 40 new or changed"]
     # the users' checkpoint came after their last full batch, with nothing left to land: it is saved all the same
     assert states(wh) == ["departments", "users"]
     rows = wh.read_frame("SELECT _key, _row FROM raw.wecom__users ORDER BY _row")
@@ -608,7 +602,7 @@ def test_an_api_source_lands_every_batch_size_records_and_its_full_reads_tell_de
         "users": (37, 37, 0),
         "departments": (26, 26, 1),
     }
-    assert sorted(said[:2]) == [
+    assert sorted(untimed(said[:2])) == [
         "wecom.departments: 26 read, 0 new or changed",
         "wecom.users: 37 read, 0 new or changed",
     ]
