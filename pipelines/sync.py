@@ -20,11 +20,13 @@ so an emptied export cannot wipe a CRM; `allow_mass_delete` overrides).
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import closing
+from contextlib import closing, redirect_stdout
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -363,6 +365,24 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
             run.store.wh.refresh_statistics(f"raw.{raw_table(run.source, name)}", "raw._record_index")
 
 
+class _CdkPrints(io.TextIOBase):
+    """Standard output while an API connector reads: airbyte-cdk prints some messages itself instead of yielding
+    them (a stream's RATE_LIMITED status, while it backs off); those go to the debug log, not the user's terminal.
+    Anything else passes through."""
+
+    def __init__(self, target: Any):
+        self.target = target
+
+    def write(self, text: str) -> int:
+        if text.lstrip().startswith('{"type":'):
+            log.debug("airbyte-cdk printed: %s", secrets.mask(text.strip()))
+            return len(text)
+        return int(self.target.write(text))
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
 def _state_of(msg: AirbyteMessage) -> tuple[str | None, Any]:
     dumped = AirbyteMessageSerializer.dump(msg)["state"]
     if dumped.get("type") == "STREAM" or dumped.get("stream"):
@@ -401,35 +421,36 @@ def _read_protocol(run: _Sync, source: Any, conf: dict[str, Any], catalog: Confi
 
     errors: list[str] = []
     completed: list[str] = []
-    try:
-        for msg in source.read(log, conf, catalog, _state_messages(states)):
-            if msg.type == Type.RECORD:
-                stream, data = msg.record.stream, msg.record.data
-                batch = buffers.setdefault(stream, Batch(state={}, records=[]))
-                run.result.streams.setdefault(stream, StreamResult())
-                (batch.bad if ERRORS_FIELD in data else batch.records).append(data)  # type: ignore[union-attr]  # records: None only in Arrow batches, this one has a list
-                if len(batch) >= batch_size:
-                    flush(stream)
-            elif msg.type == Type.STATE:
-                stream, state = _state_of(msg)
-                if stream:
-                    flush(stream, state)
-            elif msg.type == Type.TRACE and msg.trace.type == TraceType.ERROR:
-                errors.append(secrets.mask(trace_text(msg.trace.error)))
-            elif msg.type == Type.TRACE and msg.trace.type == TraceType.STREAM_STATUS:
-                status = msg.trace.stream_status
-                if status.status == AirbyteStreamStatus.COMPLETE:
-                    completed.append(status.stream_descriptor.name)
-            elif msg.type == Type.LOG:
-                level = {Level.ERROR: logging.ERROR, Level.WARN: logging.WARNING,
-                         Level.FATAL: logging.ERROR}.get(msg.log.level, logging.DEBUG)
-                log.log(level, "%s: %s", run.source, secrets.mask(msg.log.message))
-    finally:
-        for stream in list(buffers):  # what was read is kept, also on failure; its state was not advanced
-            flush(stream)
-        for stream, counter in counters.items():
-            sr = run.result.streams[stream]
-            counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
+    with redirect_stdout(_CdkPrints(sys.stdout)):  # (what airbyte-cdk prints itself: to the debug log)
+        try:
+            for msg in source.read(log, conf, catalog, _state_messages(states)):
+                if msg.type == Type.RECORD:
+                    stream, data = msg.record.stream, msg.record.data
+                    batch = buffers.setdefault(stream, Batch(state={}, records=[]))
+                    run.result.streams.setdefault(stream, StreamResult())
+                    (batch.bad if ERRORS_FIELD in data else batch.records).append(data)  # type: ignore[union-attr]  # records: None only in Arrow batches, this one has a list
+                    if len(batch) >= batch_size:
+                        flush(stream)
+                elif msg.type == Type.STATE:
+                    stream, state = _state_of(msg)
+                    if stream:
+                        flush(stream, state)
+                elif msg.type == Type.TRACE and msg.trace.type == TraceType.ERROR:
+                    errors.append(secrets.mask(trace_text(msg.trace.error)))
+                elif msg.type == Type.TRACE and msg.trace.type == TraceType.STREAM_STATUS:
+                    status = msg.trace.stream_status
+                    if status.status == AirbyteStreamStatus.COMPLETE:
+                        completed.append(status.stream_descriptor.name)
+                elif msg.type == Type.LOG:
+                    level = {Level.ERROR: logging.ERROR, Level.WARN: logging.WARNING,
+                             Level.FATAL: logging.ERROR}.get(msg.log.level, logging.DEBUG)
+                    log.log(level, "%s: %s", run.source, secrets.mask(msg.log.message))
+        finally:
+            for stream in list(buffers):  # what was read is kept, also on failure; its state was not advanced
+                flush(stream)
+            for stream, counter in counters.items():
+                sr = run.result.streams[stream]
+                counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
     if errors:
         raise SyncError(f"source {run.source}: " + "; ".join(dict.fromkeys(errors)))
     for stream in completed:

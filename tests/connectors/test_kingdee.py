@@ -267,18 +267,20 @@ def test_given_many_time_windows_when_synced_from_the_cli_then_a_streams_progres
     kingdee: fake.KingdeeFake, tmp_path: Path,
 ) -> None:
     """Twenty-odd 120-day windows since 2018: a progress counter per stream (a line every ten seconds and its total),
-    not a line per window (a first run printed over a hundred)."""
+    not a line per window (a first run printed over a hundred). Rate limited on the way: none of the Airbyte
+    messages airbyte-cdk prints itself while it backs off reach the output."""
     from click.testing import CliRunner
 
     from hub.cli import main
 
+    kingdee.set_faults(rate_limit_burst=3)
     cfg = tmp_path / "hub.yaml"
     cfg.write_text(f"""warehouse: {{url: "duckdb:///{tmp_path / 'w.duckdb'}"}}
 sources:
   kingdee:
     connector: kingdee
     config: {{base_url: "{kingdee.url}", acct_id: {fake.ACCT_ID}, username: {fake.USERNAME},
-             password: "{fake.PASSWORD}", slice_step: P120D, start_date: "2018-06-01"}}
+             password: "{fake.PASSWORD}", slice_step: P120D, start_date: "2018-06-01", backoff_factor: 0.01}}
     streams:
       BD_Customer: {{primary_key: FNumber}}
 """, encoding="utf-8")
@@ -287,6 +289,8 @@ sources:
     lines = [line for line in r.output.splitlines() if line.strip().startswith("kingdee.BD_Customer:")]
     n = len(expected(kingdee, "BD_Customer"))
     assert len(lines) == 1 and lines[0].strip().startswith(f"kingdee.BD_Customer: {n:,} read, {n:,} new"), lines
+    assert h.fake_stats(kingdee.url)["faults"].get("rate_limited", 0) > 0  # (it was rate limited)
+    assert '{"type":' not in r.output, r.output[:2000]
 
 
 def test_given_a_server_failing_every_call_when_synced_from_the_cli_then_one_error_line_no_traceback(
