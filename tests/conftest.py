@@ -291,6 +291,7 @@ LONGEST_FIRST = (
     "tests/pipelines/test_deletes.py",
     "tests/pipelines/test_incremental_warehouse.py",
     "tests/pipelines/test_incremental_match.py",
+    "tests/dagster_project/test_definitions.py",  # (~2.5 min: five materializations of the demo's graph)
     "tests/pipelines/test_mart_refresh.py",
     "tests/pipelines/test_mart_digests.py",
     "tests/bench/test_chaos.py",
