@@ -263,28 +263,33 @@ def test_given_password_and_session_when_sync_then_neither_in_messages_or_logs(k
         assert not [session for session in sessions if session in text]
 
 
+def sync_from_cli(server: fake.KingdeeFake, tmp_path: Path, settings: str) -> Any:
+    """`hub connectors sync` of the fake's customers, with more connector `settings` (YAML flow mapping items)."""
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    cfg = tmp_path / "hub.yaml"
+    cfg.write_text(f"""warehouse: {{url: "duckdb:///{tmp_path / 'w.duckdb'}"}}
+sources:
+  kingdee:
+    connector: kingdee
+    config: {{base_url: "{server.url}", acct_id: {fake.ACCT_ID}, username: {fake.USERNAME},
+             password: "{fake.PASSWORD}", start_date: "2018-06-01", {settings}}}
+    streams:
+      BD_Customer: {{primary_key: FNumber}}
+""", encoding="utf-8")
+    return CliRunner().invoke(main, ["connectors", "sync", "-c", str(cfg)])
+
+
 def test_given_many_time_windows_when_synced_from_the_cli_then_a_streams_progress_is_one_line(
     kingdee: fake.KingdeeFake, tmp_path: Path,
 ) -> None:
     """Twenty-odd 120-day windows since 2018: a progress counter per stream (a line every ten seconds and its total),
     not a line per window (a first run printed over a hundred). Rate limited on the way: none of the Airbyte
     messages airbyte-cdk prints itself while it backs off reach the output."""
-    from click.testing import CliRunner
-
-    from hub.cli import main
-
     kingdee.set_faults(rate_limit_burst=3)
-    cfg = tmp_path / "hub.yaml"
-    cfg.write_text(f"""warehouse: {{url: "duckdb:///{tmp_path / 'w.duckdb'}"}}
-sources:
-  kingdee:
-    connector: kingdee
-    config: {{base_url: "{kingdee.url}", acct_id: {fake.ACCT_ID}, username: {fake.USERNAME},
-             password: "{fake.PASSWORD}", slice_step: P120D, start_date: "2018-06-01", backoff_factor: 0.01}}
-    streams:
-      BD_Customer: {{primary_key: FNumber}}
-""", encoding="utf-8")
-    r = CliRunner().invoke(main, ["connectors", "sync", "-c", str(cfg)])
+    r = sync_from_cli(kingdee, tmp_path, "slice_step: P120D, backoff_factor: 0.01")
     assert r.exit_code == 0, r.output
     lines = [line for line in r.output.splitlines() if line.strip().startswith("kingdee.BD_Customer:")]
     n = len(expected(kingdee, "BD_Customer"))
@@ -298,23 +303,8 @@ def test_given_a_server_failing_every_call_when_synced_from_the_cli_then_one_err
 ) -> None:
     """`hub connectors sync` without -v: the stream's error once in the summary, not airbyte-cdk's tracebacks of
     every retry nor the same error once per time slice."""
-    from click.testing import CliRunner
-
-    from hub.cli import main
-
     kingdee.set_faults(error_5xx_rate=1.0)
-    cfg = tmp_path / "hub.yaml"
-    cfg.write_text(f"""warehouse: {{url: "duckdb:///{tmp_path / 'w.duckdb'}"}}
-sources:
-  kingdee:
-    connector: kingdee
-    config: {{base_url: "{kingdee.url}", acct_id: {fake.ACCT_ID}, username: {fake.USERNAME},
-             password: "{fake.PASSWORD}", backoff_factor: 0.01, max_retries: 1, slice_step: P700D,
-             start_date: "2018-06-01"}}
-    streams:
-      BD_Customer: {{primary_key: FNumber}}
-""", encoding="utf-8")
-    r = CliRunner().invoke(main, ["connectors", "sync", "-c", str(cfg)])
+    r = sync_from_cli(kingdee, tmp_path, "slice_step: P700D, backoff_factor: 0.01, max_retries: 1")
     assert r.exit_code == 1, r.output
     assert "Traceback" not in r.output and "AirbyteTracedException(" not in r.output, r.output[:2000]
     failure = [line for line in r.output.splitlines() if "did not sync successfully" in line]
