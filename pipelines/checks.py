@@ -538,8 +538,7 @@ def run_checks(wh: Warehouse, cfg: HubConfig | None = None, kept: dict[str, Chec
     out: dict[str, CheckOutcome] = {}
     if names is None:
         out.update(zip(GOLDEN_CHECKS, _each(wh, list(GOLDEN_CHECKS.values())), strict=True))
-    if cfg is not None and names is None:
-        for name in unknown_check_names(cfg):
+        for name in unknown_check_names(cfg) if cfg is not None else []:
             out[f"config.marts.checks.{name}"] = CheckOutcome(
                 False, f"marts.checks: there is no check named {name!r} (see `hub checks list`)")
     specs = planned_checks(cfg)

@@ -45,14 +45,18 @@ cached data; the default 4 is a spinning disk's, with which the planner scanned 
 records' name keys instead of using their index). A URL with its own `options` keeps the server's."""
 
 
+def duckdb_path(url: str) -> str | None:
+    """The file (or `:memory:`) of a `duckdb:///` URL; None for any other URL."""
+    return url[len("duckdb:///"):].split("?", 1)[0] if url.startswith("duckdb:///") else None
+
+
 def make_engine(url: str, settings: dict[str, Any] | None = None, postgres: dict[str, str] | None = None) -> Engine:
     """A SQLAlchemy engine for a warehouse URL; a DuckDB file's folder is created if missing. `settings`:
     DuckDB's `memory_limit`, `temp_directory`, `threads`; `postgres`: PostgreSQL session settings beside
     `POSTGRES_OPTIONS` (a URL with its own `options` keeps those)."""
-    if url.startswith("duckdb:///") and not url.startswith("duckdb:///:memory:"):
-        path = url[len("duckdb:///"):].split("?", 1)[0]
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    path = duckdb_path(url)
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     if url.startswith(("postgresql:", "postgres:")):
         url = "postgresql+psycopg:" + url.split(":", 1)[1]
     kwargs: dict[str, Any] = {}
@@ -128,7 +132,7 @@ class Warehouse:
     def location(self) -> str:
         """Where the data is, for humans: a file path for DuckDB, the masked URL otherwise."""
         if self.dialect.name == "duckdb":
-            return self.url[len("duckdb:///"):].split("?", 1)[0]
+            return duckdb_path(self.url) or ""
         return display_url(self.url)
 
     @contextmanager

@@ -34,14 +34,13 @@ def setup_logging(verbose: int | None = None) -> None:
         root.removeHandler(h)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    if not verbose:  # (a filter as well as the level: airbyte-cdk's own loggers may carry levels of their own)
+    if not verbose:  # (a filter, not a level: airbyte-cdk's own loggers may carry levels of their own)
         handler.addFilter(lambda r: not r.name.startswith("airbyte") or r.levelno >= logging.CRITICAL)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     logging.getLogger("hub").setLevel(logging.DEBUG if verbose else logging.NOTSET)
     for library in ("airbyte", "recordlinkage"):  # (their own levels: at INFO they would speak past WARNING)
-        logging.getLogger(library).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING if verbose or
-                                            library != "airbyte" else logging.CRITICAL)
+        logging.getLogger(library).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
     secrets.install_filter()
 
 
@@ -105,10 +104,9 @@ def open_warehouse(cfg: HubConfig, create: bool = False) -> Any:
     empty file at a mistyped path."""
     from pathlib import Path
 
-    from warehouse.engine import Warehouse
+    from warehouse.engine import Warehouse, duckdb_path
 
-    url = cfg.warehouse.url
-    file = url.removeprefix("duckdb:///").split("?", 1)[0] if url.startswith("duckdb:///") else ""
+    file = duckdb_path(cfg.warehouse.url)
     if not create and file and file != ":memory:" and not Path(file).exists():  # (before the engine makes its folder)
         fail(f"no warehouse at {file}: `hub run` makes it (or check the config's warehouse.url, --warehouse or "
              "HUB_WAREHOUSE_URL)", exit_codes.CONFIG)
