@@ -72,7 +72,8 @@ def stage_reference_file(wh: Warehouse, key: str, ref: ReferenceFileConfig,
         raise ReferenceFileError(f"{ref.path}: file not found") from None
     except OSError as e:
         raise ReferenceFileError(f"{ref.path}: cannot be read: {e}") from None
-    digest = hashlib.sha256(content + ref.model_dump_json().encode() + tz.encode()).hexdigest()[:16]
+    settings = json.dumps(ref.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)  # (not the file's order)
+    digest = hashlib.sha256(content + settings.encode() + tz.encode()).hexdigest()[:16]
     consumer = f"stage:{REFERENCE_SOURCE}.{key}"
     with wh.begin() as conn:
         ensure_staging(wh, conn)

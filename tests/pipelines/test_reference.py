@@ -181,3 +181,20 @@ def test_the_holidays_are_worked_out_again_only_when_what_they_are_made_from_cha
     other = stage_reference(load_config(config(tmp_path, "  calendar: {country: HK}\n")), wh)[-1]
     assert other.full and rows(wh, "SELECT name FROM staging.holiday WHERE day = DATE '2024-12-26'") == [
         ("The first weekday after Christmas Day",)]
+
+
+def test_a_reference_file_is_not_staged_again_for_its_settings_written_in_another_order(tmp_path: Path) -> None:
+    """Its settings count by value, not by the order the file lists them in (a config rewritten by a tool that
+    sorts keys had staged the targets again, and rebuilt the marts reading them); another setting stages anew."""
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "targets.csv").write_text(TARGETS, encoding="gbk")
+    wh = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+
+    def stage(columns: str, encoding: str = "gbk") -> bool:
+        cfg = load_config(config(tmp_path, f"  targets:\n    path: files/targets.csv\n    encoding: {encoding}\n"
+                                           f"    columns: {columns}\n"))
+        return stage_reference(cfg, wh)[0].full
+
+    assert stage("{rep_key: 销售, team: 团队, month: 月份, amount: 目标金额}")
+    assert not stage("{amount: 目标金额, month: 月份, rep_key: 销售, team: 团队}")
+    assert stage("{amount: 目标金额, month: 月份, rep_key: 销售}")  # (no team: a setting changed)
