@@ -80,6 +80,7 @@ class StageResult:
     deleted: int = 0         # records removed: deleted in the source (tombstone or soft delete)
     total: int = 0           # records of the stream in staging afterwards
     full: bool = True        # the whole stream was staged (first time, or its mapping changed)
+    kept: str | None = None  # why a stream no longer configured keeps its staged records (not staged this run)
 
 
 def staging_columns(entity: Entity) -> dict[str, str]:
@@ -455,7 +456,8 @@ def _count(wh: Warehouse, result: StageResult) -> StageResult:
 def unstage_removed(cfg: HubConfig, wh: Warehouse) -> list[StageResult]:
     """Remove from staging the streams that are no longer staged: a stream that lost its entity, and a stream or
     source gone from the config once its raw records are deleted (`pipelines.sync.forget_removed`, which the
-    mass-delete guard may refuse). A disabled source keeps its staged records."""
+    mass-delete guard may refuse: such a stream is reported with its records, `kept`). A disabled source keeps its
+    staged records."""
     from warehouse.changes import clear_watermarks
 
     staged = {(n, t) for n, s in cfg.sources.items() for t, sc in s.streams.items() if sc.entity}
@@ -472,10 +474,12 @@ def unstage_removed(cfg: HubConfig, wh: Warehouse) -> list[StageResult]:
             if source == REFERENCE_SOURCE or (source, stream) in staged:
                 continue
             configured = src is not None and (stream in src.streams or not src.streams)
-            if not configured and store.holds_live(conn, source, stream):
-                continue  # removed from the config, but its deletion was refused: it stays until allowed
             n = int(value(conn, f"SELECT count(*) FROM staging.{quote(entity)} WHERE source_name = :s AND stream = :t",
                           {"s": source, "t": stream}) or 0)
+            if not configured and store.holds_live(conn, source, stream):  # (its deletion was refused)
+                out.append(StageResult(source, stream, entity, total=n, full=False,
+                                       kept="no longer configured: kept until a run allows deleting its records"))
+                continue
             _remove_stream(conn, source, stream, deleted=not configured)
             clear_watermarks(conn, f"stage:{source}.{stream}")
             out.append(StageResult(source, stream, entity, deleted=n, full=True))
@@ -566,7 +570,7 @@ def stage_all(cfg: HubConfig, wh: Warehouse, sources: list[str] | None = None,
     longer staged leave staging."""
     prog = as_progress(progress, log)
     results = [] if sources is not None or entity is not None else unstage_removed(cfg, wh)
-    for gone in results:
+    for gone in (r for r in results if not r.kept):
         prog(f"removed {gone.source}.{gone.stream} from staging.{gone.entity}: {gone.deleted:,} records (no longer "
              "configured)")
     for name, src in cfg.sources.items():

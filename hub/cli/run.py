@@ -83,6 +83,8 @@ def format_summary(summary: Any) -> str:
     for r in summary.staged:
         lines.append(f"  {r.source + '.' + r.stream:<25} {r.entity:<12} {r.total:>9,} {r.staged:>9,} "
                      f"{r.deleted:>9,} {r.rejected:>10,} {r.fields_nulled:>14,}")
+        if r.kept:
+            lines.append(f"    {r.kept}")
     if summary.match:
         m = summary.match
         how = (f"incremental: {m.changed:,} new or changed, {m.deleted:,} deleted, {m.affected:,} re-clustered"

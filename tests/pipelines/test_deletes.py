@@ -248,6 +248,9 @@ def test_a_source_removed_from_the_config_is_deleted_only_when_allowed(ran: tupl
     assert code == 1
     assert "the source is no longer in the configuration" in out and "--allow-mass-delete" in out
     assert int(one(wh, "SELECT count(*) FROM mdm.xref WHERE source_name = 'crm_b'")) == n  # kept until allowed
+    staging = out[out.index("\nstaging "):]  # the summary's staging table lists it, with its records, and why
+    assert f"crm_b.customers           customer     {n:>9,}         0" in staging, out
+    assert "no longer configured: kept until a run allows deleting its records" in staging
 
     code, out = hub_run(demo_project, warehouse_url, "--allow-mass-delete")
     assert code == 0, out

@@ -317,10 +317,13 @@ def test_streams_no_longer_staged_leave_staging_once_their_records_may_go(wareho
     assert v1["staging.sales_rep"] > v0["staging.sales_rep"] and v1["raw._quarantine"] > v0["raw._quarantine"]
     assert (v1["staging.contact"], v1["staging.lead"]) == (v0["staging.contact"], 0)  # (nothing of theirs removed)
     assert rows(wh, "SELECT count(*) FROM raw._quarantine") == [(0,)]
-    # the records of contacts and of `old` are still live in raw (their deletion not yet done): they stay
+    # the records of contacts and of `old` are still live in raw (their deletion not yet done): they stay, and say so
     assert [result_of(r) for r in out] == [("api", "customers", "customer", 0, 0, 0, 2, 0, True),
+                                           ("crm", "contacts", "contact", 0, 0, 0, 0, 2, False),
                                            ("crm", "reps", "sales_rep", 0, 0, 0, 2, 0, True),
+                                           ("old", "customers", "customer", 0, 0, 0, 0, 2, False),
                                            ("crm", "customers", "customer", 0, 0, 0, 0, 2, False)]
+    assert [bool(r.kept) for r in out] == [False, True, False, True, False]
     assert said[:2] == ["removed api.customers from staging.customer: 2 records (no longer configured)",
                         "removed crm.reps from staging.sales_rep: 2 records (no longer configured)"]
     log = changes(wh)[len(before):]  # (only customers' removals are logged, under a new number)
