@@ -19,6 +19,7 @@ Each check has a severity (`error` fails `hub run` with exit code 4, `warn` is o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,8 @@ from warehouse.engine import Warehouse
 from warehouse.identifiers import quote
 from warehouse.marts.catalog import MartDoc
 from warehouse.raw import raw_table
+
+log = logging.getLogger("hub.checks")
 
 _EXAMPLES = 5
 SEVERITIES = ("error", "warn")
@@ -503,6 +506,7 @@ def run_checks_if_changed(wh: Warehouse, cfg: HubConfig | None = None, names: li
         if (name in prints and prints[name] == (before.get("fingerprints") or {}).get(name)) or (
                 tables is not None and all(t in seen and seen[t] == earlier.get(t) for t in tables)):
             kept[name] = CheckOutcome(**before["outcomes"][name])
+    log.debug("checks kept: %d; run again: %s", len(kept), ", ".join(n for n in specs if n not in kept))
     out = run_checks(wh, cfg, kept, names)
     with wh.begin() as conn:
         set_watermark(conn, consumer, 0, {"versions": seen, "plan": plan, "outcomes": {
