@@ -64,3 +64,8 @@ def add_changed_holders(conn: Connection) -> None:
         f"(SELECT phone FROM _hub_telling EXCEPT SELECT phone FROM {STATE}) UNION ALL "
         f"(SELECT phone FROM {STATE} EXCEPT SELECT phone FROM _hub_telling)"
         ") EXCEPT SELECT golden_id FROM _hub_changed")
+
+
+def discard(conn: Connection) -> None:
+    """Drop the numbers `add_changed_holders` counted (a refresh that did not happen)."""
+    conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_telling")

@@ -12,10 +12,12 @@ mart equal to a whole build (tests/pipelines/test_mart_refresh.py holds it so).
 
 A mart that reads only marts (`cross_sell`) follows the same log: when none of them was built whole since it read
 them (each records the version of its last whole build), every row that changed in them belongs to a golden ID
-logged since the golden version they reflected then. A row may name several golden IDs (`refresh: golden_id,
-related_golden_id`): it is selected again when any of them changed. What a mart's rows depend on beyond its own
-golden IDs adds to the changed ones (`pipelines.cross_sell_state`: numbers that began or stopped relating
-customers).
+logged since the golden version they reflected then. A mart reading both (`customer_360`) follows the golden
+tables' log when its marts were refreshed so and reflect the same golden versions (`marts_follow_golden`).
+
+A row may name several golden IDs (`refresh: golden_id, related_golden_id`): it is selected again when any of them
+changed. What a mart's rows depend on beyond its own golden IDs adds to the changed ones (`pipelines.mart_states`:
+numbers that began or stopped relating customers, names that name another customer now).
 """
 
 from __future__ import annotations
@@ -112,6 +114,23 @@ def marts_chain(conn: Connection, tables: list[str], before: dict, seen: dict[st
         if whole is None or int(whole) > int(read.get(table, -1)):  # (built whole since: rows beyond the log)
             return None
     return golden_changes_since(conn, int(golden), now)
+
+
+def marts_follow_golden(conn: Connection, marts: list[str], before: dict) -> bool:
+    """For a mart reading the golden tables and marts, last written as `before` (its watermark): whether each of
+    the marts `marts` (written since it read them) changed only rows of golden IDs logged since its golden tables'
+    version then: when the mart was written, its marts reflected that version, and each was refreshed since, not
+    built whole (a refresh selects the rows of the golden IDs logged since the version it reflected)."""
+    read = before.get("inputs") or {}
+    then = {int(read[t]) for t in GOLDEN_TABLES if t in read}
+    if len(then) != 1 or before.get("golden") is None or int(before["golden"]) not in then:
+        return False  # (they reflected another version: what changed in them since is not all in the log since)
+    marks = _input_marks(conn, marts)
+    for table in marts:
+        whole = (marks[table] or {}).get("whole")
+        if whole is None or int(whole) > int(read.get(table, -1)):  # (built whole since: rows beyond the log)
+            return False
+    return True
 
 
 def refresh_changed(wh: Warehouse, conn: Connection, name: str, sql: str, chain: list[int],

@@ -26,16 +26,17 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pipelines import cross_sell_state
 from pipelines.mart_refresh import (
     follows_golden_log,
     golden_chain,
     marts_chain,
+    marts_follow_golden,
     reads_marts_only,
     reflected_golden,
     refresh_changed,
     refreshed_by,
 )
+from pipelines.mart_states import STATES
 from pipelines.progress import Progress, as_progress
 from pipelines.stage import ensure_staging
 from warehouse.changes import bump, set_watermark, versions, watermark
@@ -163,8 +164,8 @@ def build_mart(wh: Warehouse, name: str) -> int:
         conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS marts")
         wh.swap_table(conn, "marts", name, sql)
         wh.dialect.analyze(conn, f"marts.{name}")  # PostgreSQL: statistics, or the marts after it plan blind
-        if name == cross_sell_state.MART:
-            cross_sell_state.keep_telling(wh, conn)  # (what its next refresh compares with)
+        if name in STATES:
+            STATES[name].keep(wh, conn, False)  # (what its next refresh compares with)
         return int(value(conn, f"SELECT count(*) FROM marts.{name}") or 0)
 
 
@@ -275,21 +276,23 @@ def _publish_one(wh: Warehouse, name: str, digester: Digests, force: bool, prog:
                 if chain is not None:
                     others = [t for t in moved if not follows_golden_log(conn, t, seen[t], chain)]
                     now = digester.digests(conn, {t: read[t] for t in others if t in read}, seen)
-                    if not all(t in kept and now.get(t) == kept[t] for t in others):
+                    others = [t for t in others if not (t in kept and now.get(t) == kept[t])]
+                    marts = [t for t in others if t.startswith("marts.")]  # (refreshed by the same golden IDs?)
+                    if len(marts) < len(others) or (marts and not marts_follow_golden(conn, marts, before)):
                         chain = None
         kept_digests = _unmoved_digests(mark[1], seen) if mark is not None and same_sql else {}
         digests = {**kept_digests, **digester.digests(
             conn, {t: r for t, r in read.items() if t not in kept_digests}, seen)}
         if chain is not None and mark is not None:
             started = time.monotonic()
-            pairs = name == cross_sell_state.MART
+            state = STATES.get(name)
             sql = mart_sql(name).strip().rstrip(";")
-            done = refresh_changed(wh, conn, name, cross_sell_state.counted_sql(sql) if pairs else sql, chain,
-                                   cross_sell_state.add_changed_holders if pairs else None)
-            if pairs and done is not None:
-                cross_sell_state.keep_telling(wh, conn, "_hub_telling")
-            elif pairs:
-                conn.exec_driver_sql("DROP TABLE IF EXISTS _hub_telling")
+            done = refresh_changed(wh, conn, name, state.counted_sql(sql) if state else sql, chain,
+                                   state.add_changed if state else None)
+            if state is not None and done is not None:
+                state.keep(wh, conn, True)
+            elif state is not None:
+                state.discard(conn)
             if done is not None:
                 _record(conn, name, seen, digests, done[1], read, refreshed=mark[1])
                 prog(f"refreshed marts.{name}: the rows of {done[0]:,} changed golden customers "
@@ -331,10 +334,11 @@ def _record(conn: Connection, name: str, seen: dict[str, int], digests: dict[str
             read: dict[str, dict], refreshed: dict | None = None) -> None:
     """A new version for a mart just written, and its watermark: the inputs' versions, the columns it reads of them
     and their digests, the version of its last whole build (this one unless it was `refreshed` from that
-    watermark) and, for a mart reading marts only, the golden version they reflect (`mart_refresh.marts_chain`)."""
+    watermark) and, for a mart refreshed by golden ID, the golden version the marts it reads reflect
+    (`mart_refresh.marts_chain`, `marts_follow_golden`)."""
     version = bump(conn, f"marts.{name}")
-    tables = _input_tables(name)
+    marts = [t for t in _input_tables(name) if t.startswith("marts.")]
     set_watermark(conn, f"mart:{name}", 0, {
         "inputs": seen, "sql": _sql_hash(name), "rows": rows, "digests": digests, "read": read,
         "whole": version if refreshed is None else refreshed.get("whole") or version,  # (unknown: not since now)
-        "golden": reflected_golden(conn, tables) if reads_marts_only(tables) else None})
+        "golden": reflected_golden(conn, marts) if refreshed_by(name) else None})

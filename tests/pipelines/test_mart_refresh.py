@@ -22,7 +22,8 @@ from tests.pipelines.test_mart_digests import differing_rows, mart_versions
 from warehouse.changes import GOLDEN_TABLES, KEEP_GOLDEN_WRITES, bump, bump_golden, golden_changes_since, versions
 from warehouse.engine import Warehouse
 
-REFRESHED = ("dim_customer", "fct_sales_orders", "golden_phone", "customer_record_quality", "cross_sell")
+REFRESHED = ("dim_customer", "fct_sales_orders", "golden_phone", "customer_record_quality", "customer_360",
+             "cross_sell")
 BY_LOG = REFRESHED[:-1]  # (cross_sell follows them: the demo's 12 rows are refreshed for at most 3 golden IDs)
 
 
@@ -315,4 +316,76 @@ def test_a_warehouse_from_before_whole_builds_were_recorded_refreshes_cross_sell
         publish(wh, progress=messages.append)
         assert "dim_customer" in refreshed(messages) and "cross_sell" in expect(messages), messages
         assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+    wh.dispose()
+
+
+def test_customer_360_follows_its_marts_and_the_names_contacts_write(demo_project: Path, warehouse_url: str) -> None:
+    """`customer_360` reads the golden tables and marts refreshed by golden ID: its rows of the changed golden
+    customers are selected again, with those of every customer a contact's company name named before or names now:
+    a contact of no known customer record names `one`; a record of `other` is renamed like it, and the name names
+    neither (`one`'s contact count drops, though `one` did not change); renamed back, it names `one` again."""
+    run = CliRunner().invoke(main, ["run", "-c", str(demo_project), "--warehouse", warehouse_url])
+    assert run.exit_code == 0, run.output
+    wh = Warehouse(warehouse_url)
+    records = wh.read_frame(  # one customer record of each of two golden customers outside the hierarchy
+        "SELECT x.golden_id, c.source_name, c.stream, c.source_key, c.name FROM mdm.xref x JOIN staging.customer c "
+        "ON c.source_name = x.source_name AND c.stream = x.stream AND c.source_key = x.source_key "
+        "WHERE x.golden_id NOT IN (SELECT child_golden_id FROM mdm.customer_hierarchy) AND x.golden_id NOT IN "
+        "(SELECT parent_golden_id FROM mdm.customer_hierarchy WHERE parent_golden_id IS NOT NULL) "
+        "ORDER BY x.golden_id, c.source_key")
+    one, other = records.iloc[0], records[records["golden_id"] != records.iloc[0]["golden_id"]].iloc[0]
+    assert not ((records["name"] == one["name"]) & (records["golden_id"] != one.golden_id)).any()
+
+    def contacts(golden_id: str) -> int:
+        return int(wh.scalar(f"SELECT contacts FROM marts.customer_360 WHERE golden_id = '{golden_id}'"))
+
+    def rename(name: str) -> list[str]:
+        with wh.begin() as conn:  # as a run does: the staged record, then matching logs its golden customer
+            conn.exec_driver_sql(f"UPDATE staging.customer SET name = '{name}' WHERE source_name = "
+                                 f"'{other.source_name}' AND stream = '{other.stream}' "
+                                 f"AND source_key = '{other.source_key}'")
+            bump(conn, "staging.customer")
+            bump_golden(wh, conn, [other.golden_id])
+        said: list[str] = []
+        publish(wh, progress=said.append)
+        return said
+
+    with wh.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO staging.contact (source_name, stream, source_key, name, customer_key, "
+                             f"customer_name) VALUES ('crm_a', 'contacts', 'P1', '王经理', 'nobody', '{one['name']}')")
+        bump(conn, "staging.contact")
+    messages: list[str] = []
+    publish(wh, progress=messages.append)
+    assert "customer_360" in built(messages), messages  # (a contact staged: what it reads of staging changed)
+    assert contacts(one.golden_id) == 1 and differing_rows(wh, "customer_360") == 0
+
+    messages = rename(one["name"])
+    assert "customer_360" in refreshed(messages), messages
+    assert contacts(one.golden_id) == 0 and differing_rows(wh, "customer_360") == 0
+
+    messages = rename(other["name"])
+    assert "customer_360" in refreshed(messages), messages
+    assert contacts(one.golden_id) == 1 and differing_rows(wh, "customer_360") == 0
+    assert {m: differing_rows(wh, m) for m in MARTS} == dict.fromkeys(MARTS, 0)
+
+    # customer_360 published alone after a golden write (as a Dagster materialization may be), then everything:
+    # its refresh read dim_customer from before the write; dim_customer refreshed after it is followed
+    with wh.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE mdm.golden_customer SET name = '新名公司' WHERE golden_id = '{other.golden_id}'")
+        bump_golden(wh, conn, [other.golden_id])
+    publish(wh, marts=("customer_360",))
+    publish(wh)
+    assert wh.scalar(f"SELECT name FROM marts.customer_360 WHERE golden_id = '{other.golden_id}'") == "新名公司"
+    assert differing_rows(wh, "customer_360") == 0
+
+    # an order's amount changed in staging: fct_sales_orders built whole, so customer_360 too (its rows of customers
+    # that did not change moved), even beside a logged golden write
+    with wh.begin() as conn:
+        conn.exec_driver_sql("UPDATE staging.sales_order SET amount = amount * 2 WHERE source_key = "
+                             "(SELECT MIN(order_key) FROM marts.fct_sales_orders WHERE is_revenue AND golden_id "
+                             f"<> '{other.golden_id}')")
+        bump(conn, "staging.sales_order")
+    messages = rename(one["name"])
+    assert {"fct_sales_orders", "customer_360"} <= built(messages), messages
+    assert differing_rows(wh, "customer_360") == 0
     wh.dispose()

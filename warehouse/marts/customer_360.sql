@@ -3,6 +3,10 @@
 -- in the warehouse (so a historical load still shows a meaningful window). Outstanding receivables are, per
 -- source system that bills the customer, its receivables minus the payments that system recorded. Money is in the
 -- reporting currency; revenue counts the orders whose status class counts as revenue.
+--
+-- The `changed:` comments after TRUE: where a refresh narrows the inputs to the changed golden customers
+-- (pipelines/mart_refresh.py). The names contacts write are the mart's as a whole: a refresh follows them
+-- (pipelines/customer_360_state.py).
 WITH as_of AS (
     SELECT MAX(order_date) AS as_of_date FROM marts.fct_sales_orders WHERE is_revenue
 ),
@@ -17,13 +21,13 @@ orders AS (
         MAX(o.order_date) AS last_order_date
     FROM marts.fct_sales_orders o
     CROSS JOIN as_of a
-    WHERE o.golden_id IS NOT NULL AND o.is_revenue
+    WHERE o.golden_id IS NOT NULL AND o.is_revenue AND TRUE /* changed: o.golden_id */
     GROUP BY o.golden_id
 ),
 payments AS (
     SELECT golden_id, source_name, SUM(reporting_amount) AS paid
     FROM marts.fct_payments
-    WHERE golden_id IS NOT NULL
+    WHERE golden_id IS NOT NULL AND TRUE /* changed: golden_id */
     GROUP BY golden_id, source_name
 ),
 setting AS (
@@ -39,6 +43,7 @@ receivables AS (
     LEFT JOIN marts.dim_fx_rate fx
         ON fx.currency = COALESCE(UPPER(TRIM(r.currency)), s.reporting_currency)
        AND fx.month = CAST(date_trunc('month', CAST(r.bill_date AS TIMESTAMP)) AS DATE)
+    WHERE TRUE /* changed: x.golden_id */
     GROUP BY x.golden_id, r.source_name
 ),
 money AS (
@@ -54,28 +59,25 @@ money AS (
 pipeline AS (
     SELECT golden_id, COUNT(*) AS open_opportunities, SUM(reporting_amount) AS open_pipeline
     FROM marts.fct_opportunities
-    WHERE outcome = 'open' AND golden_id IS NOT NULL
+    WHERE outcome = 'open' AND golden_id IS NOT NULL AND TRUE /* changed: golden_id */
     GROUP BY golden_id
 ),
--- the company names contacts write, and the customer names (and short names) among them that belong to one golden
--- customer (only names some contact writes are looked up: the customers are many, the names few)
-contact_company AS (
-    SELECT DISTINCT REPLACE(TRIM(customer_name), ' ', '') AS name_norm
-    FROM staging.contact
-    WHERE customer_name IS NOT NULL
-),
+-- the company names contacts write that name one golden customer: its name or short name, and no other's (only
+-- names some contact writes are looked up: the customers are many, the names few)
 customer_name AS (
     SELECT n.name_norm, MIN(n.golden_id) AS golden_id
     FROM (
         SELECT REPLACE(TRIM(c.name), ' ', '') AS name_norm, x.golden_id
         FROM staging.customer c
         JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
-        WHERE REPLACE(TRIM(c.name), ' ', '') IN (SELECT name_norm FROM contact_company)
+        WHERE REPLACE(TRIM(c.name), ' ', '') IN (
+            SELECT REPLACE(TRIM(customer_name), ' ', '') FROM staging.contact WHERE customer_name IS NOT NULL)
         UNION ALL
         SELECT REPLACE(TRIM(c.short_name), ' ', ''), x.golden_id
         FROM staging.customer c
         JOIN mdm.xref x ON x.source_name = c.source_name AND x.stream = c.stream AND x.source_key = c.source_key
-        WHERE REPLACE(TRIM(c.short_name), ' ', '') IN (SELECT name_norm FROM contact_company)
+        WHERE REPLACE(TRIM(c.short_name), ' ', '') IN (
+            SELECT REPLACE(TRIM(customer_name), ' ', '') FROM staging.contact WHERE customer_name IS NOT NULL)
     ) n
     GROUP BY n.name_norm
     HAVING COUNT(DISTINCT n.golden_id) = 1
@@ -101,7 +103,7 @@ contacts AS (
         COUNT(DISTINCT follower) AS followers,
         string_agg(DISTINCT follower, ', ' ORDER BY follower) AS follower_names
     FROM contact
-    WHERE golden_id IS NOT NULL
+    WHERE golden_id IS NOT NULL AND TRUE /* changed: golden_id */
     GROUP BY golden_id
 )
 SELECT
@@ -133,3 +135,4 @@ LEFT JOIN orders o ON o.golden_id = d.golden_id
 LEFT JOIN money m ON m.golden_id = d.golden_id
 LEFT JOIN pipeline p ON p.golden_id = d.golden_id
 LEFT JOIN contacts c ON c.golden_id = d.golden_id
+WHERE TRUE /* changed: d.golden_id */
