@@ -75,11 +75,14 @@ def build_server(vendor: str, *, seed: int = 7, entities: int = 2000, sample: bo
     return make_server(vendor, dataset, faults=Faults().updated(faults or {}), token_ttl_s=token_ttl_s)
 
 
-def start_all(host: str = "127.0.0.1", *, seed: int = 7, entities: int = 2000) -> dict[str, Any]:
-    """Build and start every fake on a free port of `host`; the demo universe is built once.
+def start_all(host: str = "127.0.0.1", *, seed: int = 7, entities: int = 2000,
+              ports: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Build and start every fake on `host`, on its port in `ports` or a free one; the demo universe is built once.
 
     If one fails to start, those already started are stopped before the error propagates.
     """
+    for vendor in ports or {}:
+        check_vendor(vendor)
     from connectors.fakes.universe import make_sales_reps, make_universe
 
     universe = (make_universe(n_entities=entities, seed=seed), make_sales_reps(seed=seed))
@@ -87,7 +90,11 @@ def start_all(host: str = "127.0.0.1", *, seed: int = 7, entities: int = 2000) -
     try:
         for vendor in VENDOR_NAMES:
             server = build_server(vendor, seed=seed, entities=entities, universe=universe)
-            server.start(host, 0)
+            port = (ports or {}).get(vendor, 0)
+            try:
+                server.start(host, port)
+            except OSError as e:  # (naming the fake and its port: which of four is not said otherwise)
+                raise OSError(e.errno, f"{vendor} on {host}:{port}: {e.strerror or e}") from None
             servers[vendor] = server
     except BaseException:
         stop_all(servers)

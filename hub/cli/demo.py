@@ -89,14 +89,33 @@ def fakes_serve(vendor: str, host: str, port: int, seed: int, entities: int, fau
             server.stop()
 
 
+def _fake_ports(values: tuple[str, ...]) -> dict[str, int]:
+    """`VENDOR=PORT` options as {vendor: port}."""
+    from connectors.fakes.serve import check_vendor
+
+    ports: dict[str, int] = {}
+    for text in values:
+        vendor, _, port = text.partition("=")
+        if not port.strip().isdigit() or not 0 < int(port) < 65536:
+            raise click.BadParameter(f"{text!r}: expected VENDOR=PORT, e.g. wecom=18001", param_hint="--port")
+        try:
+            ports[check_vendor(vendor.strip())] = int(port)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--port") from None
+    return ports
+
+
 @fakes.command("serve-all")
 @click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", "ports", multiple=True, metavar="VENDOR=PORT",
+              help="serve that fake on that port (repeatable; the others take free ports), e.g. --port wecom=18001")
 @FAKE_SEED_OPT
 @FAKE_ENTITIES_OPT
 @click.option("--env-file", type=click.Path(dir_okay=False), default=None,
               help="also write the export lines here (removed on exit), e.g. demo/data/fakes.env")
-def fakes_serve_all(host: str, seed: int, entities: int, env_file: str | None) -> None:
-    """Serve all four fakes on free ports; print `export` lines for the demo config; serve until killed.
+def fakes_serve_all(host: str, ports: tuple[str, ...], seed: int, entities: int, env_file: str | None) -> None:
+    """Serve all four fakes (on free ports, or those given); print `export` lines for the demo config; serve until
+    killed.
 
     \b
     hub fakes serve-all --env-file demo/data/fakes.env &
@@ -108,11 +127,13 @@ def fakes_serve_all(host: str, seed: int, entities: int, env_file: str | None) -
     from connectors.fakes.serve import demo_env, export_lines, start_all, stop_all, stop_signals, wait, write_env_file
 
     path = Path(env_file) if env_file else None
+    fixed = _fake_ports(ports)
     with stop_signals() as stop:
         try:
-            servers = start_all(host, seed=seed, entities=entities)
+            servers = start_all(host, seed=seed, entities=entities, ports=fixed)
         except (OSError, RuntimeError) as e:
-            fail(f"the fakes cannot start on {host}: {e}", exit_codes.FAILED)
+            fail(f"the fakes cannot start: {e.strerror or e}" if isinstance(e, OSError) else
+                 f"the fakes cannot start on {host}: {e}", exit_codes.FAILED)
         try:
             env = demo_env({vendor: server.url for vendor, server in servers.items()})
             click.echo("\n".join(export_lines(env)))

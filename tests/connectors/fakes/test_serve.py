@@ -55,6 +55,31 @@ def test_serve_all_writes_the_demo_variables_serves_and_stops_cleanly(tmp_path: 
     assert not env_file.exists()  # removed on exit: no stale ports for the next demo
 
 
+def test_serve_all_takes_the_ports_it_is_given_and_names_a_busy_one(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env_file = tmp_path / "fakes.env"
+    proc = hub("fakes", "serve-all", "--entities", "30", "--port", f"kingdee={port}", "--env-file", str(env_file))
+    try:
+        wait_for(env_file, proc)
+        env = exports(env_file.read_text(encoding="utf-8"))
+        assert env["KINGDEE_BASE_URL"] == f"http://127.0.0.1:{port}"  # (the others on free ports)
+        assert requests.get(f"http://127.0.0.1:{port}/_fake/stats", timeout=5).status_code == 200
+        busy = hub("fakes", "serve-all", "--entities", "30", "--port", f"kingdee={port}")
+        _, err = busy.communicate(timeout=60)
+        assert busy.returncode == 1 and f"kingdee on 127.0.0.1:{port}" in err, err
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    for bad in ("nope=1", "wecom", "wecom=0", "wecom=x"):
+        proc = hub("fakes", "serve-all", "--port", bad)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 2 and "--port" in err, err
+
+
 def test_serve_prints_the_url_and_stops_on_sigint(tmp_path: Path) -> None:
     proc = hub("fakes", "serve", "kingdee", "--entities", "20", "--faults", '{"slow_ms": 1}')
     try:
