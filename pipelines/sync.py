@@ -324,6 +324,16 @@ def sync_source(cfg: HubConfig, warehouse: Warehouse, source_name: str, batch_si
     return result
 
 
+def _loaded(stats: LoadStats) -> str:
+    """A stream's progress line, beside its count of records read."""
+    return f"{stats.loaded:,} new or changed"
+
+
+def _read_and_loaded(stats: LoadStats) -> str:
+    """A stream's last progress line, once read."""
+    return f"{stats.read:,} read, {_loaded(stats)}"
+
+
 def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: ConfiguredAirbyteCatalog,
                states: dict[str, Any], full_refresh: bool) -> None:
     """Read each stream of a bulk source in Arrow batches and land them; a failing stream does not stop the
@@ -347,8 +357,8 @@ def _read_bulk(run: _Sync, source: Any, conf: dict[str, Any], catalog: Configure
                                     functools.partial(run.shape, name))) as batches:
                 for batch, shaped in batches:
                     run.land(name, batch, detect, shaped)
-                    counter.update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
-            counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
+                    counter.update(sr.stats.read, _loaded(sr.stats))
+            counter.close(_read_and_loaded(sr.stats))
             run.watch.stream_read(name, stream)
         except AirbyteTracedException as e:
             sr.error = secrets.mask(trace_text(e))
@@ -417,7 +427,7 @@ def _read_protocol(run: _Sync, source: Any, conf: dict[str, Any], catalog: Confi
         if batch.records:
             if stream not in counters:
                 counters[stream] = run.progress.counter(f"{run.source}.{stream}", unit="records")
-            counters[stream].update(sr.stats.read, f"{sr.stats.loaded:,} new or changed")
+            counters[stream].update(sr.stats.read, _loaded(sr.stats))
 
     errors: list[str] = []
     completed: list[str] = []
@@ -449,8 +459,7 @@ def _read_protocol(run: _Sync, source: Any, conf: dict[str, Any], catalog: Confi
             for stream in list(buffers):  # what was read is kept, also on failure; its state was not advanced
                 flush(stream)
             for stream, counter in counters.items():
-                sr = run.result.streams[stream]
-                counter.close(f"{sr.stats.read:,} read, {sr.stats.loaded:,} new or changed")
+                counter.close(_read_and_loaded(run.result.streams[stream].stats))
     if errors:
         raise SyncError(f"source {run.source}: " + "; ".join(dict.fromkeys(errors)))
     for stream in completed:
