@@ -13,7 +13,8 @@ mart equal to a whole build (tests/pipelines/test_mart_refresh.py holds it so).
 A mart that reads only marts (`cross_sell`) follows the same log: when none of them was built whole since it read
 them (each records the version of its last whole build), every row that changed in them belongs to a golden ID
 logged since the golden version they reflected then. A mart reading both (`customer_360`) follows the golden
-tables' log when its marts were refreshed so and reflect the same golden versions (`marts_follow_golden`).
+tables' log when each of its marts that moved was only refreshed since it read them, and they reflected then the
+golden version its golden tables were at (`marts_follow_golden`).
 
 A row may name several golden IDs (`refresh: golden_id, related_golden_id`): it is selected again when any of them
 changed. What a mart's rows depend on beyond its own golden IDs adds to the changed ones (`pipelines.mart_states`:
