@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,12 +34,22 @@ B2B = REPO.parent / "shared" / "data" / "b2b_dev"
 RESULTS = REPO / "bench" / "results"
 
 
-def save_results(name: str, text: str, data: object) -> None:
-    """A benchmark's table and figures as `bench/results/<name>-<YYYYmmdd-HHMM>.md` and `.json`."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def without_machine_paths(text: str) -> str:
+    """`text` with this machine's folders left out: the repository's as `.`, the temporary folder's as `<tmp>`
+    (a results file is committed; where the scratch data lay says nothing of the figures)."""
+    for folder, shown in ((REPO, "."), (Path(tempfile.gettempdir()).resolve(), "<tmp>")):
+        text = re.sub(re.escape(str(folder)) + r"(?![\w.-])", shown, text)  # (not /tmp in /tmpfoo)
+    return text
+
+
+def save_results(name: str, text: str, data: object, folder: Path = RESULTS) -> None:
+    """A benchmark's table and figures as `bench/results/<name>-<YYYYmmdd-HHMM>.md` and `.json`, without this
+    machine's folders."""
+    folder.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
-    (RESULTS / f"{name}-{stamp}.md").write_text(text, encoding="utf-8")
-    (RESULTS / f"{name}-{stamp}.json").write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    (folder / f"{name}-{stamp}.md").write_text(without_machine_paths(text), encoding="utf-8")
+    (folder / f"{name}-{stamp}.json").write_text(
+        without_machine_paths(json.dumps(data, indent=2, default=str)), encoding="utf-8")
 
 
 def run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
