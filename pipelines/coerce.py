@@ -49,7 +49,10 @@ def _present(s: pd.Series) -> pd.Series:
 
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-_ZONED = r"(?:Z|[+-]\d{2}:?\d{2})$"
+# a zone after a time of day (not the year of 08-01-2024, which had read as the zone -20:24)
+_ZONED = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
+# day.month.year: dotted dates are written day first wherever they are written so (08.01.2024 is 8 January)
+_DOTTED_DAY_FIRST = r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(\s|$)"
 
 
 def _naive_local(parsed: pd.Series, tz: str) -> pd.Series:
@@ -96,6 +99,7 @@ def parse_timestamp(s: pd.Series, fmt: str | None = None, tz: str = DEFAULT_TIME
     if rest.any():
         # (a dot after the seconds is a decimal point, not a date's separator: 10:09:47.433 keeps it)
         norm = _replace(text[rest], r"(:\d{2})\.(\d)", "\\1\x01\\2")
+        norm = _replace(norm, _DOTTED_DAY_FIRST, r"\3-\2-\1\4")
         norm = norm.str.replace(_DATE_SEPS, "-", regex=True).str.replace(_CN_DAY, "", regex=True)
         norm = norm.str.replace("\x01", ".", regex=False)
         for _ in range(2):  # one-digit month and day (twice: a match takes the `-` of the next part)

@@ -29,6 +29,19 @@ def test_fractions_of_a_second_are_kept_not_read_as_a_dates_separator() -> None:
                            pd.Timestamp("2024-01-08 10:09:47"), pd.Timestamp("2024-01-08 10:09:47.123456")]
 
 
+def test_a_date_with_the_year_last_is_no_zone_and_dotted_dates_are_day_first() -> None:
+    """08-01-2024 ends like a zone (-20:24), and had been read as 08:00 of that day in Beijing (the day before, west
+    of UTC); a zone counts only after a time of day. Dotted dates are written day first."""
+    s = pd.Series(["08.01.2024", "8.1.2024 10:30:05", "31.12.2023", "01/08/2024", "2023-07-06 07:30:00 +0800"])
+    for tz in ("Asia/Shanghai", "America/Los_Angeles"):
+        out, bad = parse_timestamp(s, tz=tz)
+        assert not bad.any()
+        assert [str(x) for x in out[:4]] == ["2024-01-08 00:00:00", "2024-01-08 10:30:05", "2023-12-31 00:00:00",
+                                             "2024-01-08 00:00:00"]
+        assert str(parse_date(s[:1], tz=tz)[0].iloc[0]) == "2024-01-08 00:00:00"
+    assert str(parse_timestamp(s[4:])[0].iloc[0]) == "2023-07-06 07:30:00"  # (a zone after the time still counts)
+
+
 def test_epochs_and_zoned_text_become_wall_clock_time_of_the_configured_zone() -> None:
     # 2023-07-05 23:30 UTC is 2023-07-06 07:30 in Beijing: an order placed that morning is dated the 6th.
     s = pd.Series(["1688599800000", "1688599800", "2023-07-05T23:30:00Z", "2023-07-06T07:30:00+08:00"])
