@@ -7,6 +7,10 @@ so trimming, lengths and the regular expressions run in Arrow's compute kernels 
 
 from __future__ import annotations
 
+import threading
+import warnings
+from datetime import datetime
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -49,8 +53,15 @@ def _present(s: pd.Series) -> pd.Series:
 
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-# a zone after a time of day (not the year of 08-01-2024, which had read as the zone -20:24)
-_ZONED = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
+# a zone after a time of day (not the year of 08-01-2024, which had read as the zone -20:24); UTC and GMT by name
+_ZONED = (r"(?:\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?|T\d{4}(?:\d{2}(?:\.\d+)?)?)\s*"
+          r"(?:Z|UTC|GMT|[+-]\d{1,2}(?::?\d{2})?)(?:\s|$)")
+# what dateutil may read: a four-digit year or a month's name (not 13:45, which it dates today, nor 1.2.3.4)
+_NAMES_A_DATE = r"\d{4}|[A-Za-z]{3}"
+# a zone named after the time other than UTC and GMT (CST: China's, or the US's?), or UTC+8 (+8 or, POSIX, -8?):
+# not read, reported
+_OTHER_ZONE_NAME = (r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:(?!(?:AM|PM|am|pm|UTC|GMT)\b)[A-Za-z]{2,5}\b|"
+                    r"(?:UTC|GMT)[+-]\d)")
 # day.month.year: dotted dates are written day first wherever they are written so (08.01.2024 is 8 January)
 _DOTTED_DAY_FIRST = r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(\s|$)"
 
@@ -60,16 +71,44 @@ def _naive_local(parsed: pd.Series, tz: str) -> pd.Series:
     return parsed.dt.tz_convert(tz).dt.tz_localize(None)
 
 
+_DATEUTIL = threading.Lock()
+
+
 def _parse_text(norm: pd.Series, utc: bool, tz: str) -> pd.Series:
-    parsed = pd.to_datetime(norm, format="ISO8601", errors="coerce", utc=utc)
-    parsed = (_naive_local(parsed, tz) if utc else parsed).copy()
+    parsed = _wall_clock(_to_datetime(norm, "ISO8601", utc), utc, tz).copy()
     left = parsed.isna()
-    if left.any():  # rarer shapes: per unique value with dateutil
+    if left.any():  # rarer shapes: per unique value with dateutil, if they name a year or a month by name
         uniq = pd.unique(norm[left])
-        looked = pd.to_datetime(pd.Series(uniq), format="mixed", errors="coerce", utc=utc)
-        looked = _naive_local(looked, tz) if utc else looked
+        text = pd.Series(uniq, dtype=object)
+        dated = (text.str.contains(_NAMES_A_DATE, regex=True) & ~text.str.contains(_OTHER_ZONE_NAME, regex=True)
+                 ).fillna(False).astype(bool)
+        looked = _wall_clock(_to_datetime(text.where(dated), "mixed", utc), utc, tz)
         parsed[left] = norm[left].map(dict(zip(uniq, looked, strict=True)))
     return parsed.astype("datetime64[ns]")
+
+
+def _to_datetime(values: pd.Series, fmt: str, utc: bool) -> pd.Series:
+    if fmt != "mixed":
+        return pd.to_datetime(values, format=fmt, errors="coerce", utc=utc)
+    # dateutil may find zones the patterns above did not: pandas warns when zoned and plain values come together,
+    # which `_wall_clock` handles. (The lock: warning filters are the process's; two threads here at once could
+    # leave the other's filter in place.)
+    with _DATEUTIL, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return pd.to_datetime(values, format=fmt, errors="coerce", utc=utc)
+
+
+def _wall_clock(parsed: pd.Series, utc: bool, tz: str) -> pd.Series:
+    """Parsed values as wall-clock times of `tz`: with `utc` each is an instant; without it, a value found zoned
+    after all is not read (NaT, reported): what zone its text meant is not known."""
+    if utc:
+        return _naive_local(parsed, tz)
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return pd.Series(pd.NaT, index=parsed.index, dtype="datetime64[ns]")
+    if parsed.dtype == object:  # (zoned and plain ones together: the plain ones kept)
+        plain = parsed.map(lambda t: t if isinstance(t, datetime) and t.tzinfo is None else pd.NaT)
+        return pd.to_datetime(plain, errors="coerce")
+    return parsed
 
 
 def parse_timestamp(s: pd.Series, fmt: str | None = None, tz: str = DEFAULT_TIMEZONE) -> tuple[pd.Series, pd.Series]:

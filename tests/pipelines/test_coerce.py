@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -40,6 +41,25 @@ def test_a_date_with_the_year_last_is_no_zone_and_dotted_dates_are_day_first() -
                                              "2024-01-08 00:00:00"]
         assert str(parse_date(s[:1], tz=tz)[0].iloc[0]) == "2024-01-08 00:00:00"
     assert str(parse_timestamp(s[4:])[0].iloc[0]) == "2023-07-06 07:30:00"  # (a zone after the time still counts)
+
+
+def test_zone_names_utc_and_gmt_are_read_others_are_reported_and_a_time_alone_is_no_date() -> None:
+    """HTTP and Java dates name their zone. UTC and GMT are read as such. Another name is reported, not guessed
+    (CST: China's or the US's?), as is UTC+8 (+8 or, by POSIX, -8?) and a zone dateutil finds elsewhere (alone or
+    beside plain values). A time of day alone was dated today by dateutil (a staged value that changed every day):
+    it is no date. Zone names had stopped staging with a pandas error."""
+    s = pd.Series(["Tue, 09 Jan 2024 10:00:00 GMT", "Tue Jan 09 10:00:00 GMT 2024", "2024-01-08 10:00 UTC",
+                   "5 Jan 2024 10:00 PM", "2024-01-08 10:00+8", "20240108T1000Z", "2024-01-08 10:00 CST",
+                   "Tue Jan 09 10:00:00 CST 2024", "2024-01-08 10:00 UTC+8", "10:00 2024-01-08 GMT", "13:45",
+                   "1.2.3.4"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (and no warning on the way)
+        out, bad = parse_timestamp(s)
+        alone, alone_bad = parse_timestamp(s[9:10])
+    assert [str(x) for x in out[:6]] == ["2024-01-09 18:00:00", "2024-01-09 18:00:00", "2024-01-08 18:00:00",
+                                         "2024-01-05 22:00:00", "2024-01-08 10:00:00", "2024-01-08 18:00:00"]
+    assert bad.tolist() == [False] * 6 + [True] * 6 and out[6:].isna().all()
+    assert alone.isna().all() and alone_bad.all()
 
 
 def test_epochs_and_zoned_text_become_wall_clock_time_of_the_configured_zone() -> None:
