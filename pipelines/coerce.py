@@ -16,6 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 MAX_TEXT = 4000  # longer text values are rejected as oversize (a sign of a broken export)
+TYPING_RULES = 2
+"""Raised when a value's typing changes (2: dates day.month.year, zones only after a time, zone names): every
+stream is staged whole once more (`pipelines.stage.fingerprint`), so staged values follow the rules of now."""
 
 _DATE_SEPS = r"[/.年月]"
 _CN_DAY = r"日"

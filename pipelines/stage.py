@@ -35,6 +35,7 @@ from pipelines.coerce import (
     MAX_TEXT,
     MONEY,
     RATE,
+    TYPING_RULES,
     clean_text,
     currency_of,
     money_array,
@@ -192,7 +193,8 @@ def fingerprint(cfg: HubConfig, source: str, stream: str) -> str:
     """What staging a stream depends on besides its raw records: when it changes, the stream is staged whole."""
     sc = cfg.source(source).streams[stream]
     entity = ENTITIES[sc.entity] if sc.entity else None
-    text = json.dumps({"entity": sc.entity, "fields": [(f.name, f.type, f.required) for f in entity.fields]
+    text = json.dumps({"typing": TYPING_RULES, "entity": sc.entity,
+                       "fields": [(f.name, f.type, f.required) for f in entity.fields]
                        if entity else None, "mapping": sc.mapping, "tz": cfg.timezone,
                        "soft_delete": sc.soft_delete.model_dump() if sc.soft_delete else None,
                        "customer_stream": customer_stream_of(cfg, source, stream) if entity else None,
