@@ -160,6 +160,20 @@ class Dataset:
             self.version += 1
             return copy.deepcopy(merged)
 
+    def delete(self, name: str, record: Mapping[str, Any]) -> dict[str, Any]:
+        """Remove the record with the key fields of ``record`` (as the vendor's list no longer shows a record
+        deleted in it); returns the removed record. KeyError for an unknown object or key."""
+        with self.lock:
+            if name not in self.tables:
+                raise KeyError(f"unknown object {name!r}; known: {self.names()}")
+            table = self.tables[name]
+            key = table.spec.key_of(record)
+            if key is None or key not in table.records:
+                raise KeyError(f"{name}: no record with key {table.spec.keys} = {key!r}")
+            removed = table.records.pop(key)
+            self.version += 1
+            return copy.deepcopy(removed)
+
     @staticmethod
     def _next_stamp(table: Table) -> datetime:
         spec = table.spec

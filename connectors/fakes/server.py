@@ -20,7 +20,9 @@ Control API (JSON, on every fake):
   ``advance_s`` moves it: tests of time windows that cannot depend on how fast calls run),
 - ``POST /_fake/config {"token_ttl_s": 5}``: TTL of tokens issued from now on,
 - ``POST /_fake/upsert {"object": ..., "record": {...}}``: add or modify a record (same as
-  ``server.dataset.upsert``).
+  ``server.dataset.upsert``),
+- ``POST /_fake/delete {"object": ..., "record": {<its key fields>}}``: remove a record, as one deleted in the
+  vendor's system is no longer listed (same as ``server.dataset.delete``; 404 when there is none).
 """
 
 from __future__ import annotations
@@ -276,6 +278,7 @@ class FakeServer:
             Route("/_fake/clock", self._post_clock, methods=["POST"]),
             Route("/_fake/config", self._post_config, methods=["POST"]),
             Route("/_fake/upsert", self._post_upsert, methods=["POST"]),
+            Route("/_fake/delete", self._post_delete, methods=["POST"]),
         ]
 
     async def _get_faults(self, request: Request) -> Response:
@@ -326,6 +329,19 @@ class FakeServer:
             return JSONResponse(self.dataset.upsert(str(body.get("object")), body["record"]))
         except (KeyError, ValueError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+
+    async def _post_delete(self, request: Request) -> Response:
+        body = await read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("record"), dict):
+            return JSONResponse({"error": 'expected {"object": name, "record": {<its key fields>}}'}, status_code=400)
+        name = str(body.get("object"))
+        if name not in self.dataset.tables:
+            return JSONResponse({"error": f"unknown object {name!r}; known: {self.dataset.names()}"},
+                                status_code=400)
+        try:
+            return JSONResponse(self.dataset.delete(name, body["record"]))
+        except KeyError as exc:
+            return JSONResponse({"error": str(exc.args[0])}, status_code=404)
 
     # ----- helpers for vendor handlers
 

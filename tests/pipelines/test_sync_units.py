@@ -680,6 +680,37 @@ def test_an_incremental_api_stream_reads_from_its_saved_cursor_on(tmp_path: Path
         server.stop()
 
 
+def test_a_record_deleted_through_the_fakes_control_api_is_tombstoned_by_the_next_full_read(
+    tmp_path: Path, wh: Warehouse
+) -> None:
+    """`POST /_fake/delete` removes a record as the vendor's list no longer shows one deleted there: a user trying
+    the connectors against `hub fakes serve` sees the delete reach raw."""
+    import requests
+    import yaml
+
+    from connectors.fakes.serve import build_server, demo_env
+    from core.config_file import load_config
+
+    server = build_server("dingtalk", entities=300, seed=3, sample=True)  # 11 departments below the root
+    server.start()
+    try:
+        conf = {**DINGTALK, "streams": {"departments": {}}}
+        (tmp_path / "hub.yaml").write_text(yaml.safe_dump({"sources": {"dingtalk": conf}}), encoding="utf-8")
+        cfg = load_config(tmp_path / "hub.yaml", env=demo_env({"dingtalk": server.url}))
+        assert sync_source(cfg, wh, "dingtalk").stats.loaded == 11
+        records = server.dataset.tables["departments"].records.values()
+        leaf = next(r for r in records if not any(o["parent_id"] == r["dept_id"] for o in records))
+        gone = requests.post(f"{server.url}/_fake/delete", timeout=10,
+                             json={"object": "departments", "record": {"dept_id": leaf["dept_id"]}})
+        assert gone.status_code == 200, gone.text
+        again = sync_source(cfg, wh, "dingtalk")
+        assert (again.status, again.stats.read, again.stats.deleted) == ("succeeded", 10, 1)
+        assert wh.read_frame("SELECT _key FROM raw.dingtalk__departments WHERE _deleted")["_key"].tolist() == [
+            str(leaf["dept_id"])]
+    finally:
+        server.stop()
+
+
 def test_a_full_api_read_after_one_that_failed_part_way_deletes_what_the_failed_read_saw(
     tmp_path: Path, wh: Warehouse
 ) -> None:

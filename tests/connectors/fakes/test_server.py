@@ -173,6 +173,11 @@ def test_config_clock_and_upsert_endpoints(server: wecom.WeComFake) -> None:
     assert (
         requests.post(f"{server.url}/_fake/upsert", json={"object": "nope", "record": {}}).status_code == 400
     )
+    removed = requests.post(f"{server.url}/_fake/delete", json={"object": "follow_users", "record": {"userid": "x"}})
+    assert removed.json() == {"userid": "x"} and server.dataset.get("follow_users", "x") is None
+    for bad, code in (({"object": "follow_users", "record": {"userid": "x"}}, 404),
+                      ({"object": "nope", "record": {"userid": "x"}}, 400), ({"object": "follow_users"}, 400)):
+        assert requests.post(f"{server.url}/_fake/delete", json=bad).status_code == code
     server.token_ttl_s = 7200
 
 
