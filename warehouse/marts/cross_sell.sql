@@ -7,7 +7,7 @@
 --
 -- The `changed:` comments after TRUE: where a refresh narrows the related pairs to those of the changed golden
 -- customers, on either side (pipelines/mart_refresh.py; the numbers that began or stopped telling add their
--- customers to the changed ones: pipelines/cross_sell_state.py); in a whole build they are TRUE.
+-- customers to the changed ones: pipelines/mart_states.py); in a whole build they are TRUE.
 WITH telling AS (
     SELECT phone FROM marts.golden_phone GROUP BY phone HAVING COUNT(*) BETWEEN 2 AND 5
 ),

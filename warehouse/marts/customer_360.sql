@@ -6,7 +6,7 @@
 --
 -- The `changed:` comments after TRUE: where a refresh narrows the inputs to the changed golden customers
 -- (pipelines/mart_refresh.py). The names contacts write are the mart's as a whole: a refresh follows them
--- (pipelines/customer_360_state.py).
+-- (pipelines/mart_states.py).
 WITH as_of AS (
     SELECT MAX(order_date) AS as_of_date FROM marts.fct_sales_orders WHERE is_revenue
 ),
