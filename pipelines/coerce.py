@@ -78,27 +78,25 @@ _DATEUTIL = threading.Lock()
 
 
 def _parse_text(norm: pd.Series, utc: bool, tz: str) -> pd.Series:
-    parsed = _wall_clock(_to_datetime(norm, "ISO8601", utc), utc, tz).copy()
+    parsed = _wall_clock(pd.to_datetime(norm, format="ISO8601", errors="coerce", utc=utc), utc, tz).copy()
     left = parsed.isna()
     if left.any():  # rarer shapes: per unique value with dateutil, if they name a year or a month by name
         uniq = pd.unique(norm[left])
         text = pd.Series(uniq, dtype=object)
         dated = (text.str.contains(_NAMES_A_DATE, regex=True) & ~text.str.contains(_OTHER_ZONE_NAME, regex=True)
                  ).fillna(False).astype(bool)
-        looked = _wall_clock(_to_datetime(text.where(dated), "mixed", utc), utc, tz)
+        looked = _wall_clock(_dateutil(text.where(dated), utc), utc, tz)
         parsed[left] = norm[left].map(dict(zip(uniq, looked, strict=True)))
     return parsed.astype("datetime64[ns]")
 
 
-def _to_datetime(values: pd.Series, fmt: str, utc: bool) -> pd.Series:
-    if fmt != "mixed":
-        return pd.to_datetime(values, format=fmt, errors="coerce", utc=utc)
-    # dateutil may find zones the patterns above did not: pandas warns when zoned and plain values come together,
-    # which `_wall_clock` handles. (The lock: warning filters are the process's; two threads here at once could
-    # leave the other's filter in place.)
+def _dateutil(values: pd.Series, utc: bool) -> pd.Series:
+    """pandas' reading of `values` with dateutil. It may find zones the patterns above did not: pandas warns when
+    zoned and plain values come together, which `_wall_clock` handles. (The lock: warning filters are the
+    process's; two threads here at once could leave the other's filter in place.)"""
     with _DATEUTIL, warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        return pd.to_datetime(values, format=fmt, errors="coerce", utc=utc)
+        return pd.to_datetime(values, format="mixed", errors="coerce", utc=utc)
 
 
 def _wall_clock(parsed: pd.Series, utc: bool, tz: str) -> pd.Series:
