@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -646,19 +648,29 @@ DINGTALK = {
 }
 
 
-def test_an_incremental_api_stream_reads_from_its_saved_cursor_on(tmp_path: Path, wh: Warehouse) -> None:
-    # The bug this found: the source that reads was the one built to discover, without the saved state, and a
-    # declarative source's concurrent streams take their state when built: every sync read the stream whole.
+@contextmanager
+def dingtalk_fake(tmp_path: Path, streams: dict[str, Any]) -> Iterator[tuple[Any, HubConfig]]:
+    """The DingTalk fake over a sample universe (300 companies: 72 CRM customers, 11 departments below the root),
+    serving, and a config of the source `dingtalk` reading `streams` from it."""
     import yaml
 
     from connectors.fakes.serve import build_server, demo_env
     from core.config_file import load_config
 
-    server = build_server("dingtalk", entities=300, seed=3, sample=True)  # 72 CRM customers
+    server = build_server("dingtalk", entities=300, seed=3, sample=True)
     server.start()
     try:
-        (tmp_path / "hub.yaml").write_text(yaml.safe_dump({"sources": {"dingtalk": DINGTALK}}), encoding="utf-8")
-        cfg = load_config(tmp_path / "hub.yaml", env=demo_env({"dingtalk": server.url}))
+        conf = {**DINGTALK, "streams": streams}
+        (tmp_path / "hub.yaml").write_text(yaml.safe_dump({"sources": {"dingtalk": conf}}), encoding="utf-8")
+        yield server, load_config(tmp_path / "hub.yaml", env=demo_env({"dingtalk": server.url}))
+    finally:
+        server.stop()
+
+
+def test_an_incremental_api_stream_reads_from_its_saved_cursor_on(tmp_path: Path, wh: Warehouse) -> None:
+    # The bug this found: the source that reads was the one built to discover, without the saved state, and a
+    # declarative source's concurrent streams take their state when built: every sync read the stream whole.
+    with dingtalk_fake(tmp_path, DINGTALK["streams"]) as (server, cfg):  # 72 CRM customers
         first = sync_source(cfg, wh, "dingtalk")
         assert (first.status, first.stats.read, first.stats.loaded) == ("succeeded", 72, 72)
         latest = max(r["modifyTime"] for r in server.dataset.records("crm_customer"))
@@ -676,8 +688,6 @@ def test_an_incremental_api_stream_reads_from_its_saved_cursor_on(tmp_path: Path
         assert json.loads(wh.scalar("SELECT state FROM raw._state")) == {"modifyTime": changed["modifyTime"]}
         whole = sync_source(cfg, wh, "dingtalk", full_refresh=True)  # no saved state: from the start
         assert (whole.status, whole.stats.read, whole.stats.unchanged) == ("succeeded", 72, 72)
-    finally:
-        server.stop()
 
 
 def test_a_record_deleted_through_the_fakes_control_api_is_tombstoned_by_the_next_full_read(
@@ -686,17 +696,8 @@ def test_a_record_deleted_through_the_fakes_control_api_is_tombstoned_by_the_nex
     """`POST /_fake/delete` removes a record as the vendor's list no longer shows one deleted there: a user trying
     the connectors against `hub fakes serve` sees the delete reach raw."""
     import requests
-    import yaml
 
-    from connectors.fakes.serve import build_server, demo_env
-    from core.config_file import load_config
-
-    server = build_server("dingtalk", entities=300, seed=3, sample=True)  # 11 departments below the root
-    server.start()
-    try:
-        conf = {**DINGTALK, "streams": {"departments": {}}}
-        (tmp_path / "hub.yaml").write_text(yaml.safe_dump({"sources": {"dingtalk": conf}}), encoding="utf-8")
-        cfg = load_config(tmp_path / "hub.yaml", env=demo_env({"dingtalk": server.url}))
+    with dingtalk_fake(tmp_path, {"departments": {}}) as (server, cfg):  # 11 departments below the root
         assert sync_source(cfg, wh, "dingtalk").stats.loaded == 11
         records = server.dataset.tables["departments"].records.values()
         leaf = next(r for r in records if not any(o["parent_id"] == r["dept_id"] for o in records))
@@ -707,8 +708,6 @@ def test_a_record_deleted_through_the_fakes_control_api_is_tombstoned_by_the_nex
         assert (again.status, again.stats.read, again.stats.deleted) == ("succeeded", 10, 1)
         assert wh.read_frame("SELECT _key FROM raw.dingtalk__departments WHERE _deleted")["_key"].tolist() == [
             str(leaf["dept_id"])]
-    finally:
-        server.stop()
 
 
 def test_a_full_api_read_after_one_that_failed_part_way_deletes_what_the_failed_read_saw(
@@ -718,17 +717,7 @@ def test_a_full_api_read_after_one_that_failed_part_way_deletes_what_the_failed_
     # which it reads itself as no state) was taken for a read to resume, so a full read after one that failed
     # part-way kept the keys the failed read had noted as seen: a department that read saw and the source deleted
     # afterwards was tombstoned a sync late.
-    import yaml
-
-    from connectors.fakes.serve import build_server, demo_env
-    from core.config_file import load_config
-
-    server = build_server("dingtalk", entities=300, seed=3, sample=True)  # 11 departments below the root
-    server.start()
-    try:
-        conf = {**DINGTALK, "streams": {"departments": {}}}
-        (tmp_path / "hub.yaml").write_text(yaml.safe_dump({"sources": {"dingtalk": conf}}), encoding="utf-8")
-        cfg = load_config(tmp_path / "hub.yaml", env=demo_env({"dingtalk": server.url}))
+    with dingtalk_fake(tmp_path, {"departments": {}}) as (server, cfg):  # 11 departments below the root
         first = sync_source(cfg, wh, "dingtalk")
         assert (first.status, first.stats.read, first.stats.loaded) == ("succeeded", 11, 11)
         assert json.loads(wh.scalar("SELECT state FROM raw._state")) == {"__ab_no_cursor_state_message": True}
@@ -749,8 +738,6 @@ def test_a_full_api_read_after_one_that_failed_part_way_deletes_what_the_failed_
         assert (third.status, third.stats.read, third.stats.deleted) == ("succeeded", 11 - len(gone), len(gone))
         deleted = wh.read_frame("SELECT _key FROM raw.dingtalk__departments WHERE _deleted")["_key"].tolist()
         assert sorted(deleted) == sorted(str(k) for k in gone) and seen[0] in deleted
-    finally:
-        server.stop()
 
 
 # --- failures, and how a sync reports them -------------------------------------------------------------------
