@@ -385,7 +385,7 @@ def steward_customer(config_path: str, warehouse_url: str | None, as_json: bool,
         _print_json(d)
         return
     if d["retired"]:
-        click.echo(f"{golden_id} was retired into {d['survivor_id']}")
+        click.echo(d["message"])
         return
     click.echo(f"{golden_id}  {d['golden'].get('name')}")
     for a in d["attributes"]:
@@ -403,11 +403,4 @@ def steward_customer(config_path: str, warehouse_url: str | None, as_json: bool,
     for b in d["branches"]:
         click.echo(f"branch: {b['golden_id']} {b['name']}")
     for h in d["history"]:
-        click.echo(f"history: {history_line(h)} ({h['retired_at']})")
-
-
-def history_line(h: dict[str, Any]) -> str:
-    """One row of `mdm.golden_id_history` for people: a split retires nothing."""
-    if h.get("reason") == "split":
-        return f"{h['survivor_id']} split: {h.get('split_id')} took some of its records (split)"
-    return f"{h['retired_id']} → {h['survivor_id']} ({h['reason']})"
+        click.echo(f"history: {h['text']} ({h['retired_at']})")

@@ -25,9 +25,9 @@ def customers_router(c: Console) -> APIRouter:
     def customer(request: Request, golden_id: str) -> Response:
         user = c.need(request)
         detail = golden_detail(cfg, wh, golden_id)
-        if detail["retired"]:
-            return c.back(f"/customers/{detail['survivor_id']}",
-                          f"{golden_id} was retired into {detail['survivor_id']}")
+        if detail["retired"]:  # (to its survivor; an ID whose records were deleted has none)
+            return c.back(f"/customers/{detail['survivor_id']}" if detail["survivor_id"] else "/customers",
+                          detail["message"])
         return c.page(request, "customer.html", user, d=detail, nav="customers")
 
     @router.post("/customers/{golden_id}/merge")

@@ -140,6 +140,21 @@ def survivorship_rules(cfg: HubConfig) -> tuple[dict[str, list[str]], list[str]]
             list(mcfg.source_priority or cfg.sources))
 
 
+def history_text(h: dict[str, Any]) -> str:
+    """One row of `mdm.golden_id_history` for people: a split and a revival retire nothing."""
+    if h.get("reason") == "split":
+        return f"{h['survivor_id']} split: {h.get('split_id')} took some of its records (split)"
+    if h.get("reason") == "revived":
+        return f"{h['survivor_id']} active again: a deleted record came back (revived)"
+    if h.get("reason") == "deleted":
+        return f"{h['retired_id']} retired: its records were deleted (deleted)"
+    return f"{h['retired_id']} → {h['survivor_id']} ({h['reason']})"
+
+
+def _history(hist: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{**h, "text": history_text(h)} for h in plain_rows(hist)]
+
+
 def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, Any]:
     """A golden customer: its attributes and which record supplied each, all its source records, its
     hierarchy (parent, branches), its ID history and the steward actions that touched it."""
@@ -151,8 +166,11 @@ def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, An
         if not len(g):
             retired = hist[hist["retired_id"] == golden_id]
             if len(retired):
+                survivor = retired["survivor_id"].iloc[0]
+                said = f"was retired into {survivor}" if pd.notna(survivor) else "was retired: its records were deleted"
                 return {"version": QUEUE_JSON_VERSION, "golden_id": golden_id, "retired": True,
-                        "survivor_id": retired["survivor_id"].iloc[0], "history": plain_rows(hist)}
+                        "survivor_id": survivor if pd.notna(survivor) else None, "history": _history(hist),
+                        "message": f"{golden_id} {said}"}
             raise StewardError(f"no golden customer {golden_id}")
         xref = frame(wh, conn, f"SELECT {RECORD_ID_SQL} AS record_id, match_score, matched_by, updated_at "
                                "FROM mdm.xref WHERE golden_id = :g ORDER BY 1", {"g": golden_id})
@@ -191,7 +209,7 @@ def golden_detail(cfg: HubConfig, wh: Warehouse, golden_id: str) -> dict[str, An
     o = plain_rows(orders)[0] if len(orders) else {"n": 0, "amount": None}
     return {"version": QUEUE_JSON_VERSION, "golden_id": golden_id, "retired": False, "golden": row,
             "attributes": attributes, "records": records, "parent": next(iter(plain_rows(parent)), None),
-            "branches": plain_rows(branches), "history": plain_rows(hist), "actions": acts,
+            "branches": plain_rows(branches), "history": _history(hist), "actions": acts,
             "decisions": plain_rows(dec),
             "former_names": {"stewards": plain_rows(named), "sources": from_sources},
             "orders": {"count": int(o["n"] or 0), "amount": None if o["amount"] is None else float(o["amount"])}}

@@ -335,6 +335,27 @@ def test_reviewing_the_queue_moves_to_the_next_item_and_records_the_decision(con
     assert c.get("/queue?q=" + left[0]).status_code == 200
 
 
+def test_a_customer_whose_records_were_deleted_is_named_retired_and_a_revived_one_shows_its_history(
+        console_project: Path) -> None:
+    c = make_client(console_project)
+    login(c, "vic")
+    _, wh = wh_of(console_project)
+    live = wh.read_frame("SELECT min(golden_id) AS g FROM mdm.xref")["g"].iloc[0]
+    with wh.begin() as conn:  # (the rows a run writes when every record of an ID leaves, and when one comes back)
+        wh.insert_frame(conn, "mdm", "golden_id_history", pd.DataFrame({
+            "retired_id": ["G9999999999", live, None], "survivor_id": [None, None, live],
+            "reason": ["deleted", "deleted", "revived"], "run_id": "r",
+            "retired_at": pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03"])}))
+    r = c.get("/customers/G9999999999")
+    assert r.status_code == 303 and r.headers["location"] == "/customers"  # no survivor to go to
+    assert "G9999999999 was retired: its records were deleted" in c.get("/customers").text
+    page = c.get(f"/customers/{live}")
+    assert page.status_code == 200
+    assert f"{live} active again: a deleted record came back (revived)" in page.text
+    assert f"{live} retired: its records were deleted (deleted)" in page.text
+    wh.dispose()
+
+
 def test_merge_unmerge_and_undo_from_the_customer_page(console_project: Path) -> None:
     c = make_client(console_project)
     login(c, "alice")
