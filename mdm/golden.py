@@ -11,6 +11,11 @@ older ID. Given this run's clusters and the previous run's xref:
   most of them (ties: the cluster with the smallest record id); the others get new IDs and
   the history records `split` with the ID that stays active as `survivor_id`, the ID that took
   some of its records as `split_id` and no `retired_id` (nothing was retired);
+- a cluster with no previous ID whose records held a retired ID when they were deleted from their sources
+  (`revive`: an ID retired as `deleted`, held by no live customer) takes that ID again (the oldest, when they
+  held several; an ID goes to the cluster holding most of those records), and the history records `revived`
+  with the ID as `survivor_id` and no `retired_id`: a record that leaves its source and comes back keeps its
+  golden ID;
 - a cluster with no previous ID gets a new one; clusters are numbered in order of their
   smallest record id so that a rebuild is deterministic.
 """
@@ -72,24 +77,34 @@ def sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
 
 
-def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_number: int = 1) -> Assignment:
+def id_codes(record_ids: np.ndarray, held: pd.DataFrame | None) -> tuple[np.ndarray, pa.Array]:
+    """The golden ID each of `record_ids` holds in `held` (record_id, golden_id) as a position in the distinct
+    IDs (sorted, returned second), -1 for none."""
+    ids = pa.array([], pa.string())
+    codes = np.full(len(record_ids), -1, np.int64)
+    if held is not None and len(held):
+        p = held[["record_id", "golden_id"]].drop_duplicates("record_id").dropna(subset=["golden_id"])
+        ids = pc.unique(pa.array(p["golden_id"].astype(str), pa.string())).sort()
+        code = pd.Series(pc.index_in(pa.array(p["golden_id"].astype(str), pa.string()), value_set=ids)
+                         .to_numpy(zero_copy_only=False), index=p["record_id"].to_numpy())
+        codes = code.reindex(record_ids).fillna(-1).to_numpy(np.int64)
+    return codes, ids
+
+
+def assign_ids(clusters: pd.DataFrame, previous: pd.DataFrame | None, next_number: int = 1,
+               revive: pd.DataFrame | None = None) -> Assignment:
     """Give each cluster a golden ID, as stable as the previous xref allows.
 
     `clusters`: record_id, cluster (any hashable label). `previous`: record_id, golden_id.
-    `next_number`: the first number free for new IDs (one past the largest ever issued).
+    `next_number`: the first number free for new IDs (one past the largest ever issued). `revive`: record_id,
+    golden_id: the retired ID a deleted record held, which its cluster may take again (see the module docstring).
     """
     rid = clusters["record_id"]
     labels = pd.factorize(clusters["cluster"], sort=True)[0].astype(np.int64)  # (history in label order)
     rank = sorted_codes(rid)[0]  # record ids as sorted integer ranks: group minima on integers
-    prev_ids = pa.array([], pa.string())
-    prev = np.full(len(rid), -1, np.int64)
-    if previous is not None and len(previous):
-        p = previous[["record_id", "golden_id"]].drop_duplicates("record_id").dropna(subset=["golden_id"])
-        prev_ids = pc.unique(pa.array(p["golden_id"].astype(str), pa.string())).sort()
-        code = pd.Series(pc.index_in(pa.array(p["golden_id"].astype(str), pa.string()), value_set=prev_ids)
-                         .to_numpy(zero_copy_only=False), index=p["record_id"].to_numpy())
-        prev = code.reindex(rid.to_numpy()).fillna(-1).to_numpy(np.int64)
-    per_cluster, history = assign_codes(labels, rank, prev, prev_ids, next_number)
+    prev, prev_ids = id_codes(rid.to_numpy(), previous)
+    back, back_ids = id_codes(rid.to_numpy(), revive)
+    per_cluster, history = assign_codes(labels, rank, prev, prev_ids, next_number, back, back_ids)
     golden = per_cluster.take(pa.array(labels)).to_numpy(zero_copy_only=False)
     return Assignment(ids=pd.DataFrame({"record_id": rid.to_numpy(), "golden_id": golden}), history=history)
 
@@ -100,39 +115,66 @@ def format_ids(numbers: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(ID_PREFIX, text, "")
 
 
-def assign_codes(labels: np.ndarray, rank: np.ndarray, prev: np.ndarray, prev_ids: pa.Array,
-                 next_number: int = 1) -> tuple[pa.Array, pd.DataFrame]:
-    """`assign_ids` on integers, for millions of records (no Python string per record).
-
-    `labels`: each record's cluster, 0..k-1; `rank`: each record's rank in record-id order; `prev`: the position
-    in `prev_ids` (the distinct previous golden IDs, sorted) of the record's previous ID, -1 for none. Returns
-    the golden ID of each cluster (Arrow strings, k of them) and the history rows."""
-    k = int(labels.max()) + 1 if len(labels) else 0
-    cmin = pd.Series(rank).groupby(labels).min().reindex(range(k)).to_numpy(np.int64)
-    m = len(prev_ids)
-    nums = id_number(pd.Series(prev_ids.to_numpy(zero_copy_only=False), dtype=object)).to_numpy(np.int64)
-    if m:
-        next_number = max(next_number, int(nums.max()) + 1)
-    has = prev >= 0
-    keys, n = np.unique(labels[has] * max(m, 1) + prev[has], return_counts=True)  # (cluster, ID) by cluster, ID
+def _claims(labels: np.ndarray, codes: np.ndarray, m: int, cmin: np.ndarray, nums: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Which cluster owns each of `m` IDs its records hold (`codes`, -1 for none): the cluster with most of its
+    records (then the oldest cluster). Returns every (cluster, ID) held, the owned ones sorted by cluster then
+    ID age, and which of those each cluster keeps (its oldest)."""
+    has = codes >= 0
+    keys, n = np.unique(labels[has] * max(m, 1) + codes[has], return_counts=True)  # (cluster, ID) by cluster, ID
     c_cluster, c_code = keys // max(m, 1), keys % max(m, 1)
-    # Each previous ID goes to the cluster with most of its records (then the oldest cluster).
     order = np.lexsort((cmin[c_cluster], -n, c_code))
     firsts = order[np.r_[True, c_code[order][1:] != c_code[order][:-1]]] if len(order) else order
     o_cluster, o_code = c_cluster[firsts], c_code[firsts]
-    order = np.lexsort((o_code, nums[o_code], o_cluster))  # each cluster keeps the oldest ID it owns
+    order = np.lexsort((o_code, nums[o_code], o_cluster))
     o_cluster, o_code = o_cluster[order], o_code[order]
     survivor = np.r_[True, o_cluster[1:] != o_cluster[:-1]] if len(o_cluster) else np.zeros(0, bool)
+    return c_cluster, c_code, o_cluster, o_code, survivor
+
+
+def _numbers(ids: pa.Array) -> np.ndarray:
+    return id_number(pd.Series(ids.to_numpy(zero_copy_only=False), dtype=object)).to_numpy(np.int64)
+
+
+def assign_codes(labels: np.ndarray, rank: np.ndarray, prev: np.ndarray, prev_ids: pa.Array,
+                 next_number: int = 1, back: np.ndarray | None = None,
+                 back_ids: pa.Array | None = None) -> tuple[pa.Array, pd.DataFrame]:
+    """`assign_ids` on integers, for millions of records (no Python string per record).
+
+    `labels`: each record's cluster, 0..k-1; `rank`: each record's rank in record-id order; `prev`: the position
+    in `prev_ids` (the distinct previous golden IDs, sorted) of the record's previous ID, -1 for none; `back`:
+    likewise in `back_ids`, the retired ID a deleted record held, which a cluster owning no previous ID takes
+    again (`revived`; an ID among `prev_ids` is never revived). Returns the golden ID of each cluster (Arrow
+    strings, k of them) and the history rows."""
+    k = int(labels.max()) + 1 if len(labels) else 0
+    cmin = pd.Series(rank).groupby(labels).min().reindex(range(k)).to_numpy(np.int64)
+    m = len(prev_ids)
+    nums = _numbers(prev_ids)
+    if m:
+        next_number = max(next_number, int(nums.max()) + 1)
+    c_cluster, c_code, o_cluster, o_code, survivor = _claims(labels, prev, m, cmin, nums)
     kept = np.full(k, -1, np.int64)
     kept[o_cluster[survivor]] = o_code[survivor]
+    # Retired IDs revived by clusters that own none.
+    b = len(back_ids) if back_ids is not None else 0
+    revived = np.full(k, -1, np.int64)
+    if b and back is not None and back_ids is not None:
+        free = (back >= 0) & (kept[labels] < 0)
+        if m:
+            free &= ~pc.is_in(back_ids, value_set=prev_ids).to_numpy(zero_copy_only=False)[np.maximum(back, 0)]
+        _, _, r_cluster, r_code, first = _claims(labels, np.where(free, back, -1), b, cmin, _numbers(back_ids))
+        revived[r_cluster[first]] = r_code[first]
+    else:
+        back_ids = pa.array([], pa.string())
     # New IDs for clusters that own none, in order of their smallest record id.
-    need = np.flatnonzero(kept < 0)
+    need = np.flatnonzero((kept < 0) & (revived < 0))
     need = need[np.argsort(cmin[need], kind="stable")]
     number = np.zeros(k, np.int64)
     number[need] = np.arange(next_number, next_number + len(need))
-    combined = pa.concat_arrays([prev_ids.cast(pa.string()), format_ids(number[need])])
+    combined = pa.concat_arrays([prev_ids.cast(pa.string()), back_ids.cast(pa.string()), format_ids(number[need])])
     at = kept.copy()
-    at[need] = m + np.arange(len(need))
+    at[revived >= 0] = m + revived[revived >= 0]
+    at[need] = m + b + np.arange(len(need))
     per_cluster = combined.take(pa.array(at))
 
     def text(codes: np.ndarray) -> np.ndarray:
@@ -151,6 +193,11 @@ def assign_codes(labels: np.ndarray, rank: np.ndarray, prev: np.ndarray, prev_id
             "retired_id": None, "survivor_id": text(s_code),
             "split_id": per_cluster.take(pa.array(s_cluster)).to_numpy(zero_copy_only=False), "reason": "split"})],
             ignore_index=True)
+    back_to = np.flatnonzero(revived >= 0)
+    if len(back_to):
+        history = pd.concat([history, pd.DataFrame({
+            "retired_id": None, "survivor_id": back_ids.take(pa.array(revived[back_to])).to_numpy(zero_copy_only=False),
+            "reason": "revived"})], ignore_index=True)
     return per_cluster, history
 
 

@@ -72,6 +72,7 @@ class MatchResult:
     golden: int
     merged_ids: int
     new_ids: int
+    revived_ids: int = 0
     incremental: bool = False
     changed: int = 0
     review_items: int = 0
@@ -92,6 +93,33 @@ def next_id_number(wh: Warehouse, conn: Connection | None = None) -> int:
     return first_free_number(ids)
 
 
+def revivable_sql(rid: str = record_id_sql("d"), xref: str = "mdm.xref", history: str = "mdm.golden_id_history",
+                  deleted: str = "mdm.xref_deleted", among: str = "") -> str:
+    """The rows of deleted records (`mdm.xref_deleted`: record_id, golden_id; those in the relation `among` when
+    given) with `revivable`: their ID was retired as `deleted`, never otherwise, and no record holds it
+    (`mdm.golden.assign_codes` may revive it)."""
+    within = f" AND {rid} IN (SELECT record_id FROM {among})" if among else ""
+    return (f"SELECT {rid} AS record_id, d.golden_id, (NOT EXISTS (SELECT 1 FROM {xref} x "
+            f"WHERE x.golden_id = d.golden_id) AND EXISTS (SELECT 1 FROM {history} h WHERE h.retired_id = d.golden_id "
+            f"AND h.reason = 'deleted') AND NOT EXISTS (SELECT 1 FROM {history} h WHERE h.retired_id = d.golden_id "
+            f"AND h.reason <> 'deleted')) AS revivable FROM {deleted} d WHERE d.golden_id IS NOT NULL{within}")
+
+
+def _keep_deleted(conn: Connection, records: str, now: dt.datetime) -> None:
+    """The xref rows of the records in the relation `records` (record_id) kept in `mdm.xref_deleted`, before they
+    leave xref (a record deleted again replaces its row)."""
+    _forget_deleted(conn, records)
+    cols = ", ".join(MDM_TABLES["xref_deleted"][0])
+    conn.execute(sa.text(f"INSERT INTO mdm.xref_deleted ({cols}) SELECT source_name, stream, source_key, golden_id, "
+                         f":now FROM mdm.xref WHERE {record_id_sql()} IN (SELECT record_id FROM {records})"),
+                 {"now": now})
+
+
+def _forget_deleted(conn: Connection, records: str) -> None:
+    """The records of the relation `records` (record_id) out of `mdm.xref_deleted` (they came back)."""
+    conn.exec_driver_sql(f"DELETE FROM mdm.xref_deleted WHERE {record_id_sql()} IN (SELECT record_id FROM {records})")
+
+
 def _counts(conn: Connection, incremental: bool) -> MatchResult:
     records = int(value(conn, f"SELECT count(*) FROM {RECORDS}") or 0)
     golden = int(value(conn, "SELECT count(*) FROM mdm.golden_customer") or 0)
@@ -110,7 +138,14 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
     store = MatchStore(wh, conn)
     ids = pd.DataFrame({"record_id": rid})
     prev_xref = store.stored(rid.tolist(), ["golden_id"]).dropna(subset=["golden_id"])
-    assignment = assign_ids(ids.assign(cluster=labels), prev_xref, next_id_number(wh, conn))
+    back = pd.DataFrame({"record_id": sorted(set(rid) - set(prev_xref["record_id"]))})  # new, or deleted before
+    revive = None
+    if len(back):
+        with store.relation("_hub_back", back) as b:
+            revive = wh.read_frame(revivable_sql(among=b), conn=conn)
+            _forget_deleted(conn, b)
+        revive = revive[revive["revivable"].astype(bool)]
+    assignment = assign_ids(ids.assign(cluster=labels), prev_xref, next_id_number(wh, conn), revive)
     gid = assignment.ids.set_index("record_id")["golden_id"].reindex(rid).to_numpy()
     old_ids = set(prev_xref["golden_id"]) | set(previous_golden)
     retired = sorted(old_ids - set(gid) - set(assignment.history["retired_id"]))
@@ -147,6 +182,8 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
     touched = sorted(set(rid) | set(deleted))
     spec = MDM_TABLES
     with store.relation("_hub_deleted", pd.DataFrame({"record_id": sorted(deleted)})) as d:
+        if deleted:
+            _keep_deleted(conn, d, now)
         conn.exec_driver_sql(f"DELETE FROM mdm.xref WHERE {record_id_sql()} IN (SELECT record_id FROM {d})")
     with store.relation("_hub_touched", pd.DataFrame({"record_id": touched})) as t:
         conn.exec_driver_sql("DELETE FROM mdm.review_queue WHERE status <> 'decided' AND ("
@@ -159,7 +196,8 @@ def _publish(cfg: HubConfig, wh: Warehouse, conn: Connection, rid: np.ndarray, l
         kept = set(wh.read_frame("SELECT item_id FROM mdm.review_queue", conn=conn)["item_id"])
         wh.insert_frame(conn, "mdm", "review_queue", to_arrow(review[~review["item_id"].isin(kept)],
                                                               spec["review_queue"][0]))
-    return _history_and_counts(wh, conn, history, now, len(set(gid) - old_ids), incremental=True,
+    revived = set(history.loc[history["reason"] == "revived", "survivor_id"])
+    return _history_and_counts(wh, conn, history, now, len(set(gid) - old_ids - revived), incremental=True,
                                changed=sorted(rewritten))  # (old_ids: in golden_ids or gone)
 
 
@@ -177,6 +215,7 @@ def _history_and_counts(wh: Warehouse, conn: Connection, history: pd.DataFrame, 
         bump(conn, *GOLDEN_TABLES, *others)
     counts = _counts(conn, incremental=incremental)
     counts.merged_ids = int((history["reason"] == "merged").sum())
+    counts.revived_ids = int((history["reason"] == "revived").sum())
     counts.new_ids = new_ids
     counts.review_items = int(value(conn, "SELECT count(*) FROM mdm.review_queue WHERE status = 'open'") or 0)
     return counts
@@ -219,6 +258,30 @@ def _replace_from(wh: Warehouse, conn: Connection, name: str, built: str, now: d
     conn.exec_driver_sql(f"DROP TABLE {built}")
 
 
+def _deleted_since(wh: Warehouse, conn: Connection, gone: pa.Array, now: dt.datetime) -> None:
+    """A full run's records deleted since the last (`gone`: in xref, not linked) kept in `mdm.xref_deleted`."""
+    if len(gone):
+        with wh.dialect.arrow_relation(conn, "_hub_deleted", pa.table({"record_id": gone})) as d:
+            _keep_deleted(conn, d, now)
+
+
+def _revivable_codes(wh: Warehouse, conn: Connection, ids: pa.Array) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    """A full run's `back` and `back_ids` for `assign_codes` (the IDs deleted records among `ids` may revive), and
+    the records of `mdm.xref_deleted` among `ids` (they came back: `_forget_deleted` once xref holds them)."""
+    rows = wh.read_arrow(revivable_sql(), conn=conn)
+    back = np.full(len(ids), -1, np.int64)
+    if not rows.num_rows:  # (whose columns may then have no type)
+        return back, pa.array([], pa.string()), pa.array([], pa.string())
+    rows = rows.cast(pa.schema({"record_id": pa.string(), "golden_id": pa.string(), "revivable": pa.bool_()}))
+    at = pc.index_in(rows["record_id"], value_set=ids).to_numpy(zero_copy_only=False).astype(float)
+    found = ~np.isnan(at)
+    ok = found & rows["revivable"].to_numpy(zero_copy_only=False).astype(bool)
+    back_ids = pc.unique(rows["golden_id"].filter(pa.array(ok))).sort()
+    back[at[ok].astype(np.int64)] = pc.index_in(rows["golden_id"].filter(pa.array(ok)), value_set=back_ids) \
+        .to_numpy(zero_copy_only=False).astype(np.int64)
+    return back, back_ids, rows["record_id"].filter(pa.array(found))
+
+
 def _publish_ids(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array, result: LinkResult,
                  decisions: pd.DataFrame, now: dt.datetime, large: bool) -> tuple[pd.DataFrame, int]:
     """`_publish_all`'s golden IDs, xref, the records' golden IDs and review queue; returns the ID history and
@@ -243,11 +306,13 @@ def _publish_ids(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array,
         code = pc.index_in(old["golden_id"], value_set=prev_ids).to_numpy(zero_copy_only=False)
         found = ~np.isnan(at.astype(float))
         prev[at[found].astype(np.int64)] = code[found].astype(np.int64)
+        _deleted_since(wh, conn, old["record_id"].filter(pa.array(~found)), now)
     del old
+    back, back_ids, returned = _revivable_codes(wh, conn, ids)
     t0 = time.perf_counter()
     per_cluster, history = assign_codes(labels, np.arange(n, dtype=np.int64), prev, prev_ids,
-                                        next_id_number(wh, conn))
-    del prev
+                                        next_id_number(wh, conn), back, back_ids)
+    del prev, back
     kept = pc.is_in(prev_ids, value_set=per_cluster).to_numpy(zero_copy_only=False)
     retired = prev_ids.filter(pa.array(~kept & ~np.isin(prev_ids.to_numpy(zero_copy_only=False),
                                                          history["retired_id"].dropna().to_numpy())))
@@ -256,6 +321,7 @@ def _publish_ids(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array,
                                                     "survivor_id": None, "reason": "deleted"})], ignore_index=True)
     new_ids = int(len(per_cluster) - pc.sum(pc.is_in(per_cluster, value_set=prev_ids)).as_py()) \
         if len(prev_ids) else len(per_cluster)
+    new_ids -= int((history["reason"] == "revived").sum())
     # xref: how each record joined its cluster: its best match-band edge inside it, or a steward's link.
     left, right = pairs["left"].to_numpy(np.int64), pairs["right"].to_numpy(np.int64)
     prob = pairs["prob"].to_numpy(float)
@@ -301,6 +367,9 @@ def _publish_ids(cfg: HubConfig, wh: Warehouse, conn: Connection, ids: pa.Array,
             wh.commit_and_continue(conn)
         t_update += time.perf_counter() - t1
     del score, how
+    if len(returned):
+        with wh.dialect.arrow_relation(conn, "_hub_back", pa.table({"record_id": returned})) as b:
+            _forget_deleted(conn, b)
     log.debug("publishing: xref and the records' golden IDs written in %.1f s (the records' update %.1f s)",
               time.perf_counter() - t0, t_update)
     t0 = time.perf_counter()

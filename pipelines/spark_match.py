@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from core.config import HubConfig
 from mdm.classify import FellegiSunter, fit_m_em, level_frequencies, pattern_keys, random_pairs, value_frequencies
@@ -46,10 +47,11 @@ from mdm.hierarchy import hierarchy_sql
 from mdm.specs import derive_customer_columns
 from mdm.standardize import standardize_customers
 from pipelines.match import _RECORD_KINDS, record_ids, settings_of
-from pipelines.match_outputs import HIERARCHY_INPUTS, _golden_relation, golden_sql
+from pipelines.match_outputs import HIERARCHY_INPUTS, _golden_relation, golden_sql, revivable_sql
 from pipelines.match_store import RECORD_COLUMNS
 from pipelines.stage import to_arrow
 from warehouse.contract import MDM_TABLES
+from warehouse.dialects import arrow_of
 from warehouse.spark.dialect import spark_schema, spark_sql
 from warehouse.spark.lakehouse import Lakehouse
 
@@ -68,6 +70,7 @@ class SparkMatchResult:
     golden: int
     candidate_pairs: int
     new_ids: int = 0
+    revived_ids: int = 0
     merged_ids: int = 0
     stats: dict[str, object] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -386,17 +389,56 @@ def _previous_ids(lake: Lakehouse) -> tuple[pd.DataFrame, int, pd.DataFrame]:
     return prev, first_free_number(pd.concat([prev["golden_id"], hist["retired_id"], hist["survivor_id"]])), hist
 
 
+def _revival(lake: Lakehouse, records: pd.Series, prev: pd.DataFrame, history: pd.DataFrame, now: dt.datetime
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The IDs deleted records among `records` may revive (record_id, golden_id; `revivable_sql` over the
+    lakehouse's tables), and `mdm.xref_deleted` after this run: without the records that came back, with those of
+    the previous xref (`prev`) that left."""
+    import duckdb
+
+    cols = MDM_TABLES["xref_deleted"][0]
+    con = duckdb.connect()
+    try:
+        old = arrow_of(lake.read_duckdb("mdm", "xref_deleted", con)) if lake.exists("mdm", "xref_deleted") \
+            else to_arrow(pd.DataFrame(columns=list(cols)), cols)
+        con.register("_deleted", old)
+        con.register("_xref", to_arrow(prev, {"record_id": "text", "golden_id": "text"}))
+        con.register("_history", to_arrow(history, MDM_TABLES["golden_id_history"][0]))
+        rows = con.execute(revivable_sql(xref="_xref", history="_history", deleted="_deleted")).df()
+    finally:
+        con.close()
+    ids = pa.array(records.astype(str), pa.string())
+
+    def linked(record_ids: pd.Series) -> np.ndarray:
+        return np.asarray(pc.is_in(pa.array(record_ids.astype(str), pa.string()), value_set=ids)
+                          .to_numpy(zero_copy_only=False), bool)
+
+    revive = rows.loc[linked(rows["record_id"]) & rows["revivable"].astype(bool).to_numpy(),
+                      ["record_id", "golden_id"]]
+    before: pd.DataFrame = old.to_pandas()
+    left = prev.loc[~linked(prev["record_id"])]
+    parts = left["record_id"].str.split(":", n=2, expand=True).reindex(columns=range(3))
+    gone = pd.DataFrame({"source_name": parts[0], "stream": parts[1], "source_key": parts[2],
+                         "golden_id": left["golden_id"], "deleted_at": now})
+    kept = before.loc[~linked(before["source_name"] + ":" + before["stream"] + ":" + before["source_key"])]
+    key = ["source_name", "stream", "source_key"]
+    deleted = pd.concat([kept, gone], ignore_index=True).drop_duplicates(key, keep="last")
+    return revive, deleted.reindex(columns=list(cols))
+
+
 def _publish(cfg: HubConfig, spark: SparkSession, lake: Lakehouse, recs: DataFrame, labels: DataFrame,
              scored: DataFrame, model: FellegiSunter, settings: Any) -> SparkMatchResult:
     """Golden IDs (driver), then xref, records, pairs, model, golden records, hierarchy and ID history."""
     from pyspark.sql import functions as F
 
     now = _now()
-    clusters = labels.select("record_id", "cluster").toPandas()
+    clusters = cast(pd.DataFrame, labels.select("record_id", "cluster").toPandas())
     prev, next_number, old_history = _previous_ids(lake)
-    assignment = assign_ids(clusters, prev, next_number)
+    revive, deleted = _revival(lake, clusters["record_id"], prev, old_history, now)
+    assignment = assign_ids(clusters, prev, next_number, revive)
     gid = assignment.ids
     old_ids = set(prev["golden_id"])
+    revived = set(assignment.history.loc[assignment.history["reason"] == "revived", "survivor_id"])
     retired = sorted(old_ids - set(gid["golden_id"]) - set(assignment.history["retired_id"].dropna()))
     history = pd.concat([assignment.history, pd.DataFrame({"retired_id": retired, "survivor_id": None,
                                                            "reason": "deleted"})], ignore_index=True)
@@ -448,11 +490,15 @@ def _publish(cfg: HubConfig, spark: SparkSession, lake: Lakehouse, recs: DataFra
     lake.write_spark(hierarchy, "mdm", "customer_hierarchy")
     lake.write_spark(spark.createDataFrame(to_arrow(all_history.reindex(columns=list(hist_cols)), hist_cols)
                                            .to_pandas(), spark_schema(hist_cols)), "mdm", "golden_id_history")
-    for t in ("golden_customer", "customer_hierarchy", "golden_id_history", "match_pairs", "match_model"):
+    deleted_cols = MDM_TABLES["xref_deleted"][0]
+    lake.write_spark(spark.createDataFrame(to_arrow(deleted, deleted_cols).to_pandas(), spark_schema(deleted_cols)),
+                     "mdm", "xref_deleted")
+    for t in ("golden_customer", "customer_hierarchy", "golden_id_history", "match_pairs", "match_model",
+              "xref_deleted"):
         lake.register_table(spark, "mdm", t)
     return SparkMatchResult(records=0, golden=lake.row_count("mdm", "golden_customer"), candidate_pairs=0,
-                            new_ids=len(set(gid["golden_id"]) - old_ids),
-                            merged_ids=int((history["reason"] == "merged").sum()))
+                            new_ids=len(set(gid["golden_id"]) - old_ids - revived),
+                            merged_ids=int((history["reason"] == "merged").sum()), revived_ids=len(revived))
 
 
 __all__ = ["SparkMatchResult", "block", "compared", "connected_components", "run_spark_match", "weighed",

@@ -242,4 +242,4 @@ def _remove(lake: Lakehouse, schema: str, table: str) -> None:
 
 def _as_match_result(m: Any) -> MatchResult:
     return MatchResult(records=m.records, golden=m.golden, merged_ids=m.merged_ids, new_ids=m.new_ids,
-                       stats=m.stats, timings=m.timings)
+                       revived_ids=m.revived_ids, stats=m.stats, timings=m.timings)

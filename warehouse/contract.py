@@ -23,7 +23,13 @@ MDM_TABLES: dict[str, tuple[dict[str, str], list[str] | None]] = {
                          "source_count": "integer", "system_count": "integer",
                          "first_seen": "timestamp", "last_seen": "timestamp", "updated_at": "timestamp"},
                         ["golden_id"]),
-    # reason `split`: no retired_id; survivor_id stays active, split_id took some of its records
+    # The xref rows of records deleted from their sources, as they were when deleted: a record that comes back
+    # takes its golden ID again when that ID was retired as `deleted` and no live customer holds it
+    # (`mdm.golden`, reason `revived`). A record leaves this table when it comes back.
+    "xref_deleted": ({"source_name": "text", "stream": "text", "source_key": "text", "golden_id": "text",
+                      "deleted_at": "timestamp"}, ["source_name", "stream", "source_key"]),
+    # reason `split`: no retired_id; survivor_id stays active, split_id took some of its records;
+    # reason `revived`: no retired_id; survivor_id, retired as `deleted`, is active again (a deleted record came back)
     "golden_id_history": ({"retired_id": "text", "survivor_id": "text", "reason": "text",
                            "run_id": "text", "retired_at": "timestamp", "split_id": "text"}, None),
     "customer_hierarchy": ({"child_golden_id": "text", "parent_golden_id": "text", "relation": "text",

@@ -28,7 +28,8 @@ def golden(context: dg.AssetExecutionContext, hub: HubResource) -> dg.Materializ
         if did:  # (the match API's index follows, as in `hub run`)
             context.log.info(did)
     return dg.MaterializeResult(metadata={"records": r.records, "golden": r.golden, "new_ids": r.new_ids,
-                                          "merged_ids": r.merged_ids, "review_items": r.review_items})
+                                          "merged_ids": r.merged_ids, "revived_ids": r.revived_ids,
+                                          "review_items": r.review_items})
 
 
 @dg.asset_check(asset=golden, blocking=True, description="each golden ID has exactly one golden record, and every "

@@ -90,7 +90,9 @@ def format_summary(summary: Any) -> str:
         how = (f"incremental: {m.changed:,} new or changed, {m.deleted:,} deleted, {m.affected:,} re-clustered"
                if m.incremental else "full rebuild")
         lines.append(f"golden customers: {m.golden:,} from {m.records:,} customer records "
-                     f"({m.new_ids:,} new IDs, {m.merged_ids:,} merged; {how}; {m.review_items:,} pairs to review)")
+                     f"({m.new_ids:,} new IDs, {m.merged_ids:,} merged"
+                     + (f", {m.revived_ids:,} revived" if m.revived_ids else "")
+                     + f"; {how}; {m.review_items:,} pairs to review)")
     lines.append("marts: " + ", ".join(f"marts.{k} ({v:,} rows)" for k, v in summary.marts.items()))
     lines += [f"problem: {p}" for p in summary.problems]
     if summary.checks:

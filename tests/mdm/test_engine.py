@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from mdm.blocking import BlockingRule, Candidates, ahead, candidate_pairs, candidate_steps
@@ -193,6 +194,35 @@ def test_a_split_and_its_merge_back_leave_a_chain_not_a_cycle() -> None:
         seen.add(at)
         at = retired[at]
     assert at == "G0000000001"
+
+
+def test_a_cluster_owning_no_id_revives_the_oldest_retired_id_its_deleted_records_held() -> None:
+    """Records back after a delete (`revive`): a cluster that owns no previous ID takes the oldest retired ID its
+    records held (G1 for {a}; G3, not G4, for {d, f}); a cluster owning a live ID keeps it (e held G2, its cluster
+    has it, and j, alone, gets a new one: a live ID is never revived); an ID goes to the cluster holding most of
+    its records, the other cluster gets a new ID; numbering of new IDs goes on after the highest ever issued."""
+    prev = pd.DataFrame({"record_id": ["b", "c"], "golden_id": "G0000000002"})
+    revive = pd.DataFrame({"record_id": ["a", "d", "e", "f", "g", "h", "i", "j"],
+                           "golden_id": ["G0000000001", "G0000000003", "G0000000002", "G0000000004", "G0000000006",
+                                         "G0000000006", "G0000000006", "G0000000002"]})
+    clusters = pd.DataFrame({"record_id": list("abcdefghij"), "cluster": [0, 1, 1, 2, 1, 2, 3, 4, 4, 5]})
+    got = assign_ids(clusters, prev, 8, revive)
+    assert got.ids.set_index("record_id")["golden_id"].to_dict() == {
+        "a": "G0000000001", "b": "G0000000002", "c": "G0000000002", "d": "G0000000003", "e": "G0000000002",
+        "f": "G0000000003", "g": "G0000000008", "h": "G0000000006", "i": "G0000000006", "j": "G0000000009"}
+    assert got.history.to_dict("records") == [
+        {"retired_id": None, "survivor_id": g, "reason": "revived"} for g in ("G0000000001", "G0000000003",
+                                                                             "G0000000006")]
+    # on integers, as a full run assigns: the same
+    labels = clusters["cluster"].to_numpy(np.int64)
+    back_ids = pa.array(sorted(set(revive["golden_id"])))
+    back = pd.Series(pc.index_in(pa.array(revive["golden_id"]), value_set=back_ids).to_numpy(),
+                     index=revive["record_id"]).reindex(clusters["record_id"]).fillna(-1).to_numpy(np.int64)
+    per_cluster, history = assign_codes(labels, np.arange(10), np.array([-1, 0, 0, -1, -1, -1, -1, -1, -1, -1]),
+                                        pa.array(["G0000000002"]), 8, back, back_ids)
+    assert per_cluster.to_pylist() == ["G0000000001", "G0000000002", "G0000000003", "G0000000008", "G0000000006",
+                                       "G0000000009"]
+    assert history.to_dict("records") == got.history.to_dict("records")
 
 
 # --- survivorship --------------------------------------------------------------------------------------------

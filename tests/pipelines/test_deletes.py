@@ -189,7 +189,10 @@ def test_a_soft_deleted_record_leaves_staging_and_comes_back_when_undeleted(demo
     assert code == 0, out
     wh = Warehouse(warehouse_url)
     staged = int(one(wh, "SELECT count(*) FROM staging.customer WHERE source_name = 'crm_a'"))
-    cid = con.execute("SELECT min(cust_id) FROM t_customer").fetchone()[0]
+    # a customer of one record: deleted, its golden ID is retired; back, it takes the ID again
+    cid, golden_id = wh.read_frame(
+        "SELECT min(source_key) AS k, min(golden_id) AS g FROM mdm.xref WHERE source_name = 'crm_a' AND golden_id IN "
+        "(SELECT golden_id FROM mdm.xref GROUP BY golden_id HAVING count(*) = 1)").iloc[0]
     # later than the demo's data, not in the future (a future cursor value is not saved: docs/connectors.md)
     con.execute("UPDATE t_customer SET is_deleted = '1', updated_at = '2025-12-01 00:00:00' WHERE cust_id = ?", (cid,))
     con.commit()
@@ -200,13 +203,27 @@ def test_a_soft_deleted_record_leaves_staging_and_comes_back_when_undeleted(demo
                        {"k": str(cid)}))
     assert int(one(wh, "SELECT count(*) FROM raw.crm_a__customers WHERE _key = :k", {"k": str(cid)})) == 2
     assert deleted_in_quality(wh, "crm_a") == {1}
+    assert one(wh, "SELECT reason FROM mdm.golden_id_history WHERE retired_id = :g", {"g": golden_id}) == "deleted"
+
+    def customer() -> str:
+        r = CliRunner().invoke(main, ["steward", "customer", str(golden_id), "-c", str(demo_project), "--warehouse",
+                                      warehouse_url])
+        assert r.exit_code == 0, r.output
+        return r.output
+
+    assert customer().strip() == f"{golden_id} was retired: its records were deleted"
     con.execute("UPDATE t_customer SET is_deleted = '0', updated_at = '2025-12-02 00:00:00' WHERE cust_id = ?", (cid,))
     con.commit()
     con.close()
     code, out = hub_run(demo_project, warehouse_url)
     assert code == 0, out
-    assert int(one(wh, "SELECT count(*) FROM mdm.xref WHERE source_name = 'crm_a' AND source_key = :k",
-                   {"k": str(cid)})) == 1
+    assert one(wh, "SELECT golden_id FROM mdm.xref WHERE source_name = 'crm_a' AND source_key = :k",
+               {"k": str(cid)}) == golden_id
+    assert one(wh, "SELECT reason FROM mdm.golden_id_history WHERE survivor_id = :g", {"g": golden_id}) == "revived"
+    assert "1 revived" in out
+    shown = customer()
+    assert f"history: {golden_id} active again: a deleted record came back (revived)" in shown
+    assert f"history: {golden_id} retired: its records were deleted (deleted)" in shown
     assert deleted_in_quality(wh, "crm_a") == {0}  # back: no longer counted
 
 

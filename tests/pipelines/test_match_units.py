@@ -44,6 +44,7 @@ from pipelines.match import (
     run_match,
     settings_of,
 )
+from pipelines.match_outputs import revivable_sql
 from pipelines.match_store import ENTITY_FIELDS
 from pipelines.model_store import active_model
 from pipelines.progress import Progress
@@ -373,6 +374,83 @@ def test_only_deleted_records_are_unlinked_and_their_golden_customer_mates_clust
     assert golden_of(wh) == {k: v for k, v in first.items() if k != "A3"}
     assert wh.read_frame("SELECT left_record FROM mdm.match_pairs")["left_record"].tolist() == [rid("A1")]
     assert int(wh.scalar("SELECT count(*) FROM mdm.customer_records")) == 4
+    wh.dispose()
+
+
+def revived_history(wh: Warehouse) -> list[tuple[object, str, str]]:
+    h = wh.read_frame("SELECT retired_id, survivor_id, reason FROM mdm.golden_id_history WHERE reason IN "
+                      "('deleted', 'revived') ORDER BY retired_at, reason, retired_id, survivor_id")
+    return [(r, s, why) for r, s, why in h.itertuples(index=False)]
+
+
+def deleted_keys(wh: Warehouse) -> dict[str, str]:
+    d = wh.read_frame("SELECT source_key, golden_id FROM mdm.xref_deleted")
+    return dict(zip(d["source_key"], d["golden_id"], strict=True))
+
+
+def test_only_an_id_retired_as_deleted_and_held_by_no_record_is_revivable(warehouse_url: str) -> None:
+    wh = Warehouse(warehouse_url)
+    now = dt.datetime(2026, 1, 1)
+    with wh.begin() as conn:
+        ensure_mdm(wh, conn)
+        wh.insert_frame(conn, "mdm", "xref_deleted", pd.DataFrame({
+            "source_name": "s", "stream": "c", "source_key": ["k1", "k2", "k3", "k4", "k5"],
+            "golden_id": ["G1", "G2", "G3", "G4", "G5"], "deleted_at": now}))
+        wh.insert_frame(conn, "mdm", "xref", pd.DataFrame({"source_name": ["s"], "stream": ["c"], "source_key": ["k9"],
+                                                           "golden_id": ["G3"], "updated_at": [now]}))
+        wh.insert_frame(conn, "mdm", "golden_id_history", pd.DataFrame({
+            "retired_id": ["G1", "G2", "G2", "G3", "G5"], "survivor_id": [None, None, "G7", None, "G8"],
+            "reason": ["deleted", "deleted", "merged", "deleted", "manual_merge"], "retired_at": now}))
+        got = wh.read_frame(f"SELECT record_id, revivable FROM ({revivable_sql()}) d ORDER BY 1", conn=conn)
+    # G1: retired as deleted; G2: merged since; G3: a record holds it; G4: never retired; G5: merged by a steward
+    assert dict(zip(got["record_id"], got["revivable"].astype(bool), strict=True)) == {
+        "s:c:k1": True, "s:c:k2": False, "s:c:k3": False, "s:c:k4": False, "s:c:k5": False}
+    wh.dispose()
+
+
+@pytest.mark.parametrize("rebuild", [False, True], ids=["incremental", "rebuild"])
+def test_a_deleted_record_that_comes_back_takes_its_golden_id_again_unless_it_joins_a_live_customer(
+        tmp_path: Path, rebuild: bool) -> None:
+    cfg, wh = project(tmp_path)
+    run_match(cfg, wh)
+    first = golden_of(wh)
+    g0, g1, g2 = first["A0"], first["A1"], first["A2"]
+
+    def again(keys: set[str], rows: list[tuple[str, str, str]] = ROWS) -> object:
+        write_rows(tmp_path, [r for r in rows if r[0] in keys])
+        assert sync_source(cfg, wh, "crm_a", allow_mass_delete=True).status == "succeeded"  # (3 of 5 deleted)
+        stage_all(cfg, wh)
+        out = run_match(cfg, wh, rebuild=rebuild, retrain=False)
+        assert out.incremental is not rebuild
+        return out
+
+    again({"A0", "A3"})  # A2 (alone) and both records of A1's customer are deleted: their IDs are retired
+    assert golden_of(wh) == {"A0": g0, "A3": g0}
+    assert deleted_keys(wh) == {"A1": g1, "A4": g1, "A2": g2}
+    assert revived_history(wh) == [(g, None, "deleted") for g in sorted([g1, g2])]
+
+    out = again({"A0", "A3", "A1", "A2"})  # A2 and one of A1's records come back: both take their IDs again
+    assert golden_of(wh) == {"A0": g0, "A3": g0, "A1": g1, "A2": g2}
+    assert (out.new_ids, out.revived_ids, out.merged_ids) == (0, 2, 0)  # type: ignore[attr-defined]
+    assert revived_history(wh)[2:] == [(None, g, "revived") for g in sorted([g1, g2])]
+    assert deleted_keys(wh) == {"A4": g1}  # the two that came back left it
+
+    out = again({"A0", "A3", "A1", "A2", "A4"})  # A4 joins its live customer
+    assert golden_of(wh) == first and deleted_keys(wh) == {}
+    assert (out.new_ids, out.revived_ids) == (0, 0)  # type: ignore[attr-defined]
+
+    # A2 deleted, then back under A0's name and phone: it joins A0's customer; its own ID stays retired, and is
+    # not revived by a later record either (the ID is not held by any record that comes back)
+    again({"A0", "A3", "A1", "A4"})
+    moved = [*ROWS[:2], ("A2", ROWS[0][1], ROWS[0][2]), *ROWS[3:]]
+    out = again({"A0", "A1", "A2", "A3", "A4"}, moved)
+    assert golden_of(wh) == {**first, "A2": g0}
+    assert (out.new_ids, out.revived_ids) == (0, 0)  # type: ignore[attr-defined]
+    assert revived_history(wh)[-1] == (g2, None, "deleted") and deleted_keys(wh) == {}
+    assert not int(wh.scalar("SELECT count(*) FROM mdm.golden_customer WHERE golden_id = :g", {"g": g2}))
+    # the same warehouse rebuilt gives every record the ID it holds
+    run_match(cfg, wh, rebuild=True, retrain=False)
+    assert golden_of(wh) == {**first, "A2": g0}
     wh.dispose()
 
 

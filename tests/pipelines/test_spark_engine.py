@@ -226,3 +226,45 @@ def test_dagster_materializes_the_spark_graph(built: dict[str, Any], spark: Any)
     con = _connect(built["duckdb"], lake)
     for table in ("dim_customer", "customer_360"):
         assert differences(con, "marts", table)[1:] == (0, 0), table
+
+
+def test_a_record_deleted_and_back_takes_its_golden_id_again_on_spark(built: dict[str, Any], spark: Any) -> None:
+    """The Spark engine keeps a deleted record's golden ID as the DuckDB engine does (`mdm.xref_deleted`): gone
+    from staging, its customer alone retires the ID (`deleted`); back, it takes the ID again (`revived`)."""
+    from pipelines.spark_match import run_spark_match
+    from warehouse.spark.lakehouse import Lakehouse
+
+    lake = Lakehouse(built["lake"])
+    lake.register(spark)
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in built["env"].items():
+            mp.setenv(name, value)
+        cfg = load_config(built["config"])
+    con = _connect(built["duckdb"], built["lake"])
+    source, stream, key, golden_id = con.execute(
+        "SELECT source_name, stream, source_key, golden_id FROM s.mdm.xref WHERE golden_id IN (SELECT golden_id "
+        "FROM s.mdm.xref GROUP BY 1 HAVING count(*) = 1) ORDER BY 1, 2, 3 LIMIT 1").fetchone()
+    con.close()
+    staged = spark.table("staging.customer").localCheckpoint(eager=True)
+    gone = (staged["source_name"] == source) & (staged["stream"] == stream) & (staged["source_key"] == key)
+    lake.write_spark(staged.where(~gone), "staging", "customer")
+    lake.register_table(spark, "staging", "customer")
+    result = run_spark_match(cfg, spark, lake)
+    assert (result.new_ids, result.revived_ids) == (0, 0)
+    con = _connect(built["duckdb"], built["lake"])
+    assert con.execute("SELECT count(*) FROM s.mdm.xref WHERE golden_id = ?", [golden_id]).fetchone()[0] == 0
+    assert con.execute("SELECT source_key, golden_id FROM s.mdm.xref_deleted").fetchall() == [(key, golden_id)]
+    assert con.execute("SELECT retired_id, survivor_id, reason FROM s.mdm.golden_id_history").fetchall() == [
+        (golden_id, None, "deleted")]
+    con.close()
+
+    lake.write_spark(staged, "staging", "customer")  # back
+    lake.register_table(spark, "staging", "customer")
+    result = run_spark_match(cfg, spark, lake)
+    assert (result.new_ids, result.revived_ids, result.merged_ids) == (0, 1, 0)
+    con = _connect(built["duckdb"], built["lake"])
+    for schema, table in COMPARED[:3]:  # every golden ID as DuckDB's run gave it
+        assert differences(con, schema, table)[1:] == (0, 0), f"{schema}.{table} after the record came back"
+    assert con.execute("SELECT count(*) FROM s.mdm.xref_deleted").fetchone()[0] == 0
+    assert con.execute("SELECT retired_id, survivor_id, reason FROM s.mdm.golden_id_history "
+                       "ORDER BY retired_at, reason").fetchall()[-1] == (None, golden_id, "revived")
