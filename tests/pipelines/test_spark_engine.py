@@ -166,7 +166,11 @@ def _files(lake: Path) -> dict[str, float]:
     return {str(p.relative_to(lake)): p.stat().st_mtime for p in lake.rglob("*.parquet")}
 
 
-def test_a_rerun_rebuilds_nothing_and_matching_again_keeps_every_golden_id(built: dict[str, Any], spark: Any) -> None:
+def test_a_rerun_rebuilds_nothing_and_a_record_deleted_and_back_takes_its_golden_id_again(
+        built: dict[str, Any], spark: Any) -> None:
+    """A rerun with nothing changed writes no table. Then matching again (as the Spark engine keeps a deleted
+    record's golden ID, as the DuckDB engine does: `mdm.xref_deleted`): a one-record customer gone from staging
+    retires its ID (`deleted`); back, it takes the ID again (`revived`), and every golden ID is DuckDB's."""
     from pipelines.spark_match import run_spark_match
     from pipelines.spark_run import run_spark, spark_for
     from warehouse.spark.lakehouse import Lakehouse
@@ -182,15 +186,38 @@ def test_a_rerun_rebuilds_nothing_and_matching_again_keeps_every_golden_id(built
         wh.dispose()
     assert not again.rebuilt and again.marts == built["summary"].marts
     assert _files(lake) == before  # not one table written again
-    # matching again over the previous run's xref: every record keeps its golden ID, nothing doubled, no history
     session = spark_for(cfg, Lakehouse(lake))
-    Lakehouse(lake).register(session)
-    result = run_spark_match(cfg, session, Lakehouse(lake))
-    assert (result.new_ids, result.merged_ids, result.golden) == (0, 0, built["summary"].match.golden)
+    house = Lakehouse(lake)
+    house.register(session)
     con = _connect(built["duckdb"], lake)
-    for schema, table in COMPARED[:3]:
-        assert differences(con, schema, table)[1:] == (0, 0), f"{schema}.{table} after matching again"
-    assert con.execute("SELECT count(*) FROM s.mdm.golden_id_history").fetchone()[0] == 0
+    source, stream, key, golden_id = con.execute(
+        "SELECT source_name, stream, source_key, golden_id FROM s.mdm.xref WHERE golden_id IN (SELECT golden_id "
+        "FROM s.mdm.xref GROUP BY 1 HAVING count(*) = 1) ORDER BY 1, 2, 3 LIMIT 1").fetchone()
+    con.close()
+    staged = session.table("staging.customer").localCheckpoint(eager=True)
+    gone = (staged["source_name"] == source) & (staged["stream"] == stream) & (staged["source_key"] == key)
+    house.write_spark(staged.where(~gone), "staging", "customer")
+    house.register_table(session, "staging", "customer")
+    result = run_spark_match(cfg, session, house)
+    assert (result.new_ids, result.revived_ids, result.golden) == (0, 0, built["summary"].match.golden - 1)
+    con = _connect(built["duckdb"], lake)
+    assert con.execute("SELECT count(*) FROM s.mdm.xref WHERE golden_id = ?", [golden_id]).fetchone()[0] == 0
+    assert con.execute("SELECT source_key, golden_id FROM s.mdm.xref_deleted").fetchall() == [(key, golden_id)]
+    assert con.execute("SELECT retired_id, survivor_id, reason FROM s.mdm.golden_id_history").fetchall() == [
+        (golden_id, None, "deleted")]
+    con.close()
+    house.write_spark(staged, "staging", "customer")  # back
+    house.register_table(session, "staging", "customer")
+    result = run_spark_match(cfg, session, house)
+    assert (result.new_ids, result.revived_ids, result.merged_ids, result.golden) == (
+        0, 1, 0, built["summary"].match.golden)
+    con = _connect(built["duckdb"], lake)
+    for schema, table in COMPARED[:3]:  # every golden ID as DuckDB's run gave it, nothing doubled
+        assert differences(con, schema, table)[1:] == (0, 0), f"{schema}.{table} after the record came back"
+    assert con.execute("SELECT count(*) FROM s.mdm.xref_deleted").fetchone()[0] == 0
+    assert con.execute("SELECT retired_id, survivor_id, reason FROM s.mdm.golden_id_history "
+                       "ORDER BY retired_at, reason").fetchall() == [(golden_id, None, "deleted"),
+                                                                     (None, golden_id, "revived")]
 
 
 def test_dagster_materializes_the_spark_graph(built: dict[str, Any], spark: Any) -> None:
@@ -227,44 +254,3 @@ def test_dagster_materializes_the_spark_graph(built: dict[str, Any], spark: Any)
     for table in ("dim_customer", "customer_360"):
         assert differences(con, "marts", table)[1:] == (0, 0), table
 
-
-def test_a_record_deleted_and_back_takes_its_golden_id_again_on_spark(built: dict[str, Any], spark: Any) -> None:
-    """The Spark engine keeps a deleted record's golden ID as the DuckDB engine does (`mdm.xref_deleted`): gone
-    from staging, its customer alone retires the ID (`deleted`); back, it takes the ID again (`revived`)."""
-    from pipelines.spark_match import run_spark_match
-    from warehouse.spark.lakehouse import Lakehouse
-
-    lake = Lakehouse(built["lake"])
-    lake.register(spark)
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in built["env"].items():
-            mp.setenv(name, value)
-        cfg = load_config(built["config"])
-    con = _connect(built["duckdb"], built["lake"])
-    source, stream, key, golden_id = con.execute(
-        "SELECT source_name, stream, source_key, golden_id FROM s.mdm.xref WHERE golden_id IN (SELECT golden_id "
-        "FROM s.mdm.xref GROUP BY 1 HAVING count(*) = 1) ORDER BY 1, 2, 3 LIMIT 1").fetchone()
-    con.close()
-    staged = spark.table("staging.customer").localCheckpoint(eager=True)
-    gone = (staged["source_name"] == source) & (staged["stream"] == stream) & (staged["source_key"] == key)
-    lake.write_spark(staged.where(~gone), "staging", "customer")
-    lake.register_table(spark, "staging", "customer")
-    result = run_spark_match(cfg, spark, lake)
-    assert (result.new_ids, result.revived_ids) == (0, 0)
-    con = _connect(built["duckdb"], built["lake"])
-    assert con.execute("SELECT count(*) FROM s.mdm.xref WHERE golden_id = ?", [golden_id]).fetchone()[0] == 0
-    assert con.execute("SELECT source_key, golden_id FROM s.mdm.xref_deleted").fetchall() == [(key, golden_id)]
-    assert con.execute("SELECT retired_id, survivor_id, reason FROM s.mdm.golden_id_history").fetchall() == [
-        (golden_id, None, "deleted")]
-    con.close()
-
-    lake.write_spark(staged, "staging", "customer")  # back
-    lake.register_table(spark, "staging", "customer")
-    result = run_spark_match(cfg, spark, lake)
-    assert (result.new_ids, result.revived_ids, result.merged_ids) == (0, 1, 0)
-    con = _connect(built["duckdb"], built["lake"])
-    for schema, table in COMPARED[:3]:  # every golden ID as DuckDB's run gave it
-        assert differences(con, schema, table)[1:] == (0, 0), f"{schema}.{table} after the record came back"
-    assert con.execute("SELECT count(*) FROM s.mdm.xref_deleted").fetchone()[0] == 0
-    assert con.execute("SELECT retired_id, survivor_id, reason FROM s.mdm.golden_id_history "
-                       "ORDER BY retired_at, reason").fetchall()[-1] == (None, golden_id, "revived")
