@@ -15,7 +15,8 @@ older ID. Given this run's clusters and the previous run's xref:
   (`revive`: an ID retired as `deleted`, held by no live customer) takes that ID again (the oldest, when they
   held several; an ID goes to the cluster holding most of those records), and the history records `revived`
   with the ID as `survivor_id` and no `retired_id`: a record that leaves its source and comes back keeps its
-  golden ID;
+  golden ID. Such an ID that no cluster revives (its records came back into another customer) retires into the
+  ID of the cluster holding most of them (`merged`);
 - a cluster with no previous ID gets a new one; clusters are numbered in order of their
   smallest record id so that a rebuild is deterministic.
 """
@@ -158,11 +159,15 @@ def assign_codes(labels: np.ndarray, rank: np.ndarray, prev: np.ndarray, prev_id
     # Retired IDs revived by clusters that own none.
     b = len(back_ids) if back_ids is not None else 0
     revived = np.full(k, -1, np.int64)
+    back_codes = np.full(len(labels), -1, np.int64)  # (the IDs records came back with that no record holds)
     if b and back is not None and back_ids is not None:
-        free = (back >= 0) & (kept[labels] < 0)
+        back_codes = back.copy()
         if m:
-            free &= ~pc.is_in(back_ids, value_set=prev_ids).to_numpy(zero_copy_only=False)[np.maximum(back, 0)]
-        _, _, r_cluster, r_code, first = _claims(labels, np.where(free, back, -1), b, cmin, _numbers(back_ids))
+            back_codes[pc.is_in(back_ids, value_set=prev_ids).to_numpy(zero_copy_only=False)[np.maximum(back, 0)]
+                       & (back >= 0)] = -1
+        free = (back_codes >= 0) & (kept[labels] < 0)
+        _, _, r_cluster, r_code, first = _claims(labels, np.where(free, back_codes, -1), b, cmin,
+                                                 _numbers(back_ids))
         revived[r_cluster[first]] = r_code[first]
     else:
         back_ids = pa.array([], pa.string())
@@ -198,6 +203,15 @@ def assign_codes(labels: np.ndarray, rank: np.ndarray, prev: np.ndarray, prev_id
         history = pd.concat([history, pd.DataFrame({
             "retired_id": None, "survivor_id": back_ids.take(pa.array(revived[back_to])).to_numpy(zero_copy_only=False),
             "reason": "revived"})], ignore_index=True)
+    # An ID records came back with that no cluster revived retires into the ID of the cluster holding most of
+    # them (they joined another customer: whoever stored the old ID is sent to it).
+    _, _, q_cluster, q_code, _ = _claims(labels, back_codes, max(b, 1), cmin, _numbers(back_ids))
+    gone = ~np.isin(q_code, revived[back_to])
+    if gone.any():
+        history = pd.concat([history, pd.DataFrame({
+            "retired_id": back_ids.take(pa.array(q_code[gone])).to_numpy(zero_copy_only=False),
+            "survivor_id": per_cluster.take(pa.array(q_cluster[gone])).to_numpy(zero_copy_only=False),
+            "reason": "merged"})], ignore_index=True)
     return per_cluster, history
 
 

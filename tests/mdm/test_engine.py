@@ -198,9 +198,10 @@ def test_a_split_and_its_merge_back_leave_a_chain_not_a_cycle() -> None:
 
 def test_a_cluster_owning_no_id_revives_the_oldest_retired_id_its_deleted_records_held() -> None:
     """Records back after a delete (`revive`): a cluster that owns no previous ID takes the oldest retired ID its
-    records held (G1 for {a}; G3, not G4, for {d, f}); a cluster owning a live ID keeps it (e held G2, its cluster
-    has it, and j, alone, gets a new one: a live ID is never revived); an ID goes to the cluster holding most of
-    its records, the other cluster gets a new ID; numbering of new IDs goes on after the highest ever issued."""
+    records held (G1 for {a}; G3, not G4, for {d, f}: G4 retires into G3); a cluster owning a live ID keeps it (e
+    held G2, its cluster has it, and j, alone, gets a new one: a live ID is never revived); an ID goes to the
+    cluster holding most of its records, the other cluster gets a new ID; numbering of new IDs goes on after the
+    highest ever issued."""
     prev = pd.DataFrame({"record_id": ["b", "c"], "golden_id": "G0000000002"})
     revive = pd.DataFrame({"record_id": ["a", "d", "e", "f", "g", "h", "i", "j"],
                            "golden_id": ["G0000000001", "G0000000003", "G0000000002", "G0000000004", "G0000000006",
@@ -210,9 +211,11 @@ def test_a_cluster_owning_no_id_revives_the_oldest_retired_id_its_deleted_record
     assert got.ids.set_index("record_id")["golden_id"].to_dict() == {
         "a": "G0000000001", "b": "G0000000002", "c": "G0000000002", "d": "G0000000003", "e": "G0000000002",
         "f": "G0000000003", "g": "G0000000008", "h": "G0000000006", "i": "G0000000006", "j": "G0000000009"}
+    # G4 (f's) is not revived: f came back into G3's customer, so G4 retires into G3
     assert got.history.to_dict("records") == [
-        {"retired_id": None, "survivor_id": g, "reason": "revived"} for g in ("G0000000001", "G0000000003",
-                                                                             "G0000000006")]
+        *({"retired_id": None, "survivor_id": g, "reason": "revived"} for g in ("G0000000001", "G0000000003",
+                                                                               "G0000000006")),
+        {"retired_id": "G0000000004", "survivor_id": "G0000000003", "reason": "merged"}]
     # on integers, as a full run assigns: the same
     labels = clusters["cluster"].to_numpy(np.int64)
     back_ids = pa.array(sorted(set(revive["golden_id"])))

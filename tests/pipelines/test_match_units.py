@@ -439,14 +439,16 @@ def test_a_deleted_record_that_comes_back_takes_its_golden_id_again_unless_it_jo
     assert golden_of(wh) == first and deleted_keys(wh) == {}
     assert (out.new_ids, out.revived_ids) == (0, 0)  # type: ignore[attr-defined]
 
-    # A2 deleted, then back under A0's name and phone: it joins A0's customer; its own ID stays retired, and is
-    # not revived by a later record either (the ID is not held by any record that comes back)
+    # A2 deleted, then back under A0's name and phone: it joins A0's customer, and its own ID retires into A0's
+    # (whoever stored it is sent there), never to be revived
     again({"A0", "A3", "A1", "A4"})
     moved = [*ROWS[:2], ("A2", ROWS[0][1], ROWS[0][2]), *ROWS[3:]]
     out = again({"A0", "A1", "A2", "A3", "A4"}, moved)
     assert golden_of(wh) == {**first, "A2": g0}
-    assert (out.new_ids, out.revived_ids) == (0, 0)  # type: ignore[attr-defined]
+    assert (out.new_ids, out.revived_ids, out.merged_ids) == (0, 0, 1)  # type: ignore[attr-defined]
     assert revived_history(wh)[-1] == (g2, None, "deleted") and deleted_keys(wh) == {}
+    assert wh.read_frame("SELECT survivor_id FROM mdm.golden_id_history WHERE retired_id = :g AND reason = "
+                         "'merged'", {"g": g2})["survivor_id"].tolist() == [g0]
     assert not int(wh.scalar("SELECT count(*) FROM mdm.golden_customer WHERE golden_id = :g", {"g": g2}))
     # the same warehouse rebuilt gives every record the ID it holds
     run_match(cfg, wh, rebuild=True, retrain=False)
