@@ -159,15 +159,15 @@ def assign_codes(labels: np.ndarray, rank: np.ndarray, prev: np.ndarray, prev_id
     # Retired IDs revived by clusters that own none.
     b = len(back_ids) if back_ids is not None else 0
     revived = np.full(k, -1, np.int64)
-    back_codes = np.full(len(labels), -1, np.int64)  # (the IDs records came back with that no record holds)
+    back_codes = None  # (the IDs records came back with that no record holds; none: no array per record)
     if b and back is not None and back_ids is not None:
         back_codes = back.copy()
         if m:
             back_codes[pc.is_in(back_ids, value_set=prev_ids).to_numpy(zero_copy_only=False)[np.maximum(back, 0)]
                        & (back >= 0)] = -1
+        back_nums = _numbers(back_ids)
         free = (back_codes >= 0) & (kept[labels] < 0)
-        _, _, r_cluster, r_code, first = _claims(labels, np.where(free, back_codes, -1), b, cmin,
-                                                 _numbers(back_ids))
+        _, _, r_cluster, r_code, first = _claims(labels, np.where(free, back_codes, -1), b, cmin, back_nums)
         revived[r_cluster[first]] = r_code[first]
     else:
         back_ids = pa.array([], pa.string())
@@ -203,15 +203,16 @@ def assign_codes(labels: np.ndarray, rank: np.ndarray, prev: np.ndarray, prev_id
         history = pd.concat([history, pd.DataFrame({
             "retired_id": None, "survivor_id": back_ids.take(pa.array(revived[back_to])).to_numpy(zero_copy_only=False),
             "reason": "revived"})], ignore_index=True)
-    # An ID records came back with that no cluster revived retires into the ID of the cluster holding most of
-    # them (they joined another customer: whoever stored the old ID is sent to it).
-    _, _, q_cluster, q_code, _ = _claims(labels, back_codes, max(b, 1), cmin, _numbers(back_ids))
-    gone = ~np.isin(q_code, revived[back_to])
-    if gone.any():
-        history = pd.concat([history, pd.DataFrame({
-            "retired_id": back_ids.take(pa.array(q_code[gone])).to_numpy(zero_copy_only=False),
-            "survivor_id": per_cluster.take(pa.array(q_cluster[gone])).to_numpy(zero_copy_only=False),
-            "reason": "merged"})], ignore_index=True)
+    if back_codes is not None:
+        # An ID records came back with that no cluster revived retires into the ID of the cluster holding most of
+        # them (they joined another customer: whoever stored the old ID is sent to it).
+        _, _, q_cluster, q_code, _ = _claims(labels, back_codes, b, cmin, back_nums)
+        gone = ~np.isin(q_code, revived[back_to])
+        if gone.any():
+            history = pd.concat([history, pd.DataFrame({
+                "retired_id": back_ids.take(pa.array(q_code[gone])).to_numpy(zero_copy_only=False),
+                "survivor_id": per_cluster.take(pa.array(q_cluster[gone])).to_numpy(zero_copy_only=False),
+                "reason": "merged"})], ignore_index=True)
     return per_cluster, history
 
 

@@ -47,7 +47,7 @@ from mdm.hierarchy import hierarchy_sql
 from mdm.specs import derive_customer_columns
 from mdm.standardize import standardize_customers
 from pipelines.match import _RECORD_KINDS, record_ids, settings_of
-from pipelines.match_outputs import HIERARCHY_INPUTS, _golden_relation, golden_sql, revivable_sql
+from pipelines.match_outputs import HIERARCHY_INPUTS, _golden_relation, golden_sql, revivable_sql, split_ids
 from pipelines.match_store import RECORD_COLUMNS
 from pipelines.stage import to_arrow
 from warehouse.contract import MDM_TABLES
@@ -417,9 +417,9 @@ def _revival(lake: Lakehouse, records: pd.Series, prev: pd.DataFrame, history: p
                       ["record_id", "golden_id"]]
     before: pd.DataFrame = old.to_pandas()
     left = prev.loc[~linked(prev["record_id"])]
-    parts = left["record_id"].str.split(":", n=2, expand=True).reindex(columns=range(3))
-    gone = pd.DataFrame({"source_name": parts[0], "stream": parts[1], "source_key": parts[2],
-                         "golden_id": left["golden_id"], "deleted_at": now})
+    source, stream, source_key = split_ids(left["record_id"].to_numpy())
+    gone = pd.DataFrame({"source_name": source, "stream": stream, "source_key": source_key,
+                         "golden_id": left["golden_id"].to_numpy(), "deleted_at": now})
     kept = before.loc[~linked(before["source_name"] + ":" + before["stream"] + ":" + before["source_key"])]
     key = ["source_name", "stream", "source_key"]
     deleted = pd.concat([kept, gone], ignore_index=True).drop_duplicates(key, keep="last")
