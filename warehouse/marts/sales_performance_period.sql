@@ -34,10 +34,11 @@ labelled AS (
         b.period_end,
         ROW_NUMBER() OVER (PARTITION BY i.level, i.member, i.period, i.fiscal_year, i.period_quarter
                            ORDER BY i.month DESC, i.team, i.region) AS latest,
-        i.month = LEAST(CAST(date_trunc('month', CAST(b.period_end AS TIMESTAMP)) AS DATE), a.as_of_month)
-            AS at_end
+        -- (the as-of month as a scalar subquery: PostgreSQL computes it once, where a join to it was computed again
+        -- for every row, 7 of the 8 s the mart took on the demo)
+        i.month = LEAST(CAST(date_trunc('month', CAST(b.period_end AS TIMESTAMP)) AS DATE),
+                        (SELECT as_of_month FROM as_of)) AS at_end
     FROM in_period i
-    CROSS JOIN as_of a
     JOIN bound b
         ON b.period = i.period AND b.fiscal_year = i.fiscal_year
        AND COALESCE(b.fiscal_quarter, 0) = COALESCE(i.period_quarter, 0)
@@ -56,6 +57,15 @@ total AS (
         COALESCE(SUM(CASE WHEN at_end THEN open_pipeline END), 0) AS open_pipeline
     FROM labelled
     GROUP BY level, member, period, fiscal_year, period_quarter
+),
+-- the same period one fiscal year before: the member's previous period row when it is that year's (a window, not a
+-- join of `total` to itself, which PostgreSQL ran as a nested loop over every pair of rows)
+with_prior AS (
+    SELECT
+        t.*,
+        CASE WHEN LAG(fiscal_year) OVER prior = fiscal_year - 1 THEN LAG(revenue) OVER prior END AS prior_revenue
+    FROM total t
+    WINDOW prior AS (PARTITION BY level, member, period, period_quarter ORDER BY fiscal_year)
 )
 SELECT
     t.level,
@@ -81,9 +91,6 @@ SELECT
     CAST(t.won_amount / NULLIF(t.won, 0) AS DECIMAL(18, 2)) AS avg_deal_size,
     CAST(CAST(t.cycle_days AS DECIMAL(18, 2)) / NULLIF(t.won, 0) AS DECIMAL(9, 1)) AS avg_sales_cycle_days,
     CAST(t.open_pipeline AS DECIMAL(18, 2)) AS open_pipeline_end,
-    CAST(p.revenue AS DECIMAL(18, 2)) AS revenue_prior_year,
-    CAST((t.revenue - p.revenue) * 100 / NULLIF(p.revenue, 0) AS DECIMAL(18, 2)) AS revenue_yoy_pct
-FROM total t
-LEFT JOIN total p
-    ON p.level = t.level AND p.member = t.member AND p.period = t.period AND p.fiscal_year = t.fiscal_year - 1
-   AND COALESCE(p.period_quarter, 0) = COALESCE(t.period_quarter, 0)
+    CAST(t.prior_revenue AS DECIMAL(18, 2)) AS revenue_prior_year,
+    CAST((t.revenue - t.prior_revenue) * 100 / NULLIF(t.prior_revenue, 0) AS DECIMAL(18, 2)) AS revenue_yoy_pct
+FROM with_prior t
