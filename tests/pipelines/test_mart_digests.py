@@ -26,14 +26,14 @@ def mart_versions(wh: Warehouse) -> dict[str, int]:
 
 
 def differing_rows(wh: Warehouse, mart: str) -> int:
-    """Rows of `marts.<mart>` and of its SQL run now that the other lacks (as multisets)."""
+    """Rows of `marts.<mart>` and of its SQL run now that the other lacks (as multisets); the SQL runs once."""
     sql = mart_sql(mart).strip().rstrip(";")
     with wh.begin() as conn:
-        one = conn.exec_driver_sql(wh.dialect.driver_sql(
-            f"SELECT count(*) FROM (SELECT * FROM marts.{mart} EXCEPT ALL SELECT * FROM ({sql}) q) d")).scalar()
-        other = conn.exec_driver_sql(wh.dialect.driver_sql(
-            f"SELECT count(*) FROM (SELECT * FROM ({sql}) q EXCEPT ALL SELECT * FROM marts.{mart}) d")).scalar()
-    return int(one or 0) + int(other or 0)
+        n = conn.exec_driver_sql(wh.dialect.driver_sql(
+            f"WITH q AS MATERIALIZED (SELECT * FROM ({sql}) s) "
+            f"SELECT (SELECT count(*) FROM (SELECT * FROM marts.{mart} EXCEPT ALL SELECT * FROM q) d) "
+            f"+ (SELECT count(*) FROM (SELECT * FROM q EXCEPT ALL SELECT * FROM marts.{mart}) e)")).scalar()
+    return int(n or 0)
 
 
 def change_staging(wh: Warehouse, set_sql: str, where: str) -> int:
