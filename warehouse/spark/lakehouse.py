@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,16 +112,21 @@ class Lakehouse:
     # --- readers -----------------------------------------------------------------------------------------------
 
     def register(self, spark: SparkSession, schemas: tuple[str, ...] = SCHEMAS) -> None:
-        """Every lakehouse table as `schema.table` in Spark's catalog (the location's files, read anew)."""
+        """Every lakehouse table as `schema.table` in Spark's catalog (the location's files, read anew), a few at
+        a time: each reads its Parquet footers for the schema (77 tables of the demo: 4.0 s one by one, 2.5 s)."""
         for schema in schemas:
             spark.sql(f"DROP DATABASE IF EXISTS {schema} CASCADE")  # (external tables: their files stay)
             spark.sql(f"CREATE DATABASE {schema}")
-            for table in self.tables(schema):
-                self.register_table(spark, schema, table)
+        tables = [(schema, table) for schema in schemas for table in self.tables(schema)]
+        with ThreadPoolExecutor(4, thread_name_prefix="register") as pool:
+            list(pool.map(lambda t: self._create_table(spark, *t), tables))
 
     def register_table(self, spark: SparkSession, schema: str, table: str) -> None:
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {schema}")
         spark.sql(f"DROP TABLE IF EXISTS {schema}.`{table}`")
+        self._create_table(spark, schema, table)
+
+    def _create_table(self, spark: SparkSession, schema: str, table: str) -> None:
         where = _sql_text(self.path(schema, table).as_uri())
         spark.sql(f"CREATE TABLE {schema}.`{table}` USING parquet LOCATION '{where}'")
 
