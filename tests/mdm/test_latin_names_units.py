@@ -100,19 +100,22 @@ def test_the_pinyin_of_missing_or_empty_brands_is_missing() -> None:
 
 
 def test_brand_readings_are_kept_across_calls_and_bounded() -> None:
-    """A pair read once is read from the process's memo the next time (the same reading, also for a polyphone read
-    in its phrase: 重庆 CHONGQING, 行 in 银行 HANG); the memo is bounded."""
+    """A brand without polyphones is read once per brand, a brand with one once per (brand, context) pair (重庆
+    CHONGQING, 行 in 银行 HANG), each from the process's memo the next time; the memos are bounded."""
     import mdm.latin_names as latin
 
     latin._brand_reading.cache_clear()
-    core = pa.array(["重庆", "银行", "华通", "瑞丰", "重庆"])
-    context = pa.array(["重庆银行", "银行", "华通科技", "瑞丰", "重庆"])
-    want = ["CHONGQING", "YINHANG", "HUATONG", "RUIFENG", "CHONGQING"]
+    latin._core_reading.cache_clear()
+    core = pa.array(["重庆", "银行", "华通", "瑞丰", "重庆", "华通"])
+    context = pa.array(["重庆银行", "银行", "华通科技", "瑞丰", "重庆", "华通电子"])
+    want = ["CHONGQING", "YINHANG", "HUATONG", "RUIFENG", "CHONGQING", "HUATONG"]
     assert pinyin_column(core, context).to_pylist() == want
-    assert latin._brand_reading.cache_info().currsize == 5  # five distinct pairs
+    assert latin._core_reading.cache_info().currsize == 4  # four distinct brands
+    assert latin._brand_reading.cache_info().currsize == 3  # the three pairs of the two brands with a polyphone
     assert pinyin_column(core, context).to_pylist() == want
-    assert latin._brand_reading.cache_info().hits == 5  # (all from the memo)
-    assert latin._brand_reading.cache_info().maxsize == 500_000
+    assert latin._core_reading.cache_info().hits == 4  # (all from the memo)
+    assert latin._brand_reading.cache_info().hits == 3
+    assert latin._brand_reading.cache_info().maxsize == latin._core_reading.cache_info().maxsize == 500_000
     assert pinyin_column(pa.array(["行"]), pa.array(["行"])).to_pylist() == [brand_pinyin("行", "行")]
     # one brand, two phrases, two readings: the memo keeps each pair's own
     assert pinyin_column(pa.array(["长", "长"]), pa.array(["长城", "长官"])).to_pylist() == ["CHANG", "ZHANG"]
