@@ -43,6 +43,19 @@ def test_a_date_with_the_year_last_is_no_zone_and_dotted_dates_are_day_first() -
     assert str(parse_timestamp(s[4:])[0].iloc[0]) == "2023-07-06 07:30:00"  # (a zone after the time still counts)
 
 
+def test_a_two_digit_year_is_reported_not_guessed_and_read_with_its_format() -> None:
+    """24-01-08, 08/01/24, 1/8/24: which is the year, and which century? Each is reported as not a date (counted,
+    not silently dated); the mapping's `format` reads it."""
+    s = pd.Series(["24-01-08", "08/01/24", "1/8/24", "99-12-31", "2024-1-8"])
+    out, bad = parse_date(s)
+    assert bad.tolist() == [True, True, True, True, False]
+    assert out.isna().tolist() == [True, True, True, True, False]
+    out, bad = parse_date(s[[0, 3]], fmt="%y-%m-%d")
+    assert not bad.any() and [str(x.date()) for x in out] == ["2024-01-08", "1999-12-31"]
+    out, bad = parse_date(s[[1]], fmt="%d/%m/%y")
+    assert not bad.any() and str(out.iloc[0].date()) == "2024-01-08"
+
+
 def test_zone_names_utc_and_gmt_are_read_others_are_reported_and_a_time_alone_is_no_date() -> None:
     """HTTP and Java dates name their zone. UTC and GMT are read as such. Another name is reported, not guessed
     (CST: China's or the US's?), as is UTC+8 (+8 or, by POSIX, -8?) and a zone dateutil finds elsewhere (alone or
