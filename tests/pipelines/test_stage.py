@@ -150,6 +150,19 @@ def test_a_stream_staged_under_other_typing_rules_is_staged_whole_once(tmp_path:
     wh.dispose()
 
 
+def test_a_json_boolean_flag_deletes_with_the_default_values(warehouse_url: str) -> None:
+    """APIs write the flag as a JSON boolean (Fxiaoke's `is_deleted`): `true` is one of the default values, `false`
+    and a missing flag are not."""
+    wh = Warehouse(warehouse_url)
+    cfg = hub(crm={"streams": {"customers": {**CUSTOMERS, "soft_delete": {"field": "is_deleted"}}}})
+    flags = {"C1": False, "C2": True, "C3": None}
+    land(wh, "crm", "customers", [{"id": k, "name": f"公司{k}", **({"is_deleted": v} if v is not None else {})}
+                                  for k, v in flags.items()])
+    stage_stream(cfg, wh, "crm", "customers")
+    assert [r[0] for r in rows(wh, "SELECT source_key FROM staging.customer ORDER BY 1")] == ["C1", "C3"]
+    wh.dispose()
+
+
 def test_records_deleted_by_a_tombstone_or_a_soft_delete_flag_leave_staging(warehouse_url: str) -> None:
     wh = Warehouse(warehouse_url)
     spec = {**CUSTOMERS, "soft_delete": {"field": "flags.deleted", "values": ["Y", " Gone "]}}
