@@ -240,10 +240,11 @@ def pinyin_column(core: pa.Array, context: pa.Array) -> pa.Array:
     and trades. Most names are distinct, few brands are, and few brands hold a polyphone (200,000 names of the 1M
     scale bench: 17,700 brands, 144,000 pairs, 54,000 of them to read in context). The bench's 1M names: 1.6 s read
     pair by pair, 1.2 s so."""
-    brands = pc.fill_null(core, "").dictionary_encode()
+    filled = pc.fill_null(core, "")
+    brands = filled.dictionary_encode()
     simple = pa.array([_core_reading(v) for v in brands.dictionary.to_pylist()], pa.string())
     out = pc.take(simple, brands.indices)
-    rest = pc.and_(pc.is_null(out), pc.not_equal(pc.fill_null(core, ""), ""))
+    rest = pc.and_(pc.is_null(out), pc.not_equal(filled, ""))
     if not pc.any(rest).as_py():
         return out
     rows = pa.array(np.flatnonzero(rest.to_numpy(zero_copy_only=False)))
