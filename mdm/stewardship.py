@@ -33,6 +33,8 @@ RAW_FIELDS = ("name", "short_name", "former_name", "uscc", "phone", "mobile", "e
               "customer_number", "industry", "owner", "updated_at")
 STD_FIELDS = ("name_norm", "name_key", "former_name_key", "branch", "uscc_std", "uscc_valid", "reg_no", "phone_std",
               "address_norm", "province", "city_any", "district", "name_district", "group_key")
+SHOWN_FIELDS = RAW_FIELDS + STD_FIELDS
+"""What a review item shows of each record (`record_values`)."""
 
 
 # Why a pair is in review (mdm.review_queue.reason), by a short key for filters and links.
@@ -94,7 +96,7 @@ def _jsonable(v: Any) -> Any:
     return v if isinstance(v, str | int | float | bool) else str(v)
 
 
-def record_values(records: pd.DataFrame, fields: Sequence[str] = RAW_FIELDS + STD_FIELDS) -> list[str]:
+def record_values(records: pd.DataFrame, fields: Sequence[str] = SHOWN_FIELDS) -> list[str]:
     """Each record's source and standardized values as a JSON object (absent and empty fields left out): the
     text `json.dumps` writes (`ensure_ascii=False`), built a column at a time by Arrow (a review queue of a 10M
     run holds millions of records)."""

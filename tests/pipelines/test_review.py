@@ -262,3 +262,30 @@ def test_the_audit_log_says_what_moved_and_what_changed(steward_project: Path) -
     assert states[other]["state"] == "retired" and states[survivor]["state"] == "changed"
     count = next(f for f in states[survivor]["fields"] if f["field"] == "source_count")
     assert count["after"] == count["before"] + len(moved)
+
+
+def test_a_review_item_shows_every_filled_source_and_standardized_field_of_both_records(
+        steward_project: Path) -> None:
+    """`left_values` / `right_values`: the record's filled fields as the source gave them and as standardized (what
+    `mdm.stewardship.SHOWN_FIELDS` names), read back from the engine's records, nothing else and nothing left out."""
+    import json
+
+    from mdm.stewardship import RAW_FIELDS, SHOWN_FIELDS, STD_FIELDS
+
+    _, wh = open_(steward_project)
+    queue = wh.read_frame("SELECT left_record, right_record, left_values, right_values FROM mdm.review_queue "
+                          "WHERE status = 'open'")
+    assert len(queue) >= 5
+    cols = ", ".join(f'"{f}"' for f in SHOWN_FIELDS)
+    records = wh.read_frame(f"SELECT record_id, {cols} FROM mdm.customer_records").set_index("record_id")
+    shown_std = 0
+    for side in ("left", "right"):
+        for record_id, text in zip(queue[f"{side}_record"], queue[f"{side}_values"], strict=True):
+            row = records.loc[record_id]
+            filled = {f for f in SHOWN_FIELDS if pd.notna(row[f]) and str(row[f]) != ""}
+            values = json.loads(text)
+            assert set(values) == filled, record_id
+            assert values["name"] == row["name"]
+            shown_std += len(set(values) & set(STD_FIELDS))
+            assert set(values) & set(RAW_FIELDS)
+    assert shown_std >= 5 * len(queue)  # (name_norm, name_key, province, ... of each side)
