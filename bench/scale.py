@@ -24,17 +24,23 @@ import argparse
 import datetime as dt
 import json
 import math
+import multiprocessing
 import os
 import re
 import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from bench.__main__ import machine, run_child, save_results
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDS_PER_ENTITY = 2.4515  # the generator's customer records per company (CRM A + CRM B + ERP, duplicates incl.)
@@ -91,24 +97,37 @@ mdm:
 
 
 def generate(records: int, folder: Path) -> Path:
-    """The sources of about `records` customer records (generated once; reused while the folder exists)."""
-    from demo.generate import generate as make
-    from demo.generate import write_demo
-
+    """The sources of about `records` customer records (generated once, in a child process: `in_child`; reused
+    while the folder exists)."""
     done = folder / "generated.json"
     if not done.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        entities = math.ceil(records / RECORDS_PER_ENTITY)
-        if entities <= CHUNK_ENTITIES:
-            write_demo(folder, make(n_entities=entities, seed=7))
-        else:
-            write_in_chunks(folder, entities)
+        in_child(write_sources, records, folder)
         done.write_text(json.dumps({"records": records}), encoding="utf-8")
     for name in ("crm_a.sqlite", "crm_b_export.csv"):  # pristine copies: every benchmark starts from them
         pristine = folder / f"{name}.pristine"
         if not pristine.exists():
             pristine.write_bytes((folder / name).read_bytes())
     return folder
+
+
+def in_child(fn: Callable[..., T], *args: Any) -> T:
+    """`fn(*args)` in a fresh process: what it allocates (gigabytes for 10M generated records or their F1) is not
+    kept by the benchmark's own process, whose memory the measured `hub run`s would otherwise not have."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def write_sources(records: int, folder: Path) -> None:
+    """Generate the sources of about `records` customer records into `folder`."""
+    from demo.generate import generate as make
+    from demo.generate import write_demo
+
+    entities = math.ceil(records / RECORDS_PER_ENTITY)
+    if entities <= CHUNK_ENTITIES:
+        write_demo(folder, make(n_entities=entities, seed=7))
+    else:
+        write_in_chunks(folder, entities)
 
 
 CHUNK_ENTITIES = 1_300_000  # one generator call holds a whole universe: 4M companies took 18.8 GB and were killed
@@ -269,7 +288,7 @@ def scenario(folder: Path, records: int, url: str) -> dict:
     out: dict = {"records": records, "warehouse": url.split(":", 1)[0], "settled_s": []}
     print(f"  first run ({url.split(':', 1)[0]}) ...", flush=True)
     out["first"] = hub_run(cfg)
-    out["quality"] = f1(cfg, folder, url)
+    out["quality"] = in_child(f1, cfg, folder, url)
     out["settled_s"].append(settle(url))
     print("  rerun, nothing changed ...", flush=True)
     out["nochange"] = hub_run(cfg)
